@@ -1,0 +1,305 @@
+// Package vecgen holds the pieces that the avo generators under asmgen/ share:
+// an ISA description parameterised by vector width, tail masks, constant
+// tables, lane reductions and a vectorised exp.
+package vecgen
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// ISA describes one instruction set a kernel is emitted for.
+type ISA struct {
+	Name   string // suffix of the emitted functions: "AVX512" or "AVX2"
+	Bytes  int    // vector width in bytes: 64 (zmm) or 32 (ymm)
+	AVX512 bool
+}
+
+// Both ISAs, widest first.
+var (
+	AVX512 = ISA{Name: "AVX512", Bytes: 64, AVX512: true}
+	AVX2   = ISA{Name: "AVX2", Bytes: 32}
+	All    = []ISA{AVX512, AVX2}
+)
+
+// Vec allocates one vector register of the ISA's width. AVX2 kernels must keep
+// at most 16 vector registers live: the VEX encoding cannot name Y16-Y31, and a
+// test in kernels/ checks the generated files for that.
+func (s ISA) Vec() VecVirtual {
+	if s.AVX512 {
+		return ZMM()
+	}
+	return YMM()
+}
+
+// Lanes returns how many elements of es bytes one vector holds.
+func (s ISA) Lanes(es int) int { return s.Bytes / es }
+
+// Tail is a mask selecting the first rem lanes of a vector: an opmask register
+// on AVX-512, a vector of all-ones lanes on AVX2.
+type Tail struct {
+	isa ISA
+	k   OpmaskVirtual
+	v   VecVirtual
+	es  int
+}
+
+var tailTables = map[string]Mem{}
+
+// tailTable returns the mask table: on AVX-512 uint16 words (1<<i)-1 for
+// i = 0..16; on AVX2 32 bytes of ones followed by 32 zero bytes, so that the
+// 32 bytes at offset 32-rem*es select rem lanes of es bytes.
+func (s ISA) tailTable() Mem {
+	if m, ok := tailTables[s.Name]; ok {
+		return m
+	}
+	var m Mem
+	if s.AVX512 {
+		m = GLOBL("tailmask"+s.Name, RODATA|NOPTR)
+		for i := 0; i <= 16; i++ {
+			DATA(2*i, U16(uint16(1<<i-1)))
+		}
+	} else {
+		m = GLOBL("tailmask"+s.Name, RODATA|NOPTR)
+		for i := 0; i < 8; i++ {
+			v := uint64(0)
+			if i < 4 {
+				v = math.MaxUint64
+			}
+			DATA(8*i, U64(v))
+		}
+	}
+	tailTables[s.Name] = m
+	return m
+}
+
+// TailMask builds a mask for the first rem lanes (1 <= rem < Lanes(es)); rem
+// is left unchanged.
+func (s ISA) TailMask(rem GPVirtual, es int) Tail {
+	tbl := s.tailTable()
+	base := GP64()
+	LEAQ(tbl, base)
+	t := Tail{isa: s, es: es}
+	if s.AVX512 {
+		t.k = K()
+		KMOVW(Mem{Base: base, Index: rem, Scale: 2}, t.k)
+		return t
+	}
+	neg := GP64()
+	MOVQ(rem, neg)
+	NEGQ(neg)
+	t.v = YMM()
+	VMOVDQU(Mem{Base: base, Index: neg, Scale: uint8(es), Disp: 32}, t.v)
+	return t
+}
+
+// Load loads the masked lanes of m into dst and zeroes the others; the
+// lanes outside the mask are not read.
+func (t Tail) Load(m Mem, dst VecVirtual) {
+	switch {
+	case t.isa.AVX512 && t.es == 8:
+		VMOVUPD_Z(m, t.k, dst)
+	case t.isa.AVX512:
+		VMOVUPS_Z(m, t.k, dst)
+	case t.es == 8:
+		VMASKMOVPD(m, t.v, dst)
+	default:
+		VMASKMOVPS(m, t.v, dst)
+	}
+}
+
+// Store writes the masked lanes of src to m and leaves the rest of m alone.
+func (t Tail) Store(src VecVirtual, m Mem) {
+	switch {
+	case t.isa.AVX512 && t.es == 8:
+		VMOVUPD(src, t.k, m)
+	case t.isa.AVX512:
+		VMOVUPS(src, t.k, m)
+	case t.es == 8:
+		VMASKMOVPD(src, t.v, m)
+	default:
+		VMASKMOVPS(src, t.v, m)
+	}
+}
+
+// Mask returns the opmask of an AVX-512 tail.
+func (t Tail) Mask() OpmaskVirtual { return t.k }
+
+// Consts emits a table of float64 constants, each repeated across one vector
+// of the ISA, and returns one memory operand per constant, for use as the
+// memory source of arithmetic instructions.
+func (s ISA) Consts(name string, vals ...float64) []Mem {
+	if c, ok := constCache[name+s.Name]; ok {
+		return c
+	}
+	m := GLOBL(name+s.Name, RODATA|NOPTR)
+	lanes := s.Lanes(8)
+	out := make([]Mem, len(vals))
+	for i, v := range vals {
+		for l := 0; l < lanes; l++ {
+			DATA(s.Bytes*i+8*l, F64(v))
+		}
+		out[i] = m.Offset(s.Bytes * i)
+	}
+	constCache[name+s.Name] = out
+	return out
+}
+
+var constCache = map[string][]Mem{}
+
+// ConstsU64 is Consts for 64-bit integer constants.
+func (s ISA) ConstsU64(name string, vals ...uint64) []Mem {
+	if c, ok := constCache[name+s.Name]; ok {
+		return c
+	}
+	m := GLOBL(name+s.Name, RODATA|NOPTR)
+	lanes := s.Lanes(8)
+	out := make([]Mem, len(vals))
+	for i, v := range vals {
+		for l := 0; l < lanes; l++ {
+			DATA(s.Bytes*i+8*l, U64(v))
+		}
+		out[i] = m.Offset(s.Bytes * i)
+	}
+	constCache[name+s.Name] = out
+	return out
+}
+
+// LoadVec loads a full vector; es selects PD (8) or PS (4) moves.
+func LoadVec(m Mem, dst VecVirtual, es int) {
+	if es == 8 {
+		VMOVUPD(m, dst)
+	} else {
+		VMOVUPS(m, dst)
+	}
+}
+
+// StoreVec stores a full vector.
+func StoreVec(src VecVirtual, m Mem, es int) {
+	if es == 8 {
+		VMOVUPD(src, m)
+	} else {
+		VMOVUPS(src, m)
+	}
+}
+
+// Zero clears a vector register.
+func Zero(v VecVirtual) { VXORPS(v, v, v) }
+
+// FMA computes acc += a*b, with b a register or memory operand.
+func FMA(b Op, a, acc VecVirtual, es int) {
+	if es == 8 {
+		VFMADD231PD(b, a, acc)
+	} else {
+		VFMADD231PS(b, a, acc)
+	}
+}
+
+// Reduce sums the lanes of v into its low scalar lane (v is clobbered and
+// the result is v.AsX()). tmp must be a vector of the same width.
+func (s ISA) Reduce(v, tmp VecVirtual, es int) {
+	if s.AVX512 {
+		VEXTRACTF64X4(U8(1), v, tmp.AsY())
+		add(tmp.AsY(), v.AsY(), v.AsY(), es)
+	}
+	if s.AVX512 {
+		VEXTRACTF32X4(U8(1), v.AsY(), tmp.AsX())
+	} else {
+		VEXTRACTF128(U8(1), v.AsY(), tmp.AsX())
+	}
+	add(tmp.AsX(), v.AsX(), v.AsX(), es)
+	if es == 8 {
+		VPERMILPD(U8(1), v.AsX(), tmp.AsX())
+		VADDSD(tmp.AsX(), v.AsX(), v.AsX())
+		return
+	}
+	VMOVHLPS(v.AsX(), v.AsX(), tmp.AsX())
+	VADDPS(tmp.AsX(), v.AsX(), v.AsX())
+	VMOVSHDUP(v.AsX(), tmp.AsX())
+	VADDSS(tmp.AsX(), v.AsX(), v.AsX())
+}
+
+func add(a, b, dst Op, es int) {
+	if es == 8 {
+		VADDPD(a, b, dst)
+	} else {
+		VADDPS(a, b, dst)
+	}
+}
+
+// ExpDoc describes the accuracy of Exp; generators copy it into their docs.
+const ExpDoc = "exp: clamp to [-746, 710], n = round(x log2 e), Cody-Waite reduction " +
+	"r = x - n ln2 (|r| <= ln2/2), degree-13 Taylor polynomial by Horner with FMA, " +
+	"then scaling by 2^n (VSCALEFPD on AVX-512, two exponent-built factors on AVX2)"
+
+// ExpConsts emits the constant table used by Exp.
+func (s ISA) ExpConsts() []Mem {
+	vals := []float64{
+		-746, 710, math.Log2E,
+		6.93147180369123816490e-01, // ln2 hi (fdlibm): low 32 bits zero
+		1.90821492927058770002e-10, // ln2 lo
+	}
+	// Taylor coefficients 1/k! for k = 13 down to 0.
+	for k := 13; k >= 0; k-- {
+		f := 1.0
+		for i := 2; i <= k; i++ {
+			f *= float64(i)
+		}
+		vals = append(vals, 1/f)
+	}
+	c := s.Consts("expconst", vals...)
+	if !s.AVX512 {
+		c = append(c, s.ConstsU64("expbias", 1023)...)
+	}
+	return c
+}
+
+// Exp replaces every lane of x (float64) by exp(x); NaN stays NaN, -Inf gives
+// 0 and +Inf gives +Inf. It uses three temporary vectors.
+func (s ISA) Exp(c []Mem, x VecVirtual) {
+	lo, hi, log2e, ln2hi, ln2lo := c[0], c[1], c[2], c[3], c[4]
+	poly := c[5:19]
+	n, r, t := s.Vec(), s.Vec(), s.Vec()
+	// Clamp with x as the first (NaN-returning) operand so NaN survives.
+	VMOVUPD(lo, t)
+	VMAXPD(x, t, x)
+	VMOVUPD(hi, t)
+	VMINPD(x, t, x)
+	VMULPD(log2e, x, n)
+	if s.AVX512 {
+		VRNDSCALEPD(U8(0), n, n)
+	} else {
+		VROUNDPD(U8(0), n, n)
+	}
+	VMOVAPD(x, r)
+	VFNMADD231PD(ln2hi, n, r)
+	VFNMADD231PD(ln2lo, n, r)
+	VMOVUPD(poly[0], x)
+	for _, ck := range poly[1:] {
+		VFMADD213PD(ck, r, x)
+	}
+	if s.AVX512 {
+		VSCALEFPD(n, x, x)
+		return
+	}
+	bias := c[19]
+	// 2^n = 2^n1 * 2^n2 with n1 = n>>1 and n2 = n-n1, each a normal double
+	// for n in [-1077, 1025], so that results in the subnormal range round
+	// once more but are not flushed.
+	n32 := XMM()
+	VCVTPD2DQY(n, n32)
+	h32 := XMM()
+	VPSRAD(U8(1), n32, h32)
+	VPSUBD(h32, n32, n32)
+	VPMOVSXDQ(n32, n)
+	VPMOVSXDQ(h32, r)
+	VPADDQ(bias, n, n)
+	VPADDQ(bias, r, r)
+	VPSLLQ(U8(52), n, n)
+	VPSLLQ(U8(52), r, r)
+	VMULPD(n, x, x)
+	VMULPD(r, x, x)
+}

@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package kernels
+
+func dotTileF64(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
+	dotTileGeneric(g, ldg, a, lda, b, ldb, q, c, m)
+}
+
+func dotTileF32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int, q, c, m int) {
+	dotTileGeneric(g, ldg, a, lda, b, ldb, q, c, m)
+}

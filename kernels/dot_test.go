@@ -1,0 +1,191 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// dotRef computes one dot product in float64 and the sum of |a_k b_k|.
+func dotRef[T Float](a, b []T) (s, abs float64) {
+	for k := range a {
+		p := float64(a[k]) * float64(b[k])
+		s += p
+		abs += math.Abs(p)
+	}
+	return s, abs
+}
+
+func testDotTile[T Float](t *testing.T, eps float64, tile func(g []T, ldg int, a []T, lda int, b []T, ldb int, q, c, m int)) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ms := []int{}
+	for m := 0; m <= 4*16+3; m++ {
+		ms = append(ms, m)
+	}
+	ms = append(ms, 255, 512, 1001)
+	for _, m := range ms {
+		for _, q := range []int{1, 2, 3, 4, 5, 7, 9} {
+			for _, c := range []int{1, 2, 3, 4, 5, 6, 7, 11, 13, 25} {
+				if m > 100 && (q > 5 || c > 13) {
+					continue
+				}
+				lda, ldb, ldg := m+r.IntN(3), m+r.IntN(3), c+2
+				off := r.IntN(3) // unaligned starts
+				a := make([]T, off+q*lda)[off:]
+				b := make([]T, off+c*ldb)[off:]
+				for i := range a {
+					a[i] = T(r.NormFloat64())
+				}
+				for i := range b {
+					b[i] = T(r.NormFloat64())
+				}
+				const pad = 5
+				buf := make([]T, pad+q*ldg+pad)
+				for i := range buf {
+					buf[i] = T(guardVal)
+				}
+				g := buf[pad : pad+(q-1)*ldg+c]
+				tile(g, ldg, a, lda, b, ldb, q, c, m)
+				for i := range buf {
+					in := i >= pad && i < pad+(q-1)*ldg+c && (i-pad)%ldg < c
+					if !in && !math.IsNaN(float64(buf[i])) {
+						t.Fatalf("m=%d q=%d c=%d: guard %d overwritten", m, q, c, i)
+					}
+				}
+				for i := 0; i < q; i++ {
+					for j := 0; j < c; j++ {
+						want, abs := dotRef(a[i*lda:i*lda+m], b[j*ldb:j*ldb+m])
+						got := float64(g[i*ldg+j])
+						if tol := 2*float64(m+1)*eps*abs + 1e-300; math.Abs(got-want) > tol {
+							t.Fatalf("m=%d q=%d c=%d: g[%d][%d] = %g, want %g (tol %g)", m, q, c, i, j, got, want, tol)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestDotTile(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) { testDotTile(t, 0x1p-53, DotTile) })
+}
+
+func TestDotTile32(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) { testDotTile(t, 0x1p-24, DotTile32) })
+}
+
+// TestDotTileSpecial checks NaN, Inf and subnormal inputs against the generic
+// twin: every implementation must agree on which outputs are NaN or infinite.
+func TestDotTileSpecial(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	q, c := 5, 7
+	for _, m := range []int{1, 7, 8, 9, 16, 17, 33} {
+		a := randSlice(r, q*m, -1, 1)
+		b := randSlice(r, c*m, -1, 1)
+		a[1*m+r.IntN(m)] = math.NaN()
+		b[2*m+r.IntN(m)] = math.Inf(1)
+		b[4*m+r.IntN(m)] = math.Inf(-1)
+		a[3*m] = 0x1p-1060 // subnormal
+		b[5*m] = 0x1p-1040
+		want := make([]float64, q*c)
+		withImpl(t, ImplGeneric, func() { DotTile(want, c, a, m, b, m, q, c, m) })
+		forEachImpl(t, func(t *testing.T) {
+			got := make([]float64, q*c)
+			DotTile(got, c, a, m, b, m, q, c, m)
+			for i := range got {
+				special, ok := sameSpecial(got[i], want[i])
+				if !ok || (!special && math.Abs(got[i]-want[i]) > 1e-13*float64(m)) {
+					t.Fatalf("m=%d: g[%d] = %g, generic %g", m, i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestDotTileAliasing(t *testing.T) {
+	// A and B may be the same matrix (a Gram tile); G may not overlap them.
+	r := rand.New(rand.NewPCG(5, 6))
+	n, m := 9, 13
+	x := randSlice(r, n*m, -1, 1)
+	forEachImpl(t, func(t *testing.T) {
+		g := make([]float64, n*n)
+		DotTile(g, n, x, m, x, m, n, n, m)
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				want, abs := dotRef(x[i*m:i*m+m], x[j*m:j*m+m])
+				if math.Abs(g[i*n+j]-want) > 2*float64(m)*0x1p-53*abs {
+					t.Fatalf("gram[%d][%d] = %g want %g", i, j, g[i*n+j], want)
+				}
+			}
+		}
+		defer func() {
+			if recover() == nil {
+				t.Fatal("DotTile with g overlapping a did not panic")
+			}
+		}()
+		DotTile(x[:4], 4, x, m, x, m, 1, 4, m)
+	})
+}
+
+func TestDotTileBadArgs(t *testing.T) {
+	cases := []func(){
+		func() { DotTile(make([]float64, 3), 2, make([]float64, 4), 2, make([]float64, 4), 2, 2, 2, 2) },
+		func() { DotTile(make([]float64, 4), 2, make([]float64, 3), 2, make([]float64, 4), 2, 2, 2, 2) },
+		func() { DotTile(make([]float64, 4), 2, make([]float64, 4), 1, make([]float64, 4), 2, 2, 2, 2) },
+		func() { DotTile(nil, 0, nil, 0, nil, 0, -1, 0, 0) },
+	}
+	for i, f := range cases {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("case %d did not panic", i)
+				}
+			}()
+			f()
+		}()
+	}
+	// Empty tiles are fine.
+	DotTile(nil, 0, nil, 0, nil, 0, 0, 5, 3)
+}
+
+func benchDot[T Float](b *testing.B, tile func(g []T, ldg int, a []T, lda int, b []T, ldb int, q, c, m int), q, c, m int) {
+	r := rand.New(rand.NewPCG(1, 1))
+	a := make([]T, q*m)
+	bb := make([]T, c*m)
+	for i := range a {
+		a[i] = T(r.Float64())
+	}
+	for i := range bb {
+		bb[i] = T(r.Float64())
+	}
+	g := make([]T, q*c)
+	for b.Loop() {
+		tile(g, c, a, m, bb, m, q, c, m)
+	}
+	b.ReportMetric(2*float64(q)*float64(c)*float64(m)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func benchImpls(b *testing.B, f func(b *testing.B)) {
+	for _, name := range List() {
+		b.Run("impl="+name, func(b *testing.B) {
+			withImpl(b, name, func() { f(b) })
+		})
+	}
+}
+
+func BenchmarkDotTile(b *testing.B) {
+	benchImpls(b, func(b *testing.B) {
+		for _, s := range [][3]int{{8, 256, 512}, {64, 1024, 512}, {512, 8192, 512}} {
+			b.Run(fmt.Sprintf("q=%d/c=%d/m=%d", s[0], s[1], s[2]), func(b *testing.B) { benchDot(b, DotTile, s[0], s[1], s[2]) })
+		}
+	})
+}
+
+func BenchmarkDotTile32(b *testing.B) {
+	benchImpls(b, func(b *testing.B) {
+		for _, s := range [][3]int{{8, 256, 512}, {64, 1024, 512}, {512, 8192, 512}} {
+			b.Run(fmt.Sprintf("q=%d/c=%d/m=%d", s[0], s[1], s[2]), func(b *testing.B) { benchDot(b, DotTile32, s[0], s[1], s[2]) })
+		}
+	})
+}
