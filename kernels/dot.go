@@ -62,7 +62,7 @@ type dotKernel[T Float] func(a *T, lda int, b *T, ldb int, m int, out *T, ldo in
 // dotBlocks are the four register-block kernels of one ISA and precision:
 // R x C, 1 x C, R x 1 and 1 x 1.
 type dotBlocks[T Float] struct {
-	r, c                 int
+	r, c                int
 	full, row, col, one dotKernel[T]
 }
 

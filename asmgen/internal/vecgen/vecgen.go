@@ -78,7 +78,7 @@ func (s ISA) tailTable() Mem {
 
 // TailMask builds a mask for the first rem lanes (1 <= rem < Lanes(es)); rem
 // is left unchanged.
-func (s ISA) TailMask(rem GPVirtual, es int) Tail {
+func (s ISA) TailMask(rem Register, es int) Tail {
 	tbl := s.tailTable()
 	base := GP64()
 	LEAQ(tbl, base)
@@ -303,3 +303,95 @@ func (s ISA) Exp(c []Mem, x VecVirtual) {
 	VMULPD(n, x, x)
 	VMULPD(r, x, x)
 }
+
+// Compactor appends the column indices of lanes that pass a comparison to an
+// int32 list, in ascending order, without writing past the hits.
+type Compactor struct {
+	isa   ISA
+	idx   Register   // output pointer, advanced past each hit
+	count Register   // hits so far
+	lane  VecVirtual // AVX-512: int32 column indices of the current vector
+	step  Mem        // AVX-512: int32 lanes, each the vector length
+	col   GPVirtual  // AVX2: column index of lane 0 of the current vector
+	tbl   GPVirtual  // AVX-512: tail mask table
+}
+
+// NewCompactor starts a list at idx with no hits; columns start at 0.
+func (s ISA) NewCompactor(idx, count Register) *Compactor {
+	c := &Compactor{isa: s, idx: idx, count: count}
+	XORQ(count, count)
+	if s.AVX512 {
+		iota := GLOBL("iota32"+s.Name, RODATA|NOPTR)
+		for i := 0; i < 8; i++ {
+			DATA(4*i, U32(uint32(i)))
+		}
+		for i := 0; i < 8; i++ {
+			DATA(32+4*i, U32(8))
+		}
+		c.lane = YMM()
+		VMOVDQU(iota, c.lane)
+		c.step = iota.Offset(32)
+		c.tbl = GP64()
+		LEAQ(s.tailTable(), c.tbl)
+	} else {
+		c.col = GP64()
+		XORQ(c.col, c.col)
+	}
+	return c
+}
+
+// Emit compares d <= r lane by lane (ordered: NaN never passes), restricted
+// to tail when it is not nil, appends the passing columns, and moves on to
+// the next vector's columns. label must be unique within the function.
+func (c *Compactor) Emit(d, r VecVirtual, tail *Tail, label string) {
+	const leOQ = 0x12
+	if c.isa.AVX512 {
+		k := K()
+		if tail != nil {
+			VCMPPD(U8(leOQ), r, d, tail.k, k)
+		} else {
+			VCMPPD(U8(leOQ), r, d, k)
+		}
+		KORTESTB(k, k)
+		JZ(LabelRef(label))
+		packed := YMM()
+		VPCOMPRESSD_Z(c.lane, k, packed)
+		bits, pop := GP64(), GP64()
+		KMOVB(k, bits.As32())
+		POPCNTL(bits.As32(), pop.As32())
+		store := K()
+		KMOVW(Mem{Base: c.tbl, Index: pop, Scale: 2}, store)
+		VMOVDQU32(packed, store, Mem{Base: c.idx})
+		LEAQ(Mem{Base: c.idx, Index: pop, Scale: 4}, c.idx)
+		ADDQ(pop, c.count)
+		Label(label)
+		VPADDD(c.step, c.lane, c.lane)
+		return
+	}
+	m := YMM()
+	VCMPPD(U8(leOQ), r, d, m)
+	bits := GP64()
+	VMOVMSKPD(m, bits.As32())
+	if tail != nil {
+		// Keep only the lanes of the tail: its mask vector has the sign bits.
+		tb := GP64()
+		VMOVMSKPD(tail.v, tb.As32())
+		ANDQ(tb, bits)
+	}
+	Label(label + "_next")
+	TESTQ(bits, bits)
+	JZ(LabelRef(label))
+	lane := GP64()
+	TZCNTQ(bits, lane)
+	ADDQ(c.col, lane)
+	MOVL(lane.As32(), Mem{Base: c.idx})
+	ADDQ(U8(4), c.idx)
+	INCQ(c.count)
+	BLSRQ(bits, bits)
+	JMP(LabelRef(label + "_next"))
+	Label(label)
+	ADDQ(U8(4), c.col)
+}
+
+// Count returns the register holding the number of hits.
+func (c *Compactor) Count() Register { return c.count }

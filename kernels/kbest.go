@@ -1,0 +1,91 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// KBest keeps, for each of q queries, the k nearest candidates seen so far,
+// sorted by distance and, among equal distances, by lower index. Rows are
+// padded with index -1 and distance +Inf until k candidates have been seen.
+// NaN distances are never kept. Rows are independent: different goroutines
+// may update different rows.
+type KBest struct {
+	K    int
+	Idx  []int32   // q x K, row-major
+	Dist []float64 // q x K, row-major
+}
+
+// NewKBest returns an empty KBest for q queries.
+func NewKBest(q, k int) *KBest {
+	if q < 0 || k < 1 {
+		panic(fmt.Sprintf("kernels: NewKBest(q=%d, k=%d): need q >= 0 and k >= 1", q, k))
+	}
+	b := &KBest{K: k, Idx: make([]int32, q*k), Dist: make([]float64, q*k)}
+	b.Reset()
+	return b
+}
+
+// Reset empties every row.
+func (b *KBest) Reset() {
+	for i := range b.Idx {
+		b.Idx[i] = -1
+		b.Dist[i] = math.Inf(1)
+	}
+}
+
+// Rows returns the number of queries.
+func (b *KBest) Rows() int { return len(b.Idx) / b.K }
+
+// Row returns query i's indices and distances (views, not copies).
+func (b *KBest) Row(i int) ([]int32, []float64) {
+	return b.Idx[i*b.K : (i+1)*b.K], b.Dist[i*b.K : (i+1)*b.K]
+}
+
+// Worst returns the distance a candidate must not exceed to enter row i
+// (+Inf while the row has fewer than K entries).
+func (b *KBest) Worst(i int) float64 { return b.Dist[(i+1)*b.K-1] }
+
+// Push offers candidate j at distance d to row i; it is kept if it beats the
+// row's last entry by distance, or ties it with a lower index.
+func (b *KBest) Push(i int, j int32, d float64) {
+	idx, dist := b.Row(i)
+	last := b.K - 1
+	if !(d < dist[last] || (d == dist[last] && (idx[last] < 0 || j < idx[last]))) {
+		return
+	}
+	p := last
+	for p > 0 && (d < dist[p-1] || (d == dist[p-1] && (idx[p-1] < 0 || j < idx[p-1]))) {
+		idx[p], dist[p] = idx[p-1], dist[p-1]
+		p--
+	}
+	idx[p], dist[p] = j, d
+}
+
+// ResidualRowKNN computes a row of residual distances as ResidualRow does
+// (into dst, which is overwritten) and offers every candidate to row i of
+// best, candidate j having index ids[j], or base+j when ids is nil. The
+// radius test, set at the row's current worst distance, keeps all but the
+// few possible entrants out of Go. scratch needs room for len(dst) entries.
+func ResidualRowKNN(best *KBest, i int, dst, k, g, sc []float64, sq float64, ids []int32, base int32, scratch []int32) {
+	hits := ResidualRow(dst, k, g, sc, sq, best.Worst(i), scratch)
+	best.pushHits(i, dst, ids, base, scratch[:hits])
+}
+
+// EuclidRowKNN is ResidualRowKNN for EuclidRow: out receives the distances
+// from a to the columns of bt.
+func EuclidRowKNN(best *KBest, i int, out, a, bt []float64, ldbt int, ids []int32, base int32, scratch []int32) {
+	c := len(out)
+	hits := EuclidRow(out, a, bt, ldbt, c, best.Worst(i), scratch)
+	best.pushHits(i, out, ids, base, scratch[:hits])
+}
+
+func (b *KBest) pushHits(i int, dist []float64, ids []int32, base int32, hits []int32) {
+	for _, j := range hits {
+		id := base + j
+		if ids != nil {
+			id = ids[j]
+		}
+		b.Push(i, id, dist[j])
+	}
+}
