@@ -1,0 +1,65 @@
+package metric
+
+import "github.com/pcct/pcct/kernels"
+
+// Euclidean is the Euclidean metric on raw coordinates.
+type Euclidean struct {
+	data *Set
+}
+
+// NewEuclidean validates x (n x d row-major) and returns the metric.
+func NewEuclidean(x []float64, n, d int) (*Euclidean, error) {
+	s, err := newCoordSet(x, n, d, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Euclidean{data: s}, nil
+}
+
+func newCoordSet(x []float64, n, d int, scale []float64) (*Set, error) {
+	if err := checkPoints(x, n, d); err != nil {
+		return nil, err
+	}
+	xs := make([]float64, n*d)
+	copy(xs, x)
+	if scale != nil {
+		for i := range xs {
+			xs[i] /= scale[i%d]
+		}
+	}
+	return &Set{N: n, D: d, X: xs, XT: transpose(xs, n, d)}, nil
+}
+
+func (e *Euclidean) Name() string { return "euclidean" }
+func (e *Euclidean) Data() *Set   { return e.data }
+
+func (e *Euclidean) Embed(x []float64, n int) (*Set, error) {
+	return newCoordSet(x, n, e.data.D, nil)
+}
+
+func (e *Euclidean) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
+	q.check(qs.N, "query")
+	c.check(cs.N, "candidate")
+	nq, nc, d := q.Len(), c.Len(), qs.D
+	if nq == 0 || nc == 0 {
+		return
+	}
+	xq, lda := qs.X[q.Lo*d:], d
+	if q.IDs != nil {
+		w.xq = gatherRows(grow(w.xq, nq*d), qs.X, d, q)
+		xq = w.xq
+	}
+	xct, ldc := cs.XT[c.Lo:], cs.N
+	if c.IDs != nil {
+		w.xct = gatherCols(grow(w.xct, d*nc), cs.XT, d, cs.N, c)
+		xct, ldc = w.xct, nc
+	}
+	kernels.EuclidTile(dst, ldd, xq, lda, xct, ldc, nq, nc, d)
+	zeroSelf(dst, ldd, qs, q, cs, c)
+}
+
+func (e *Euclidean) Dist(i, j int) float64 {
+	var out [1]float64
+	e.Tile(NewWorkspace(), out[:], 1, e.data, Range(i, i+1), e.data, Range(j, j+1))
+	return out[0]
+}

@@ -1,0 +1,308 @@
+package metric
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+func randPoints(n, d int, seed uint64, scale float64) []float64 {
+	r := rand.New(rand.NewPCG(seed, 3))
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = scale * r.Float64()
+	}
+	return x
+}
+
+// refKernel is the kernel written out directly.
+func refKernel(kind Kernel, s2 float64, a, b, l []float64) float64 {
+	var r2 float64
+	for k := range a {
+		t := (a[k] - b[k]) / l[k]
+		r2 += t * t
+	}
+	if kind == Matern52 {
+		t := math.Sqrt(5 * r2)
+		return s2 * (1 + t + t*t/3) * math.Exp(-t)
+	}
+	return s2 * math.Exp(-r2/2)
+}
+
+// TestResidualAgainstReference rebuilds V and p with gonum's Cholesky and a
+// triangular solve per point, for both kernels and per-dimension
+// lengthscales.
+func TestResidualAgainstReference(t *testing.T) {
+	const n, d, m = 60, 3, 17
+	x := randPoints(n, d, 1, 1)
+	l := []float64{0.3, 0.5, 0.8}
+	for _, kind := range []Kernel{RBF, Matern52} {
+		r, err := NewResidual(x, n, d, ResidualConfig{Kernel: kind, Variance: 1.5, Lengthscale: l, Inducing: m, Seed: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := r.InducingIndices()
+		kuu := mat.NewSymDense(m, nil)
+		for a := 0; a < m; a++ {
+			for b := 0; b < m; b++ {
+				v := refKernel(kind, 1.5, x[idx[a]*d:idx[a]*d+d], x[idx[b]*d:idx[b]*d+d], l)
+				if a == b {
+					v += 1e-6 * 1.5
+				}
+				kuu.SetSym(a, b, v)
+			}
+		}
+		var ch mat.Cholesky
+		if !ch.Factorize(kuu) {
+			t.Fatal("reference Cholesky failed")
+		}
+		var L mat.TriDense
+		ch.LTo(&L)
+		data := r.Data()
+		for i := 0; i < n; i++ {
+			k := mat.NewVecDense(m, nil)
+			for a := 0; a < m; a++ {
+				k.SetVec(a, refKernel(kind, 1.5, x[i*d:i*d+d], x[idx[a]*d:idx[a]*d+d], l))
+			}
+			var v mat.VecDense
+			if err := v.SolveVec(&L, k); err != nil {
+				t.Fatal(err)
+			}
+			ss := 0.0
+			for a := 0; a < m; a++ {
+				if got := data.V[i*m+a]; math.Abs(got-v.AtVec(a)) > 1e-9*(1+math.Abs(v.AtVec(a))) {
+					t.Fatalf("%v: V[%d][%d] = %g, reference %g", kind, i, a, got, v.AtVec(a))
+				}
+				ss += v.AtVec(a) * v.AtVec(a)
+			}
+			p := max(1.5-ss, 1e-9)
+			if math.Abs(data.P[i]-p) > 1e-9*1.5 {
+				t.Fatalf("%v: p[%d] = %g, reference %g", kind, i, data.P[i], p)
+			}
+		}
+	}
+}
+
+// TestMetricProperties: d(i,i) = 0, symmetry, 0 <= d <= 1 and the triangle
+// inequality within TriangleSlack on many random triples, for both kernels,
+// on uniform, clustered and duplicated data.
+func TestMetricProperties(t *testing.T) {
+	type dataset struct {
+		name string
+		n, d int
+		x    []float64
+		l    float64
+	}
+	clustered := randPoints(300, 2, 5, 0.05)
+	for i := 0; i < 300; i += 10 { // exact duplicates
+		copy(clustered[(i+1)*2:(i+2)*2], clustered[i*2:(i+1)*2])
+	}
+	sets := []dataset{
+		{"uniform-d8", 300, 8, randPoints(300, 8, 4, 1), 1},
+		{"uniform-d2-l0.1", 300, 2, randPoints(300, 2, 6, 1), 0.1},
+		{"clustered-dups", 300, 2, clustered, 0.1},
+	}
+	for _, ds := range sets {
+		for _, kind := range []Kernel{RBF, Matern52} {
+			r, err := NewResidual(ds.x, ds.n, ds.d, ResidualConfig{Kernel: kind, Lengthscale: []float64{ds.l}, Inducing: 64, Seed: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slack := r.TriangleSlack()
+			if slack > 0.05 {
+				t.Fatalf("%s/%v: triangle slack %g is too large to test anything", ds.name, kind, slack)
+			}
+			n := ds.n
+			D := make([]float64, n*n)
+			r.Tile(NewWorkspace(), D, n, r.Data(), Range(0, n), r.Data(), Range(0, n))
+			for i := 0; i < n; i++ {
+				if D[i*n+i] != 0 {
+					t.Fatalf("%s/%v: d(%d,%d) = %g", ds.name, kind, i, i, D[i*n+i])
+				}
+				for j := 0; j < n; j++ {
+					v := D[i*n+j]
+					if !(v >= 0 && v <= 1) {
+						t.Fatalf("%s/%v: d(%d,%d) = %g outside [0,1]", ds.name, kind, i, j, v)
+					}
+					if math.Abs(v-D[j*n+i]) > slack {
+						t.Fatalf("%s/%v: d(%d,%d) = %g but d(%d,%d) = %g", ds.name, kind, i, j, v, j, i, D[j*n+i])
+					}
+				}
+			}
+			rr := rand.New(rand.NewPCG(9, 9))
+			worst := 0.0
+			for range 200000 {
+				a, b, c := rr.IntN(n), rr.IntN(n), rr.IntN(n)
+				worst = max(worst, D[a*n+c]-D[a*n+b]-D[b*n+c])
+			}
+			if worst > slack {
+				t.Fatalf("%s/%v: triangle inequality violated by %g > slack %g", ds.name, kind, worst, slack)
+			}
+			t.Logf("%s/%v: worst triangle violation %.3g, slack %.3g", ds.name, kind, worst, slack)
+		}
+	}
+}
+
+func TestTileMatchesDist(t *testing.T) {
+	const n, d = 40, 3
+	x := randPoints(n, d, 8, 1)
+	res, err := NewResidual(x, n, d, ResidualConfig{Inducing: 10, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	euc, err := NewEuclidean(x, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Metric{res, euc} {
+		ids := []int32{5, 0, 39, 5, 17}
+		tile := make([]float64, len(ids)*n)
+		m.Tile(NewWorkspace(), tile, n, m.Data(), List(ids), m.Data(), Range(0, n))
+		tile2 := make([]float64, n*len(ids))
+		m.Tile(NewWorkspace(), tile2, len(ids), m.Data(), Range(0, n), m.Data(), List(ids))
+		for a, i := range ids {
+			for j := 0; j < n; j++ {
+				want := m.Dist(int(i), j)
+				if tile[a*n+j] != want || tile2[j*len(ids)+a] != m.Dist(j, int(i)) {
+					t.Fatalf("%s: gathered tile (%d,%d) = %v / %v, Dist %v", m.Name(), i, j, tile[a*n+j], tile2[j*len(ids)+a], want)
+				}
+			}
+		}
+		if m.Name() == "euclidean" {
+			if got, want := m.Dist(3, 7), math.Sqrt(sq(x[9]-x[21])+sq(x[10]-x[22])+sq(x[11]-x[23])); math.Abs(got-want) > 1e-15 {
+				t.Fatalf("euclidean Dist = %v, want %v", got, want)
+			}
+		}
+	}
+}
+
+func sq(v float64) float64 { return v * v }
+
+func TestDeterminism(t *testing.T) {
+	const n, d = 700, 4
+	x := randPoints(n, d, 11, 1)
+	for _, method := range []InducingMethod{InducingRandom, InducingKMeansPP} {
+		a, err := NewResidual(x, n, d, ResidualConfig{Inducing: 50, Seed: 5, Method: method, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewResidual(x, n, d, ResidualConfig{Inducing: 50, Seed: 5, Method: method, Workers: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range a.Data().V {
+			if b.Data().V[i] != v {
+				t.Fatalf("method %d: V differs between 1 and 4 workers at %d", method, i)
+			}
+		}
+		c, _ := NewResidual(x, n, d, ResidualConfig{Inducing: 50, Seed: 6, Method: method})
+		same := true
+		for i, v := range a.Data().V {
+			same = same && c.Data().V[i] == v
+		}
+		if same {
+			t.Fatalf("method %d: a different seed gave the same V", method)
+		}
+	}
+}
+
+func TestExplicitInducing(t *testing.T) {
+	const n, d = 100, 2
+	x := randPoints(n, d, 12, 1)
+	u := randPoints(9, d, 13, 1)
+	r, err := NewResidual(x, n, d, ResidualConfig{Method: InducingExplicit, InducingPoints: u, Lengthscale: []float64{0.5, 0.7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Inducing() != 9 {
+		t.Fatalf("m = %d, want 9", r.Inducing())
+	}
+	us, _ := r.LowRank()
+	if math.Abs(us[1]-u[1]/0.7) > 1e-15 {
+		t.Fatalf("inducing coordinates not scaled: %v", us[:2])
+	}
+}
+
+func TestFloat32(t *testing.T) {
+	const n, d = 200, 2
+	x := randPoints(n, d, 14, 1)
+	// Smooth kernel, many points: p is tiny, the float32 bound is huge.
+	_, err := NewResidual(x, n, d, ResidualConfig{Inducing: 50, Float32: true})
+	if err == nil || !strings.Contains(err.Error(), "float32 storage refused") {
+		t.Fatalf("float32 with tiny p: err = %v, want a refusal", err)
+	}
+	// Inducing points away from the data leave most variance residual:
+	// accepted.
+	u := randPoints(20, d, 15, 1)
+	for i := range u {
+		u[i] += 1.5
+	}
+	cfg := ResidualConfig{Method: InducingExplicit, InducingPoints: u, Lengthscale: []float64{0.5}, Float32: true}
+	r32, err := NewResidual(x, n, d, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Float32 = false
+	r64, _ := NewResidual(x, n, d, cfg)
+	bound := r32.Float32Bound()
+	if bound <= 0 || bound > Float32MaxBound {
+		t.Fatalf("bound = %g", bound)
+	}
+	for i := 0; i < n; i += 7 {
+		for j := 0; j < n; j += 3 {
+			a, b := r32.Dist(i, j), r64.Dist(i, j)
+			// |Δd| <= |Δrho| / (2 d) away from 0, sqrt(|Δrho|) near it.
+			if math.Abs(a-b) > math.Sqrt(bound)+1e-12 {
+				t.Fatalf("float32 d(%d,%d) = %g, float64 %g, bound %g", i, j, a, b, bound)
+			}
+		}
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	x := randPoints(10, 2, 1, 1)
+	nan := randPoints(10, 2, 1, 1)
+	nan[7] = math.NaN()
+	inf := randPoints(10, 2, 1, 1)
+	inf[4] = math.Inf(-1)
+	dupU := []float64{0.5, 0.5, 0.5, 0.5, 0.5, 0.5}
+	cases := []struct {
+		name string
+		x    []float64
+		n, d int
+		cfg  ResidualConfig
+		want string
+	}{
+		{"nan", nan, 10, 2, ResidualConfig{}, "point 3, coordinate 1 is NaN"},
+		{"inf", inf, 10, 2, ResidualConfig{}, "point 2, coordinate 0 is -Inf"},
+		{"shape", x[:19], 10, 2, ResidualConfig{}, "want n x d"},
+		{"empty", nil, 0, 2, ResidualConfig{}, "no points"},
+		{"variance", x, 10, 2, ResidualConfig{Variance: -1}, "variance must be positive"},
+		{"lengthscale", x, 10, 2, ResidualConfig{Lengthscale: []float64{1, 0}}, "lengthscale 1 must be positive"},
+		{"lengthscales", x, 10, 2, ResidualConfig{Lengthscale: []float64{1, 2, 3}}, "3 lengthscales for 2 dimensions"},
+		{"inducing>n", x, 10, 2, ResidualConfig{Inducing: 11}, "larger than the number of points"},
+		{"singular", x, 10, 2, ResidualConfig{Method: InducingExplicit, InducingPoints: dupU, Jitter: 1e-300}, "Cholesky factorisation"},
+		{"explicit-shape", x, 10, 2, ResidualConfig{Method: InducingExplicit, InducingPoints: []float64{1, 2, 3}}, "whole number"},
+	}
+	for _, c := range cases {
+		_, err := NewResidual(c.x, c.n, c.d, c.cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", c.name, err, c.want)
+		}
+	}
+	if _, err := NewEuclidean(nan, 10, 2); err == nil {
+		t.Error("Euclidean accepted NaN")
+	}
+	// Duplicate points are legal; default m is capped at n.
+	dup := append(append([]float64{}, x...), x...)
+	r, err := NewResidual(dup, 20, 2, ResidualConfig{})
+	if err != nil {
+		t.Fatalf("duplicates: %v", err)
+	}
+	if r.Inducing() != 20 {
+		t.Fatalf("default m = %d for n = 20, want 20", r.Inducing())
+	}
+}

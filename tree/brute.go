@@ -1,0 +1,146 @@
+package tree
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// KNNOptions configures a k-nearest-neighbour search.
+type KNNOptions struct {
+	K int // neighbours per query, >= 1
+	// Predecessor restricts point i to neighbours j < i (the Vecchia
+	// ordering): point 0 gets none, point i < K gets i, the rest padded.
+	Predecessor bool
+	// Workers is the number of goroutines; 0 means GOMAXPROCS. Results are
+	// identical for every value.
+	Workers int
+	// QueryBlock and CandidateBlock set the tile shape; 0 picks defaults
+	// (64 x 512: the V rows of a query block stay in L2 while candidate rows
+	// stream through).
+	QueryBlock, CandidateBlock int
+}
+
+// Neighbours holds a k-NN answer: row i lists query i's neighbours by
+// increasing distance, ties by lower index, padded with -1 and +Inf.
+type Neighbours = kernels.KBest
+
+func (o *KNNOptions) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.QueryBlock <= 0 {
+		o.QueryBlock = 64
+	}
+	if o.CandidateBlock <= 0 {
+		o.CandidateBlock = 512
+	}
+}
+
+// BruteAllKNN finds for every data point its K nearest other data points
+// (or, with Predecessor, its K nearest predecessors) by exact blocked brute
+// force. A point is never its own neighbour; duplicates of it are.
+func BruteAllKNN(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
+	n := m.Data().N
+	if opt.K < 1 {
+		return nil, fmt.Errorf("k must be at least 1, got %d", opt.K)
+	}
+	if opt.K > n-1 {
+		return nil, fmt.Errorf("k = %d is larger than the %d other points available (n = %d)", opt.K, n-1, n)
+	}
+	opt.defaults()
+	data := m.Data()
+	best := kernels.NewKBest(n, opt.K)
+	run(m, opt, n, func(w *metric.Workspace, tile []float64, i0, i1 int) {
+		hi := n
+		if opt.Predecessor {
+			hi = i1 - 1 // the block's last query may take candidates up to i1-2
+		}
+		for j0 := 0; j0 < hi; j0 += opt.CandidateBlock {
+			j1 := min(hi, j0+opt.CandidateBlock)
+			nc := j1 - j0
+			m.Tile(w, tile, nc, data, metric.Range(i0, i1), data, metric.Range(j0, j1))
+			for i := i0; i < i1; i++ {
+				row := tile[(i-i0)*nc : (i-i0+1)*nc]
+				if opt.Predecessor {
+					row = row[:max(0, min(nc, i-j0))]
+					scanRow(best, i, row, int32(j0), -1)
+				} else {
+					scanRow(best, i, row, int32(j0), int32(i))
+				}
+			}
+		}
+	})
+	return best, nil
+}
+
+// BruteKNN finds the K nearest data points of every point of the query set
+// qs (from m.Embed) by exact blocked brute force.
+func BruteKNN(m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, error) {
+	n := m.Data().N
+	if opt.K < 1 {
+		return nil, fmt.Errorf("k must be at least 1, got %d", opt.K)
+	}
+	if opt.K > n {
+		return nil, fmt.Errorf("k = %d is larger than the number of data points %d", opt.K, n)
+	}
+	if opt.Predecessor {
+		return nil, fmt.Errorf("predecessor mode needs the data points as queries: use BruteAllKNN")
+	}
+	opt.defaults()
+	data := m.Data()
+	best := kernels.NewKBest(qs.N, opt.K)
+	run(m, opt, qs.N, func(w *metric.Workspace, tile []float64, i0, i1 int) {
+		for j0 := 0; j0 < n; j0 += opt.CandidateBlock {
+			j1 := min(n, j0+opt.CandidateBlock)
+			nc := j1 - j0
+			m.Tile(w, tile, nc, qs, metric.Range(i0, i1), data, metric.Range(j0, j1))
+			for i := i0; i < i1; i++ {
+				scanRow(best, i, tile[(i-i0)*nc:(i-i0+1)*nc], int32(j0), -1)
+			}
+		}
+	})
+	return best, nil
+}
+
+// scanRow offers the candidates base+j of one tile row to best, skipping
+// the column of skip. Candidates arrive in increasing index order, so a tie
+// with the current worst never displaces it.
+func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
+	worst := best.Worst(i)
+	for j, d := range row {
+		if d <= worst && base+int32(j) != skip {
+			best.Push(i, base+int32(j), d)
+			worst = best.Worst(i)
+		}
+	}
+}
+
+// run hands the query blocks of [0, nq) to opt.Workers goroutines, largest
+// index first (in predecessor mode the late blocks have the most work).
+func run(m metric.Metric, opt KNNOptions, nq int, block func(w *metric.Workspace, tile []float64, i0, i1 int)) {
+	nb := (nq + opt.QueryBlock - 1) / opt.QueryBlock
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(opt.Workers, nb) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := metric.NewWorkspace()
+			tile := make([]float64, opt.QueryBlock*opt.CandidateBlock)
+			for {
+				b := nb - 1 - int(next.Add(1)-1)
+				if b < 0 {
+					return
+				}
+				i0 := b * opt.QueryBlock
+				block(w, tile, i0, min(nq, i0+opt.QueryBlock))
+			}
+		}()
+	}
+	wg.Wait()
+}

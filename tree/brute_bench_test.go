@@ -1,0 +1,55 @@
+package tree
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+func uniformPoints(n, d int, seed uint64) []float64 {
+	r := rand.New(rand.NewPCG(seed, 0))
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = r.Float64()
+	}
+	return x
+}
+
+// BenchmarkBrutePredecessor is the Vecchia job of issue 3: all-points
+// predecessor k-NN, k = 8, m = 512, d = 8, uniform points in the unit cube,
+// lengthscale 1. The metric (V, p) is built outside the timed loop; see
+// BenchmarkResidualBuild for that part.
+func BenchmarkBrutePredecessor(b *testing.B) {
+	for _, n := range []int{8192} {
+		const d, k = 8, 8
+		m, err := metric.NewResidual(uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("n=%d/d=%d/m=512/k=%d", n, d, k), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := BruteAllKNN(m, KNNOptions{K: k, Predecessor: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pairs := float64(n) * float64(n-1) / 2
+			b.ReportMetric(pairs*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+		})
+	}
+}
+
+func BenchmarkResidualBuild(b *testing.B) {
+	for _, n := range []int{8192, 100000} {
+		const d = 8
+		x := uniformPoints(n, d, 1)
+		b.Run(fmt.Sprintf("n=%d/d=%d/m=512", n, d), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Seed: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

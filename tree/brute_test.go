@@ -1,0 +1,175 @@
+package tree
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// naiveKNN is the reference: every distance through Metric.Dist (the same
+// tile code, so bit-identical values), sorted by distance then index.
+func naiveKNN(m metric.Metric, k int, predecessor bool) ([]int32, []float64) {
+	n := m.Data().N
+	idx := make([]int32, n*k)
+	dist := make([]float64, n*k)
+	for i := 0; i < n; i++ {
+		type cand struct {
+			j int32
+			d float64
+		}
+		var cs []cand
+		for j := 0; j < n; j++ {
+			if j == i || (predecessor && j > i) {
+				continue
+			}
+			cs = append(cs, cand{int32(j), m.Dist(i, j)})
+		}
+		slices.SortFunc(cs, func(a, b cand) int {
+			if c := cmp.Compare(a.d, b.d); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.j, b.j)
+		})
+		for p := 0; p < k; p++ {
+			idx[i*k+p], dist[i*k+p] = -1, posInf
+			if p < len(cs) {
+				idx[i*k+p], dist[i*k+p] = cs[p].j, cs[p].d
+			}
+		}
+	}
+	return idx, dist
+}
+
+var posInf = func() float64 { var z float64; return 1 / z }()
+
+// testData has exact duplicates (ties) and near-duplicates.
+func testData(n, d int, seed uint64) []float64 {
+	x := uniformPoints(n, d, seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	for range n / 8 {
+		a, b := r.IntN(n), r.IntN(n)
+		copy(x[a*d:(a+1)*d], x[b*d:(b+1)*d])
+	}
+	return x
+}
+
+func testMetrics(t *testing.T, n, d int) []metric.Metric {
+	x := testData(n, d, 3)
+	res, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Inducing: min(30, n), Lengthscale: []float64{0.3}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mat, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Kernel: metric.Matern52, Inducing: min(30, n), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	euc, err := metric.NewEuclidean(x, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []metric.Metric{res, mat, euc}
+}
+
+func TestBruteAllKNNAgainstNaive(t *testing.T) {
+	for _, impl := range kernels.List() {
+		if err := kernels.Select(impl); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range testMetrics(t, 157, 3) {
+			for _, pred := range []bool{false, true} {
+				for _, k := range []int{1, 5, 12} {
+					wantIdx, wantDist := naiveKNN(m, k, pred)
+					for _, opt := range []KNNOptions{
+						{K: k, Predecessor: pred, Workers: 1},
+						{K: k, Predecessor: pred, Workers: 3, QueryBlock: 7, CandidateBlock: 13},
+						{K: k, Predecessor: pred, Workers: 8, QueryBlock: 200, CandidateBlock: 1000},
+					} {
+						got, err := BruteAllKNN(m, opt)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !slices.Equal(got.Idx, wantIdx) || !slices.Equal(got.Dist, wantDist) {
+							for i := 0; i < got.Rows(); i++ {
+								gi, gd := got.Row(i)
+								if !slices.Equal(gi, wantIdx[i*k:(i+1)*k]) || !slices.Equal(gd, wantDist[i*k:(i+1)*k]) {
+									t.Fatalf("%s %s pred=%v k=%d %+v: row %d = %v %v, want %v %v", impl, m.Name(), pred, k, opt, i,
+										gi, gd, wantIdx[i*k:(i+1)*k], wantDist[i*k:(i+1)*k])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	kernels.Reset()
+}
+
+func TestPredecessorPadding(t *testing.T) {
+	m := testMetrics(t, 20, 2)[0]
+	got, err := BruteAllKNN(m, KNNOptions{K: 4, Predecessor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		idx, _ := got.Row(i)
+		for p, j := range idx {
+			if (p < i) != (j >= 0) || j >= int32(i) {
+				t.Fatalf("row %d = %v: want %d predecessors then -1", i, idx, min(i, 4))
+			}
+		}
+	}
+}
+
+func TestBruteKNNQuerySet(t *testing.T) {
+	const n, d = 90, 2
+	for _, m := range testMetrics(t, n, d) {
+		xq := uniformPoints(25, d, 77)
+		qs, err := m.Embed(xq, 25)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := BruteKNN(m, qs, KNNOptions{K: 6, QueryBlock: 4, CandidateBlock: 11})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := metric.NewWorkspace()
+		row := make([]float64, n)
+		for i := 0; i < 25; i++ {
+			m.Tile(w, row, n, qs, metric.Range(i, i+1), m.Data(), metric.Range(0, n))
+			order := make([]int32, n)
+			for j := range order {
+				order[j] = int32(j)
+			}
+			slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(row[a], row[b]) })
+			gi, gd := got.Row(i)
+			for p := range gi {
+				if gi[p] != order[p] || gd[p] != row[order[p]] {
+					t.Fatalf("%s query %d: %v %v, want %v", m.Name(), i, gi, gd, order[:6])
+				}
+			}
+		}
+	}
+}
+
+func TestBruteBadK(t *testing.T) {
+	m := testMetrics(t, 10, 2)[2]
+	for _, k := range []int{0, -1, 10, 11} {
+		_, err := BruteAllKNN(m, KNNOptions{K: k})
+		if err == nil || !strings.Contains(err.Error(), "k") {
+			t.Errorf("k=%d: err = %v", k, err)
+		}
+	}
+	if _, err := BruteAllKNN(m, KNNOptions{K: 9}); err != nil {
+		t.Errorf("k = n-1: %v", err)
+	}
+	qs, _ := m.Embed(uniformPoints(3, 2, 1), 3)
+	if _, err := BruteKNN(m, qs, KNNOptions{K: 11}); err == nil {
+		t.Error("BruteKNN accepted k > n")
+	}
+}
