@@ -27,14 +27,14 @@ type Metric interface {
 
 // Workspace holds one goroutine's scratch buffers for Tile.
 type Workspace struct {
-	g, k     []float64
-	g32      []float32
-	vq, vc   []float64
-	vq32     []float32
-	vc32     []float32
-	xq, xct  []float64
-	isp      []float64
-	iscp     []float64
+	g, k    []float64
+	g32     []float32
+	vq, vc  []float64
+	vq32    []float32
+	vc32    []float32
+	xq, xct []float64
+	isp     []float64
+	iscp    []float64
 }
 
 // NewWorkspace returns an empty workspace; buffers grow on demand.

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pcct/pcct/internal/dataio"
+	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/tree"
+)
+
+// metricFlags are the metric options shared by the subcommands.
+type metricFlags struct {
+	metric, kernel, lengthscale, inducingMethod, inducingPoints string
+	variance, jitter                                            float64
+	inducing                                                    int
+	seed                                                        uint64
+	float32                                                     bool
+}
+
+func (m *metricFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.metric, "metric", "residual", "distance: residual or euclidean")
+	fs.StringVar(&m.kernel, "kernel", "rbf", "covariance kernel: rbf or matern52")
+	fs.StringVar(&m.lengthscale, "lengthscale", "1", "lengthscale: one value, or a comma list with one per dimension")
+	fs.Float64Var(&m.variance, "variance", 1, "kernel variance s2 (> 0)")
+	fs.IntVar(&m.inducing, "inducing", 0, "inducing-point count m (default 512, capped at n)")
+	fs.StringVar(&m.inducingMethod, "inducing-method", "random", "how to choose inducing points: random or kmeans++")
+	fs.StringVar(&m.inducingPoints, "inducing-points", "", "file (.npy or .csv) of explicit inducing coordinates, as in your own GP model")
+	fs.Float64Var(&m.jitter, "jitter", 0, "diagonal jitter of K_UU (default 1e-6 x variance)")
+	fs.Uint64Var(&m.seed, "seed", 42, "random seed (inducing points, synthetic data)")
+	fs.BoolVar(&m.float32, "float32", false, "store V in float32 (refused when its error bound on rho exceeds 1e-3)")
+}
+
+func (m *metricFlags) build(x []float64, n, d, workers int) (metric.Metric, error) {
+	switch m.metric {
+	case "euclidean":
+		return metric.NewEuclidean(x, n, d)
+	case "residual":
+	default:
+		return nil, usageErr("unknown --metric %q (want residual or euclidean)", m.metric)
+	}
+	kind, err := metric.ParseKernel(m.kernel)
+	if err != nil {
+		return nil, usageErr("--kernel: %v", err)
+	}
+	var ls []float64
+	for _, s := range strings.Split(m.lengthscale, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return nil, usageErr("--lengthscale: %q is not a number", s)
+		}
+		ls = append(ls, v)
+	}
+	cfg := metric.ResidualConfig{
+		Kernel: kind, Variance: m.variance, Lengthscale: ls, Inducing: m.inducing,
+		Jitter: m.jitter, Seed: m.seed, Float32: m.float32, Workers: workers,
+	}
+	if m.variance <= 0 {
+		return nil, usageErr("--variance must be positive, got %v", m.variance)
+	}
+	switch m.inducingMethod {
+	case "random":
+		cfg.Method = metric.InducingRandom
+	case "kmeans++", "kmeans":
+		cfg.Method = metric.InducingKMeansPP
+	default:
+		return nil, usageErr("unknown --inducing-method %q (want random or kmeans++)", m.inducingMethod)
+	}
+	if m.inducingPoints != "" {
+		u, _, ud, err := dataio.ReadPoints(m.inducingPoints)
+		if err != nil {
+			return nil, fmt.Errorf("--inducing-points: %w", err)
+		}
+		if ud != d {
+			return nil, fmt.Errorf("--inducing-points: points have %d dimensions, the data has %d", ud, d)
+		}
+		cfg.Method, cfg.InducingPoints = metric.InducingExplicit, u
+	}
+	return metric.NewResidual(x, n, d, cfg)
+}
+
+// syntheticPoints is the embedded example: n points uniform in the unit
+// cube of dimension d, from the seed.
+func syntheticPoints(n, d int, seed uint64) []float64 {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = r.Float64()
+	}
+	return x
+}
+
+func knnCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pcct knn", flag.ContinueOnError)
+	var mf metricFlags
+	mf.register(fs)
+	input := fs.String("input", "", "points file (.npy or .csv), n x d; without it an embedded synthetic example is used")
+	output := fs.String("output", "", "write indices to FILE (.npy: int64 n x k, distances float64 in FILE_distances.npy; .csv: one line per point)")
+	k := fs.Int("k", 8, "neighbours per point")
+	pred := fs.Bool("predecessor", false, "Vecchia mode: point i may only take neighbours j < i")
+	workers := fs.Int("workers", 0, "worker goroutines (default GOMAXPROCS)")
+	impl := fs.String("kernels", "", "force a kernel implementation: generic, avx2 or avx512")
+	exN := fs.Int("example-n", 8192, "points in the synthetic example")
+	exD := fs.Int("example-d", 8, "dimensions of the synthetic example")
+	show := fs.Int("show", 3, "rows of the answer to print")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if *impl != "" {
+		if err := kernels.Select(*impl); err != nil {
+			return usageErr("--kernels: %v", err)
+		}
+	}
+	if *k < 1 {
+		return usageErr("--k must be at least 1, got %d", *k)
+	}
+	var x []float64
+	var n, d int
+	source := ""
+	if *input != "" {
+		var err error
+		if x, n, d, err = dataio.ReadPoints(*input); err != nil {
+			return err
+		}
+		source = *input
+	} else {
+		if *exN < 2 || *exD < 1 {
+			return usageErr("--example-n must be >= 2 and --example-d >= 1")
+		}
+		n, d = *exN, *exD
+		x = syntheticPoints(n, d, mf.seed)
+		source = fmt.Sprintf("synthetic example (n=%d uniform points in [0,1]^%d, seed %d)", n, d, mf.seed)
+	}
+	if *k > n-1 {
+		return usageErr("--k = %d is larger than the %d other points available (n = %d)", *k, n-1, n)
+	}
+	t0 := time.Now()
+	m, err := mf.build(x, n, d, *workers)
+	if err != nil {
+		return err
+	}
+	tBuild := time.Since(t0)
+	t1 := time.Now()
+	nb, err := tree.BruteAllKNN(m, tree.KNNOptions{K: *k, Predecessor: *pred, Workers: *workers})
+	if err != nil {
+		return err
+	}
+	tKNN := time.Since(t1)
+
+	fmt.Fprintln(stdout, cpuLine())
+	fmt.Fprintf(stdout, "input: %s\n", source)
+	desc := m.Name()
+	if r, ok := m.(*metric.Residual); ok {
+		desc += fmt.Sprintf(" (%s kernel, m=%d inducing points, jitter %g)", mf.kernel, r.Inducing(), r.Jitter())
+	}
+	mode := "all points"
+	if *pred {
+		mode = "predecessors (Vecchia)"
+	}
+	fmt.Fprintf(stdout, "metric: %s\nexact brute-force %d-NN over %s: metric built in %.3f s, search %.3f s\n",
+		desc, *k, mode, tBuild.Seconds(), tKNN.Seconds())
+	idx64 := make([]int64, len(nb.Idx))
+	for i, v := range nb.Idx {
+		idx64[i] = int64(v)
+	}
+	for i := 0; i < min(*show, n); i++ {
+		r := n - 1 - i // the last points have the most predecessors
+		ids, ds := nb.Row(r)
+		fmt.Fprintf(stdout, "point %d: neighbours %v distances %.4f\n", r, ids, ds)
+	}
+	if *output != "" {
+		if err := writeNeighbours(*output, idx64, nb.Dist, n, *k); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", *output)
+	}
+	return nil
+}
+
+func writeNeighbours(path string, idx []int64, dist []float64, n, k int) error {
+	switch {
+	case strings.HasSuffix(strings.ToLower(path), ".npy"):
+		if err := dataio.WriteNpy(path, idx, n, k); err != nil {
+			return err
+		}
+		return dataio.WriteNpy(dataio.DistancesPath(path), dist, n, k)
+	case strings.HasSuffix(strings.ToLower(path), ".csv"):
+		return dataio.WriteNeighboursCSV(path, idx, dist, n, k)
+	}
+	return usageErr("--output must end in .npy or .csv, got %q", path)
+}
+
+// parseFlags parses args; a bad flag is a one-line usage error, -h prints
+// the flags to stdout.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if err == flag.ErrHelp {
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return usageErr("%v (run '%s -h' for the flags)", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}

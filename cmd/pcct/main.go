@@ -1,0 +1,91 @@
+// Command pcct finds exact k-nearest neighbours in the residual-correlation
+// metric of a Gaussian-process kernel (or the Euclidean metric), for
+// Vecchia-type approximations. Run `pcct help` for the subcommands.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/pcct/pcct/kernels"
+)
+
+const usage = `pcct: exact k-nearest neighbours in the residual-correlation metric
+
+Usage:
+  pcct knn [flags]   all-points k-NN (predecessor mode for Vecchia) on your data,
+                     or on an embedded synthetic example without --input
+  pcct cpu           CPU features and the kernel implementation chosen
+  pcct help          this text
+
+Run 'pcct <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks errors in how the command was called (exit code 2).
+var errUsage = errors.New("usage")
+
+// run executes one command line and returns the exit code: 0 success, 1 a
+// failure of the job (bad data, I/O), 2 a bad command line.
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "pcct: internal error: %v\n", r)
+			code = 3
+		}
+	}()
+	if err := kernels.EnvError(); err != nil {
+		fmt.Fprintf(stderr, "pcct: %v\n", err)
+		return 2
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "knn":
+		err = knnCmd(args[1:], stdout, stderr)
+	case "cpu":
+		err = cpuCmd(stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "pcct: unknown command %q (try 'pcct help')\n", args[0])
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "pcct %s: %v\n", args[0], strings.TrimPrefix(err.Error(), "usage: "))
+		return 2
+	default:
+		fmt.Fprintf(stderr, "pcct %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+func cpuLine() string {
+	return fmt.Sprintf("cpu: %s; kernels: %s (available: %s)", strings.Join(kernels.CPUFeatures(), " "),
+		kernels.Impl(), strings.Join(kernels.List(), ", "))
+}
+
+func cpuCmd(w io.Writer) error {
+	fmt.Fprintln(w, cpuLine())
+	return nil
+}

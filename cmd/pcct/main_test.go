@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"codeberg.org/sbinet/npyio"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/tree"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestKnnBadInputs(t *testing.T) {
+	good := writeFile(t, "good.csv", "x,y\n0,0\n1,0\n0,1\n1,1\n0.5,0.5\n")
+	cases := []struct {
+		name string
+		args []string
+		want string
+		code int
+	}{
+		{"nan", []string{"--input", writeFile(t, "nan.csv", "0,0\n1,NaN\n2,2\n")}, "point 1, coordinate 1 is NaN", 1},
+		{"inf", []string{"--input", writeFile(t, "inf.csv", "0,0\n1,1\n2,+Inf\n")}, "point 2, coordinate 1 is +Inf", 1},
+		{"ragged", []string{"--input", writeFile(t, "ragged.csv", "0,0\n1,1,1\n")}, "line 2 has 3 values", 1},
+		{"text", []string{"--input", writeFile(t, "text.csv", "0,0\n1,abc\n")}, `"abc" is not a number`, 1},
+		{"empty", []string{"--input", writeFile(t, "empty.csv", "")}, "no points", 1},
+		{"empty-npy", []string{"--input", writeFile(t, "empty.npy", "")}, "not a valid .npy file", 1},
+		{"ext", []string{"--input", writeFile(t, "x.json", "[]")}, "unknown file type", 1},
+		{"missing", []string{"--input", "/nonexistent/points.csv"}, "no such file", 1},
+		{"k0", []string{"--input", good, "--k", "0"}, "--k must be at least 1", 2},
+		{"k>n", []string{"--input", good, "--k", "5"}, "larger than the 4 other points", 2},
+		{"variance", []string{"--input", good, "--k", "2", "--variance", "-2"}, "--variance must be positive", 2},
+		{"lengthscale", []string{"--input", good, "--k", "2", "--lengthscale", "0"}, "lengthscale 0 must be positive", 1},
+		{"lengthscales", []string{"--input", good, "--k", "2", "--lengthscale", "1,2,3"}, "3 lengthscales for 2 dimensions", 1},
+		{"lengthscale-nan", []string{"--input", good, "--k", "2", "--lengthscale", "x"}, `"x" is not a number`, 2},
+		{"inducing>n", []string{"--input", good, "--k", "2", "--inducing", "6"}, "inducing count 6 is larger than the number of points 5", 1},
+		{"metric", []string{"--input", good, "--k", "2", "--metric", "cosine"}, `unknown --metric "cosine"`, 2},
+		{"kernel", []string{"--input", good, "--k", "2", "--kernel", "linear"}, `unknown kernel "linear"`, 2},
+		{"impl", []string{"--input", good, "--k", "2", "--kernels", "sse"}, `unknown kernel implementation "sse"`, 2},
+		{"flag", []string{"--nope"}, "flag provided but not defined", 2},
+		{"output", []string{"--input", good, "--k", "2", "--output", "out.txt"}, "--output must end in .npy or .csv", 2},
+		{"inducing-file", []string{"--input", good, "--k", "2", "--inducing-points", writeFile(t, "u.csv", "1,2,3\n")}, "points have 3 dimensions, the data has 2", 1},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(append([]string{"knn"}, c.args...)...)
+		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d mentioning %q", c.name, code, stderr, c.code, c.want)
+		}
+		if len(lines) != 1 {
+			t.Errorf("%s: stderr has %d lines, want one: %q", c.name, len(lines), stderr)
+		}
+		if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
+			t.Errorf("%s: stack trace on stderr: %q", c.name, stderr)
+		}
+	}
+}
+
+// TestKnnOutputs runs the command on a .npy input (with duplicates) and
+// checks the .npy and .csv outputs against the library.
+func TestKnnOutputs(t *testing.T) {
+	const n, d, k = 120, 3, 5
+	x := syntheticPoints(n, d, 9)
+	copy(x[10*d:11*d], x[3*d:4*d]) // a duplicate point
+	dir := t.TempDir()
+	in := filepath.Join(dir, "points.npy")
+	f, _ := os.Create(in)
+	if err := npyio.Write(f, mat.NewDense(n, d, x)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out := filepath.Join(dir, "nn.npy")
+	code, stdout, stderr := runCLI("knn", "--input", in, "--k", "5", "--predecessor", "--inducing", "40",
+		"--lengthscale", "0.5,0.6,0.7", "--kernel", "matern52", "--output", out, "--workers", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "wrote "+out) {
+		t.Fatalf("stdout: %s", stdout)
+	}
+	m, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Kernel: metric.Matern52, Inducing: 40,
+		Lengthscale: []float64{0.5, 0.6, 0.7}, Seed: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := tree.BruteAllKNN(m, tree.KNNOptions{K: k, Predecessor: true, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotIdx := readNpy[int64](t, out)
+	gotDist := readNpy[float64](t, filepath.Join(dir, "nn_distances.npy"))
+	wantIdx := make([]int64, len(want.Idx))
+	for i, v := range want.Idx {
+		wantIdx[i] = int64(v)
+	}
+	if !slices.Equal(gotIdx, wantIdx) || !slices.Equal(gotDist[k:], want.Dist[k:]) {
+		t.Fatalf("npy output differs from the library's answer")
+	}
+	csvOut := filepath.Join(dir, "nn.csv")
+	if code, _, stderr := runCLI("knn", "--input", in, "--k", "5", "--metric", "euclidean", "--output", csvOut); code != 0 {
+		t.Fatalf("csv run: exit %d: %s", code, stderr)
+	}
+	b, _ := os.ReadFile(csvOut)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != n+1 || lines[0] != "point,n1,n2,n3,n4,n5,d1,d2,d3,d4,d5" {
+		t.Fatalf("csv: %d lines, header %q", len(lines), lines[0])
+	}
+	if !strings.HasPrefix(lines[4], "3,10,") { // point 3's duplicate is point 10, at distance 0
+		t.Fatalf("csv row for point 3: %q", lines[4])
+	}
+}
+
+func readNpy[T int64 | float64](t *testing.T, path string) []T {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := npyio.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Header.Descr.Shape; len(s) != 2 || s[1] != 5 {
+		t.Fatalf("%s: shape %v", path, s)
+	}
+	var v []T
+	if err := r.Read(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestKnnExample(t *testing.T) {
+	code, stdout, stderr := runCLI("knn", "--example-n", "300", "--example-d", "2", "--predecessor", "--k", "4")
+	if code != 0 || !strings.Contains(stdout, "synthetic example (n=300") || !strings.Contains(stdout, "point 299: neighbours") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
+
+// TestBinaryNoStackTrace runs the real binary with a bad input.
+func TestBinaryNoStackTrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "pcct")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "knn", "--input", writeFile(t, "bad.csv", "1,2\n3,nan\n"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v", err)
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "is NaN") {
+		t.Fatalf("stderr %q: want one line naming the NaN", got)
+	}
+	cmd = exec.Command(bin, "cpu")
+	cmd.Env = append(os.Environ(), "PCCT_KERNELS=bogus")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `PCCT_KERNELS="bogus"`) {
+		t.Fatalf("bad PCCT_KERNELS: %v %q", err, out)
+	}
+}

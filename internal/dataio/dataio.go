@@ -1,0 +1,206 @@
+// Package dataio reads point matrices from .npy and .csv files and writes
+// neighbour tables to them.
+package dataio
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"codeberg.org/sbinet/npyio"
+	"gonum.org/v1/gonum/mat"
+)
+
+// ReadPoints reads an n x d matrix of coordinates from a .npy file (any
+// numeric dtype, C or Fortran order; a 1-D array is n x 1) or a .csv file
+// (one point per line, an optional non-numeric header line). It returns the
+// row-major values. Empty files, ragged rows, non-numbers and NaN/Inf values
+// are errors naming the place.
+func ReadPoints(path string) (x []float64, n, d int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer f.Close()
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".npy":
+		x, n, d, err = readNpy(f)
+	case ".csv", ".txt":
+		x, n, d, err = readCSV(f)
+	default:
+		return nil, 0, 0, fmt.Errorf("%s: unknown file type %q (want .npy or .csv)", path, filepath.Ext(path))
+	}
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if n == 0 || d == 0 {
+		return nil, 0, 0, fmt.Errorf("%s: no points in file", path)
+	}
+	for i, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, 0, 0, fmt.Errorf("%s: point %d, coordinate %d is %v: coordinates must be finite", path, i/d, i%d, v)
+		}
+	}
+	return x, n, d, nil
+}
+
+func readNpy(r io.Reader) ([]float64, int, int, error) {
+	rd, err := npyio.NewReader(r)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("not a valid .npy file: %w", err)
+	}
+	shape := rd.Header.Descr.Shape
+	switch len(shape) {
+	case 1:
+		var v []float64
+		if err := rd.Read(&v); err != nil {
+			return nil, 0, 0, fmt.Errorf("reading .npy data: %w", err)
+		}
+		return v, len(v), 1, nil
+	case 2:
+		if shape[0] == 0 || shape[1] == 0 {
+			return nil, 0, 0, nil
+		}
+		var m mat.Dense
+		if err := rd.Read(&m); err != nil {
+			return nil, 0, 0, fmt.Errorf("reading .npy data: %w", err)
+		}
+		n, d := m.Dims()
+		x := make([]float64, 0, n*d)
+		for i := 0; i < n; i++ {
+			x = append(x, m.RawRowView(i)...)
+		}
+		return x, n, d, nil
+	}
+	return nil, 0, 0, fmt.Errorf(".npy array has shape %v: want a 2-D array (points x dimensions)", shape)
+}
+
+func readCSV(r io.Reader) ([]float64, int, int, error) {
+	cr := csv.NewReader(bufio.NewReader(r))
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	cr.Comment = '#'
+	var x []float64
+	n, d := 0, 0
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		vals := make([]float64, len(rec))
+		numeric := true
+		for k, s := range rec {
+			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				if n == 0 && line == 1 {
+					numeric = false
+					break
+				}
+				return nil, 0, 0, fmt.Errorf("line %d, column %d: %q is not a number", line, k+1, s)
+			}
+			vals[k] = v
+		}
+		if !numeric { // a header line
+			continue
+		}
+		if d == 0 {
+			d = len(vals)
+		} else if len(vals) != d {
+			return nil, 0, 0, fmt.Errorf("line %d has %d values, earlier lines have %d", line, len(vals), d)
+		}
+		x = append(x, vals...)
+		n++
+	}
+	return x, n, d, nil
+}
+
+// WriteNpy writes a row-major rows x cols matrix of int64 or float64 as a
+// version 1.0 .npy file (little-endian, C order).
+func WriteNpy[T int64 | float64](path string, data []T, rows, cols int) error {
+	if len(data) != rows*cols {
+		return fmt.Errorf("WriteNpy: %d values for shape (%d, %d)", len(data), rows, cols)
+	}
+	descr := "<f8"
+	var zero T
+	if _, ok := any(zero).(int64); ok {
+		descr = "<i8"
+	}
+	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d), }", descr, rows, cols)
+	// Magic (6) + version (2) + header length (2) + header + '\n', padded
+	// to a multiple of 64 with spaces.
+	total := 10 + len(header) + 1
+	header += strings.Repeat(" ", (64-total%64)%64) + "\n"
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("\x93NUMPY\x01\x00")
+	binary.Write(w, binary.LittleEndian, uint16(len(header)))
+	w.WriteString(header)
+	if err := binary.Write(w, binary.LittleEndian, data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// WriteNeighboursCSV writes one line per query: its index, then k neighbour
+// indices, then k distances (with a header line).
+func WriteNeighboursCSV(path string, idx []int64, dist []float64, rows, k int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("point")
+	for p := 0; p < k; p++ {
+		fmt.Fprintf(w, ",n%d", p+1)
+	}
+	for p := 0; p < k; p++ {
+		fmt.Fprintf(w, ",d%d", p+1)
+	}
+	w.WriteString("\n")
+	for i := 0; i < rows; i++ {
+		w.WriteString(strconv.Itoa(i))
+		for _, j := range idx[i*k : (i+1)*k] {
+			w.WriteString(",")
+			w.WriteString(strconv.FormatInt(j, 10))
+		}
+		for _, v := range dist[i*k : (i+1)*k] {
+			w.WriteString(",")
+			w.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		w.WriteString("\n")
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// DistancesPath returns the sibling file that holds the distances for an
+// indices file: out.npy -> out_distances.npy.
+func DistancesPath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "_distances" + ext
+}
