@@ -6,6 +6,7 @@ require github.com/mmcloughlin/avo v0.6.0
 
 require (
 	codeberg.org/sbinet/npyio v0.14.0 // indirect
+	github.com/anishathalye/porcupine v1.3.1 // indirect
 	github.com/campoy/embedmd v1.0.0 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/nlpodyssey/gopickle v0.3.0 // indirect

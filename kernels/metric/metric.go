@@ -59,23 +59,24 @@ func checkPoints(x []float64, n, d int) error {
 }
 
 // zeroSelf sets the distance of every point against itself to exactly 0
-// (same Set, same id): O(nq) for a range of candidates, O(nq nc) integer
-// compares for a list.
+// (same root Set, same root id): O(nq) for two unpacked sets and a range of
+// candidates, else O(nq nc) integer compares.
 func zeroSelf(dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
-	if qs != cs {
+	if qs.root() != cs.root() {
 		return
 	}
 	nq, nc := q.Len(), c.Len()
+	fast := qs.RootIDs == nil && cs.RootIDs == nil && c.IDs == nil
 	for i := 0; i < nq; i++ {
-		id := q.At(i)
-		if c.IDs == nil {
+		id := qs.rootID(q.At(i))
+		if fast {
 			if id >= c.Lo && id < c.Hi {
 				dst[i*ldd+id-c.Lo] = 0
 			}
 			continue
 		}
 		for j := 0; j < nc; j++ {
-			if int(c.IDs[j]) == id {
+			if cs.rootID(c.At(j)) == id {
 				dst[i*ldd+j] = 0
 			}
 		}

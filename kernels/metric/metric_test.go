@@ -171,6 +171,18 @@ func TestTileMatchesDist(t *testing.T) {
 				}
 			}
 		}
+		// A packed copy of some points gives the same distances, and knows
+		// its own points (distance exactly 0).
+		packed := Pack(m.Data(), List(ids))
+		tile3 := make([]float64, len(ids)*n)
+		m.Tile(NewWorkspace(), tile3, n, packed, Range(0, len(ids)), m.Data(), Range(0, n))
+		for a := range ids {
+			for j := 0; j < n; j++ {
+				if tile3[a*n+j] != tile[a*n+j] {
+					t.Fatalf("%s: packed tile (%d,%d) = %v, unpacked %v", m.Name(), ids[a], j, tile3[a*n+j], tile[a*n+j])
+				}
+			}
+		}
 		if m.Name() == "euclidean" {
 			if got, want := m.Dist(3, 7), math.Sqrt(sq(x[9]-x[21])+sq(x[10]-x[22])+sq(x[11]-x[23])); math.Abs(got-want) > 1e-15 {
 				t.Fatalf("euclidean Dist = %v, want %v", got, want)

@@ -14,6 +14,52 @@ type Set struct {
 	V32  []float32 // N x M, when the metric stores V in float32
 	ISP  []float64 // 1/sqrt(p_i), p_i the residual variance
 	P    []float64 // p_i
+	// Root and RootIDs are set on a Set made by Pack: point i here is point
+	// RootIDs[i] of Root. Distances between points of sets with the same
+	// root are exactly 0 for the same root point.
+	Root    *Set
+	RootIDs []int32
+}
+
+// Pack copies the points of b out of s into a new contiguous Set, so that
+// tiles against them need no gathering; the new Set remembers where its
+// points came from.
+func Pack(s *Set, b Block) *Set {
+	b.check(s.N, "pack")
+	n := b.Len()
+	p := &Set{N: n, D: s.D, M: s.M, Root: s.root(), RootIDs: make([]int32, n)}
+	for k := 0; k < n; k++ {
+		p.RootIDs[k] = int32(s.rootID(b.At(k)))
+	}
+	if s.X != nil {
+		p.X = gatherRows(make([]float64, n*s.D), s.X, s.D, b)
+		p.XT = transpose(p.X, n, s.D)
+	}
+	if s.V != nil {
+		p.V = gatherRows(make([]float64, n*s.M), s.V, s.M, b)
+	}
+	if s.V32 != nil {
+		p.V32 = gatherRows(make([]float32, n*s.M), s.V32, s.M, b)
+	}
+	if s.ISP != nil {
+		p.ISP = gatherRows(make([]float64, n), s.ISP, 1, b)
+		p.P = gatherRows(make([]float64, n), s.P, 1, b)
+	}
+	return p
+}
+
+func (s *Set) root() *Set {
+	if s.Root != nil {
+		return s.Root
+	}
+	return s
+}
+
+func (s *Set) rootID(i int) int {
+	if s.RootIDs != nil {
+		return int(s.RootIDs[i])
+	}
+	return i
 }
 
 // Block names points of a Set: the contiguous range [Lo, Hi) when IDs is

@@ -1,0 +1,237 @@
+package streamer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pool is a set of long-lived workers that run jobs of indexed tasks. Each
+// worker owns a Deque of task ranges: it splits the range it holds, pushing
+// the upper halves, runs single tasks from the bottom, and when its deque is
+// empty steals from random victims (taking the largest ranges, from the
+// top). Submitting a job sends it to the workers and waits; no goroutine is
+// created per task or per job. A pool runs one job at a time; Run may be
+// called from several goroutines, which then take turns.
+type Pool struct {
+	workers []*worker
+	mu      sync.Mutex // serialises jobs (taken once per job, never per task)
+	closed  atomic.Bool
+}
+
+type worker struct {
+	id    int
+	pool  *Pool
+	deque *Deque
+	rng   *rand.Rand
+	start chan *job
+	// per-job accounting, written by this worker only
+	busy   time.Duration
+	tasks  int
+	steals int
+}
+
+// job is one Run call.
+type job struct {
+	fn        func(w int, task int)
+	n         int
+	remaining atomic.Int64
+	failed    atomic.Bool
+	errOnce   sync.Once
+	err       error
+	wg        sync.WaitGroup
+}
+
+// JobStats describes one job: wall time, per-worker busy and idle time,
+// tasks run and successful steals, and utilisation = busy / (workers x wall).
+type JobStats struct {
+	Workers     int
+	Tasks       int
+	Wall        time.Duration
+	Busy        []time.Duration
+	Idle        []time.Duration
+	TasksRun    []int
+	Steals      []int
+	Utilisation float64
+}
+
+// TotalSteals sums the steals of all workers.
+func (s JobStats) TotalSteals() int {
+	t := 0
+	for _, v := range s.Steals {
+		t += v
+	}
+	return t
+}
+
+// NewPool starts workers goroutines (GOMAXPROCS when workers <= 0).
+func NewPool(workers int) *Pool {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	p := &Pool{}
+	for i := 0; i < workers; i++ {
+		w := &worker{id: i, pool: p, deque: NewDeque(6), rng: rand.New(rand.NewPCG(uint64(i), 0x57ea1)),
+			start: make(chan *job)}
+		p.workers = append(p.workers, w)
+		go w.loop()
+	}
+	return p
+}
+
+// Workers returns the number of workers.
+func (p *Pool) Workers() int { return len(p.workers) }
+
+// Close stops the workers; the pool cannot be used afterwards.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Swap(true) {
+		return
+	}
+	for _, w := range p.workers {
+		close(w.start)
+	}
+}
+
+// Run calls fn(worker, task) once for every task in [0, n), spread over the
+// workers, and returns when all have finished. worker is the index of the
+// worker running the task (0 <= worker < Workers()), so fn can use
+// per-worker scratch space without locks. A panic in fn is recovered: the
+// remaining tasks are skipped and Run returns the panic as an error; the
+// pool stays usable.
+func (p *Pool) Run(n int, fn func(worker, task int)) (JobStats, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Load() {
+		return JobStats{}, fmt.Errorf("streamer: Run on a closed pool")
+	}
+	if n < 0 || n >= 1<<31 {
+		return JobStats{}, fmt.Errorf("streamer: task count %d out of range", n)
+	}
+	st := JobStats{Workers: len(p.workers), Tasks: n}
+	if n == 0 {
+		return st, nil
+	}
+	j := &job{fn: fn, n: n}
+	j.remaining.Store(int64(n))
+	j.wg.Add(len(p.workers))
+	t0 := time.Now()
+	for _, w := range p.workers {
+		w.start <- j
+	}
+	j.wg.Wait()
+	st.Wall = time.Since(t0)
+	var busy time.Duration
+	for _, w := range p.workers {
+		st.Busy = append(st.Busy, w.busy)
+		st.Idle = append(st.Idle, max(st.Wall-w.busy, 0))
+		st.TasksRun = append(st.TasksRun, w.tasks)
+		st.Steals = append(st.Steals, w.steals)
+		busy += w.busy
+	}
+	if st.Wall > 0 {
+		st.Utilisation = float64(busy) / (float64(len(p.workers)) * float64(st.Wall))
+	}
+	return st, j.err
+}
+
+func packRange(lo, hi int) uint64      { return uint64(lo)<<32 | uint64(hi) }
+func unpackRange(v uint64) (int, int) { return int(v >> 32), int(v & 0xffffffff) }
+
+func (w *worker) loop() {
+	for j := range w.start {
+		w.runJob(j)
+	}
+}
+
+// runJob takes the worker's share of the tasks, then works and steals until
+// every task of the job is done.
+func (w *worker) runJob(j *job) {
+	defer j.wg.Done()
+	w.busy, w.tasks, w.steals = 0, 0, 0
+	nw := len(w.pool.workers)
+	lo, hi := j.n*w.id/nw, j.n*(w.id+1)/nw
+	if lo < hi {
+		w.deque.Push(packRange(lo, hi))
+	}
+	misses := 0
+	for j.remaining.Load() > 0 {
+		v, ok := w.deque.Pop()
+		if !ok {
+			v, ok = w.steal()
+		}
+		if !ok {
+			// Nothing to take: others are finishing their last tasks. Yield
+			// at first, then back off so that a spinning worker does not
+			// slow down a working one that shares its core.
+			misses++
+			if misses < 64 {
+				runtime.Gosched()
+			} else {
+				time.Sleep(20 * time.Microsecond)
+			}
+			continue
+		}
+		misses = 0
+		lo, hi := unpackRange(v)
+		w.work(j, lo, hi)
+	}
+}
+
+// work runs the tasks [lo, hi): it keeps splitting off the upper half for
+// thieves, then runs one task, until the range is used up.
+func (w *worker) work(j *job, lo, hi int) {
+	for lo < hi {
+		for hi-lo > 1 {
+			mid := lo + (hi-lo)/2
+			w.deque.Push(packRange(mid, hi))
+			hi = mid
+		}
+		w.runTask(j, lo)
+		lo++
+		if v, ok := w.deque.Pop(); ok {
+			lo, hi = unpackRange(v)
+		}
+	}
+}
+
+func (w *worker) runTask(j *job, t int) {
+	defer j.remaining.Add(-1)
+	if j.failed.Load() {
+		return
+	}
+	t0 := time.Now()
+	defer func() {
+		w.busy += time.Since(t0)
+		w.tasks++
+		if r := recover(); r != nil {
+			j.failed.Store(true)
+			j.errOnce.Do(func() { j.err = fmt.Errorf("streamer: task %d panicked: %v", t, r) })
+		}
+	}()
+	j.fn(w.id, t)
+}
+
+// steal tries every other worker once, starting at a random one.
+func (w *worker) steal() (uint64, bool) {
+	ws := w.pool.workers
+	if len(ws) < 2 {
+		return 0, false
+	}
+	start := w.rng.IntN(len(ws))
+	for k := 0; k < len(ws); k++ {
+		v := ws[(start+k)%len(ws)]
+		if v == w {
+			continue
+		}
+		if x, ok := v.deque.Steal(); ok {
+			w.steals++
+			return x, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,123 @@
+package streamer
+
+import (
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestPoolRunsEveryTaskOnce(t *testing.T) {
+	for _, workers := range []int{1, 2, 4, 16} {
+		p := NewPool(workers)
+		for _, n := range []int{0, 1, 2, 3, 7, 64, 1000, 4097} {
+			counts := make([]atomic.Int32, n)
+			st, err := p.Run(n, func(w, task int) {
+				if w < 0 || w >= workers {
+					t.Errorf("worker index %d", w)
+				}
+				counts[task].Add(1)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for _, c := range st.TasksRun {
+				total += c
+			}
+			if total != n {
+				t.Fatalf("workers=%d n=%d: stats count %d tasks", workers, n, total)
+			}
+			for i := range counts {
+				if c := counts[i].Load(); c != 1 {
+					t.Fatalf("workers=%d n=%d: task %d ran %d times", workers, n, i, c)
+				}
+			}
+		}
+		p.Close()
+	}
+}
+
+// TestPoolSteals gives all the work to worker 0's share: the others must
+// steal it, and utilisation stays meaningful.
+func TestPoolSteals(t *testing.T) {
+	p := NewPool(4)
+	defer p.Close()
+	st, err := p.Run(400, func(w, task int) {
+		if task < 100 { // worker 0's initial share
+			time.Sleep(200 * time.Microsecond)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TotalSteals() == 0 {
+		t.Fatalf("no steals: %+v", st)
+	}
+	if st.Utilisation <= 0 || st.Utilisation > 1.0001 {
+		t.Fatalf("utilisation %v", st.Utilisation)
+	}
+	others := 0
+	for w := 1; w < 4; w++ {
+		others += st.TasksRun[w]
+	}
+	if others <= 300 {
+		t.Fatalf("other workers ran only their own %d tasks: %v", others, st.TasksRun)
+	}
+}
+
+func TestPoolPanicIsError(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	var ran atomic.Int32
+	_, err := p.Run(100, func(w, task int) {
+		ran.Add(1)
+		if task == 17 {
+			panic("boom")
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), "task 17 panicked: boom") {
+		t.Fatalf("err = %v", err)
+	}
+	// The pool is still usable.
+	var again atomic.Int32
+	if _, err := p.Run(50, func(w, task int) { again.Add(1) }); err != nil || again.Load() != 50 {
+		t.Fatalf("after a panic: err %v, ran %d of 50", err, again.Load())
+	}
+}
+
+func TestPoolNoGoroutinePerTask(t *testing.T) {
+	p := NewPool(4)
+	defer p.Close()
+	before := runtime.NumGoroutine()
+	var peak atomic.Int32
+	if _, err := p.Run(5000, func(w, task int) {
+		if g := int32(runtime.NumGoroutine()); g > peak.Load() {
+			peak.Store(g)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if int(peak.Load()) > before+1 {
+		t.Fatalf("goroutines rose from %d to %d during a job", before, peak.Load())
+	}
+}
+
+func TestPoolClosed(t *testing.T) {
+	p := NewPool(2)
+	p.Close()
+	p.Close()
+	if _, err := p.Run(3, func(int, int) {}); err == nil {
+		t.Fatal("Run on a closed pool succeeded")
+	}
+}
+
+func BenchmarkPoolEmptyTasks(b *testing.B) {
+	p := NewPool(0)
+	defer p.Close()
+	for b.Loop() {
+		p.Run(1024, func(int, int) {})
+	}
+	b.ReportMetric(float64(b.N)*1024/b.Elapsed().Seconds(), "tasks/s")
+}

@@ -1,0 +1,452 @@
+package streamer
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// ScopeRequest asks, for each query, which candidates lie within its radius.
+// Candidates are either one list that every query scans (Dense: a whole
+// level of the tree) or one list per query (Sparse: candidates the tree
+// proposes), given as CSR.
+type ScopeRequest struct {
+	Metric metric.Metric
+	// Queries holds the query points; QueryIDs picks them (nil: all of
+	// Queries, in order).
+	Queries  *metric.Set
+	QueryIDs []int32
+	Radius   []float64 // one per query
+	// Candidates holds the candidate points.
+	Candidates *metric.Set
+	// Dense, when not nil, is the candidate list of every query.
+	Dense *metric.Block
+	// SparseOffsets and SparseIDs give query i the candidates
+	// SparseIDs[SparseOffsets[i]:SparseOffsets[i+1]] (used when Dense is nil).
+	// Repeated ids are scanned once (counted as dedupe hits).
+	SparseOffsets []int
+	SparseIDs     []int32
+	// ScanCap (scope_chunk_target) is the most candidates one query scans in
+	// this pass; a query with more is saturated. 0 means no cap.
+	ScanCap int
+	// Resume, if not nil, is where each query's scan starts in its
+	// (de-duplicated) list: pass the previous pass's Scope.Next.
+	Resume []int
+	// QueryBlock and Chunk are the tile shape (defaults 64 x 1024; larger
+	// query blocks reuse each candidate row more, see BenchmarkScope).
+	QueryBlock, Chunk int
+}
+
+// Scope is the answer: query i's in-radius candidates are
+// Members[Offsets[i]:Offsets[i+1]], ascending by id, with their distances
+// (duplicates removed). It is identical for every worker count, and between
+// a dense and a sparse request whose lists hold the same in-radius points.
+type Scope struct {
+	Offsets   []int
+	Members   []int32
+	Dist      []float64
+	Saturated []bool // the query's list was longer than the scan cap
+	Next      []int  // where a later pass resumes in the query's list
+	Stats     ScopeStats
+}
+
+// ScopeStats is the telemetry of one collection (SPEC.md section 6 names):
+// distances evaluated (scope_chunk_scans), members found (points), repeated
+// candidates skipped (dedupe), saturated queries, dense candidate chunks
+// packed once for all query blocks (cache prefetch) and tiles that used a
+// packed chunk (cache hits), and the pool jobs' accounting.
+type ScopeStats struct {
+	Scans, Points, Dedupe, Saturated int64
+	CachePrefetch, CacheHits         int64
+	Jobs                             []JobStats
+}
+
+// Utilisation returns busy / (workers x wall) over all the jobs.
+func (s ScopeStats) Utilisation() float64 {
+	var busy, cap float64
+	for _, j := range s.Jobs {
+		for _, b := range j.Busy {
+			busy += float64(b)
+		}
+		cap += float64(j.Workers) * float64(j.Wall)
+	}
+	if cap == 0 {
+		return 0
+	}
+	return busy / cap
+}
+
+// Steals returns the successful steals over all the jobs.
+func (s ScopeStats) Steals() int {
+	n := 0
+	for _, j := range s.Jobs {
+		n += j.TotalSteals()
+	}
+	return n
+}
+
+// ScopeCollector runs scope collections on a pool, keeping per-worker
+// scratch space between them.
+type ScopeCollector struct {
+	pool *Pool
+	ws   []*scopeWorker
+}
+
+type scopeWorker struct {
+	mw       *metric.Workspace
+	tile     []float64
+	stamp    []uint32 // de-duplication marks, by candidate id
+	epoch    uint32
+	counters ScopeStats
+}
+
+// NewScopeCollector returns a collector on the pool.
+func NewScopeCollector(p *Pool) *ScopeCollector {
+	c := &ScopeCollector{pool: p}
+	for range p.Workers() {
+		c.ws = append(c.ws, &scopeWorker{mw: metric.NewWorkspace()})
+	}
+	return c
+}
+
+type hit struct {
+	q  int32 // query index within the request
+	id int32
+	d  float64
+}
+
+func (r *ScopeRequest) nq() int {
+	if r.QueryIDs != nil {
+		return len(r.QueryIDs)
+	}
+	return r.Queries.N
+}
+
+func (r *ScopeRequest) check() error {
+	nq := r.nq()
+	switch {
+	case r.Metric == nil || r.Queries == nil || r.Candidates == nil:
+		return fmt.Errorf("scope: metric, queries and candidates are required")
+	case len(r.Radius) != nq:
+		return fmt.Errorf("scope: %d radii for %d queries", len(r.Radius), nq)
+	case r.ScanCap < 0:
+		return fmt.Errorf("scope: negative scan cap %d", r.ScanCap)
+	case r.Resume != nil && len(r.Resume) != nq:
+		return fmt.Errorf("scope: %d resume offsets for %d queries", len(r.Resume), nq)
+	case r.Dense == nil && len(r.SparseOffsets) != nq+1:
+		return fmt.Errorf("scope: sparse offsets have length %d, want %d", len(r.SparseOffsets), nq+1)
+	}
+	for _, id := range r.QueryIDs {
+		if id < 0 || int(id) >= r.Queries.N {
+			return fmt.Errorf("scope: query id %d outside [0, %d)", id, r.Queries.N)
+		}
+	}
+	for i, rad := range r.Radius {
+		if math.IsNaN(rad) {
+			return fmt.Errorf("scope: radius of query %d is NaN", i)
+		}
+	}
+	ids := r.SparseIDs
+	if r.Dense != nil {
+		ids = r.Dense.IDs
+		if ids == nil && (r.Dense.Lo < 0 || r.Dense.Hi > r.Candidates.N || r.Dense.Lo > r.Dense.Hi) {
+			return fmt.Errorf("scope: dense range [%d, %d) outside [0, %d)", r.Dense.Lo, r.Dense.Hi, r.Candidates.N)
+		}
+	} else {
+		for i := 0; i < nq; i++ {
+			if r.SparseOffsets[i] > r.SparseOffsets[i+1] || r.SparseOffsets[i+1] > len(ids) || r.SparseOffsets[0] < 0 {
+				return fmt.Errorf("scope: sparse offsets are not a CSR index into %d ids", len(ids))
+			}
+		}
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= r.Candidates.N {
+			return fmt.Errorf("scope: candidate id %d outside [0, %d)", id, r.Candidates.N)
+		}
+	}
+	return nil
+}
+
+// Collect runs one scope collection.
+func (c *ScopeCollector) Collect(req ScopeRequest) (*Scope, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	if req.QueryBlock <= 0 {
+		req.QueryBlock = 64
+	}
+	if req.Chunk <= 0 {
+		req.Chunk = 1024
+	}
+	for _, w := range c.ws {
+		w.counters = ScopeStats{}
+	}
+	var s *Scope
+	var err error
+	if req.Dense != nil {
+		s, err = c.dense(&req)
+	} else {
+		s, err = c.sparse(&req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range c.ws {
+		s.Stats.Scans += w.counters.Scans
+		s.Stats.Dedupe += w.counters.Dedupe
+		s.Stats.CachePrefetch += w.counters.CachePrefetch
+		s.Stats.CacheHits += w.counters.CacheHits
+	}
+	s.Stats.Points = int64(len(s.Members))
+	for _, sat := range s.Saturated {
+		if sat {
+			s.Stats.Saturated++
+		}
+	}
+	return s, nil
+}
+
+// window returns the part [lo, hi) of a list of length n that query i scans,
+// and whether the query is saturated.
+func (r *ScopeRequest) window(i, n int) (lo, hi int, saturated bool) {
+	if r.Resume != nil {
+		lo = min(max(r.Resume[i], 0), n)
+	}
+	hi = n
+	if r.ScanCap > 0 && hi-lo > r.ScanCap {
+		hi, saturated = lo+r.ScanCap, true
+	}
+	return lo, hi, saturated
+}
+
+func (r *ScopeRequest) queryBlock(lo, hi int) metric.Block {
+	if r.QueryIDs != nil {
+		return metric.List(r.QueryIDs[lo:hi])
+	}
+	return metric.Range(lo, hi)
+}
+
+// dense: every query scans the same list, in (query block x chunk) tiles.
+// A list of ids is packed chunk by chunk once (prefetch) so that every tile
+// reads contiguous rows.
+func (c *ScopeCollector) dense(r *ScopeRequest) (*Scope, error) {
+	nq, list := r.nq(), *r.Dense
+	n := list.Len()
+	nchunks := (n + r.Chunk - 1) / r.Chunk
+	var stats ScopeStats
+	packed := make([]*metric.Set, nchunks)
+	if list.IDs != nil && nq > r.QueryBlock {
+		st, err := c.pool.Run(nchunks, func(w, k int) {
+			lo := k * r.Chunk
+			packed[k] = metric.Pack(r.Candidates, metric.List(list.IDs[lo:min(n, lo+r.Chunk)]))
+			c.ws[w].counters.CachePrefetch++
+		})
+		stats.Jobs = append(stats.Jobs, st)
+		if err != nil {
+			return nil, err
+		}
+	}
+	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
+	results := make([][]hit, nblocks*nchunks)
+	st, err := c.pool.Run(nblocks*nchunks, func(w, t int) {
+		b, k := t/nchunks, t%nchunks
+		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
+		c0, c1 := k*r.Chunk, min(n, (k+1)*r.Chunk)
+		// Columns any query of the block scans.
+		need0, need1 := c1, c0
+		for i := q0; i < q1; i++ {
+			lo, hi, _ := r.window(i, n)
+			need0, need1 = min(need0, max(lo, c0)), max(need1, min(hi, c1))
+		}
+		if need0 >= need1 {
+			return
+		}
+		sw := c.ws[w]
+		nc := need1 - need0
+		sw.tile = grow(sw.tile, (q1-q0)*nc)
+		cs, cb := r.Candidates, list
+		if packed[k] != nil {
+			cs, cb = packed[k], metric.Range(need0-c0, need1-c0)
+			sw.counters.CacheHits++
+		} else if list.IDs != nil {
+			cb = metric.List(list.IDs[need0:need1])
+		} else {
+			cb = metric.Range(list.Lo+need0, list.Lo+need1)
+		}
+		r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q0, q1), cs, cb)
+		var out []hit
+		for i := q0; i < q1; i++ {
+			lo, hi, _ := r.window(i, n)
+			lo, hi = max(lo, need0), min(hi, need1)
+			row := sw.tile[(i-q0)*nc : (i-q0+1)*nc]
+			rad := r.Radius[i]
+			for j := lo; j < hi; j++ {
+				if d := row[j-need0]; d <= rad {
+					out = append(out, hit{int32(i), int32(list.At(j)), d})
+				}
+			}
+			if hi > lo {
+				sw.counters.Scans += int64(hi - lo)
+			}
+		}
+		results[t] = out
+	})
+	stats.Jobs = append(stats.Jobs, st)
+	if err != nil {
+		return nil, err
+	}
+	s := c.merge(r, nq, n, results)
+	s.Stats.Jobs = stats.Jobs
+	return s, nil
+}
+
+// sparse: each query scans its own de-duplicated list in chunks.
+func (c *ScopeCollector) sparse(r *ScopeRequest) (*Scope, error) {
+	nq := r.nq()
+	var stats ScopeStats
+	// De-duplicate every list, keeping first occurrences in order.
+	lists := make([][]int32, nq)
+	st, err := c.pool.Run(nq, func(w, i int) {
+		sw := c.ws[w]
+		if len(sw.stamp) < r.Candidates.N {
+			sw.stamp = make([]uint32, r.Candidates.N)
+			sw.epoch = 0
+		}
+		sw.epoch++
+		if sw.epoch == 0 { // wrapped: clear the marks
+			clear(sw.stamp)
+			sw.epoch = 1
+		}
+		in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
+		out := make([]int32, 0, len(in))
+		for _, id := range in {
+			if sw.stamp[id] == sw.epoch {
+				sw.counters.Dedupe++
+				continue
+			}
+			sw.stamp[id] = sw.epoch
+			out = append(out, id)
+		}
+		lists[i] = out
+	})
+	stats.Jobs = append(stats.Jobs, st)
+	if err != nil {
+		return nil, err
+	}
+	// One task per (query, chunk of its window).
+	type task struct{ q, lo, hi int }
+	var tasks []task
+	firstTask := make([]int, nq+1)
+	for i := 0; i < nq; i++ {
+		firstTask[i] = len(tasks)
+		lo, hi, _ := r.window(i, len(lists[i]))
+		for a := lo; a < hi; a += r.Chunk {
+			tasks = append(tasks, task{i, a, min(hi, a+r.Chunk)})
+		}
+	}
+	firstTask[nq] = len(tasks)
+	results := make([][]hit, len(tasks))
+	st, err = c.pool.Run(len(tasks), func(w, t int) {
+		tk := tasks[t]
+		sw := c.ws[w]
+		ids := lists[tk.q][tk.lo:tk.hi]
+		nc := len(ids)
+		sw.tile = grow(sw.tile, nc)
+		r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(tk.q, tk.q+1), r.Candidates, metric.List(ids))
+		var out []hit
+		rad := r.Radius[tk.q]
+		for j, d := range sw.tile[:nc] {
+			if d <= rad {
+				out = append(out, hit{int32(tk.q), ids[j], d})
+			}
+		}
+		sw.counters.Scans += int64(nc)
+		results[t] = out
+	})
+	stats.Jobs = append(stats.Jobs, st)
+	if err != nil {
+		return nil, err
+	}
+	s := &Scope{Offsets: make([]int, nq+1), Saturated: make([]bool, nq), Next: make([]int, nq)}
+	for i := 0; i < nq; i++ {
+		_, hi, sat := r.window(i, len(lists[i]))
+		s.Saturated[i], s.Next[i] = sat, hi
+		start := len(s.Members)
+		for t := firstTask[i]; t < firstTask[i+1]; t++ {
+			for _, h := range results[t] {
+				s.Members = append(s.Members, h.id)
+				s.Dist = append(s.Dist, h.d)
+			}
+		}
+		sortMembers(s.Members[start:], s.Dist[start:])
+		s.Offsets[i+1] = len(s.Members)
+	}
+	s.Stats.Jobs = stats.Jobs
+	return s, nil
+}
+
+// merge gathers the dense tiles' hits query by query (tiles in chunk order),
+// sorts each query's members by id and drops repeated ids.
+func (c *ScopeCollector) merge(r *ScopeRequest, nq, n int, results [][]hit) *Scope {
+	s := &Scope{Offsets: make([]int, nq+1), Saturated: make([]bool, nq), Next: make([]int, nq)}
+	perQuery := make([][]hit, nq)
+	for _, hs := range results {
+		for _, h := range hs {
+			perQuery[h.q] = append(perQuery[h.q], h)
+		}
+	}
+	for i := 0; i < nq; i++ {
+		_, hi, sat := r.window(i, n)
+		s.Saturated[i], s.Next[i] = sat, hi
+		start := len(s.Members)
+		for _, h := range perQuery[i] {
+			s.Members = append(s.Members, h.id)
+			s.Dist = append(s.Dist, h.d)
+		}
+		m, d := s.Members[start:], s.Dist[start:]
+		sortMembers(m, d)
+		k := 0
+		for j := range m {
+			if k > 0 && m[j] == m[k-1] {
+				c.ws[0].counters.Dedupe++
+				continue
+			}
+			m[k], d[k] = m[j], d[j]
+			k++
+		}
+		s.Members, s.Dist = s.Members[:start+k], s.Dist[:start+k]
+		s.Offsets[i+1] = len(s.Members)
+	}
+	return s
+}
+
+// sortMembers sorts ids ascending, carrying their distances; stable, so
+// equal ids keep their scan order.
+func sortMembers(ids []int32, d []float64) {
+	if slices.IsSorted(ids) {
+		return
+	}
+	sort.Stable(byID{ids, d})
+}
+
+type byID struct {
+	ids []int32
+	d   []float64
+}
+
+func (b byID) Len() int           { return len(b.ids) }
+func (b byID) Less(i, j int) bool { return b.ids[i] < b.ids[j] }
+func (b byID) Swap(i, j int) {
+	b.ids[i], b.ids[j] = b.ids[j], b.ids[i]
+	b.d[i], b.d[j] = b.d[j], b.d[i]
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

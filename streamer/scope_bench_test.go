@@ -1,0 +1,113 @@
+package streamer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// benchWorkers returns the worker counts to benchmark: PCCT_BENCH_WORKERS
+// (e.g. "1,2,4,8,16") or 1, 2, 4, 8, 16 up to the number of CPUs.
+func benchWorkers() []int {
+	if v := os.Getenv("PCCT_BENCH_WORKERS"); v != "" {
+		var out []int
+		for _, s := range strings.Split(v, ",") {
+			if w, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && w > 0 {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	var out []int
+	for w := 1; w <= 16 && w <= runtime.NumCPU(); w *= 2 {
+		out = append(out, w)
+	}
+	return out
+}
+
+var scopeBenchMetric *metric.Residual
+
+// BenchmarkScope collects the scopes of 512 queries against 32,768 dense
+// candidates (residual metric, m = 512, d = 8, float64) and reports the
+// wall time against the bare kernel time of the same tiles run one after
+// another on one goroutine (kernel/wall is the speed-up; busy/kernel the
+// machinery's overhead), and the pool's utilisation.
+func BenchmarkScope(b *testing.B) {
+	const n, d, nq = 32768, 8, 512
+	if scopeBenchMetric == nil {
+		r := rand.New(rand.NewPCG(1, 1))
+		x := make([]float64, n*d)
+		for i := range x {
+			x[i] = r.Float64()
+		}
+		m, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		scopeBenchMetric = m
+	}
+	m := scopeBenchMetric
+	qids := make([]int32, nq)
+	radius := make([]float64, nq)
+	for i := range qids {
+		qids[i] = int32(i * (n / nq))
+		radius[i] = 0.7
+	}
+	all := metric.Range(0, n)
+	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &all, QueryBlock: 128}
+	// The bare kernel time: the same tiles, one goroutine, no pool.
+	kernel := bareTiles(m, req)
+	for _, workers := range benchWorkers() {
+		b.Run(fmt.Sprintf("workers=%d/q=%d/c=%d/m=512", workers, nq, n), func(b *testing.B) {
+			p := NewPool(workers)
+			defer p.Close()
+			sc := NewScopeCollector(p)
+			var util, busy float64
+			for b.Loop() {
+				s, err := sc.Collect(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				util += s.Stats.Utilisation()
+				for _, j := range s.Stats.Jobs {
+					for _, x := range j.Busy {
+						busy += float64(x)
+					}
+				}
+			}
+			wall := float64(b.Elapsed()) / float64(b.N)
+			b.ReportMetric(util/float64(b.N), "util")
+			b.ReportMetric(float64(kernel)/wall, "kernel/wall")
+			b.ReportMetric(busy/float64(b.N)/float64(kernel), "busy/kernel")
+			b.ReportMetric(float64(nq*n)/wall*1e9, "dist/s")
+		})
+	}
+}
+
+// bareTiles times the scope's tiles computed back to back on one goroutine
+// (best of 3).
+func bareTiles(m metric.Metric, req ScopeRequest) time.Duration {
+	w := metric.NewWorkspace()
+	qb, ch := 128, 1024
+	tile := make([]float64, qb*ch)
+	n := req.Dense.Len()
+	best := time.Duration(1 << 62)
+	for range 3 {
+		t0 := time.Now()
+		for q0 := 0; q0 < len(req.QueryIDs); q0 += qb {
+			for c0 := 0; c0 < n; c0 += ch {
+				c1 := min(n, c0+ch)
+				m.Tile(w, tile, c1-c0, req.Queries, metric.List(req.QueryIDs[q0:q0+qb]), req.Candidates, metric.Range(c0, c1))
+			}
+		}
+		best = min(best, time.Since(t0))
+	}
+	return best
+}

@@ -1,0 +1,263 @@
+package streamer
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+func scopeMetrics(t testing.TB, n, d int) []metric.Metric {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = r.Float64()
+	}
+	for i := 0; i < n; i += 9 { // duplicates
+		copy(x[(i+1)*d:(i+2)*d], x[i*d:(i+1)*d])
+	}
+	res, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Inducing: min(40, n), Lengthscale: []float64{0.2}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	euc, err := metric.NewEuclidean(x, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []metric.Metric{res, euc}
+}
+
+// naiveScope scans each query's window one distance at a time.
+func naiveScope(m metric.Metric, req ScopeRequest, lists func(i int) []int32) (members [][]int32, dist [][]float64) {
+	nq := req.nq()
+	w := metric.NewWorkspace()
+	var one [1]float64
+	for i := 0; i < nq; i++ {
+		qid := i
+		if req.QueryIDs != nil {
+			qid = int(req.QueryIDs[i])
+		}
+		l := lists(i)
+		lo, hi, _ := req.window(i, len(l))
+		var ms []int32
+		var ds []float64
+		for _, id := range l[lo:hi] {
+			m.Tile(w, one[:], 1, req.Queries, metric.Range(qid, qid+1), req.Candidates, metric.Range(int(id), int(id)+1))
+			if one[0] <= req.Radius[i] && !slices.Contains(ms, id) {
+				ms = append(ms, id)
+				ds = append(ds, one[0])
+			}
+		}
+		order := make([]int, len(ms))
+		for k := range order {
+			order[k] = k
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return int(ms[a]) - int(ms[b]) })
+		sm, sd := make([]int32, len(ms)), make([]float64, len(ms))
+		for k, o := range order {
+			sm[k], sd[k] = ms[o], ds[o]
+		}
+		members, dist = append(members, sm), append(dist, sd)
+	}
+	return
+}
+
+func checkScope(t *testing.T, what string, s *Scope, members [][]int32, dist [][]float64) {
+	t.Helper()
+	for i := range members {
+		gm, gd := s.Members[s.Offsets[i]:s.Offsets[i+1]], s.Dist[s.Offsets[i]:s.Offsets[i+1]]
+		if !slices.Equal(gm, members[i]) || !slices.Equal(gd, dist[i]) {
+			t.Fatalf("%s: query %d scope %v %v, want %v %v", what, i, gm, gd, members[i], dist[i])
+		}
+	}
+}
+
+func sameScope(a, b *Scope) bool {
+	return slices.Equal(a.Offsets, b.Offsets) && slices.Equal(a.Members, b.Members) &&
+		slices.Equal(a.Dist, b.Dist) && slices.Equal(a.Saturated, b.Saturated) && slices.Equal(a.Next, b.Next)
+}
+
+func TestScopeDenseAgainstNaive(t *testing.T) {
+	const n = 300
+	pools := map[int]*ScopeCollector{}
+	for _, w := range []int{1, 4} {
+		p := NewPool(w)
+		defer p.Close()
+		pools[w] = NewScopeCollector(p)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, m := range scopeMetrics(t, n, 2) {
+		radius := make([]float64, 50)
+		qids := make([]int32, 50)
+		for i := range radius {
+			qids[i] = int32(r.IntN(n))
+			radius[i] = 0.05 + 0.3*r.Float64()
+			if m.Name() == "residual" {
+				radius[i] = 0.5 + 0.45*r.Float64()
+			}
+		}
+		levelIDs := make([]int32, 0, n)
+		for id := n - 1; id >= 0; id -= 2 { // a level, not sorted
+			levelIDs = append(levelIDs, int32(id))
+		}
+		for _, dense := range []metric.Block{metric.Range(20, 280), metric.List(levelIDs)} {
+			for _, capN := range []int{0, 37, 1000} {
+				req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
+					Dense: &dense, ScanCap: capN, QueryBlock: 8, Chunk: 29}
+				list := make([]int32, dense.Len())
+				for k := range list {
+					list[k] = int32(dense.At(k))
+				}
+				wantM, wantD := naiveScope(m, req, func(int) []int32 { return list })
+				var first *Scope
+				for _, w := range []int{1, 4} {
+					s, err := pools[w].Collect(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkScope(t, m.Name(), s, wantM, wantD)
+					if first == nil {
+						first = s
+					} else if !sameScope(first, s) {
+						t.Fatalf("%s: 1 and 4 workers differ", m.Name())
+					}
+					wantSat := capN > 0 && capN < dense.Len()
+					if s.Saturated[0] != wantSat || (wantSat && int(s.Stats.Saturated) != len(qids)) {
+						t.Fatalf("saturated = %v (%d), want %v", s.Saturated[0], s.Stats.Saturated, wantSat)
+					}
+					if dense.IDs != nil && s.Stats.CachePrefetch == 0 {
+						t.Fatalf("dense id list was not packed: %+v", s.Stats)
+					}
+					if s.Stats.Points != int64(len(s.Members)) || s.Stats.Scans == 0 {
+						t.Fatalf("stats %+v", s.Stats)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestScopeSparseMatchesDense: sparse lists holding the same in-radius
+// points as the dense list (plus repeats and far points, shuffled) give the
+// identical scope.
+func TestScopeSparseMatchesDense(t *testing.T) {
+	const n = 250
+	p := NewPool(3)
+	defer p.Close()
+	sc := NewScopeCollector(p)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, m := range scopeMetrics(t, n, 3) {
+		nq := 40
+		radius := make([]float64, nq)
+		for i := range radius {
+			radius[i] = 0.15
+			if m.Name() == "residual" {
+				radius[i] = 0.8
+			}
+		}
+		all := metric.Range(0, n)
+		dreq := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: nil, Radius: radius, Candidates: m.Data(), Dense: &all}
+		dreq.QueryIDs = make([]int32, nq)
+		for i := range dreq.QueryIDs {
+			dreq.QueryIDs[i] = int32(i * 5)
+		}
+		ds, err := sc.Collect(dreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each sparse list: the query's dense members, some other points,
+		// repeats, shuffled.
+		offsets := []int{0}
+		var ids []int32
+		repeats := 0
+		for i := 0; i < nq; i++ {
+			l := slices.Clone(ds.Members[ds.Offsets[i]:ds.Offsets[i+1]])
+			for k := 0; k < 20; k++ {
+				l = append(l, int32(r.IntN(n)))
+			}
+			if len(l) > 0 {
+				l = append(l, l[0], l[len(l)/2])
+				repeats += 2
+			}
+			r.Shuffle(len(l), func(a, b int) { l[a], l[b] = l[b], l[a] })
+			ids = append(ids, l...)
+			offsets = append(offsets, len(ids))
+		}
+		sreq := dreq
+		sreq.Dense, sreq.SparseOffsets, sreq.SparseIDs, sreq.Chunk = nil, offsets, ids, 7
+		ss, err := sc.Collect(sreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ss.Offsets, ds.Offsets) || !slices.Equal(ss.Members, ds.Members) || !slices.Equal(ss.Dist, ds.Dist) {
+			t.Fatalf("%s: sparse scope differs from dense", m.Name())
+		}
+		if ss.Stats.Dedupe < int64(repeats) {
+			t.Fatalf("%s: dedupe %d < %d repeats", m.Name(), ss.Stats.Dedupe, repeats)
+		}
+		wantM, wantD := naiveScope(m, sreq, func(i int) []int32 { return ids[offsets[i]:offsets[i+1]] })
+		checkScope(t, m.Name()+"/sparse", ss, wantM, wantD)
+	}
+}
+
+// TestScopeResume: passes under a scan cap, each resuming where the last
+// stopped, together find what one uncapped pass finds.
+func TestScopeResume(t *testing.T) {
+	const n = 200
+	p := NewPool(2)
+	defer p.Close()
+	sc := NewScopeCollector(p)
+	m := scopeMetrics(t, n, 2)[1]
+	all := metric.Range(0, n)
+	radius := []float64{0.2, 0.3, 0.25}
+	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: []int32{3, 100, 199}, Radius: radius, Candidates: m.Data(), Dense: &all}
+	full, err := sc.Collect(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ScanCap = 45
+	got := make([][]int32, 3)
+	for pass := 0; ; pass++ {
+		s, err := sc.Collect(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			got[i] = append(got[i], s.Members[s.Offsets[i]:s.Offsets[i+1]]...)
+		}
+		if s.Stats.Saturated == 0 {
+			break
+		}
+		if pass > 10 {
+			t.Fatal("resume never finished")
+		}
+		req.Resume = s.Next
+	}
+	for i := range got {
+		if !slices.Equal(got[i], full.Members[full.Offsets[i]:full.Offsets[i+1]]) {
+			t.Fatalf("query %d: passes found %v, one pass %v", i, got[i], full.Members[full.Offsets[i]:full.Offsets[i+1]])
+		}
+	}
+}
+
+func TestScopeBadRequests(t *testing.T) {
+	p := NewPool(1)
+	defer p.Close()
+	sc := NewScopeCollector(p)
+	m := scopeMetrics(t, 20, 2)[1]
+	all := metric.Range(0, 20)
+	bad := metric.Range(0, 21)
+	cases := []ScopeRequest{
+		{Metric: m, Queries: m.Data(), Radius: make([]float64, 3), Candidates: m.Data(), Dense: &all},
+		{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &bad},
+		{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data()},
+		{Metric: m, Queries: m.Data(), Radius: make([]float64, 1), QueryIDs: []int32{25}, Candidates: m.Data(), Dense: &all},
+		{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &all, ScanCap: -1},
+	}
+	for i, c := range cases {
+		if _, err := sc.Collect(c); err == nil {
+			t.Errorf("case %d: no error", i)
+		}
+	}
+}
