@@ -139,7 +139,7 @@ func (p *Pool) Run(n int, fn func(worker, task int)) (JobStats, error) {
 	return st, j.err
 }
 
-func packRange(lo, hi int) uint64      { return uint64(lo)<<32 | uint64(hi) }
+func packRange(lo, hi int) uint64     { return uint64(lo)<<32 | uint64(hi) }
 func unpackRange(v uint64) (int, int) { return int(v >> 32), int(v & 0xffffffff) }
 
 func (w *worker) loop() {
