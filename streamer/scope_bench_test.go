@@ -61,7 +61,11 @@ func BenchmarkScope(b *testing.B) {
 		radius[i] = 0.7
 	}
 	all := metric.Range(0, n)
-	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &all, QueryBlock: 128}
+	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &all,
+		QueryBlock: envInt("PCCT_BENCH_QB", 128), Chunk: envInt("PCCT_BENCH_CHUNK", 512)}
+	if v := os.Getenv("PCCT_BENCH_ORDER"); v != "" {
+		denseOrder = v
+	}
 	// The bare kernel time: the same tiles, one goroutine, no pool.
 	kernel := bareTiles(m, req)
 	for _, workers := range benchWorkers() {
@@ -95,7 +99,7 @@ func BenchmarkScope(b *testing.B) {
 // (best of 3).
 func bareTiles(m metric.Metric, req ScopeRequest) time.Duration {
 	w := metric.NewWorkspace()
-	qb, ch := 128, 1024
+	qb, ch := req.QueryBlock, req.Chunk
 	tile := make([]float64, qb*ch)
 	n := req.Dense.Len()
 	best := time.Duration(1 << 62)
@@ -110,4 +114,11 @@ func bareTiles(m metric.Metric, req ScopeRequest) time.Duration {
 		best = min(best, time.Since(t0))
 	}
 	return best
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }

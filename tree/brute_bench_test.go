@@ -3,6 +3,10 @@ package tree
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pcct/pcct/kernels/metric"
@@ -52,4 +56,42 @@ func BenchmarkResidualBuild(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkBruteWorkers is the scaling run: all-points predecessor 8-NN of
+// 16,384 points (d = 8, m = 512) with each worker count of
+// PCCT_BENCH_WORKERS (default 1, 2, 4, ... up to the CPUs).
+func BenchmarkBruteWorkers(b *testing.B) {
+	const n, d, k = 16384, 8, 8
+	m, err := metric.NewResidual(uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, w := range benchWorkers() {
+		b.Run(fmt.Sprintf("workers=%d/n=%d/m=512/k=%d", w, n, k), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := BruteAllKNN(m, KNNOptions{K: k, Predecessor: true, Workers: w}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(n-1)/2*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+		})
+	}
+}
+
+func benchWorkers() []int {
+	if v := os.Getenv("PCCT_BENCH_WORKERS"); v != "" {
+		var out []int
+		for _, s := range strings.Split(v, ",") {
+			if w, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && w > 0 {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	var out []int
+	for w := 1; w <= runtime.NumCPU() && w <= 16; w *= 2 {
+		out = append(out, w)
+	}
+	return out
 }
