@@ -3,11 +3,10 @@ package tree
 import (
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // KNNOptions configures a k-nearest-neighbour search.
@@ -19,6 +18,9 @@ type KNNOptions struct {
 	// Workers is the number of goroutines; 0 means GOMAXPROCS. Results are
 	// identical for every value.
 	Workers int
+	// Pool, if not nil, runs the search (its worker count wins over
+	// Workers); otherwise a pool is started for the call.
+	Pool *streamer.Pool
 	// QueryBlock and CandidateBlock set the tile shape; 0 picks defaults
 	// (64 x 512: the V rows of a query block stay in L2 while candidate rows
 	// stream through).
@@ -55,7 +57,7 @@ func BruteAllKNN(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 	opt.defaults()
 	data := m.Data()
 	best := kernels.NewKBest(n, opt.K)
-	run(m, opt, n, func(w *metric.Workspace, tile []float64, i0, i1 int) {
+	err := run(m, opt, n, func(w *metric.Workspace, tile []float64, i0, i1 int) {
 		hi := n
 		if opt.Predecessor {
 			hi = i1 - 1 // the block's last query may take candidates up to i1-2
@@ -75,7 +77,7 @@ func BruteAllKNN(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 			}
 		}
 	})
-	return best, nil
+	return best, err
 }
 
 // BruteKNN finds the K nearest data points of every point of the query set
@@ -94,7 +96,7 @@ func BruteKNN(m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, err
 	opt.defaults()
 	data := m.Data()
 	best := kernels.NewKBest(qs.N, opt.K)
-	run(m, opt, qs.N, func(w *metric.Workspace, tile []float64, i0, i1 int) {
+	err := run(m, opt, qs.N, func(w *metric.Workspace, tile []float64, i0, i1 int) {
 		for j0 := 0; j0 < n; j0 += opt.CandidateBlock {
 			j1 := min(n, j0+opt.CandidateBlock)
 			nc := j1 - j0
@@ -104,7 +106,7 @@ func BruteKNN(m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, err
 			}
 		}
 	})
-	return best, nil
+	return best, err
 }
 
 // scanRow offers the candidates base+j of one tile row to best, skipping
@@ -120,27 +122,24 @@ func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
 	}
 }
 
-// run hands the query blocks of [0, nq) to opt.Workers goroutines, largest
+// run hands the query blocks of [0, nq) to the pool's workers, largest
 // index first (in predecessor mode the late blocks have the most work).
-func run(m metric.Metric, opt KNNOptions, nq int, block func(w *metric.Workspace, tile []float64, i0, i1 int)) {
-	nb := (nq + opt.QueryBlock - 1) / opt.QueryBlock
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(opt.Workers, nb) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := metric.NewWorkspace()
-			tile := make([]float64, opt.QueryBlock*opt.CandidateBlock)
-			for {
-				b := nb - 1 - int(next.Add(1)-1)
-				if b < 0 {
-					return
-				}
-				i0 := b * opt.QueryBlock
-				block(w, tile, i0, min(nq, i0+opt.QueryBlock))
-			}
-		}()
+func run(m metric.Metric, opt KNNOptions, nq int, block func(w *metric.Workspace, tile []float64, i0, i1 int)) error {
+	p := opt.Pool
+	if p == nil {
+		p = streamer.NewPool(opt.Workers)
+		defer p.Close()
 	}
-	wg.Wait()
+	nb := (nq + opt.QueryBlock - 1) / opt.QueryBlock
+	ws := make([]*metric.Workspace, p.Workers())
+	tiles := make([][]float64, p.Workers())
+	_, err := p.Run(nb, func(w, t int) {
+		if ws[w] == nil {
+			ws[w] = metric.NewWorkspace()
+			tiles[w] = make([]float64, opt.QueryBlock*opt.CandidateBlock)
+		}
+		i0 := (nb - 1 - t) * opt.QueryBlock
+		block(ws[w], tiles[w], i0, min(nq, i0+opt.QueryBlock))
+	})
+	return err
 }
