@@ -152,7 +152,10 @@ func kernel(isa vecgen.ISA, es, R, C int) {
 	ldg := Load(Param("ldo"), GP64())
 	SHLQ(shift, ldg)
 	for i := 0; i < R; i++ {
-		for j := 0; j < C; j++ {
+		if C%2 == 0 {
+			isa.ReduceStoreRow(acc[i], Mem{Base: g}, es)
+		}
+		for j := 0; j < C && C%2 != 0; j++ {
 			tmp := isa.Vec()
 			isa.Reduce(acc[i][j], tmp, es)
 			if es == 8 {

@@ -395,3 +395,74 @@ func (c *Compactor) Emit(d, r VecVirtual, tail *Tail, label string) {
 
 // Count returns the register holding the number of hits.
 func (c *Compactor) Count() Register { return c.count }
+
+// ReduceStoreRow sums the lanes of each accumulator and stores the sums to
+// consecutive elements at m (len(accs) must be even). Accumulators are
+// combined in pairs (and, in float32, fours) by unpacking and adding before
+// the halves are folded, so each sum costs about three instructions instead
+// of a full reduction of its own. The accumulators are clobbered.
+func (s ISA) ReduceStoreRow(accs []VecVirtual, m Mem, es int) {
+	if len(accs)%2 != 0 {
+		panic("ReduceStoreRow: odd number of accumulators")
+	}
+	off := 0
+	rest := accs
+	if es == 4 {
+		for len(rest) >= 4 {
+			a, b, c, d := rest[0], rest[1], rest[2], rest[3]
+			s.pairPS(a, b)
+			s.pairPS(c, d)
+			t := s.Vec()
+			VUNPCKLPD(c, a, t)
+			VUNPCKHPD(c, a, a)
+			VADDPS(t, a, a)
+			s.fold(a, es)
+			VMOVUPS(a.AsX(), m.Offset(off))
+			off += 16
+			rest = rest[4:]
+		}
+	}
+	for len(rest) >= 2 {
+		a, b := rest[0], rest[1]
+		if es == 8 {
+			t := s.Vec()
+			VUNPCKLPD(b, a, t)
+			VUNPCKHPD(b, a, a)
+			VADDPD(t, a, a)
+			s.fold(a, es)
+			VMOVUPD(a.AsX(), m.Offset(off))
+			off += 16
+		} else {
+			s.pairPS(a, b)
+			s.fold(a, es)
+			t := XMM()
+			VMOVHLPS(a.AsX(), a.AsX(), t)
+			VADDPS(t, a.AsX(), a.AsX())
+			VMOVSD(a.AsX(), m.Offset(off))
+			off += 8
+		}
+		rest = rest[2:]
+	}
+}
+
+// pairPS leaves in a the float32 pair sums of a and b interleaved:
+// [a0+a2, b0+b2, a1+a3, b1+b3] in each 128-bit lane.
+func (s ISA) pairPS(a, b VecVirtual) {
+	t := s.Vec()
+	VUNPCKLPS(b, a, t)
+	VUNPCKHPS(b, a, a)
+	VADDPS(t, a, a)
+}
+
+// fold adds the upper halves of v down to its low 128 bits.
+func (s ISA) fold(v VecVirtual, es int) {
+	t := s.Vec()
+	if s.AVX512 {
+		VEXTRACTF64X4(U8(1), v, t.AsY())
+		add(t.AsY(), v.AsY(), v.AsY(), es)
+		VEXTRACTF32X4(U8(1), v.AsY(), t.AsX())
+	} else {
+		VEXTRACTF128(U8(1), v.AsY(), t.AsX())
+	}
+	add(t.AsX(), v.AsX(), v.AsX(), es)
+}
