@@ -81,7 +81,7 @@ func sameScope(a, b *Scope) bool {
 func TestScopeDenseAgainstNaive(t *testing.T) {
 	const n = 300
 	pools := map[int]*ScopeCollector{}
-	for _, w := range []int{1, 4} {
+	for _, w := range []int{1, 2, 4, 16} {
 		p := NewPool(w)
 		defer p.Close()
 		pools[w] = NewScopeCollector(p)
@@ -111,7 +111,7 @@ func TestScopeDenseAgainstNaive(t *testing.T) {
 				}
 				wantM, wantD := naiveScope(m, req, func(int) []int32 { return list })
 				var first *Scope
-				for _, w := range []int{1, 4} {
+				for _, w := range []int{1, 2, 4, 16} {
 					s, err := pools[w].Collect(req)
 					if err != nil {
 						t.Fatal(err)
@@ -120,7 +120,7 @@ func TestScopeDenseAgainstNaive(t *testing.T) {
 					if first == nil {
 						first = s
 					} else if !sameScope(first, s) {
-						t.Fatalf("%s: 1 and 4 workers differ", m.Name())
+						t.Fatalf("%s: 1 and %d workers differ", m.Name(), w)
 					}
 					wantSat := capN > 0 && capN < dense.Len()
 					if s.Saturated[0] != wantSat || (wantSat && int(s.Stats.Saturated) != len(qids)) {
