@@ -432,36 +432,36 @@ reduce:
 	MOVQ          out+40(FP), AX
 	MOVQ          ldo+48(FP), CX
 	SHLQ          $0x03, CX
+	VPERMILPD     $0x55, Z0, Z4
+	VADDPD        Z4, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y4
 	VADDPD        Y4, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X4
 	VADDPD        X4, X0, X0
-	VPERMILPD     $0x01, X0, X4
-	VADDSD        X4, X0, X0
 	VMOVSD        X0, (AX)
 	ADDQ          CX, AX
+	VPERMILPD     $0x55, Z1, Z0
+	VADDPD        Z0, Z1, Z1
 	VEXTRACTF64X4 $0x01, Z1, Y0
 	VADDPD        Y0, Y1, Y1
 	VEXTRACTF32X4 $0x01, Y1, X0
 	VADDPD        X0, X1, X1
-	VPERMILPD     $0x01, X1, X0
-	VADDSD        X0, X1, X1
 	VMOVSD        X1, (AX)
 	ADDQ          CX, AX
+	VPERMILPD     $0x55, Z2, Z0
+	VADDPD        Z0, Z2, Z2
 	VEXTRACTF64X4 $0x01, Z2, Y0
 	VADDPD        Y0, Y2, Y2
 	VEXTRACTF32X4 $0x01, Y2, X0
 	VADDPD        X0, X2, X2
-	VPERMILPD     $0x01, X2, X0
-	VADDSD        X0, X2, X2
 	VMOVSD        X2, (AX)
 	ADDQ          CX, AX
+	VPERMILPD     $0x55, Z3, Z0
+	VADDPD        Z0, Z3, Z3
 	VEXTRACTF64X4 $0x01, Z3, Y0
 	VADDPD        Y0, Y3, Y3
 	VEXTRACTF32X4 $0x01, Y3, X0
 	VADDPD        X0, X3, X3
-	VPERMILPD     $0x01, X3, X0
-	VADDSD        X0, X3, X3
 	VMOVSD        X3, (AX)
 	VZEROUPPER
 	RET
@@ -508,12 +508,12 @@ reduce:
 	MOVQ          out+40(FP), AX
 	MOVQ          ldo+48(FP), CX
 	SHLQ          $0x03, CX
+	VPERMILPD     $0x55, Z0, Z1
+	VADDPD        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPD        Y1, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPD        X1, X0, X0
-	VPERMILPD     $0x01, X0, X1
-	VADDSD        X1, X0, X0
 	VMOVSD        X0, (AX)
 	VZEROUPPER
 	RET
@@ -684,11 +684,11 @@ reduce:
 	VUNPCKLPS     Z5, Z4, Z0
 	VUNPCKHPS     Z5, Z4, Z4
 	VADDPS        Z0, Z4, Z4
+	VUNPCKHPD     Z4, Z4, Z0
+	VADDPS        Z0, Z4, Z4
 	VEXTRACTF64X4 $0x01, Z4, Y0
 	VADDPS        Y0, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPS        X0, X4, X4
-	VMOVHLPS      X4, X4, X0
 	VADDPS        X0, X4, X4
 	VMOVSD        X4, 16(AX)
 	ADDQ          CX, AX
@@ -709,11 +709,11 @@ reduce:
 	VUNPCKLPS     Z11, Z10, Z0
 	VUNPCKHPS     Z11, Z10, Z10
 	VADDPS        Z0, Z10, Z10
+	VUNPCKHPD     Z10, Z10, Z0
+	VADDPS        Z0, Z10, Z10
 	VEXTRACTF64X4 $0x01, Z10, Y0
 	VADDPS        Y0, Y10, Y10
 	VEXTRACTF32X4 $0x01, Y10, X0
-	VADDPS        X0, X10, X10
-	VMOVHLPS      X10, X10, X0
 	VADDPS        X0, X10, X10
 	VMOVSD        X10, 16(AX)
 	ADDQ          CX, AX
@@ -734,11 +734,11 @@ reduce:
 	VUNPCKLPS     Z17, Z16, Z0
 	VUNPCKHPS     Z17, Z16, Z16
 	VADDPS        Z0, Z16, Z16
+	VUNPCKHPD     Z16, Z16, Z0
+	VADDPS        Z0, Z16, Z16
 	VEXTRACTF64X4 $0x01, Z16, Y0
 	VADDPS        Y0, Y16, Y16
 	VEXTRACTF32X4 $0x01, Y16, X0
-	VADDPS        X0, X16, X16
-	VMOVHLPS      X16, X16, X0
 	VADDPS        X0, X16, X16
 	VMOVSD        X16, 16(AX)
 	ADDQ          CX, AX
@@ -759,11 +759,11 @@ reduce:
 	VUNPCKLPS     Z23, Z22, Z0
 	VUNPCKHPS     Z23, Z22, Z22
 	VADDPS        Z0, Z22, Z22
+	VUNPCKHPD     Z22, Z22, Z0
+	VADDPS        Z0, Z22, Z22
 	VEXTRACTF64X4 $0x01, Z22, Y0
 	VADDPS        Y0, Y22, Y22
 	VEXTRACTF32X4 $0x01, Y22, X0
-	VADDPS        X0, X22, X22
-	VMOVHLPS      X22, X22, X0
 	VADDPS        X0, X22, X22
 	VMOVSD        X22, 16(AX)
 	VZEROUPPER
@@ -856,11 +856,11 @@ reduce:
 	VUNPCKLPS     Z5, Z4, Z0
 	VUNPCKHPS     Z5, Z4, Z4
 	VADDPS        Z0, Z4, Z4
+	VUNPCKHPD     Z4, Z4, Z0
+	VADDPS        Z0, Z4, Z4
 	VEXTRACTF64X4 $0x01, Z4, Y0
 	VADDPS        Y0, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPS        X0, X4, X4
-	VMOVHLPS      X4, X4, X0
 	VADDPS        X0, X4, X4
 	VMOVSD        X4, 16(AX)
 	VZEROUPPER
@@ -927,44 +927,44 @@ reduce:
 	MOVQ          out+40(FP), AX
 	MOVQ          ldo+48(FP), CX
 	SHLQ          $0x02, CX
+	VUNPCKHPD     Z0, Z0, Z4
+	VADDPS        Z4, Z0, Z0
+	VMOVSHDUP     Z0, Z4
+	VADDPS        Z4, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y4
 	VADDPS        Y4, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X4
 	VADDPS        X4, X0, X0
-	VMOVHLPS      X0, X0, X4
-	VADDPS        X4, X0, X0
-	VMOVSHDUP     X0, X4
-	VADDSS        X4, X0, X0
 	VMOVSS        X0, (AX)
 	ADDQ          CX, AX
+	VUNPCKHPD     Z1, Z1, Z0
+	VADDPS        Z0, Z1, Z1
+	VMOVSHDUP     Z1, Z0
+	VADDPS        Z0, Z1, Z1
 	VEXTRACTF64X4 $0x01, Z1, Y0
 	VADDPS        Y0, Y1, Y1
 	VEXTRACTF32X4 $0x01, Y1, X0
 	VADDPS        X0, X1, X1
-	VMOVHLPS      X1, X1, X0
-	VADDPS        X0, X1, X1
-	VMOVSHDUP     X1, X0
-	VADDSS        X0, X1, X1
 	VMOVSS        X1, (AX)
 	ADDQ          CX, AX
+	VUNPCKHPD     Z2, Z2, Z0
+	VADDPS        Z0, Z2, Z2
+	VMOVSHDUP     Z2, Z0
+	VADDPS        Z0, Z2, Z2
 	VEXTRACTF64X4 $0x01, Z2, Y0
 	VADDPS        Y0, Y2, Y2
 	VEXTRACTF32X4 $0x01, Y2, X0
 	VADDPS        X0, X2, X2
-	VMOVHLPS      X2, X2, X0
-	VADDPS        X0, X2, X2
-	VMOVSHDUP     X2, X0
-	VADDSS        X0, X2, X2
 	VMOVSS        X2, (AX)
 	ADDQ          CX, AX
+	VUNPCKHPD     Z3, Z3, Z0
+	VADDPS        Z0, Z3, Z3
+	VMOVSHDUP     Z3, Z0
+	VADDPS        Z0, Z3, Z3
 	VEXTRACTF64X4 $0x01, Z3, Y0
 	VADDPS        Y0, Y3, Y3
 	VEXTRACTF32X4 $0x01, Y3, X0
 	VADDPS        X0, X3, X3
-	VMOVHLPS      X3, X3, X0
-	VADDPS        X0, X3, X3
-	VMOVSHDUP     X3, X0
-	VADDSS        X0, X3, X3
 	VMOVSS        X3, (AX)
 	VZEROUPPER
 	RET
@@ -1011,14 +1011,14 @@ reduce:
 	MOVQ          out+40(FP), AX
 	MOVQ          ldo+48(FP), CX
 	SHLQ          $0x02, CX
+	VUNPCKHPD     Z0, Z0, Z1
+	VADDPS        Z1, Z0, Z0
+	VMOVSHDUP     Z0, Z1
+	VADDPS        Z1, Z0, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VADDPS        Y1, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
 	VMOVSS        X0, (AX)
 	VZEROUPPER
 	RET
@@ -1302,22 +1302,22 @@ reduce:
 	MOVQ         out+40(FP), AX
 	MOVQ         ldo+48(FP), CX
 	SHLQ         $0x03, CX
+	VPERMILPD    $0x55, Y0, Y3
+	VADDPD       Y3, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X3
 	VADDPD       X3, X0, X0
-	VPERMILPD    $0x01, X0, X3
-	VADDSD       X3, X0, X0
 	VMOVSD       X0, (AX)
 	ADDQ         CX, AX
+	VPERMILPD    $0x55, Y1, Y0
+	VADDPD       Y0, Y1, Y1
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPD       X0, X1, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
 	VMOVSD       X1, (AX)
 	ADDQ         CX, AX
+	VPERMILPD    $0x55, Y2, Y0
+	VADDPD       Y0, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPD       X0, X2, X2
-	VPERMILPD    $0x01, X2, X0
-	VADDSD       X0, X2, X2
 	VMOVSD       X2, (AX)
 	VZEROUPPER
 	RET
@@ -1365,10 +1365,10 @@ reduce:
 	MOVQ         out+40(FP), AX
 	MOVQ         ldo+48(FP), CX
 	SHLQ         $0x03, CX
+	VPERMILPD    $0x55, Y0, Y1
+	VADDPD       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X0
-	VPERMILPD    $0x01, X0, X1
-	VADDSD       X1, X0, X0
 	VMOVSD       X0, (AX)
 	VZEROUPPER
 	RET
@@ -1642,28 +1642,28 @@ reduce:
 	MOVQ         out+40(FP), AX
 	MOVQ         ldo+48(FP), CX
 	SHLQ         $0x02, CX
+	VUNPCKHPD    Y0, Y0, Y3
+	VADDPS       Y3, Y0, Y0
+	VMOVSHDUP    Y0, Y3
+	VADDPS       Y3, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X3
 	VADDPS       X3, X0, X0
-	VMOVHLPS     X0, X0, X3
-	VADDPS       X3, X0, X0
-	VMOVSHDUP    X0, X3
-	VADDSS       X3, X0, X0
 	VMOVSS       X0, (AX)
 	ADDQ         CX, AX
+	VUNPCKHPD    Y1, Y1, Y0
+	VADDPS       Y0, Y1, Y1
+	VMOVSHDUP    Y1, Y0
+	VADDPS       Y0, Y1, Y1
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
-	VMOVHLPS     X1, X1, X0
-	VADDPS       X0, X1, X1
-	VMOVSHDUP    X1, X0
-	VADDSS       X0, X1, X1
 	VMOVSS       X1, (AX)
 	ADDQ         CX, AX
+	VUNPCKHPD    Y2, Y2, Y0
+	VADDPS       Y0, Y2, Y2
+	VMOVSHDUP    Y2, Y0
+	VADDPS       Y0, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
-	VMOVHLPS     X2, X2, X0
-	VADDPS       X0, X2, X2
-	VMOVSHDUP    X2, X0
-	VADDSS       X0, X2, X2
 	VMOVSS       X2, (AX)
 	VZEROUPPER
 	RET
@@ -1711,12 +1711,12 @@ reduce:
 	MOVQ         out+40(FP), AX
 	MOVQ         ldo+48(FP), CX
 	SHLQ         $0x02, CX
+	VUNPCKHPD    Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VMOVSHDUP    Y0, Y1
+	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
-	VMOVHLPS     X0, X0, X1
-	VADDPS       X1, X0, X0
-	VMOVSHDUP    X0, X1
-	VADDSS       X1, X0, X0
 	VMOVSS       X0, (AX)
 	VZEROUPPER
 	RET

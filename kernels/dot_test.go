@@ -189,3 +189,42 @@ func BenchmarkDotTile32(b *testing.B) {
 		}
 	})
 }
+
+// TestDotTilePositionInvariant: a dot product rounds the same wherever it
+// falls in a tile (full register block, edge block, 1x1), so distances do
+// not depend on tile shapes, block sizes or worker counts.
+func TestDotTilePositionInvariant(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	forEachImpl(t, func(t *testing.T) {
+		for _, m := range []int{1, 7, 8, 16, 33, 100, 512} {
+			const q, c = 9, 13
+			a := randSlice(r, q*m, -1, 1)
+			b := randSlice(r, c*m, -1, 1)
+			g := make([]float64, q*c)
+			DotTile(g, c, a, m, b, m, q, c, m)
+			a32, b32 := make([]float32, len(a)), make([]float32, len(b))
+			for i := range a {
+				a32[i] = float32(a[i])
+			}
+			for i := range b {
+				b32[i] = float32(b[i])
+			}
+			g32 := make([]float32, q*c)
+			DotTile32(g32, c, a32, m, b32, m, q, c, m)
+			for i := 0; i < q; i++ {
+				for j := 0; j < c; j++ {
+					var one [1]float64
+					DotTile(one[:], 1, a[i*m:(i+1)*m], m, b[j*m:(j+1)*m], m, 1, 1, m)
+					if one[0] != g[i*c+j] {
+						t.Fatalf("m=%d (%d,%d): in tile %v, alone %v", m, i, j, g[i*c+j], one[0])
+					}
+					var one32 [1]float32
+					DotTile32(one32[:], 1, a32[i*m:(i+1)*m], m, b32[j*m:(j+1)*m], m, 1, 1, m)
+					if one32[0] != g32[i*c+j] {
+						t.Fatalf("float32 m=%d (%d,%d): in tile %v, alone %v", m, i, j, g32[i*c+j], one32[0])
+					}
+				}
+			}
+		}
+	})
+}

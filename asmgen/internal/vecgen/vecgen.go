@@ -199,27 +199,23 @@ func FMA(b Op, a, acc VecVirtual, es int) {
 }
 
 // Reduce sums the lanes of v into its low scalar lane (v is clobbered and
-// the result is v.AsX()). tmp must be a vector of the same width.
+// the result is v.AsX()). tmp must be a vector of the same width. The order
+// of the additions is the one ReduceStoreRow uses, so that a dot product
+// rounds the same whichever kernel and tile position computes it: float64
+// adds neighbouring lanes first, float32 the lanes 0+2 and 1+3 of each
+// 128-bit block and then those two; both then fold the 128-bit blocks
+// (0+2, 1+3, then the two).
 func (s ISA) Reduce(v, tmp VecVirtual, es int) {
-	if s.AVX512 {
-		VEXTRACTF64X4(U8(1), v, tmp.AsY())
-		add(tmp.AsY(), v.AsY(), v.AsY(), es)
-	}
-	if s.AVX512 {
-		VEXTRACTF32X4(U8(1), v.AsY(), tmp.AsX())
-	} else {
-		VEXTRACTF128(U8(1), v.AsY(), tmp.AsX())
-	}
-	add(tmp.AsX(), v.AsX(), v.AsX(), es)
 	if es == 8 {
-		VPERMILPD(U8(1), v.AsX(), tmp.AsX())
-		VADDSD(tmp.AsX(), v.AsX(), v.AsX())
-		return
+		VPERMILPD(U8(0x55), v, tmp) // swap the lanes of each 128-bit block
+		VADDPD(tmp, v, v)
+	} else {
+		VUNPCKHPD(v, v, tmp)
+		VADDPS(tmp, v, v)
+		VMOVSHDUP(v, tmp)
+		VADDPS(tmp, v, v)
 	}
-	VMOVHLPS(v.AsX(), v.AsX(), tmp.AsX())
-	VADDPS(tmp.AsX(), v.AsX(), v.AsX())
-	VMOVSHDUP(v.AsX(), tmp.AsX())
-	VADDSS(tmp.AsX(), v.AsX(), v.AsX())
+	s.fold(v, es)
 }
 
 func add(a, b, dst Op, es int) {
@@ -434,10 +430,10 @@ func (s ISA) ReduceStoreRow(accs []VecVirtual, m Mem, es int) {
 			off += 16
 		} else {
 			s.pairPS(a, b)
+			t := s.Vec()
+			VUNPCKHPD(a, a, t)
+			VADDPS(t, a, a)
 			s.fold(a, es)
-			t := XMM()
-			VMOVHLPS(a.AsX(), a.AsX(), t)
-			VADDPS(t, a.AsX(), a.AsX())
 			VMOVSD(a.AsX(), m.Offset(off))
 			off += 8
 		}
