@@ -109,6 +109,9 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	exN := fs.Int("example-n", 8192, "points in the synthetic example")
 	exD := fs.Int("example-d", 8, "dimensions of the synthetic example")
 	show := fs.Int("show", 3, "rows of the answer to print")
+	queries := fs.String("queries", "", "query points file (.npy or .csv): find each query's k nearest data points instead of all-points k-NN")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to FILE")
+	memprofile := fs.String("memprofile", "", "write a heap profile (pprof) to FILE at the end")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -137,8 +140,32 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		x = syntheticPoints(n, d, mf.seed)
 		source = fmt.Sprintf("synthetic example (n=%d uniform points in [0,1]^%d, seed %d)", n, d, mf.seed)
 	}
-	if *k > n-1 {
+	var xq []float64
+	var nq int
+	if *queries != "" {
+		if *pred {
+			return usageErr("--predecessor applies to all-points k-NN, not to --queries")
+		}
+		var dq int
+		var err error
+		if xq, nq, dq, err = dataio.ReadPoints(*queries); err != nil {
+			return fmt.Errorf("--queries: %w", err)
+		}
+		if dq != d {
+			return fmt.Errorf("--queries: points have %d dimensions, the data has %d", dq, d)
+		}
+		if *k > n {
+			return usageErr("--k = %d is larger than the number of data points %d", *k, n)
+		}
+	} else if *k > n-1 {
 		return usageErr("--k = %d is larger than the %d other points available (n = %d)", *k, n-1, n)
+	}
+	if *cpuprofile != "" {
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	t0 := time.Now()
 	m, err := mf.build(x, n, d, *workers)
@@ -147,11 +174,31 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	tBuild := time.Since(t0)
 	t1 := time.Now()
-	nb, err := tree.BruteAllKNN(m, tree.KNNOptions{K: *k, Predecessor: *pred, Workers: *workers})
-	if err != nil {
-		return err
+	var nb *tree.Neighbours
+	rows := n
+	if *queries != "" {
+		qs, err := m.Embed(xq, nq)
+		if err != nil {
+			return fmt.Errorf("--queries: %w", err)
+		}
+		nb, err = tree.BruteKNN(m, qs, tree.KNNOptions{K: *k, Workers: *workers})
+		if err != nil {
+			return err
+		}
+		rows = nq
+		source += fmt.Sprintf("; queries: %s (%d points)", *queries, nq)
+	} else {
+		nb, err = tree.BruteAllKNN(m, tree.KNNOptions{K: *k, Predecessor: *pred, Workers: *workers})
+		if err != nil {
+			return err
+		}
 	}
 	tKNN := time.Since(t1)
+	if *memprofile != "" {
+		if err := writeHeapProfile(*memprofile); err != nil {
+			return err
+		}
+	}
 
 	fmt.Fprintln(stdout, cpuLine())
 	fmt.Fprintf(stdout, "input: %s\n", source)
@@ -162,6 +209,8 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	mode := "all points"
 	if *pred {
 		mode = "predecessors (Vecchia)"
+	} else if *queries != "" {
+		mode = "query points"
 	}
 	fmt.Fprintf(stdout, "metric: %s\nexact brute-force %d-NN over %s: metric built in %.3f s, search %.3f s\n",
 		desc, *k, mode, tBuild.Seconds(), tKNN.Seconds())
@@ -169,13 +218,17 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	for i, v := range nb.Idx {
 		idx64[i] = int64(v)
 	}
-	for i := 0; i < min(*show, n); i++ {
-		r := n - 1 - i // the last points have the most predecessors
+	for i := 0; i < min(*show, rows); i++ {
+		r := rows - 1 - i // the last points have the most predecessors
 		ids, ds := nb.Row(r)
-		fmt.Fprintf(stdout, "point %d: neighbours %v distances %.4f\n", r, ids, ds)
+		what := "point"
+		if *queries != "" {
+			what = "query"
+		}
+		fmt.Fprintf(stdout, "%s %d: neighbours %v distances %.4f\n", what, r, ids, ds)
 	}
 	if *output != "" {
-		if err := writeNeighbours(*output, idx64, nb.Dist, n, *k); err != nil {
+		if err := writeNeighbours(*output, idx64, nb.Dist, rows, *k); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", *output)

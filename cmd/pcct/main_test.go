@@ -185,3 +185,40 @@ func TestBinaryNoStackTrace(t *testing.T) {
 		t.Fatalf("bad PCCT_KERNELS: %v %q", err, out)
 	}
 }
+
+func TestKnnQueriesAndProfiles(t *testing.T) {
+	dir := t.TempDir()
+	data := writeFile(t, "data.csv", "0,0\n1,0\n0,1\n1,1\n0.5,0.5\n3,3\n")
+	q := writeFile(t, "q.csv", "0.1,0.1\n2.9,3.2\n")
+	out := filepath.Join(dir, "nn.csv")
+	prof := filepath.Join(dir, "cpu.prof")
+	mem := filepath.Join(dir, "mem.prof")
+	code, stdout, stderr := runCLI("knn", "--input", data, "--queries", q, "--k", "2", "--metric", "euclidean",
+		"--output", out, "--cpuprofile", prof, "--memprofile", mem)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, _ := os.ReadFile(out)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "0,0,4,") || !strings.HasPrefix(lines[2], "1,5,3,") {
+		t.Fatalf("query neighbours:\n%s\nstdout %s", b, stdout)
+	}
+	for _, p := range []string{prof, mem} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Fatalf("profile %s not written: %v", p, err)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--input", data, "--queries", q, "--predecessor"}, "--predecessor applies to all-points"},
+		{[]string{"--input", data, "--queries", writeFile(t, "q3.csv", "1,2,3\n"), "--k", "2"}, "points have 3 dimensions"},
+		{[]string{"--input", data, "--queries", q, "--k", "7"}, "larger than the number of data points 6"},
+	} {
+		code, _, stderr := runCLI(append([]string{"knn"}, c.args...)...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
