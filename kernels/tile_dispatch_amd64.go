@@ -3,38 +3,31 @@
 package kernels
 
 func rbfRow(a, bt []float64, ldbt, d, n int, s2 float64, out []float64) {
-	switch lv := current(); lv {
-	case levelAVX512, levelAVX2:
-		if raceEnabled {
-			raceRead(a)
-			raceRead(btSpan(bt, ldbt, d, n))
-			raceWrite(out[:n])
-		}
-		if lv == levelAVX512 {
-			rbfRowAVX512(ptr(a), ptr(bt), ldbt, d, n, s2, ptr(out))
-		} else {
-			rbfRowAVX2(ptr(a), ptr(bt), ldbt, d, n, s2, ptr(out))
-		}
-	default:
-		rbfRowGeneric(a, bt, ldbt, d, n, s2, out)
-	}
+	kernelRow(rbfRowAVX512, rbfRowAVX2, rbfRowGeneric, a, bt, ldbt, d, n, s2, out)
 }
 
 func maternRow(a, bt []float64, ldbt, d, n int, s2 float64, out []float64) {
-	switch lv := current(); lv {
-	case levelAVX512, levelAVX2:
-		if raceEnabled {
-			raceRead(a)
-			raceRead(btSpan(bt, ldbt, d, n))
-			raceWrite(out[:n])
-		}
-		if lv == levelAVX512 {
-			maternRowAVX512(ptr(a), ptr(bt), ldbt, d, n, s2, ptr(out))
-		} else {
-			maternRowAVX2(ptr(a), ptr(bt), ldbt, d, n, s2, ptr(out))
-		}
-	default:
-		maternRowGeneric(a, bt, ldbt, d, n, s2, out)
+	kernelRow(maternRowAVX512, maternRowAVX2, maternRowGeneric, a, bt, ldbt, d, n, s2, out)
+}
+
+// kernelRow dispatches one kernel row to its assembly or generic version.
+func kernelRow(avx512, avx2 func(a, bt *float64, ldbt, d, n int, s2 float64, out *float64),
+	generic func(a, bt []float64, ldbt, d, n int, s2 float64, out []float64),
+	a, bt []float64, ldbt, d, n int, s2 float64, out []float64) {
+	lv := current()
+	if lv == levelGeneric {
+		generic(a, bt, ldbt, d, n, s2, out)
+		return
+	}
+	if raceEnabled {
+		raceRead(a)
+		raceRead(btSpan(bt, ldbt, d, n))
+		raceWrite(out[:n])
+	}
+	if lv == levelAVX512 {
+		avx512(ptr(a), ptr(bt), ldbt, d, n, s2, ptr(out))
+	} else {
+		avx2(ptr(a), ptr(bt), ldbt, d, n, s2, ptr(out))
 	}
 }
 

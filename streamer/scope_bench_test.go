@@ -4,33 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/pcct/pcct/internal/benchutil"
 	"github.com/pcct/pcct/kernels/metric"
 )
-
-// benchWorkers returns the worker counts to benchmark: PCCT_BENCH_WORKERS
-// (e.g. "1,2,4,8,16") or 1, 2, 4, 8, 16 up to the number of CPUs.
-func benchWorkers() []int {
-	if v := os.Getenv("PCCT_BENCH_WORKERS"); v != "" {
-		var out []int
-		for _, s := range strings.Split(v, ",") {
-			if w, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && w > 0 {
-				out = append(out, w)
-			}
-		}
-		return out
-	}
-	var out []int
-	for w := 1; w <= 16 && w <= runtime.NumCPU(); w *= 2 {
-		out = append(out, w)
-	}
-	return out
-}
 
 var scopeBenchMetric *metric.Residual
 
@@ -62,13 +41,13 @@ func BenchmarkScope(b *testing.B) {
 	}
 	all := metric.Range(0, n)
 	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &all,
-		QueryBlock: envInt("PCCT_BENCH_QB", 128), Chunk: envInt("PCCT_BENCH_CHUNK", 512)}
+		QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 128), Chunk: benchutil.EnvInt("PCCT_BENCH_CHUNK", 512)}
 	if v := os.Getenv("PCCT_BENCH_ORDER"); v != "" {
 		denseOrder = v
 	}
 	// The bare kernel time: the same tiles, one goroutine, no pool.
 	kernel := bareTiles(m, req)
-	for _, workers := range benchWorkers() {
+	for _, workers := range benchutil.Workers() {
 		b.Run(fmt.Sprintf("workers=%d/q=%d/c=%d/m=512", workers, nq, n), func(b *testing.B) {
 			p := NewPool(workers)
 			defer p.Close()
@@ -114,11 +93,4 @@ func bareTiles(m metric.Metric, req ScopeRequest) time.Duration {
 		best = min(best, time.Since(t0))
 	}
 	return best
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }

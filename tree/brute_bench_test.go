@@ -3,12 +3,9 @@ package tree
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/pcct/pcct/internal/benchutil"
 	"github.com/pcct/pcct/kernels/metric"
 )
 
@@ -67,7 +64,7 @@ func BenchmarkBruteWorkers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, w := range benchWorkers() {
+	for _, w := range benchutil.Workers() {
 		b.Run(fmt.Sprintf("workers=%d/n=%d/m=512/k=%d", w, n, k), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := BruteAllKNN(m, KNNOptions{K: k, Predecessor: true, Workers: w}); err != nil {
@@ -77,21 +74,4 @@ func BenchmarkBruteWorkers(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(n-1)/2*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
 		})
 	}
-}
-
-func benchWorkers() []int {
-	if v := os.Getenv("PCCT_BENCH_WORKERS"); v != "" {
-		var out []int
-		for _, s := range strings.Split(v, ",") {
-			if w, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && w > 0 {
-				out = append(out, w)
-			}
-		}
-		return out
-	}
-	var out []int
-	for w := 1; w <= runtime.NumCPU() && w <= 16; w *= 2 {
-		out = append(out, w)
-	}
-	return out
 }

@@ -31,8 +31,8 @@ func row(isa vecgen.ISA) {
 	sc := Load(Param("sc"), GP64())
 	n := Load(Param("n"), GP64())
 	sq, rv := isa.Vec(), isa.Vec()
-	VBROADCASTSD(paramAddr("sq"), sq)
-	VBROADCASTSD(paramAddr("r"), rv)
+	VBROADCASTSD(vecgen.ParamAddr("sq"), sq)
+	VBROADCASTSD(vecgen.ParamAddr("r"), rv)
 	c := isa.ConstsU64("resconst", 0x7fffffffffffffff)
 	abs := c[0]
 	one := isa.Vec()
@@ -102,13 +102,4 @@ func row(isa vecgen.ISA) {
 	VZEROUPPER()
 	Store(comp.Count(), ReturnIndex(0))
 	RET()
-}
-
-// paramAddr is the stack address of a scalar argument.
-func paramAddr(name string) Mem {
-	b, err := Param(name).Resolve()
-	if err != nil {
-		panic(err)
-	}
-	return b.Addr
 }

@@ -71,11 +71,11 @@ func row(isa vecgen.ISA, k kind) {
 	var comp *vecgen.Compactor
 	if k == euclid {
 		rv = isa.Vec()
-		VBROADCASTSD(paramAddr("r"), rv)
+		VBROADCASTSD(vecgen.ParamAddr("r"), rv)
 		comp = isa.NewCompactor(Load(Param("idx"), GP64()), GP64())
 	} else {
 		s2 = isa.Vec()
-		VBROADCASTSD(paramAddr("s2"), s2)
+		VBROADCASTSD(vecgen.ParamAddr("s2"), s2)
 	}
 
 	// sqdist accumulates r2 for u vectors of columns starting at bt into acc;
@@ -191,13 +191,4 @@ func row(isa vecgen.ISA, k kind) {
 		Store(comp.Count(), ReturnIndex(0))
 	}
 	RET()
-}
-
-// paramAddr is the stack address of a scalar argument.
-func paramAddr(name string) Mem {
-	b, err := Param(name).Resolve()
-	if err != nil {
-		panic(err)
-	}
-	return b.Addr
 }

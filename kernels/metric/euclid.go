@@ -44,17 +44,9 @@ func (e *Euclidean) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block,
 	if nq == 0 || nc == 0 {
 		return
 	}
-	xq, lda := qs.X[q.Lo*d:], d
-	if q.IDs != nil {
-		w.xq = gatherRows(grow(w.xq, nq*d), qs.X, d, q)
-		xq = w.xq
-	}
-	xct, ldc := cs.XT[c.Lo:], cs.N
-	if c.IDs != nil {
-		w.xct = gatherCols(grow(w.xct, d*nc), cs.XT, d, cs.N, c)
-		xct, ldc = w.xct, nc
-	}
-	kernels.EuclidTile(dst, ldd, xq, lda, xct, ldc, nq, nc, d)
+	xq := rowsOf(&w.xq, qs.X, d, q)
+	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
+	kernels.EuclidTile(dst, ldd, xq, d, xct, ldc, nq, nc, d)
 	zeroSelf(dst, ldd, qs, q, cs, c)
 }
 

@@ -421,52 +421,23 @@ func (r *Residual) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, 
 	w.g = grow(w.g, nq*nc)
 	w.k = grow(w.k, nq*nc)
 	if qs.V32 != nil {
-		vq, vc := qs.V32[q.Lo*m:], cs.V32[c.Lo*m:]
-		if q.IDs != nil {
-			w.vq32 = gatherRows(grow(w.vq32, nq*m), qs.V32, m, q)
-			vq = w.vq32
-		}
-		if c.IDs != nil {
-			w.vc32 = gatherRows(grow(w.vc32, nc*m), cs.V32, m, c)
-			vc = w.vc32
-		}
+		vq := rowsOf(&w.vq32, qs.V32, m, q)
+		vc := rowsOf(&w.vc32, cs.V32, m, c)
 		w.g32 = grow(w.g32, nq*nc)
 		kernels.DotTile32(w.g32, nc, vq, m, vc, m, nq, nc, m)
 		for i, x := range w.g32 {
 			w.g[i] = float64(x)
 		}
 	} else {
-		vq, vc := qs.V[q.Lo*m:], cs.V[c.Lo*m:]
-		if q.IDs != nil {
-			w.vq = gatherRows(grow(w.vq, nq*m), qs.V, m, q)
-			vq = w.vq
-		}
-		if c.IDs != nil {
-			w.vc = gatherRows(grow(w.vc, nc*m), cs.V, m, c)
-			vc = w.vc
-		}
+		vq := rowsOf(&w.vq, qs.V, m, q)
+		vc := rowsOf(&w.vc, cs.V, m, c)
 		kernels.DotTile(w.g, nc, vq, m, vc, m, nq, nc, m)
 	}
-	xq := qs.X[q.Lo*d:]
-	if q.IDs != nil {
-		w.xq = gatherRows(grow(w.xq, nq*d), qs.X, d, q)
-		xq = w.xq
-	}
-	xct, ldc := cs.XT[c.Lo:], cs.N
-	if c.IDs != nil {
-		w.xct = gatherCols(grow(w.xct, d*nc), cs.XT, d, cs.N, c)
-		xct, ldc = w.xct, nc
-	}
+	xq := rowsOf(&w.xq, qs.X, d, q)
+	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
 	r.kernelTile(w.k, nc, xq, d, xct, ldc, nq, nc)
-	sq, sc := qs.ISP[q.Lo:], cs.ISP[c.Lo:]
-	if q.IDs != nil {
-		w.isp = gatherRows(grow(w.isp, nq), qs.ISP, 1, q)
-		sq = w.isp
-	}
-	if c.IDs != nil {
-		w.iscp = gatherRows(grow(w.iscp, nc), cs.ISP, 1, c)
-		sc = w.iscp
-	}
+	sq := rowsOf(&w.isp, qs.ISP, 1, q)
+	sc := rowsOf(&w.iscp, cs.ISP, 1, c)
 	kernels.ResidualTile(dst, ldd, w.k, nc, w.g, nc, sq, sc, nq, nc, nil)
 	zeroSelf(dst, ldd, qs, q, cs, c)
 }

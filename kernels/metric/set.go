@@ -146,3 +146,23 @@ func grow[T any](s []T, n int) []T {
 	}
 	return s[:n]
 }
+
+// rowsOf returns the rows of block b of an N x w matrix: a view into src for
+// a range, else the rows gathered into *buf (grown as needed).
+func rowsOf[T any](buf *[]T, src []T, w int, b Block) []T {
+	if b.IDs == nil {
+		return src[b.Lo*w:]
+	}
+	*buf = gatherRows(grow(*buf, b.Len()*w), src, w, b)
+	return *buf
+}
+
+// colsOf returns the columns of block b of the D x N transposed coordinates
+// and their stride: a view into xt for a range, else gathered into *buf.
+func colsOf(buf *[]float64, xt []float64, d, n int, b Block) ([]float64, int) {
+	if b.IDs == nil {
+		return xt[b.Lo:], n
+	}
+	*buf = gatherCols(grow(*buf, d*b.Len()), xt, d, n, b)
+	return *buf, b.Len()
+}

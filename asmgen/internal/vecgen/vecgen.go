@@ -132,15 +132,27 @@ func (t Tail) Mask() OpmaskVirtual { return t.k }
 // of the ISA, and returns one memory operand per constant, for use as the
 // memory source of arithmetic instructions.
 func (s ISA) Consts(name string, vals ...float64) []Mem {
+	return s.table(name, len(vals), func(i int) Constant { return F64(vals[i]) })
+}
+
+// ConstsU64 is Consts for 64-bit patterns (integers, masks).
+func (s ISA) ConstsU64(name string, vals ...uint64) []Mem {
+	return s.table(name, len(vals), func(i int) Constant { return U64(vals[i]) })
+}
+
+var constCache = map[string][]Mem{}
+
+// table emits n 8-byte constants, each repeated across one vector, once per
+// name and ISA.
+func (s ISA) table(name string, n int, val func(int) Constant) []Mem {
 	if c, ok := constCache[name+s.Name]; ok {
 		return c
 	}
 	m := GLOBL(name+s.Name, RODATA|NOPTR)
-	lanes := s.Lanes(8)
-	out := make([]Mem, len(vals))
-	for i, v := range vals {
-		for l := 0; l < lanes; l++ {
-			DATA(s.Bytes*i+8*l, F64(v))
+	out := make([]Mem, n)
+	for i := range out {
+		for l := 0; l < s.Lanes(8); l++ {
+			DATA(s.Bytes*i+8*l, val(i))
 		}
 		out[i] = m.Offset(s.Bytes * i)
 	}
@@ -148,24 +160,14 @@ func (s ISA) Consts(name string, vals ...float64) []Mem {
 	return out
 }
 
-var constCache = map[string][]Mem{}
-
-// ConstsU64 is Consts for 64-bit integer constants.
-func (s ISA) ConstsU64(name string, vals ...uint64) []Mem {
-	if c, ok := constCache[name+s.Name]; ok {
-		return c
+// ParamAddr is the stack address of a scalar argument of the current
+// function.
+func ParamAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
 	}
-	m := GLOBL(name+s.Name, RODATA|NOPTR)
-	lanes := s.Lanes(8)
-	out := make([]Mem, len(vals))
-	for i, v := range vals {
-		for l := 0; l < lanes; l++ {
-			DATA(s.Bytes*i+8*l, U64(v))
-		}
-		out[i] = m.Offset(s.Bytes * i)
-	}
-	constCache[name+s.Name] = out
-	return out
+	return b.Addr
 }
 
 // LoadVec loads a full vector; es selects PD (8) or PS (4) moves.
