@@ -15,7 +15,9 @@ import (
 // empty steals from random victims (taking the largest ranges, from the
 // top). Submitting a job sends it to the workers and waits; no goroutine is
 // created per task or per job. A pool runs one job at a time; Run may be
-// called from several goroutines, which then take turns.
+// called from several goroutines, which then take turns, but a task must not
+// call Run on its own pool (it would wait for itself). Close a pool that is
+// no longer needed: its workers live until then.
 type Pool struct {
 	workers []*worker
 	mu      sync.Mutex // serialises jobs (taken once per job, never per task)
