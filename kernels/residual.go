@@ -7,11 +7,13 @@ import "fmt"
 // square roots of the residual variances (sq = 1/sqrt(p_q) of the query, sc[j]
 // = 1/sqrt(p_j) of the candidates):
 //
-//	rho    = ((k[j] - g[j]) * sc[j]) * sq
+//	rho    = (k[j] - g[j]) * (sc[j] * sq)
 //	dst[j] = sqrt(1 - min(|rho|, 1))
 //
 // for j < len(dst), in exactly this order of operations in every
-// implementation, so all of them give bit-identical results. A NaN input
+// implementation, so all of them give bit-identical results. Scaling by the
+// product sc[j]*sq (commutative, so the same for the pair either way round)
+// makes the distance exactly symmetric when k and g are. A NaN input
 // gives NaN (min keeps it); an infinite rho gives 0. Fused with it is the
 // radius test: the columns j with dst[j] <= r are written to idx in
 // ascending order and their count is returned; NaN never passes. idx needs

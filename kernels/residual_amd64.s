@@ -27,8 +27,8 @@ pair:
 	VMOVUPD       (CX), Z4
 	VSUBPD        (DX), Z4, Z4
 	VMOVUPD       (BX), Z5
+	VMULPD        Z0, Z5, Z5
 	VMULPD        Z5, Z4, Z4
-	VMULPD        Z0, Z4, Z4
 	VANDPD        resconstAVX512<>+0(SB), Z4, Z4
 	VMINPD        Z4, Z2, Z4
 	VSUBPD        Z4, Z2, Z4
@@ -50,8 +50,8 @@ pairhit0:
 	VMOVUPD       64(CX), Z4
 	VSUBPD        64(DX), Z4, Z4
 	VMOVUPD       64(BX), Z5
+	VMULPD        Z0, Z5, Z5
 	VMULPD        Z5, Z4, Z4
-	VMULPD        Z0, Z4, Z4
 	VANDPD        resconstAVX512<>+0(SB), Z4, Z4
 	VMINPD        Z4, Z2, Z4
 	VSUBPD        Z4, Z2, Z4
@@ -83,8 +83,8 @@ single:
 	VMOVUPD       (CX), Z4
 	VSUBPD        (DX), Z4, Z4
 	VMOVUPD       (BX), Z5
+	VMULPD        Z0, Z5, Z5
 	VMULPD        Z5, Z4, Z4
-	VMULPD        Z0, Z4, Z4
 	VANDPD        resconstAVX512<>+0(SB), Z4, Z4
 	VMINPD        Z4, Z2, Z4
 	VSUBPD        Z4, Z2, Z4
@@ -119,8 +119,8 @@ tail:
 	VMOVUPD.Z     (DX), K1, Z5
 	VSUBPD        Z5, Z4, Z4
 	VMOVUPD.Z     (BX), K1, Z5
+	VMULPD        Z0, Z5, Z5
 	VMULPD        Z5, Z4, Z4
-	VMULPD        Z0, Z4, Z4
 	VANDPD        resconstAVX512<>+0(SB), Z4, Z4
 	VMINPD        Z4, Z2, Z4
 	VSUBPD        Z4, Z2, Z4
@@ -224,8 +224,8 @@ pair:
 	VMOVUPD   (CX), Y3
 	VSUBPD    (DX), Y3, Y3
 	VMOVUPD   (BX), Y4
+	VMULPD    Y0, Y4, Y4
 	VMULPD    Y4, Y3, Y3
-	VMULPD    Y0, Y3, Y3
 	VANDPD    resconstAVX2<>+0(SB), Y3, Y3
 	VMINPD    Y3, Y2, Y3
 	VSUBPD    Y3, Y2, Y3
@@ -250,8 +250,8 @@ pairhit0:
 	VMOVUPD   32(CX), Y3
 	VSUBPD    32(DX), Y3, Y3
 	VMOVUPD   32(BX), Y4
+	VMULPD    Y0, Y4, Y4
 	VMULPD    Y4, Y3, Y3
-	VMULPD    Y0, Y3, Y3
 	VANDPD    resconstAVX2<>+0(SB), Y3, Y3
 	VMINPD    Y3, Y2, Y3
 	VSUBPD    Y3, Y2, Y3
@@ -286,8 +286,8 @@ single:
 	VMOVUPD   (CX), Y3
 	VSUBPD    (DX), Y3, Y3
 	VMOVUPD   (BX), Y4
+	VMULPD    Y0, Y4, Y4
 	VMULPD    Y4, Y3, Y3
-	VMULPD    Y0, Y3, Y3
 	VANDPD    resconstAVX2<>+0(SB), Y3, Y3
 	VMINPD    Y3, Y2, Y3
 	VSUBPD    Y3, Y2, Y3
@@ -326,8 +326,8 @@ tail:
 	VMASKMOVPD (DX), Y3, Y5
 	VSUBPD     Y5, Y4, Y4
 	VMASKMOVPD (BX), Y3, Y5
+	VMULPD     Y0, Y5, Y5
 	VMULPD     Y5, Y4, Y4
-	VMULPD     Y0, Y4, Y4
 	VANDPD     resconstAVX2<>+0(SB), Y4, Y4
 	VMINPD     Y4, Y2, Y4
 	VSUBPD     Y4, Y2, Y4

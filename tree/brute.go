@@ -3,6 +3,7 @@ package tree
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
@@ -55,27 +56,88 @@ func BruteAllKNN(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 		return nil, fmt.Errorf("k = %d is larger than the %d other points available (n = %d)", opt.K, n-1, n)
 	}
 	opt.defaults()
+	if !opt.Predecessor {
+		return bruteAllSymmetric(m, opt)
+	}
 	data := m.Data()
 	best := kernels.NewKBest(n, opt.K)
 	err := run(m, opt, n, func(w *metric.Workspace, tile []float64, i0, i1 int) {
-		hi := n
-		if opt.Predecessor {
-			hi = i1 - 1 // the block's last query may take candidates up to i1-2
-		}
+		hi := i1 - 1 // the block's last query may take candidates up to i1-2
 		for j0 := 0; j0 < hi; j0 += opt.CandidateBlock {
 			j1 := min(hi, j0+opt.CandidateBlock)
 			nc := j1 - j0
 			m.Tile(w, tile, nc, data, metric.Range(i0, i1), data, metric.Range(j0, j1))
 			for i := i0; i < i1; i++ {
 				row := tile[(i-i0)*nc : (i-i0+1)*nc]
-				if opt.Predecessor {
-					row = row[:max(0, min(nc, i-j0))]
-					scanRow(best, i, row, int32(j0), -1)
-				} else {
-					scanRow(best, i, row, int32(j0), int32(i))
-				}
+				scanRow(best, i, row[:max(0, min(nc, i-j0))], int32(j0), -1)
 			}
 		}
+	})
+	return best, err
+}
+
+// symBlock is the side of the square tiles of the symmetric all-points
+// search (256 measured 3 % faster than 128 at n = 8192; tests shrink it).
+var symBlock = 256
+
+// bruteAllSymmetric computes each pair of point blocks once and offers the
+// tile to both sides: rows to the first block's points, columns to the
+// second's. The distances are exactly symmetric (see kernels.ResidualRow),
+// and KBest keeps the k smallest (distance, index) pairs whatever order
+// they arrive in, so the answer equals the one-sided search bit for bit.
+// Each block's rows are updated under its own mutex, taken once per tile.
+func bruteAllSymmetric(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
+	data := m.Data()
+	n := data.N
+	best := kernels.NewKBest(n, opt.K)
+	nb := (n + symBlock - 1) / symBlock
+	locks := make([]sync.Mutex, nb)
+	type pair struct{ bi, bj int }
+	pairs := make([]pair, 0, nb*(nb+1)/2)
+	for bi := 0; bi < nb; bi++ {
+		for bj := 0; bj <= bi; bj++ {
+			pairs = append(pairs, pair{bi, bj})
+		}
+	}
+	p := opt.Pool
+	if p == nil {
+		p = streamer.NewPool(opt.Workers)
+		defer p.Close()
+	}
+	type scratch struct {
+		w        *metric.Workspace
+		tile, tr []float64
+	}
+	ws := make([]*scratch, p.Workers())
+	_, err := p.Run(len(pairs), func(w, t int) {
+		sc := ws[w]
+		if sc == nil {
+			sc = &scratch{w: metric.NewWorkspace(), tile: make([]float64, symBlock*symBlock), tr: make([]float64, symBlock*symBlock)}
+			ws[w] = sc
+		}
+		pr := pairs[t]
+		i0, i1 := pr.bi*symBlock, min(n, (pr.bi+1)*symBlock)
+		j0, j1 := pr.bj*symBlock, min(n, (pr.bj+1)*symBlock)
+		ni, nj := i1-i0, j1-j0
+		m.Tile(sc.w, sc.tile, nj, data, metric.Range(i0, i1), data, metric.Range(j0, j1))
+		locks[pr.bi].Lock()
+		for i := i0; i < i1; i++ {
+			scanRow(best, i, sc.tile[(i-i0)*nj:(i-i0+1)*nj], int32(j0), int32(i))
+		}
+		locks[pr.bi].Unlock()
+		if pr.bi == pr.bj {
+			return
+		}
+		for a := 0; a < ni; a++ {
+			for b := 0; b < nj; b++ {
+				sc.tr[b*ni+a] = sc.tile[a*nj+b]
+			}
+		}
+		locks[pr.bj].Lock()
+		for j := j0; j < j1; j++ {
+			scanRow(best, j, sc.tr[(j-j0)*ni:(j-j0+1)*ni], int32(i0), -1)
+		}
+		locks[pr.bj].Unlock()
 	})
 	return best, err
 }

@@ -75,3 +75,21 @@ func BenchmarkBruteWorkers(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBruteAll is all-points 8-NN (every other point a candidate),
+// n = 8192, d = 8, m = 512.
+func BenchmarkBruteAll(b *testing.B) {
+	const n, d, k = 8192, 8, 8
+	m, err := metric.NewResidual(uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run(fmt.Sprintf("n=%d/d=%d/m=512/k=%d", n, d, k), func(b *testing.B) {
+		for b.Loop() {
+			if _, err := BruteAllKNN(m, KNNOptions{K: k}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(n-1)*float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+	})
+}

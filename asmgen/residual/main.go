@@ -22,7 +22,7 @@ func row(isa vecgen.ISA) {
 	lanes := isa.Lanes(8)
 	name := "residualRow" + isa.Name
 	TEXT(name, NOSPLIT, "func(dst *float64, k *float64, gram *float64, sc *float64, n int, sq float64, r float64, idx *int32) int")
-	Doc(name+" computes dst[j] = sqrt(1 - min(|((k[j]-gram[j])*sc[j])*sq|, 1)) for j < n,",
+	Doc(name+" computes dst[j] = sqrt(1 - min(|(k[j]-gram[j])*(sc[j]*sq)|, 1)) for j < n,",
 		"in that order of operations (no FMA), and appends to idx every j with dst[j] <= r;",
 		"it returns their count.")
 	dst := Load(Param("dst"), GP64())
@@ -42,8 +42,8 @@ func row(isa vecgen.ISA) {
 	// dist computes one vector of distances from v = k - g at offset 0 of
 	// sc (already loaded into sv).
 	dist := func(v, sv VecVirtual) {
+		VMULPD(sq, sv, sv) // sc[j]*sq first: the product is symmetric in the two points
 		VMULPD(sv, v, v)
-		VMULPD(sq, v, v)
 		VANDPD(abs, v, v)
 		VMINPD(v, one, v) // v first: a NaN in v is returned
 		VSUBPD(v, one, v)

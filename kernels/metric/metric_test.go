@@ -127,7 +127,8 @@ func TestMetricProperties(t *testing.T) {
 					if !(v >= 0 && v <= 1) {
 						t.Fatalf("%s/%v: d(%d,%d) = %g outside [0,1]", ds.name, kind, i, j, v)
 					}
-					if math.Abs(v-D[j*n+i]) > slack {
+					if v != D[j*n+i] { // exactly symmetric
+
 						t.Fatalf("%s/%v: d(%d,%d) = %g but d(%d,%d) = %g", ds.name, kind, i, j, v, j, i, D[j*n+i])
 					}
 				}
