@@ -90,7 +90,8 @@ func (s ScopeStats) Steals() int {
 }
 
 // ScopeCollector runs scope collections on a pool, keeping per-worker
-// scratch space between them.
+// scratch space between them. One Collect at a time: use one collector per
+// goroutine that collects.
 type ScopeCollector struct {
 	pool *Pool
 	ws   []*scopeWorker
