@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/pcct/pcct/kernels/metric"
 )
@@ -90,9 +91,10 @@ func (s ScopeStats) Steals() int {
 }
 
 // ScopeCollector runs scope collections on a pool, keeping per-worker
-// scratch space between them. One Collect at a time: use one collector per
-// goroutine that collects.
+// scratch space between them. Concurrent Collect calls take turns (a mutex
+// taken once per call).
 type ScopeCollector struct {
+	mu   sync.Mutex
 	pool *Pool
 	ws   []*scopeWorker
 }
@@ -181,6 +183,8 @@ func (c *ScopeCollector) Collect(req ScopeRequest) (*Scope, error) {
 	if err := req.check(); err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if req.QueryBlock <= 0 {
 		req.QueryBlock = 128
 	}

@@ -1,6 +1,7 @@
 package streamer
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -258,6 +259,34 @@ func TestScopeBadRequests(t *testing.T) {
 	for i, c := range cases {
 		if _, err := sc.Collect(c); err == nil {
 			t.Errorf("case %d: no error", i)
+		}
+	}
+}
+
+func TestScopeConcurrentCollect(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	sc := NewScopeCollector(p)
+	m := scopeMetrics(t, 150, 2)[1]
+	all := metric.Range(0, 150)
+	req := ScopeRequest{Metric: m, Queries: m.Data(), Radius: slices.Repeat([]float64{0.2}, 150), Candidates: m.Data(), Dense: &all}
+	want, err := sc.Collect(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s, err := sc.Collect(req)
+			if err == nil && (!sameScope(s, want) || s.Stats.Scans != want.Stats.Scans) {
+				err = fmt.Errorf("concurrent Collect gave a different scope or stats")
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
