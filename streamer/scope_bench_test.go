@@ -41,13 +41,17 @@ func BenchmarkScope(b *testing.B) {
 	}
 	all := metric.Range(0, n)
 	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &all,
-		QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 128), Chunk: benchutil.EnvInt("PCCT_BENCH_CHUNK", 512)}
+		QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0), Chunk: benchutil.EnvInt("PCCT_BENCH_CHUNK", 512)}
 	if v := os.Getenv("PCCT_BENCH_ORDER"); v != "" {
 		denseOrder = v
 	}
-	// The bare kernel time: the same tiles, one goroutine, no pool.
-	kernel := bareTiles(m, req)
 	for _, workers := range benchutil.Workers() {
+		// The bare kernel time: the same tiles, one goroutine, no pool.
+		qb := req.QueryBlock
+		if qb == 0 {
+			qb = defaultQueryBlock(workers)
+		}
+		kernel := bareTiles(m, req, qb, req.Chunk)
 		b.Run(fmt.Sprintf("workers=%d/q=%d/c=%d/m=512", workers, nq, n), func(b *testing.B) {
 			p := NewPool(workers)
 			defer p.Close()
@@ -76,9 +80,8 @@ func BenchmarkScope(b *testing.B) {
 
 // bareTiles times the scope's tiles computed back to back on one goroutine
 // (best of 3).
-func bareTiles(m metric.Metric, req ScopeRequest) time.Duration {
+func bareTiles(m metric.Metric, req ScopeRequest, qb, ch int) time.Duration {
 	w := metric.NewWorkspace()
-	qb, ch := req.QueryBlock, req.Chunk
 	tile := make([]float64, qb*ch)
 	n := req.Dense.Len()
 	best := time.Duration(1 << 62)
