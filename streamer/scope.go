@@ -150,6 +150,9 @@ func (r *ScopeRequest) check() error {
 	case r.Dense == nil && len(r.SparseOffsets) != nq+1:
 		return fmt.Errorf("scope: sparse offsets have length %d, want %d", len(r.SparseOffsets), nq+1)
 	}
+	if err := metric.Compatible(r.Queries, r.Candidates); err != nil {
+		return fmt.Errorf("scope: %w", err)
+	}
 	for _, id := range r.QueryIDs {
 		if id < 0 || int(id) >= r.Queries.N {
 			return fmt.Errorf("scope: query id %d outside [0, %d)", id, r.Queries.N)

@@ -155,6 +155,9 @@ func BruteKNN(m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, err
 	if opt.Predecessor {
 		return nil, fmt.Errorf("predecessor mode needs the data points as queries: use BruteAllKNN")
 	}
+	if err := metric.Compatible(m.Data(), qs); err != nil {
+		return nil, err
+	}
 	opt.defaults()
 	data := m.Data()
 	best := kernels.NewKBest(qs.N, opt.K)

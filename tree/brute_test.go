@@ -179,4 +179,14 @@ func TestBruteBadK(t *testing.T) {
 	if _, err := BruteKNN(m, qs, KNNOptions{K: 11}); err == nil {
 		t.Error("BruteKNN accepted k > n")
 	}
+	// A query set from another metric is an error, not a panic.
+	other := testMetrics(t, 10, 3)[0]
+	q3, _ := other.Embed(uniformPoints(2, 3, 1), 2)
+	if _, err := BruteKNN(m, q3, KNNOptions{K: 2}); err == nil || !strings.Contains(err.Error(), "dimensions 2 and 3") {
+		t.Errorf("mismatched query set: %v", err)
+	}
+	res := testMetrics(t, 10, 2)[0]
+	if _, err := BruteKNN(res, qs, KNNOptions{K: 2}); err == nil || !strings.Contains(err.Error(), "different metrics") {
+		t.Errorf("Euclidean queries on a residual metric: %v", err)
+	}
 }

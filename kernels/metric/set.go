@@ -62,6 +62,20 @@ func (s *Set) rootID(i int) int {
 	return i
 }
 
+// Compatible reports an error unless tiles may pair the points of a and b:
+// the same dimension and the same low-rank factor width and precision.
+func Compatible(a, b *Set) error {
+	switch {
+	case a == nil || b == nil:
+		return fmt.Errorf("missing point set")
+	case a.D != b.D:
+		return fmt.Errorf("point sets have dimensions %d and %d", a.D, b.D)
+	case a.M != b.M || (a.V32 == nil) != (b.V32 == nil) || (a.ISP == nil) != (b.ISP == nil):
+		return fmt.Errorf("point sets come from different metrics (m = %d and %d)", a.M, b.M)
+	}
+	return nil
+}
+
 // Block names points of a Set: the contiguous range [Lo, Hi) when IDs is
 // nil, else the listed ids in the listed order.
 type Block struct {
