@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -60,9 +61,29 @@ func readNpy(r io.Reader) ([]float64, int, int, error) {
 	shape := rd.Header.Descr.Shape
 	switch len(shape) {
 	case 1:
-		var v []float64
-		if err := rd.Read(&v); err != nil {
+		// Read in the file's own element type, then convert.
+		rt := npyio.TypeFrom(rd.Header.Descr.Type)
+		if rt == nil {
+			return nil, 0, 0, fmt.Errorf(".npy dtype %s is not numeric", rd.Header.Descr.Type)
+		}
+		ptr := reflect.New(reflect.SliceOf(rt))
+		if err := rd.Read(ptr.Interface()); err != nil {
 			return nil, 0, 0, fmt.Errorf("reading .npy data: %w", err)
+		}
+		sv := ptr.Elem()
+		v := make([]float64, sv.Len())
+		for i := range v {
+			e := sv.Index(i)
+			switch {
+			case e.CanFloat():
+				v[i] = e.Float()
+			case e.CanInt():
+				v[i] = float64(e.Int())
+			case e.CanUint():
+				v[i] = float64(e.Uint())
+			default:
+				return nil, 0, 0, fmt.Errorf(".npy dtype %s is not numeric", rd.Header.Descr.Type)
+			}
 		}
 		return v, len(v), 1, nil
 	case 2:

@@ -1,0 +1,103 @@
+package dataio
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"codeberg.org/sbinet/npyio"
+	"gonum.org/v1/gonum/mat"
+)
+
+func write(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestReadCSV(t *testing.T) {
+	p := write(t, "p.csv", []byte("# comment\nx, y\n1, 2\n\n3,4.5\n-1e3,0\n"))
+	x, n, d, err := ReadPoints(p)
+	if err != nil || n != 3 || d != 2 || !slices.Equal(x, []float64{1, 2, 3, 4.5, -1000, 0}) {
+		t.Fatalf("ReadPoints = %v %d %d %v", x, n, d, err)
+	}
+	for name, body := range map[string]string{
+		"ragged.csv": "1,2\n3\n",
+		"text.csv":   "1,2\n3,x\n",
+		"only.csv":   "a,b\n",
+		"nan.csv":    "1,2\nNaN,3\n",
+	} {
+		if _, _, _, err := ReadPoints(write(t, name, []byte(body))); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestReadNpy(t *testing.T) {
+	// float32, 2-D: converted to float64.
+	p := filepath.Join(t.TempDir(), "f.npy")
+	f, _ := os.Create(p)
+	if err := npyio.Write(f, mat.NewDense(2, 3, []float64{1, 2, 3, 4, 5, 6})); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	x, n, d, err := ReadPoints(p)
+	if err != nil || n != 2 || d != 3 || !slices.Equal(x, []float64{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("2-D: %v %d %d %v", x, n, d, err)
+	}
+	p1 := filepath.Join(t.TempDir(), "v.npy")
+	f, _ = os.Create(p1)
+	if err := npyio.Write(f, []float32{1.5, 2.5, 3.5}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	x, n, d, err = ReadPoints(p1)
+	if err != nil || n != 3 || d != 1 || !slices.Equal(x, []float64{1.5, 2.5, 3.5}) {
+		t.Fatalf("1-D float32: %v %d %d %v", x, n, d, err)
+	}
+	p2 := filepath.Join(t.TempDir(), "i.npy")
+	f, _ = os.Create(p2)
+	if err := npyio.Write(f, []int32{-3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if x, n, d, err := ReadPoints(p2); err != nil || n != 2 || d != 1 || !slices.Equal(x, []float64{-3, 4}) {
+		t.Fatalf("1-D int32: %v %d %d %v", x, n, d, err)
+	}
+	if _, _, _, err := ReadPoints(write(t, "bad.npy", []byte("not numpy"))); err == nil || !strings.Contains(err.Error(), "not a valid .npy") {
+		t.Fatalf("bad npy: %v", err)
+	}
+}
+
+func TestWriteNpyRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	idx := []int64{0, -1, 5, 7, 9, 2}
+	p := filepath.Join(dir, "i.npy")
+	if err := WriteNpy(p, idx, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(p)
+	defer f.Close()
+	r, err := npyio.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Header.Descr.Shape; !slices.Equal(s, []int{3, 2}) || r.Header.Descr.Type != "'<i8'" {
+		t.Fatalf("header %+v", r.Header.Descr)
+	}
+	var got []int64
+	if err := r.Read(&got); err != nil || !slices.Equal(got, idx) {
+		t.Fatalf("read back %v %v", got, err)
+	}
+	if err := WriteNpy(p, idx, 2, 2); err == nil {
+		t.Fatal("shape mismatch accepted")
+	}
+	if DistancesPath("/a/nn.npy") != "/a/nn_distances.npy" {
+		t.Fatal(DistancesPath("/a/nn.npy"))
+	}
+}
