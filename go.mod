@@ -2,19 +2,20 @@ module github.com/pcct/pcct
 
 go 1.26.0
 
-require github.com/mmcloughlin/avo v0.6.0
+require (
+	codeberg.org/sbinet/npyio v0.14.0
+	github.com/anishathalye/porcupine v1.3.1
+	github.com/mmcloughlin/avo v0.6.0
+	golang.org/x/sys v0.50.0
+	gonum.org/v1/gonum v0.17.0
+)
 
 require (
-	codeberg.org/sbinet/npyio v0.14.0 // indirect
-	github.com/anishathalye/porcupine v1.3.1 // indirect
 	github.com/campoy/embedmd v1.0.0 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/nlpodyssey/gopickle v0.3.0 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.34.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
-	gonum.org/v1/gonum v0.17.0 // indirect
 )

@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"codeberg.org/sbinet/npyio"
-	"gonum.org/v1/gonum/mat"
 )
 
 // ReadPoints reads an n x d matrix of coordinates from a .npy file (any
@@ -59,49 +58,52 @@ func readNpy(r io.Reader) ([]float64, int, int, error) {
 		return nil, 0, 0, fmt.Errorf("not a valid .npy file: %w", err)
 	}
 	shape := rd.Header.Descr.Shape
+	var n, d int
 	switch len(shape) {
 	case 1:
-		// Read in the file's own element type, then convert.
-		rt := npyio.TypeFrom(rd.Header.Descr.Type)
-		if rt == nil {
+		n, d = shape[0], 1
+	case 2:
+		n, d = shape[0], shape[1]
+	default:
+		return nil, 0, 0, fmt.Errorf(".npy array has shape %v: want a 2-D array (points x dimensions)", shape)
+	}
+	if n == 0 || d == 0 {
+		return nil, 0, 0, nil
+	}
+	// Read the flat data in the file's own element type, then convert.
+	rt := npyio.TypeFrom(rd.Header.Descr.Type)
+	if rt == nil {
+		return nil, 0, 0, fmt.Errorf(".npy dtype %s is not supported", rd.Header.Descr.Type)
+	}
+	ptr := reflect.New(reflect.SliceOf(rt))
+	if err := rd.Read(ptr.Interface()); err != nil {
+		return nil, 0, 0, fmt.Errorf("reading .npy data: %w", err)
+	}
+	sv := ptr.Elem()
+	if sv.Len() != n*d {
+		return nil, 0, 0, fmt.Errorf(".npy data has %d values for shape %v", sv.Len(), shape)
+	}
+	x := make([]float64, n*d)
+	for i := range x {
+		e := sv.Index(i)
+		var v float64
+		switch {
+		case e.CanFloat():
+			v = e.Float()
+		case e.CanInt():
+			v = float64(e.Int())
+		case e.CanUint():
+			v = float64(e.Uint())
+		default:
 			return nil, 0, 0, fmt.Errorf(".npy dtype %s is not numeric", rd.Header.Descr.Type)
 		}
-		ptr := reflect.New(reflect.SliceOf(rt))
-		if err := rd.Read(ptr.Interface()); err != nil {
-			return nil, 0, 0, fmt.Errorf("reading .npy data: %w", err)
+		if rd.Header.Descr.Fortran { // column-major: element i is (i%n, i/n)
+			x[(i%n)*d+i/n] = v
+		} else {
+			x[i] = v
 		}
-		sv := ptr.Elem()
-		v := make([]float64, sv.Len())
-		for i := range v {
-			e := sv.Index(i)
-			switch {
-			case e.CanFloat():
-				v[i] = e.Float()
-			case e.CanInt():
-				v[i] = float64(e.Int())
-			case e.CanUint():
-				v[i] = float64(e.Uint())
-			default:
-				return nil, 0, 0, fmt.Errorf(".npy dtype %s is not numeric", rd.Header.Descr.Type)
-			}
-		}
-		return v, len(v), 1, nil
-	case 2:
-		if shape[0] == 0 || shape[1] == 0 {
-			return nil, 0, 0, nil
-		}
-		var m mat.Dense
-		if err := rd.Read(&m); err != nil {
-			return nil, 0, 0, fmt.Errorf("reading .npy data: %w", err)
-		}
-		n, d := m.Dims()
-		x := make([]float64, 0, n*d)
-		for i := 0; i < n; i++ {
-			x = append(x, m.RawRowView(i)...)
-		}
-		return x, n, d, nil
 	}
-	return nil, 0, 0, fmt.Errorf(".npy array has shape %v: want a 2-D array (points x dimensions)", shape)
+	return x, n, d, nil
 }
 
 func readCSV(r io.Reader) ([]float64, int, int, error) {

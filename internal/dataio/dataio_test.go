@@ -1,6 +1,8 @@
 package dataio
 
 import (
+	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,6 +70,24 @@ func TestReadNpy(t *testing.T) {
 	f.Close()
 	if x, n, d, err := ReadPoints(p2); err != nil || n != 2 || d != 1 || !slices.Equal(x, []float64{-3, 4}) {
 		t.Fatalf("1-D int32: %v %d %d %v", x, n, d, err)
+	}
+	p3 := filepath.Join(t.TempDir(), "i2.npy")
+	if err := WriteNpy(p3, []int64{1, 2, 3, 4, 5, 6}, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	if x, n, d, err := ReadPoints(p3); err != nil || n != 3 || d != 2 || !slices.Equal(x, []float64{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("2-D int64: %v %d %d %v", x, n, d, err)
+	}
+	// Fortran order: the file stores columns; points come back row-major.
+	hdr := "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }"
+	hdr += strings.Repeat(" ", (64-(10+len(hdr)+1)%64)%64) + "\n"
+	raw := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)), byte(len(hdr)>>8))
+	raw = append(raw, hdr...)
+	for _, v := range []float64{1, 4, 2, 5, 3, 6} {
+		raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(v))
+	}
+	if x, n, d, err := ReadPoints(write(t, "fortran.npy", raw)); err != nil || n != 2 || d != 3 || !slices.Equal(x, []float64{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("Fortran order: %v %d %d %v", x, n, d, err)
 	}
 	if _, _, _, err := ReadPoints(write(t, "bad.npy", []byte("not numpy"))); err == nil || !strings.Contains(err.Error(), "not a valid .npy") {
 		t.Fatalf("bad npy: %v", err)
