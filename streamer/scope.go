@@ -3,6 +3,7 @@ package streamer
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"sync"
@@ -106,6 +107,7 @@ type scopeWorker struct {
 	mw       *metric.Workspace
 	tile     []float64
 	stamp    []uint32 // de-duplication marks, by candidate id
+	col      []int32  // a marked id's position in a sparse block's union
 	epoch    uint32
 	counters ScopeStats
 }
@@ -330,99 +332,193 @@ func (c *ScopeCollector) dense(r *ScopeRequest) (*Scope, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := c.merge(r, nq, n, results)
+	s := c.merge(r, nq, func(int) int { return n }, results)
 	s.Stats.Jobs = stats.Jobs
 	return s, nil
 }
 
-// sparse: each query scans its own de-duplicated list in chunks.
+// sparseGroupSlack bounds the extra distances a grouped sparse block may
+// compute: a block of queries is tiled against the union of its lists when
+// |block| x |union| <= sparseGroupSlack x (sum of the lists' lengths).
+var sparseGroupSlack = 2 // a variable so that benchmarks can turn grouping off
+
+// sparseBlock is the plan of one block of sparse queries: the union of
+// their windows (first occurrences in order) and, per query, a bitmap of
+// its candidates' positions in the union; or, when the lists overlap too
+// little, nothing (each query is tiled alone).
+type sparseBlock struct {
+	union []int32
+	bits  [][]uint64
+}
+
+// sparse: each query scans its own de-duplicated list. Queries are taken in
+// blocks; a block whose lists overlap enough is tiled against the union of
+// its lists (block x chunk tiles, each candidate row read once for the
+// block), the others query by query.
 func (c *ScopeCollector) sparse(r *ScopeRequest) (*Scope, error) {
 	nq := r.nq()
+	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
 	var stats ScopeStats
-	// De-duplicate every list, keeping first occurrences in order.
 	lists := make([][]int32, nq)
-	st, err := c.pool.Run(nq, func(w, i int) {
+	plans := make([]sparseBlock, nblocks)
+	// One task per block: de-duplicate its lists (keeping first occurrences
+	// in order), then plan the block.
+	st, err := c.pool.Run(nblocks, func(w, b int) {
 		sw := c.ws[w]
-		if len(sw.stamp) < r.Candidates.N {
-			sw.stamp = make([]uint32, r.Candidates.N)
-			sw.epoch = 0
-		}
-		sw.epoch++
-		if sw.epoch == 0 { // wrapped: clear the marks
-			clear(sw.stamp)
-			sw.epoch = 1
-		}
-		in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
-		out := make([]int32, 0, len(in))
-		for _, id := range in {
-			if sw.stamp[id] == sw.epoch {
-				sw.counters.Dedupe++
-				continue
+		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
+		for i := q0; i < q1; i++ {
+			sw.newEpoch(r.Candidates.N)
+			in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
+			out := make([]int32, 0, len(in))
+			for _, id := range in {
+				if sw.stamp[id] == sw.epoch {
+					sw.counters.Dedupe++
+					continue
+				}
+				sw.stamp[id] = sw.epoch
+				out = append(out, id)
 			}
-			sw.stamp[id] = sw.epoch
-			out = append(out, id)
+			lists[i] = out
 		}
-		lists[i] = out
+		if q1-q0 < 2 {
+			return
+		}
+		// The union of the windows; sw.col maps an id to its position.
+		sw.newEpoch(r.Candidates.N)
+		if len(sw.col) < r.Candidates.N {
+			sw.col = make([]int32, r.Candidates.N)
+		}
+		var union []int32
+		total := 0
+		for i := q0; i < q1; i++ {
+			lo, hi, _ := r.window(i, len(lists[i]))
+			total += hi - lo
+			for _, id := range lists[i][lo:hi] {
+				if sw.stamp[id] != sw.epoch {
+					sw.stamp[id] = sw.epoch
+					sw.col[id] = int32(len(union))
+					union = append(union, id)
+				}
+			}
+		}
+		if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
+			return
+		}
+		words := (len(union) + 63) / 64
+		pl := sparseBlock{union: union, bits: make([][]uint64, q1-q0)}
+		all := make([]uint64, (q1-q0)*words)
+		for i := q0; i < q1; i++ {
+			lo, hi, _ := r.window(i, len(lists[i]))
+			bm := all[(i-q0)*words : (i-q0+1)*words]
+			for _, id := range lists[i][lo:hi] {
+				c := sw.col[id]
+				bm[c/64] |= 1 << (c % 64)
+			}
+			pl.bits[i-q0] = bm
+		}
+		plans[b] = pl
 	})
 	stats.Jobs = append(stats.Jobs, st)
 	if err != nil {
 		return nil, err
 	}
-	// One task per (query, chunk of its window).
-	type task struct{ q, lo, hi int }
+	// Tasks: (block, chunk of its union) for grouped blocks, (query, chunk
+	// of its window) for the others.
+	type task struct {
+		block, q, lo, hi int // q < 0: a grouped block's chunk
+	}
 	var tasks []task
-	firstTask := make([]int, nq+1)
-	for i := 0; i < nq; i++ {
-		firstTask[i] = len(tasks)
-		lo, hi, _ := r.window(i, len(lists[i]))
-		for a := lo; a < hi; a += r.Chunk {
-			tasks = append(tasks, task{i, a, min(hi, a+r.Chunk)})
+	for b := 0; b < nblocks; b++ {
+		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
+		if u := plans[b].union; u != nil {
+			for a := 0; a < len(u); a += r.Chunk {
+				tasks = append(tasks, task{b, -1, a, min(len(u), a+r.Chunk)})
+			}
+			continue
+		}
+		for i := q0; i < q1; i++ {
+			lo, hi, _ := r.window(i, len(lists[i]))
+			for a := lo; a < hi; a += r.Chunk {
+				tasks = append(tasks, task{b, i, a, min(hi, a+r.Chunk)})
+			}
 		}
 	}
-	firstTask[nq] = len(tasks)
 	results := make([][]hit, len(tasks))
 	st, err = c.pool.Run(len(tasks), func(w, t int) {
 		tk := tasks[t]
 		sw := c.ws[w]
-		ids := lists[tk.q][tk.lo:tk.hi]
-		nc := len(ids)
-		sw.tile = grow(sw.tile, nc)
-		r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(tk.q, tk.q+1), r.Candidates, metric.List(ids))
 		var out []hit
-		rad := r.Radius[tk.q]
-		for j, d := range sw.tile[:nc] {
-			if d <= rad {
-				out = append(out, hit{int32(tk.q), ids[j], d})
+		if tk.q >= 0 {
+			ids := lists[tk.q][tk.lo:tk.hi]
+			nc := len(ids)
+			sw.tile = grow(sw.tile, nc)
+			r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(tk.q, tk.q+1), r.Candidates, metric.List(ids))
+			rad := r.Radius[tk.q]
+			for j, d := range sw.tile[:nc] {
+				if d <= rad {
+					out = append(out, hit{int32(tk.q), ids[j], d})
+				}
+			}
+			sw.counters.Scans += int64(nc)
+			results[t] = out
+			return
+		}
+		pl := &plans[tk.block]
+		q0, q1 := tk.block*r.QueryBlock, min(nq, (tk.block+1)*r.QueryBlock)
+		ids := pl.union[tk.lo:tk.hi]
+		nc := len(ids)
+		sw.tile = grow(sw.tile, (q1-q0)*nc)
+		r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q0, q1), r.Candidates, metric.List(ids))
+		sw.counters.Scans += int64((q1 - q0) * nc)
+		for i := q0; i < q1; i++ {
+			bm := pl.bits[i-q0]
+			row := sw.tile[(i-q0)*nc : (i-q0+1)*nc]
+			rad := r.Radius[i]
+			// The query's candidates among union positions [lo, hi).
+			for wi := tk.lo / 64; wi*64 < tk.hi; wi++ {
+				word := bm[wi]
+				if wi*64 < tk.lo {
+					word &^= 1<<(tk.lo-wi*64) - 1
+				}
+				if end := tk.hi - wi*64; end < 64 {
+					word &= 1<<end - 1
+				}
+				for word != 0 {
+					p := wi*64 + bits.TrailingZeros64(word)
+					word &= word - 1
+					if d := row[p-tk.lo]; d <= rad {
+						out = append(out, hit{int32(i), ids[p-tk.lo], d})
+					}
+				}
 			}
 		}
-		sw.counters.Scans += int64(nc)
 		results[t] = out
 	})
 	stats.Jobs = append(stats.Jobs, st)
 	if err != nil {
 		return nil, err
 	}
-	s := &Scope{Offsets: make([]int, nq+1), Saturated: make([]bool, nq), Next: make([]int, nq)}
-	for i := 0; i < nq; i++ {
-		_, hi, sat := r.window(i, len(lists[i]))
-		s.Saturated[i], s.Next[i] = sat, hi
-		start := len(s.Members)
-		for t := firstTask[i]; t < firstTask[i+1]; t++ {
-			for _, h := range results[t] {
-				s.Members = append(s.Members, h.id)
-				s.Dist = append(s.Dist, h.d)
-			}
-		}
-		sortMembers(s.Members[start:], s.Dist[start:])
-		s.Offsets[i+1] = len(s.Members)
-	}
+	s := c.merge(r, nq, func(i int) int { return len(lists[i]) }, results)
 	s.Stats.Jobs = stats.Jobs
 	return s, nil
 }
 
+// newEpoch starts a new set of de-duplication marks over n ids.
+func (sw *scopeWorker) newEpoch(n int) {
+	if len(sw.stamp) < n {
+		sw.stamp = make([]uint32, n)
+		sw.epoch = 0
+	}
+	sw.epoch++
+	if sw.epoch == 0 { // wrapped: clear the marks
+		clear(sw.stamp)
+		sw.epoch = 1
+	}
+}
+
 // merge gathers the dense tiles' hits query by query (tiles in chunk order),
 // sorts each query's members by id and drops repeated ids.
-func (c *ScopeCollector) merge(r *ScopeRequest, nq, n int, results [][]hit) *Scope {
+func (c *ScopeCollector) merge(r *ScopeRequest, nq int, listLen func(i int) int, results [][]hit) *Scope {
 	s := &Scope{Offsets: make([]int, nq+1), Saturated: make([]bool, nq), Next: make([]int, nq)}
 	perQuery := make([][]hit, nq)
 	for _, hs := range results {
@@ -431,7 +527,7 @@ func (c *ScopeCollector) merge(r *ScopeRequest, nq, n int, results [][]hit) *Sco
 		}
 	}
 	for i := 0; i < nq; i++ {
-		_, hi, sat := r.window(i, n)
+		_, hi, sat := r.window(i, listLen(i))
 		s.Saturated[i], s.Next[i] = sat, hi
 		start := len(s.Members)
 		for _, h := range perQuery[i] {

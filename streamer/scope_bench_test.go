@@ -13,14 +13,11 @@ import (
 
 var scopeBenchMetric *metric.Residual
 
-// BenchmarkScope collects the scopes of 512 queries against 32,768 dense
-// candidates (residual metric, m = 512, d = 8, float64) and reports the
-// wall time against the bare kernel time of the same tiles run one after
-// another on one goroutine (kernel/wall is the speed-up; busy/kernel the
-// machinery's overhead), and the pool's utilisation.
-func BenchmarkScope(b *testing.B) {
-	const n, d, nq = 32768, 8, 512
+// benchMetric builds (once) the residual metric of 32,768 uniform points in
+// [0,1]^8 with m = 512.
+func benchMetric(b *testing.B) *metric.Residual {
 	if scopeBenchMetric == nil {
+		const n, d = 32768, 8
 		r := rand.New(rand.NewPCG(1, 1))
 		x := make([]float64, n*d)
 		for i := range x {
@@ -32,7 +29,17 @@ func BenchmarkScope(b *testing.B) {
 		}
 		scopeBenchMetric = m
 	}
-	m := scopeBenchMetric
+	return scopeBenchMetric
+}
+
+// BenchmarkScope collects the scopes of 512 queries against 32,768 dense
+// candidates (residual metric, m = 512, d = 8, float64) and reports the
+// wall time against the bare kernel time of the same tiles run one after
+// another on one goroutine (kernel/wall is the speed-up; busy/kernel the
+// machinery's overhead), and the pool's utilisation.
+func BenchmarkScope(b *testing.B) {
+	const n, nq = 32768, 512
+	m := benchMetric(b)
 	qids := make([]int32, nq)
 	radius := make([]float64, nq)
 	for i := range qids {
@@ -96,4 +103,47 @@ func bareTiles(m metric.Metric, req ScopeRequest, qb, ch int) time.Duration {
 		best = min(best, time.Since(t0))
 	}
 	return best
+}
+
+// BenchmarkScopeSparse: 512 queries, each proposing the same 4096
+// candidates in its own order (the tree's typical case of shared candidate
+// sets), grouped into block tiles or scanned query by query.
+func BenchmarkScopeSparse(b *testing.B) {
+	const n, nq, nl = 32768, 512, 4096
+	m := benchMetric(b)
+	r := rand.New(rand.NewPCG(2, 2))
+	qids := make([]int32, nq)
+	radius := make([]float64, nq)
+	offsets := []int{0}
+	var ids []int32
+	base := r.Perm(n)[:nl]
+	for i := range qids {
+		qids[i] = int32(i * (n / nq))
+		radius[i] = 0.7
+		r.Shuffle(nl, func(a, c int) { base[a], base[c] = base[c], base[a] })
+		for _, id := range base {
+			ids = append(ids, int32(id))
+		}
+		offsets = append(offsets, len(ids))
+	}
+	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
+		SparseOffsets: offsets, SparseIDs: ids}
+	for _, grouped := range []bool{true, false} {
+		b.Run(fmt.Sprintf("grouped=%v/q=%d/list=%d", grouped, nq, nl), func(b *testing.B) {
+			saved := sparseGroupSlack
+			if !grouped {
+				sparseGroupSlack = 0
+			}
+			defer func() { sparseGroupSlack = saved }()
+			p := NewPool(0)
+			defer p.Close()
+			sc := NewScopeCollector(p)
+			for b.Loop() {
+				if _, err := sc.Collect(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(nq*nl)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+		})
+	}
 }

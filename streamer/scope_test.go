@@ -290,3 +290,89 @@ func TestScopeConcurrentCollect(t *testing.T) {
 		}
 	}
 }
+
+// TestScopeSparseGrouped: queries whose lists overlap are tiled against the
+// union of their lists; the answer must equal the naive scan, with and
+// without a scan cap, and the dense scan of the shared list.
+func TestScopeSparseGrouped(t *testing.T) {
+	const n = 260
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, w := range []int{1, 4} {
+		p := NewPool(w)
+		sc := NewScopeCollector(p)
+		for _, m := range scopeMetrics(t, n, 2) {
+			nq := 70
+			radius := make([]float64, nq)
+			qids := make([]int32, nq)
+			for i := range radius {
+				qids[i] = int32(r.IntN(n))
+				radius[i] = 0.3
+				if m.Name() == "residual" {
+					radius[i] = 0.85
+				}
+			}
+			base := make([]int32, 0, 120)
+			for _, id := range r.Perm(n)[:120] {
+				base = append(base, int32(id))
+			}
+			offsets := []int{0}
+			var ids []int32
+			for i := 0; i < nq; i++ {
+				l := slices.Clone(base)
+				r.Shuffle(len(l), func(a, b int) { l[a], l[b] = l[b], l[a] })
+				if i%5 == 0 { // a few extra candidates and repeats
+					l = append(l, int32(r.IntN(n)), l[0])
+				}
+				ids = append(ids, l...)
+				offsets = append(offsets, len(ids))
+			}
+			for _, capN := range []int{0, 50} {
+				req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
+					SparseOffsets: offsets, SparseIDs: ids, ScanCap: capN, QueryBlock: 16, Chunk: 33}
+				s, err := sc.Collect(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The lists, de-duplicated as Collect does.
+				dedup := func(i int) []int32 {
+					var out []int32
+					for _, id := range ids[offsets[i]:offsets[i+1]] {
+						if !slices.Contains(out, id) {
+							out = append(out, id)
+						}
+					}
+					return out
+				}
+				wantM, wantD := naiveScope(m, req, dedup)
+				checkScope(t, m.Name()+"/grouped", s, wantM, wantD)
+				// Grouping computed more distances than the lists hold, but
+				// not many more.
+				var need int64
+				for i := 0; i < nq; i++ {
+					lo, hi, _ := req.window(i, len(dedup(i)))
+					need += int64(hi - lo)
+				}
+				if s.Stats.Scans < need || s.Stats.Scans > int64(sparseGroupSlack)*need || (capN == 0 && s.Stats.Scans == need) {
+					t.Fatalf("scans %d for %d listed candidates: grouping not used or too costly", s.Stats.Scans, need)
+				}
+				if capN == 0 {
+					dense := metric.List(base)
+					dreq := req
+					dreq.Dense, dreq.SparseOffsets, dreq.SparseIDs = &dense, nil, nil
+					ds, err := sc.Collect(dreq)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := 0; i < nq; i++ {
+						extra := s.Members[s.Offsets[i]:s.Offsets[i+1]]
+						want := ds.Members[ds.Offsets[i]:ds.Offsets[i+1]]
+						if i%5 != 0 && !slices.Equal(extra, want) {
+							t.Fatalf("query %d: sparse %v, dense %v", i, extra, want)
+						}
+					}
+				}
+			}
+		}
+		p.Close()
+	}
+}
