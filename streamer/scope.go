@@ -359,64 +359,22 @@ func (c *ScopeCollector) sparse(r *ScopeRequest) (*Scope, error) {
 	nq := r.nq()
 	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
 	var stats ScopeStats
-	lists := make([][]int32, nq)
+	lists := make([][]int32, nq) // de-duplicated lists (blocks scanned query by query)
+	lens := make([]int, nq)      // de-duplicated list lengths (all queries)
 	plans := make([]sparseBlock, nblocks)
-	// One task per block: de-duplicate its lists (keeping first occurrences
-	// in order), then plan the block.
 	st, err := c.pool.Run(nblocks, func(w, b int) {
 		sw := c.ws[w]
 		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
-		for i := q0; i < q1; i++ {
-			sw.newEpoch(r.Candidates.N)
-			in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
-			out := make([]int32, 0, len(in))
-			for _, id := range in {
-				if sw.stamp[id] == sw.epoch {
-					sw.counters.Dedupe++
-					continue
-				}
-				sw.stamp[id] = sw.epoch
-				out = append(out, id)
-			}
-			lists[i] = out
-		}
-		if q1-q0 < 2 {
-			return
-		}
-		// The union of the windows; sw.col maps an id to its position.
-		sw.newEpoch(r.Candidates.N)
 		if len(sw.col) < r.Candidates.N {
 			sw.col = make([]int32, r.Candidates.N)
 		}
-		var union []int32
-		total := 0
-		for i := q0; i < q1; i++ {
-			lo, hi, _ := r.window(i, len(lists[i]))
-			total += hi - lo
-			for _, id := range lists[i][lo:hi] {
-				if sw.stamp[id] != sw.epoch {
-					sw.stamp[id] = sw.epoch
-					sw.col[id] = int32(len(union))
-					union = append(union, id)
-				}
-			}
-		}
-		if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
+		if q1-q0 >= 2 && r.ScanCap == 0 && r.Resume == nil && c.planWhole(r, sw, b, q0, q1, plans, lens) {
 			return
 		}
-		words := (len(union) + 63) / 64
-		pl := sparseBlock{union: union, bits: make([][]uint64, q1-q0)}
-		all := make([]uint64, (q1-q0)*words)
-		for i := q0; i < q1; i++ {
-			lo, hi, _ := r.window(i, len(lists[i]))
-			bm := all[(i-q0)*words : (i-q0+1)*words]
-			for _, id := range lists[i][lo:hi] {
-				c := sw.col[id]
-				bm[c/64] |= 1 << (c % 64)
-			}
-			pl.bits[i-q0] = bm
+		c.dedupe(r, sw, q0, q1, lists, lens)
+		if q1-q0 >= 2 {
+			c.planWindows(r, sw, b, q0, q1, lists, plans)
 		}
-		plans[b] = pl
 	})
 	stats.Jobs = append(stats.Jobs, st)
 	if err != nil {
@@ -498,9 +456,110 @@ func (c *ScopeCollector) sparse(r *ScopeRequest) (*Scope, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := c.merge(r, nq, func(i int) int { return len(lists[i]) }, results)
+	s := c.merge(r, nq, func(i int) int { return lens[i] }, results)
 	s.Stats.Jobs = stats.Jobs
 	return s, nil
+}
+
+// planWhole plans block b when every query scans its whole list: the union
+// and the per-query bitmaps come straight from the raw lists (a bitmap
+// drops repeats by itself), in one pass. It reports whether the block is
+// grouped; if not, nothing is recorded and the caller de-duplicates.
+func (c *ScopeCollector) planWhole(r *ScopeRequest, sw *scopeWorker, b, q0, q1 int, plans []sparseBlock, lens []int) bool {
+	sw.newEpoch(r.Candidates.N)
+	var union []int32
+	bits := make([][]uint64, q1-q0)
+	total, repeats := 0, int64(0)
+	for i := q0; i < q1; i++ {
+		var bm []uint64
+		in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
+		count := 0
+		for _, id := range in {
+			if sw.stamp[id] != sw.epoch {
+				sw.stamp[id] = sw.epoch
+				sw.col[id] = int32(len(union))
+				union = append(union, id)
+			}
+			p := int(sw.col[id])
+			for len(bm) <= p/64 {
+				bm = append(bm, 0)
+			}
+			if bm[p/64]&(1<<(p%64)) != 0 {
+				repeats++
+				continue
+			}
+			bm[p/64] |= 1 << (p % 64)
+			count++
+		}
+		bits[i-q0] = bm
+		lens[i] = count
+		total += count
+	}
+	if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
+		return false
+	}
+	words := (len(union) + 63) / 64
+	for k, bm := range bits {
+		bits[k] = append(bm, make([]uint64, words-len(bm))...)
+	}
+	sw.counters.Dedupe += repeats
+	plans[b] = sparseBlock{union: union, bits: bits}
+	return true
+}
+
+// dedupe de-duplicates the lists of queries [q0, q1), keeping first
+// occurrences in order.
+func (c *ScopeCollector) dedupe(r *ScopeRequest, sw *scopeWorker, q0, q1 int, lists [][]int32, lens []int) {
+	for i := q0; i < q1; i++ {
+		sw.newEpoch(r.Candidates.N)
+		in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
+		out := make([]int32, 0, len(in))
+		for _, id := range in {
+			if sw.stamp[id] == sw.epoch {
+				sw.counters.Dedupe++
+				continue
+			}
+			sw.stamp[id] = sw.epoch
+			out = append(out, id)
+		}
+		lists[i] = out
+		lens[i] = len(out)
+	}
+}
+
+// planWindows plans block b from its de-duplicated lists and scan windows:
+// grouped when the union of the windows is small enough.
+func (c *ScopeCollector) planWindows(r *ScopeRequest, sw *scopeWorker, b, q0, q1 int, lists [][]int32, plans []sparseBlock) {
+	sw.newEpoch(r.Candidates.N)
+	var union []int32
+	total := 0
+	for i := q0; i < q1; i++ {
+		lo, hi, _ := r.window(i, len(lists[i]))
+		total += hi - lo
+		for _, id := range lists[i][lo:hi] {
+			if sw.stamp[id] != sw.epoch {
+				sw.stamp[id] = sw.epoch
+				sw.col[id] = int32(len(union))
+				union = append(union, id)
+			}
+		}
+	}
+	if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
+		return
+	}
+	words := (len(union) + 63) / 64
+	pl := sparseBlock{union: union, bits: make([][]uint64, q1-q0)}
+	all := make([]uint64, (q1-q0)*words)
+	for i := q0; i < q1; i++ {
+		lo, hi, _ := r.window(i, len(lists[i]))
+		bm := all[(i-q0)*words : (i-q0+1)*words]
+		for _, id := range lists[i][lo:hi] {
+			p := sw.col[id]
+			bm[p/64] |= 1 << (p % 64)
+		}
+		pl.bits[i-q0] = bm
+	}
+	plans[b] = pl
 }
 
 // newEpoch starts a new set of de-duplication marks over n ids.

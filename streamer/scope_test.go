@@ -355,6 +355,27 @@ func TestScopeSparseGrouped(t *testing.T) {
 				if s.Stats.Scans < need || s.Stats.Scans > int64(sparseGroupSlack)*need || (capN == 0 && s.Stats.Scans == need) {
 					t.Fatalf("scans %d for %d listed candidates: grouping not used or too costly", s.Stats.Scans, need)
 				}
+				if capN > 0 {
+					// Lists in one shared order: the capped windows coincide,
+					// so the block is grouped on its windows.
+					same := make([]int32, 0, nq*len(base))
+					offs := []int{0}
+					for range nq {
+						same = append(same, base...)
+						offs = append(offs, len(same))
+					}
+					sreq := req
+					sreq.SparseOffsets, sreq.SparseIDs = offs, same
+					ss, err := sc.Collect(sreq)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wm, wd := naiveScope(m, sreq, func(int) []int32 { return base })
+					checkScope(t, m.Name()+"/grouped-windows", ss, wm, wd)
+					if ss.Stats.Scans != int64(nq*capN) || ss.Stats.Saturated != int64(nq) {
+						t.Fatalf("grouped windows: scans %d saturated %d", ss.Stats.Scans, ss.Stats.Saturated)
+					}
+				}
 				if capN == 0 {
 					dense := metric.List(base)
 					dreq := req
