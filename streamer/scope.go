@@ -301,7 +301,8 @@ func (c *ScopeCollector) dense(r *ScopeRequest) (*Scope, error) {
 		sw := c.ws[w]
 		nc := need1 - need0
 		sw.tile = grow(sw.tile, (q1-q0)*nc)
-		cs, cb := r.Candidates, list
+		cs := r.Candidates
+		var cb metric.Block
 		if packed[k] != nil {
 			cs, cb = packed[k], metric.Range(need0-c0, need1-c0)
 			sw.counters.CacheHits++

@@ -278,7 +278,7 @@ func (r *Residual) factor() error {
 		}
 		jitter *= 10
 	}
-	return fmt.Errorf("Cholesky factorisation of the %d x %d inducing kernel matrix failed even with jitter %g (%d tries): "+
+	return fmt.Errorf("the Cholesky factorisation of the %d x %d inducing kernel matrix failed even with jitter %g (%d tries): "+
 		"the inducing points are (nearly) duplicated or the kernel is singular; try fewer inducing points or a larger jitter",
 		m, m, jitter/10, MaxJitterTries)
 }

@@ -125,9 +125,6 @@ func (t Tail) Store(src VecVirtual, m Mem) {
 	}
 }
 
-// Mask returns the opmask of an AVX-512 tail.
-func (t Tail) Mask() OpmaskVirtual { return t.k }
-
 // Consts emits a table of float64 constants, each repeated across one vector
 // of the ISA, and returns one memory operand per constant, for use as the
 // memory source of arithmetic instructions.
@@ -176,15 +173,6 @@ func LoadVec(m Mem, dst VecVirtual, es int) {
 		VMOVUPD(m, dst)
 	} else {
 		VMOVUPS(m, dst)
-	}
-}
-
-// StoreVec stores a full vector.
-func StoreVec(src VecVirtual, m Mem, es int) {
-	if es == 8 {
-		VMOVUPD(src, m)
-	} else {
-		VMOVUPS(src, m)
 	}
 }
 
