@@ -15,8 +15,11 @@ type Float interface{ ~float32 | ~float64 }
 // does); a and b may be the same matrix. The assembly kernels keep register
 // blocks of 4x6 (AVX-512) or 3x4 (AVX2) dot products, each summed in vector
 // lanes and reduced at the end, so results differ from the generic loop by
-// reassociation only: |Δ| <= 2 m eps Σ_k |a_ik b_jk|. B is walked in blocks
-// that fit the L2 cache. Short slices or negative sizes panic.
+// reassociation only: |Δ| <= 2 m eps Σ_k |a_ik b_jk|. Every kernel (full
+// block, edge block, 1x1) sums the lanes in one order, so g[i][j] depends
+// only on the rows a_i and b_j and the implementation, never on where the
+// pair falls in the tile. A and B are walked in panels that fit the caches.
+// Short slices or negative sizes panic.
 func DotTile(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
 	checkDot(len(g), ldg, len(a), lda, len(b), ldb, q, c, m)
 	if q == 0 || c == 0 {
