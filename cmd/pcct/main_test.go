@@ -222,3 +222,31 @@ func TestKnnQueriesAndProfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestKnnWorkersIdentical: the written answer does not depend on --workers.
+func TestKnnWorkersIdentical(t *testing.T) {
+	dir := t.TempDir()
+	var outs [][]byte
+	for _, w := range []string{"1", "2", "5"} {
+		for _, pred := range []bool{false, true} {
+			out := filepath.Join(dir, "w"+w+".csv")
+			args := []string{"knn", "--example-n", "700", "--example-d", "3", "--inducing", "64", "--k", "6", "--workers", w, "--output", out}
+			if pred {
+				args = append(args, "--predecessor")
+			}
+			if code, _, stderr := runCLI(args...); code != 0 {
+				t.Fatalf("workers %s: %s", w, stderr)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, b)
+		}
+	}
+	for i := 2; i < len(outs); i++ {
+		if !bytes.Equal(outs[i], outs[i%2]) {
+			t.Fatalf("output %d differs from the one-worker run", i)
+		}
+	}
+}
