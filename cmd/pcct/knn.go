@@ -205,6 +205,9 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	desc := m.Name()
 	if r, ok := m.(*metric.Residual); ok {
 		desc += fmt.Sprintf(" (%s kernel, m=%d inducing points, jitter %g)", mf.kernel, r.Inducing(), r.Jitter())
+		if mf.float32 {
+			desc += fmt.Sprintf("; float32 V, error bound on rho %.3g", r.Float32Bound())
+		}
 	}
 	mode := "all points"
 	if *pred {

@@ -58,6 +58,7 @@ func TestKnnBadInputs(t *testing.T) {
 		{"kernel", []string{"--input", good, "--k", "2", "--kernel", "linear"}, `unknown kernel "linear"`, 2},
 		{"impl", []string{"--input", good, "--k", "2", "--kernels", "sse"}, `unknown kernel implementation "sse"`, 2},
 		{"flag", []string{"--nope"}, "flag provided but not defined", 2},
+		{"float32", []string{"--input", good, "--k", "2", "--float32"}, "float32 storage refused", 1},
 		{"output", []string{"--input", good, "--k", "2", "--output", "out.txt"}, "--output must end in .npy or .csv", 2},
 		{"inducing-file", []string{"--input", good, "--k", "2", "--inducing-points", writeFile(t, "u.csv", "1,2,3\n")}, "points have 3 dimensions, the data has 2", 1},
 	}
