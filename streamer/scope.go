@@ -369,12 +369,33 @@ func (c *ScopeCollector) sparse(r *ScopeRequest) (*Scope, error) {
 		if len(sw.col) < r.Candidates.N {
 			sw.col = make([]int32, r.Candidates.N)
 		}
-		if q1-q0 >= 2 && r.ScanCap == 0 && r.Resume == nil && c.planWhole(r, sw, b, q0, q1, plans, lens) {
+		if q1-q0 < 2 {
+			c.dedupe(r, sw, q0, q1, lists, lens)
+			return
+		}
+		// Without a cap or resume point a query scans its whole raw list,
+		// and the plan's bitmaps drop repeats by themselves: plan straight
+		// from the raw lists, de-duplicating only if the block is not
+		// grouped. Otherwise the windows are positions in the de-duplicated
+		// lists, which must exist first.
+		if r.ScanCap == 0 && r.Resume == nil {
+			raw := func(i int) []int32 { return r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]] }
+			if pl, counts, repeats, ok := planBlock(r, sw, q0, q1, raw); ok {
+				plans[b] = pl
+				copy(lens[q0:q1], counts)
+				sw.counters.Dedupe += repeats
+				return
+			}
+			c.dedupe(r, sw, q0, q1, lists, lens)
 			return
 		}
 		c.dedupe(r, sw, q0, q1, lists, lens)
-		if q1-q0 >= 2 {
-			c.planWindows(r, sw, b, q0, q1, lists, plans)
+		windows := func(i int) []int32 {
+			lo, hi, _ := r.window(i, len(lists[i]))
+			return lists[i][lo:hi]
+		}
+		if pl, _, _, ok := planBlock(r, sw, q0, q1, windows); ok {
+			plans[b] = pl
 		}
 	})
 	stats.Jobs = append(stats.Jobs, st)
@@ -462,20 +483,21 @@ func (c *ScopeCollector) sparse(r *ScopeRequest) (*Scope, error) {
 	return s, nil
 }
 
-// planWhole plans block b when every query scans its whole list: the union
-// and the per-query bitmaps come straight from the raw lists (a bitmap
-// drops repeats by itself), in one pass. It reports whether the block is
-// grouped; if not, nothing is recorded and the caller de-duplicates.
-func (c *ScopeCollector) planWhole(r *ScopeRequest, sw *scopeWorker, b, q0, q1 int, plans []sparseBlock, lens []int) bool {
+// planBlock plans the queries [q0, q1) from the ids each scans: the union
+// of those ids (first occurrences in order) and a bitmap per query of its
+// ids' positions in the union, which drops repeats by itself. It returns the
+// plan, each query's count of distinct ids and the repeats dropped, and ok =
+// false (the block is scanned query by query) when tiling against the
+// union would cost more than sparseGroupSlack times the distinct ids.
+func planBlock(r *ScopeRequest, sw *scopeWorker, q0, q1 int, ids func(i int) []int32) (pl sparseBlock, counts []int, repeats int64, ok bool) {
 	sw.newEpoch(r.Candidates.N)
 	var union []int32
 	bits := make([][]uint64, q1-q0)
-	total, repeats := 0, int64(0)
+	counts = make([]int, q1-q0)
+	total := 0
 	for i := q0; i < q1; i++ {
 		var bm []uint64
-		in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
-		count := 0
-		for _, id := range in {
+		for _, id := range ids(i) {
 			if sw.stamp[id] != sw.epoch {
 				sw.stamp[id] = sw.epoch
 				sw.col[id] = int32(len(union))
@@ -490,22 +512,19 @@ func (c *ScopeCollector) planWhole(r *ScopeRequest, sw *scopeWorker, b, q0, q1 i
 				continue
 			}
 			bm[p/64] |= 1 << (p % 64)
-			count++
+			counts[i-q0]++
 		}
 		bits[i-q0] = bm
-		lens[i] = count
-		total += count
+		total += counts[i-q0]
 	}
 	if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
-		return false
+		return sparseBlock{}, nil, 0, false
 	}
 	words := (len(union) + 63) / 64
 	for k, bm := range bits {
 		bits[k] = append(bm, make([]uint64, words-len(bm))...)
 	}
-	sw.counters.Dedupe += repeats
-	plans[b] = sparseBlock{union: union, bits: bits}
-	return true
+	return sparseBlock{union: union, bits: bits}, counts, repeats, true
 }
 
 // dedupe de-duplicates the lists of queries [q0, q1), keeping first
@@ -526,41 +545,6 @@ func (c *ScopeCollector) dedupe(r *ScopeRequest, sw *scopeWorker, q0, q1 int, li
 		lists[i] = out
 		lens[i] = len(out)
 	}
-}
-
-// planWindows plans block b from its de-duplicated lists and scan windows:
-// grouped when the union of the windows is small enough.
-func (c *ScopeCollector) planWindows(r *ScopeRequest, sw *scopeWorker, b, q0, q1 int, lists [][]int32, plans []sparseBlock) {
-	sw.newEpoch(r.Candidates.N)
-	var union []int32
-	total := 0
-	for i := q0; i < q1; i++ {
-		lo, hi, _ := r.window(i, len(lists[i]))
-		total += hi - lo
-		for _, id := range lists[i][lo:hi] {
-			if sw.stamp[id] != sw.epoch {
-				sw.stamp[id] = sw.epoch
-				sw.col[id] = int32(len(union))
-				union = append(union, id)
-			}
-		}
-	}
-	if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
-		return
-	}
-	words := (len(union) + 63) / 64
-	pl := sparseBlock{union: union, bits: make([][]uint64, q1-q0)}
-	all := make([]uint64, (q1-q0)*words)
-	for i := q0; i < q1; i++ {
-		lo, hi, _ := r.window(i, len(lists[i]))
-		bm := all[(i-q0)*words : (i-q0+1)*words]
-		for _, id := range lists[i][lo:hi] {
-			p := sw.col[id]
-			bm[p/64] |= 1 << (p % 64)
-		}
-		pl.bits[i-q0] = bm
-	}
-	plans[b] = pl
 }
 
 // newEpoch starts a new set of de-duplication marks over n ids.
