@@ -32,6 +32,16 @@ type KNNOptions struct {
 // increasing distance, ties by lower index, padded with -1 and +Inf.
 type Neighbours = kernels.KBest
 
+// pool returns the pool to run on: opt.Pool, or a new one that release
+// closes.
+func (o *KNNOptions) pool() (p *streamer.Pool, release func()) {
+	if o.Pool != nil {
+		return o.Pool, func() {}
+	}
+	p = streamer.NewPool(o.Workers)
+	return p, p.Close
+}
+
 func (o *KNNOptions) defaults() {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
@@ -99,11 +109,8 @@ func bruteAllSymmetric(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 			pairs = append(pairs, pair{bi, bj})
 		}
 	}
-	p := opt.Pool
-	if p == nil {
-		p = streamer.NewPool(opt.Workers)
-		defer p.Close()
-	}
+	p, release := opt.pool()
+	defer release()
 	type scratch struct {
 		w        *metric.Workspace
 		tile, tr []float64
@@ -190,11 +197,8 @@ func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
 // run hands the query blocks of [0, nq) to the pool's workers, largest
 // index first (in predecessor mode the late blocks have the most work).
 func run(m metric.Metric, opt KNNOptions, nq int, block func(w *metric.Workspace, tile []float64, i0, i1 int)) error {
-	p := opt.Pool
-	if p == nil {
-		p = streamer.NewPool(opt.Workers)
-		defer p.Close()
-	}
+	p, release := opt.pool()
+	defer release()
 	nb := (nq + opt.QueryBlock - 1) / opt.QueryBlock
 	ws := make([]*metric.Workspace, p.Workers())
 	tiles := make([][]float64, p.Workers())
