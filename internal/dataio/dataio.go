@@ -83,6 +83,9 @@ func readNpy(r io.Reader) ([]float64, int, int, error) {
 	if sv.Len() != n*d {
 		return nil, 0, 0, fmt.Errorf(".npy data has %d values for shape %v", sv.Len(), shape)
 	}
+	if v, ok := ptr.Interface().(*[]float64); ok && !rd.Header.Descr.Fortran {
+		return *v, n, d, nil // the common case: no conversion
+	}
 	x := make([]float64, n*d)
 	for i := range x {
 		e := sv.Index(i)
