@@ -2,8 +2,10 @@ package streamer
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pcct/pcct/kernels/metric"
@@ -249,16 +251,20 @@ func TestScopeBadRequests(t *testing.T) {
 	m := scopeMetrics(t, 20, 2)[1]
 	all := metric.Range(0, 20)
 	bad := metric.Range(0, 21)
-	cases := []ScopeRequest{
-		{Metric: m, Queries: m.Data(), Radius: make([]float64, 3), Candidates: m.Data(), Dense: &all},
-		{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &bad},
-		{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data()},
-		{Metric: m, Queries: m.Data(), Radius: make([]float64, 1), QueryIDs: []int32{25}, Candidates: m.Data(), Dense: &all},
-		{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &all, ScanCap: -1},
+	cases := []struct {
+		req  ScopeRequest
+		want string
+	}{
+		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 3), Candidates: m.Data(), Dense: &all}, "3 radii for 20 queries"},
+		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &bad}, "dense range [0, 21) outside [0, 20)"},
+		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data()}, "sparse offsets have length 0"},
+		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 1), QueryIDs: []int32{25}, Candidates: m.Data(), Dense: &all}, "query id 25 outside"},
+		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &all, ScanCap: -1}, "negative scan cap"},
+		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: slices.Repeat([]float64{math.NaN()}, 20), Candidates: m.Data(), Dense: &all}, "radius of query 0 is NaN"},
 	}
 	for i, c := range cases {
-		if _, err := sc.Collect(c); err == nil {
-			t.Errorf("case %d: no error", i)
+		if _, err := sc.Collect(c.req); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("case %d: err = %v, want %q", i, err, c.want)
 		}
 	}
 }
