@@ -333,8 +333,15 @@ func (c *ScopeCollector) dense(r *ScopeRequest) (*Scope, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := c.merge(r, nq, func(int) int { return n }, results)
-	s.Stats.Jobs = stats.Jobs
+	blockOf := func(t int) int { return t / nchunks }
+	if denseOrder == "chunk" {
+		blockOf = func(t int) int { return t % nblocks }
+	}
+	s, jobs, err := c.merge(r, nq, func(int) int { return n }, results, blockOf)
+	if err != nil {
+		return nil, err
+	}
+	s.Stats.Jobs = append(stats.Jobs, jobs...)
 	return s, nil
 }
 
@@ -478,8 +485,11 @@ func (c *ScopeCollector) sparse(r *ScopeRequest) (*Scope, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := c.merge(r, nq, func(i int) int { return lens[i] }, results)
-	s.Stats.Jobs = stats.Jobs
+	s, jobs, err := c.merge(r, nq, func(i int) int { return lens[i] }, results, func(t int) int { return tasks[t].block })
+	if err != nil {
+		return nil, err
+	}
+	s.Stats.Jobs = append(stats.Jobs, jobs...)
 	return s, nil
 }
 
@@ -560,39 +570,84 @@ func (sw *scopeWorker) newEpoch(n int) {
 	}
 }
 
-// merge gathers the dense tiles' hits query by query (tiles in chunk order),
-// sorts each query's members by id and drops repeated ids.
-func (c *ScopeCollector) merge(r *ScopeRequest, nq int, listLen func(i int) int, results [][]hit) *Scope {
-	s := &Scope{Offsets: make([]int, nq+1), Saturated: make([]bool, nq), Next: make([]int, nq)}
-	perQuery := make([][]hit, nq)
-	for _, hs := range results {
-		for _, h := range hs {
-			perQuery[h.q] = append(perQuery[h.q], h)
+// merge gathers the tiles' hits query by query, sorts each query's members
+// by id and drops repeated ids. Every task belongs to one query block
+// (blockOf), so the work runs on the pool block by block: one pass counts
+// each query's hits, a prefix sum places the queries, and a second pass
+// copies a block's hits (its tasks in task order, which is chunk order),
+// sorts and de-duplicates them. Only when some id was repeated does a
+// serial pass close the gaps. The output does not depend on the worker
+// count.
+func (c *ScopeCollector) merge(r *ScopeRequest, nq int, listLen func(i int) int, results [][]hit, blockOf func(t int) int) (*Scope, []JobStats, error) {
+	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
+	tasks := make([][]int32, nblocks)
+	for t, hs := range results {
+		if len(hs) > 0 {
+			b := blockOf(t)
+			tasks[b] = append(tasks[b], int32(t))
 		}
+	}
+	s := &Scope{Offsets: make([]int, nq+1), Saturated: make([]bool, nq), Next: make([]int, nq)}
+	var jobs []JobStats
+	st, err := c.pool.Run(nblocks, func(_, b int) {
+		for _, t := range tasks[b] {
+			for _, h := range results[t] {
+				s.Offsets[h.q+1]++
+			}
+		}
+	})
+	jobs = append(jobs, st)
+	if err != nil {
+		return nil, jobs, err
 	}
 	for i := 0; i < nq; i++ {
-		_, hi, sat := r.window(i, listLen(i))
-		s.Saturated[i], s.Next[i] = sat, hi
-		start := len(s.Members)
-		for _, h := range perQuery[i] {
-			s.Members = append(s.Members, h.id)
-			s.Dist = append(s.Dist, h.d)
-		}
-		m, d := s.Members[start:], s.Dist[start:]
-		sortMembers(m, d)
-		k := 0
-		for j := range m {
-			if k > 0 && m[j] == m[k-1] {
-				c.ws[0].counters.Dedupe++
-				continue
-			}
-			m[k], d[k] = m[j], d[j]
-			k++
-		}
-		s.Members, s.Dist = s.Members[:start+k], s.Dist[:start+k]
-		s.Offsets[i+1] = len(s.Members)
+		s.Offsets[i+1] += s.Offsets[i]
 	}
-	return s
+	total := s.Offsets[nq]
+	s.Members, s.Dist = make([]int32, total), make([]float64, total)
+	kept := make([]int, nq) // a cursor while copying, then the distinct count
+	st, err = c.pool.Run(nblocks, func(w, b int) {
+		for _, t := range tasks[b] {
+			for _, h := range results[t] {
+				p := s.Offsets[h.q] + kept[h.q]
+				s.Members[p], s.Dist[p] = h.id, h.d
+				kept[h.q]++
+			}
+		}
+		for i := b * r.QueryBlock; i < min(nq, (b+1)*r.QueryBlock); i++ {
+			_, hi, sat := r.window(i, listLen(i))
+			s.Saturated[i], s.Next[i] = sat, hi
+			m, d := s.Members[s.Offsets[i]:s.Offsets[i+1]], s.Dist[s.Offsets[i]:s.Offsets[i+1]]
+			sortMembers(m, d)
+			k := 0
+			for j := range m {
+				if k > 0 && m[j] == m[k-1] {
+					continue
+				}
+				m[k], d[k] = m[j], d[j]
+				k++
+			}
+			c.ws[w].counters.Dedupe += int64(len(m) - k)
+			kept[i] = k
+		}
+	})
+	jobs = append(jobs, st)
+	if err != nil {
+		return nil, jobs, err
+	}
+	out := 0
+	for i := 0; i < nq; i++ {
+		lo := s.Offsets[i]
+		if out != lo {
+			copy(s.Members[out:], s.Members[lo:lo+kept[i]])
+			copy(s.Dist[out:], s.Dist[lo:lo+kept[i]])
+		}
+		s.Offsets[i] = out
+		out += kept[i]
+	}
+	s.Offsets[nq] = out
+	s.Members, s.Dist = s.Members[:out], s.Dist[:out]
+	return s, jobs, nil
 }
 
 // sortMembers sorts ids ascending, carrying their distances; stable, so

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pcct/pcct/internal/benchutil"
+	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 )
 
@@ -36,7 +37,8 @@ func benchMetric(b *testing.B) *metric.Residual {
 // candidates (residual metric, m = 512, d = 8, float64) and reports the
 // wall time against the bare kernel time of the same tiles run one after
 // another on one goroutine (kernel/wall is the speed-up; busy/kernel the
-// machinery's overhead), and the pool's utilisation.
+// machinery's overhead), the pool's utilisation, and the time spent outside
+// the pool's jobs (serial-ms).
 func BenchmarkScope(b *testing.B) {
 	const n, nq = 32768, 512
 	m := benchMetric(b)
@@ -63,7 +65,7 @@ func BenchmarkScope(b *testing.B) {
 			p := NewPool(workers)
 			defer p.Close()
 			sc := NewScopeCollector(p)
-			var util, busy float64
+			var util, busy, jobs float64
 			for b.Loop() {
 				s, err := sc.Collect(req)
 				if err != nil {
@@ -71,12 +73,17 @@ func BenchmarkScope(b *testing.B) {
 				}
 				util += s.Stats.Utilisation()
 				for _, j := range s.Stats.Jobs {
+					jobs += float64(j.Wall)
 					for _, x := range j.Busy {
 						busy += float64(x)
 					}
 				}
 			}
 			wall := float64(b.Elapsed()) / float64(b.N)
+			// Time outside the pool's jobs (checks, planning, merging
+			// that runs on one goroutine): the serial part that bounds
+			// the speed-up on many cores.
+			b.ReportMetric((wall-jobs/float64(b.N))/1e6, "serial-ms")
 			b.ReportMetric(util/float64(b.N), "util")
 			b.ReportMetric(float64(kernel)/wall, "kernel/wall")
 			b.ReportMetric(busy/float64(b.N)/float64(kernel), "busy/kernel")
@@ -144,6 +151,53 @@ func BenchmarkScopeSparse(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(nq*nl)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+		})
+	}
+}
+
+// BenchmarkClock runs an L1-resident dot tile (8 x 12, m = 128: 20 KiB of
+// rows) on every worker at once and reports the rate per worker. On a
+// many-core machine it separates the two reasons a scope tile slows down
+// when all cores run: if this rate falls as workers are added, the cores
+// clock down (AVX-512 all-core frequency); if it holds while the scope's
+// busy/kernel grows, the tiles wait on memory.
+func BenchmarkClock(b *testing.B) {
+	const q, c, m, reps = 8, 12, 128, 2000
+	for _, workers := range benchutil.Workers() {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			p := NewPool(workers)
+			defer p.Close()
+			type buf struct{ a, bb, g []float64 }
+			bufs := make([]buf, workers)
+			for w := range bufs {
+				r := rand.New(rand.NewPCG(uint64(w), 7))
+				bufs[w] = buf{make([]float64, q*m), make([]float64, c*m), make([]float64, q*c)}
+				for i := range bufs[w].a {
+					bufs[w].a[i] = r.Float64()
+				}
+				for i := range bufs[w].bb {
+					bufs[w].bb[i] = r.Float64()
+				}
+			}
+			tasks := 16 * workers
+			var busy float64
+			for b.Loop() {
+				st, err := p.Run(tasks, func(w, _ int) {
+					x := bufs[w]
+					for range reps {
+						kernels.DotTile(x.g, c, x.a, m, x.bb, m, q, c, m)
+					}
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, d := range st.Busy {
+					busy += d.Seconds()
+				}
+			}
+			flops := 2 * float64(q*c*m) * reps * float64(tasks) * float64(b.N)
+			b.ReportMetric(flops/busy/1e9, "GFLOP/s/worker")
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }

@@ -104,7 +104,9 @@ func TestScopeDenseAgainstNaive(t *testing.T) {
 		for id := n - 1; id >= 0; id -= 2 { // a level, not sorted
 			levelIDs = append(levelIDs, int32(id))
 		}
-		for _, dense := range []metric.Block{metric.Range(20, 280), metric.List(levelIDs)} {
+		// A list that repeats ids: each query keeps one copy of each.
+		repeated := append(slices.Clone(levelIDs), levelIDs[:40]...)
+		for _, dense := range []metric.Block{metric.Range(20, 280), metric.List(levelIDs), metric.List(repeated)} {
 			for _, capN := range []int{0, 37, 1000} {
 				req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
 					Dense: &dense, ScanCap: capN, QueryBlock: 8, Chunk: 29}
@@ -134,6 +136,9 @@ func TestScopeDenseAgainstNaive(t *testing.T) {
 					}
 					if s.Stats.Points != int64(len(s.Members)) || s.Stats.Scans == 0 {
 						t.Fatalf("stats %+v", s.Stats)
+					}
+					if len(dense.IDs) == len(repeated) && capN == 0 && s.Stats.Dedupe == 0 {
+						t.Fatalf("repeated ids: no dedupe counted: %+v", s.Stats)
 					}
 				}
 			}
