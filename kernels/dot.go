@@ -13,7 +13,7 @@ type Float interface{ ~float32 | ~float64 }
 //
 // Strides are in elements. g must not overlap a or b (DotTile panics if it
 // does); a and b may be the same matrix. The assembly kernels keep register
-// blocks of 3x8 (AVX-512) or 3x4 (AVX2) dot products, each summed in vector
+// blocks of 4x6 (AVX-512) or 3x4 (AVX2) dot products, each summed in vector
 // lanes and reduced at the end, so results differ from the generic loop by
 // reassociation only: |Δ| <= 2 m eps Σ_k |a_ik b_jk|. Every kernel (full
 // block, edge block, 1x1) sums the lanes in one order, so g[i][j] depends
@@ -73,9 +73,7 @@ type dotBlocks[T Float] struct {
 // (Measured on the 2-vCPU AVX-512 machine, q=512 c=8192 m=512: larger A
 // panels keep each L1-resident B group busy longer; a 512 KiB A panel was
 // clearly best, and a 1 MiB B panel came out 1 to 1.5 % ahead of 2 MiB in
-// two sweeps, inside the machine's noise. With the 3x8 block, paired runs
-// put 1 MiB and 2 MiB A panels 5 and 12 % behind 512 KiB, and 256 KiB B
-// panels 3 % behind 1 MiB.)
+// two sweeps, inside the machine's noise.)
 const (
 	aBudget = 512 << 10
 	bBudget = 1 << 20

@@ -4,26 +4,26 @@
 
 package kernels
 
-// dotF643x8AVX512 computes the 3x8 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF643x8AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// dotF644x6AVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF644x6AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
-// dotF641x8AVX512 computes the 1x8 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF641x8AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// dotF641x6AVX512 computes the 1x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF641x6AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
-// dotF643x1AVX512 computes the 3x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF643x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// dotF644x1AVX512 computes the 4x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF644x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
 // dotF641x1AVX512 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF641x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
-// dotF323x8AVX512 computes the 3x8 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF323x8AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// dotF324x6AVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF324x6AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
-// dotF321x8AVX512 computes the 1x8 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF321x8AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// dotF321x6AVX512 computes the 1x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF321x6AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
-// dotF323x1AVX512 computes the 3x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF323x1AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// dotF324x1AVX512 computes the 4x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF324x1AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
 // dotF321x1AVX512 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF321x1AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)

@@ -4,12 +4,12 @@ package kernels
 
 var dotF64Blocks = [numLevels]*dotBlocks[float64]{
 	levelAVX2:   {r: 3, c: 4, full: dotF643x4AVX2, row: dotF641x4AVX2, col: dotF643x1AVX2, one: dotF641x1AVX2},
-	levelAVX512: {r: 3, c: 8, full: dotF643x8AVX512, row: dotF641x8AVX512, col: dotF643x1AVX512, one: dotF641x1AVX512},
+	levelAVX512: {r: 4, c: 6, full: dotF644x6AVX512, row: dotF641x6AVX512, col: dotF644x1AVX512, one: dotF641x1AVX512},
 }
 
 var dotF32Blocks = [numLevels]*dotBlocks[float32]{
 	levelAVX2:   {r: 3, c: 4, full: dotF323x4AVX2, row: dotF321x4AVX2, col: dotF323x1AVX2, one: dotF321x1AVX2},
-	levelAVX512: {r: 3, c: 8, full: dotF323x8AVX512, row: dotF321x8AVX512, col: dotF323x1AVX512, one: dotF321x1AVX512},
+	levelAVX512: {r: 4, c: 6, full: dotF324x6AVX512, row: dotF321x6AVX512, col: dotF324x1AVX512, one: dotF321x1AVX512},
 }
 
 func dotTileF64(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
