@@ -414,7 +414,7 @@ func BenchmarkRBFTile(b *testing.B) {
 			q, c := 64, 512
 			a := randSlice(r, q*d, 0, 1)
 			bt := randSlice(r, d*c, 0, 1)
-			out := make([]float64, q*c)
+			out := mapped[float64](q * c)
 			b.Run(fmt.Sprintf("q=%d/c=%d/d=%d", q, c, d), func(b *testing.B) {
 				for b.Loop() {
 					RBFTile(out, c, a, d, bt, c, q, c, d, 1)
@@ -436,7 +436,7 @@ func BenchmarkResidualTile(b *testing.B) {
 			vq, vc := randSlice(r, q*m, -0.05, 0.05), randSlice(r, c*m, -0.05, 0.05)
 			xq, xct := randSlice(r, q*d, 0, 1), randSlice(r, d*c, 0, 1)
 			sq, sc := randSlice(r, q, 1, 2), randSlice(r, c, 1, 2)
-			g, k := make([]float64, q*c), make([]float64, q*c)
+			g, k := mapped[float64](q*c), mapped[float64](q*c)
 			b.Run(fmt.Sprintf("q=%d/c=%d/m=%d/d=%d", q, c, m, d), func(b *testing.B) {
 				for b.Loop() {
 					DotTile(g, c, vq, m, vc, m, q, c, m)
