@@ -10,6 +10,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/pcct/pcct/internal/hugemem"
 	"github.com/pcct/pcct/kernels"
 )
 
@@ -295,7 +296,7 @@ const embedBlock = 256
 func (r *Residual) embedScaled(xs []float64, n int) (*Set, error) {
 	d, m := r.d, r.m
 	s := &Set{N: n, D: d, M: m, X: xs, XT: transpose(xs, n, d), ISP: make([]float64, n), P: make([]float64, n)}
-	v := make([]float64, n*m)
+	v := hugemem.Make[float64](n * m)
 	workers := r.cfg.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -335,7 +336,7 @@ func (r *Residual) embedScaled(xs []float64, n int) (*Set, error) {
 	wg.Wait()
 	if r.cfg.Float32 {
 		maxv, minp := 0.0, math.Inf(1)
-		s.V32 = make([]float32, n*m)
+		s.V32 = hugemem.Make[float32](n * m)
 		for i := 0; i < n; i++ {
 			var ss float64
 			for _, x := range v[i*m : (i+1)*m] {
