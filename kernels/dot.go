@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Float is the element type of the dot tiles.
 type Float interface{ ~float32 | ~float64 }
@@ -42,6 +45,49 @@ func DotTile32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int,
 	dotTileF32(g, ldg, a, lda, b, ldb, q, c, m)
 }
 
+// DotTileRows is DotTile against rows of B picked by id:
+//
+//	for i < q, j < len(rows):
+//		g[i*ldg+j] = Σ_{k<m} a[i*lda+k] * b[rows[j]*ldb+k]
+//
+// The picked rows are read where they are, not copied, and every value is
+// bit-identical to DotTile on a copy of them (the same kernels run). Ids may
+// repeat; an id whose row is not inside b, like the other misuses DotTile
+// rejects, panics.
+func DotTileRows(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, rows []int32, q, m int) {
+	c := len(rows)
+	checkDot(len(g), ldg, len(a), lda, math.MaxInt, ldb, q, c, m) // rows: checkRows
+	if q == 0 || c == 0 {
+		return
+	}
+	checkRows(rows, len(b), ldb, m)
+	checkNoOverlap(g[:(q-1)*ldg+c], a, "DotTileRows: g overlaps a")
+	checkNoOverlap(g[:(q-1)*ldg+c], b, "DotTileRows: g overlaps b")
+	dotTileRowsF64(g, ldg, a, lda, b, ldb, rows, q, m)
+}
+
+// DotTile32Rows is DotTileRows in float32.
+func DotTile32Rows(g []float32, ldg int, a []float32, lda int, b []float32, ldb int, rows []int32, q, m int) {
+	c := len(rows)
+	checkDot(len(g), ldg, len(a), lda, math.MaxInt, ldb, q, c, m) // rows: checkRows
+	if q == 0 || c == 0 {
+		return
+	}
+	checkRows(rows, len(b), ldb, m)
+	checkNoOverlap(g[:(q-1)*ldg+c], a, "DotTile32Rows: g overlaps a")
+	checkNoOverlap(g[:(q-1)*ldg+c], b, "DotTile32Rows: g overlaps b")
+	dotTileRowsF32(g, ldg, a, lda, b, ldb, rows, q, m)
+}
+
+// checkRows panics unless every picked row [id*ldb, id*ldb+m) lies in b.
+func checkRows(rows []int32, lb, ldb, m int) {
+	for j, id := range rows {
+		if id < 0 || int(id)*ldb+m > lb {
+			panic(fmt.Sprintf("kernels: row id %d (position %d) outside b (%d elements, stride %d, m=%d)", id, j, lb, ldb, m))
+		}
+	}
+}
+
 func checkDot(lg, ldg, la, lda, lb, ldb, q, c, m int) {
 	switch {
 	case q < 0 || c < 0 || m < 0:
@@ -62,11 +108,15 @@ func checkDot(lg, ldg, la, lda, lb, ldb, q, c, m int) {
 // dotKernel is the signature of one generated register block.
 type dotKernel[T Float] func(a *T, lda int, b *T, ldb int, m int, out *T, ldo int)
 
-// dotBlocks are the four register-block kernels of one ISA and precision:
-// R x C, 1 x C, R x 1 and 1 x 1.
+// dotRowsKernel is a register block whose B rows are picked by id.
+type dotRowsKernel[T Float] func(a *T, lda int, b *T, ldb int, ids *int32, m int, out *T, ldo int)
+
+// dotBlocks are the register-block kernels of one ISA and precision:
+// R x C, 1 x C, R x 1 and 1 x 1, and R x C and 1 x C on rows picked by id.
 type dotBlocks[T Float] struct {
 	r, c                int
 	full, row, col, one dotKernel[T]
+	fullRows, rowRows   dotRowsKernel[T]
 }
 
 // Cache budgets of drive, in bytes.
@@ -79,8 +129,9 @@ const (
 	bBudget = 1 << 20
 )
 
-// drive walks the tile in register blocks, B in L2-sized panels.
-func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, q, c, m int, es int) {
+// drive walks the tile in register blocks, B in L2-sized panels; with rows,
+// B row j is row rows[j] of b.
+func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int) {
 	if m == 0 {
 		for i := 0; i < q; i++ {
 			clear(g[i*ldg : i*ldg+c])
@@ -89,7 +140,13 @@ func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, q, 
 	}
 	if raceEnabled {
 		raceRead(a[:(q-1)*lda+m])
-		raceRead(b[:(c-1)*ldb+m])
+		if rows == nil {
+			raceRead(b[:(c-1)*ldb+m])
+		} else {
+			for _, id := range rows {
+				raceRead(b[int(id)*ldb : int(id)*ldb+m])
+			}
+		}
 		raceWrite(g[:(q-1)*ldg+c])
 	}
 	// Three levels of reuse: a panel of B rows (bBudget bytes) is read from
@@ -105,11 +162,25 @@ func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, q, 
 			iend := min(q, i0+apanel)
 			ifull := i0 + (iend-i0)/k.r*k.r
 			for j := j0; j < jend; {
+				if rows != nil && j < jfull {
+					i := i0
+					for ; i < ifull; i += k.r {
+						k.fullRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
+					}
+					for ; i < iend; i++ {
+						k.rowRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
+					}
+					j += k.c
+					continue
+				}
 				full, row, step := k.full, k.row, k.c
 				if j >= jfull {
 					full, row, step = k.col, k.one, 1
 				}
 				bj := &b[j*ldb]
+				if rows != nil {
+					bj = &b[int(rows[j])*ldb]
+				}
 				i := i0
 				for ; i < ifull; i += k.r {
 					full(&a[i*lda], lda, bj, ldb, m, &g[i*ldg+j], ldg)

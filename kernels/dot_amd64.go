@@ -16,6 +16,12 @@ func dotF644x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float
 // dotF641x1AVX512 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF641x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
+// dotF644x6RowsAVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF644x6RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
+// dotF641x6RowsAVX512 computes the 1x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF641x6RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
 // dotF324x6AVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF324x6AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
@@ -27,6 +33,12 @@ func dotF324x1AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float
 
 // dotF321x1AVX512 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF321x1AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF324x6RowsAVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF324x6RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF321x6RowsAVX512 computes the 1x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF321x6RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
 
 // dotF643x4AVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF643x4AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
@@ -40,6 +52,12 @@ func dotF643x1AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64
 // dotF641x1AVX2 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF641x1AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
+// dotF643x4RowsAVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF643x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
+// dotF641x4RowsAVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF641x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
 // dotF323x4AVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF323x4AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
@@ -51,3 +69,9 @@ func dotF323x1AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32
 
 // dotF321x1AVX2 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF321x1AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF323x4RowsAVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF323x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF321x4RowsAVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF321x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)

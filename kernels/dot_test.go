@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -241,4 +242,87 @@ func TestDotTilePositionInvariant(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDotTileRows: picking B rows by id gives, bit for bit, DotTile on a
+// copy of those rows, for every implementation, shape and precision, with
+// repeated ids, and writes nothing outside the tile.
+func TestDotTileRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	forEachImpl(t, func(t *testing.T) {
+		for _, m := range []int{0, 1, 7, 8, 9, 16, 33, 100, 512} {
+			for _, q := range []int{1, 3, 4, 5, 9} {
+				for _, c := range []int{1, 5, 6, 7, 13, 25} {
+					const nb = 40
+					ldb := m + r.IntN(3)
+					b := randSlice(r, nb*ldb, -1, 1)
+					a := randSlice(r, q*m, -1, 1)
+					rows := make([]int32, c)
+					for j := range rows {
+						rows[j] = int32(r.IntN(nb))
+					}
+					rows[c-1] = rows[0] // a repeat
+					gathered := make([]float64, c*m)
+					for j, id := range rows {
+						copy(gathered[j*m:(j+1)*m], b[int(id)*ldb:int(id)*ldb+m])
+					}
+					want := make([]float64, q*c)
+					DotTile(want, c, a, m, gathered, m, q, c, m)
+					const pad = 3
+					ldg := c + 1
+					buf := make([]float64, pad+q*ldg+pad)
+					for i := range buf {
+						buf[i] = guardVal
+					}
+					DotTileRows(buf[pad:pad+(q-1)*ldg+c], ldg, a, m, b, ldb, rows, q, m)
+					for i := range buf {
+						in := i >= pad && i < pad+(q-1)*ldg+c && (i-pad)%ldg < c
+						if !in && !math.IsNaN(buf[i]) {
+							t.Fatalf("m=%d q=%d c=%d: guard %d overwritten", m, q, c, i)
+						}
+						if in {
+							k := i - pad
+							if got, w := buf[i], want[k/ldg*c+k%ldg]; got != w {
+								t.Fatalf("m=%d q=%d c=%d (%d,%d): %v, want %v", m, q, c, k/ldg, k%ldg, got, w)
+							}
+						}
+					}
+					// float32
+					a32, b32, gath32 := to32(a), to32(b), to32(gathered)
+					want32 := make([]float32, q*c)
+					DotTile32(want32, c, a32, m, gath32, m, q, c, m)
+					got32 := make([]float32, q*c)
+					DotTile32Rows(got32, c, a32, m, b32, ldb, rows, q, m)
+					if !slices.Equal(got32, want32) {
+						t.Fatalf("float32 m=%d q=%d c=%d: %v, want %v", m, q, c, got32, want32)
+					}
+				}
+			}
+		}
+	})
+	// Ids outside b and overlapping outputs panic.
+	b := make([]float64, 10*4)
+	for _, f := range []func(){
+		func() { DotTileRows(make([]float64, 2), 2, make([]float64, 4), 4, b, 4, []int32{0, 10}, 1, 4) },
+		func() { DotTileRows(make([]float64, 2), 2, make([]float64, 4), 4, b, 4, []int32{-1, 0}, 1, 4) },
+		func() { DotTileRows(b[:2], 2, make([]float64, 4), 4, b, 4, []int32{0, 1}, 1, 4) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			f()
+		}()
+	}
+	DotTileRows(nil, 0, nil, 0, b, 4, nil, 3, 4) // empty
+}
+
+func to32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
 }

@@ -19,7 +19,12 @@ func main() {
 		R, C := blocking(isa)
 		for _, es := range []int{8, 4} {
 			for _, rc := range [][2]int{{R, C}, {1, C}, {R, 1}, {1, 1}} {
-				kernel(isa, es, rc[0], rc[1])
+				kernel(isa, es, rc[0], rc[1], false)
+			}
+			// Gathered B rows for whole groups; single rows use the
+			// strided kernels.
+			for _, r := range []int{R, 1} {
+				kernel(isa, es, r, C, true)
 			}
 		}
 	}
@@ -36,15 +41,25 @@ func blocking(isa vecgen.ISA) (R, C int) {
 	return 3, 4
 }
 
-func kernel(isa vecgen.ISA, es, R, C int) {
+// kernel writes one R x C block kernel. With rows, B row j is b +
+// ids[j]*ldb (B rows gathered by id, read in place) instead of b + j*ldb;
+// the arithmetic is the same, so results are bit-identical to the strided
+// kernel on copied rows.
+func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
 	typ, prec := "float64", "F64"
 	if es == 4 {
 		typ, prec = "float32", "F32"
 	}
 	lanes := isa.Lanes(es)
 	name := fmt.Sprintf("dot%s%dx%d%s", prec, R, C, isa.Name)
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, m int, out *%[1]s, ldo int)", typ))
-	Doc(fmt.Sprintf("%s computes the %dx%d block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).", name, R, C))
+	if rows {
+		name = fmt.Sprintf("dot%s%dx%dRows%s", prec, R, C, isa.Name)
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, ids *int32, m int, out *%[1]s, ldo int)", typ))
+		Doc(fmt.Sprintf("%s computes the %dx%d block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).", name, R, C))
+	} else {
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, m int, out *%[1]s, ldo int)", typ))
+		Doc(fmt.Sprintf("%s computes the %dx%d block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).", name, R, C))
+	}
 
 	shift := U8(3)
 	if es == 4 {
@@ -61,11 +76,26 @@ func kernel(isa vecgen.ISA, es, R, C int) {
 	b := Load(Param("b"), GP64())
 	ldb := Load(Param("ldb"), GP64())
 	SHLQ(shift, ldb)
-	var b3 GPVirtual
-	if C > 3 {
-		b3 = GP64()
-		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, b3)
-		ADDQ(b, b3)
+	// B rows are addressed from a base every three rows (index scales are
+	// 1, 2, 4 or 8), or, gathered, each from its own base.
+	var bases []Register
+	if rows {
+		ids := Load(Param("ids"), GP64())
+		for j := 0; j < C; j++ {
+			bj := GP64()
+			MOVLQSX(Mem{Base: ids, Disp: 4 * j}, bj)
+			IMULQ(ldb, bj)
+			ADDQ(b, bj)
+			bases = append(bases, bj)
+		}
+	} else {
+		bases = append(bases, b)
+		for j := 3; j < C; j += 3 {
+			bj := GP64()
+			LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, bj)
+			ADDQ(bases[len(bases)-1], bj)
+			bases = append(bases, bj)
+		}
 	}
 	rowA := func(i int) Mem {
 		switch i {
@@ -77,14 +107,14 @@ func kernel(isa vecgen.ISA, es, R, C int) {
 		return Mem{Base: a, Index: lda, Scale: uint8(i)}
 	}
 	rowB := func(j int) Mem {
-		base := b
-		if j >= 3 {
-			base, j = b3, j-3
+		if rows {
+			return Mem{Base: bases[j]}
 		}
-		if j == 0 {
+		base := bases[j/3]
+		if j%3 == 0 {
 			return Mem{Base: base}
 		}
-		return Mem{Base: base, Index: ldb, Scale: uint8(j)}
+		return Mem{Base: base, Index: ldb, Scale: uint8(j % 3)}
 	}
 
 	m := Load(Param("m"), GP64())
@@ -122,9 +152,8 @@ func kernel(isa vecgen.ISA, es, R, C int) {
 		}
 	}
 	ADDQ(U32(isa.Bytes), a)
-	ADDQ(U32(isa.Bytes), b)
-	if C > 3 {
-		ADDQ(U32(isa.Bytes), b3)
+	for _, base := range bases {
+		ADDQ(U32(isa.Bytes), base)
 	}
 	DECQ(n)
 	JNZ(LabelRef("loop"))

@@ -29,9 +29,8 @@ type Metric interface {
 type Workspace struct {
 	g, k    []float64
 	g32     []float32
-	vq, vc  []float64
+	vq      []float64 // query rows picked by id (candidates are read in place)
 	vq32    []float32
-	vc32    []float32
 	xq, xct []float64
 	isp     []float64
 	iscp    []float64

@@ -421,18 +421,26 @@ func (r *Residual) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, 
 	}
 	w.g = grow(w.g, nq*nc)
 	w.k = grow(w.k, nq*nc)
+	// Candidates picked by id are read in place (DotTileRows); the
+	// queries, fewer, are gathered when picked by id.
 	if qs.V32 != nil {
 		vq := rowsOf(&w.vq32, qs.V32, m, q)
-		vc := rowsOf(&w.vc32, cs.V32, m, c)
 		w.g32 = grow(w.g32, nq*nc)
-		kernels.DotTile32(w.g32, nc, vq, m, vc, m, nq, nc, m)
+		if c.IDs != nil {
+			kernels.DotTile32Rows(w.g32, nc, vq, m, cs.V32, m, c.IDs, nq, m)
+		} else {
+			kernels.DotTile32(w.g32, nc, vq, m, cs.V32[c.Lo*m:], m, nq, nc, m)
+		}
 		for i, x := range w.g32 {
 			w.g[i] = float64(x)
 		}
 	} else {
 		vq := rowsOf(&w.vq, qs.V, m, q)
-		vc := rowsOf(&w.vc, cs.V, m, c)
-		kernels.DotTile(w.g, nc, vq, m, vc, m, nq, nc, m)
+		if c.IDs != nil {
+			kernels.DotTileRows(w.g, nc, vq, m, cs.V, m, c.IDs, nq, m)
+		} else {
+			kernels.DotTile(w.g, nc, vq, m, cs.V[c.Lo*m:], m, nq, nc, m)
+		}
 	}
 	xq := rowsOf(&w.xq, qs.X, d, q)
 	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
