@@ -24,25 +24,17 @@ type Float interface{ ~float32 | ~float64 }
 // pair falls in the tile. A and B are walked in panels that fit the caches.
 // Short slices or negative sizes panic.
 func DotTile(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
-	checkDot(len(g), ldg, len(a), lda, len(b), ldb, q, c, m)
-	if q == 0 || c == 0 {
-		return
+	if checkTile("DotTile", g, ldg, a, lda, b, ldb, nil, q, c, m) {
+		dotTileF64(g, ldg, a, lda, b, ldb, q, c, m)
 	}
-	checkNoOverlap(g[:(q-1)*ldg+c], a, "DotTile: g overlaps a")
-	checkNoOverlap(g[:(q-1)*ldg+c], b, "DotTile: g overlaps b")
-	dotTileF64(g, ldg, a, lda, b, ldb, q, c, m)
 }
 
 // DotTile32 is DotTile in float32, accumulated in float32
 // (|Δ| <= 2 m eps32 Σ_k |a_ik b_jk| against the generic loop).
 func DotTile32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int, q, c, m int) {
-	checkDot(len(g), ldg, len(a), lda, len(b), ldb, q, c, m)
-	if q == 0 || c == 0 {
-		return
+	if checkTile("DotTile32", g, ldg, a, lda, b, ldb, nil, q, c, m) {
+		dotTileF32(g, ldg, a, lda, b, ldb, q, c, m)
 	}
-	checkNoOverlap(g[:(q-1)*ldg+c], a, "DotTile32: g overlaps a")
-	checkNoOverlap(g[:(q-1)*ldg+c], b, "DotTile32: g overlaps b")
-	dotTileF32(g, ldg, a, lda, b, ldb, q, c, m)
 }
 
 // DotTileRows is DotTile against rows of B picked by id:
@@ -55,37 +47,38 @@ func DotTile32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int,
 // repeat; an id whose row is not inside b, like the other misuses DotTile
 // rejects, panics.
 func DotTileRows(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, rows []int32, q, m int) {
-	c := len(rows)
-	checkDot(len(g), ldg, len(a), lda, math.MaxInt, ldb, q, c, m) // rows: checkRows
-	if q == 0 || c == 0 {
-		return
+	if checkTile("DotTileRows", g, ldg, a, lda, b, ldb, rows, q, len(rows), m) {
+		dotTileRowsF64(g, ldg, a, lda, b, ldb, rows, q, m)
 	}
-	checkRows(rows, len(b), ldb, m)
-	checkNoOverlap(g[:(q-1)*ldg+c], a, "DotTileRows: g overlaps a")
-	checkNoOverlap(g[:(q-1)*ldg+c], b, "DotTileRows: g overlaps b")
-	dotTileRowsF64(g, ldg, a, lda, b, ldb, rows, q, m)
 }
 
 // DotTile32Rows is DotTileRows in float32.
 func DotTile32Rows(g []float32, ldg int, a []float32, lda int, b []float32, ldb int, rows []int32, q, m int) {
-	c := len(rows)
-	checkDot(len(g), ldg, len(a), lda, math.MaxInt, ldb, q, c, m) // rows: checkRows
-	if q == 0 || c == 0 {
-		return
+	if checkTile("DotTile32Rows", g, ldg, a, lda, b, ldb, rows, q, len(rows), m) {
+		dotTileRowsF32(g, ldg, a, lda, b, ldb, rows, q, m)
 	}
-	checkRows(rows, len(b), ldb, m)
-	checkNoOverlap(g[:(q-1)*ldg+c], a, "DotTile32Rows: g overlaps a")
-	checkNoOverlap(g[:(q-1)*ldg+c], b, "DotTile32Rows: g overlaps b")
-	dotTileRowsF32(g, ldg, a, lda, b, ldb, rows, q, m)
 }
 
-// checkRows panics unless every picked row [id*ldb, id*ldb+m) lies in b.
-func checkRows(rows []int32, lb, ldb, m int) {
+// checkTile panics on the misuses the dot tiles reject (named after the
+// caller) and reports whether the tile has anything to compute. With rows,
+// every picked row [id*ldb, id*ldb+m) must lie in b.
+func checkTile[T Float](name string, g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int) bool {
+	lb := len(b)
+	if rows != nil {
+		lb = math.MaxInt // checked row by row below
+	}
+	checkDot(len(g), ldg, len(a), lda, lb, ldb, q, c, m)
+	if q == 0 || c == 0 {
+		return false
+	}
 	for j, id := range rows {
-		if id < 0 || int(id)*ldb+m > lb {
-			panic(fmt.Sprintf("kernels: row id %d (position %d) outside b (%d elements, stride %d, m=%d)", id, j, lb, ldb, m))
+		if id < 0 || int(id)*ldb+m > len(b) {
+			panic(fmt.Sprintf("kernels: %s: row id %d (position %d) outside b (%d elements, stride %d, m=%d)", name, id, j, len(b), ldb, m))
 		}
 	}
+	checkNoOverlap(g[:(q-1)*ldg+c], a, name+": g overlaps a")
+	checkNoOverlap(g[:(q-1)*ldg+c], b, name+": g overlaps b")
+	return true
 }
 
 func checkDot(lg, ldg, la, lda, lb, ldb, q, c, m int) {
