@@ -47,7 +47,7 @@ func (e *Euclidean) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block,
 	xq := rowsOf(&w.xq, qs.X, d, q)
 	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
 	kernels.EuclidTile(dst, ldd, xq, d, xct, ldc, nq, nc, d)
-	zeroSelf(dst, ldd, qs, q, cs, c)
+	zeroSelf(w, dst, ldd, qs, q, cs, c)
 }
 
 func (e *Euclidean) Dist(i, j int) float64 {

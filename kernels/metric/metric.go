@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Metric is a distance over a fixed set of data points, evaluated in tiles.
@@ -34,6 +35,7 @@ type Workspace struct {
 	xq, xct []float64
 	isp     []float64
 	iscp    []float64
+	self    []int64 // zeroSelf's sorted query ids
 }
 
 // NewWorkspace returns an empty workspace; buffers grow on demand.
@@ -59,25 +61,37 @@ func checkPoints(x []float64, n, d int) error {
 
 // zeroSelf sets the distance of every point against itself to exactly 0
 // (same root Set, same root id): O(nq) for two unpacked sets and a range of
-// candidates, else O(nq nc) integer compares.
-func zeroSelf(dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
+// candidates; otherwise the queries' root ids are sorted once and each
+// candidate is looked up, O((nq + nc) log nq).
+func zeroSelf(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
 	if qs.root() != cs.root() {
 		return
 	}
 	nq, nc := q.Len(), c.Len()
-	fast := qs.RootIDs == nil && cs.RootIDs == nil && c.IDs == nil
-	for i := 0; i < nq; i++ {
-		id := qs.rootID(q.At(i))
-		if fast {
-			if id >= c.Lo && id < c.Hi {
+	if qs.RootIDs == nil && cs.RootIDs == nil && c.IDs == nil {
+		for i := 0; i < nq; i++ {
+			if id := q.At(i); id >= c.Lo && id < c.Hi {
 				dst[i*ldd+id-c.Lo] = 0
 			}
+		}
+		return
+	}
+	// keys: root id << 32 | query row, ascending.
+	keys := w.self[:0]
+	for i := 0; i < nq; i++ {
+		keys = append(keys, int64(qs.rootID(q.At(i)))<<32|int64(i))
+	}
+	slices.Sort(keys)
+	w.self = keys
+	lo, hi := keys[0]>>32, keys[len(keys)-1]>>32
+	for j := 0; j < nc; j++ {
+		id := int64(cs.rootID(c.At(j)))
+		if id < lo || id > hi {
 			continue
 		}
-		for j := 0; j < nc; j++ {
-			if cs.rootID(c.At(j)) == id {
-				dst[i*ldd+j] = 0
-			}
+		k, _ := slices.BinarySearch(keys, id<<32)
+		for ; k < len(keys) && keys[k]>>32 == id; k++ {
+			dst[int(keys[k]&(1<<32-1))*ldd+j] = 0
 		}
 	}
 }

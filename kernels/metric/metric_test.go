@@ -319,3 +319,53 @@ func TestBadInputs(t *testing.T) {
 		t.Fatalf("default m = %d for n = 20, want 20", r.Inducing())
 	}
 }
+
+// TestTileSelfZero: a point's distance to itself is exactly 0 however the
+// pair is addressed (id lists with repeats, packed sets), and every other
+// entry equals the same pair's entry in the full tile.
+func TestTileSelfZero(t *testing.T) {
+	const n, d = 120, 3
+	r, err := NewResidual(randPoints(n, d, 11, 1), n, d, ResidualConfig{Inducing: 32, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEuclidean(randPoints(n, d, 12, 1), n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Metric{r, e} {
+		full := make([]float64, n*n)
+		m.Tile(NewWorkspace(), full, n, m.Data(), Range(0, n), m.Data(), Range(0, n))
+		qids := []int32{5, 7, 5, 119, 0, 60}
+		cids := []int32{7, 8, 5, 5, 0, 119, 33, 60, 7}
+		packed := Pack(m.Data(), List([]int32{60, 5, 7, 119}))
+		cases := []struct {
+			name   string
+			qs, cs *Set
+			q, c   Block
+			qid    func(i int) int32
+			cid    func(j int) int32
+		}{
+			{"lists", m.Data(), m.Data(), List(qids), List(cids), func(i int) int32 { return qids[i] }, func(j int) int32 { return cids[j] }},
+			{"packed candidates", m.Data(), packed, List(qids), Range(0, 4), func(i int) int32 { return qids[i] }, func(j int) int32 { return []int32{60, 5, 7, 119}[j] }},
+			{"packed both", packed, packed, List([]int32{3, 1, 1}), Range(0, 4), func(i int) int32 { return []int32{119, 5, 5}[i] }, func(j int) int32 { return []int32{60, 5, 7, 119}[j] }},
+		}
+		for _, tc := range cases {
+			nq, nc := tc.q.Len(), tc.c.Len()
+			got := make([]float64, nq*nc)
+			m.Tile(NewWorkspace(), got, nc, tc.qs, tc.q, tc.cs, tc.c)
+			for i := 0; i < nq; i++ {
+				for j := 0; j < nc; j++ {
+					a, b := tc.qid(i), tc.cid(j)
+					want := full[int(a)*n+int(b)]
+					if a == b {
+						want = 0
+					}
+					if got[i*nc+j] != want {
+						t.Fatalf("%s %s (%d,%d) ids %d,%d: %v, want %v", m.Name(), tc.name, i, j, a, b, got[i*nc+j], want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -448,7 +448,7 @@ func (r *Residual) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, 
 	sq := rowsOf(&w.isp, qs.ISP, 1, q)
 	sc := rowsOf(&w.iscp, cs.ISP, 1, c)
 	kernels.ResidualTile(dst, ldd, w.k, nc, w.g, nc, sq, sc, nq, nc, nil)
-	zeroSelf(dst, ldd, qs, q, cs, c)
+	zeroSelf(w, dst, ldd, qs, q, cs, c)
 }
 
 // Dist returns d(i, j) for data points, through the tile code.
