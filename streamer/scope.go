@@ -103,11 +103,18 @@ type ScopeCollector struct {
 	ws   []*scopeWorker
 }
 
+// mark is a candidate's de-duplication stamp and, in a sparse block's plan,
+// its position in the block's union (together: one cache line visit).
+type mark struct {
+	epoch uint32
+	col   int32
+}
+
 type scopeWorker struct {
 	mw       *metric.Workspace
 	tile     []float64
-	stamp    []uint32 // de-duplication marks, by candidate id
-	col      []int32  // a marked id's position in a sparse block's union
+	marks    []mark // by candidate id
+
 	epoch    uint32
 	counters ScopeStats
 }
@@ -373,9 +380,6 @@ func (c *ScopeCollector) sparse(r *ScopeRequest) (*Scope, error) {
 	st, err := c.pool.Run(nblocks, func(w, b int) {
 		sw := c.ws[w]
 		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
-		if len(sw.col) < r.Candidates.N {
-			sw.col = make([]int32, r.Candidates.N)
-		}
 		if q1-q0 < 2 {
 			c.dedupe(r, sw, q0, q1, lists, lens)
 			return
@@ -506,33 +510,37 @@ func planBlock(r *ScopeRequest, sw *scopeWorker, q0, q1 int, ids func(i int) []i
 	counts = make([]int, q1-q0)
 	total := 0
 	for i := q0; i < q1; i++ {
-		var bm []uint64
-		for _, id := range ids(i) {
-			if sw.stamp[id] != sw.epoch {
-				sw.stamp[id] = sw.epoch
-				sw.col[id] = int32(len(union))
+		list := ids(i)
+		// The union can only grow to len(union)+len(list) over this list.
+		bm := make([]uint64, (len(union)+len(list)+63)/64)
+		n := 0
+		for _, id := range list {
+			mk := &sw.marks[id]
+			if mk.epoch != sw.epoch {
+				mk.epoch, mk.col = sw.epoch, int32(len(union))
 				union = append(union, id)
 			}
-			p := int(sw.col[id])
-			for len(bm) <= p/64 {
-				bm = append(bm, 0)
-			}
+			p := uint(mk.col)
 			if bm[p/64]&(1<<(p%64)) != 0 {
 				repeats++
 				continue
 			}
 			bm[p/64] |= 1 << (p % 64)
-			counts[i-q0]++
+			n++
 		}
-		bits[i-q0] = bm
-		total += counts[i-q0]
+		bits[i-q0], counts[i-q0] = bm, n
+		total += n
 	}
 	if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
 		return sparseBlock{}, nil, 0, false
 	}
 	words := (len(union) + 63) / 64
 	for k, bm := range bits {
-		bits[k] = append(bm, make([]uint64, words-len(bm))...)
+		if len(bm) >= words {
+			bits[k] = bm[:words]
+		} else {
+			bits[k] = append(bm, make([]uint64, words-len(bm))...)
+		}
 	}
 	return sparseBlock{union: union, bits: bits}, counts, repeats, true
 }
@@ -545,11 +553,11 @@ func (c *ScopeCollector) dedupe(r *ScopeRequest, sw *scopeWorker, q0, q1 int, li
 		in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
 		out := make([]int32, 0, len(in))
 		for _, id := range in {
-			if sw.stamp[id] == sw.epoch {
+			if sw.marks[id].epoch == sw.epoch {
 				sw.counters.Dedupe++
 				continue
 			}
-			sw.stamp[id] = sw.epoch
+			sw.marks[id].epoch = sw.epoch
 			out = append(out, id)
 		}
 		lists[i] = out
@@ -559,13 +567,13 @@ func (c *ScopeCollector) dedupe(r *ScopeRequest, sw *scopeWorker, q0, q1 int, li
 
 // newEpoch starts a new set of de-duplication marks over n ids.
 func (sw *scopeWorker) newEpoch(n int) {
-	if len(sw.stamp) < n {
-		sw.stamp = make([]uint32, n)
+	if len(sw.marks) < n {
+		sw.marks = make([]mark, n)
 		sw.epoch = 0
 	}
 	sw.epoch++
 	if sw.epoch == 0 { // wrapped: clear the marks
-		clear(sw.stamp)
+		clear(sw.marks)
 		sw.epoch = 1
 	}
 }
