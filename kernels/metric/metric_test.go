@@ -273,6 +273,20 @@ func TestFloat32(t *testing.T) {
 			}
 		}
 	}
+	// Candidates picked by id (read in place) give the values of the
+	// range tiles, bit for bit, in float32 as in float64.
+	ids := []int32{199, 3, 3, 50, 0, 120, 7}
+	for _, r := range []*Residual{r32, r64} {
+		got := make([]float64, 5*len(ids))
+		r.Tile(NewWorkspace(), got, len(ids), r.Data(), Range(10, 15), r.Data(), List(ids))
+		for i := 0; i < 5; i++ {
+			for j, id := range ids {
+				if want := r.Dist(10+i, int(id)); got[i*len(ids)+j] != want {
+					t.Fatalf("float32=%v: listed d(%d,%d) = %v, want %v", r.Float32Bound() > 0, 10+i, id, got[i*len(ids)+j], want)
+				}
+			}
+		}
+	}
 }
 
 func TestBadInputs(t *testing.T) {
