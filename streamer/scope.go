@@ -62,8 +62,9 @@ type Scope struct {
 // ScopeStats is the telemetry of one collection (SPEC.md section 6 names):
 // distances evaluated (scope_chunk_scans), members found (points), repeated
 // candidates skipped (dedupe), saturated queries, dense candidate chunks
-// packed once for all query blocks (cache prefetch) and tiles that used a
-// packed chunk (cache hits), and the pool jobs' accounting.
+// and query blocks packed once for all the tiles that read them (cache
+// prefetch) and the packed chunks or blocks tiles used (cache hits), and
+// the pool jobs' accounting.
 type ScopeStats struct {
 	Scans, Points, Dedupe, Saturated int64
 	CachePrefetch, CacheHits         int64
@@ -271,19 +272,37 @@ func (c *ScopeCollector) dense(r *ScopeRequest) (*Scope, error) {
 	n := list.Len()
 	nchunks := (n + r.Chunk - 1) / r.Chunk
 	var stats ScopeStats
+	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
+	// Rows picked by id that several tiles read are packed once (cache
+	// prefetch): candidate chunks of an id list when more than one query
+	// block meets them, and query blocks picked by QueryIDs when they meet
+	// more than one chunk. Tiles then read contiguous rows (cache hits).
 	packed := make([]*metric.Set, nchunks)
-	if list.IDs != nil && nq > r.QueryBlock {
-		st, err := c.pool.Run(nchunks, func(w, k int) {
-			lo := k * r.Chunk
-			packed[k] = metric.Pack(r.Candidates, metric.List(list.IDs[lo:min(n, lo+r.Chunk)]))
-			c.ws[w].counters.CachePrefetch++
+	packC := list.IDs != nil && nq > r.QueryBlock
+	var packedQ []*metric.Set
+	if r.QueryIDs != nil && nchunks > 1 {
+		packedQ = make([]*metric.Set, nblocks)
+	}
+	if packC || packedQ != nil {
+		st, err := c.pool.Run(nchunks+nblocks, func(w, k int) {
+			if k < nchunks {
+				if packC {
+					lo := k * r.Chunk
+					packed[k] = metric.Pack(r.Candidates, metric.List(list.IDs[lo:min(n, lo+r.Chunk)]))
+					c.ws[w].counters.CachePrefetch++
+				}
+				return
+			}
+			if b := k - nchunks; packedQ != nil {
+				packedQ[b] = metric.Pack(r.Queries, r.queryBlock(b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)))
+				c.ws[w].counters.CachePrefetch++
+			}
 		})
 		stats.Jobs = append(stats.Jobs, st)
 		if err != nil {
 			return nil, err
 		}
 	}
-	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
 	results := make([][]hit, nblocks*nchunks)
 	st, err := c.pool.Run(nblocks*nchunks, func(w, t int) {
 		// Query-major order (default): one query block, kept in cache, meets
@@ -318,7 +337,12 @@ func (c *ScopeCollector) dense(r *ScopeRequest) (*Scope, error) {
 		} else {
 			cb = metric.Range(list.Lo+need0, list.Lo+need1)
 		}
-		r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q0, q1), cs, cb)
+		qs, qb := r.Queries, r.queryBlock(q0, q1)
+		if packedQ != nil {
+			qs, qb = packedQ[b], metric.Range(0, q1-q0)
+			sw.counters.CacheHits++
+		}
+		r.Metric.Tile(sw.mw, sw.tile, nc, qs, qb, cs, cb)
 		var out []hit
 		for i := q0; i < q1; i++ {
 			lo, hi, _ := r.window(i, n)

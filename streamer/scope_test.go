@@ -134,6 +134,9 @@ func TestScopeDenseAgainstNaive(t *testing.T) {
 					if dense.IDs != nil && s.Stats.CachePrefetch == 0 {
 						t.Fatalf("dense id list was not packed: %+v", s.Stats)
 					}
+					if s.Stats.CacheHits == 0 { // query ids meet several chunks
+						t.Fatalf("query blocks were not packed: %+v", s.Stats)
+					}
 					if s.Stats.Points != int64(len(s.Members)) || s.Stats.Scans == 0 {
 						t.Fatalf("stats %+v", s.Stats)
 					}

@@ -60,17 +60,18 @@ func checkPoints(x []float64, n, d int) error {
 }
 
 // zeroSelf sets the distance of every point against itself to exactly 0
-// (same root Set, same root id): O(nq) for two unpacked sets and a range of
-// candidates; otherwise the queries' root ids are sorted once and each
+// (same root Set, same root id): O(nq) when the candidates are a range of
+// the root set's points; otherwise the queries' root ids are sorted once and each
 // candidate is looked up, O((nq + nc) log nq).
 func zeroSelf(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
 	if qs.root() != cs.root() {
 		return
 	}
 	nq, nc := q.Len(), c.Len()
-	if qs.RootIDs == nil && cs.RootIDs == nil && c.IDs == nil {
+	if cs.RootIDs == nil && c.IDs == nil {
+		// Candidates are the root's points [c.Lo, c.Hi).
 		for i := 0; i < nq; i++ {
-			if id := q.At(i); id >= c.Lo && id < c.Hi {
+			if id := qs.rootID(q.At(i)); id >= c.Lo && id < c.Hi {
 				dst[i*ldd+id-c.Lo] = 0
 			}
 		}
