@@ -112,10 +112,9 @@ type mark struct {
 }
 
 type scopeWorker struct {
-	mw    *metric.Workspace
-	tile  []float64
-	marks []mark // by candidate id
-
+	mw       *metric.Workspace
+	tile     []float64
+	marks    []mark // by candidate id
 	epoch    uint32
 	counters ScopeStats
 }
