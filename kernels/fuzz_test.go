@@ -24,6 +24,7 @@ func byteVal(b byte) float64 {
 	return (float64(b) - 126) / 16
 }
 
+// FuzzDotTile also checks DotTileRows against DotTile on copied rows.
 func FuzzDotTile(f *testing.F) {
 	f.Add(uint8(3), uint8(5), []byte("the quick brown fox jumps over the lazy dog, again and again and again"))
 	f.Add(uint8(4), uint8(6), []byte{1, 2, 3, 255, 4, 5, 6, 7, 8, 9, 10, 254, 12, 13, 14, 15, 16, 17, 18})
@@ -40,6 +41,15 @@ func FuzzDotTile(f *testing.F) {
 		}
 		want := make([]float64, q*c)
 		withImpl(t, ImplGeneric, func() { DotTile(want, c, a, m, b, m, q, c, m) })
+		// Rows of b picked by id (repeats allowed), and the same rows copied.
+		rows := make([]int32, c)
+		picked := make([]float64, c*m)
+		for j := range rows {
+			if len(data) > 0 {
+				rows[j] = int32(int(data[j%len(data)]) % c)
+			}
+			copy(picked[j*m:(j+1)*m], b[int(rows[j])*m:int(rows[j]+1)*m])
+		}
 		for _, impl := range List() {
 			got := make([]float64, q*c)
 			withImpl(t, impl, func() { DotTile(got, c, a, m, b, m, q, c, m) })
@@ -47,6 +57,17 @@ func FuzzDotTile(f *testing.F) {
 				special, ok := sameSpecial(got[i], want[i])
 				if !ok || (!special && math.Abs(got[i]-want[i]) > 1e-12*float64(m+1)*256) {
 					t.Fatalf("%s q=%d c=%d m=%d: g[%d] = %v, generic %v", impl, q, c, m, i, got[i], want[i])
+				}
+			}
+			// DotTileRows equals DotTile on the copied rows, bit for bit.
+			byRows, onCopy := make([]float64, q*c), make([]float64, q*c)
+			withImpl(t, impl, func() {
+				DotTileRows(byRows, c, a, m, b, m, rows, q, m)
+				DotTile(onCopy, c, a, m, picked, m, q, c, m)
+			})
+			for i := range byRows {
+				if math.Float64bits(byRows[i]) != math.Float64bits(onCopy[i]) && !(math.IsNaN(byRows[i]) && math.IsNaN(onCopy[i])) {
+					t.Fatalf("%s q=%d c=%d m=%d rows %v: g[%d] = %v by rows, %v on a copy", impl, q, c, m, rows, i, byRows[i], onCopy[i])
 				}
 			}
 		}
