@@ -255,12 +255,16 @@ func TestDotTileRows(t *testing.T) {
 				for _, c := range []int{1, 5, 6, 7, 13, 25} {
 					const nb = 40
 					ldb := m + r.IntN(3)
-					b := randSlice(r, nb*ldb, -1, 1)
-					a := randSlice(r, q*m, -1, 1)
+					// The last row and A end at an unreadable page.
+					b := guarded(t, (nb-1)*ldb+m)
+					copy(b, randSlice(r, len(b), -1, 1))
+					a := guarded(t, q*m)
+					copy(a, randSlice(r, q*m, -1, 1))
 					rows := make([]int32, c)
 					for j := range rows {
 						rows[j] = int32(r.IntN(nb))
 					}
+					rows[c/2] = nb - 1
 					rows[c-1] = rows[0] // a repeat
 					gathered := make([]float64, c*m)
 					for j, id := range rows {
