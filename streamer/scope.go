@@ -277,25 +277,24 @@ func (c *ScopeCollector) dense(r *ScopeRequest) (*Scope, error) {
 	// block meets them, and query blocks picked by QueryIDs when they meet
 	// more than one chunk. Tiles then read contiguous rows (cache hits).
 	packed := make([]*metric.Set, nchunks)
-	packC := list.IDs != nil && nq > r.QueryBlock
 	var packedQ []*metric.Set
+	npc := 0 // candidate chunks to pack
+	if list.IDs != nil && nq > r.QueryBlock {
+		npc = nchunks
+	}
 	if r.QueryIDs != nil && nchunks > 1 {
 		packedQ = make([]*metric.Set, nblocks)
 	}
-	if packC || packedQ != nil {
-		st, err := c.pool.Run(nchunks+nblocks, func(w, k int) {
-			if k < nchunks {
-				if packC {
-					lo := k * r.Chunk
-					packed[k] = metric.Pack(r.Candidates, metric.List(list.IDs[lo:min(n, lo+r.Chunk)]))
-					c.ws[w].counters.CachePrefetch++
-				}
-				return
-			}
-			if b := k - nchunks; packedQ != nil {
+	if npc+len(packedQ) > 0 {
+		st, err := c.pool.Run(npc+len(packedQ), func(w, k int) {
+			if k < npc {
+				lo := k * r.Chunk
+				packed[k] = metric.Pack(r.Candidates, metric.List(list.IDs[lo:min(n, lo+r.Chunk)]))
+			} else {
+				b := k - npc
 				packedQ[b] = metric.Pack(r.Queries, r.queryBlock(b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)))
-				c.ws[w].counters.CachePrefetch++
 			}
+			c.ws[w].counters.CachePrefetch++
 		})
 		stats.Jobs = append(stats.Jobs, st)
 		if err != nil {

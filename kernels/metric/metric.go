@@ -61,8 +61,8 @@ func checkPoints(x []float64, n, d int) error {
 
 // zeroSelf sets the distance of every point against itself to exactly 0
 // (same root Set, same root id): O(nq) when the candidates are a range of
-// the root set's points; otherwise the queries' root ids are sorted once and each
-// candidate is looked up, O((nq + nc) log nq).
+// the root set's points; otherwise the queries' root ids are sorted once and
+// each candidate is looked up, O((nq + nc) log nq).
 func zeroSelf(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
 	if qs.root() != cs.root() {
 		return
