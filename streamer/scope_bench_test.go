@@ -117,6 +117,34 @@ func bareTiles(m metric.Metric, req ScopeRequest, qb, ch int) time.Duration {
 	return best
 }
 
+// BenchmarkScopeDenseIDs: the dense scope of BenchmarkScope with the level
+// given as a shuffled list of ids (as a tree level is), on the default pool.
+func BenchmarkScopeDenseIDs(b *testing.B) {
+	const n, nq = 32768, 512
+	m := benchMetric(b)
+	qids := make([]int32, nq)
+	radius := make([]float64, nq)
+	for i := range qids {
+		qids[i] = int32(i * (n / nq))
+		radius[i] = 0.7
+	}
+	ids := make([]int32, n)
+	for i, p := range rand.New(rand.NewPCG(3, 3)).Perm(n) {
+		ids[i] = int32(p)
+	}
+	level := metric.List(ids)
+	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &level}
+	p := NewPool(0)
+	defer p.Close()
+	sc := NewScopeCollector(p)
+	for b.Loop() {
+		if _, err := sc.Collect(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(nq*n)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+}
+
 // BenchmarkScopeSparse: 512 queries, each proposing the same 4096
 // candidates in its own order (the tree's typical case of shared candidate
 // sets), grouped into block tiles or scanned query by query.
