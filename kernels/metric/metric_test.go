@@ -73,13 +73,13 @@ func TestResidualAgainstReference(t *testing.T) {
 			}
 			ss := 0.0
 			for a := 0; a < m; a++ {
-				if got := data.V[i*m+a]; math.Abs(got-v.AtVec(a)) > 1e-9*(1+math.Abs(v.AtVec(a))) {
+				if got := data.V[i*m+a]; !(math.Abs(got-v.AtVec(a)) <= 1e-9*(1+math.Abs(v.AtVec(a)))) {
 					t.Fatalf("%v: V[%d][%d] = %g, reference %g", kind, i, a, got, v.AtVec(a))
 				}
 				ss += v.AtVec(a) * v.AtVec(a)
 			}
 			p := max(1.5-ss, 1e-9)
-			if math.Abs(data.P[i]-p) > 1e-9*1.5 {
+			if !(math.Abs(data.P[i]-p) <= 1e-9*1.5) {
 				t.Fatalf("%v: p[%d] = %g, reference %g", kind, i, data.P[i], p)
 			}
 		}
@@ -185,7 +185,7 @@ func TestTileMatchesDist(t *testing.T) {
 			}
 		}
 		if m.Name() == "euclidean" {
-			if got, want := m.Dist(3, 7), math.Sqrt(sq(x[9]-x[21])+sq(x[10]-x[22])+sq(x[11]-x[23])); math.Abs(got-want) > 1e-15 {
+			if got, want := m.Dist(3, 7), math.Sqrt(sq(x[9]-x[21])+sq(x[10]-x[22])+sq(x[11]-x[23])); !(math.Abs(got-want) <= 1e-15) {
 				t.Fatalf("euclidean Dist = %v, want %v", got, want)
 			}
 		}
@@ -234,7 +234,7 @@ func TestExplicitInducing(t *testing.T) {
 		t.Fatalf("m = %d, want 9", r.Inducing())
 	}
 	us, _ := r.LowRank()
-	if math.Abs(us[1]-u[1]/0.7) > 1e-15 {
+	if !(math.Abs(us[1]-u[1]/0.7) <= 1e-15) {
 		t.Fatalf("inducing coordinates not scaled: %v", us[:2])
 	}
 }
@@ -268,7 +268,7 @@ func TestFloat32(t *testing.T) {
 		for j := 0; j < n; j += 3 {
 			a, b := r32.Dist(i, j), r64.Dist(i, j)
 			// |Δd| <= |Δrho| / (2 d) away from 0, sqrt(|Δrho|) near it.
-			if math.Abs(a-b) > math.Sqrt(bound)+1e-12 {
+			if !(math.Abs(a-b) <= math.Sqrt(bound)+1e-12) {
 				t.Fatalf("float32 d(%d,%d) = %g, float64 %g, bound %g", i, j, a, b, bound)
 			}
 		}
