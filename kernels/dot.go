@@ -104,12 +104,21 @@ type dotKernel[T Float] func(a *T, lda int, b *T, ldb int, m int, out *T, ldo in
 // dotRowsKernel is a register block whose B rows are picked by id.
 type dotRowsKernel[T Float] func(a *T, lda int, b *T, ldb int, ids *int32, m int, out *T, ldo int)
 
-// dotBlocks are the register-block kernels of one ISA and precision:
-// R x C, 1 x C, R x 1 and 1 x 1, and R x C and 1 x C on rows picked by id.
+// dotBlock is one block width w: R x w and 1 x w kernels (for the rows left
+// when q is not a multiple of R), on strided B rows and on B rows picked by
+// id (nil for w = 1, where the strided kernel takes the row's address).
+type dotBlock[T Float] struct {
+	w                 int
+	full, row         dotKernel[T]
+	fullRows, rowRows dotRowsKernel[T]
+}
+
+// dotBlocks are the register-block kernels of one ISA and precision: R rows
+// of A against each width of B rows, widest (the full block) first, down to
+// 1. Every kernel sums the lanes of a dot product in the same order.
 type dotBlocks[T Float] struct {
-	r, c                int
-	full, row, col, one dotKernel[T]
-	fullRows, rowRows   dotRowsKernel[T]
+	r      int
+	blocks []dotBlock[T]
 }
 
 // Cache budgets of drive, in bytes.
@@ -146,42 +155,45 @@ func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, row
 	// memory once and stays in L2/L3 while it meets every panel of A rows
 	// (aBudget bytes, in L2); within them each group of k.c rows of B, held in
 	// L1, meets every row of the A panel.
+	wide := k.blocks[0].w
 	apanel := max(k.r, aBudget/(m*es)/k.r*k.r)
-	bpanel := max(k.c, bBudget/(m*es)/k.c*k.c)
+	bpanel := max(wide, bBudget/(m*es)/wide*wide)
 	for j0 := 0; j0 < c; j0 += bpanel {
 		jend := min(c, j0+bpanel)
-		jfull := j0 + (jend-j0)/k.c*k.c
 		for i0 := 0; i0 < q; i0 += apanel {
 			iend := min(q, i0+apanel)
 			ifull := i0 + (iend-i0)/k.r*k.r
 			for j := j0; j < jend; {
-				if rows != nil && j < jfull {
-					i := i0
-					for ; i < ifull; i += k.r {
-						k.fullRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
+				// The widest block that fits: the full width except for
+				// the panel's last few columns.
+				bk := &k.blocks[len(k.blocks)-1]
+				for x := range k.blocks {
+					if j+k.blocks[x].w <= jend {
+						bk = &k.blocks[x]
+						break
 					}
-					for ; i < iend; i++ {
-						k.rowRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
-					}
-					j += k.c
-					continue
-				}
-				full, row, step := k.full, k.row, k.c
-				if j >= jfull {
-					full, row, step = k.col, k.one, 1
-				}
-				bj := &b[j*ldb]
-				if rows != nil {
-					bj = &b[int(rows[j])*ldb]
 				}
 				i := i0
-				for ; i < ifull; i += k.r {
-					full(&a[i*lda], lda, bj, ldb, m, &g[i*ldg+j], ldg)
+				if rows != nil && bk.fullRows != nil {
+					for ; i < ifull; i += k.r {
+						bk.fullRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
+					}
+					for ; i < iend; i++ {
+						bk.rowRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
+					}
+				} else {
+					bj := &b[j*ldb]
+					if rows != nil {
+						bj = &b[int(rows[j])*ldb]
+					}
+					for ; i < ifull; i += k.r {
+						bk.full(&a[i*lda], lda, bj, ldb, m, &g[i*ldg+j], ldg)
+					}
+					for ; i < iend; i++ {
+						bk.row(&a[i*lda], lda, bj, ldb, m, &g[i*ldg+j], ldg)
+					}
 				}
-				for ; i < iend; i++ {
-					row(&a[i*lda], lda, bj, ldb, m, &g[i*ldg+j], ldg)
-				}
-				j += step
+				j += bk.w
 			}
 		}
 	}

@@ -22,6 +22,30 @@ func dotF644x6RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m
 // dotF641x6RowsAVX512 computes the 1x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF641x6RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
 
+// dotF644x4AVX512 computes the 4x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF644x4AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
+// dotF644x4RowsAVX512 computes the 4x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF644x4RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
+// dotF641x4AVX512 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF641x4AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
+// dotF641x4RowsAVX512 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF641x4RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
+// dotF644x2AVX512 computes the 4x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF644x2AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
+// dotF644x2RowsAVX512 computes the 4x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF644x2RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
+// dotF641x2AVX512 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF641x2AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
+// dotF641x2RowsAVX512 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF641x2RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
 // dotF324x6AVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF324x6AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
@@ -39,6 +63,30 @@ func dotF324x6RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m
 
 // dotF321x6RowsAVX512 computes the 1x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF321x6RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF324x4AVX512 computes the 4x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF324x4AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF324x4RowsAVX512 computes the 4x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF324x4RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF321x4AVX512 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF321x4AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF321x4RowsAVX512 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF321x4RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF324x2AVX512 computes the 4x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF324x2AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF324x2RowsAVX512 computes the 4x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF324x2RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF321x2AVX512 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF321x2AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF321x2RowsAVX512 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF321x2RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
 
 // dotF643x4AVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF643x4AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
@@ -58,6 +106,18 @@ func dotF643x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m i
 // dotF641x4RowsAVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF641x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
 
+// dotF643x2AVX2 computes the 3x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF643x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
+// dotF643x2RowsAVX2 computes the 3x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF643x2RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
+// dotF641x2AVX2 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF641x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
+// dotF641x2RowsAVX2 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF641x2RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
 // dotF323x4AVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF323x4AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
@@ -75,3 +135,15 @@ func dotF323x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m i
 
 // dotF321x4RowsAVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF321x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF323x2AVX2 computes the 3x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF323x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF323x2RowsAVX2 computes the 3x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF323x2RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF321x2AVX2 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF321x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF321x2RowsAVX2 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF321x2RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)

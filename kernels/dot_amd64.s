@@ -908,6 +908,924 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func dotF644x4AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF644x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   b+16(FP), BX
+	MOVQ   ldb+24(FP), SI
+	SHLQ   $0x03, SI
+	LEAQ   (SI)(SI*2), DI
+	ADDQ   BX, DI
+	MOVQ   m+32(FP), R8
+	MOVQ   R8, R9
+	SHRQ   $0x03, R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+
+	// Main loop: one vector of every row per step.
+	TESTQ R9, R9
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Z16
+	VMOVUPD     (AX)(CX*1), Z17
+	VMOVUPD     (AX)(CX*2), Z18
+	VMOVUPD     (AX)(DX*1), Z19
+	VMOVUPD     (BX), Z20
+	VFMADD231PD Z20, Z16, Z0
+	VFMADD231PD Z20, Z17, Z4
+	VFMADD231PD Z20, Z18, Z8
+	VFMADD231PD Z20, Z19, Z12
+	VMOVUPD     (BX)(SI*1), Z20
+	VFMADD231PD Z20, Z16, Z1
+	VFMADD231PD Z20, Z17, Z5
+	VFMADD231PD Z20, Z18, Z9
+	VFMADD231PD Z20, Z19, Z13
+	VMOVUPD     (BX)(SI*2), Z20
+	VFMADD231PD Z20, Z16, Z2
+	VFMADD231PD Z20, Z17, Z6
+	VFMADD231PD Z20, Z18, Z10
+	VFMADD231PD Z20, Z19, Z14
+	VMOVUPD     (DI), Z20
+	VFMADD231PD Z20, Z16, Z3
+	VFMADD231PD Z20, Z17, Z7
+	VFMADD231PD Z20, Z18, Z11
+	VFMADD231PD Z20, Z19, Z15
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x00000040, DI
+	DECQ        R9
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, R8
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), R9
+	KMOVW       (R9)(R8*2), K1
+	VMOVUPD.Z   (AX), K1, Z16
+	VMOVUPD.Z   (BX), K1, Z17
+	VFMADD231PD Z17, Z16, Z0
+	VMOVUPD.Z   (BX)(SI*1), K1, Z17
+	VFMADD231PD Z17, Z16, Z1
+	VMOVUPD.Z   (BX)(SI*2), K1, Z17
+	VFMADD231PD Z17, Z16, Z2
+	VMOVUPD.Z   (DI), K1, Z17
+	VFMADD231PD Z17, Z16, Z3
+	VMOVUPD.Z   (AX)(CX*1), K1, Z16
+	VMOVUPD.Z   (BX), K1, Z17
+	VFMADD231PD Z17, Z16, Z4
+	VMOVUPD.Z   (BX)(SI*1), K1, Z17
+	VFMADD231PD Z17, Z16, Z5
+	VMOVUPD.Z   (BX)(SI*2), K1, Z17
+	VFMADD231PD Z17, Z16, Z6
+	VMOVUPD.Z   (DI), K1, Z17
+	VFMADD231PD Z17, Z16, Z7
+	VMOVUPD.Z   (AX)(CX*2), K1, Z16
+	VMOVUPD.Z   (BX), K1, Z17
+	VFMADD231PD Z17, Z16, Z8
+	VMOVUPD.Z   (BX)(SI*1), K1, Z17
+	VFMADD231PD Z17, Z16, Z9
+	VMOVUPD.Z   (BX)(SI*2), K1, Z17
+	VFMADD231PD Z17, Z16, Z10
+	VMOVUPD.Z   (DI), K1, Z17
+	VFMADD231PD Z17, Z16, Z11
+	VMOVUPD.Z   (AX)(DX*1), K1, Z16
+	VMOVUPD.Z   (BX), K1, Z17
+	VFMADD231PD Z17, Z16, Z12
+	VMOVUPD.Z   (BX)(SI*1), K1, Z17
+	VFMADD231PD Z17, Z16, Z13
+	VMOVUPD.Z   (BX)(SI*2), K1, Z17
+	VFMADD231PD Z17, Z16, Z14
+	VMOVUPD.Z   (DI), K1, Z17
+	VFMADD231PD Z17, Z16, Z15
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+40(FP), AX
+	MOVQ          ldo+48(FP), CX
+	SHLQ          $0x03, CX
+	VUNPCKLPD     Z1, Z0, Z16
+	VUNPCKHPD     Z1, Z0, Z0
+	VADDPD        Z16, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VMOVUPD       X0, (AX)
+	VUNPCKLPD     Z3, Z2, Z0
+	VUNPCKHPD     Z3, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPD        X0, X2, X2
+	VMOVUPD       X2, 16(AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z5, Z4, Z0
+	VUNPCKHPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPD        X0, X4, X4
+	VMOVUPD       X4, (AX)
+	VUNPCKLPD     Z7, Z6, Z0
+	VUNPCKHPD     Z7, Z6, Z6
+	VADDPD        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPD        Y0, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X0
+	VADDPD        X0, X6, X6
+	VMOVUPD       X6, 16(AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z9, Z8, Z0
+	VUNPCKHPD     Z9, Z8, Z8
+	VADDPD        Z0, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPD        Y0, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X0
+	VADDPD        X0, X8, X8
+	VMOVUPD       X8, (AX)
+	VUNPCKLPD     Z11, Z10, Z0
+	VUNPCKHPD     Z11, Z10, Z10
+	VADDPD        Z0, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPD        Y0, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X0
+	VADDPD        X0, X10, X10
+	VMOVUPD       X10, 16(AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z13, Z12, Z0
+	VUNPCKHPD     Z13, Z12, Z12
+	VADDPD        Z0, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPD        Y0, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X0
+	VADDPD        X0, X12, X12
+	VMOVUPD       X12, (AX)
+	VUNPCKLPD     Z15, Z14, Z0
+	VUNPCKHPD     Z15, Z14, Z14
+	VADDPD        Z0, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y0
+	VADDPD        Y0, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X0
+	VADDPD        X0, X14, X14
+	VMOVUPD       X14, 16(AX)
+	VZEROUPPER
+	RET
+
+// func dotF644x4RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF644x4RowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	LEAQ    (CX)(CX*2), DX
+	MOVQ    b+16(FP), BX
+	MOVQ    ldb+24(FP), SI
+	SHLQ    $0x03, SI
+	MOVQ    ids+32(FP), DI
+	MOVLQSX (DI), R8
+	IMULQ   SI, R8
+	ADDQ    BX, R8
+	MOVLQSX 4(DI), R9
+	IMULQ   SI, R9
+	ADDQ    BX, R9
+	MOVLQSX 8(DI), R10
+	IMULQ   SI, R10
+	ADDQ    BX, R10
+	MOVLQSX 12(DI), DI
+	IMULQ   SI, DI
+	ADDQ    BX, DI
+	MOVQ    m+40(FP), BX
+	MOVQ    BX, SI
+	SHRQ    $0x03, SI
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	VXORPS  Z7, Z7, Z7
+	VXORPS  Z8, Z8, Z8
+	VXORPS  Z9, Z9, Z9
+	VXORPS  Z10, Z10, Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	VXORPS  Z13, Z13, Z13
+	VXORPS  Z14, Z14, Z14
+	VXORPS  Z15, Z15, Z15
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Z16
+	VMOVUPD     (AX)(CX*1), Z17
+	VMOVUPD     (AX)(CX*2), Z18
+	VMOVUPD     (AX)(DX*1), Z19
+	VMOVUPD     (R8), Z20
+	VFMADD231PD Z20, Z16, Z0
+	VFMADD231PD Z20, Z17, Z4
+	VFMADD231PD Z20, Z18, Z8
+	VFMADD231PD Z20, Z19, Z12
+	VMOVUPD     (R9), Z20
+	VFMADD231PD Z20, Z16, Z1
+	VFMADD231PD Z20, Z17, Z5
+	VFMADD231PD Z20, Z18, Z9
+	VFMADD231PD Z20, Z19, Z13
+	VMOVUPD     (R10), Z20
+	VFMADD231PD Z20, Z16, Z2
+	VFMADD231PD Z20, Z17, Z6
+	VFMADD231PD Z20, Z18, Z10
+	VFMADD231PD Z20, Z19, Z14
+	VMOVUPD     (DI), Z20
+	VFMADD231PD Z20, Z16, Z3
+	VFMADD231PD Z20, Z17, Z7
+	VFMADD231PD Z20, Z18, Z11
+	VFMADD231PD Z20, Z19, Z15
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, R9
+	ADDQ        $0x00000040, R10
+	ADDQ        $0x00000040, DI
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVUPD.Z   (AX), K1, Z16
+	VMOVUPD.Z   (R8), K1, Z17
+	VFMADD231PD Z17, Z16, Z0
+	VMOVUPD.Z   (R9), K1, Z17
+	VFMADD231PD Z17, Z16, Z1
+	VMOVUPD.Z   (R10), K1, Z17
+	VFMADD231PD Z17, Z16, Z2
+	VMOVUPD.Z   (DI), K1, Z17
+	VFMADD231PD Z17, Z16, Z3
+	VMOVUPD.Z   (AX)(CX*1), K1, Z16
+	VMOVUPD.Z   (R8), K1, Z17
+	VFMADD231PD Z17, Z16, Z4
+	VMOVUPD.Z   (R9), K1, Z17
+	VFMADD231PD Z17, Z16, Z5
+	VMOVUPD.Z   (R10), K1, Z17
+	VFMADD231PD Z17, Z16, Z6
+	VMOVUPD.Z   (DI), K1, Z17
+	VFMADD231PD Z17, Z16, Z7
+	VMOVUPD.Z   (AX)(CX*2), K1, Z16
+	VMOVUPD.Z   (R8), K1, Z17
+	VFMADD231PD Z17, Z16, Z8
+	VMOVUPD.Z   (R9), K1, Z17
+	VFMADD231PD Z17, Z16, Z9
+	VMOVUPD.Z   (R10), K1, Z17
+	VFMADD231PD Z17, Z16, Z10
+	VMOVUPD.Z   (DI), K1, Z17
+	VFMADD231PD Z17, Z16, Z11
+	VMOVUPD.Z   (AX)(DX*1), K1, Z16
+	VMOVUPD.Z   (R8), K1, Z17
+	VFMADD231PD Z17, Z16, Z12
+	VMOVUPD.Z   (R9), K1, Z17
+	VFMADD231PD Z17, Z16, Z13
+	VMOVUPD.Z   (R10), K1, Z17
+	VFMADD231PD Z17, Z16, Z14
+	VMOVUPD.Z   (DI), K1, Z17
+	VFMADD231PD Z17, Z16, Z15
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+48(FP), AX
+	MOVQ          ldo+56(FP), CX
+	SHLQ          $0x03, CX
+	VUNPCKLPD     Z1, Z0, Z16
+	VUNPCKHPD     Z1, Z0, Z0
+	VADDPD        Z16, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VMOVUPD       X0, (AX)
+	VUNPCKLPD     Z3, Z2, Z0
+	VUNPCKHPD     Z3, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPD        X0, X2, X2
+	VMOVUPD       X2, 16(AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z5, Z4, Z0
+	VUNPCKHPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPD        X0, X4, X4
+	VMOVUPD       X4, (AX)
+	VUNPCKLPD     Z7, Z6, Z0
+	VUNPCKHPD     Z7, Z6, Z6
+	VADDPD        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPD        Y0, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X0
+	VADDPD        X0, X6, X6
+	VMOVUPD       X6, 16(AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z9, Z8, Z0
+	VUNPCKHPD     Z9, Z8, Z8
+	VADDPD        Z0, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPD        Y0, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X0
+	VADDPD        X0, X8, X8
+	VMOVUPD       X8, (AX)
+	VUNPCKLPD     Z11, Z10, Z0
+	VUNPCKHPD     Z11, Z10, Z10
+	VADDPD        Z0, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPD        Y0, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X0
+	VADDPD        X0, X10, X10
+	VMOVUPD       X10, 16(AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z13, Z12, Z0
+	VUNPCKHPD     Z13, Z12, Z12
+	VADDPD        Z0, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPD        Y0, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X0
+	VADDPD        X0, X12, X12
+	VMOVUPD       X12, (AX)
+	VUNPCKLPD     Z15, Z14, Z0
+	VUNPCKHPD     Z15, Z14, Z14
+	VADDPD        Z0, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y0
+	VADDPD        Y0, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X0
+	VADDPD        X0, X14, X14
+	VMOVUPD       X14, 16(AX)
+	VZEROUPPER
+	RET
+
+// func dotF641x4AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF641x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	MOVQ   b+16(FP), CX
+	MOVQ   ldb+24(FP), DX
+	SHLQ   $0x03, DX
+	LEAQ   (DX)(DX*2), BX
+	ADDQ   CX, BX
+	MOVQ   m+32(FP), SI
+	MOVQ   SI, DI
+	SHRQ   $0x03, DI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+	// Main loop: one vector of every row per step.
+	TESTQ DI, DI
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Z4
+	VMOVUPD     (CX), Z5
+	VFMADD231PD Z5, Z4, Z0
+	VMOVUPD     (CX)(DX*1), Z5
+	VFMADD231PD Z5, Z4, Z1
+	VMOVUPD     (CX)(DX*2), Z5
+	VFMADD231PD Z5, Z4, Z2
+	VMOVUPD     (BX), Z5
+	VFMADD231PD Z5, Z4, Z3
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, BX
+	DECQ        DI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, SI
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVUPD.Z   (AX), K1, Z4
+	VMOVUPD.Z   (CX), K1, Z5
+	VFMADD231PD Z5, Z4, Z0
+	VMOVUPD.Z   (CX)(DX*1), K1, Z5
+	VFMADD231PD Z5, Z4, Z1
+	VMOVUPD.Z   (CX)(DX*2), K1, Z5
+	VFMADD231PD Z5, Z4, Z2
+	VMOVUPD.Z   (BX), K1, Z5
+	VFMADD231PD Z5, Z4, Z3
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+40(FP), AX
+	MOVQ          ldo+48(FP), CX
+	SHLQ          $0x03, CX
+	VUNPCKLPD     Z1, Z0, Z4
+	VUNPCKHPD     Z1, Z0, Z0
+	VADDPD        Z4, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VMOVUPD       X0, (AX)
+	VUNPCKLPD     Z3, Z2, Z0
+	VUNPCKHPD     Z3, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPD        X0, X2, X2
+	VMOVUPD       X2, 16(AX)
+	VZEROUPPER
+	RET
+
+// func dotF641x4RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF641x4RowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), CX
+	MOVQ    ldb+24(FP), DX
+	SHLQ    $0x03, DX
+	MOVQ    ids+32(FP), BX
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVLQSX 4(BX), DI
+	IMULQ   DX, DI
+	ADDQ    CX, DI
+	MOVLQSX 8(BX), R8
+	IMULQ   DX, R8
+	ADDQ    CX, R8
+	MOVLQSX 12(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    m+40(FP), CX
+	MOVQ    CX, DX
+	SHRQ    $0x03, DX
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+
+	// Main loop: one vector of every row per step.
+	TESTQ DX, DX
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Z4
+	VMOVUPD     (SI), Z5
+	VFMADD231PD Z5, Z4, Z0
+	VMOVUPD     (DI), Z5
+	VFMADD231PD Z5, Z4, Z1
+	VMOVUPD     (R8), Z5
+	VFMADD231PD Z5, Z4, Z2
+	VMOVUPD     (BX), Z5
+	VFMADD231PD Z5, Z4, Z3
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, SI
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, BX
+	DECQ        DX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, CX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVUPD.Z   (AX), K1, Z4
+	VMOVUPD.Z   (SI), K1, Z5
+	VFMADD231PD Z5, Z4, Z0
+	VMOVUPD.Z   (DI), K1, Z5
+	VFMADD231PD Z5, Z4, Z1
+	VMOVUPD.Z   (R8), K1, Z5
+	VFMADD231PD Z5, Z4, Z2
+	VMOVUPD.Z   (BX), K1, Z5
+	VFMADD231PD Z5, Z4, Z3
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+48(FP), AX
+	MOVQ          ldo+56(FP), CX
+	SHLQ          $0x03, CX
+	VUNPCKLPD     Z1, Z0, Z4
+	VUNPCKHPD     Z1, Z0, Z0
+	VADDPD        Z4, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VMOVUPD       X0, (AX)
+	VUNPCKLPD     Z3, Z2, Z0
+	VUNPCKHPD     Z3, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPD        X0, X2, X2
+	VMOVUPD       X2, 16(AX)
+	VZEROUPPER
+	RET
+
+// func dotF644x2AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF644x2AVX512(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   b+16(FP), BX
+	MOVQ   ldb+24(FP), SI
+	SHLQ   $0x03, SI
+	MOVQ   m+32(FP), DI
+	MOVQ   DI, R8
+	SHRQ   $0x03, R8
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+	// Main loop: one vector of every row per step.
+	TESTQ R8, R8
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Z8
+	VMOVUPD     (AX)(CX*1), Z9
+	VMOVUPD     (AX)(CX*2), Z10
+	VMOVUPD     (AX)(DX*1), Z11
+	VMOVUPD     (BX), Z12
+	VFMADD231PD Z12, Z8, Z0
+	VFMADD231PD Z12, Z9, Z2
+	VFMADD231PD Z12, Z10, Z4
+	VFMADD231PD Z12, Z11, Z6
+	VMOVUPD     (BX)(SI*1), Z12
+	VFMADD231PD Z12, Z8, Z1
+	VFMADD231PD Z12, Z9, Z3
+	VFMADD231PD Z12, Z10, Z5
+	VFMADD231PD Z12, Z11, Z7
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, BX
+	DECQ        R8
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, DI
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVUPD.Z   (AX), K1, Z8
+	VMOVUPD.Z   (BX), K1, Z9
+	VFMADD231PD Z9, Z8, Z0
+	VMOVUPD.Z   (BX)(SI*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z1
+	VMOVUPD.Z   (AX)(CX*1), K1, Z8
+	VMOVUPD.Z   (BX), K1, Z9
+	VFMADD231PD Z9, Z8, Z2
+	VMOVUPD.Z   (BX)(SI*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z3
+	VMOVUPD.Z   (AX)(CX*2), K1, Z8
+	VMOVUPD.Z   (BX), K1, Z9
+	VFMADD231PD Z9, Z8, Z4
+	VMOVUPD.Z   (BX)(SI*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z5
+	VMOVUPD.Z   (AX)(DX*1), K1, Z8
+	VMOVUPD.Z   (BX), K1, Z9
+	VFMADD231PD Z9, Z8, Z6
+	VMOVUPD.Z   (BX)(SI*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z7
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+40(FP), AX
+	MOVQ          ldo+48(FP), CX
+	SHLQ          $0x03, CX
+	VUNPCKLPD     Z1, Z0, Z8
+	VUNPCKHPD     Z1, Z0, Z0
+	VADDPD        Z8, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VMOVUPD       X0, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z3, Z2, Z0
+	VUNPCKHPD     Z3, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPD        X0, X2, X2
+	VMOVUPD       X2, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z5, Z4, Z0
+	VUNPCKHPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPD        X0, X4, X4
+	VMOVUPD       X4, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z7, Z6, Z0
+	VUNPCKHPD     Z7, Z6, Z6
+	VADDPD        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPD        Y0, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X0
+	VADDPD        X0, X6, X6
+	VMOVUPD       X6, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF644x2RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF644x2RowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	LEAQ    (CX)(CX*2), DX
+	MOVQ    b+16(FP), BX
+	MOVQ    ldb+24(FP), SI
+	SHLQ    $0x03, SI
+	MOVQ    ids+32(FP), DI
+	MOVLQSX (DI), R8
+	IMULQ   SI, R8
+	ADDQ    BX, R8
+	MOVLQSX 4(DI), DI
+	IMULQ   SI, DI
+	ADDQ    BX, DI
+	MOVQ    m+40(FP), BX
+	MOVQ    BX, SI
+	SHRQ    $0x03, SI
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	VXORPS  Z7, Z7, Z7
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Z8
+	VMOVUPD     (AX)(CX*1), Z9
+	VMOVUPD     (AX)(CX*2), Z10
+	VMOVUPD     (AX)(DX*1), Z11
+	VMOVUPD     (R8), Z12
+	VFMADD231PD Z12, Z8, Z0
+	VFMADD231PD Z12, Z9, Z2
+	VFMADD231PD Z12, Z10, Z4
+	VFMADD231PD Z12, Z11, Z6
+	VMOVUPD     (DI), Z12
+	VFMADD231PD Z12, Z8, Z1
+	VFMADD231PD Z12, Z9, Z3
+	VFMADD231PD Z12, Z10, Z5
+	VFMADD231PD Z12, Z11, Z7
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, DI
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVUPD.Z   (AX), K1, Z8
+	VMOVUPD.Z   (R8), K1, Z9
+	VFMADD231PD Z9, Z8, Z0
+	VMOVUPD.Z   (DI), K1, Z9
+	VFMADD231PD Z9, Z8, Z1
+	VMOVUPD.Z   (AX)(CX*1), K1, Z8
+	VMOVUPD.Z   (R8), K1, Z9
+	VFMADD231PD Z9, Z8, Z2
+	VMOVUPD.Z   (DI), K1, Z9
+	VFMADD231PD Z9, Z8, Z3
+	VMOVUPD.Z   (AX)(CX*2), K1, Z8
+	VMOVUPD.Z   (R8), K1, Z9
+	VFMADD231PD Z9, Z8, Z4
+	VMOVUPD.Z   (DI), K1, Z9
+	VFMADD231PD Z9, Z8, Z5
+	VMOVUPD.Z   (AX)(DX*1), K1, Z8
+	VMOVUPD.Z   (R8), K1, Z9
+	VFMADD231PD Z9, Z8, Z6
+	VMOVUPD.Z   (DI), K1, Z9
+	VFMADD231PD Z9, Z8, Z7
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+48(FP), AX
+	MOVQ          ldo+56(FP), CX
+	SHLQ          $0x03, CX
+	VUNPCKLPD     Z1, Z0, Z8
+	VUNPCKHPD     Z1, Z0, Z0
+	VADDPD        Z8, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VMOVUPD       X0, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z3, Z2, Z0
+	VUNPCKHPD     Z3, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPD        X0, X2, X2
+	VMOVUPD       X2, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z5, Z4, Z0
+	VUNPCKHPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPD        X0, X4, X4
+	VMOVUPD       X4, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPD     Z7, Z6, Z0
+	VUNPCKHPD     Z7, Z6, Z6
+	VADDPD        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPD        Y0, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X0
+	VADDPD        X0, X6, X6
+	VMOVUPD       X6, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF641x2AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF641x2AVX512(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	MOVQ   b+16(FP), CX
+	MOVQ   ldb+24(FP), DX
+	SHLQ   $0x03, DX
+	MOVQ   m+32(FP), BX
+	MOVQ   BX, SI
+	SHRQ   $0x03, SI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Z2
+	VMOVUPD     (CX), Z3
+	VFMADD231PD Z3, Z2, Z0
+	VMOVUPD     (CX)(DX*1), Z3
+	VFMADD231PD Z3, Z2, Z1
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVUPD.Z   (AX), K1, Z2
+	VMOVUPD.Z   (CX), K1, Z3
+	VFMADD231PD Z3, Z2, Z0
+	VMOVUPD.Z   (CX)(DX*1), K1, Z3
+	VFMADD231PD Z3, Z2, Z1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+40(FP), AX
+	MOVQ          ldo+48(FP), CX
+	SHLQ          $0x03, CX
+	VUNPCKLPD     Z1, Z0, Z2
+	VUNPCKHPD     Z1, Z0, Z0
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VMOVUPD       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF641x2RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF641x2RowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), CX
+	MOVQ    ldb+24(FP), DX
+	SHLQ    $0x03, DX
+	MOVQ    ids+32(FP), BX
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVLQSX 4(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    m+40(FP), CX
+	MOVQ    CX, DX
+	SHRQ    $0x03, DX
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+
+	// Main loop: one vector of every row per step.
+	TESTQ DX, DX
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Z2
+	VMOVUPD     (SI), Z3
+	VFMADD231PD Z3, Z2, Z0
+	VMOVUPD     (BX), Z3
+	VFMADD231PD Z3, Z2, Z1
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, SI
+	ADDQ        $0x00000040, BX
+	DECQ        DX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, CX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVUPD.Z   (AX), K1, Z2
+	VMOVUPD.Z   (SI), K1, Z3
+	VFMADD231PD Z3, Z2, Z0
+	VMOVUPD.Z   (BX), K1, Z3
+	VFMADD231PD Z3, Z2, Z1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+48(FP), AX
+	MOVQ          ldo+56(FP), CX
+	SHLQ          $0x03, CX
+	VUNPCKLPD     Z1, Z0, Z2
+	VUNPCKHPD     Z1, Z0, Z0
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VMOVUPD       X0, (AX)
+	VZEROUPPER
+	RET
+
 // func dotF324x6AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 // Requires: AVX, AVX512DQ, AVX512F, AVX512VL
 TEXT ·dotF324x6AVX512(SB), NOSPLIT, $0-56
@@ -1803,6 +2721,924 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func dotF324x4AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF324x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   b+16(FP), BX
+	MOVQ   ldb+24(FP), SI
+	SHLQ   $0x02, SI
+	LEAQ   (SI)(SI*2), DI
+	ADDQ   BX, DI
+	MOVQ   m+32(FP), R8
+	MOVQ   R8, R9
+	SHRQ   $0x04, R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+
+	// Main loop: one vector of every row per step.
+	TESTQ R9, R9
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Z16
+	VMOVUPS     (AX)(CX*1), Z17
+	VMOVUPS     (AX)(CX*2), Z18
+	VMOVUPS     (AX)(DX*1), Z19
+	VMOVUPS     (BX), Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VFMADD231PS Z20, Z19, Z12
+	VMOVUPS     (BX)(SI*1), Z20
+	VFMADD231PS Z20, Z16, Z1
+	VFMADD231PS Z20, Z17, Z5
+	VFMADD231PS Z20, Z18, Z9
+	VFMADD231PS Z20, Z19, Z13
+	VMOVUPS     (BX)(SI*2), Z20
+	VFMADD231PS Z20, Z16, Z2
+	VFMADD231PS Z20, Z17, Z6
+	VFMADD231PS Z20, Z18, Z10
+	VFMADD231PS Z20, Z19, Z14
+	VMOVUPS     (DI), Z20
+	VFMADD231PS Z20, Z16, Z3
+	VFMADD231PS Z20, Z17, Z7
+	VFMADD231PS Z20, Z18, Z11
+	VFMADD231PS Z20, Z19, Z15
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, BX
+	ADDQ        $0x00000040, DI
+	DECQ        R9
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x0000000f, R8
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), R9
+	KMOVW       (R9)(R8*2), K1
+	VMOVUPS.Z   (AX), K1, Z16
+	VMOVUPS.Z   (BX), K1, Z17
+	VFMADD231PS Z17, Z16, Z0
+	VMOVUPS.Z   (BX)(SI*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z1
+	VMOVUPS.Z   (BX)(SI*2), K1, Z17
+	VFMADD231PS Z17, Z16, Z2
+	VMOVUPS.Z   (DI), K1, Z17
+	VFMADD231PS Z17, Z16, Z3
+	VMOVUPS.Z   (AX)(CX*1), K1, Z16
+	VMOVUPS.Z   (BX), K1, Z17
+	VFMADD231PS Z17, Z16, Z4
+	VMOVUPS.Z   (BX)(SI*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z5
+	VMOVUPS.Z   (BX)(SI*2), K1, Z17
+	VFMADD231PS Z17, Z16, Z6
+	VMOVUPS.Z   (DI), K1, Z17
+	VFMADD231PS Z17, Z16, Z7
+	VMOVUPS.Z   (AX)(CX*2), K1, Z16
+	VMOVUPS.Z   (BX), K1, Z17
+	VFMADD231PS Z17, Z16, Z8
+	VMOVUPS.Z   (BX)(SI*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z9
+	VMOVUPS.Z   (BX)(SI*2), K1, Z17
+	VFMADD231PS Z17, Z16, Z10
+	VMOVUPS.Z   (DI), K1, Z17
+	VFMADD231PS Z17, Z16, Z11
+	VMOVUPS.Z   (AX)(DX*1), K1, Z16
+	VMOVUPS.Z   (BX), K1, Z17
+	VFMADD231PS Z17, Z16, Z12
+	VMOVUPS.Z   (BX)(SI*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z13
+	VMOVUPS.Z   (BX)(SI*2), K1, Z17
+	VFMADD231PS Z17, Z16, Z14
+	VMOVUPS.Z   (DI), K1, Z17
+	VFMADD231PS Z17, Z16, Z15
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+40(FP), AX
+	MOVQ          ldo+48(FP), CX
+	SHLQ          $0x02, CX
+	VUNPCKLPS     Z1, Z0, Z16
+	VUNPCKHPS     Z1, Z0, Z0
+	VADDPS        Z16, Z0, Z0
+	VUNPCKLPS     Z3, Z2, Z1
+	VUNPCKHPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VUNPCKLPD     Z2, Z0, Z1
+	VUNPCKHPD     Z2, Z0, Z0
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVUPS       X0, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z5, Z4, Z0
+	VUNPCKHPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VUNPCKLPS     Z7, Z6, Z0
+	VUNPCKHPS     Z7, Z6, Z6
+	VADDPS        Z0, Z6, Z6
+	VUNPCKLPD     Z6, Z4, Z0
+	VUNPCKHPD     Z6, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VMOVUPS       X4, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z9, Z8, Z0
+	VUNPCKHPS     Z9, Z8, Z8
+	VADDPS        Z0, Z8, Z8
+	VUNPCKLPS     Z11, Z10, Z0
+	VUNPCKHPS     Z11, Z10, Z10
+	VADDPS        Z0, Z10, Z10
+	VUNPCKLPD     Z10, Z8, Z0
+	VUNPCKHPD     Z10, Z8, Z8
+	VADDPS        Z0, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X0
+	VADDPS        X0, X8, X8
+	VMOVUPS       X8, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z13, Z12, Z0
+	VUNPCKHPS     Z13, Z12, Z12
+	VADDPS        Z0, Z12, Z12
+	VUNPCKLPS     Z15, Z14, Z0
+	VUNPCKHPS     Z15, Z14, Z14
+	VADDPS        Z0, Z14, Z14
+	VUNPCKLPD     Z14, Z12, Z0
+	VUNPCKHPD     Z14, Z12, Z12
+	VADDPS        Z0, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPS        Y0, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X0
+	VADDPS        X0, X12, X12
+	VMOVUPS       X12, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF324x4RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF324x4RowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	LEAQ    (CX)(CX*2), DX
+	MOVQ    b+16(FP), BX
+	MOVQ    ldb+24(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    ids+32(FP), DI
+	MOVLQSX (DI), R8
+	IMULQ   SI, R8
+	ADDQ    BX, R8
+	MOVLQSX 4(DI), R9
+	IMULQ   SI, R9
+	ADDQ    BX, R9
+	MOVLQSX 8(DI), R10
+	IMULQ   SI, R10
+	ADDQ    BX, R10
+	MOVLQSX 12(DI), DI
+	IMULQ   SI, DI
+	ADDQ    BX, DI
+	MOVQ    m+40(FP), BX
+	MOVQ    BX, SI
+	SHRQ    $0x04, SI
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	VXORPS  Z7, Z7, Z7
+	VXORPS  Z8, Z8, Z8
+	VXORPS  Z9, Z9, Z9
+	VXORPS  Z10, Z10, Z10
+	VXORPS  Z11, Z11, Z11
+	VXORPS  Z12, Z12, Z12
+	VXORPS  Z13, Z13, Z13
+	VXORPS  Z14, Z14, Z14
+	VXORPS  Z15, Z15, Z15
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Z16
+	VMOVUPS     (AX)(CX*1), Z17
+	VMOVUPS     (AX)(CX*2), Z18
+	VMOVUPS     (AX)(DX*1), Z19
+	VMOVUPS     (R8), Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VFMADD231PS Z20, Z19, Z12
+	VMOVUPS     (R9), Z20
+	VFMADD231PS Z20, Z16, Z1
+	VFMADD231PS Z20, Z17, Z5
+	VFMADD231PS Z20, Z18, Z9
+	VFMADD231PS Z20, Z19, Z13
+	VMOVUPS     (R10), Z20
+	VFMADD231PS Z20, Z16, Z2
+	VFMADD231PS Z20, Z17, Z6
+	VFMADD231PS Z20, Z18, Z10
+	VFMADD231PS Z20, Z19, Z14
+	VMOVUPS     (DI), Z20
+	VFMADD231PS Z20, Z16, Z3
+	VFMADD231PS Z20, Z17, Z7
+	VFMADD231PS Z20, Z18, Z11
+	VFMADD231PS Z20, Z19, Z15
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, R9
+	ADDQ        $0x00000040, R10
+	ADDQ        $0x00000040, DI
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x0000000f, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVUPS.Z   (AX), K1, Z16
+	VMOVUPS.Z   (R8), K1, Z17
+	VFMADD231PS Z17, Z16, Z0
+	VMOVUPS.Z   (R9), K1, Z17
+	VFMADD231PS Z17, Z16, Z1
+	VMOVUPS.Z   (R10), K1, Z17
+	VFMADD231PS Z17, Z16, Z2
+	VMOVUPS.Z   (DI), K1, Z17
+	VFMADD231PS Z17, Z16, Z3
+	VMOVUPS.Z   (AX)(CX*1), K1, Z16
+	VMOVUPS.Z   (R8), K1, Z17
+	VFMADD231PS Z17, Z16, Z4
+	VMOVUPS.Z   (R9), K1, Z17
+	VFMADD231PS Z17, Z16, Z5
+	VMOVUPS.Z   (R10), K1, Z17
+	VFMADD231PS Z17, Z16, Z6
+	VMOVUPS.Z   (DI), K1, Z17
+	VFMADD231PS Z17, Z16, Z7
+	VMOVUPS.Z   (AX)(CX*2), K1, Z16
+	VMOVUPS.Z   (R8), K1, Z17
+	VFMADD231PS Z17, Z16, Z8
+	VMOVUPS.Z   (R9), K1, Z17
+	VFMADD231PS Z17, Z16, Z9
+	VMOVUPS.Z   (R10), K1, Z17
+	VFMADD231PS Z17, Z16, Z10
+	VMOVUPS.Z   (DI), K1, Z17
+	VFMADD231PS Z17, Z16, Z11
+	VMOVUPS.Z   (AX)(DX*1), K1, Z16
+	VMOVUPS.Z   (R8), K1, Z17
+	VFMADD231PS Z17, Z16, Z12
+	VMOVUPS.Z   (R9), K1, Z17
+	VFMADD231PS Z17, Z16, Z13
+	VMOVUPS.Z   (R10), K1, Z17
+	VFMADD231PS Z17, Z16, Z14
+	VMOVUPS.Z   (DI), K1, Z17
+	VFMADD231PS Z17, Z16, Z15
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+48(FP), AX
+	MOVQ          ldo+56(FP), CX
+	SHLQ          $0x02, CX
+	VUNPCKLPS     Z1, Z0, Z16
+	VUNPCKHPS     Z1, Z0, Z0
+	VADDPS        Z16, Z0, Z0
+	VUNPCKLPS     Z3, Z2, Z1
+	VUNPCKHPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VUNPCKLPD     Z2, Z0, Z1
+	VUNPCKHPD     Z2, Z0, Z0
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVUPS       X0, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z5, Z4, Z0
+	VUNPCKHPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VUNPCKLPS     Z7, Z6, Z0
+	VUNPCKHPS     Z7, Z6, Z6
+	VADDPS        Z0, Z6, Z6
+	VUNPCKLPD     Z6, Z4, Z0
+	VUNPCKHPD     Z6, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VMOVUPS       X4, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z9, Z8, Z0
+	VUNPCKHPS     Z9, Z8, Z8
+	VADDPS        Z0, Z8, Z8
+	VUNPCKLPS     Z11, Z10, Z0
+	VUNPCKHPS     Z11, Z10, Z10
+	VADDPS        Z0, Z10, Z10
+	VUNPCKLPD     Z10, Z8, Z0
+	VUNPCKHPD     Z10, Z8, Z8
+	VADDPS        Z0, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X0
+	VADDPS        X0, X8, X8
+	VMOVUPS       X8, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z13, Z12, Z0
+	VUNPCKHPS     Z13, Z12, Z12
+	VADDPS        Z0, Z12, Z12
+	VUNPCKLPS     Z15, Z14, Z0
+	VUNPCKHPS     Z15, Z14, Z14
+	VADDPS        Z0, Z14, Z14
+	VUNPCKLPD     Z14, Z12, Z0
+	VUNPCKHPD     Z14, Z12, Z12
+	VADDPS        Z0, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPS        Y0, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X0
+	VADDPS        X0, X12, X12
+	VMOVUPS       X12, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF321x4AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF321x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   b+16(FP), CX
+	MOVQ   ldb+24(FP), DX
+	SHLQ   $0x02, DX
+	LEAQ   (DX)(DX*2), BX
+	ADDQ   CX, BX
+	MOVQ   m+32(FP), SI
+	MOVQ   SI, DI
+	SHRQ   $0x04, DI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+	// Main loop: one vector of every row per step.
+	TESTQ DI, DI
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Z4
+	VMOVUPS     (CX), Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS     (CX)(DX*1), Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS     (CX)(DX*2), Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS     (BX), Z5
+	VFMADD231PS Z5, Z4, Z3
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, BX
+	DECQ        DI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x0000000f, SI
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K1
+	VMOVUPS.Z   (AX), K1, Z4
+	VMOVUPS.Z   (CX), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS.Z   (CX)(DX*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS.Z   (CX)(DX*2), K1, Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS.Z   (BX), K1, Z5
+	VFMADD231PS Z5, Z4, Z3
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+40(FP), AX
+	MOVQ          ldo+48(FP), CX
+	SHLQ          $0x02, CX
+	VUNPCKLPS     Z1, Z0, Z4
+	VUNPCKHPS     Z1, Z0, Z0
+	VADDPS        Z4, Z0, Z0
+	VUNPCKLPS     Z3, Z2, Z1
+	VUNPCKHPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VUNPCKLPD     Z2, Z0, Z1
+	VUNPCKHPD     Z2, Z0, Z0
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVUPS       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF321x4RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF321x4RowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), CX
+	MOVQ    ldb+24(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    ids+32(FP), BX
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVLQSX 4(BX), DI
+	IMULQ   DX, DI
+	ADDQ    CX, DI
+	MOVLQSX 8(BX), R8
+	IMULQ   DX, R8
+	ADDQ    CX, R8
+	MOVLQSX 12(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    m+40(FP), CX
+	MOVQ    CX, DX
+	SHRQ    $0x04, DX
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+
+	// Main loop: one vector of every row per step.
+	TESTQ DX, DX
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Z4
+	VMOVUPS     (SI), Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS     (DI), Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS     (R8), Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS     (BX), Z5
+	VFMADD231PS Z5, Z4, Z3
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, SI
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, BX
+	DECQ        DX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x0000000f, CX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVUPS.Z   (AX), K1, Z4
+	VMOVUPS.Z   (SI), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS.Z   (DI), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS.Z   (R8), K1, Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS.Z   (BX), K1, Z5
+	VFMADD231PS Z5, Z4, Z3
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+48(FP), AX
+	MOVQ          ldo+56(FP), CX
+	SHLQ          $0x02, CX
+	VUNPCKLPS     Z1, Z0, Z4
+	VUNPCKHPS     Z1, Z0, Z0
+	VADDPS        Z4, Z0, Z0
+	VUNPCKLPS     Z3, Z2, Z1
+	VUNPCKHPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VUNPCKLPD     Z2, Z0, Z1
+	VUNPCKHPD     Z2, Z0, Z0
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVUPS       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF324x2AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF324x2AVX512(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   b+16(FP), BX
+	MOVQ   ldb+24(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   m+32(FP), DI
+	MOVQ   DI, R8
+	SHRQ   $0x04, R8
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+	// Main loop: one vector of every row per step.
+	TESTQ R8, R8
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Z8
+	VMOVUPS     (AX)(CX*1), Z9
+	VMOVUPS     (AX)(CX*2), Z10
+	VMOVUPS     (AX)(DX*1), Z11
+	VMOVUPS     (BX), Z12
+	VFMADD231PS Z12, Z8, Z0
+	VFMADD231PS Z12, Z9, Z2
+	VFMADD231PS Z12, Z10, Z4
+	VFMADD231PS Z12, Z11, Z6
+	VMOVUPS     (BX)(SI*1), Z12
+	VFMADD231PS Z12, Z8, Z1
+	VFMADD231PS Z12, Z9, Z3
+	VFMADD231PS Z12, Z10, Z5
+	VFMADD231PS Z12, Z11, Z7
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, BX
+	DECQ        R8
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x0000000f, DI
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), R8
+	KMOVW       (R8)(DI*2), K1
+	VMOVUPS.Z   (AX), K1, Z8
+	VMOVUPS.Z   (BX), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (BX)(SI*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z1
+	VMOVUPS.Z   (AX)(CX*1), K1, Z8
+	VMOVUPS.Z   (BX), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (BX)(SI*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS.Z   (AX)(CX*2), K1, Z8
+	VMOVUPS.Z   (BX), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (BX)(SI*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z5
+	VMOVUPS.Z   (AX)(DX*1), K1, Z8
+	VMOVUPS.Z   (BX), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
+	VMOVUPS.Z   (BX)(SI*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z7
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+40(FP), AX
+	MOVQ          ldo+48(FP), CX
+	SHLQ          $0x02, CX
+	VUNPCKLPS     Z1, Z0, Z8
+	VUNPCKHPS     Z1, Z0, Z0
+	VADDPS        Z8, Z0, Z0
+	VUNPCKHPD     Z0, Z0, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVSD        X0, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z3, Z2, Z0
+	VUNPCKHPS     Z3, Z2, Z2
+	VADDPS        Z0, Z2, Z2
+	VUNPCKHPD     Z2, Z2, Z0
+	VADDPS        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPS        X0, X2, X2
+	VMOVSD        X2, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z5, Z4, Z0
+	VUNPCKHPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VUNPCKHPD     Z4, Z4, Z0
+	VADDPS        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VMOVSD        X4, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z7, Z6, Z0
+	VUNPCKHPS     Z7, Z6, Z6
+	VADDPS        Z0, Z6, Z6
+	VUNPCKHPD     Z6, Z6, Z0
+	VADDPS        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X0
+	VADDPS        X0, X6, X6
+	VMOVSD        X6, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF324x2RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF324x2RowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	LEAQ    (CX)(CX*2), DX
+	MOVQ    b+16(FP), BX
+	MOVQ    ldb+24(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    ids+32(FP), DI
+	MOVLQSX (DI), R8
+	IMULQ   SI, R8
+	ADDQ    BX, R8
+	MOVLQSX 4(DI), DI
+	IMULQ   SI, DI
+	ADDQ    BX, DI
+	MOVQ    m+40(FP), BX
+	MOVQ    BX, SI
+	SHRQ    $0x04, SI
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	VXORPS  Z4, Z4, Z4
+	VXORPS  Z5, Z5, Z5
+	VXORPS  Z6, Z6, Z6
+	VXORPS  Z7, Z7, Z7
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Z8
+	VMOVUPS     (AX)(CX*1), Z9
+	VMOVUPS     (AX)(CX*2), Z10
+	VMOVUPS     (AX)(DX*1), Z11
+	VMOVUPS     (R8), Z12
+	VFMADD231PS Z12, Z8, Z0
+	VFMADD231PS Z12, Z9, Z2
+	VFMADD231PS Z12, Z10, Z4
+	VFMADD231PS Z12, Z11, Z6
+	VMOVUPS     (DI), Z12
+	VFMADD231PS Z12, Z8, Z1
+	VFMADD231PS Z12, Z9, Z3
+	VFMADD231PS Z12, Z10, Z5
+	VFMADD231PS Z12, Z11, Z7
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, DI
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x0000000f, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVUPS.Z   (AX), K1, Z8
+	VMOVUPS.Z   (R8), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (DI), K1, Z9
+	VFMADD231PS Z9, Z8, Z1
+	VMOVUPS.Z   (AX)(CX*1), K1, Z8
+	VMOVUPS.Z   (R8), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (DI), K1, Z9
+	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS.Z   (AX)(CX*2), K1, Z8
+	VMOVUPS.Z   (R8), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (DI), K1, Z9
+	VFMADD231PS Z9, Z8, Z5
+	VMOVUPS.Z   (AX)(DX*1), K1, Z8
+	VMOVUPS.Z   (R8), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
+	VMOVUPS.Z   (DI), K1, Z9
+	VFMADD231PS Z9, Z8, Z7
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+48(FP), AX
+	MOVQ          ldo+56(FP), CX
+	SHLQ          $0x02, CX
+	VUNPCKLPS     Z1, Z0, Z8
+	VUNPCKHPS     Z1, Z0, Z0
+	VADDPS        Z8, Z0, Z0
+	VUNPCKHPD     Z0, Z0, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVSD        X0, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z3, Z2, Z0
+	VUNPCKHPS     Z3, Z2, Z2
+	VADDPS        Z0, Z2, Z2
+	VUNPCKHPD     Z2, Z2, Z0
+	VADDPS        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPS        X0, X2, X2
+	VMOVSD        X2, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z5, Z4, Z0
+	VUNPCKHPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VUNPCKHPD     Z4, Z4, Z0
+	VADDPS        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VMOVSD        X4, (AX)
+	ADDQ          CX, AX
+	VUNPCKLPS     Z7, Z6, Z0
+	VUNPCKHPS     Z7, Z6, Z6
+	VADDPS        Z0, Z6, Z6
+	VUNPCKHPD     Z6, Z6, Z0
+	VADDPS        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X0
+	VADDPS        X0, X6, X6
+	VMOVSD        X6, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF321x2AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF321x2AVX512(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   b+16(FP), CX
+	MOVQ   ldb+24(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   m+32(FP), BX
+	MOVQ   BX, SI
+	SHRQ   $0x04, SI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Z2
+	VMOVUPS     (CX), Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS     (CX)(DX*1), Z3
+	VFMADD231PS Z3, Z2, Z1
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x0000000f, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVUPS.Z   (AX), K1, Z2
+	VMOVUPS.Z   (CX), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS.Z   (CX)(DX*1), K1, Z3
+	VFMADD231PS Z3, Z2, Z1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+40(FP), AX
+	MOVQ          ldo+48(FP), CX
+	SHLQ          $0x02, CX
+	VUNPCKLPS     Z1, Z0, Z2
+	VUNPCKHPS     Z1, Z0, Z0
+	VADDPS        Z2, Z0, Z0
+	VUNPCKHPD     Z0, Z0, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVSD        X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF321x2RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·dotF321x2RowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), CX
+	MOVQ    ldb+24(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    ids+32(FP), BX
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVLQSX 4(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    m+40(FP), CX
+	MOVQ    CX, DX
+	SHRQ    $0x04, DX
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+
+	// Main loop: one vector of every row per step.
+	TESTQ DX, DX
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Z2
+	VMOVUPS     (SI), Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS     (BX), Z3
+	VFMADD231PS Z3, Z2, Z1
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, SI
+	ADDQ        $0x00000040, BX
+	DECQ        DX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x0000000f, CX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVUPS.Z   (AX), K1, Z2
+	VMOVUPS.Z   (SI), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS.Z   (BX), K1, Z3
+	VFMADD231PS Z3, Z2, Z1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ          out+48(FP), AX
+	MOVQ          ldo+56(FP), CX
+	SHLQ          $0x02, CX
+	VUNPCKLPS     Z1, Z0, Z2
+	VUNPCKHPS     Z1, Z0, Z0
+	VADDPS        Z2, Z0, Z0
+	VUNPCKHPD     Z0, Z0, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVSD        X0, (AX)
+	VZEROUPPER
+	RET
+
 // func dotF643x4AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 // Requires: AVX, FMA3
 TEXT ·dotF643x4AVX2(SB), NOSPLIT, $0-56
@@ -2393,6 +4229,318 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func dotF643x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF643x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x03, BX
+	MOVQ   m+32(FP), SI
+	MOVQ   SI, DI
+	SHRQ   $0x02, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+	// Main loop: one vector of every row per step.
+	TESTQ DI, DI
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y6
+	VMOVUPD     (AX)(CX*1), Y7
+	VMOVUPD     (AX)(CX*2), Y8
+	VMOVUPD     (DX), Y9
+	VFMADD231PD Y9, Y6, Y0
+	VFMADD231PD Y9, Y7, Y2
+	VFMADD231PD Y9, Y8, Y4
+	VMOVUPD     (DX)(BX*1), Y9
+	VFMADD231PD Y9, Y6, Y1
+	VFMADD231PD Y9, Y7, Y3
+	VFMADD231PD Y9, Y8, Y5
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	DECQ        DI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, SI
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), DI
+	NEGQ        SI
+	VMOVDQU     32(DI)(SI*8), Y6
+	VMASKMOVPD  (AX), Y6, Y7
+	VMASKMOVPD  (DX), Y6, Y8
+	VFMADD231PD Y8, Y7, Y0
+	VMASKMOVPD  (DX)(BX*1), Y6, Y8
+	VFMADD231PD Y8, Y7, Y1
+	VMASKMOVPD  (AX)(CX*1), Y6, Y7
+	VMASKMOVPD  (DX), Y6, Y8
+	VFMADD231PD Y8, Y7, Y2
+	VMASKMOVPD  (DX)(BX*1), Y6, Y8
+	VFMADD231PD Y8, Y7, Y3
+	VMASKMOVPD  (AX)(CX*2), Y6, Y7
+	VMASKMOVPD  (DX), Y6, Y8
+	VFMADD231PD Y8, Y7, Y4
+	VMASKMOVPD  (DX)(BX*1), Y6, Y6
+	VFMADD231PD Y6, Y7, Y5
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x03, CX
+	VUNPCKLPD    Y1, Y0, Y6
+	VUNPCKHPD    Y1, Y0, Y0
+	VADDPD       Y6, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPD    Y3, Y2, Y0
+	VUNPCKHPD    Y3, Y2, Y2
+	VADDPD       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X2
+	VMOVUPD      X2, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPD    Y5, Y4, Y0
+	VUNPCKHPD    Y5, Y4, Y4
+	VADDPD       Y0, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X4
+	VMOVUPD      X4, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF643x2RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF643x2RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    ids+32(FP), SI
+	MOVLQSX (SI), DI
+	IMULQ   BX, DI
+	ADDQ    DX, DI
+	MOVLQSX 4(SI), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	MOVQ    m+40(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x02, BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+
+	// Main loop: one vector of every row per step.
+	TESTQ BX, BX
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y6
+	VMOVUPD     (AX)(CX*1), Y7
+	VMOVUPD     (AX)(CX*2), Y8
+	VMOVUPD     (DI), Y9
+	VFMADD231PD Y9, Y6, Y0
+	VFMADD231PD Y9, Y7, Y2
+	VFMADD231PD Y9, Y8, Y4
+	VMOVUPD     (SI), Y9
+	VFMADD231PD Y9, Y6, Y1
+	VFMADD231PD Y9, Y7, Y3
+	VFMADD231PD Y9, Y8, Y5
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, SI
+	DECQ        BX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, DX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), BX
+	NEGQ        DX
+	VMOVDQU     32(BX)(DX*8), Y6
+	VMASKMOVPD  (AX), Y6, Y7
+	VMASKMOVPD  (DI), Y6, Y8
+	VFMADD231PD Y8, Y7, Y0
+	VMASKMOVPD  (SI), Y6, Y8
+	VFMADD231PD Y8, Y7, Y1
+	VMASKMOVPD  (AX)(CX*1), Y6, Y7
+	VMASKMOVPD  (DI), Y6, Y8
+	VFMADD231PD Y8, Y7, Y2
+	VMASKMOVPD  (SI), Y6, Y8
+	VFMADD231PD Y8, Y7, Y3
+	VMASKMOVPD  (AX)(CX*2), Y6, Y7
+	VMASKMOVPD  (DI), Y6, Y8
+	VFMADD231PD Y8, Y7, Y4
+	VMASKMOVPD  (SI), Y6, Y6
+	VFMADD231PD Y6, Y7, Y5
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+48(FP), AX
+	MOVQ         ldo+56(FP), CX
+	SHLQ         $0x03, CX
+	VUNPCKLPD    Y1, Y0, Y6
+	VUNPCKHPD    Y1, Y0, Y0
+	VADDPD       Y6, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPD    Y3, Y2, Y0
+	VUNPCKHPD    Y3, Y2, Y2
+	VADDPD       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X2
+	VMOVUPD      X2, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPD    Y5, Y4, Y0
+	VUNPCKHPD    Y5, Y4, Y4
+	VADDPD       Y0, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X4
+	VMOVUPD      X4, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF641x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF641x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	MOVQ   b+16(FP), CX
+	MOVQ   ldb+24(FP), DX
+	SHLQ   $0x03, DX
+	MOVQ   m+32(FP), BX
+	MOVQ   BX, SI
+	SHRQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y2
+	VMOVUPD     (CX), Y3
+	VFMADD231PD Y3, Y2, Y0
+	VMOVUPD     (CX)(DX*1), Y3
+	VFMADD231PD Y3, Y2, Y1
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), SI
+	NEGQ        BX
+	VMOVDQU     32(SI)(BX*8), Y2
+	VMASKMOVPD  (AX), Y2, Y3
+	VMASKMOVPD  (CX), Y2, Y4
+	VFMADD231PD Y4, Y3, Y0
+	VMASKMOVPD  (CX)(DX*1), Y2, Y2
+	VFMADD231PD Y2, Y3, Y1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x03, CX
+	VUNPCKLPD    Y1, Y0, Y2
+	VUNPCKHPD    Y1, Y0, Y0
+	VADDPD       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF641x2RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF641x2RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), CX
+	MOVQ    ldb+24(FP), DX
+	SHLQ    $0x03, DX
+	MOVQ    ids+32(FP), BX
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVLQSX 4(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    m+40(FP), CX
+	MOVQ    CX, DX
+	SHRQ    $0x02, DX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+
+	// Main loop: one vector of every row per step.
+	TESTQ DX, DX
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y2
+	VMOVUPD     (SI), Y3
+	VFMADD231PD Y3, Y2, Y0
+	VMOVUPD     (BX), Y3
+	VFMADD231PD Y3, Y2, Y1
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, SI
+	ADDQ        $0x00000020, BX
+	DECQ        DX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, CX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), DX
+	NEGQ        CX
+	VMOVDQU     32(DX)(CX*8), Y2
+	VMASKMOVPD  (AX), Y2, Y3
+	VMASKMOVPD  (SI), Y2, Y4
+	VFMADD231PD Y4, Y3, Y0
+	VMASKMOVPD  (BX), Y2, Y2
+	VFMADD231PD Y2, Y3, Y1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+48(FP), AX
+	MOVQ         ldo+56(FP), CX
+	SHLQ         $0x03, CX
+	VUNPCKLPD    Y1, Y0, Y2
+	VUNPCKHPD    Y1, Y0, Y0
+	VADDPD       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, (AX)
+	VZEROUPPER
+	RET
+
 // func dotF323x4AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 // Requires: AVX, FMA3
 TEXT ·dotF323x4AVX2(SB), NOSPLIT, $0-56
@@ -2978,5 +5126,333 @@ reduce:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVUPS      X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF323x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF323x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   m+32(FP), SI
+	MOVQ   SI, DI
+	SHRQ   $0x03, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+	// Main loop: one vector of every row per step.
+	TESTQ DI, DI
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y6
+	VMOVUPS     (AX)(CX*1), Y7
+	VMOVUPS     (AX)(CX*2), Y8
+	VMOVUPS     (DX), Y9
+	VFMADD231PS Y9, Y6, Y0
+	VFMADD231PS Y9, Y7, Y2
+	VFMADD231PS Y9, Y8, Y4
+	VMOVUPS     (DX)(BX*1), Y9
+	VFMADD231PS Y9, Y6, Y1
+	VFMADD231PS Y9, Y7, Y3
+	VFMADD231PS Y9, Y8, Y5
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	DECQ        DI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, SI
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), DI
+	NEGQ        SI
+	VMOVDQU     32(DI)(SI*4), Y6
+	VMASKMOVPS  (AX), Y6, Y7
+	VMASKMOVPS  (DX), Y6, Y8
+	VFMADD231PS Y8, Y7, Y0
+	VMASKMOVPS  (DX)(BX*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y1
+	VMASKMOVPS  (AX)(CX*1), Y6, Y7
+	VMASKMOVPS  (DX), Y6, Y8
+	VFMADD231PS Y8, Y7, Y2
+	VMASKMOVPS  (DX)(BX*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y3
+	VMASKMOVPS  (AX)(CX*2), Y6, Y7
+	VMASKMOVPS  (DX), Y6, Y8
+	VFMADD231PS Y8, Y7, Y4
+	VMASKMOVPS  (DX)(BX*1), Y6, Y6
+	VFMADD231PS Y6, Y7, Y5
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKLPS    Y1, Y0, Y6
+	VUNPCKHPS    Y1, Y0, Y0
+	VADDPS       Y6, Y0, Y0
+	VUNPCKHPD    Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVSD       X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPS    Y3, Y2, Y0
+	VUNPCKHPS    Y3, Y2, Y2
+	VADDPS       Y0, Y2, Y2
+	VUNPCKHPD    Y2, Y2, Y0
+	VADDPS       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVSD       X2, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPS    Y5, Y4, Y0
+	VUNPCKHPS    Y5, Y4, Y4
+	VADDPS       Y0, Y4, Y4
+	VUNPCKHPD    Y4, Y4, Y0
+	VADDPS       Y0, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVSD       X4, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF323x2RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF323x2RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    ids+32(FP), SI
+	MOVLQSX (SI), DI
+	IMULQ   BX, DI
+	ADDQ    DX, DI
+	MOVLQSX 4(SI), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	MOVQ    m+40(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x03, BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+
+	// Main loop: one vector of every row per step.
+	TESTQ BX, BX
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y6
+	VMOVUPS     (AX)(CX*1), Y7
+	VMOVUPS     (AX)(CX*2), Y8
+	VMOVUPS     (DI), Y9
+	VFMADD231PS Y9, Y6, Y0
+	VFMADD231PS Y9, Y7, Y2
+	VFMADD231PS Y9, Y8, Y4
+	VMOVUPS     (SI), Y9
+	VFMADD231PS Y9, Y6, Y1
+	VFMADD231PS Y9, Y7, Y3
+	VFMADD231PS Y9, Y8, Y5
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, SI
+	DECQ        BX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, DX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), BX
+	NEGQ        DX
+	VMOVDQU     32(BX)(DX*4), Y6
+	VMASKMOVPS  (AX), Y6, Y7
+	VMASKMOVPS  (DI), Y6, Y8
+	VFMADD231PS Y8, Y7, Y0
+	VMASKMOVPS  (SI), Y6, Y8
+	VFMADD231PS Y8, Y7, Y1
+	VMASKMOVPS  (AX)(CX*1), Y6, Y7
+	VMASKMOVPS  (DI), Y6, Y8
+	VFMADD231PS Y8, Y7, Y2
+	VMASKMOVPS  (SI), Y6, Y8
+	VFMADD231PS Y8, Y7, Y3
+	VMASKMOVPS  (AX)(CX*2), Y6, Y7
+	VMASKMOVPS  (DI), Y6, Y8
+	VFMADD231PS Y8, Y7, Y4
+	VMASKMOVPS  (SI), Y6, Y6
+	VFMADD231PS Y6, Y7, Y5
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+48(FP), AX
+	MOVQ         ldo+56(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKLPS    Y1, Y0, Y6
+	VUNPCKHPS    Y1, Y0, Y0
+	VADDPS       Y6, Y0, Y0
+	VUNPCKHPD    Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVSD       X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPS    Y3, Y2, Y0
+	VUNPCKHPS    Y3, Y2, Y2
+	VADDPS       Y0, Y2, Y2
+	VUNPCKHPD    Y2, Y2, Y0
+	VADDPS       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVSD       X2, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPS    Y5, Y4, Y0
+	VUNPCKHPS    Y5, Y4, Y4
+	VADDPS       Y0, Y4, Y4
+	VUNPCKHPD    Y4, Y4, Y0
+	VADDPS       Y0, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVSD       X4, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF321x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF321x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   b+16(FP), CX
+	MOVQ   ldb+24(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   m+32(FP), BX
+	MOVQ   BX, SI
+	SHRQ   $0x03, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y2
+	VMOVUPS     (CX), Y3
+	VFMADD231PS Y3, Y2, Y0
+	VMOVUPS     (CX)(DX*1), Y3
+	VFMADD231PS Y3, Y2, Y1
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), SI
+	NEGQ        BX
+	VMOVDQU     32(SI)(BX*4), Y2
+	VMASKMOVPS  (AX), Y2, Y3
+	VMASKMOVPS  (CX), Y2, Y4
+	VFMADD231PS Y4, Y3, Y0
+	VMASKMOVPS  (CX)(DX*1), Y2, Y2
+	VFMADD231PS Y2, Y3, Y1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y0
+	VADDPS       Y2, Y0, Y0
+	VUNPCKHPD    Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVSD       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF321x2RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF321x2RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), CX
+	MOVQ    ldb+24(FP), DX
+	SHLQ    $0x02, DX
+	MOVQ    ids+32(FP), BX
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVLQSX 4(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    m+40(FP), CX
+	MOVQ    CX, DX
+	SHRQ    $0x03, DX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+
+	// Main loop: one vector of every row per step.
+	TESTQ DX, DX
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y2
+	VMOVUPS     (SI), Y3
+	VFMADD231PS Y3, Y2, Y0
+	VMOVUPS     (BX), Y3
+	VFMADD231PS Y3, Y2, Y1
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, SI
+	ADDQ        $0x00000020, BX
+	DECQ        DX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, CX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), DX
+	NEGQ        CX
+	VMOVDQU     32(DX)(CX*4), Y2
+	VMASKMOVPS  (AX), Y2, Y3
+	VMASKMOVPS  (SI), Y2, Y4
+	VFMADD231PS Y4, Y3, Y0
+	VMASKMOVPS  (BX), Y2, Y2
+	VFMADD231PS Y2, Y3, Y1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+48(FP), AX
+	MOVQ         ldo+56(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y0
+	VADDPS       Y2, Y0, Y0
+	VUNPCKHPD    Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVSD       X0, (AX)
 	VZEROUPPER
 	RET

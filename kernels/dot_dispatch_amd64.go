@@ -3,17 +3,31 @@
 package kernels
 
 var dotF64Blocks = [numLevels]*dotBlocks[float64]{
-	levelAVX2: {r: 3, c: 4, full: dotF643x4AVX2, row: dotF641x4AVX2, col: dotF643x1AVX2, one: dotF641x1AVX2,
-		fullRows: dotF643x4RowsAVX2, rowRows: dotF641x4RowsAVX2},
-	levelAVX512: {r: 4, c: 6, full: dotF644x6AVX512, row: dotF641x6AVX512, col: dotF644x1AVX512, one: dotF641x1AVX512,
-		fullRows: dotF644x6RowsAVX512, rowRows: dotF641x6RowsAVX512},
+	levelAVX2: {r: 3, blocks: []dotBlock[float64]{
+		{4, dotF643x4AVX2, dotF641x4AVX2, dotF643x4RowsAVX2, dotF641x4RowsAVX2},
+		{2, dotF643x2AVX2, dotF641x2AVX2, dotF643x2RowsAVX2, dotF641x2RowsAVX2},
+		{1, dotF643x1AVX2, dotF641x1AVX2, nil, nil},
+	}},
+	levelAVX512: {r: 4, blocks: []dotBlock[float64]{
+		{6, dotF644x6AVX512, dotF641x6AVX512, dotF644x6RowsAVX512, dotF641x6RowsAVX512},
+		{4, dotF644x4AVX512, dotF641x4AVX512, dotF644x4RowsAVX512, dotF641x4RowsAVX512},
+		{2, dotF644x2AVX512, dotF641x2AVX512, dotF644x2RowsAVX512, dotF641x2RowsAVX512},
+		{1, dotF644x1AVX512, dotF641x1AVX512, nil, nil},
+	}},
 }
 
 var dotF32Blocks = [numLevels]*dotBlocks[float32]{
-	levelAVX2: {r: 3, c: 4, full: dotF323x4AVX2, row: dotF321x4AVX2, col: dotF323x1AVX2, one: dotF321x1AVX2,
-		fullRows: dotF323x4RowsAVX2, rowRows: dotF321x4RowsAVX2},
-	levelAVX512: {r: 4, c: 6, full: dotF324x6AVX512, row: dotF321x6AVX512, col: dotF324x1AVX512, one: dotF321x1AVX512,
-		fullRows: dotF324x6RowsAVX512, rowRows: dotF321x6RowsAVX512},
+	levelAVX2: {r: 3, blocks: []dotBlock[float32]{
+		{4, dotF323x4AVX2, dotF321x4AVX2, dotF323x4RowsAVX2, dotF321x4RowsAVX2},
+		{2, dotF323x2AVX2, dotF321x2AVX2, dotF323x2RowsAVX2, dotF321x2RowsAVX2},
+		{1, dotF323x1AVX2, dotF321x1AVX2, nil, nil},
+	}},
+	levelAVX512: {r: 4, blocks: []dotBlock[float32]{
+		{6, dotF324x6AVX512, dotF321x6AVX512, dotF324x6RowsAVX512, dotF321x6RowsAVX512},
+		{4, dotF324x4AVX512, dotF321x4AVX512, dotF324x4RowsAVX512, dotF321x4RowsAVX512},
+		{2, dotF324x2AVX512, dotF321x2AVX512, dotF324x2RowsAVX512, dotF321x2RowsAVX512},
+		{1, dotF324x1AVX512, dotF321x1AVX512, nil, nil},
+	}},
 }
 
 func dotTileF64(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {

@@ -26,6 +26,15 @@ func main() {
 			for _, r := range []int{R, 1} {
 				kernel(isa, es, r, C, true)
 			}
+			// Narrower blocks for the columns left over when a panel's
+			// width is not a multiple of C: one pass over A for up to C-1
+			// columns instead of one per column.
+			for _, w := range edgeWidths(C) {
+				for _, r := range []int{R, 1} {
+					kernel(isa, es, r, w, false)
+					kernel(isa, es, r, w, true)
+				}
+			}
 		}
 	}
 	Generate()
@@ -39,6 +48,17 @@ func blocking(isa vecgen.ISA) (R, C int) {
 		return 4, 6
 	}
 	return 3, 4
+}
+
+// edgeWidths returns the even block widths below C (the reduction stores
+// accumulators in pairs) that, with width 1, cover any leftover: 4 and 2
+// for C = 6, 2 for C = 4.
+func edgeWidths(C int) []int {
+	var ws []int
+	for w := C - 2; w >= 2; w -= 2 {
+		ws = append(ws, w)
+	}
+	return ws
 }
 
 // kernel writes one R x C block kernel. With rows, B row j is b +
