@@ -16,7 +16,8 @@ type Float interface{ ~float32 | ~float64 }
 //
 // Strides are in elements. g must not overlap a or b (DotTile panics if it
 // does); a and b may be the same matrix. The assembly kernels keep register
-// blocks of 4x6 (AVX-512) or 3x4 (AVX2) dot products, each summed in vector
+// blocks of 4x6 (AVX-512) or 3x4 (AVX2) dot products, with narrower blocks
+// (4x4, 4x2, 4x1; 3x2, 3x1) for leftover columns, each summed in vector
 // lanes and reduced at the end, so results differ from the generic loop by
 // reassociation only: |Δ| <= 2 m eps Σ_k |a_ik b_jk|. Every kernel (full
 // block, edge block, 1x1) sums the lanes in one order, so g[i][j] depends
