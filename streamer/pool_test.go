@@ -121,3 +121,14 @@ func BenchmarkPoolEmptyTasks(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*1024/b.Elapsed().Seconds(), "tasks/s")
 }
+
+// BenchmarkPoolJob measures one job's round trip (start every worker, one
+// empty task each, wait): the fixed cost a phase pays per Run.
+func BenchmarkPoolJob(b *testing.B) {
+	p := NewPool(0)
+	defer p.Close()
+	n := p.Workers()
+	for b.Loop() {
+		p.Run(n, func(int, int) {})
+	}
+}
