@@ -23,6 +23,7 @@ OUT=${OUT:-.}
 W=${PCCT_BENCH_WORKERS:-1,2,4,8,12,16}
 { nproc; lscpu | grep -E "Model name|Thread|Core|Socket|NUMA node\(s\)"; ./pcct cpu; } 2>&1 | tee "$OUT/machine.txt"
 ./kernels.test -test.run Test -test.skip TestGeneratedAssembly 2>&1 | tail -2 | tee "$OUT/kernels-tests.txt"
-PCCT_BENCH_WORKERS=$W ./streamer.test -test.run '^$' -test.bench 'Scope|Clock|PoolJob' -test.benchtime 3x -test.count 3 2>&1 | grep ^Bench | tee "$OUT/scope.txt"
+PCCT_BENCH_WORKERS=$W ./streamer.test -test.run '^$' -test.bench 'Scope|Clock' -test.benchtime 3x -test.count 3 2>&1 | grep ^Bench | tee "$OUT/scope.txt"
+./streamer.test -test.run '^$' -test.bench 'PoolJob|PoolEmpty' -test.benchtime 2000x -test.count 3 2>&1 | grep ^Bench | tee "$OUT/pool.txt"
 PCCT_BENCH_WORKERS=$W ./tree.test -test.run '^$' -test.bench BruteWorkers -test.benchtime 2x 2>&1 | grep ^Bench | tee "$OUT/tree.txt"
 ./kernels.test -test.run '^$' -test.bench 'DotTile/impl=avx512/q=512|DotTile32/impl=avx512/q=512|ResidualTile/impl=avx512/q=64' 2>&1 | grep ^Bench | tee "$OUT/kernels.txt"
