@@ -83,20 +83,35 @@ func checkTile[T Float](name string, g []T, ldg int, a []T, lda int, b []T, ldb 
 }
 
 func checkDot(lg, ldg, la, lda, lb, ldb, q, c, m int) {
-	switch {
-	case q < 0 || c < 0 || m < 0:
-		panic(fmt.Sprintf("kernels: negative tile size q=%d c=%d m=%d", q, c, m))
-	case q == 0 || c == 0:
+	if checkShape(lg, ldg, la, lda, q, c, m) {
 		return
-	case ldg < c || lda < m || ldb < m:
-		panic(fmt.Sprintf("kernels: stride too small (ldg=%d c=%d, lda=%d ldb=%d m=%d)", ldg, c, lda, ldb, m))
-	case lg < (q-1)*ldg+c:
-		panic(fmt.Sprintf("kernels: output has %d elements, tile needs %d", lg, (q-1)*ldg+c))
-	case la < (q-1)*lda+m:
-		panic(fmt.Sprintf("kernels: a has %d elements, tile needs %d", la, (q-1)*lda+m))
+	}
+	switch {
+	case ldb < m:
+		panic(fmt.Sprintf("kernels: b stride %d is below m=%d", ldb, m))
 	case lb < (c-1)*ldb+m:
 		panic(fmt.Sprintf("kernels: b has %d elements, tile needs %d", lb, (c-1)*ldb+m))
 	}
+}
+
+// checkShape panics on what every q x c tile over row-major A rows of
+// length k rejects: negative sizes, an output stride below c or an A stride
+// below k, an output or an A too short. It reports whether the tile is
+// empty (then nothing else needs checking).
+func checkShape(lo, ldo, la, lda, q, c, k int) (empty bool) {
+	switch {
+	case q < 0 || c < 0 || k < 0:
+		panic(fmt.Sprintf("kernels: negative tile size q=%d c=%d, row length %d", q, c, k))
+	case q == 0 || c == 0:
+		return true
+	case ldo < c || lda < k:
+		panic(fmt.Sprintf("kernels: stride too small (output %d for c=%d, a %d for rows of %d)", ldo, c, lda, k))
+	case lo < (q-1)*ldo+c:
+		panic(fmt.Sprintf("kernels: output has %d elements, tile needs %d", lo, (q-1)*ldo+c))
+	case la < (q-1)*lda+k:
+		panic(fmt.Sprintf("kernels: a has %d elements, tile needs %d", la, (q-1)*lda+k))
+	}
+	return false
 }
 
 // dotKernel is the signature of one generated register block.

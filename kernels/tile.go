@@ -66,17 +66,12 @@ func EuclidRow(out []float64, a []float64, bt []float64, ldbt, c int, r float64,
 }
 
 func checkCoordTile(lo, ldo, la, lda, lbt, ldbt, q, c, d int) {
-	switch {
-	case q < 0 || c < 0 || d < 0:
-		panic(fmt.Sprintf("kernels: negative tile size q=%d c=%d d=%d", q, c, d))
-	case q == 0 || c == 0:
+	if checkShape(lo, ldo, la, lda, q, c, d) {
 		return
-	case ldo < c || lda < d || ldbt < c:
-		panic(fmt.Sprintf("kernels: stride too small (ldo=%d c=%d, lda=%d d=%d, ldbt=%d)", ldo, c, lda, d, ldbt))
-	case lo < (q-1)*ldo+c:
-		panic(fmt.Sprintf("kernels: output has %d elements, tile needs %d", lo, (q-1)*ldo+c))
-	case la < (q-1)*lda+d:
-		panic(fmt.Sprintf("kernels: a has %d elements, tile needs %d", la, (q-1)*lda+d))
+	}
+	switch {
+	case ldbt < c:
+		panic(fmt.Sprintf("kernels: bt stride %d is below c=%d", ldbt, c))
 	case d > 0 && lbt < (d-1)*ldbt+c:
 		panic(fmt.Sprintf("kernels: bt has %d elements, tile needs %d", lbt, (d-1)*ldbt+c))
 	}
