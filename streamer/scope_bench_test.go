@@ -33,6 +33,18 @@ func benchMetric(b *testing.B) *metric.Residual {
 	return scopeBenchMetric
 }
 
+// benchQueries returns nq query ids spread evenly over n points, each with
+// radius 0.7 (in the residual metric of benchMetric: about 35 points each).
+func benchQueries(n, nq int) ([]int32, []float64) {
+	qids := make([]int32, nq)
+	radius := make([]float64, nq)
+	for i := range qids {
+		qids[i] = int32(i * (n / nq))
+		radius[i] = 0.7
+	}
+	return qids, radius
+}
+
 // BenchmarkScope collects the scopes of 512 queries against 32,768 dense
 // candidates (residual metric, m = 512, d = 8, float64) and reports the
 // wall time against the bare kernel time of the same tiles run one after
@@ -42,12 +54,7 @@ func benchMetric(b *testing.B) *metric.Residual {
 func BenchmarkScope(b *testing.B) {
 	const n, nq = 32768, 512
 	m := benchMetric(b)
-	qids := make([]int32, nq)
-	radius := make([]float64, nq)
-	for i := range qids {
-		qids[i] = int32(i * (n / nq))
-		radius[i] = 0.7
-	}
+	qids, radius := benchQueries(n, nq)
 	all := metric.Range(0, n)
 	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &all,
 		QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0), Chunk: benchutil.EnvInt("PCCT_BENCH_CHUNK", 512)}
@@ -122,12 +129,7 @@ func bareTiles(m metric.Metric, req ScopeRequest, qb, ch int) time.Duration {
 func BenchmarkScopeDenseIDs(b *testing.B) {
 	const n, nq = 32768, 512
 	m := benchMetric(b)
-	qids := make([]int32, nq)
-	radius := make([]float64, nq)
-	for i := range qids {
-		qids[i] = int32(i * (n / nq))
-		radius[i] = 0.7
-	}
+	qids, radius := benchQueries(n, nq)
 	ids := make([]int32, n)
 	for i, p := range rand.New(rand.NewPCG(3, 3)).Perm(n) {
 		ids[i] = int32(p)
