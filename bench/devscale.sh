@@ -26,4 +26,16 @@ W=${PCCT_BENCH_WORKERS:-1,2,4,8,12,16}
 PCCT_BENCH_WORKERS=$W ./streamer.test -test.run '^$' -test.bench 'Scope|Clock' -test.benchtime 3x -test.count 3 2>&1 | grep ^Bench | tee "$OUT/scope.txt"
 ./streamer.test -test.run '^$' -test.bench 'PoolJob|PoolEmpty' -test.benchtime 2000x -test.count 3 2>&1 | grep ^Bench | tee "$OUT/pool.txt"
 PCCT_BENCH_WORKERS=$W ./tree.test -test.run '^$' -test.bench BruteWorkers -test.benchtime 2x 2>&1 | grep ^Bench | tee "$OUT/tree.txt"
+# Tile shape and order at the largest worker count (the defaults are 64 x 512, query-major).
+WMAX=${W##*,}
+for v in "QB=32" "QB=128" "CHUNK=1024" "CHUNK=256" "ORDER=chunk"; do
+	env PCCT_BENCH_WORKERS=$WMAX PCCT_BENCH_$v ./streamer.test -test.run '^$' -test.bench '^BenchmarkScope$' -test.benchtime 3x -test.count 3 2>&1 |
+		grep ^Bench | sed "s/^/$v /" | tee -a "$OUT/variants.txt"
+done
+# Identical answers for every worker count, on this many cores.
+./streamer.test -test.run Test -test.cpu 1,4,$WMAX 2>&1 | tail -2 | tee "$OUT/streamer-tests.txt"
+./tree.test -test.run Test -test.cpu 1,$WMAX 2>&1 | tail -2 | tee -a "$OUT/streamer-tests.txt"
+for w in 1 $WMAX; do
+	/usr/bin/time -f "workers=$w wall %e s, user %U s" ./pcct knn --predecessor --workers $w --example-n 32768 2>&1 | grep -E 'metric built|wall'  | tee -a "$OUT/knn.txt"
+done
 ./kernels.test -test.run '^$' -test.bench 'DotTile/impl=avx512/q=512|DotTile32/impl=avx512/q=512|ResidualTile/impl=avx512/q=64' 2>&1 | grep ^Bench | tee "$OUT/kernels.txt"
