@@ -15,15 +15,23 @@ type Float interface{ ~float32 | ~float64 }
 //		g[i*ldg+j] = Σ_{k<m} a[i*lda+k] * b[j*ldb+k]
 //
 // Strides are in elements. g must not overlap a or b (DotTile panics if it
-// does); a and b may be the same matrix. The assembly kernels keep register
-// blocks of 4x6 (AVX-512) or 3x4 (AVX2) dot products, with narrower blocks
-// (4x4, 4x2, 4x1; 3x2, 3x1) for leftover columns, each summed in vector
-// lanes and reduced at the end, so results differ from the generic loop by
-// reassociation only: |Δ| <= 2 m eps Σ_k |a_ik b_jk|. Every kernel (full
-// block, edge block, 1x1) sums the lanes in one order, so g[i][j] depends
-// only on the rows a_i and b_j and the implementation, never on where the
-// pair falls in the tile. A and B are walked in panels that fit the caches.
-// Short slices or negative sizes panic.
+// does); a and b may be the same matrix.
+//
+// AVX-512 float64 packs A (with 8x8 transposes) into k-major panels of 24,
+// 16 or 8 rows and runs outer-product kernels: each step k broadcasts
+// element k of 8 B rows, read in place, against the panel's column k, so
+// every output is one FMA chain over k = 0, 1, ..., m-1. The other assembly
+// kernels (AVX2, and float32) keep register blocks of 4x6 (AVX-512) or 3x4
+// (AVX2) dot products, with narrower blocks for leftover columns, each
+// summed in vector lanes and reduced at the end. Either way results differ
+// from the generic loop by reassociation only: |Δ| <= 2 m eps Σ_k |a_ik
+// b_jk|, and within one implementation every kernel (panel height, block
+// width, padding) sums in one order, so g[i][j] depends only on the rows a_i
+// and b_j and the implementation, never on the tile's shape or where the
+// pair falls in it. A and B are walked in blocks that fit the caches; the
+// packed panels live in a pooled scratch buffer (at most 2 MiB plus 8 rows
+// of B), so steady-state calls allocate nothing. Short slices or negative
+// sizes panic.
 func DotTile(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
 	if checkTile("DotTile", g, ldg, a, lda, b, ldb, nil, q, c, m) {
 		dotTileF64(g, ldg, a, lda, b, ldb, q, c, m)

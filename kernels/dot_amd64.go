@@ -4,47 +4,26 @@
 
 package kernels
 
-// dotF644x6AVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF644x6AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// dotF64P24AVX512 computes out[i*ldo+j] = sum_k ap[k*24+i] * b[j*ldb+k] for i < nrows <= 24, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
+func dotF64P24AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
 
-// dotF641x6AVX512 computes the 1x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF641x6AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// dotF64P24RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*24+i] * b[ids[j]*ldb+k] for i < nrows <= 24, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
+func dotF64P24RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
 
-// dotF644x1AVX512 computes the 4x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF644x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// dotF64P16AVX512 computes out[i*ldo+j] = sum_k ap[k*16+i] * b[j*ldb+k] for i < nrows <= 16, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
+func dotF64P16AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
 
-// dotF641x1AVX512 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF641x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// dotF64P16RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*16+i] * b[ids[j]*ldb+k] for i < nrows <= 16, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
+func dotF64P16RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
 
-// dotF644x6RowsAVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
-func dotF644x6RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// dotF64P8AVX512 computes out[i*ldo+j] = sum_k ap[k*8+i] * b[j*ldb+k] for i < nrows <= 8, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
+func dotF64P8AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
 
-// dotF641x6RowsAVX512 computes the 1x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
-func dotF641x6RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// dotF64P8RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*8+i] * b[ids[j]*ldb+k] for i < nrows <= 8, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
+func dotF64P8RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
 
-// dotF644x4AVX512 computes the 4x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF644x4AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-
-// dotF644x4RowsAVX512 computes the 4x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
-func dotF644x4RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-
-// dotF641x4AVX512 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF641x4AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-
-// dotF641x4RowsAVX512 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
-func dotF641x4RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-
-// dotF644x2AVX512 computes the 4x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF644x2AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-
-// dotF644x2RowsAVX512 computes the 4x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
-func dotF644x2RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-
-// dotF641x2AVX512 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
-func dotF641x2AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-
-// dotF641x2RowsAVX512 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
-func dotF641x2RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// packF64T8AVX512 packs 8 rows into a k-major panel: dst[k*ldd+i] = src[i*lds+k] for i < 8 and k < m (strides in elements).
+func packF64T8AVX512(dst *float64, ldd int, src *float64, lds int, m int)
 
 // dotF324x6AVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF324x6AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)

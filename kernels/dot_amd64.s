@@ -4,21 +4,16 @@
 
 #include "textflag.h"
 
-// func dotF644x6AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF644x6AVX512(SB), NOSPLIT, $0-56
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	LEAQ   (CX)(CX*2), DX
-	MOVQ   b+16(FP), BX
-	MOVQ   ldb+24(FP), SI
-	SHLQ   $0x03, SI
-	LEAQ   (SI)(SI*2), DI
-	ADDQ   BX, DI
-	MOVQ   m+32(FP), R8
-	MOVQ   R8, R9
-	SHRQ   $0x03, R9
+// func dotF64P24AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF64P24AVX512(SB), NOSPLIT, $0-64
+	MOVQ   ap+0(FP), AX
+	MOVQ   b+16(FP), CX
+	MOVQ   ldb+24(FP), DX
+	SHLQ   $0x03, DX
+	LEAQ   (DX)(DX*2), BX
+	LEAQ   (CX)(DX*4), SI
+	MOVQ   m+8(FP), DI
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -44,214 +39,423 @@ TEXT ·dotF644x6AVX512(SB), NOSPLIT, $0-56
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 
-	// Main loop: one vector of every row per step.
-	TESTQ R9, R9
-	JZ    tail
+	// One k per step: the panel's column k against element k of each B row.
+	TESTQ DI, DI
+	JZ    store
 
 loop:
-	VMOVUPD     (AX), Z24
-	VMOVUPD     (AX)(CX*1), Z25
-	VMOVUPD     (AX)(CX*2), Z26
-	VMOVUPD     (AX)(DX*1), Z27
-	VMOVUPD     (BX), Z28
-	VFMADD231PD Z28, Z24, Z0
-	VFMADD231PD Z28, Z25, Z6
-	VFMADD231PD Z28, Z26, Z12
-	VFMADD231PD Z28, Z27, Z18
-	VMOVUPD     (BX)(SI*1), Z28
-	VFMADD231PD Z28, Z24, Z1
-	VFMADD231PD Z28, Z25, Z7
-	VFMADD231PD Z28, Z26, Z13
-	VFMADD231PD Z28, Z27, Z19
-	VMOVUPD     (BX)(SI*2), Z28
-	VFMADD231PD Z28, Z24, Z2
-	VFMADD231PD Z28, Z25, Z8
-	VFMADD231PD Z28, Z26, Z14
-	VFMADD231PD Z28, Z27, Z20
-	VMOVUPD     (DI), Z28
-	VFMADD231PD Z28, Z24, Z3
-	VFMADD231PD Z28, Z25, Z9
-	VFMADD231PD Z28, Z26, Z15
-	VFMADD231PD Z28, Z27, Z21
-	VMOVUPD     (DI)(SI*1), Z28
-	VFMADD231PD Z28, Z24, Z4
-	VFMADD231PD Z28, Z25, Z10
-	VFMADD231PD Z28, Z26, Z16
-	VFMADD231PD Z28, Z27, Z22
-	VMOVUPD     (DI)(SI*2), Z28
-	VFMADD231PD Z28, Z24, Z5
-	VFMADD231PD Z28, Z25, Z11
-	VFMADD231PD Z28, Z26, Z17
-	VFMADD231PD Z28, Z27, Z23
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, BX
-	ADDQ        $0x00000040, DI
-	DECQ        R9
-	JNZ         loop
+	VMOVUPD      (AX), Z24
+	VMOVUPD      64(AX), Z25
+	VMOVUPD      128(AX), Z26
+	VBROADCASTSD (CX), Z27
+	VFMADD231PD  Z24, Z27, Z0
+	VFMADD231PD  Z25, Z27, Z8
+	VFMADD231PD  Z26, Z27, Z16
+	VBROADCASTSD (CX)(DX*1), Z27
+	VFMADD231PD  Z24, Z27, Z1
+	VFMADD231PD  Z25, Z27, Z9
+	VFMADD231PD  Z26, Z27, Z17
+	VBROADCASTSD (CX)(DX*2), Z27
+	VFMADD231PD  Z24, Z27, Z2
+	VFMADD231PD  Z25, Z27, Z10
+	VFMADD231PD  Z26, Z27, Z18
+	VBROADCASTSD (CX)(BX*1), Z27
+	VFMADD231PD  Z24, Z27, Z3
+	VFMADD231PD  Z25, Z27, Z11
+	VFMADD231PD  Z26, Z27, Z19
+	VBROADCASTSD (SI), Z27
+	VFMADD231PD  Z24, Z27, Z4
+	VFMADD231PD  Z25, Z27, Z12
+	VFMADD231PD  Z26, Z27, Z20
+	VBROADCASTSD (SI)(DX*1), Z27
+	VFMADD231PD  Z24, Z27, Z5
+	VFMADD231PD  Z25, Z27, Z13
+	VFMADD231PD  Z26, Z27, Z21
+	VBROADCASTSD (SI)(DX*2), Z27
+	VFMADD231PD  Z24, Z27, Z6
+	VFMADD231PD  Z25, Z27, Z14
+	VFMADD231PD  Z26, Z27, Z22
+	VBROADCASTSD (SI)(BX*1), Z27
+	VFMADD231PD  Z24, Z27, Z7
+	VFMADD231PD  Z25, Z27, Z15
+	VFMADD231PD  Z26, Z27, Z23
+	ADDQ         $0x000000c0, AX
+	ADDQ         $0x08, CX
+	ADDQ         $0x08, SI
+	DECQ         DI
+	JNZ          loop
 
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, R8
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), R9
-	KMOVW       (R9)(R8*2), K1
-	VMOVUPD.Z   (AX), K1, Z24
-	VMOVUPD.Z   (BX), K1, Z25
-	VFMADD231PD Z25, Z24, Z0
-	VMOVUPD.Z   (BX)(SI*1), K1, Z25
-	VFMADD231PD Z25, Z24, Z1
-	VMOVUPD.Z   (BX)(SI*2), K1, Z25
-	VFMADD231PD Z25, Z24, Z2
-	VMOVUPD.Z   (DI), K1, Z25
-	VFMADD231PD Z25, Z24, Z3
-	VMOVUPD.Z   (DI)(SI*1), K1, Z25
-	VFMADD231PD Z25, Z24, Z4
-	VMOVUPD.Z   (DI)(SI*2), K1, Z25
-	VFMADD231PD Z25, Z24, Z5
-	VMOVUPD.Z   (AX)(CX*1), K1, Z24
-	VMOVUPD.Z   (BX), K1, Z25
-	VFMADD231PD Z25, Z24, Z6
-	VMOVUPD.Z   (BX)(SI*1), K1, Z25
-	VFMADD231PD Z25, Z24, Z7
-	VMOVUPD.Z   (BX)(SI*2), K1, Z25
-	VFMADD231PD Z25, Z24, Z8
-	VMOVUPD.Z   (DI), K1, Z25
-	VFMADD231PD Z25, Z24, Z9
-	VMOVUPD.Z   (DI)(SI*1), K1, Z25
-	VFMADD231PD Z25, Z24, Z10
-	VMOVUPD.Z   (DI)(SI*2), K1, Z25
-	VFMADD231PD Z25, Z24, Z11
-	VMOVUPD.Z   (AX)(CX*2), K1, Z24
-	VMOVUPD.Z   (BX), K1, Z25
-	VFMADD231PD Z25, Z24, Z12
-	VMOVUPD.Z   (BX)(SI*1), K1, Z25
-	VFMADD231PD Z25, Z24, Z13
-	VMOVUPD.Z   (BX)(SI*2), K1, Z25
-	VFMADD231PD Z25, Z24, Z14
-	VMOVUPD.Z   (DI), K1, Z25
-	VFMADD231PD Z25, Z24, Z15
-	VMOVUPD.Z   (DI)(SI*1), K1, Z25
-	VFMADD231PD Z25, Z24, Z16
-	VMOVUPD.Z   (DI)(SI*2), K1, Z25
-	VFMADD231PD Z25, Z24, Z17
-	VMOVUPD.Z   (AX)(DX*1), K1, Z24
-	VMOVUPD.Z   (BX), K1, Z25
-	VFMADD231PD Z25, Z24, Z18
-	VMOVUPD.Z   (BX)(SI*1), K1, Z25
-	VFMADD231PD Z25, Z24, Z19
-	VMOVUPD.Z   (BX)(SI*2), K1, Z25
-	VFMADD231PD Z25, Z24, Z20
-	VMOVUPD.Z   (DI), K1, Z25
-	VFMADD231PD Z25, Z24, Z21
-	VMOVUPD.Z   (DI)(SI*1), K1, Z25
-	VFMADD231PD Z25, Z24, Z22
-	VMOVUPD.Z   (DI)(SI*2), K1, Z25
-	VFMADD231PD Z25, Z24, Z23
+	// Transpose each 8x8 block of accumulators (column j of eight rows) into rows and store them.
+store:
+	MOVQ       out+32(FP), AX
+	MOVQ       ldo+40(FP), CX
+	SHLQ       $0x03, CX
+	MOVQ       nrows+48(FP), DX
+	MOVQ       cols+56(FP), BX
+	LEAQ       tailmaskAVX512<>+0(SB), SI
+	KMOVW      (SI)(BX*2), K1
+	VUNPCKLPD  Z1, Z0, Z24
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z24, Z7
+	VSHUFF64X2 $0xdd, Z1, Z24, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z24
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z3, Z2
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z4, Z5
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z7, Z6
+	VSHUFF64X2 $0x88, Z5, Z24, Z25
+	VSHUFF64X2 $0x88, Z3, Z1, Z26
+	VSHUFF64X2 $0x88, Z4, Z0, Z27
+	VSHUFF64X2 $0xdd, Z2, Z7, Z2
+	VSHUFF64X2 $0xdd, Z5, Z24, Z5
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	CMPQ       DX, $0x00000000
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial0
+	VMOVUPD    Z6, (AX)
+	JMP        next0
 
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+40(FP), AX
-	MOVQ          ldo+48(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z24
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z24, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, 16(AX)
-	VUNPCKLPD     Z5, Z4, Z0
-	VUNPCKHPD     Z5, Z4, Z4
-	VADDPD        Z0, Z4, Z4
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPD        Y0, Y4, Y4
-	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPD        X0, X4, X4
-	VMOVUPD       X4, 32(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z7, Z6, Z0
-	VUNPCKHPD     Z7, Z6, Z6
-	VADDPD        Z0, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPD        Y0, Y6, Y6
-	VEXTRACTF32X4 $0x01, Y6, X0
-	VADDPD        X0, X6, X6
-	VMOVUPD       X6, (AX)
-	VUNPCKLPD     Z9, Z8, Z0
-	VUNPCKHPD     Z9, Z8, Z8
-	VADDPD        Z0, Z8, Z8
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPD        Y0, Y8, Y8
-	VEXTRACTF32X4 $0x01, Y8, X0
-	VADDPD        X0, X8, X8
-	VMOVUPD       X8, 16(AX)
-	VUNPCKLPD     Z11, Z10, Z0
-	VUNPCKHPD     Z11, Z10, Z10
-	VADDPD        Z0, Z10, Z10
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPD        Y0, Y10, Y10
-	VEXTRACTF32X4 $0x01, Y10, X0
-	VADDPD        X0, X10, X10
-	VMOVUPD       X10, 32(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z13, Z12, Z0
-	VUNPCKHPD     Z13, Z12, Z12
-	VADDPD        Z0, Z12, Z12
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPD        Y0, Y12, Y12
-	VEXTRACTF32X4 $0x01, Y12, X0
-	VADDPD        X0, X12, X12
-	VMOVUPD       X12, (AX)
-	VUNPCKLPD     Z15, Z14, Z0
-	VUNPCKHPD     Z15, Z14, Z14
-	VADDPD        Z0, Z14, Z14
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPD        Y0, Y14, Y14
-	VEXTRACTF32X4 $0x01, Y14, X0
-	VADDPD        X0, X14, X14
-	VMOVUPD       X14, 16(AX)
-	VUNPCKLPD     Z17, Z16, Z0
-	VUNPCKHPD     Z17, Z16, Z16
-	VADDPD        Z0, Z16, Z16
-	VEXTRACTF64X4 $0x01, Z16, Y0
-	VADDPD        Y0, Y16, Y16
-	VEXTRACTF32X4 $0x01, Y16, X0
-	VADDPD        X0, X16, X16
-	VMOVUPD       X16, 32(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z19, Z18, Z0
-	VUNPCKHPD     Z19, Z18, Z18
-	VADDPD        Z0, Z18, Z18
-	VEXTRACTF64X4 $0x01, Z18, Y0
-	VADDPD        Y0, Y18, Y18
-	VEXTRACTF32X4 $0x01, Y18, X0
-	VADDPD        X0, X18, X18
-	VMOVUPD       X18, (AX)
-	VUNPCKLPD     Z21, Z20, Z0
-	VUNPCKHPD     Z21, Z20, Z20
-	VADDPD        Z0, Z20, Z20
-	VEXTRACTF64X4 $0x01, Z20, Y0
-	VADDPD        Y0, Y20, Y20
-	VEXTRACTF32X4 $0x01, Y20, X0
-	VADDPD        X0, X20, X20
-	VMOVUPD       X20, 16(AX)
-	VUNPCKLPD     Z23, Z22, Z0
-	VUNPCKHPD     Z23, Z22, Z22
-	VADDPD        Z0, Z22, Z22
-	VEXTRACTF64X4 $0x01, Z22, Y0
-	VADDPD        Y0, Y22, Y22
-	VEXTRACTF32X4 $0x01, Y22, X0
-	VADDPD        X0, X22, X22
-	VMOVUPD       X22, 32(AX)
+partial0:
+	VMOVUPD Z6, K1, (AX)
+
+next0:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000001
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial1
+	VMOVUPD Z25, (AX)
+	JMP     next1
+
+partial1:
+	VMOVUPD Z25, K1, (AX)
+
+next1:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000002
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial2
+	VMOVUPD Z26, (AX)
+	JMP     next2
+
+partial2:
+	VMOVUPD Z26, K1, (AX)
+
+next2:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000003
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial3
+	VMOVUPD Z27, (AX)
+	JMP     next3
+
+partial3:
+	VMOVUPD Z27, K1, (AX)
+
+next3:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000004
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial4
+	VMOVUPD Z2, (AX)
+	JMP     next4
+
+partial4:
+	VMOVUPD Z2, K1, (AX)
+
+next4:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000005
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial5
+	VMOVUPD Z5, (AX)
+	JMP     next5
+
+partial5:
+	VMOVUPD Z5, K1, (AX)
+
+next5:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000006
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial6
+	VMOVUPD Z1, (AX)
+	JMP     next6
+
+partial6:
+	VMOVUPD Z1, K1, (AX)
+
+next6:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000007
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial7
+	VMOVUPD Z0, (AX)
+	JMP     next7
+
+partial7:
+	VMOVUPD Z0, K1, (AX)
+
+next7:
+	ADDQ       CX, AX
+	VUNPCKLPD  Z9, Z8, Z0
+	VUNPCKHPD  Z9, Z8, Z1
+	VUNPCKLPD  Z11, Z10, Z2
+	VUNPCKHPD  Z11, Z10, Z3
+	VUNPCKLPD  Z13, Z12, Z4
+	VUNPCKHPD  Z13, Z12, Z5
+	VUNPCKLPD  Z15, Z14, Z6
+	VUNPCKHPD  Z15, Z14, Z7
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z1, Z2
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z6, Z4, Z3
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z7, Z5, Z6
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0x88, Z6, Z2, Z9
+	VSHUFF64X2 $0x88, Z4, Z0, Z10
+	VSHUFF64X2 $0x88, Z5, Z1, Z11
+	VSHUFF64X2 $0xdd, Z3, Z8, Z3
+	VSHUFF64X2 $0xdd, Z6, Z2, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VSHUFF64X2 $0xdd, Z5, Z1, Z1
+	CMPQ       DX, $0x00000008
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial8
+	VMOVUPD    Z7, (AX)
+	JMP        next8
+
+partial8:
+	VMOVUPD Z7, K1, (AX)
+
+next8:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000009
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial9
+	VMOVUPD Z9, (AX)
+	JMP     next9
+
+partial9:
+	VMOVUPD Z9, K1, (AX)
+
+next9:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000a
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial10
+	VMOVUPD Z10, (AX)
+	JMP     next10
+
+partial10:
+	VMOVUPD Z10, K1, (AX)
+
+next10:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000b
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial11
+	VMOVUPD Z11, (AX)
+	JMP     next11
+
+partial11:
+	VMOVUPD Z11, K1, (AX)
+
+next11:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000c
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial12
+	VMOVUPD Z3, (AX)
+	JMP     next12
+
+partial12:
+	VMOVUPD Z3, K1, (AX)
+
+next12:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000d
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial13
+	VMOVUPD Z2, (AX)
+	JMP     next13
+
+partial13:
+	VMOVUPD Z2, K1, (AX)
+
+next13:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000e
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial14
+	VMOVUPD Z0, (AX)
+	JMP     next14
+
+partial14:
+	VMOVUPD Z0, K1, (AX)
+
+next14:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000f
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial15
+	VMOVUPD Z1, (AX)
+	JMP     next15
+
+partial15:
+	VMOVUPD Z1, K1, (AX)
+
+next15:
+	ADDQ       CX, AX
+	VUNPCKLPD  Z17, Z16, Z0
+	VUNPCKHPD  Z17, Z16, Z1
+	VUNPCKLPD  Z19, Z18, Z2
+	VUNPCKHPD  Z19, Z18, Z3
+	VUNPCKLPD  Z21, Z20, Z4
+	VUNPCKHPD  Z21, Z20, Z5
+	VUNPCKLPD  Z23, Z22, Z6
+	VUNPCKHPD  Z23, Z22, Z7
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z1, Z2
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z6, Z4, Z3
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z7, Z5, Z6
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0x88, Z6, Z2, Z9
+	VSHUFF64X2 $0x88, Z4, Z0, Z10
+	VSHUFF64X2 $0x88, Z5, Z1, Z11
+	VSHUFF64X2 $0xdd, Z3, Z8, Z3
+	VSHUFF64X2 $0xdd, Z6, Z2, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VSHUFF64X2 $0xdd, Z5, Z1, Z1
+	CMPQ       DX, $0x00000010
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial16
+	VMOVUPD    Z7, (AX)
+	JMP        next16
+
+partial16:
+	VMOVUPD Z7, K1, (AX)
+
+next16:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000011
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial17
+	VMOVUPD Z9, (AX)
+	JMP     next17
+
+partial17:
+	VMOVUPD Z9, K1, (AX)
+
+next17:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000012
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial18
+	VMOVUPD Z10, (AX)
+	JMP     next18
+
+partial18:
+	VMOVUPD Z10, K1, (AX)
+
+next18:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000013
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial19
+	VMOVUPD Z11, (AX)
+	JMP     next19
+
+partial19:
+	VMOVUPD Z11, K1, (AX)
+
+next19:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000014
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial20
+	VMOVUPD Z3, (AX)
+	JMP     next20
+
+partial20:
+	VMOVUPD Z3, K1, (AX)
+
+next20:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000015
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial21
+	VMOVUPD Z2, (AX)
+	JMP     next21
+
+partial21:
+	VMOVUPD Z2, K1, (AX)
+
+next21:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000016
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial22
+	VMOVUPD Z0, (AX)
+	JMP     next22
+
+partial22:
+	VMOVUPD Z0, K1, (AX)
+
+next22:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000017
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial23
+	VMOVUPD Z1, (AX)
+	JMP     next23
+
+partial23:
+	VMOVUPD Z1, K1, (AX)
+
+next23:
+	ADDQ CX, AX
+
+done:
 	VZEROUPPER
 	RET
 
@@ -274,282 +478,39 @@ DATA tailmaskAVX512<>+30(SB)/2, $0x7fff
 DATA tailmaskAVX512<>+32(SB)/2, $0xffff
 GLOBL tailmaskAVX512<>(SB), RODATA|NOPTR, $34
 
-// func dotF641x6AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF641x6AVX512(SB), NOSPLIT, $0-56
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), CX
-	MOVQ   ldb+24(FP), DX
-	SHLQ   $0x03, DX
-	LEAQ   (DX)(DX*2), BX
-	ADDQ   CX, BX
-	MOVQ   m+32(FP), SI
-	MOVQ   SI, DI
-	SHRQ   $0x03, DI
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-
-	// Main loop: one vector of every row per step.
-	TESTQ DI, DI
-	JZ    tail
-
-loop:
-	VMOVUPD     (AX), Z6
-	VMOVUPD     (CX), Z7
-	VFMADD231PD Z7, Z6, Z0
-	VMOVUPD     (CX)(DX*1), Z7
-	VFMADD231PD Z7, Z6, Z1
-	VMOVUPD     (CX)(DX*2), Z7
-	VFMADD231PD Z7, Z6, Z2
-	VMOVUPD     (BX), Z7
-	VFMADD231PD Z7, Z6, Z3
-	VMOVUPD     (BX)(DX*1), Z7
-	VFMADD231PD Z7, Z6, Z4
-	VMOVUPD     (BX)(DX*2), Z7
-	VFMADD231PD Z7, Z6, Z5
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, CX
-	ADDQ        $0x00000040, BX
-	DECQ        DI
-	JNZ         loop
-
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, SI
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), DI
-	KMOVW       (DI)(SI*2), K1
-	VMOVUPD.Z   (AX), K1, Z6
-	VMOVUPD.Z   (CX), K1, Z7
-	VFMADD231PD Z7, Z6, Z0
-	VMOVUPD.Z   (CX)(DX*1), K1, Z7
-	VFMADD231PD Z7, Z6, Z1
-	VMOVUPD.Z   (CX)(DX*2), K1, Z7
-	VFMADD231PD Z7, Z6, Z2
-	VMOVUPD.Z   (BX), K1, Z7
-	VFMADD231PD Z7, Z6, Z3
-	VMOVUPD.Z   (BX)(DX*1), K1, Z7
-	VFMADD231PD Z7, Z6, Z4
-	VMOVUPD.Z   (BX)(DX*2), K1, Z7
-	VFMADD231PD Z7, Z6, Z5
-
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+40(FP), AX
-	MOVQ          ldo+48(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z6
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z6, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, 16(AX)
-	VUNPCKLPD     Z5, Z4, Z0
-	VUNPCKHPD     Z5, Z4, Z4
-	VADDPD        Z0, Z4, Z4
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPD        Y0, Y4, Y4
-	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPD        X0, X4, X4
-	VMOVUPD       X4, 32(AX)
-	VZEROUPPER
-	RET
-
-// func dotF644x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF644x1AVX512(SB), NOSPLIT, $0-56
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	LEAQ   (CX)(CX*2), DX
-	MOVQ   b+16(FP), BX
-	MOVQ   ldb+24(FP), SI
-	SHLQ   $0x03, SI
-	MOVQ   m+32(FP), SI
-	MOVQ   SI, DI
-	SHRQ   $0x03, DI
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-
-	// Main loop: one vector of every row per step.
-	TESTQ DI, DI
-	JZ    tail
-
-loop:
-	VMOVUPD     (AX), Z4
-	VMOVUPD     (AX)(CX*1), Z5
-	VMOVUPD     (AX)(CX*2), Z6
-	VMOVUPD     (AX)(DX*1), Z7
-	VMOVUPD     (BX), Z8
-	VFMADD231PD Z8, Z4, Z0
-	VFMADD231PD Z8, Z5, Z1
-	VFMADD231PD Z8, Z6, Z2
-	VFMADD231PD Z8, Z7, Z3
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, BX
-	DECQ        DI
-	JNZ         loop
-
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, SI
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), DI
-	KMOVW       (DI)(SI*2), K1
-	VMOVUPD.Z   (AX), K1, Z4
-	VMOVUPD.Z   (BX), K1, Z5
-	VFMADD231PD Z5, Z4, Z0
-	VMOVUPD.Z   (AX)(CX*1), K1, Z4
-	VMOVUPD.Z   (BX), K1, Z5
-	VFMADD231PD Z5, Z4, Z1
-	VMOVUPD.Z   (AX)(CX*2), K1, Z4
-	VMOVUPD.Z   (BX), K1, Z5
-	VFMADD231PD Z5, Z4, Z2
-	VMOVUPD.Z   (AX)(DX*1), K1, Z4
-	VMOVUPD.Z   (BX), K1, Z5
-	VFMADD231PD Z5, Z4, Z3
-
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+40(FP), AX
-	MOVQ          ldo+48(FP), CX
-	SHLQ          $0x03, CX
-	VPERMILPD     $0x55, Z0, Z4
-	VADDPD        Z4, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y4
-	VADDPD        Y4, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X4
-	VADDPD        X4, X0, X0
-	VMOVSD        X0, (AX)
-	ADDQ          CX, AX
-	VPERMILPD     $0x55, Z1, Z0
-	VADDPD        Z0, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPD        Y0, Y1, Y1
-	VEXTRACTF32X4 $0x01, Y1, X0
-	VADDPD        X0, X1, X1
-	VMOVSD        X1, (AX)
-	ADDQ          CX, AX
-	VPERMILPD     $0x55, Z2, Z0
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVSD        X2, (AX)
-	ADDQ          CX, AX
-	VPERMILPD     $0x55, Z3, Z0
-	VADDPD        Z0, Z3, Z3
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPD        Y0, Y3, Y3
-	VEXTRACTF32X4 $0x01, Y3, X0
-	VADDPD        X0, X3, X3
-	VMOVSD        X3, (AX)
-	VZEROUPPER
-	RET
-
-// func dotF641x1AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF641x1AVX512(SB), NOSPLIT, $0-56
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), CX
-	MOVQ   ldb+24(FP), DX
-	SHLQ   $0x03, DX
-	MOVQ   m+32(FP), DX
-	MOVQ   DX, BX
-	SHRQ   $0x03, BX
-	VXORPS Z0, Z0, Z0
-
-	// Main loop: one vector of every row per step.
-	TESTQ BX, BX
-	JZ    tail
-
-loop:
-	VMOVUPD     (AX), Z1
-	VMOVUPD     (CX), Z2
-	VFMADD231PD Z2, Z1, Z0
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, CX
-	DECQ        BX
-	JNZ         loop
-
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, DX
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), BX
-	KMOVW       (BX)(DX*2), K1
-	VMOVUPD.Z   (AX), K1, Z1
-	VMOVUPD.Z   (CX), K1, Z2
-	VFMADD231PD Z2, Z1, Z0
-
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+40(FP), AX
-	MOVQ          ldo+48(FP), CX
-	SHLQ          $0x03, CX
-	VPERMILPD     $0x55, Z0, Z1
-	VADDPD        Z1, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVSD        X0, (AX)
-	VZEROUPPER
-	RET
-
-// func dotF644x6RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF644x6RowsAVX512(SB), NOSPLIT, $0-64
-	MOVQ    a+0(FP), AX
-	MOVQ    lda+8(FP), CX
-	SHLQ    $0x03, CX
-	LEAQ    (CX)(CX*2), DX
-	MOVQ    b+16(FP), BX
-	MOVQ    ldb+24(FP), SI
-	SHLQ    $0x03, SI
-	MOVQ    ids+32(FP), DI
-	MOVLQSX (DI), R8
-	IMULQ   SI, R8
-	ADDQ    BX, R8
-	MOVLQSX 4(DI), R9
-	IMULQ   SI, R9
-	ADDQ    BX, R9
-	MOVLQSX 8(DI), R10
-	IMULQ   SI, R10
-	ADDQ    BX, R10
-	MOVLQSX 12(DI), R11
-	IMULQ   SI, R11
-	ADDQ    BX, R11
-	MOVLQSX 16(DI), R12
-	IMULQ   SI, R12
-	ADDQ    BX, R12
-	MOVLQSX 20(DI), DI
-	IMULQ   SI, DI
-	ADDQ    BX, DI
-	MOVQ    m+40(FP), BX
-	MOVQ    BX, SI
-	SHRQ    $0x03, SI
+// func dotF64P24RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF64P24RowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ    ap+0(FP), AX
+	MOVQ    b+16(FP), CX
+	MOVQ    ldb+24(FP), DX
+	SHLQ    $0x03, DX
+	MOVQ    ids+32(FP), BX
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVLQSX 4(BX), DI
+	IMULQ   DX, DI
+	ADDQ    CX, DI
+	MOVLQSX 8(BX), R8
+	IMULQ   DX, R8
+	ADDQ    CX, R8
+	MOVLQSX 12(BX), R9
+	IMULQ   DX, R9
+	ADDQ    CX, R9
+	MOVLQSX 16(BX), R10
+	IMULQ   DX, R10
+	ADDQ    CX, R10
+	MOVLQSX 20(BX), R11
+	IMULQ   DX, R11
+	ADDQ    CX, R11
+	MOVLQSX 24(BX), R12
+	IMULQ   DX, R12
+	ADDQ    CX, R12
+	MOVLQSX 28(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    m+8(FP), CX
 	VXORPS  Z0, Z0, Z0
 	VXORPS  Z1, Z1, Z1
 	VXORPS  Z2, Z2, Z2
@@ -575,227 +536,754 @@ TEXT ·dotF644x6RowsAVX512(SB), NOSPLIT, $0-64
 	VXORPS  Z22, Z22, Z22
 	VXORPS  Z23, Z23, Z23
 
-	// Main loop: one vector of every row per step.
-	TESTQ SI, SI
-	JZ    tail
+	// One k per step: the panel's column k against element k of each B row.
+	TESTQ CX, CX
+	JZ    store
 
 loop:
-	VMOVUPD     (AX), Z24
-	VMOVUPD     (AX)(CX*1), Z25
-	VMOVUPD     (AX)(CX*2), Z26
-	VMOVUPD     (AX)(DX*1), Z27
-	VMOVUPD     (R8), Z28
-	VFMADD231PD Z28, Z24, Z0
-	VFMADD231PD Z28, Z25, Z6
-	VFMADD231PD Z28, Z26, Z12
-	VFMADD231PD Z28, Z27, Z18
-	VMOVUPD     (R9), Z28
-	VFMADD231PD Z28, Z24, Z1
-	VFMADD231PD Z28, Z25, Z7
-	VFMADD231PD Z28, Z26, Z13
-	VFMADD231PD Z28, Z27, Z19
-	VMOVUPD     (R10), Z28
-	VFMADD231PD Z28, Z24, Z2
-	VFMADD231PD Z28, Z25, Z8
-	VFMADD231PD Z28, Z26, Z14
-	VFMADD231PD Z28, Z27, Z20
-	VMOVUPD     (R11), Z28
-	VFMADD231PD Z28, Z24, Z3
-	VFMADD231PD Z28, Z25, Z9
-	VFMADD231PD Z28, Z26, Z15
-	VFMADD231PD Z28, Z27, Z21
-	VMOVUPD     (R12), Z28
-	VFMADD231PD Z28, Z24, Z4
-	VFMADD231PD Z28, Z25, Z10
-	VFMADD231PD Z28, Z26, Z16
-	VFMADD231PD Z28, Z27, Z22
-	VMOVUPD     (DI), Z28
-	VFMADD231PD Z28, Z24, Z5
-	VFMADD231PD Z28, Z25, Z11
-	VFMADD231PD Z28, Z26, Z17
-	VFMADD231PD Z28, Z27, Z23
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, R8
-	ADDQ        $0x00000040, R9
-	ADDQ        $0x00000040, R10
-	ADDQ        $0x00000040, R11
-	ADDQ        $0x00000040, R12
-	ADDQ        $0x00000040, DI
-	DECQ        SI
-	JNZ         loop
+	VMOVUPD      (AX), Z24
+	VMOVUPD      64(AX), Z25
+	VMOVUPD      128(AX), Z26
+	VBROADCASTSD (SI), Z27
+	VFMADD231PD  Z24, Z27, Z0
+	VFMADD231PD  Z25, Z27, Z8
+	VFMADD231PD  Z26, Z27, Z16
+	VBROADCASTSD (DI), Z27
+	VFMADD231PD  Z24, Z27, Z1
+	VFMADD231PD  Z25, Z27, Z9
+	VFMADD231PD  Z26, Z27, Z17
+	VBROADCASTSD (R8), Z27
+	VFMADD231PD  Z24, Z27, Z2
+	VFMADD231PD  Z25, Z27, Z10
+	VFMADD231PD  Z26, Z27, Z18
+	VBROADCASTSD (R9), Z27
+	VFMADD231PD  Z24, Z27, Z3
+	VFMADD231PD  Z25, Z27, Z11
+	VFMADD231PD  Z26, Z27, Z19
+	VBROADCASTSD (R10), Z27
+	VFMADD231PD  Z24, Z27, Z4
+	VFMADD231PD  Z25, Z27, Z12
+	VFMADD231PD  Z26, Z27, Z20
+	VBROADCASTSD (R11), Z27
+	VFMADD231PD  Z24, Z27, Z5
+	VFMADD231PD  Z25, Z27, Z13
+	VFMADD231PD  Z26, Z27, Z21
+	VBROADCASTSD (R12), Z27
+	VFMADD231PD  Z24, Z27, Z6
+	VFMADD231PD  Z25, Z27, Z14
+	VFMADD231PD  Z26, Z27, Z22
+	VBROADCASTSD (BX), Z27
+	VFMADD231PD  Z24, Z27, Z7
+	VFMADD231PD  Z25, Z27, Z15
+	VFMADD231PD  Z26, Z27, Z23
+	ADDQ         $0x000000c0, AX
+	ADDQ         $0x08, SI
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R8
+	ADDQ         $0x08, R9
+	ADDQ         $0x08, R10
+	ADDQ         $0x08, R11
+	ADDQ         $0x08, R12
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JNZ          loop
 
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, BX
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), SI
-	KMOVW       (SI)(BX*2), K1
-	VMOVUPD.Z   (AX), K1, Z24
-	VMOVUPD.Z   (R8), K1, Z25
-	VFMADD231PD Z25, Z24, Z0
-	VMOVUPD.Z   (R9), K1, Z25
-	VFMADD231PD Z25, Z24, Z1
-	VMOVUPD.Z   (R10), K1, Z25
-	VFMADD231PD Z25, Z24, Z2
-	VMOVUPD.Z   (R11), K1, Z25
-	VFMADD231PD Z25, Z24, Z3
-	VMOVUPD.Z   (R12), K1, Z25
-	VFMADD231PD Z25, Z24, Z4
-	VMOVUPD.Z   (DI), K1, Z25
-	VFMADD231PD Z25, Z24, Z5
-	VMOVUPD.Z   (AX)(CX*1), K1, Z24
-	VMOVUPD.Z   (R8), K1, Z25
-	VFMADD231PD Z25, Z24, Z6
-	VMOVUPD.Z   (R9), K1, Z25
-	VFMADD231PD Z25, Z24, Z7
-	VMOVUPD.Z   (R10), K1, Z25
-	VFMADD231PD Z25, Z24, Z8
-	VMOVUPD.Z   (R11), K1, Z25
-	VFMADD231PD Z25, Z24, Z9
-	VMOVUPD.Z   (R12), K1, Z25
-	VFMADD231PD Z25, Z24, Z10
-	VMOVUPD.Z   (DI), K1, Z25
-	VFMADD231PD Z25, Z24, Z11
-	VMOVUPD.Z   (AX)(CX*2), K1, Z24
-	VMOVUPD.Z   (R8), K1, Z25
-	VFMADD231PD Z25, Z24, Z12
-	VMOVUPD.Z   (R9), K1, Z25
-	VFMADD231PD Z25, Z24, Z13
-	VMOVUPD.Z   (R10), K1, Z25
-	VFMADD231PD Z25, Z24, Z14
-	VMOVUPD.Z   (R11), K1, Z25
-	VFMADD231PD Z25, Z24, Z15
-	VMOVUPD.Z   (R12), K1, Z25
-	VFMADD231PD Z25, Z24, Z16
-	VMOVUPD.Z   (DI), K1, Z25
-	VFMADD231PD Z25, Z24, Z17
-	VMOVUPD.Z   (AX)(DX*1), K1, Z24
-	VMOVUPD.Z   (R8), K1, Z25
-	VFMADD231PD Z25, Z24, Z18
-	VMOVUPD.Z   (R9), K1, Z25
-	VFMADD231PD Z25, Z24, Z19
-	VMOVUPD.Z   (R10), K1, Z25
-	VFMADD231PD Z25, Z24, Z20
-	VMOVUPD.Z   (R11), K1, Z25
-	VFMADD231PD Z25, Z24, Z21
-	VMOVUPD.Z   (R12), K1, Z25
-	VFMADD231PD Z25, Z24, Z22
-	VMOVUPD.Z   (DI), K1, Z25
-	VFMADD231PD Z25, Z24, Z23
+	// Transpose each 8x8 block of accumulators (column j of eight rows) into rows and store them.
+store:
+	MOVQ       out+40(FP), AX
+	MOVQ       ldo+48(FP), CX
+	SHLQ       $0x03, CX
+	MOVQ       nrows+56(FP), DX
+	MOVQ       cols+64(FP), BX
+	LEAQ       tailmaskAVX512<>+0(SB), SI
+	KMOVW      (SI)(BX*2), K1
+	VUNPCKLPD  Z1, Z0, Z24
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z24, Z7
+	VSHUFF64X2 $0xdd, Z1, Z24, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z24
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z3, Z2
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z4, Z5
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z7, Z6
+	VSHUFF64X2 $0x88, Z5, Z24, Z25
+	VSHUFF64X2 $0x88, Z3, Z1, Z26
+	VSHUFF64X2 $0x88, Z4, Z0, Z27
+	VSHUFF64X2 $0xdd, Z2, Z7, Z2
+	VSHUFF64X2 $0xdd, Z5, Z24, Z5
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	CMPQ       DX, $0x00000000
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial0
+	VMOVUPD    Z6, (AX)
+	JMP        next0
 
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+48(FP), AX
-	MOVQ          ldo+56(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z24
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z24, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, 16(AX)
-	VUNPCKLPD     Z5, Z4, Z0
-	VUNPCKHPD     Z5, Z4, Z4
-	VADDPD        Z0, Z4, Z4
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPD        Y0, Y4, Y4
-	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPD        X0, X4, X4
-	VMOVUPD       X4, 32(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z7, Z6, Z0
-	VUNPCKHPD     Z7, Z6, Z6
-	VADDPD        Z0, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPD        Y0, Y6, Y6
-	VEXTRACTF32X4 $0x01, Y6, X0
-	VADDPD        X0, X6, X6
-	VMOVUPD       X6, (AX)
-	VUNPCKLPD     Z9, Z8, Z0
-	VUNPCKHPD     Z9, Z8, Z8
-	VADDPD        Z0, Z8, Z8
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPD        Y0, Y8, Y8
-	VEXTRACTF32X4 $0x01, Y8, X0
-	VADDPD        X0, X8, X8
-	VMOVUPD       X8, 16(AX)
-	VUNPCKLPD     Z11, Z10, Z0
-	VUNPCKHPD     Z11, Z10, Z10
-	VADDPD        Z0, Z10, Z10
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPD        Y0, Y10, Y10
-	VEXTRACTF32X4 $0x01, Y10, X0
-	VADDPD        X0, X10, X10
-	VMOVUPD       X10, 32(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z13, Z12, Z0
-	VUNPCKHPD     Z13, Z12, Z12
-	VADDPD        Z0, Z12, Z12
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPD        Y0, Y12, Y12
-	VEXTRACTF32X4 $0x01, Y12, X0
-	VADDPD        X0, X12, X12
-	VMOVUPD       X12, (AX)
-	VUNPCKLPD     Z15, Z14, Z0
-	VUNPCKHPD     Z15, Z14, Z14
-	VADDPD        Z0, Z14, Z14
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPD        Y0, Y14, Y14
-	VEXTRACTF32X4 $0x01, Y14, X0
-	VADDPD        X0, X14, X14
-	VMOVUPD       X14, 16(AX)
-	VUNPCKLPD     Z17, Z16, Z0
-	VUNPCKHPD     Z17, Z16, Z16
-	VADDPD        Z0, Z16, Z16
-	VEXTRACTF64X4 $0x01, Z16, Y0
-	VADDPD        Y0, Y16, Y16
-	VEXTRACTF32X4 $0x01, Y16, X0
-	VADDPD        X0, X16, X16
-	VMOVUPD       X16, 32(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z19, Z18, Z0
-	VUNPCKHPD     Z19, Z18, Z18
-	VADDPD        Z0, Z18, Z18
-	VEXTRACTF64X4 $0x01, Z18, Y0
-	VADDPD        Y0, Y18, Y18
-	VEXTRACTF32X4 $0x01, Y18, X0
-	VADDPD        X0, X18, X18
-	VMOVUPD       X18, (AX)
-	VUNPCKLPD     Z21, Z20, Z0
-	VUNPCKHPD     Z21, Z20, Z20
-	VADDPD        Z0, Z20, Z20
-	VEXTRACTF64X4 $0x01, Z20, Y0
-	VADDPD        Y0, Y20, Y20
-	VEXTRACTF32X4 $0x01, Y20, X0
-	VADDPD        X0, X20, X20
-	VMOVUPD       X20, 16(AX)
-	VUNPCKLPD     Z23, Z22, Z0
-	VUNPCKHPD     Z23, Z22, Z22
-	VADDPD        Z0, Z22, Z22
-	VEXTRACTF64X4 $0x01, Z22, Y0
-	VADDPD        Y0, Y22, Y22
-	VEXTRACTF32X4 $0x01, Y22, X0
-	VADDPD        X0, X22, X22
-	VMOVUPD       X22, 32(AX)
+partial0:
+	VMOVUPD Z6, K1, (AX)
+
+next0:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000001
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial1
+	VMOVUPD Z25, (AX)
+	JMP     next1
+
+partial1:
+	VMOVUPD Z25, K1, (AX)
+
+next1:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000002
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial2
+	VMOVUPD Z26, (AX)
+	JMP     next2
+
+partial2:
+	VMOVUPD Z26, K1, (AX)
+
+next2:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000003
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial3
+	VMOVUPD Z27, (AX)
+	JMP     next3
+
+partial3:
+	VMOVUPD Z27, K1, (AX)
+
+next3:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000004
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial4
+	VMOVUPD Z2, (AX)
+	JMP     next4
+
+partial4:
+	VMOVUPD Z2, K1, (AX)
+
+next4:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000005
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial5
+	VMOVUPD Z5, (AX)
+	JMP     next5
+
+partial5:
+	VMOVUPD Z5, K1, (AX)
+
+next5:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000006
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial6
+	VMOVUPD Z1, (AX)
+	JMP     next6
+
+partial6:
+	VMOVUPD Z1, K1, (AX)
+
+next6:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000007
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial7
+	VMOVUPD Z0, (AX)
+	JMP     next7
+
+partial7:
+	VMOVUPD Z0, K1, (AX)
+
+next7:
+	ADDQ       CX, AX
+	VUNPCKLPD  Z9, Z8, Z0
+	VUNPCKHPD  Z9, Z8, Z1
+	VUNPCKLPD  Z11, Z10, Z2
+	VUNPCKHPD  Z11, Z10, Z3
+	VUNPCKLPD  Z13, Z12, Z4
+	VUNPCKHPD  Z13, Z12, Z5
+	VUNPCKLPD  Z15, Z14, Z6
+	VUNPCKHPD  Z15, Z14, Z7
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z1, Z2
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z6, Z4, Z3
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z7, Z5, Z6
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0x88, Z6, Z2, Z9
+	VSHUFF64X2 $0x88, Z4, Z0, Z10
+	VSHUFF64X2 $0x88, Z5, Z1, Z11
+	VSHUFF64X2 $0xdd, Z3, Z8, Z3
+	VSHUFF64X2 $0xdd, Z6, Z2, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VSHUFF64X2 $0xdd, Z5, Z1, Z1
+	CMPQ       DX, $0x00000008
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial8
+	VMOVUPD    Z7, (AX)
+	JMP        next8
+
+partial8:
+	VMOVUPD Z7, K1, (AX)
+
+next8:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000009
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial9
+	VMOVUPD Z9, (AX)
+	JMP     next9
+
+partial9:
+	VMOVUPD Z9, K1, (AX)
+
+next9:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000a
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial10
+	VMOVUPD Z10, (AX)
+	JMP     next10
+
+partial10:
+	VMOVUPD Z10, K1, (AX)
+
+next10:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000b
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial11
+	VMOVUPD Z11, (AX)
+	JMP     next11
+
+partial11:
+	VMOVUPD Z11, K1, (AX)
+
+next11:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000c
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial12
+	VMOVUPD Z3, (AX)
+	JMP     next12
+
+partial12:
+	VMOVUPD Z3, K1, (AX)
+
+next12:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000d
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial13
+	VMOVUPD Z2, (AX)
+	JMP     next13
+
+partial13:
+	VMOVUPD Z2, K1, (AX)
+
+next13:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000e
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial14
+	VMOVUPD Z0, (AX)
+	JMP     next14
+
+partial14:
+	VMOVUPD Z0, K1, (AX)
+
+next14:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000f
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial15
+	VMOVUPD Z1, (AX)
+	JMP     next15
+
+partial15:
+	VMOVUPD Z1, K1, (AX)
+
+next15:
+	ADDQ       CX, AX
+	VUNPCKLPD  Z17, Z16, Z0
+	VUNPCKHPD  Z17, Z16, Z1
+	VUNPCKLPD  Z19, Z18, Z2
+	VUNPCKHPD  Z19, Z18, Z3
+	VUNPCKLPD  Z21, Z20, Z4
+	VUNPCKHPD  Z21, Z20, Z5
+	VUNPCKLPD  Z23, Z22, Z6
+	VUNPCKHPD  Z23, Z22, Z7
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z1, Z2
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z6, Z4, Z3
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z7, Z5, Z6
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0x88, Z6, Z2, Z9
+	VSHUFF64X2 $0x88, Z4, Z0, Z10
+	VSHUFF64X2 $0x88, Z5, Z1, Z11
+	VSHUFF64X2 $0xdd, Z3, Z8, Z3
+	VSHUFF64X2 $0xdd, Z6, Z2, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VSHUFF64X2 $0xdd, Z5, Z1, Z1
+	CMPQ       DX, $0x00000010
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial16
+	VMOVUPD    Z7, (AX)
+	JMP        next16
+
+partial16:
+	VMOVUPD Z7, K1, (AX)
+
+next16:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000011
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial17
+	VMOVUPD Z9, (AX)
+	JMP     next17
+
+partial17:
+	VMOVUPD Z9, K1, (AX)
+
+next17:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000012
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial18
+	VMOVUPD Z10, (AX)
+	JMP     next18
+
+partial18:
+	VMOVUPD Z10, K1, (AX)
+
+next18:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000013
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial19
+	VMOVUPD Z11, (AX)
+	JMP     next19
+
+partial19:
+	VMOVUPD Z11, K1, (AX)
+
+next19:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000014
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial20
+	VMOVUPD Z3, (AX)
+	JMP     next20
+
+partial20:
+	VMOVUPD Z3, K1, (AX)
+
+next20:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000015
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial21
+	VMOVUPD Z2, (AX)
+	JMP     next21
+
+partial21:
+	VMOVUPD Z2, K1, (AX)
+
+next21:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000016
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial22
+	VMOVUPD Z0, (AX)
+	JMP     next22
+
+partial22:
+	VMOVUPD Z0, K1, (AX)
+
+next22:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000017
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial23
+	VMOVUPD Z1, (AX)
+	JMP     next23
+
+partial23:
+	VMOVUPD Z1, K1, (AX)
+
+next23:
+	ADDQ CX, AX
+
+done:
 	VZEROUPPER
 	RET
 
-// func dotF641x6RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF641x6RowsAVX512(SB), NOSPLIT, $0-64
-	MOVQ    a+0(FP), AX
-	MOVQ    lda+8(FP), CX
-	SHLQ    $0x03, CX
+// func dotF64P16AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF64P16AVX512(SB), NOSPLIT, $0-64
+	MOVQ   ap+0(FP), AX
+	MOVQ   b+16(FP), CX
+	MOVQ   ldb+24(FP), DX
+	SHLQ   $0x03, DX
+	LEAQ   (DX)(DX*2), BX
+	LEAQ   (CX)(DX*4), SI
+	MOVQ   m+8(FP), DI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+
+	// One k per step: the panel's column k against element k of each B row.
+	TESTQ DI, DI
+	JZ    store
+
+loop:
+	VMOVUPD      (AX), Z16
+	VMOVUPD      64(AX), Z17
+	VBROADCASTSD (CX), Z18
+	VFMADD231PD  Z16, Z18, Z0
+	VFMADD231PD  Z17, Z18, Z8
+	VBROADCASTSD (CX)(DX*1), Z18
+	VFMADD231PD  Z16, Z18, Z1
+	VFMADD231PD  Z17, Z18, Z9
+	VBROADCASTSD (CX)(DX*2), Z18
+	VFMADD231PD  Z16, Z18, Z2
+	VFMADD231PD  Z17, Z18, Z10
+	VBROADCASTSD (CX)(BX*1), Z18
+	VFMADD231PD  Z16, Z18, Z3
+	VFMADD231PD  Z17, Z18, Z11
+	VBROADCASTSD (SI), Z18
+	VFMADD231PD  Z16, Z18, Z4
+	VFMADD231PD  Z17, Z18, Z12
+	VBROADCASTSD (SI)(DX*1), Z18
+	VFMADD231PD  Z16, Z18, Z5
+	VFMADD231PD  Z17, Z18, Z13
+	VBROADCASTSD (SI)(DX*2), Z18
+	VFMADD231PD  Z16, Z18, Z6
+	VFMADD231PD  Z17, Z18, Z14
+	VBROADCASTSD (SI)(BX*1), Z18
+	VFMADD231PD  Z16, Z18, Z7
+	VFMADD231PD  Z17, Z18, Z15
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x08, CX
+	ADDQ         $0x08, SI
+	DECQ         DI
+	JNZ          loop
+
+	// Transpose each 8x8 block of accumulators (column j of eight rows) into rows and store them.
+store:
+	MOVQ       out+32(FP), AX
+	MOVQ       ldo+40(FP), CX
+	SHLQ       $0x03, CX
+	MOVQ       nrows+48(FP), DX
+	MOVQ       cols+56(FP), BX
+	LEAQ       tailmaskAVX512<>+0(SB), SI
+	KMOVW      (SI)(BX*2), K1
+	VUNPCKLPD  Z1, Z0, Z16
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z16, Z7
+	VSHUFF64X2 $0xdd, Z1, Z16, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z16
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z3, Z2
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z4, Z5
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z7, Z6
+	VSHUFF64X2 $0x88, Z5, Z16, Z17
+	VSHUFF64X2 $0x88, Z3, Z1, Z18
+	VSHUFF64X2 $0x88, Z4, Z0, Z19
+	VSHUFF64X2 $0xdd, Z2, Z7, Z2
+	VSHUFF64X2 $0xdd, Z5, Z16, Z5
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	CMPQ       DX, $0x00000000
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial0
+	VMOVUPD    Z6, (AX)
+	JMP        next0
+
+partial0:
+	VMOVUPD Z6, K1, (AX)
+
+next0:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000001
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial1
+	VMOVUPD Z17, (AX)
+	JMP     next1
+
+partial1:
+	VMOVUPD Z17, K1, (AX)
+
+next1:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000002
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial2
+	VMOVUPD Z18, (AX)
+	JMP     next2
+
+partial2:
+	VMOVUPD Z18, K1, (AX)
+
+next2:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000003
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial3
+	VMOVUPD Z19, (AX)
+	JMP     next3
+
+partial3:
+	VMOVUPD Z19, K1, (AX)
+
+next3:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000004
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial4
+	VMOVUPD Z2, (AX)
+	JMP     next4
+
+partial4:
+	VMOVUPD Z2, K1, (AX)
+
+next4:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000005
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial5
+	VMOVUPD Z5, (AX)
+	JMP     next5
+
+partial5:
+	VMOVUPD Z5, K1, (AX)
+
+next5:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000006
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial6
+	VMOVUPD Z1, (AX)
+	JMP     next6
+
+partial6:
+	VMOVUPD Z1, K1, (AX)
+
+next6:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000007
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial7
+	VMOVUPD Z0, (AX)
+	JMP     next7
+
+partial7:
+	VMOVUPD Z0, K1, (AX)
+
+next7:
+	ADDQ       CX, AX
+	VUNPCKLPD  Z9, Z8, Z0
+	VUNPCKHPD  Z9, Z8, Z1
+	VUNPCKLPD  Z11, Z10, Z2
+	VUNPCKHPD  Z11, Z10, Z3
+	VUNPCKLPD  Z13, Z12, Z4
+	VUNPCKHPD  Z13, Z12, Z5
+	VUNPCKLPD  Z15, Z14, Z6
+	VUNPCKHPD  Z15, Z14, Z7
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z1, Z2
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z6, Z4, Z3
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z7, Z5, Z6
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0x88, Z6, Z2, Z9
+	VSHUFF64X2 $0x88, Z4, Z0, Z10
+	VSHUFF64X2 $0x88, Z5, Z1, Z11
+	VSHUFF64X2 $0xdd, Z3, Z8, Z3
+	VSHUFF64X2 $0xdd, Z6, Z2, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VSHUFF64X2 $0xdd, Z5, Z1, Z1
+	CMPQ       DX, $0x00000008
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial8
+	VMOVUPD    Z7, (AX)
+	JMP        next8
+
+partial8:
+	VMOVUPD Z7, K1, (AX)
+
+next8:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000009
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial9
+	VMOVUPD Z9, (AX)
+	JMP     next9
+
+partial9:
+	VMOVUPD Z9, K1, (AX)
+
+next9:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000a
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial10
+	VMOVUPD Z10, (AX)
+	JMP     next10
+
+partial10:
+	VMOVUPD Z10, K1, (AX)
+
+next10:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000b
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial11
+	VMOVUPD Z11, (AX)
+	JMP     next11
+
+partial11:
+	VMOVUPD Z11, K1, (AX)
+
+next11:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000c
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial12
+	VMOVUPD Z3, (AX)
+	JMP     next12
+
+partial12:
+	VMOVUPD Z3, K1, (AX)
+
+next12:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000d
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial13
+	VMOVUPD Z2, (AX)
+	JMP     next13
+
+partial13:
+	VMOVUPD Z2, K1, (AX)
+
+next13:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000e
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial14
+	VMOVUPD Z0, (AX)
+	JMP     next14
+
+partial14:
+	VMOVUPD Z0, K1, (AX)
+
+next14:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000f
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial15
+	VMOVUPD Z1, (AX)
+	JMP     next15
+
+partial15:
+	VMOVUPD Z1, K1, (AX)
+
+next15:
+	ADDQ CX, AX
+
+done:
+	VZEROUPPER
+	RET
+
+// func dotF64P16RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF64P16RowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ    ap+0(FP), AX
 	MOVQ    b+16(FP), CX
 	MOVQ    ldb+24(FP), DX
 	SHLQ    $0x03, DX
@@ -815,310 +1303,16 @@ TEXT ·dotF641x6RowsAVX512(SB), NOSPLIT, $0-64
 	MOVLQSX 16(BX), R10
 	IMULQ   DX, R10
 	ADDQ    CX, R10
-	MOVLQSX 20(BX), BX
+	MOVLQSX 20(BX), R11
+	IMULQ   DX, R11
+	ADDQ    CX, R11
+	MOVLQSX 24(BX), R12
+	IMULQ   DX, R12
+	ADDQ    CX, R12
+	MOVLQSX 28(BX), BX
 	IMULQ   DX, BX
 	ADDQ    CX, BX
-	MOVQ    m+40(FP), CX
-	MOVQ    CX, DX
-	SHRQ    $0x03, DX
-	VXORPS  Z0, Z0, Z0
-	VXORPS  Z1, Z1, Z1
-	VXORPS  Z2, Z2, Z2
-	VXORPS  Z3, Z3, Z3
-	VXORPS  Z4, Z4, Z4
-	VXORPS  Z5, Z5, Z5
-
-	// Main loop: one vector of every row per step.
-	TESTQ DX, DX
-	JZ    tail
-
-loop:
-	VMOVUPD     (AX), Z6
-	VMOVUPD     (SI), Z7
-	VFMADD231PD Z7, Z6, Z0
-	VMOVUPD     (DI), Z7
-	VFMADD231PD Z7, Z6, Z1
-	VMOVUPD     (R8), Z7
-	VFMADD231PD Z7, Z6, Z2
-	VMOVUPD     (R9), Z7
-	VFMADD231PD Z7, Z6, Z3
-	VMOVUPD     (R10), Z7
-	VFMADD231PD Z7, Z6, Z4
-	VMOVUPD     (BX), Z7
-	VFMADD231PD Z7, Z6, Z5
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, SI
-	ADDQ        $0x00000040, DI
-	ADDQ        $0x00000040, R8
-	ADDQ        $0x00000040, R9
-	ADDQ        $0x00000040, R10
-	ADDQ        $0x00000040, BX
-	DECQ        DX
-	JNZ         loop
-
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, CX
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), DX
-	KMOVW       (DX)(CX*2), K1
-	VMOVUPD.Z   (AX), K1, Z6
-	VMOVUPD.Z   (SI), K1, Z7
-	VFMADD231PD Z7, Z6, Z0
-	VMOVUPD.Z   (DI), K1, Z7
-	VFMADD231PD Z7, Z6, Z1
-	VMOVUPD.Z   (R8), K1, Z7
-	VFMADD231PD Z7, Z6, Z2
-	VMOVUPD.Z   (R9), K1, Z7
-	VFMADD231PD Z7, Z6, Z3
-	VMOVUPD.Z   (R10), K1, Z7
-	VFMADD231PD Z7, Z6, Z4
-	VMOVUPD.Z   (BX), K1, Z7
-	VFMADD231PD Z7, Z6, Z5
-
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+48(FP), AX
-	MOVQ          ldo+56(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z6
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z6, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, 16(AX)
-	VUNPCKLPD     Z5, Z4, Z0
-	VUNPCKHPD     Z5, Z4, Z4
-	VADDPD        Z0, Z4, Z4
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPD        Y0, Y4, Y4
-	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPD        X0, X4, X4
-	VMOVUPD       X4, 32(AX)
-	VZEROUPPER
-	RET
-
-// func dotF644x4AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF644x4AVX512(SB), NOSPLIT, $0-56
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	LEAQ   (CX)(CX*2), DX
-	MOVQ   b+16(FP), BX
-	MOVQ   ldb+24(FP), SI
-	SHLQ   $0x03, SI
-	LEAQ   (SI)(SI*2), DI
-	ADDQ   BX, DI
-	MOVQ   m+32(FP), R8
-	MOVQ   R8, R9
-	SHRQ   $0x03, R9
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-
-	// Main loop: one vector of every row per step.
-	TESTQ R9, R9
-	JZ    tail
-
-loop:
-	VMOVUPD     (AX), Z16
-	VMOVUPD     (AX)(CX*1), Z17
-	VMOVUPD     (AX)(CX*2), Z18
-	VMOVUPD     (AX)(DX*1), Z19
-	VMOVUPD     (BX), Z20
-	VFMADD231PD Z20, Z16, Z0
-	VFMADD231PD Z20, Z17, Z4
-	VFMADD231PD Z20, Z18, Z8
-	VFMADD231PD Z20, Z19, Z12
-	VMOVUPD     (BX)(SI*1), Z20
-	VFMADD231PD Z20, Z16, Z1
-	VFMADD231PD Z20, Z17, Z5
-	VFMADD231PD Z20, Z18, Z9
-	VFMADD231PD Z20, Z19, Z13
-	VMOVUPD     (BX)(SI*2), Z20
-	VFMADD231PD Z20, Z16, Z2
-	VFMADD231PD Z20, Z17, Z6
-	VFMADD231PD Z20, Z18, Z10
-	VFMADD231PD Z20, Z19, Z14
-	VMOVUPD     (DI), Z20
-	VFMADD231PD Z20, Z16, Z3
-	VFMADD231PD Z20, Z17, Z7
-	VFMADD231PD Z20, Z18, Z11
-	VFMADD231PD Z20, Z19, Z15
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, BX
-	ADDQ        $0x00000040, DI
-	DECQ        R9
-	JNZ         loop
-
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, R8
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), R9
-	KMOVW       (R9)(R8*2), K1
-	VMOVUPD.Z   (AX), K1, Z16
-	VMOVUPD.Z   (BX), K1, Z17
-	VFMADD231PD Z17, Z16, Z0
-	VMOVUPD.Z   (BX)(SI*1), K1, Z17
-	VFMADD231PD Z17, Z16, Z1
-	VMOVUPD.Z   (BX)(SI*2), K1, Z17
-	VFMADD231PD Z17, Z16, Z2
-	VMOVUPD.Z   (DI), K1, Z17
-	VFMADD231PD Z17, Z16, Z3
-	VMOVUPD.Z   (AX)(CX*1), K1, Z16
-	VMOVUPD.Z   (BX), K1, Z17
-	VFMADD231PD Z17, Z16, Z4
-	VMOVUPD.Z   (BX)(SI*1), K1, Z17
-	VFMADD231PD Z17, Z16, Z5
-	VMOVUPD.Z   (BX)(SI*2), K1, Z17
-	VFMADD231PD Z17, Z16, Z6
-	VMOVUPD.Z   (DI), K1, Z17
-	VFMADD231PD Z17, Z16, Z7
-	VMOVUPD.Z   (AX)(CX*2), K1, Z16
-	VMOVUPD.Z   (BX), K1, Z17
-	VFMADD231PD Z17, Z16, Z8
-	VMOVUPD.Z   (BX)(SI*1), K1, Z17
-	VFMADD231PD Z17, Z16, Z9
-	VMOVUPD.Z   (BX)(SI*2), K1, Z17
-	VFMADD231PD Z17, Z16, Z10
-	VMOVUPD.Z   (DI), K1, Z17
-	VFMADD231PD Z17, Z16, Z11
-	VMOVUPD.Z   (AX)(DX*1), K1, Z16
-	VMOVUPD.Z   (BX), K1, Z17
-	VFMADD231PD Z17, Z16, Z12
-	VMOVUPD.Z   (BX)(SI*1), K1, Z17
-	VFMADD231PD Z17, Z16, Z13
-	VMOVUPD.Z   (BX)(SI*2), K1, Z17
-	VFMADD231PD Z17, Z16, Z14
-	VMOVUPD.Z   (DI), K1, Z17
-	VFMADD231PD Z17, Z16, Z15
-
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+40(FP), AX
-	MOVQ          ldo+48(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z16
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z16, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, 16(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z5, Z4, Z0
-	VUNPCKHPD     Z5, Z4, Z4
-	VADDPD        Z0, Z4, Z4
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPD        Y0, Y4, Y4
-	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPD        X0, X4, X4
-	VMOVUPD       X4, (AX)
-	VUNPCKLPD     Z7, Z6, Z0
-	VUNPCKHPD     Z7, Z6, Z6
-	VADDPD        Z0, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPD        Y0, Y6, Y6
-	VEXTRACTF32X4 $0x01, Y6, X0
-	VADDPD        X0, X6, X6
-	VMOVUPD       X6, 16(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z9, Z8, Z0
-	VUNPCKHPD     Z9, Z8, Z8
-	VADDPD        Z0, Z8, Z8
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPD        Y0, Y8, Y8
-	VEXTRACTF32X4 $0x01, Y8, X0
-	VADDPD        X0, X8, X8
-	VMOVUPD       X8, (AX)
-	VUNPCKLPD     Z11, Z10, Z0
-	VUNPCKHPD     Z11, Z10, Z10
-	VADDPD        Z0, Z10, Z10
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPD        Y0, Y10, Y10
-	VEXTRACTF32X4 $0x01, Y10, X0
-	VADDPD        X0, X10, X10
-	VMOVUPD       X10, 16(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z13, Z12, Z0
-	VUNPCKHPD     Z13, Z12, Z12
-	VADDPD        Z0, Z12, Z12
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPD        Y0, Y12, Y12
-	VEXTRACTF32X4 $0x01, Y12, X0
-	VADDPD        X0, X12, X12
-	VMOVUPD       X12, (AX)
-	VUNPCKLPD     Z15, Z14, Z0
-	VUNPCKHPD     Z15, Z14, Z14
-	VADDPD        Z0, Z14, Z14
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPD        Y0, Y14, Y14
-	VEXTRACTF32X4 $0x01, Y14, X0
-	VADDPD        X0, X14, X14
-	VMOVUPD       X14, 16(AX)
-	VZEROUPPER
-	RET
-
-// func dotF644x4RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF644x4RowsAVX512(SB), NOSPLIT, $0-64
-	MOVQ    a+0(FP), AX
-	MOVQ    lda+8(FP), CX
-	SHLQ    $0x03, CX
-	LEAQ    (CX)(CX*2), DX
-	MOVQ    b+16(FP), BX
-	MOVQ    ldb+24(FP), SI
-	SHLQ    $0x03, SI
-	MOVQ    ids+32(FP), DI
-	MOVLQSX (DI), R8
-	IMULQ   SI, R8
-	ADDQ    BX, R8
-	MOVLQSX 4(DI), R9
-	IMULQ   SI, R9
-	ADDQ    BX, R9
-	MOVLQSX 8(DI), R10
-	IMULQ   SI, R10
-	ADDQ    BX, R10
-	MOVLQSX 12(DI), DI
-	IMULQ   SI, DI
-	ADDQ    BX, DI
-	MOVQ    m+40(FP), BX
-	MOVQ    BX, SI
-	SHRQ    $0x03, SI
+	MOVQ    m+8(FP), CX
 	VXORPS  Z0, Z0, Z0
 	VXORPS  Z1, Z1, Z1
 	VXORPS  Z2, Z2, Z2
@@ -1136,246 +1330,488 @@ TEXT ·dotF644x4RowsAVX512(SB), NOSPLIT, $0-64
 	VXORPS  Z14, Z14, Z14
 	VXORPS  Z15, Z15, Z15
 
-	// Main loop: one vector of every row per step.
-	TESTQ SI, SI
-	JZ    tail
+	// One k per step: the panel's column k against element k of each B row.
+	TESTQ CX, CX
+	JZ    store
 
 loop:
-	VMOVUPD     (AX), Z16
-	VMOVUPD     (AX)(CX*1), Z17
-	VMOVUPD     (AX)(CX*2), Z18
-	VMOVUPD     (AX)(DX*1), Z19
-	VMOVUPD     (R8), Z20
-	VFMADD231PD Z20, Z16, Z0
-	VFMADD231PD Z20, Z17, Z4
-	VFMADD231PD Z20, Z18, Z8
-	VFMADD231PD Z20, Z19, Z12
-	VMOVUPD     (R9), Z20
-	VFMADD231PD Z20, Z16, Z1
-	VFMADD231PD Z20, Z17, Z5
-	VFMADD231PD Z20, Z18, Z9
-	VFMADD231PD Z20, Z19, Z13
-	VMOVUPD     (R10), Z20
-	VFMADD231PD Z20, Z16, Z2
-	VFMADD231PD Z20, Z17, Z6
-	VFMADD231PD Z20, Z18, Z10
-	VFMADD231PD Z20, Z19, Z14
-	VMOVUPD     (DI), Z20
-	VFMADD231PD Z20, Z16, Z3
-	VFMADD231PD Z20, Z17, Z7
-	VFMADD231PD Z20, Z18, Z11
-	VFMADD231PD Z20, Z19, Z15
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, R8
-	ADDQ        $0x00000040, R9
-	ADDQ        $0x00000040, R10
-	ADDQ        $0x00000040, DI
-	DECQ        SI
-	JNZ         loop
+	VMOVUPD      (AX), Z16
+	VMOVUPD      64(AX), Z17
+	VBROADCASTSD (SI), Z18
+	VFMADD231PD  Z16, Z18, Z0
+	VFMADD231PD  Z17, Z18, Z8
+	VBROADCASTSD (DI), Z18
+	VFMADD231PD  Z16, Z18, Z1
+	VFMADD231PD  Z17, Z18, Z9
+	VBROADCASTSD (R8), Z18
+	VFMADD231PD  Z16, Z18, Z2
+	VFMADD231PD  Z17, Z18, Z10
+	VBROADCASTSD (R9), Z18
+	VFMADD231PD  Z16, Z18, Z3
+	VFMADD231PD  Z17, Z18, Z11
+	VBROADCASTSD (R10), Z18
+	VFMADD231PD  Z16, Z18, Z4
+	VFMADD231PD  Z17, Z18, Z12
+	VBROADCASTSD (R11), Z18
+	VFMADD231PD  Z16, Z18, Z5
+	VFMADD231PD  Z17, Z18, Z13
+	VBROADCASTSD (R12), Z18
+	VFMADD231PD  Z16, Z18, Z6
+	VFMADD231PD  Z17, Z18, Z14
+	VBROADCASTSD (BX), Z18
+	VFMADD231PD  Z16, Z18, Z7
+	VFMADD231PD  Z17, Z18, Z15
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x08, SI
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R8
+	ADDQ         $0x08, R9
+	ADDQ         $0x08, R10
+	ADDQ         $0x08, R11
+	ADDQ         $0x08, R12
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JNZ          loop
 
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, BX
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), SI
-	KMOVW       (SI)(BX*2), K1
-	VMOVUPD.Z   (AX), K1, Z16
-	VMOVUPD.Z   (R8), K1, Z17
-	VFMADD231PD Z17, Z16, Z0
-	VMOVUPD.Z   (R9), K1, Z17
-	VFMADD231PD Z17, Z16, Z1
-	VMOVUPD.Z   (R10), K1, Z17
-	VFMADD231PD Z17, Z16, Z2
-	VMOVUPD.Z   (DI), K1, Z17
-	VFMADD231PD Z17, Z16, Z3
-	VMOVUPD.Z   (AX)(CX*1), K1, Z16
-	VMOVUPD.Z   (R8), K1, Z17
-	VFMADD231PD Z17, Z16, Z4
-	VMOVUPD.Z   (R9), K1, Z17
-	VFMADD231PD Z17, Z16, Z5
-	VMOVUPD.Z   (R10), K1, Z17
-	VFMADD231PD Z17, Z16, Z6
-	VMOVUPD.Z   (DI), K1, Z17
-	VFMADD231PD Z17, Z16, Z7
-	VMOVUPD.Z   (AX)(CX*2), K1, Z16
-	VMOVUPD.Z   (R8), K1, Z17
-	VFMADD231PD Z17, Z16, Z8
-	VMOVUPD.Z   (R9), K1, Z17
-	VFMADD231PD Z17, Z16, Z9
-	VMOVUPD.Z   (R10), K1, Z17
-	VFMADD231PD Z17, Z16, Z10
-	VMOVUPD.Z   (DI), K1, Z17
-	VFMADD231PD Z17, Z16, Z11
-	VMOVUPD.Z   (AX)(DX*1), K1, Z16
-	VMOVUPD.Z   (R8), K1, Z17
-	VFMADD231PD Z17, Z16, Z12
-	VMOVUPD.Z   (R9), K1, Z17
-	VFMADD231PD Z17, Z16, Z13
-	VMOVUPD.Z   (R10), K1, Z17
-	VFMADD231PD Z17, Z16, Z14
-	VMOVUPD.Z   (DI), K1, Z17
-	VFMADD231PD Z17, Z16, Z15
+	// Transpose each 8x8 block of accumulators (column j of eight rows) into rows and store them.
+store:
+	MOVQ       out+40(FP), AX
+	MOVQ       ldo+48(FP), CX
+	SHLQ       $0x03, CX
+	MOVQ       nrows+56(FP), DX
+	MOVQ       cols+64(FP), BX
+	LEAQ       tailmaskAVX512<>+0(SB), SI
+	KMOVW      (SI)(BX*2), K1
+	VUNPCKLPD  Z1, Z0, Z16
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z16, Z7
+	VSHUFF64X2 $0xdd, Z1, Z16, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z16
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z3, Z2
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z4, Z5
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z7, Z6
+	VSHUFF64X2 $0x88, Z5, Z16, Z17
+	VSHUFF64X2 $0x88, Z3, Z1, Z18
+	VSHUFF64X2 $0x88, Z4, Z0, Z19
+	VSHUFF64X2 $0xdd, Z2, Z7, Z2
+	VSHUFF64X2 $0xdd, Z5, Z16, Z5
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	CMPQ       DX, $0x00000000
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial0
+	VMOVUPD    Z6, (AX)
+	JMP        next0
 
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+48(FP), AX
-	MOVQ          ldo+56(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z16
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z16, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, 16(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z5, Z4, Z0
-	VUNPCKHPD     Z5, Z4, Z4
-	VADDPD        Z0, Z4, Z4
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPD        Y0, Y4, Y4
-	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPD        X0, X4, X4
-	VMOVUPD       X4, (AX)
-	VUNPCKLPD     Z7, Z6, Z0
-	VUNPCKHPD     Z7, Z6, Z6
-	VADDPD        Z0, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPD        Y0, Y6, Y6
-	VEXTRACTF32X4 $0x01, Y6, X0
-	VADDPD        X0, X6, X6
-	VMOVUPD       X6, 16(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z9, Z8, Z0
-	VUNPCKHPD     Z9, Z8, Z8
-	VADDPD        Z0, Z8, Z8
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPD        Y0, Y8, Y8
-	VEXTRACTF32X4 $0x01, Y8, X0
-	VADDPD        X0, X8, X8
-	VMOVUPD       X8, (AX)
-	VUNPCKLPD     Z11, Z10, Z0
-	VUNPCKHPD     Z11, Z10, Z10
-	VADDPD        Z0, Z10, Z10
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPD        Y0, Y10, Y10
-	VEXTRACTF32X4 $0x01, Y10, X0
-	VADDPD        X0, X10, X10
-	VMOVUPD       X10, 16(AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z13, Z12, Z0
-	VUNPCKHPD     Z13, Z12, Z12
-	VADDPD        Z0, Z12, Z12
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPD        Y0, Y12, Y12
-	VEXTRACTF32X4 $0x01, Y12, X0
-	VADDPD        X0, X12, X12
-	VMOVUPD       X12, (AX)
-	VUNPCKLPD     Z15, Z14, Z0
-	VUNPCKHPD     Z15, Z14, Z14
-	VADDPD        Z0, Z14, Z14
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPD        Y0, Y14, Y14
-	VEXTRACTF32X4 $0x01, Y14, X0
-	VADDPD        X0, X14, X14
-	VMOVUPD       X14, 16(AX)
+partial0:
+	VMOVUPD Z6, K1, (AX)
+
+next0:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000001
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial1
+	VMOVUPD Z17, (AX)
+	JMP     next1
+
+partial1:
+	VMOVUPD Z17, K1, (AX)
+
+next1:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000002
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial2
+	VMOVUPD Z18, (AX)
+	JMP     next2
+
+partial2:
+	VMOVUPD Z18, K1, (AX)
+
+next2:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000003
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial3
+	VMOVUPD Z19, (AX)
+	JMP     next3
+
+partial3:
+	VMOVUPD Z19, K1, (AX)
+
+next3:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000004
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial4
+	VMOVUPD Z2, (AX)
+	JMP     next4
+
+partial4:
+	VMOVUPD Z2, K1, (AX)
+
+next4:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000005
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial5
+	VMOVUPD Z5, (AX)
+	JMP     next5
+
+partial5:
+	VMOVUPD Z5, K1, (AX)
+
+next5:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000006
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial6
+	VMOVUPD Z1, (AX)
+	JMP     next6
+
+partial6:
+	VMOVUPD Z1, K1, (AX)
+
+next6:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000007
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial7
+	VMOVUPD Z0, (AX)
+	JMP     next7
+
+partial7:
+	VMOVUPD Z0, K1, (AX)
+
+next7:
+	ADDQ       CX, AX
+	VUNPCKLPD  Z9, Z8, Z0
+	VUNPCKHPD  Z9, Z8, Z1
+	VUNPCKLPD  Z11, Z10, Z2
+	VUNPCKHPD  Z11, Z10, Z3
+	VUNPCKLPD  Z13, Z12, Z4
+	VUNPCKHPD  Z13, Z12, Z5
+	VUNPCKLPD  Z15, Z14, Z6
+	VUNPCKHPD  Z15, Z14, Z7
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z1, Z2
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z6, Z4, Z3
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z7, Z5, Z6
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0x88, Z6, Z2, Z9
+	VSHUFF64X2 $0x88, Z4, Z0, Z10
+	VSHUFF64X2 $0x88, Z5, Z1, Z11
+	VSHUFF64X2 $0xdd, Z3, Z8, Z3
+	VSHUFF64X2 $0xdd, Z6, Z2, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VSHUFF64X2 $0xdd, Z5, Z1, Z1
+	CMPQ       DX, $0x00000008
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial8
+	VMOVUPD    Z7, (AX)
+	JMP        next8
+
+partial8:
+	VMOVUPD Z7, K1, (AX)
+
+next8:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000009
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial9
+	VMOVUPD Z9, (AX)
+	JMP     next9
+
+partial9:
+	VMOVUPD Z9, K1, (AX)
+
+next9:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000a
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial10
+	VMOVUPD Z10, (AX)
+	JMP     next10
+
+partial10:
+	VMOVUPD Z10, K1, (AX)
+
+next10:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000b
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial11
+	VMOVUPD Z11, (AX)
+	JMP     next11
+
+partial11:
+	VMOVUPD Z11, K1, (AX)
+
+next11:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000c
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial12
+	VMOVUPD Z3, (AX)
+	JMP     next12
+
+partial12:
+	VMOVUPD Z3, K1, (AX)
+
+next12:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000d
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial13
+	VMOVUPD Z2, (AX)
+	JMP     next13
+
+partial13:
+	VMOVUPD Z2, K1, (AX)
+
+next13:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000e
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial14
+	VMOVUPD Z0, (AX)
+	JMP     next14
+
+partial14:
+	VMOVUPD Z0, K1, (AX)
+
+next14:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x0000000f
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial15
+	VMOVUPD Z1, (AX)
+	JMP     next15
+
+partial15:
+	VMOVUPD Z1, K1, (AX)
+
+next15:
+	ADDQ CX, AX
+
+done:
 	VZEROUPPER
 	RET
 
-// func dotF641x4AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF641x4AVX512(SB), NOSPLIT, $0-56
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
+// func dotF64P8AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF64P8AVX512(SB), NOSPLIT, $0-64
+	MOVQ   ap+0(FP), AX
 	MOVQ   b+16(FP), CX
 	MOVQ   ldb+24(FP), DX
 	SHLQ   $0x03, DX
 	LEAQ   (DX)(DX*2), BX
-	ADDQ   CX, BX
-	MOVQ   m+32(FP), SI
-	MOVQ   SI, DI
-	SHRQ   $0x03, DI
+	LEAQ   (CX)(DX*4), SI
+	MOVQ   m+8(FP), DI
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
 
-	// Main loop: one vector of every row per step.
+	// One k per step: the panel's column k against element k of each B row.
 	TESTQ DI, DI
-	JZ    tail
+	JZ    store
 
 loop:
-	VMOVUPD     (AX), Z4
-	VMOVUPD     (CX), Z5
-	VFMADD231PD Z5, Z4, Z0
-	VMOVUPD     (CX)(DX*1), Z5
-	VFMADD231PD Z5, Z4, Z1
-	VMOVUPD     (CX)(DX*2), Z5
-	VFMADD231PD Z5, Z4, Z2
-	VMOVUPD     (BX), Z5
-	VFMADD231PD Z5, Z4, Z3
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, CX
-	ADDQ        $0x00000040, BX
-	DECQ        DI
-	JNZ         loop
+	VMOVUPD      (AX), Z8
+	VBROADCASTSD (CX), Z9
+	VFMADD231PD  Z8, Z9, Z0
+	VBROADCASTSD (CX)(DX*1), Z9
+	VFMADD231PD  Z8, Z9, Z1
+	VBROADCASTSD (CX)(DX*2), Z9
+	VFMADD231PD  Z8, Z9, Z2
+	VBROADCASTSD (CX)(BX*1), Z9
+	VFMADD231PD  Z8, Z9, Z3
+	VBROADCASTSD (SI), Z9
+	VFMADD231PD  Z8, Z9, Z4
+	VBROADCASTSD (SI)(DX*1), Z9
+	VFMADD231PD  Z8, Z9, Z5
+	VBROADCASTSD (SI)(DX*2), Z9
+	VFMADD231PD  Z8, Z9, Z6
+	VBROADCASTSD (SI)(BX*1), Z9
+	VFMADD231PD  Z8, Z9, Z7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x08, CX
+	ADDQ         $0x08, SI
+	DECQ         DI
+	JNZ          loop
 
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, SI
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), DI
-	KMOVW       (DI)(SI*2), K1
-	VMOVUPD.Z   (AX), K1, Z4
-	VMOVUPD.Z   (CX), K1, Z5
-	VFMADD231PD Z5, Z4, Z0
-	VMOVUPD.Z   (CX)(DX*1), K1, Z5
-	VFMADD231PD Z5, Z4, Z1
-	VMOVUPD.Z   (CX)(DX*2), K1, Z5
-	VFMADD231PD Z5, Z4, Z2
-	VMOVUPD.Z   (BX), K1, Z5
-	VFMADD231PD Z5, Z4, Z3
+	// Transpose each 8x8 block of accumulators (column j of eight rows) into rows and store them.
+store:
+	MOVQ       out+32(FP), AX
+	MOVQ       ldo+40(FP), CX
+	SHLQ       $0x03, CX
+	MOVQ       nrows+48(FP), DX
+	MOVQ       cols+56(FP), BX
+	LEAQ       tailmaskAVX512<>+0(SB), SI
+	KMOVW      (SI)(BX*2), K1
+	VUNPCKLPD  Z1, Z0, Z8
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z8, Z7
+	VSHUFF64X2 $0xdd, Z1, Z8, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z3, Z2
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z4, Z5
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z7, Z6
+	VSHUFF64X2 $0x88, Z5, Z8, Z9
+	VSHUFF64X2 $0x88, Z3, Z1, Z10
+	VSHUFF64X2 $0x88, Z4, Z0, Z11
+	VSHUFF64X2 $0xdd, Z2, Z7, Z2
+	VSHUFF64X2 $0xdd, Z5, Z8, Z5
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	CMPQ       DX, $0x00000000
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial0
+	VMOVUPD    Z6, (AX)
+	JMP        next0
 
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+40(FP), AX
-	MOVQ          ldo+48(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z4
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z4, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, 16(AX)
+partial0:
+	VMOVUPD Z6, K1, (AX)
+
+next0:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000001
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial1
+	VMOVUPD Z9, (AX)
+	JMP     next1
+
+partial1:
+	VMOVUPD Z9, K1, (AX)
+
+next1:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000002
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial2
+	VMOVUPD Z10, (AX)
+	JMP     next2
+
+partial2:
+	VMOVUPD Z10, K1, (AX)
+
+next2:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000003
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial3
+	VMOVUPD Z11, (AX)
+	JMP     next3
+
+partial3:
+	VMOVUPD Z11, K1, (AX)
+
+next3:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000004
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial4
+	VMOVUPD Z2, (AX)
+	JMP     next4
+
+partial4:
+	VMOVUPD Z2, K1, (AX)
+
+next4:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000005
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial5
+	VMOVUPD Z5, (AX)
+	JMP     next5
+
+partial5:
+	VMOVUPD Z5, K1, (AX)
+
+next5:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000006
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial6
+	VMOVUPD Z1, (AX)
+	JMP     next6
+
+partial6:
+	VMOVUPD Z1, K1, (AX)
+
+next6:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000007
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial7
+	VMOVUPD Z0, (AX)
+	JMP     next7
+
+partial7:
+	VMOVUPD Z0, K1, (AX)
+
+next7:
+	ADDQ CX, AX
+
+done:
 	VZEROUPPER
 	RET
 
-// func dotF641x4RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF641x4RowsAVX512(SB), NOSPLIT, $0-64
-	MOVQ    a+0(FP), AX
-	MOVQ    lda+8(FP), CX
-	SHLQ    $0x03, CX
+// func dotF64P8RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF64P8RowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ    ap+0(FP), AX
 	MOVQ    b+16(FP), CX
 	MOVQ    ldb+24(FP), DX
 	SHLQ    $0x03, DX
@@ -1389,215 +1825,22 @@ TEXT ·dotF641x4RowsAVX512(SB), NOSPLIT, $0-64
 	MOVLQSX 8(BX), R8
 	IMULQ   DX, R8
 	ADDQ    CX, R8
-	MOVLQSX 12(BX), BX
+	MOVLQSX 12(BX), R9
+	IMULQ   DX, R9
+	ADDQ    CX, R9
+	MOVLQSX 16(BX), R10
+	IMULQ   DX, R10
+	ADDQ    CX, R10
+	MOVLQSX 20(BX), R11
+	IMULQ   DX, R11
+	ADDQ    CX, R11
+	MOVLQSX 24(BX), R12
+	IMULQ   DX, R12
+	ADDQ    CX, R12
+	MOVLQSX 28(BX), BX
 	IMULQ   DX, BX
 	ADDQ    CX, BX
-	MOVQ    m+40(FP), CX
-	MOVQ    CX, DX
-	SHRQ    $0x03, DX
-	VXORPS  Z0, Z0, Z0
-	VXORPS  Z1, Z1, Z1
-	VXORPS  Z2, Z2, Z2
-	VXORPS  Z3, Z3, Z3
-
-	// Main loop: one vector of every row per step.
-	TESTQ DX, DX
-	JZ    tail
-
-loop:
-	VMOVUPD     (AX), Z4
-	VMOVUPD     (SI), Z5
-	VFMADD231PD Z5, Z4, Z0
-	VMOVUPD     (DI), Z5
-	VFMADD231PD Z5, Z4, Z1
-	VMOVUPD     (R8), Z5
-	VFMADD231PD Z5, Z4, Z2
-	VMOVUPD     (BX), Z5
-	VFMADD231PD Z5, Z4, Z3
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, SI
-	ADDQ        $0x00000040, DI
-	ADDQ        $0x00000040, R8
-	ADDQ        $0x00000040, BX
-	DECQ        DX
-	JNZ         loop
-
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, CX
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), DX
-	KMOVW       (DX)(CX*2), K1
-	VMOVUPD.Z   (AX), K1, Z4
-	VMOVUPD.Z   (SI), K1, Z5
-	VFMADD231PD Z5, Z4, Z0
-	VMOVUPD.Z   (DI), K1, Z5
-	VFMADD231PD Z5, Z4, Z1
-	VMOVUPD.Z   (R8), K1, Z5
-	VFMADD231PD Z5, Z4, Z2
-	VMOVUPD.Z   (BX), K1, Z5
-	VFMADD231PD Z5, Z4, Z3
-
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+48(FP), AX
-	MOVQ          ldo+56(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z4
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z4, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, 16(AX)
-	VZEROUPPER
-	RET
-
-// func dotF644x2AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF644x2AVX512(SB), NOSPLIT, $0-56
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	LEAQ   (CX)(CX*2), DX
-	MOVQ   b+16(FP), BX
-	MOVQ   ldb+24(FP), SI
-	SHLQ   $0x03, SI
-	MOVQ   m+32(FP), DI
-	MOVQ   DI, R8
-	SHRQ   $0x03, R8
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-
-	// Main loop: one vector of every row per step.
-	TESTQ R8, R8
-	JZ    tail
-
-loop:
-	VMOVUPD     (AX), Z8
-	VMOVUPD     (AX)(CX*1), Z9
-	VMOVUPD     (AX)(CX*2), Z10
-	VMOVUPD     (AX)(DX*1), Z11
-	VMOVUPD     (BX), Z12
-	VFMADD231PD Z12, Z8, Z0
-	VFMADD231PD Z12, Z9, Z2
-	VFMADD231PD Z12, Z10, Z4
-	VFMADD231PD Z12, Z11, Z6
-	VMOVUPD     (BX)(SI*1), Z12
-	VFMADD231PD Z12, Z8, Z1
-	VFMADD231PD Z12, Z9, Z3
-	VFMADD231PD Z12, Z10, Z5
-	VFMADD231PD Z12, Z11, Z7
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, BX
-	DECQ        R8
-	JNZ         loop
-
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, DI
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), R8
-	KMOVW       (R8)(DI*2), K1
-	VMOVUPD.Z   (AX), K1, Z8
-	VMOVUPD.Z   (BX), K1, Z9
-	VFMADD231PD Z9, Z8, Z0
-	VMOVUPD.Z   (BX)(SI*1), K1, Z9
-	VFMADD231PD Z9, Z8, Z1
-	VMOVUPD.Z   (AX)(CX*1), K1, Z8
-	VMOVUPD.Z   (BX), K1, Z9
-	VFMADD231PD Z9, Z8, Z2
-	VMOVUPD.Z   (BX)(SI*1), K1, Z9
-	VFMADD231PD Z9, Z8, Z3
-	VMOVUPD.Z   (AX)(CX*2), K1, Z8
-	VMOVUPD.Z   (BX), K1, Z9
-	VFMADD231PD Z9, Z8, Z4
-	VMOVUPD.Z   (BX)(SI*1), K1, Z9
-	VFMADD231PD Z9, Z8, Z5
-	VMOVUPD.Z   (AX)(DX*1), K1, Z8
-	VMOVUPD.Z   (BX), K1, Z9
-	VFMADD231PD Z9, Z8, Z6
-	VMOVUPD.Z   (BX)(SI*1), K1, Z9
-	VFMADD231PD Z9, Z8, Z7
-
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+40(FP), AX
-	MOVQ          ldo+48(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z8
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z8, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, (AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z5, Z4, Z0
-	VUNPCKHPD     Z5, Z4, Z4
-	VADDPD        Z0, Z4, Z4
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPD        Y0, Y4, Y4
-	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPD        X0, X4, X4
-	VMOVUPD       X4, (AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z7, Z6, Z0
-	VUNPCKHPD     Z7, Z6, Z6
-	VADDPD        Z0, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPD        Y0, Y6, Y6
-	VEXTRACTF32X4 $0x01, Y6, X0
-	VADDPD        X0, X6, X6
-	VMOVUPD       X6, (AX)
-	VZEROUPPER
-	RET
-
-// func dotF644x2RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF644x2RowsAVX512(SB), NOSPLIT, $0-64
-	MOVQ    a+0(FP), AX
-	MOVQ    lda+8(FP), CX
-	SHLQ    $0x03, CX
-	LEAQ    (CX)(CX*2), DX
-	MOVQ    b+16(FP), BX
-	MOVQ    ldb+24(FP), SI
-	SHLQ    $0x03, SI
-	MOVQ    ids+32(FP), DI
-	MOVLQSX (DI), R8
-	IMULQ   SI, R8
-	ADDQ    BX, R8
-	MOVLQSX 4(DI), DI
-	IMULQ   SI, DI
-	ADDQ    BX, DI
-	MOVQ    m+40(FP), BX
-	MOVQ    BX, SI
-	SHRQ    $0x03, SI
+	MOVQ    m+8(FP), CX
 	VXORPS  Z0, Z0, Z0
 	VXORPS  Z1, Z1, Z1
 	VXORPS  Z2, Z2, Z2
@@ -1607,222 +1850,317 @@ TEXT ·dotF644x2RowsAVX512(SB), NOSPLIT, $0-64
 	VXORPS  Z6, Z6, Z6
 	VXORPS  Z7, Z7, Z7
 
-	// Main loop: one vector of every row per step.
-	TESTQ SI, SI
-	JZ    tail
+	// One k per step: the panel's column k against element k of each B row.
+	TESTQ CX, CX
+	JZ    store
 
 loop:
-	VMOVUPD     (AX), Z8
-	VMOVUPD     (AX)(CX*1), Z9
-	VMOVUPD     (AX)(CX*2), Z10
-	VMOVUPD     (AX)(DX*1), Z11
-	VMOVUPD     (R8), Z12
-	VFMADD231PD Z12, Z8, Z0
-	VFMADD231PD Z12, Z9, Z2
-	VFMADD231PD Z12, Z10, Z4
-	VFMADD231PD Z12, Z11, Z6
-	VMOVUPD     (DI), Z12
-	VFMADD231PD Z12, Z8, Z1
-	VFMADD231PD Z12, Z9, Z3
-	VFMADD231PD Z12, Z10, Z5
-	VFMADD231PD Z12, Z11, Z7
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, R8
-	ADDQ        $0x00000040, DI
-	DECQ        SI
-	JNZ         loop
+	VMOVUPD      (AX), Z8
+	VBROADCASTSD (SI), Z9
+	VFMADD231PD  Z8, Z9, Z0
+	VBROADCASTSD (DI), Z9
+	VFMADD231PD  Z8, Z9, Z1
+	VBROADCASTSD (R8), Z9
+	VFMADD231PD  Z8, Z9, Z2
+	VBROADCASTSD (R9), Z9
+	VFMADD231PD  Z8, Z9, Z3
+	VBROADCASTSD (R10), Z9
+	VFMADD231PD  Z8, Z9, Z4
+	VBROADCASTSD (R11), Z9
+	VFMADD231PD  Z8, Z9, Z5
+	VBROADCASTSD (R12), Z9
+	VFMADD231PD  Z8, Z9, Z6
+	VBROADCASTSD (BX), Z9
+	VFMADD231PD  Z8, Z9, Z7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x08, SI
+	ADDQ         $0x08, DI
+	ADDQ         $0x08, R8
+	ADDQ         $0x08, R9
+	ADDQ         $0x08, R10
+	ADDQ         $0x08, R11
+	ADDQ         $0x08, R12
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JNZ          loop
 
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, BX
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), SI
-	KMOVW       (SI)(BX*2), K1
-	VMOVUPD.Z   (AX), K1, Z8
-	VMOVUPD.Z   (R8), K1, Z9
-	VFMADD231PD Z9, Z8, Z0
-	VMOVUPD.Z   (DI), K1, Z9
-	VFMADD231PD Z9, Z8, Z1
-	VMOVUPD.Z   (AX)(CX*1), K1, Z8
-	VMOVUPD.Z   (R8), K1, Z9
-	VFMADD231PD Z9, Z8, Z2
-	VMOVUPD.Z   (DI), K1, Z9
-	VFMADD231PD Z9, Z8, Z3
-	VMOVUPD.Z   (AX)(CX*2), K1, Z8
-	VMOVUPD.Z   (R8), K1, Z9
-	VFMADD231PD Z9, Z8, Z4
-	VMOVUPD.Z   (DI), K1, Z9
-	VFMADD231PD Z9, Z8, Z5
-	VMOVUPD.Z   (AX)(DX*1), K1, Z8
-	VMOVUPD.Z   (R8), K1, Z9
-	VFMADD231PD Z9, Z8, Z6
-	VMOVUPD.Z   (DI), K1, Z9
-	VFMADD231PD Z9, Z8, Z7
+	// Transpose each 8x8 block of accumulators (column j of eight rows) into rows and store them.
+store:
+	MOVQ       out+40(FP), AX
+	MOVQ       ldo+48(FP), CX
+	SHLQ       $0x03, CX
+	MOVQ       nrows+56(FP), DX
+	MOVQ       cols+64(FP), BX
+	LEAQ       tailmaskAVX512<>+0(SB), SI
+	KMOVW      (SI)(BX*2), K1
+	VUNPCKLPD  Z1, Z0, Z8
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z8, Z7
+	VSHUFF64X2 $0xdd, Z1, Z8, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z3, Z2
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z4, Z5
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z7, Z6
+	VSHUFF64X2 $0x88, Z5, Z8, Z9
+	VSHUFF64X2 $0x88, Z3, Z1, Z10
+	VSHUFF64X2 $0x88, Z4, Z0, Z11
+	VSHUFF64X2 $0xdd, Z2, Z7, Z2
+	VSHUFF64X2 $0xdd, Z5, Z8, Z5
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	CMPQ       DX, $0x00000000
+	JLE        done
+	CMPQ       BX, $0x08
+	JNE        partial0
+	VMOVUPD    Z6, (AX)
+	JMP        next0
 
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+48(FP), AX
-	MOVQ          ldo+56(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z8
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z8, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z3, Z2, Z0
-	VUNPCKHPD     Z3, Z2, Z2
-	VADDPD        Z0, Z2, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y2
-	VEXTRACTF32X4 $0x01, Y2, X0
-	VADDPD        X0, X2, X2
-	VMOVUPD       X2, (AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z5, Z4, Z0
-	VUNPCKHPD     Z5, Z4, Z4
-	VADDPD        Z0, Z4, Z4
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPD        Y0, Y4, Y4
-	VEXTRACTF32X4 $0x01, Y4, X0
-	VADDPD        X0, X4, X4
-	VMOVUPD       X4, (AX)
-	ADDQ          CX, AX
-	VUNPCKLPD     Z7, Z6, Z0
-	VUNPCKHPD     Z7, Z6, Z6
-	VADDPD        Z0, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPD        Y0, Y6, Y6
-	VEXTRACTF32X4 $0x01, Y6, X0
-	VADDPD        X0, X6, X6
-	VMOVUPD       X6, (AX)
+partial0:
+	VMOVUPD Z6, K1, (AX)
+
+next0:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000001
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial1
+	VMOVUPD Z9, (AX)
+	JMP     next1
+
+partial1:
+	VMOVUPD Z9, K1, (AX)
+
+next1:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000002
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial2
+	VMOVUPD Z10, (AX)
+	JMP     next2
+
+partial2:
+	VMOVUPD Z10, K1, (AX)
+
+next2:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000003
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial3
+	VMOVUPD Z11, (AX)
+	JMP     next3
+
+partial3:
+	VMOVUPD Z11, K1, (AX)
+
+next3:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000004
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial4
+	VMOVUPD Z2, (AX)
+	JMP     next4
+
+partial4:
+	VMOVUPD Z2, K1, (AX)
+
+next4:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000005
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial5
+	VMOVUPD Z5, (AX)
+	JMP     next5
+
+partial5:
+	VMOVUPD Z5, K1, (AX)
+
+next5:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000006
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial6
+	VMOVUPD Z1, (AX)
+	JMP     next6
+
+partial6:
+	VMOVUPD Z1, K1, (AX)
+
+next6:
+	ADDQ    CX, AX
+	CMPQ    DX, $0x00000007
+	JLE     done
+	CMPQ    BX, $0x08
+	JNE     partial7
+	VMOVUPD Z0, (AX)
+	JMP     next7
+
+partial7:
+	VMOVUPD Z0, K1, (AX)
+
+next7:
+	ADDQ CX, AX
+
+done:
 	VZEROUPPER
 	RET
 
-// func dotF641x2AVX512(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF641x2AVX512(SB), NOSPLIT, $0-56
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), CX
-	MOVQ   ldb+24(FP), DX
-	SHLQ   $0x03, DX
-	MOVQ   m+32(FP), BX
-	MOVQ   BX, SI
-	SHRQ   $0x03, SI
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
+// func packF64T8AVX512(dst *float64, ldd int, src *float64, lds int, m int)
+// Requires: AVX, AVX512F
+TEXT ·packF64T8AVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x03, CX
+	MOVQ src+16(FP), DX
+	MOVQ lds+24(FP), BX
+	SHLQ $0x03, BX
+	LEAQ (BX)(BX*2), SI
+	LEAQ (DX)(BX*4), DI
+	MOVQ m+32(FP), R8
+	MOVQ R8, R9
+	SHRQ $0x03, R9
 
-	// Main loop: one vector of every row per step.
-	TESTQ SI, SI
+	// Eight columns of the eight rows per step.
+	TESTQ R9, R9
 	JZ    tail
 
 loop:
-	VMOVUPD     (AX), Z2
-	VMOVUPD     (CX), Z3
-	VFMADD231PD Z3, Z2, Z0
-	VMOVUPD     (CX)(DX*1), Z3
-	VFMADD231PD Z3, Z2, Z1
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, CX
-	DECQ        SI
-	JNZ         loop
+	VMOVUPD    (DX), Z0
+	VMOVUPD    (DX)(BX*1), Z1
+	VMOVUPD    (DX)(BX*2), Z2
+	VMOVUPD    (DX)(SI*1), Z3
+	VMOVUPD    (DI), Z4
+	VMOVUPD    (DI)(BX*1), Z5
+	VMOVUPD    (DI)(BX*2), Z6
+	VMOVUPD    (DI)(SI*1), Z7
+	VUNPCKLPD  Z1, Z0, Z8
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z8, Z7
+	VSHUFF64X2 $0xdd, Z1, Z8, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z3, Z2
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z4, Z5
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z7, Z6
+	VSHUFF64X2 $0x88, Z5, Z8, Z9
+	VSHUFF64X2 $0x88, Z3, Z1, Z10
+	VSHUFF64X2 $0x88, Z4, Z0, Z11
+	VSHUFF64X2 $0xdd, Z2, Z7, Z2
+	VSHUFF64X2 $0xdd, Z5, Z8, Z5
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VMOVUPD    Z6, (AX)
+	ADDQ       CX, AX
+	VMOVUPD    Z9, (AX)
+	ADDQ       CX, AX
+	VMOVUPD    Z10, (AX)
+	ADDQ       CX, AX
+	VMOVUPD    Z11, (AX)
+	ADDQ       CX, AX
+	VMOVUPD    Z2, (AX)
+	ADDQ       CX, AX
+	VMOVUPD    Z5, (AX)
+	ADDQ       CX, AX
+	VMOVUPD    Z1, (AX)
+	ADDQ       CX, AX
+	VMOVUPD    Z0, (AX)
+	ADDQ       CX, AX
+	ADDQ       $0x40, DX
+	ADDQ       $0x40, DI
+	DECQ       R9
+	JNZ        loop
 
-	// Tail: the last m mod lanes elements through a mask.
+	// The last m mod 8 columns: masked loads, then as many panel rows.
 tail:
-	ANDQ        $0x00000007, BX
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), SI
-	KMOVW       (SI)(BX*2), K1
-	VMOVUPD.Z   (AX), K1, Z2
-	VMOVUPD.Z   (CX), K1, Z3
-	VFMADD231PD Z3, Z2, Z0
-	VMOVUPD.Z   (CX)(DX*1), K1, Z3
-	VFMADD231PD Z3, Z2, Z1
+	ANDQ       $0x07, R8
+	JZ         done
+	LEAQ       tailmaskAVX512<>+0(SB), R9
+	KMOVW      (R9)(R8*2), K1
+	VMOVUPD.Z  (DX), K1, Z0
+	VMOVUPD.Z  (DX)(BX*1), K1, Z1
+	VMOVUPD.Z  (DX)(BX*2), K1, Z2
+	VMOVUPD.Z  (DX)(SI*1), K1, Z3
+	VMOVUPD.Z  (DI), K1, Z4
+	VMOVUPD.Z  (DI)(BX*1), K1, Z5
+	VMOVUPD.Z  (DI)(BX*2), K1, Z6
+	VMOVUPD.Z  (DI)(SI*1), K1, Z7
+	VUNPCKLPD  Z1, Z0, Z8
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z8, Z7
+	VSHUFF64X2 $0xdd, Z1, Z8, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z3, Z2
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z4, Z5
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z7, Z6
+	VSHUFF64X2 $0x88, Z5, Z8, Z9
+	VSHUFF64X2 $0x88, Z3, Z1, Z10
+	VSHUFF64X2 $0x88, Z4, Z0, Z11
+	VSHUFF64X2 $0xdd, Z2, Z7, Z2
+	VSHUFF64X2 $0xdd, Z5, Z8, Z5
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VMOVUPD    Z6, (AX)
+	ADDQ       CX, AX
+	CMPQ       R8, $0x01
+	JLE        done
+	VMOVUPD    Z9, (AX)
+	ADDQ       CX, AX
+	CMPQ       R8, $0x02
+	JLE        done
+	VMOVUPD    Z10, (AX)
+	ADDQ       CX, AX
+	CMPQ       R8, $0x03
+	JLE        done
+	VMOVUPD    Z11, (AX)
+	ADDQ       CX, AX
+	CMPQ       R8, $0x04
+	JLE        done
+	VMOVUPD    Z2, (AX)
+	ADDQ       CX, AX
+	CMPQ       R8, $0x05
+	JLE        done
+	VMOVUPD    Z5, (AX)
+	ADDQ       CX, AX
+	CMPQ       R8, $0x06
+	JLE        done
+	VMOVUPD    Z1, (AX)
+	ADDQ       CX, AX
+	CMPQ       R8, $0x07
+	JLE        done
+	VMOVUPD    Z0, (AX)
+	ADDQ       CX, AX
 
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+40(FP), AX
-	MOVQ          ldo+48(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z2
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z2, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
-	VZEROUPPER
-	RET
-
-// func dotF641x2RowsAVX512(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
-// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
-TEXT ·dotF641x2RowsAVX512(SB), NOSPLIT, $0-64
-	MOVQ    a+0(FP), AX
-	MOVQ    lda+8(FP), CX
-	SHLQ    $0x03, CX
-	MOVQ    b+16(FP), CX
-	MOVQ    ldb+24(FP), DX
-	SHLQ    $0x03, DX
-	MOVQ    ids+32(FP), BX
-	MOVLQSX (BX), SI
-	IMULQ   DX, SI
-	ADDQ    CX, SI
-	MOVLQSX 4(BX), BX
-	IMULQ   DX, BX
-	ADDQ    CX, BX
-	MOVQ    m+40(FP), CX
-	MOVQ    CX, DX
-	SHRQ    $0x03, DX
-	VXORPS  Z0, Z0, Z0
-	VXORPS  Z1, Z1, Z1
-
-	// Main loop: one vector of every row per step.
-	TESTQ DX, DX
-	JZ    tail
-
-loop:
-	VMOVUPD     (AX), Z2
-	VMOVUPD     (SI), Z3
-	VFMADD231PD Z3, Z2, Z0
-	VMOVUPD     (BX), Z3
-	VFMADD231PD Z3, Z2, Z1
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, SI
-	ADDQ        $0x00000040, BX
-	DECQ        DX
-	JNZ         loop
-
-	// Tail: the last m mod lanes elements through a mask.
-tail:
-	ANDQ        $0x00000007, CX
-	JZ          reduce
-	LEAQ        tailmaskAVX512<>+0(SB), DX
-	KMOVW       (DX)(CX*2), K1
-	VMOVUPD.Z   (AX), K1, Z2
-	VMOVUPD.Z   (SI), K1, Z3
-	VFMADD231PD Z3, Z2, Z0
-	VMOVUPD.Z   (BX), K1, Z3
-	VFMADD231PD Z3, Z2, Z1
-
-	// Sum the lanes of every accumulator and store it.
-reduce:
-	MOVQ          out+48(FP), AX
-	MOVQ          ldo+56(FP), CX
-	SHLQ          $0x03, CX
-	VUNPCKLPD     Z1, Z0, Z2
-	VUNPCKHPD     Z1, Z0, Z0
-	VADDPD        Z2, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPD        X1, X0, X0
-	VMOVUPD       X0, (AX)
+done:
 	VZEROUPPER
 	RET
 

@@ -8,12 +8,15 @@ var dotF64Blocks = [numLevels]*dotBlocks[float64]{
 		{2, dotF643x2AVX2, dotF641x2AVX2, dotF643x2RowsAVX2, dotF641x2RowsAVX2},
 		{1, dotF643x1AVX2, dotF641x1AVX2, nil, nil},
 	}},
-	levelAVX512: {r: 4, blocks: []dotBlock[float64]{
-		{6, dotF644x6AVX512, dotF641x6AVX512, dotF644x6RowsAVX512, dotF641x6RowsAVX512},
-		{4, dotF644x4AVX512, dotF641x4AVX512, dotF644x4RowsAVX512, dotF641x4RowsAVX512},
-		{2, dotF644x2AVX512, dotF641x2AVX512, dotF644x2RowsAVX512, dotF641x2RowsAVX512},
-		{1, dotF644x1AVX512, dotF641x1AVX512, nil, nil},
-	}},
+}
+
+// dotF64Packed are the outer-product kernels that replace the dot-product
+// blocks where they exist (AVX-512 float64).
+var dotF64Packed = [numLevels]*packedKernels[float64]{
+	levelAVX512: {lanes: 8,
+		full: []packedKernel[float64]{dotF64P8AVX512, dotF64P16AVX512, dotF64P24AVX512},
+		rows: []packedRowsKernel[float64]{dotF64P8RowsAVX512, dotF64P16RowsAVX512, dotF64P24RowsAVX512},
+		pack: packF64T8AVX512},
 }
 
 var dotF32Blocks = [numLevels]*dotBlocks[float32]{
@@ -31,6 +34,10 @@ var dotF32Blocks = [numLevels]*dotBlocks[float32]{
 }
 
 func dotTileF64(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
+	if k := dotF64Packed[current()]; k != nil {
+		k.drive(g, ldg, a, lda, b, ldb, nil, q, c, m, 8)
+		return
+	}
 	if k := dotF64Blocks[current()]; k != nil {
 		k.drive(g, ldg, a, lda, b, ldb, nil, q, c, m, 8)
 		return
@@ -47,6 +54,10 @@ func dotTileF32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int
 }
 
 func dotTileRowsF64(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, rows []int32, q, m int) {
+	if k := dotF64Packed[current()]; k != nil {
+		k.drive(g, ldg, a, lda, b, ldb, rows, q, len(rows), m, 8)
+		return
+	}
 	if k := dotF64Blocks[current()]; k != nil {
 		k.drive(g, ldg, a, lda, b, ldb, rows, q, len(rows), m, 8)
 		return

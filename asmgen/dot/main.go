@@ -1,6 +1,7 @@
 // Command dot generates the register-blocked dot-product tile kernels
 // (G = A Bᵀ) of package kernels for AVX-512 and AVX2+FMA, in float64 and
-// float32.
+// float32: dot-product blocks (main.go), and for AVX-512 float64
+// outer-product kernels on packed panels of A (packed.go).
 package main
 
 import (
@@ -18,6 +19,15 @@ func main() {
 	for _, isa := range vecgen.All {
 		R, C := blocking(isa)
 		for _, es := range []int{8, 4} {
+			if isa.AVX512 && es == 8 {
+				// Outer-product kernels on packed panels (packed.go).
+				for _, v := range packedHeights {
+					packedKernel(isa, v, false)
+					packedKernel(isa, v, true)
+				}
+				packKernel(isa)
+				continue
+			}
 			for _, rc := range [][2]int{{R, C}, {1, C}, {R, 1}, {1, 1}} {
 				kernel(isa, es, rc[0], rc[1], false)
 			}

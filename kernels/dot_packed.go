@@ -1,0 +1,158 @@
+package kernels
+
+import "sync"
+
+// packedKernel is an outer-product kernel: a k-major panel of A rows (ap,
+// vectors of rows per k) against 8 B rows read in place, storing rows
+// i < nrows and columns j < cols of the block at out.
+type packedKernel[T Float] func(ap *T, m int, b *T, ldb int, out *T, ldo int, nrows, cols int)
+
+// packedRowsKernel is a packedKernel whose 8 B rows are picked by id.
+type packedRowsKernel[T Float] func(ap *T, m int, b *T, ldb int, ids *int32, out *T, ldo int, nrows, cols int)
+
+// packedKernels are the outer-product kernels of one ISA and precision:
+// panels of 1, 2, ... vectors of lanes rows each (full[v-1], rows[v-1]),
+// and pack, which transposes lanes rows of A into a panel.
+type packedKernels[T Float] struct {
+	lanes int
+	full  []packedKernel[T]
+	rows  []packedRowsKernel[T]
+	pack  func(dst *T, ldd int, src *T, lds int, m int)
+}
+
+// packedCols is how many B rows one kernel call meets.
+const packedCols = 8
+
+// Cache budgets of the packed drive, in bytes. (Measured on the 2-vCPU
+// AVX-512 machine, q=504 c=8192 m=512, prototype of the same loops: B blocks
+// of 64 to 128 rows (256 to 512 KiB) ran 99 to 100 GFLOP/s, 256 rows 98,
+// 512 rows 97; splitting k into blocks of 128 to 256 gained nothing.)
+// Variables so that tests can shrink them and reach every loop.
+var (
+	packedABudget = 2 << 20
+	packedBBudget = 512 << 10
+)
+
+var packScratch64, packScratch32 sync.Pool
+
+func packPool[T Float]() *sync.Pool {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return &packScratch32
+	}
+	return &packScratch64
+}
+
+// drive packs A in blocks of row panels and sweeps each block's panels
+// over B in blocks that stay in L2, 8 rows per kernel call; with rows, B row
+// j is row rows[j] of b. B rows left over when c is not a multiple of 8 are
+// copied into a zero-padded block of 8 rows, and the last panel of A is
+// padded with zero rows (computed, never stored), so every kernel call reads
+// whole panels and whole groups of 8 rows.
+func (k *packedKernels[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int) {
+	if m == 0 {
+		for i := 0; i < q; i++ {
+			clear(g[i*ldg : i*ldg+c])
+		}
+		return
+	}
+	if raceEnabled {
+		raceRead(a[:(q-1)*lda+m])
+		if rows == nil {
+			raceRead(b[:(c-1)*ldb+m])
+		} else {
+			for _, id := range rows {
+				raceRead(b[int(id)*ldb : int(id)*ldb+m])
+			}
+		}
+		raceWrite(g[:(q-1)*ldg+c])
+	}
+	L := k.lanes
+	maxH := len(k.full) * L
+	// Rows of A packed at a time: whole panels, within the budget.
+	ablock := max(maxH, packedABudget/(m*es)/maxH*maxH)
+	ablock = min(ablock, (q+L-1)/L*L)
+	nc := max(packedCols, packedBBudget/(m*es)/packedCols*packedCols)
+	cfull := c / packedCols * packedCols
+
+	bufp, buf := getScratch[T](ablock*m + packedCols*m)
+	defer packPool[T]().Put(bufp)
+	ap, spare := buf[:ablock*m], buf[ablock*m:]
+
+	for i0 := 0; i0 < q; i0 += ablock {
+		iend := min(q, i0+ablock)
+		qp := (iend - i0 + L - 1) / L * L // rows packed, a multiple of L
+		// Pack rows [i0, iend) into panels of maxH rows (the last of fewer).
+		for p := 0; p < qp; {
+			h := panelHeight(qp-p, maxH, L)
+			for s := p; s < p+h; s += L {
+				dst := &ap[p*m+(s-p)]
+				if i0+s+L <= iend {
+					k.pack(dst, h, &a[(i0+s)*lda], lda, m)
+					continue
+				}
+				// The last rows, padded with zero rows.
+				clear(spare)
+				for i := i0 + s; i < iend; i++ {
+					copy(spare[(i-i0-s)*m:(i-i0-s+1)*m], a[i*lda:i*lda+m])
+				}
+				k.pack(dst, h, &spare[0], m, m)
+			}
+			p += h
+		}
+		// The leftover B rows, padded with zero rows (spare is free again).
+		if cfull < c {
+			clear(spare)
+			for j := cfull; j < c; j++ {
+				id := j
+				if rows != nil {
+					id = int(rows[j])
+				}
+				copy(spare[(j-cfull)*m:(j-cfull+1)*m], b[id*ldb:id*ldb+m])
+			}
+		}
+		for j0 := 0; j0 < c; j0 += nc {
+			jend := min(c, j0+nc)
+			for p := 0; p < qp; {
+				h := panelHeight(qp-p, maxH, L)
+				kf, kr := k.full[h/L-1], k.rows[h/L-1]
+				nr := min(h, iend-i0-p)
+				pa := &ap[p*m]
+				for j := j0; j < jend; j += packedCols {
+					out := &g[(i0+p)*ldg+j]
+					switch {
+					case j >= cfull:
+						kf(pa, m, &spare[0], m, out, ldg, nr, c-j)
+					case rows != nil:
+						kr(pa, m, &b[0], ldb, &rows[j], out, ldg, nr, packedCols)
+					default:
+						kf(pa, m, &b[j*ldb], ldb, out, ldg, nr, packedCols)
+					}
+				}
+				p += h
+			}
+		}
+	}
+}
+
+// panelHeight is the height of the next panel when rest rows (a multiple of
+// L) are left: the tallest, maxH, except that maxH + L rows (32 for panels of
+// 24) become two panels of 16 rather than 24 and 8, since a one-vector panel
+// is load-bound (9 loads per 8 FMAs) and runs at about half speed.
+func panelHeight(rest, maxH, L int) int {
+	if rest == maxH+L && maxH >= 3*L {
+		return (rest / L / 2) * L
+	}
+	return min(maxH, rest)
+}
+
+// getScratch returns a buffer of at least n elements from the pool (put it
+// back with packPool[T]().Put(bufp)) and its first n elements.
+func getScratch[T Float](n int) (*[]T, []T) {
+	bufp, _ := packPool[T]().Get().(*[]T)
+	if bufp == nil || cap(*bufp) < n {
+		s := make([]T, n)
+		bufp = &s
+	}
+	return bufp, (*bufp)[:n]
+}
