@@ -122,9 +122,11 @@ func (p *Pool) Run(n int, fn func(worker, task int)) (JobStats, error) {
 	j.remaining.Store(int64(n))
 	j.wg.Add(len(p.workers))
 	t0 := time.Now()
-	for _, w := range p.workers {
-		w.start <- j
-	}
+	// Wake the workers as a binary tree: each worker hands the job to two
+	// more before working, so waking w workers takes about log2(w) wake-ups
+	// in a row rather than w (measured on a 16-core Xeon: 36 to 41 µs per
+	// empty job when Run woke all 16 itself).
+	p.workers[0].start <- j
 	j.wg.Wait()
 	st.Wall = time.Since(t0)
 	var busy time.Duration
@@ -156,6 +158,9 @@ func (w *worker) runJob(j *job) {
 	defer j.wg.Done()
 	w.busy, w.tasks, w.steals = 0, 0, 0
 	nw := len(w.pool.workers)
+	for c := 2*w.id + 1; c <= 2*w.id+2 && c < nw; c++ {
+		w.pool.workers[c].start <- j
+	}
 	lo, hi := j.n*w.id/nw, j.n*(w.id+1)/nw
 	if lo < hi {
 		w.deque.Push(packRange(lo, hi))
