@@ -155,14 +155,15 @@ const (
 	bBudget = 1 << 20
 )
 
-// drive walks the tile in register blocks, B in L2-sized panels; with rows,
-// B row j is row rows[j] of b.
-func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int) {
+// tileTrivial is what every drive does first: with m = 0 it clears the tile
+// and reports true (nothing left to do); under the race detector it
+// declares the reads and writes the assembly will make.
+func tileTrivial[T Float](g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int) bool {
 	if m == 0 {
 		for i := 0; i < q; i++ {
 			clear(g[i*ldg : i*ldg+c])
 		}
-		return
+		return true
 	}
 	if raceEnabled {
 		raceRead(a[:(q-1)*lda+m])
@@ -174,6 +175,15 @@ func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, row
 			}
 		}
 		raceWrite(g[:(q-1)*ldg+c])
+	}
+	return false
+}
+
+// drive walks the tile in register blocks, B in L2-sized panels; with rows,
+// B row j is row rows[j] of b.
+func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int) {
+	if tileTrivial(g, ldg, a, lda, b, ldb, rows, q, c, m) {
+		return
 	}
 	// Three levels of reuse: a panel of B rows (bBudget bytes) is read from
 	// memory once and stays in L2/L3 while it meets every panel of A rows

@@ -50,22 +50,8 @@ func packPool[T Float]() *sync.Pool {
 // padded with zero rows (computed, never stored), so every kernel call reads
 // whole panels and whole groups of 8 rows.
 func (k *packedKernels[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int) {
-	if m == 0 {
-		for i := 0; i < q; i++ {
-			clear(g[i*ldg : i*ldg+c])
-		}
+	if tileTrivial(g, ldg, a, lda, b, ldb, rows, q, c, m) {
 		return
-	}
-	if raceEnabled {
-		raceRead(a[:(q-1)*lda+m])
-		if rows == nil {
-			raceRead(b[:(c-1)*ldb+m])
-		} else {
-			for _, id := range rows {
-				raceRead(b[int(id)*ldb : int(id)*ldb+m])
-			}
-		}
-		raceWrite(g[:(q-1)*ldg+c])
 	}
 	L := k.lanes
 	maxH := len(k.full) * L

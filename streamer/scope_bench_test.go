@@ -136,15 +136,7 @@ func BenchmarkScopeDenseIDs(b *testing.B) {
 	}
 	level := metric.List(ids)
 	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &level}
-	p := NewPool(0)
-	defer p.Close()
-	sc := NewScopeCollector(p)
-	for b.Loop() {
-		if _, err := sc.Collect(req); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(nq*n)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+	collectLoop(b, req, nq*n)
 }
 
 // BenchmarkScopeSparse: 512 queries, each proposing the same 4096
@@ -177,24 +169,31 @@ func BenchmarkScopeSparse(b *testing.B) {
 				sparseGroupSlack = 0
 			}
 			defer func() { sparseGroupSlack = saved }()
-			p := NewPool(0)
-			defer p.Close()
-			sc := NewScopeCollector(p)
-			for b.Loop() {
-				if _, err := sc.Collect(req); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(nq*nl)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+			collectLoop(b, req, nq*nl)
 		})
 	}
+}
+
+// collectLoop times Collect(req) on a pool of GOMAXPROCS workers and reports
+// dists distances per collection as dist/s.
+func collectLoop(b *testing.B, req ScopeRequest, dists int) {
+	p := NewPool(0)
+	defer p.Close()
+	sc := NewScopeCollector(p)
+	for b.Loop() {
+		if _, err := sc.Collect(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(dists)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
 }
 
 // BenchmarkScopeSparseOverlap: 512 queries, each proposing 4096 candidates
 // drawn at random from a shared pool of 8192, 16384 or 32768, so a block of
 // 64 queries meets about 2, 4 or 8 times the distances it needs if tiled
-// against its union. Grouping pays while the union tile's extra work costs less than
-// scanning query by query (single-row tiles); slack=N sets sparseGroupSlack.
+// against its union. Grouping pays while the union tile's extra work costs
+// less than scanning query by query (single-row tiles); slack=N sets
+// sparseGroupSlack.
 func BenchmarkScopeSparseOverlap(b *testing.B) {
 	const n, nq, nl = 32768, 512, 4096
 	m := benchMetric(b)
@@ -218,15 +217,7 @@ func BenchmarkScopeSparseOverlap(b *testing.B) {
 				saved := sparseGroupSlack
 				sparseGroupSlack = slack
 				defer func() { sparseGroupSlack = saved }()
-				p := NewPool(0)
-				defer p.Close()
-				sc := NewScopeCollector(p)
-				for b.Loop() {
-					if _, err := sc.Collect(req); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(nq*nl)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+				collectLoop(b, req, nq*nl)
 			})
 		}
 	}

@@ -156,14 +156,7 @@ func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
 	}
 	SHRQ(U8(log), n)
 
-	acc := make([][]VecVirtual, R)
-	for i := range acc {
-		acc[i] = make([]VecVirtual, C)
-		for j := range acc[i] {
-			acc[i][j] = isa.Vec()
-			vecgen.Zero(acc[i][j])
-		}
-	}
+	acc := zeroedAccs(R, C, isa.Vec)
 
 	Comment("Main loop: one vector of every row per step.")
 	TESTQ(n, n)

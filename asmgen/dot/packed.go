@@ -56,34 +56,11 @@ func packedKernel(isa vecgen.ISA, V int, rows bool) {
 		}
 		rowB = func(j int) Mem { return Mem{Base: bases[j]} }
 	} else {
-		// Rows 0-3 from b, rows 4-7 from b + 4 ldb (index scales 1, 2 and
-		// a register holding 3 ldb).
-		ldb3 := GP64()
-		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
-		b4 := GP64()
-		LEAQ(Mem{Base: b, Index: ldb, Scale: 4}, b4)
-		bases = []Register{b, b4}
-		rowB = func(j int) Mem {
-			base := bases[j/4]
-			switch j % 4 {
-			case 0:
-				return Mem{Base: base}
-			case 3:
-				return Mem{Base: base, Index: ldb3, Scale: 1}
-			}
-			return Mem{Base: base, Index: ldb, Scale: uint8(j % 4)}
-		}
+		bases, rowB = eightRows(b, ldb)
 	}
 	n := Load(Param("m"), GP64())
 
-	acc := make([][]VecVirtual, V)
-	for v := range acc {
-		acc[v] = make([]VecVirtual, 8)
-		for j := range acc[v] {
-			acc[v][j] = ZMM()
-			vecgen.Zero(acc[v][j])
-		}
-	}
+	acc := zeroedAccs(V, 8, ZMM)
 
 	Comment("One k per step: the panel's column k against element k of each B row.")
 	TESTQ(n, n)
@@ -184,21 +161,7 @@ func packKernel(isa vecgen.ISA) {
 	src := Load(Param("src"), GP64())
 	lds := Load(Param("lds"), GP64())
 	SHLQ(U8(3), lds)
-	lds3 := GP64()
-	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
-	src4 := GP64()
-	LEAQ(Mem{Base: src, Index: lds, Scale: 4}, src4)
-	bases := []Register{src, src4}
-	row := func(i int) Mem {
-		base := bases[i/4]
-		switch i % 4 {
-		case 0:
-			return Mem{Base: base}
-		case 3:
-			return Mem{Base: base, Index: lds3, Scale: 1}
-		}
-		return Mem{Base: base, Index: lds, Scale: uint8(i % 4)}
-	}
+	bases, row := eightRows(src, lds)
 	m := Load(Param("m"), GP64())
 	n := GP64()
 	MOVQ(m, n)
@@ -247,4 +210,39 @@ func packKernel(isa vecgen.ISA) {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// eightRows addresses 8 rows ld bytes apart from base: rows 0-3 from base,
+// rows 4-7 from a second base 4 ld further (index scales 1, 2 and a
+// register holding 3 ld). It returns the bases, to be advanced together,
+// and the address of row i.
+func eightRows(base, ld Register) ([]Register, func(i int) Mem) {
+	ld3 := GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	base4 := GP64()
+	LEAQ(Mem{Base: base, Index: ld, Scale: 4}, base4)
+	bases := []Register{base, base4}
+	return bases, func(i int) Mem {
+		b := bases[i/4]
+		switch i % 4 {
+		case 0:
+			return Mem{Base: b}
+		case 3:
+			return Mem{Base: b, Index: ld3, Scale: 1}
+		}
+		return Mem{Base: b, Index: ld, Scale: uint8(i % 4)}
+	}
+}
+
+// zeroedAccs allocates rows x cols accumulators from vec and clears them.
+func zeroedAccs(rows, cols int, vec func() VecVirtual) [][]VecVirtual {
+	acc := make([][]VecVirtual, rows)
+	for i := range acc {
+		acc[i] = make([]VecVirtual, cols)
+		for j := range acc[i] {
+			acc[i][j] = vec()
+			vecgen.Zero(acc[i][j])
+		}
+	}
+	return acc
 }
