@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // dotRef computes one dot product in float64 and the sum of |a_k b_k|.
@@ -216,9 +217,9 @@ func TestDotTilePositionInvariant(t *testing.T) {
 		// q = 11: full row groups and leftover rows; c = 13, 15, 17: full
 		// column groups and leftover columns of every edge width.
 		for _, qc := range [][3]int{{1, 11, 13}, {7, 11, 15}, {8, 11, 17}, {16, 11, 13}, {33, 11, 15}, {100, 11, 17}, {512, 11, 13}, {512, 11, 15}, {512, 11, 17},
-			// Packed panels (AVX-512 float64): 57 rows in panels of 24, 24 and
-			// 16 (9 rows used), 33 in 24 and 16, 49 in 24, 16 and 16.
-			{9, 57, 19}, {70, 33, 9}, {64, 49, 17}} {
+			// Packed panels (AVX-512 float64): 57 rows in panels of 24, 24
+			// and 16 (9 rows used), 33 in 24 and 16, 49 in 24, 16 and 16.
+			{9, 57, 19}, {70, 33, 9}, {64, 49, 17}, {33, 113, 9}} {
 			m, q, c := qc[0], qc[1], qc[2]
 			a := randSlice(r, q*m, -1, 1)
 			b := randSlice(r, c*m, -1, 1)
@@ -342,43 +343,55 @@ func to32(x []float64) []float32 {
 // (AVX-512 float64) kernels: row counts around multiples of 8 and 24, column
 // counts around multiples of 8, and cache budgets shrunk so that A is packed
 // in several blocks and B swept in several blocks. Every implementation runs
-// the same shapes against the float64 reference.
+// the same shapes against the float64 reference, in both precisions (float32
+// runs the dot-product blocks).
 func TestDotTilePanels(t *testing.T) {
-	r := rand.New(rand.NewPCG(51, 52))
 	ab, bb := packedABudget, packedBBudget
 	defer func() { packedABudget, packedBBudget = ab, bb }()
 	forEachImpl(t, func(t *testing.T) {
-		for _, budgets := range [][2]int{{ab, bb}, {1, 1}, {24 * 8 * 70, 16 * 8 * 70}} {
+		for _, budgets := range [][2]int{{ab, bb}, {1, 1}, {48 * 8 * 70, 16 * 8 * 70}} {
 			packedABudget, packedBBudget = budgets[0], budgets[1]
-			for _, m := range []int{1, 7, 8, 9, 33, 70} {
-				for _, q := range []int{8, 15, 16, 17, 23, 24, 25, 31, 32, 33, 40, 48, 49, 57, 80} {
-					for _, c := range []int{7, 8, 9, 16, 17, 23, 40} {
-						lda, ldb, ldg := m+r.IntN(3), m+r.IntN(3), c+r.IntN(3)
-						a := randSlice(r, (q-1)*lda+m, -1, 1)
-						b := randSlice(r, (c-1)*ldb+m, -1, 1)
-						const pad = 4
-						buf := make([]float64, pad+(q-1)*ldg+c+pad)
-						for i := range buf {
-							buf[i] = guardVal
+			testPanels(t, 0x1p-53, DotTile)
+			testPanels(t, 0x1p-24, DotTile32)
+		}
+	})
+}
+
+func testPanels[T Float](t *testing.T, eps float64, tile func(g []T, ldg int, a []T, lda int, b []T, ldb int, q, c, m int)) {
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, m := range []int{1, 7, 8, 9, 33, 70} {
+		for _, q := range []int{8, 15, 16, 17, 23, 24, 25, 31, 32, 33, 40, 47, 48, 49, 57, 64, 65, 80, 97} {
+			for _, c := range []int{7, 8, 9, 16, 17, 23, 40} {
+				lda, ldb, ldg := m+r.IntN(3), m+r.IntN(3), c+r.IntN(3)
+				a := make([]T, (q-1)*lda+m)
+				b := make([]T, (c-1)*ldb+m)
+				for i := range a {
+					a[i] = T(r.Float64()*2 - 1)
+				}
+				for i := range b {
+					b[i] = T(r.Float64()*2 - 1)
+				}
+				const pad = 4
+				buf := make([]T, pad+(q-1)*ldg+c+pad)
+				for i := range buf {
+					buf[i] = T(guardVal)
+				}
+				tile(buf[pad:pad+(q-1)*ldg+c], ldg, a, lda, b, ldb, q, c, m)
+				for x := range buf {
+					in := x >= pad && x < pad+(q-1)*ldg+c && (x-pad)%ldg < c
+					if !in {
+						if !math.IsNaN(float64(buf[x])) {
+							t.Fatalf("es=%d m=%d q=%d c=%d: guard %d overwritten", unsafe.Sizeof(buf[0]), m, q, c, x)
 						}
-						DotTile(buf[pad:pad+(q-1)*ldg+c], ldg, a, lda, b, ldb, q, c, m)
-						for x := range buf {
-							in := x >= pad && x < pad+(q-1)*ldg+c && (x-pad)%ldg < c
-							if !in {
-								if !math.IsNaN(buf[x]) {
-									t.Fatalf("budgets %v m=%d q=%d c=%d: guard %d overwritten", budgets, m, q, c, x)
-								}
-								continue
-							}
-							i, j := (x-pad)/ldg, (x-pad)%ldg
-							want, abs := dotRef(a[i*lda:i*lda+m], b[j*ldb:j*ldb+m])
-							if tol := 2 * float64(m+1) * 0x1p-53 * abs; !(math.Abs(buf[x]-want) <= tol) {
-								t.Fatalf("budgets %v m=%d q=%d c=%d: g[%d][%d] = %g, want %g", budgets, m, q, c, i, j, buf[x], want)
-							}
-						}
+						continue
+					}
+					i, j := (x-pad)/ldg, (x-pad)%ldg
+					want, abs := dotRef(a[i*lda:i*lda+m], b[j*ldb:j*ldb+m])
+					if tol := 2 * float64(m+1) * eps * abs; !(math.Abs(float64(buf[x])-want) <= tol) {
+						t.Fatalf("es=%d m=%d q=%d c=%d: g[%d][%d] = %g, want %g", unsafe.Sizeof(buf[0]), m, q, c, i, j, buf[x], want)
 					}
 				}
 			}
 		}
-	})
+	}
 }
