@@ -395,3 +395,22 @@ func testPanels[T Float](t *testing.T, eps float64, tile func(g []T, ldg int, a 
 		}
 	}
 }
+
+// TestDotTileNoAllocs: steady-state tiles allocate nothing (the packed
+// kernels' scratch comes from a pool).
+func TestDotTileNoAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	const q, c, m = 50, 70, 33
+	a, b := randSlice(r, q*m, -1, 1), randSlice(r, c*m, -1, 1)
+	rows := []int32{3, 1, 4, 1, 5, 9, 2, 6, 5}
+	g := make([]float64, q*c)
+	forEachImpl(t, func(t *testing.T) {
+		DotTile(g, c, a, m, b, m, q, c, m)
+		if n := testing.AllocsPerRun(50, func() {
+			DotTile(g, c, a, m, b, m, q, c, m)
+			DotTileRows(g, c, a, m, b, m, rows, q, m)
+		}); n >= 1 {
+			t.Fatalf("%v allocations per call", n)
+		}
+	})
+}
