@@ -20,7 +20,8 @@ type Float interface{ ~float32 | ~float64 }
 // AVX-512 float64 packs A (with 8x8 transposes) into k-major panels of 24,
 // 16 or 8 rows and runs outer-product kernels: each step k broadcasts
 // element k of 8 B rows, read in place, against the panel's column k, so
-// every output is one FMA chain over k = 0, 1, ..., m-1. The other assembly
+// every output is one FMA chain over k = 0, 1, ..., m-1 (bit for bit
+// s = math.FMA(a_ik, b_jk, s) in order, which TestDotTilePanels checks). The other assembly
 // kernels (AVX2, and float32) keep register blocks of 4x6 (AVX-512) or 3x4
 // (AVX2) dot products, with narrower blocks for leftover columns, each
 // summed in vector lanes and reduced at the end. Either way results differ

@@ -390,6 +390,17 @@ func testPanels[T Float](t *testing.T, eps float64, tile func(g []T, ldg int, a 
 					if tol := 2 * float64(m+1) * eps * abs; !(math.Abs(float64(buf[x])-want) <= tol) {
 						t.Fatalf("es=%d m=%d q=%d c=%d: g[%d][%d] = %g, want %g", unsafe.Sizeof(buf[0]), m, q, c, i, j, buf[x], want)
 					}
+					// The packed kernels are one FMA chain over k: exactly
+					// math.FMA applied in order.
+					if packed := Impl() == ImplAVX512 && unsafe.Sizeof(buf[0]) == 8; packed {
+						s := 0.0
+						for k := 0; k < m; k++ {
+							s = math.FMA(float64(a[i*lda+k]), float64(b[j*ldb+k]), s)
+						}
+						if float64(buf[x]) != s {
+							t.Fatalf("m=%d q=%d c=%d: g[%d][%d] = %v, the FMA chain gives %v", m, q, c, i, j, buf[x], s)
+						}
+					}
 				}
 			}
 		}
