@@ -30,9 +30,9 @@ type Float interface{ ~float32 | ~float64 }
 // width, padding) sums in one order, so g[i][j] depends only on the rows a_i
 // and b_j and the implementation, never on the tile's shape or where the
 // pair falls in it. A and B are walked in blocks that fit the caches; the
-// packed panels live in a pooled scratch buffer (at most 2 MiB plus 8 rows
-// of B), so steady-state calls allocate nothing. Short slices or negative
-// sizes panic.
+// packed panels live in a pooled scratch buffer (at most 2 MiB plus 16
+// padding rows), so steady-state calls allocate nothing. Short slices or
+// negative sizes panic.
 func DotTile(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
 	if checkTile("DotTile", g, ldg, a, lda, b, ldb, nil, q, c, m) {
 		dotTileF64(g, ldg, a, lda, b, ldb, q, c, m)

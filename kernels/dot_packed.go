@@ -12,12 +12,14 @@ type packedRowsKernel[T Float] func(ap *T, m int, b *T, ldb int, ids *int32, out
 
 // packedKernels are the outer-product kernels of one ISA and precision:
 // panels of 1, 2, ... vectors of lanes rows each (full[v-1], rows[v-1]),
-// and pack, which transposes lanes rows of A into a panel.
+// and pack, which transposes lanes rows of A into a panel. scratch holds
+// the packing buffers (*[]T), so that steady-state calls allocate nothing.
 type packedKernels[T Float] struct {
-	lanes int
-	full  []packedKernel[T]
-	rows  []packedRowsKernel[T]
-	pack  func(dst *T, ldd int, src *T, lds int, m int)
+	lanes   int
+	full    []packedKernel[T]
+	rows    []packedRowsKernel[T]
+	pack    func(dst *T, ldd int, src *T, lds int, m int)
+	scratch sync.Pool
 }
 
 // packedCols is how many B rows one kernel call meets.
@@ -32,16 +34,6 @@ var (
 	packedABudget = 2 << 20
 	packedBBudget = 512 << 10
 )
-
-var packScratch64, packScratch32 sync.Pool
-
-func packPool[T Float]() *sync.Pool {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		return &packScratch32
-	}
-	return &packScratch64
-}
 
 // drive packs A in blocks of row panels and sweeps each block's panels
 // over B in blocks that stay in L2, 8 rows per kernel call; with rows, B row
@@ -61,9 +53,21 @@ func (k *packedKernels[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int,
 	nc := max(packedCols, packedBBudget/(m*es)/packedCols*packedCols)
 	cfull := c / packedCols * packedCols
 
-	bufp, buf := getScratch[T](ablock*m + packedCols*m)
-	defer packPool[T]().Put(bufp)
-	ap, spare := buf[:ablock*m], buf[ablock*m:]
+	// Scratch: the packed rows of A, the last rows of A padded to L, and
+	// the leftover B rows padded to 8.
+	bufp, buf := k.getScratch(ablock*m + L*m + packedCols*m)
+	defer k.scratch.Put(bufp)
+	ap, lastA, lastB := buf[:ablock*m], buf[ablock*m:(ablock+L)*m], buf[(ablock+L)*m:]
+	if cfull < c {
+		clear(lastB)
+		for j := cfull; j < c; j++ {
+			id := j
+			if rows != nil {
+				id = int(rows[j])
+			}
+			copy(lastB[(j-cfull)*m:(j-cfull+1)*m], b[id*ldb:id*ldb+m])
+		}
+	}
 
 	for i0 := 0; i0 < q; i0 += ablock {
 		iend := min(q, i0+ablock)
@@ -78,24 +82,13 @@ func (k *packedKernels[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int,
 					continue
 				}
 				// The last rows, padded with zero rows.
-				clear(spare)
+				clear(lastA)
 				for i := i0 + s; i < iend; i++ {
-					copy(spare[(i-i0-s)*m:(i-i0-s+1)*m], a[i*lda:i*lda+m])
+					copy(lastA[(i-i0-s)*m:(i-i0-s+1)*m], a[i*lda:i*lda+m])
 				}
-				k.pack(dst, h, &spare[0], m, m)
+				k.pack(dst, h, &lastA[0], m, m)
 			}
 			p += h
-		}
-		// The leftover B rows, padded with zero rows (spare is free again).
-		if cfull < c {
-			clear(spare)
-			for j := cfull; j < c; j++ {
-				id := j
-				if rows != nil {
-					id = int(rows[j])
-				}
-				copy(spare[(j-cfull)*m:(j-cfull+1)*m], b[id*ldb:id*ldb+m])
-			}
 		}
 		for j0 := 0; j0 < c; j0 += nc {
 			jend := min(c, j0+nc)
@@ -108,7 +101,7 @@ func (k *packedKernels[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int,
 					out := &g[(i0+p)*ldg+j]
 					switch {
 					case j >= cfull:
-						kf(pa, m, &spare[0], m, out, ldg, nr, c-j)
+						kf(pa, m, &lastB[0], m, out, ldg, nr, c-j)
 					case rows != nil:
 						kr(pa, m, &b[0], ldb, &rows[j], out, ldg, nr, packedCols)
 					default:
@@ -132,10 +125,10 @@ func panelHeight(rest, maxH, L int) int {
 	return min(maxH, rest)
 }
 
-// getScratch returns a buffer of at least n elements from the pool (put it
-// back with packPool[T]().Put(bufp)) and its first n elements.
-func getScratch[T Float](n int) (*[]T, []T) {
-	bufp, _ := packPool[T]().Get().(*[]T)
+// getScratch returns a buffer of at least n elements from k.scratch (put it
+// back with k.scratch.Put(bufp)) and its first n elements.
+func (k *packedKernels[T]) getScratch(n int) (*[]T, []T) {
+	bufp, _ := k.scratch.Get().(*[]T)
 	if bufp == nil || cap(*bufp) < n {
 		s := make([]T, n)
 		bufp = &s
