@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"unsafe"
+
+	"github.com/pcct/pcct/internal/kerneltest"
 )
 
 // dotRef computes one dot product in float64 and the sum of |a_k b_k|.
@@ -45,7 +47,7 @@ func testDotTile[T Float](t *testing.T, eps float64, tile func(g []T, ldg int, a
 				const pad = 5
 				buf := make([]T, pad+q*ldg+pad)
 				for i := range buf {
-					buf[i] = T(guardVal)
+					buf[i] = T(kerneltest.GuardVal)
 				}
 				g := buf[pad : pad+(q-1)*ldg+c]
 				tile(g, ldg, a, lda, b, ldb, q, c, m)
@@ -264,9 +266,9 @@ func TestDotTileRows(t *testing.T) {
 					const nb = 40
 					ldb := m + r.IntN(3)
 					// The last row and A end at an unreadable page.
-					b := guarded(t, (nb-1)*ldb+m)
+					b := kerneltest.Guarded(t, (nb-1)*ldb+m)
 					copy(b, randSlice(r, len(b), -1, 1))
-					a := guarded(t, q*m)
+					a := kerneltest.Guarded(t, q*m)
 					copy(a, randSlice(r, q*m, -1, 1))
 					rows := make([]int32, c)
 					for j := range rows {
@@ -284,7 +286,7 @@ func TestDotTileRows(t *testing.T) {
 					ldg := c + 1
 					buf := make([]float64, pad+q*ldg+pad)
 					for i := range buf {
-						buf[i] = guardVal
+						buf[i] = kerneltest.GuardVal
 					}
 					DotTileRows(buf[pad:pad+(q-1)*ldg+c], ldg, a, m, b, ldb, rows, q, m)
 					for i := range buf {
@@ -374,7 +376,7 @@ func testPanels[T Float](t *testing.T, eps float64, tile func(g []T, ldg int, a 
 				const pad = 4
 				buf := make([]T, pad+(q-1)*ldg+c+pad)
 				for i := range buf {
-					buf[i] = T(guardVal)
+					buf[i] = T(kerneltest.GuardVal)
 				}
 				tile(buf[pad:pad+(q-1)*ldg+c], ldg, a, lda, b, ldb, q, c, m)
 				for x := range buf {

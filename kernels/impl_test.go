@@ -3,34 +3,17 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/pcct/pcct/internal/kerneltest"
 )
 
-// RequireEnv lists implementations (comma-separated) that must not be skipped;
-// .ci/run sets it from /proc/cpuinfo so that a dispatch bug cannot hide an
-// assembly path.
-const RequireEnv = "PCCT_REQUIRE_IMPLS"
-
-// forEachImpl runs f once per implementation, as subtests named after it.
+// forEachImpl runs f once per implementation, as subtests named after it
+// (see kerneltest.ForEach).
 func forEachImpl(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	required := strings.Split(os.Getenv(RequireEnv), ",")
-	for _, name := range []string{ImplAVX512, ImplAVX2, ImplGeneric} {
-		t.Run(name, func(t *testing.T) {
-			if err := Select(name); err != nil {
-				for _, r := range required {
-					if strings.TrimSpace(r) == name {
-						t.Fatalf("required implementation unavailable: %v", err)
-					}
-				}
-				t.Skip(err)
-			}
-			defer Reset()
-			f(t)
-		})
-	}
+	kerneltest.ForEach(t, kerneltest.Registry{Known: Known, Select: Select, Reset: Reset}, f)
 }
 
 // withImpl runs f with the named implementation selected.
@@ -49,29 +32,6 @@ func randSlice(r *rand.Rand, n int, lo, hi float64) []float64 {
 		s[i] = lo + (hi-lo)*r.Float64()
 	}
 	return s
-}
-
-// guardVal surrounds outputs; any kernel write outside its range changes it.
-var guardVal = math.Float64frombits(0x7ff8dead0000beef)
-
-func checkGuards(t *testing.T, buf []float64, lo, hi int, what string) {
-	t.Helper()
-	for i := 0; i < lo; i++ {
-		if math.Float64bits(buf[i]) != math.Float64bits(guardVal) {
-			t.Fatalf("%s: guard before output overwritten at %d", what, i)
-		}
-	}
-	for i := hi; i < len(buf); i++ {
-		if math.Float64bits(buf[i]) != math.Float64bits(guardVal) {
-			t.Fatalf("%s: guard after output overwritten at %d", what, i)
-		}
-	}
-}
-
-func fill(s []float64, v float64) {
-	for i := range s {
-		s[i] = v
-	}
 }
 
 // sameSpecial reports whether got and want agree on NaN and infinities.

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/pcct/pcct/internal/kerneltest"
 )
 
 // tileSizes covers every length up to four AVX-512 vectors + 3, and some
@@ -79,7 +81,7 @@ func newCoordCase(r *rand.Rand, t *testing.T, q, c, d int) coordCase {
 	cc := coordCase{q: q, c: c, d: d, lda: d + r.IntN(2), ldbt: c + r.IntN(3)}
 	cc.a = randSlice(r, q*cc.lda+1, -2, 2)[1:] // unaligned start
 	if d > 0 {
-		cc.bt = guarded(t, (d-1)*cc.ldbt+c)
+		cc.bt = kerneltest.Guarded(t, (d-1)*cc.ldbt+c)
 		for i := range cc.bt {
 			cc.bt[i] = -2 + 4*r.Float64()
 		}
@@ -92,17 +94,17 @@ func newCoordCase(r *rand.Rand, t *testing.T, q, c, d int) coordCase {
 func runTile(t *testing.T, cc coordCase, f func(out []float64, ldo int)) []float64 {
 	ldo := cc.c + 3
 	buf := make([]float64, 4+cc.q*ldo+4)
-	fill(buf, guardVal)
+	kerneltest.Fill(buf, kerneltest.GuardVal)
 	out := buf[4 : 4+cc.q*ldo]
 	f(out, ldo)
 	for i := 0; i < cc.q; i++ {
 		for j := cc.c; j < ldo; j++ {
-			if math.Float64bits(out[i*ldo+j]) != math.Float64bits(guardVal) {
+			if math.Float64bits(out[i*ldo+j]) != math.Float64bits(kerneltest.GuardVal) {
 				t.Fatalf("q=%d c=%d d=%d: guard between rows overwritten", cc.q, cc.c, cc.d)
 			}
 		}
 	}
-	checkGuards(t, buf, 4, 4+cc.q*ldo, "tile")
+	kerneltest.CheckGuards(t, buf, 4, 4+cc.q*ldo, "tile")
 	res := make([]float64, cc.q*cc.c)
 	for i := 0; i < cc.q; i++ {
 		copy(res[i*cc.c:], out[i*ldo:i*ldo+cc.c])
@@ -256,11 +258,11 @@ func TestResidualRow(t *testing.T) {
 			withImpl(t, ImplGeneric, func() { wantHits = ResidualRow(want, k, g, sc, sq, rad, wantIdx) })
 			forEachImpl(t, func(t *testing.T) {
 				buf := make([]float64, n+2)
-				fill(buf, guardVal)
+				kerneltest.Fill(buf, kerneltest.GuardVal)
 				got := buf[1 : n+1]
 				idx := make([]int32, n)
 				hits := ResidualRow(got, k, g, sc, sq, rad, idx)
-				checkGuards(t, buf, 1, n+1, "residual")
+				kerneltest.CheckGuards(t, buf, 1, n+1, "residual")
 				for j := range got {
 					if math.Float64bits(got[j]) != math.Float64bits(want[j]) && !(math.IsNaN(got[j]) && math.IsNaN(want[j])) {
 						t.Fatalf("n=%d: d[%d] = %v, generic %v (must be bit-identical)", n, j, got[j], want[j])

@@ -1,9 +1,11 @@
 package streamer
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,9 +106,27 @@ func (p *Pool) Close() {
 // workers, and returns when all have finished. worker is the index of the
 // worker running the task (0 <= worker < Workers()), so fn can use
 // per-worker scratch space without locks. A panic in fn is recovered: the
-// remaining tasks are skipped and Run returns the panic as an error; the
-// pool stays usable.
+// remaining tasks are skipped and Run returns the panic as an error (a
+// *PanicError carrying the stack); the pool stays usable.
 func (p *Pool) Run(n int, fn func(worker, task int)) (JobStats, error) {
+	return p.RunContext(context.Background(), n, fn)
+}
+
+// Each is RunContext without the statistics: the small interface
+// (Each(ctx, n, fn) error, Workers() int) through which packages below the
+// streamer, such as the metric, run their work on a caller's pool.
+func (p *Pool) Each(ctx context.Context, n int, fn func(worker, task int)) error {
+	_, err := p.RunContext(ctx, n, fn)
+	return err
+}
+
+// RunContext is Run that stops early when ctx is done: tasks not yet started
+// are skipped, the tasks already running finish (so cancellation takes at
+// most one task's time), and the error is ctx.Err(). The pool stays usable.
+func (p *Pool) RunContext(ctx context.Context, n int, fn func(worker, task int)) (JobStats, error) {
+	if err := ctx.Err(); err != nil {
+		return JobStats{}, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed.Load() {
@@ -121,6 +141,7 @@ func (p *Pool) Run(n int, fn func(worker, task int)) (JobStats, error) {
 	}
 	j := &job{fn: fn, n: n}
 	j.remaining.Store(int64(n))
+	stop := context.AfterFunc(ctx, func() { j.fail(ctx.Err()) })
 	j.wg.Add(len(p.workers))
 	t0 := time.Now()
 	for _, w := range p.workers {
@@ -128,6 +149,8 @@ func (p *Pool) Run(n int, fn func(worker, task int)) (JobStats, error) {
 	}
 	j.wg.Wait()
 	st.Wall = time.Since(t0)
+	stop()
+	j.errOnce.Do(func() {}) // a cancellation under way has set j.err by now
 	var busy time.Duration
 	for _, w := range p.workers {
 		st.Busy = append(st.Busy, w.busy)
@@ -221,12 +244,27 @@ func (w *worker) runTask(j *job, t int) {
 		w.busy += time.Since(t0)
 		w.tasks++
 		if r := recover(); r != nil {
-			j.failed.Store(true)
-			j.errOnce.Do(func() { j.err = fmt.Errorf("streamer: task %d panicked: %v", t, r) })
+			j.fail(&PanicError{Task: t, Value: r, Stack: debug.Stack()})
 		}
 	}()
 	j.fn(w.id, t)
 }
+
+// fail records the job's first error and skips the tasks not yet started.
+func (j *job) fail(err error) {
+	j.errOnce.Do(func() { j.err = err })
+	j.failed.Store(true)
+}
+
+// PanicError is the error of a job whose task panicked: the task, the value
+// it panicked with and the goroutine's stack at the panic.
+type PanicError struct {
+	Task  int
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("streamer: task %d panicked: %v", e.Task, e.Value) }
 
 // steal tries every other worker once, starting at a random one.
 func (w *worker) steal() (uint64, bool) {

@@ -1,6 +1,8 @@
 package streamer
 
 import (
+	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -130,5 +132,48 @@ func BenchmarkPoolJob(b *testing.B) {
 	n := p.Workers()
 	for b.Loop() {
 		p.Run(n, func(int, int) {})
+	}
+}
+
+// TestPoolCancel: a job whose context is done skips the tasks not yet
+// started, returns ctx.Err(), and the pool stays usable.
+func TestPoolCancel(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var ran atomic.Int32
+	_, err := p.RunContext(ctx, 10000, func(w, task int) {
+		if ran.Add(1) == 20 {
+			cancel()
+		}
+		time.Sleep(50 * time.Microsecond)
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if r := ran.Load(); r >= 10000 || r < 20 {
+		t.Fatalf("%d tasks ran after cancelling at 20", r)
+	}
+	if err := p.Each(ctx, 5, func(int, int) { t.Error("task ran on a done context") }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Each on a done context: %v", err)
+	}
+	var n atomic.Int32
+	if err := p.Each(context.Background(), 100, func(int, int) { n.Add(1) }); err != nil || n.Load() != 100 {
+		t.Fatalf("after cancel: err %v, %d of 100 tasks", err, n.Load())
+	}
+}
+
+// TestPoolPanicStack: a panicking task's error carries its stack.
+func TestPoolPanicStack(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	_, err := p.Run(10, func(w, task int) {
+		if task == 7 {
+			panic("boom")
+		}
+	})
+	var pe *PanicError
+	if !errors.As(err, &pe) || pe.Task != 7 || pe.Value != "boom" || !strings.Contains(string(pe.Stack), "TestPoolPanicStack") {
+		t.Fatalf("err = %#v, want a *PanicError for task 7 with its stack", err)
 	}
 }

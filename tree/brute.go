@@ -1,7 +1,7 @@
 package tree
 
 import (
-	"fmt"
+	"context"
 	"runtime"
 	"sync"
 
@@ -28,10 +28,6 @@ type KNNOptions struct {
 	QueryBlock, CandidateBlock int
 }
 
-// Neighbours holds a k-NN answer: row i lists query i's neighbours by
-// increasing distance, ties by lower index, padded with -1 and +Inf.
-type Neighbours = kernels.KBest
-
 // pool returns the pool to run on: opt.Pool, or a new one that release
 // closes.
 func (o *KNNOptions) pool() (p *streamer.Pool, release func()) {
@@ -56,22 +52,23 @@ func (o *KNNOptions) defaults() {
 
 // BruteAllKNN finds for every data point its K nearest other data points
 // (or, with Predecessor, its K nearest predecessors) by exact blocked brute
-// force. A point is never its own neighbour; duplicates of it are.
-func BruteAllKNN(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
+// force. A point is never its own neighbour; duplicates of it are. Rows
+// with fewer than K candidates (K >= n, or the first points in predecessor
+// mode) are padded with -1 and +Inf. When ctx is done the search stops
+// within one tile's time and returns ctx.Err().
+func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 	n := m.Data().N
 	if opt.K < 1 {
-		return nil, fmt.Errorf("k must be at least 1, got %d", opt.K)
-	}
-	if opt.K > n-1 {
-		return nil, fmt.Errorf("k = %d is larger than the %d other points available (n = %d)", opt.K, n-1, n)
+		return nil, metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
 	opt.defaults()
 	if !opt.Predecessor {
-		return bruteAllSymmetric(m, opt)
+		best, err := bruteAllSymmetric(ctx, m, opt)
+		return wrap(best, err)
 	}
 	data := m.Data()
 	best := kernels.NewKBest(n, opt.K)
-	err := run(m, opt, n, func(w *metric.Workspace, tile []float64, i0, i1 int) {
+	err := run(ctx, opt, n, func(w *metric.Workspace, tile []float64, i0, i1 int) {
 		hi := i1 - 1 // the block's last query may take candidates up to i1-2
 		for j0 := 0; j0 < hi; j0 += opt.CandidateBlock {
 			j1 := min(hi, j0+opt.CandidateBlock)
@@ -83,7 +80,7 @@ func BruteAllKNN(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 			}
 		}
 	})
-	return best, err
+	return wrap(best, err)
 }
 
 // symBlock is the side of the square tiles of the symmetric all-points
@@ -96,7 +93,7 @@ var symBlock = 256
 // and KBest keeps the k smallest (distance, index) pairs whatever order
 // they arrive in, so the answer equals the one-sided search bit for bit.
 // Each block's rows are updated under its own mutex, taken once per tile.
-func bruteAllSymmetric(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
+func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*kernels.KBest, error) {
 	data := m.Data()
 	n := data.N
 	best := kernels.NewKBest(n, opt.K)
@@ -116,7 +113,7 @@ func bruteAllSymmetric(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 		tile, tr []float64
 	}
 	ws := make([]*scratch, p.Workers())
-	_, err := p.Run(len(pairs), func(w, t int) {
+	_, err := p.RunContext(ctx, len(pairs), func(w, t int) {
 		sc := ws[w]
 		if sc == nil {
 			sc = &scratch{w: metric.NewWorkspace(), tile: make([]float64, symBlock*symBlock), tr: make([]float64, symBlock*symBlock)}
@@ -150,17 +147,15 @@ func bruteAllSymmetric(m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 }
 
 // BruteKNN finds the K nearest data points of every point of the query set
-// qs (from m.Embed) by exact blocked brute force.
-func BruteKNN(m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, error) {
+// qs (from m.Embed) by exact blocked brute force; rows are padded with -1
+// and +Inf when K > n. Cancellation as for BruteAllKNN.
+func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, error) {
 	n := m.Data().N
 	if opt.K < 1 {
-		return nil, fmt.Errorf("k must be at least 1, got %d", opt.K)
-	}
-	if opt.K > n {
-		return nil, fmt.Errorf("k = %d is larger than the number of data points %d", opt.K, n)
+		return nil, metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
 	if opt.Predecessor {
-		return nil, fmt.Errorf("predecessor mode needs the data points as queries: use BruteAllKNN")
+		return nil, metric.BadInput("predecessor mode needs the data points as queries: use BruteAllKNN")
 	}
 	if err := metric.Compatible(m.Data(), qs); err != nil {
 		return nil, err
@@ -168,7 +163,7 @@ func BruteKNN(m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, err
 	opt.defaults()
 	data := m.Data()
 	best := kernels.NewKBest(qs.N, opt.K)
-	err := run(m, opt, qs.N, func(w *metric.Workspace, tile []float64, i0, i1 int) {
+	err := run(ctx, opt, qs.N, func(w *metric.Workspace, tile []float64, i0, i1 int) {
 		for j0 := 0; j0 < n; j0 += opt.CandidateBlock {
 			j1 := min(n, j0+opt.CandidateBlock)
 			nc := j1 - j0
@@ -178,7 +173,7 @@ func BruteKNN(m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, err
 			}
 		}
 	})
-	return best, err
+	return wrap(best, err)
 }
 
 // scanRow offers the candidates base+j of one tile row to best, skipping
@@ -196,13 +191,13 @@ func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
 
 // run hands the query blocks of [0, nq) to the pool's workers, largest
 // index first (in predecessor mode the late blocks have the most work).
-func run(m metric.Metric, opt KNNOptions, nq int, block func(w *metric.Workspace, tile []float64, i0, i1 int)) error {
+func run(ctx context.Context, opt KNNOptions, nq int, block func(w *metric.Workspace, tile []float64, i0, i1 int)) error {
 	p, release := opt.pool()
 	defer release()
 	nb := (nq + opt.QueryBlock - 1) / opt.QueryBlock
 	ws := make([]*metric.Workspace, p.Workers())
 	tiles := make([][]float64, p.Workers())
-	_, err := p.Run(nb, func(w, t int) {
+	_, err := p.RunContext(ctx, nb, func(w, t int) {
 		if ws[w] == nil {
 			ws[w] = metric.NewWorkspace()
 			tiles[w] = make([]float64, opt.QueryBlock*opt.CandidateBlock)

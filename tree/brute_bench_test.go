@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -25,13 +26,13 @@ func uniformPoints(n, d int, seed uint64) []float64 {
 func BenchmarkBrutePredecessor(b *testing.B) {
 	for _, n := range []int{8192} {
 		const d, k = 8, 8
-		m, err := metric.NewResidual(uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
+		m, err := metric.NewResidual(context.Background(), uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("n=%d/d=%d/m=512/k=%d", n, d, k), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := BruteAllKNN(m, KNNOptions{K: k, Predecessor: true}); err != nil {
+				if _, err := BruteAllKNN(context.Background(), m, KNNOptions{K: k, Predecessor: true}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -47,7 +48,7 @@ func BenchmarkResidualBuild(b *testing.B) {
 		x := uniformPoints(n, d, 1)
 		b.Run(fmt.Sprintf("n=%d/d=%d/m=512", n, d), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Seed: 1}); err != nil {
+				if _, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Seed: 1}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -60,14 +61,14 @@ func BenchmarkResidualBuild(b *testing.B) {
 // PCCT_BENCH_WORKERS (default 1, 2, 4, ... up to the CPUs).
 func BenchmarkBruteWorkers(b *testing.B) {
 	const n, d, k = 16384, 8, 8
-	m, err := metric.NewResidual(uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
+	m, err := metric.NewResidual(context.Background(), uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, w := range benchutil.Workers() {
 		b.Run(fmt.Sprintf("workers=%d/n=%d/m=512/k=%d", w, n, k), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := BruteAllKNN(m, KNNOptions{K: k, Predecessor: true, Workers: w}); err != nil {
+				if _, err := BruteAllKNN(context.Background(), m, KNNOptions{K: k, Predecessor: true, Workers: w}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -80,13 +81,13 @@ func BenchmarkBruteWorkers(b *testing.B) {
 // n = 8192, d = 8, m = 512.
 func BenchmarkBruteAll(b *testing.B) {
 	const n, d, k = 8192, 8, 8
-	m, err := metric.NewResidual(uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
+	m, err := metric.NewResidual(context.Background(), uniformPoints(n, d, 1), n, d, metric.ResidualConfig{Seed: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run(fmt.Sprintf("n=%d/d=%d/m=512/k=%d", n, d, k), func(b *testing.B) {
 		for b.Loop() {
-			if _, err := BruteAllKNN(m, KNNOptions{K: k}); err != nil {
+			if _, err := BruteAllKNN(context.Background(), m, KNNOptions{K: k}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -2,11 +2,14 @@ package tree
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pcct/pcct/internal/kerneltest/every"
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 )
@@ -60,11 +63,11 @@ func testData(n, d int, seed uint64) []float64 {
 
 func testMetrics(t *testing.T, n, d int) []metric.Metric {
 	x := testData(n, d, 3)
-	res, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Inducing: min(30, n), Lengthscale: []float64{0.3}, Seed: 1})
+	res, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Inducing: min(30, n), Lengthscale: []float64{0.3}, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mat, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Kernel: metric.Matern52, Inducing: min(30, n), Seed: 1})
+	mat, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Kernel: metric.Matern52, Inducing: min(30, n), Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,10 +79,8 @@ func testMetrics(t *testing.T, n, d int) []metric.Metric {
 }
 
 func TestBruteAllKNNAgainstNaive(t *testing.T) {
-	for _, impl := range kernels.List() {
-		if err := kernels.Select(impl); err != nil {
-			t.Fatal(err)
-		}
+	every.Impl(t, func(t *testing.T) {
+		impl := kernels.Impl()
 		for _, m := range testMetrics(t, 157, 3) {
 			for _, pred := range []bool{false, true} {
 				for _, k := range []int{1, 5, 12} {
@@ -94,13 +95,13 @@ func TestBruteAllKNNAgainstNaive(t *testing.T) {
 							// Small symmetric tiles: many off-diagonal block pairs.
 							symBlock = 16
 						}
-						got, err := BruteAllKNN(m, opt)
+						got, err := BruteAllKNN(context.Background(), m, opt)
 						symBlock = saved
 						if err != nil {
 							t.Fatal(err)
 						}
-						if !slices.Equal(got.Idx, wantIdx) || !slices.Equal(got.Dist, wantDist) {
-							for i := 0; i < got.Rows(); i++ {
+						if !slices.Equal(got.Indices(), wantIdx) || !slices.Equal(got.Distances(), wantDist) {
+							for i := 0; i < got.N(); i++ {
 								gi, gd := got.Row(i)
 								if !slices.Equal(gi, wantIdx[i*k:(i+1)*k]) || !slices.Equal(gd, wantDist[i*k:(i+1)*k]) {
 									t.Fatalf("%s %s pred=%v k=%d %+v: row %d = %v %v, want %v %v", impl, m.Name(), pred, k, opt, i,
@@ -112,13 +113,12 @@ func TestBruteAllKNNAgainstNaive(t *testing.T) {
 				}
 			}
 		}
-	}
-	kernels.Reset()
+	})
 }
 
 func TestPredecessorPadding(t *testing.T) {
 	m := testMetrics(t, 20, 2)[0]
-	got, err := BruteAllKNN(m, KNNOptions{K: 4, Predecessor: true})
+	got, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 4, Predecessor: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +136,11 @@ func TestBruteKNNQuerySet(t *testing.T) {
 	const n, d = 90, 2
 	for _, m := range testMetrics(t, n, d) {
 		xq := uniformPoints(25, d, 77)
-		qs, err := m.Embed(xq, 25)
+		qs, err := m.Embed(context.Background(), xq, 25)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := BruteKNN(m, qs, KNNOptions{K: 6, QueryBlock: 4, CandidateBlock: 11})
+		got, err := BruteKNN(context.Background(), m, qs, KNNOptions{K: 6, QueryBlock: 4, CandidateBlock: 11})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,27 +165,26 @@ func TestBruteKNNQuerySet(t *testing.T) {
 
 func TestBruteBadK(t *testing.T) {
 	m := testMetrics(t, 10, 2)[2]
-	for _, k := range []int{0, -1, 10, 11} {
-		_, err := BruteAllKNN(m, KNNOptions{K: k})
-		if err == nil || !strings.Contains(err.Error(), "k") {
+	qs, _ := m.Embed(context.Background(), uniformPoints(3, 2, 1), 3)
+	for _, k := range []int{0, -1} {
+		if _, err := BruteAllKNN(context.Background(), m, KNNOptions{K: k}); !errors.Is(err, metric.ErrBadInput) || !strings.Contains(err.Error(), "k must be") {
 			t.Errorf("k=%d: err = %v", k, err)
 		}
+		if _, err := BruteKNN(context.Background(), m, qs, KNNOptions{K: k}); !errors.Is(err, metric.ErrBadInput) {
+			t.Errorf("queries k=%d: err = %v", k, err)
+		}
 	}
-	if _, err := BruteAllKNN(m, KNNOptions{K: 9}); err != nil {
-		t.Errorf("k = n-1: %v", err)
-	}
-	qs, _ := m.Embed(uniformPoints(3, 2, 1), 3)
-	if _, err := BruteKNN(m, qs, KNNOptions{K: 11}); err == nil {
-		t.Error("BruteKNN accepted k > n")
+	if _, err := BruteKNN(context.Background(), m, qs, KNNOptions{K: 2, Predecessor: true}); !errors.Is(err, metric.ErrBadInput) {
+		t.Errorf("queries in predecessor mode: err = %v", err)
 	}
 	// A query set from another metric is an error, not a panic.
 	other := testMetrics(t, 10, 3)[0]
-	q3, _ := other.Embed(uniformPoints(2, 3, 1), 2)
-	if _, err := BruteKNN(m, q3, KNNOptions{K: 2}); err == nil || !strings.Contains(err.Error(), "dimensions 2 and 3") {
+	q3, _ := other.Embed(context.Background(), uniformPoints(2, 3, 1), 2)
+	if _, err := BruteKNN(context.Background(), m, q3, KNNOptions{K: 2}); !errors.Is(err, metric.ErrIncompatible) || !strings.Contains(err.Error(), "dimensions 2 and 3") {
 		t.Errorf("mismatched query set: %v", err)
 	}
 	res := testMetrics(t, 10, 2)[0]
-	if _, err := BruteKNN(res, qs, KNNOptions{K: 2}); err == nil || !strings.Contains(err.Error(), "different metrics") {
+	if _, err := BruteKNN(context.Background(), res, qs, KNNOptions{K: 2}); !errors.Is(err, metric.ErrIncompatible) || !strings.Contains(err.Error(), "different metrics") {
 		t.Errorf("Euclidean queries on a residual metric: %v", err)
 	}
 }

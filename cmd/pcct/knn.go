@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/pcct/pcct/internal/dataio"
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 	"github.com/pcct/pcct/tree"
 )
 
@@ -37,7 +41,7 @@ func (m *metricFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&m.float32, "float32", false, "store V in float32 (refused when its error bound on rho exceeds 1e-3)")
 }
 
-func (m *metricFlags) build(x []float64, n, d, workers int) (metric.Metric, error) {
+func (m *metricFlags) build(ctx context.Context, x []float64, n, d int, pool *streamer.Pool) (metric.Metric, error) {
 	switch m.metric {
 	case "euclidean":
 		return metric.NewEuclidean(x, n, d)
@@ -59,7 +63,7 @@ func (m *metricFlags) build(x []float64, n, d, workers int) (metric.Metric, erro
 	}
 	cfg := metric.ResidualConfig{
 		Kernel: kind, Variance: m.variance, Lengthscale: ls, Inducing: m.inducing,
-		Jitter: m.jitter, Seed: m.seed, Float32: m.float32, Workers: workers,
+		Jitter: m.jitter, Seed: m.seed, Float32: m.float32, Pool: pool,
 	}
 	if m.variance <= 0 {
 		return nil, usageErr("--variance must be positive, got %v", m.variance)
@@ -82,7 +86,7 @@ func (m *metricFlags) build(x []float64, n, d, workers int) (metric.Metric, erro
 		}
 		cfg.Method, cfg.InducingPoints = metric.InducingExplicit, u
 	}
-	return metric.NewResidual(x, n, d, cfg)
+	return metric.NewResidual(ctx, x, n, d, cfg)
 }
 
 // syntheticPoints is the embedded example: n points uniform in the unit
@@ -155,10 +159,10 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--queries: points have %d dimensions, the data has %d", dq, d)
 		}
 		if *k > n {
-			return usageErr("--k = %d is larger than the number of data points %d", *k, n)
+			fmt.Fprintf(stderr, "pcct knn: note: --k = %d is larger than the %d data points; rows are padded with -1 / +Inf\n", *k, n)
 		}
 	} else if *k > n-1 {
-		return usageErr("--k = %d is larger than the %d other points available (n = %d)", *k, n-1, n)
+		fmt.Fprintf(stderr, "pcct knn: note: --k = %d is larger than the %d other points (n = %d); rows are padded with -1 / +Inf\n", *k, n-1, n)
 	}
 	if *cpuprofile != "" {
 		stop, err := startCPUProfile(*cpuprofile)
@@ -167,8 +171,15 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 	}
+	if *workers < 0 {
+		return usageErr("--workers must be positive, got %d", *workers)
+	}
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stopSignals()
+	pool := streamer.NewPool(*workers)
+	defer pool.Close()
 	t0 := time.Now()
-	m, err := mf.build(x, n, d, *workers)
+	m, err := mf.build(ctx, x, n, d, pool)
 	if err != nil {
 		return err
 	}
@@ -177,18 +188,18 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	var nb *tree.Neighbours
 	rows := n
 	if *queries != "" {
-		qs, err := m.Embed(xq, nq)
+		qs, err := m.Embed(ctx, xq, nq)
 		if err != nil {
 			return fmt.Errorf("--queries: %w", err)
 		}
-		nb, err = tree.BruteKNN(m, qs, tree.KNNOptions{K: *k, Workers: *workers})
+		nb, err = tree.BruteKNN(ctx, m, qs, tree.KNNOptions{K: *k, Pool: pool})
 		if err != nil {
 			return err
 		}
 		rows = nq
 		source += fmt.Sprintf("; queries: %s (%d points)", *queries, nq)
 	} else {
-		nb, err = tree.BruteAllKNN(m, tree.KNNOptions{K: *k, Predecessor: *pred, Workers: *workers})
+		nb, err = tree.BruteAllKNN(ctx, m, tree.KNNOptions{K: *k, Predecessor: *pred, Pool: pool})
 		if err != nil {
 			return err
 		}
@@ -217,8 +228,8 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "metric: %s\nexact brute-force %d-NN over %s: metric built in %.3f s, search %.3f s\n",
 		desc, *k, mode, tBuild.Seconds(), tKNN.Seconds())
-	idx64 := make([]int64, len(nb.Idx))
-	for i, v := range nb.Idx {
+	idx64 := make([]int64, len(nb.Indices()))
+	for i, v := range nb.Indices() {
 		idx64[i] = int64(v)
 	}
 	for i := 0; i < min(*show, rows); i++ {
@@ -231,7 +242,7 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s %d: neighbours %v distances %.4f\n", what, r, ids, ds)
 	}
 	if *output != "" {
-		if err := writeNeighbours(*output, idx64, nb.Dist, rows, *k); err != nil {
+		if err := writeNeighbours(*output, idx64, nb.Distances(), rows, *k); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", *output)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,9 +50,9 @@ func TestKnnBadInputs(t *testing.T) {
 		{"ext", []string{"--input", writeFile(t, "x.json", "[]")}, "unknown file type", 1},
 		{"missing", []string{"--input", "/nonexistent/points.csv"}, "no such file", 1},
 		{"k0", []string{"--input", good, "--k", "0"}, "--k must be at least 1", 2},
-		{"k>n", []string{"--input", good, "--k", "5"}, "larger than the 4 other points", 2},
+		{"workers", []string{"--input", good, "--k", "2", "--workers", "-3"}, "--workers must be positive", 2},
 		{"variance", []string{"--input", good, "--k", "2", "--variance", "-2"}, "--variance must be positive", 2},
-		{"lengthscale", []string{"--input", good, "--k", "2", "--lengthscale", "0"}, "lengthscale 0 must be positive", 1},
+		{"lengthscale", []string{"--input", good, "--k", "2", "--lengthscale", "0"}, "lengthscale of dimension 0 must be positive", 1},
 		{"lengthscales", []string{"--input", good, "--k", "2", "--lengthscale", "1,2,3"}, "3 lengthscales for 2 dimensions", 1},
 		{"lengthscale-nan", []string{"--input", good, "--k", "2", "--lengthscale", "x"}, `"x" is not a number`, 2},
 		{"inducing>n", []string{"--input", good, "--k", "2", "--inducing", "6"}, "inducing count 6 is larger than the number of points 5", 1},
@@ -99,22 +101,22 @@ func TestKnnOutputs(t *testing.T) {
 	if !strings.Contains(stdout, "wrote "+out) {
 		t.Fatalf("stdout: %s", stdout)
 	}
-	m, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Kernel: metric.Matern52, Inducing: 40,
+	m, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Kernel: metric.Matern52, Inducing: 40,
 		Lengthscale: []float64{0.5, 0.6, 0.7}, Seed: 42})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := tree.BruteAllKNN(m, tree.KNNOptions{K: k, Predecessor: true, Workers: 1})
+	want, err := tree.BruteAllKNN(context.Background(), m, tree.KNNOptions{K: k, Predecessor: true, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	gotIdx := readNpy[int64](t, out)
 	gotDist := readNpy[float64](t, filepath.Join(dir, "nn_distances.npy"))
-	wantIdx := make([]int64, len(want.Idx))
-	for i, v := range want.Idx {
+	wantIdx := make([]int64, len(want.Indices()))
+	for i, v := range want.Indices() {
 		wantIdx[i] = int64(v)
 	}
-	if !slices.Equal(gotIdx, wantIdx) || !slices.Equal(gotDist[k:], want.Dist[k:]) {
+	if !slices.Equal(gotIdx, wantIdx) || !slices.Equal(gotDist[k:], want.Distances()[k:]) {
 		t.Fatalf("npy output differs from the library's answer")
 	}
 	csvOut := filepath.Join(dir, "nn.csv")
@@ -133,6 +135,11 @@ func TestKnnOutputs(t *testing.T) {
 
 func readNpy[T int64 | float64](t *testing.T, path string) []T {
 	t.Helper()
+	return readNpyCols[T](t, path, 5)
+}
+
+func readNpyCols[T int64 | float64](t *testing.T, path string, cols int) []T {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +149,7 @@ func readNpy[T int64 | float64](t *testing.T, path string) []T {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := r.Header.Descr.Shape; len(s) != 2 || s[1] != 5 {
+	if s := r.Header.Descr.Shape; len(s) != 2 || s[1] != cols {
 		t.Fatalf("%s: shape %v", path, s)
 	}
 	var v []T
@@ -215,7 +222,6 @@ func TestKnnQueriesAndProfiles(t *testing.T) {
 	}{
 		{[]string{"--input", data, "--queries", q, "--predecessor"}, "--predecessor applies to all-points"},
 		{[]string{"--input", data, "--queries", writeFile(t, "q3.csv", "1,2,3\n"), "--k", "2"}, "points have 3 dimensions"},
-		{[]string{"--input", data, "--queries", q, "--k", "7"}, "larger than the number of data points 6"},
 	} {
 		code, _, stderr := runCLI(append([]string{"knn"}, c.args...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
@@ -248,6 +254,25 @@ func TestKnnWorkersIdentical(t *testing.T) {
 	for i := 2; i < len(outs); i++ {
 		if !bytes.Equal(outs[i], outs[i%2]) {
 			t.Fatalf("output %d differs from the one-worker run", i)
+		}
+	}
+}
+
+// TestKnnPadsLargeK: k >= n pads the rows (a note on stderr, exit 0).
+func TestKnnPadsLargeK(t *testing.T) {
+	in := writeFile(t, "five.csv", "0,0\n1,0\n0,1\n1,1\n0.5,0.5\n")
+	out := filepath.Join(t.TempDir(), "nn.npy")
+	code, _, stderr := runCLI("knn", "--input", in, "--k", "6", "--metric", "euclidean", "--output", out)
+	if code != 0 || !strings.Contains(stderr, "padded with -1") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	idx := readNpyCols[int64](t, out, 6)
+	dist := readNpyCols[float64](t, strings.TrimSuffix(out, ".npy")+"_distances.npy", 6)
+	for i := 0; i < 5; i++ {
+		for p := 0; p < 6; p++ {
+			if pad := p >= 4; pad != (idx[i*6+p] == -1) || pad != math.IsInf(dist[i*6+p], 1) {
+				t.Fatalf("row %d = %v %v: want 4 neighbours then padding", i, idx[i*6:i*6+6], dist[i*6:i*6+6])
+			}
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package metric
 
-import "github.com/pcct/pcct/kernels"
+import (
+	"context"
+
+	"github.com/pcct/pcct/kernels"
+)
 
 // Euclidean is the Euclidean metric on raw coordinates.
 type Euclidean struct {
@@ -33,7 +37,7 @@ func newCoordSet(x []float64, n, d int, scale []float64) (*Set, error) {
 func (e *Euclidean) Name() string { return "euclidean" }
 func (e *Euclidean) Data() *Set   { return e.data }
 
-func (e *Euclidean) Embed(x []float64, n int) (*Set, error) {
+func (e *Euclidean) Embed(_ context.Context, x []float64, n int) (*Set, error) {
 	return newCoordSet(x, n, e.data.D, nil)
 }
 

@@ -1,8 +1,7 @@
 package metric
 
 import (
-	"errors"
-	"fmt"
+	"context"
 	"math"
 	"slices"
 )
@@ -16,11 +15,21 @@ type Metric interface {
 	// Data returns the data points.
 	Data() *Set
 	// Embed prepares n new points (n x d row-major, unscaled) as a query set.
-	Embed(x []float64, n int) (*Set, error)
+	Embed(ctx context.Context, x []float64, n int) (*Set, error)
 	// Tile writes the distances between the points of q (in qs) and of c
 	// (in cs) to dst[i*ldd+j]. A point against itself (same Set, same id) is
 	// at distance exactly 0.
 	Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block)
+	// Within appends to out, for each query q.At(i), the candidates c.At(j)
+	// whose distance is at most radius[i] (NaN never passes), in ascending
+	// column order, through the kernels' fused radius test. Distances are
+	// bit-identical to Tile's, the query's own point included.
+	Within(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius []float64, out *Hits)
+	// Nearest offers every candidate c.At(j) to row o.Rows[i] of o.Best for
+	// query q.At(i), as Tile's distances would be offered one by one, but
+	// through the fused radius test set at the row's current k-th distance,
+	// so only possible entrants reach Go.
+	Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o Offer)
 	// Dist returns the distance between data points i and j, computed by
 	// the same tile code (so it equals the tile's entry bit for bit).
 	Dist(i, j int) float64
@@ -35,7 +44,9 @@ type Workspace struct {
 	xq, xct []float64
 	isp     []float64
 	iscp    []float64
-	self    []int64 // zeroSelf's sorted query ids
+	self    []int64 // forSelf's sorted query ids
+	row     []float64
+	hits    []int32
 }
 
 // NewWorkspace returns an empty workspace; buffers grow on demand.
@@ -45,25 +56,31 @@ func NewWorkspace() *Workspace { return &Workspace{} }
 func checkPoints(x []float64, n, d int) error {
 	switch {
 	case n <= 0:
-		return errors.New("no points (n = 0)")
+		return badInput("no points (n = 0)")
 	case d <= 0:
-		return fmt.Errorf("points have dimension %d, need at least 1", d)
+		return badInput("points have dimension %d, need at least 1", d)
 	case len(x) != n*d:
-		return fmt.Errorf("coordinate array has %d values, want n x d = %d x %d = %d", len(x), n, d, n*d)
+		return badInput("coordinate array has %d values, want n x d = %d x %d = %d", len(x), n, d, n*d)
 	}
 	for i, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("point %d, coordinate %d is %v: coordinates must be finite", i/d, i%d, v)
+			return badInput("point %d, coordinate %d is %v: coordinates must be finite", i/d, i%d, v)
 		}
 	}
 	return nil
 }
 
-// zeroSelf sets the distance of every point against itself to exactly 0
-// (same root Set, same root id): O(nq) when the candidates are a range of
-// the root set's points; otherwise the queries' root ids are sorted once and
-// each candidate is looked up, O((nq + nc) log nq).
+// zeroSelf sets the distance of every point against itself to exactly 0.
 func zeroSelf(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
+	forSelf(w, qs, q, cs, c, func(i, j int) { dst[i*ldd+j] = 0 })
+}
+
+// forSelf calls f(i, j) for every query row i and candidate column j that
+// are the same point (same root Set, same root id): O(nq) when the
+// candidates are a range of the root set's points; otherwise the queries'
+// root ids are sorted once and each candidate is looked up, O((nq + nc) log
+// nq).
+func forSelf(w *Workspace, qs *Set, q Block, cs *Set, c Block, f func(i, j int)) {
 	if qs.root() != cs.root() {
 		return
 	}
@@ -72,7 +89,7 @@ func zeroSelf(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c
 		// Candidates are the root's points [c.Lo, c.Hi).
 		for i := 0; i < nq; i++ {
 			if id := qs.rootID(q.At(i)); id >= c.Lo && id < c.Hi {
-				dst[i*ldd+id-c.Lo] = 0
+				f(i, id-c.Lo)
 			}
 		}
 		return
@@ -92,7 +109,7 @@ func zeroSelf(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c
 		}
 		k, _ := slices.BinarySearch(keys, id<<32)
 		for ; k < len(keys) && keys[k]>>32 == id; k++ {
-			dst[int(keys[k]&(1<<32-1))*ldd+j] = 0
+			f(int(keys[k]&(1<<32-1)), j)
 		}
 	}
 }

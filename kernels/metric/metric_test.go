@@ -1,6 +1,8 @@
 package metric
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -40,7 +42,7 @@ func TestResidualAgainstReference(t *testing.T) {
 	x := randPoints(n, d, 1, 1)
 	l := []float64{0.3, 0.5, 0.8}
 	for _, kind := range []Kernel{RBF, Matern52} {
-		r, err := NewResidual(x, n, d, ResidualConfig{Kernel: kind, Variance: 1.5, Lengthscale: l, Inducing: m, Seed: 7})
+		r, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Kernel: kind, Variance: 1.5, Lengthscale: l, Inducing: m, Seed: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +109,7 @@ func TestMetricProperties(t *testing.T) {
 	}
 	for _, ds := range sets {
 		for _, kind := range []Kernel{RBF, Matern52} {
-			r, err := NewResidual(ds.x, ds.n, ds.d, ResidualConfig{Kernel: kind, Lengthscale: []float64{ds.l}, Inducing: 64, Seed: 3})
+			r, err := NewResidual(context.Background(), ds.x, ds.n, ds.d, ResidualConfig{Kernel: kind, Lengthscale: []float64{ds.l}, Inducing: 64, Seed: 3})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +152,7 @@ func TestMetricProperties(t *testing.T) {
 func TestTileMatchesDist(t *testing.T) {
 	const n, d = 40, 3
 	x := randPoints(n, d, 8, 1)
-	res, err := NewResidual(x, n, d, ResidualConfig{Inducing: 10, Seed: 2})
+	res, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Inducing: 10, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,11 +200,11 @@ func TestDeterminism(t *testing.T) {
 	const n, d = 700, 4
 	x := randPoints(n, d, 11, 1)
 	for _, method := range []InducingMethod{InducingRandom, InducingKMeansPP} {
-		a, err := NewResidual(x, n, d, ResidualConfig{Inducing: 50, Seed: 5, Method: method, Workers: 1})
+		a, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Inducing: 50, Seed: 5, Method: method, Pool: goRunner{1}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := NewResidual(x, n, d, ResidualConfig{Inducing: 50, Seed: 5, Method: method, Workers: 4})
+		b, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Inducing: 50, Seed: 5, Method: method, Pool: goRunner{4}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +213,7 @@ func TestDeterminism(t *testing.T) {
 				t.Fatalf("method %d: V differs between 1 and 4 workers at %d", method, i)
 			}
 		}
-		c, _ := NewResidual(x, n, d, ResidualConfig{Inducing: 50, Seed: 6, Method: method})
+		c, _ := NewResidual(context.Background(), x, n, d, ResidualConfig{Inducing: 50, Seed: 6, Method: method})
 		same := true
 		for i, v := range a.Data().V {
 			same = same && c.Data().V[i] == v
@@ -226,7 +228,7 @@ func TestExplicitInducing(t *testing.T) {
 	const n, d = 100, 2
 	x := randPoints(n, d, 12, 1)
 	u := randPoints(9, d, 13, 1)
-	r, err := NewResidual(x, n, d, ResidualConfig{Method: InducingExplicit, InducingPoints: u, Lengthscale: []float64{0.5, 0.7}})
+	r, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Method: InducingExplicit, InducingPoints: u, Lengthscale: []float64{0.5, 0.7}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,8 +245,8 @@ func TestFloat32(t *testing.T) {
 	const n, d = 200, 2
 	x := randPoints(n, d, 14, 1)
 	// Smooth kernel, many points: p is tiny, the float32 bound is huge.
-	_, err := NewResidual(x, n, d, ResidualConfig{Inducing: 50, Float32: true})
-	if err == nil || !strings.Contains(err.Error(), "float32 storage refused") {
+	_, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Inducing: 50, Float32: true})
+	if !errors.Is(err, ErrFloat32Refused) || !strings.Contains(err.Error(), "float32 storage refused") {
 		t.Fatalf("float32 with tiny p: err = %v, want a refusal", err)
 	}
 	// Inducing points away from the data leave most variance residual:
@@ -254,12 +256,12 @@ func TestFloat32(t *testing.T) {
 		u[i] += 1.5
 	}
 	cfg := ResidualConfig{Method: InducingExplicit, InducingPoints: u, Lengthscale: []float64{0.5}, Float32: true}
-	r32, err := NewResidual(x, n, d, cfg)
+	r32, err := NewResidual(context.Background(), x, n, d, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Float32 = false
-	r64, _ := NewResidual(x, n, d, cfg)
+	r64, _ := NewResidual(context.Background(), x, n, d, cfg)
 	bound := r32.Float32Bound()
 	if bound <= 0 || bound > Float32MaxBound {
 		t.Fatalf("bound = %g", bound)
@@ -302,30 +304,41 @@ func TestBadInputs(t *testing.T) {
 		n, d int
 		cfg  ResidualConfig
 		want string
+		is   error // the sentinel the error must match (nil: a *CholeskyError)
 	}{
-		{"nan", nan, 10, 2, ResidualConfig{}, "point 3, coordinate 1 is NaN"},
-		{"inf", inf, 10, 2, ResidualConfig{}, "point 2, coordinate 0 is -Inf"},
-		{"shape", x[:19], 10, 2, ResidualConfig{}, "want n x d"},
-		{"empty", nil, 0, 2, ResidualConfig{}, "no points"},
-		{"variance", x, 10, 2, ResidualConfig{Variance: -1}, "variance must be positive"},
-		{"lengthscale", x, 10, 2, ResidualConfig{Lengthscale: []float64{1, 0}}, "lengthscale 1 must be positive"},
-		{"lengthscales", x, 10, 2, ResidualConfig{Lengthscale: []float64{1, 2, 3}}, "3 lengthscales for 2 dimensions"},
-		{"inducing>n", x, 10, 2, ResidualConfig{Inducing: 11}, "larger than the number of points"},
-		{"singular", x, 10, 2, ResidualConfig{Method: InducingExplicit, InducingPoints: dupU, Jitter: 1e-300}, "Cholesky factorisation"},
-		{"explicit-shape", x, 10, 2, ResidualConfig{Method: InducingExplicit, InducingPoints: []float64{1, 2, 3}}, "whole number"},
+		{"nan", nan, 10, 2, ResidualConfig{}, "point 3, coordinate 1 is NaN", ErrBadInput},
+		{"inf", inf, 10, 2, ResidualConfig{}, "point 2, coordinate 0 is -Inf", ErrBadInput},
+		{"shape", x[:19], 10, 2, ResidualConfig{}, "want n x d", ErrBadInput},
+		{"empty", nil, 0, 2, ResidualConfig{}, "no points", ErrBadInput},
+		{"variance", x, 10, 2, ResidualConfig{Variance: -1}, "variance must be positive", ErrBadInput},
+		{"lengthscale", x, 10, 2, ResidualConfig{Lengthscale: []float64{1, 0}}, "lengthscale of dimension 1 must be positive", ErrBadInput},
+		{"lengthscales", x, 10, 2, ResidualConfig{Lengthscale: []float64{1, 2, 3}}, "3 lengthscales for 2 dimensions", ErrBadInput},
+		{"inducing>n", x, 10, 2, ResidualConfig{Inducing: 11}, "larger than the number of points", ErrBadInput},
+		{"singular", x, 10, 2, ResidualConfig{Method: InducingExplicit, InducingPoints: dupU, Jitter: 1e-300}, "Cholesky factorisation", nil},
+		{"explicit-shape", x, 10, 2, ResidualConfig{Method: InducingExplicit, InducingPoints: []float64{1, 2, 3}}, "whole number", ErrBadInput},
 	}
 	for _, c := range cases {
-		_, err := NewResidual(c.x, c.n, c.d, c.cfg)
+		_, err := NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want it to mention %q", c.name, err, c.want)
 		}
+		var ce *CholeskyError
+		if c.is != nil && !errors.Is(err, c.is) {
+			t.Errorf("%s: err = %v does not match %v", c.name, err, c.is)
+		}
+		if c.is == nil && (!errors.As(err, &ce) || ce.Tries != MaxJitterTries || !(ce.Jitter > 0) || ce.M != 3) {
+			t.Errorf("%s: err = %#v, want a *CholeskyError with the last jitter", c.name, err)
+		}
+		if c.is == ErrBadInput && errors.Is(err, ErrIncompatible) {
+			t.Errorf("%s: bad input also matches ErrIncompatible", c.name)
+		}
 	}
-	if _, err := NewEuclidean(nan, 10, 2); err == nil {
-		t.Error("Euclidean accepted NaN")
+	if _, err := NewEuclidean(nan, 10, 2); !errors.Is(err, ErrBadInput) {
+		t.Errorf("Euclidean on NaN: err = %v, want ErrBadInput", err)
 	}
 	// Duplicate points are legal; default m is capped at n.
 	dup := append(append([]float64{}, x...), x...)
-	r, err := NewResidual(dup, 20, 2, ResidualConfig{})
+	r, err := NewResidual(context.Background(), dup, 20, 2, ResidualConfig{})
 	if err != nil {
 		t.Fatalf("duplicates: %v", err)
 	}
@@ -339,7 +352,7 @@ func TestBadInputs(t *testing.T) {
 // entry equals the same pair's entry in the full tile.
 func TestTileSelfZero(t *testing.T) {
 	const n, d = 120, 3
-	r, err := NewResidual(randPoints(n, d, 11, 1), n, d, ResidualConfig{Inducing: 32, Seed: 5})
+	r, err := NewResidual(context.Background(), randPoints(n, d, 11, 1), n, d, ResidualConfig{Inducing: 32, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,11 @@
 package metric
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -82,8 +81,10 @@ type ResidualConfig struct {
 	// The construction refuses (returns an error) when the worst-case error
 	// bound of rho, m eps32 max|V|² / min p, exceeds 1e-3.
 	Float32 bool
-	// Workers bounds the goroutines used to build V; 0 means GOMAXPROCS.
-	Workers int
+	// Pool runs the construction of V (and of query sets' rows in Embed);
+	// nil means GOMAXPROCS goroutines. Pass the *streamer.Pool the search
+	// runs on, so that one worker count governs the whole job.
+	Pool Runner
 }
 
 // MaxJitterTries bounds the Cholesky retries with growing jitter.
@@ -120,8 +121,12 @@ type Residual struct {
 	bound32  float64
 }
 
-// NewResidual builds the metric on n points x (n x d row-major).
-func NewResidual(x []float64, n, d int, cfg ResidualConfig) (*Residual, error) {
+// NewResidual builds the metric on n points x (n x d row-major). Invalid
+// arguments give an error matching ErrBadInput, a failed factorisation a
+// *CholeskyError, refused float32 storage ErrFloat32Refused; when ctx is
+// done the construction stops within one block of 256 rows and returns
+// ctx.Err().
+func NewResidual(ctx context.Context, x []float64, n, d int, cfg ResidualConfig) (*Residual, error) {
 	if err := checkPoints(x, n, d); err != nil {
 		return nil, err
 	}
@@ -139,7 +144,7 @@ func NewResidual(x []float64, n, d int, cfg ResidualConfig) (*Residual, error) {
 	if err := r.factor(); err != nil {
 		return nil, err
 	}
-	s, err := r.embedScaled(xs, n)
+	s, err := r.embedScaled(ctx, xs, n)
 	if err != nil {
 		return nil, err
 	}
@@ -150,14 +155,14 @@ func NewResidual(x []float64, n, d int, cfg ResidualConfig) (*Residual, error) {
 func (r *Residual) setParams(n int) error {
 	c := &r.cfg
 	if c.Kernel != RBF && c.Kernel != Matern52 {
-		return fmt.Errorf("unknown kernel %v", c.Kernel)
+		return badInput("unknown kernel %v", c.Kernel)
 	}
 	r.s2 = c.Variance
 	if r.s2 == 0 {
 		r.s2 = 1
 	}
 	if !(r.s2 > 0) || math.IsInf(r.s2, 0) {
-		return fmt.Errorf("variance must be positive and finite, got %v", c.Variance)
+		return badInput("variance must be positive and finite, got %v", c.Variance)
 	}
 	switch len(c.Lengthscale) {
 	case 0:
@@ -167,46 +172,46 @@ func (r *Residual) setParams(n int) error {
 	case r.d:
 		r.scale = slices.Clone(c.Lengthscale)
 	default:
-		return fmt.Errorf("got %d lengthscales for %d dimensions: give one, or one per dimension", len(c.Lengthscale), r.d)
+		return badInput("got %d lengthscales for %d dimensions: give one, or one per dimension", len(c.Lengthscale), r.d)
 	}
 	for k, l := range r.scale {
 		if !(l > 0) || math.IsInf(l, 0) {
-			return fmt.Errorf("lengthscale %d must be positive and finite, got %v", k, l)
+			return badInput("lengthscale of dimension %d must be positive and finite, got %v", k, l)
 		}
 	}
 	switch {
 	case c.Method == InducingExplicit:
 		if len(c.InducingPoints) == 0 || len(c.InducingPoints)%r.d != 0 {
-			return fmt.Errorf("explicit inducing points: %d values is not a whole number of %d-dimensional points", len(c.InducingPoints), r.d)
+			return badInput("explicit inducing points: %d values is not a whole number of %d-dimensional points", len(c.InducingPoints), r.d)
 		}
 		r.m = len(c.InducingPoints) / r.d
 		if c.Inducing != 0 && c.Inducing != r.m {
-			return fmt.Errorf("inducing count %d does not match the %d explicit inducing points", c.Inducing, r.m)
+			return badInput("inducing count %d does not match the %d explicit inducing points", c.Inducing, r.m)
 		}
 	case c.Inducing < 0:
-		return fmt.Errorf("inducing count must be positive, got %d", c.Inducing)
+		return badInput("inducing count must be positive, got %d", c.Inducing)
 	case c.Inducing > n:
-		return fmt.Errorf("inducing count %d is larger than the number of points %d", c.Inducing, n)
+		return badInput("inducing count %d is larger than the number of points %d", c.Inducing, n)
 	case c.Inducing == 0:
 		r.m = min(DefaultInducing, n)
 	default:
 		r.m = c.Inducing
 	}
 	if c.Method != InducingRandom && c.Method != InducingKMeansPP && c.Method != InducingExplicit {
-		return fmt.Errorf("unknown inducing method %d", c.Method)
+		return badInput("unknown inducing method %d", c.Method)
 	}
 	r.jitter = c.Jitter
 	if r.jitter == 0 {
 		r.jitter = 1e-6 * r.s2
 	}
 	if !(r.jitter > 0) {
-		return fmt.Errorf("jitter must be positive, got %v", c.Jitter)
+		return badInput("jitter must be positive, got %v", c.Jitter)
 	}
 	if c.Floor == 0 {
 		c.Floor = 1e-9
 	}
 	if !(c.Floor > 0) {
-		return fmt.Errorf("variance floor must be positive, got %v", c.Floor)
+		return badInput("variance floor must be positive, got %v", c.Floor)
 	}
 	return nil
 }
@@ -224,7 +229,7 @@ func (r *Residual) chooseInducing(xs []float64, n int) error {
 		copy(r.u, kmeans(xs, n, d, m, r.cfg.Seed))
 	case InducingExplicit:
 		if err := checkPoints(r.cfg.InducingPoints, m, d); err != nil {
-			return fmt.Errorf("explicit inducing points: %w", err)
+			return badInput("explicit inducing points: %v", err)
 		}
 		for i, v := range r.cfg.InducingPoints {
 			r.u[i] = v / r.scale[i%d]
@@ -279,9 +284,7 @@ func (r *Residual) factor() error {
 		}
 		jitter *= 10
 	}
-	return fmt.Errorf("the Cholesky factorisation of the %d x %d inducing kernel matrix failed even with jitter %g (%d tries): "+
-		"the inducing points are (nearly) duplicated or the kernel is singular; try fewer inducing points or a larger jitter",
-		m, m, jitter/10, MaxJitterTries)
+	return &CholeskyError{M: m, Jitter: jitter / 10, Tries: MaxJitterTries}
 }
 
 func isSingular(err error) bool {
@@ -292,48 +295,37 @@ func isSingular(err error) bool {
 // embedBlock is the number of points whose V rows are built together.
 const embedBlock = 256
 
-// embedScaled builds the Set (V, p) of n points with scaled coordinates xs.
-func (r *Residual) embedScaled(xs []float64, n int) (*Set, error) {
+// embedScaled builds the Set (V, p) of n points with scaled coordinates xs,
+// in blocks of embedBlock rows on the configured pool.
+func (r *Residual) embedScaled(ctx context.Context, xs []float64, n int) (*Set, error) {
 	d, m := r.d, r.m
 	s := &Set{N: n, D: d, M: m, X: xs, XT: transpose(xs, n, d), ISP: make([]float64, n), P: make([]float64, n)}
 	v := hugemem.Make[float64](n * m)
-	workers := r.cfg.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	pool := runnerOr(r.cfg.Pool)
+	kxu := make([][]float64, pool.Workers()) // per worker: K(X_block, U)
 	blocks := (n + embedBlock - 1) / embedBlock
-	var wg sync.WaitGroup
-	next := make(chan int, blocks)
-	for b := 0; b < blocks; b++ {
-		next <- b
-	}
-	close(next)
-	for w := 0; w < min(workers, blocks); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kxu := make([]float64, embedBlock*m)
-			for b := range next {
-				lo, hi := b*embedBlock, min(n, (b+1)*embedBlock)
-				q := hi - lo
-				// K(X_block, U), then V_block = K(X_block, U) L⁻ᵀ: row a of
-				// L⁻¹ against each kernel row is one dot tile.
-				r.kernelTile(kxu, m, xs[lo*d:], d, r.ut, m, q, m)
-				kernels.DotTile(v[lo*m:hi*m], m, kxu, m, r.linv, m, q, m, m)
-				for i := lo; i < hi; i++ {
-					vi := v[i*m : (i+1)*m]
-					var ss float64
-					for _, x := range vi {
-						ss += x * x
-					}
-					p := max(r.s2-ss, r.cfg.Floor)
-					s.P[i] = p
-					s.ISP[i] = 1 / math.Sqrt(p)
-				}
+	err := pool.Each(ctx, blocks, func(w, b int) {
+		if kxu[w] == nil {
+			kxu[w] = make([]float64, embedBlock*m)
+		}
+		lo, hi := b*embedBlock, min(n, (b+1)*embedBlock)
+		// K(X_block, U), then V_block = K(X_block, U) L⁻ᵀ: row a of L⁻¹
+		// against each kernel row is one dot tile.
+		r.kernelTile(kxu[w], m, xs[lo*d:], d, r.ut, m, hi-lo, m)
+		kernels.DotTile(v[lo*m:hi*m], m, kxu[w], m, r.linv, m, hi-lo, m, m)
+		for i := lo; i < hi; i++ {
+			var ss float64
+			for _, x := range v[i*m : (i+1)*m] {
+				ss += x * x
 			}
-		}()
+			p := max(r.s2-ss, r.cfg.Floor)
+			s.P[i] = p
+			s.ISP[i] = 1 / math.Sqrt(p)
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
 	if r.cfg.Float32 {
 		maxv, minp := 0.0, math.Inf(1)
 		s.V32 = hugemem.Make[float32](n * m)
@@ -348,8 +340,8 @@ func (r *Residual) embedScaled(xs []float64, n int) (*Set, error) {
 		bound := float64(m) * 0x1p-24 * maxv / minp
 		r.bound32 = max(r.bound32, bound)
 		if bound > Float32MaxBound {
-			return nil, fmt.Errorf("float32 storage refused: its error bound on rho, m eps32 max|V|^2 / min p = %d x %.3g x %.3g / %.3g = %.3g, exceeds %g; use float64",
-				m, 0x1p-24, maxv, minp, bound, Float32MaxBound)
+			return nil, fmt.Errorf("%w: its error bound on rho, m eps32 max|V|^2 / min p = %d x %.3g x %.3g / %.3g = %.3g, exceeds %g; use float64",
+				ErrFloat32Refused, m, 0x1p-24, maxv, minp, bound, Float32MaxBound)
 		}
 		for i, x := range v {
 			s.V32[i] = float32(x)
@@ -365,7 +357,7 @@ func (r *Residual) Data() *Set   { return r.data }
 
 // Embed builds V and p for n new points (n x d row-major, unscaled), for use
 // as queries against the data.
-func (r *Residual) Embed(x []float64, n int) (*Set, error) {
+func (r *Residual) Embed(ctx context.Context, x []float64, n int) (*Set, error) {
 	if err := checkPoints(x, n, r.d); err != nil {
 		return nil, err
 	}
@@ -373,7 +365,7 @@ func (r *Residual) Embed(x []float64, n int) (*Set, error) {
 	for i, v := range x {
 		xs[i] = v / r.scale[i%r.d]
 	}
-	return r.embedScaled(xs, n)
+	return r.embedScaled(ctx, xs, n)
 }
 
 // Inducing returns the number of inducing points m.
@@ -413,11 +405,23 @@ func (r *Residual) TriangleSlack() float64 {
 // Tile computes residual distances: G = V_q V_cᵀ, K from the coordinates,
 // then kernels.ResidualTile.
 func (r *Residual) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
+	sq, sc := r.parts(w, qs, q, cs, c)
+	if sq == nil {
+		return
+	}
+	kernels.ResidualTile(dst, ldd, w.k, c.Len(), w.g, c.Len(), sq, sc, q.Len(), c.Len(), nil)
+	zeroSelf(w, dst, ldd, qs, q, cs, c)
+}
+
+// parts computes the kernel tile into w.k and the dot tile into w.g (both
+// q.Len() x c.Len()) and returns the queries' and candidates' 1/sqrt(p);
+// nil when the tile is empty.
+func (r *Residual) parts(w *Workspace, qs *Set, q Block, cs *Set, c Block) (sq, sc []float64) {
 	q.check(qs.N, "query")
 	c.check(cs.N, "candidate")
 	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
 	if nq == 0 || nc == 0 {
-		return
+		return nil, nil
 	}
 	w.g = grow(w.g, nq*nc)
 	w.k = grow(w.k, nq*nc)
@@ -445,10 +449,7 @@ func (r *Residual) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, 
 	xq := rowsOf(&w.xq, qs.X, d, q)
 	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
 	r.kernelTile(w.k, nc, xq, d, xct, ldc, nq, nc)
-	sq := rowsOf(&w.isp, qs.ISP, 1, q)
-	sc := rowsOf(&w.iscp, cs.ISP, 1, c)
-	kernels.ResidualTile(dst, ldd, w.k, nc, w.g, nc, sq, sc, nq, nc, nil)
-	zeroSelf(w, dst, ldd, qs, q, cs, c)
+	return rowsOf(&w.isp, qs.ISP, 1, q), rowsOf(&w.iscp, cs.ISP, 1, c)
 }
 
 // Dist returns d(i, j) for data points, through the tile code.

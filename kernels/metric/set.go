@@ -67,11 +67,11 @@ func (s *Set) rootID(i int) int {
 func Compatible(a, b *Set) error {
 	switch {
 	case a == nil || b == nil:
-		return fmt.Errorf("missing point set")
+		return &classified{"missing point set", ErrIncompatible}
 	case a.D != b.D:
-		return fmt.Errorf("point sets have dimensions %d and %d", a.D, b.D)
+		return &classified{fmt.Sprintf("point sets have dimensions %d and %d", a.D, b.D), ErrIncompatible}
 	case a.M != b.M || (a.V32 == nil) != (b.V32 == nil) || (a.ISP == nil) != (b.ISP == nil):
-		return fmt.Errorf("point sets come from different metrics (m = %d and %d)", a.M, b.M)
+		return &classified{fmt.Sprintf("point sets come from different metrics (m = %d and %d)", a.M, b.M), ErrIncompatible}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
-package streamer
+package scope
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/pcct/pcct/internal/benchutil"
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 var scopeBenchMetric *metric.Residual
@@ -24,7 +26,7 @@ func benchMetric(b *testing.B) *metric.Residual {
 		for i := range x {
 			x[i] = r.Float64()
 		}
-		m, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Seed: 1})
+		m, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,7 +58,7 @@ func BenchmarkScope(b *testing.B) {
 	m := benchMetric(b)
 	qids, radius := benchQueries(n, nq)
 	all := metric.Range(0, n)
-	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &all,
+	req := Request{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &all,
 		QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0), Chunk: benchutil.EnvInt("PCCT_BENCH_CHUNK", 512)}
 	if v := os.Getenv("PCCT_BENCH_ORDER"); v != "" {
 		denseOrder = v
@@ -69,12 +71,12 @@ func BenchmarkScope(b *testing.B) {
 		}
 		kernel := bareTiles(m, req, qb, req.Chunk)
 		b.Run(fmt.Sprintf("workers=%d/q=%d/c=%d/m=512", workers, nq, n), func(b *testing.B) {
-			p := NewPool(workers)
+			p := streamer.NewPool(workers)
 			defer p.Close()
-			sc := NewScopeCollector(p)
+			sc := NewCollector(p)
 			var util, busy, jobs float64
 			for b.Loop() {
-				s, err := sc.Collect(req)
+				s, err := sc.Collect(context.Background(), req)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -102,7 +104,7 @@ func BenchmarkScope(b *testing.B) {
 // bareTiles times the scope's tiles computed back to back on one goroutine
 // (best of 3), each query block's rows packed beforehand (untimed), so that
 // the baseline does only the tiles' arithmetic.
-func bareTiles(m metric.Metric, req ScopeRequest, qb, ch int) time.Duration {
+func bareTiles(m metric.Metric, req Request, qb, ch int) time.Duration {
 	w := metric.NewWorkspace()
 	tile := make([]float64, qb*ch)
 	n := req.Dense.Len()
@@ -135,7 +137,7 @@ func BenchmarkScopeDenseIDs(b *testing.B) {
 		ids[i] = int32(p)
 	}
 	level := metric.List(ids)
-	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &level}
+	req := Request{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), Dense: &level}
 	collectLoop(b, req, nq*n)
 }
 
@@ -160,7 +162,7 @@ func BenchmarkScopeSparse(b *testing.B) {
 		}
 		offsets = append(offsets, len(ids))
 	}
-	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
+	req := Request{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
 		SparseOffsets: offsets, SparseIDs: ids}
 	for _, grouped := range []bool{true, false} {
 		b.Run(fmt.Sprintf("grouped=%v/q=%d/list=%d", grouped, nq, nl), func(b *testing.B) {
@@ -176,12 +178,12 @@ func BenchmarkScopeSparse(b *testing.B) {
 
 // collectLoop times Collect(req) on a pool of GOMAXPROCS workers and reports
 // dists distances per collection as dist/s.
-func collectLoop(b *testing.B, req ScopeRequest, dists int) {
-	p := NewPool(0)
+func collectLoop(b *testing.B, req Request, dists int) {
+	p := streamer.NewPool(0)
 	defer p.Close()
-	sc := NewScopeCollector(p)
+	sc := NewCollector(p)
 	for b.Loop() {
-		if _, err := sc.Collect(req); err != nil {
+		if _, err := sc.Collect(context.Background(), req); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -210,7 +212,7 @@ func BenchmarkScopeSparseOverlap(b *testing.B) {
 			}
 			offsets = append(offsets, len(ids))
 		}
-		req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
+		req := Request{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
 			SparseOffsets: offsets, SparseIDs: ids, QueryBlock: 64}
 		for _, slack := range []int{2, 4, 8} {
 			b.Run(fmt.Sprintf("pool=%d/slack=%d", pool, slack), func(b *testing.B) {
@@ -233,7 +235,7 @@ func BenchmarkClock(b *testing.B) {
 	const q, c, m, reps = 8, 12, 128, 2000
 	for _, workers := range benchutil.Workers() {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			p := NewPool(workers)
+			p := streamer.NewPool(workers)
 			defer p.Close()
 			type buf struct{ a, bb, g []float64 }
 			bufs := make([]buf, workers)

@@ -1,14 +1,20 @@
-package streamer
+package scope
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pcct/pcct/internal/kerneltest"
+	"github.com/pcct/pcct/internal/kerneltest/every"
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 func scopeMetrics(t testing.TB, n, d int) []metric.Metric {
@@ -20,7 +26,7 @@ func scopeMetrics(t testing.TB, n, d int) []metric.Metric {
 	for i := 0; i < n; i += 9 { // duplicates
 		copy(x[(i+1)*d:(i+2)*d], x[i*d:(i+1)*d])
 	}
-	res, err := metric.NewResidual(x, n, d, metric.ResidualConfig{Inducing: min(40, n), Lengthscale: []float64{0.2}, Seed: 1})
+	res, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Inducing: min(40, n), Lengthscale: []float64{0.2}, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +38,7 @@ func scopeMetrics(t testing.TB, n, d int) []metric.Metric {
 }
 
 // naiveScope scans each query's window one distance at a time.
-func naiveScope(m metric.Metric, req ScopeRequest, lists func(i int) []int32) (members [][]int32, dist [][]float64) {
+func naiveScope(m metric.Metric, req Request, lists func(i int) []int32) (members [][]int32, dist [][]float64) {
 	nq := req.nq()
 	w := metric.NewWorkspace()
 	var one [1]float64
@@ -66,7 +72,7 @@ func naiveScope(m metric.Metric, req ScopeRequest, lists func(i int) []int32) (m
 	return
 }
 
-func checkScope(t *testing.T, what string, s *Scope, members [][]int32, dist [][]float64) {
+func checkScope(t *testing.T, what string, s *Result, members [][]int32, dist [][]float64) {
 	t.Helper()
 	for i := range members {
 		gm, gd := s.Members[s.Offsets[i]:s.Offsets[i+1]], s.Dist[s.Offsets[i]:s.Offsets[i+1]]
@@ -76,75 +82,77 @@ func checkScope(t *testing.T, what string, s *Scope, members [][]int32, dist [][
 	}
 }
 
-func sameScope(a, b *Scope) bool {
+func sameScope(a, b *Result) bool {
 	return slices.Equal(a.Offsets, b.Offsets) && slices.Equal(a.Members, b.Members) &&
 		slices.Equal(a.Dist, b.Dist) && slices.Equal(a.Saturated, b.Saturated) && slices.Equal(a.Next, b.Next)
 }
 
 func TestScopeDenseAgainstNaive(t *testing.T) {
 	const n = 300
-	pools := map[int]*ScopeCollector{}
+	pools := map[int]*Collector{}
 	for _, w := range []int{1, 2, 4, 16} {
-		p := NewPool(w)
+		p := streamer.NewPool(w)
 		defer p.Close()
-		pools[w] = NewScopeCollector(p)
+		pools[w] = NewCollector(p)
 	}
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, m := range scopeMetrics(t, n, 2) {
-		radius := make([]float64, 50)
-		qids := make([]int32, 50)
-		for i := range radius {
-			qids[i] = int32(r.IntN(n))
-			radius[i] = 0.05 + 0.3*r.Float64()
-			if m.Name() == "residual" {
-				radius[i] = 0.5 + 0.45*r.Float64()
-			}
-		}
-		levelIDs := make([]int32, 0, n)
-		for id := n - 1; id >= 0; id -= 2 { // a level, not sorted
-			levelIDs = append(levelIDs, int32(id))
-		}
-		// A list that repeats ids: each query keeps one copy of each.
-		repeated := append(slices.Clone(levelIDs), levelIDs[:40]...)
-		for _, dense := range []metric.Block{metric.Range(20, 280), metric.List(levelIDs), metric.List(repeated)} {
-			for _, capN := range []int{0, 37, 1000} {
-				req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
-					Dense: &dense, ScanCap: capN, QueryBlock: 8, Chunk: 29}
-				list := make([]int32, dense.Len())
-				for k := range list {
-					list[k] = int32(dense.At(k))
-				}
-				wantM, wantD := naiveScope(m, req, func(int) []int32 { return list })
-				var first *Scope
-				for _, w := range []int{1, 2, 4, 16} {
-					s, err := pools[w].Collect(req)
-					if err != nil {
-						t.Fatal(err)
-					}
-					checkScope(t, m.Name(), s, wantM, wantD)
-					if first == nil {
-						first = s
-					} else if !sameScope(first, s) {
-						t.Fatalf("%s: 1 and %d workers differ", m.Name(), w)
-					}
-					wantSat := capN > 0 && capN < dense.Len()
-					if s.Saturated[0] != wantSat || (wantSat && int(s.Stats.Saturated) != len(qids)) {
-						t.Fatalf("saturated = %v (%d), want %v", s.Saturated[0], s.Stats.Saturated, wantSat)
-					}
-					// Query ids meeting several chunks: each block packed once.
-					if s.Stats.CachePrefetch != int64((len(qids)+7)/8) || s.Stats.CacheHits == 0 {
-						t.Fatalf("query blocks were not packed once each: %+v", s.Stats)
-					}
-					if s.Stats.Points != int64(len(s.Members)) || s.Stats.Scans == 0 {
-						t.Fatalf("stats %+v", s.Stats)
-					}
-					if len(dense.IDs) == len(repeated) && capN == 0 && s.Stats.Dedupe == 0 {
-						t.Fatalf("repeated ids: no dedupe counted: %+v", s.Stats)
-					}
+	every.Impl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for _, m := range scopeMetrics(t, n, 2) {
+			radius := make([]float64, 50)
+			qids := make([]int32, 50)
+			for i := range radius {
+				qids[i] = int32(r.IntN(n))
+				radius[i] = 0.05 + 0.3*r.Float64()
+				if m.Name() == "residual" {
+					radius[i] = 0.5 + 0.45*r.Float64()
 				}
 			}
+			levelIDs := make([]int32, 0, n)
+			for id := n - 1; id >= 0; id -= 2 { // a level, not sorted
+				levelIDs = append(levelIDs, int32(id))
+			}
+			// A list that repeats ids: each query keeps one copy of each.
+			repeated := append(slices.Clone(levelIDs), levelIDs[:40]...)
+			for _, dense := range []metric.Block{metric.Range(20, 280), metric.List(levelIDs), metric.List(repeated)} {
+				for _, capN := range []int{0, 37, 1000} {
+					req := Request{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
+						Dense: &dense, ScanCap: capN, QueryBlock: 8, Chunk: 29}
+					list := make([]int32, dense.Len())
+					for k := range list {
+						list[k] = int32(dense.At(k))
+					}
+					wantM, wantD := naiveScope(m, req, func(int) []int32 { return list })
+					var first *Result
+					for _, w := range []int{1, 2, 4, 16} {
+						s, err := pools[w].Collect(context.Background(), req)
+						if err != nil {
+							t.Fatal(err)
+						}
+						checkScope(t, m.Name(), s, wantM, wantD)
+						if first == nil {
+							first = s
+						} else if !sameScope(first, s) {
+							t.Fatalf("%s: 1 and %d workers differ", m.Name(), w)
+						}
+						wantSat := capN > 0 && capN < dense.Len()
+						if s.Saturated[0] != wantSat || (wantSat && int(s.Stats.Saturated) != len(qids)) {
+							t.Fatalf("saturated = %v (%d), want %v", s.Saturated[0], s.Stats.Saturated, wantSat)
+						}
+						// Query ids meeting several chunks: each block packed once.
+						if s.Stats.CachePrefetch != int64((len(qids)+7)/8) || s.Stats.CacheHits == 0 {
+							t.Fatalf("query blocks were not packed once each: %+v", s.Stats)
+						}
+						if s.Stats.Points != int64(len(s.Members)) || s.Stats.Scans == 0 {
+							t.Fatalf("stats %+v", s.Stats)
+						}
+						if len(dense.IDs) == len(repeated) && capN == 0 && s.Stats.Dedupe == 0 {
+							t.Fatalf("repeated ids: no dedupe counted: %+v", s.Stats)
+						}
+					}
+				}
+			}
 		}
-	}
+	})
 }
 
 // TestScopeSparseMatchesDense: sparse lists holding the same in-radius
@@ -152,9 +160,9 @@ func TestScopeDenseAgainstNaive(t *testing.T) {
 // identical scope.
 func TestScopeSparseMatchesDense(t *testing.T) {
 	const n = 250
-	p := NewPool(3)
+	p := streamer.NewPool(3)
 	defer p.Close()
-	sc := NewScopeCollector(p)
+	sc := NewCollector(p)
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, m := range scopeMetrics(t, n, 3) {
 		nq := 40
@@ -166,12 +174,12 @@ func TestScopeSparseMatchesDense(t *testing.T) {
 			}
 		}
 		all := metric.Range(0, n)
-		dreq := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: nil, Radius: radius, Candidates: m.Data(), Dense: &all}
+		dreq := Request{Metric: m, Queries: m.Data(), QueryIDs: nil, Radius: radius, Candidates: m.Data(), Dense: &all}
 		dreq.QueryIDs = make([]int32, nq)
 		for i := range dreq.QueryIDs {
 			dreq.QueryIDs[i] = int32(i * 5)
 		}
-		ds, err := sc.Collect(dreq)
+		ds, err := sc.Collect(context.Background(), dreq)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +203,7 @@ func TestScopeSparseMatchesDense(t *testing.T) {
 		}
 		sreq := dreq
 		sreq.Dense, sreq.SparseOffsets, sreq.SparseIDs, sreq.Chunk = nil, offsets, ids, 7
-		ss, err := sc.Collect(sreq)
+		ss, err := sc.Collect(context.Background(), sreq)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,21 +222,21 @@ func TestScopeSparseMatchesDense(t *testing.T) {
 // stopped, together find what one uncapped pass finds.
 func TestScopeResume(t *testing.T) {
 	const n = 200
-	p := NewPool(2)
+	p := streamer.NewPool(2)
 	defer p.Close()
-	sc := NewScopeCollector(p)
+	sc := NewCollector(p)
 	m := scopeMetrics(t, n, 2)[1]
 	all := metric.Range(0, n)
 	radius := []float64{0.2, 0.3, 0.25}
-	req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: []int32{3, 100, 199}, Radius: radius, Candidates: m.Data(), Dense: &all}
-	full, err := sc.Collect(req)
+	req := Request{Metric: m, Queries: m.Data(), QueryIDs: []int32{3, 100, 199}, Radius: radius, Candidates: m.Data(), Dense: &all}
+	full, err := sc.Collect(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.ScanCap = 45
 	got := make([][]int32, 3)
 	for pass := 0; ; pass++ {
-		s, err := sc.Collect(req)
+		s, err := sc.Collect(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,45 +259,45 @@ func TestScopeResume(t *testing.T) {
 }
 
 func TestScopeBadRequests(t *testing.T) {
-	p := NewPool(1)
+	p := streamer.NewPool(1)
 	defer p.Close()
-	sc := NewScopeCollector(p)
+	sc := NewCollector(p)
 	m := scopeMetrics(t, 20, 2)[1]
 	all := metric.Range(0, 20)
 	bad := metric.Range(0, 21)
 	cases := []struct {
-		req  ScopeRequest
+		req  Request
 		want string
 	}{
-		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 3), Candidates: m.Data(), Dense: &all}, "3 radii for 20 queries"},
-		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &bad}, "dense range [0, 21) outside [0, 20)"},
-		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data()}, "sparse offsets have length 0"},
-		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 1), QueryIDs: []int32{25}, Candidates: m.Data(), Dense: &all}, "query id 25 outside"},
-		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &all, ScanCap: -1}, "negative scan cap"},
-		{ScopeRequest{Metric: m, Queries: m.Data(), Radius: slices.Repeat([]float64{math.NaN()}, 20), Candidates: m.Data(), Dense: &all}, "radius of query 0 is NaN"},
+		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 3), Candidates: m.Data(), Dense: &all}, "3 radii for 20 queries"},
+		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &bad}, "dense range [0, 21) outside [0, 20)"},
+		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data()}, "sparse offsets have length 0"},
+		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 1), QueryIDs: []int32{25}, Candidates: m.Data(), Dense: &all}, "query id 25 outside"},
+		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &all, ScanCap: -1}, "negative scan cap"},
+		{Request{Metric: m, Queries: m.Data(), Radius: slices.Repeat([]float64{math.NaN()}, 20), Candidates: m.Data(), Dense: &all}, "radius of query 0 is NaN"},
 	}
 	for i, c := range cases {
-		if _, err := sc.Collect(c.req); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := sc.Collect(context.Background(), c.req); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("case %d: err = %v, want %q", i, err, c.want)
 		}
 	}
 }
 
 func TestScopeConcurrentCollect(t *testing.T) {
-	p := NewPool(2)
+	p := streamer.NewPool(2)
 	defer p.Close()
-	sc := NewScopeCollector(p)
+	sc := NewCollector(p)
 	m := scopeMetrics(t, 150, 2)[1]
 	all := metric.Range(0, 150)
-	req := ScopeRequest{Metric: m, Queries: m.Data(), Radius: slices.Repeat([]float64{0.2}, 150), Candidates: m.Data(), Dense: &all}
-	want, err := sc.Collect(req)
+	req := Request{Metric: m, Queries: m.Data(), Radius: slices.Repeat([]float64{0.2}, 150), Candidates: m.Data(), Dense: &all}
+	want, err := sc.Collect(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
-			s, err := sc.Collect(req)
+			s, err := sc.Collect(context.Background(), req)
 			if err == nil && (!sameScope(s, want) || s.Stats.Scans != want.Stats.Scans) {
 				err = fmt.Errorf("concurrent Collect gave a different scope or stats")
 			}
@@ -310,8 +318,8 @@ func TestScopeSparseGrouped(t *testing.T) {
 	const n = 260
 	r := rand.New(rand.NewPCG(41, 42))
 	for _, w := range []int{1, 4} {
-		p := NewPool(w)
-		sc := NewScopeCollector(p)
+		p := streamer.NewPool(w)
+		sc := NewCollector(p)
 		for _, m := range scopeMetrics(t, n, 2) {
 			nq := 70
 			radius := make([]float64, nq)
@@ -339,9 +347,9 @@ func TestScopeSparseGrouped(t *testing.T) {
 				offsets = append(offsets, len(ids))
 			}
 			for _, capN := range []int{0, 50} {
-				req := ScopeRequest{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
+				req := Request{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
 					SparseOffsets: offsets, SparseIDs: ids, ScanCap: capN, QueryBlock: 16, Chunk: 33}
-				s, err := sc.Collect(req)
+				s, err := sc.Collect(context.Background(), req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -378,7 +386,7 @@ func TestScopeSparseGrouped(t *testing.T) {
 					}
 					sreq := req
 					sreq.SparseOffsets, sreq.SparseIDs = offs, same
-					ss, err := sc.Collect(sreq)
+					ss, err := sc.Collect(context.Background(), sreq)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -392,7 +400,7 @@ func TestScopeSparseGrouped(t *testing.T) {
 					dense := metric.List(base)
 					dreq := req
 					dreq.Dense, dreq.SparseOffsets, dreq.SparseIDs = &dense, nil, nil
-					ds, err := sc.Collect(dreq)
+					ds, err := sc.Collect(context.Background(), dreq)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -408,4 +416,40 @@ func TestScopeSparseGrouped(t *testing.T) {
 		}
 		p.Close()
 	}
+}
+
+// TestScopeCancel: a cancelled collection returns ctx.Err(), leaves no
+// goroutine behind, and the collector stays usable.
+func TestScopeCancel(t *testing.T) {
+	m := scopeMetrics(t, 2000, 3)[0]
+	pool := streamer.NewPool(2)
+	defer pool.Close()
+	sc := NewCollector(pool)
+	nq := 300
+	radius := make([]float64, nq)
+	for i := range radius {
+		radius[i] = 0.9
+	}
+	all := metric.Range(0, 2000)
+	req := Request{Metric: m, Queries: m.Data(), QueryIDs: nil, Radius: radius[:nq], Candidates: m.Data(), Dense: &all, QueryBlock: 8, Chunk: 64}
+	req.Queries = m.Data()
+	req.QueryIDs = make([]int32, nq)
+	for i := range req.QueryIDs {
+		req.QueryIDs[i] = int32(i * 5)
+	}
+	before := kerneltest.Goroutines()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sc.Collect(ctx, req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err := sc.Collect(ctx, req); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("deadline: err = %v", err)
+	}
+	if _, err := sc.Collect(context.Background(), req); err != nil {
+		t.Fatalf("after cancel: %v", err)
+	}
+	kerneltest.NoGoroutinesLeft(t, before)
 }

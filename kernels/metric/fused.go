@@ -1,0 +1,131 @@
+package metric
+
+import (
+	"math"
+
+	"github.com/pcct/pcct/kernels"
+)
+
+// Hits is what Within finds: Query[h] is the row in the query block,
+// Cand[h] the candidate's id in its Set and Dist[h] the distance.
+type Hits struct {
+	Query []int32
+	Cand  []int32
+	Dist  []float64
+}
+
+// Reset empties h, keeping its storage.
+func (h *Hits) Reset() { h.Query, h.Cand, h.Dist = h.Query[:0], h.Cand[:0], h.Dist[:0] }
+
+// Len returns the number of hits.
+func (h *Hits) Len() int { return len(h.Cand) }
+
+// Offer says where Nearest puts what it finds: query i of the block goes
+// to row Rows[i] of Best. When Below is not nil, query i takes only
+// candidate ids below Below[i] (predecessor mode); when Skip is not nil,
+// never the id Skip[i] (the query's own point).
+type Offer struct {
+	Best  *kernels.KBest
+	Rows  []int32
+	Below []int32
+	Skip  []int32
+}
+
+func (o *Offer) take(i int, id int32, d float64) {
+	if (o.Below != nil && id >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) {
+		return
+	}
+	o.Best.Push(int(o.Rows[i]), id, d)
+}
+
+// rowScratch sizes the workspace's row buffers for nc columns.
+func (w *Workspace) rowScratch(nc int) ([]float64, []int32) {
+	w.row = grow(w.row, nc)
+	w.hits = grow(w.hits, nc)
+	return w.row, w.hits
+}
+
+// fuseSelf makes the residual kernel give exactly 0 for a query against its
+// own point: k = +Inf, g = 0 give an infinite rho, so d = 0 (see
+// kernels.ResidualRow), as Tile's self rule does.
+func (r *Residual) fuseSelf(w *Workspace, qs *Set, q Block, cs *Set, c Block) {
+	nc := c.Len()
+	forSelf(w, qs, q, cs, c, func(i, j int) {
+		w.k[i*nc+j], w.g[i*nc+j] = math.Inf(1), 0
+	})
+}
+
+// Within implements Metric.Within with kernels.ResidualRow's fused radius
+// test and compaction.
+func (r *Residual) Within(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius []float64, out *Hits) {
+	sq, sc := r.parts(w, qs, q, cs, c)
+	if sq == nil {
+		return
+	}
+	r.fuseSelf(w, qs, q, cs, c)
+	nc := c.Len()
+	row, idx := w.rowScratch(nc)
+	for i := range q.Len() {
+		n := kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], w.g[i*nc:(i+1)*nc], sc, sq[i], radius[i], idx)
+		for _, j := range idx[:n] {
+			out.Query = append(out.Query, int32(i))
+			out.Cand = append(out.Cand, int32(c.At(int(j))))
+			out.Dist = append(out.Dist, row[j])
+		}
+	}
+}
+
+// Nearest implements Metric.Nearest with kernels.ResidualRow's fused radius
+// test at each row's current k-th distance.
+func (r *Residual) Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o Offer) {
+	sq, sc := r.parts(w, qs, q, cs, c)
+	if sq == nil {
+		return
+	}
+	r.fuseSelf(w, qs, q, cs, c)
+	nc := c.Len()
+	row, idx := w.rowScratch(nc)
+	for i := range q.Len() {
+		n := kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], w.g[i*nc:(i+1)*nc], sc, sq[i], o.Best.Worst(int(o.Rows[i])), idx)
+		for _, j := range idx[:n] {
+			o.take(i, int32(c.At(int(j))), row[j])
+		}
+	}
+}
+
+// Within implements Metric.Within with kernels.EuclidRow's fused radius
+// test. (Identical coordinates are at distance exactly 0 in every
+// implementation, so no self rule is needed.)
+func (e *Euclidean) Within(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius []float64, out *Hits) {
+	e.rows(w, qs, q, cs, c, func(i int) float64 { return radius[i] }, func(i int, id int32, d float64) {
+		out.Query = append(out.Query, int32(i))
+		out.Cand = append(out.Cand, id)
+		out.Dist = append(out.Dist, d)
+	})
+}
+
+// Nearest implements Metric.Nearest with kernels.EuclidRow's fused radius
+// test at each row's current k-th distance.
+func (e *Euclidean) Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o Offer) {
+	e.rows(w, qs, q, cs, c, func(i int) float64 { return o.Best.Worst(int(o.Rows[i])) }, o.take)
+}
+
+// rows runs kernels.EuclidRow for each query of the block at radius(i) and
+// passes the hits to emit.
+func (e *Euclidean) rows(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius func(i int) float64, emit func(i int, id int32, d float64)) {
+	q.check(qs.N, "query")
+	c.check(cs.N, "candidate")
+	nq, nc, d := q.Len(), c.Len(), qs.D
+	if nq == 0 || nc == 0 {
+		return
+	}
+	xq := rowsOf(&w.xq, qs.X, d, q)
+	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
+	row, idx := w.rowScratch(nc)
+	for i := range nq {
+		n := kernels.EuclidRow(row, xq[i*d:(i+1)*d], xct, ldc, nc, radius(i), idx)
+		for _, j := range idx[:n] {
+			emit(i, int32(c.At(int(j))), row[j])
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package scope
+
+import (
+	"context"
+	"slices"
+	"sort"
+
+	"github.com/pcct/pcct/streamer"
+)
+
+// merge gathers the tiles' hits query by query, sorts each query's members
+// by id and drops repeated ids. Every task belongs to one query block
+// (blockOf), so the work runs on the pool block by block: one pass counts
+// each query's hits, a prefix sum places the queries, and a second pass
+// copies a block's hits (its tasks in task order, which is chunk order),
+// sorts and de-duplicates them. Only when some id was repeated does a
+// serial pass close the gaps. The output does not depend on the worker
+// count.
+func (c *Collector) merge(ctx context.Context, r *Request, nq int, listLen func(i int) int, results [][]hit, blockOf func(t int) int) (*Result, []streamer.JobStats, error) {
+	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
+	tasks := make([][]int32, nblocks)
+	for t, hs := range results {
+		if len(hs) > 0 {
+			b := blockOf(t)
+			tasks[b] = append(tasks[b], int32(t))
+		}
+	}
+	s := &Result{Offsets: make([]int, nq+1), Saturated: make([]bool, nq), Next: make([]int, nq)}
+	var jobs []streamer.JobStats
+	st, err := c.pool.RunContext(ctx, nblocks, func(_, b int) {
+		for _, t := range tasks[b] {
+			for _, h := range results[t] {
+				s.Offsets[h.q+1]++
+			}
+		}
+	})
+	jobs = append(jobs, st)
+	if err != nil {
+		return nil, jobs, err
+	}
+	for i := 0; i < nq; i++ {
+		s.Offsets[i+1] += s.Offsets[i]
+	}
+	total := s.Offsets[nq]
+	s.Members, s.Dist = make([]int32, total), make([]float64, total)
+	kept := make([]int, nq) // a cursor while copying, then the distinct count
+	st, err = c.pool.RunContext(ctx, nblocks, func(w, b int) {
+		for _, t := range tasks[b] {
+			for _, h := range results[t] {
+				p := s.Offsets[h.q] + kept[h.q]
+				s.Members[p], s.Dist[p] = h.id, h.d
+				kept[h.q]++
+			}
+		}
+		for i := b * r.QueryBlock; i < min(nq, (b+1)*r.QueryBlock); i++ {
+			_, hi, sat := r.window(i, listLen(i))
+			s.Saturated[i], s.Next[i] = sat, hi
+			m, d := s.Members[s.Offsets[i]:s.Offsets[i+1]], s.Dist[s.Offsets[i]:s.Offsets[i+1]]
+			sortMembers(m, d)
+			k := 0
+			for j := range m {
+				if k > 0 && m[j] == m[k-1] {
+					continue
+				}
+				m[k], d[k] = m[j], d[j]
+				k++
+			}
+			c.ws[w].counters.Dedupe += int64(len(m) - k)
+			kept[i] = k
+		}
+	})
+	jobs = append(jobs, st)
+	if err != nil {
+		return nil, jobs, err
+	}
+	out := 0
+	for i := 0; i < nq; i++ {
+		lo := s.Offsets[i]
+		if out != lo {
+			copy(s.Members[out:], s.Members[lo:lo+kept[i]])
+			copy(s.Dist[out:], s.Dist[lo:lo+kept[i]])
+		}
+		s.Offsets[i] = out
+		out += kept[i]
+	}
+	s.Offsets[nq] = out
+	s.Members, s.Dist = s.Members[:out], s.Dist[:out]
+	return s, jobs, nil
+}
+
+// sortMembers sorts ids ascending, carrying their distances; stable, so
+// equal ids keep their scan order.
+func sortMembers(ids []int32, d []float64) {
+	if slices.IsSorted(ids) {
+		return
+	}
+	sort.Stable(byID{ids, d})
+}
+
+type byID struct {
+	ids []int32
+	d   []float64
+}
+
+func (b byID) Len() int           { return len(b.ids) }
+func (b byID) Less(i, j int) bool { return b.ids[i] < b.ids[j] }
+func (b byID) Swap(i, j int) {
+	b.ids[i], b.ids[j] = b.ids[j], b.ids[i]
+	b.d[i], b.d[j] = b.d[j], b.d[i]
+}

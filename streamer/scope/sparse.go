@@ -1,0 +1,226 @@
+package scope
+
+import (
+	"context"
+	"math/bits"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// sparseGroupSlack bounds the extra distances a grouped sparse block may
+// compute: a block of queries is tiled against the union of its lists when
+// |block| x |union| <= sparseGroupSlack x (sum of the lists' lengths).
+// Single-row tiles are slow (about 6 M distances/s against 90 M/s for block
+// tiles on 2 workers), so grouping pays well past 2x the work:
+// BenchmarkScopeSparseOverlap, blocks of 64 whose union is 4x their lists,
+// 325-340 ms scanned query by query against 74-77 ms grouped; at 8x, 330-348
+// ms against 140-144 ms.
+var sparseGroupSlack = 8 // a variable so that benchmarks can turn grouping off
+
+// sparseBlock is the plan of one block of sparse queries: the union of
+// their windows (first occurrences in order) and, per query, a bitmap of
+// its candidates' positions in the union; or, when the lists overlap too
+// little, nothing (each query is tiled alone).
+type sparseBlock struct {
+	union []int32
+	bits  [][]uint64
+}
+
+// sparse: each query scans its own de-duplicated list. Queries are taken in
+// blocks; a block whose lists overlap enough is tiled against the union of
+// its lists (block x chunk tiles, each candidate row read once for the
+// block), the others query by query.
+func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
+	nq := r.nq()
+	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
+	var stats Stats
+	lists := make([][]int32, nq) // de-duplicated lists (blocks scanned query by query)
+	lens := make([]int, nq)      // de-duplicated list lengths (all queries)
+	plans := make([]sparseBlock, nblocks)
+	st, err := c.pool.RunContext(ctx, nblocks, func(w, b int) {
+		sw := c.ws[w]
+		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
+		if q1-q0 < 2 {
+			c.dedupe(r, sw, q0, q1, lists, lens)
+			return
+		}
+		// Without a cap or resume point a query scans its whole raw list,
+		// and the plan's bitmaps drop repeats by themselves: plan straight
+		// from the raw lists, de-duplicating only if the block is not
+		// grouped. Otherwise the windows are positions in the de-duplicated
+		// lists, which must exist first.
+		if r.ScanCap == 0 && r.Resume == nil {
+			raw := func(i int) []int32 { return r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]] }
+			if pl, counts, repeats, ok := planBlock(r, sw, q0, q1, raw); ok {
+				plans[b] = pl
+				copy(lens[q0:q1], counts)
+				sw.counters.Dedupe += repeats
+				return
+			}
+			c.dedupe(r, sw, q0, q1, lists, lens)
+			return
+		}
+		c.dedupe(r, sw, q0, q1, lists, lens)
+		windows := func(i int) []int32 {
+			lo, hi, _ := r.window(i, len(lists[i]))
+			return lists[i][lo:hi]
+		}
+		if pl, _, _, ok := planBlock(r, sw, q0, q1, windows); ok {
+			plans[b] = pl
+		}
+	})
+	stats.Jobs = append(stats.Jobs, st)
+	if err != nil {
+		return nil, err
+	}
+	// Tasks: (block, chunk of its union) for grouped blocks, (query, chunk
+	// of its window) for the others.
+	type task struct {
+		block, q, lo, hi int // q < 0: a grouped block's chunk
+	}
+	var tasks []task
+	for b := 0; b < nblocks; b++ {
+		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
+		if u := plans[b].union; u != nil {
+			for a := 0; a < len(u); a += r.Chunk {
+				tasks = append(tasks, task{b, -1, a, min(len(u), a+r.Chunk)})
+			}
+			continue
+		}
+		for i := q0; i < q1; i++ {
+			lo, hi, _ := r.window(i, len(lists[i]))
+			for a := lo; a < hi; a += r.Chunk {
+				tasks = append(tasks, task{b, i, a, min(hi, a+r.Chunk)})
+			}
+		}
+	}
+	results := make([][]hit, len(tasks))
+	st, err = c.pool.RunContext(ctx, len(tasks), func(w, t int) {
+		tk := tasks[t]
+		sw := c.ws[w]
+		var out []hit
+		if tk.q >= 0 {
+			ids := lists[tk.q][tk.lo:tk.hi]
+			nc := len(ids)
+			sw.tile = grow(sw.tile, nc)
+			r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(tk.q, tk.q+1), r.Candidates, metric.List(ids))
+			rad := r.Radius[tk.q]
+			for j, d := range sw.tile[:nc] {
+				if d <= rad {
+					out = append(out, hit{int32(tk.q), ids[j], d})
+				}
+			}
+			sw.counters.Scans += int64(nc)
+			results[t] = out
+			return
+		}
+		pl := &plans[tk.block]
+		q0, q1 := tk.block*r.QueryBlock, min(nq, (tk.block+1)*r.QueryBlock)
+		ids := pl.union[tk.lo:tk.hi]
+		nc := len(ids)
+		sw.tile = grow(sw.tile, (q1-q0)*nc)
+		r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q0, q1), r.Candidates, metric.List(ids))
+		sw.counters.Scans += int64((q1 - q0) * nc)
+		for i := q0; i < q1; i++ {
+			bm := pl.bits[i-q0]
+			row := sw.tile[(i-q0)*nc : (i-q0+1)*nc]
+			rad := r.Radius[i]
+			// The query's candidates among union positions [lo, hi).
+			for wi := tk.lo / 64; wi*64 < tk.hi; wi++ {
+				word := bm[wi]
+				if wi*64 < tk.lo {
+					word &^= 1<<(tk.lo-wi*64) - 1
+				}
+				if end := tk.hi - wi*64; end < 64 {
+					word &= 1<<end - 1
+				}
+				for word != 0 {
+					p := wi*64 + bits.TrailingZeros64(word)
+					word &= word - 1
+					if d := row[p-tk.lo]; d <= rad {
+						out = append(out, hit{int32(i), ids[p-tk.lo], d})
+					}
+				}
+			}
+		}
+		results[t] = out
+	})
+	stats.Jobs = append(stats.Jobs, st)
+	if err != nil {
+		return nil, err
+	}
+	s, jobs, err := c.merge(ctx, r, nq, func(i int) int { return lens[i] }, results, func(t int) int { return tasks[t].block })
+	if err != nil {
+		return nil, err
+	}
+	s.Stats.Jobs = append(stats.Jobs, jobs...)
+	return s, nil
+}
+
+// planBlock plans the queries [q0, q1) from the ids each scans: the union
+// of those ids (first occurrences in order) and a bitmap per query of its
+// ids' positions in the union, which drops repeats by itself. It returns the
+// plan, each query's count of distinct ids and the repeats dropped, and ok =
+// false (the block is scanned query by query) when tiling against the
+// union would cost more than sparseGroupSlack times the distinct ids.
+func planBlock(r *Request, sw *scopeWorker, q0, q1 int, ids func(i int) []int32) (pl sparseBlock, counts []int, repeats int64, ok bool) {
+	sw.newEpoch(r.Candidates.N)
+	var union []int32
+	bits := make([][]uint64, q1-q0)
+	counts = make([]int, q1-q0)
+	total := 0
+	for i := q0; i < q1; i++ {
+		list := ids(i)
+		// The union can only grow to len(union)+len(list) over this list.
+		bm := make([]uint64, (len(union)+len(list)+63)/64)
+		n := 0
+		for _, id := range list {
+			mk := &sw.marks[id]
+			if mk.epoch != sw.epoch {
+				mk.epoch, mk.col = sw.epoch, int32(len(union))
+				union = append(union, id)
+			}
+			p := uint(mk.col)
+			if bm[p/64]&(1<<(p%64)) != 0 {
+				repeats++
+				continue
+			}
+			bm[p/64] |= 1 << (p % 64)
+			n++
+		}
+		bits[i-q0], counts[i-q0] = bm, n
+		total += n
+	}
+	if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
+		return sparseBlock{}, nil, 0, false
+	}
+	words := (len(union) + 63) / 64
+	for k, bm := range bits {
+		if len(bm) >= words {
+			bits[k] = bm[:words]
+		} else {
+			bits[k] = append(bm, make([]uint64, words-len(bm))...)
+		}
+	}
+	return sparseBlock{union: union, bits: bits}, counts, repeats, true
+}
+
+// dedupe de-duplicates the lists of queries [q0, q1), keeping first
+// occurrences in order.
+func (c *Collector) dedupe(r *Request, sw *scopeWorker, q0, q1 int, lists [][]int32, lens []int) {
+	for i := q0; i < q1; i++ {
+		sw.newEpoch(r.Candidates.N)
+		in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
+		out := make([]int32, 0, len(in))
+		for _, id := range in {
+			if sw.marks[id].epoch == sw.epoch {
+				sw.counters.Dedupe++
+				continue
+			}
+			sw.marks[id].epoch = sw.epoch
+			out = append(out, id)
+		}
+		lists[i] = out
+		lens[i] = len(out)
+	}
+}

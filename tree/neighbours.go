@@ -1,0 +1,62 @@
+package tree
+
+import (
+	"math"
+
+	"github.com/pcct/pcct/kernels"
+)
+
+// Neighbours is a k-NN answer: row i lists query i's K neighbours by
+// increasing distance, ties by lower index, padded with index -1 and
+// distance +Inf where fewer than K exist. It is read-only: Row, Indices
+// and Distances return views of its storage (for zero-copy export), which
+// callers must not modify.
+type Neighbours struct {
+	k    int
+	idx  []int32
+	dist []float64
+}
+
+// newNeighbours takes over a finished KBest's storage.
+func newNeighbours(b *kernels.KBest) *Neighbours {
+	return &Neighbours{k: b.K, idx: b.Idx, dist: b.Dist}
+}
+
+// wrap turns a search's KBest into its answer, or passes its error on.
+func wrap(b *kernels.KBest, err error) (*Neighbours, error) {
+	if err != nil {
+		return nil, err
+	}
+	return newNeighbours(b), nil
+}
+
+// K returns the number of neighbours per row.
+func (nb *Neighbours) K() int { return nb.k }
+
+// N returns the number of rows (queries).
+func (nb *Neighbours) N() int { return len(nb.idx) / nb.k }
+
+// Row returns query i's neighbour indices and distances.
+func (nb *Neighbours) Row(i int) ([]int32, []float64) {
+	return nb.idx[i*nb.k : (i+1)*nb.k], nb.dist[i*nb.k : (i+1)*nb.k]
+}
+
+// Indices returns all rows' indices, N x K row-major.
+func (nb *Neighbours) Indices() []int32 { return nb.idx }
+
+// Distances returns all rows' distances, N x K row-major.
+func (nb *Neighbours) Distances() []float64 { return nb.dist }
+
+// Equal reports whether a and b hold the same indices and the same distance
+// bits.
+func (nb *Neighbours) Equal(o *Neighbours) bool {
+	if nb.k != o.k || len(nb.idx) != len(o.idx) {
+		return false
+	}
+	for p := range nb.idx {
+		if nb.idx[p] != o.idx[p] || math.Float64bits(nb.dist[p]) != math.Float64bits(o.dist[p]) {
+			return false
+		}
+	}
+	return true
+}
