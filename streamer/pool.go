@@ -264,7 +264,9 @@ type PanicError struct {
 	Stack []byte
 }
 
-func (e *PanicError) Error() string { return fmt.Sprintf("streamer: task %d panicked: %v", e.Task, e.Value) }
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("streamer: task %d panicked: %v", e.Task, e.Value)
+}
 
 // steal tries every other worker once, starting at a random one.
 func (w *worker) steal() (uint64, bool) {
