@@ -2,6 +2,7 @@ package metric
 
 import (
 	"context"
+	"math"
 
 	"github.com/pcct/pcct/kernels"
 )
@@ -58,4 +59,20 @@ func (e *Euclidean) Dist(i, j int) float64 {
 	var out [1]float64
 	e.Tile(NewWorkspace(), out[:], 1, e.data, Range(i, i+1), e.data, Range(j, j+1))
 	return out[0]
+}
+
+// TriangleSlack returns 8 (d+2) eps max|x|: each computed distance is
+// within (d+2) eps relative of the true one (see kernels.EuclidTile), and
+// distances are at most 2 max|x|.
+func (e *Euclidean) TriangleSlack() float64 {
+	maxNorm := 0.0
+	s := e.data
+	for i := 0; i < s.N; i++ {
+		var ss float64
+		for _, v := range s.X[i*s.D : (i+1)*s.D] {
+			ss += v * v
+		}
+		maxNorm = max(maxNorm, ss)
+	}
+	return 8 * float64(s.D+2) * 0x1p-53 * math.Sqrt(maxNorm) * 1.01
 }

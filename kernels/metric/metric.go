@@ -30,6 +30,11 @@ type Metric interface {
 	// through the fused radius test set at the row's current k-th distance,
 	// so only possible entrants reach Go.
 	Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o Offer)
+	// TriangleSlack bounds how far computed distances between points of the
+	// data and of query sets like it may break the triangle inequality:
+	// d(a, c) >= d(a, b) - d(b, c) - TriangleSlack() for computed values.
+	// Exact pruning adds it to every bound.
+	TriangleSlack() float64
 	// Dist returns the distance between data points i and j, computed by
 	// the same tile code (so it equals the tile's entry bit for bit).
 	Dist(i, j int) float64

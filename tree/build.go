@@ -1,0 +1,338 @@
+package tree
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+)
+
+// BuildStats describes a build: distances computed, net steps (one per
+// node and level at which it gained children), rounds (pool jobs over
+// independent subtrees), the tree's depth and the wall time.
+type BuildStats struct {
+	Distances int64
+	NetSteps  int64
+	Rounds    int
+	Depth     int
+	Wall      time.Duration
+}
+
+// item is a node still to be expanded: centre c and the other points of its
+// subtree s (ascending ids) at distances d from c. cont marks the
+// continuation of a node that already has its level and radius (its points
+// within the last net step's radius); cap is the level its children must
+// stay below.
+type item struct {
+	c    int32
+	s    []int32
+	d    []float64
+	cont bool
+	cap  int32
+}
+
+// bigItem is the subtree size above which an item's net steps run their
+// tiles on the whole pool; smaller items are expanded whole, one per task.
+const bigItem = 2048
+
+// netChunk is the number of candidates per tile of a net step.
+const netChunk = 512
+
+// builder holds the state of one Build.
+type builder struct {
+	t        *Tree
+	opt      Options
+	pool     *streamer.Pool
+	children [][]int32
+	ws       []*buildScratch // per worker
+	dists    atomic.Int64
+	steps    atomic.Int64
+}
+
+type buildScratch struct {
+	w     *metric.Workspace
+	hits  metric.Hits
+	owner []int32 // by point id: the accepted centre covering it, or -1
+}
+
+// Build builds the cover tree of m's data points. Point 0 is the root; each
+// node's children come from greedy nets in increasing index order (a
+// lexicographically first maximal independent set of the points farther
+// than the next level's radius), so the tree is the same for every worker
+// count. Independent subtrees are expanded in parallel; large ones run each
+// net step's tiles on the pool. When ctx is done Build returns ctx.Err().
+func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
+	if err := opt.defaults(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	n := m.Data().N
+	t := &Tree{m: m, base: opt.Base, slack: m.TriangleSlack(),
+		level: make([]int32, n), scale: make([]int32, n), parent: make([]int32, n), dparent: make([]float64, n),
+		radius: make([]float64, n), minDesc: make([]int32, n)}
+	for i := range t.parent {
+		t.parent[i], t.level[i], t.scale[i], t.minDesc[i] = -1, leafLevel, leafLevel, noDesc
+	}
+	pool := opt.Pool
+	if pool == nil {
+		pool = streamer.NewPool(opt.Workers)
+		defer pool.Close()
+	}
+	b := &builder{t: t, opt: opt, pool: pool, children: make([][]int32, n), ws: make([]*buildScratch, pool.Workers())}
+	for w := range b.ws {
+		b.ws[w] = &buildScratch{w: metric.NewWorkspace()}
+	}
+	rest := make([]int32, n-1)
+	for i := range rest {
+		rest[i] = int32(i + 1)
+	}
+	d, err := b.rootDistances(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	items := []item{{c: 0, s: rest, d: d, cap: math.MaxInt32}}
+	for len(items) > 0 {
+		var small, next []item
+		for _, it := range items {
+			if len(it.s) <= bigItem {
+				small = append(small, it)
+				continue
+			}
+			out, err := b.netStep(ctx, 0, it, true)
+			if err != nil {
+				return nil, err
+			}
+			next = append(next, out...)
+		}
+		if len(small) > 0 {
+			if _, err := pool.RunContext(ctx, len(small), func(w, k int) { b.expand(ctx, w, small[k]) }); err != nil {
+				return nil, err
+			}
+		}
+		t.Stats.Rounds++
+		items = next
+	}
+	t.finish(b.children)
+	t.Stats.Distances, t.Stats.NetSteps = b.dists.Load(), b.steps.Load()
+	t.Stats.Depth = t.Depth()
+	t.Stats.Wall = time.Since(t0)
+	return t, nil
+}
+
+// rootDistances computes d(0, j) for the listed points on the pool.
+func (b *builder) rootDistances(ctx context.Context, ids []int32) ([]float64, error) {
+	data := b.t.m.Data()
+	d := make([]float64, len(ids))
+	chunks := (len(ids) + 4095) / 4096
+	_, err := b.pool.RunContext(ctx, chunks, func(w, k int) {
+		lo, hi := k*4096, min(len(ids), (k+1)*4096)
+		b.t.m.Tile(b.ws[w].w, d[lo:hi], hi-lo, data, metric.Range(0, 1), data, metric.List(ids[lo:hi]))
+	})
+	b.dists.Add(int64(len(ids)))
+	return d, err
+}
+
+// expand expands a small item and everything below it on one worker.
+func (b *builder) expand(ctx context.Context, w int, it item) {
+	stack := []item{it}
+	for len(stack) > 0 && ctx.Err() == nil {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		out, _ := b.netStep(ctx, w, it, false)
+		stack = append(stack, out...)
+	}
+}
+
+// netStep sets up node it.c for its item and makes one net: the points
+// within base^(l-1) of c stay with c (a continuation), the others are
+// covered greedily, in increasing index order, by new children of c at
+// that scale, each taking the uncovered points within the radius that no
+// earlier child took. It returns the items to expand next. With parallel
+// set, the tiles run on the pool (the caller is not a pool task).
+func (b *builder) netStep(ctx context.Context, w int, it item, parallel bool) ([]item, error) {
+	t := b.t
+	if len(it.s) == 0 {
+		return nil, nil
+	}
+	r := slices.Max(it.d)
+	if !it.cont {
+		t.radius[it.c], t.minDesc[it.c] = r, slices.Min(it.s)
+	}
+	if r == 0 { // exact duplicates of c: leaves, unseparable
+		if !it.cont {
+			t.level[it.c] = min(it.cap-1, 0)
+		}
+		for k, p := range it.s {
+			b.attach(it.c, p, it.d[k], leafLevel)
+		}
+		return nil, nil
+	}
+	l := levelFor(t.base, r)
+	if !it.cont {
+		t.level[it.c] = l
+	}
+	b.steps.Add(1)
+	rr := t.cover(l - 1)
+	var keep []int32
+	var keepD []float64
+	var u []int32
+	var ud []float64
+	for k, p := range it.s {
+		if it.d[k] <= rr {
+			keep, keepD = append(keep, p), append(keepD, it.d[k])
+		} else {
+			u, ud = append(u, p), append(ud, it.d[k])
+		}
+	}
+	out, err := b.cover(ctx, w, it.c, u, ud, rr, l, parallel)
+	if err != nil {
+		return nil, err
+	}
+	if len(keep) > 0 {
+		out = append(out, item{c: it.c, s: keep, d: keepD, cont: true, cap: l})
+	}
+	return out, nil
+}
+
+// attach makes p a child of c at distance d, made by the net of the given
+// scale.
+func (b *builder) attach(c, p int32, d float64, scale int32) {
+	b.t.parent[p], b.t.dparent[p], b.t.scale[p] = c, d, scale
+	b.children[c] = append(b.children[c], p)
+}
+
+// cover covers the uncovered points u (ascending, at distances ud from the
+// node c) greedily with centres at radius rr: batches of NetBatch tentative centres (the first uncovered
+// points) are tiled against all uncovered points; a tentative covered by an
+// earlier accepted centre of its batch is dropped, the others are accepted
+// and take the uncovered points within rr.
+func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []float64, rr float64, l int32, parallel bool) ([]item, error) {
+	sc := b.ws[w]
+	if len(sc.owner) < b.t.N() {
+		sc.owner = make([]int32, b.t.N())
+		for i := range sc.owner {
+			sc.owner[i] = -1
+		}
+	}
+	var out []item
+	rad := make([]float64, b.opt.NetBatch)
+	for k := range rad {
+		rad[k] = rr
+	}
+	for len(u) > 0 {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		tent := u[:min(len(u), b.opt.NetBatch)]
+		rows, err := b.netTiles(ctx, w, tent, u, rad[:len(tent)], parallel)
+		if err != nil {
+			return nil, err
+		}
+		for i, z := range tent {
+			if sc.owner[z] >= 0 {
+				continue
+			}
+			sc.owner[z] = z
+			b.attach(c, z, ud[i], l-1)
+			child := item{c: z, cap: l}
+			for _, h := range rows[i] {
+				if h.id != z && sc.owner[h.id] < 0 {
+					sc.owner[h.id] = z
+					child.s, child.d = append(child.s, h.id), append(child.d, h.d)
+				}
+			}
+			out = append(out, child)
+		}
+		k := 0
+		for j, p := range u {
+			if sc.owner[p] < 0 {
+				u[k], ud[k] = p, ud[j]
+				k++
+			}
+		}
+		u, ud = u[:k], ud[:k]
+	}
+	// Clear the owners for the next step on this worker.
+	for _, ch := range out {
+		sc.owner[ch.c] = -1
+		for _, p := range ch.s {
+			sc.owner[p] = -1
+		}
+	}
+	return out, nil
+}
+
+type netHit struct {
+	id int32
+	d  float64
+}
+
+// netTiles returns, for each tentative centre, the points of u within its
+// radius, ascending, through the metric's fused Within, in chunks of
+// netChunk candidates (on the pool when parallel).
+func (b *builder) netTiles(ctx context.Context, w int, tent, u []int32, rad []float64, parallel bool) ([][]netHit, error) {
+	data := b.t.m.Data()
+	chunks := (len(u) + netChunk - 1) / netChunk
+	parts := make([]metric.Hits, chunks)
+	tile := func(w, k int) {
+		lo, hi := k*netChunk, min(len(u), (k+1)*netChunk)
+		h := &parts[k]
+		b.t.m.Within(b.ws[w].w, data, metric.List(tent), data, metric.List(u[lo:hi]), rad, h)
+	}
+	if parallel {
+		if _, err := b.pool.RunContext(ctx, chunks, tile); err != nil {
+			return nil, err
+		}
+	} else {
+		for k := range chunks {
+			tile(w, k)
+		}
+	}
+	b.dists.Add(int64(len(tent) * len(u)))
+	rows := make([][]netHit, len(tent))
+	for k := range parts {
+		h := &parts[k]
+		for x := range h.Cand {
+			q := h.Query[x]
+			rows[q] = append(rows[q], netHit{h.Cand[x], h.Dist[x]})
+		}
+	}
+	return rows, nil
+}
+
+// finish lays the children out in CSR form and computes the depth-first
+// order and subtree sizes.
+func (t *Tree) finish(children [][]int32) {
+	n := t.N()
+	t.childOff = make([]int32, n+1)
+	for z := range n {
+		t.childOff[z+1] = t.childOff[z] + int32(len(children[z]))
+	}
+	t.child = make([]int32, 0, n)
+	for z := range n {
+		t.child = append(t.child, children[z]...)
+	}
+	t.order = make([]int32, 0, n)
+	stack := []int32{t.root}
+	for len(stack) > 0 {
+		z := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		t.order = append(t.order, z)
+		ch := t.Children(int(z))
+		for k := len(ch) - 1; k >= 0; k-- {
+			stack = append(stack, ch[k])
+		}
+	}
+	t.size = make([]int32, n)
+	for k := n - 1; k >= 0; k-- {
+		z := t.order[k]
+		t.size[z]++
+		if p := t.parent[z]; p >= 0 {
+			t.size[p] += t.size[z]
+		}
+	}
+}

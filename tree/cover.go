@@ -1,0 +1,124 @@
+package tree
+
+import (
+	"math"
+	"runtime"
+
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+)
+
+// Tree is a compressed cover tree over a metric's data points: one node per
+// point, in flat arrays indexed by the point's id. Node z has an integer
+// level l(z); its children have lower levels and lie within base^l(z) of
+// it (covering); the children one net step created are more than
+// base^scale apart and from z (separation, see Check); radius(z) is the
+// largest computed distance from z to any of its descendants, and
+// minDesc(z) the lowest point index among them. Queries need only covering,
+// the radii and the minimum indices to be exact.
+type Tree struct {
+	m     metric.Metric
+	base  float64
+	root  int32
+	slack float64 // the metric's TriangleSlack, added to every pruning bound
+
+	level    []int32   // leafLevel for nodes without children
+	scale    []int32   // the level of the net step that made the node a child
+	parent   []int32   // -1 for the root
+	dparent  []float64 // distance to the parent
+	radius   []float64 // max distance to a descendant (0 for a leaf)
+	minDesc  []int32   // lowest descendant index (noDesc for a leaf)
+	childOff []int32   // children of z: child[childOff[z]:childOff[z+1]]
+	child    []int32
+	order    []int32 // depth-first preorder: subtrees are contiguous
+	size     []int32 // points in the subtree, the node included
+
+	Stats BuildStats
+}
+
+// leafLevel is the level of a node without children; noDesc its minDesc.
+const (
+	leafLevel = math.MinInt32
+	noDesc    = math.MaxInt32
+)
+
+// Options configures Build.
+type Options struct {
+	// Base is the ratio between the cover radii of consecutive levels
+	// (> 1); 0 means 2.
+	Base float64
+	// Pool runs the build (its worker count wins over Workers); nil starts
+	// a pool of Workers workers (0: GOMAXPROCS) for the call.
+	Pool    *streamer.Pool
+	Workers int
+	// NetBatch is the number of tentative centres tiled together in a net
+	// step; 0 means 64.
+	NetBatch int
+}
+
+func (o *Options) defaults() error {
+	if o.Base == 0 {
+		o.Base = 2
+	}
+	if !(o.Base > 1) || math.IsInf(o.Base, 0) {
+		return metric.BadInput("tree base must be a finite number above 1, got %v", o.Base)
+	}
+	if o.NetBatch <= 0 {
+		o.NetBatch = 64
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return nil
+}
+
+// Metric returns the metric the tree was built over.
+func (t *Tree) Metric() metric.Metric { return t.m }
+
+// N returns the number of points (nodes).
+func (t *Tree) N() int { return len(t.level) }
+
+// Root returns the root's point id.
+func (t *Tree) Root() int { return int(t.root) }
+
+// Base returns the ratio between consecutive levels' cover radii.
+func (t *Tree) Base() float64 { return t.base }
+
+// Children returns the children of node z (a view, not to be modified).
+func (t *Tree) Children(z int) []int32 { return t.child[t.childOff[z]:t.childOff[z+1]] }
+
+// Level returns node z's level (math.MinInt32 for a leaf).
+func (t *Tree) Level(z int) int { return int(t.level[z]) }
+
+// Radius returns the largest distance from z to a descendant.
+func (t *Tree) Radius(z int) float64 { return t.radius[z] }
+
+// Depth returns the number of nodes on the longest root-to-leaf path.
+func (t *Tree) Depth() int {
+	depth := make([]int32, t.N())
+	best := int32(0)
+	for _, z := range t.order {
+		if p := t.parent[z]; p >= 0 {
+			depth[z] = depth[p] + 1
+		} else {
+			depth[z] = 1
+		}
+		best = max(best, depth[z])
+	}
+	return int(best)
+}
+
+// cover returns base^l.
+func (t *Tree) cover(l int32) float64 { return math.Pow(t.base, float64(l)) }
+
+// levelFor returns the smallest level l with base^l >= r (r > 0).
+func levelFor(base, r float64) int32 {
+	l := int32(math.Ceil(math.Log(r) / math.Log(base)))
+	for math.Pow(base, float64(l)) < r {
+		l++
+	}
+	for math.Pow(base, float64(l-1)) >= r {
+		l--
+	}
+	return l
+}

@@ -1,0 +1,228 @@
+package tree
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/pcct/pcct/internal/kerneltest/every"
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+)
+
+// treeCase is a data set and a metric over it.
+type treeCase struct {
+	name string
+	m    metric.Metric
+}
+
+// shapes returns the test data sets of dimension d: uniform, clustered,
+// points on a line, many duplicates, all points equal.
+func shapes(n, d int, seed uint64) map[string][]float64 {
+	r := rand.New(rand.NewPCG(seed, 7))
+	out := map[string][]float64{}
+	out["uniform"] = uniformPoints(n, d, seed)
+	cl := make([]float64, n*d)
+	centres := uniformPoints(5, d, seed+1)
+	for i := range n {
+		c := r.IntN(5)
+		for k := range d {
+			cl[i*d+k] = centres[c*d+k] + 0.02*r.NormFloat64()
+		}
+	}
+	out["clustered"] = cl
+	line := make([]float64, n*d)
+	for i := range n {
+		tt := r.Float64()
+		for k := range d {
+			line[i*d+k] = tt * float64(k+1)
+		}
+	}
+	out["line"] = line
+	dup := uniformPoints(n, d, seed+2)
+	for i := range n {
+		j := r.IntN(max(1, n/10))
+		copy(dup[i*d:(i+1)*d], dup[j*d:(j+1)*d])
+	}
+	out["duplicates"] = dup
+	eq := make([]float64, n*d)
+	for i := range eq {
+		eq[i] = 0.25
+	}
+	out["all-equal"] = eq
+	return out
+}
+
+func treeCases(t *testing.T, n, d int) []treeCase {
+	t.Helper()
+	var cases []treeCase
+	ls := make([]float64, d)
+	for k := range ls {
+		ls[k] = 0.1 * float64(k+1)
+	}
+	for _, name := range []string{"uniform", "clustered", "line", "duplicates", "all-equal"} {
+		x := shapes(n, d, 5)[name]
+		for _, c := range []struct {
+			what string
+			cfg  metric.ResidualConfig
+		}{
+			{"rbf-l0.1", metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: min(40, n), Seed: 3}},
+			{"rbf-l1e-3", metric.ResidualConfig{Lengthscale: []float64{1e-3}, Inducing: min(20, n), Seed: 3}},
+			{"rbf-l100", metric.ResidualConfig{Lengthscale: []float64{100}, Inducing: min(20, n), Seed: 3}},
+			{"matern-perdim", metric.ResidualConfig{Kernel: metric.Matern52, Lengthscale: ls, Inducing: min(30, n), Seed: 3}},
+		} {
+			m, err := metric.NewResidual(context.Background(), x, n, d, c.cfg)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, c.what, err)
+			}
+			cases = append(cases, treeCase{name + "/" + c.what, m})
+		}
+		e, err := metric.NewEuclidean(x, n, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, treeCase{name + "/euclidean", e})
+	}
+	return cases
+}
+
+func buildOrFail(t *testing.T, m metric.Metric, opt Options) *Tree {
+	t.Helper()
+	tr, err := Build(context.Background(), m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := tr.Check(); len(errs) > 0 {
+		t.Fatalf("Check: %d violations, first %v", len(errs), errs)
+	}
+	return tr
+}
+
+// sameTree reports the first difference between two trees' arrays.
+func sameTree(a, b *Tree) error {
+	switch {
+	case !slices.Equal(a.level, b.level):
+		return fmt.Errorf("levels differ")
+	case !slices.Equal(a.parent, b.parent):
+		return fmt.Errorf("parents differ")
+	case !slices.Equal(a.radius, b.radius) || !slices.Equal(a.dparent, b.dparent):
+		return fmt.Errorf("distances differ")
+	case !slices.Equal(a.child, b.child) || !slices.Equal(a.childOff, b.childOff):
+		return fmt.Errorf("children differ")
+	case !slices.Equal(a.order, b.order) || !slices.Equal(a.minDesc, b.minDesc) || !slices.Equal(a.scale, b.scale):
+		return fmt.Errorf("order, minDesc or scale differ")
+	}
+	return nil
+}
+
+// TestTreeAgainstBrute: on every data set and metric the tree is sound,
+// the same for 1, 2, 4 and 16 workers, and its k-NN answers (all points,
+// predecessor, a query set) equal brute force bit for bit.
+func TestTreeAgainstBrute(t *testing.T) {
+	const n, d = 300, 2
+	pools := map[int]*streamer.Pool{}
+	for _, w := range []int{1, 2, 4, 16} {
+		pools[w] = streamer.NewPool(w)
+		defer pools[w].Close()
+	}
+	xq := uniformPoints(37, d, 99)
+	for _, c := range treeCases(t, n, d) {
+		t.Run(c.name, func(t *testing.T) {
+			tr := buildOrFail(t, c.m, Options{Pool: pools[1]})
+			for _, w := range []int{2, 4, 16} {
+				other := buildOrFail(t, c.m, Options{Pool: pools[w], NetBatch: 8})
+				if err := sameTree(tr, other); err != nil && w != 0 {
+					// NetBatch changes tiles, not the greedy choice.
+					t.Fatalf("workers %d, batch 8: %v", w, err)
+				}
+			}
+			for _, k := range []int{1, 7} {
+				for _, pred := range []bool{false, true} {
+					want, err := BruteAllKNN(context.Background(), c.m, KNNOptions{K: k, Predecessor: pred, Workers: 1})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, w := range []int{1, 4} {
+						got, _, err := tr.AllKNN(context.Background(), KNNOptions{K: k, Predecessor: pred, Pool: pools[w], QueryBlock: 16})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !got.Equal(want) {
+							t.Fatalf("k=%d pred=%v workers=%d: %s", k, pred, w, firstDiff(got, want))
+						}
+					}
+				}
+			}
+			qs, err := c.m.Embed(context.Background(), xq, 37)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := BruteKNN(context.Background(), c.m, qs, KNNOptions{K: 5})
+			got, _, err := tr.KNN(context.Background(), qs, KNNOptions{K: 5, QueryBlock: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(want) {
+				t.Fatalf("query set: %s", firstDiff(got, want))
+			}
+		})
+	}
+}
+
+func firstDiff(got, want *Neighbours) string {
+	for i := 0; i < want.N(); i++ {
+		gi, gd := got.Row(i)
+		wi, wd := want.Row(i)
+		if !slices.Equal(gi, wi) || !slices.Equal(gd, wd) {
+			return fmt.Sprintf("row %d = %v %v, want %v %v", i, gi, gd, wi, wd)
+		}
+	}
+	return "shapes differ"
+}
+
+// TestTreeEveryImpl: the tree is sound and exact under each kernel
+// implementation (d = 3, residual and Euclidean).
+func TestTreeEveryImpl(t *testing.T) {
+	every.Impl(t, func(t *testing.T) {
+		for _, m := range testMetrics(t, 400, 3) {
+			tr := buildOrFail(t, m, Options{Workers: 2})
+			for _, pred := range []bool{false, true} {
+				want, _ := BruteAllKNN(context.Background(), m, KNNOptions{K: 6, Predecessor: pred})
+				got, _, err := tr.AllKNN(context.Background(), KNNOptions{K: 6, Predecessor: pred})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Equal(want) {
+					t.Fatalf("%s pred=%v: %s", m.Name(), pred, firstDiff(got, want))
+				}
+			}
+		}
+	})
+}
+
+// TestTreeSmall: n <= k and tiny trees pad like brute force.
+func TestTreeSmall(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 9} {
+		x := uniformPoints(n, 2, uint64(n))
+		e, _ := metric.NewEuclidean(x, n, 2)
+		r, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []metric.Metric{e, r} {
+			tr := buildOrFail(t, m, Options{})
+			for _, pred := range []bool{false, true} {
+				want, _ := BruteAllKNN(context.Background(), m, KNNOptions{K: 10, Predecessor: pred})
+				got, _, err := tr.AllKNN(context.Background(), KNNOptions{K: 10, Predecessor: pred})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Equal(want) {
+					t.Fatalf("n=%d %s pred=%v: %s", n, m.Name(), pred, firstDiff(got, want))
+				}
+			}
+		}
+	}
+}

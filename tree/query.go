@@ -1,0 +1,201 @@
+package tree
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// QueryStats describes one batch of tree queries: distances computed
+// (including the seeding tiles), query groups and the wall time.
+type QueryStats struct {
+	Distances int64
+	Groups    int
+	Wall      time.Duration
+}
+
+// queryChunk is the number of candidates per tile of a traversal step.
+const queryChunk = 512
+
+// group is one block of queries that walk the tree together: their ids in
+// the query set, the KBest rows they fill, and whether the query set is
+// the data itself (then each query skips its own point and, first, every
+// query is offered the whole group: spatially close points, so that the
+// k-th distances start tight).
+type group struct {
+	qids, rows []int32
+	self, pred bool
+	maxQ       int32 // predecessor mode: no candidate at or above it helps
+}
+
+type queryWorker struct {
+	w                    *metric.Workspace
+	tile                 []float64
+	leaves, inner, front []int32
+	member               []uint32 // by point id: stamp of the group it belongs to
+	stamp                uint32
+	dists                int64
+}
+
+// AllKNN finds every data point's K nearest other data points (with
+// Predecessor, its K nearest predecessors) through the tree: the same
+// answer, bit for bit, as BruteAllKNN. Queries walk the tree in groups of
+// QueryBlock (default 64) points that are consecutive in the tree's
+// depth-first order, so that they share their candidates and run full
+// tiles.
+func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	if opt.K < 1 {
+		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
+	}
+	opt.defaults()
+	n := t.N()
+	var groups []group
+	for g0 := 0; g0 < n; g0 += opt.QueryBlock {
+		ids := slices.Clone(t.order[g0:min(n, g0+opt.QueryBlock)])
+		slices.Sort(ids)
+		groups = append(groups, group{qids: ids, rows: ids, self: true, pred: opt.Predecessor, maxQ: ids[len(ids)-1]})
+	}
+	return t.runGroups(ctx, t.m.Data(), n, groups, opt)
+}
+
+// KNN finds the K nearest data points of each point of qs (from
+// m.Embed) through the tree: the same answer, bit for bit, as BruteKNN.
+func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	if opt.K < 1 {
+		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
+	}
+	if opt.Predecessor {
+		return nil, QueryStats{}, metric.BadInput("predecessor mode needs the data points as queries: use AllKNN")
+	}
+	if err := metric.Compatible(t.m.Data(), qs); err != nil {
+		return nil, QueryStats{}, err
+	}
+	opt.defaults()
+	var groups []group
+	for g0 := 0; g0 < qs.N; g0 += opt.QueryBlock {
+		ids := make([]int32, min(qs.N, g0+opt.QueryBlock)-g0)
+		for k := range ids {
+			ids[k] = int32(g0 + k)
+		}
+		groups = append(groups, group{qids: ids, rows: ids})
+	}
+	return t.runGroups(ctx, qs, qs.N, groups, opt)
+}
+
+func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, rows int, groups []group, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	t0 := time.Now()
+	best := kernels.NewKBest(rows, opt.K)
+	p, release := opt.pool()
+	defer release()
+	ws := make([]*queryWorker, p.Workers())
+	var dists atomic.Int64
+	_, err := p.RunContext(ctx, len(groups), func(w, g int) {
+		qw := ws[w]
+		if qw == nil {
+			qw = &queryWorker{w: metric.NewWorkspace(), member: make([]uint32, t.N())}
+			ws[w] = qw
+		}
+		t.walk(qw, qs, &groups[g], best)
+		dists.Add(qw.dists)
+		qw.dists = 0
+	})
+	st := QueryStats{Distances: dists.Load(), Groups: len(groups), Wall: time.Since(t0)}
+	if err != nil {
+		return nil, st, err
+	}
+	return newNeighbours(best), st, nil
+}
+
+// walk answers one group: the frontier starts at the root; each step
+// offers its leaves through the fused Nearest, tiles the group against its
+// inner nodes, offers them, and keeps the children of those whose subtree
+// some query of the group cannot rule out: d(q, z) - radius(z) - slack <=
+// the query's current k-th distance (strictly greater means every
+// descendant is strictly farther than the k-th, so no tie is lost), and in
+// predecessor mode a descendant below the query's index.
+func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
+	data := t.m.Data()
+	o := metric.Offer{Best: best, Rows: g.rows}
+	if g.self {
+		o.Skip = g.qids
+	}
+	if g.pred {
+		o.Below = g.qids
+	}
+	qb := metric.List(g.qids)
+	qw.stamp++
+	if g.self {
+		for _, id := range g.qids {
+			qw.member[id] = qw.stamp
+		}
+		t.m.Nearest(qw.w, qs, qb, data, qb, o)
+		qw.dists += int64(len(g.qids) * len(g.qids))
+	}
+	skip := func(z int32) bool { return g.self && qw.member[z] == qw.stamp }
+	qw.front = append(qw.front[:0], t.root)
+	for len(qw.front) > 0 {
+		qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
+		for _, z := range qw.front {
+			hasDesc := t.childOff[z+1] > t.childOff[z] && (!g.pred || t.minDesc[z] < g.maxQ)
+			switch {
+			case hasDesc:
+				qw.inner = append(qw.inner, z)
+			case !skip(z) && (!g.pred || z < g.maxQ):
+				qw.leaves = append(qw.leaves, z)
+			}
+		}
+		for c0 := 0; c0 < len(qw.leaves); c0 += queryChunk {
+			c := qw.leaves[c0:min(len(qw.leaves), c0+queryChunk)]
+			t.m.Nearest(qw.w, qs, qb, data, metric.List(c), o)
+			qw.dists += int64(len(g.qids) * len(c))
+		}
+		qw.front = qw.front[:0]
+		for c0 := 0; c0 < len(qw.inner); c0 += queryChunk {
+			t.innerStep(qw, qs, g, o, qw.inner[c0:min(len(qw.inner), c0+queryChunk)], skip)
+		}
+	}
+}
+
+// innerStep tiles the group against inner nodes c, offers each node's own
+// point, then adds to the frontier the children of the nodes that some
+// query cannot prune.
+func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Offer, c []int32, skip func(int32) bool) {
+	nq, nc := len(g.qids), len(c)
+	qw.tile = grow(qw.tile, nq*nc)
+	t.m.Tile(qw.w, qw.tile, nc, qs, metric.List(g.qids), t.m.Data(), metric.List(c))
+	qw.dists += int64(nq * nc)
+	for i := range nq {
+		row := int(g.rows[i])
+		worst := o.Best.Worst(row)
+		for j, z := range c {
+			d := qw.tile[i*nc+j]
+			if d <= worst && !skip(z) && (!g.pred || z < g.qids[i]) && !(g.self && z == g.qids[i]) {
+				o.Best.Push(row, z, d)
+				worst = o.Best.Worst(row)
+			}
+		}
+	}
+	for j, z := range c {
+		bound := t.radius[z] + t.slack
+		for i := range nq {
+			if g.pred && t.minDesc[z] >= g.qids[i] {
+				continue
+			}
+			if qw.tile[i*nc+j]-bound <= o.Best.Worst(int(g.rows[i])) {
+				qw.front = append(qw.front, t.Children(int(z))...)
+				break
+			}
+		}
+	}
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
