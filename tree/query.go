@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync/atomic"
@@ -28,6 +29,7 @@ const queryChunk = 512
 // k-th distances start tight).
 type group struct {
 	qids, rows []int32
+	seed       []int32 // with self: the candidates offered first (ascending)
 	self, pred bool
 	maxQ       int32 // predecessor mode: no candidate at or above it helps
 }
@@ -44,22 +46,33 @@ type queryWorker struct {
 // AllKNN finds every data point's K nearest other data points (with
 // Predecessor, its K nearest predecessors) through the tree: the same
 // answer, bit for bit, as BruteAllKNN. Queries walk the tree in groups of
-// QueryBlock (default 64) points that are consecutive in the tree's
-// depth-first order, so that they share their candidates and run full
-// tiles.
+// QueryBlock (default 64) points close in space (see coherentGroups), so
+// that they share their candidates and run full tiles.
 func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
 	if opt.K < 1 {
 		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
 	opt.defaults()
-	n := t.N()
+	return t.runGroups(ctx, t.m.Data(), t.N(), t.allGroups(opt), opt)
+}
+
+// allGroups returns the query groups of the all-points job.
+func (t *Tree) allGroups(opt KNNOptions) []group {
 	var groups []group
-	for g0 := 0; g0 < n; g0 += opt.QueryBlock {
-		ids := slices.Clone(t.order[g0:min(n, g0+opt.QueryBlock)])
-		slices.Sort(ids)
-		groups = append(groups, group{qids: ids, rows: ids, self: true, pred: opt.Predecessor, maxQ: ids[len(ids)-1]})
+	cg := coherentGroups(t.m.Data(), opt.QueryBlock, opt.Predecessor)
+	for g, ids := range cg {
+		// Seed with the neighbouring groups too, so that queries at a
+		// group's edge start with a k-th distance near their final one.
+		seed := slices.Clone(ids)
+		for _, h := range []int{g - 1, g + 1} {
+			if h >= 0 && h < len(cg) {
+				seed = append(seed, cg[h]...)
+			}
+		}
+		slices.Sort(seed)
+		groups = append(groups, group{qids: ids, rows: ids, seed: seed, self: true, pred: opt.Predecessor, maxQ: ids[len(ids)-1]})
 	}
-	return t.runGroups(ctx, t.m.Data(), n, groups, opt)
+	return groups
 }
 
 // KNN finds the K nearest data points of each point of qs (from
@@ -76,11 +89,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	}
 	opt.defaults()
 	var groups []group
-	for g0 := 0; g0 < qs.N; g0 += opt.QueryBlock {
-		ids := make([]int32, min(qs.N, g0+opt.QueryBlock)-g0)
-		for k := range ids {
-			ids[k] = int32(g0 + k)
-		}
+	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
 		groups = append(groups, group{qids: ids, rows: ids})
 	}
 	return t.runGroups(ctx, qs, qs.N, groups, opt)
@@ -110,14 +119,57 @@ func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, rows int, groups [
 	return newNeighbours(best), st, nil
 }
 
-// walk answers one group: the frontier starts at the root; each step
-// offers its leaves through the fused Nearest, tiles the group against its
-// inner nodes, offers them, and keeps the children of those whose subtree
-// some query of the group cannot rule out: d(q, z) - radius(z) - slack <=
-// the query's current k-th distance (strictly greater means every
-// descendant is strictly farther than the k-th, so no tie is lost), and in
-// predecessor mode a descendant below the query's index.
+// walkRows is the number of queries that walk the tree together after a
+// group's seeding: a group's queries are sorted by their k-th distance
+// after the seed and cut into blocks of walkRows, so that queries that can
+// prune little (a large k-th distance) do not make the others scan what
+// only they need. 16 rows keep the tiles at full speed (8 or more rows).
+const walkRows = 16
+
+// walk answers one group. Queries of the data first take the points of
+// their group and of the groups beside it as candidates (they are close in
+// space, so the k-th distances start near their final values); then the queries, in blocks of walkRows
+// by k-th distance, walk the tree.
 func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
+	qw.stamp++
+	if g.self {
+		for _, id := range g.seed {
+			qw.member[id] = qw.stamp
+		}
+		o := metric.Offer{Best: best, Rows: g.rows, Skip: g.qids}
+		if g.pred {
+			o.Below = g.qids
+		}
+		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(g.seed), o)
+		qw.dists += int64(len(g.qids) * len(g.seed))
+	}
+	order := make([]int, len(g.qids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Compare(best.Worst(int(g.rows[a])), best.Worst(int(g.rows[b])))
+	})
+	for s0 := 0; s0 < len(order); s0 += walkRows {
+		sub := group{self: g.self, pred: g.pred}
+		for _, i := range order[s0:min(len(order), s0+walkRows)] {
+			sub.qids, sub.rows = append(sub.qids, g.qids[i]), append(sub.rows, g.rows[i])
+			sub.maxQ = max(sub.maxQ, g.qids[i])
+		}
+		t.walkBlock(qw, qs, &sub, best)
+	}
+}
+
+// walkBlock walks the tree for one block of queries: the frontier starts at
+// the root; each step offers its leaves through the fused Nearest, tiles
+// the block against its inner nodes, offers them, and keeps the children
+// of those whose subtree some query of the block cannot rule out:
+// d(q, z) - radius(z) - slack <= the query's current k-th distance
+// (strictly greater means every descendant is strictly farther than the
+// k-th, so no tie is lost), and in predecessor mode a descendant below the
+// query's index. Points of the query's group (qw.member) were offered by
+// the seed and are not offered again.
+func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
 	data := t.m.Data()
 	o := metric.Offer{Best: best, Rows: g.rows}
 	if g.self {
@@ -127,14 +179,6 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		o.Below = g.qids
 	}
 	qb := metric.List(g.qids)
-	qw.stamp++
-	if g.self {
-		for _, id := range g.qids {
-			qw.member[id] = qw.stamp
-		}
-		t.m.Nearest(qw.w, qs, qb, data, qb, o)
-		qw.dists += int64(len(g.qids) * len(g.qids))
-	}
 	skip := func(z int32) bool { return g.self && qw.member[z] == qw.stamp }
 	qw.front = append(qw.front[:0], t.root)
 	for len(qw.front) > 0 {

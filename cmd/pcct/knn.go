@@ -114,6 +114,7 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	exD := fs.Int("example-d", 8, "dimensions of the synthetic example")
 	show := fs.Int("show", 3, "rows of the answer to print")
 	queries := fs.String("queries", "", "query points file (.npy or .csv): find each query's k nearest data points instead of all-points k-NN")
+	searchFlag := fs.String("search", "auto", "how to search: auto (the tree where the metric has structure, else brute force), tree or brute; the answer is the same")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	memprofile := fs.String("memprofile", "", "write a heap profile (pprof) to FILE at the end")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -126,6 +127,13 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *k < 1 {
 		return usageErr("--k must be at least 1, got %d", *k)
+	}
+	search, err := tree.ParseSearch(*searchFlag)
+	if err != nil {
+		return usageErr("--search: %v", err)
+	}
+	if o := strings.ToLower(*output); o != "" && !strings.HasSuffix(o, ".npy") && !strings.HasSuffix(o, ".csv") {
+		return usageErr("--output must end in .npy or .csv, got %q", *output)
 	}
 	var x []float64
 	var n, d int
@@ -186,23 +194,38 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	tBuild := time.Since(t0)
 	t1 := time.Now()
 	var nb *tree.Neighbours
+	how := "brute force (queries: --search tree to use the tree)"
+	if search == tree.SearchBrute {
+		how = "brute force (asked for)"
+	}
 	rows := n
 	if *queries != "" {
 		qs, err := m.Embed(ctx, xq, nq)
 		if err != nil {
 			return fmt.Errorf("--queries: %w", err)
 		}
-		nb, err = tree.BruteKNN(ctx, m, qs, tree.KNNOptions{K: *k, Pool: pool})
-		if err != nil {
+		if search == tree.SearchTree {
+			tr, err := tree.Build(ctx, m, tree.Options{Pool: pool})
+			if err != nil {
+				return err
+			}
+			var st tree.QueryStats
+			if nb, st, err = tr.KNN(ctx, qs, tree.KNNOptions{K: *k, Pool: pool}); err != nil {
+				return err
+			}
+			how = fmt.Sprintf("cover tree (asked for): build %.3f s, %d distances, depth %d; queries %d distances", tr.Stats.Wall.Seconds(), tr.Stats.Distances, tr.Stats.Depth, st.Distances)
+		} else if nb, err = tree.BruteKNN(ctx, m, qs, tree.KNNOptions{K: *k, Pool: pool}); err != nil {
 			return err
 		}
 		rows = nq
 		source += fmt.Sprintf("; queries: %s (%d points)", *queries, nq)
 	} else {
-		nb, err = tree.BruteAllKNN(ctx, m, tree.KNNOptions{K: *k, Predecessor: *pred, Pool: pool})
+		var rep tree.Report
+		nb, rep, err = tree.AllKNNSearch(ctx, m, tree.KNNOptions{K: *k, Predecessor: *pred, Pool: pool}, search, tree.Options{Pool: pool})
 		if err != nil {
 			return err
 		}
+		how = describeSearch(rep)
 	}
 	tKNN := time.Since(t1)
 	if *memprofile != "" {
@@ -226,8 +249,9 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	} else if *queries != "" {
 		mode = "query points"
 	}
-	fmt.Fprintf(stdout, "metric: %s\nexact brute-force %d-NN over %s: metric built in %.3f s, search %.3f s\n",
+	fmt.Fprintf(stdout, "metric: %s\nexact %d-NN over %s: metric built in %.3f s, search %.3f s\n",
 		desc, *k, mode, tBuild.Seconds(), tKNN.Seconds())
+	fmt.Fprintf(stderr, "pcct knn: search: %s\n", how)
 	idx64 := make([]int64, len(nb.Indices()))
 	for i, v := range nb.Indices() {
 		idx64[i] = int64(v)
@@ -281,4 +305,16 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
+}
+
+// describeSearch is the one-line summary of how an all-points job ran.
+func describeSearch(r tree.Report) string {
+	if r.Method == tree.SearchBrute && r.Build.Wall == 0 {
+		return "brute force (" + r.Reason + ")"
+	}
+	s := fmt.Sprintf("build %.3f s (%d distances, %d net steps, depth %d)", r.Build.Wall.Seconds(), r.Build.Distances, r.Build.NetSteps, r.Build.Depth)
+	if r.Method == tree.SearchBrute {
+		return fmt.Sprintf("brute force: %s; tree %s", r.Reason, s)
+	}
+	return fmt.Sprintf("cover tree, %s: %s; queries %.3f s (%d distances, %d groups)", r.Reason, s, r.QueryTime.Seconds(), r.Query.Distances, r.Query.Groups)
 }

@@ -1,0 +1,80 @@
+package tree
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// coherentGroups cuts the points of s into groups of at most size that are
+// close in space, so that a group's queries share their candidates: points
+// are sorted by their Morton (Z-order) code on the coordinates the metric
+// reads (scaled by the lengthscales for the residual metric), and in
+// predecessor mode first by the bit length of their index, so that a group
+// holds queries with similar numbers of predecessors (and so similar k-th
+// distances). Within a group ids are ascending. The grouping changes only
+// the work, never the answer.
+func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
+	n, d := s.N, s.D
+	dims := min(d, 63)
+	b := max(1, 63/dims) // bits per dimension
+	lo, hi := make([]float64, dims), make([]float64, dims)
+	for k := range dims {
+		lo[k], hi[k] = math.Inf(1), math.Inf(-1)
+	}
+	for i := range n {
+		for k := range dims {
+			v := s.X[i*d+k]
+			lo[k], hi[k] = min(lo[k], v), max(hi[k], v)
+		}
+	}
+	type key struct {
+		band uint8
+		code uint64
+		id   int32
+	}
+	keys := make([]key, n)
+	cells := float64(uint64(1)<<b - 1)
+	for i := range n {
+		var code uint64
+		for k := range dims {
+			c := uint64(0)
+			if hi[k] > lo[k] {
+				c = uint64((s.X[i*d+k] - lo[k]) / (hi[k] - lo[k]) * cells)
+			}
+			for bit := range b {
+				if bit*dims+k < 64 {
+					code |= (c >> bit & 1) << (bit*dims + k)
+				}
+			}
+		}
+		keys[i] = key{code: code, id: int32(i)}
+		if pred {
+			keys[i].band = uint8(bits.Len(uint(i)))
+		}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		switch {
+		case a.band != b.band:
+			return int(a.band) - int(b.band)
+		case a.code != b.code:
+			if a.code < b.code {
+				return -1
+			}
+			return 1
+		}
+		return int(a.id - b.id)
+	})
+	var groups [][]int32
+	for g0 := 0; g0 < n; g0 += size {
+		ids := make([]int32, 0, size)
+		for _, k := range keys[g0:min(n, g0+size)] {
+			ids = append(ids, k.id)
+		}
+		slices.Sort(ids)
+		groups = append(groups, ids)
+	}
+	return groups
+}

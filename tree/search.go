@@ -1,0 +1,201 @@
+package tree
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// Search picks how a k-NN job is answered. Every choice gives the same
+// answer, bit for bit; they differ only in time.
+type Search int
+
+const (
+	// SearchAuto builds the tree, walks a sample of query groups through
+	// it and keeps the tree when the sample's distance count, weighed by
+	// the tree's lower rate per distance, beats brute force; otherwise it
+	// answers by brute force.
+	SearchAuto Search = iota
+	SearchTree
+	SearchBrute
+)
+
+func (s Search) String() string {
+	switch s {
+	case SearchAuto:
+		return "auto"
+	case SearchTree:
+		return "tree"
+	case SearchBrute:
+		return "brute"
+	}
+	return fmt.Sprintf("Search(%d)", int(s))
+}
+
+// ParseSearch accepts "auto", "tree" and "brute".
+func ParseSearch(s string) (Search, error) {
+	switch s {
+	case "auto", "":
+		return SearchAuto, nil
+	case "tree":
+		return SearchTree, nil
+	case "brute":
+		return SearchBrute, nil
+	}
+	return 0, metric.BadInput("unknown search %q (want auto, tree or brute)", s)
+}
+
+// Report says how a k-NN job was answered and what it cost.
+type Report struct {
+	Method    Search // SearchTree or SearchBrute
+	Reason    string
+	Build     BuildStats
+	Query     QueryStats
+	QueryTime time.Duration
+	// SampleFraction is the auto choice's estimate: the sample's tree
+	// distances over brute force's for the same queries (0 if no sample).
+	SampleFraction float64
+}
+
+// treeCostFactor is how much more a distance costs on the tree's walk than
+// in brute force's large tiles (measured on the Vecchia benchmark: about
+// 70 M against 130 M distances/s on 2 vCPUs): auto keeps the tree when the
+// sample's distance fraction times this factor is below autoKeep.
+const (
+	treeCostFactor = 1.9
+	autoKeep       = 0.8
+	autoSample     = 16 // query groups walked for the estimate
+)
+
+// AllKNNSearch answers the all-points (or predecessor) k-NN job on m with
+// the given search: brute force, the tree, or auto's choice between them.
+func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
+	var rep Report
+	if search == SearchBrute {
+		rep.Method, rep.Reason = SearchBrute, "asked for"
+		t0 := time.Now()
+		nb, err := BruteAllKNN(ctx, m, opt)
+		rep.QueryTime = time.Since(t0)
+		return nb, rep, err
+	}
+	if opt.K < 1 {
+		return nil, rep, metric.BadInput("k must be at least 1, got %d", opt.K)
+	}
+	if topt.Pool == nil {
+		topt.Pool = opt.Pool
+	}
+	if search == SearchAuto {
+		near, kth := probe(m, opt)
+		if near > probeNear {
+			rep.Method = SearchBrute
+			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth)
+			t0 := time.Now()
+			nb, err := BruteAllKNN(ctx, m, opt)
+			rep.QueryTime = time.Since(t0)
+			return nb, rep, err
+		}
+	}
+	t, err := Build(ctx, m, topt)
+	if err != nil {
+		return nil, rep, err
+	}
+	rep.Build = t.Stats
+	rep.Method, rep.Reason = SearchTree, "asked for"
+	if search == SearchAuto {
+		frac, err := t.sampleFraction(ctx, opt)
+		if err != nil {
+			return nil, rep, err
+		}
+		rep.SampleFraction = frac
+		if frac*treeCostFactor >= autoKeep {
+			rep.Method = SearchBrute
+			rep.Reason = fmt.Sprintf("a sample of queries computed %.0f%% of brute force's distances on the tree (x%.1f for its lower rate >= %.1f): the metric has too little structure to prune", 100*frac, treeCostFactor, autoKeep)
+			t0 := time.Now()
+			nb, err := BruteAllKNN(ctx, m, opt)
+			rep.QueryTime = time.Since(t0)
+			return nb, rep, err
+		}
+		rep.Reason = fmt.Sprintf("a sample of queries computed %.0f%% of brute force's distances on the tree (x%.1f for its lower rate < %.1f)", 100*frac, treeCostFactor, autoKeep)
+	}
+	t0 := time.Now()
+	nb, st, err := t.AllKNN(ctx, opt)
+	rep.Query, rep.QueryTime = st, time.Since(t0)
+	return nb, rep, err
+}
+
+// sampleFraction walks autoSample query groups spread over the data and
+// returns their distances over what brute force computes for the same
+// queries (i per point i in predecessor mode, (n-1)/2 per point otherwise,
+// as the all-points brute force computes each pair once).
+func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions) (float64, error) {
+	opt.defaults()
+	groups := t.allGroups(opt)
+	step := max(1, len(groups)/autoSample)
+	var sample []group
+	brute := 0.0
+	for g := 0; g < len(groups); g += step {
+		sample = append(sample, groups[g])
+		for _, q := range groups[g].qids {
+			if opt.Predecessor {
+				brute += float64(q)
+			} else {
+				brute += float64(t.N()-1) / 2
+			}
+		}
+	}
+	_, st, err := t.runGroups(ctx, t.m.Data(), t.N(), sample, opt)
+	if err != nil || brute == 0 {
+		return 0, err
+	}
+	return float64(st.Distances) / brute, nil
+}
+
+// probeNear is the share of sampled pairs within the sampled k-th distance
+// plus 0.5 above which auto takes brute force without building the tree: a
+// node of radius 0.5 (the first level below a saturated root) can only be
+// skipped by queries farther than that from it, so with more such pairs
+// than this the tree would scan most points anyway.
+const probeNear = 0.3
+
+// probe estimates the metric's structure from 64 sampled queries against
+// 2048 sampled candidates: each query's k-th distance (scaled to the full
+// data: the ceil(k s/n)-th of the s sampled candidates, an over-estimate
+// when that is 1) and the share of pairs within it plus 0.5.
+func probe(m metric.Metric, opt KNNOptions) (near, kth float64) {
+	data := m.Data()
+	n := data.N
+	const nq, nc = 64, 2048
+	if n < 2*nq {
+		return 1, 1
+	}
+	r := rand.New(rand.NewPCG(uint64(n), 0x9b0be))
+	qids, cids := make([]int32, nq), make([]int32, min(nc, n))
+	for i := range qids {
+		qids[i] = int32(r.IntN(n))
+	}
+	for i := range cids {
+		cids[i] = int32(r.IntN(n))
+	}
+	tile := make([]float64, nq*len(cids))
+	m.Tile(metric.NewWorkspace(), tile, len(cids), data, metric.List(qids), data, metric.List(cids))
+	kk := max(1, (opt.K*len(cids)+n-1)/n)
+	var kths []float64
+	within := 0
+	for i := range nq {
+		row := slices.Clone(tile[i*len(cids) : (i+1)*len(cids)])
+		slices.Sort(row)
+		k := row[min(len(row)-1, kk)] // row[0] is likely the query itself or a duplicate
+		kths = append(kths, k)
+		for _, d := range row {
+			if d <= k+0.5 {
+				within++
+			}
+		}
+	}
+	slices.Sort(kths)
+	return float64(within) / float64(nq*len(cids)), kths[nq/2]
+}
