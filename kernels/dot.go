@@ -1,10 +1,5 @@
 package kernels
 
-import (
-	"fmt"
-	"math"
-)
-
 // Float is the element type of the dot tiles.
 type Float interface{ ~float32 | ~float64 }
 
@@ -67,60 +62,6 @@ func DotTile32Rows(g []float32, ldg int, a []float32, lda int, b []float32, ldb 
 	if checkTile("DotTile32Rows", g, ldg, a, lda, b, ldb, rows, q, len(rows), m) {
 		dotTileRowsF32(g, ldg, a, lda, b, ldb, rows, q, m)
 	}
-}
-
-// checkTile panics on the misuses the dot tiles reject (named after the
-// caller) and reports whether the tile has anything to compute. With rows,
-// every picked row [id*ldb, id*ldb+m) must lie in b.
-func checkTile[T Float](name string, g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int) bool {
-	lb := len(b)
-	if rows != nil {
-		lb = math.MaxInt // checked row by row below
-	}
-	checkDot(len(g), ldg, len(a), lda, lb, ldb, q, c, m)
-	if q == 0 || c == 0 {
-		return false
-	}
-	for j, id := range rows {
-		if id < 0 || int(id)*ldb+m > len(b) {
-			panic(fmt.Sprintf("kernels: %s: row id %d (position %d) outside b (%d elements, stride %d, m=%d)", name, id, j, len(b), ldb, m))
-		}
-	}
-	checkNoOverlap(g[:(q-1)*ldg+c], a, name+": g overlaps a")
-	checkNoOverlap(g[:(q-1)*ldg+c], b, name+": g overlaps b")
-	return true
-}
-
-func checkDot(lg, ldg, la, lda, lb, ldb, q, c, m int) {
-	if checkShape(lg, ldg, la, lda, q, c, m) {
-		return
-	}
-	switch {
-	case ldb < m:
-		panic(fmt.Sprintf("kernels: b stride %d is below m=%d", ldb, m))
-	case lb < (c-1)*ldb+m:
-		panic(fmt.Sprintf("kernels: b has %d elements, tile needs %d", lb, (c-1)*ldb+m))
-	}
-}
-
-// checkShape panics on what every q x c tile over row-major A rows of
-// length k rejects: negative sizes, an output stride below c or an A stride
-// below k, an output or an A too short. It reports whether the tile is
-// empty (then nothing else needs checking).
-func checkShape(lo, ldo, la, lda, q, c, k int) (empty bool) {
-	switch {
-	case q < 0 || c < 0 || k < 0:
-		panic(fmt.Sprintf("kernels: negative tile size q=%d c=%d, row length %d", q, c, k))
-	case q == 0 || c == 0:
-		return true
-	case ldo < c || lda < k:
-		panic(fmt.Sprintf("kernels: stride too small (output %d for c=%d, a %d for rows of %d)", ldo, c, lda, k))
-	case lo < (q-1)*ldo+c:
-		panic(fmt.Sprintf("kernels: output has %d elements, tile needs %d", lo, (q-1)*ldo+c))
-	case la < (q-1)*lda+k:
-		panic(fmt.Sprintf("kernels: a has %d elements, tile needs %d", la, (q-1)*lda+k))
-	}
-	return false
 }
 
 // dotKernel is the signature of one generated register block.

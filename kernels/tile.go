@@ -1,27 +1,16 @@
 package kernels
 
 import (
-	"fmt"
 	"unsafe"
 )
 
 // The coordinate tiles take the q query points as rows of a (q x d, stride
 // lda) and the c candidates transposed, as columns of bt (d x c, stride
-// ldbt >= c), so that the assembly vectorises over candidates. With
-// r2(i, j) = Σ_{k<d} (a[i*lda+k] - bt[k*ldbt+j])², they compute, for i < q
-// and j < c:
-//
-//	RBFTile:    out[i*ldo+j] = s2 exp(-r2/2)
-//	MaternTile: out[i*ldo+j] = s2 (1 + t + t²/3) exp(-t), t = sqrt(5 r2)
-//	EuclidTile: out[i*ldo+j] = sqrt(r2)
-//
-// Coordinates are expected pre-scaled by the lengthscales. out must not
-// overlap a or bt. The assembly accumulates r2 with FMA (the generic code
-// does not), so r2 agrees to (d+1) eps relative, the Euclidean distance to
-// (d+2) eps and the kernels to ((r2/2 + t)(d+2) + 6) eps relative (t = 0 for
-// RBF), where the vectorised exp adds at most 2 ulp (see ExpMaxULP). A NaN
-// coordinate gives NaN; an infinite one gives 0 for the kernels and +Inf for
-// the distance, as the generic code does.
+// ldbt >= c), so that the assembly vectorises over candidates (8 lanes of a
+// zmm register on AVX-512, 4 of a ymm on AVX2, opmask or scalar tails).
+// Coordinates are expected pre-scaled by the lengthscales; out must not
+// overlap a or bt. Each function's comment gives its reference loop and
+// tolerance against the generic code.
 
 // ExpMaxULP is the largest error of the vectorised exp, in units in the last
 // place of the true result, that the tests allow over [-745, 0] (the
@@ -29,7 +18,17 @@ import (
 // smallest normal number carry an absolute error of at most 2^-1073.
 const ExpMaxULP = 2
 
-// RBFTile computes an RBF kernel tile; see the comment above.
+// RBFTile computes an RBF kernel tile:
+//
+//	for i < q, j < c:
+//		r2 = Σ_{k<d} (a[i*lda+k] - bt[k*ldbt+j])²
+//		out[i*ldo+j] = s2 exp(-r2/2)
+//
+// The assembly accumulates r2 with FMA (the generic code does not), so r2
+// agrees to (d+1) eps relative and the result to ((r2/2)(d+2) + 6) eps
+// relative, where the vectorised exp adds at most ExpMaxULP ulp. A NaN
+// coordinate gives NaN, an infinite one 0. out must not overlap a or bt;
+// short slices or a stride below c panic.
 func RBFTile(out []float64, ldo int, a []float64, lda int, bt []float64, ldbt int, q, c, d int, s2 float64) {
 	checkCoordTile(len(out), ldo, len(a), lda, len(bt), ldbt, q, c, d)
 	for i := 0; i < q; i++ {
@@ -37,7 +36,17 @@ func RBFTile(out []float64, ldo int, a []float64, lda int, bt []float64, ldbt in
 	}
 }
 
-// MaternTile computes a Matern 5/2 kernel tile; see the comment above.
+// MaternTile computes a Matern 5/2 kernel tile:
+//
+//	for i < q, j < c:
+//		r2 = Σ_{k<d} (a[i*lda+k] - bt[k*ldbt+j])²,  t = sqrt(5 r2)
+//		out[i*ldo+j] = s2 (1 + t + t²/3) exp(-t)
+//
+// With r2 accumulated by FMA in the assembly, the result agrees with the
+// generic code to ((r2/2 + t)(d+2) + 6) eps relative, the vectorised exp
+// adding at most ExpMaxULP ulp. A NaN coordinate gives NaN, an infinite
+// one 0. out must not overlap a or bt; short slices or a stride below c
+// panic.
 func MaternTile(out []float64, ldo int, a []float64, lda int, bt []float64, ldbt int, q, c, d int, s2 float64) {
 	checkCoordTile(len(out), ldo, len(a), lda, len(bt), ldbt, q, c, d)
 	for i := 0; i < q; i++ {
@@ -45,7 +54,15 @@ func MaternTile(out []float64, ldo int, a []float64, lda int, bt []float64, ldbt
 	}
 }
 
-// EuclidTile computes a Euclidean distance tile; see the comment above.
+// EuclidTile computes a Euclidean distance tile:
+//
+//	for i < q, j < c:
+//		out[i*ldo+j] = sqrt(Σ_{k<d} (a[i*lda+k] - bt[k*ldbt+j])²)
+//
+// The assembly accumulates with FMA, so distances agree with the generic
+// code to (d+2) eps relative; identical points are at exactly 0 in every
+// implementation. A NaN coordinate gives NaN, an infinite one +Inf. out
+// must not overlap a or bt; short slices or a stride below c panic.
 func EuclidTile(out []float64, ldo int, a []float64, lda int, bt []float64, ldbt int, q, c, d int) {
 	checkCoordTile(len(out), ldo, len(a), lda, len(bt), ldbt, q, c, d)
 	for i := 0; i < q; i++ {
@@ -63,24 +80,6 @@ func EuclidRow(out []float64, a []float64, bt []float64, ldbt, c int, r float64,
 	checkCoordTile(len(out), c, d, d, len(bt), ldbt, 1, c, d)
 	checkIdx(idx, c, r)
 	return euclidRow(a, bt, ldbt, d, c, out[:c], r, idx)
-}
-
-func checkCoordTile(lo, ldo, la, lda, lbt, ldbt, q, c, d int) {
-	if checkShape(lo, ldo, la, lda, q, c, d) {
-		return
-	}
-	switch {
-	case ldbt < c:
-		panic(fmt.Sprintf("kernels: bt stride %d is below c=%d", ldbt, c))
-	case d > 0 && lbt < (d-1)*ldbt+c:
-		panic(fmt.Sprintf("kernels: bt has %d elements, tile needs %d", lbt, (d-1)*ldbt+c))
-	}
-}
-
-func checkIdx(idx []int32, c int, r float64) {
-	if r >= 0 && len(idx) < c {
-		panic(fmt.Sprintf("kernels: idx has room for %d hits, row has %d columns", len(idx), c))
-	}
 }
 
 // ptr returns the address of a slice's first element, or nil, without a

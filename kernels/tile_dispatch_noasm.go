@@ -13,7 +13,3 @@ func maternRow(a, bt []float64, ldbt, d, n int, s2 float64, out []float64) {
 func euclidRow(a, bt []float64, ldbt, d, n int, out []float64, r float64, idx []int32) int {
 	return euclidRowGeneric(a, bt, ldbt, d, n, out, r, idx)
 }
-
-func residualRow(dst, k, g, sc []float64, sq, r float64, idx []int32) int {
-	return residualRowGeneric(dst, k, g, sc, sq, r, idx)
-}
