@@ -100,177 +100,204 @@ func syntheticPoints(n, d int, seed uint64) []float64 {
 	return x
 }
 
+// knnJob is one `pcct knn` run: its flags, then its inputs.
+type knnJob struct {
+	mf                                       metricFlags
+	input, output, queries, impl, searchFlag string
+	cpuprofile, memprofile                   string
+	k, workers, exN, exD, show               int
+	pred                                     bool
+	search                                   tree.Search
+	x, xq                                    []float64 // data and query coordinates
+	n, d, nq                                 int
+	source                                   string
+}
+
 func knnCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pcct knn", flag.ContinueOnError)
-	var mf metricFlags
-	mf.register(fs)
-	input := fs.String("input", "", "points file (.npy or .csv), n x d; without it an embedded synthetic example is used")
-	output := fs.String("output", "", "write indices to FILE (.npy: int64 n x k, distances float64 in FILE_distances.npy; .csv: one line per point)")
-	k := fs.Int("k", 8, "neighbours per point")
-	pred := fs.Bool("predecessor", false, "Vecchia mode: point i may only take neighbours j < i")
-	workers := fs.Int("workers", 0, "worker goroutines (default GOMAXPROCS)")
-	impl := fs.String("kernels", "", "force a kernel implementation: generic, avx2 or avx512")
-	exN := fs.Int("example-n", 8192, "points in the synthetic example")
-	exD := fs.Int("example-d", 8, "dimensions of the synthetic example")
-	show := fs.Int("show", 3, "rows of the answer to print")
-	queries := fs.String("queries", "", "query points file (.npy or .csv): find each query's k nearest data points instead of all-points k-NN")
-	searchFlag := fs.String("search", "auto", "how to search: auto (the tree where the metric has structure, else brute force), tree or brute; the answer is the same")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to FILE")
-	memprofile := fs.String("memprofile", "", "write a heap profile (pprof) to FILE at the end")
-	if err := parseFlags(fs, args, stdout); err != nil {
+	var j knnJob
+	if err := j.parse(args, stdout); err != nil {
 		return err
 	}
-	if *impl != "" {
-		if err := kernels.Select(*impl); err != nil {
-			return usageErr("--kernels: %v", err)
-		}
+	if err := j.load(stderr); err != nil {
+		return err
 	}
-	if *k < 1 {
-		return usageErr("--k must be at least 1, got %d", *k)
-	}
-	search, err := tree.ParseSearch(*searchFlag)
-	if err != nil {
-		return usageErr("--search: %v", err)
-	}
-	if o := strings.ToLower(*output); o != "" && !strings.HasSuffix(o, ".npy") && !strings.HasSuffix(o, ".csv") {
-		return usageErr("--output must end in .npy or .csv, got %q", *output)
-	}
-	var x []float64
-	var n, d int
-	source := ""
-	if *input != "" {
-		var err error
-		if x, n, d, err = dataio.ReadPoints(*input); err != nil {
-			return err
-		}
-		source = *input
-	} else {
-		if *exN < 2 || *exD < 1 {
-			return usageErr("--example-n must be >= 2 and --example-d >= 1")
-		}
-		n, d = *exN, *exD
-		x = syntheticPoints(n, d, mf.seed)
-		source = fmt.Sprintf("synthetic example (n=%d uniform points in [0,1]^%d, seed %d)", n, d, mf.seed)
-	}
-	var xq []float64
-	var nq int
-	if *queries != "" {
-		if *pred {
-			return usageErr("--predecessor applies to all-points k-NN, not to --queries")
-		}
-		var dq int
-		var err error
-		if xq, nq, dq, err = dataio.ReadPoints(*queries); err != nil {
-			return fmt.Errorf("--queries: %w", err)
-		}
-		if dq != d {
-			return fmt.Errorf("--queries: points have %d dimensions, the data has %d", dq, d)
-		}
-		if *k > n {
-			fmt.Fprintf(stderr, "pcct knn: note: --k = %d is larger than the %d data points; rows are padded with -1 / +Inf\n", *k, n)
-		}
-	} else if *k > n-1 {
-		fmt.Fprintf(stderr, "pcct knn: note: --k = %d is larger than the %d other points (n = %d); rows are padded with -1 / +Inf\n", *k, n-1, n)
-	}
-	if *cpuprofile != "" {
-		stop, err := startCPUProfile(*cpuprofile)
+	if j.cpuprofile != "" {
+		stop, err := startCPUProfile(j.cpuprofile)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	if *workers < 0 {
-		return usageErr("--workers must be positive, got %d", *workers)
-	}
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stopSignals()
-	pool := streamer.NewPool(*workers)
+	pool := streamer.NewPool(j.workers)
 	defer pool.Close()
 	t0 := time.Now()
-	m, err := mf.build(ctx, x, n, d, pool)
+	m, err := j.mf.build(ctx, j.x, j.n, j.d, pool)
 	if err != nil {
 		return err
 	}
 	tBuild := time.Since(t0)
 	t1 := time.Now()
-	var nb *tree.Neighbours
-	how := "brute force (queries: --search tree to use the tree)"
-	if search == tree.SearchBrute {
-		how = "brute force (asked for)"
-	}
-	rows := n
-	if *queries != "" {
-		qs, err := m.Embed(ctx, xq, nq)
-		if err != nil {
-			return fmt.Errorf("--queries: %w", err)
-		}
-		if search == tree.SearchTree {
-			tr, err := tree.Build(ctx, m, tree.Options{Pool: pool})
-			if err != nil {
-				return err
-			}
-			var st tree.QueryStats
-			if nb, st, err = tr.KNN(ctx, qs, tree.KNNOptions{K: *k, Pool: pool}); err != nil {
-				return err
-			}
-			how = fmt.Sprintf("cover tree (asked for): build %.3f s, %d distances, depth %d; queries %d distances", tr.Stats.Wall.Seconds(), tr.Stats.Distances, tr.Stats.Depth, st.Distances)
-		} else if nb, err = tree.BruteKNN(ctx, m, qs, tree.KNNOptions{K: *k, Pool: pool}); err != nil {
-			return err
-		}
-		rows = nq
-		source += fmt.Sprintf("; queries: %s (%d points)", *queries, nq)
-	} else {
-		var rep tree.Report
-		nb, rep, err = tree.AllKNNSearch(ctx, m, tree.KNNOptions{K: *k, Predecessor: *pred, Pool: pool}, search, tree.Options{Pool: pool})
-		if err != nil {
-			return err
-		}
-		how = describeSearch(rep)
+	nb, how, err := j.run(ctx, m, pool)
+	if err != nil {
+		return err
 	}
 	tKNN := time.Since(t1)
-	if *memprofile != "" {
-		if err := writeHeapProfile(*memprofile); err != nil {
+	if j.memprofile != "" {
+		if err := writeHeapProfile(j.memprofile); err != nil {
 			return err
 		}
 	}
+	fmt.Fprintf(stderr, "pcct knn: search: %s\n", how)
+	return j.report(stdout, m, nb, tBuild, tKNN)
+}
 
+// parse reads and checks the flags.
+func (j *knnJob) parse(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("pcct knn", flag.ContinueOnError)
+	j.mf.register(fs)
+	fs.StringVar(&j.input, "input", "", "points file (.npy or .csv), n x d; without it an embedded synthetic example is used")
+	fs.StringVar(&j.output, "output", "", "write indices to FILE (.npy: int64 n x k, distances float64 in FILE_distances.npy; .csv: one line per point)")
+	fs.IntVar(&j.k, "k", 8, "neighbours per point")
+	fs.BoolVar(&j.pred, "predecessor", false, "Vecchia mode: point i may only take neighbours j < i")
+	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default GOMAXPROCS)")
+	fs.StringVar(&j.impl, "kernels", "", "force a kernel implementation: generic, avx2 or avx512")
+	fs.IntVar(&j.exN, "example-n", 8192, "points in the synthetic example")
+	fs.IntVar(&j.exD, "example-d", 8, "dimensions of the synthetic example")
+	fs.IntVar(&j.show, "show", 3, "rows of the answer to print")
+	fs.StringVar(&j.queries, "queries", "", "query points file (.npy or .csv): find each query's k nearest data points instead of all-points k-NN")
+	fs.StringVar(&j.searchFlag, "search", "auto", "how to search: auto (the tree where the metric has structure, else brute force), tree or brute; the answer is the same")
+	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
+	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if j.impl != "" {
+		if err := kernels.Select(j.impl); err != nil {
+			return usageErr("--kernels: %v", err)
+		}
+	}
+	if j.k < 1 {
+		return usageErr("--k must be at least 1, got %d", j.k)
+	}
+	if j.workers < 0 {
+		return usageErr("--workers must be positive, got %d", j.workers)
+	}
+	var err error
+	if j.search, err = tree.ParseSearch(j.searchFlag); err != nil {
+		return usageErr("--search: %v", err)
+	}
+	if o := strings.ToLower(j.output); o != "" && !strings.HasSuffix(o, ".npy") && !strings.HasSuffix(o, ".csv") {
+		return usageErr("--output must end in .npy or .csv, got %q", j.output)
+	}
+	if j.queries != "" && j.pred {
+		return usageErr("--predecessor applies to all-points k-NN, not to --queries")
+	}
+	if j.input == "" && (j.exN < 2 || j.exD < 1) {
+		return usageErr("--example-n must be >= 2 and --example-d >= 1")
+	}
+	return nil
+}
+
+// load reads the data (or makes the synthetic example) and the queries.
+func (j *knnJob) load(stderr io.Writer) error {
+	var err error
+	if j.input != "" {
+		if j.x, j.n, j.d, err = dataio.ReadPoints(j.input); err != nil {
+			return err
+		}
+		j.source = j.input
+	} else {
+		j.n, j.d = j.exN, j.exD
+		j.x = syntheticPoints(j.n, j.d, j.mf.seed)
+		j.source = fmt.Sprintf("synthetic example (n=%d uniform points in [0,1]^%d, seed %d)", j.n, j.d, j.mf.seed)
+	}
+	if j.queries == "" {
+		if j.k > j.n-1 {
+			fmt.Fprintf(stderr, "pcct knn: note: --k = %d is larger than the %d other points (n = %d); rows are padded with -1 / +Inf\n", j.k, j.n-1, j.n)
+		}
+		return nil
+	}
+	var dq int
+	if j.xq, j.nq, dq, err = dataio.ReadPoints(j.queries); err != nil {
+		return fmt.Errorf("--queries: %w", err)
+	}
+	if dq != j.d {
+		return fmt.Errorf("--queries: points have %d dimensions, the data has %d", dq, j.d)
+	}
+	if j.k > j.n {
+		fmt.Fprintf(stderr, "pcct knn: note: --k = %d is larger than the %d data points; rows are padded with -1 / +Inf\n", j.k, j.n)
+	}
+	j.source += fmt.Sprintf("; queries: %s (%d points)", j.queries, j.nq)
+	return nil
+}
+
+// run answers the job and says how.
+func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*tree.Neighbours, string, error) {
+	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool}
+	if j.queries == "" {
+		nb, rep, err := tree.AllKNNSearch(ctx, m, opt, j.search, tree.Options{Pool: pool})
+		return nb, describeSearch(rep), err
+	}
+	qs, err := m.Embed(ctx, j.xq, j.nq)
+	if err != nil {
+		return nil, "", fmt.Errorf("--queries: %w", err)
+	}
+	if j.search != tree.SearchTree {
+		how := "brute force (queries: --search tree to use the tree)"
+		if j.search == tree.SearchBrute {
+			how = "brute force (asked for)"
+		}
+		nb, err := tree.BruteKNN(ctx, m, qs, opt)
+		return nb, how, err
+	}
+	tr, err := tree.Build(ctx, m, tree.Options{Pool: pool})
+	if err != nil {
+		return nil, "", err
+	}
+	nb, st, err := tr.KNN(ctx, qs, opt)
+	how := fmt.Sprintf("cover tree (asked for): build %.3f s, %d distances, depth %d; queries %d distances",
+		tr.Stats.Wall.Seconds(), tr.Stats.Distances, tr.Stats.Depth, st.Distances)
+	return nb, how, err
+}
+
+// report prints the summary and a few answers, and writes the output.
+func (j *knnJob) report(stdout io.Writer, m metric.Metric, nb *tree.Neighbours, tBuild, tKNN time.Duration) error {
 	fmt.Fprintln(stdout, cpuLine())
-	fmt.Fprintf(stdout, "input: %s\n", source)
+	fmt.Fprintf(stdout, "input: %s\n", j.source)
 	desc := m.Name()
 	if r, ok := m.(*metric.Residual); ok {
-		desc += fmt.Sprintf(" (%s kernel, m=%d inducing points, jitter %g)", mf.kernel, r.Inducing(), r.Jitter())
-		if mf.float32 {
+		desc += fmt.Sprintf(" (%s kernel, m=%d inducing points, jitter %g)", j.mf.kernel, r.Inducing(), r.Jitter())
+		if j.mf.float32 {
 			desc += fmt.Sprintf("; float32 V, error bound on rho %.3g", r.Float32Bound())
 		}
 	}
-	mode := "all points"
-	if *pred {
+	mode, what := "all points", "point"
+	if j.pred {
 		mode = "predecessors (Vecchia)"
-	} else if *queries != "" {
-		mode = "query points"
+	} else if j.queries != "" {
+		mode, what = "query points", "query"
 	}
 	fmt.Fprintf(stdout, "metric: %s\nexact %d-NN over %s: metric built in %.3f s, search %.3f s\n",
-		desc, *k, mode, tBuild.Seconds(), tKNN.Seconds())
-	fmt.Fprintf(stderr, "pcct knn: search: %s\n", how)
+		desc, j.k, mode, tBuild.Seconds(), tKNN.Seconds())
+	rows := nb.N()
+	for i := 0; i < min(j.show, rows); i++ {
+		r := rows - 1 - i // the last points have the most predecessors
+		ids, ds := nb.Row(r)
+		fmt.Fprintf(stdout, "%s %d: neighbours %v distances %.4f\n", what, r, ids, ds)
+	}
+	if j.output == "" {
+		return nil
+	}
 	idx64 := make([]int64, len(nb.Indices()))
 	for i, v := range nb.Indices() {
 		idx64[i] = int64(v)
 	}
-	for i := 0; i < min(*show, rows); i++ {
-		r := rows - 1 - i // the last points have the most predecessors
-		ids, ds := nb.Row(r)
-		what := "point"
-		if *queries != "" {
-			what = "query"
-		}
-		fmt.Fprintf(stdout, "%s %d: neighbours %v distances %.4f\n", what, r, ids, ds)
+	if err := writeNeighbours(j.output, idx64, nb.Distances(), rows, j.k); err != nil {
+		return err
 	}
-	if *output != "" {
-		if err := writeNeighbours(*output, idx64, nb.Distances(), rows, *k); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s\n", *output)
-	}
+	fmt.Fprintf(stdout, "wrote %s\n", j.output)
 	return nil
 }
 
