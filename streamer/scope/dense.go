@@ -44,46 +44,11 @@ func (c *Collector) dense(ctx context.Context, r *Request) (*Result, error) {
 		if denseOrder == "chunk" {
 			k, b = t/nblocks, t%nblocks
 		}
-		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
-		c0, c1 := k*r.Chunk, min(n, (k+1)*r.Chunk)
-		// Columns any query of the block scans.
-		need0, need1 := c1, c0
-		for i := q0; i < q1; i++ {
-			lo, hi, _ := r.window(i, n)
-			need0, need1 = min(need0, max(lo, c0)), max(need1, min(hi, c1))
-		}
-		if need0 >= need1 {
-			return
-		}
-		sw := c.ws[w]
-		nc := need1 - need0
-		sw.tile = grow(sw.tile, (q1-q0)*nc)
-		cb := metric.Range(list.Lo+need0, list.Lo+need1)
-		if list.IDs != nil {
-			cb = metric.List(list.IDs[need0:need1])
-		}
-		qs, qb := r.Queries, r.queryBlock(q0, q1)
+		var pq *metric.Set
 		if packedQ != nil {
-			qs, qb = packedQ[b], metric.Range(0, q1-q0)
-			sw.counters.CacheHits++
+			pq = packedQ[b]
 		}
-		r.Metric.Tile(sw.mw, sw.tile, nc, qs, qb, r.Candidates, cb)
-		var out []hit
-		for i := q0; i < q1; i++ {
-			lo, hi, _ := r.window(i, n)
-			lo, hi = max(lo, need0), min(hi, need1)
-			row := sw.tile[(i-q0)*nc : (i-q0+1)*nc]
-			rad := r.Radius[i]
-			for j := lo; j < hi; j++ {
-				if d := row[j-need0]; d <= rad {
-					out = append(out, hit{int32(i), int32(list.At(j)), d})
-				}
-			}
-			if hi > lo {
-				sw.counters.Scans += int64(hi - lo)
-			}
-		}
-		results[t] = out
+		results[t] = c.scanDense(r, c.ws[w], b, k, pq)
 	})
 	stats.Jobs = append(stats.Jobs, st)
 	if err != nil {
@@ -99,4 +64,52 @@ func (c *Collector) dense(ctx context.Context, r *Request) (*Result, error) {
 	}
 	s.Stats.Jobs = append(stats.Jobs, jobs...)
 	return s, nil
+}
+
+// scanDense tiles query block b against candidate chunk k (only the
+// columns some query's window reaches) and keeps the pairs within each
+// query's radius and window. packed, if not nil, holds the block's query
+// rows packed once for all its tiles.
+func (c *Collector) scanDense(r *Request, sw *scopeWorker, b, k int, packed *metric.Set) []hit {
+	nq, list := r.nq(), *r.Dense
+	n := list.Len()
+	q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
+	c0, c1 := k*r.Chunk, min(n, (k+1)*r.Chunk)
+	// Columns any query of the block scans.
+	need0, need1 := c1, c0
+	for i := q0; i < q1; i++ {
+		lo, hi, _ := r.window(i, n)
+		need0, need1 = min(need0, max(lo, c0)), max(need1, min(hi, c1))
+	}
+	if need0 >= need1 {
+		return nil
+	}
+	nc := need1 - need0
+	sw.tile = grow(sw.tile, (q1-q0)*nc)
+	cb := metric.Range(list.Lo+need0, list.Lo+need1)
+	if list.IDs != nil {
+		cb = metric.List(list.IDs[need0:need1])
+	}
+	qs, qb := r.Queries, r.queryBlock(q0, q1)
+	if packed != nil {
+		qs, qb = packed, metric.Range(0, q1-q0)
+		sw.counters.CacheHits++
+	}
+	r.Metric.Tile(sw.mw, sw.tile, nc, qs, qb, r.Candidates, cb)
+	var out []hit
+	for i := q0; i < q1; i++ {
+		lo, hi, _ := r.window(i, n)
+		lo, hi = max(lo, need0), min(hi, need1)
+		row := sw.tile[(i-q0)*nc : (i-q0+1)*nc]
+		rad := r.Radius[i]
+		for j := lo; j < hi; j++ {
+			if d := row[j-need0]; d <= rad {
+				out = append(out, hit{int32(i), int32(list.At(j)), d})
+			}
+		}
+		if hi > lo {
+			sw.counters.Scans += int64(hi - lo)
+		}
+	}
+	return out
 }

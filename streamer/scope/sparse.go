@@ -5,6 +5,7 @@ import (
 	"math/bits"
 
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // sparseGroupSlack bounds the extra distances a grouped sparse block may
@@ -26,22 +27,64 @@ type sparseBlock struct {
 	bits  [][]uint64
 }
 
+// sparsePlan is what the planning pass of a sparse request finds: the
+// de-duplicated lists of queries scanned one by one, every query's
+// de-duplicated list length, and each block's plan.
+type sparsePlan struct {
+	lists [][]int32
+	lens  []int
+	plans []sparseBlock
+}
+
+// sparseTask is a tile of a sparse request: a chunk [lo, hi) of a grouped
+// block's union (q < 0) or of one query's window.
+type sparseTask struct {
+	block, q, lo, hi int
+}
+
 // sparse: each query scans its own de-duplicated list. Queries are taken in
 // blocks; a block whose lists overlap enough is tiled against the union of
 // its lists (block x chunk tiles, each candidate row read once for the
 // block), the others query by query.
 func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
+	var stats Stats
+	sp, st, err := c.planSparse(ctx, r)
+	stats.Jobs = append(stats.Jobs, st)
+	if err != nil {
+		return nil, err
+	}
+	tasks := sp.tasks(r)
+	results := make([][]hit, len(tasks))
+	st, err = c.pool.RunContext(ctx, len(tasks), func(w, t int) {
+		tk := tasks[t]
+		if tk.q >= 0 {
+			results[t] = c.scanQuery(r, c.ws[w], tk.q, sp.lists[tk.q][tk.lo:tk.hi])
+		} else {
+			results[t] = c.scanBlock(r, c.ws[w], &sp.plans[tk.block], tk)
+		}
+	})
+	stats.Jobs = append(stats.Jobs, st)
+	if err != nil {
+		return nil, err
+	}
+	s, jobs, err := c.merge(ctx, r, r.nq(), func(i int) int { return sp.lens[i] }, results, func(t int) int { return tasks[t].block })
+	if err != nil {
+		return nil, err
+	}
+	s.Stats.Jobs = append(stats.Jobs, jobs...)
+	return s, nil
+}
+
+// planSparse de-duplicates the lists and plans each block on the pool.
+func (c *Collector) planSparse(ctx context.Context, r *Request) (*sparsePlan, streamer.JobStats, error) {
 	nq := r.nq()
 	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
-	var stats Stats
-	lists := make([][]int32, nq) // de-duplicated lists (blocks scanned query by query)
-	lens := make([]int, nq)      // de-duplicated list lengths (all queries)
-	plans := make([]sparseBlock, nblocks)
+	sp := &sparsePlan{lists: make([][]int32, nq), lens: make([]int, nq), plans: make([]sparseBlock, nblocks)}
 	st, err := c.pool.RunContext(ctx, nblocks, func(w, b int) {
 		sw := c.ws[w]
 		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
 		if q1-q0 < 2 {
-			c.dedupe(r, sw, q0, q1, lists, lens)
+			c.dedupe(r, sw, q0, q1, sp.lists, sp.lens)
 			return
 		}
 		// Without a cap or resume point a query scans its whole raw list,
@@ -52,109 +95,98 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 		if r.ScanCap == 0 && r.Resume == nil {
 			raw := func(i int) []int32 { return r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]] }
 			if pl, counts, repeats, ok := planBlock(r, sw, q0, q1, raw); ok {
-				plans[b] = pl
-				copy(lens[q0:q1], counts)
+				sp.plans[b] = pl
+				copy(sp.lens[q0:q1], counts)
 				sw.counters.Dedupe += repeats
 				return
 			}
-			c.dedupe(r, sw, q0, q1, lists, lens)
+			c.dedupe(r, sw, q0, q1, sp.lists, sp.lens)
 			return
 		}
-		c.dedupe(r, sw, q0, q1, lists, lens)
+		c.dedupe(r, sw, q0, q1, sp.lists, sp.lens)
 		windows := func(i int) []int32 {
-			lo, hi, _ := r.window(i, len(lists[i]))
-			return lists[i][lo:hi]
+			lo, hi, _ := r.window(i, len(sp.lists[i]))
+			return sp.lists[i][lo:hi]
 		}
 		if pl, _, _, ok := planBlock(r, sw, q0, q1, windows); ok {
-			plans[b] = pl
+			sp.plans[b] = pl
 		}
 	})
-	stats.Jobs = append(stats.Jobs, st)
-	if err != nil {
-		return nil, err
-	}
-	// Tasks: (block, chunk of its union) for grouped blocks, (query, chunk
-	// of its window) for the others.
-	type task struct {
-		block, q, lo, hi int // q < 0: a grouped block's chunk
-	}
-	var tasks []task
-	for b := 0; b < nblocks; b++ {
+	return sp, st, err
+}
+
+// tasks cuts the planned request into tiles: (block, chunk of its union)
+// for grouped blocks, (query, chunk of its window) for the others.
+func (sp *sparsePlan) tasks(r *Request) []sparseTask {
+	nq := r.nq()
+	var tasks []sparseTask
+	for b := range sp.plans {
 		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
-		if u := plans[b].union; u != nil {
+		if u := sp.plans[b].union; u != nil {
 			for a := 0; a < len(u); a += r.Chunk {
-				tasks = append(tasks, task{b, -1, a, min(len(u), a+r.Chunk)})
+				tasks = append(tasks, sparseTask{b, -1, a, min(len(u), a+r.Chunk)})
 			}
 			continue
 		}
 		for i := q0; i < q1; i++ {
-			lo, hi, _ := r.window(i, len(lists[i]))
+			lo, hi, _ := r.window(i, len(sp.lists[i]))
 			for a := lo; a < hi; a += r.Chunk {
-				tasks = append(tasks, task{b, i, a, min(hi, a+r.Chunk)})
+				tasks = append(tasks, sparseTask{b, i, a, min(hi, a+r.Chunk)})
 			}
 		}
 	}
-	results := make([][]hit, len(tasks))
-	st, err = c.pool.RunContext(ctx, len(tasks), func(w, t int) {
-		tk := tasks[t]
-		sw := c.ws[w]
-		var out []hit
-		if tk.q >= 0 {
-			ids := lists[tk.q][tk.lo:tk.hi]
-			nc := len(ids)
-			sw.tile = grow(sw.tile, nc)
-			r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(tk.q, tk.q+1), r.Candidates, metric.List(ids))
-			rad := r.Radius[tk.q]
-			for j, d := range sw.tile[:nc] {
-				if d <= rad {
-					out = append(out, hit{int32(tk.q), ids[j], d})
+	return tasks
+}
+
+// scanQuery tiles query q alone against the candidates ids.
+func (c *Collector) scanQuery(r *Request, sw *scopeWorker, q int, ids []int32) []hit {
+	nc := len(ids)
+	sw.tile = grow(sw.tile, nc)
+	r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q, q+1), r.Candidates, metric.List(ids))
+	sw.counters.Scans += int64(nc)
+	var out []hit
+	rad := r.Radius[q]
+	for j, d := range sw.tile[:nc] {
+		if d <= rad {
+			out = append(out, hit{int32(q), ids[j], d})
+		}
+	}
+	return out
+}
+
+// scanBlock tiles a grouped block against the chunk [tk.lo, tk.hi) of its
+// union and keeps, for each query, its own candidates within its radius.
+func (c *Collector) scanBlock(r *Request, sw *scopeWorker, pl *sparseBlock, tk sparseTask) []hit {
+	q0, q1 := tk.block*r.QueryBlock, min(r.nq(), (tk.block+1)*r.QueryBlock)
+	ids := pl.union[tk.lo:tk.hi]
+	nc := len(ids)
+	sw.tile = grow(sw.tile, (q1-q0)*nc)
+	r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q0, q1), r.Candidates, metric.List(ids))
+	sw.counters.Scans += int64((q1 - q0) * nc)
+	var out []hit
+	for i := q0; i < q1; i++ {
+		bm := pl.bits[i-q0]
+		row := sw.tile[(i-q0)*nc : (i-q0+1)*nc]
+		rad := r.Radius[i]
+		// The query's candidates among union positions [lo, hi).
+		for wi := tk.lo / 64; wi*64 < tk.hi; wi++ {
+			word := bm[wi]
+			if wi*64 < tk.lo {
+				word &^= 1<<(tk.lo-wi*64) - 1
+			}
+			if end := tk.hi - wi*64; end < 64 {
+				word &= 1<<end - 1
+			}
+			for word != 0 {
+				p := wi*64 + bits.TrailingZeros64(word)
+				word &= word - 1
+				if d := row[p-tk.lo]; d <= rad {
+					out = append(out, hit{int32(i), ids[p-tk.lo], d})
 				}
 			}
-			sw.counters.Scans += int64(nc)
-			results[t] = out
-			return
 		}
-		pl := &plans[tk.block]
-		q0, q1 := tk.block*r.QueryBlock, min(nq, (tk.block+1)*r.QueryBlock)
-		ids := pl.union[tk.lo:tk.hi]
-		nc := len(ids)
-		sw.tile = grow(sw.tile, (q1-q0)*nc)
-		r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q0, q1), r.Candidates, metric.List(ids))
-		sw.counters.Scans += int64((q1 - q0) * nc)
-		for i := q0; i < q1; i++ {
-			bm := pl.bits[i-q0]
-			row := sw.tile[(i-q0)*nc : (i-q0+1)*nc]
-			rad := r.Radius[i]
-			// The query's candidates among union positions [lo, hi).
-			for wi := tk.lo / 64; wi*64 < tk.hi; wi++ {
-				word := bm[wi]
-				if wi*64 < tk.lo {
-					word &^= 1<<(tk.lo-wi*64) - 1
-				}
-				if end := tk.hi - wi*64; end < 64 {
-					word &= 1<<end - 1
-				}
-				for word != 0 {
-					p := wi*64 + bits.TrailingZeros64(word)
-					word &= word - 1
-					if d := row[p-tk.lo]; d <= rad {
-						out = append(out, hit{int32(i), ids[p-tk.lo], d})
-					}
-				}
-			}
-		}
-		results[t] = out
-	})
-	stats.Jobs = append(stats.Jobs, st)
-	if err != nil {
-		return nil, err
 	}
-	s, jobs, err := c.merge(ctx, r, nq, func(i int) int { return lens[i] }, results, func(t int) int { return tasks[t].block })
-	if err != nil {
-		return nil, err
-	}
-	s.Stats.Jobs = append(stats.Jobs, jobs...)
-	return s, nil
+	return out
 }
 
 // planBlock plans the queries [q0, q1) from the ids each scans: the union
