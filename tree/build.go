@@ -55,7 +55,6 @@ type builder struct {
 
 type buildScratch struct {
 	w     *metric.Workspace
-	hits  metric.Hits
 	owner []int32 // by point id: the accepted centre covering it, or -1
 }
 
