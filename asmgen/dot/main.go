@@ -76,11 +76,31 @@ func edgeWidths(C int) []int {
 // the arithmetic is the same, so results are bit-identical to the strided
 // kernel on copied rows.
 func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
+	declare(isa, es, R, C, rows)
+	ad := address(es, R, C, rows)
+	m := Load(Param("m"), GP64())
+	n := GP64()
+	MOVQ(m, n)
+	log := 0
+	for 1<<log < isa.Lanes(es) {
+		log++
+	}
+	SHRQ(U8(log), n)
+
+	acc := zeroedAccs(R, C, isa.Vec)
+	mainLoop(isa, es, ad, acc, n)
+	tail(isa, es, ad, acc, m)
+	reduceStore(isa, es, ad.shift, acc)
+	VZEROUPPER()
+	RET()
+}
+
+// declare writes the kernel's TEXT line and doc comment.
+func declare(isa vecgen.ISA, es, R, C int, rows bool) {
 	typ, prec := "float64", "F64"
 	if es == 4 {
 		typ, prec = "float32", "F32"
 	}
-	lanes := isa.Lanes(es)
 	name := fmt.Sprintf("dot%s%dx%d%s", prec, R, C, isa.Name)
 	if rows {
 		name = fmt.Sprintf("dot%s%dx%dRows%s", prec, R, C, isa.Name)
@@ -90,14 +110,29 @@ func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
 		TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, m int, out *%[1]s, ldo int)", typ))
 		Doc(fmt.Sprintf("%s computes the %dx%d block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).", name, R, C))
 	}
+}
 
-	shift := U8(3)
+// addressing holds a block kernel's row addresses: A rows from a with
+// stride lda (and 3 lda), B rows from their bases, advanced together.
+type addressing struct {
+	shift      U8 // log2 of the element size
+	a          Register
+	bases      []Register
+	rowA, rowB func(i int) Mem
+	R, C       int
+}
+
+// address loads the A and B pointers and strides and sets up the row
+// addressing: B rows from a base every three rows (index scales are 1, 2, 4
+// or 8), or, gathered, each from its own base.
+func address(es, R, C int, rows bool) addressing {
+	ad := addressing{shift: U8(3), R: R, C: C}
 	if es == 4 {
-		shift = U8(2)
+		ad.shift = U8(2)
 	}
 	a := Load(Param("a"), GP64())
 	lda := Load(Param("lda"), GP64())
-	SHLQ(shift, lda)
+	SHLQ(ad.shift, lda)
 	var lda3 GPVirtual
 	if R > 3 {
 		lda3 = GP64()
@@ -105,29 +140,20 @@ func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
 	}
 	b := Load(Param("b"), GP64())
 	ldb := Load(Param("ldb"), GP64())
-	SHLQ(shift, ldb)
-	// B rows are addressed from a base every three rows (index scales are
-	// 1, 2, 4 or 8), or, gathered, each from its own base.
-	var bases []Register
+	SHLQ(ad.shift, ldb)
 	if rows {
-		ids := Load(Param("ids"), GP64())
-		for j := 0; j < C; j++ {
-			bj := GP64()
-			MOVLQSX(Mem{Base: ids, Disp: 4 * j}, bj)
-			IMULQ(ldb, bj)
-			ADDQ(b, bj)
-			bases = append(bases, bj)
-		}
+		ad.bases = rowBasesByID(b, ldb, C)
 	} else {
-		bases = append(bases, b)
+		ad.bases = append(ad.bases, b)
 		for j := 3; j < C; j += 3 {
 			bj := GP64()
 			LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, bj)
-			ADDQ(bases[len(bases)-1], bj)
-			bases = append(bases, bj)
+			ADDQ(ad.bases[len(ad.bases)-1], bj)
+			ad.bases = append(ad.bases, bj)
 		}
 	}
-	rowA := func(i int) Mem {
+	ad.a = a
+	ad.rowA = func(i int) Mem {
 		switch i {
 		case 0:
 			return Mem{Base: a}
@@ -136,73 +162,73 @@ func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
 		}
 		return Mem{Base: a, Index: lda, Scale: uint8(i)}
 	}
-	rowB := func(j int) Mem {
+	ad.rowB = func(j int) Mem {
 		if rows {
-			return Mem{Base: bases[j]}
+			return Mem{Base: ad.bases[j]}
 		}
-		base := bases[j/3]
+		base := ad.bases[j/3]
 		if j%3 == 0 {
 			return Mem{Base: base}
 		}
 		return Mem{Base: base, Index: ldb, Scale: uint8(j % 3)}
 	}
+	return ad
+}
 
-	m := Load(Param("m"), GP64())
-	n := GP64()
-	MOVQ(m, n)
-	log := 0
-	for 1<<log < lanes {
-		log++
-	}
-	SHRQ(U8(log), n)
-
-	acc := zeroedAccs(R, C, isa.Vec)
-
+// mainLoop runs n steps of one vector of every row.
+func mainLoop(isa vecgen.ISA, es int, ad addressing, acc [][]VecVirtual, n Register) {
 	Comment("Main loop: one vector of every row per step.")
 	TESTQ(n, n)
 	JZ(LabelRef("tail"))
 	Label("loop")
-	ar := make([]VecVirtual, R)
+	ar := make([]VecVirtual, ad.R)
 	for i := range ar {
 		ar[i] = isa.Vec()
-		vecgen.LoadVec(rowA(i), ar[i], es)
+		vecgen.LoadVec(ad.rowA(i), ar[i], es)
 	}
-	for j := 0; j < C; j++ {
+	for j := 0; j < ad.C; j++ {
 		bt := isa.Vec()
-		vecgen.LoadVec(rowB(j), bt, es)
-		for i := 0; i < R; i++ {
+		vecgen.LoadVec(ad.rowB(j), bt, es)
+		for i := 0; i < ad.R; i++ {
 			vecgen.FMA(bt, ar[i], acc[i][j], es)
 		}
 	}
-	ADDQ(U32(isa.Bytes), a)
-	for _, base := range bases {
+	ADDQ(U32(isa.Bytes), ad.a)
+	for _, base := range ad.bases {
 		ADDQ(U32(isa.Bytes), base)
 	}
 	DECQ(n)
 	JNZ(LabelRef("loop"))
+}
 
+// tail adds the last m mod lanes elements through a mask.
+func tail(isa vecgen.ISA, es int, ad addressing, acc [][]VecVirtual, m Register) {
 	Comment("Tail: the last m mod lanes elements through a mask.")
 	Label("tail")
 	rem := GP64()
 	MOVQ(m, rem)
-	ANDQ(U32(lanes-1), rem)
+	ANDQ(U32(isa.Lanes(es)-1), rem)
 	JZ(LabelRef("reduce"))
 	t := isa.TailMask(rem, es)
-	for i := 0; i < R; i++ {
+	for i := 0; i < ad.R; i++ {
 		at := isa.Vec()
-		t.Load(rowA(i), at)
-		for j := 0; j < C; j++ {
+		t.Load(ad.rowA(i), at)
+		for j := 0; j < ad.C; j++ {
 			bt := isa.Vec()
-			t.Load(rowB(j), bt)
+			t.Load(ad.rowB(j), bt)
 			vecgen.FMA(bt, at, acc[i][j], es)
 		}
 	}
+}
 
+// reduceStore sums the lanes of every accumulator and stores the block.
+func reduceStore(isa vecgen.ISA, es int, shift U8, acc [][]VecVirtual) {
 	Comment("Sum the lanes of every accumulator and store it.")
 	Label("reduce")
 	g := Load(Param("out"), GP64())
 	ldg := Load(Param("ldo"), GP64())
 	SHLQ(shift, ldg)
+	R, C := len(acc), len(acc[0])
 	for i := 0; i < R; i++ {
 		if C%2 == 0 {
 			isa.ReduceStoreRow(acc[i], Mem{Base: g}, es)
@@ -220,6 +246,21 @@ func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
 			ADDQ(ldg, g)
 		}
 	}
-	VZEROUPPER()
-	RET()
+}
+
+// rowBasesByID loads the ids parameter and returns one base register per B
+// row, b + ids[j]*ldb for j < n (ldb in bytes): the addressing of B rows
+// gathered by id, read in place, shared by the dot blocks and the packed
+// kernels.
+func rowBasesByID(b, ldb Register, n int) []Register {
+	ids := Load(Param("ids"), GP64())
+	bases := make([]Register, 0, n)
+	for j := 0; j < n; j++ {
+		bj := GP64()
+		MOVLQSX(Mem{Base: ids, Disp: 4 * j}, bj)
+		IMULQ(ldb, bj)
+		ADDQ(b, bj)
+		bases = append(bases, bj)
+	}
+	return bases
 }

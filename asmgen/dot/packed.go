@@ -46,14 +46,7 @@ func packedKernel(isa vecgen.ISA, V int, rows bool) {
 	var rowB func(j int) Mem
 	var bases []Register
 	if rows {
-		ids := Load(Param("ids"), GP64())
-		for j := 0; j < 8; j++ {
-			bj := GP64()
-			MOVLQSX(Mem{Base: ids, Disp: 4 * j}, bj)
-			IMULQ(ldb, bj)
-			ADDQ(b, bj)
-			bases = append(bases, bj)
-		}
+		bases = rowBasesByID(b, ldb, 8)
 		rowB = func(j int) Mem { return Mem{Base: bases[j]} }
 	} else {
 		bases, rowB = eightRows(b, ldb)
