@@ -35,160 +35,186 @@ func main() {
 	Generate()
 }
 
+// rowGen writes one row kernel: its registers and constants, shared by
+// the steps that emit the blocks of unroll vectors, single vectors and the
+// masked tail.
+type rowGen struct {
+	isa                  vecgen.ISA
+	k                    kind
+	a, bt, ld, d, n, out Register
+	exp                  []Mem
+	half, five, third    Mem
+	one                  Mem
+	s2, rv               VecVirtual
+	comp                 *vecgen.Compactor
+}
+
 func row(isa vecgen.ISA, k kind) {
-	lanes := isa.Lanes(8)
-	var name string
+	declareRow(isa, k)
+	g := &rowGen{isa: isa, k: k}
+	g.a = Load(Param("a"), GP64())
+	g.bt = Load(Param("bt"), GP64())
+	g.ld = Load(Param("ldbt"), GP64())
+	SHLQ(U8(3), g.ld)
+	g.d = Load(Param("d"), GP64())
+	g.n = Load(Param("n"), GP64())
+	g.out = Load(Param("out"), GP64())
+	if k != euclid {
+		g.exp = isa.ExpConsts()
+	}
+	consts := isa.Consts("tileconst", -0.5, 5, 1.0/3, 1)
+	g.half, g.five, g.third, g.one = consts[0], consts[1], consts[2], consts[3]
+	if k == euclid {
+		g.rv = isa.Vec()
+		VBROADCASTSD(vecgen.ParamAddr("r"), g.rv)
+		g.comp = isa.NewCompactor(Load(Param("idx"), GP64()), GP64())
+	} else {
+		g.s2 = isa.Vec()
+		VBROADCASTSD(vecgen.ParamAddr("s2"), g.s2)
+	}
+	g.blocks()
+	g.singles()
+	g.tail()
+	Label("done")
+	VZEROUPPER()
+	if g.comp != nil {
+		Store(g.comp.Count(), ReturnIndex(0))
+	}
+	RET()
+}
+
+// declareRow writes the kernel's TEXT line and doc comment.
+func declareRow(isa vecgen.ISA, k kind) {
 	switch k {
 	case rbf:
-		name = "rbfRow" + isa.Name
+		name := "rbfRow" + isa.Name
 		TEXT(name, NOSPLIT, "func(a *float64, bt *float64, ldbt int, d int, n int, s2 float64, out *float64)")
 		Doc(name+" computes out[j] = s2 * exp(-r2/2), r2 = sum_k (a[k]-bt[k*ldbt+j])^2, j < n.", vecgen.ExpDoc+".")
 	case matern:
-		name = "maternRow" + isa.Name
+		name := "maternRow" + isa.Name
 		TEXT(name, NOSPLIT, "func(a *float64, bt *float64, ldbt int, d int, n int, s2 float64, out *float64)")
 		Doc(name+" computes out[j] = s2 (1 + t + t^2/3) exp(-t), t = sqrt(5 r2), r2 as in rbfRow.", vecgen.ExpDoc+".")
 	case euclid:
-		name = "euclidRow" + isa.Name
+		name := "euclidRow" + isa.Name
 		TEXT(name, NOSPLIT, "func(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, idx *int32) int")
 		Doc(name + " computes out[j] = sqrt(r2) and appends to idx every j with out[j] <= r; it returns their count.")
 	}
+}
 
-	a := Load(Param("a"), GP64())
-	bt := Load(Param("bt"), GP64())
-	ld := Load(Param("ldbt"), GP64())
-	SHLQ(U8(3), ld)
-	d := Load(Param("d"), GP64())
-	n := Load(Param("n"), GP64())
-	out := Load(Param("out"), GP64())
-
-	var exp []Mem
-	if k != euclid {
-		exp = isa.ExpConsts()
+// sqdist accumulates r2 for len(acc) vectors of columns starting at bt into
+// acc; tail, if set, masks the loads of a single vector.
+func (g *rowGen) sqdist(acc []VecVirtual, tail *vecgen.Tail, label string) {
+	for _, v := range acc {
+		vecgen.Zero(v)
 	}
-	consts := isa.Consts("tileconst", -0.5, 5, 1.0/3, 1)
-	half, five, third, one := consts[0], consts[1], consts[2], consts[3]
-	var s2, rv VecVirtual
-	var comp *vecgen.Compactor
-	if k == euclid {
-		rv = isa.Vec()
-		VBROADCASTSD(vecgen.ParamAddr("r"), rv)
-		comp = isa.NewCompactor(Load(Param("idx"), GP64()), GP64())
-	} else {
-		s2 = isa.Vec()
-		VBROADCASTSD(vecgen.ParamAddr("s2"), s2)
-	}
-
-	// sqdist accumulates r2 for u vectors of columns starting at bt into acc;
-	// tail, if set, masks the loads of a single vector.
-	sqdist := func(acc []VecVirtual, tail *vecgen.Tail, label string) {
-		for _, v := range acc {
-			vecgen.Zero(v)
+	ap, bp, kk := GP64(), GP64(), GP64()
+	MOVQ(g.a, ap)
+	MOVQ(g.bt, bp)
+	MOVQ(g.d, kk)
+	TESTQ(kk, kk)
+	JZ(LabelRef(label + "_done"))
+	Label(label)
+	ak := g.isa.Vec()
+	VBROADCASTSD(Mem{Base: ap}, ak)
+	for u, v := range acc {
+		t := g.isa.Vec()
+		if tail != nil {
+			tail.Load(Mem{Base: bp}, t)
+			VSUBPD(t, ak, t)
+		} else {
+			VSUBPD(Mem{Base: bp, Disp: u * g.isa.Bytes}, ak, t)
 		}
-		ap, bp, kk := GP64(), GP64(), GP64()
-		MOVQ(a, ap)
-		MOVQ(bt, bp)
-		MOVQ(d, kk)
-		TESTQ(kk, kk)
-		JZ(LabelRef(label + "_done"))
-		Label(label)
-		ak := isa.Vec()
-		VBROADCASTSD(Mem{Base: ap}, ak)
-		for u, v := range acc {
-			t := isa.Vec()
-			if tail != nil {
-				tail.Load(Mem{Base: bp}, t)
-				VSUBPD(t, ak, t)
-			} else {
-				VSUBPD(Mem{Base: bp, Disp: u * isa.Bytes}, ak, t)
-			}
-			VFMADD231PD(t, t, v)
-		}
-		ADDQ(U8(8), ap)
-		ADDQ(ld, bp)
-		DECQ(kk)
-		JNZ(LabelRef(label))
-		Label(label + "_done")
+		VFMADD231PD(t, t, v)
 	}
+	ADDQ(U8(8), ap)
+	ADDQ(g.ld, bp)
+	DECQ(kk)
+	JNZ(LabelRef(label))
+	Label(label + "_done")
+}
 
-	// apply turns r2 into the output value in place.
-	apply := func(v VecVirtual) {
-		switch k {
-		case rbf:
-			VMULPD(half, v, v)
-			isa.Exp(exp, v)
-			VMULPD(s2, v, v)
-		case matern:
-			t, p := isa.Vec(), isa.Vec()
-			VMULPD(five, v, v)
-			VSQRTPD(v, t)
-			// p = 1 + t + t^2/3 = (t/3 + 1) t + 1
-			VMOVUPD(third, p)
-			VFMADD213PD(one, t, p)
-			VFMADD213PD(one, t, p)
-			VXORPD(v, v, v)
-			VSUBPD(t, v, v) // v = -t
-			isa.Exp(exp, v)
-			VMULPD(p, v, v)
-			VMULPD(s2, v, v)
-		case euclid:
-			VSQRTPD(v, v)
-		}
+// apply turns r2 into the output value in place.
+func (g *rowGen) apply(v VecVirtual) {
+	switch g.k {
+	case rbf:
+		VMULPD(g.half, v, v)
+		g.isa.Exp(g.exp, v)
+		VMULPD(g.s2, v, v)
+	case matern:
+		t, p := g.isa.Vec(), g.isa.Vec()
+		VMULPD(g.five, v, v)
+		VSQRTPD(v, t)
+		// p = 1 + t + t^2/3 = (t/3 + 1) t + 1
+		VMOVUPD(g.third, p)
+		VFMADD213PD(g.one, t, p)
+		VFMADD213PD(g.one, t, p)
+		VXORPD(v, v, v)
+		VSUBPD(t, v, v) // v = -t
+		g.isa.Exp(g.exp, v)
+		VMULPD(p, v, v)
+		VMULPD(g.s2, v, v)
+	case euclid:
+		VSQRTPD(v, v)
 	}
+}
 
+// blocks emits the loop over blocks of unroll vectors of columns.
+func (g *rowGen) blocks() {
+	isa, lanes := g.isa, g.isa.Lanes(8)
 	Comment(fmt.Sprintf("Blocks of %d vectors.", unroll))
 	Label("block")
-	CMPQ(n, U32(unroll*lanes))
+	CMPQ(g.n, U32(unroll*lanes))
 	JL(LabelRef("single"))
 	acc := make([]VecVirtual, unroll)
 	for u := range acc {
 		acc[u] = isa.Vec()
 	}
-	sqdist(acc, nil, "blockdim")
+	g.sqdist(acc, nil, "blockdim")
 	for u, v := range acc {
-		apply(v)
-		VMOVUPD(v, Mem{Base: out, Disp: u * isa.Bytes})
-		if comp != nil {
-			comp.Emit(v, rv, nil, fmt.Sprintf("blockhit%d", u))
+		g.apply(v)
+		VMOVUPD(v, Mem{Base: g.out, Disp: u * isa.Bytes})
+		if g.comp != nil {
+			g.comp.Emit(v, g.rv, nil, fmt.Sprintf("blockhit%d", u))
 		}
 	}
-	ADDQ(U32(unroll*isa.Bytes), bt)
-	ADDQ(U32(unroll*isa.Bytes), out)
-	SUBQ(U32(unroll*lanes), n)
+	ADDQ(U32(unroll*isa.Bytes), g.bt)
+	ADDQ(U32(unroll*isa.Bytes), g.out)
+	SUBQ(U32(unroll*lanes), g.n)
 	JMP(LabelRef("block"))
+}
 
+// singles emits the loop over single vectors of columns.
+func (g *rowGen) singles() {
+	isa, lanes := g.isa, g.isa.Lanes(8)
 	Comment("Single vectors.")
 	Label("single")
-	CMPQ(n, U32(lanes))
+	CMPQ(g.n, U32(lanes))
 	JL(LabelRef("tail"))
 	v := isa.Vec()
-	sqdist([]VecVirtual{v}, nil, "singledim")
-	apply(v)
-	VMOVUPD(v, Mem{Base: out})
-	if comp != nil {
-		comp.Emit(v, rv, nil, "singlehit")
+	g.sqdist([]VecVirtual{v}, nil, "singledim")
+	g.apply(v)
+	VMOVUPD(v, Mem{Base: g.out})
+	if g.comp != nil {
+		g.comp.Emit(v, g.rv, nil, "singlehit")
 	}
-	ADDQ(U32(isa.Bytes), bt)
-	ADDQ(U32(isa.Bytes), out)
-	SUBQ(U32(lanes), n)
+	ADDQ(U32(isa.Bytes), g.bt)
+	ADDQ(U32(isa.Bytes), g.out)
+	SUBQ(U32(lanes), g.n)
 	JMP(LabelRef("single"))
+}
 
+// tail emits the last columns, fewer than a vector, through a mask.
+func (g *rowGen) tail() {
 	Comment("Tail through a mask.")
 	Label("tail")
-	TESTQ(n, n)
+	TESTQ(g.n, g.n)
 	JZ(LabelRef("done"))
-	tail := isa.TailMask(n, 8)
-	v = isa.Vec()
-	sqdist([]VecVirtual{v}, &tail, "taildim")
-	apply(v)
-	tail.Store(v, Mem{Base: out})
-	if comp != nil {
-		comp.Emit(v, rv, &tail, "tailhit")
+	tail := g.isa.TailMask(g.n, 8)
+	v := g.isa.Vec()
+	g.sqdist([]VecVirtual{v}, &tail, "taildim")
+	g.apply(v)
+	tail.Store(v, Mem{Base: g.out})
+	if g.comp != nil {
+		g.comp.Emit(v, g.rv, &tail, "tailhit")
 	}
-
-	Label("done")
-	VZEROUPPER()
-	if comp != nil {
-		Store(comp.Count(), ReturnIndex(0))
-	}
-	RET()
 }
