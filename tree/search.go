@@ -56,8 +56,11 @@ type Report struct {
 	Build     BuildStats
 	Query     QueryStats
 	QueryTime time.Duration
-	// SampleFraction is the auto choice's estimate: the sample's tree
-	// distances over brute force's for the same queries (0 if no sample).
+	// ProbeNear is the auto choice's first estimate: the share of sampled
+	// pairs within the sampled k-th distance plus 0.5 (see probe).
+	ProbeNear float64
+	// SampleFraction is its second: the sampled query groups' tree
+	// distances over brute force's for the same queries (0 if not run).
 	SampleFraction float64
 }
 
@@ -90,6 +93,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	}
 	if search == SearchAuto {
 		near, kth := probe(m, opt)
+		rep.ProbeNear = near
 		if near > probeNear {
 			rep.Method = SearchBrute
 			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth)

@@ -29,7 +29,7 @@ func TestSearchModes(t *testing.T) {
 		if !got.Equal(want) {
 			t.Fatalf("%v: %s", s, firstDiff(got, want))
 		}
-		if s == SearchAuto && (rep.Method != SearchBrute || !strings.Contains(rep.Reason, "too little structure") || rep.SampleFraction <= 0) {
+		if s == SearchAuto && (rep.Method != SearchBrute || !strings.Contains(rep.Reason, "too little structure") || rep.ProbeNear <= probeNear) {
 			t.Fatalf("auto on d = 8, lengthscale 1 chose %v: %+v", rep.Method, rep)
 		}
 		if s != SearchAuto && rep.Method != s {
