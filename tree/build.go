@@ -303,8 +303,7 @@ func (b *builder) netTiles(ctx context.Context, w int, tent, u []int32, rad []fl
 	return rows, nil
 }
 
-// finish lays the children out in CSR form and computes the depth-first
-// order and subtree sizes.
+// finish lays the children out in CSR form and indexes the tree.
 func (t *Tree) finish(children [][]int32) {
 	n := t.N()
 	t.childOff = make([]int32, n+1)
@@ -315,6 +314,13 @@ func (t *Tree) finish(children [][]int32) {
 	for z := range n {
 		t.child = append(t.child, children[z]...)
 	}
+	t.index()
+}
+
+// index computes the depth-first order and the subtree sizes from the
+// children.
+func (t *Tree) index() {
+	n := t.N()
 	t.order = make([]int32, 0, n)
 	stack := []int32{t.root}
 	for len(stack) > 0 {
