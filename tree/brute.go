@@ -113,7 +113,7 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 		tile, tr []float64
 	}
 	ws := make([]*scratch, p.Workers())
-	_, err := p.RunContext(ctx, len(pairs), func(w, t int) {
+	_, err := p.RunContext(ctx, len(pairs), labelled(phaseBrute, func(w, t int) {
 		sc := ws[w]
 		if sc == nil {
 			sc = &scratch{w: metric.NewWorkspace(), tile: make([]float64, symBlock*symBlock), tr: make([]float64, symBlock*symBlock)}
@@ -142,7 +142,7 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 			scanRow(best, j, sc.tr[(j-j0)*ni:(j-j0+1)*ni], int32(i0), -1)
 		}
 		locks[pr.bj].Unlock()
-	})
+	}))
 	return best, err
 }
 
@@ -197,13 +197,13 @@ func run(ctx context.Context, opt KNNOptions, nq int, block func(w *metric.Works
 	nb := (nq + opt.QueryBlock - 1) / opt.QueryBlock
 	ws := make([]*metric.Workspace, p.Workers())
 	tiles := make([][]float64, p.Workers())
-	_, err := p.RunContext(ctx, nb, func(w, t int) {
+	_, err := p.RunContext(ctx, nb, labelled(phaseBrute, func(w, t int) {
 		if ws[w] == nil {
 			ws[w] = metric.NewWorkspace()
 			tiles[w] = make([]float64, opt.QueryBlock*opt.CandidateBlock)
 		}
 		i0 := (nb - 1 - t) * opt.QueryBlock
 		block(ws[w], tiles[w], i0, min(nq, i0+opt.QueryBlock))
-	})
+	}))
 	return err
 }

@@ -20,6 +20,11 @@ type BuildStats struct {
 	Rounds    int
 	Depth     int
 	Wall      time.Duration
+	// Tiles is the worker time spent in the nets' distance tiles (summed
+	// over workers); Utilisation is busy / (workers x wall) over the
+	// build's pool jobs.
+	Tiles       time.Duration
+	Utilisation float64
 }
 
 // item is a node still to be expanded: centre c and the other points of its
@@ -51,6 +56,8 @@ type builder struct {
 	ws       []*buildScratch // per worker
 	dists    atomic.Int64
 	steps    atomic.Int64
+	tiles    atomic.Int64 // nanoseconds in net tiles
+	use      usage
 }
 
 type buildScratch struct {
@@ -108,7 +115,9 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 			next = append(next, out...)
 		}
 		if len(small) > 0 {
-			if _, err := pool.RunContext(ctx, len(small), func(w, k int) { b.expand(ctx, w, small[k]) }); err != nil {
+			st, err := pool.RunContext(ctx, len(small), labelled(phaseBuild, func(w, k int) { b.expand(ctx, w, small[k]) }))
+			b.use.add(st)
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -117,6 +126,7 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	}
 	t.finish(b.children)
 	t.Stats.Distances, t.Stats.NetSteps = b.dists.Load(), b.steps.Load()
+	t.Stats.Tiles, t.Stats.Utilisation = time.Duration(b.tiles.Load()), b.use.utilisation()
 	t.Stats.Depth = t.Depth()
 	t.Stats.Wall = time.Since(t0)
 	return t, nil
@@ -127,10 +137,11 @@ func (b *builder) rootDistances(ctx context.Context, ids []int32) ([]float64, er
 	data := b.t.m.Data()
 	d := make([]float64, len(ids))
 	chunks := (len(ids) + 4095) / 4096
-	_, err := b.pool.RunContext(ctx, chunks, func(w, k int) {
+	st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, func(w, k int) {
 		lo, hi := k*4096, min(len(ids), (k+1)*4096)
 		b.t.m.Tile(b.ws[w].w, d[lo:hi], hi-lo, data, metric.Range(0, 1), data, metric.List(ids[lo:hi]))
-	})
+	}))
+	b.use.add(st)
 	b.dists.Add(int64(len(ids)))
 	return d, err
 }
@@ -278,12 +289,16 @@ func (b *builder) netTiles(ctx context.Context, w int, tent, u []int32, rad []fl
 	chunks := (len(u) + netChunk - 1) / netChunk
 	parts := make([]metric.Hits, chunks)
 	tile := func(w, k int) {
+		t0 := time.Now()
 		lo, hi := k*netChunk, min(len(u), (k+1)*netChunk)
 		h := &parts[k]
 		b.t.m.Within(b.ws[w].w, data, metric.List(tent), data, metric.List(u[lo:hi]), rad, h)
+		b.tiles.Add(int64(time.Since(t0)))
 	}
 	if parallel {
-		if _, err := b.pool.RunContext(ctx, chunks, tile); err != nil {
+		st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
+		b.use.add(st)
+		if err != nil {
 			return nil, err
 		}
 	} else {

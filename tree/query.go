@@ -14,9 +14,10 @@ import (
 // QueryStats describes one batch of tree queries: distances computed
 // (including the seeding tiles), query groups and the wall time.
 type QueryStats struct {
-	Distances int64
-	Groups    int
-	Wall      time.Duration
+	Distances   int64
+	Groups      int
+	Wall        time.Duration
+	Utilisation float64 // busy / (workers x wall) of the query job
 }
 
 // queryChunk is the number of candidates per tile of a traversal step.
@@ -102,7 +103,7 @@ func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, rows int, groups [
 	defer release()
 	ws := make([]*queryWorker, p.Workers())
 	var dists atomic.Int64
-	_, err := p.RunContext(ctx, len(groups), func(w, g int) {
+	job, err := p.RunContext(ctx, len(groups), labelled(phaseQuery, func(w, g int) {
 		qw := ws[w]
 		if qw == nil {
 			qw = &queryWorker{w: metric.NewWorkspace(), member: make([]uint32, t.N())}
@@ -111,8 +112,10 @@ func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, rows int, groups [
 		t.walk(qw, qs, &groups[g], best)
 		dists.Add(qw.dists)
 		qw.dists = 0
-	})
-	st := QueryStats{Distances: dists.Load(), Groups: len(groups), Wall: time.Since(t0)}
+	}))
+	var use usage
+	use.add(job)
+	st := QueryStats{Distances: dists.Load(), Groups: len(groups), Wall: time.Since(t0), Utilisation: use.utilisation()}
 	if err != nil {
 		return nil, st, err
 	}

@@ -36,7 +36,7 @@ func (t *Tree) Range(ctx context.Context, qs *metric.Set, r float64, opt KNNOpti
 	defer release()
 	ws := make([]*queryWorker, p.Workers())
 	var dists atomic.Int64
-	_, err := p.RunContext(ctx, len(groups), func(w, g int) {
+	_, err := p.RunContext(ctx, len(groups), labelled(phaseQuery, func(w, g int) {
 		qw := ws[w]
 		if qw == nil {
 			qw = &queryWorker{w: metric.NewWorkspace()}
@@ -45,7 +45,7 @@ func (t *Tree) Range(ctx context.Context, qs *metric.Set, r float64, opt KNNOpti
 		t.walkRange(qw, qs, groups[g], r, perQuery)
 		dists.Add(qw.dists)
 		qw.dists = 0
-	})
+	}))
 	st := QueryStats{Distances: dists.Load(), Groups: len(groups), Wall: time.Since(t0)}
 	if err != nil {
 		return nil, st, err

@@ -339,9 +339,9 @@ func describeSearch(r tree.Report) string {
 	if r.Method == tree.SearchBrute && r.Build.Wall == 0 {
 		return "brute force (" + r.Reason + ")"
 	}
-	s := fmt.Sprintf("build %.3f s (%d distances, %d net steps, depth %d)", r.Build.Wall.Seconds(), r.Build.Distances, r.Build.NetSteps, r.Build.Depth)
+	s := fmt.Sprintf("build %.3f s (%d distances, %d net steps, depth %d, utilisation %.0f%%)", r.Build.Wall.Seconds(), r.Build.Distances, r.Build.NetSteps, r.Build.Depth, 100*r.Build.Utilisation)
 	if r.Method == tree.SearchBrute {
 		return fmt.Sprintf("brute force: %s; tree %s", r.Reason, s)
 	}
-	return fmt.Sprintf("cover tree, %s: %s; queries %.3f s (%d distances, %d groups)", r.Reason, s, r.QueryTime.Seconds(), r.Query.Distances, r.Query.Groups)
+	return fmt.Sprintf("cover tree, %s: %s; queries %.3f s (%d distances, %d groups, utilisation %.0f%%)", r.Reason, s, r.QueryTime.Seconds(), r.Query.Distances, r.Query.Groups, 100*r.Query.Utilisation)
 }

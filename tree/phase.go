@@ -1,0 +1,54 @@
+package tree
+
+import (
+	"context"
+	"runtime/pprof"
+	"sync"
+
+	"github.com/pcct/pcct/streamer"
+)
+
+// Phase names, used as the pprof label "pcct_phase" on the pool's workers
+// while they run a phase's tasks, so that `go tool pprof -tagfocus` splits
+// a profile by phase.
+const (
+	phaseBuild = "build"
+	phaseQuery = "query"
+	phaseBrute = "brute"
+)
+
+var phaseLabels sync.Map // phase -> context carrying its labels
+
+// labelled wraps a pool task so that it runs under the phase's pprof label.
+func labelled(phase string, fn func(w, t int)) func(w, t int) {
+	lc, ok := phaseLabels.Load(phase)
+	if !ok {
+		lc, _ = phaseLabels.LoadOrStore(phase, pprof.WithLabels(context.Background(), pprof.Labels("pcct_phase", phase)))
+	}
+	ctx := lc.(context.Context)
+	return func(w, t int) {
+		pprof.SetGoroutineLabels(ctx)
+		defer pprof.SetGoroutineLabels(context.Background())
+		fn(w, t)
+	}
+}
+
+// usage sums the pool jobs of a phase: busy time over workers x wall time.
+type usage struct {
+	busy, capacity float64
+}
+
+func (u *usage) add(st streamer.JobStats) {
+	for _, b := range st.Busy {
+		u.busy += float64(b)
+	}
+	u.capacity += float64(st.Workers) * float64(st.Wall)
+}
+
+// utilisation returns busy / (workers x wall), or 0 without jobs.
+func (u *usage) utilisation() float64 {
+	if u.capacity == 0 {
+		return 0
+	}
+	return u.busy / u.capacity
+}
