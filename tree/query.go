@@ -39,7 +39,8 @@ type queryWorker struct {
 	w                    *metric.Workspace
 	tile                 []float64
 	leaves, inner, front []int32
-	member               []uint32 // by point id: stamp of the group it belongs to
+	member               []uint32   // by point id: stamp of the group it belongs to
+	packed               metric.Set // the current block's query rows
 	stamp                uint32
 	dists                int64
 }
@@ -181,7 +182,9 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 	if g.pred {
 		o.Below = g.qids
 	}
-	qb := metric.List(g.qids)
+	// The block's query rows are packed once for all its tiles.
+	qs = metric.PackInto(&qw.packed, qs, metric.List(g.qids))
+	qb := metric.Range(0, len(g.qids))
 	skip := func(z int32) bool { return g.self && qw.member[z] == qw.stamp }
 	qw.front = append(qw.front[:0], t.root)
 	for len(qw.front) > 0 {
@@ -213,7 +216,7 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Offer, c []int32, skip func(int32) bool) {
 	nq, nc := len(g.qids), len(c)
 	qw.tile = grow(qw.tile, nq*nc)
-	t.m.Tile(qw.w, qw.tile, nc, qs, metric.List(g.qids), t.m.Data(), metric.List(c))
+	t.m.Tile(qw.w, qw.tile, nc, qs, metric.Range(0, nq), t.m.Data(), metric.List(c))
 	qw.dists += int64(nq * nc)
 	for i := range nq {
 		row := int(g.rows[i])

@@ -155,3 +155,28 @@ func TestResidualCancel(t *testing.T) {
 	}
 	kerneltest.NoGoroutinesLeft(t, before)
 }
+
+// TestPackInto: packing into a reused Set (growing and shrinking) gives the
+// same tiles as a fresh Pack, the self rule included.
+func TestPackInto(t *testing.T) {
+	for _, m := range fusedMetrics(t, 90, 3) {
+		var reused Set
+		for _, ids := range [][]int32{{5, 6, 7}, {80, 1, 2, 3, 4, 40, 41, 42, 9}, {7}, {33, 33, 12, 0}} {
+			fresh := Pack(m.Data(), List(ids))
+			got := PackInto(&reused, m.Data(), List(ids))
+			a, b := make([]float64, len(ids)*90), make([]float64, len(ids)*90)
+			m.Tile(NewWorkspace(), a, 90, fresh, Range(0, len(ids)), m.Data(), Range(0, 90))
+			m.Tile(NewWorkspace(), b, 90, got, Range(0, len(ids)), m.Data(), Range(0, 90))
+			for p := range a {
+				if math.Float64bits(a[p]) != math.Float64bits(b[p]) {
+					t.Fatalf("%s ids %v: entry %d = %v, want %v", m.Name(), ids, p, b[p], a[p])
+				}
+			}
+			for i, id := range ids {
+				if b[i*90+int(id)] != 0 {
+					t.Fatalf("%s: self distance of %d is %v", m.Name(), id, b[i*90+int(id)])
+				}
+			}
+		}
+	}
+}

@@ -24,28 +24,33 @@ type Set struct {
 // Pack copies the points of b out of s into a new contiguous Set, so that
 // tiles against them need no gathering; the new Set remembers where its
 // points came from.
-func Pack(s *Set, b Block) *Set {
+func Pack(s *Set, b Block) *Set { return PackInto(&Set{}, s, b) }
+
+// PackInto is Pack into dst, reusing its buffers where they are large
+// enough; it returns dst.
+func PackInto(dst, s *Set, b Block) *Set {
 	b.check(s.N, "pack")
 	n := b.Len()
-	p := &Set{N: n, D: s.D, M: s.M, Root: s.root(), RootIDs: make([]int32, n)}
+	old := *dst
+	*dst = Set{N: n, D: s.D, M: s.M, Root: s.root(), RootIDs: grow(old.RootIDs, n)}
 	for k := 0; k < n; k++ {
-		p.RootIDs[k] = int32(s.rootID(b.At(k)))
+		dst.RootIDs[k] = int32(s.rootID(b.At(k)))
 	}
 	if s.X != nil {
-		p.X = gatherRows(make([]float64, n*s.D), s.X, s.D, b)
-		p.XT = transpose(p.X, n, s.D)
+		dst.X = gatherRows(grow(old.X, n*s.D), s.X, s.D, b)
+		dst.XT = transposeInto(grow(old.XT, n*s.D), dst.X, n, s.D)
 	}
 	if s.V != nil {
-		p.V = gatherRows(make([]float64, n*s.M), s.V, s.M, b)
+		dst.V = gatherRows(grow(old.V, n*s.M), s.V, s.M, b)
 	}
 	if s.V32 != nil {
-		p.V32 = gatherRows(make([]float32, n*s.M), s.V32, s.M, b)
+		dst.V32 = gatherRows(grow(old.V32, n*s.M), s.V32, s.M, b)
 	}
 	if s.ISP != nil {
-		p.ISP = gatherRows(make([]float64, n), s.ISP, 1, b)
-		p.P = gatherRows(make([]float64, n), s.P, 1, b)
+		dst.ISP = gatherRows(grow(old.ISP, n), s.ISP, 1, b)
+		dst.P = gatherRows(grow(old.P, n), s.P, 1, b)
 	}
-	return p
+	return dst
 }
 
 func (s *Set) root() *Set {
@@ -119,9 +124,13 @@ func (b Block) check(n int, what string) {
 	}
 }
 
-// transpose writes the D x N transpose of an N x D row-major matrix.
+// transpose returns the D x N transpose of an N x D row-major matrix.
 func transpose(x []float64, n, d int) []float64 {
-	t := make([]float64, n*d)
+	return transposeInto(make([]float64, n*d), x, n, d)
+}
+
+// transposeInto writes the D x N transpose of x into t and returns it.
+func transposeInto(t, x []float64, n, d int) []float64 {
 	for i := 0; i < n; i++ {
 		for k := 0; k < d; k++ {
 			t[k*n+i] = x[i*d+k]
