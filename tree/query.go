@@ -41,6 +41,7 @@ type queryWorker struct {
 	leaves, inner, front []int32
 	member               []uint32   // by point id: stamp of the group it belongs to
 	packed               metric.Set // the current block's query rows
+	first                []float64  // the group's distances to the first level
 	stamp                uint32
 	dists                int64
 }
@@ -132,8 +133,12 @@ const walkRows = 16
 
 // walk answers one group. Queries of the data first take the points of
 // their group and of the groups beside it as candidates (they are close in
-// space, so the k-th distances start near their final values); then the queries, in blocks of walkRows
-// by k-th distance, walk the tree.
+// space, so the k-th distances start near their final values). Every query
+// meets the root's children (the tree's first level, which no query can
+// skip in a saturated metric), so the whole group tiles them together,
+// reading each node's row once for all its queries. Then the queries, in
+// blocks of walkRows by k-th distance, walk on from the children of the
+// first-level nodes they cannot rule out.
 func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
 	qw.stamp++
 	if g.self {
@@ -147,6 +152,8 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(g.seed), o)
 		qw.dists += int64(len(g.qids) * len(g.seed))
 	}
+	first, dist := t.firstLevel(qw, qs, g, best)
+	nf := len(first)
 	order := make([]int, len(g.qids))
 	for i := range order {
 		order[i] = i
@@ -156,16 +163,86 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 	})
 	for s0 := 0; s0 < len(order); s0 += walkRows {
 		sub := group{self: g.self, pred: g.pred}
-		for _, i := range order[s0:min(len(order), s0+walkRows)] {
+		block := order[s0:min(len(order), s0+walkRows)]
+		for _, i := range block {
 			sub.qids, sub.rows = append(sub.qids, g.qids[i]), append(sub.rows, g.rows[i])
 			sub.maxQ = max(sub.maxQ, g.qids[i])
+		}
+		qw.front = qw.front[:0]
+		for j, z := range first {
+			for _, i := range block {
+				if t.expand(z, g.pred, g.qids[i], dist[i*nf+j], best.Worst(int(g.rows[i]))) {
+					qw.front = append(qw.front, t.Children(int(z))...)
+					break
+				}
+			}
 		}
 		t.walkBlock(qw, qs, &sub, best)
 	}
 }
 
-// walkBlock walks the tree for one block of queries: the frontier starts at
-// the root; each step offers its leaves through the fused Nearest, tiles
+// firstLevel tiles the whole group against the root and its children: it
+// offers every one of them and returns the inner nodes among the children
+// with the group's distances to them (query i, node j at i*len(first)+j).
+func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) ([]int32, []float64) {
+	data := t.m.Data()
+	o := metric.Offer{Best: best, Rows: g.rows}
+	if g.self {
+		o.Skip = g.qids
+	}
+	if g.pred {
+		o.Below = g.qids
+	}
+	pq := metric.PackInto(&qw.packed, qs, metric.List(g.qids))
+	qb := metric.Range(0, len(g.qids))
+	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
+	if !qw.skip(g, t.root) && (!g.pred || t.root < g.maxQ) {
+		qw.leaves = append(qw.leaves, t.root) // its subtree is the children below
+	}
+	for _, z := range t.Children(int(t.root)) {
+		switch {
+		case t.childOff[z+1] > t.childOff[z] && (!g.pred || t.minDesc[z] < g.maxQ || z < g.maxQ):
+			qw.inner = append(qw.inner, z)
+		case !qw.skip(g, z) && (!g.pred || z < g.maxQ):
+			qw.leaves = append(qw.leaves, z)
+		}
+	}
+	for c0 := 0; c0 < len(qw.leaves); c0 += queryChunk {
+		c := qw.leaves[c0:min(len(qw.leaves), c0+queryChunk)]
+		t.m.Nearest(qw.w, pq, qb, data, metric.List(c), o)
+		qw.dists += int64(len(g.qids) * len(c))
+	}
+	nq, nf := len(g.qids), len(qw.inner)
+	qw.first = grow(qw.first, nq*nf)
+	for c0 := 0; c0 < nf; c0 += queryChunk {
+		c := qw.inner[c0:min(nf, c0+queryChunk)]
+		nc := len(c)
+		qw.tile = grow(qw.tile, nq*nc)
+		t.m.Tile(qw.w, qw.tile, nc, pq, qb, data, metric.List(c))
+		qw.dists += int64(nq * nc)
+		for i := range nq {
+			copy(qw.first[i*nf+c0:i*nf+c0+nc], qw.tile[i*nc:(i+1)*nc])
+		}
+		t.offerTile(qw, g, o, c)
+	}
+	return slices.Clone(qw.inner), qw.first
+}
+
+// expand reports whether query q (predecessor mode: only indices below q),
+// at distance d from node z and with k-th distance kth, needs z's
+// descendants.
+func (t *Tree) expand(z int32, pred bool, q int32, d, kth float64) bool {
+	if pred && t.minDesc[z] >= q {
+		return false
+	}
+	return d-t.radius[z]-t.slack <= kth
+}
+
+// skip reports whether point z was offered to the group by its seed.
+func (qw *queryWorker) skip(g *group, z int32) bool { return g.self && qw.member[z] == qw.stamp }
+
+// walkBlock walks the tree for one block of queries from the frontier in
+// qw.front: each step offers its leaves through the fused Nearest, tiles
 // the block against its inner nodes, offers them, and keeps the children
 // of those whose subtree some query of the block cannot rule out:
 // d(q, z) - radius(z) - slack <= the query's current k-th distance
@@ -185,8 +262,7 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 	// The block's query rows are packed once for all its tiles.
 	qs = metric.PackInto(&qw.packed, qs, metric.List(g.qids))
 	qb := metric.Range(0, len(g.qids))
-	skip := func(z int32) bool { return g.self && qw.member[z] == qw.stamp }
-	qw.front = append(qw.front[:0], t.root)
+	skip := func(z int32) bool { return qw.skip(g, z) }
 	for len(qw.front) > 0 {
 		qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
 		for _, z := range qw.front {
@@ -205,7 +281,7 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 		}
 		qw.front = qw.front[:0]
 		for c0 := 0; c0 < len(qw.inner); c0 += queryChunk {
-			t.innerStep(qw, qs, g, o, qw.inner[c0:min(len(qw.inner), c0+queryChunk)], skip)
+			t.innerStep(qw, qs, g, o, qw.inner[c0:min(len(qw.inner), c0+queryChunk)])
 		}
 	}
 }
@@ -213,31 +289,34 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 // innerStep tiles the group against inner nodes c, offers each node's own
 // point, then adds to the frontier the children of the nodes that some
 // query cannot prune.
-func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Offer, c []int32, skip func(int32) bool) {
+func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Offer, c []int32) {
 	nq, nc := len(g.qids), len(c)
 	qw.tile = grow(qw.tile, nq*nc)
 	t.m.Tile(qw.w, qw.tile, nc, qs, metric.Range(0, nq), t.m.Data(), metric.List(c))
 	qw.dists += int64(nq * nc)
-	for i := range nq {
+	t.offerTile(qw, g, o, c)
+	for j, z := range c {
+		for i := range nq {
+			if t.expand(z, g.pred, g.qids[i], qw.tile[i*nc+j], o.Best.Worst(int(g.rows[i]))) {
+				qw.front = append(qw.front, t.Children(int(z))...)
+				break
+			}
+		}
+	}
+}
+
+// offerTile offers the points c, at the distances in qw.tile (one row per
+// query of g), to the queries that may take them.
+func (t *Tree) offerTile(qw *queryWorker, g *group, o metric.Offer, c []int32) {
+	nc := len(c)
+	for i := range g.qids {
 		row := int(g.rows[i])
 		worst := o.Best.Worst(row)
 		for j, z := range c {
 			d := qw.tile[i*nc+j]
-			if d <= worst && !skip(z) && (!g.pred || z < g.qids[i]) && !(g.self && z == g.qids[i]) {
+			if d <= worst && !qw.skip(g, z) && (!g.pred || z < g.qids[i]) && !(g.self && z == g.qids[i]) {
 				o.Best.Push(row, z, d)
 				worst = o.Best.Worst(row)
-			}
-		}
-	}
-	for j, z := range c {
-		bound := t.radius[z] + t.slack
-		for i := range nq {
-			if g.pred && t.minDesc[z] >= g.qids[i] {
-				continue
-			}
-			if qw.tile[i*nc+j]-bound <= o.Best.Worst(int(g.rows[i])) {
-				qw.front = append(qw.front, t.Children(int(z))...)
-				break
 			}
 		}
 	}
