@@ -44,7 +44,7 @@ func BenchmarkVecchia(b *testing.B) {
 				b.Fatal(err)
 			}
 			t2 := time.Now()
-			got, st, err := tr.AllKNN(context.Background(), KNNOptions{K: k, Predecessor: true})
+			got, st, err := tr.AllKNN(context.Background(), KNNOptions{K: k, Predecessor: true, QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0)})
 			if err != nil {
 				b.Fatal(err)
 			}
