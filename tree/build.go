@@ -44,6 +44,14 @@ type item struct {
 // tiles on the whole pool; smaller items are expanded whole, one per task.
 const bigItem = 2048
 
+// flatProbe and flatMin: when a net step's first flatProbe centres cover
+// fewer than flatProbe/2 other points and more than flatMin points are
+// still uncovered, the step hangs them as leaves instead (see cover).
+const (
+	flatProbe = 32
+	flatMin   = 256
+)
+
 // netChunk is the number of candidates per tile of a net step.
 const netChunk = 512
 
@@ -233,6 +241,7 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 	for k := range rad {
 		rad[k] = rr
 	}
+	accepted, covered := 0, 0 // by the first centres, for the flat test
 	for len(u) > 0 {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -242,6 +251,7 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		if err != nil {
 			return nil, err
 		}
+		flat := false
 		for i, z := range tent {
 			if sc.owner[z] >= 0 {
 				continue
@@ -256,6 +266,26 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 				}
 			}
 			out = append(out, child)
+			accepted, covered = accepted+1, covered+len(child.s)
+			if accepted == flatProbe && 2*covered < accepted && uncovered(sc.owner, u) > flatMin {
+				flat = true
+				break
+			}
+		}
+		if flat {
+			// The net covers almost nothing: the points here are farther
+			// apart than the scale, and every further batch would cost a
+			// tile against all of them for one centre each. Hang the rest
+			// as leaves of c (covering holds: they are within c's radius),
+			// so queries scan them in full tiles, as brute force would.
+			// The decision depends only on the greedy order, not on the
+			// batch size.
+			for j, p := range u {
+				if sc.owner[p] < 0 {
+					b.attach(c, p, ud[j], flatScale)
+				}
+			}
+			break
 		}
 		k := 0
 		for j, p := range u {
@@ -274,6 +304,17 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		}
 	}
 	return out, nil
+}
+
+// uncovered counts the points of u that no centre has taken.
+func uncovered(owner []int32, u []int32) int {
+	n := 0
+	for _, p := range u {
+		if owner[p] < 0 {
+			n++
+		}
+	}
+	return n
 }
 
 type netHit struct {

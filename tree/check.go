@@ -16,7 +16,8 @@ import (
 //   - separation: children that one net step made (same parent, same scale
 //     s) are more than base^s from each other and from the parent (exact
 //     duplicates, hung as leaves at distance 0, are exempt: they cannot be
-//     separated);
+//     separated; so are leaves hung flat where a net covered almost
+//     nothing, see Build);
 //   - radius(z) >= d(z, y) for every descendant y, minDesc(z) = the lowest
 //     descendant index, subtree sizes and the depth-first order agree.
 //
@@ -102,6 +103,9 @@ func (t *Tree) checkSeparation(z int32, dist func(a, b int32) float64, bad func(
 	ch := t.Children(int(z))
 	for a, x := range ch {
 		s := t.scale[x]
+		if s == flatScale {
+			continue // hung flat by a net step that covered almost nothing
+		}
 		if s == leafLevel {
 			if t.dparent[x] != 0 {
 				bad("node %d hangs as a duplicate of %d at distance %v", x, z, t.dparent[x])

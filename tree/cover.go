@@ -36,10 +36,13 @@ type Tree struct {
 	Stats BuildStats
 }
 
-// leafLevel is the level of a node without children; noDesc its minDesc.
+// leafLevel is the level of a node without children; noDesc its minDesc;
+// flatScale the scale of the leaves a net step hung without a net, where
+// the points were farther apart than its radius (not separated).
 const (
 	leafLevel = math.MinInt32
 	noDesc    = math.MaxInt32
+	flatScale = math.MinInt32 + 1
 )
 
 // Options configures Build.

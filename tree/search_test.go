@@ -15,7 +15,7 @@ import (
 func TestSearchModes(t *testing.T) {
 	const n, d = 2000, 8
 	x := uniformPoints(n, d, 4)
-	m, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Inducing: 64, Seed: 1})
+	m, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Inducing: 512, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +35,18 @@ func TestSearchModes(t *testing.T) {
 		if s != SearchAuto && rep.Method != s {
 			t.Fatalf("%v ran %v", s, rep.Method)
 		}
+	}
+	// Where no net covers anything, the build hangs the points flat (and
+	// the tree stays sound and exact, checked above through SearchTree).
+	tr := buildOrFail(t, m, Options{})
+	flat := 0
+	for z := range tr.N() {
+		if tr.scale[z] == flatScale {
+			flat++
+		}
+	}
+	if flat < n/2 {
+		t.Fatalf("d = 8, lengthscale 1: %d of %d points hung flat, want most", flat, n)
 	}
 	for _, bad := range []string{"fast", "Tree"} {
 		if _, err := ParseSearch(bad); !errors.Is(err, metric.ErrBadInput) {
