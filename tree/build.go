@@ -44,11 +44,13 @@ type item struct {
 // tiles on the whole pool; smaller items are expanded whole, one per task.
 const bigItem = 2048
 
-// flatProbe and flatMin: when a net step's first flatProbe centres cover
-// fewer than flatProbe/2 other points and more than flatMin points are
-// still uncovered, the step hangs them as leaves instead (see cover).
+// flatProbe, flatCover and flatMin: when a net step's first flatProbe
+// centres cover fewer than flatCover other points each on average and more
+// than flatMin points are still uncovered, the step hangs them as leaves
+// instead (see cover).
 const (
 	flatProbe = 32
+	flatCover = 8
 	flatMin   = 256
 )
 
@@ -267,7 +269,7 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 			}
 			out = append(out, child)
 			accepted, covered = accepted+1, covered+len(child.s)
-			if accepted == flatProbe && 2*covered < accepted && uncovered(sc.owner, u) > flatMin {
+			if accepted == flatProbe && covered < flatCover*accepted && uncovered(sc.owner, u) > flatMin {
 				flat = true
 				break
 			}
