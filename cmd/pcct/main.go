@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/pcct/pcct/kernels"
@@ -26,6 +27,14 @@ Run 'pcct <command> -h' for a command's flags.
 `
 
 func main() {
+	// pcct's heap is dominated by V (n x m float64, no pointers), so a
+	// collection is cheap while letting garbage grow to 100 % of V doubles
+	// the peak memory. At 20 %, n = 262,144, m = 256, k = 30: peak resident
+	// 1.26 -> 0.81 GB and 27.5 -> 24.0 s (fewer fresh pages to fault in).
+	// GOGC in the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(20)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
