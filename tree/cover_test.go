@@ -226,3 +226,39 @@ func TestTreeSmall(t *testing.T) {
 		}
 	}
 }
+
+// TestTreeLarge exercises the build's parallel net steps (subtrees above
+// bigItem points) and the query groups at a size where the tree prunes:
+// the tree is sound, the same for 1 and 4 workers, and exact.
+func TestTreeLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large")
+	}
+	const n, d = 6000, 2
+	x := uniformPoints(n, d, 12)
+	m, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := buildOrFail(t, m, Options{Workers: 1})
+	four := buildOrFail(t, m, Options{Workers: 4})
+	if err := sameTree(one, four); err != nil {
+		t.Fatalf("1 and 4 workers: %v", err)
+	}
+	if one.Stats.Distances >= int64(n)*int64(n)/4 {
+		t.Fatalf("the build computed %d distances: no pruning structure found", one.Stats.Distances)
+	}
+	for _, pred := range []bool{false, true} {
+		want, _ := BruteAllKNN(context.Background(), m, KNNOptions{K: 10, Predecessor: pred})
+		got, st, err := four.AllKNN(context.Background(), KNNOptions{K: 10, Predecessor: pred, Workers: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("pred=%v: %s", pred, firstDiff(got, want))
+		}
+		if st.Distances >= int64(n)*int64(n)/2 {
+			t.Errorf("pred=%v: the walk computed %d distances, brute force %d", pred, st.Distances, n*n/2)
+		}
+	}
+}
