@@ -139,6 +139,20 @@ func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, rows int, groups [
 // only they need. 16 rows keep the tiles at full speed (8 or more rows).
 const walkRows = 16
 
+// offer returns where the group's queries put what they find: their rows
+// of best, skipping their own points (data queries) and, in predecessor
+// mode, every candidate at or above their index.
+func (g *group) offer(best *kernels.KBest) metric.Offer {
+	o := metric.Offer{Best: best, Rows: g.rows}
+	if g.self {
+		o.Skip = g.qids
+	}
+	if g.pred {
+		o.Below = g.qids
+	}
+	return o
+}
+
 // walk answers one group. Queries of the data first take the points of
 // their group and of the groups beside it as candidates (they are close in
 // space, so the k-th distances start near their final values). Every query
@@ -153,11 +167,7 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		for _, id := range g.seed {
 			qw.member[id] = qw.stamp
 		}
-		o := metric.Offer{Best: best, Rows: g.rows, Skip: g.qids}
-		if g.pred {
-			o.Below = g.qids
-		}
-		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(g.seed), o)
+		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(g.seed), g.offer(best))
 		qw.dists += int64(len(g.qids) * len(g.seed))
 	}
 	first, dist := t.firstLevel(qw, qs, g, best)
@@ -194,13 +204,7 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 // with the group's distances to them (query i, node j at i*len(first)+j).
 func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) ([]int32, []float64) {
 	data := t.m.Data()
-	o := metric.Offer{Best: best, Rows: g.rows}
-	if g.self {
-		o.Skip = g.qids
-	}
-	if g.pred {
-		o.Below = g.qids
-	}
+	o := g.offer(best)
 	pq := metric.PackInto(&qw.packed, qs, metric.List(g.qids))
 	qb := metric.Range(0, len(g.qids))
 	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
@@ -260,13 +264,7 @@ func (qw *queryWorker) skip(g *group, z int32) bool { return g.self && qw.member
 // the seed and are not offered again.
 func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
 	data := t.m.Data()
-	o := metric.Offer{Best: best, Rows: g.rows}
-	if g.self {
-		o.Skip = g.qids
-	}
-	if g.pred {
-		o.Below = g.qids
-	}
+	o := g.offer(best)
 	// The block's query rows are packed once for all its tiles.
 	qs = metric.PackInto(&qw.packed, qs, metric.List(g.qids))
 	qb := metric.Range(0, len(g.qids))

@@ -43,16 +43,25 @@ func (e *Euclidean) Embed(_ context.Context, x []float64, n int) (*Set, error) {
 }
 
 func (e *Euclidean) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
-	q.check(qs.N, "query")
-	c.check(cs.N, "candidate")
-	nq, nc, d := q.Len(), c.Len(), qs.D
-	if nq == 0 || nc == 0 {
+	xq, xct, ldc := e.coords(w, qs, q, cs, c)
+	if xq == nil {
 		return
 	}
-	xq := rowsOf(&w.xq, qs.X, d, q)
-	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
-	kernels.EuclidTile(dst, ldd, xq, d, xct, ldc, nq, nc, d)
+	kernels.EuclidTile(dst, ldd, xq, qs.D, xct, ldc, q.Len(), c.Len(), qs.D)
 	zeroSelf(w, dst, ldd, qs, q, cs, c)
+}
+
+// coords checks the blocks and returns the query rows and the candidates'
+// transposed coordinates with their stride; nil when the tile is empty.
+func (e *Euclidean) coords(w *Workspace, qs *Set, q Block, cs *Set, c Block) (xq, xct []float64, ldc int) {
+	q.check(qs.N, "query")
+	c.check(cs.N, "candidate")
+	if q.Len() == 0 || c.Len() == 0 {
+		return nil, nil, 0
+	}
+	xq = rowsOf(&w.xq, qs.X, qs.D, q)
+	xct, ldc = colsOf(&w.xct, cs.XT, qs.D, cs.N, c)
+	return xq, xct, ldc
 }
 
 func (e *Euclidean) Dist(i, j int) float64 {

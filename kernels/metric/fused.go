@@ -17,6 +17,11 @@ type Hits struct {
 // Reset empties h, keeping its storage.
 func (h *Hits) Reset() { h.Query, h.Cand, h.Dist = h.Query[:0], h.Cand[:0], h.Dist[:0] }
 
+// add appends one hit.
+func (h *Hits) add(i int, id int32, d float64) {
+	h.Query, h.Cand, h.Dist = append(h.Query, int32(i)), append(h.Cand, id), append(h.Dist, d)
+}
+
 // Len returns the number of hits.
 func (h *Hits) Len() int { return len(h.Cand) }
 
@@ -58,26 +63,18 @@ func (r *Residual) fuseSelf(w *Workspace, qs *Set, q Block, cs *Set, c Block) {
 // Within implements Metric.Within with kernels.ResidualRow's fused radius
 // test and compaction.
 func (r *Residual) Within(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius []float64, out *Hits) {
-	sq, sc := r.parts(w, qs, q, cs, c)
-	if sq == nil {
-		return
-	}
-	r.fuseSelf(w, qs, q, cs, c)
-	nc := c.Len()
-	row, idx := w.rowScratch(nc)
-	for i := range q.Len() {
-		n := kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], w.g[i*nc:(i+1)*nc], sc, sq[i], radius[i], idx)
-		for _, j := range idx[:n] {
-			out.Query = append(out.Query, int32(i))
-			out.Cand = append(out.Cand, int32(c.At(int(j))))
-			out.Dist = append(out.Dist, row[j])
-		}
-	}
+	r.rows(w, qs, q, cs, c, func(i int) float64 { return radius[i] }, out.add)
 }
 
 // Nearest implements Metric.Nearest with kernels.ResidualRow's fused radius
 // test at each row's current k-th distance.
 func (r *Residual) Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o Offer) {
+	r.rows(w, qs, q, cs, c, func(i int) float64 { return o.Best.Worst(int(o.Rows[i])) }, o.take)
+}
+
+// rows runs kernels.ResidualRow for each query of the block at radius(i),
+// reading radius(i) just before the row, and passes the hits to emit.
+func (r *Residual) rows(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius func(i int) float64, emit func(i int, id int32, d float64)) {
 	sq, sc := r.parts(w, qs, q, cs, c)
 	if sq == nil {
 		return
@@ -86,9 +83,9 @@ func (r *Residual) Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o O
 	nc := c.Len()
 	row, idx := w.rowScratch(nc)
 	for i := range q.Len() {
-		n := kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], w.g[i*nc:(i+1)*nc], sc, sq[i], o.Best.Worst(int(o.Rows[i])), idx)
+		n := kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], w.g[i*nc:(i+1)*nc], sc, sq[i], radius(i), idx)
 		for _, j := range idx[:n] {
-			o.take(i, int32(c.At(int(j))), row[j])
+			emit(i, int32(c.At(int(j))), row[j])
 		}
 	}
 }
@@ -97,11 +94,7 @@ func (r *Residual) Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o O
 // test. (Identical coordinates are at distance exactly 0 in every
 // implementation, so no self rule is needed.)
 func (e *Euclidean) Within(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius []float64, out *Hits) {
-	e.rows(w, qs, q, cs, c, func(i int) float64 { return radius[i] }, func(i int, id int32, d float64) {
-		out.Query = append(out.Query, int32(i))
-		out.Cand = append(out.Cand, id)
-		out.Dist = append(out.Dist, d)
-	})
+	e.rows(w, qs, q, cs, c, func(i int) float64 { return radius[i] }, out.add)
 }
 
 // Nearest implements Metric.Nearest with kernels.EuclidRow's fused radius
@@ -113,14 +106,11 @@ func (e *Euclidean) Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o 
 // rows runs kernels.EuclidRow for each query of the block at radius(i) and
 // passes the hits to emit.
 func (e *Euclidean) rows(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius func(i int) float64, emit func(i int, id int32, d float64)) {
-	q.check(qs.N, "query")
-	c.check(cs.N, "candidate")
-	nq, nc, d := q.Len(), c.Len(), qs.D
-	if nq == 0 || nc == 0 {
+	xq, xct, ldc := e.coords(w, qs, q, cs, c)
+	if xq == nil {
 		return
 	}
-	xq := rowsOf(&w.xq, qs.X, d, q)
-	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
+	nq, nc, d := q.Len(), c.Len(), qs.D
 	row, idx := w.rowScratch(nc)
 	for i := range nq {
 		n := kernels.EuclidRow(row, xq[i*d:(i+1)*d], xct, ldc, nc, radius(i), idx)
