@@ -203,3 +203,42 @@ func probe(m metric.Metric, opt KNNOptions) (near, kth float64) {
 	slices.Sort(kths)
 	return float64(within) / float64(nq*len(cids)), kths[nq/2]
 }
+
+// KNNSearch answers the k-NN job of a query set qs (from m.Embed) with the
+// given search. Auto decides from the probe of m's data alone (queries
+// like the data prune like the data).
+func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
+	var rep Report
+	if search == SearchAuto {
+		near, kth := probe(m, opt)
+		rep.ProbeNear = near
+		if near > probeNear {
+			search = SearchBrute
+			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other: the metric has too little structure to prune", 100*near, kth+0.5)
+		} else {
+			search = SearchTree
+			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other", 100*near, kth+0.5)
+		}
+	} else {
+		rep.Reason = "asked for"
+	}
+	rep.Method = search
+	t0 := time.Now()
+	if search == SearchBrute {
+		nb, err := BruteKNN(ctx, m, qs, opt)
+		rep.QueryTime = time.Since(t0)
+		return nb, rep, err
+	}
+	if topt.Pool == nil {
+		topt.Pool = opt.Pool
+	}
+	t, err := Build(ctx, m, topt)
+	if err != nil {
+		return nil, rep, err
+	}
+	rep.Build = t.Stats
+	t0 = time.Now()
+	nb, st, err := t.KNN(ctx, qs, opt)
+	rep.Query, rep.QueryTime = st, time.Since(t0)
+	return nb, rep, err
+}

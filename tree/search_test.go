@@ -77,3 +77,23 @@ func TestTreeCancel(t *testing.T) {
 		t.Fatalf("query: %v", err)
 	}
 }
+
+// TestKNNSearchModes: every search answers a query set like brute force.
+func TestKNNSearchModes(t *testing.T) {
+	for _, m := range testMetrics(t, 600, 2) {
+		qs, _ := m.Embed(context.Background(), uniformPoints(50, 2, 31), 50)
+		want, _ := BruteKNN(context.Background(), m, qs, KNNOptions{K: 6})
+		for _, s := range []Search{SearchAuto, SearchTree, SearchBrute} {
+			got, rep, err := KNNSearch(context.Background(), m, qs, KNNOptions{K: 6}, s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(want) {
+				t.Fatalf("%s %v: %s", m.Name(), s, firstDiff(got, want))
+			}
+			if s != SearchAuto && rep.Method != s || rep.Reason == "" {
+				t.Fatalf("%s %v: report %+v", m.Name(), s, rep)
+			}
+		}
+	}
+}

@@ -244,22 +244,8 @@ func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) 
 	if err != nil {
 		return nil, "", fmt.Errorf("--queries: %w", err)
 	}
-	if j.search != tree.SearchTree {
-		how := "brute force (queries: --search tree to use the tree)"
-		if j.search == tree.SearchBrute {
-			how = "brute force (asked for)"
-		}
-		nb, err := tree.BruteKNN(ctx, m, qs, opt)
-		return nb, how, err
-	}
-	tr, err := tree.Build(ctx, m, tree.Options{Pool: pool})
-	if err != nil {
-		return nil, "", err
-	}
-	nb, st, err := tr.KNN(ctx, qs, opt)
-	how := fmt.Sprintf("cover tree (asked for): build %.3f s, %d distances, depth %d; queries %d distances",
-		tr.Stats.Wall.Seconds(), tr.Stats.Distances, tr.Stats.Depth, st.Distances)
-	return nb, how, err
+	nb, rep, err := tree.KNNSearch(ctx, m, qs, opt, j.search, tree.Options{Pool: pool})
+	return nb, describeSearch(rep), err
 }
 
 // report prints the summary and a few answers, and writes the output.
