@@ -5,8 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pcct/pcct/internal/kerneltest"
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // TestSearchModes: auto, tree and brute give the same answer; auto takes
@@ -61,21 +64,53 @@ func TestSearchModes(t *testing.T) {
 	}
 }
 
-// TestTreeCancel: a cancelled build or query returns ctx.Err().
+// TestTreeCancel: a cancelled build or query returns ctx.Err() promptly,
+// leaves no goroutine behind, and the pool gives the usual answers after.
 func TestTreeCancel(t *testing.T) {
 	m := testMetrics(t, 3000, 2)[0]
+	pool := streamer.NewPool(2)
+	defer pool.Close()
+	before := kerneltest.Goroutines()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Build(ctx, m, Options{}); !errors.Is(err, context.Canceled) {
+	if _, err := Build(ctx, m, Options{Pool: pool}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("build: %v", err)
 	}
-	tr, err := Build(context.Background(), m, Options{})
+	tr, err := Build(context.Background(), m, Options{Pool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tr.AllKNN(ctx, KNNOptions{K: 4}); !errors.Is(err, context.Canceled) {
+	if _, _, err := tr.AllKNN(ctx, KNNOptions{K: 4, Pool: pool}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("query: %v", err)
 	}
+	if _, _, err := tr.Range(ctx, m.Data(), 0.5, KNNOptions{Pool: pool}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("range: %v", err)
+	}
+	for _, d := range []time.Duration{time.Millisecond, 5 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		t0 := time.Now()
+		_, err := Build(ctx, m, Options{Pool: pool})
+		if err == nil {
+			_, _, err = tr.AllKNN(ctx, KNNOptions{K: 4, Predecessor: true, Pool: pool})
+		}
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("deadline %v: %v", d, err)
+		}
+		if time.Since(t0) > 2*time.Second {
+			t.Fatalf("deadline %v: took %v", d, time.Since(t0))
+		}
+	}
+	again := buildOrFail(t, m, Options{Pool: pool})
+	if err := sameTree(tr, again); err != nil {
+		t.Fatalf("after cancellations: %v", err)
+	}
+	a, _, _ := again.AllKNN(context.Background(), KNNOptions{K: 4, Pool: pool})
+	b, _ := BruteAllKNN(context.Background(), m, KNNOptions{K: 4})
+	if !a.Equal(b) {
+		t.Fatal("after cancellations the tree answers differently")
+	}
+	kerneltest.NoGoroutinesLeft(t, before)
 }
 
 // TestKNNSearchModes: every search answers a query set like brute force.
