@@ -5,14 +5,16 @@
 #   bash devbin/devscale.sh             # there (carry devbin/): writes to $OUT
 #
 # Runs the kernel tests on that CPU, the scope, clock-probe and brute-force scaling
-# benchmarks for PCCT_BENCH_WORKERS (default 1,2,4,8,12,16), and the kernel
-# benchmarks.
+# benchmarks for PCCT_BENCH_WORKERS (default 1,2,4,8,12,16), the cover tree's
+# Vecchia job (build + queries against brute force) at 1, 4 and 16 workers, and
+# the kernel benchmarks.
 set -u
 if [ "${1:-}" = build ]; then
 	cd "$(dirname "$0")/.."
 	mkdir -p devbin
 	go test -c -o devbin/kernels.test ./kernels &&
 		go test -c -o devbin/streamer.test ./streamer &&
+		go test -c -o devbin/scope.test ./streamer/scope &&
 		go test -c -o devbin/tree.test ./tree &&
 		go build -o devbin/pcct ./cmd/pcct &&
 		cp bench/devscale.sh devbin/ && du -sh devbin
@@ -23,19 +25,23 @@ OUT=${OUT:-.}
 W=${PCCT_BENCH_WORKERS:-1,2,4,8,12,16}
 { nproc; lscpu | grep -E "Model name|Thread|Core|Socket|NUMA node\(s\)"; ./pcct cpu; } 2>&1 | tee "$OUT/machine.txt"
 ./kernels.test -test.run Test -test.skip TestGeneratedAssembly 2>&1 | tail -2 | tee "$OUT/kernels-tests.txt"
-PCCT_BENCH_WORKERS=$W ./streamer.test -test.run '^$' -test.bench 'Scope|Clock' -test.benchtime 3x -test.count 3 2>&1 | grep ^Bench | tee "$OUT/scope.txt"
+PCCT_BENCH_WORKERS=$W ./scope.test -test.run '^$' -test.bench 'Scope|Clock' -test.benchtime 3x -test.count 3 2>&1 | grep ^Bench | tee "$OUT/scope.txt"
 ./streamer.test -test.run '^$' -test.bench 'PoolJob|PoolEmpty' -test.benchtime 2000x -test.count 3 2>&1 | grep ^Bench | tee "$OUT/pool.txt"
 PCCT_BENCH_WORKERS=$W ./tree.test -test.run '^$' -test.bench BruteWorkers -test.benchtime 2x 2>&1 | grep ^Bench | tee "$OUT/tree.txt"
 # Tile shape and order at the largest worker count (the defaults are 64 x 512, query-major).
 WMAX=${W##*,}
 for v in "QB=32" "QB=128" "CHUNK=1024" "CHUNK=256" "ORDER=chunk"; do
-	env PCCT_BENCH_WORKERS=$WMAX PCCT_BENCH_$v ./streamer.test -test.run '^$' -test.bench '^BenchmarkScope$' -test.benchtime 3x -test.count 3 2>&1 |
+	env PCCT_BENCH_WORKERS=$WMAX PCCT_BENCH_$v ./scope.test -test.run '^$' -test.bench '^BenchmarkScope$' -test.benchtime 3x -test.count 3 2>&1 |
 		grep ^Bench | sed "s/^/$v /" | tee -a "$OUT/variants.txt"
 done
 # Identical answers for every worker count, on this many cores.
 ./streamer.test -test.run Test -test.cpu 1,4,$WMAX 2>&1 | tail -2 | tee "$OUT/streamer-tests.txt"
+./scope.test -test.run Test -test.cpu 1,4,$WMAX 2>&1 | tail -2 | tee -a "$OUT/streamer-tests.txt"
 ./tree.test -test.run Test -test.cpu 1,$WMAX 2>&1 | tail -2 | tee -a "$OUT/streamer-tests.txt"
 for w in 1 $WMAX; do
 	/usr/bin/time -f "workers=$w wall %e s, user %U s" ./pcct knn --predecessor --workers $w --example-n 32768 2>&1 | grep -E 'metric built|wall'  | tee -a "$OUT/knn.txt"
 done
+# The cover tree's Vecchia job (d = 2, lengthscale 0.1, m = 512, k = 8): build and
+# queries against brute force in the same run, answers checked identical.
+PCCT_BENCH_N=131072 ./tree.test -test.run '^$' -test.bench Vecchia -test.benchtime 1x -test.cpu 1,4,$WMAX 2>&1 | grep ^Bench | tee "$OUT/vecchia.txt"
 ./kernels.test -test.run '^$' -test.bench 'DotTile/impl=avx512/q=512|DotTile32/impl=avx512/q=512|ResidualTile/impl=avx512/q=64' 2>&1 | grep ^Bench | tee "$OUT/kernels.txt"
