@@ -73,6 +73,14 @@ type builder struct {
 type buildScratch struct {
 	w     *metric.Workspace
 	owner []int32 // by point id: the accepted centre covering it, or -1
+	// Reused by every net step on this worker: the uncovered points and
+	// their distances, the radii of a batch, the hits of each chunk and of
+	// each tentative centre.
+	u     []int32
+	ud    []float64
+	rad   []float64
+	parts []metric.Hits
+	rows  [][]netHit
 }
 
 // Build builds the cover tree of m's data points. Point 0 is the root; each
@@ -197,17 +205,21 @@ func (b *builder) netStep(ctx context.Context, w int, it item, parallel bool) ([
 	}
 	b.steps.Add(1)
 	rr := t.cover(l - 1)
-	var keep []int32
-	var keepD []float64
-	var u []int32
-	var ud []float64
+	// Split the points, in order, into those within rr of c (kept in place:
+	// the item's slices are c's continuation) and the rest (scratch).
+	sc := b.ws[w]
+	u, ud := sc.u[:0], sc.ud[:0]
+	nk := 0
 	for k, p := range it.s {
 		if it.d[k] <= rr {
-			keep, keepD = append(keep, p), append(keepD, it.d[k])
+			it.s[nk], it.d[nk] = p, it.d[k]
+			nk++
 		} else {
 			u, ud = append(u, p), append(ud, it.d[k])
 		}
 	}
+	sc.u, sc.ud = u, ud
+	keep, keepD := it.s[:nk], it.d[:nk]
 	out, err := b.cover(ctx, w, it.c, u, ud, rr, l, parallel)
 	if err != nil {
 		return nil, err
@@ -239,7 +251,8 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		}
 	}
 	var out []item
-	rad := make([]float64, b.opt.NetBatch)
+	sc.rad = grow(sc.rad, b.opt.NetBatch)
+	rad := sc.rad
 	for k := range rad {
 		rad[k] = rr
 	}
@@ -260,7 +273,7 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 			}
 			sc.owner[z] = z
 			b.attach(c, z, ud[i], l-1)
-			child := item{c: z, cap: l}
+			child := item{c: z, cap: l, s: make([]int32, 0, len(rows[i])), d: make([]float64, 0, len(rows[i]))}
 			for _, h := range rows[i] {
 				if h.id != z && sc.owner[h.id] < 0 {
 					sc.owner[h.id] = z
@@ -330,7 +343,14 @@ type netHit struct {
 func (b *builder) netTiles(ctx context.Context, w int, tent, u []int32, rad []float64, parallel bool) ([][]netHit, error) {
 	data := b.t.m.Data()
 	chunks := (len(u) + netChunk - 1) / netChunk
-	parts := make([]metric.Hits, chunks)
+	sc := b.ws[w]
+	if len(sc.parts) < chunks {
+		sc.parts = append(sc.parts, make([]metric.Hits, chunks-len(sc.parts))...)
+	}
+	parts := sc.parts[:chunks]
+	for k := range parts {
+		parts[k].Reset()
+	}
 	tile := func(w, k int) {
 		t0 := time.Now()
 		lo, hi := k*netChunk, min(len(u), (k+1)*netChunk)
@@ -350,7 +370,13 @@ func (b *builder) netTiles(ctx context.Context, w int, tent, u []int32, rad []fl
 		}
 	}
 	b.dists.Add(int64(len(tent) * len(u)))
-	rows := make([][]netHit, len(tent))
+	if len(sc.rows) < len(tent) {
+		sc.rows = append(sc.rows, make([][]netHit, len(tent)-len(sc.rows))...)
+	}
+	rows := sc.rows[:len(tent)]
+	for i := range rows {
+		rows[i] = rows[i][:0]
+	}
 	for k := range parts {
 		h := &parts[k]
 		for x := range h.Cand {
