@@ -81,6 +81,10 @@ type buildScratch struct {
 	rad   []float64
 	parts []metric.Hits
 	rows  [][]netHit
+	self  metric.Hits // a batch's tile against itself
+	taken []bool
+	acc   []int32
+	accD  []float64
 }
 
 // Build builds the cover tree of m's data points. Point 0 is the root; each
@@ -238,10 +242,12 @@ func (b *builder) attach(c, p int32, d float64, scale int32) {
 }
 
 // cover covers the uncovered points u (ascending, at distances ud from the
-// node c) greedily with centres at radius rr: batches of NetBatch tentative centres (the first uncovered
-// points) are tiled against all uncovered points; a tentative covered by an
-// earlier accepted centre of its batch is dropped, the others are accepted
-// and take the uncovered points within rr.
+// node c) greedily with centres at radius rr, in batches of NetBatch
+// tentative centres (the first uncovered points): a tentative covered by an
+// earlier accepted centre of its batch is dropped (decided on the small
+// tile of the batch against itself), and only the accepted ones are tiled
+// against all uncovered points, each taking those within rr that no
+// earlier centre took.
 func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []float64, rr float64, l int32, parallel bool) ([]item, error) {
 	sc := b.ws[w]
 	if len(sc.owner) < b.t.N() {
@@ -261,18 +267,19 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		tent := u[:min(len(u), b.opt.NetBatch)]
-		rows, err := b.netTiles(ctx, w, tent, u, rad[:len(tent)], parallel)
+		nt := min(len(u), b.opt.NetBatch)
+		acc, accD := b.accept(w, u[:nt], ud[:nt], rad[:nt])
+		rows, err := b.netTiles(ctx, w, acc, u, rad[:len(acc)], parallel)
 		if err != nil {
 			return nil, err
 		}
 		flat := false
-		for i, z := range tent {
+		for i, z := range acc {
 			if sc.owner[z] >= 0 {
-				continue
+				continue // cannot happen: accept dropped every covered tentative
 			}
 			sc.owner[z] = z
-			b.attach(c, z, ud[i], l-1)
+			b.attach(c, z, accD[i], l-1)
 			child := item{c: z, cap: l, s: make([]int32, 0, len(rows[i])), d: make([]float64, 0, len(rows[i]))}
 			for _, h := range rows[i] {
 				if h.id != z && sc.owner[h.id] < 0 {
@@ -319,6 +326,38 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		}
 	}
 	return out, nil
+}
+
+// accept returns the tentative centres (at distances td from the node) that
+// no earlier accepted one of the batch covers, and their distances: the
+// greedy choice, decided on the batch's tile against itself.
+func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []float64) {
+	sc := b.ws[w]
+	data := b.t.m.Data()
+	h := &sc.self
+	h.Reset()
+	b.t.m.Within(sc.w, data, metric.List(tent), data, metric.List(tent), rad, h)
+	b.dists.Add(int64(len(tent) * len(tent)))
+	sc.taken = grow(sc.taken, len(tent))
+	clear(sc.taken)
+	acc, accD := sc.acc[:0], sc.accD[:0]
+	x := 0
+	for i := range tent {
+		for ; x < h.Len() && int(h.Query[x]) < i; x++ {
+		}
+		if sc.taken[i] {
+			continue
+		}
+		acc, accD = append(acc, tent[i]), append(accD, td[i])
+		// Hits give ids; the tentatives are ascending ids (u is).
+		for ; x < h.Len() && int(h.Query[x]) == i; x++ {
+			if j, ok := slices.BinarySearch(tent, h.Cand[x]); ok && j > i {
+				sc.taken[j] = true
+			}
+		}
+	}
+	sc.acc, sc.accD = acc, accD
+	return acc, accD
 }
 
 // uncovered counts the points of u that no centre has taken.
