@@ -122,7 +122,9 @@ func (p *Pool) Each(ctx context.Context, n int, fn func(worker, task int)) error
 
 // RunContext is Run that stops early when ctx is done: tasks not yet started
 // are skipped, the tasks already running finish (so cancellation takes at
-// most one task's time), and the error is ctx.Err(). The pool stays usable.
+// most one task's time), and the error is ctx.Err(), also when ctx is done
+// only as the last tasks finish (tasks may watch ctx themselves and stop
+// early). The pool stays usable.
 func (p *Pool) RunContext(ctx context.Context, n int, fn func(worker, task int)) (JobStats, error) {
 	if err := ctx.Err(); err != nil {
 		return JobStats{}, err
@@ -151,6 +153,12 @@ func (p *Pool) RunContext(ctx context.Context, n int, fn func(worker, task int))
 	st.Wall = time.Since(t0)
 	stop()
 	j.errOnce.Do(func() {}) // a cancellation under way has set j.err by now
+	if err := ctx.Err(); err != nil && j.err == nil {
+		// Done while the last tasks ran (they may have seen it and stopped
+		// early) but before the cancellation reached the job: report it,
+		// so that no caller takes a cut-short job for a whole one.
+		j.err = err
+	}
 	var busy time.Duration
 	for _, w := range p.workers {
 		st.Busy = append(st.Busy, w.busy)

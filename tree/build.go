@@ -146,6 +146,9 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 		t.Stats.Rounds++
 		items = next
 	}
+	if err := ctx.Err(); err != nil { // expand stops early when ctx is done
+		return nil, err
+	}
 	t.finish(b.children)
 	t.Stats.Distances, t.Stats.NetSteps = b.dists.Load(), b.steps.Load()
 	t.Stats.Tiles, t.Stats.Utilisation = time.Duration(b.tiles.Load()), b.use.utilisation()

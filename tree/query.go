@@ -205,6 +205,7 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) ([]int32, []float64) {
 	data := t.m.Data()
 	o := g.offer(best)
+	o.Exclude = qw.seeded(g)
 	pq := metric.PackInto(&qw.packed, qs, metric.List(g.qids))
 	qb := metric.Range(0, len(g.qids))
 	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
@@ -229,13 +230,8 @@ func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 	for c0 := 0; c0 < nf; c0 += queryChunk {
 		c := qw.inner[c0:min(nf, c0+queryChunk)]
 		nc := len(c)
-		qw.tile = grow(qw.tile, nq*nc)
-		t.m.Tile(qw.w, qw.tile, nc, pq, qb, data, metric.List(c))
+		t.m.TileNearest(qw.w, qw.first[c0:], nf, pq, qb, data, metric.List(c), o)
 		qw.dists += int64(nq * nc)
-		for i := range nq {
-			copy(qw.first[i*nf+c0:i*nf+c0+nc], qw.tile[i*nc:(i+1)*nc])
-		}
-		t.offerTile(qw, g, o, c)
 	}
 	return slices.Clone(qw.inner), qw.first
 }
@@ -253,6 +249,16 @@ func (t *Tree) expand(z int32, pred bool, q int32, d, kth float64) bool {
 // skip reports whether point z was offered to the group by its seed.
 func (qw *queryWorker) skip(g *group, z int32) bool { return g.self && qw.member[z] == qw.stamp }
 
+// seeded returns the Exclude rule of a group's offers after its seed: the
+// points the seed offered (nil when there was no seed).
+func (qw *queryWorker) seeded(g *group) func(int32) bool {
+	if !g.self {
+		return nil
+	}
+	member, stamp := qw.member, qw.stamp
+	return func(z int32) bool { return member[z] == stamp }
+}
+
 // walkBlock walks the tree for one block of queries from the frontier in
 // qw.front: each step offers its leaves through the fused Nearest, tiles
 // the block against its inner nodes, offers them, and keeps the children
@@ -265,6 +271,7 @@ func (qw *queryWorker) skip(g *group, z int32) bool { return g.self && qw.member
 func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
 	data := t.m.Data()
 	o := g.offer(best)
+	o.Exclude = qw.seeded(g)
 	// The block's query rows are packed once for all its tiles.
 	qs = metric.PackInto(&qw.packed, qs, metric.List(g.qids))
 	qb := metric.Range(0, len(g.qids))
@@ -298,31 +305,13 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Offer, c []int32) {
 	nq, nc := len(g.qids), len(c)
 	qw.tile = grow(qw.tile, nq*nc)
-	t.m.Tile(qw.w, qw.tile, nc, qs, metric.Range(0, nq), t.m.Data(), metric.List(c))
+	t.m.TileNearest(qw.w, qw.tile, nc, qs, metric.Range(0, nq), t.m.Data(), metric.List(c), o)
 	qw.dists += int64(nq * nc)
-	t.offerTile(qw, g, o, c)
 	for j, z := range c {
 		for i := range nq {
 			if t.expand(z, g.pred, g.qids[i], qw.tile[i*nc+j], o.Best.Worst(int(g.rows[i]))) {
 				qw.front = append(qw.front, t.Children(int(z))...)
 				break
-			}
-		}
-	}
-}
-
-// offerTile offers the points c, at the distances in qw.tile (one row per
-// query of g), to the queries that may take them.
-func (t *Tree) offerTile(qw *queryWorker, g *group, o metric.Offer, c []int32) {
-	nc := len(c)
-	for i := range g.qids {
-		row := int(g.rows[i])
-		worst := o.Best.Worst(row)
-		for j, z := range c {
-			d := qw.tile[i*nc+j]
-			if d <= worst && !qw.skip(g, z) && (!g.pred || z < g.qids[i]) && !(g.self && z == g.qids[i]) {
-				o.Best.Push(row, z, d)
-				worst = o.Best.Worst(row)
 			}
 		}
 	}

@@ -28,20 +28,26 @@ func (h *Hits) Len() int { return len(h.Cand) }
 // Offer says where Nearest puts what it finds: query i of the block goes
 // to row Rows[i] of Best. When Below is not nil, query i takes only
 // candidate ids below Below[i] (predecessor mode); when Skip is not nil,
-// never the id Skip[i] (the query's own point).
+// never the id Skip[i] (the query's own point); when Exclude is not nil,
+// no id for which it is true (candidates offered before). The rules are
+// applied to the few candidates the fused radius test lets through.
 type Offer struct {
-	Best  *kernels.KBest
-	Rows  []int32
-	Below []int32
-	Skip  []int32
+	Best    *kernels.KBest
+	Rows    []int32
+	Below   []int32
+	Skip    []int32
+	Exclude func(id int32) bool
 }
 
 func (o *Offer) take(i int, id int32, d float64) {
-	if (o.Below != nil && id >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) {
+	if (o.Below != nil && id >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) || (o.Exclude != nil && o.Exclude(id)) {
 		return
 	}
 	o.Best.Push(int(o.Rows[i]), id, d)
 }
+
+// worst is the radius of Nearest's fused test for query i.
+func (o *Offer) worst(i int) float64 { return o.Best.Worst(int(o.Rows[i])) }
 
 // rowScratch sizes the workspace's row buffers for nc columns.
 func (w *Workspace) rowScratch(nc int) ([]float64, []int32) {
@@ -63,18 +69,25 @@ func (r *Residual) fuseSelf(w *Workspace, qs *Set, q Block, cs *Set, c Block) {
 // Within implements Metric.Within with kernels.ResidualRow's fused radius
 // test and compaction.
 func (r *Residual) Within(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius []float64, out *Hits) {
-	r.rows(w, qs, q, cs, c, func(i int) float64 { return radius[i] }, out.add)
+	r.rows(w, nil, 0, qs, q, cs, c, func(i int) float64 { return radius[i] }, out.add)
 }
 
 // Nearest implements Metric.Nearest with kernels.ResidualRow's fused radius
 // test at each row's current k-th distance.
 func (r *Residual) Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o Offer) {
-	r.rows(w, qs, q, cs, c, func(i int) float64 { return o.Best.Worst(int(o.Rows[i])) }, o.take)
+	r.rows(w, nil, 0, qs, q, cs, c, o.worst, o.take)
+}
+
+// TileNearest implements Metric.TileNearest: the rows of Nearest, written
+// whole to dst.
+func (r *Residual) TileNearest(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block, o Offer) {
+	r.rows(w, dst, ldd, qs, q, cs, c, o.worst, o.take)
 }
 
 // rows runs kernels.ResidualRow for each query of the block at radius(i),
-// reading radius(i) just before the row, and passes the hits to emit.
-func (r *Residual) rows(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius func(i int) float64, emit func(i int, id int32, d float64)) {
+// reading radius(i) just before the row, writing the row to dst (row i at
+// i*ldd) when dst is not nil, and passes the hits to emit.
+func (r *Residual) rows(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block, radius func(i int) float64, emit func(i int, id int32, d float64)) {
 	sq, sc := r.parts(w, qs, q, cs, c)
 	if sq == nil {
 		return
@@ -83,6 +96,9 @@ func (r *Residual) rows(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius
 	nc := c.Len()
 	row, idx := w.rowScratch(nc)
 	for i := range q.Len() {
+		if dst != nil {
+			row = dst[i*ldd : i*ldd+nc]
+		}
 		n := kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], w.g[i*nc:(i+1)*nc], sc, sq[i], radius(i), idx)
 		for _, j := range idx[:n] {
 			emit(i, int32(c.At(int(j))), row[j])
@@ -94,18 +110,24 @@ func (r *Residual) rows(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius
 // test. (Identical coordinates are at distance exactly 0 in every
 // implementation, so no self rule is needed.)
 func (e *Euclidean) Within(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius []float64, out *Hits) {
-	e.rows(w, qs, q, cs, c, func(i int) float64 { return radius[i] }, out.add)
+	e.rows(w, nil, 0, qs, q, cs, c, func(i int) float64 { return radius[i] }, out.add)
 }
 
 // Nearest implements Metric.Nearest with kernels.EuclidRow's fused radius
 // test at each row's current k-th distance.
 func (e *Euclidean) Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o Offer) {
-	e.rows(w, qs, q, cs, c, func(i int) float64 { return o.Best.Worst(int(o.Rows[i])) }, o.take)
+	e.rows(w, nil, 0, qs, q, cs, c, o.worst, o.take)
+}
+
+// TileNearest implements Metric.TileNearest: the rows of Nearest, written
+// whole to dst.
+func (e *Euclidean) TileNearest(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block, o Offer) {
+	e.rows(w, dst, ldd, qs, q, cs, c, o.worst, o.take)
 }
 
 // rows runs kernels.EuclidRow for each query of the block at radius(i) and
 // passes the hits to emit.
-func (e *Euclidean) rows(w *Workspace, qs *Set, q Block, cs *Set, c Block, radius func(i int) float64, emit func(i int, id int32, d float64)) {
+func (e *Euclidean) rows(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block, radius func(i int) float64, emit func(i int, id int32, d float64)) {
 	xq, xct, ldc := e.coords(w, qs, q, cs, c)
 	if xq == nil {
 		return
@@ -113,6 +135,9 @@ func (e *Euclidean) rows(w *Workspace, qs *Set, q Block, cs *Set, c Block, radiu
 	nq, nc, d := q.Len(), c.Len(), qs.D
 	row, idx := w.rowScratch(nc)
 	for i := range nq {
+		if dst != nil {
+			row = dst[i*ldd : i*ldd+nc]
+		}
 		n := kernels.EuclidRow(row, xq[i*d:(i+1)*d], xct, ldc, nc, radius(i), idx)
 		for _, j := range idx[:n] {
 			emit(i, int32(c.At(int(j))), row[j])

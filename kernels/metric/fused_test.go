@@ -110,25 +110,39 @@ func TestNearestMatchesTile(t *testing.T) {
 			for i := range rows {
 				rows[i], below[i], skip[i] = int32(nq-1-i), int32(q.At(i)), int32(q.At(i))
 			}
-			for _, o := range []Offer{{Rows: rows}, {Rows: rows, Skip: skip}, {Rows: rows, Below: below}} {
+			odd := func(id int32) bool { return id%3 == 1 }
+			for _, o := range []Offer{{Rows: rows}, {Rows: rows, Skip: skip}, {Rows: rows, Below: below}, {Rows: rows, Exclude: odd}} {
 				want := kernels.NewKBest(nq, k)
 				tile := make([]float64, nq*nc)
 				m.Tile(NewWorkspace(), tile, nc, data, q, data, c)
 				for i := 0; i < nq; i++ {
 					for j := 0; j < nc; j++ {
-						if (o.Below == nil || int32(j) < o.Below[i]) && (o.Skip == nil || int32(j) != o.Skip[i]) {
+						if (o.Below == nil || int32(j) < o.Below[i]) && (o.Skip == nil || int32(j) != o.Skip[i]) && (o.Exclude == nil || !o.Exclude(int32(j))) {
 							want.Push(int(rows[i]), int32(j), tile[i*nc+j])
 						}
 					}
 				}
-				o.Best = kernels.NewKBest(nq, k)
-				// In two candidate chunks, as the tree offers them.
-				m.Nearest(NewWorkspace(), data, q, data, Range(60, n), o)
-				m.Nearest(NewWorkspace(), data, q, data, Range(0, 60), o)
-				for p := range want.Idx {
-					if want.Idx[p] != o.Best.Idx[p] || math.Float64bits(want.Dist[p]) != math.Float64bits(o.Best.Dist[p]) {
-						t.Fatalf("%s below=%v skip=%v: entry %d = (%d, %v), want (%d, %v)", m.Name(), o.Below != nil, o.Skip != nil,
-							p, o.Best.Idx[p], o.Best.Dist[p], want.Idx[p], want.Dist[p])
+				for _, fused := range []bool{false, true} {
+					o.Best = kernels.NewKBest(nq, k)
+					// In two candidate chunks, as the tree offers them.
+					if fused {
+						got := make([]float64, nq*nc)
+						m.TileNearest(NewWorkspace(), got[60:], nc, data, q, data, Range(60, n), o)
+						m.TileNearest(NewWorkspace(), got, nc, data, q, data, Range(0, 60), o)
+						for p := range tile {
+							if math.Float64bits(got[p]) != math.Float64bits(tile[p]) {
+								t.Fatalf("%s: TileNearest entry %d = %v, Tile %v", m.Name(), p, got[p], tile[p])
+							}
+						}
+					} else {
+						m.Nearest(NewWorkspace(), data, q, data, Range(60, n), o)
+						m.Nearest(NewWorkspace(), data, q, data, Range(0, 60), o)
+					}
+					for p := range want.Idx {
+						if want.Idx[p] != o.Best.Idx[p] || math.Float64bits(want.Dist[p]) != math.Float64bits(o.Best.Dist[p]) {
+							t.Fatalf("%s fused=%v below=%v skip=%v exclude=%v: entry %d = (%d, %v), want (%d, %v)", m.Name(), fused, o.Below != nil, o.Skip != nil,
+								o.Exclude != nil, p, o.Best.Idx[p], o.Best.Dist[p], want.Idx[p], want.Dist[p])
+						}
 					}
 				}
 			}

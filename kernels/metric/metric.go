@@ -30,6 +30,11 @@ type Metric interface {
 	// through the fused radius test set at the row's current k-th distance,
 	// so only possible entrants reach Go.
 	Nearest(w *Workspace, qs *Set, q Block, cs *Set, c Block, o Offer)
+	// TileNearest is Tile and Nearest in one pass: it writes every distance
+	// to dst (as Tile does, bit for bit) and offers the candidates as
+	// Nearest does, for a caller that needs both (a tree deciding which
+	// subtrees to enter).
+	TileNearest(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block, o Offer)
 	// TriangleSlack bounds how far computed distances between points of the
 	// data and of query sets like it may break the triangle inequality:
 	// d(a, c) >= d(a, b) - d(b, c) - TriangleSlack() for computed values.
