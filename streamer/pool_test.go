@@ -177,3 +177,17 @@ func TestPoolPanicStack(t *testing.T) {
 		t.Fatalf("err = %#v, want a *PanicError for task 7 with its stack", err)
 	}
 }
+
+// TestPoolCancelInLastTask: a context done while the last task runs (tasks
+// may watch it and stop early) makes the job an error, every time.
+func TestPoolCancelInLastTask(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	for range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := p.RunContext(ctx, 1, func(int, int) { cancel() })
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	}
+}
