@@ -1,4 +1,6 @@
-// Package tree holds pcct's searches over a metric: today the exact blocked
-// brute-force k-nearest-neighbour search that every faster path is tested
-// against; the parallel compressed cover tree builds on it.
+// Package tree holds pcct's searches over a metric: the parallel compressed
+// cover tree (Build, Check, exact k-NN for all points, predecessors and
+// query sets, range queries, Save and Load), exact blocked brute force
+// (the ground truth every tree answer is tested against), and the choice
+// between them (AllKNNSearch, KNNSearch).
 package tree

@@ -44,7 +44,7 @@ type queryWorker struct {
 	w                    *metric.Workspace
 	tile                 []float64
 	leaves, inner, front []int32
-	member               []uint32   // by point id: stamp of the group it belongs to
+	member               []uint32   // by point id: stamp of the group whose seed offered it
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level
 	stamp                uint32
