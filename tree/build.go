@@ -72,7 +72,8 @@ type builder struct {
 
 type buildScratch struct {
 	w     *metric.Workspace
-	owner []int32 // by point id: the accepted centre covering it, or -1
+	owner []int32   // by point id: the accepted centre covering it, or -1
+	dc    []float64 // by point id: distance to the node being covered
 	// Reused by every net step on this worker: the uncovered points and
 	// their distances, the radii of a batch, the hits of each chunk and of
 	// each tentative centre.
@@ -101,7 +102,7 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	n := m.Data().N
 	t := &Tree{m: m, base: opt.Base, slack: m.TriangleSlack(),
 		level: make([]int32, n), scale: make([]int32, n), parent: make([]int32, n), dparent: make([]float64, n),
-		radius: make([]float64, n), minDesc: make([]int32, n)}
+		radius: make([]float64, n), reach: make([]float64, n), minDesc: make([]int32, n)}
 	for i := range t.parent {
 		t.parent[i], t.level[i], t.scale[i], t.minDesc[i] = -1, leafLevel, leafLevel, noDesc
 	}
@@ -238,9 +239,9 @@ func (b *builder) netStep(ctx context.Context, w int, it item, parallel bool) ([
 }
 
 // attach makes p a child of c at distance d, made by the net of the given
-// scale.
+// scale; its reach is d until its subtree is known.
 func (b *builder) attach(c, p int32, d float64, scale int32) {
-	b.t.parent[p], b.t.dparent[p], b.t.scale[p] = c, d, scale
+	b.t.parent[p], b.t.dparent[p], b.t.scale[p], b.t.reach[p] = c, d, scale, d
 	b.children[c] = append(b.children[c], p)
 }
 
@@ -258,6 +259,12 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		for i := range sc.owner {
 			sc.owner[i] = -1
 		}
+	}
+	if len(sc.dc) < b.t.N() {
+		sc.dc = make([]float64, b.t.N())
+	}
+	for j, p := range u {
+		sc.dc[p] = ud[j] // distances to c by id, for the children's reach
 	}
 	var out []item
 	sc.rad = grow(sc.rad, b.opt.NetBatch)
@@ -284,12 +291,15 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 			sc.owner[z] = z
 			b.attach(c, z, accD[i], l-1)
 			child := item{c: z, cap: l, s: make([]int32, 0, len(rows[i])), d: make([]float64, 0, len(rows[i]))}
+			reach := accD[i]
 			for _, h := range rows[i] {
 				if h.id != z && sc.owner[h.id] < 0 {
 					sc.owner[h.id] = z
 					child.s, child.d = append(child.s, h.id), append(child.d, h.d)
+					reach = max(reach, sc.dc[h.id])
 				}
 			}
+			b.t.reach[z] = reach // z's subtree is exactly child.s
 			out = append(out, child)
 			accepted, covered = accepted+1, covered+len(child.s)
 			if accepted == flatProbe && covered < flatCover*accepted && uncovered(sc.owner, u) > flatMin {

@@ -18,6 +18,7 @@ import (
 //     duplicates, hung as leaves at distance 0, are exempt: they cannot be
 //     separated; so are leaves hung flat where a net covered almost
 //     nothing, see Build);
+//   - reach(x) >= d(parent(x), y) for x and every descendant y of x;
 //   - radius(z) >= d(z, y) for every descendant y, minDesc(z) = the lowest
 //     descendant index, subtree sizes and the depth-first order agree.
 //
@@ -61,9 +62,14 @@ func (t *Tree) Check() []error {
 		minD[z] = noDesc
 	}
 	for _, y := range t.order {
-		for a := t.parent[y]; a >= 0; a = t.parent[a] {
-			maxD[a] = max(maxD[a], dist(a, y))
+		x := y // the child of a on the path to y
+		for a := t.parent[y]; a >= 0; x, a = a, t.parent[a] {
+			d := dist(a, y)
+			maxD[a] = max(maxD[a], d)
 			minD[a] = min(minD[a], y)
+			if d > t.reach[x] {
+				bad("reach: d(%d, %d) = %v beyond reach %v of %d under %d", a, y, d, t.reach[x], x, a)
+			}
 		}
 	}
 	for z := int32(0); int(z) < n; z++ {

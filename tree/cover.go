@@ -27,6 +27,7 @@ type Tree struct {
 	parent   []int32   // -1 for the root
 	dparent  []float64 // distance to the parent
 	radius   []float64 // max distance to a descendant (0 for a leaf)
+	reach    []float64 // max distance from the parent to the node or any of its descendants
 	minDesc  []int32   // lowest descendant index (noDesc for a leaf)
 	childOff []int32   // children of z: child[childOff[z]:childOff[z+1]]
 	child    []int32

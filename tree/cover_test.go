@@ -107,7 +107,7 @@ func sameTree(a, b *Tree) error {
 		return fmt.Errorf("levels differ")
 	case !slices.Equal(a.parent, b.parent):
 		return fmt.Errorf("parents differ")
-	case !slices.Equal(a.radius, b.radius) || !slices.Equal(a.dparent, b.dparent):
+	case !slices.Equal(a.radius, b.radius) || !slices.Equal(a.dparent, b.dparent) || !slices.Equal(a.reach, b.reach):
 		return fmt.Errorf("distances differ")
 	case !slices.Equal(a.child, b.child) || !slices.Equal(a.childOff, b.childOff):
 		return fmt.Errorf("children differ")

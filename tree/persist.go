@@ -55,7 +55,7 @@ func (t *Tree) Save(w io.Writer) error {
 	put := func(v any) error { return binary.Write(out, binary.LittleEndian, v) }
 	fp := Fingerprint(t.m)
 	for _, v := range []any{[]byte(fileMagic), uint32(fileVersion), int64(t.N()), t.base, t.root, fp,
-		t.level, t.scale, t.parent, t.dparent, t.radius, t.minDesc, t.childOff, t.child} {
+		t.level, t.scale, t.parent, t.dparent, t.radius, t.reach, t.minDesc, t.childOff, t.child} {
 		if err := put(v); err != nil {
 			return err
 		}
@@ -91,9 +91,9 @@ func Load(r io.Reader, m metric.Metric) (*Tree, error) {
 		return nil, fmt.Errorf("%w: the tree has %d points, the metric's data %d", ErrMismatch, n, m.Data().N)
 	}
 	t.level, t.scale, t.parent, t.minDesc = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
-	t.dparent, t.radius = make([]float64, n), make([]float64, n)
+	t.dparent, t.radius, t.reach = make([]float64, n), make([]float64, n), make([]float64, n)
 	t.childOff = make([]int32, n+1)
-	if err := rd.getAll(t.level, t.scale, t.parent, t.dparent, t.radius, t.minDesc, t.childOff); err != nil {
+	if err := rd.getAll(t.level, t.scale, t.parent, t.dparent, t.radius, t.reach, t.minDesc, t.childOff); err != nil {
 		return nil, err
 	}
 	if c := t.childOff[n]; c < 0 || int64(c) != n-1 {
@@ -140,8 +140,8 @@ func (t *Tree) validate() error {
 		if p := t.parent[z]; (p < 0 && z != t.root) || p >= n {
 			return fmt.Errorf("parent of %d", z)
 		}
-		if math.IsNaN(t.radius[z]) || t.radius[z] < 0 {
-			return fmt.Errorf("radius of %d", z)
+		if math.IsNaN(t.radius[z]) || t.radius[z] < 0 || math.IsNaN(t.reach[z]) || t.reach[z] < 0 {
+			return fmt.Errorf("radius or reach of %d", z)
 		}
 	}
 	seen := make([]bool, n)

@@ -47,6 +47,7 @@ type queryWorker struct {
 	member               []uint32   // by point id: stamp of the group whose seed offered it
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level
+	col                  []float64  // a block's distances to one node
 	stamp                uint32
 	dists                int64
 }
@@ -188,12 +189,11 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		}
 		qw.front = qw.front[:0]
 		for j, z := range first {
+			qw.col = qw.col[:0]
 			for _, i := range block {
-				if t.expand(z, g.pred, g.qids[i], dist[i*nf+j], best.Worst(int(g.rows[i]))) {
-					qw.front = append(qw.front, t.Children(int(z))...)
-					break
-				}
+				qw.col = append(qw.col, dist[i*nf+j])
 			}
+			t.pushChildren(qw, &sub, best, z, qw.col)
 		}
 		t.walkBlock(qw, qs, &sub, best)
 	}
@@ -236,14 +236,38 @@ func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 	return slices.Clone(qw.inner), qw.first
 }
 
-// expand reports whether query q (predecessor mode: only indices below q),
-// at distance d from node z and with k-th distance kth, needs z's
-// descendants.
-func (t *Tree) expand(z int32, pred bool, q int32, d, kth float64) bool {
-	if pred && t.minDesc[z] >= q {
-		return false
+// pushChildren adds to the frontier the children of node z that some query
+// of the block may need, given the queries' distances d to z: child x and
+// its descendants lie within reach(x) of z, so query i needs them only if
+// d[i] - reach(x) - slack <= its k-th distance (strictly greater: all of
+// them are strictly farther than the k-th, so no tie is lost) and, in
+// predecessor mode, x or a descendant is below the query's index. Children
+// made by fine nets near z have small reaches, so a query at some distance
+// from z skips them even when it needs z's coarser children.
+func (t *Tree) pushChildren(qw *queryWorker, g *group, best *kernels.KBest, z int32, d []float64) {
+	if !t.anyNeeds(g, best, t.radius[z], t.minDesc[z], d) {
+		return
 	}
-	return d-t.radius[z]-t.slack <= kth
+	for _, x := range t.Children(int(z)) {
+		if t.anyNeeds(g, best, t.reach[x], min(x, t.minDesc[x]), d) {
+			qw.front = append(qw.front, x)
+		}
+	}
+}
+
+// anyNeeds reports whether some query i of the block, at distance d[i]
+// from a node whose points of interest lie within r of it and whose lowest
+// such index is lo, may find a neighbour among them.
+func (t *Tree) anyNeeds(g *group, best *kernels.KBest, r float64, lo int32, d []float64) bool {
+	for i, di := range d {
+		if g.pred && lo >= g.qids[i] {
+			continue
+		}
+		if di-r-t.slack <= best.Worst(int(g.rows[i])) {
+			return true
+		}
+	}
+	return false
 }
 
 // skip reports whether point z was offered to the group by its seed.
@@ -308,12 +332,11 @@ func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Off
 	t.m.TileNearest(qw.w, qw.tile, nc, qs, metric.Range(0, nq), t.m.Data(), metric.List(c), o)
 	qw.dists += int64(nq * nc)
 	for j, z := range c {
+		qw.col = qw.col[:0]
 		for i := range nq {
-			if t.expand(z, g.pred, g.qids[i], qw.tile[i*nc+j], o.Best.Worst(int(g.rows[i]))) {
-				qw.front = append(qw.front, t.Children(int(z))...)
-				break
-			}
+			qw.col = append(qw.col, qw.tile[i*nc+j])
 		}
+		t.pushChildren(qw, g, o.Best, z, qw.col)
 	}
 }
 
