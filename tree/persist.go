@@ -25,7 +25,7 @@ var (
 
 const (
 	fileMagic   = "PCCTTREE"
-	fileVersion = 1
+	fileVersion = 2 // 2 added the reaches
 )
 
 // Fingerprint identifies a metric's data: a SHA-256 over the metric's name,
