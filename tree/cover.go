@@ -13,9 +13,10 @@ import (
 // level l(z); its children have lower levels and lie within base^l(z) of
 // it (covering); the children one net step created are more than
 // base^scale apart and from z (separation, see Check); radius(z) is the
-// largest computed distance from z to any of its descendants, and
-// minDesc(z) the lowest point index among them. Queries need only covering,
-// the radii and the minimum indices to be exact.
+// largest computed distance from z to any of its descendants, reach(z) the
+// largest from z's parent to z or any of its descendants, and minDesc(z)
+// the lowest point index among the descendants. Queries need only the
+// radii, reaches and minimum indices to be exact.
 type Tree struct {
 	m     metric.Metric
 	base  float64
