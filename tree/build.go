@@ -453,10 +453,14 @@ func (t *Tree) finish(children [][]int32) {
 	t.index()
 }
 
-// index computes the depth-first order and the subtree sizes from the
-// children.
+// index computes the depth-first order, the subtree sizes and the
+// children's reaches and lowest indices by position from the children.
 func (t *Tree) index() {
 	n := t.N()
+	t.childReach, t.childLo = make([]float64, len(t.child)), make([]int32, len(t.child))
+	for k, x := range t.child {
+		t.childReach[k], t.childLo[k] = t.reach[x], min(x, t.minDesc[x])
+	}
 	t.order = make([]int32, 0, n)
 	stack := []int32{t.root}
 	for len(stack) > 0 {

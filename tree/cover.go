@@ -32,8 +32,12 @@ type Tree struct {
 	minDesc  []int32   // lowest descendant index (noDesc for a leaf)
 	childOff []int32   // children of z: child[childOff[z]:childOff[z+1]]
 	child    []int32
-	order    []int32 // depth-first preorder: subtrees are contiguous
-	size     []int32 // points in the subtree, the node included
+	// By position in child, for the queries' scans: each child's reach and
+	// the lowest index among it and its descendants.
+	childReach []float64
+	childLo    []int32
+	order      []int32 // depth-first preorder: subtrees are contiguous
+	size       []int32 // points in the subtree, the node included
 
 	Stats BuildStats
 }

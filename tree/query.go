@@ -3,6 +3,7 @@ package tree
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -47,7 +48,11 @@ type queryWorker struct {
 	member               []uint32   // by point id: stamp of the group whose seed offered it
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level
-	col                  []float64  // a block's distances to one node
+	off                  []int      // a block's rows in a distance buffer (see needs)
+	kth                  []float64  // and their k-th distances
+	rad                  []float64  // pushChildren's per-node radius + slack,
+	lo                   []int32    // lowest descendant index,
+	need                 []bool     // and whether some query enters it
 	stamp                uint32
 	dists                int64
 }
@@ -188,13 +193,8 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 			sub.maxQ = max(sub.maxQ, g.qids[i])
 		}
 		qw.front = qw.front[:0]
-		for j, z := range first {
-			qw.col = qw.col[:0]
-			for _, i := range block {
-				qw.col = append(qw.col, dist[i*nf+j])
-			}
-			t.pushChildren(qw, &sub, best, z, qw.col)
-		}
+		qw.needs(&sub, best, block, nf)
+		t.pushChildren(qw, &sub, first, dist)
 		t.walkBlock(qw, qs, &sub, best)
 	}
 }
@@ -236,38 +236,73 @@ func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 	return slices.Clone(qw.inner), qw.first
 }
 
-// pushChildren adds to the frontier the children of node z that some query
-// of the block may need, given the queries' distances d to z: child x and
-// its descendants lie within reach(x) of z, so query i needs them only if
-// d[i] - reach(x) - slack <= its k-th distance (strictly greater: all of
-// them are strictly farther than the k-th, so no tie is lost) and, in
-// predecessor mode, x or a descendant is below the query's index. Children
-// made by fine nets near z have small reaches, so a query at some distance
-// from z skips them even when it needs z's coarser children.
-func (t *Tree) pushChildren(qw *queryWorker, g *group, best *kernels.KBest, z int32, d []float64) {
-	if !t.anyNeeds(g, best, t.radius[z], t.minDesc[z], d) {
-		return
-	}
-	for _, x := range t.Children(int(z)) {
-		if t.anyNeeds(g, best, t.reach[x], min(x, t.minDesc[x]), d) {
-			qw.front = append(qw.front, x)
+// needs prepares pushChildren for a block of queries: each query's row
+// offset in the distance buffer (query i of g is row rows[i] of a buffer
+// with stride ld, or row i when rows is nil) and its current k-th distance.
+// (The k-th distances only shrink; a stale one would only enter more.)
+func (qw *queryWorker) needs(g *group, best *kernels.KBest, rows []int, ld int) {
+	qw.off, qw.kth = qw.off[:0], qw.kth[:0]
+	for i := range g.qids {
+		r := i
+		if rows != nil {
+			r = rows[i]
 		}
+		qw.off = append(qw.off, r*ld)
+		qw.kth = append(qw.kth, best.Worst(int(g.rows[i])))
 	}
 }
 
-// anyNeeds reports whether some query i of the block, at distance d[i]
-// from a node whose points of interest lie within r of it and whose lowest
-// such index is lo, may find a neighbour among them.
-func (t *Tree) anyNeeds(g *group, best *kernels.KBest, r float64, lo int32, d []float64) bool {
-	for i, di := range d {
-		if g.pred && lo >= g.qids[i] {
-			continue
-		}
-		if di-r-t.slack <= best.Worst(int(g.rows[i])) {
-			return true
+// pushChildren adds to the frontier the children that some query of the
+// block may need, of the nodes c whose distances to the queries are in buf
+// (query i's row at qw.off[i], node j in column j). A node is entered when
+// some query may find a neighbour among its descendants (d - radius(z) -
+// slack <= the query's k-th distance and, in predecessor mode, a
+// descendant below the query's index); then of its children x only those
+// with d - reach(x) - slack <= the k-th distance of such a query: x and
+// its descendants lie within reach(x) of z, so the others are strictly
+// farther than the k-th (no tie is lost). Children made by fine nets near
+// z have small reaches, so a query at some distance from z skips them even
+// when it needs z's coarser children. The first test runs query by query
+// over contiguous rows; the second only for the nodes entered.
+func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64) {
+	n := len(c)
+	qw.rad, qw.lo, qw.need = grow(qw.rad, n), grow(qw.lo, n), grow(qw.need, n)
+	for j, z := range c {
+		qw.rad[j], qw.lo[j] = t.radius[z]+t.slack, t.minDesc[z]
+	}
+	clear(qw.need)
+	for i, off := range qw.off {
+		row, thr, q := buf[off:off+n], qw.kth[i], g.qids[i]
+		for j, d := range row {
+			if d-qw.rad[j] <= thr && (!g.pred || qw.lo[j] < q) {
+				qw.need[j] = true
+			}
 		}
 	}
-	return false
+	for j, z := range c {
+		if !qw.need[j] {
+			continue
+		}
+		// The smallest d - kth over the block bounds every child's test.
+		m := math.Inf(1)
+		for i, off := range qw.off {
+			m = min(m, buf[off+j]-qw.kth[i])
+		}
+		k0, k1 := t.childOff[z], t.childOff[z+1]
+		for k := k0; k < k1; k++ {
+			r := t.childReach[k] + t.slack
+			if m > r {
+				continue // no query of the block can use x
+			}
+			lo := t.childLo[k]
+			for i, off := range qw.off {
+				if buf[off+j]-r <= qw.kth[i] && (!g.pred || lo < g.qids[i]) {
+					qw.front = append(qw.front, t.child[k])
+					break
+				}
+			}
+		}
+	}
 }
 
 // skip reports whether point z was offered to the group by its seed.
@@ -331,13 +366,8 @@ func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Off
 	qw.tile = grow(qw.tile, nq*nc)
 	t.m.TileNearest(qw.w, qw.tile, nc, qs, metric.Range(0, nq), t.m.Data(), metric.List(c), o)
 	qw.dists += int64(nq * nc)
-	for j, z := range c {
-		qw.col = qw.col[:0]
-		for i := range nq {
-			qw.col = append(qw.col, qw.tile[i*nc+j])
-		}
-		t.pushChildren(qw, g, o.Best, z, qw.col)
-	}
+	qw.needs(g, o.Best, nil, nc)
+	t.pushChildren(qw, g, c, qw.tile)
 }
 
 func grow[T any](s []T, n int) []T {
