@@ -254,24 +254,8 @@ func (b *builder) attach(c, p int32, d float64, scale int32) {
 // earlier centre took.
 func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []float64, rr float64, l int32, parallel bool) ([]item, error) {
 	sc := b.ws[w]
-	if len(sc.owner) < b.t.N() {
-		sc.owner = make([]int32, b.t.N())
-		for i := range sc.owner {
-			sc.owner[i] = -1
-		}
-	}
-	if len(sc.dc) < b.t.N() {
-		sc.dc = make([]float64, b.t.N())
-	}
-	for j, p := range u {
-		sc.dc[p] = ud[j] // distances to c by id, for the children's reach
-	}
+	rad := sc.prepare(b.t.N(), b.opt.NetBatch, u, ud, rr)
 	var out []item
-	sc.rad = grow(sc.rad, b.opt.NetBatch)
-	rad := sc.rad
-	for k := range rad {
-		rad[k] = rr
-	}
 	accepted, covered := 0, 0 // by the first centres, for the flat test
 	for len(u) > 0 {
 		if ctx.Err() != nil {
@@ -288,18 +272,8 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 			if sc.owner[z] >= 0 {
 				continue // cannot happen: accept dropped every covered tentative
 			}
-			sc.owner[z] = z
 			b.attach(c, z, accD[i], l-1)
-			child := item{c: z, cap: l, s: make([]int32, 0, len(rows[i])), d: make([]float64, 0, len(rows[i]))}
-			reach := accD[i]
-			for _, h := range rows[i] {
-				if h.id != z && sc.owner[h.id] < 0 {
-					sc.owner[h.id] = z
-					child.s, child.d = append(child.s, h.id), append(child.d, h.d)
-					reach = max(reach, sc.dc[h.id])
-				}
-			}
-			b.t.reach[z] = reach // z's subtree is exactly child.s
+			child := b.claim(sc, z, l, accD[i], rows[i])
 			out = append(out, child)
 			accepted, covered = accepted+1, covered+len(child.s)
 			if accepted == flatProbe && covered < flatCover*accepted && uncovered(sc.owner, u) > flatMin {
@@ -339,6 +313,47 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		}
 	}
 	return out, nil
+}
+
+// prepare readies a worker's scratch for covering u (at distances ud from
+// the node) at radius rr: owners cleared, distances by id, the radii of a
+// batch, which it returns.
+func (sc *buildScratch) prepare(n, batch int, u []int32, ud []float64, rr float64) []float64 {
+	if len(sc.owner) < n {
+		sc.owner = make([]int32, n)
+		for i := range sc.owner {
+			sc.owner[i] = -1
+		}
+	}
+	if len(sc.dc) < n {
+		sc.dc = make([]float64, n)
+	}
+	for j, p := range u {
+		sc.dc[p] = ud[j] // distances to the node by id, for the children's reach
+	}
+	sc.rad = grow(sc.rad, batch)
+	for k := range sc.rad {
+		sc.rad[k] = rr
+	}
+	return sc.rad
+}
+
+// claim makes accepted centre z (at distance dz from the node) take the
+// points of its row of hits that no earlier centre took; they become its
+// item (its subtree), and its reach the farthest of them from the node.
+func (b *builder) claim(sc *buildScratch, z, l int32, dz float64, hits []netHit) item {
+	sc.owner[z] = z
+	child := item{c: z, cap: l, s: make([]int32, 0, len(hits)), d: make([]float64, 0, len(hits))}
+	reach := dz
+	for _, h := range hits {
+		if h.id != z && sc.owner[h.id] < 0 {
+			sc.owner[h.id] = z
+			child.s, child.d = append(child.s, h.id), append(child.d, h.d)
+			reach = max(reach, sc.dc[h.id])
+		}
+	}
+	b.t.reach[z] = reach
+	return child
 }
 
 // accept returns the tentative centres (at distances td from the node) that
