@@ -94,14 +94,26 @@ func (r *Residual) rows(w *Workspace, dst []float64, ldd int, qs *Set, q Block, 
 	}
 	r.fuseSelf(w, qs, q, cs, c)
 	nc := c.Len()
-	row, idx := w.rowScratch(nc)
-	for i := range q.Len() {
+	w.fusedRows(dst, ldd, q.Len(), c, radius, emit, func(i int, row []float64, rad float64, idx []int32) int {
+		return kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], w.g[i*nc:(i+1)*nc], sc, sq[i], rad, idx)
+	})
+}
+
+// fusedRows runs one fused row kernel per query i of a block (row computes
+// the distances into its row and returns the count of columns within rad,
+// listed in idx), at radius(i) read just before the row, into dst (row i
+// at i*ldd) or scratch, and passes the hits to emit.
+func (w *Workspace) fusedRows(dst []float64, ldd, nq int, c Block, radius func(i int) float64, emit func(i int, id int32, d float64),
+	row func(i int, row []float64, rad float64, idx []int32) int) {
+	nc := c.Len()
+	out, idx := w.rowScratch(nc)
+	for i := range nq {
 		if dst != nil {
-			row = dst[i*ldd : i*ldd+nc]
+			out = dst[i*ldd : i*ldd+nc]
 		}
-		n := kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], w.g[i*nc:(i+1)*nc], sc, sq[i], radius(i), idx)
+		n := row(i, out, radius(i), idx)
 		for _, j := range idx[:n] {
-			emit(i, int32(c.At(int(j))), row[j])
+			emit(i, int32(c.At(int(j))), out[j])
 		}
 	}
 }
@@ -132,15 +144,8 @@ func (e *Euclidean) rows(w *Workspace, dst []float64, ldd int, qs *Set, q Block,
 	if xq == nil {
 		return
 	}
-	nq, nc, d := q.Len(), c.Len(), qs.D
-	row, idx := w.rowScratch(nc)
-	for i := range nq {
-		if dst != nil {
-			row = dst[i*ldd : i*ldd+nc]
-		}
-		n := kernels.EuclidRow(row, xq[i*d:(i+1)*d], xct, ldc, nc, radius(i), idx)
-		for _, j := range idx[:n] {
-			emit(i, int32(c.At(int(j))), row[j])
-		}
-	}
+	nc, d := c.Len(), qs.D
+	w.fusedRows(dst, ldd, q.Len(), c, radius, emit, func(i int, row []float64, rad float64, idx []int32) int {
+		return kernels.EuclidRow(row, xq[i*d:(i+1)*d], xct, ldc, nc, rad, idx)
+	})
 }
