@@ -133,7 +133,7 @@ func TestTreeAgainstBrute(t *testing.T) {
 			tr := buildOrFail(t, c.m, Options{Pool: pools[1]})
 			for _, w := range []int{2, 4, 16} {
 				other := buildOrFail(t, c.m, Options{Pool: pools[w], NetBatch: 8})
-				if err := sameTree(tr, other); err != nil && w != 0 {
+				if err := sameTree(tr, other); err != nil {
 					// NetBatch changes tiles, not the greedy choice.
 					t.Fatalf("workers %d, batch 8: %v", w, err)
 				}
@@ -259,6 +259,20 @@ func TestTreeLarge(t *testing.T) {
 		}
 		if st.Distances >= int64(n)*int64(n)/2 {
 			t.Errorf("pred=%v: the walk computed %d distances, brute force %d", pred, st.Distances, n*n/2)
+		}
+		// On the Euclidean metric of the same points auto keeps the tree,
+		// with the answers of the groups its sample walked.
+		e, _ := metric.NewEuclidean(x, n, d)
+		eWant, _ := BruteAllKNN(context.Background(), e, KNNOptions{K: 10, Predecessor: pred})
+		auto, rep, err := AllKNNSearch(context.Background(), e, KNNOptions{K: 10, Predecessor: pred}, SearchAuto, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Method != SearchTree || rep.SampleFraction <= 0 || rep.Query.Groups != len(coherentGroups(e.Data(), treeGroup, pred)) {
+			t.Fatalf("pred=%v: auto chose %v: %+v", pred, rep.Method, rep)
+		}
+		if !auto.Equal(eWant) {
+			t.Fatalf("pred=%v auto: %s", pred, firstDiff(auto, eWant))
 		}
 	}
 }

@@ -66,11 +66,28 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 	if opt.K < 1 {
 		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
+	opt = allOptions(opt)
+	best := kernels.NewKBest(t.N(), opt.K)
+	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt), opt)
+	return wrapQuery(best, st, err)
+}
+
+// allOptions completes the options of an all-points job: groups of
+// treeGroup points unless QueryBlock says otherwise, then the defaults.
+func allOptions(opt KNNOptions) KNNOptions {
 	if opt.QueryBlock <= 0 {
 		opt.QueryBlock = treeGroup
 	}
 	opt.defaults()
-	return t.runGroups(ctx, t.m.Data(), t.N(), t.allGroups(opt), opt)
+	return opt
+}
+
+// wrapQuery turns a walk's KBest into its answer, or passes its error on.
+func wrapQuery(best *kernels.KBest, st QueryStats, err error) (*Neighbours, QueryStats, error) {
+	if err != nil {
+		return nil, st, err
+	}
+	return newNeighbours(best), st, nil
 }
 
 // allGroups returns the query groups of the all-points job.
@@ -109,33 +126,41 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
 		groups = append(groups, group{qids: ids, rows: ids})
 	}
-	return t.runGroups(ctx, qs, qs.N, groups, opt)
+	best := kernels.NewKBest(qs.N, opt.K)
+	st, err := t.runGroups(ctx, qs, best, groups, opt)
+	return wrapQuery(best, st, err)
 }
 
-func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, rows int, groups []group, opt KNNOptions) (*Neighbours, QueryStats, error) {
+// runGroups walks the groups of queries of qs through the tree, filling
+// their rows of best.
+func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, best *kernels.KBest, groups []group, opt KNNOptions) (QueryStats, error) {
+	return t.onGroups(ctx, opt, len(groups), func(qw *queryWorker, g int) {
+		t.walk(qw, qs, &groups[g], best)
+	})
+}
+
+// onGroups runs walk for groups 0..n-1 on the pool (under the query phase's
+// pprof label), each worker with its own scratch, and returns the
+// statistics: the distances the walks counted, wall time, utilisation.
+func (t *Tree) onGroups(ctx context.Context, opt KNNOptions, n int, walk func(qw *queryWorker, g int)) (QueryStats, error) {
 	t0 := time.Now()
-	best := kernels.NewKBest(rows, opt.K)
 	p, release := opt.pool()
 	defer release()
 	ws := make([]*queryWorker, p.Workers())
 	var dists atomic.Int64
-	job, err := p.RunContext(ctx, len(groups), labelled(phaseQuery, func(w, g int) {
+	job, err := p.RunContext(ctx, n, labelled(phaseQuery, func(w, g int) {
 		qw := ws[w]
 		if qw == nil {
-			qw = &queryWorker{w: metric.NewWorkspace(), member: make([]uint32, t.N())}
+			qw = &queryWorker{w: metric.NewWorkspace()}
 			ws[w] = qw
 		}
-		t.walk(qw, qs, &groups[g], best)
+		walk(qw, g)
 		dists.Add(qw.dists)
 		qw.dists = 0
 	}))
 	var use usage
 	use.add(job)
-	st := QueryStats{Distances: dists.Load(), Groups: len(groups), Wall: time.Since(t0), Utilisation: use.utilisation()}
-	if err != nil {
-		return nil, st, err
-	}
-	return newNeighbours(best), st, nil
+	return QueryStats{Distances: dists.Load(), Groups: n, Wall: time.Since(t0), Utilisation: use.utilisation()}, err
 }
 
 // walkRows is the number of queries that walk the tree together after a
@@ -168,6 +193,9 @@ func (g *group) offer(best *kernels.KBest) metric.Offer {
 // blocks of walkRows by k-th distance, walk on from the children of the
 // first-level nodes they cannot rule out.
 func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
+	if qw.member == nil {
+		qw.member = make([]uint32, t.N())
+	}
 	qw.stamp++
 	if g.self {
 		for _, id := range g.seed {

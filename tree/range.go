@@ -3,8 +3,6 @@ package tree
 import (
 	"context"
 	"slices"
-	"sync/atomic"
-	"time"
 
 	"github.com/pcct/pcct/kernels/metric"
 )
@@ -29,24 +27,11 @@ func (t *Tree) Range(ctx context.Context, qs *metric.Set, r float64, opt KNNOpti
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
-	t0 := time.Now()
 	groups := coherentGroups(qs, walkRows, false)
 	perQuery := make([][]rangeHit, qs.N)
-	p, release := opt.pool()
-	defer release()
-	ws := make([]*queryWorker, p.Workers())
-	var dists atomic.Int64
-	_, err := p.RunContext(ctx, len(groups), labelled(phaseQuery, func(w, g int) {
-		qw := ws[w]
-		if qw == nil {
-			qw = &queryWorker{w: metric.NewWorkspace()}
-			ws[w] = qw
-		}
+	st, err := t.onGroups(ctx, opt, len(groups), func(qw *queryWorker, g int) {
 		t.walkRange(qw, qs, groups[g], r, perQuery)
-		dists.Add(qw.dists)
-		qw.dists = 0
-	}))
-	st := QueryStats{Distances: dists.Load(), Groups: len(groups), Wall: time.Since(t0)}
+	})
 	if err != nil {
 		return nil, st, err
 	}

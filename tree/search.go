@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 )
 
@@ -92,9 +93,9 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 		topt.Pool = opt.Pool
 	}
 	if search == SearchAuto {
-		near, kth := probe(m, opt)
+		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
-		if near > probeNear {
+		if saturated && near > probeNear {
 			rep.Method = SearchBrute
 			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth)
 			t0 := time.Now()
@@ -109,8 +110,15 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	}
 	rep.Build = t.Stats
 	rep.Method, rep.Reason = SearchTree, "asked for"
+	t0 := time.Now()
+	opt = allOptions(opt)
+	best := kernels.NewKBest(t.N(), opt.K)
+	groups := t.allGroups(opt)
 	if search == SearchAuto {
-		frac, err := t.sampleFraction(ctx, opt)
+		// The sampled groups' answers are kept: if the tree stays, only
+		// the other groups are walked after them.
+		frac, st, err := t.sampleFraction(ctx, opt, best, &groups)
+		rep.Query = st
 		if err != nil {
 			return nil, rep, err
 		}
@@ -125,25 +133,33 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 		}
 		rep.Reason = fmt.Sprintf("a sample of queries computed %.0f%% of brute force's distances on the tree (x%.1f for its lower rate < %.1f)", 100*frac, treeCostFactor, autoKeep)
 	}
-	t0 := time.Now()
-	nb, st, err := t.AllKNN(ctx, opt)
-	rep.Query, rep.QueryTime = st, time.Since(t0)
+	st, err := t.runGroups(ctx, t.m.Data(), best, groups, opt)
+	rep.Query.Distances += st.Distances
+	rep.Query.Groups += st.Groups
+	rep.Query.Wall += st.Wall
+	rep.Query.Utilisation = st.Utilisation
+	rep.QueryTime = time.Since(t0)
+	nb, _, err := wrapQuery(best, st, err)
 	return nb, rep, err
 }
 
-// sampleFraction walks autoSample query groups spread over the data and
-// returns their distances over what brute force computes for the same
-// queries (i per point i in predecessor mode, (n-1)/2 per point otherwise,
-// as the all-points brute force computes each pair once).
-func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions) (float64, error) {
-	opt.defaults()
-	groups := t.allGroups(opt)
-	step := max(1, len(groups)/autoSample)
-	var sample []group
+// sampleFraction walks autoSample of the groups, spread over the data,
+// into best, removes them from *groups, and returns their distances over
+// what brute force computes for the same queries (i per point i in
+// predecessor mode, (n-1)/2 per point otherwise, as the all-points brute
+// force computes each pair once).
+func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels.KBest, groups *[]group) (float64, QueryStats, error) {
+	all := *groups
+	step := max(1, len(all)/autoSample)
+	var sample, rest []group
 	brute := 0.0
-	for g := 0; g < len(groups); g += step {
-		sample = append(sample, groups[g])
-		for _, q := range groups[g].qids {
+	for g := range all {
+		if g%step != 0 {
+			rest = append(rest, all[g])
+			continue
+		}
+		sample = append(sample, all[g])
+		for _, q := range all[g].qids {
 			if opt.Predecessor {
 				brute += float64(q)
 			} else {
@@ -151,11 +167,12 @@ func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions) (float64, err
 			}
 		}
 	}
-	_, st, err := t.runGroups(ctx, t.m.Data(), t.N(), sample, opt)
+	*groups = rest
+	st, err := t.runGroups(ctx, t.m.Data(), best, sample, opt)
 	if err != nil || brute == 0 {
-		return 0, err
+		return 0, st, err
 	}
-	return float64(st.Distances) / brute, nil
+	return float64(st.Distances) / brute, st, nil
 }
 
 // probeNear is the share of sampled pairs within the sampled k-th distance
@@ -168,13 +185,18 @@ const probeNear = 0.3
 // probe estimates the metric's structure from 64 sampled queries against
 // 2048 sampled candidates: each query's k-th distance (scaled to the full
 // data: the ceil(k s/n)-th of the s sampled candidates, an over-estimate
-// when that is 1) and the share of pairs within it plus 0.5.
-func probe(m metric.Metric, opt KNNOptions) (near, kth float64) {
+// when that is 1), the share of pairs within it plus 0.5, and whether the
+// distances saturate (the median pair at 0.9 of the largest or more, as
+// residual distances crowd below 1). Only for a saturated metric does the
+// share predict the tree: there the first net (radius 0.5) is the finest
+// level no query can skip. Elsewhere (the Euclidean metric) finer levels
+// prune and the sampled walk decides.
+func probe(m metric.Metric, opt KNNOptions) (near, kth float64, saturated bool) {
 	data := m.Data()
 	n := data.N
 	const nq, nc = 64, 2048
 	if n < 2*nq {
-		return 1, 1
+		return 1, 1, true
 	}
 	r := rand.New(rand.NewPCG(uint64(n), 0x9b0be))
 	qids, cids := make([]int32, nq), make([]int32, min(nc, n))
@@ -201,7 +223,9 @@ func probe(m metric.Metric, opt KNNOptions) (near, kth float64) {
 		}
 	}
 	slices.Sort(kths)
-	return float64(within) / float64(nq*len(cids)), kths[nq/2]
+	slices.Sort(tile)
+	saturated = tile[len(tile)/2] >= 0.9*tile[len(tile)-1]
+	return float64(within) / float64(nq*len(cids)), kths[nq/2], saturated
 }
 
 // KNNSearch answers the k-NN job of a query set qs (from m.Embed) with the
@@ -210,14 +234,17 @@ func probe(m metric.Metric, opt KNNOptions) (near, kth float64) {
 func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
 	var rep Report
 	if search == SearchAuto {
-		near, kth := probe(m, opt)
+		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
-		if near > probeNear {
+		if saturated && near > probeNear {
 			search = SearchBrute
 			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other: the metric has too little structure to prune", 100*near, kth+0.5)
 		} else {
 			search = SearchTree
 			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other", 100*near, kth+0.5)
+			if !saturated {
+				rep.Reason = "the sampled distances do not saturate, so the tree's levels prune"
+			}
 		}
 	} else {
 		rep.Reason = "asked for"
