@@ -25,6 +25,11 @@ type BuildStats struct {
 	// build's pool jobs.
 	Tiles       time.Duration
 	Utilisation float64
+	// Batches describes each batch of an insertion (Insert, or Build with
+	// Algorithm Insertion); GatePruned counts the distances Gate-1 proved
+	// unnecessary there.
+	Batches    []BatchStats
+	GatePruned int64
 }
 
 // item is a node still to be expanded: centre c and the other points of its
@@ -98,6 +103,14 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
+	pool := opt.Pool
+	if pool == nil {
+		pool = streamer.NewPool(opt.Workers)
+		defer pool.Close()
+	}
+	if opt.Algorithm == Insertion {
+		return buildByInsertion(ctx, m, opt, pool)
+	}
 	t0 := time.Now()
 	n := m.Data().N
 	t := &Tree{m: m, base: opt.Base, slack: m.TriangleSlack(),
@@ -105,11 +118,6 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 		radius: make([]float64, n), reach: make([]float64, n), minDesc: make([]int32, n)}
 	for i := range t.parent {
 		t.parent[i], t.level[i], t.scale[i], t.minDesc[i] = -1, leafLevel, leafLevel, noDesc
-	}
-	pool := opt.Pool
-	if pool == nil {
-		pool = streamer.NewPool(opt.Workers)
-		defer pool.Close()
 	}
 	b := &builder{t: t, opt: opt, pool: pool, children: make([][]int32, n), ws: make([]*buildScratch, pool.Workers())}
 	for w := range b.ws {

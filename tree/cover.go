@@ -63,6 +63,15 @@ type Options struct {
 	// NetBatch is the number of tentative centres tiled together in a net
 	// step; 0 means 64.
 	NetBatch int
+	// Algorithm is how Build makes the tree (Nets by default).
+	Algorithm Algorithm
+	// Batch is the number of points inserted together by Insert and by
+	// the Insertion build (which grows its batches 1, 2, 4, ... up to
+	// it); 0 means DefaultBatch.
+	Batch int
+	// Seed sets the insertion MIS's hash priorities: the same seed gives
+	// the same tree for any worker count.
+	Seed uint64
 }
 
 func (o *Options) defaults() error {
@@ -74,6 +83,12 @@ func (o *Options) defaults() error {
 	}
 	if o.NetBatch <= 0 {
 		o.NetBatch = 64
+	}
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
+	}
+	if o.Algorithm != Nets && o.Algorithm != Insertion {
+		return metric.BadInput("unknown tree algorithm %d", int(o.Algorithm))
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)

@@ -20,7 +20,7 @@ import (
 // both answers are identical. Above PCCT_BENCH_FULL_BRUTE points (default
 // 200,000) brute force is too slow to run whole: 2000 rows spread over the
 // points are checked against it instead, and only the tree's time is
-// reported (tree-s).
+// reported (tree-s). PCCT_BENCH_INSERT=1 builds by batch insertion.
 func BenchmarkVecchia(b *testing.B) {
 	n := benchutil.EnvInt("PCCT_BENCH_N", 32768)
 	d := benchutil.EnvInt("PCCT_BENCH_D", 2)
@@ -48,7 +48,7 @@ func BenchmarkVecchia(b *testing.B) {
 		var qs QueryStats
 		for b.Loop() {
 			t1 := time.Now()
-			tr, err := Build(context.Background(), met, Options{})
+			tr, err := Build(context.Background(), met, Options{Algorithm: Algorithm(benchutil.EnvInt("PCCT_BENCH_INSERT", 0))})
 			if err != nil {
 				b.Fatal(err)
 			}
