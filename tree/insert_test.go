@@ -120,8 +120,18 @@ func TestInsertAfterLoad(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, k := range []int{101, 350, n} {
-					if err := tr.Insert(context.Background(), over(k), Options{Batch: 64, Workers: 3}); err != nil {
+				// One batch per call up to 350 points (so Check runs after
+				// every batch), then the rest in batches of 64.
+				steps := []int{101}
+				for k := 101 + 37; k < 350; k += 37 {
+					steps = append(steps, k)
+				}
+				for _, k := range append(steps, 350, n) {
+					batch := 37
+					if k == n {
+						batch = 64
+					}
+					if err := tr.Insert(context.Background(), over(k), Options{Batch: batch, Workers: 3}); err != nil {
 						t.Fatal(err)
 					}
 					if errs := tr.Check(); len(errs) > 0 {
