@@ -75,8 +75,11 @@ type ResidualConfig struct {
 	// Cholesky factorisation fails it is multiplied by 10, at most
 	// MaxJitterTries times.
 	Jitter float64
-	Floor  float64 // lower bound on the residual variance; default 1e-9
-	Seed   uint64
+	// Floor is the lower bound on the residual variance p; default 1e-9 x
+	// the variance, so that the distances do not depend on the variance
+	// (rho is a correlation: scaling s2 scales K, V·V and p alike).
+	Floor float64
+	Seed  uint64
 	// Float32 stores V in float32 and computes its dot products in float32.
 	// The construction refuses (returns an error) when the worst-case error
 	// bound of rho, m eps32 max|V|² / min p, exceeds 1e-3.
@@ -208,7 +211,7 @@ func (r *Residual) setParams(n int) error {
 		return badInput("jitter must be positive, got %v", c.Jitter)
 	}
 	if c.Floor == 0 {
-		c.Floor = 1e-9
+		c.Floor = 1e-9 * r.s2
 	}
 	if !(c.Floor > 0) {
 		return badInput("variance floor must be positive, got %v", c.Floor)
