@@ -32,7 +32,11 @@ func ReadPoints(path string) (x []float64, n, d int, err error) {
 	defer f.Close()
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy":
-		x, n, d, err = readNpy(f)
+		var size int64 = -1
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		x, n, d, err = readNpy(f, size)
 	case ".csv", ".txt":
 		x, n, d, err = readCSV(f)
 	default:
@@ -52,13 +56,56 @@ func ReadPoints(path string) (x []float64, n, d int, err error) {
 	return x, n, d, nil
 }
 
-func readNpy(r io.Reader) ([]float64, int, int, error) {
-	rd, err := npyio.NewReader(r)
+// maxValues bounds the values a file may declare (2^40: 8 TiB of float64),
+// so that size arithmetic cannot overflow.
+const maxValues = 1 << 40
+
+// npyPrefix reads the fixed start of a .npy file (magic, version, header
+// length) and returns the header's length and the offset of the data.
+func npyPrefix(br *bufio.Reader) (hlen, offset int64, err error) {
+	pre, err := br.Peek(12)
+	if err != nil && len(pre) < 10 {
+		return 0, 0, errors.New("not a valid .npy file: too short for its header")
+	}
+	if string(pre[:6]) != "\x93NUMPY" {
+		return 0, 0, errors.New("not a valid .npy file: no NUMPY magic string")
+	}
+	switch pre[6] {
+	case 1:
+		return int64(binary.LittleEndian.Uint16(pre[8:10])), 10 + int64(binary.LittleEndian.Uint16(pre[8:10])), nil
+	case 2, 3:
+		if len(pre) < 12 {
+			return 0, 0, errors.New("not a valid .npy file: too short for its header")
+		}
+		h := int64(binary.LittleEndian.Uint32(pre[8:12]))
+		return h, 12 + h, nil
+	}
+	return 0, 0, fmt.Errorf("not a valid .npy file: format version %d.%d is not supported", pre[6], pre[7])
+}
+
+// readNpy reads a .npy matrix from r; size is the file's length in bytes
+// (-1: unknown), checked against the header before any data is allocated.
+func readNpy(r io.Reader, size int64) (x []float64, n, d int, err error) {
+	br := bufio.NewReader(r)
+	_, offset, err := npyPrefix(br)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if size >= 0 && offset > size {
+		return nil, 0, 0, fmt.Errorf("not a valid .npy file: truncated inside its %d-byte header", offset)
+	}
+	// The decoder panics on some malformed headers: report those as what
+	// they are.
+	defer func() {
+		if p := recover(); p != nil {
+			x, n, d, err = nil, 0, 0, fmt.Errorf("not a valid .npy file: malformed header or data (%v)", p)
+		}
+	}()
+	rd, err := npyio.NewReader(br)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("not a valid .npy file: %w", err)
 	}
 	shape := rd.Header.Descr.Shape
-	var n, d int
 	switch len(shape) {
 	case 1:
 		n, d = shape[0], 1
@@ -67,13 +114,19 @@ func readNpy(r io.Reader) ([]float64, int, int, error) {
 	default:
 		return nil, 0, 0, fmt.Errorf(".npy array has shape %v: want a 2-D array (points x dimensions)", shape)
 	}
+	if n < 0 || d < 0 || (d > 0 && n > maxValues/d) {
+		return nil, 0, 0, fmt.Errorf(".npy array has shape %v: too large", shape)
+	}
 	if n == 0 || d == 0 {
 		return nil, 0, 0, nil
 	}
 	// Read the flat data in the file's own element type, then convert.
 	rt := npyio.TypeFrom(rd.Header.Descr.Type)
-	if rt == nil {
-		return nil, 0, 0, fmt.Errorf(".npy dtype %s is not supported", rd.Header.Descr.Type)
+	if rt == nil || !numericKind(rt.Kind()) {
+		return nil, 0, 0, fmt.Errorf(".npy dtype %s is not supported: want a numeric (float, int or uint) array", rd.Header.Descr.Type)
+	}
+	if need := int64(n) * int64(d) * int64(rt.Size()); size >= 0 && size-offset < need {
+		return nil, 0, 0, fmt.Errorf(".npy file is truncated: shape %v of %s needs %d data bytes, the file has %d", shape, rd.Header.Descr.Type, need, max(0, size-offset))
 	}
 	ptr := reflect.New(reflect.SliceOf(rt))
 	if err := rd.Read(ptr.Interface()); err != nil {
@@ -86,7 +139,7 @@ func readNpy(r io.Reader) ([]float64, int, int, error) {
 	if v, ok := ptr.Interface().(*[]float64); ok && !rd.Header.Descr.Fortran {
 		return *v, n, d, nil // the common case: no conversion
 	}
-	x := make([]float64, n*d)
+	x = make([]float64, n*d)
 	for i := range x {
 		e := sv.Index(i)
 		var v float64
@@ -109,6 +162,15 @@ func readNpy(r io.Reader) ([]float64, int, int, error) {
 	return x, n, d, nil
 }
 
+func numericKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.Float32, reflect.Float64, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
 func readCSV(r io.Reader) ([]float64, int, int, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	cr.FieldsPerRecord = -1
@@ -116,7 +178,8 @@ func readCSV(r io.Reader) ([]float64, int, int, error) {
 	cr.Comment = '#'
 	var x []float64
 	n, d := 0, 0
-	for line := 1; ; line++ {
+	header := false
+	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -124,24 +187,17 @@ func readCSV(r io.Reader) ([]float64, int, int, error) {
 		if err != nil {
 			return nil, 0, 0, err
 		}
+		line, _ := cr.FieldPos(0) // the file's line, comments counted
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
-		vals := make([]float64, len(rec))
-		numeric := true
-		for k, s := range rec {
-			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-			if err != nil {
-				if n == 0 && line == 1 {
-					numeric = false
-					break
-				}
-				return nil, 0, 0, fmt.Errorf("line %d, column %d: %q is not a number", line, k+1, s)
-			}
-			vals[k] = v
-		}
-		if !numeric { // a header line
+		vals, err := parseRecord(rec, line, n == 0 && !header)
+		if errors.Is(err, errHeader) {
+			header = true // the first line, and no field of it is a number
 			continue
+		}
+		if err != nil {
+			return nil, 0, 0, err
 		}
 		if d == 0 {
 			d = len(vals)
@@ -152,6 +208,46 @@ func readCSV(r io.Reader) ([]float64, int, int, error) {
 		n++
 	}
 	return x, n, d, nil
+}
+
+// errHeader: a first line with no number in it, taken as a header.
+var errHeader = errors.New("header")
+
+// parseRecord parses one CSV line of numbers. On the first line (first)
+// a line of which no field is a number is a header (errHeader); a line
+// mixing numbers and other text is an error naming the first bad field.
+func parseRecord(rec []string, line int, first bool) ([]float64, error) {
+	vals := make([]float64, len(rec))
+	bad := -1
+	for k, s := range rec {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			if bad < 0 {
+				bad = k
+			}
+			continue
+		}
+		vals[k] = v
+	}
+	switch {
+	case bad < 0:
+		return vals, nil
+	case first && numbers(rec) == 0:
+		return nil, errHeader
+	case first:
+		return nil, fmt.Errorf("line %d, column %d: %q is not a number (a header line may hold no numbers, and data lines only numbers)", line, bad+1, rec[bad])
+	}
+	return nil, fmt.Errorf("line %d, column %d: %q is not a number", line, bad+1, rec[bad])
+}
+
+func numbers(rec []string) int {
+	c := 0
+	for _, s := range rec {
+		if _, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			c++
+		}
+	}
+	return c
 }
 
 // WriteNpy writes a row-major rows x cols matrix of int64 or float64 as a
