@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"os/signal"
-	"strconv"
+	"runtime"
 	"strings"
 	"time"
 
@@ -18,76 +19,6 @@ import (
 	"github.com/pcct/pcct/streamer"
 	"github.com/pcct/pcct/tree"
 )
-
-// metricFlags are the metric options shared by the subcommands.
-type metricFlags struct {
-	metric, kernel, lengthscale, inducingMethod, inducingPoints string
-	variance, jitter                                            float64
-	inducing                                                    int
-	seed                                                        uint64
-	float32                                                     bool
-}
-
-func (m *metricFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.metric, "metric", "residual", "distance: residual or euclidean")
-	fs.StringVar(&m.kernel, "kernel", "rbf", "covariance kernel: rbf or matern52")
-	fs.StringVar(&m.lengthscale, "lengthscale", "1", "lengthscale: one value, or a comma list with one per dimension")
-	fs.Float64Var(&m.variance, "variance", 1, "kernel variance s2 (> 0)")
-	fs.IntVar(&m.inducing, "inducing", 0, "inducing-point count m (default 512, capped at n)")
-	fs.StringVar(&m.inducingMethod, "inducing-method", "random", "how to choose inducing points: random or kmeans++")
-	fs.StringVar(&m.inducingPoints, "inducing-points", "", "file (.npy or .csv) of explicit inducing coordinates, as in your own GP model")
-	fs.Float64Var(&m.jitter, "jitter", 0, "diagonal jitter of K_UU (default 1e-6 x variance)")
-	fs.Uint64Var(&m.seed, "seed", 42, "random seed (inducing points, synthetic data)")
-	fs.BoolVar(&m.float32, "float32", false, "store V in float32 (refused when its error bound on rho exceeds 1e-3)")
-}
-
-func (m *metricFlags) build(ctx context.Context, x []float64, n, d int, pool *streamer.Pool) (metric.Metric, error) {
-	switch m.metric {
-	case "euclidean":
-		return metric.NewEuclidean(x, n, d)
-	case "residual":
-	default:
-		return nil, usageErr("unknown --metric %q (want residual or euclidean)", m.metric)
-	}
-	kind, err := metric.ParseKernel(m.kernel)
-	if err != nil {
-		return nil, usageErr("--kernel: %v", err)
-	}
-	var ls []float64
-	for _, s := range strings.Split(m.lengthscale, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return nil, usageErr("--lengthscale: %q is not a number", s)
-		}
-		ls = append(ls, v)
-	}
-	cfg := metric.ResidualConfig{
-		Kernel: kind, Variance: m.variance, Lengthscale: ls, Inducing: m.inducing,
-		Jitter: m.jitter, Seed: m.seed, Float32: m.float32, Pool: pool,
-	}
-	if m.variance <= 0 {
-		return nil, usageErr("--variance must be positive, got %v", m.variance)
-	}
-	switch m.inducingMethod {
-	case "random":
-		cfg.Method = metric.InducingRandom
-	case "kmeans++", "kmeans":
-		cfg.Method = metric.InducingKMeansPP
-	default:
-		return nil, usageErr("unknown --inducing-method %q (want random or kmeans++)", m.inducingMethod)
-	}
-	if m.inducingPoints != "" {
-		u, _, ud, err := dataio.ReadPoints(m.inducingPoints)
-		if err != nil {
-			return nil, fmt.Errorf("--inducing-points: %w", err)
-		}
-		if ud != d {
-			return nil, fmt.Errorf("--inducing-points: points have %d dimensions, the data has %d", ud, d)
-		}
-		cfg.Method, cfg.InducingPoints = metric.InducingExplicit, u
-	}
-	return metric.NewResidual(ctx, x, n, d, cfg)
-}
 
 // syntheticPoints is the embedded example: n points uniform in the unit
 // cube of dimension d, from the seed.
@@ -104,13 +35,14 @@ func syntheticPoints(n, d int, seed uint64) []float64 {
 type knnJob struct {
 	mf                                       metricFlags
 	input, output, queries, impl, searchFlag string
-	cpuprofile, memprofile                   string
+	cpuprofile, memprofile, format           string
 	k, workers, exN, exD, show               int
-	pred                                     bool
+	pred, quiet, debug                       bool
 	search                                   tree.Search
 	x, xq                                    []float64 // data and query coordinates
 	n, d, nq                                 int
 	source                                   string
+	info                                     io.Writer // stderr, or io.Discard with --quiet
 }
 
 func knnCmd(args []string, stdout, stderr io.Writer) error {
@@ -118,9 +50,14 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	if err := j.parse(args, stdout); err != nil {
 		return err
 	}
-	if err := j.load(stderr); err != nil {
+	j.info = stderr
+	if j.quiet {
+		j.info = io.Discard
+	}
+	if err := j.load(); err != nil {
 		return err
 	}
+	j.describe()
 	if j.cpuprofile != "" {
 		stop, err := startCPUProfile(j.cpuprofile)
 		if err != nil {
@@ -138,6 +75,9 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tBuild := time.Since(t0)
+	if w := fitWarning(m, j.mf.lengthscale); w != "" {
+		fmt.Fprintf(j.info, "pcct knn: warning: %s\n", w)
+	}
 	t1 := time.Now()
 	nb, how, err := j.run(ctx, m, pool)
 	if err != nil {
@@ -149,19 +89,21 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "pcct knn: search: %s\n", how)
+	fmt.Fprintf(j.info, "pcct knn: search: %s\n", how)
 	return j.report(stdout, m, nb, tBuild, tKNN)
 }
 
-// parse reads and checks the flags.
+// parse reads and checks the flags: every value given must be in range
+// (defaults apply only to flags not given).
 func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("pcct knn", flag.ContinueOnError)
 	j.mf.register(fs)
 	fs.StringVar(&j.input, "input", "", "points file (.npy or .csv), n x d; without it an embedded synthetic example is used")
-	fs.StringVar(&j.output, "output", "", "write indices to FILE (.npy: int64 n x k, distances float64 in FILE_distances.npy; .csv: one line per point)")
+	fs.StringVar(&j.output, "output", "", "write indices to FILE (.npy: int64 n x k, distances float64 in FILE_distances.npy; .csv: one line per point); all files or none are written")
+	fs.StringVar(&j.format, "format", "pcct", "output layout: pcct (0-based indices, -1 / +Inf padding) or gpgp (the NNarray of GpGp, GPvecchia, VeccTMVN: n x (k+1), 1-based, row i = i then its neighbours, NA padding)")
 	fs.IntVar(&j.k, "k", 8, "neighbours per point")
 	fs.BoolVar(&j.pred, "predecessor", false, "Vecchia mode: point i may only take neighbours j < i")
-	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default GOMAXPROCS)")
+	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default: the CPU count)")
 	fs.StringVar(&j.impl, "kernels", "", "force a kernel implementation: generic, avx2 or avx512")
 	fs.IntVar(&j.exN, "example-n", 8192, "points in the synthetic example")
 	fs.IntVar(&j.exD, "example-d", 8, "dimensions of the synthetic example")
@@ -170,38 +112,70 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.searchFlag, "search", "auto", "how to search: auto (the tree where the metric has structure, else brute force), tree or brute; the answer is the same")
 	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
+	fs.BoolVar(&j.quiet, "quiet", false, "print nothing on stderr but errors")
+	fs.BoolVar(&j.debug, "debug", false, "print the stack of an internal error")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := j.mf.check(set); err != nil {
+		return err
+	}
+	return j.checkFlags(set)
+}
+
+// checkFlags validates the job's own flags.
+func (j *knnJob) checkFlags(set map[string]bool) error {
 	if j.impl != "" {
 		if err := kernels.Select(j.impl); err != nil {
 			return usageErr("--kernels: %v", err)
 		}
 	}
-	if j.k < 1 {
-		return usageErr("--k must be at least 1, got %d", j.k)
-	}
-	if j.workers < 0 {
-		return usageErr("--workers must be positive, got %d", j.workers)
-	}
 	var err error
 	if j.search, err = tree.ParseSearch(j.searchFlag); err != nil {
 		return usageErr("--search: %v", err)
 	}
-	if o := strings.ToLower(j.output); o != "" && !strings.HasSuffix(o, ".npy") && !strings.HasSuffix(o, ".csv") {
+	o := strings.ToLower(j.output)
+	switch {
+	case j.k < 1:
+		return usageErr("--k must be at least 1, got %d", j.k)
+	case set["workers"] && j.workers < 1:
+		return usageErr("--workers must be at least 1, got %d", j.workers)
+	case j.show < 0:
+		return usageErr("--show must be at least 0, got %d", j.show)
+	case o != "" && !strings.HasSuffix(o, ".npy") && !strings.HasSuffix(o, ".csv"):
 		return usageErr("--output must end in .npy or .csv, got %q", j.output)
-	}
-	if j.queries != "" && j.pred {
+	case j.format != "pcct" && j.format != "gpgp":
+		return usageErr("unknown --format %q (want pcct or gpgp)", j.format)
+	case set["format"] && j.output == "":
+		return usageErr("--format applies to --output, which is not given")
+	case j.format == "gpgp" && j.queries != "":
+		return usageErr("--format gpgp is the Vecchia NNarray of all points, not of --queries")
+	case j.queries != "" && j.pred:
 		return usageErr("--predecessor applies to all-points k-NN, not to --queries")
-	}
-	if j.input == "" && (j.exN < 2 || j.exD < 1) {
+	case j.input != "" && (set["example-n"] || set["example-d"]):
+		return usageErr("--example-n and --example-d apply to the synthetic example, not to --input")
+	case j.input == "" && (j.exN < 2 || j.exD < 1):
 		return usageErr("--example-n must be >= 2 and --example-d >= 1")
 	}
 	return nil
 }
 
-// load reads the data (or makes the synthetic example) and the queries.
-func (j *knnJob) load(stderr io.Writer) error {
+// outputs returns the files the run will write.
+func (j *knnJob) outputs() []string {
+	if j.output == "" {
+		return nil
+	}
+	if strings.HasSuffix(strings.ToLower(j.output), ".npy") {
+		return []string{j.output, dataio.DistancesPath(j.output)}
+	}
+	return []string{j.output}
+}
+
+// load reads the data (or makes the synthetic example) and the queries,
+// and checks the outputs can be written, before any work.
+func (j *knnJob) load() error {
 	var err error
 	if j.input != "" {
 		if j.x, j.n, j.d, err = dataio.ReadPoints(j.input); err != nil {
@@ -213,9 +187,20 @@ func (j *knnJob) load(stderr io.Writer) error {
 		j.x = syntheticPoints(j.n, j.d, j.mf.seed)
 		j.source = fmt.Sprintf("synthetic example (n=%d uniform points in [0,1]^%d, seed %d)", j.n, j.d, j.mf.seed)
 	}
+	if err := j.mf.checkData(j.n, j.d); err != nil {
+		return err
+	}
+	for _, out := range j.outputs() {
+		if err := dataio.CheckOutput(out, j.input, j.queries, j.mf.inducingPoints); err != nil {
+			if errors.Is(err, dataio.ErrOverwriteInput) {
+				return usageErr("%v: pcct never writes over its inputs", err)
+			}
+			return err
+		}
+	}
 	if j.queries == "" {
 		if j.k > j.n-1 {
-			fmt.Fprintf(stderr, "pcct knn: note: --k = %d is larger than the %d other points (n = %d); rows are padded with -1 / +Inf\n", j.k, j.n-1, j.n)
+			fmt.Fprintf(j.info, "pcct knn: note: --k = %d is larger than the %d other points (n = %d); rows are padded with -1 / +Inf\n", j.k, j.n-1, j.n)
 		}
 		return nil
 	}
@@ -227,10 +212,34 @@ func (j *knnJob) load(stderr io.Writer) error {
 		return fmt.Errorf("--queries: points have %d dimensions, the data has %d", dq, j.d)
 	}
 	if j.k > j.n {
-		fmt.Fprintf(stderr, "pcct knn: note: --k = %d is larger than the %d data points; rows are padded with -1 / +Inf\n", j.k, j.n)
+		fmt.Fprintf(j.info, "pcct knn: note: --k = %d is larger than the %d data points; rows are padded with -1 / +Inf\n", j.k, j.n)
 	}
 	j.source += fmt.Sprintf("; queries: %s (%d points)", j.queries, j.nq)
 	return nil
+}
+
+// describe prints the input and every parameter in effect (stderr).
+func (j *knnJob) describe() {
+	fmt.Fprintf(j.info, "pcct knn: input: %s: n = %d points, d = %d\n", j.source, j.n, j.d)
+	mode := "all points"
+	if j.pred {
+		mode = "predecessors (Vecchia)"
+	} else if j.queries != "" {
+		mode = "query points"
+	}
+	workers := j.workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	out := "none"
+	if j.output != "" {
+		out = strings.Join(j.outputs(), ", ") + " (format " + j.format + ")"
+	}
+	fmt.Fprintf(j.info, "pcct knn: parameters: k = %d over %s, search %s, workers %d, kernels %s; %s; output %s\n",
+		j.k, mode, j.searchFlag, workers, kernels.Impl(), j.mf.summary(), out)
+	if cpus := runtime.NumCPU(); workers > cpus {
+		fmt.Fprintf(j.info, "pcct knn: warning: --workers %d is more than the %d CPUs: the extra workers only add switching\n", workers, cpus)
+	}
 }
 
 // run answers the job and says how.
@@ -276,28 +285,46 @@ func (j *knnJob) report(stdout io.Writer, m metric.Metric, nb *tree.Neighbours, 
 	if j.output == "" {
 		return nil
 	}
-	idx64 := make([]int64, len(nb.Indices()))
-	for i, v := range nb.Indices() {
-		idx64[i] = int64(v)
-	}
-	if err := writeNeighbours(j.output, idx64, nb.Distances(), rows, j.k); err != nil {
+	if err := j.write(nb); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", j.output)
+	fmt.Fprintf(stdout, "wrote %s\n", strings.Join(j.outputs(), ", "))
 	return nil
 }
 
-func writeNeighbours(path string, idx []int64, dist []float64, n, k int) error {
-	switch {
-	case strings.HasSuffix(strings.ToLower(path), ".npy"):
-		if err := dataio.WriteNpy(path, idx, n, k); err != nil {
-			return err
+// write writes the answer's files, all or none.
+func (j *knnJob) write(nb *tree.Neighbours) error {
+	var files dataio.Files
+	defer files.Abort()
+	outs := j.outputs()
+	var err error
+	if j.format == "gpgp" {
+		err = files.Write(j.output, func(w io.Writer) error { return writeGpGp(w, nb, strings.HasSuffix(strings.ToLower(j.output), ".npy")) })
+		if err == nil && len(outs) == 2 {
+			err = files.Write(outs[1], func(w io.Writer) error { return dataio.WriteNpy(w, nb.Distances(), nb.N(), nb.K()) })
 		}
-		return dataio.WriteNpy(dataio.DistancesPath(path), dist, n, k)
-	case strings.HasSuffix(strings.ToLower(path), ".csv"):
-		return dataio.WriteNeighboursCSV(path, idx, dist, n, k)
+	} else {
+		err = writeNeighbours(&files, outs, nb)
 	}
-	return usageErr("--output must end in .npy or .csv, got %q", path)
+	if err != nil {
+		return err
+	}
+	return files.Commit()
+}
+
+func writeNeighbours(files *dataio.Files, outs []string, nb *tree.Neighbours) error {
+	idx := make([]int64, len(nb.Indices()))
+	for i, v := range nb.Indices() {
+		idx[i] = int64(v)
+	}
+	n, k := nb.N(), nb.K()
+	if len(outs) == 1 {
+		return files.Write(outs[0], func(w io.Writer) error { return dataio.WriteNeighboursCSV(w, idx, nb.Distances(), n, k) })
+	}
+	if err := files.Write(outs[0], func(w io.Writer) error { return dataio.WriteNpy(w, idx, n, k) }); err != nil {
+		return err
+	}
+	return files.Write(outs[1], func(w io.Writer) error { return dataio.WriteNpy(w, nb.Distances(), n, k) })
 }
 
 // parseFlags parses args; a bad flag is a one-line usage error, -h prints

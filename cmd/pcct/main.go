@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/streamer"
 )
 
 const usage = `pcct: exact k-nearest neighbours in the residual-correlation metric
@@ -24,6 +26,8 @@ Usage:
   pcct help          this text
 
 Run 'pcct <command> -h' for a command's flags.
+
+Exit status: 0 success, 1 bad data or a failed run, 2 a bad command line.
 `
 
 func main() {
@@ -42,12 +46,18 @@ func main() {
 var errUsage = errors.New("usage")
 
 // run executes one command line and returns the exit code: 0 success, 1 a
-// failure of the job (bad data, I/O), 2 a bad command line.
+// failure of the job (bad data, I/O, an internal error), 2 a bad command
+// line. An internal error (a panic) is one line; with --debug its stack
+// follows.
 func run(args []string, stdout, stderr io.Writer) (code int) {
+	debugOn := slices.Contains(args, "--debug") || slices.Contains(args, "-debug")
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "pcct: internal error: %v\n", r)
-			code = 3
+			fmt.Fprintf(stderr, "pcct: internal error: %v (a bug in pcct: please report it with the output of --debug)\n", r)
+			if debugOn {
+				stderr.Write(debug.Stack())
+			}
+			code = 1
 		}
 	}()
 	if err := kernels.EnvError(); err != nil {
@@ -71,18 +81,26 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "pcct: unknown command %q (try 'pcct help')\n", args[0])
 		return 2
 	}
+	return exitCode(err, args[0], stderr, debugOn)
+}
+
+// exitCode prints a command's error (one line; a panic's stack only with
+// debug) and returns its exit status.
+func exitCode(err error, cmd string, stderr io.Writer, debug bool) int {
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "pcct %s: %v\n", args[0], strings.TrimPrefix(err.Error(), "usage: "))
+		fmt.Fprintf(stderr, "pcct %s: %v\n", cmd, strings.TrimPrefix(err.Error(), "usage: "))
 		return 2
-	default:
-		fmt.Fprintf(stderr, "pcct %s: %v\n", args[0], err)
-		return 1
 	}
+	fmt.Fprintf(stderr, "pcct %s: %v\n", cmd, err)
+	if pe := (*streamer.PanicError)(nil); errors.As(err, &pe) && debug {
+		stderr.Write(pe.Stack)
+	}
+	return 1
 }
 
 func usageErr(format string, a ...any) error {

@@ -24,6 +24,22 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 	return code, o.String(), e.String()
 }
 
+// errorLines returns the lines of stderr that are not information
+// (input, parameters, notes, warnings, search summary).
+func errorLines(stderr string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(stderr, "\n"), "\n") {
+		info := false
+		for _, p := range []string{"input:", "parameters:", "note:", "warning:", "search:"} {
+			info = info || strings.HasPrefix(l, "pcct knn: "+p)
+		}
+		if !info && l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -50,12 +66,26 @@ func TestKnnBadInputs(t *testing.T) {
 		{"ext", []string{"--input", writeFile(t, "x.json", "[]")}, "unknown file type", 1},
 		{"missing", []string{"--input", "/nonexistent/points.csv"}, "no such file", 1},
 		{"k0", []string{"--input", good, "--k", "0"}, "--k must be at least 1", 2},
-		{"workers", []string{"--input", good, "--k", "2", "--workers", "-3"}, "--workers must be positive", 2},
+		{"workers", []string{"--input", good, "--k", "2", "--workers", "-3"}, "--workers must be at least 1, got -3", 2},
+		{"workers0", []string{"--input", good, "--k", "2", "--workers", "0"}, "--workers must be at least 1, got 0", 2},
+		{"jitter0", []string{"--input", good, "--k", "2", "--jitter", "0"}, "--jitter must be positive and finite, got 0", 2},
+		{"inducing0", []string{"--input", good, "--k", "2", "--inducing", "0"}, "--inducing must be at least 1, got 0", 2},
+		{"euclid-kernel", []string{"--input", good, "--k", "2", "--metric", "euclidean", "--kernel", "rbf"}, "--kernel applies to the residual metric", 2},
+		{"euclid-float32", []string{"--input", good, "--k", "2", "--metric", "euclidean", "--float32"}, "--float32 applies to the residual metric", 2},
+		{"example-input", []string{"--input", good, "--example-n", "100"}, "--example-n and --example-d apply to the synthetic example", 2},
+		{"show", []string{"--input", good, "--show", "-1"}, "--show must be at least 0", 2},
+		{"format", []string{"--input", good, "--k", "2", "--output", "o.csv", "--format", "R"}, `unknown --format "R"`, 2},
+		{"format-no-output", []string{"--input", good, "--k", "2", "--format", "gpgp"}, "--format applies to --output", 2},
+		{"csv-typo", []string{"--input", writeFile(t, "typo.csv", "1,abc,3\n4,5,6\n")}, `line 1, column 2: "abc" is not a number`, 1},
+		{"npy-header", []string{"--input", writeFile(t, "cut.npy", "\x93NUMPY\x01\x00\x76\x00{'descr': '<f8', 'fort")}, "truncated inside its 128-byte header", 1},
+		{"output-is-input", []string{"--input", good, "--k", "2", "--output", good}, "is the input file", 2},
+		{"output-dir", []string{"--input", good, "--k", "2", "--output", "/nonexistent/dir/o.npy"}, "no such file or directory", 1},
 		{"variance", []string{"--input", good, "--k", "2", "--variance", "-2"}, "--variance must be positive", 2},
-		{"lengthscale", []string{"--input", good, "--k", "2", "--lengthscale", "0"}, "lengthscale of dimension 0 must be positive", 1},
-		{"lengthscales", []string{"--input", good, "--k", "2", "--lengthscale", "1,2,3"}, "3 lengthscales for 2 dimensions", 1},
+		{"lengthscale", []string{"--input", good, "--k", "2", "--lengthscale", "-1"}, "--lengthscale must be positive and finite, got -1", 2},
+		{"lengthscale2", []string{"--input", good, "--k", "2", "--lengthscale", "1,0"}, "--lengthscale: value 2 (0) must be positive", 2},
+		{"lengthscales", []string{"--input", good, "--k", "2", "--lengthscale", "1,2,3"}, "--lengthscale: 3 values for 2 dimensions", 2},
 		{"lengthscale-nan", []string{"--input", good, "--k", "2", "--lengthscale", "x"}, `"x" is not a number`, 2},
-		{"inducing>n", []string{"--input", good, "--k", "2", "--inducing", "6"}, "inducing count 6 is larger than the number of points 5", 1},
+		{"inducing>n", []string{"--input", good, "--k", "2", "--inducing", "6"}, "--inducing 6 is larger than the number of points 5", 2},
 		{"metric", []string{"--input", good, "--k", "2", "--metric", "cosine"}, `unknown --metric "cosine"`, 2},
 		{"kernel", []string{"--input", good, "--k", "2", "--kernel", "linear"}, `unknown kernel "linear"`, 2},
 		{"impl", []string{"--input", good, "--k", "2", "--kernels", "sse"}, `unknown kernel implementation "sse"`, 2},
@@ -64,14 +94,20 @@ func TestKnnBadInputs(t *testing.T) {
 		{"output", []string{"--input", good, "--k", "2", "--output", "out.txt"}, "--output must end in .npy or .csv", 2},
 		{"inducing-file", []string{"--input", good, "--k", "2", "--inducing-points", writeFile(t, "u.csv", "1,2,3\n")}, "points have 3 dimensions, the data has 2", 1},
 	}
+	goodBefore, _ := os.ReadFile(good)
 	for _, c := range cases {
+		cwd := t.TempDir()
+		t.Chdir(cwd)
 		code, _, stderr := runCLI(append([]string{"knn"}, c.args...)...)
-		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-		if code != c.code || !strings.Contains(stderr, c.want) {
-			t.Errorf("%s: exit %d, stderr %q; want exit %d mentioning %q", c.name, code, stderr, c.code, c.want)
+		msgs := errorLines(stderr)
+		if code != c.code || len(msgs) != 1 || !strings.Contains(msgs[0], c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d and one line mentioning %q", c.name, code, stderr, c.code, c.want)
 		}
-		if len(lines) != 1 {
-			t.Errorf("%s: stderr has %d lines, want one: %q", c.name, len(lines), stderr)
+		if left, _ := os.ReadDir(cwd); len(left) > 0 {
+			t.Errorf("%s: left %d files behind", c.name, len(left))
+		}
+		if now, _ := os.ReadFile(good); !bytes.Equal(now, goodBefore) {
+			t.Fatalf("%s: the input file changed", c.name)
 		}
 		if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
 			t.Errorf("%s: stack trace on stderr: %q", c.name, stderr)

@@ -72,7 +72,7 @@ func TestReadNpy(t *testing.T) {
 		t.Fatalf("1-D int32: %v %d %d %v", x, n, d, err)
 	}
 	p3 := filepath.Join(t.TempDir(), "i2.npy")
-	if err := WriteNpy(p3, []int64{1, 2, 3, 4, 5, 6}, 3, 2); err != nil {
+	if err := writeNpyFile(p3, []int64{1, 2, 3, 4, 5, 6}, 3, 2); err != nil {
 		t.Fatal(err)
 	}
 	if x, n, d, err := ReadPoints(p3); err != nil || n != 3 || d != 2 || !slices.Equal(x, []float64{1, 2, 3, 4, 5, 6}) {
@@ -98,7 +98,7 @@ func TestWriteNpyRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	idx := []int64{0, -1, 5, 7, 9, 2}
 	p := filepath.Join(dir, "i.npy")
-	if err := WriteNpy(p, idx, 3, 2); err != nil {
+	if err := writeNpyFile(p, idx, 3, 2); err != nil {
 		t.Fatal(err)
 	}
 	f, _ := os.Open(p)
@@ -114,7 +114,7 @@ func TestWriteNpyRoundTrip(t *testing.T) {
 	if err := r.Read(&got); err != nil || !slices.Equal(got, idx) {
 		t.Fatalf("read back %v %v", got, err)
 	}
-	if err := WriteNpy(p, idx, 2, 2); err == nil {
+	if err := writeNpyFile(p, idx, 2, 2); err == nil {
 		t.Fatal("shape mismatch accepted")
 	}
 	if DistancesPath("/a/nn.npy") != "/a/nn_distances.npy" {

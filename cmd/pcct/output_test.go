@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+	"github.com/pcct/pcct/tree"
+)
+
+// TestKnnGpGp: --format gpgp writes GpGp's NNarray (1-based, row i = i
+// then its neighbours nearest first, NA padding) as .csv and .npy.
+func TestKnnGpGp(t *testing.T) {
+	const n, d, k = 200, 2, 4
+	dir := t.TempDir()
+	x := syntheticPoints(n, d, 42)
+	e, _ := metric.NewEuclidean(x, n, d)
+	want, err := tree.BruteAllKNN(context.Background(), e, tree.KNNOptions{K: k, Predecessor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvOut := filepath.Join(dir, "nn.csv")
+	args := []string{"knn", "--example-n", fmt.Sprint(n), "--example-d", fmt.Sprint(d), "--metric", "euclidean", "--predecessor", "--k", fmt.Sprint(k), "--format", "gpgp"}
+	if code, _, stderr := runCLI(append(args, "--output", csvOut)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, _ := os.ReadFile(csvOut)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d", len(lines), n)
+	}
+	for i, l := range lines {
+		ids, _ := want.Row(i)
+		row := []string{fmt.Sprint(i + 1)}
+		for _, j := range ids {
+			if j < 0 {
+				row = append(row, "NA")
+			} else {
+				row = append(row, fmt.Sprint(j+1))
+			}
+		}
+		if l != strings.Join(row, ",") {
+			t.Fatalf("line %d = %q, want %q", i+1, l, strings.Join(row, ","))
+		}
+	}
+	if !strings.HasPrefix(lines[0], "1,NA,NA,NA,NA") || !strings.HasPrefix(lines[2], "3,") || !strings.HasSuffix(lines[2], ",NA,NA") {
+		t.Fatalf("first rows: %q %q", lines[0], lines[2])
+	}
+	npyOut := filepath.Join(dir, "nn.npy")
+	if code, _, stderr := runCLI(append(args, "--output", npyOut)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	a := readNpyCols[float64](t, npyOut, k+1)
+	for i := range n {
+		ids, _ := want.Row(i)
+		if a[i*(k+1)] != float64(i+1) {
+			t.Fatalf("row %d starts with %v", i, a[i*(k+1)])
+		}
+		for p, j := range ids {
+			if v := a[i*(k+1)+1+p]; (j < 0) != math.IsNaN(v) || (j >= 0 && v != float64(j+1)) {
+				t.Fatalf("row %d: %v, want %v (+1, NaN for -1)", i, a[i*(k+1):(i+1)*(k+1)], ids)
+			}
+		}
+	}
+	if dist := readNpyCols[float64](t, filepath.Join(dir, "nn_distances.npy"), k); len(dist) != n*k {
+		t.Fatalf("distances: %d values", len(dist))
+	}
+}
+
+// TestKnnTalk: the input and parameters go to stderr before the work,
+// a lengthscale far off the coordinates is warned about, and --quiet
+// silences everything but errors.
+func TestKnnTalk(t *testing.T) {
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, "%d,%d\n", (i*7919)%1000*10, (i*104729)%1000*10) // metres, against lengthscale 1
+	}
+	far := writeFile(t, "far.csv", b.String())
+	code, _, stderr := runCLI("knn", "--input", far, "--k", "3", "--inducing", "50")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"pcct knn: input: " + far + ": n = 300 points, d = 2", "parameters: k = 3 over all points", "inducing 50 (random, seed 42)", "warning: ", "lengthscale 1 is small"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Index(stderr, "parameters:") > strings.Index(stderr, "search:") {
+		t.Errorf("parameters printed after the work:\n%s", stderr)
+	}
+	if code, _, stderr := runCLI("knn", "--input", far, "--k", "3", "--inducing", "50", "--lengthscale", "2000"); code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("a fitting lengthscale: exit %d, stderr %s", code, stderr)
+	}
+	if code, _, stderr := runCLI("knn", "--input", far, "--k", "3", "--inducing", "50", "--quiet"); code != 0 || stderr != "" {
+		t.Errorf("--quiet: exit %d, stderr %q", code, stderr)
+	}
+	over := fmt.Sprint(runtime.NumCPU() + 1)
+	if _, _, stderr := runCLI("knn", "--example-n", "50", "--example-d", "2", "--workers", over, "--k", "2"); !strings.Contains(stderr, "warning: --workers "+over+" is more than the") {
+		t.Errorf("too many workers: %s", stderr)
+	}
+}
+
+// TestExitCodes: usage errors exit 2, failures 1; a pool task's panic is
+// one line, its stack only with --debug.
+func TestExitCodes(t *testing.T) {
+	var buf bytes.Buffer
+	if c := exitCode(usageErr("bad flag"), "knn", &buf, false); c != 2 || buf.String() != "pcct knn: bad flag\n" {
+		t.Fatalf("usage: %d %q", c, buf.String())
+	}
+	pool := streamer.NewPool(2)
+	defer pool.Close()
+	_, err := pool.Run(4, func(w, k int) {
+		if k == 2 {
+			panic("boom")
+		}
+	})
+	for _, debug := range []bool{false, true} {
+		buf.Reset()
+		if c := exitCode(fmt.Errorf("search: %w", err), "knn", &buf, debug); c != 1 {
+			t.Fatalf("panic: exit %d", c)
+		}
+		lines := strings.Count(buf.String(), "\n")
+		if !strings.HasPrefix(buf.String(), "pcct knn: search: streamer: task 2 panicked: boom\n") || (lines == 1) == debug {
+			t.Fatalf("debug=%v: %q", debug, buf.String())
+		}
+	}
+	if c := exitCode(errors.New("disk full"), "knn", &buf, false); c != 1 {
+		t.Fatalf("failure: exit %d", c)
+	}
+}
