@@ -35,7 +35,7 @@ func syntheticPoints(n, d int, seed uint64) []float64 {
 type knnJob struct {
 	mf                                       metricFlags
 	input, output, queries, impl, searchFlag string
-	cpuprofile, memprofile, format           string
+	cpuprofile, memprofile, format, maxMem   string
 	k, workers, exN, exD, show               int
 	pred, quiet, debug                       bool
 	search                                   tree.Search
@@ -113,6 +113,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
 	fs.BoolVar(&j.quiet, "quiet", false, "print nothing on stderr but errors")
+	fs.StringVar(&j.maxMem, "max-memory", "", "memory the run may use (e.g. 8G); default: what is available (cgroup limit or MemAvailable). A run estimated above it stops before allocating")
 	fs.BoolVar(&j.debug, "debug", false, "print the stack of an internal error")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -184,11 +185,26 @@ func (j *knnJob) load() error {
 		j.source = j.input
 	} else {
 		j.n, j.d = j.exN, j.exD
-		j.x = syntheticPoints(j.n, j.d, j.mf.seed)
 		j.source = fmt.Sprintf("synthetic example (n=%d uniform points in [0,1]^%d, seed %d)", j.n, j.d, j.mf.seed)
+	}
+	if j.queries != "" {
+		var dq int
+		if j.xq, j.nq, dq, err = dataio.ReadPoints(j.queries); err != nil {
+			return fmt.Errorf("--queries: %w", err)
+		}
+		if dq != j.d {
+			return fmt.Errorf("--queries: points have %d dimensions, the data has %d", dq, j.d)
+		}
+		j.source += fmt.Sprintf("; queries: %s (%d points)", j.queries, j.nq)
 	}
 	if err := j.mf.checkData(j.n, j.d); err != nil {
 		return err
+	}
+	if err := j.checkMemory(); err != nil { // before the example is made
+		return err
+	}
+	if j.input == "" {
+		j.x = syntheticPoints(j.n, j.d, j.mf.seed)
 	}
 	for _, out := range j.outputs() {
 		if err := dataio.CheckOutput(out, j.input, j.queries, j.mf.inducingPoints); err != nil {
@@ -198,23 +214,45 @@ func (j *knnJob) load() error {
 			return err
 		}
 	}
-	if j.queries == "" {
-		if j.k > j.n-1 {
-			fmt.Fprintf(j.info, "pcct knn: note: --k = %d is larger than the %d other points (n = %d); rows are padded with -1 / +Inf\n", j.k, j.n-1, j.n)
-		}
-		return nil
-	}
-	var dq int
-	if j.xq, j.nq, dq, err = dataio.ReadPoints(j.queries); err != nil {
-		return fmt.Errorf("--queries: %w", err)
-	}
-	if dq != j.d {
-		return fmt.Errorf("--queries: points have %d dimensions, the data has %d", dq, j.d)
-	}
-	if j.k > j.n {
+	switch {
+	case j.queries == "" && j.k > j.n-1:
+		fmt.Fprintf(j.info, "pcct knn: note: --k = %d is larger than the %d other points (n = %d); rows are padded with -1 / +Inf\n", j.k, j.n-1, j.n)
+	case j.queries != "" && j.k > j.n:
 		fmt.Fprintf(j.info, "pcct knn: note: --k = %d is larger than the %d data points; rows are padded with -1 / +Inf\n", j.k, j.n)
 	}
-	j.source += fmt.Sprintf("; queries: %s (%d points)", j.queries, j.nq)
+	return nil
+}
+
+// checkMemory stops a run whose estimated peak memory exceeds what it may
+// use (--max-memory, else what the machine or cgroup has available).
+func (j *knnJob) checkMemory() error {
+	m := 0
+	if j.mf.metric == "residual" {
+		m = min(512, j.n)
+		switch {
+		case j.mf.u != nil:
+			m = len(j.mf.u) / j.d
+		case j.mf.set["inducing"]:
+			m = j.mf.inducing
+		}
+	}
+	rows := j.n
+	if j.queries != "" {
+		rows = j.nq
+	}
+	est := estimateMemory(j.n+j.nq, j.d, m, rows, j.k, j.mf.float32)
+	limit, source, ok := availableMemory()
+	if j.maxMem != "" {
+		v, err := parseSize(j.maxMem)
+		if err != nil {
+			return usageErr("--max-memory: %v", err)
+		}
+		limit, source, ok = v, "--max-memory", true
+	}
+	if ok && est.total > limit {
+		return fmt.Errorf("this run needs about %s (%s), more than the %s it may use (%s); "+
+			"reduce n, k or --inducing, or raise --max-memory if the estimate is too high", human(est.total), strings.Join(est.parts, ", "), human(limit), source)
+	}
 	return nil
 }
 

@@ -137,3 +137,35 @@ func TestExitCodes(t *testing.T) {
 		t.Fatalf("failure: exit %d", c)
 	}
 }
+
+// TestKnnMemory: a run estimated above --max-memory (or what is
+// available) stops before the work with a one-line error, writing nothing.
+func TestKnnMemory(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "nn.npy")
+	code, _, stderr := runCLI("knn", "--example-n", "3000", "--k", "2000", "--max-memory", "1M", "--output", out)
+	if msgs := errorLines(stderr); code != 1 || len(msgs) != 1 || !strings.Contains(msgs[0], "this run needs about") || !strings.Contains(msgs[0], "answer 3000 x 2000") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if strings.Contains(stderr, "search:") {
+		t.Fatal("the work ran")
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("output written: %v", err)
+	}
+	// Far beyond any machine: stopped by what is available, before the
+	// example's coordinates are made.
+	if code, _, stderr := runCLI("knn", "--example-n", "4000000000", "--example-d", "2", "--inducing", "512"); code != 1 || !strings.Contains(stderr, "V 4000000000 x 512") {
+		t.Fatalf("huge n: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCLI("knn", "--example-n", "300", "--max-memory", "lots"); code != 2 || !strings.Contains(stderr, `--max-memory: "lots" is not a size`) {
+		t.Fatalf("bad size: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCLI("knn", "--example-n", "300", "--example-d", "2", "--max-memory", "2G"); code != 0 {
+		t.Fatalf("a small run under 2G: exit %d, stderr %q", code, stderr)
+	}
+	for s, want := range map[string]float64{"512": 512, "1k": 1024, "1.5G": 1.5 * (1 << 30), "2GiB": 2 << 30, "3TB": 3 << 40} {
+		if got, err := parseSize(s); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+}
