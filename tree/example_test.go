@@ -1,0 +1,71 @@
+package tree_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+	"github.com/pcct/pcct/tree"
+)
+
+// points returns n seeded points uniform in the unit square.
+func points(n int) []float64 {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float64, 2*n)
+	for i := range x {
+		x[i] = r.Float64()
+	}
+	return x
+}
+
+// The Vecchia job: every point's nearest predecessors in the residual
+// metric, searched the way that suits the data.
+func ExampleAllKNNSearch() {
+	ctx := context.Background()
+	pool := streamer.NewPool(0)
+	defer pool.Close()
+	const n = 2000
+	m, err := metric.NewResidual(ctx, points(n), n, 2, metric.ResidualConfig{
+		Lengthscale: []float64{0.1}, Inducing: 128, Seed: 1, Pool: pool})
+	if err != nil {
+		panic(err)
+	}
+	nb, _, err := tree.AllKNNSearch(ctx, m, tree.KNNOptions{K: 4, Predecessor: true, Pool: pool}, tree.SearchAuto, tree.Options{Pool: pool})
+	if err != nil {
+		panic(err)
+	}
+	want, _ := tree.BruteAllKNN(ctx, m, tree.KNNOptions{K: 4, Predecessor: true, Pool: pool})
+	ids, _ := nb.Row(2)
+	fmt.Println("point 2:", ids)
+	fmt.Println("same as brute force:", nb.Equal(want))
+	// Output:
+	// point 2: [0 1 -1 -1]
+	// same as brute force: true
+}
+
+// Build a tree once, query it for new points, and grow it.
+func ExampleTree_Insert() {
+	ctx := context.Background()
+	x := points(3000)
+	// The Euclidean metric over the first 2000 points, then over all 3000:
+	// the first points are the same, so the tree can grow.
+	m1, _ := metric.NewEuclidean(x[:2*2000], 2000, 2)
+	m2, _ := metric.NewEuclidean(x, 3000, 2)
+	t, err := tree.Build(ctx, m1, tree.Options{})
+	if err != nil {
+		panic(err)
+	}
+	if err := t.Insert(ctx, m2, tree.Options{}); err != nil {
+		panic(err)
+	}
+	fmt.Println("points:", t.N(), "violations:", len(t.Check()))
+	qs, _ := m2.Embed(ctx, []float64{0.5, 0.5}, 1)
+	nb, _, _ := t.KNN(ctx, qs, tree.KNNOptions{K: 3})
+	want, _ := tree.BruteKNN(ctx, m2, qs, tree.KNNOptions{K: 3})
+	fmt.Println("same as brute force:", nb.Equal(want))
+	// Output:
+	// points: 3000 violations: 0
+	// same as brute force: true
+}
