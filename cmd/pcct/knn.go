@@ -36,6 +36,8 @@ type knnJob struct {
 	mf                                       metricFlags
 	input, output, queries, impl, searchFlag string
 	cpuprofile, memprofile, format, maxMem   string
+	order                                    string
+	perm                                     []int32 // the ordering (--order), or nil
 	k, workers, exN, exD, show               int
 	pred, quiet, debug                       bool
 	search                                   tree.Search
@@ -74,10 +76,15 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tBuild := time.Since(t0)
 	if w := fitWarning(m, j.mf.lengthscale); w != "" {
 		fmt.Fprintf(j.info, "pcct knn: warning: %s\n", w)
 	}
+	if j.order != "given" {
+		if m, err = j.reorder(ctx, m, pool); err != nil {
+			return err
+		}
+	}
+	tBuild := time.Since(t0)
 	t1 := time.Now()
 	nb, how, err := j.run(ctx, m, pool)
 	if err != nil {
@@ -102,6 +109,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.output, "output", "", "write indices to FILE (.npy: int64 n x k, distances float64 in FILE_distances.npy; .csv: one line per point); all files or none are written")
 	fs.StringVar(&j.format, "format", "pcct", "output layout: pcct (0-based indices, -1 / +Inf padding) or gpgp (the NNarray of GpGp, GPvecchia, VeccTMVN: n x (k+1), 1-based, row i = i then its neighbours, NA padding)")
 	fs.IntVar(&j.k, "k", 8, "neighbours per point")
+	fs.StringVar(&j.order, "order", "given", "order of the points for the job (predecessors follow it): given, coord (by the first coordinate) or maxmin (exact max-min ordering under the metric); with --output the ordering is written to FILE_order (original indices, in the output's base)")
 	fs.BoolVar(&j.pred, "predecessor", false, "Vecchia mode: point i may only take neighbours j < i")
 	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default: the CPU count)")
 	fs.StringVar(&j.impl, "kernels", "", "force a kernel implementation: generic, avx2 or avx512")
@@ -153,6 +161,10 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 		return usageErr("--format applies to --output, which is not given")
 	case j.format == "gpgp" && j.queries != "":
 		return usageErr("--format gpgp is the Vecchia NNarray of all points, not of --queries")
+	case j.order != "given" && j.order != "coord" && j.order != "maxmin":
+		return usageErr("unknown --order %q (want given, coord or maxmin)", j.order)
+	case j.order != "given" && j.queries != "":
+		return usageErr("--order applies to all-points k-NN, not to --queries")
 	case j.queries != "" && j.pred:
 		return usageErr("--predecessor applies to all-points k-NN, not to --queries")
 	case j.input != "" && (set["example-n"] || set["example-d"]):
@@ -168,10 +180,14 @@ func (j *knnJob) outputs() []string {
 	if j.output == "" {
 		return nil
 	}
+	outs := []string{j.output}
 	if strings.HasSuffix(strings.ToLower(j.output), ".npy") {
-		return []string{j.output, dataio.DistancesPath(j.output)}
+		outs = append(outs, dataio.DistancesPath(j.output))
 	}
-	return []string{j.output}
+	if j.order != "given" {
+		outs = append(outs, dataio.SiblingPath(j.output, "_order"))
+	}
+	return outs
 }
 
 // load reads the data (or makes the synthetic example) and the queries,
@@ -330,6 +346,15 @@ func (j *knnJob) report(stdout io.Writer, m metric.Metric, nb *tree.Neighbours, 
 	return nil
 }
 
+// orderOut returns the ordering's file, if any, as a list.
+func (j *knnJob) orderOut() []string {
+	if j.order == "given" || j.output == "" {
+		return nil
+	}
+	outs := j.outputs()
+	return outs[len(outs)-1:]
+}
+
 // write writes the answer's files, all or none.
 func (j *knnJob) write(nb *tree.Neighbours) error {
 	var files dataio.Files
@@ -338,11 +363,19 @@ func (j *knnJob) write(nb *tree.Neighbours) error {
 	var err error
 	if j.format == "gpgp" {
 		err = files.Write(j.output, func(w io.Writer) error { return writeGpGp(w, nb, strings.HasSuffix(strings.ToLower(j.output), ".npy")) })
-		if err == nil && len(outs) == 2 {
+		if err == nil && strings.HasSuffix(strings.ToLower(j.output), ".npy") {
 			err = files.Write(outs[1], func(w io.Writer) error { return dataio.WriteNpy(w, nb.Distances(), nb.N(), nb.K()) })
 		}
 	} else {
-		err = writeNeighbours(&files, outs, nb)
+		err = writeNeighbours(&files, outs[:len(outs)-len(j.orderOut())], nb)
+	}
+	if err == nil && j.perm != nil {
+		base := 0
+		if j.format == "gpgp" {
+			base = 1
+		}
+		path := outs[len(outs)-1]
+		err = files.Write(path, func(w io.Writer) error { return writeOrder(w, j.perm, base, strings.HasSuffix(strings.ToLower(path), ".npy")) })
 	}
 	if err != nil {
 		return err

@@ -169,3 +169,65 @@ func TestKnnMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestKnnOrder: --order coord|maxmin writes the ordering beside the
+// neighbours, and the neighbours are the Vecchia job's on the reordered
+// points (positions in the new order), equal to brute force there.
+func TestKnnOrder(t *testing.T) {
+	const n, d, k = 400, 2, 5
+	dir := t.TempDir()
+	x := syntheticPoints(n, d, 42)
+	for _, order := range []string{"coord", "maxmin"} {
+		for _, name := range []string{"residual", "euclidean"} {
+			out := filepath.Join(dir, order+name+".npy")
+			args := []string{"knn", "--example-n", fmt.Sprint(n), "--example-d", "2", "--predecessor", "--k", fmt.Sprint(k), "--order", order, "--output", out, "--metric", name}
+			var m metric.Metric
+			if name == "residual" {
+				args = append(args, "--lengthscale", "0.2", "--inducing", "60")
+				m, _ = metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{0.2}, Inducing: 60, Seed: 42})
+			} else {
+				m, _ = metric.NewEuclidean(x, n, d)
+			}
+			if code, _, stderr := runCLI(args...); code != 0 {
+				t.Fatalf("%s %s: exit %d: %s", order, name, code, stderr)
+			}
+			got := readNpyCols[int64](t, filepath.Join(dir, order+name+"_order.npy"), 1)
+			perm := coordOrder(x, n, d)
+			if order == "maxmin" {
+				tr, err := tree.Build(context.Background(), m, tree.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				perm, _ = tr.MaxMinOrder(context.Background(), centralPoint(x, n, d))
+			}
+			for i, p := range perm {
+				if got[i] != int64(p) {
+					t.Fatalf("%s %s: order[%d] = %d, want %d", order, name, i, got[i], p)
+				}
+			}
+			if order == "coord" && !slicesSortedBy(x, d, perm) {
+				t.Fatalf("coord order is not sorted by the first coordinate")
+			}
+			mo, _ := metric.Reorder(m, perm)
+			want, _ := tree.BruteAllKNN(context.Background(), mo, tree.KNNOptions{K: k, Predecessor: true})
+			idx := readNpy[int64](t, out)
+			for i, v := range want.Indices() {
+				if idx[i] != int64(v) {
+					t.Fatalf("%s %s: neighbours differ from brute force on the ordered points at %d", order, name, i)
+				}
+			}
+		}
+	}
+	if code, _, stderr := runCLI("knn", "--example-n", "50", "--order", "random"); code != 2 || !strings.Contains(stderr, `unknown --order "random"`) {
+		t.Fatalf("bad order: %d %s", code, stderr)
+	}
+}
+
+func slicesSortedBy(x []float64, d int, perm []int32) bool {
+	for i := 1; i < len(perm); i++ {
+		if x[int(perm[i-1])*d] > x[int(perm[i])*d] {
+			return false
+		}
+	}
+	return true
+}

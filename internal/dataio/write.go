@@ -159,7 +159,11 @@ func WriteNeighboursCSV(w io.Writer, idx []int64, dist []float64, rows, k int) e
 
 // DistancesPath returns the sibling file that holds the distances for an
 // indices file: out.npy -> out_distances.npy.
-func DistancesPath(path string) string {
+func DistancesPath(path string) string { return SiblingPath(path, "_distances") }
+
+// SiblingPath returns path with suffix inserted before its extension:
+// out.npy, "_order" -> out_order.npy.
+func SiblingPath(path, suffix string) string {
 	ext := filepath.Ext(path)
-	return strings.TrimSuffix(path, ext) + "_distances" + ext
+	return strings.TrimSuffix(path, ext) + suffix + ext
 }

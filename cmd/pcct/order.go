@@ -1,0 +1,89 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/pcct/pcct/internal/dataio"
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+	"github.com/pcct/pcct/tree"
+)
+
+// reorder computes the --order permutation and returns the metric over
+// the points in that order (the same rows, so the same distances).
+func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Pool) (metric.Metric, error) {
+	t0 := time.Now()
+	switch j.order {
+	case "coord":
+		j.perm = coordOrder(j.x, j.n, j.d)
+	case "maxmin":
+		t, err := tree.Build(ctx, m, tree.Options{Pool: pool})
+		if err != nil {
+			return nil, err
+		}
+		if j.perm, err = t.MaxMinOrder(ctx, centralPoint(j.x, j.n, j.d)); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds())
+	return metric.Reorder(m, j.perm)
+}
+
+// coordOrder sorts the points by their first coordinate (ties: index).
+func coordOrder(x []float64, n, d int) []int32 {
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortStableFunc(perm, func(a, b int32) int { return cmp.Compare(x[int(a)*d], x[int(b)*d]) })
+	return perm
+}
+
+// centralPoint is where a max-min ordering starts: the point nearest the
+// coordinates' mean (Euclidean, ties to the lower index), as GpGp does.
+func centralPoint(x []float64, n, d int) int {
+	mean := make([]float64, d)
+	for i := range n {
+		for k := range d {
+			mean[k] += x[i*d+k] / float64(n)
+		}
+	}
+	best, bestD := 0, math.Inf(1)
+	for i := range n {
+		s := 0.0
+		for k := range d {
+			s += (x[i*d+k] - mean[k]) * (x[i*d+k] - mean[k])
+		}
+		if s < bestD {
+			best, bestD = i, s
+		}
+	}
+	return best
+}
+
+// writeOrder writes the ordering: position i holds the original index of
+// the i-th point, 0-based (1-based for gpgp, R's convention), as an n x 1
+// int64 .npy or one index per line.
+func writeOrder(w io.Writer, perm []int32, base int, npy bool) error {
+	if npy {
+		v := make([]int64, len(perm))
+		for i, p := range perm {
+			v[i] = int64(p) + int64(base)
+		}
+		return dataio.WriteNpy(w, v, len(v), 1)
+	}
+	buf := make([]byte, 0, 12*len(perm))
+	for _, p := range perm {
+		buf = strconv.AppendInt(buf, int64(p)+int64(base), 10)
+		buf = append(buf, '\n')
+	}
+	_, err := w.Write(buf)
+	return err
+}

@@ -1,0 +1,66 @@
+package metric
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pcct/pcct/internal/kerneltest/every"
+)
+
+// TestReorder: a reordered metric gives every pair the distance bits it
+// had, for both metrics and every implementation; bad permutations are
+// refused.
+func TestReorder(t *testing.T) {
+	const n, d = 97, 3
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = r.Float64()
+	}
+	perm := make([]int32, n)
+	for i, p := range r.Perm(n) {
+		perm[i] = int32(p)
+	}
+	every.Impl(t, func(t *testing.T) {
+		res, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Lengthscale: []float64{0.3}, Inducing: 20, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		euc, _ := NewEuclidean(x, n, d)
+		for _, m := range []Metric{res, euc} {
+			o, err := Reorder(m, perm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				for j := range n {
+					a, b := dist(o, i, j), dist(m, int(perm[i]), int(perm[j]))
+					if math.Float64bits(a) != math.Float64bits(b) {
+						t.Fatalf("%s: d'(%d, %d) = %v, d(%d, %d) = %v", m.Name(), i, j, a, perm[i], perm[j], b)
+					}
+				}
+			}
+		}
+		ro, _ := Reorder(res, perm)
+		for k, i := range ro.(*Residual).InducingIndices() {
+			if perm[i] != int32(res.InducingIndices()[k]) {
+				t.Fatalf("inducing point %d: position %d holds point %d, want %d", k, i, perm[i], res.InducingIndices()[k])
+			}
+		}
+		for _, bad := range [][]int32{perm[:n-1], append(append([]int32{}, perm[:n-1]...), perm[0]), append(append([]int32{}, perm[:n-1]...), int32(n))} {
+			if _, err := Reorder(res, bad); !errors.Is(err, ErrBadInput) {
+				t.Fatalf("bad permutation accepted: %v", err)
+			}
+		}
+	})
+}
+
+// dist computes one distance through Tile.
+func dist(m Metric, i, j int) float64 {
+	var one [1]float64
+	m.Tile(NewWorkspace(), one[:], 1, m.Data(), Range(i, i+1), m.Data(), Range(j, j+1))
+	return one[0]
+}
