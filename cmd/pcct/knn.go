@@ -375,7 +375,9 @@ func (j *knnJob) write(nb *tree.Neighbours) error {
 			base = 1
 		}
 		path := outs[len(outs)-1]
-		err = files.Write(path, func(w io.Writer) error { return writeOrder(w, j.perm, base, strings.HasSuffix(strings.ToLower(path), ".npy")) })
+		err = files.Write(path, func(w io.Writer) error {
+			return writeOrder(w, j.perm, base, strings.HasSuffix(strings.ToLower(path), ".npy"))
+		})
 	}
 	if err != nil {
 		return err
