@@ -6,6 +6,7 @@ require (
 	codeberg.org/sbinet/npyio v0.14.0
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/mmcloughlin/avo v0.6.0
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	golang.org/x/sys v0.50.0
 	gonum.org/v1/gonum v0.17.0
 )

@@ -76,6 +76,11 @@ type BatchStats struct {
 	Distances, GatePruned int64
 	Traversal, Conflict   time.Duration // wall time of the phases
 	Insert                time.Duration // MIS and linking, sequential
+	// The batch's pool jobs: time each worker was busy, steals, and
+	// busy / (workers x wall).
+	Busy        []time.Duration
+	Steals      int
+	Utilisation float64
 }
 
 // inserter grows a tree (whose arrays already have room for every point)
@@ -88,6 +93,8 @@ type inserter struct {
 	ws    []*insertScratch
 	plans []insertPlan
 	use   usage
+	cur   *BatchStats // the batch in progress
+	curU  usage
 	dists atomic.Int64
 	gated atomic.Int64
 }
@@ -284,6 +291,7 @@ func (in *inserter) finish(t0 time.Time) {
 // batch inserts points lo..hi-1.
 func (in *inserter) batch(ctx context.Context, lo, hi int32) (BatchStats, error) {
 	st := BatchStats{Size: int(hi - lo)}
+	in.cur, in.curU = &st, usage{}
 	d0, g0 := in.dists.Load(), in.gated.Load()
 	in.plans = grow(in.plans, int(hi-lo))
 	active := in.plans[:0]
@@ -318,7 +326,23 @@ func (in *inserter) batch(ctx context.Context, lo, hi int32) (BatchStats, error)
 		st.Traversal, st.Conflict, st.Insert = st.Traversal+t1.Sub(t0), st.Conflict+t2.Sub(t1), st.Insert+time.Since(t2)
 	}
 	st.Distances, st.GatePruned = in.dists.Load()-d0, in.gated.Load()-g0
+	st.Utilisation = in.curU.utilisation()
 	return st, nil
+}
+
+// account adds a pool job's statistics to the insertion's and the
+// current batch's.
+func (in *inserter) account(js streamer.JobStats) {
+	in.use.add(js)
+	in.curU.add(js)
+	b := in.cur
+	if len(b.Busy) < len(js.Busy) {
+		b.Busy = append(b.Busy, make([]time.Duration, len(js.Busy)-len(b.Busy))...)
+	}
+	for w, d := range js.Busy {
+		b.Busy[w] += d
+	}
+	b.Steals += js.TotalSteals()
 }
 
 // priority is point p's seeded hash priority (splitmix64).
@@ -375,7 +399,7 @@ func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 			tk := tasks[k]
 			in.step(w, cur[tk.h].z, cur[tk.h].members[tk.lo:tk.hi], active)
 		}))
-		in.use.add(js)
+		in.account(js)
 		if err != nil {
 			return err
 		}
@@ -526,7 +550,7 @@ func (in *inserter) conflicts(ctx context.Context, active []insertPlan, groups [
 		in.dists.Add(int64(len(ids) * len(ids)))
 		pairs[big[k]] = d
 	}))
-	in.use.add(js)
+	in.account(js)
 	return pairs, err
 }
 

@@ -12,6 +12,8 @@ import (
 // naiveMaxMin is the max-min ordering by definition: O(n²) distances.
 func naiveMaxMin(m metric.Metric, first int) []int32 {
 	n := m.Data().N
+	all := make([]float64, n*n)
+	m.Tile(metric.NewWorkspace(), all, n, m.Data(), metric.Range(0, n), m.Data(), metric.Range(0, n))
 	mind := make([]float64, n)
 	chosen := make([]bool, n)
 	for i := range mind {
@@ -22,7 +24,7 @@ func naiveMaxMin(m metric.Metric, first int) []int32 {
 	for len(order) < n {
 		order, chosen[p] = append(order, int32(p)), true
 		for i := range n {
-			mind[i] = min(mind[i], pairDist(m, p, i))
+			mind[i] = min(mind[i], all[p*n+i])
 		}
 		p = -1
 		for i := range n {
@@ -32,12 +34,6 @@ func naiveMaxMin(m metric.Metric, first int) []int32 {
 		}
 	}
 	return order
-}
-
-func pairDist(m metric.Metric, i, j int) float64 {
-	var one [1]float64
-	m.Tile(metric.NewWorkspace(), one[:], 1, m.Data(), metric.Range(i, i+1), m.Data(), metric.Range(j, j+1))
-	return one[0]
 }
 
 // TestMaxMinOrder: the tree's max-min ordering equals the definition's on

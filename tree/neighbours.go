@@ -22,6 +22,16 @@ func newNeighbours(b *kernels.KBest) *Neighbours {
 	return &Neighbours{k: b.K, idx: b.Idx, dist: b.Dist}
 }
 
+// NewNeighbours makes an answer of n rows of k from row-major indices and
+// distances (taken over, not copied), for answers computed elsewhere, such
+// as a baseline's. It panics when the lengths are not n x k.
+func NewNeighbours(n, k int, idx []int32, dist []float64) *Neighbours {
+	if k < 1 || len(idx) != n*k || len(dist) != n*k {
+		panic("tree.NewNeighbours: lengths are not n x k")
+	}
+	return &Neighbours{k: k, idx: idx, dist: dist}
+}
+
 // wrap turns a search's KBest into its answer, or passes its error on.
 func wrap(b *kernels.KBest, err error) (*Neighbours, error) {
 	if err != nil {
