@@ -22,6 +22,10 @@ const usage = `pcct: exact k-nearest neighbours in the residual-correlation metr
 Usage:
   pcct knn [flags]   all-points k-NN (predecessor mode for Vecchia) on your data,
                      or on an embedded synthetic example without --input
+  pcct queries [flags]
+                     the benchmark run: k-NN of synthetic query points against a
+                     tree of synthetic points, with baselines (brute, sequential,
+                     gpboost), recall@k and a telemetry log
   pcct cpu           CPU features and the kernel implementation chosen
   pcct help          this text
 
@@ -72,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	switch args[0] {
 	case "knn":
 		err = knnCmd(args[1:], stdout, stderr)
+	case "queries":
+		err = queriesCmd(args[1:], stdout, stderr)
 	case "cpu":
 		err = cpuCmd(stdout)
 	case "help", "-h", "-help", "--help":

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestQueriesCmd: the benchmark run with every baseline reports recall 1
+// for each and writes a log whose last line is the run record.
+func TestQueriesCmd(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "run.jsonl")
+	for _, build := range []string{"nets", "insertion"} {
+		code, stdout, stderr := runCLI("queries", "--dimension", "2", "--tree-points", "1200", "--queries", "64", "--k", "4",
+			"--lengthscale", "0.1", "--inducing", "64", "--search", "tree", "--build", build, "--baseline", "brute,sequential,gpboost", "--log-file", log)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", build, code, stderr)
+		}
+		for _, want := range []string{"pcct: build", "queries/s", "baseline brute:", "baseline sequential:", "baseline gpboost:", "pcct recall@4 against brute force: 1.0000", "wrote " + log} {
+			if !strings.Contains(stdout, want) {
+				t.Fatalf("%s: stdout lacks %q:\n%s", build, want, stdout)
+			}
+		}
+		if strings.Count(stdout, "recall@4 1.0000 (against brute)") != 3 {
+			t.Fatalf("%s: a baseline's recall is not 1:\n%s", build, stdout)
+		}
+		b, _ := os.ReadFile(log)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		var last struct {
+			Schema    string
+			Baselines []struct{ Name string }
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Schema != "pcct.run.v1" || len(last.Baselines) != 3 {
+			t.Fatalf("%s: last log line %q (%v)", build, lines[len(lines)-1], err)
+		}
+		if build == "insertion" && len(lines) < 10 {
+			t.Fatalf("insertion build: %d log lines, want one per batch", len(lines))
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--baseline", "fast"}, `unknown baseline "fast"`},
+		{[]string{"--batch-size", "64"}, "--batch-size applies to --build insertion"},
+		{[]string{"--tree-points", "1"}, "--tree-points must be at least 2"},
+		{[]string{"--build", "bottom-up"}, `unknown --build "bottom-up"`},
+		{[]string{"--metric", "euclidean", "--inducing", "5"}, "--inducing applies to the residual metric"},
+	} {
+		code, _, stderr := runCLI(append([]string{"queries"}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
