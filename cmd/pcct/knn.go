@@ -36,7 +36,10 @@ type knnJob struct {
 	mf                                       metricFlags
 	input, output, queries, impl, searchFlag string
 	cpuprofile, memprofile, format, maxMem   string
-	order                                    string
+	order, logFile                           string
+	flags                                    map[string]string
+	rep                                      tree.Report
+	workersUsed                              int
 	perm                                     []int32 // the ordering (--order), or nil
 	k, workers, exN, exD, show               int
 	pred, quiet, debug                       bool
@@ -86,7 +89,7 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	tBuild := time.Since(t0)
 	t1 := time.Now()
-	nb, how, err := j.run(ctx, m, pool)
+	nb, rep, err := j.run(ctx, m, pool)
 	if err != nil {
 		return err
 	}
@@ -96,7 +99,8 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(j.info, "pcct knn: search: %s\n", how)
+	fmt.Fprintf(j.info, "pcct knn: search: %s\n", describeSearch(rep))
+	j.rep, j.workersUsed = rep, pool.Workers()
 	return j.report(stdout, m, nb, tBuild, tKNN)
 }
 
@@ -123,11 +127,14 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.BoolVar(&j.quiet, "quiet", false, "print nothing on stderr but errors")
 	fs.StringVar(&j.maxMem, "max-memory", "", "memory the run may use (e.g. 8G); default: what is available (cgroup limit or MemAvailable). A run estimated above it stops before allocating")
 	fs.BoolVar(&j.debug, "debug", false, "print the stack of an internal error")
+	fs.StringVar(&j.logFile, "log-file", "", "write telemetry (JSON lines: pcct.batch.v1 records, then pcct.run.v1) to FILE, with the outputs")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	j.flags = map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) { j.flags[f.Name] = f.Value.String() })
 	if err := j.mf.check(set); err != nil {
 		return err
 	}
@@ -173,21 +180,6 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 		return usageErr("--example-n must be >= 2 and --example-d >= 1")
 	}
 	return nil
-}
-
-// outputs returns the files the run will write.
-func (j *knnJob) outputs() []string {
-	if j.output == "" {
-		return nil
-	}
-	outs := []string{j.output}
-	if strings.HasSuffix(strings.ToLower(j.output), ".npy") {
-		outs = append(outs, dataio.DistancesPath(j.output))
-	}
-	if j.order != "given" {
-		outs = append(outs, dataio.SiblingPath(j.output, "_order"))
-	}
-	return outs
 }
 
 // load reads the data (or makes the synthetic example) and the queries,
@@ -297,18 +289,18 @@ func (j *knnJob) describe() {
 }
 
 // run answers the job and says how.
-func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*tree.Neighbours, string, error) {
+func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*tree.Neighbours, tree.Report, error) {
 	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool}
 	if j.queries == "" {
 		nb, rep, err := tree.AllKNNSearch(ctx, m, opt, j.search, tree.Options{Pool: pool})
-		return nb, describeSearch(rep), err
+		return nb, rep, err
 	}
 	qs, err := m.Embed(ctx, j.xq, j.nq)
 	if err != nil {
-		return nil, "", fmt.Errorf("--queries: %w", err)
+		return nil, tree.Report{}, fmt.Errorf("--queries: %w", err)
 	}
 	nb, rep, err := tree.KNNSearch(ctx, m, qs, opt, j.search, tree.Options{Pool: pool})
-	return nb, describeSearch(rep), err
+	return nb, rep, err
 }
 
 // report prints the summary and a few answers, and writes the output.
@@ -336,7 +328,7 @@ func (j *knnJob) report(stdout io.Writer, m metric.Metric, nb *tree.Neighbours, 
 		ids, ds := nb.Row(r)
 		fmt.Fprintf(stdout, "%s %d: neighbours %v distances %.4f\n", what, r, ids, ds)
 	}
-	if j.output == "" {
+	if len(j.outputs()) == 0 {
 		return nil
 	}
 	if err := j.write(nb); err != nil {
@@ -344,60 +336,6 @@ func (j *knnJob) report(stdout io.Writer, m metric.Metric, nb *tree.Neighbours, 
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", strings.Join(j.outputs(), ", "))
 	return nil
-}
-
-// orderOut returns the ordering's file, if any, as a list.
-func (j *knnJob) orderOut() []string {
-	if j.order == "given" || j.output == "" {
-		return nil
-	}
-	outs := j.outputs()
-	return outs[len(outs)-1:]
-}
-
-// write writes the answer's files, all or none.
-func (j *knnJob) write(nb *tree.Neighbours) error {
-	var files dataio.Files
-	defer files.Abort()
-	outs := j.outputs()
-	var err error
-	if j.format == "gpgp" {
-		err = files.Write(j.output, func(w io.Writer) error { return writeGpGp(w, nb, strings.HasSuffix(strings.ToLower(j.output), ".npy")) })
-		if err == nil && strings.HasSuffix(strings.ToLower(j.output), ".npy") {
-			err = files.Write(outs[1], func(w io.Writer) error { return dataio.WriteNpy(w, nb.Distances(), nb.N(), nb.K()) })
-		}
-	} else {
-		err = writeNeighbours(&files, outs[:len(outs)-len(j.orderOut())], nb)
-	}
-	if err == nil && j.perm != nil {
-		base := 0
-		if j.format == "gpgp" {
-			base = 1
-		}
-		path := outs[len(outs)-1]
-		err = files.Write(path, func(w io.Writer) error {
-			return writeOrder(w, j.perm, base, strings.HasSuffix(strings.ToLower(path), ".npy"))
-		})
-	}
-	if err != nil {
-		return err
-	}
-	return files.Commit()
-}
-
-func writeNeighbours(files *dataio.Files, outs []string, nb *tree.Neighbours) error {
-	idx := make([]int64, len(nb.Indices()))
-	for i, v := range nb.Indices() {
-		idx[i] = int64(v)
-	}
-	n, k := nb.N(), nb.K()
-	if len(outs) == 1 {
-		return files.Write(outs[0], func(w io.Writer) error { return dataio.WriteNeighboursCSV(w, idx, nb.Distances(), n, k) })
-	}
-	if err := files.Write(outs[0], func(w io.Writer) error { return dataio.WriteNpy(w, idx, n, k) }); err != nil {
-		return err
-	}
-	return files.Write(outs[1], func(w io.Writer) error { return dataio.WriteNpy(w, nb.Distances(), n, k) })
 }
 
 // parseFlags parses args; a bad flag is a one-line usage error, -h prints

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // TestQueriesCmd: the benchmark run with every baseline reports recall 1
@@ -52,6 +54,36 @@ func TestQueriesCmd(t *testing.T) {
 		code, _, stderr := runCLI(append([]string{"queries"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// TestKnnLog: pcct knn --log-file writes records that validate against
+// the schema, with the outputs (all or none).
+func TestKnnLog(t *testing.T) {
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "knn.jsonl"), filepath.Join(dir, "nn.npy")
+	code, _, stderr := runCLI("knn", "--example-n", "3000", "--example-d", "2", "--lengthscale", "0.1", "--inducing", "64",
+		"--predecessor", "--search", "tree", "--log-file", log, "--output", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sch, err := jsonschema.NewCompiler().Compile("../../docs/telemetry.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 3 { // build, query, run
+		t.Fatalf("%d log lines:\n%s", len(lines), b)
+	}
+	for _, l := range lines {
+		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			t.Fatalf("%s: %v", l, err)
 		}
 	}
 }
