@@ -26,6 +26,7 @@ Usage:
                      the benchmark run: k-NN of synthetic query points against a
                      tree of synthetic points, with baselines (brute, sequential,
                      gpboost), recall@k and a telemetry log
+  pcct report LOG    a telemetry log (--log-file) as a per-phase table and PNG plots
   pcct cpu           CPU features and the kernel implementation chosen
   pcct help          this text
 
@@ -78,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		err = knnCmd(args[1:], stdout, stderr)
 	case "queries":
 		err = queriesCmd(args[1:], stdout, stderr)
+	case "report":
+		err = reportCmd(args[1:], stdout, stderr)
 	case "cpu":
 		err = cpuCmd(stdout)
 	case "help", "-h", "-help", "--help":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,45 @@ func TestKnnLog(t *testing.T) {
 		if err := sch.Validate(inst); err != nil {
 			t.Fatalf("%s: %v", l, err)
 		}
+	}
+}
+
+// TestReportCmd: pcct report prints a per-phase table and draws PNG plots
+// that decode; a malformed log is an error naming its line.
+func TestReportCmd(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "run.jsonl")
+	if code, _, stderr := runCLI("queries", "--dimension", "2", "--tree-points", "3000", "--queries", "100", "--lengthscale", "0.1",
+		"--inducing", "64", "--search", "tree", "--build", "insertion", "--log-file", log); code != 0 {
+		t.Fatalf("queries: %s", stderr)
+	}
+	out := filepath.Join(dir, "plots")
+	os.Mkdir(out, 0o755)
+	code, stdout, stderr := runCLI("report", log, "--out-dir", out)
+	if code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"phase", "insert", "query", "run ", "3000 points"} {
+		if !strings.Contains(stdout, want) {
+			t.Fatalf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, name := range []string{"phases", "utilisation", "distances"} {
+		f, err := os.Open(filepath.Join(out, "run_"+name+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil || img.Bounds().Dx() < 100 || img.Bounds().Dy() < 100 {
+			t.Fatalf("%s.png: %v %v", name, err, img)
+		}
+	}
+	bad := writeFile(t, "bad.jsonl", `{"schema": "pcct.batch.v1", "phase": "insert"}`+"\n{not json\n")
+	if code, _, stderr := runCLI("report", bad); code != 1 || !strings.Contains(stderr, "line 2: not JSON") {
+		t.Fatalf("bad log: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCLI("report"); code != 2 || !strings.Contains(stderr, "give one telemetry log") {
+		t.Fatalf("no log: exit %d, %s", code, stderr)
 	}
 }
