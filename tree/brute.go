@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
@@ -26,6 +27,24 @@ type KNNOptions struct {
 	// (64 x 512: the V rows of a query block stay in L2 while candidate rows
 	// stream through).
 	QueryBlock, CandidateBlock int
+	// Progress, if not nil, is called as each task of a search's pool jobs
+	// finishes, with the tasks done and the job's total. It runs on the
+	// pool's workers: it must be safe for concurrent use, and quick.
+	Progress func(done, total int)
+}
+
+// ticker returns the task wrapper that reports progress for a job of
+// total tasks (fn unchanged without Progress).
+func (o *KNNOptions) ticker(total int, fn func(w, t int)) func(w, t int) {
+	if o.Progress == nil {
+		return fn
+	}
+	var done atomic.Int64
+	report := o.Progress
+	return func(w, t int) {
+		fn(w, t)
+		report(int(done.Add(1)), total)
+	}
 }
 
 // pool returns the pool to run on: opt.Pool, or a new one that release
@@ -113,7 +132,7 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 		tile, tr []float64
 	}
 	ws := make([]*scratch, p.Workers())
-	_, err := p.RunContext(ctx, len(pairs), labelled(phaseBrute, func(w, t int) {
+	_, err := p.RunContext(ctx, len(pairs), labelled(phaseBrute, opt.ticker(len(pairs), func(w, t int) {
 		sc := ws[w]
 		if sc == nil {
 			sc = &scratch{w: metric.NewWorkspace(), tile: make([]float64, symBlock*symBlock), tr: make([]float64, symBlock*symBlock)}
@@ -142,7 +161,7 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 			scanRow(best, j, sc.tr[(j-j0)*ni:(j-j0+1)*ni], int32(i0), -1)
 		}
 		locks[pr.bj].Unlock()
-	}))
+	})))
 	return best, err
 }
 
@@ -197,13 +216,13 @@ func run(ctx context.Context, opt KNNOptions, nq int, block func(w *metric.Works
 	nb := (nq + opt.QueryBlock - 1) / opt.QueryBlock
 	ws := make([]*metric.Workspace, p.Workers())
 	tiles := make([][]float64, p.Workers())
-	_, err := p.RunContext(ctx, nb, labelled(phaseBrute, func(w, t int) {
+	_, err := p.RunContext(ctx, nb, labelled(phaseBrute, opt.ticker(nb, func(w, t int) {
 		if ws[w] == nil {
 			ws[w] = metric.NewWorkspace()
 			tiles[w] = make([]float64, opt.QueryBlock*opt.CandidateBlock)
 		}
 		i0 := (nb - 1 - t) * opt.QueryBlock
 		block(ws[w], tiles[w], i0, min(nq, i0+opt.QueryBlock))
-	}))
+	})))
 	return err
 }

@@ -148,7 +148,7 @@ func (t *Tree) onGroups(ctx context.Context, opt KNNOptions, n int, walk func(qw
 	defer release()
 	ws := make([]*queryWorker, p.Workers())
 	var dists atomic.Int64
-	job, err := p.RunContext(ctx, n, labelled(phaseQuery, func(w, g int) {
+	job, err := p.RunContext(ctx, n, labelled(phaseQuery, opt.ticker(n, func(w, g int) {
 		qw := ws[w]
 		if qw == nil {
 			qw = &queryWorker{w: metric.NewWorkspace()}
@@ -157,7 +157,7 @@ func (t *Tree) onGroups(ctx context.Context, opt KNNOptions, n int, walk func(qw
 		walk(qw, g)
 		dists.Add(qw.dists)
 		qw.dists = 0
-	}))
+	})))
 	var use usage
 	use.add(job)
 	return QueryStats{Distances: dists.Load(), Groups: n, Wall: time.Since(t0), Utilisation: use.utilisation()}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,6 +130,46 @@ func TestKNNSearchModes(t *testing.T) {
 			if s != SearchAuto && rep.Method != s || rep.Reason == "" {
 				t.Fatalf("%s %v: report %+v", m.Name(), s, rep)
 			}
+		}
+	}
+}
+
+// TestProgress: every task of the tree walk and of brute force reports
+// once, and the last report says all are done.
+func TestProgress(t *testing.T) {
+	m := testMetrics(t, 1500, 2)[0]
+	tr, err := Build(context.Background(), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, how := range []string{"tree", "brute", "brute-pred", "brute-queries"} {
+		var calls, maxDone, total atomic.Int64
+		opt := KNNOptions{K: 5, Workers: 3, Progress: func(done, tot int) {
+			calls.Add(1)
+			total.Store(int64(tot))
+			for {
+				cur := maxDone.Load()
+				if int64(done) <= cur || maxDone.CompareAndSwap(cur, int64(done)) {
+					break
+				}
+			}
+		}}
+		switch how {
+		case "tree":
+			_, _, err = tr.AllKNN(context.Background(), opt)
+		case "brute":
+			_, err = BruteAllKNN(context.Background(), m, opt)
+		case "brute-pred":
+			opt.Predecessor = true
+			_, err = BruteAllKNN(context.Background(), m, opt)
+		case "brute-queries":
+			_, err = BruteKNN(context.Background(), m, m.Data(), opt)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls.Load() == 0 || calls.Load() != total.Load() || maxDone.Load() != total.Load() {
+			t.Fatalf("%s: %d calls, last done %d, total %d", how, calls.Load(), maxDone.Load(), total.Load())
 		}
 	}
 }

@@ -48,6 +48,7 @@ type knnJob struct {
 	n, d, nq                                 int
 	source                                   string
 	info                                     io.Writer // stderr, or io.Discard with --quiet
+	stderr                                   io.Writer
 }
 
 func knnCmd(args []string, stdout, stderr io.Writer) error {
@@ -55,7 +56,7 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	if err := j.parse(args, stdout); err != nil {
 		return err
 	}
-	j.info = stderr
+	j.info, j.stderr = stderr, stderr
 	if j.quiet {
 		j.info = io.Discard
 	}
@@ -290,7 +291,9 @@ func (j *knnJob) describe() {
 
 // run answers the job and says how.
 func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*tree.Neighbours, tree.Report, error) {
-	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool}
+	tick, done := newProgress(j.stderr, j.quiet, "pcct knn: search")
+	defer done()
+	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Progress: tick}
 	if j.queries == "" {
 		nb, rep, err := tree.AllKNNSearch(ctx, m, opt, j.search, tree.Options{Pool: pool})
 		return nb, rep, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -230,4 +231,21 @@ func slicesSortedBy(x []float64, d int, perm []int32) bool {
 		}
 	}
 	return true
+}
+
+// TestProgressOnlyOnTerminals: no bar for buffers, pipes, files or --quiet.
+func TestProgressOnlyOnTerminals(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, w := range []io.Writer{&bytes.Buffer{}, f} {
+		if tick, _ := newProgress(w, false, "x"); tick != nil {
+			t.Fatalf("%T: a bar on a non-terminal", w)
+		}
+	}
+	if tick, _ := newProgress(os.Stderr, true, "x"); tick != nil {
+		t.Fatal("a bar with --quiet")
+	}
 }
