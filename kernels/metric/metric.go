@@ -57,6 +57,8 @@ type Workspace struct {
 	self    []int64 // forSelf's sorted query ids
 	row     []float64
 	hits    []int32
+	swq     []float64 // screening weights of the queries, candidates
+	swc     []float64
 }
 
 // NewWorkspace returns an empty workspace; buffers grow on demand.

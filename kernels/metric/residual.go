@@ -122,6 +122,7 @@ type Residual struct {
 	inducing []int     // data indices of the inducing points (random method)
 	data     *Set
 	bound32  float64
+	screen   bool // Embed adds the screening copy (EnableScreening)
 }
 
 // NewResidual builds the metric on n points x (n x d row-major). Invalid
@@ -352,6 +353,9 @@ func (r *Residual) embedScaled(ctx context.Context, xs []float64, n int) (*Set, 
 		return s, nil
 	}
 	s.V = v
+	if r.screen {
+		addScreening(s)
+	}
 	return s, nil
 }
 

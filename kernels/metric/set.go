@@ -14,6 +14,10 @@ type Set struct {
 	V32  []float32 // N x M, when the metric stores V in float32
 	ISP  []float64 // 1/sqrt(p_i), p_i the residual variance
 	P    []float64 // p_i
+	// S32 and SW, with screening enabled (Residual.EnableScreening): a
+	// float32 copy of V and each point's |V_i| / sqrt(p_i), rounded up.
+	S32 []float32
+	SW  []float64
 	// Root and RootIDs are set on a Set made by Pack: point i here is point
 	// RootIDs[i] of Root. Distances between points of sets with the same
 	// root are exactly 0 for the same root point.
@@ -49,6 +53,10 @@ func PackInto(dst, s *Set, b Block) *Set {
 	if s.ISP != nil {
 		dst.ISP = gatherRows(grow(old.ISP, n), s.ISP, 1, b)
 		dst.P = gatherRows(grow(old.P, n), s.P, 1, b)
+	}
+	if s.S32 != nil {
+		dst.S32 = gatherRows(grow(old.S32, n*s.M), s.S32, s.M, b)
+		dst.SW = gatherRows(grow(old.SW, n), s.SW, 1, b)
 	}
 	return dst
 }

@@ -1,0 +1,143 @@
+package metric
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pcct/pcct/internal/kerneltest/every"
+)
+
+// screenCase is a metric over adversarial data for the screening bound.
+type screenCase struct {
+	name string
+	x    []float64
+	n, d int
+	cfg  ResidualConfig
+}
+
+func screenCases() []screenCase {
+	r := rand.New(rand.NewPCG(11, 12))
+	uni := func(n, d int, scale float64) []float64 {
+		x := make([]float64, n*d)
+		for i := range x {
+			x[i] = scale * r.Float64()
+		}
+		return x
+	}
+	near := uni(300, 3, 1)
+	for i := 1; i < 300; i += 2 { // near-duplicates: pairs 1e-9 apart
+		for k := range 3 {
+			near[i*3+k] = near[(i-1)*3+k] + 1e-9*r.Float64()
+		}
+	}
+	atU := uni(300, 2, 1) // every third point on an inducing point: p at the floor
+	u := make([]float64, 0, 2*60)
+	for i := 0; i < 180; i += 3 {
+		u = append(u, atU[i*2], atU[i*2+1])
+	}
+	return []screenCase{
+		{"d8-ls1-m128", uni(1500, 8, 1), 1500, 8, ResidualConfig{Lengthscale: []float64{1}, Inducing: 128, Seed: 1}},
+		{"d2-ls0.1-m100", uni(600, 2, 1), 600, 2, ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 100, Seed: 2}},
+		{"near-duplicates", near, 300, 3, ResidualConfig{Lengthscale: []float64{0.3}, Inducing: 50, Seed: 3}},
+		{"p-at-floor", atU, 300, 2, ResidualConfig{Lengthscale: []float64{0.2}, Method: InducingExplicit, InducingPoints: u, Jitter: 1e-12}},
+		{"huge-variance-matern", uni(400, 3, 1), 400, 3, ResidualConfig{Kernel: Matern52, Variance: 1e12, Lengthscale: []float64{0.5, 1, 2}, Inducing: 200, Seed: 4}},
+		{"odd-m", uni(300, 4, 1), 300, 4, ResidualConfig{Lengthscale: []float64{0.7}, Inducing: 37, Seed: 5}},
+	}
+}
+
+// TestScreenBound: for every pair, under every implementation, the
+// screening lower bound never exceeds the square of the float64 distance,
+// including pairs of a query set with the data and tiles by id; and it is
+// tight where the data is structureless (d = 8).
+func TestScreenBound(t *testing.T) {
+	every.Impl(t, func(t *testing.T) {
+		for _, c := range screenCases() {
+			m, err := NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.EnableScreening(); err != nil {
+				t.Fatal(err)
+			}
+			qs, err := m.Embed(context.Background(), c.x[:50*c.d], 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := c.n
+			ids := make([]int32, 0, n/2)
+			for j := n - 1; j >= 0; j -= 2 {
+				ids = append(ids, int32(j))
+			}
+			w := NewWorkspace()
+			for _, tc := range []struct {
+				what   string
+				qs     *Set
+				q, blk Block
+			}{
+				{"data x data", m.Data(), Range(0, n), Range(0, n)},
+				{"queries x data by id", qs, Range(0, 50), List(ids)},
+				{"data by id x data", m.Data(), List(ids[:40]), Range(3, n)},
+			} {
+				nq, nc := tc.q.Len(), tc.blk.Len()
+				d64 := make([]float64, nq*nc)
+				lo2 := make([]float64, nq*nc)
+				m.Tile(w, d64, nc, tc.qs, tc.q, m.Data(), tc.blk)
+				m.ScreenTile(w, lo2, nc, tc.qs, tc.q, m.Data(), tc.blk)
+				gap, decided := 0.0, 0
+				for k := range d64 {
+					if lo2[k] > d64[k]*d64[k] || math.IsNaN(lo2[k]) {
+						t.Fatalf("%s %s: pair %d: lower bound %v above d64² = %v", c.name, tc.what, k, lo2[k], d64[k]*d64[k])
+					}
+					gap += d64[k]*d64[k] - lo2[k]
+					if d64[k] > 0.8 && lo2[k] > 0.8*0.8 {
+						decided++
+					}
+				}
+				if c.name == "d8-ls1-m128" && tc.what == "data x data" {
+					far := 0
+					for _, v := range d64 {
+						if v > 0.8 {
+							far++
+						}
+					}
+					// Against k-th distances near 0.8, nearly every far
+					// pair is decided in float32.
+					if float64(decided) < 0.97*float64(far) {
+						t.Fatalf("%s: %d of %d pairs beyond 0.8 decided (mean gap %.3g)", c.name, decided, far, gap/float64(len(d64)))
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestScreenRefusals: a float32-stored metric cannot screen; sets without
+// the copy cannot be screened; Pack and Reorder keep it.
+func TestScreenRefusals(t *testing.T) {
+	x := make([]float64, 40)
+	for i := range x {
+		x[i] = float64(i%7) * 0.13
+	}
+	u := []float64{0, 0, 0.5, 0.5}
+	f32, err := NewResidual(context.Background(), x, 20, 2, ResidualConfig{Float32: true, Method: InducingExplicit, InducingPoints: u, Lengthscale: []float64{3}})
+	if err == nil {
+		if f32.EnableScreening() == nil {
+			t.Fatal("float32 metric accepted screening")
+		}
+	}
+	m, _ := NewResidual(context.Background(), x, 20, 2, ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 5})
+	plain := m.Data()
+	if m.CanScreen(plain, plain) {
+		t.Fatal("screening without the copy")
+	}
+	m.EnableScreening()
+	if !m.CanScreen(m.Data(), Pack(m.Data(), List([]int32{3, 1}))) {
+		t.Fatal("Pack lost the screening copy")
+	}
+	o, _ := Reorder(m, []int32{1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19})
+	if !o.(*Residual).CanScreen(o.Data(), o.Data()) {
+		t.Fatal("Reorder lost the screening copy")
+	}
+}
