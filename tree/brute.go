@@ -27,6 +27,12 @@ type KNNOptions struct {
 	// (64 x 512: the V rows of a query block stay in L2 while candidate rows
 	// stream through).
 	QueryBlock, CandidateBlock int
+	// Gate selects float32 screening for brute force (GateScreen: predecessor
+	// mode and query sets; the symmetric all-points search computes every
+	// pair once and is not screened). ScreenStats, if not nil, receives
+	// the screening counts.
+	Gate        Gate
+	ScreenStats *ScreenStats
 	// Progress, if not nil, is called as each task of a search's pool jobs
 	// finishes, with the tasks done and the job's total. It runs on the
 	// pool's workers: it must be safe for concurrent use, and quick.
@@ -86,19 +92,17 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 		return wrap(best, err)
 	}
 	data := m.Data()
+	sc, err := newScreening(m, data, opt)
+	if err != nil {
+		return nil, err
+	}
 	best := kernels.NewKBest(n, opt.K)
-	err := run(ctx, opt, n, func(w *metric.Workspace, tile []float64, i0, i1 int) {
-		hi := i1 - 1 // the block's last query may take candidates up to i1-2
-		for j0 := 0; j0 < hi; j0 += opt.CandidateBlock {
-			j1 := min(hi, j0+opt.CandidateBlock)
-			nc := j1 - j0
-			m.Tile(w, tile, nc, data, metric.Range(i0, i1), data, metric.Range(j0, j1))
-			for i := i0; i < i1; i++ {
-				row := tile[(i-i0)*nc : (i-i0+1)*nc]
-				scanRow(best, i, row[:max(0, min(nc, i-j0))], int32(j0), -1)
-			}
-		}
+	err = run(ctx, opt, queryBlocks(sc, data, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
+		scanQueries(m, qb.sc, w, buf, best, data, qb.rows, opt.CandidateBlock, true)
 	})
+	if opt.ScreenStats != nil {
+		*opt.ScreenStats = sc.stats()
+	}
 	return wrap(best, err)
 }
 
@@ -169,7 +173,6 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 // qs (from m.Embed) by exact blocked brute force; rows are padded with -1
 // and +Inf when K > n. Cancellation as for BruteAllKNN.
 func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, error) {
-	n := m.Data().N
 	if opt.K < 1 {
 		return nil, metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
@@ -180,18 +183,17 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 		return nil, err
 	}
 	opt.defaults()
-	data := m.Data()
+	sc, err := newScreening(m, qs, opt)
+	if err != nil {
+		return nil, err
+	}
 	best := kernels.NewKBest(qs.N, opt.K)
-	err := run(ctx, opt, qs.N, func(w *metric.Workspace, tile []float64, i0, i1 int) {
-		for j0 := 0; j0 < n; j0 += opt.CandidateBlock {
-			j1 := min(n, j0+opt.CandidateBlock)
-			nc := j1 - j0
-			m.Tile(w, tile, nc, qs, metric.Range(i0, i1), data, metric.Range(j0, j1))
-			for i := i0; i < i1; i++ {
-				scanRow(best, i, tile[(i-i0)*nc:(i-i0+1)*nc], int32(j0), -1)
-			}
-		}
+	err = run(ctx, opt, queryBlocks(sc, qs, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
+		scanQueries(m, qb.sc, w, buf, best, qs, qb.rows, opt.CandidateBlock, false)
 	})
+	if opt.ScreenStats != nil {
+		*opt.ScreenStats = sc.stats()
+	}
 	return wrap(best, err)
 }
 
@@ -208,21 +210,19 @@ func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
 	}
 }
 
-// run hands the query blocks of [0, nq) to the pool's workers, largest
-// index first (in predecessor mode the late blocks have the most work).
-func run(ctx context.Context, opt KNNOptions, nq int, block func(w *metric.Workspace, tile []float64, i0, i1 int)) error {
+// run hands the query blocks to the pool's workers in order (queryBlocks
+// puts the largest indices first: in predecessor mode they have the most
+// work).
+func run(ctx context.Context, opt KNNOptions, blocks []queryBlock, block func(w *metric.Workspace, buf *scanBuf, qb queryBlock)) error {
 	p, release := opt.pool()
 	defer release()
-	nb := (nq + opt.QueryBlock - 1) / opt.QueryBlock
 	ws := make([]*metric.Workspace, p.Workers())
-	tiles := make([][]float64, p.Workers())
-	_, err := p.RunContext(ctx, nb, labelled(phaseBrute, opt.ticker(nb, func(w, t int) {
+	bufs := make([]*scanBuf, p.Workers())
+	_, err := p.RunContext(ctx, len(blocks), labelled(phaseBrute, opt.ticker(len(blocks), func(w, t int) {
 		if ws[w] == nil {
-			ws[w] = metric.NewWorkspace()
-			tiles[w] = make([]float64, opt.QueryBlock*opt.CandidateBlock)
+			ws[w], bufs[w] = metric.NewWorkspace(), &scanBuf{}
 		}
-		i0 := (nb - 1 - t) * opt.QueryBlock
-		block(ws[w], tiles[w], i0, min(nq, i0+opt.QueryBlock))
+		block(ws[w], bufs[w], blocks[t])
 	})))
 	return err
 }

@@ -47,18 +47,20 @@ type Metric interface {
 
 // Workspace holds one goroutine's scratch buffers for Tile.
 type Workspace struct {
-	g, k    []float64
-	g32     []float32
-	vq      []float64 // query rows picked by id (candidates are read in place)
-	vq32    []float32
-	xq, xct []float64
-	isp     []float64
-	iscp    []float64
-	self    []int64 // forSelf's sorted query ids
-	row     []float64
-	hits    []int32
-	swq     []float64 // screening weights of the queries, candidates
-	swc     []float64
+	g, k      []float64
+	g32       []float32
+	vq        []float64 // query rows picked by id (candidates are read in place)
+	vq32      []float32
+	xq, xct   []float64
+	isp       []float64
+	iscp      []float64
+	self      []int64 // forSelf's sorted query ids
+	row       []float64
+	hits      []int32
+	swq       []float64 // screening weights of the queries, candidates
+	swc       []float64
+	selfPairs [][2]int32 // ScreenRows: (row, column) of the queries' own points
+	heavyCols []int32    // ScreenRows: the block's heavy candidates
 }
 
 // NewWorkspace returns an empty workspace; buffers grow on demand.

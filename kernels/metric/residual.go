@@ -122,7 +122,8 @@ type Residual struct {
 	inducing []int     // data indices of the inducing points (random method)
 	data     *Set
 	bound32  float64
-	screen   bool // Embed adds the screening copy (EnableScreening)
+	screen   bool    // Embed adds the screening copy (EnableScreening)
+	heavy    float64 // screening weight above which a point is heavy
 }
 
 // NewResidual builds the metric on n points x (n x d row-major). Invalid

@@ -1,7 +1,9 @@
 package metric
 
 import (
+	"cmp"
 	"math"
+	"slices"
 
 	"github.com/pcct/pcct/kernels"
 )
@@ -69,7 +71,31 @@ type Screener interface {
 	// the tile (see the package's screening notes), with the layout of
 	// Tile's dst.
 	ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q Block, cs *Set, c Block)
+	// ScreenRows screens the tile row by row: for each query row i it
+	// appends to out every candidate whose float64 distance could be at
+	// most sqrt(kth2[i]) (kth2 may hold +Inf), with bounds Lo2 <= d64² <=
+	// Hi2; the others are proven farther.
+	ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits)
+	// Heavy returns the screening weight (Set.SW) above which a point's
+	// bound is too wide to screen it as a query.
+	Heavy() float64
 }
+
+// ScreenHits are the candidates a screened tile could not drop: hit h is
+// query row Query[h] of the tile (0-based in its query block), candidate
+// id Cand[h] (in the candidates' set), with Lo2[h] <= d64² <= Hi2[h].
+type ScreenHits struct {
+	Query, Cand []int32
+	Lo2, Hi2    []float64
+}
+
+// Reset empties h, keeping its storage.
+func (h *ScreenHits) Reset() {
+	h.Query, h.Cand, h.Lo2, h.Hi2 = h.Query[:0], h.Cand[:0], h.Lo2[:0], h.Hi2[:0]
+}
+
+// Len returns the number of hits.
+func (h *ScreenHits) Len() int { return len(h.Cand) }
 
 // EnableScreening adds the float32 copy of V and the screening weights to
 // the metric's data, and to every query set Embed makes from then on. It
@@ -82,7 +108,26 @@ func (r *Residual) EnableScreening() error {
 	}
 	r.screen = true
 	addScreening(r.data)
+	sw := slices.Clone(r.data.SW)
+	slices.Sort(sw)
+	r.heavy = HeavyFactor * sw[len(sw)/2]
 	return nil
+}
+
+// HeavyFactor: a point whose screening weight exceeds HeavyFactor times
+// the data's median is heavy: its bound is too wide to decide much (the
+// inducing points themselves, whose p is near the jitter). ScreenRows
+// checks heavy candidates one by one, and brute force scans heavy queries
+// in float64 (Residual.Heavy gives the threshold).
+const HeavyFactor = 8
+
+// Heavy returns the screening weight above which a point is heavy (+Inf
+// before EnableScreening).
+func (r *Residual) Heavy() float64 {
+	if !r.screen {
+		return math.Inf(1)
+	}
+	return r.heavy
 }
 
 // addScreening computes S32 and SW for a float64 set.
@@ -147,4 +192,108 @@ func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q B
 		}
 	}
 	zeroSelf(w, lo2, ldd, qs, q, cs, c)
+}
+
+// ScreenRows implements Screener. Per row, one bound covers the block:
+// B_i = E w_i max_j w_j + 2m 2^-149 sq_i max_j sc_j + 16u (the terms of the
+// pair bound at the block's largest candidate weight), so the fused
+// residual row with its radius test (kernels.ResidualRow, the float64
+// epilogue on the float32 dot products) picks a superset of the
+// candidates in SIMD: d32² >= (1 - min(|rho32|, 1))(1 - 3u), so a pair
+// with (d32² (1-3u) - B_i - 8u)(1 - 32u) > kth2 has d64² > kth2. Each hit
+// then gets its own pair bound B_ij = E w_i w_j + 2m 2^-149 sq_i sc_j + 16u
+// and carries Lo2 = (d32² (1-3u) - B_ij - 8u)(1 - 32u) and Hi2 = (d32²
+// (1+3u) + B_ij + 8u)(1 + 32u). The query's own point (same root point)
+// gets Lo2 = Hi2 = 0.
+func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits) {
+	q.check(qs.N, "query")
+	c.check(cs.N, "candidate")
+	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
+	if nq == 0 || nc == 0 {
+		return
+	}
+	w.g32 = grow(w.g32, nq*nc)
+	w.g = grow(w.g, nq*nc)
+	w.k = grow(w.k, nq*nc)
+	vq := rowsOf(&w.vq32, qs.S32, m, q)
+	if c.IDs != nil {
+		kernels.DotTile32Rows(w.g32, nc, vq, m, cs.S32, m, c.IDs, nq, m)
+	} else {
+		kernels.DotTile32(w.g32, nc, vq, m, cs.S32[c.Lo*m:], m, nq, nc, m)
+	}
+	for i, x := range w.g32[:nq*nc] {
+		w.g[i] = float64(x)
+	}
+	xq := rowsOf(&w.xq, qs.X, d, q)
+	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
+	r.kernelTile(w.k, nc, xq, d, xct, ldc, nq, nc)
+	sq, sc := rowsOf(&w.isp, qs.ISP, 1, q), rowsOf(&w.iscp, cs.ISP, 1, c)
+	wq, wc := rowsOf(&w.swq, qs.SW, 1, q), rowsOf(&w.swc, cs.SW, 1, c)
+	// The block's radius uses the largest weight among the light
+	// candidates; the heavy ones (weights above r.heavy, the inducing
+	// points and their like) are checked one by one below.
+	wmax, scmax := 0.0, 0.0
+	w.heavyCols = w.heavyCols[:0]
+	for j := range nc {
+		if wc[j] > r.heavy {
+			w.heavyCols = append(w.heavyCols, int32(j))
+		} else {
+			wmax = max(wmax, wc[j])
+		}
+		scmax = max(scmax, sc[j])
+	}
+	e := screenFactor(kernels.Impl(), m)
+	under := 2 * float64(m) * 0x1p-149
+	const u = 0x1p-53
+	// The query's own point: d64 = 0 by definition, whatever the bound.
+	w.selfPairs = w.selfPairs[:0]
+	forSelf(w, qs, q, cs, c, func(i, j int) { w.selfPairs = append(w.selfPairs, [2]int32{int32(i), int32(j)}) })
+	slices.SortFunc(w.selfPairs, func(a, b [2]int32) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	w.hits = grow(w.hits, nc)
+	sp := 0
+	for i := range nq {
+		s0 := sp
+		for sp < len(w.selfPairs) && w.selfPairs[sp][0] == int32(i) {
+			sp++
+		}
+		own := w.selfPairs[s0:sp]
+		bi := e*wq[i]*wmax + under*sq[i]*scmax + 16*u
+		rad := math.Inf(1)
+		if k2 := kth2[i]; !math.IsInf(k2, 1) {
+			rad = math.Sqrt((k2/(1-32*u)+bi+8*u)/(1-3*u)) * (1 + 4*u)
+		}
+		row := w.g[i*nc : (i+1)*nc]
+		nh := kernels.ResidualRow(row, w.k[i*nc:(i+1)*nc], row, sc[:nc], sq[i], rad, w.hits)
+		hits := w.hits[:nh]
+		for _, j := range w.heavyCols {
+			if !(row[j] <= rad) { // not already a hit
+				hits = append(hits, j)
+			}
+		}
+		for _, j := range hits {
+			if isOwn(own, j) {
+				continue
+			}
+			// The pair's own bound, tighter than the block's.
+			b := e*wq[i]*wc[j] + under*sq[i]*sc[j] + 16*u
+			d2 := row[j] * row[j]
+			lo := max((d2*(1-3*u)-b-8*u)*(1-32*u), 0)
+			hi := (d2*(1+3*u) + b + 8*u) * (1 + 32*u)
+			out.Query, out.Cand = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(j))))
+			out.Lo2, out.Hi2 = append(out.Lo2, lo), append(out.Hi2, hi)
+		}
+		for _, p := range own {
+			out.Query, out.Cand = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(p[1]))))
+			out.Lo2, out.Hi2 = append(out.Lo2, 0), append(out.Hi2, 0)
+		}
+	}
+}
+
+func isOwn(own [][2]int32, j int32) bool {
+	for _, p := range own {
+		if p[1] == j {
+			return true
+		}
+	}
+	return false
 }

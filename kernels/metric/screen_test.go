@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/pcct/pcct/internal/kerneltest/every"
@@ -140,4 +141,59 @@ func TestScreenRefusals(t *testing.T) {
 	if !o.(*Residual).CanScreen(o.Data(), o.Data()) {
 		t.Fatal("Reorder lost the screening copy")
 	}
+}
+
+// TestScreenRows: every candidate within a row's threshold is a hit, and
+// every hit's bounds hold the float64 distance, under every
+// implementation, for ranges and ids, with the queries' own points in the
+// tile and infinite thresholds.
+func TestScreenRows(t *testing.T) {
+	every.Impl(t, func(t *testing.T) {
+		for _, c := range screenCases() {
+			m, err := NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.EnableScreening()
+			n := c.n
+			ids := make([]int32, 0, n/3)
+			for j := n - 1; j >= 0; j -= 3 {
+				ids = append(ids, int32(j))
+			}
+			w := NewWorkspace()
+			for _, blk := range []Block{Range(0, n), List(ids)} {
+				q := Range(n/2, n/2+40)
+				nq, nc := q.Len(), blk.Len()
+				d64 := make([]float64, nq*nc)
+				m.Tile(w, d64, nc, m.Data(), q, m.Data(), blk)
+				kth2 := make([]float64, nq)
+				for i := range kth2 {
+					row := append([]float64(nil), d64[i*nc:(i+1)*nc]...)
+					slices.Sort(row)
+					kth2[i] = row[min(len(row)-1, 1+i%12)] * row[min(len(row)-1, 1+i%12)]
+					if i%7 == 0 {
+						kth2[i] = math.Inf(1)
+					}
+				}
+				var h ScreenHits
+				m.ScreenRows(w, m.Data(), q, m.Data(), blk, kth2, &h)
+				got := map[[2]int32]int{}
+				for x := range h.Cand {
+					got[[2]int32{h.Query[x], h.Cand[x]}] = x
+				}
+				for i := range nq {
+					for j := range nc {
+						dd := d64[i*nc+j] * d64[i*nc+j]
+						x, ok := got[[2]int32{int32(i), int32(blk.At(j))}]
+						if dd <= kth2[i] && !ok {
+							t.Fatalf("%s: row %d candidate %d at d64² %v within %v dropped", c.name, i, blk.At(j), dd, kth2[i])
+						}
+						if ok && (h.Lo2[x] > dd || h.Hi2[x] < dd) {
+							t.Fatalf("%s: row %d candidate %d: d64² %v outside [%v, %v]", c.name, i, blk.At(j), dd, h.Lo2[x], h.Hi2[x])
+						}
+					}
+				}
+			}
+		}
+	})
 }

@@ -1,0 +1,384 @@
+package tree
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sync/atomic"
+
+	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// Gate selects how brute force computes its tiles.
+type Gate int
+
+const (
+	// GateOff computes every distance in float64.
+	GateOff Gate = iota
+	// GateScreen computes each tile in float32 first and recomputes in
+	// float64 only the candidates the proven bound cannot drop (see
+	// metric.Screener): the answer is bit for bit GateOff's. It needs a
+	// metric with screening enabled (Residual.EnableScreening).
+	GateScreen
+)
+
+// ParseGate reads "off" or "screen".
+func ParseGate(s string) (Gate, error) {
+	switch s {
+	case "off":
+		return GateOff, nil
+	case "screen":
+		return GateScreen, nil
+	case "bound", "lookup":
+		return 0, fmt.Errorf("gate %q is not implemented yet (want off or screen)", s)
+	}
+	return 0, fmt.Errorf("unknown gate %q (want off or screen)", s)
+}
+
+func (g Gate) String() string {
+	if g == GateScreen {
+		return "screen"
+	}
+	return "off"
+}
+
+// ScreenStats counts a screened search's pairs: screened in float32,
+// recomputed in float64 (the bounds could not drop them), and in tiles
+// computed whole in float64 (after screening gave up: it was not paying).
+type ScreenStats struct {
+	Screened, Recomputed, Full int64
+	// Probe is the fraction of a sample's candidates the bounds could not
+	// drop against their exact k-th distances; above 5 % the search does
+	// not screen (Full then counts every pair).
+	Probe float64
+}
+
+// Decided is the fraction of screened pairs the float32 bound dropped.
+func (s ScreenStats) Decided() float64 {
+	if s.Screened == 0 {
+		return 0
+	}
+	return 1 - float64(s.Recomputed)/float64(s.Screened)
+}
+
+// Screening stops for the rest of a search when, after screenProbe pairs,
+// more than screenGiveUp of them stayed pending after their block: the
+// float32 pass then costs more than it saves.
+const (
+	screenProbe  = 1 << 20
+	screenGiveUp = 0.15
+)
+
+// screening is a brute-force search's screening state, shared by its
+// workers.
+type screening struct {
+	m                                metric.Metric
+	s                                metric.Screener
+	screened, kept, recomputed, full atomic.Int64
+	off                              atomic.Bool
+	probed                           float64 // the probe's pending fraction
+}
+
+// newScreening returns the screening state for opt (nil for GateOff), or
+// an error when the metric cannot screen these sets.
+func newScreening(m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, error) {
+	if opt.Gate != GateScreen {
+		return nil, nil
+	}
+	s, ok := m.(metric.Screener)
+	if !ok || !s.CanScreen(qs, m.Data()) {
+		return nil, metric.BadInput("gate screen: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", m.Name())
+	}
+	sc := &screening{m: m, s: s}
+	sc.probed = sc.probe(qs, opt.K, opt.Predecessor)
+	if sc.probed > screenWorth && !screenAlways {
+		sc.off.Store(true)
+	}
+	return sc, nil
+}
+
+// screenAlways makes searches screen whatever the probe says (tests).
+var screenAlways = false
+
+// screenProbeRows queries are probed before a screened search, against
+// at most screenProbeCands candidates; screening runs only when at most
+// screenWorth of those candidates stay pending against the queries'
+// exact k-th distances among them.
+const (
+	screenProbeRows  = 16
+	screenProbeCands = 1 << 13
+	screenWorth      = 0.05
+)
+
+// probe returns the fraction of candidates the bounds cannot drop for a
+// sample of queries (the last 16, in one tile), measured against their
+// exact k-th distances: about 0.1 % on structureless residual data (d = 8,
+// lengthscale 1), most of them where p is small everywhere (d = 2,
+// lengthscale 0.1, m = 512), where the float32 pass would only add work.
+func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
+	data := sc.m.Data()
+	q0 := max(0, qs.N-screenProbeRows)
+	nq := qs.N - q0
+	nc := min(data.N, screenProbeCands)
+	if pred {
+		nc = min(nc, q0) // below every probed row: predecessors of all
+	}
+	if nq == 0 || nc <= k {
+		return 0
+	}
+	w := metric.NewWorkspace()
+	d := make([]float64, nq*nc)
+	sc.m.Tile(w, d, nc, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc))
+	kth2 := make([]float64, nq)
+	row := make([]float64, nc)
+	for r := range nq {
+		copy(row, d[r*nc:(r+1)*nc])
+		if !pred && qs == data && q0+r < nc {
+			row[q0+r] = math.Inf(1) // not its own neighbour
+		}
+		slices.Sort(row)
+		kth2[r] = row[k-1] * row[k-1]
+	}
+	var h metric.ScreenHits
+	sc.s.ScreenRows(w, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc), kth2, &h)
+	kept := 0
+	for x := range h.Cand {
+		if !(h.Lo2[x] > kth2[h.Query[x]]) {
+			kept++
+		}
+	}
+	return float64(kept) / float64(nq*nc)
+}
+
+func (sc *screening) stats() ScreenStats {
+	if sc == nil {
+		return ScreenStats{}
+	}
+	return ScreenStats{sc.screened.Load(), sc.recomputed.Load(), sc.full.Load(), sc.probed}
+}
+
+// scanBuf is a worker's scratch for the brute-force scans.
+type scanBuf struct {
+	tile, row []float64
+	ids       []int32
+	hits      metric.ScreenHits
+	rows      []screenRow
+	kth2      []float64
+}
+
+// screenRow is a query row's screening state within its query block: the
+// k smallest upper bounds on d64² seen (so its k-th distance is at most
+// the largest of them) and the candidates not yet proven out, with their
+// lower bounds.
+type screenRow struct {
+	ub      []float64 // at most k values
+	ubMax   float64   // +Inf until k are known
+	pending []pendingCand
+}
+
+type pendingCand struct {
+	id  int32
+	lo2 float64
+}
+
+func (r *screenRow) reset(k int) {
+	r.ub, r.ubMax, r.pending = r.ub[:0], math.Inf(1), r.pending[:0]
+	if cap(r.ub) < k {
+		r.ub = make([]float64, 0, k)
+	}
+}
+
+// offerBound keeps hi among the k smallest upper bounds.
+func (r *screenRow) offerBound(k int, hi float64) {
+	if len(r.ub) < k {
+		r.ub = append(r.ub, hi)
+		if len(r.ub) == k {
+			r.ubMax = slices.Max(r.ub)
+		}
+		return
+	}
+	if hi >= r.ubMax {
+		return
+	}
+	at := slices.Index(r.ub, r.ubMax)
+	r.ub[at] = hi
+	r.ubMax = slices.Max(r.ub)
+}
+
+// prune drops the pending candidates proven beyond the row's k-th.
+func (r *screenRow) prune() {
+	keep := r.pending[:0]
+	for _, p := range r.pending {
+		if !(p.lo2 > r.ubMax) {
+			keep = append(keep, p)
+		}
+	}
+	r.pending = keep
+}
+
+// queryBlock is a block of query rows and the screening that applies to
+// them (nil: computed whole in float64).
+type queryBlock struct {
+	rows metric.Block
+	sc   *screening
+}
+
+// queryBlocks cuts the queries of qs into blocks of size rows, the
+// largest indices first. With screening, the heavy queries get blocks of
+// their own, unscreened, so that they still run full tiles (a heavy
+// query, weight above the metric's Heavy(), has too wide a bound to
+// decide: the inducing points themselves, p near the jitter).
+func queryBlocks(sc *screening, qs *metric.Set, size int) []queryBlock {
+	nq := qs.N
+	var out []queryBlock
+	if sc == nil || sc.off.Load() {
+		for i1 := nq; i1 > 0; i1 -= size {
+			out = append(out, queryBlock{rows: metric.Range(max(0, i1-size), i1)})
+		}
+		return out
+	}
+	limit := sc.s.Heavy()
+	var light, heavy []int32
+	for i := range int32(nq) {
+		if qs.SW[i] > limit {
+			heavy = append(heavy, i)
+		} else {
+			light = append(light, i)
+		}
+	}
+	cut := func(ids []int32, s *screening) {
+		for hi := len(ids); hi > 0; hi -= size {
+			out = append(out, queryBlock{rows: metric.List(ids[max(0, hi-size):hi]), sc: s})
+		}
+	}
+	cut(light, sc)
+	cut(heavy, nil)
+	slices.SortStableFunc(out, func(a, b queryBlock) int { // largest last row first
+		return cmp.Compare(b.rows.At(b.rows.Len()-1), a.rows.At(a.rows.Len()-1))
+	})
+	return out
+}
+
+// scanQueries offers every candidate block of the data to the query rows
+// q of qs (rows of best by the same ids); with pred, row i takes only
+// candidates below i. Screened, each row keeps bounds and a pending list
+// through all candidate blocks and computes in float64, at the end, only
+// the candidates that can still be among its k nearest; the answer is the
+// float64 one bit for bit. Unscreened (or once screening gave up), tiles
+// are computed whole.
+func scanQueries(m metric.Metric, sc *screening, w *metric.Workspace, buf *scanBuf, best *kernels.KBest, qs *metric.Set, q metric.Block, cblock int, pred bool) {
+	nq := q.Len()
+	hi := m.Data().N
+	if pred {
+		hi = q.At(nq - 1) // no row takes candidates at or above the last one
+	}
+	if sc == nil {
+		for j0 := 0; j0 < hi; j0 += cblock {
+			fullTile(m, w, buf, best, qs, q, j0, min(hi, j0+cblock), pred)
+		}
+		return
+	}
+	k := best.K
+	buf.rows = grow(buf.rows, nq)
+	for r := range buf.rows {
+		buf.rows[r].reset(k)
+	}
+	for j0 := 0; j0 < hi; j0 += cblock {
+		j1 := min(hi, j0+cblock)
+		if sc.off.Load() {
+			fullTile(m, w, buf, best, qs, q, j0, j1, pred)
+			sc.full.Add(int64(nq * (j1 - j0)))
+			continue
+		}
+		sc.screenBlock(w, buf, qs, q, j0, j1, pred)
+	}
+	sc.finish(w, buf, best, qs, q)
+}
+
+// limitOf is how many candidates of the block [j0, j1) row i takes.
+func limitOf(i, j0, j1 int, pred bool) int {
+	if pred {
+		return max(0, min(j1-j0, i-j0))
+	}
+	return j1 - j0
+}
+
+// fullTile computes the tile in float64 and offers it.
+func fullTile(m metric.Metric, w *metric.Workspace, buf *scanBuf, best *kernels.KBest, qs *metric.Set, q metric.Block, j0, j1 int, pred bool) {
+	nq, nc := q.Len(), j1-j0
+	buf.tile = grow(buf.tile, nq*nc)
+	m.Tile(w, buf.tile, nc, qs, q, m.Data(), metric.Range(j0, j1))
+	for r := range nq {
+		i := q.At(r)
+		scanRow(best, i, buf.tile[r*nc:r*nc+limitOf(i, j0, j1, pred)], int32(j0), -1)
+	}
+}
+
+// screenBlock screens one candidate block for the query block's rows.
+func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.Set, q metric.Block, j0, j1 int, pred bool) {
+	nq, k := q.Len(), 0
+	buf.kth2 = grow(buf.kth2, nq)
+	for r := range nq {
+		buf.kth2[r] = buf.rows[r].ubMax
+		k = cap(buf.rows[r].ub)
+	}
+	buf.hits.Reset()
+	sc.s.ScreenRows(w, qs, q, sc.m.Data(), metric.Range(j0, j1), buf.kth2, &buf.hits)
+	h := &buf.hits
+	screened, kept := 0, 0 // over rows that had a k-th bound: the give-up statistic
+	for x := range h.Cand {
+		r, j := int(h.Query[x]), h.Cand[x]
+		if pred && int(j) >= q.At(r) {
+			continue // not a predecessor (the own point included)
+		}
+		row := &buf.rows[r]
+		row.offerBound(k, h.Hi2[x])
+		if !(h.Lo2[x] > row.ubMax) {
+			row.pending = append(row.pending, pendingCand{j, h.Lo2[x]})
+			if !math.IsInf(buf.kth2[r], 1) {
+				kept++
+			}
+		}
+	}
+	for r := range nq {
+		if !math.IsInf(buf.kth2[r], 1) {
+			screened += limitOf(q.At(r), j0, j1, pred)
+		}
+		buf.rows[r].prune()
+	}
+	sc.screened.Add(int64(screened))
+	sc.kept.Add(int64(kept))
+	if s := sc.screened.Load(); s > screenProbe && float64(sc.kept.Load()) > screenGiveUp*float64(s) {
+		sc.off.Store(true)
+	}
+}
+
+// finish computes in float64 the candidates still pending and offers them.
+func (sc *screening) finish(w *metric.Workspace, buf *scanBuf, best *kernels.KBest, qs *metric.Set, q metric.Block) {
+	data := sc.m.Data()
+	for r := range q.Len() {
+		row := &buf.rows[r]
+		row.prune()
+		if len(row.pending) == 0 {
+			continue
+		}
+		buf.ids = buf.ids[:0]
+		for _, p := range row.pending {
+			buf.ids = append(buf.ids, p.id)
+		}
+		slices.Sort(buf.ids)
+		i := q.At(r)
+		buf.row = grow(buf.row, len(buf.ids))
+		sc.m.Tile(w, buf.row, len(buf.ids), qs, metric.Range(i, i+1), data, metric.List(buf.ids))
+		sc.recomputed.Add(int64(len(buf.ids)))
+		worst := best.Worst(i)
+		for x, d := range buf.row[:len(buf.ids)] {
+			if d <= worst {
+				best.Push(i, buf.ids[x], d)
+				worst = best.Worst(i)
+			}
+		}
+	}
+}

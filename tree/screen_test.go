@@ -1,0 +1,126 @@
+package tree
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/pcct/pcct/internal/kerneltest/every"
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// TestScreenExact: brute force with float32 screening gives the float64
+// answer bit for bit (predecessor mode and query sets; RBF and Matern;
+// structureless, clustered and duplicated data; p at the floor), under
+// every implementation, and drops most candidates where the data has no
+// structure.
+func TestScreenExact(t *testing.T) {
+	screenAlways = true
+	defer func() { screenAlways = false }()
+	every.Impl(t, func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			x    []float64
+			n, d int
+			cfg  metric.ResidualConfig
+		}{
+			{"d8-ls1", uniformPoints(1200, 8, 1), 1200, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 64, Seed: 1}},
+			{"d2-clustered", shapes(900, 2, 3)["clustered"], 900, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 40, Seed: 2}},
+			{"duplicates-matern", shapes(900, 3, 4)["duplicates"], 900, 3, metric.ResidualConfig{Kernel: metric.Matern52, Lengthscale: []float64{0.2, 0.4, 0.8}, Inducing: 60, Seed: 3}},
+			{"all-equal", shapes(300, 2, 5)["all-equal"], 300, 2, metric.ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 10, Seed: 4}},
+		} {
+			m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.EnableScreening(); err != nil {
+				t.Fatal(err)
+			}
+			qs, _ := m.Embed(context.Background(), uniformPoints(70, c.d, 9), 70)
+			for _, k := range []int{1, 8} {
+				opt := KNNOptions{K: k, Predecessor: true, Workers: 2, QueryBlock: 16, CandidateBlock: 64}
+				want, err := BruteAllKNN(context.Background(), m, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var st ScreenStats
+				opt.Gate, opt.ScreenStats = GateScreen, &st
+				got, err := BruteAllKNN(context.Background(), m, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Equal(want) {
+					t.Fatalf("%s k=%d predecessor: %s", c.name, k, firstDiff(got, want))
+				}
+				if c.name == "d8-ls1" && (st.Screened == 0 || st.Decided() < 0.5) {
+					t.Fatalf("%s k=%d: screening decided %.2f of %d pairs", c.name, k, st.Decided(), st.Screened)
+				}
+				qopt := KNNOptions{K: k, QueryBlock: 8, CandidateBlock: 100}
+				wantQ, _ := BruteKNN(context.Background(), m, qs, qopt)
+				qopt.Gate = GateScreen
+				gotQ, err := BruteKNN(context.Background(), m, qs, qopt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !gotQ.Equal(wantQ) {
+					t.Fatalf("%s k=%d query set: %s", c.name, k, firstDiff(gotQ, wantQ))
+				}
+			}
+		}
+	})
+}
+
+// TestScreenNeedsCopy: screening a metric without the float32 copy, or
+// the Euclidean metric, is a clear error.
+func TestScreenNeedsCopy(t *testing.T) {
+	for _, m := range testMetrics(t, 100, 2) {
+		_, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 3, Predecessor: true, Gate: GateScreen})
+		if !errors.Is(err, metric.ErrBadInput) {
+			t.Fatalf("%s: %v", m.Name(), err)
+		}
+	}
+	if _, err := ParseGate("lookup"); err == nil {
+		t.Fatal("lookup accepted")
+	}
+	if g, err := ParseGate("screen"); err != nil || g != GateScreen || g.String() != "screen" {
+		t.Fatal(g, err)
+	}
+}
+
+// TestScreenProbe: the probe lets screening run where the bounds decide
+// (structureless data) and turns it off where p is small everywhere, and
+// the search still answers exactly either way.
+func TestScreenProbe(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		d    int
+		ls   float64
+		m    int
+		on   bool
+	}{
+		{"d8-ls1", 8, 1, 64, true},
+		{"d2-ls0.1", 2, 0.1, 512, false},
+	} {
+		const n = 4000
+		x := uniformPoints(n, c.d, 6)
+		m, err := metric.NewResidual(context.Background(), x, n, c.d, metric.ResidualConfig{Lengthscale: []float64{c.ls}, Inducing: c.m, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.EnableScreening()
+		var st ScreenStats
+		opt := KNNOptions{K: 8, Predecessor: true}
+		want, _ := BruteAllKNN(context.Background(), m, opt)
+		opt.Gate, opt.ScreenStats = GateScreen, &st
+		got, err := BruteAllKNN(context.Background(), m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("%s: %s", c.name, firstDiff(got, want))
+		}
+		if on := st.Screened > 0; on != c.on {
+			t.Fatalf("%s: screening ran %v (probe %.3f), want %v", c.name, on, st.Probe, c.on)
+		}
+	}
+}
