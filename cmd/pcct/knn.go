@@ -36,7 +36,9 @@ type knnJob struct {
 	mf                                       metricFlags
 	input, output, queries, impl, searchFlag string
 	cpuprofile, memprofile, format, maxMem   string
-	order, logFile                           string
+	order, logFile, gateFlag                 string
+	gate                                     tree.Gate
+	screen                                   tree.ScreenStats
 	flags                                    map[string]string
 	rep                                      tree.Report
 	workersUsed                              int
@@ -101,6 +103,9 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(j.info, "pcct knn: search: %s\n", describeSearch(rep))
+	if st := j.screen; j.gate == tree.GateScreen {
+		fmt.Fprintf(j.info, "pcct knn: screening: %s\n", describeScreen(st))
+	}
 	j.rep, j.workersUsed = rep, pool.Workers()
 	return j.report(stdout, m, nb, tBuild, tKNN)
 }
@@ -125,6 +130,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.searchFlag, "search", "auto", "how to search: auto (the tree where the metric has structure, else brute force), tree or brute; the answer is the same")
 	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
+	fs.StringVar(&j.gateFlag, "gate", "off", "brute force's tiles: off (float64) or screen (float32 first, with a proven bound; only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; residual metric, predecessor mode or --queries; costs n m 4 bytes)")
 	fs.BoolVar(&j.quiet, "quiet", false, "print nothing on stderr but errors")
 	fs.StringVar(&j.maxMem, "max-memory", "", "memory the run may use (e.g. 8G); default: what is available (cgroup limit or MemAvailable). A run estimated above it stops before allocating")
 	fs.BoolVar(&j.debug, "debug", false, "print the stack of an internal error")
@@ -152,6 +158,12 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 	var err error
 	if j.search, err = tree.ParseSearch(j.searchFlag); err != nil {
 		return usageErr("--search: %v", err)
+	}
+	if j.gate, err = tree.ParseGate(j.gateFlag); err != nil {
+		return usageErr("--gate: %v", err)
+	}
+	if j.gate == tree.GateScreen && (j.mf.metric != "residual" || j.mf.float32) {
+		return usageErr("--gate screen applies to the residual metric with V in float64 (not --metric euclidean or --float32)")
 	}
 	o := strings.ToLower(j.output)
 	switch {
@@ -293,7 +305,12 @@ func (j *knnJob) describe() {
 func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*tree.Neighbours, tree.Report, error) {
 	tick, done := newProgress(j.stderr, j.quiet, "pcct knn: search")
 	defer done()
-	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Progress: tick}
+	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Progress: tick, Gate: j.gate, ScreenStats: &j.screen}
+	if j.gate == tree.GateScreen {
+		if err := m.(*metric.Residual).EnableScreening(); err != nil {
+			return nil, tree.Report{}, err
+		}
+	}
 	if j.queries == "" {
 		nb, rep, err := tree.AllKNNSearch(ctx, m, opt, j.search, tree.Options{Pool: pool})
 		return nb, rep, err

@@ -249,3 +249,44 @@ func TestProgressOnlyOnTerminals(t *testing.T) {
 		t.Fatal("a bar with --quiet")
 	}
 }
+
+// TestKnnGate: --gate screen writes the same bytes as --gate off, says
+// how much it screened, and is refused where it does not apply.
+func TestKnnGate(t *testing.T) {
+	dir := t.TempDir()
+	var outs [][]byte
+	for _, gate := range []string{"off", "screen"} {
+		out := filepath.Join(dir, gate+".npy")
+		code, _, stderr := runCLI("knn", "--example-n", "4000", "--example-d", "8", "--inducing", "64", "--predecessor", "--k", "8",
+			"--search", "brute", "--gate", gate, "--output", out)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", gate, code, stderr)
+		}
+		if gate == "screen" && !strings.Contains(stderr, "pairs screened in float32") {
+			t.Fatalf("no screening summary: %s", stderr)
+		}
+		for _, p := range []string{out, strings.TrimSuffix(out, ".npy") + "_distances.npy"} {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, b)
+		}
+	}
+	if !bytes.Equal(outs[0], outs[2]) || !bytes.Equal(outs[1], outs[3]) {
+		t.Fatal("--gate screen wrote other bytes than --gate off")
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--gate", "lookup"}, `gate "lookup" is not implemented`},
+		{[]string{"--gate", "screen", "--metric", "euclidean"}, "--gate screen applies to the residual metric"},
+		{[]string{"--gate", "fast"}, `unknown gate "fast"`},
+	} {
+		code, _, stderr := runCLI(append([]string{"knn", "--example-n", "100"}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %s", c.args, code, stderr)
+		}
+	}
+}

@@ -355,7 +355,7 @@ func (r *Residual) embedScaled(ctx context.Context, xs []float64, n int) (*Set, 
 	}
 	s.V = v
 	if r.screen {
-		addScreening(s)
+		addScreening(s, pool)
 	}
 	return s, nil
 }

@@ -2,6 +2,7 @@ package metric
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"slices"
 
@@ -107,7 +108,7 @@ func (r *Residual) EnableScreening() error {
 		return badInput("screening needs V in float64; this metric stores it in float32")
 	}
 	r.screen = true
-	addScreening(r.data)
+	addScreening(r.data, runnerOr(r.cfg.Pool))
 	sw := slices.Clone(r.data.SW)
 	slices.Sort(sw)
 	r.heavy = HeavyFactor * sw[len(sw)/2]
@@ -130,25 +131,27 @@ func (r *Residual) Heavy() float64 {
 	return r.heavy
 }
 
-// addScreening computes S32 and SW for a float64 set.
-func addScreening(s *Set) {
+// addScreening computes S32 and SW for a float64 set, in blocks of rows
+// on pool.
+func addScreening(s *Set, pool Runner) {
 	if s.S32 != nil || s.V == nil {
 		return
 	}
 	m := s.M
 	s.S32 = make([]float32, len(s.V))
-	for i, x := range s.V {
-		s.S32[i] = float32(x)
-	}
 	s.SW = make([]float64, s.N)
 	up := 1 + float64(m+4)*0x1p-53
-	for i := range s.N {
-		var ss float64
-		for _, x := range s.V[i*m : (i+1)*m] {
-			ss += x * x
+	const rows = 1024
+	pool.Each(context.Background(), (s.N+rows-1)/rows, func(_, b int) {
+		for i := b * rows; i < min(s.N, (b+1)*rows); i++ {
+			var ss float64
+			for k, x := range s.V[i*m : (i+1)*m] {
+				s.S32[i*m+k] = float32(x)
+				ss += x * x
+			}
+			s.SW[i] = math.Sqrt(ss) * s.ISP[i] * up
 		}
-		s.SW[i] = math.Sqrt(ss) * s.ISP[i] * up
-	}
+	})
 }
 
 // CanScreen implements Screener.
