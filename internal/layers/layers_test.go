@@ -22,6 +22,7 @@ var floor = map[string]int{
 	"tree":                      4,
 	"bench":                     5,
 	"cmd/pcct":                  6,
+	"cmd/libpcct":               6,
 }
 
 func floorOf(pkg string) int {

@@ -1,0 +1,193 @@
+package main
+
+/*
+#include <stdint.h>
+*/
+import "C"
+
+import (
+	"context"
+	"os"
+	"unsafe"
+
+	"github.com/pcct/pcct/streamer"
+	"github.com/pcct/pcct/tree"
+)
+
+// parseSearch reads a search name; NULL means auto.
+func parseSearch(s *C.char) (tree.Search, error) {
+	if s == nil {
+		return tree.SearchAuto, nil
+	}
+	sr, err := tree.ParseSearch(C.GoString(s))
+	if err != nil {
+		return 0, bad("%v", err)
+	}
+	return sr, nil
+}
+
+// export writes an answer into the caller's arrays (n x k each).
+func export(nb *tree.Neighbours, idx *C.int64_t, dist *C.double) error {
+	n := len(nb.Indices())
+	if idx == nil || dist == nil {
+		return bad("the index and distance arrays must not be NULL")
+	}
+	ix := unsafe.Slice((*int64)(unsafe.Pointer(idx)), n)
+	for i, v := range nb.Indices() {
+		ix[i] = int64(v)
+	}
+	copy(unsafe.Slice((*float64)(unsafe.Pointer(dist)), n), nb.Distances())
+	return nil
+}
+
+//export pcct_knn
+func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search *C.char, workers C.int64_t,
+	idx *C.int64_t, dist *C.double, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		mh, err := lookup[*metricHandle](h, "metric")
+		if err != nil {
+			return err
+		}
+		sr, err := parseSearch(search)
+		if err != nil {
+			return err
+		}
+		if k < 1 {
+			return bad("k must be at least 1, got %d", k)
+		}
+		pool := streamer.NewPool(int(workers))
+		defer pool.Close()
+		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool}
+		nb, _, err := tree.AllKNNSearch(context.Background(), mh.m, opt, sr, tree.Options{Pool: pool})
+		if err != nil {
+			return err
+		}
+		return export(nb, idx, dist)
+	}), msg, msglen)
+}
+
+//export pcct_knn_queries
+func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, search *C.char, workers C.int64_t,
+	idx *C.int64_t, dist *C.double, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		mh, err := lookup[*metricHandle](h, "metric")
+		if err != nil {
+			return err
+		}
+		sr, err := parseSearch(search)
+		if err != nil {
+			return err
+		}
+		if k < 1 || nq < 1 {
+			return bad("k and the number of queries must be at least 1, got k = %d, %d queries", k, nq)
+		}
+		xq, err := floats(q, int(nq)*mh.m.Data().D)
+		if err != nil {
+			return err
+		}
+		pool := streamer.NewPool(int(workers))
+		defer pool.Close()
+		qs, err := mh.m.Embed(context.Background(), xq, int(nq))
+		if err != nil {
+			return err
+		}
+		opt := tree.KNNOptions{K: int(k), Pool: pool}
+		nb, _, err := tree.KNNSearch(context.Background(), mh.m, qs, opt, sr, tree.Options{Pool: pool})
+		if err != nil {
+			return err
+		}
+		return export(nb, idx, dist)
+	}), msg, msglen)
+}
+
+//export pcct_tree_build
+func pcct_tree_build(h C.uint64_t, workers C.int64_t, out *C.uint64_t, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		mh, err := lookup[*metricHandle](h, "metric")
+		if err != nil {
+			return err
+		}
+		if out == nil {
+			return bad("the output handle is NULL")
+		}
+		t, err := tree.Build(context.Background(), mh.m, tree.Options{Workers: int(workers)})
+		if err != nil {
+			return err
+		}
+		*out = C.uint64_t(newHandle(&treeHandle{t: t}))
+		return nil
+	}), msg, msglen)
+}
+
+//export pcct_tree_free
+func pcct_tree_free(h C.uint64_t) { free[*treeHandle](h) }
+
+//export pcct_tree_save
+func pcct_tree_save(h C.uint64_t, path *C.char, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		th, err := lookup[*treeHandle](h, "tree")
+		if err != nil {
+			return err
+		}
+		if path == nil {
+			return bad("the path is NULL")
+		}
+		p := C.GoString(path)
+		f, err := os.CreateTemp(dirOf(p), ".pcct-tree-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		if err := th.t.Save(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return os.Rename(f.Name(), p)
+	}), msg, msglen)
+}
+
+//export pcct_tree_load
+func pcct_tree_load(h C.uint64_t, path *C.char, out *C.uint64_t, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		mh, err := lookup[*metricHandle](h, "metric")
+		if err != nil {
+			return err
+		}
+		if path == nil || out == nil {
+			return bad("the path and the output handle must not be NULL")
+		}
+		f, err := os.Open(C.GoString(path))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		t, err := tree.Load(f, mh.m)
+		if err != nil {
+			return err
+		}
+		*out = C.uint64_t(newHandle(&treeHandle{t: t}))
+		return nil
+	}), msg, msglen)
+}
+
+//export pcct_tree_knn
+func pcct_tree_knn(h C.uint64_t, k C.int64_t, predecessor C.int, workers C.int64_t,
+	idx *C.int64_t, dist *C.double, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		th, err := lookup[*treeHandle](h, "tree")
+		if err != nil {
+			return err
+		}
+		if k < 1 {
+			return bad("k must be at least 1, got %d", k)
+		}
+		nb, _, err := th.t.AllKNN(context.Background(), tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Workers: int(workers)})
+		if err != nil {
+			return err
+		}
+		return export(nb, idx, dist)
+	}), msg, msglen)
+}

@@ -1,0 +1,233 @@
+package main
+
+/*
+#include <stdint.h>
+#include <string.h>
+
+#define PCCT_ABI 1
+
+enum {
+	PCCT_OK = 0,
+	PCCT_BAD_INPUT = 1,
+	PCCT_FAILED = 2,
+	PCCT_INTERNAL = 3
+};
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+	"github.com/pcct/pcct/tree"
+)
+
+func main() {}
+
+// abiVersion is the C ABI's version (PCCT_ABI in the header).
+const abiVersion = 1
+
+var versionString = C.CString(fmt.Sprintf("pcct %s (C ABI %d)", version, abiVersion))
+
+// version is the library's version.
+const version = "0.5.0"
+
+// status maps an error to a status code and writes its message.
+func status(err error, msg *C.char, msglen C.int64_t) C.int {
+	if err == nil {
+		return C.PCCT_OK
+	}
+	if msg != nil && msglen > 0 {
+		b := []byte(err.Error())
+		n := min(len(b), int(msglen)-1)
+		out := unsafe.Slice((*byte)(unsafe.Pointer(msg)), int(msglen))
+		copy(out, b[:n])
+		out[n] = 0
+	}
+	var pe *streamer.PanicError
+	switch {
+	case errors.As(err, &pe), errors.Is(err, errInternal):
+		return C.PCCT_INTERNAL
+	case errors.Is(err, metric.ErrBadInput), errors.Is(err, errBadInput):
+		return C.PCCT_BAD_INPUT
+	}
+	return C.PCCT_FAILED
+}
+
+var (
+	errBadInput = errors.New("bad input")
+	errInternal = errors.New("internal error")
+)
+
+func bad(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errBadInput, fmt.Sprintf(format, a...))
+}
+
+// guard runs fn, turning a panic into an internal error.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errInternal, r)
+		}
+	}()
+	return fn()
+}
+
+// floats returns a read-only view of n caller-owned doubles (nil for n = 0).
+func floats(p *C.double, n int) ([]float64, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	if p == nil {
+		return nil, bad("a required array is NULL")
+	}
+	return unsafe.Slice((*float64)(unsafe.Pointer(p)), n), nil
+}
+
+//export pcct_version
+func pcct_version() *C.char { return versionString }
+
+//export pcct_abi_version
+func pcct_abi_version() C.int { return abiVersion }
+
+var (
+	kernelMu    sync.Mutex
+	kernelNames = map[string]*C.char{}
+)
+
+//export pcct_kernels
+func pcct_kernels() *C.char {
+	name := kernels.Impl()
+	kernelMu.Lock()
+	defer kernelMu.Unlock()
+	if s, ok := kernelNames[name]; ok {
+		return s
+	}
+	s := C.CString(name) // a handful of names, kept for the process
+	kernelNames[name] = s
+	return s
+}
+
+// handle registry: metrics and trees are cgo.Handles.
+type metricHandle struct {
+	m metric.Metric
+}
+
+type treeHandle struct {
+	t *tree.Tree
+}
+
+//export pcct_metric_residual
+func pcct_metric_residual(x *C.double, n, d C.int64_t, kernel *C.char, ls *C.double, nls C.int64_t,
+	variance C.double, inducing C.int64_t, u *C.double, nu C.int64_t, jitter C.double, seed C.uint64_t,
+	workers C.int64_t, out *C.uint64_t, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		if out == nil || n < 1 || d < 1 || nls < 0 || nu < 0 {
+			return bad("n and d must be at least 1 and the output handle not NULL (n = %d, d = %d)", n, d)
+		}
+		xs, err := floats(x, int(n*d))
+		if err != nil {
+			return err
+		}
+		kind := metric.RBF
+		if kernel != nil {
+			if kind, err = metric.ParseKernel(C.GoString(kernel)); err != nil {
+				return bad("%v", err)
+			}
+		}
+		lsv, err := floats(ls, int(nls))
+		if err != nil {
+			return err
+		}
+		cfg := metric.ResidualConfig{Kernel: kind, Variance: float64(variance), Lengthscale: lsv,
+			Inducing: int(inducing), Jitter: float64(jitter), Seed: uint64(seed)}
+		if nu > 0 {
+			if cfg.InducingPoints, err = floats(u, int(nu*d)); err != nil {
+				return err
+			}
+			cfg.Method = metric.InducingExplicit
+		}
+		pool := streamer.NewPool(int(workers))
+		defer pool.Close()
+		cfg.Pool = pool
+		m, err := metric.NewResidual(context.Background(), xs, int(n), int(d), cfg)
+		if err != nil {
+			return err
+		}
+		*out = C.uint64_t(newHandle(&metricHandle{m: m}))
+		return nil
+	}), msg, msglen)
+}
+
+//export pcct_metric_euclidean
+func pcct_metric_euclidean(x *C.double, n, d C.int64_t, out *C.uint64_t, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		if out == nil || n < 1 || d < 1 {
+			return bad("n and d must be at least 1 and the output handle not NULL (n = %d, d = %d)", n, d)
+		}
+		xs, err := floats(x, int(n*d))
+		if err != nil {
+			return err
+		}
+		m, err := metric.NewEuclidean(xs, int(n), int(d))
+		if err != nil {
+			return err
+		}
+		*out = C.uint64_t(newHandle(&metricHandle{m: m}))
+		return nil
+	}), msg, msglen)
+}
+
+func newHandle(v any) cgo.Handle { return cgo.NewHandle(v) }
+
+// dirOf returns the directory of a path ("." for a bare name).
+func dirOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i+1]
+	}
+	return "."
+}
+
+// lookup returns the value of handle h if it is a T.
+func lookup[T any](h C.uint64_t, what string) (v T, err error) {
+	defer func() {
+		if recover() != nil { // cgo panics on a handle it never made
+			err = bad("handle %d is not a live %s", uint64(h), what)
+		}
+	}()
+	if h == 0 {
+		return v, bad("%s handle is 0", what)
+	}
+	v, ok := cgo.Handle(h).Value().(T)
+	if !ok {
+		return v, bad("handle %d is not a %s", uint64(h), what)
+	}
+	return v, nil
+}
+
+// free deletes a live handle of type T; anything else is ignored.
+func free[T any](h C.uint64_t) {
+	if _, err := lookup[T](h, ""); err == nil {
+		cgo.Handle(h).Delete()
+	}
+}
+
+//export pcct_metric_free
+func pcct_metric_free(h C.uint64_t) { free[*metricHandle](h) }
+
+//export pcct_metric_points
+func pcct_metric_points(h C.uint64_t) C.int64_t {
+	mh, err := lookup[*metricHandle](h, "metric")
+	if err != nil {
+		return -1
+	}
+	return C.int64_t(mh.m.Data().N)
+}

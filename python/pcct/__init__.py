@@ -1,0 +1,160 @@
+"""pcct: exact k-nearest neighbours in the residual-correlation metric.
+
+A thin ctypes binding of libpcct (build it with
+``go build -buildmode=c-shared -o python/pcct/libpcct.so ./cmd/libpcct``).
+The library is looked up at $PCCT_LIB, else beside this file.
+"""
+
+import ctypes
+import os
+import threading
+
+import numpy as np
+
+__all__ = ["knn", "version", "kernels", "PcctError"]
+
+OK, BAD_INPUT, FAILED, INTERNAL = 0, 1, 2, 3
+_ERRLEN = 4096
+
+
+class PcctError(RuntimeError):
+    """A failed run inside pcct (not bad input)."""
+
+
+_lib = None
+_lock = threading.Lock()
+
+
+def _load():
+    global _lib
+    with _lock:
+        if _lib is not None:
+            return _lib
+        path = os.environ.get("PCCT_LIB") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "libpcct.so")
+        if not os.path.exists(path):
+            raise OSError(
+                "libpcct not found at %s: build it with "
+                "'go build -buildmode=c-shared -o %s ./cmd/libpcct' or set PCCT_LIB" % (path, path))
+        lib = ctypes.CDLL(path)  # CDLL releases the GIL during calls
+        i64, dbl, u64, ptr = ctypes.c_int64, ctypes.c_double, ctypes.c_uint64, ctypes.c_void_p
+        lib.pcct_version.restype = ctypes.c_char_p
+        lib.pcct_kernels.restype = ctypes.c_char_p
+        lib.pcct_abi_version.restype = ctypes.c_int
+        lib.pcct_metric_residual.argtypes = [ptr, i64, i64, ctypes.c_char_p, ptr, i64, dbl, i64, ptr, i64, dbl, u64, i64,
+                                             ctypes.POINTER(u64), ctypes.c_char_p, i64]
+        lib.pcct_metric_euclidean.argtypes = [ptr, i64, i64, ctypes.POINTER(u64), ctypes.c_char_p, i64]
+        lib.pcct_metric_free.argtypes = [u64]
+        lib.pcct_knn.argtypes = [u64, i64, ctypes.c_int, ctypes.c_char_p, i64, ptr, ptr, ctypes.c_char_p, i64]
+        lib.pcct_knn_queries.argtypes = [u64, ptr, i64, i64, ctypes.c_char_p, i64, ptr, ptr, ctypes.c_char_p, i64]
+        for f in ("pcct_metric_residual", "pcct_metric_euclidean", "pcct_knn", "pcct_knn_queries"):
+            getattr(lib, f).restype = ctypes.c_int
+        if lib.pcct_abi_version() != 1:
+            raise OSError("libpcct at %s has C ABI %d; this package needs 1" % (path, lib.pcct_abi_version()))
+        _lib = lib
+        return lib
+
+
+def version():
+    """The library's version string."""
+    return _load().pcct_version().decode()
+
+
+def kernels():
+    """The kernel implementation in use (avx512, avx2 or generic)."""
+    return _load().pcct_kernels().decode()
+
+
+def _check(status, err):
+    if status == OK:
+        return
+    msg = err.value.decode(errors="replace")
+    if status == BAD_INPUT:
+        raise ValueError("pcct: " + msg)
+    raise PcctError("pcct: " + msg)
+
+
+def _points(x, name, d=None):
+    """A C-contiguous float64 copy or view of a 2-D array of floats."""
+    a = np.asarray(x)
+    if a.dtype.kind != "f":
+        raise ValueError("pcct: %s must hold floating-point numbers, got dtype %s" % (name, a.dtype))
+    if a.ndim != 2:
+        raise ValueError("pcct: %s must be a 2-D array (points x dimensions), got shape %s" % (name, a.shape))
+    if not (a.flags.c_contiguous or a.flags.f_contiguous):
+        raise ValueError("pcct: %s is not contiguous (a strided view): pass np.ascontiguousarray(%s)" % (name, name))
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError("pcct: %s is empty (shape %s)" % (name, a.shape))
+    if d is not None and a.shape[1] != d:
+        raise ValueError("pcct: %s has %d dimensions, the data %d" % (name, a.shape[1], d))
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise ValueError("pcct: %s[%d, %d] is %r: coordinates must be finite" % (name, bad[0], bad[1], a[bad[0], bad[1]]))
+    return a
+
+
+def _ptr(a):
+    return a.ctypes.data_as(ctypes.c_void_p)
+
+
+def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, inducing=None,
+        inducing_points=None, jitter=None, seed=42, queries=None, workers=None, search="auto",
+        metric="residual"):
+    """Exact k-nearest neighbours, as ``pcct knn`` computes them.
+
+    x: (n, d) array of floats (C or Fortran order). Returns (indices,
+    distances), int64 and float64 arrays of shape (n, k) (or (nq, k) with
+    queries): 0-based indices, nearest first, ties to the lower index,
+    padded with -1 / inf. predecessor=True gives the Vecchia job (point i
+    takes only j < i). lengthscale: one value or one per dimension.
+    inducing: the inducing-point count (default min(512, n)), or
+    inducing_points: an (m, d) array. search: "auto", "tree" or "brute".
+    Bad arguments raise ValueError; a failed run raises PcctError.
+    """
+    lib = _load()
+    a = _points(x, "x")
+    n, d = a.shape
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError("pcct: k must be an integer >= 1, got %r" % (k,))
+    if search not in ("auto", "tree", "brute"):
+        raise ValueError("pcct: search must be 'auto', 'tree' or 'brute', got %r" % (search,))
+    if predecessor and queries is not None:
+        raise ValueError("pcct: predecessor applies to all-points k-NN, not to queries")
+    w = 0 if workers is None else int(workers)
+    if w < 0:
+        raise ValueError("pcct: workers must be positive, got %d" % w)
+    err = ctypes.create_string_buffer(_ERRLEN)
+    h = ctypes.c_uint64(0)
+    if metric == "euclidean":
+        st = lib.pcct_metric_euclidean(_ptr(a), n, d, ctypes.byref(h), err, _ERRLEN)
+    elif metric == "residual":
+        ls = np.ascontiguousarray(np.atleast_1d(np.asarray(lengthscale, dtype=np.float64)))
+        u, nu = None, 0
+        if inducing_points is not None:
+            u = _points(inducing_points, "inducing_points", d)
+            nu = u.shape[0]
+        m = 0 if inducing is None else int(inducing)
+        if inducing is not None and m < 1:
+            raise ValueError("pcct: inducing must be at least 1, got %d" % m)
+        jit = 0.0 if jitter is None else float(jitter)
+        if jitter is not None and not jit > 0:
+            raise ValueError("pcct: jitter must be positive, got %r" % (jitter,))
+        st = lib.pcct_metric_residual(_ptr(a), n, d, kernel.encode(), _ptr(ls), ls.size, float(variance), m,
+                                      None if u is None else _ptr(u), nu, jit, int(seed), w, ctypes.byref(h), err, _ERRLEN)
+    else:
+        raise ValueError("pcct: metric must be 'residual' or 'euclidean', got %r" % (metric,))
+    _check(st, err)
+    try:
+        if queries is None:
+            idx = np.empty((n, k), dtype=np.int64)
+            dist = np.empty((n, k), dtype=np.float64)
+            st = lib.pcct_knn(h, k, 1 if predecessor else 0, search.encode(), w, _ptr(idx), _ptr(dist), err, _ERRLEN)
+        else:
+            q = _points(queries, "queries", d)
+            idx = np.empty((q.shape[0], k), dtype=np.int64)
+            dist = np.empty((q.shape[0], k), dtype=np.float64)
+            st = lib.pcct_knn_queries(h, _ptr(q), q.shape[0], k, search.encode(), w, _ptr(idx), _ptr(dist), err, _ERRLEN)
+        _check(st, err)
+        return idx, dist
+    finally:
+        lib.pcct_metric_free(h)
