@@ -1,0 +1,82 @@
+// R glue for libpcct: .Call entry points that take R vectors, call the C
+// ABI, and return R matrices (1-based indices, NA padding). Errors from
+// pcct become R errors carrying pcct's message.
+#include <stdint.h>
+#include <string.h>
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/Rdynload.h>
+#include "libpcct.h"
+
+#define ERRLEN 4096
+
+// pcct_r_knn(xt, k, predecessor, metric, kernel, lengthscale, variance,
+// inducing, ut, jitter, seed, qt, workers, search): xt is the d x n
+// transpose of the points (so its memory is the n x d row-major array pcct
+// reads), ut and qt likewise or NULL.
+static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kernel, SEXP lengthscale,
+                       SEXP variance, SEXP inducing, SEXP ut, SEXP jitter, SEXP seed, SEXP qt,
+                       SEXP workers, SEXP search) {
+    char err[ERRLEN] = {0};
+    int64_t d = Rf_nrows(xt), n = Rf_ncols(xt);
+    int64_t kk = (int64_t)Rf_asInteger(k);
+    int64_t w = (int64_t)Rf_asInteger(workers);
+    uint64_t h = 0;
+    int st;
+    if (strcmp(CHAR(STRING_ELT(metric, 0)), "euclidean") == 0) {
+        st = pcct_metric_euclidean(REAL(xt), n, d, &h, err, ERRLEN);
+    } else {
+        double *u = NULL;
+        int64_t nu = 0;
+        if (!Rf_isNull(ut)) {
+            u = REAL(ut);
+            nu = Rf_ncols(ut);
+        }
+        st = pcct_metric_residual(REAL(xt), n, d, (char *)CHAR(STRING_ELT(kernel, 0)), REAL(lengthscale),
+                                  XLENGTH(lengthscale), Rf_asReal(variance), (int64_t)Rf_asInteger(inducing), u, nu,
+                                  Rf_asReal(jitter), (uint64_t)Rf_asReal(seed), w, &h, err, ERRLEN);
+    }
+    if (st != 0) Rf_error("pcct: %s", err);
+    int64_t rows = Rf_isNull(qt) ? n : Rf_ncols(qt);
+    int64_t *idx = (int64_t *)R_alloc(rows * kk, sizeof(int64_t));
+    double *dist = (double *)R_alloc(rows * kk, sizeof(double));
+    if (Rf_isNull(qt)) {
+        st = pcct_knn(h, kk, Rf_asLogical(predecessor), (char *)CHAR(STRING_ELT(search, 0)), w, idx, dist, err, ERRLEN);
+    } else {
+        st = pcct_knn_queries(h, REAL(qt), rows, kk, (char *)CHAR(STRING_ELT(search, 0)), w, idx, dist, err, ERRLEN);
+    }
+    pcct_metric_free(h);
+    if (st != 0) Rf_error("pcct: %s", err);
+    SEXP index = PROTECT(Rf_allocMatrix(INTSXP, rows, kk));
+    SEXP distance = PROTECT(Rf_allocMatrix(REALSXP, rows, kk));
+    int *ix = INTEGER(index);
+    double *dx = REAL(distance);
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t j = 0; j < kk; j++) {
+            int64_t v = idx[i * kk + j];
+            ix[i + j * rows] = v < 0 ? NA_INTEGER : (int)(v + 1);
+            dx[i + j * rows] = v < 0 ? NA_REAL : dist[i * kk + j];
+        }
+    }
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+    SET_VECTOR_ELT(out, 0, index);
+    SET_VECTOR_ELT(out, 1, distance);
+    SEXP names = PROTECT(Rf_allocVector(STRSXP, 2));
+    SET_STRING_ELT(names, 0, Rf_mkChar("index"));
+    SET_STRING_ELT(names, 1, Rf_mkChar("distance"));
+    Rf_setAttrib(out, R_NamesSymbol, names);
+    UNPROTECT(4);
+    return out;
+}
+
+static SEXP pcct_r_version(void) { return Rf_mkString(pcct_version()); }
+
+static const R_CallMethodDef calls[] = {
+    {"pcct_r_knn", (DL_FUNC)&pcct_r_knn, 14},
+    {"pcct_r_version", (DL_FUNC)&pcct_r_version, 0},
+    {NULL, NULL, 0}};
+
+void R_init_pcct(DllInfo *dll) {
+    R_registerRoutines(dll, NULL, calls, NULL, NULL);
+    R_useDynamicSymbols(dll, FALSE);
+}
