@@ -39,7 +39,8 @@ func BenchmarkScreen(b *testing.B) {
 				b.Fatal(err)
 			}
 			t1 := time.Now()
-			got, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 8, Predecessor: true, Gate: GateScreen, ScreenStats: &st})
+			got, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 8, Predecessor: true, Gate: GateScreen, ScreenStats: &st,
+				QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0), CandidateBlock: benchutil.EnvInt("PCCT_BENCH_CB", 0)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -118,7 +118,8 @@ func pcct_kernels() *C.char {
 
 // handle registry: metrics and trees are cgo.Handles.
 type metricHandle struct {
-	m metric.Metric
+	m    metric.Metric
+	pool *streamer.Pool // the residual metric's (it embeds query points on it); closed on free
 }
 
 type treeHandle struct {
@@ -156,13 +157,13 @@ func pcct_metric_residual(x *C.double, n, d C.int64_t, kernel *C.char, ls *C.dou
 			cfg.Method = metric.InducingExplicit
 		}
 		pool := streamer.NewPool(int(workers))
-		defer pool.Close()
 		cfg.Pool = pool
 		m, err := metric.NewResidual(context.Background(), xs, int(n), int(d), cfg)
 		if err != nil {
+			pool.Close()
 			return err
 		}
-		*out = C.uint64_t(newHandle(&metricHandle{m: m}))
+		*out = C.uint64_t(newHandle(&metricHandle{m: m, pool: pool}))
 		return nil
 	}), msg, msglen)
 }
@@ -221,7 +222,14 @@ func free[T any](h C.uint64_t) {
 }
 
 //export pcct_metric_free
-func pcct_metric_free(h C.uint64_t) { free[*metricHandle](h) }
+func pcct_metric_free(h C.uint64_t) {
+	if mh, err := lookup[*metricHandle](h, "metric"); err == nil {
+		cgo.Handle(h).Delete()
+		if mh.pool != nil {
+			mh.pool.Close()
+		}
+	}
+}
 
 //export pcct_metric_points
 func pcct_metric_points(h C.uint64_t) C.int64_t {

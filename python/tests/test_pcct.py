@@ -56,6 +56,8 @@ class TestAgainstCommand(unittest.TestCase):
     def test_queries_and_euclidean(self):
         cli = cli_knn(self.x, 4, ["--metric", "euclidean"], queries=self.q)
         self.check(pcct.knn(self.x, 4, metric="euclidean", queries=self.q), cli)
+        cli = cli_knn(self.x, 4, ["--lengthscale", "0.2", "--inducing", "80"], queries=self.q)
+        self.check(pcct.knn(self.x, 4, lengthscale=0.2, inducing=80, queries=self.q, workers=2), cli)
 
     def test_orders_and_dtypes(self):
         want = pcct.knn(self.x, 6, predecessor=True, lengthscale=0.3, inducing=50)

@@ -51,6 +51,9 @@ q <- matrix(runif(40 * 3), 40, 3)
 e <- pcct_knn(x, 4, metric = "euclidean", queries = q, search = "tree")
 e2 <- pcct_knn(x, 4, metric = "euclidean", queries = q, search = "brute", workers = 1)
 if (!identical(e, e2)) fail("tree and brute force differ")
+rq <- pcct_knn(x, 4, queries = q, lengthscale = 0.2, inducing = 80, workers = 2)
+rq2 <- pcct_knn(x, 4, queries = q, lengthscale = 0.2, inducing = 80, search = "brute")
+if (!identical(rq, rq2) || any(is.na(rq$index))) fail("residual queries")
 
 expect_error <- function(expr, msg) {
   r <- tryCatch({ expr; NULL }, error = function(e) conditionMessage(e))

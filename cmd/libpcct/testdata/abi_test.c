@@ -1,0 +1,89 @@
+// A C test of libpcct's ABI: metrics, every search, trees (build, save,
+// load, k-NN), error codes and messages. Built and run by
+// cmd/libpcct/test.sh; exits non-zero on the first failure.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "libpcct.h"
+
+static int failures = 0;
+#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; } } while (0)
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : ".";
+    enum { N = 2000, D = 2, K = 6 };
+    static double x[N * D];
+    srand(7);
+    for (int i = 0; i < N * D; i++) x[i] = (double)rand() / RAND_MAX;
+    char err[512];
+    CHECK(pcct_abi_version() == 1, "abi %d", pcct_abi_version());
+    CHECK(strstr(pcct_version(), "C ABI 1") != NULL, "version %s", pcct_version());
+    const char *impl = pcct_kernels();
+    CHECK(!strcmp(impl, "avx512") || !strcmp(impl, "avx2") || !strcmp(impl, "generic"), "kernels %s", impl);
+
+    uint64_t m = 0;
+    double ls[] = {0.1};
+    int st = pcct_metric_residual(x, N, D, "rbf", ls, 1, 1.0, 100, NULL, 0, 0.0, 3, 2, &m, err, sizeof err);
+    CHECK(st == 0 && m != 0, "residual metric: %d %s", st, err);
+    CHECK(pcct_metric_points(m) == N, "points %lld", (long long)pcct_metric_points(m));
+
+    static int64_t idx[3][N * K];
+    static double dist[3][N * K];
+    const char *searches[] = {"auto", "tree", "brute"};
+    for (int s = 0; s < 3; s++) {
+        st = pcct_knn(m, K, 1, (char *)searches[s], 0, idx[s], dist[s], err, sizeof err);
+        CHECK(st == 0, "knn %s: %s", searches[s], err);
+    }
+    CHECK(!memcmp(idx[0], idx[2], sizeof idx[0]) && !memcmp(dist[0], dist[2], sizeof dist[0]), "auto and brute differ");
+    CHECK(!memcmp(idx[1], idx[2], sizeof idx[0]) && !memcmp(dist[1], dist[2], sizeof dist[0]), "tree and brute differ");
+    CHECK(idx[2][0] == -1 && isinf(dist[2][0]), "point 0 has no predecessor");
+    CHECK(idx[2][1 * K] == 0 && idx[2][1 * K + 1] == -1, "point 1's only predecessor is 0");
+    for (int i = K; i < N; i++)
+        for (int j = 0; j < K; j++)
+            CHECK(idx[2][i * K + j] >= 0 && idx[2][i * K + j] < i, "row %d: %lld is not a predecessor", i, (long long)idx[2][i * K + j]);
+
+    // A tree: build, save, load, query: the same answer.
+    uint64_t t = 0, t2 = 0;
+    st = pcct_tree_build(m, 2, &t, err, sizeof err);
+    CHECK(st == 0 && t != 0, "tree build: %s", err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tree.pcct", dir);
+    CHECK(pcct_tree_save(t, path, err, sizeof err) == 0, "save: %s", err);
+    CHECK(pcct_tree_load(m, path, &t2, err, sizeof err) == 0, "load: %s", err);
+    static int64_t tidx[N * K];
+    static double tdist[N * K];
+    CHECK(pcct_tree_knn(t2, K, 1, 0, tidx, tdist, err, sizeof err) == 0, "tree knn: %s", err);
+    CHECK(!memcmp(tidx, idx[2], sizeof tidx) && !memcmp(tdist, dist[2], sizeof tdist), "loaded tree's answer differs");
+    pcct_tree_free(t);
+    pcct_tree_free(t2);
+    pcct_tree_free(t2); // a second free is ignored
+
+    // Query points.
+    double q[4] = {0.5, 0.5, 0.1, 0.9};
+    int64_t qi[2 * K];
+    double qd[2 * K];
+    CHECK(pcct_knn_queries(m, q, 2, K, "tree", 0, qi, qd, err, sizeof err) == 0, "queries: %s", err);
+
+    // Errors: status codes and messages, never a crash.
+    CHECK(pcct_knn(m, 0, 0, "auto", 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "k must be at least 1"), "k = 0: %s", err);
+    CHECK(pcct_knn(m, K, 0, "fast", 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "fast"), "bad search: %s", err);
+    CHECK(pcct_knn(m, K, 0, "auto", 0, NULL, NULL, err, sizeof err) == 1, "NULL outputs: %s", err);
+    CHECK(pcct_knn(12345, K, 0, "auto", 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "not a live metric"), "bad handle: %s", err);
+    CHECK(pcct_tree_knn(m, K, 0, 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "not a tree"), "metric as tree: %s", err);
+    double bad[4] = {0, 0, NAN, 1};
+    uint64_t mb = 0;
+    CHECK(pcct_metric_euclidean(bad, 2, 2, &mb, err, sizeof err) == 1 && strstr(err, "NaN"), "NaN: %s", err);
+    CHECK(pcct_metric_residual(x, N, D, "linear", ls, 1, 1.0, 0, NULL, 0, 0.0, 1, 0, &mb, err, sizeof err) == 1, "kernel: %s", err);
+    double u[6] = {0, 0, 0, 0, 0, 0};
+    CHECK(pcct_metric_residual(x, N, D, "rbf", ls, 1, 1.0, 0, u, 3, 1e-300, 1, 0, &mb, err, sizeof err) == 2 && strstr(err, "Cholesky"), "singular: %s", err);
+    CHECK(pcct_tree_load(m, "/nonexistent/tree.pcct", &t2, err, sizeof err) == 2, "missing file: %s", err);
+    CHECK(pcct_metric_residual(x, N, D, "rbf", ls, 1, 1.0, 0, NULL, 0, 0.0, 1, 0, &mb, NULL, 0) == 0, "NULL err buffer");
+    pcct_metric_free(mb);
+    pcct_metric_free(m);
+    pcct_metric_free(m); // ignored
+    if (failures) return 1;
+    printf("libpcct C ABI: all tests passed\n");
+    return 0;
+}
