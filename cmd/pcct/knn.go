@@ -6,13 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/pcct/pcct/bench"
 	"github.com/pcct/pcct/internal/dataio"
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
@@ -21,15 +21,8 @@ import (
 )
 
 // syntheticPoints is the embedded example: n points uniform in the unit
-// cube of dimension d, from the seed.
-func syntheticPoints(n, d int, seed uint64) []float64 {
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	x := make([]float64, n*d)
-	for i := range x {
-		x[i] = r.Float64()
-	}
-	return x
-}
+// cube of dimension d, from the seed (the same points as pcct queries').
+func syntheticPoints(n, d int, seed uint64) []float64 { return bench.Uniform(n, d, seed) }
 
 // knnJob is one `pcct knn` run: its flags, then its inputs.
 type knnJob struct {

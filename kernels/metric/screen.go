@@ -159,13 +159,16 @@ func (r *Residual) CanScreen(qs, cs *Set) bool {
 	return qs.S32 != nil && cs.S32 != nil && qs.SW != nil && cs.SW != nil
 }
 
-// ScreenTile implements Screener.
-func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
+// screenParts computes the float32 dot tile into w.g32 and the kernel
+// tile into w.k (both q.Len() x c.Len()) and returns the queries' and
+// candidates' 1/sqrt(p) and screening weights; ok is false for an empty
+// tile.
+func (r *Residual) screenParts(w *Workspace, qs *Set, q Block, cs *Set, c Block) (sq, sc, wq, wc []float64, ok bool) {
 	q.check(qs.N, "query")
 	c.check(cs.N, "candidate")
 	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
 	if nq == 0 || nc == 0 {
-		return
+		return nil, nil, nil, nil, false
 	}
 	w.g32 = grow(w.g32, nq*nc)
 	w.k = grow(w.k, nq*nc)
@@ -175,13 +178,23 @@ func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q B
 	} else {
 		kernels.DotTile32(w.g32, nc, vq, m, cs.S32[c.Lo*m:], m, nq, nc, m)
 	}
-	e := screenFactor(kernels.Impl(), m)
-	under := 2 * float64(m) * 0x1p-149 // float32 underflow, absolute
 	xq := rowsOf(&w.xq, qs.X, d, q)
 	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
 	r.kernelTile(w.k, nc, xq, d, xct, ldc, nq, nc)
-	sq, sc := rowsOf(&w.isp, qs.ISP, 1, q), rowsOf(&w.iscp, cs.ISP, 1, c)
-	wq, wc := rowsOf(&w.swq, qs.SW, 1, q), rowsOf(&w.swc, cs.SW, 1, c)
+	sq, sc = rowsOf(&w.isp, qs.ISP, 1, q), rowsOf(&w.iscp, cs.ISP, 1, c)
+	wq, wc = rowsOf(&w.swq, qs.SW, 1, q), rowsOf(&w.swc, cs.SW, 1, c)
+	return sq, sc, wq, wc, true
+}
+
+// ScreenTile implements Screener.
+func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
+	sq, sc, wq, wc, ok := r.screenParts(w, qs, q, cs, c)
+	if !ok {
+		return
+	}
+	nq, nc := q.Len(), c.Len()
+	e := screenFactor(kernels.Impl(), r.m)
+	under := 2 * float64(r.m) * 0x1p-149 // float32 underflow, absolute
 	const u = 0x1p-53
 	for i := range nq {
 		ki, gi, out := w.k[i*nc:(i+1)*nc], w.g32[i*nc:(i+1)*nc], lo2[i*ldd:i*ldd+nc]
@@ -209,29 +222,15 @@ func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q B
 // (1+3u) + B_ij + 8u)(1 + 32u). The query's own point (same root point)
 // gets Lo2 = Hi2 = 0.
 func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits) {
-	q.check(qs.N, "query")
-	c.check(cs.N, "candidate")
-	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
-	if nq == 0 || nc == 0 {
+	sq, sc, wq, wc, ok := r.screenParts(w, qs, q, cs, c)
+	if !ok {
 		return
 	}
-	w.g32 = grow(w.g32, nq*nc)
+	nq, nc, m := q.Len(), c.Len(), r.m
 	w.g = grow(w.g, nq*nc)
-	w.k = grow(w.k, nq*nc)
-	vq := rowsOf(&w.vq32, qs.S32, m, q)
-	if c.IDs != nil {
-		kernels.DotTile32Rows(w.g32, nc, vq, m, cs.S32, m, c.IDs, nq, m)
-	} else {
-		kernels.DotTile32(w.g32, nc, vq, m, cs.S32[c.Lo*m:], m, nq, nc, m)
-	}
 	for i, x := range w.g32[:nq*nc] {
 		w.g[i] = float64(x)
 	}
-	xq := rowsOf(&w.xq, qs.X, d, q)
-	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
-	r.kernelTile(w.k, nc, xq, d, xct, ldc, nq, nc)
-	sq, sc := rowsOf(&w.isp, qs.ISP, 1, q), rowsOf(&w.iscp, cs.ISP, 1, c)
-	wq, wc := rowsOf(&w.swq, qs.SW, 1, q), rowsOf(&w.swc, cs.SW, 1, c)
 	// The block's radius uses the largest weight among the light
 	// candidates; the heavy ones (weights above r.heavy, the inducing
 	// points and their like) are checked one by one below.
