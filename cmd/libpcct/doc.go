@@ -13,3 +13,7 @@
 // NUL-terminated message into the caller's err buffer (errlen bytes; may
 // be NULL). One process loads one Go runtime: load libpcct once.
 package main
+
+// main is required of a c-shared library's main package; it never runs.
+// (Without cgo, as in a cross-build, the package is only this file.)
+func main() {}

@@ -30,8 +30,6 @@ import (
 	"github.com/pcct/pcct/tree"
 )
 
-func main() {}
-
 // abiVersion is the C ABI's version (PCCT_ABI in the header).
 const abiVersion = 1
 
