@@ -23,28 +23,30 @@ const (
 // the whole build when it is not made by insertion (phase "build"), or a
 // query phase.
 type BatchRecord struct {
-	Schema          string    `json:"schema"`
-	RunID           string    `json:"run_id"`
-	Phase           string    `json:"phase"` // insert | build | query
-	BatchIndex      int       `json:"batch_index"`
-	BatchSize       int       `json:"batch_size"`
-	Selected        int       `json:"selected"`  // points that joined the tree
-	Dominated       int       `json:"dominated"` // points an MIS sent down again
-	MISRounds       int       `json:"mis_rounds"`
-	TraversalMS     float64   `json:"traversal_ms"`
-	ConflictGraphMS float64   `json:"conflict_graph_ms"`
-	MISMS           float64   `json:"mis_ms"`
-	InsertMS        float64   `json:"insert_ms"`
-	QueryMS         float64   `json:"query_ms"`
-	Distances       int64     `json:"distances"`
-	Gate1Candidates int64     `json:"gate1_candidates"`
-	Gate1Pruned     int64     `json:"gate1_pruned"`
-	ConflictEdges   int64     `json:"conflict_edges"`
-	Workers         int       `json:"workers"`
-	WorkerBusyMS    []float64 `json:"worker_busy_ms"`
-	Utilisation     float64   `json:"utilisation"`
-	Steals          int       `json:"steals"`
-	RSSBytes        int64     `json:"rss_bytes"`
+	Schema          string  `json:"schema"`
+	RunID           string  `json:"run_id"`
+	Phase           string  `json:"phase"` // insert | build | query
+	BatchIndex      int     `json:"batch_index"`
+	BatchSize       int     `json:"batch_size"`
+	Selected        int     `json:"selected"`  // points that joined the tree
+	Dominated       int     `json:"dominated"` // points an MIS sent down again
+	MISRounds       int     `json:"mis_rounds"`
+	TraversalMS     float64 `json:"traversal_ms"`
+	ConflictGraphMS float64 `json:"conflict_graph_ms"`
+	MISMS           float64 `json:"mis_ms"`
+	InsertMS        float64 `json:"insert_ms"`
+	QueryMS         float64 `json:"query_ms"`
+	Distances       int64   `json:"distances"`
+	Gate1Candidates int64   `json:"gate1_candidates"`
+	Gate1Pruned     int64   `json:"gate1_pruned"`
+	// Gate1AuditFailures: neighbours a gate lost, found by --gate-audit.
+	Gate1AuditFailures int64     `json:"gate1_audit_failures"`
+	ConflictEdges      int64     `json:"conflict_edges"`
+	Workers            int       `json:"workers"`
+	WorkerBusyMS       []float64 `json:"worker_busy_ms"`
+	Utilisation        float64   `json:"utilisation"`
+	Steals             int       `json:"steals"`
+	RSSBytes           int64     `json:"rss_bytes"`
 }
 
 // BaselineResult is one baseline's run.

@@ -382,3 +382,30 @@ func (sc *screening) finish(w *metric.Workspace, buf *scanBuf, best *kernels.KBe
 		}
 	}
 }
+
+// Audit recomputes a gated search in float64 and counts its false prunes:
+// the neighbours of the float64 answer (want) that the gated answer (got)
+// lacks, over all rows. Exact gates (GateScreen) must give 0.
+func Audit(got, want *Neighbours) int64 {
+	var miss int64
+	for i := range want.N() {
+		wi, wd := want.Row(i)
+		gi, gd := got.Row(i)
+		for p := range wi {
+			if wi[p] < 0 {
+				continue
+			}
+			found := false
+			for q := range gi {
+				if gi[q] == wi[p] && gd[q] == wd[p] {
+					found = true
+					break
+				}
+			}
+			if !found {
+				miss++
+			}
+		}
+	}
+	return miss
+}

@@ -49,7 +49,7 @@ func TestScreenExact(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !got.Equal(want) {
+				if !got.Equal(want) || Audit(got, want) != 0 {
 					t.Fatalf("%s k=%d predecessor: %s", c.name, k, firstDiff(got, want))
 				}
 				if c.name == "d8-ls1" && (st.Screened == 0 || st.Decided() < 0.5) {
@@ -122,5 +122,17 @@ func TestScreenProbe(t *testing.T) {
 		if on := st.Screened > 0; on != c.on {
 			t.Fatalf("%s: screening ran %v (probe %.3f), want %v", c.name, on, st.Probe, c.on)
 		}
+	}
+}
+
+// TestAudit: the audit counts the neighbours a gated answer lost.
+func TestAudit(t *testing.T) {
+	want := NewNeighbours(2, 3, []int32{1, 2, 3, 0, -1, -1}, []float64{0.1, 0.2, 0.3, 0.5, 0, 0})
+	got := NewNeighbours(2, 3, []int32{1, 3, 4, 0, -1, -1}, []float64{0.1, 0.3, 0.4, 0.5, 0, 0})
+	if n := Audit(got, want); n != 1 {
+		t.Fatalf("audit counted %d, want 1", n)
+	}
+	if Audit(want, want) != 0 {
+		t.Fatal("an answer audited against itself")
 	}
 }

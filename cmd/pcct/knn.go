@@ -37,7 +37,8 @@ type knnJob struct {
 	workersUsed                              int
 	perm                                     []int32 // the ordering (--order), or nil
 	k, workers, exN, exD, show               int
-	pred, quiet, debug                       bool
+	pred, quiet, debug, audit                bool
+	falsePrunes                              int64
 	search                                   tree.Search
 	x, xq                                    []float64 // data and query coordinates
 	n, d, nq                                 int
@@ -99,6 +100,11 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	if st := j.screen; j.gate == tree.GateScreen {
 		fmt.Fprintf(j.info, "pcct knn: screening: %s\n", describeScreen(st))
 	}
+	if j.audit {
+		if err := j.runAudit(ctx, m, pool, nb); err != nil {
+			return err
+		}
+	}
 	j.rep, j.workersUsed = rep, pool.Workers()
 	return j.report(stdout, m, nb, tBuild, tKNN)
 }
@@ -124,6 +130,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
 	fs.StringVar(&j.gateFlag, "gate", "off", "brute force's tiles: off (float64) or screen (float32 first, with a proven bound; only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; residual metric, predecessor mode or --queries; costs n m 4 bytes)")
+	fs.BoolVar(&j.audit, "gate-audit", false, "with --gate screen: run the search again in float64 and count the neighbours the gate lost (false prunes; 0 for an exact gate)")
 	fs.BoolVar(&j.quiet, "quiet", false, "print nothing on stderr but errors")
 	fs.StringVar(&j.maxMem, "max-memory", "", "memory the run may use (e.g. 8G); default: what is available (cgroup limit or MemAvailable). A run estimated above it stops before allocating")
 	fs.BoolVar(&j.debug, "debug", false, "print the stack of an internal error")
@@ -154,6 +161,9 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 	}
 	if j.gate, err = tree.ParseGate(j.gateFlag); err != nil {
 		return usageErr("--gate: %v", err)
+	}
+	if j.audit && j.gate == tree.GateOff {
+		return usageErr("--gate-audit checks a gate: give --gate screen")
 	}
 	if j.gate == tree.GateScreen && (j.mf.metric != "residual" || j.mf.float32) {
 		return usageErr("--gate screen applies to the residual metric with V in float64 (not --metric euclidean or --float32)")
@@ -292,6 +302,28 @@ func (j *knnJob) describe() {
 	if cpus := runtime.NumCPU(); workers > cpus {
 		fmt.Fprintf(j.info, "pcct knn: warning: --workers %d is more than the %d CPUs: the extra workers only add switching\n", workers, cpus)
 	}
+}
+
+// runAudit answers the job again with every distance in float64 and
+// counts the neighbours the gate lost.
+func (j *knnJob) runAudit(ctx context.Context, m metric.Metric, pool *streamer.Pool, got *tree.Neighbours) error {
+	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool}
+	var want *tree.Neighbours
+	var err error
+	if j.queries == "" {
+		want, err = tree.BruteAllKNN(ctx, m, opt)
+	} else {
+		var qs *metric.Set
+		if qs, err = m.Embed(ctx, j.xq, j.nq); err == nil {
+			want, err = tree.BruteKNN(ctx, m, qs, opt)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	j.falsePrunes = tree.Audit(got, want)
+	fmt.Fprintf(j.info, "pcct knn: audit: %d false prunes (neighbours of the float64 answer the gate lost) in %d rows\n", j.falsePrunes, want.N())
+	return nil
 }
 
 // run answers the job and says how.

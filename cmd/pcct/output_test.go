@@ -257,13 +257,17 @@ func TestKnnGate(t *testing.T) {
 	var outs [][]byte
 	for _, gate := range []string{"off", "screen"} {
 		out := filepath.Join(dir, gate+".npy")
-		code, _, stderr := runCLI("knn", "--example-n", "4000", "--example-d", "8", "--inducing", "64", "--predecessor", "--k", "8",
-			"--search", "brute", "--gate", gate, "--output", out)
+		args := []string{"knn", "--example-n", "4000", "--example-d", "8", "--inducing", "64", "--predecessor", "--k", "8",
+			"--search", "brute", "--gate", gate, "--output", out}
+		if gate == "screen" {
+			args = append(args, "--gate-audit")
+		}
+		code, _, stderr := runCLI(args...)
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", gate, code, stderr)
 		}
-		if gate == "screen" && !strings.Contains(stderr, "pairs screened in float32") {
-			t.Fatalf("no screening summary: %s", stderr)
+		if gate == "screen" && (!strings.Contains(stderr, "pairs screened in float32") || !strings.Contains(stderr, "audit: 0 false prunes")) {
+			t.Fatalf("no screening summary or audit: %s", stderr)
 		}
 		for _, p := range []string{out, strings.TrimSuffix(out, ".npy") + "_distances.npy"} {
 			b, err := os.ReadFile(p)
@@ -283,6 +287,7 @@ func TestKnnGate(t *testing.T) {
 		{[]string{"--gate", "lookup"}, `gate "lookup" is not implemented`},
 		{[]string{"--gate", "screen", "--metric", "euclidean"}, "--gate screen applies to the residual metric"},
 		{[]string{"--gate", "fast"}, `unknown gate "fast"`},
+		{[]string{"--gate-audit"}, "--gate-audit checks a gate"},
 	} {
 		code, _, stderr := runCLI(append([]string{"knn", "--example-n", "100"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
