@@ -86,6 +86,7 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 	if opt.K < 1 {
 		return nil, metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
+	raw := opt
 	opt.defaults()
 	if !opt.Predecessor {
 		best, err := bruteAllSymmetric(ctx, m, opt)
@@ -96,6 +97,7 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 	if err != nil {
 		return nil, err
 	}
+	sc.tileShape(raw, &opt)
 	best := kernels.NewKBest(n, opt.K)
 	err = run(ctx, opt, queryBlocks(sc, data, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
 		scanQueries(m, qb.sc, w, buf, best, data, qb.rows, opt.CandidateBlock, true)
@@ -182,11 +184,13 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 	if err := metric.Compatible(m.Data(), qs); err != nil {
 		return nil, err
 	}
+	raw := opt
 	opt.defaults()
 	sc, err := newScreening(m, qs, opt)
 	if err != nil {
 		return nil, err
 	}
+	sc.tileShape(raw, &opt)
 	best := kernels.NewKBest(qs.N, opt.K)
 	err = run(ctx, opt, queryBlocks(sc, qs, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
 		scanQueries(m, qb.sc, w, buf, best, qs, qb.rows, opt.CandidateBlock, false)

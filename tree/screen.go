@@ -99,6 +99,28 @@ func newScreening(m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, 
 	return sc, nil
 }
 
+// Screened searches default to query blocks of screenRows and candidate
+// blocks of screenCands: 8 % faster than brute force's 64 x 512 at d = 8,
+// n = 32,768 (three alternating runs: 2.60-2.77 s against 2.92-2.98 s).
+const (
+	screenRows  = 128
+	screenCands = 256
+)
+
+// tileShape sets the screened search's block sizes where the caller (raw,
+// the options as given) left them to the defaults.
+func (sc *screening) tileShape(raw KNNOptions, opt *KNNOptions) {
+	if sc == nil || sc.off.Load() {
+		return
+	}
+	if raw.QueryBlock <= 0 {
+		opt.QueryBlock = screenRows
+	}
+	if raw.CandidateBlock <= 0 {
+		opt.CandidateBlock = screenCands
+	}
+}
+
 // screenAlways makes searches screen whatever the probe says (tests).
 var screenAlways = false
 
