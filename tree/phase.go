@@ -12,9 +12,11 @@ import (
 // while they run a phase's tasks, so that `go tool pprof -tagfocus` splits
 // a profile by phase.
 const (
-	phaseBuild = "build"
-	phaseQuery = "query"
-	phaseBrute = "brute"
+	phaseBuild     = "build"
+	phaseTraversal = "traversal" // insertion: points walking down to their targets
+	phaseConflict  = "conflict"  // insertion: the conflict graph's tiles
+	phaseQuery     = "query"
+	phaseBrute     = "brute"
 )
 
 var phaseLabels sync.Map // phase -> context carrying its labels

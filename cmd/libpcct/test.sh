@@ -5,5 +5,5 @@ cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -buildmode=c-shared -o "$tmp/libpcct.so" ./cmd/libpcct
-${CC:-cc} -O1 -Wall -o "$tmp/abi_test" cmd/libpcct/testdata/abi_test.c -I"$tmp" -L"$tmp" -lpcct -Wl,-rpath,"$tmp" -lm
+${CC:-cc} -O1 -Wall -o "$tmp/abi_test" cmd/libpcct/testdata/abi_test.c -I"$tmp" -L"$tmp" -lpcct -Wl,-rpath,"$tmp" -lm -lpthread
 "$tmp/abi_test" "$tmp"

@@ -2,6 +2,7 @@
 // load, k-NN), error codes and messages. Built and run by
 // cmd/libpcct/test.sh; exits non-zero on the first failure.
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,21 @@
 
 static int failures = 0;
 #define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; } } while (0)
+
+// One search of a shared metric, run from several threads at once.
+struct job {
+    uint64_t m;
+    int64_t idx[2000 * 6];
+    double dist[2000 * 6];
+    int status;
+    char err[256];
+};
+
+static void *search(void *arg) {
+    struct job *j = arg;
+    j->status = pcct_knn(j->m, 6, 1, "tree", 1, j->idx, j->dist, j->err, sizeof j->err);
+    return NULL;
+}
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
@@ -43,6 +59,20 @@ int main(int argc, char **argv) {
     for (int i = K; i < N; i++)
         for (int j = 0; j < K; j++)
             CHECK(idx[2][i * K + j] >= 0 && idx[2][i * K + j] < i, "row %d: %lld is not a predecessor", i, (long long)idx[2][i * K + j]);
+
+    // Several threads searching one metric at once get the same answer.
+    enum { T = 4 };
+    static struct job jobs[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        jobs[i].m = m;
+        CHECK(pthread_create(&th[i], NULL, search, &jobs[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(jobs[i].status == 0, "thread %d: %s", i, jobs[i].err);
+        CHECK(!memcmp(jobs[i].idx, idx[2], sizeof jobs[i].idx) && !memcmp(jobs[i].dist, dist[2], sizeof jobs[i].dist), "thread %d's answer differs", i);
+    }
 
     // A tree: build, save, load, query: the same answer.
     uint64_t t = 0, t2 = 0;
