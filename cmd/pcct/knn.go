@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"runtime"
 	"strings"
 	"time"
@@ -60,17 +58,11 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	j.describe()
-	if j.cpuprofile != "" {
-		stop, err := startCPUProfile(j.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	ctx, pool, end, err := session(j.cpuprofile, j.workers)
+	if err != nil {
+		return err
 	}
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stopSignals()
-	pool := streamer.NewPool(j.workers)
-	defer pool.Close()
+	defer end()
 	t0 := time.Now()
 	m, err := j.mf.build(ctx, j.x, j.n, j.d, pool)
 	if err != nil {
@@ -138,10 +130,8 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	j.flags = map[string]string{}
-	fs.VisitAll(func(f *flag.Flag) { j.flags[f.Name] = f.Value.String() })
+	set, all := given(fs)
+	j.flags = all
 	if err := j.mf.check(set); err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/pcct/pcct/internal/dataio"
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
-	"github.com/pcct/pcct/streamer"
 	"github.com/pcct/pcct/tree"
 )
 
@@ -45,17 +43,11 @@ func queriesCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if j.cpuprofile != "" {
-		stop, err := startCPUProfile(j.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	ctx, pool, end, err := session(j.cpuprofile, j.workers)
+	if err != nil {
+		return err
 	}
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stopSignals()
-	pool := streamer.NewPool(j.workers)
-	defer pool.Close()
+	defer end()
 	fmt.Fprintf(info, "pcct queries: %d tree points and %d queries uniform in [0,1]^%d (seed %d), k = %d, search %s, build %s, workers %d; %s; baselines %s\n",
 		j.points, j.queries, j.dim, j.mf.seed, j.k, j.searchFlag, j.build, pool.Workers(), j.mf.summary(), j.baseline)
 	var logBuf strings.Builder
@@ -128,10 +120,8 @@ func (j *queriesJob) parse(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	j.flags = map[string]string{}
-	fs.VisitAll(func(f *flag.Flag) { j.flags[f.Name] = f.Value.String() })
+	set, all := given(fs)
+	j.flags = all
 	if err := j.mf.check(set); err != nil {
 		return err
 	}
