@@ -33,6 +33,10 @@ type KNNOptions struct {
 	// the screening counts.
 	Gate        Gate
 	ScreenStats *ScreenStats
+	// Profile and LookupQuantile configure GateLookup (the quantile of the
+	// profile's float32 error it trusts; 0 means 1, the largest seen).
+	Profile        *metric.GateProfile
+	LookupQuantile float64
 	// Progress, if not nil, is called as each task of a search's pool jobs
 	// finishes, with the tasks done and the job's total. It runs on the
 	// pool's workers: it must be safe for concurrent use, and quick.

@@ -22,6 +22,11 @@ const (
 	// metric.Screener): the answer is bit for bit GateOff's. It needs a
 	// metric with screening enabled (Residual.EnableScreening).
 	GateScreen
+	// GateLookup is GateScreen with the bound replaced by a gate
+	// profile's quantile of the float32 error (KNNOptions.Profile,
+	// LookupQuantile): APPROXIMATE, a neighbour whose float32 distance
+	// strays beyond the quantile can be lost (--gate-audit counts them).
+	GateLookup
 )
 
 // ParseGate reads "off" or "screen".
@@ -31,15 +36,20 @@ func ParseGate(s string) (Gate, error) {
 		return GateOff, nil
 	case "screen":
 		return GateScreen, nil
-	case "bound", "lookup":
-		return 0, fmt.Errorf("gate %q is not implemented yet (want off or screen)", s)
+	case "lookup":
+		return GateLookup, nil
+	case "bound":
+		return 0, fmt.Errorf("gate %q is not implemented (want off, screen or lookup)", s)
 	}
-	return 0, fmt.Errorf("unknown gate %q (want off or screen)", s)
+	return 0, fmt.Errorf("unknown gate %q (want off, screen or lookup)", s)
 }
 
 func (g Gate) String() string {
-	if g == GateScreen {
+	switch g {
+	case GateScreen:
 		return "screen"
+	case GateLookup:
+		return "lookup"
 	}
 	return "off"
 }
@@ -78,20 +88,28 @@ type screening struct {
 	s                                metric.Screener
 	screened, kept, recomputed, full atomic.Int64
 	off                              atomic.Bool
-	probed                           float64 // the probe's pending fraction
+	probed                           float64       // the probe's pending fraction
+	margin                           metric.Margin // the lookup gate's; nil: the proven bound
 }
 
 // newScreening returns the screening state for opt (nil for GateOff), or
 // an error when the metric cannot screen these sets.
 func newScreening(m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, error) {
-	if opt.Gate != GateScreen {
+	if opt.Gate != GateScreen && opt.Gate != GateLookup {
 		return nil, nil
 	}
 	s, ok := m.(metric.Screener)
 	if !ok || !s.CanScreen(qs, m.Data()) {
-		return nil, metric.BadInput("gate screen: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", m.Name())
+		return nil, metric.BadInput("gate %s: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", opt.Gate, m.Name())
 	}
 	sc := &screening{m: m, s: s}
+	if opt.Gate == GateLookup {
+		margin, err := lookupMargin(m, opt)
+		if err != nil {
+			return nil, err
+		}
+		sc.margin = margin
+	}
 	sc.probed = sc.probe(qs, opt.K, opt.Predecessor)
 	if sc.probed > screenWorth && !screenAlways {
 		sc.off.Store(true)
@@ -164,7 +182,7 @@ func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
 		kth2[r] = row[k-1] * row[k-1]
 	}
 	var h metric.ScreenHits
-	sc.s.ScreenRows(w, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc), kth2, &h)
+	sc.s.ScreenRows(w, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc), kth2, sc.margin, &h)
 	kept := 0
 	for x := range h.Cand {
 		if !(h.Lo2[x] > kth2[h.Query[x]]) {
@@ -347,7 +365,7 @@ func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.S
 		k = cap(buf.rows[r].ub)
 	}
 	buf.hits.Reset()
-	sc.s.ScreenRows(w, qs, q, sc.m.Data(), metric.Range(j0, j1), buf.kth2, &buf.hits)
+	sc.s.ScreenRows(w, qs, q, sc.m.Data(), metric.Range(j0, j1), buf.kth2, sc.margin, &buf.hits)
 	h := &buf.hits
 	screened, kept := 0, 0 // over rows that had a k-th bound: the give-up statistic
 	for x := range h.Cand {
@@ -430,4 +448,35 @@ func Audit(got, want *Neighbours) int64 {
 		}
 	}
 	return miss
+}
+
+// lookupMargin returns the lookup gate's margins from opt's profile, one
+// per radius bin (computed once).
+func lookupMargin(m metric.Metric, opt KNNOptions) (metric.Margin, error) {
+	p := opt.Profile
+	r, ok := m.(*metric.Residual)
+	if p == nil || !ok {
+		return nil, metric.BadInput("gate lookup needs a gate profile of the residual metric (KNNOptions.Profile)")
+	}
+	if err := p.Compatible(r); err != nil {
+		return nil, err
+	}
+	q := opt.LookupQuantile
+	if q == 0 {
+		q = 1
+	}
+	if !(q > 0 && q <= 1) {
+		return nil, metric.BadInput("lookup quantile must be in (0, 1], got %v", q)
+	}
+	edges := make([]float64, len(p.Bins))
+	los, his := make([]float64, len(p.Bins)), make([]float64, len(p.Bins))
+	for b, bin := range p.Bins {
+		edges[b] = bin.Radius
+		los[b], his[b] = p.Margins(bin.Radius, q)
+	}
+	return func(rad float64) (float64, float64) {
+		b, _ := slices.BinarySearch(edges, rad)
+		b = min(b, len(edges)-1)
+		return los[b], his[b]
+	}, nil
 }

@@ -79,8 +79,8 @@ func TestScreenNeedsCopy(t *testing.T) {
 			t.Fatalf("%s: %v", m.Name(), err)
 		}
 	}
-	if _, err := ParseGate("lookup"); err == nil {
-		t.Fatal("lookup accepted")
+	if _, err := ParseGate("bound"); err == nil {
+		t.Fatal("bound accepted")
 	}
 	if g, err := ParseGate("screen"); err != nil || g != GateScreen || g.String() != "screen" {
 		t.Fatal(g, err)
@@ -135,4 +135,68 @@ func TestAudit(t *testing.T) {
 	if Audit(want, want) != 0 {
 		t.Fatal("an answer audited against itself")
 	}
+}
+
+// TestLookup: the lookup gate with a profile of the data answers like
+// float64 here (it is approximate: the audit counts what it loses), and
+// the audit catches a deliberately wrong profile, one claiming the float32
+// distances never exceed the float64 ones.
+func TestLookup(t *testing.T) {
+	screenAlways = true
+	defer func() { screenAlways = false }()
+	const n, d = 2000, 3
+	// Many exact duplicates: their float64 distances are rounding-small
+	// and their float32 ones about 1e-3, so a profile that ignores the
+	// float32 error orders them wrongly.
+	x := shapes(n, d, 8)["duplicates"]
+	m, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{0.3}, Inducing: 64, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.EnableScreening()
+	prof, err := m.BuildProfile(context.Background(), 400, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := *prof
+	wrong.Bins = nil
+	for _, b := range prof.Bins {
+		b.Zero += slicesSum(b.Pos) + slicesSum(b.Neg)
+		b.Pos, b.Neg = make([]int64, len(b.Pos)), make([]int64, len(b.Neg))
+		wrong.Bins = append(wrong.Bins, b)
+	}
+	lostWrong := int64(0)
+	for _, k := range []int{1, 8} {
+		opt := KNNOptions{K: k, Predecessor: true, QueryBlock: 32, CandidateBlock: 128}
+		want, _ := BruteAllKNN(context.Background(), m, opt)
+		opt.Gate, opt.Profile = GateLookup, prof
+		got, err := BruteAllKNN(context.Background(), m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lost := Audit(got, want); lost != 0 {
+			t.Fatalf("k=%d: lookup with the data's own profile lost %d neighbours", k, lost)
+		}
+		opt.Profile = &wrong
+		bad, err := BruteAllKNN(context.Background(), m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lostWrong += Audit(bad, want)
+	}
+	if lostWrong == 0 {
+		t.Fatal("the audit found no loss with a profile claiming d32 = d64")
+	}
+	opt := KNNOptions{K: 3, Predecessor: true, Gate: GateLookup}
+	if _, err := BruteAllKNN(context.Background(), m, opt); !errors.Is(err, metric.ErrBadInput) {
+		t.Fatalf("lookup without a profile: %v", err)
+	}
+}
+
+func slicesSum(s []int64) int64 {
+	var t int64
+	for _, v := range s {
+		t += v
+	}
+	return t
 }

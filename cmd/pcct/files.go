@@ -103,8 +103,12 @@ func (j *knnJob) writeLog(w io.Writer) error {
 	if rep.QueryTime > 0 {
 		qps = float64(rows) / rep.QueryTime.Seconds()
 	}
+	search := describeSearch(rep)
+	if j.gate == tree.GateLookup {
+		search = "APPROXIMATE (lookup gate): " + search
+	}
 	log.Run(bench.RunRecord{Command: "knn", Config: j.flags, Seed: j.mf.seed, Kernels: kernels.Impl(),
 		CPUFeatures: kernels.CPUFeatures(), Workers: j.workersUsed, Points: j.n, Queries: rows, K: j.k,
-		Search: describeSearch(rep), BuildS: rep.Build.Wall.Seconds(), QueryS: rep.QueryTime.Seconds(), QueriesPerS: qps})
+		Search: search, BuildS: rep.Build.Wall.Seconds(), QueryS: rep.QueryTime.Seconds(), QueriesPerS: qps})
 	return log.Err()
 }

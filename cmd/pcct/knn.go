@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ type knnJob struct {
 	perm                                     []int32 // the ordering (--order), or nil
 	k, workers, exN, exD, show               int
 	pred, quiet, debug, audit                bool
+	profileFile                              string
+	profile                                  *metric.GateProfile
+	quantile                                 float64
 	falsePrunes                              int64
 	search                                   tree.Search
 	x, xq                                    []float64 // data and query coordinates
@@ -89,8 +93,12 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(j.info, "pcct knn: search: %s\n", describeSearch(rep))
-	if st := j.screen; j.gate == tree.GateScreen {
-		fmt.Fprintf(j.info, "pcct knn: screening: %s\n", describeScreen(st))
+	if st := j.screen; j.gate != tree.GateOff {
+		what := "screening"
+		if j.gate == tree.GateLookup {
+			what = "APPROXIMATE lookup gate"
+		}
+		fmt.Fprintf(j.info, "pcct knn: %s: %s\n", what, describeScreen(st))
 	}
 	if j.audit {
 		if err := j.runAudit(ctx, m, pool, nb); err != nil {
@@ -121,7 +129,9 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.searchFlag, "search", "auto", "how to search: auto (the tree where the metric has structure, else brute force), tree or brute; the answer is the same")
 	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
-	fs.StringVar(&j.gateFlag, "gate", "off", "brute force's tiles: off (float64) or screen (float32 first, with a proven bound; only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; residual metric, predecessor mode or --queries; costs n m 4 bytes)")
+	fs.StringVar(&j.gateFlag, "gate", "off", "brute force's tiles: off (float64), screen (float32 first, with a proven bound; only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; residual metric, predecessor mode or --queries; costs n m 4 bytes) or lookup (APPROXIMATE: screen with a gate profile's margins instead of the bound)")
+	fs.StringVar(&j.profileFile, "gate-profile", "", "with --gate lookup: the gate profile (JSON, from pcct gate-profile)")
+	fs.Float64Var(&j.quantile, "lookup-quantile", 1, "with --gate lookup: the quantile of the profile's float32 error to trust (1: the largest seen)")
 	fs.BoolVar(&j.audit, "gate-audit", false, "with --gate screen: run the search again in float64 and count the neighbours the gate lost (false prunes; 0 for an exact gate)")
 	fs.BoolVar(&j.quiet, "quiet", false, "print nothing on stderr but errors")
 	fs.StringVar(&j.maxMem, "max-memory", "", "memory the run may use (e.g. 8G); default: what is available (cgroup limit or MemAvailable). A run estimated above it stops before allocating")
@@ -153,10 +163,16 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 		return usageErr("--gate: %v", err)
 	}
 	if j.audit && j.gate == tree.GateOff {
-		return usageErr("--gate-audit checks a gate: give --gate screen")
+		return usageErr("--gate-audit checks a gate: give --gate screen or lookup")
 	}
-	if j.gate == tree.GateScreen && (j.mf.metric != "residual" || j.mf.float32) {
-		return usageErr("--gate screen applies to the residual metric with V in float64 (not --metric euclidean or --float32)")
+	if j.gate != tree.GateOff && (j.mf.metric != "residual" || j.mf.float32) {
+		return usageErr("--gate %s applies to the residual metric with V in float64 (not --metric euclidean or --float32)", j.gate)
+	}
+	if (j.gate == tree.GateLookup) != (j.profileFile != "") {
+		return usageErr("--gate lookup and --gate-profile go together")
+	}
+	if set["lookup-quantile"] && (j.gate != tree.GateLookup || !(j.quantile > 0 && j.quantile <= 1)) {
+		return usageErr("--lookup-quantile must be in (0, 1] with --gate lookup, got %v", j.quantile)
 	}
 	o := strings.ToLower(j.output)
 	switch {
@@ -213,6 +229,17 @@ func (j *knnJob) load() error {
 	}
 	if err := j.mf.checkData(j.n, j.d); err != nil {
 		return err
+	}
+	if j.profileFile != "" {
+		f, err := os.Open(j.profileFile)
+		if err != nil {
+			return fmt.Errorf("--gate-profile: %w", err)
+		}
+		j.profile, err = metric.ReadProfile(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("--gate-profile %s: %w", j.profileFile, err)
+		}
 	}
 	if err := j.checkMemory(); err != nil { // before the example is made
 		return err
@@ -320,8 +347,9 @@ func (j *knnJob) runAudit(ctx context.Context, m metric.Metric, pool *streamer.P
 func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*tree.Neighbours, tree.Report, error) {
 	tick, done := newProgress(j.stderr, j.quiet, "pcct knn: search")
 	defer done()
-	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Progress: tick, Gate: j.gate, ScreenStats: &j.screen}
-	if j.gate == tree.GateScreen {
+	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Progress: tick, Gate: j.gate, ScreenStats: &j.screen,
+		Profile: j.profile, LookupQuantile: j.quantile}
+	if j.gate != tree.GateOff {
 		if err := m.(*metric.Residual).EnableScreening(); err != nil {
 			return nil, tree.Report{}, err
 		}
@@ -355,8 +383,12 @@ func (j *knnJob) report(stdout io.Writer, m metric.Metric, nb *tree.Neighbours, 
 	} else if j.queries != "" {
 		mode, what = "query points", "query"
 	}
-	fmt.Fprintf(stdout, "metric: %s\nexact %d-NN over %s: metric built in %.3f s, search %.3f s\n",
-		desc, j.k, mode, tBuild.Seconds(), tKNN.Seconds())
+	exact := "exact"
+	if j.gate == tree.GateLookup {
+		exact = "APPROXIMATE (lookup gate)"
+	}
+	fmt.Fprintf(stdout, "metric: %s\n%s %d-NN over %s: metric built in %.3f s, search %.3f s\n",
+		desc, exact, j.k, mode, tBuild.Seconds(), tKNN.Seconds())
 	rows := nb.N()
 	for i := 0; i < min(j.show, rows); i++ {
 		r := rows - 1 - i // the last points have the most predecessors

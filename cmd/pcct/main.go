@@ -27,6 +27,8 @@ Usage:
                      tree of synthetic points, with baselines (brute, sequential,
                      gpboost), recall@k and a telemetry log
   pcct report LOG    a telemetry log (--log-file) as a per-phase table and PNG plots
+  pcct gate-profile  sample the float32 error of the residual metric into a profile
+                     for knn --gate lookup (approximate), or --merge profiles
   pcct cpu           CPU features and the kernel implementation chosen
   pcct help          this text
 
@@ -81,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		err = queriesCmd(args[1:], stdout, stderr)
 	case "report":
 		err = reportCmd(args[1:], stdout, stderr)
+	case "gate-profile":
+		err = gateProfileCmd(args[1:], stdout, stderr)
 	case "cpu":
 		err = cpuCmd(stdout)
 	case "help", "-h", "-help", "--help":

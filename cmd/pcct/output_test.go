@@ -295,3 +295,41 @@ func TestKnnGate(t *testing.T) {
 		}
 	}
 }
+
+// TestGateProfileAndLookup: pcct gate-profile samples and merges
+// profiles; knn --gate lookup says it is approximate and the audit counts
+// its losses; mismatched profiles and flags are refused.
+func TestGateProfileAndLookup(t *testing.T) {
+	dir := t.TempDir()
+	p1, p2, pm := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json"), filepath.Join(dir, "m.json")
+	base := []string{"--example-n", "3000", "--example-d", "4", "--inducing", "64"}
+	for i, p := range []string{p1, p2} {
+		args := append([]string{"gate-profile", "--rows", "50", "--seed", fmt.Sprint(42 + i), "--output", p}, base...)
+		if code, stdout, stderr := runCLI(args...); code != 0 || !strings.Contains(stdout, "wrote "+p) {
+			t.Fatalf("gate-profile: exit %d, %s %s", code, stdout, stderr)
+		}
+	}
+	if code, stdout, stderr := runCLI("gate-profile", "--merge", p1+","+p2, "--output", pm); code != 0 || !strings.Contains(stdout, "299900 pairs") {
+		t.Fatalf("merge: exit %d: %s %s", code, stdout, stderr)
+	}
+	code, stdout, stderr := runCLI(append([]string{"knn", "--predecessor", "--search", "brute", "--gate", "lookup", "--gate-profile", pm, "--gate-audit"}, base...)...)
+	if code != 0 || !strings.Contains(stdout, "APPROXIMATE (lookup gate) 8-NN") || !strings.Contains(stderr, "APPROXIMATE lookup gate:") || !strings.Contains(stderr, "audit: 0 false prunes") {
+		t.Fatalf("lookup: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{append([]string{"knn", "--gate", "lookup"}, base...), 2, "--gate lookup and --gate-profile go together"},
+		{append([]string{"knn", "--gate", "screen", "--lookup-quantile", "0.5"}, base...), 2, "--lookup-quantile must be in (0, 1] with --gate lookup"},
+		{[]string{"knn", "--example-n", "3000", "--example-d", "4", "--inducing", "32", "--predecessor", "--search", "brute", "--gate", "lookup", "--gate-profile", pm}, 1, "gate profile was made for"},
+		{[]string{"gate-profile", "--merge", p1 + "," + writeFile(t, "bad.json", `{"schema": "x"}`), "--output", filepath.Join(dir, "x.json")}, 1, `schema "x"`},
+		{[]string{"gate-profile", "--metric", "euclidean", "--output", filepath.Join(dir, "y.json")}, 2, "residual metric"},
+	} {
+		code, _, stderr := runCLI(c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %s", c.args, code, stderr)
+		}
+	}
+}

@@ -76,11 +76,18 @@ type Screener interface {
 	// appends to out every candidate whose float64 distance could be at
 	// most sqrt(kth2[i]) (kth2 may hold +Inf), with bounds Lo2 <= d64² <=
 	// Hi2; the others are proven farther.
-	ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits)
+	// margin, if not nil, replaces the proven bound by an empirical one
+	// (the approximate lookup gate).
+	ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, margin Margin, out *ScreenHits)
 	// Heavy returns the screening weight (Set.SW) above which a point's
 	// bound is too wide to screen it as a query.
 	Heavy() float64
 }
+
+// A Margin gives, for a query radius r, how far d32 may exceed d64 (lo)
+// and fall short of it (hi) for the pairs that matter: an empirical bound
+// (GateProfile.Margins), for the approximate lookup gate.
+type Margin func(r float64) (lo, hi float64)
 
 // ScreenHits are the candidates a screened tile could not drop: hit h is
 // query row Query[h] of the tile (0-based in its query block), candidate
@@ -221,7 +228,7 @@ func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q B
 // and carries Lo2 = (d32² (1-3u) - B_ij - 8u)(1 - 32u) and Hi2 = (d32²
 // (1+3u) + B_ij + 8u)(1 + 32u). The query's own point (same root point)
 // gets Lo2 = Hi2 = 0.
-func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits) {
+func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, margin Margin, out *ScreenHits) {
 	sq, sc, wq, wc, ok := r.screenParts(w, qs, q, cs, c)
 	if !ok {
 		return
@@ -261,7 +268,11 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 		own := w.selfPairs[s0:sp]
 		bi := e*wq[i]*wmax + under*sq[i]*scmax + 16*u
 		rad := math.Inf(1)
-		if k2 := kth2[i]; !math.IsInf(k2, 1) {
+		var mlo, mhi float64
+		if margin != nil {
+			mlo, mhi = margin(math.Sqrt(kth2[i]))
+			rad = math.Sqrt(kth2[i]) + mlo
+		} else if k2 := kth2[i]; !math.IsInf(k2, 1) {
 			rad = math.Sqrt((k2/(1-32*u)+bi+8*u)/(1-3*u)) * (1 + 4*u)
 		}
 		row := w.g[i*nc : (i+1)*nc]
@@ -281,6 +292,10 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 			d2 := row[j] * row[j]
 			lo := max((d2*(1-3*u)-b-8*u)*(1-32*u), 0)
 			hi := (d2*(1+3*u) + b + 8*u) * (1 + 32*u)
+			if margin != nil {
+				l := max(row[j]-mlo, 0)
+				lo, hi = l*l, (row[j]+mhi)*(row[j]+mhi)
+			}
 			out.Query, out.Cand = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(j))))
 			out.Lo2, out.Hi2 = append(out.Lo2, lo), append(out.Hi2, hi)
 		}
@@ -298,4 +313,21 @@ func isOwn(own [][2]int32, j int32) bool {
 		}
 	}
 	return false
+}
+
+// tile32 writes the float32 screening tile's distances d32 (the float32
+// dot products through the float64 epilogue), with Tile's layout: the
+// statistic the gate profiles record.
+func (r *Residual) tile32(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
+	sq, sc, _, _, ok := r.screenParts(w, qs, q, cs, c)
+	if !ok {
+		return
+	}
+	nq, nc := q.Len(), c.Len()
+	w.g = grow(w.g, nq*nc)
+	for i, x := range w.g32[:nq*nc] {
+		w.g[i] = float64(x)
+	}
+	kernels.ResidualTile(dst, ldd, w.k, nc, w.g, nc, sq, sc, nq, nc, nil)
+	zeroSelf(w, dst, ldd, qs, q, cs, c)
 }

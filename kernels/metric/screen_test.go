@@ -176,7 +176,7 @@ func TestScreenRows(t *testing.T) {
 					}
 				}
 				var h ScreenHits
-				m.ScreenRows(w, m.Data(), q, m.Data(), blk, kth2, &h)
+				m.ScreenRows(w, m.Data(), q, m.Data(), blk, kth2, nil, &h)
 				got := map[[2]int32]int{}
 				for x := range h.Cand {
 					got[[2]int32{h.Query[x], h.Cand[x]}] = x
