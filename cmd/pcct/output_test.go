@@ -284,7 +284,7 @@ func TestKnnGate(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--gate", "lookup"}, `gate "lookup" is not implemented`},
+		{[]string{"--gate", "bound"}, `gate "bound" is not implemented`},
 		{[]string{"--gate", "screen", "--metric", "euclidean"}, "--gate screen applies to the residual metric"},
 		{[]string{"--gate", "fast"}, `unknown gate "fast"`},
 		{[]string{"--gate-audit"}, "--gate-audit checks a gate"},
