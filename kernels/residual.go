@@ -50,3 +50,17 @@ func ResidualTile(dst []float64, ldd int, k []float64, ldk int, g []float64, ldg
 		}
 	}
 }
+
+// Widen sets dst[j] = float64(src[j]) for j < len(src) (exact: every
+// float32 is a float64); dst must have room and must not overlap src. The
+// screened residual tiles widen their float32 dot products with it.
+func Widen(dst []float64, src []float32) {
+	n := len(src)
+	if len(dst) < n {
+		panic(fmt.Sprintf("kernels: Widen: dst has %d elements for %d", len(dst), n))
+	}
+	done := widen(dst[:n], src)
+	for j := done; j < n; j++ {
+		dst[j] = float64(src[j])
+	}
+}

@@ -9,7 +9,13 @@ package kernels
 // it returns their count.
 func residualRowAVX512(dst *float64, k *float64, gram *float64, sc *float64, n int, sq float64, r float64, idx *int32) int
 
+// widenF32AVX512 sets dst[j] = float64(src[j]) for j < n, a multiple of the vector's doubles.
+func widenF32AVX512(dst *float64, src *float32, n int)
+
 // residualRowAVX2 computes dst[j] = sqrt(1 - min(|(k[j]-gram[j])*(sc[j]*sq)|, 1)) for j < n,
 // in that order of operations (no FMA), and appends to idx every j with dst[j] <= r;
 // it returns their count.
 func residualRowAVX2(dst *float64, k *float64, gram *float64, sc *float64, n int, sq float64, r float64, idx *int32) int
+
+// widenF32AVX2 sets dst[j] = float64(src[j]) for j < n, a multiple of the vector's doubles.
+func widenF32AVX2(dst *float64, src *float32, n int)

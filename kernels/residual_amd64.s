@@ -202,6 +202,27 @@ DATA tailmaskAVX512<>+30(SB)/2, $0x7fff
 DATA tailmaskAVX512<>+32(SB)/2, $0xffff
 GLOBL tailmaskAVX512<>(SB), RODATA|NOPTR, $34
 
+// func widenF32AVX512(dst *float64, src *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·widenF32AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+
+loop:
+	CMPQ      DX, $0x00000008
+	JL        done
+	VCVTPS2PD (CX), Z0
+	VMOVUPD   Z0, (AX)
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000040, AX
+	SUBQ      $0x00000008, DX
+	JMP       loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func residualRowAVX2(dst *float64, k *float64, gram *float64, sc *float64, n int, sq float64, r float64, idx *int32) int
 // Requires: AVX, BMI
 TEXT ·residualRowAVX2(SB), NOSPLIT, $0-72
@@ -378,3 +399,24 @@ DATA tailmaskAVX2<>+40(SB)/8, $0x0000000000000000
 DATA tailmaskAVX2<>+48(SB)/8, $0x0000000000000000
 DATA tailmaskAVX2<>+56(SB)/8, $0x0000000000000000
 GLOBL tailmaskAVX2<>(SB), RODATA|NOPTR, $64
+
+// func widenF32AVX2(dst *float64, src *float32, n int)
+// Requires: AVX
+TEXT ·widenF32AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+
+loop:
+	CMPQ      DX, $0x00000004
+	JL        done
+	VCVTPS2PD (CX), Y0
+	VMOVUPD   Y0, (AX)
+	ADDQ      $0x00000010, CX
+	ADDQ      $0x00000020, AX
+	SUBQ      $0x00000004, DX
+	JMP       loop
+
+done:
+	VZEROUPPER
+	RET

@@ -1,5 +1,6 @@
 // Command residual generates the residual-correlation distance row of
-// package kernels, fused with a radius test, for AVX-512 and AVX2+FMA.
+// package kernels, fused with a radius test, and the float32-to-float64
+// widening of screened dot products, for AVX-512 and AVX2+FMA.
 package main
 
 import (
@@ -14,6 +15,7 @@ func main() {
 	ConstraintExpr("!purego")
 	for _, isa := range vecgen.All {
 		row(isa)
+		widen(isa)
 	}
 	Generate()
 }
@@ -101,5 +103,31 @@ func row(isa vecgen.ISA) {
 	Label("done")
 	VZEROUPPER()
 	Store(comp.Count(), ReturnIndex(0))
+	RET()
+}
+
+// widen writes the conversion of float32 values to float64, one vector of
+// doubles per step (n a multiple of the vector's lanes; Widen does the
+// rest).
+func widen(isa vecgen.ISA) {
+	lanes := isa.Lanes(8)
+	name := "widenF32" + isa.Name
+	TEXT(name, NOSPLIT, "func(dst *float64, src *float32, n int)")
+	Doc(name+" sets dst[j] = float64(src[j]) for j < n, a multiple of the vector's doubles.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	Label("loop")
+	CMPQ(n, U32(lanes))
+	JL(LabelRef("done"))
+	v := isa.Vec()
+	VCVTPS2PD(Mem{Base: src}, v)
+	VMOVUPD(v, Mem{Base: dst})
+	ADDQ(U32(4*lanes), src)
+	ADDQ(U32(8*lanes), dst)
+	SUBQ(U32(lanes), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
 	RET()
 }

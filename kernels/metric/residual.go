@@ -443,9 +443,7 @@ func (r *Residual) parts(w *Workspace, qs *Set, q Block, cs *Set, c Block) (sq, 
 		} else {
 			kernels.DotTile32(w.g32, nc, vq, m, cs.V32[c.Lo*m:], m, nq, nc, m)
 		}
-		for i, x := range w.g32 {
-			w.g[i] = float64(x)
-		}
+		kernels.Widen(w.g, w.g32[:nq*nc])
 	} else {
 		vq := rowsOf(&w.vq, qs.V, m, q)
 		if c.IDs != nil {

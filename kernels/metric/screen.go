@@ -235,9 +235,7 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 	}
 	nq, nc, m := q.Len(), c.Len(), r.m
 	w.g = grow(w.g, nq*nc)
-	for i, x := range w.g32[:nq*nc] {
-		w.g[i] = float64(x)
-	}
+	kernels.Widen(w.g, w.g32[:nq*nc])
 	// The block's radius uses the largest weight among the light
 	// candidates; the heavy ones (weights above r.heavy, the inducing
 	// points and their like) are checked one by one below.
@@ -325,9 +323,7 @@ func (r *Residual) tile32(w *Workspace, dst []float64, ldd int, qs *Set, q Block
 	}
 	nq, nc := q.Len(), c.Len()
 	w.g = grow(w.g, nq*nc)
-	for i, x := range w.g32[:nq*nc] {
-		w.g[i] = float64(x)
-	}
+	kernels.Widen(w.g, w.g32[:nq*nc])
 	kernels.ResidualTile(dst, ldd, w.k, nc, w.g, nc, sq, sc, nq, nc, nil)
 	zeroSelf(w, dst, ldd, qs, q, cs, c)
 }
