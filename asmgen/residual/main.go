@@ -113,7 +113,7 @@ func widen(isa vecgen.ISA) {
 	lanes := isa.Lanes(8)
 	name := "widenF32" + isa.Name
 	TEXT(name, NOSPLIT, "func(dst *float64, src *float32, n int)")
-	Doc(name+" sets dst[j] = float64(src[j]) for j < n, a multiple of the vector's doubles.")
+	Doc(name + " sets dst[j] = float64(src[j]) for j < n, a multiple of the vector's doubles.")
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
 	n := Load(Param("n"), GP64())
