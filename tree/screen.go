@@ -22,6 +22,11 @@ const (
 	// metric.Screener): the answer is bit for bit GateOff's. It needs a
 	// metric with screening enabled (Residual.EnableScreening).
 	GateScreen
+	// GateAuto screens where it pays: brute force on a residual metric with
+	// V in float64 enables screening on the metric if needed (so it must
+	// not be searched concurrently then) and lets the probe decide; query
+	// sets embedded before that are not screened. Exact, like GateScreen.
+	GateAuto
 	// GateLookup is GateScreen with the bound replaced by a gate
 	// profile's quantile of the float32 error (KNNOptions.Profile,
 	// LookupQuantile): APPROXIMATE, a neighbour whose float32 distance
@@ -38,10 +43,12 @@ func ParseGate(s string) (Gate, error) {
 		return GateScreen, nil
 	case "lookup":
 		return GateLookup, nil
+	case "auto":
+		return GateAuto, nil
 	case "bound":
 		return 0, fmt.Errorf("gate %q is not implemented (want off, screen or lookup)", s)
 	}
-	return 0, fmt.Errorf("unknown gate %q (want off, screen or lookup)", s)
+	return 0, fmt.Errorf("unknown gate %q (want off, auto, screen or lookup)", s)
 }
 
 func (g Gate) String() string {
@@ -50,6 +57,8 @@ func (g Gate) String() string {
 		return "screen"
 	case GateLookup:
 		return "lookup"
+	case GateAuto:
+		return "auto"
 	}
 	return "off"
 }
@@ -95,8 +104,22 @@ type screening struct {
 // newScreening returns the screening state for opt (nil for GateOff), or
 // an error when the metric cannot screen these sets.
 func newScreening(m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, error) {
-	if opt.Gate != GateScreen && opt.Gate != GateLookup {
+	switch opt.Gate {
+	case GateOff:
 		return nil, nil
+	case GateAuto:
+		r, ok := m.(*metric.Residual)
+		if !ok || r.Float32Bound() > 0 {
+			return nil, nil // Euclidean, or V already in float32
+		}
+		if !r.CanScreen(qs, m.Data()) {
+			if qs != m.Data() {
+				return nil, nil // a query set embedded without the copy
+			}
+			if err := r.EnableScreening(); err != nil {
+				return nil, nil
+			}
+		}
 	}
 	s, ok := m.(metric.Screener)
 	if !ok || !s.CanScreen(qs, m.Data()) {

@@ -200,3 +200,35 @@ func slicesSum(s []int64) int64 {
 	}
 	return t
 }
+
+// TestGateAuto: auto screens brute force where it pays, enabling the
+// metric's float32 copy itself, and leaves other metrics alone; the
+// answers are the float64 ones.
+func TestGateAuto(t *testing.T) {
+	const n = 4000
+	x := uniformPoints(n, 8, 6)
+	m, err := metric.NewResidual(context.Background(), x, n, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 64, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := metric.NewEuclidean(x, n, 8)
+	for _, mm := range []metric.Metric{m, e} {
+		var st ScreenStats
+		opt := KNNOptions{K: 8, Predecessor: true}
+		want, _ := BruteAllKNN(context.Background(), mm, opt)
+		opt.Gate, opt.ScreenStats = GateAuto, &st
+		got, err := BruteAllKNN(context.Background(), mm, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("%s: %s", mm.Name(), firstDiff(got, want))
+		}
+		if screened := st.Screened > 0; screened != (mm == metric.Metric(m)) {
+			t.Fatalf("%s: screened %v", mm.Name(), screened)
+		}
+	}
+	if !m.CanScreen(m.Data(), m.Data()) {
+		t.Fatal("auto did not keep the float32 copy")
+	}
+}

@@ -93,7 +93,7 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(j.info, "pcct knn: search: %s\n", describeSearch(rep))
-	if st := j.screen; j.gate != tree.GateOff {
+	if st := j.screen; j.gate == tree.GateScreen || j.gate == tree.GateLookup || (j.gate == tree.GateAuto && st.Screened > 0) {
 		what := "screening"
 		if j.gate == tree.GateLookup {
 			what = "APPROXIMATE lookup gate"
@@ -129,7 +129,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.searchFlag, "search", "auto", "how to search: auto (the tree where the metric has structure, else brute force), tree or brute; the answer is the same")
 	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
-	fs.StringVar(&j.gateFlag, "gate", "off", "brute force's tiles: off (float64), screen (float32 first, with a proven bound; only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; residual metric, predecessor mode or --queries; costs n m 4 bytes) or lookup (APPROXIMATE: screen with a gate profile's margins instead of the bound)")
+	fs.StringVar(&j.gateFlag, "gate", "auto", "brute force's tiles: auto (screen where a probe finds it pays: residual metric in float64, brute force on the data), off (float64), screen (float32 first, with a proven bound; only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; residual metric, predecessor mode or --queries; costs n m 4 bytes) or lookup (APPROXIMATE: screen with a gate profile's margins instead of the bound)")
 	fs.StringVar(&j.profileFile, "gate-profile", "", "with --gate lookup: the gate profile (JSON, from pcct gate-profile)")
 	fs.Float64Var(&j.quantile, "lookup-quantile", 1, "with --gate lookup: the quantile of the profile's float32 error to trust (1: the largest seen)")
 	fs.BoolVar(&j.audit, "gate-audit", false, "with --gate screen: run the search again in float64 and count the neighbours the gate lost (false prunes; 0 for an exact gate)")
@@ -163,9 +163,9 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 		return usageErr("--gate: %v", err)
 	}
 	if j.audit && j.gate == tree.GateOff {
-		return usageErr("--gate-audit checks a gate: give --gate screen or lookup")
+		return usageErr("--gate-audit checks a gate: give --gate auto, screen or lookup")
 	}
-	if j.gate != tree.GateOff && (j.mf.metric != "residual" || j.mf.float32) {
+	if (j.gate == tree.GateScreen || j.gate == tree.GateLookup) && (j.mf.metric != "residual" || j.mf.float32) {
 		return usageErr("--gate %s applies to the residual metric with V in float64 (not --metric euclidean or --float32)", j.gate)
 	}
 	if (j.gate == tree.GateLookup) != (j.profileFile != "") {
@@ -281,7 +281,7 @@ func (j *knnJob) checkMemory() error {
 	if j.queries != "" {
 		rows = j.nq
 	}
-	est := estimateMemory(j.n+j.nq, j.d, m, rows, j.k, j.mf.float32)
+	est := estimateMemory(j.n+j.nq, j.d, m, rows, j.k, j.mf.float32, j.gate != tree.GateOff && !j.mf.float32)
 	limit, source, ok := availableMemory()
 	if j.maxMem != "" {
 		v, err := parseSize(j.maxMem)
@@ -349,7 +349,7 @@ func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) 
 	defer done()
 	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Progress: tick, Gate: j.gate, ScreenStats: &j.screen,
 		Profile: j.profile, LookupQuantile: j.quantile}
-	if j.gate != tree.GateOff {
+	if j.gate == tree.GateScreen || j.gate == tree.GateLookup {
 		if err := m.(*metric.Residual).EnableScreening(); err != nil {
 			return nil, tree.Report{}, err
 		}

@@ -21,14 +21,18 @@ type memEstimate struct {
 // dimension d (m columns of V for the residual metric, 0 for Euclidean;
 // 4-byte V with float32), answering rows queries: the coordinates (and
 // their transpose), V, p and 1/sqrt(p), the tree's arrays, the answer
-// (int32 indices and float64 distances) and its int64 copy for the output,
+// (int32 indices and float64 distances) and its int64 copy for the output
+// (with screen, V's float32 copy),
 // plus the runtime's base and a 25 % margin for the garbage collector at
 // 20 % growth and the workers' scratch.
-func estimateMemory(n, d, m, rows, k int, float32V bool) memEstimate {
+func estimateMemory(n, d, m, rows, k int, float32V, screen bool) memEstimate {
 	fn, fr, fk := float64(n), float64(rows), float64(k)
 	v := fn * float64(m) * 8
 	if float32V {
 		v /= 2
+	}
+	if screen {
+		v *= 1.5 // the float32 copy screening keeps
 	}
 	coords := 2 * fn * float64(d) * 8
 	tree := fn * 100

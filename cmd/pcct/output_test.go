@@ -287,7 +287,7 @@ func TestKnnGate(t *testing.T) {
 		{[]string{"--gate", "bound"}, `gate "bound" is not implemented`},
 		{[]string{"--gate", "screen", "--metric", "euclidean"}, "--gate screen applies to the residual metric"},
 		{[]string{"--gate", "fast"}, `unknown gate "fast"`},
-		{[]string{"--gate-audit"}, "--gate-audit checks a gate"},
+		{[]string{"--gate-audit", "--gate", "off"}, "--gate-audit checks a gate"},
 	} {
 		code, _, stderr := runCLI(append([]string{"knn", "--example-n", "100"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
