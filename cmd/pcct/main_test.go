@@ -78,6 +78,7 @@ func TestKnnBadInputs(t *testing.T) {
 		{"format-no-output", []string{"--input", good, "--k", "2", "--format", "gpgp"}, "--format applies to --output", 2},
 		{"csv-typo", []string{"--input", writeFile(t, "typo.csv", "1,abc,3\n4,5,6\n")}, `line 1, column 2: "abc" is not a number`, 1},
 		{"npy-header", []string{"--input", writeFile(t, "cut.npy", "\x93NUMPY\x01\x00\x76\x00{'descr': '<f8', 'fort")}, "truncated inside its 128-byte header", 1},
+		{"npy-object", []string{"--input", writeFile(t, "obj.npy", "\x93NUMPY\x01\x00\x76\x00{'descr': '|O', 'fortran_order': False, 'shape': (2, 2), }"+strings.Repeat(" ", 58)+"\n"+strings.Repeat("\x00", 32))}, "dtype '|O' is not supported", 1},
 		{"output-is-input", []string{"--input", good, "--k", "2", "--output", good}, "is the input file", 2},
 		{"output-dir", []string{"--input", good, "--k", "2", "--output", "/nonexistent/dir/o.npy"}, "no such file or directory", 1},
 		{"variance", []string{"--input", good, "--k", "2", "--variance", "-2"}, "--variance must be positive", 2},
@@ -310,5 +311,22 @@ func TestKnnPadsLargeK(t *testing.T) {
 				t.Fatalf("row %d = %v %v: want 4 neighbours then padding", i, idx[i*6:i*6+6], dist[i*6:i*6+6])
 			}
 		}
+	}
+}
+
+// TestKnnDistancesUnwritable: when the distances file cannot be written
+// (here a directory stands at its path) the run stops before the work and
+// writes no indices file either.
+func TestKnnDistancesUnwritable(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "nn_distances.npy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI("knn", "--example-n", "200", "--output", filepath.Join(dir, "nn.npy"))
+	if msgs := errorLines(stderr); code != 1 || len(msgs) != 1 || !strings.Contains(msgs[0], "is a directory") || strings.Contains(stderr, "search:") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nn.npy")); !os.IsNotExist(err) {
+		t.Fatalf("the indices file was written: %v", err)
 	}
 }
