@@ -26,6 +26,22 @@ func parseSearch(s *C.char) (tree.Search, error) {
 	return sr, nil
 }
 
+// searchArgs checks a search's metric handle, search name and k.
+func searchArgs(h C.uint64_t, search *C.char, k C.int64_t) (*metricHandle, tree.Search, error) {
+	mh, err := lookup[*metricHandle](h, "metric")
+	if err != nil {
+		return nil, 0, err
+	}
+	sr, err := parseSearch(search)
+	if err != nil {
+		return nil, 0, err
+	}
+	if k < 1 {
+		return nil, 0, bad("k must be at least 1, got %d", k)
+	}
+	return mh, sr, nil
+}
+
 // export writes an answer into the caller's arrays (n x k each).
 func export(nb *tree.Neighbours, idx *C.int64_t, dist *C.double) error {
 	n := len(nb.Indices())
@@ -44,16 +60,9 @@ func export(nb *tree.Neighbours, idx *C.int64_t, dist *C.double) error {
 func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search *C.char, workers C.int64_t,
 	idx *C.int64_t, dist *C.double, msg *C.char, msglen C.int64_t) C.int {
 	return status(guard(func() error {
-		mh, err := lookup[*metricHandle](h, "metric")
+		mh, sr, err := searchArgs(h, search, k)
 		if err != nil {
 			return err
-		}
-		sr, err := parseSearch(search)
-		if err != nil {
-			return err
-		}
-		if k < 1 {
-			return bad("k must be at least 1, got %d", k)
 		}
 		pool := streamer.NewPool(int(workers))
 		defer pool.Close()
@@ -70,16 +79,12 @@ func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search *C.char, work
 func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, search *C.char, workers C.int64_t,
 	idx *C.int64_t, dist *C.double, msg *C.char, msglen C.int64_t) C.int {
 	return status(guard(func() error {
-		mh, err := lookup[*metricHandle](h, "metric")
+		mh, sr, err := searchArgs(h, search, k)
 		if err != nil {
 			return err
 		}
-		sr, err := parseSearch(search)
-		if err != nil {
-			return err
-		}
-		if k < 1 || nq < 1 {
-			return bad("k and the number of queries must be at least 1, got k = %d, %d queries", k, nq)
+		if nq < 1 {
+			return bad("the number of queries must be at least 1, got %d", nq)
 		}
 		xq, err := floats(q, int(nq)*mh.m.Data().D)
 		if err != nil {
