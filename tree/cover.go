@@ -72,6 +72,10 @@ type Options struct {
 	// Seed sets the insertion MIS's hash priorities: the same seed gives
 	// the same tree for any worker count.
 	Seed uint64
+	// GridConflicts builds the insertion's conflict graph through a grid
+	// (Euclidean metric, up to 4 dimensions, groups of 128 points or more):
+	// only pairs in neighbouring cells are measured; the tree is the same.
+	GridConflicts bool
 }
 
 func (o *Options) defaults() error {

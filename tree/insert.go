@@ -74,6 +74,7 @@ type BatchStats struct {
 	// Distances computed in traversal and in the conflict graph; distances
 	// Gate-1 proved unnecessary.
 	Distances, GatePruned int64
+	GridCells             int           // occupied cells of the grid conflict graph
 	Traversal, Conflict   time.Duration // wall time of the phases
 	Insert                time.Duration // MIS and linking, sequential
 	// The batch's pool jobs: time each worker was busy, steals, and
@@ -89,6 +90,7 @@ type inserter struct {
 	t     *Tree
 	pool  *streamer.Pool
 	seed  uint64
+	grid  bool      // Options.GridConflicts
 	extra [][]int32 // children added beyond the tree's CSR lists
 	ws    []*insertScratch
 	plans []insertPlan
@@ -151,6 +153,7 @@ func (t *Tree) Insert(ctx context.Context, m metric.Metric, opt Options) error {
 		defer pool.Close()
 	}
 	in := newInserter(nt, pool, opt.Seed, n)
+	in.grid = opt.GridConflicts
 	if err := in.run(ctx, n0, n, opt.Batch, false); err != nil {
 		return err
 	}
@@ -166,6 +169,7 @@ func buildByInsertion(ctx context.Context, m metric.Metric, opt Options, pool *s
 	n := m.Data().N
 	nt := (&Tree{m: m, base: opt.Base, root: 0, childOff: make([]int32, 2)}).grownFrom(1, m, n)
 	in := newInserter(nt, pool, opt.Seed, n)
+	in.grid = opt.GridConflicts
 	if err := in.run(ctx, 1, n, opt.Batch, true); err != nil {
 		return nil, err
 	}
@@ -390,11 +394,18 @@ func (in *inserter) conflicts(ctx context.Context, active []insertPlan, groups [
 		return pairs, nil
 	}
 	data := in.t.m.Data()
+	cells := make([]int, len(big))
 	js, err := in.pool.RunContext(ctx, len(big), labelled(phaseConflict, func(w, k int) {
 		grp := groups[big[k]]
 		ids := make([]int32, len(grp))
 		for i, a := range grp {
 			ids[i] = active[a].p
+		}
+		if in.grid && len(grp) >= gridMin {
+			if d, c, ok := in.gridPairs(w, ids, in.conflictRadius(active, grp)); ok {
+				pairs[big[k]], cells[k] = d, c
+				return
+			}
 		}
 		d := make([]float64, len(ids)*len(ids))
 		in.t.m.Tile(in.ws[w].w, d, len(ids), data, metric.List(ids), data, metric.List(ids))
@@ -402,6 +413,9 @@ func (in *inserter) conflicts(ctx context.Context, active []insertPlan, groups [
 		pairs[big[k]] = d
 	}))
 	in.account(js)
+	for _, c := range cells {
+		in.cur.GridCells += c
+	}
 	return pairs, err
 }
 

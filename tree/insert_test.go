@@ -195,3 +195,38 @@ func TestInsertRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestGridConflicts: the grid conflict graph gives the same tree as the
+// full conflict tiles (it only skips pairs it proves too far apart), with
+// fewer distances, on Euclidean data in 2 and 3 dimensions; other metrics
+// and dimensions fall back to the tiles.
+func TestGridConflicts(t *testing.T) {
+	defer func(g int) { gridMin = g }(gridMin)
+	gridMin = 4 // the groups of these builds are small
+	for _, d := range []int{2, 3, 6} {
+		const n = 5000
+		x := shapes(n, d, 4)["clustered"]
+		e, _ := metric.NewEuclidean(x, n, d)
+		full := buildOrFail(t, e, Options{Algorithm: Insertion, Workers: 2})
+		grid := buildOrFail(t, e, Options{Algorithm: Insertion, Workers: 2, GridConflicts: true})
+		if err := sameTree(full, grid); err != nil {
+			t.Fatalf("d=%d: %v", d, err)
+		}
+		cells := 0
+		for _, b := range grid.Stats.Batches {
+			cells += b.GridCells
+		}
+		if used := cells > 0; used != (d <= gridMaxDim) {
+			t.Fatalf("d=%d: grid used %v (%d cells)", d, used, cells)
+		}
+		if d <= gridMaxDim && grid.Stats.Distances >= full.Stats.Distances {
+			t.Fatalf("d=%d: the grid computed %d distances, the tiles %d", d, grid.Stats.Distances, full.Stats.Distances)
+		}
+	}
+	r := treeCases(t, 600, 2)[0].m
+	a := buildOrFail(t, r, Options{Algorithm: Insertion, Batch: 256})
+	b := buildOrFail(t, r, Options{Algorithm: Insertion, Batch: 256, GridConflicts: true})
+	if err := sameTree(a, b); err != nil {
+		t.Fatalf("residual metric: %v", err)
+	}
+}
