@@ -163,7 +163,7 @@ func BuildRecords(st tree.BuildStats, n, workers int) []BatchRecord {
 		out[i] = BatchRecord{Phase: "insert", BatchIndex: i, BatchSize: b.Size, Selected: b.Size, Dominated: b.Deferred,
 			MISRounds: b.Rounds, TraversalMS: ms(b.Traversal), ConflictGraphMS: ms(b.Conflict), MISMS: ms(b.Insert),
 			Distances: b.Distances, Gate1Candidates: b.Distances + b.GatePruned, Gate1Pruned: b.GatePruned,
-			ConflictEdges: b.Edges, Workers: workers, WorkerBusyMS: busy, Utilisation: b.Utilisation, Steals: b.Steals}
+			ConflictEdges: b.Edges, GridCells: b.GridCells, Workers: workers, WorkerBusyMS: busy, Utilisation: b.Utilisation, Steals: b.Steals}
 	}
 	return out
 }
