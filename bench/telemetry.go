@@ -42,6 +42,7 @@ type BatchRecord struct {
 	// Gate1AuditFailures: neighbours a gate lost, found by --gate-audit.
 	Gate1AuditFailures int64     `json:"gate1_audit_failures"`
 	ConflictEdges      int64     `json:"conflict_edges"`
+	GridCells          int       `json:"grid_cells"` // the grid conflict graph's occupied cells
 	Workers            int       `json:"workers"`
 	WorkerBusyMS       []float64 `json:"worker_busy_ms"`
 	Utilisation        float64   `json:"utilisation"`
