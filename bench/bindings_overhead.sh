@@ -17,7 +17,7 @@ PCCT_LIB_DIR="$tmp" R CMD INSTALL --preclean --no-test-load --library="$tmp/rlib
 import numpy as np
 np.save('$tmp/x.npy', np.random.default_rng(1).random((32768, 8)))"
 for run in 1 2 3; do
-	"$tmp/pcct" knn --input "$tmp/x.npy" --predecessor --k 8 --gate off --show 0 2>/dev/null | awk '/metric built/ {gsub(",", ""); print "go:     " $9 + $12 " s"}'
+	"$tmp/pcct" knn --input "$tmp/x.npy" --predecessor --k 8 --show 0 2>/dev/null | awk '/metric built/ {gsub(",", ""); print "go:     " $9 + $12 " s"}'
 	PCCT_LIB="$tmp/libpcct.so" /usr/bin/python3 -c "
 import sys, time, numpy as np
 sys.path.insert(0, 'python')

@@ -10,6 +10,7 @@ import (
 	"os"
 	"unsafe"
 
+	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
 	"github.com/pcct/pcct/tree"
 )
@@ -26,20 +27,47 @@ func parseSearch(s *C.char) (tree.Search, error) {
 	return sr, nil
 }
 
-// searchArgs checks a search's metric handle, search name and k.
-func searchArgs(h C.uint64_t, search *C.char, k C.int64_t) (*metricHandle, tree.Search, error) {
+// searchArgs checks a search's metric handle, search name, gate and k.
+func searchArgs(h C.uint64_t, search, gate *C.char, k C.int64_t) (*metricHandle, tree.Search, tree.Gate, error) {
 	mh, err := lookup[*metricHandle](h, "metric")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	sr, err := parseSearch(search)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
+	}
+	g := tree.GateAuto
+	if gate != nil {
+		switch C.GoString(gate) {
+		case "off":
+			g = tree.GateOff
+		case "auto":
+		default:
+			return nil, 0, 0, bad("gate must be \"auto\" or \"off\", got %q", C.GoString(gate))
+		}
 	}
 	if k < 1 {
-		return nil, 0, bad("k must be at least 1, got %d", k)
+		return nil, 0, 0, bad("k must be at least 1, got %d", k)
 	}
-	return mh, sr, nil
+	return mh, sr, g, nil
+}
+
+// lock takes the handle's lock for a search with gate g: exclusive when
+// the auto gate may add the residual metric's float32 copy, shared
+// otherwise. It returns the unlock.
+func (mh *metricHandle) lock(g tree.Gate) func() {
+	if r, ok := mh.m.(*metric.Residual); ok && g == tree.GateAuto {
+		mh.mu.RLock()
+		screened := r.CanScreen(r.Data(), r.Data())
+		mh.mu.RUnlock()
+		if !screened {
+			mh.mu.Lock()
+			return mh.mu.Unlock
+		}
+	}
+	mh.mu.RLock()
+	return mh.mu.RUnlock
 }
 
 // export writes an answer into the caller's arrays (n x k each).
@@ -57,16 +85,17 @@ func export(nb *tree.Neighbours, idx *C.int64_t, dist *C.double) error {
 }
 
 //export pcct_knn
-func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search *C.char, workers C.int64_t,
+func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search, gate *C.char, workers C.int64_t,
 	idx *C.int64_t, dist *C.double, msg *C.char, msglen C.int64_t) C.int {
 	return status(guard(func() error {
-		mh, sr, err := searchArgs(h, search, k)
+		mh, sr, g, err := searchArgs(h, search, gate, k)
 		if err != nil {
 			return err
 		}
+		defer mh.lock(g)()
 		pool := streamer.NewPool(int(workers))
 		defer pool.Close()
-		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool}
+		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool, Gate: g}
 		nb, _, err := tree.AllKNNSearch(context.Background(), mh.m, opt, sr, tree.Options{Pool: pool})
 		if err != nil {
 			return err
@@ -76,13 +105,14 @@ func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search *C.char, work
 }
 
 //export pcct_knn_queries
-func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, search *C.char, workers C.int64_t,
+func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, search, gate *C.char, workers C.int64_t,
 	idx *C.int64_t, dist *C.double, msg *C.char, msglen C.int64_t) C.int {
 	return status(guard(func() error {
-		mh, sr, err := searchArgs(h, search, k)
+		mh, sr, g, err := searchArgs(h, search, gate, k)
 		if err != nil {
 			return err
 		}
+		defer mh.lock(g)()
 		if nq < 1 {
 			return bad("the number of queries must be at least 1, got %d", nq)
 		}
@@ -96,7 +126,7 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
-		opt := tree.KNNOptions{K: int(k), Pool: pool}
+		opt := tree.KNNOptions{K: int(k), Pool: pool, Gate: g}
 		nb, _, err := tree.KNNSearch(context.Background(), mh.m, qs, opt, sr, tree.Options{Pool: pool})
 		if err != nil {
 			return err

@@ -118,6 +118,10 @@ func pcct_kernels() *C.char {
 type metricHandle struct {
 	m    metric.Metric
 	pool *streamer.Pool // the residual metric's (it embeds query points on it); closed on free
+	// mu lets searches share the metric (read) except the first search
+	// with the auto gate on a residual metric, which may add its float32
+	// copy (write).
+	mu sync.RWMutex
 }
 
 type treeHandle struct {

@@ -44,8 +44,9 @@ def _load():
                                              ctypes.POINTER(u64), ctypes.c_char_p, i64]
         lib.pcct_metric_euclidean.argtypes = [ptr, i64, i64, ctypes.POINTER(u64), ctypes.c_char_p, i64]
         lib.pcct_metric_free.argtypes = [u64]
-        lib.pcct_knn.argtypes = [u64, i64, ctypes.c_int, ctypes.c_char_p, i64, ptr, ptr, ctypes.c_char_p, i64]
-        lib.pcct_knn_queries.argtypes = [u64, ptr, i64, i64, ctypes.c_char_p, i64, ptr, ptr, ctypes.c_char_p, i64]
+        cs = ctypes.c_char_p
+        lib.pcct_knn.argtypes = [u64, i64, ctypes.c_int, cs, cs, i64, ptr, ptr, cs, i64]
+        lib.pcct_knn_queries.argtypes = [u64, ptr, i64, i64, cs, cs, i64, ptr, ptr, cs, i64]
         for f in ("pcct_metric_residual", "pcct_metric_euclidean", "pcct_knn", "pcct_knn_queries"):
             getattr(lib, f).restype = ctypes.c_int
         if lib.pcct_abi_version() != 1:
@@ -99,7 +100,7 @@ def _ptr(a):
 
 def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, inducing=None,
         inducing_points=None, jitter=None, seed=42, queries=None, workers=None, search="auto",
-        metric="residual"):
+        metric="residual", gate="auto"):
     """Exact k-nearest neighbours, as ``pcct knn`` computes them.
 
     x: (n, d) array of floats (C or Fortran order). Returns (indices,
@@ -109,6 +110,8 @@ def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, in
     takes only j < i). lengthscale: one value or one per dimension.
     inducing: the inducing-point count (default min(512, n)), or
     inducing_points: an (m, d) array. search: "auto", "tree" or "brute".
+    gate: "auto" (brute force screens in float32 where it pays, keeping a
+    float32 copy of V; the same answer) or "off".
     Bad arguments raise ValueError; a failed run raises PcctError.
     """
     lib = _load()
@@ -118,6 +121,8 @@ def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, in
         raise ValueError("pcct: k must be an integer >= 1, got %r" % (k,))
     if search not in ("auto", "tree", "brute"):
         raise ValueError("pcct: search must be 'auto', 'tree' or 'brute', got %r" % (search,))
+    if gate not in ("auto", "off"):
+        raise ValueError("pcct: gate must be 'auto' or 'off', got %r" % (gate,))
     if predecessor and queries is not None:
         raise ValueError("pcct: predecessor applies to all-points k-NN, not to queries")
     w = 0 if workers is None else int(workers)
@@ -148,12 +153,12 @@ def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, in
         if queries is None:
             idx = np.empty((n, k), dtype=np.int64)
             dist = np.empty((n, k), dtype=np.float64)
-            st = lib.pcct_knn(h, k, 1 if predecessor else 0, search.encode(), w, _ptr(idx), _ptr(dist), err, _ERRLEN)
+            st = lib.pcct_knn(h, k, 1 if predecessor else 0, search.encode(), gate.encode(), w, _ptr(idx), _ptr(dist), err, _ERRLEN)
         else:
             q = _points(queries, "queries", d)
             idx = np.empty((q.shape[0], k), dtype=np.int64)
             dist = np.empty((q.shape[0], k), dtype=np.float64)
-            st = lib.pcct_knn_queries(h, _ptr(q), q.shape[0], k, search.encode(), w, _ptr(idx), _ptr(dist), err, _ERRLEN)
+            st = lib.pcct_knn_queries(h, _ptr(q), q.shape[0], k, search.encode(), gate.encode(), w, _ptr(idx), _ptr(dist), err, _ERRLEN)
         _check(st, err)
         return idx, dist
     finally:

@@ -67,6 +67,14 @@ class TestAgainstCommand(unittest.TestCase):
         got = pcct.knn(x32, 6, predecessor=True, lengthscale=0.3, inducing=50)
         self.check(got, pcct.knn(x32.astype(np.float64), 6, predecessor=True, lengthscale=0.3, inducing=50))
 
+    def test_gate(self):
+        # Structureless data: brute force, screened under gate="auto".
+        x = np.random.default_rng(9).random((4000, 8))
+        auto = pcct.knn(x, 8, predecessor=True, inducing=64, search="brute")
+        off = pcct.knn(x, 8, predecessor=True, inducing=64, search="brute", gate="off")
+        self.check(auto, off)
+        self.check(auto, cli_knn(x, 8, ["--predecessor", "--inducing", "64", "--search", "brute", "--gate", "off"]))
+
     def test_padding(self):
         idx, dist = pcct.knn(self.x[:5], 8, metric="euclidean")
         self.assertTrue((idx[:, 4:] == -1).all() and np.isinf(dist[:, 4:]).all())
@@ -101,6 +109,7 @@ class TestBadArguments(unittest.TestCase):
             (lambda: pcct.knn(x, 3, queries=np.ones((4, 3))), ValueError, "queries has 3 dimensions"),
             (lambda: pcct.knn(x, 3, predecessor=True, queries=x), ValueError, "predecessor applies"),
             (lambda: pcct.knn(x, 3, metric="cosine"), ValueError, "metric must be"),
+            (lambda: pcct.knn(x, 3, gate="screen"), ValueError, "gate must be"),
         ]
         for fn, exc, msg in cases:
             with self.assertRaises(exc) as cm:

@@ -23,7 +23,7 @@ struct job {
 
 static void *search(void *arg) {
     struct job *j = arg;
-    j->status = pcct_knn(j->m, 6, 1, "tree", 1, j->idx, j->dist, j->err, sizeof j->err);
+    j->status = pcct_knn(j->m, 6, 1, "tree", "auto", 1, j->idx, j->dist, j->err, sizeof j->err);
     return NULL;
 }
 
@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
     static double dist[3][N * K];
     const char *searches[] = {"auto", "tree", "brute"};
     for (int s = 0; s < 3; s++) {
-        st = pcct_knn(m, K, 1, (char *)searches[s], 0, idx[s], dist[s], err, sizeof err);
+        st = pcct_knn(m, K, 1, (char *)searches[s], s == 1 ? "off" : NULL, 0, idx[s], dist[s], err, sizeof err);
         CHECK(st == 0, "knn %s: %s", searches[s], err);
     }
     CHECK(!memcmp(idx[0], idx[2], sizeof idx[0]) && !memcmp(dist[0], dist[2], sizeof dist[0]), "auto and brute differ");
@@ -94,13 +94,14 @@ int main(int argc, char **argv) {
     double q[4] = {0.5, 0.5, 0.1, 0.9};
     int64_t qi[2 * K];
     double qd[2 * K];
-    CHECK(pcct_knn_queries(m, q, 2, K, "tree", 0, qi, qd, err, sizeof err) == 0, "queries: %s", err);
+    CHECK(pcct_knn_queries(m, q, 2, K, "tree", "auto", 0, qi, qd, err, sizeof err) == 0, "queries: %s", err);
 
     // Errors: status codes and messages, never a crash.
-    CHECK(pcct_knn(m, 0, 0, "auto", 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "k must be at least 1"), "k = 0: %s", err);
-    CHECK(pcct_knn(m, K, 0, "fast", 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "fast"), "bad search: %s", err);
-    CHECK(pcct_knn(m, K, 0, "auto", 0, NULL, NULL, err, sizeof err) == 1, "NULL outputs: %s", err);
-    CHECK(pcct_knn(12345, K, 0, "auto", 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "not a live metric"), "bad handle: %s", err);
+    CHECK(pcct_knn(m, 0, 0, "auto", NULL, 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "k must be at least 1"), "k = 0: %s", err);
+    CHECK(pcct_knn(m, K, 0, "fast", NULL, 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "fast"), "bad search: %s", err);
+    CHECK(pcct_knn(m, K, 0, "auto", "lookup", 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "gate must be"), "bad gate: %s", err);
+    CHECK(pcct_knn(m, K, 0, "auto", NULL, 0, NULL, NULL, err, sizeof err) == 1, "NULL outputs: %s", err);
+    CHECK(pcct_knn(12345, K, 0, "auto", NULL, 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "not a live metric"), "bad handle: %s", err);
     CHECK(pcct_tree_knn(m, K, 0, 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "not a tree"), "metric as tree: %s", err);
     double bad[4] = {0, 0, NAN, 1};
     uint64_t mb = 0;

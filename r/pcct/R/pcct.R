@@ -31,14 +31,16 @@ count <- function(v, name, min = 1) {
 #' numeric matrix. Returns list(index, distance): n x k matrices, index
 #' 1-based, nearest first (ties to the lower index), NA where a point has
 #' fewer than k neighbours. predecessor = TRUE gives the Vecchia job (point
-#' i takes only j < i).
+#' i takes only j < i). gate = "auto" lets brute force screen in float32
+#' where it pays (the same answer); "off" never does.
 pcct_knn <- function(x, k, predecessor = FALSE, kernel = "rbf", lengthscale = 1, variance = 1,
                      inducing = NULL, inducing_points = NULL, jitter = NULL, seed = 42, queries = NULL,
-                     workers = NULL, search = "auto", metric = "residual") {
+                     workers = NULL, search = "auto", metric = "residual", gate = "auto") {
   xt <- points(x, "x")
   k <- count(k, "k")
   if (!metric %in% c("residual", "euclidean")) stop("pcct: metric must be \"residual\" or \"euclidean\"", call. = FALSE)
   if (!search %in% c("auto", "tree", "brute")) stop("pcct: search must be \"auto\", \"tree\" or \"brute\"", call. = FALSE)
+  if (!gate %in% c("auto", "off")) stop("pcct: gate must be \"auto\" or \"off\"", call. = FALSE)
   if (isTRUE(predecessor) && !is.null(queries)) stop("pcct: predecessor applies to all-points k-NN, not to queries", call. = FALSE)
   ut <- if (is.null(inducing_points)) NULL else points(inducing_points, "inducing_points", nrow(xt))
   qt <- if (is.null(queries)) NULL else points(queries, "queries", nrow(xt))
@@ -47,7 +49,7 @@ pcct_knn <- function(x, k, predecessor = FALSE, kernel = "rbf", lengthscale = 1,
   jit <- if (is.null(jitter)) 0 else as.double(jitter)
   if (!is.null(jitter) && !(jit > 0)) stop("pcct: jitter must be positive", call. = FALSE)
   .Call("pcct_r_knn", xt, k, isTRUE(predecessor), metric, as.character(kernel), as.double(lengthscale),
-        as.double(variance), m, ut, jit, as.double(seed), qt, w, search, PACKAGE = "pcct")
+        as.double(variance), m, ut, jit, as.double(seed), qt, w, search, gate, PACKAGE = "pcct")
 }
 
 #' The NNarray of GpGp, GPvecchia and VeccTMVN: n x (k+1), row i holding i

@@ -11,12 +11,12 @@
 #define ERRLEN 4096
 
 // pcct_r_knn(xt, k, predecessor, metric, kernel, lengthscale, variance,
-// inducing, ut, jitter, seed, qt, workers, search): xt is the d x n
+// inducing, ut, jitter, seed, qt, workers, search, gate): xt is the d x n
 // transpose of the points (so its memory is the n x d row-major array pcct
 // reads), ut and qt likewise or NULL.
 static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kernel, SEXP lengthscale,
                        SEXP variance, SEXP inducing, SEXP ut, SEXP jitter, SEXP seed, SEXP qt,
-                       SEXP workers, SEXP search) {
+                       SEXP workers, SEXP search, SEXP gate) {
     char err[ERRLEN] = {0};
     int64_t d = Rf_nrows(xt), n = Rf_ncols(xt);
     int64_t kk = (int64_t)Rf_asInteger(k);
@@ -41,9 +41,9 @@ static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kern
     int64_t *idx = (int64_t *)R_alloc(rows * kk, sizeof(int64_t));
     double *dist = (double *)R_alloc(rows * kk, sizeof(double));
     if (Rf_isNull(qt)) {
-        st = pcct_knn(h, kk, Rf_asLogical(predecessor), (char *)CHAR(STRING_ELT(search, 0)), w, idx, dist, err, ERRLEN);
+        st = pcct_knn(h, kk, Rf_asLogical(predecessor), (char *)CHAR(STRING_ELT(search, 0)), (char *)CHAR(STRING_ELT(gate, 0)), w, idx, dist, err, ERRLEN);
     } else {
-        st = pcct_knn_queries(h, REAL(qt), rows, kk, (char *)CHAR(STRING_ELT(search, 0)), w, idx, dist, err, ERRLEN);
+        st = pcct_knn_queries(h, REAL(qt), rows, kk, (char *)CHAR(STRING_ELT(search, 0)), (char *)CHAR(STRING_ELT(gate, 0)), w, idx, dist, err, ERRLEN);
     }
     pcct_metric_free(h);
     if (st != 0) Rf_error("pcct: %s", err);
@@ -72,7 +72,7 @@ static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kern
 static SEXP pcct_r_version(void) { return Rf_mkString(pcct_version()); }
 
 static const R_CallMethodDef calls[] = {
-    {"pcct_r_knn", (DL_FUNC)&pcct_r_knn, 14},
+    {"pcct_r_knn", (DL_FUNC)&pcct_r_knn, 15},
     {"pcct_r_version", (DL_FUNC)&pcct_r_version, 0},
     {NULL, NULL, 0}};
 
