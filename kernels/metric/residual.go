@@ -427,24 +427,17 @@ func (r *Residual) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, 
 func (r *Residual) parts(w *Workspace, qs *Set, q Block, cs *Set, c Block) (sq, sc []float64) {
 	q.check(qs.N, "query")
 	c.check(cs.N, "candidate")
-	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
+	nq, nc, m := q.Len(), c.Len(), r.m
 	if nq == 0 || nc == 0 {
 		return nil, nil
 	}
 	w.g = grow(w.g, nq*nc)
-	w.k = grow(w.k, nq*nc)
-	// Candidates picked by id are read in place (DotTileRows); the
-	// queries, fewer, are gathered when picked by id.
 	if qs.V32 != nil {
-		vq := rowsOf(&w.vq32, qs.V32, m, q)
-		w.g32 = grow(w.g32, nq*nc)
-		if c.IDs != nil {
-			kernels.DotTile32Rows(w.g32, nc, vq, m, cs.V32, m, c.IDs, nq, m)
-		} else {
-			kernels.DotTile32(w.g32, nc, vq, m, cs.V32[c.Lo*m:], m, nq, nc, m)
-		}
+		r.dot32(w, qs.V32, q, cs.V32, c)
 		kernels.Widen(w.g, w.g32[:nq*nc])
 	} else {
+		// Candidates picked by id are read in place (DotTileRows); the
+		// queries, fewer, are gathered when picked by id.
 		vq := rowsOf(&w.vq, qs.V, m, q)
 		if c.IDs != nil {
 			kernels.DotTileRows(w.g, nc, vq, m, cs.V, m, c.IDs, nq, m)
@@ -452,6 +445,27 @@ func (r *Residual) parts(w *Workspace, qs *Set, q Block, cs *Set, c Block) (sq, 
 			kernels.DotTile(w.g, nc, vq, m, cs.V[c.Lo*m:], m, nq, nc, m)
 		}
 	}
+	return r.kernelScales(w, qs, q, cs, c)
+}
+
+// dot32 computes the float32 dot tile of the rows q of vq (the queries'
+// float32 V) and c of vc into w.g32 (q.Len() x c.Len()).
+func (r *Residual) dot32(w *Workspace, vq []float32, q Block, vc []float32, c Block) {
+	nq, nc, m := q.Len(), c.Len(), r.m
+	w.g32 = grow(w.g32, nq*nc)
+	a := rowsOf(&w.vq32, vq, m, q)
+	if c.IDs != nil {
+		kernels.DotTile32Rows(w.g32, nc, a, m, vc, m, c.IDs, nq, m)
+	} else {
+		kernels.DotTile32(w.g32, nc, a, m, vc[c.Lo*m:], m, nq, nc, m)
+	}
+}
+
+// kernelScales computes the kernel tile into w.k and returns the queries'
+// and candidates' 1/sqrt(p).
+func (r *Residual) kernelScales(w *Workspace, qs *Set, q Block, cs *Set, c Block) (sq, sc []float64) {
+	nq, nc, d := q.Len(), c.Len(), r.d
+	w.k = grow(w.k, nq*nc)
 	xq := rowsOf(&w.xq, qs.X, d, q)
 	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
 	r.kernelTile(w.k, nc, xq, d, xct, ldc, nq, nc)

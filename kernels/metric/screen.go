@@ -173,22 +173,11 @@ func (r *Residual) CanScreen(qs, cs *Set) bool {
 func (r *Residual) screenParts(w *Workspace, qs *Set, q Block, cs *Set, c Block) (sq, sc, wq, wc []float64, ok bool) {
 	q.check(qs.N, "query")
 	c.check(cs.N, "candidate")
-	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
-	if nq == 0 || nc == 0 {
+	if q.Len() == 0 || c.Len() == 0 {
 		return nil, nil, nil, nil, false
 	}
-	w.g32 = grow(w.g32, nq*nc)
-	w.k = grow(w.k, nq*nc)
-	vq := rowsOf(&w.vq32, qs.S32, m, q)
-	if c.IDs != nil {
-		kernels.DotTile32Rows(w.g32, nc, vq, m, cs.S32, m, c.IDs, nq, m)
-	} else {
-		kernels.DotTile32(w.g32, nc, vq, m, cs.S32[c.Lo*m:], m, nq, nc, m)
-	}
-	xq := rowsOf(&w.xq, qs.X, d, q)
-	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
-	r.kernelTile(w.k, nc, xq, d, xct, ldc, nq, nc)
-	sq, sc = rowsOf(&w.isp, qs.ISP, 1, q), rowsOf(&w.iscp, cs.ISP, 1, c)
+	r.dot32(w, qs.S32, q, cs.S32, c)
+	sq, sc = r.kernelScales(w, qs, q, cs, c)
 	wq, wc = rowsOf(&w.swq, qs.SW, 1, q), rowsOf(&w.swc, cs.SW, 1, c)
 	return sq, sc, wq, wc, true
 }
