@@ -7,12 +7,7 @@
 # search, the output matrices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp" r/pcct/src/*.o r/pcct/src/*.so' EXIT
-go build -buildmode=c-shared -o "$tmp/libpcct.so" ./cmd/libpcct
-go build -o "$tmp/pcct" ./cmd/pcct
-mkdir -p "$tmp/rlib"
-PCCT_LIB_DIR="$tmp" R CMD INSTALL --preclean --no-test-load --library="$tmp/rlib" r/pcct >/dev/null 2>&1
+. cmd/libpcct/build.sh --with-r
 /usr/bin/python3 -c "
 import numpy as np
 np.save('$tmp/x.npy', np.random.default_rng(1).random((32768, 8)))"

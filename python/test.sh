@@ -3,9 +3,6 @@
 # the Python binding's tests against them (Debian's python3-numpy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-go build -buildmode=c-shared -o "$tmp/libpcct.so" ./cmd/libpcct
-go build -o "$tmp/pcct" ./cmd/pcct
+. cmd/libpcct/build.sh
 PY=${PYTHON:-/usr/bin/python3}
 PCCT_LIB="$tmp/libpcct.so" PCCT_CLI="$tmp/pcct" "$PY" -m unittest discover -s python/tests -v "$@"

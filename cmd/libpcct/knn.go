@@ -54,10 +54,10 @@ func searchArgs(h C.uint64_t, search, gate *C.char, k C.int64_t) (*metricHandle,
 }
 
 // lock takes the handle's lock for a search with gate g: exclusive when
-// the auto gate may add the residual metric's float32 copy, shared
-// otherwise. It returns the unlock.
-func (mh *metricHandle) lock(g tree.Gate) func() {
-	if r, ok := mh.m.(*metric.Residual); ok && g == tree.GateAuto {
+// the auto gate may add the residual metric's float32 copy (a search of
+// the metric's own points, own), shared otherwise. It returns the unlock.
+func (mh *metricHandle) lock(g tree.Gate, own bool) func() {
+	if r, ok := mh.m.(*metric.Residual); ok && g == tree.GateAuto && own {
 		mh.mu.RLock()
 		screened := r.CanScreen(r.Data(), r.Data())
 		mh.mu.RUnlock()
@@ -92,7 +92,7 @@ func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search, gate *C.char
 		if err != nil {
 			return err
 		}
-		defer mh.lock(g)()
+		defer mh.lock(g, true)()
 		pool := streamer.NewPool(int(workers))
 		defer pool.Close()
 		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool, Gate: g}
@@ -112,7 +112,7 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
-		defer mh.lock(g)()
+		defer mh.lock(g, false)() // query sets never add the copy
 		if nq < 1 {
 			return bad("the number of queries must be at least 1, got %d", nq)
 		}

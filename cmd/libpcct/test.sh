@@ -2,8 +2,6 @@
 # Builds libpcct and runs the C test of its ABI (gcc).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-go build -buildmode=c-shared -o "$tmp/libpcct.so" ./cmd/libpcct
+. cmd/libpcct/build.sh
 ${CC:-cc} -O1 -Wall -o "$tmp/abi_test" cmd/libpcct/testdata/abi_test.c -I"$tmp" -L"$tmp" -lpcct -Wl,-rpath,"$tmp" -lm -lpthread
 "$tmp/abi_test" "$tmp"
