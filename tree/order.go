@@ -17,6 +17,39 @@ import (
 // distances). Within a group ids are ascending. The grouping changes only
 // the work, never the answer.
 func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
+	keys := mortonKeys(s, pred)
+	var groups [][]int32
+	for g0 := 0; g0 < len(keys); g0 += size {
+		ids := make([]int32, 0, size)
+		for _, k := range keys[g0:min(len(keys), g0+size)] {
+			ids = append(ids, k.id)
+		}
+		slices.Sort(ids)
+		groups = append(groups, ids)
+	}
+	return groups
+}
+
+// mortonOrder returns the points of s in Morton order.
+func mortonOrder(s *metric.Set) []int32 {
+	keys := mortonKeys(s, false)
+	order := make([]int32, len(keys))
+	for i, k := range keys {
+		order[i] = k.id
+	}
+	return order
+}
+
+// mortonKey is a point's sort key: its index band (predecessor mode), its
+// Morton code, its id.
+type mortonKey struct {
+	band uint8
+	code uint64
+	id   int32
+}
+
+// mortonKeys returns the points' keys, sorted (see coherentGroups).
+func mortonKeys(s *metric.Set, pred bool) []mortonKey {
 	n, d := s.N, s.D
 	dims := min(d, 63)
 	b := max(1, 63/dims) // bits per dimension
@@ -30,12 +63,7 @@ func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
 			lo[k], hi[k] = min(lo[k], v), max(hi[k], v)
 		}
 	}
-	type key struct {
-		band uint8
-		code uint64
-		id   int32
-	}
-	keys := make([]key, n)
+	keys := make([]mortonKey, n)
 	cells := float64(uint64(1)<<b - 1)
 	for i := range n {
 		var code uint64
@@ -50,12 +78,12 @@ func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
 				}
 			}
 		}
-		keys[i] = key{code: code, id: int32(i)}
+		keys[i] = mortonKey{code: code, id: int32(i)}
 		if pred {
 			keys[i].band = uint8(bits.Len(uint(i)))
 		}
 	}
-	slices.SortFunc(keys, func(a, b key) int {
+	slices.SortFunc(keys, func(a, b mortonKey) int {
 		switch {
 		case a.band != b.band:
 			return int(a.band) - int(b.band)
@@ -67,14 +95,5 @@ func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
 		}
 		return int(a.id - b.id)
 	})
-	var groups [][]int32
-	for g0 := 0; g0 < n; g0 += size {
-		ids := make([]int32, 0, size)
-		for _, k := range keys[g0:min(n, g0+size)] {
-			ids = append(ids, k.id)
-		}
-		slices.Sort(ids)
-		groups = append(groups, ids)
-	}
-	return groups
+	return keys
 }

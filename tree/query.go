@@ -36,7 +36,8 @@ const queryChunk = 512
 // k-th distances start tight).
 type group struct {
 	qids, rows []int32
-	seed       []int32 // with self: the candidates offered first (ascending)
+	seed       []int32     // with self: the candidates offered first (ascending)
+	near       *mortonSeed // predecessor groups: their seed is made by predSeed
 	self, pred bool
 	maxQ       int32 // predecessor mode: no candidate at or above it helps
 }
@@ -46,6 +47,8 @@ type queryWorker struct {
 	tile                 []float64
 	leaves, inner, front []int32
 	member               []uint32   // by point id: stamp of the group whose seed offered it
+	seed                 []int32    // predSeed's seed
+	posBuf               []int32    // and its positions
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level
 	off                  []int      // a block's rows in a distance buffer (see needs)
@@ -94,6 +97,9 @@ func wrapQuery(best *kernels.KBest, st QueryStats, err error) (*Neighbours, Quer
 func (t *Tree) allGroups(opt KNNOptions) []group {
 	var groups []group
 	cg := coherentGroups(t.m.Data(), opt.QueryBlock, opt.Predecessor)
+	if opt.Predecessor {
+		return t.predGroups(cg, 4*opt.QueryBlock)
+	}
 	for g, ids := range cg {
 		// Seed with the neighbouring groups too, so that queries at a
 		// group's edge start with a k-th distance near their final one.
@@ -104,9 +110,82 @@ func (t *Tree) allGroups(opt KNNOptions) []group {
 			}
 		}
 		slices.Sort(seed)
-		groups = append(groups, group{qids: ids, rows: ids, seed: seed, self: true, pred: opt.Predecessor, maxQ: ids[len(ids)-1]})
+		groups = append(groups, group{qids: ids, rows: ids, seed: seed, self: true, maxQ: ids[len(ids)-1]})
 	}
 	return groups
+}
+
+// predGroups returns the groups of the predecessor job, cg being its
+// groups (each from one band of indices). A group's queries share their
+// region of space but, by their band, few of their predecessors: the points
+// of lower bands in that region are as many as the group's own. So each
+// group is seeded (see predSeed) with its own points and the points nearest
+// its middle in the Morton order of all points, below its largest index:
+// the k-th distances start near their final values, and the walk, which
+// prunes by them, enters far fewer nodes (at n = 262,144, k = 30: 3.4x
+// fewer walk distances than a seed of the group and the groups beside it in
+// its band).
+func (t *Tree) predGroups(cg [][]int32, size int) []group {
+	near := &mortonSeed{order: mortonOrder(t.m.Data()), size: size}
+	near.pos = make([]int32, len(near.order))
+	for p, id := range near.order {
+		near.pos[id] = int32(p)
+	}
+	groups := make([]group, len(cg))
+	for g, ids := range cg {
+		groups[g] = group{qids: ids, rows: ids, self: true, pred: true, maxQ: ids[len(ids)-1], near: near}
+	}
+	return groups
+}
+
+// mortonSeed is what predSeed needs: the points in Morton order, each
+// point's position in it, and the seed size.
+type mortonSeed struct {
+	order, pos []int32
+	size       int
+}
+
+// predSeed returns the seed of a predecessor group (ascending) and marks
+// it in qw.member: the group's points, then, from the middle of the
+// group's positions in the Morton order outwards, the points below maxQ,
+// up to size in all. (A group with maxQ <= size takes every point below
+// maxQ without a scan.)
+func (t *Tree) predSeed(qw *queryWorker, g *group) []int32 {
+	near := g.near
+	seed := append(qw.seed[:0], g.qids...)
+	for _, id := range g.qids {
+		qw.member[id] = qw.stamp
+	}
+	add := func(id int32) {
+		if qw.member[id] != qw.stamp {
+			qw.member[id] = qw.stamp
+			seed = append(seed, id)
+		}
+	}
+	if int(g.maxQ) <= near.size {
+		for id := range g.maxQ {
+			add(id)
+		}
+	} else {
+		ps := qw.posBuf[:0]
+		for _, id := range g.qids {
+			ps = append(ps, near.pos[id])
+		}
+		slices.Sort(ps)
+		qw.posBuf = ps
+		n, mid := len(near.order), int(ps[len(ps)/2])
+		for lo, hi := mid-1, mid; len(seed) < near.size && (lo >= 0 || hi < n); lo, hi = lo-1, hi+1 {
+			if hi < n && near.order[hi] < g.maxQ {
+				add(near.order[hi])
+			}
+			if lo >= 0 && near.order[lo] < g.maxQ {
+				add(near.order[lo])
+			}
+		}
+	}
+	slices.Sort(seed)
+	qw.seed = seed
+	return seed
 }
 
 // KNN finds the K nearest data points of each point of qs (from
@@ -184,9 +263,10 @@ func (g *group) offer(best *kernels.KBest) metric.Offer {
 	return o
 }
 
-// walk answers one group. Queries of the data first take the points of
-// their group and of the groups beside it as candidates (they are close in
-// space, so the k-th distances start near their final values). Every query
+// walk answers one group. Queries of the data first take a seed of points
+// close in space as candidates (their group and the groups beside it, or
+// for predecessor groups predSeed's), so that the k-th distances start
+// near their final values. Every query
 // meets the root's children (the tree's first level, which no query can
 // skip in a saturated metric), so the whole group tiles them together,
 // reading each node's row once for all its queries. Then the queries, in
@@ -198,11 +278,16 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 	}
 	qw.stamp++
 	if g.self {
-		for _, id := range g.seed {
-			qw.member[id] = qw.stamp
+		seed := g.seed
+		if g.near != nil {
+			seed = t.predSeed(qw, g)
+		} else {
+			for _, id := range seed {
+				qw.member[id] = qw.stamp
+			}
 		}
-		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(g.seed), g.offer(best))
-		qw.dists += int64(len(g.qids) * len(g.seed))
+		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(seed), g.offer(best))
+		qw.dists += int64(len(g.qids) * len(seed))
 	}
 	first, dist := t.firstLevel(qw, qs, g, best)
 	nf := len(first)

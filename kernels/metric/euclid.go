@@ -60,7 +60,7 @@ func (e *Euclidean) coords(w *Workspace, qs *Set, q Block, cs *Set, c Block) (xq
 		return nil, nil, 0
 	}
 	xq = rowsOf(&w.xq, qs.X, qs.D, q)
-	xct, ldc = colsOf(&w.xct, cs.XT, qs.D, cs.N, c)
+	xct, ldc = colsOf(&w.xct, cs, c)
 	return xq, xct, ldc
 }
 

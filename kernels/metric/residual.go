@@ -467,7 +467,7 @@ func (r *Residual) kernelScales(w *Workspace, qs *Set, q Block, cs *Set, c Block
 	nq, nc, d := q.Len(), c.Len(), r.d
 	w.k = grow(w.k, nq*nc)
 	xq := rowsOf(&w.xq, qs.X, d, q)
-	xct, ldc := colsOf(&w.xct, cs.XT, d, cs.N, c)
+	xct, ldc := colsOf(&w.xct, cs, c)
 	r.kernelTile(w.k, nc, xq, d, xct, ldc, nq, nc)
 	return rowsOf(&w.isp, qs.ISP, 1, q), rowsOf(&w.iscp, cs.ISP, 1, c)
 }

@@ -148,24 +148,36 @@ func transposeInto(t, x []float64, n, d int) []float64 {
 }
 
 // gatherRows copies rows ids of an N x w matrix into dst (len(ids) x w).
+// Single values (w = 1, the 1/sqrt(p) of a candidate list) are assigned,
+// not copied: a copy call per value cost more than the value.
 func gatherRows[T any](dst, src []T, w int, b Block) []T {
 	dst = dst[:b.Len()*w]
-	for k := 0; k < b.Len(); k++ {
-		i := b.At(k)
-		copy(dst[k*w:(k+1)*w], src[i*w:(i+1)*w])
+	if b.IDs == nil {
+		copy(dst, src[b.Lo*w:])
+		return dst
+	}
+	if w == 1 {
+		for k, i := range b.IDs {
+			dst[k] = src[i]
+		}
+		return dst
+	}
+	for k, i := range b.IDs {
+		copy(dst[k*w:(k+1)*w], src[int(i)*w:(int(i)+1)*w])
 	}
 	return dst
 }
 
-// gatherCols copies columns ids of a D x N matrix into dst (D x len(ids)).
-func gatherCols(dst, src []float64, d, n int, b Block) []float64 {
+// gatherCols writes the rows ids of the N x D coordinates x, transposed,
+// into dst (D x len(ids)): one read of each point's coordinates (one cache
+// line for small D) instead of D reads far apart in the transposed copy.
+func gatherCols(dst, x []float64, d int, b Block) []float64 {
 	c := b.Len()
 	dst = dst[:d*c]
-	for k := 0; k < d; k++ {
-		row := src[k*n : (k+1)*n]
-		out := dst[k*c : (k+1)*c]
-		for j := range out {
-			out[j] = row[b.At(j)]
+	for j := range c {
+		i := b.At(j)
+		for k, v := range x[i*d : (i+1)*d] {
+			dst[k*c+j] = v
 		}
 	}
 	return dst
@@ -188,12 +200,13 @@ func rowsOf[T any](buf *[]T, src []T, w int, b Block) []T {
 	return *buf
 }
 
-// colsOf returns the columns of block b of the D x N transposed coordinates
-// and their stride: a view into xt for a range, else gathered into *buf.
-func colsOf(buf *[]float64, xt []float64, d, n int, b Block) ([]float64, int) {
+// colsOf returns the columns of block b of s's D x N transposed
+// coordinates and their stride: a view into s.XT for a range, else gathered
+// from s.X into *buf.
+func colsOf(buf *[]float64, s *Set, b Block) ([]float64, int) {
 	if b.IDs == nil {
-		return xt[b.Lo:], n
+		return s.XT[b.Lo:], s.N
 	}
-	*buf = gatherCols(grow(*buf, d*b.Len()), xt, d, n, b)
+	*buf = gatherCols(grow(*buf, s.D*b.Len()), s.X, s.D, b)
 	return *buf, b.Len()
 }
