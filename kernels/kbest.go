@@ -26,11 +26,30 @@ func NewKBest(q, k int) *KBest {
 	return b
 }
 
+// NewKBestUnset returns a KBest for q queries whose rows the caller empties
+// (ResetRow) before their first use: a job whose workers each own some rows
+// then spreads the first writes to the memory (at 10^6 queries and k = 30,
+// 360 MB and over a second of page faults on one thread) over its workers.
+func NewKBestUnset(q, k int) *KBest {
+	if q < 0 || k < 1 {
+		panic(fmt.Sprintf("kernels: NewKBestUnset(q=%d, k=%d): need q >= 0 and k >= 1", q, k))
+	}
+	return &KBest{K: k, Idx: make([]int32, q*k), Dist: make([]float64, q*k)}
+}
+
 // Reset empties every row.
 func (b *KBest) Reset() {
 	for i := range b.Idx {
 		b.Idx[i] = -1
 		b.Dist[i] = math.Inf(1)
+	}
+}
+
+// ResetRow empties row i.
+func (b *KBest) ResetRow(i int) {
+	idx, dist := b.Row(i)
+	for p := range idx {
+		idx[p], dist[p] = -1, math.Inf(1)
 	}
 }
 

@@ -331,6 +331,16 @@ func TestKBest(t *testing.T) {
 	if idx, dist := e.Row(1); idx[0] != 4 || idx[1] != -1 || !math.IsInf(dist[1], 1) {
 		t.Fatalf("padding: %v %v", idx, dist)
 	}
+	// An unset KBest, each row emptied before use, behaves as NewKBest's.
+	u := NewKBestUnset(2, 2)
+	u.ResetRow(1)
+	u.Push(1, 4, 0.3)
+	if idx, dist := u.Row(1); !slices.Equal(idx, []int32{4, -1}) || !math.IsInf(dist[1], 1) {
+		t.Fatalf("unset, row reset: %v %v", idx, dist)
+	}
+	if idx, dist := u.Row(0); !slices.Equal(idx, []int32{0, 0}) || dist[0] != 0 {
+		t.Fatalf("unset row before its reset: %v %v, want zeros", idx, dist)
+	}
 }
 
 // TestRowKNN checks the k-nearest variants against a sort of the full row,

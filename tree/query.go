@@ -70,7 +70,7 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
 	opt = allOptions(opt)
-	best := kernels.NewKBest(t.N(), opt.K)
+	best := kernels.NewKBestUnset(t.N(), opt.K)
 	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt), opt)
 	return wrapQuery(best, st, err)
 }
@@ -205,13 +205,14 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
 		groups = append(groups, group{qids: ids, rows: ids})
 	}
-	best := kernels.NewKBest(qs.N, opt.K)
+	best := kernels.NewKBestUnset(qs.N, opt.K)
 	st, err := t.runGroups(ctx, qs, best, groups, opt)
 	return wrapQuery(best, st, err)
 }
 
 // runGroups walks the groups of queries of qs through the tree, filling
-// their rows of best.
+// their rows of best (each walk first empties its group's rows: best may
+// come from NewKBestUnset).
 func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, best *kernels.KBest, groups []group, opt KNNOptions) (QueryStats, error) {
 	return t.onGroups(ctx, opt, len(groups), func(qw *queryWorker, g int) {
 		t.walk(qw, qs, &groups[g], best)
@@ -277,6 +278,9 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		qw.member = make([]uint32, t.N())
 	}
 	qw.stamp++
+	for _, r := range g.rows {
+		best.ResetRow(int(r))
+	}
 	if g.self {
 		seed := g.seed
 		if g.near != nil {

@@ -112,7 +112,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	rep.Method, rep.Reason = SearchTree, "asked for"
 	t0 := time.Now()
 	opt = allOptions(opt)
-	best := kernels.NewKBest(t.N(), opt.K)
+	best := kernels.NewKBestUnset(t.N(), opt.K)
 	groups := t.allGroups(opt)
 	if search == SearchAuto {
 		// The sampled groups' answers are kept: if the tree stays, only
