@@ -55,13 +55,10 @@ func (j *knnJob) write(nb *tree.Neighbours) error {
 		}
 		return files.Write(path, fn)
 	}
-	idx := make([]int64, len(nb.Indices()))
-	for i, v := range nb.Indices() {
-		idx[i] = int64(v)
-	}
+	idx := nb.Indices()
 	n, k := nb.N(), nb.K()
 	base := 0
-	main := func(w io.Writer) error { return dataio.WriteNpy(w, idx, n, k) }
+	main := func(w io.Writer) error { return dataio.WriteNpyIndices(w, idx, n, k) }
 	switch {
 	case j.format == "gpgp":
 		base = 1

@@ -1,7 +1,9 @@
 package dataio
 
 import (
+	"bytes"
 	"encoding/binary"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -116,6 +118,50 @@ func TestWriteNpyRoundTrip(t *testing.T) {
 	}
 	if err := writeNpyFile(p, idx, 2, 2); err == nil {
 		t.Fatal("shape mismatch accepted")
+	}
+	// Several of the writer's chunks, int32 indices widened to int64, and
+	// float64 bits kept.
+	const rows, cols = 2500, 7
+	wide := make([]int32, rows*cols)
+	vals := make([]float64, rows*cols)
+	for i := range wide {
+		wide[i] = int32(i*7919) - 1<<30
+		vals[i] = math.Nextafter(float64(i)/3, math.Inf(1))
+	}
+	vals[5] = math.Inf(1)
+	for _, c := range []struct {
+		name  string
+		write func(w io.Writer) error
+		check func(r *npyio.Reader) bool
+	}{
+		{"indices", func(w io.Writer) error { return WriteNpyIndices(w, wide, rows, cols) }, func(r *npyio.Reader) bool {
+			var got []int64
+			if r.Read(&got) != nil || len(got) != len(wide) {
+				return false
+			}
+			for i, v := range got {
+				if v != int64(wide[i]) {
+					return false
+				}
+			}
+			return true
+		}},
+		{"float64", func(w io.Writer) error { return WriteNpy(w, vals, rows, cols) }, func(r *npyio.Reader) bool {
+			var got []float64
+			return r.Read(&got) == nil && slices.Equal(got, vals)
+		}},
+	} {
+		var buf bytes.Buffer
+		if err := c.write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		r, err := npyio.NewReader(&buf)
+		if err != nil || !slices.Equal(r.Header.Descr.Shape, []int{rows, cols}) || !c.check(r) {
+			t.Fatalf("%s: round trip differs (%v)", c.name, err)
+		}
+	}
+	if err := WriteNpyIndices(io.Discard, wide, rows, cols+1); err == nil {
+		t.Fatal("indices: shape mismatch accepted")
 	}
 	if DistancesPath("/a/nn.npy") != "/a/nn_distances.npy" {
 		t.Fatal(DistancesPath("/a/nn.npy"))

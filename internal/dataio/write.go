@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,15 +104,29 @@ func CheckOutput(path string, inputs ...string) error {
 }
 
 // WriteNpy writes a row-major rows x cols matrix of int64 or float64 as a
-// version 1.0 .npy file (little-endian, C order) to w.
+// version 1.0 .npy file (little-endian, C order) to w, through a small
+// buffer (a copy of the whole matrix would add its size to the peak).
 func WriteNpy[T int64 | float64](w io.Writer, data []T, rows, cols int) error {
+	switch d := any(data).(type) {
+	case []float64:
+		return writeNpy(w, d, "<f8", rows, cols, math.Float64bits)
+	default:
+		return writeNpy(w, any(data).([]int64), "<i8", rows, cols, func(v int64) uint64 { return uint64(v) })
+	}
+}
+
+// WriteNpyIndices writes a row-major rows x cols matrix of int32 indices
+// as an int64 .npy file (numpy's and R's usual index type), widening them
+// as it writes.
+func WriteNpyIndices(w io.Writer, idx []int32, rows, cols int) error {
+	return writeNpy(w, idx, "<i8", rows, cols, func(v int32) uint64 { return uint64(int64(v)) })
+}
+
+// writeNpy writes the header, then the values as 8-byte little-endian words
+// (bits(v)), 8,192 at a time.
+func writeNpy[T any](w io.Writer, data []T, descr string, rows, cols int, bits func(T) uint64) error {
 	if len(data) != rows*cols {
 		return fmt.Errorf("WriteNpy: %d values for shape (%d, %d)", len(data), rows, cols)
-	}
-	descr := "<f8"
-	var zero T
-	if _, ok := any(zero).(int64); ok {
-		descr = "<i8"
 	}
 	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d), }", descr, rows, cols)
 	// Magic (6) + version (2) + header length (2) + header + '\n', padded
@@ -127,12 +142,23 @@ func WriteNpy[T int64 | float64](w io.Writer, data []T, rows, cols int) error {
 	if _, err := io.WriteString(w, header); err != nil {
 		return err
 	}
-	return binary.Write(w, binary.LittleEndian, data)
+	const chunk = 8192
+	buf := make([]byte, 8*min(chunk, len(data)))
+	for c0 := 0; c0 < len(data); c0 += chunk {
+		part := data[c0:min(len(data), c0+chunk)]
+		for i, v := range part {
+			binary.LittleEndian.PutUint64(buf[8*i:], bits(v))
+		}
+		if _, err := w.Write(buf[:8*len(part)]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteNeighboursCSV writes one line per query: its index, then k neighbour
 // indices, then k distances (with a header line).
-func WriteNeighboursCSV(w io.Writer, idx []int64, dist []float64, rows, k int) error {
+func WriteNeighboursCSV(w io.Writer, idx []int32, dist []float64, rows, k int) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("point")
 	for p := 0; p < k; p++ {
@@ -146,7 +172,7 @@ func WriteNeighboursCSV(w io.Writer, idx []int64, dist []float64, rows, k int) e
 		bw.WriteString(strconv.Itoa(i))
 		for _, j := range idx[i*k : (i+1)*k] {
 			bw.WriteString(",")
-			bw.WriteString(strconv.FormatInt(j, 10))
+			bw.WriteString(strconv.FormatInt(int64(j), 10))
 		}
 		for _, v := range dist[i*k : (i+1)*k] {
 			bw.WriteString(",")
