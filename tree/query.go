@@ -36,7 +36,7 @@ const queryChunk = 512
 // k-th distances start tight).
 type group struct {
 	qids, rows []int32
-	seed       []int32     // with self: the candidates offered first (ascending)
+	seed       []int32     // with self: the candidates offered first
 	near       *mortonSeed // predecessor groups: their seed is made by predSeed
 	self, pred bool
 	maxQ       int32 // predecessor mode: no candidate at or above it helps
@@ -102,14 +102,14 @@ func (t *Tree) allGroups(opt KNNOptions) []group {
 	}
 	for g, ids := range cg {
 		// Seed with the neighbouring groups too, so that queries at a
-		// group's edge start with a k-th distance near their final one.
+		// group's edge start with a k-th distance near their final one
+		// (the group's own points first: see predSeed on the order).
 		seed := slices.Clone(ids)
 		for _, h := range []int{g - 1, g + 1} {
 			if h >= 0 && h < len(cg) {
 				seed = append(seed, cg[h]...)
 			}
 		}
-		slices.Sort(seed)
 		groups = append(groups, group{qids: ids, rows: ids, seed: seed, self: true, maxQ: ids[len(ids)-1]})
 	}
 	return groups
@@ -145,11 +145,14 @@ type mortonSeed struct {
 	size       int
 }
 
-// predSeed returns the seed of a predecessor group (ascending) and marks
-// it in qw.member: the group's points, then, from the middle of the
-// group's positions in the Morton order outwards, the points below maxQ,
-// up to size in all. (A group with maxQ <= size takes every point below
-// maxQ without a scan.)
+// predSeed returns the seed of a predecessor group and marks it in
+// qw.member: the group's points, then, from the middle of the group's
+// positions in the Morton order outwards, the points below maxQ, up to
+// size in all (a group with maxQ <= size takes every point below maxQ
+// without a scan). The seed stays in that order, nearest the middle
+// first: a query's row fills with near candidates early, so that fewer
+// later ones pass its k-th distance (the answer does not depend on the
+// order).
 func (t *Tree) predSeed(qw *queryWorker, g *group) []int32 {
 	near := g.near
 	seed := append(qw.seed[:0], g.qids...)
@@ -183,7 +186,6 @@ func (t *Tree) predSeed(qw *queryWorker, g *group) []int32 {
 			}
 		}
 	}
-	slices.Sort(seed)
 	qw.seed = seed
 	return seed
 }

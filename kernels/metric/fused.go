@@ -102,7 +102,9 @@ func (r *Residual) rows(w *Workspace, dst []float64, ldd int, qs *Set, q Block, 
 // fusedRows runs one fused row kernel per query i of a block (row computes
 // the distances into its row and returns the count of columns within rad,
 // listed in idx), at radius(i) read just before the row, into dst (row i
-// at i*ldd) or scratch, and passes the hits to emit.
+// at i*ldd) or scratch, and passes the hits to emit, re-reading radius(i)
+// after each: radius must never grow while emit runs (a fixed radius, or a
+// k-th distance), and emit must refuse what lies beyond it.
 func (w *Workspace) fusedRows(dst []float64, ldd, nq int, c Block, radius func(i int) float64, emit func(i int, id int32, d float64),
 	row func(i int, row []float64, rad float64, idx []int32) int) {
 	nc := c.Len()
@@ -111,9 +113,16 @@ func (w *Workspace) fusedRows(dst []float64, ldd, nq int, c Block, radius func(i
 		if dst != nil {
 			out = dst[i*ldd : i*ldd+nc]
 		}
-		n := row(i, out, radius(i), idx)
+		rad := radius(i)
+		n := row(i, out, rad, idx)
 		for _, j := range idx[:n] {
+			// radius(i) only shrinks as the hits go in (a query's k-th
+			// distance): a hit beyond it now is one emit would refuse.
+			if out[j] > rad {
+				continue
+			}
 			emit(i, int32(c.At(int(j))), out[j])
+			rad = radius(i)
 		}
 	}
 }
