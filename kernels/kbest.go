@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+
+	"github.com/pcct/pcct/internal/hugemem"
 )
 
 // KBest keeps, for each of q queries, the k nearest candidates seen so far,
@@ -34,7 +36,7 @@ func NewKBestUnset(q, k int) *KBest {
 	if q < 0 || k < 1 {
 		panic(fmt.Sprintf("kernels: NewKBestUnset(q=%d, k=%d): need q >= 0 and k >= 1", q, k))
 	}
-	return &KBest{K: k, Idx: make([]int32, q*k), Dist: make([]float64, q*k)}
+	return &KBest{K: k, Idx: hugemem.Make[int32](q * k), Dist: hugemem.Make[float64](q * k)}
 }
 
 // Reset empties every row.
