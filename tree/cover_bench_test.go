@@ -20,7 +20,8 @@ import (
 // both answers are identical. Above PCCT_BENCH_FULL_BRUTE points (default
 // 200,000) brute force is too slow to run whole: 2000 rows spread over the
 // points are checked against it instead, and only the tree's time is
-// reported (tree-s). PCCT_BENCH_INSERT=1 builds by batch insertion.
+// reported (tree-s). PCCT_BENCH_INSERT=1 builds by batch insertion;
+// PCCT_BENCH_BASE1000 sets the tree's base x 1000 (default 2000).
 func BenchmarkVecchia(b *testing.B) {
 	n := benchutil.EnvInt("PCCT_BENCH_N", 32768)
 	d := benchutil.EnvInt("PCCT_BENCH_D", 2)
@@ -48,7 +49,8 @@ func BenchmarkVecchia(b *testing.B) {
 		var qs QueryStats
 		for b.Loop() {
 			t1 := time.Now()
-			tr, err := Build(context.Background(), met, Options{Algorithm: Algorithm(benchutil.EnvInt("PCCT_BENCH_INSERT", 0))})
+			tr, err := Build(context.Background(), met, Options{Algorithm: Algorithm(benchutil.EnvInt("PCCT_BENCH_INSERT", 0)),
+				Base: float64(benchutil.EnvInt("PCCT_BENCH_BASE1000", 2000)) / 1000})
 			if err != nil {
 				b.Fatal(err)
 			}
