@@ -49,12 +49,6 @@ func (j *knnJob) write(nb *tree.Neighbours) error {
 	var files dataio.Files
 	defer files.Abort()
 	f := j.files()
-	put := func(path string, fn func(w io.Writer) error) error {
-		if path == "" {
-			return nil
-		}
-		return files.Write(path, fn)
-	}
 	idx := nb.Indices()
 	n, k := nb.N(), nb.K()
 	base := 0
@@ -66,15 +60,14 @@ func (j *knnJob) write(nb *tree.Neighbours) error {
 	case !isNpy(f.main):
 		main = func(w io.Writer) error { return dataio.WriteNeighboursCSV(w, idx, nb.Distances(), n, k) }
 	}
-	for _, err := range []error{
-		put(f.main, main),
-		put(f.dist, func(w io.Writer) error { return dataio.WriteNpy(w, nb.Distances(), n, k) }),
-		put(f.order, func(w io.Writer) error { return writeOrder(w, j.perm, base, isNpy(f.order)) }),
-		put(f.log, j.writeLog),
-	} {
-		if err != nil {
-			return err
-		}
+	err := files.WriteAll(
+		dataio.Job{Path: f.main, Write: main},
+		dataio.Job{Path: f.dist, Write: func(w io.Writer) error { return dataio.WriteNpy(w, nb.Distances(), n, k) }},
+		dataio.Job{Path: f.order, Write: func(w io.Writer) error { return writeOrder(w, j.perm, base, isNpy(f.order)) }},
+		dataio.Job{Path: f.log, Write: j.writeLog},
+	)
+	if err != nil {
+		return err
 	}
 	return files.Commit()
 }

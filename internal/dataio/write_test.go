@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,5 +110,33 @@ func TestCheckOutput(t *testing.T) {
 	}
 	if old, _ := os.ReadFile(in); string(old) != "data" {
 		t.Fatal("the input changed")
+	}
+}
+
+// TestFilesWriteAll: jobs written at once, all or none like Write; a job
+// without a path is skipped.
+func TestFilesWriteAll(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.npy"), filepath.Join(dir, "b.npy")
+	good := func(w io.Writer) error { return WriteNpy(w, []float64{1, 2}, 1, 2) }
+	boom := errors.New("disk full")
+	var fs Files
+	err := fs.WriteAll(Job{a, good}, Job{"", func(io.Writer) error { return boom }}, Job{b, func(io.Writer) error { return boom }})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failed job: %v", err)
+	}
+	fs.Abort()
+	if got := entries(t, dir); len(got) != 0 {
+		t.Fatalf("after a failed set: %v", got)
+	}
+	fs = Files{}
+	if err := fs.WriteAll(Job{a, good}, Job{"", nil}, Job{b, good}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(t, dir); !slices.Equal(got, []string{"a.npy", "b.npy"}) {
+		t.Fatalf("after a good set: %v", got)
 	}
 }
