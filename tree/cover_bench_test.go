@@ -68,6 +68,8 @@ func BenchmarkVecchia(b *testing.B) {
 		}
 		if sample {
 			b.ReportMetric(build.Seconds()+query.Seconds(), "tree-s")
+			b.ReportMetric(build.Seconds(), "build-s")
+			b.ReportMetric(query.Seconds(), "query-s")
 			b.ReportMetric(float64(bs.Distances)/(float64(n)*float64(n-1)/2), "build-dist-frac")
 			b.ReportMetric(float64(qs.Distances)/(float64(n)*float64(n-1)/2), "query-dist-frac")
 			return
