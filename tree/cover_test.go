@@ -167,6 +167,26 @@ func TestTreeAgainstBrute(t *testing.T) {
 			if !got.Equal(want) {
 				t.Fatalf("query set: %s", firstDiff(got, want))
 			}
+			// More queries than a group, partly outside the data's
+			// bounding box (their seeds come from its clamped grid).
+			wide := uniformPoints(150, d, 98)
+			for i := range wide {
+				wide[i] = 1.6*wide[i] - 0.3
+			}
+			qw, err := c.m.Embed(context.Background(), wide, 150)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ = BruteKNN(context.Background(), c.m, qw, KNNOptions{K: 7})
+			for _, qb := range []int{8, 0} {
+				got, _, err = tr.KNN(context.Background(), qw, KNNOptions{K: 7, QueryBlock: qb, Pool: pools[4]})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Equal(want) {
+					t.Fatalf("wide query set, block %d: %s", qb, firstDiff(got, want))
+				}
+			}
 		})
 	}
 }

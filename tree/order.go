@@ -48,37 +48,54 @@ type mortonKey struct {
 	id   int32
 }
 
+// mortonGrid maps coordinates to Morton codes over a bounding box: b
+// bits for each of the first dims coordinates, interleaved.
+type mortonGrid struct {
+	d, dims, b int
+	lo, hi     []float64
+}
+
+// newMortonGrid returns the grid over the bounding box of s's points.
+func newMortonGrid(s *metric.Set) *mortonGrid {
+	dims := min(s.D, 63)
+	g := &mortonGrid{d: s.D, dims: dims, b: max(1, 63/dims), lo: make([]float64, dims), hi: make([]float64, dims)}
+	for k := range dims {
+		g.lo[k], g.hi[k] = math.Inf(1), math.Inf(-1)
+	}
+	for i := range s.N {
+		for k := range dims {
+			v := s.X[i*s.D+k]
+			g.lo[k], g.hi[k] = min(g.lo[k], v), max(g.hi[k], v)
+		}
+	}
+	return g
+}
+
+// code returns the Morton code of point x (coordinates outside the box
+// are clamped to it).
+func (g *mortonGrid) code(x []float64) uint64 {
+	cells := float64(uint64(1)<<g.b - 1)
+	var code uint64
+	for k := range g.dims {
+		c := uint64(0)
+		if g.hi[k] > g.lo[k] {
+			c = uint64(min(max((x[k]-g.lo[k])/(g.hi[k]-g.lo[k]), 0), 1) * cells)
+		}
+		for bit := range g.b {
+			if bit*g.dims+k < 64 {
+				code |= (c >> bit & 1) << (bit*g.dims + k)
+			}
+		}
+	}
+	return code
+}
+
 // mortonKeys returns the points' keys, sorted (see coherentGroups).
 func mortonKeys(s *metric.Set, pred bool) []mortonKey {
-	n, d := s.N, s.D
-	dims := min(d, 63)
-	b := max(1, 63/dims) // bits per dimension
-	lo, hi := make([]float64, dims), make([]float64, dims)
-	for k := range dims {
-		lo[k], hi[k] = math.Inf(1), math.Inf(-1)
-	}
-	for i := range n {
-		for k := range dims {
-			v := s.X[i*d+k]
-			lo[k], hi[k] = min(lo[k], v), max(hi[k], v)
-		}
-	}
-	keys := make([]mortonKey, n)
-	cells := float64(uint64(1)<<b - 1)
-	for i := range n {
-		var code uint64
-		for k := range dims {
-			c := uint64(0)
-			if hi[k] > lo[k] {
-				c = uint64((s.X[i*d+k] - lo[k]) / (hi[k] - lo[k]) * cells)
-			}
-			for bit := range b {
-				if bit*dims+k < 64 {
-					code |= (c >> bit & 1) << (bit*dims + k)
-				}
-			}
-		}
-		keys[i] = mortonKey{code: code, id: int32(i)}
+	g := newMortonGrid(s)
+	keys := make([]mortonKey, s.N)
+	for i := range s.N {
+		keys[i] = mortonKey{code: g.code(s.X[i*s.D : (i+1)*s.D]), id: int32(i)}
 		if pred {
 			keys[i].band = uint8(bits.Len(uint(i)))
 		}

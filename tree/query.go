@@ -39,6 +39,7 @@ type group struct {
 	seed       []int32     // with self: the candidates offered first
 	near       *mortonSeed // predecessor groups: their seed is made by predSeed
 	self, pred bool
+	seeded     bool  // a seed was offered first: later offers exclude it (qw.member)
 	maxQ       int32 // predecessor mode: no candidate at or above it helps
 }
 
@@ -49,6 +50,7 @@ type queryWorker struct {
 	member               []uint32   // by point id: stamp of the group whose seed offered it
 	seed                 []int32    // predSeed's seed
 	posBuf               []int32    // and its positions
+	codeBuf              []uint64   // querySeed's query codes
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level
 	off                  []int      // a block's rows in a distance buffer (see needs)
@@ -110,7 +112,7 @@ func (t *Tree) allGroups(opt KNNOptions) []group {
 				seed = append(seed, cg[h]...)
 			}
 		}
-		groups = append(groups, group{qids: ids, rows: ids, seed: seed, self: true, maxQ: ids[len(ids)-1]})
+		groups = append(groups, group{qids: ids, rows: ids, seed: seed, self: true, seeded: true, maxQ: ids[len(ids)-1]})
 	}
 	return groups
 }
@@ -126,23 +128,63 @@ func (t *Tree) allGroups(opt KNNOptions) []group {
 // fewer walk distances than a seed of the group and the groups beside it in
 // its band).
 func (t *Tree) predGroups(cg [][]int32, size int) []group {
-	near := &mortonSeed{order: mortonOrder(t.m.Data()), size: size}
-	near.pos = make([]int32, len(near.order))
-	for p, id := range near.order {
-		near.pos[id] = int32(p)
-	}
+	near := newMortonSeed(t.m.Data(), size)
 	groups := make([]group, len(cg))
 	for g, ids := range cg {
-		groups[g] = group{qids: ids, rows: ids, self: true, pred: true, maxQ: ids[len(ids)-1], near: near}
+		groups[g] = group{qids: ids, rows: ids, self: true, seeded: true, pred: true, maxQ: ids[len(ids)-1], near: near}
 	}
 	return groups
 }
 
-// mortonSeed is what predSeed needs: the points in Morton order, each
-// point's position in it, and the seed size.
+// mortonSeed is what predSeed and querySeed need: the data points in
+// Morton order with their codes, each point's position in that order, the
+// grid that makes the codes, and the seed size.
 type mortonSeed struct {
 	order, pos []int32
+	codes      []uint64
+	grid       *mortonGrid
 	size       int
+}
+
+// newMortonSeed indexes the data points of s for seeds of size points.
+func newMortonSeed(s *metric.Set, size int) *mortonSeed {
+	keys := mortonKeys(s, false)
+	near := &mortonSeed{order: make([]int32, len(keys)), pos: make([]int32, len(keys)), codes: make([]uint64, len(keys)),
+		grid: newMortonGrid(s), size: size}
+	for p, k := range keys {
+		near.order[p], near.codes[p], near.pos[k.id] = k.id, k.code, int32(p)
+	}
+	return near
+}
+
+// querySeed returns the seed of a group of query points (not data) and
+// marks it in qw.member: the size data points around the group's middle
+// code in the data's Morton order (the query codes on the data's grid),
+// nearest first.
+func (t *Tree) querySeed(qw *queryWorker, qs *metric.Set, g *group) []int32 {
+	near := g.near
+	cs := qw.codeBuf[:0]
+	for _, id := range g.qids {
+		cs = append(cs, near.grid.code(qs.X[int(id)*qs.D:(int(id)+1)*qs.D]))
+	}
+	slices.Sort(cs)
+	qw.codeBuf = cs
+	n := len(near.order)
+	mid, _ := slices.BinarySearch(near.codes, cs[len(cs)/2])
+	seed := qw.seed[:0]
+	for lo, hi := mid-1, mid; len(seed) < near.size && (lo >= 0 || hi < n); lo, hi = lo-1, hi+1 {
+		if hi < n {
+			seed = append(seed, near.order[hi])
+		}
+		if lo >= 0 && len(seed) < near.size {
+			seed = append(seed, near.order[lo])
+		}
+	}
+	for _, id := range seed {
+		qw.member[id] = qw.stamp
+	}
+	qw.seed = seed
+	return seed
 }
 
 // predSeed returns the seed of a predecessor group and marks it in
@@ -203,9 +245,12 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
+	// Each group is first offered the 4 x QueryBlock data points nearest
+	// it in the data's Morton order (see querySeed).
+	near := newMortonSeed(t.m.Data(), 4*opt.QueryBlock)
 	var groups []group
 	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
-		groups = append(groups, group{qids: ids, rows: ids})
+		groups = append(groups, group{qids: ids, rows: ids, seeded: true, near: near})
 	}
 	best := kernels.NewKBestUnset(qs.N, opt.K)
 	st, err := t.runGroups(ctx, qs, best, groups, opt)
@@ -266,10 +311,10 @@ func (g *group) offer(best *kernels.KBest) metric.Offer {
 	return o
 }
 
-// walk answers one group. Queries of the data first take a seed of points
-// close in space as candidates (their group and the groups beside it, or
-// for predecessor groups predSeed's), so that the k-th distances start
-// near their final values. Every query
+// walk answers one group. Its queries first take a seed of data points
+// close in space as candidates (for data queries their group and the
+// groups beside it, for predecessor groups predSeed's, for query points
+// querySeed's), so that the k-th distances start near their final values. Every query
 // meets the root's children (the tree's first level, which no query can
 // skip in a saturated metric), so the whole group tiles them together,
 // reading each node's row once for all its queries. Then the queries, in
@@ -283,11 +328,14 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 	for _, r := range g.rows {
 		best.ResetRow(int(r))
 	}
-	if g.self {
+	if g.seeded {
 		seed := g.seed
-		if g.near != nil {
+		switch {
+		case g.near != nil && g.self:
 			seed = t.predSeed(qw, g)
-		} else {
+		case g.near != nil:
+			seed = t.querySeed(qw, qs, g)
+		default:
 			for _, id := range seed {
 				qw.member[id] = qw.stamp
 			}
@@ -305,7 +353,7 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		return cmp.Compare(best.Worst(int(g.rows[a])), best.Worst(int(g.rows[b])))
 	})
 	for s0 := 0; s0 < len(order); s0 += walkRows {
-		sub := group{self: g.self, pred: g.pred}
+		sub := group{self: g.self, seeded: g.seeded, pred: g.pred}
 		block := order[s0:min(len(order), s0+walkRows)]
 		for _, i := range block {
 			sub.qids, sub.rows = append(sub.qids, g.qids[i]), append(sub.rows, g.rows[i])
@@ -425,12 +473,12 @@ func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64)
 }
 
 // skip reports whether point z was offered to the group by its seed.
-func (qw *queryWorker) skip(g *group, z int32) bool { return g.self && qw.member[z] == qw.stamp }
+func (qw *queryWorker) skip(g *group, z int32) bool { return g.seeded && qw.member[z] == qw.stamp }
 
 // seeded returns the Exclude rule of a group's offers after its seed: the
 // points the seed offered (nil when there was no seed).
 func (qw *queryWorker) seeded(g *group) func(int32) bool {
-	if !g.self {
+	if !g.seeded {
 		return nil
 	}
 	member, stamp := qw.member, qw.stamp
