@@ -50,7 +50,6 @@ type queryWorker struct {
 	member               []uint32   // by point id: stamp of the group whose seed offered it
 	seed                 []int32    // predSeed's seed
 	posBuf               []int32    // and its positions
-	codeBuf              []uint64   // querySeed's query codes
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level
 	off                  []int      // a block's rows in a distance buffer (see needs)
@@ -143,7 +142,8 @@ type mortonSeed struct {
 	order, pos []int32
 	codes      []uint64
 	grid       *mortonGrid
-	size       int
+	size       int // predSeed: points per group
+	per        int // querySeed: points per query
 }
 
 // newMortonSeed indexes the data points of s for seeds of size points.
@@ -158,30 +158,30 @@ func newMortonSeed(s *metric.Set, size int) *mortonSeed {
 }
 
 // querySeed returns the seed of a group of query points (not data) and
-// marks it in qw.member: the size data points around the group's middle
-// code in the data's Morton order (the query codes on the data's grid),
-// nearest first.
+// marks it in qw.member: for each query, the near.per data points around
+// its code in the data's Morton order (the query codes on the data's
+// grid), nearest first. A group of query points can be spread out (1,024
+// queries over the data's whole box), so each query gets its own window;
+// dense groups share most of theirs.
 func (t *Tree) querySeed(qw *queryWorker, qs *metric.Set, g *group) []int32 {
-	near := g.near
-	cs := qw.codeBuf[:0]
-	for _, id := range g.qids {
-		cs = append(cs, near.grid.code(qs.X[int(id)*qs.D:(int(id)+1)*qs.D]))
-	}
-	slices.Sort(cs)
-	qw.codeBuf = cs
-	n := len(near.order)
-	mid, _ := slices.BinarySearch(near.codes, cs[len(cs)/2])
+	near, n := g.near, len(g.near.order)
 	seed := qw.seed[:0]
-	for lo, hi := mid-1, mid; len(seed) < near.size && (lo >= 0 || hi < n); lo, hi = lo-1, hi+1 {
-		if hi < n {
-			seed = append(seed, near.order[hi])
-		}
-		if lo >= 0 && len(seed) < near.size {
-			seed = append(seed, near.order[lo])
+	add := func(p int) {
+		if id := near.order[p]; qw.member[id] != qw.stamp {
+			qw.member[id] = qw.stamp
+			seed = append(seed, id)
 		}
 	}
-	for _, id := range seed {
-		qw.member[id] = qw.stamp
+	for _, q := range g.qids {
+		mid, _ := slices.BinarySearch(near.codes, near.grid.code(qs.X[int(q)*qs.D:(int(q)+1)*qs.D]))
+		for lo, hi := mid-1, mid; hi-lo-1 < near.per && (lo >= 0 || hi < n); lo, hi = lo-1, hi+1 {
+			if hi < n {
+				add(hi)
+			}
+			if lo >= 0 {
+				add(lo)
+			}
+		}
 	}
 	qw.seed = seed
 	return seed
@@ -245,9 +245,10 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
-	// Each group is first offered the 4 x QueryBlock data points nearest
-	// it in the data's Morton order (see querySeed).
-	near := newMortonSeed(t.m.Data(), 4*opt.QueryBlock)
+	// Each query first brings the 2K data points nearest it in the data's
+	// Morton order to its group's seed (see querySeed).
+	near := newMortonSeed(t.m.Data(), 0)
+	near.per = 2 * opt.K
 	var groups []group
 	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
 		groups = append(groups, group{qids: ids, rows: ids, seeded: true, near: near})
