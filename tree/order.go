@@ -30,16 +30,6 @@ func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
 	return groups
 }
 
-// mortonOrder returns the points of s in Morton order.
-func mortonOrder(s *metric.Set) []int32 {
-	keys := mortonKeys(s, false)
-	order := make([]int32, len(keys))
-	for i, k := range keys {
-		order[i] = k.id
-	}
-	return order
-}
-
 // mortonKey is a point's sort key: its index band (predecessor mode), its
 // Morton code, its id.
 type mortonKey struct {
