@@ -451,11 +451,15 @@ func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64)
 		if !qw.need[j] {
 			continue
 		}
-		// The smallest d - kth over the block bounds every child's test.
-		m := math.Inf(1)
+		// The smallest d - kth over the block bounds every child's test;
+		// the query that has it (best) is tried first.
+		m, best := math.Inf(1), 0
 		for i, off := range qw.off {
-			m = min(m, buf[off+j]-qw.kth[i])
+			if v := buf[off+j] - qw.kth[i]; v < m {
+				m, best = v, i
+			}
 		}
+		dBest, kBest, qBest := buf[qw.off[best]+j], qw.kth[best], g.qids[best]
 		k0, k1 := t.childOff[z], t.childOff[z+1]
 		for k := k0; k < k1; k++ {
 			r := t.childReach[k] + t.slack
@@ -463,6 +467,10 @@ func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64)
 				continue // no query of the block can use x
 			}
 			lo := t.childLo[k]
+			if dBest-r <= kBest && (!g.pred || lo < qBest) {
+				qw.front = append(qw.front, t.child[k])
+				continue
+			}
 			for i, off := range qw.off {
 				if buf[off+j]-r <= qw.kth[i] && (!g.pred || lo < g.qids[i]) {
 					qw.front = append(qw.front, t.child[k])
