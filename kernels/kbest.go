@@ -20,10 +20,7 @@ type KBest struct {
 
 // NewKBest returns an empty KBest for q queries.
 func NewKBest(q, k int) *KBest {
-	if q < 0 || k < 1 {
-		panic(fmt.Sprintf("kernels: NewKBest(q=%d, k=%d): need q >= 0 and k >= 1", q, k))
-	}
-	b := &KBest{K: k, Idx: make([]int32, q*k), Dist: make([]float64, q*k)}
+	b := NewKBestUnset(q, k)
 	b.Reset()
 	return b
 }
@@ -34,7 +31,7 @@ func NewKBest(q, k int) *KBest {
 // 360 MB and over a second of page faults on one thread) over its workers.
 func NewKBestUnset(q, k int) *KBest {
 	if q < 0 || k < 1 {
-		panic(fmt.Sprintf("kernels: NewKBestUnset(q=%d, k=%d): need q >= 0 and k >= 1", q, k))
+		panic(fmt.Sprintf("kernels: NewKBest(q=%d, k=%d): need q >= 0 and k >= 1", q, k))
 	}
 	return &KBest{K: k, Idx: hugemem.Make[int32](q * k), Dist: hugemem.Make[float64](q * k)}
 }

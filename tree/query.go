@@ -36,8 +36,8 @@ const queryChunk = 512
 // k-th distances start tight).
 type group struct {
 	qids, rows []int32
-	seed       []int32     // with self: the candidates offered first
-	near       *mortonSeed // predecessor groups: their seed is made by predSeed
+	seed       []int32     // all-points groups: the candidates offered first
+	near       *mortonSeed // predecessor and query-set groups: their seed is made by predSeed or querySeed
 	self, pred bool
 	seeded     bool  // a seed was offered first: later offers exclude it (qw.member)
 	maxQ       int32 // predecessor mode: no candidate at or above it helps
@@ -48,8 +48,8 @@ type queryWorker struct {
 	tile                 []float64
 	leaves, inner, front []int32
 	member               []uint32   // by point id: stamp of the group whose seed offered it
-	seed                 []int32    // predSeed's seed
-	posBuf               []int32    // and its positions
+	seed                 []int32    // predSeed's or querySeed's seed
+	posBuf               []int32    // predSeed's positions
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level
 	off                  []int      // a block's rows in a distance buffer (see needs)
@@ -315,10 +315,10 @@ func (g *group) offer(best *kernels.KBest) metric.Offer {
 // walk answers one group. Its queries first take a seed of data points
 // close in space as candidates (for data queries their group and the
 // groups beside it, for predecessor groups predSeed's, for query points
-// querySeed's), so that the k-th distances start near their final values. Every query
-// meets the root's children (the tree's first level, which no query can
-// skip in a saturated metric), so the whole group tiles them together,
-// reading each node's row once for all its queries. Then the queries, in
+// querySeed's), so that the k-th distances start near their final values.
+// Every query meets the root's children (the tree's first level, which no
+// query can skip in a saturated metric), so the whole group tiles them
+// together, reading each node's row once for all its queries. Then the queries, in
 // blocks of walkRows by k-th distance, walk on from the children of the
 // first-level nodes they cannot rule out.
 func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {

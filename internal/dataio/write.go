@@ -58,8 +58,8 @@ type Job struct {
 
 // WriteAll writes the jobs with a path at once, each on a goroutine of its
 // own (the copies into the page cache and the syncs of large files
-// overlap: a 10^6 x 30 answer is two files of 240 MB), and returns the
-// first error in the jobs' order.
+// overlap: a 10^6 x 30 answer is two files of 240 MB), and returns their
+// errors joined (nil when every one was written).
 func (fs *Files) WriteAll(jobs ...Job) error {
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
