@@ -117,3 +117,34 @@ func checkSample(b *testing.B, m metric.Metric, got *Neighbours, k, rows int) {
 		}
 	}
 }
+
+// BenchmarkVecchiaQueries times the tree's predecessor queries alone (the
+// tree is built once, outside the loop) on PCCT_BENCH_WORKERS_Q workers
+// (default 1: one worker's time is steadier on a shared machine than
+// two), for before/after comparisons of the query walk with benchstat:
+// residual, d = 2, lengthscale 0.1, n from PCCT_BENCH_N (default 65,536),
+// m from PCCT_BENCH_M (256), k from PCCT_BENCH_K (30).
+func BenchmarkVecchiaQueries(b *testing.B) {
+	n := benchutil.EnvInt("PCCT_BENCH_N", 65536)
+	m := benchutil.EnvInt("PCCT_BENCH_M", 256)
+	k := benchutil.EnvInt("PCCT_BENCH_K", 30)
+	x := uniformPoints(n, 2, 1)
+	b.Run(fmt.Sprintf("n=%d/m=%d/k=%d", n, m, k), func(b *testing.B) {
+		met, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: m, Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr, err := Build(context.Background(), met, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		opt := KNNOptions{K: k, Predecessor: true, Workers: benchutil.EnvInt("PCCT_BENCH_WORKERS_Q", 1)}
+		var st QueryStats
+		for b.Loop() {
+			if _, st, err = tr.AllKNN(context.Background(), opt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(st.Distances)/float64(n), "dist/query")
+	})
+}

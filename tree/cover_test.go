@@ -280,19 +280,42 @@ func TestTreeLarge(t *testing.T) {
 		if st.Distances >= int64(n)*int64(n)/2 {
 			t.Errorf("pred=%v: the walk computed %d distances, brute force %d", pred, st.Distances, n*n/2)
 		}
-		// On the Euclidean metric of the same points auto keeps the tree,
-		// with the answers of the groups its sample walked.
-		e, _ := metric.NewEuclidean(x, n, d)
-		eWant, _ := BruteAllKNN(context.Background(), e, KNNOptions{K: 10, Predecessor: pred})
-		auto, rep, err := AllKNNSearch(context.Background(), e, KNNOptions{K: 10, Predecessor: pred}, SearchAuto, Options{})
-		if err != nil {
-			t.Fatal(err)
+		// On the Euclidean metric of the same points auto takes the k-d
+		// tree; with the points in 17 dimensions (the rest 0: beyond the
+		// k-d tree's) it keeps the cover tree, with the answers of the
+		// groups its sample walked.
+		const d17 = kdAutoMaxDim + 1
+		x17 := make([]float64, n*d17)
+		for i := range n {
+			copy(x17[i*d17:], x[i*d:(i+1)*d])
 		}
-		if rep.Method != SearchTree || rep.SampleFraction <= 0 || rep.Query.Groups != len(coherentGroups(e.Data(), treeGroup, pred)) {
-			t.Fatalf("pred=%v: auto chose %v: %+v", pred, rep.Method, rep)
-		}
-		if !auto.Equal(eWant) {
-			t.Fatalf("pred=%v auto: %s", pred, firstDiff(auto, eWant))
+		for _, e := range []metric.Metric{must(metric.NewEuclidean(x, n, d)), must(metric.NewEuclidean(x17, n, d17))} {
+			eWant, _ := BruteAllKNN(context.Background(), e, KNNOptions{K: 10, Predecessor: pred})
+			auto, rep, err := AllKNNSearch(context.Background(), e, KNNOptions{K: 10, Predecessor: pred}, SearchAuto, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch e.Data().D {
+			case d:
+				if rep.Method != SearchKD {
+					t.Fatalf("pred=%v d=%d: auto chose %v: %+v", pred, d, rep.Method, rep)
+				}
+			default:
+				if rep.Method != SearchTree || rep.SampleFraction <= 0 || rep.Query.Groups != len(coherentGroups(e.Data(), treeGroup, pred)) {
+					t.Fatalf("pred=%v d=%d: auto chose %v: %+v", pred, d17, rep.Method, rep)
+				}
+			}
+			if !auto.Equal(eWant) {
+				t.Fatalf("pred=%v d=%d auto: %s", pred, e.Data().D, firstDiff(auto, eWant))
+			}
 		}
 	}
+}
+
+// must returns v, panicking on err (test set-up that cannot fail).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

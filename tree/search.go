@@ -19,10 +19,13 @@ const (
 	// SearchAuto builds the tree, walks a sample of query groups through
 	// it and keeps the tree when the sample's distance count, weighed by
 	// the tree's lower rate per distance, beats brute force; otherwise it
-	// answers by brute force.
+	// answers by brute force. For the Euclidean metric in up to
+	// kdAutoMaxDim dimensions it takes the k-d tree.
 	SearchAuto Search = iota
 	SearchTree
 	SearchBrute
+	// SearchKD answers through a k-d tree (KDTree): Euclidean metric only.
+	SearchKD
 )
 
 func (s Search) String() string {
@@ -33,11 +36,13 @@ func (s Search) String() string {
 		return "tree"
 	case SearchBrute:
 		return "brute"
+	case SearchKD:
+		return "kd"
 	}
 	return fmt.Sprintf("Search(%d)", int(s))
 }
 
-// ParseSearch accepts "auto", "tree" and "brute".
+// ParseSearch accepts "auto", "tree", "brute" and "kd".
 func ParseSearch(s string) (Search, error) {
 	switch s {
 	case "auto", "":
@@ -46,13 +51,15 @@ func ParseSearch(s string) (Search, error) {
 		return SearchTree, nil
 	case "brute":
 		return SearchBrute, nil
+	case "kd":
+		return SearchKD, nil
 	}
-	return 0, metric.BadInput("unknown search %q (want auto, tree or brute)", s)
+	return 0, metric.BadInput("unknown search %q (want auto, tree, brute or kd)", s)
 }
 
 // Report says how a k-NN job was answered and what it cost.
 type Report struct {
-	Method    Search // SearchTree or SearchBrute
+	Method    Search // SearchTree, SearchBrute or SearchKD
 	Reason    string
 	Build     BuildStats
 	Query     QueryStats
@@ -88,6 +95,9 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	}
 	if opt.K < 1 {
 		return nil, rep, metric.BadInput("k must be at least 1, got %d", opt.K)
+	}
+	if kd, reason := useKD(m, search); kd {
+		return kdSearch(ctx, m, nil, opt, reason)
 	}
 	if topt.Pool == nil {
 		topt.Pool = opt.Pool
@@ -233,6 +243,9 @@ func probe(m metric.Metric, opt KNNOptions) (near, kth float64, saturated bool) 
 // like the data prune like the data).
 func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
 	var rep Report
+	if kd, reason := useKD(m, search); kd {
+		return kdSearch(ctx, m, qs, opt, reason)
+	}
 	if search == SearchAuto {
 		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
@@ -267,5 +280,45 @@ func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOpti
 	t0 = time.Now()
 	nb, st, err := t.KNN(ctx, qs, opt)
 	rep.Query, rep.QueryTime = st, time.Since(t0)
+	return nb, rep, err
+}
+
+// kdAutoMaxDim is the largest dimension in which auto answers a Euclidean
+// job with the k-d tree: measured on uniform points (n = 32,768, 8-NN,
+// one worker) it beats the cover tree 4x at d = 8, 1.5x at d = 12 and
+// 16 (and brute force up to 16), where both approach brute force.
+const kdAutoMaxDim = 16
+
+// useKD reports whether search answers m's job with the k-d tree, and why.
+func useKD(m metric.Metric, search Search) (bool, string) {
+	switch {
+	case search == SearchKD:
+		return true, "asked for"
+	case search != SearchAuto:
+		return false, ""
+	}
+	if _, ok := m.(*metric.Euclidean); ok && m.Data().D <= kdAutoMaxDim {
+		return true, fmt.Sprintf("Euclidean metric in %d <= %d dimensions", m.Data().D, kdAutoMaxDim)
+	}
+	return false, ""
+}
+
+// kdSearch answers the job through a k-d tree: the all-points job when qs
+// is nil, else the query set's.
+func kdSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, reason string) (*Neighbours, Report, error) {
+	rep := Report{Method: SearchKD, Reason: reason}
+	kd, err := BuildKD(ctx, m)
+	if err != nil {
+		return nil, rep, err
+	}
+	rep.Build = kd.Stats
+	t0 := time.Now()
+	var nb *Neighbours
+	if qs == nil {
+		nb, rep.Query, err = kd.AllKNN(ctx, opt)
+	} else {
+		nb, rep.Query, err = kd.KNN(ctx, qs, opt)
+	}
+	rep.QueryTime = time.Since(t0)
 	return nb, rep, err
 }

@@ -25,6 +25,9 @@ func TestSearchModes(t *testing.T) {
 	}
 	opt := KNNOptions{K: 8, Predecessor: true}
 	want, _ := BruteAllKNN(context.Background(), m, opt)
+	if _, _, err := AllKNNSearch(context.Background(), m, opt, SearchKD, Options{}); !errors.Is(err, metric.ErrBadInput) || !strings.Contains(err.Error(), "Euclidean") {
+		t.Fatalf("kd on the residual metric: %v", err)
+	}
 	for _, s := range []Search{SearchAuto, SearchTree, SearchBrute} {
 		got, rep, err := AllKNNSearch(context.Background(), m, opt, s, Options{})
 		if err != nil {
@@ -52,7 +55,12 @@ func TestSearchModes(t *testing.T) {
 	if flat < n/2 {
 		t.Fatalf("d = 8, lengthscale 1: %d of %d points hung flat, want most", flat, n)
 	}
-	for _, bad := range []string{"fast", "Tree"} {
+	for good, want := range map[string]Search{"auto": SearchAuto, "tree": SearchTree, "brute": SearchBrute, "kd": SearchKD} {
+		if got, err := ParseSearch(good); got != want || err != nil || got.String() != good {
+			t.Errorf("ParseSearch(%q) = %v, %v", good, got, err)
+		}
+	}
+	for _, bad := range []string{"fast", "Tree", "KD"} {
 		if _, err := ParseSearch(bad); !errors.Is(err, metric.ErrBadInput) {
 			t.Errorf("ParseSearch(%q) = %v", bad, err)
 		}
@@ -119,10 +127,19 @@ func TestKNNSearchModes(t *testing.T) {
 	for _, m := range testMetrics(t, 600, 2) {
 		qs, _ := m.Embed(context.Background(), uniformPoints(50, 2, 31), 50)
 		want, _ := BruteKNN(context.Background(), m, qs, KNNOptions{K: 6})
-		for _, s := range []Search{SearchAuto, SearchTree, SearchBrute} {
+		for _, s := range []Search{SearchAuto, SearchTree, SearchBrute, SearchKD} {
 			got, rep, err := KNNSearch(context.Background(), m, qs, KNNOptions{K: 6}, s, Options{})
+			if s == SearchKD && m.Name() != "euclidean" {
+				if !errors.Is(err, metric.ErrBadInput) {
+					t.Fatalf("kd on the %s metric: %v", m.Name(), err)
+				}
+				continue
+			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if s == SearchAuto && m.Name() == "euclidean" && rep.Method != SearchKD {
+				t.Fatalf("auto on the Euclidean metric in 2 dimensions chose %v", rep.Method)
 			}
 			if !got.Equal(want) {
 				t.Fatalf("%s %v: %s", m.Name(), s, firstDiff(got, want))

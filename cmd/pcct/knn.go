@@ -126,7 +126,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.IntVar(&j.exD, "example-d", 8, "dimensions of the synthetic example")
 	fs.IntVar(&j.show, "show", 3, "rows of the answer to print")
 	fs.StringVar(&j.queries, "queries", "", "query points file (.npy or .csv): find each query's k nearest data points instead of all-points k-NN")
-	fs.StringVar(&j.searchFlag, "search", "auto", "how to search: auto (the tree where the metric has structure, else brute force), tree or brute; the answer is the same")
+	fs.StringVar(&j.searchFlag, "search", "auto", "how to search: auto (the k-d tree for the Euclidean metric in up to 16 dimensions; otherwise the cover tree where the metric has structure, else brute force), tree (cover tree), brute or kd (k-d tree, Euclidean metric only); the answer is the same")
 	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
 	fs.StringVar(&j.gateFlag, "gate", "auto", "brute force's tiles: auto (screen where a probe finds it pays: residual metric in float64, brute force on the data), off (float64), screen (float32 first, with a proven bound; only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; residual metric, predecessor mode or --queries; costs n m 4 bytes) or lookup (APPROXIMATE: screen with a gate profile's margins instead of the bound)")
@@ -158,6 +158,9 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 	var err error
 	if j.search, err = tree.ParseSearch(j.searchFlag); err != nil {
 		return usageErr("--search: %v", err)
+	}
+	if j.search == tree.SearchKD && j.mf.metric != "euclidean" {
+		return usageErr("--search kd applies to the Euclidean metric (--metric euclidean)")
 	}
 	if j.gate, err = tree.ParseGate(j.gateFlag); err != nil {
 		return usageErr("--gate: %v", err)
@@ -433,6 +436,9 @@ func describeSearch(r tree.Report) string {
 	s := fmt.Sprintf("build %.3f s (%d distances, %d net steps, depth %d, utilisation %.0f%%)", r.Build.Wall.Seconds(), r.Build.Distances, r.Build.NetSteps, r.Build.Depth, 100*r.Build.Utilisation)
 	if r.Method == tree.SearchBrute {
 		return fmt.Sprintf("brute force: %s; tree %s", r.Reason, s)
+	}
+	if r.Method == tree.SearchKD {
+		return fmt.Sprintf("k-d tree, %s: build %.3f s; queries %.3f s (%d distances, utilisation %.0f%%)", r.Reason, r.Build.Wall.Seconds(), r.QueryTime.Seconds(), r.Query.Distances, 100*r.Query.Utilisation)
 	}
 	return fmt.Sprintf("cover tree, %s: %s; queries %.3f s (%d distances, %d groups, utilisation %.0f%%)", r.Reason, s, r.QueryTime.Seconds(), r.Query.Distances, r.Query.Groups, 100*r.Query.Utilisation)
 }

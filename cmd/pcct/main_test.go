@@ -71,6 +71,7 @@ func TestKnnBadInputs(t *testing.T) {
 		{"jitter0", []string{"--input", good, "--k", "2", "--jitter", "0"}, "--jitter must be positive and finite, got 0", 2},
 		{"inducing0", []string{"--input", good, "--k", "2", "--inducing", "0"}, "--inducing must be at least 1, got 0", 2},
 		{"euclid-kernel", []string{"--input", good, "--k", "2", "--metric", "euclidean", "--kernel", "rbf"}, "--kernel applies to the residual metric", 2},
+		{"kd-residual", []string{"--input", good, "--k", "2", "--search", "kd"}, "--search kd applies to the Euclidean metric", 2},
 		{"euclid-float32", []string{"--input", good, "--k", "2", "--metric", "euclidean", "--float32"}, "--float32 applies to the residual metric", 2},
 		{"example-input", []string{"--input", good, "--example-n", "100"}, "--example-n and --example-d apply to the synthetic example", 2},
 		{"show", []string{"--input", good, "--show", "-1"}, "--show must be at least 0", 2},
@@ -268,6 +269,39 @@ func TestKnnQueriesAndProfiles(t *testing.T) {
 }
 
 // TestKnnWorkersIdentical: the written answer does not depend on --workers.
+// TestKnnKD: --search kd (and auto, which takes it for the Euclidean metric
+// in few dimensions) writes the files brute force writes, in every mode,
+// and says so.
+func TestKnnKD(t *testing.T) {
+	dir := t.TempDir()
+	for _, mode := range [][]string{nil, {"--predecessor"}} {
+		var files [][]byte
+		for _, s := range []string{"brute", "kd", "auto"} {
+			out := filepath.Join(dir, s+".npy")
+			args := append([]string{"knn", "--example-n", "3000", "--example-d", "5", "--metric", "euclidean", "--k", "7", "--search", s, "--output", out}, mode...)
+			code, _, stderr := runCLI(args...)
+			if code != 0 {
+				t.Fatalf("%s %v: %s", s, mode, stderr)
+			}
+			if s != "brute" && !strings.Contains(stderr, "search: k-d tree") {
+				t.Fatalf("%s %v: no k-d tree in %q", s, mode, stderr)
+			}
+			for _, f := range []string{out, strings.TrimSuffix(out, ".npy") + "_distances.npy"} {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, b)
+			}
+		}
+		for i := 2; i < len(files); i++ {
+			if !bytes.Equal(files[i], files[i%2]) {
+				t.Fatalf("%v: file %d differs from brute force's", mode, i)
+			}
+		}
+	}
+}
+
 func TestKnnWorkersIdentical(t *testing.T) {
 	dir := t.TempDir()
 	var outs [][]byte

@@ -110,7 +110,7 @@ func (j *queriesJob) parse(args []string, stdout io.Writer) error {
 	fs.IntVar(&j.queries, "queries", 1024, "query points")
 	fs.IntVar(&j.k, "k", 8, "neighbours per query")
 	fs.StringVar(&j.baseline, "baseline", "none", "comma list of baselines to compare with: none, brute, sequential, gpboost")
-	fs.StringVar(&j.searchFlag, "search", "auto", "auto, tree or brute")
+	fs.StringVar(&j.searchFlag, "search", "auto", "auto, tree, brute or kd (k-d tree: --metric euclidean only)")
 	fs.StringVar(&j.build, "build", "nets", "tree build: nets (top-down greedy nets) or insertion (batch insertion with prefix doubling)")
 	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default: the CPU count)")
 	fs.StringVar(&j.impl, "kernels", "", "force a kernel implementation: generic, avx2 or avx512")
@@ -133,8 +133,10 @@ func (j *queriesJob) parse(args []string, stdout io.Writer) error {
 	if _, err := bench.ParseBaselines(j.baseline); err != nil {
 		return usageErr("--baseline: %v", err)
 	}
-	if _, err := tree.ParseSearch(j.searchFlag); err != nil {
+	if s, err := tree.ParseSearch(j.searchFlag); err != nil {
 		return usageErr("--search: %v", err)
+	} else if s == tree.SearchKD && j.mf.metric != "euclidean" {
+		return usageErr("--search kd applies to the Euclidean metric (--metric euclidean)")
 	}
 	switch {
 	case j.dim < 1:

@@ -85,3 +85,19 @@ func (e *Euclidean) TriangleSlack() float64 {
 	}
 	return 8 * float64(s.D+2) * 0x1p-53 * math.Sqrt(maxNorm) * 1.01
 }
+
+// RangeRow computes the distances from the point with coordinates xq to
+// the data points [lo, hi) through the fused row that Nearest and Within
+// run (the same bits), and returns them (row[j] for point lo+j, valid
+// until the workspace's next use) with the columns within rad, ascending.
+// It is Nearest for one query and a contiguous range without the offer: a
+// search that scans many short ranges one query at a time (a k-d tree's
+// leaves) spends less per call.
+func (e *Euclidean) RangeRow(w *Workspace, xq []float64, lo, hi int, rad float64) ([]float64, []int32) {
+	s := e.data
+	Range(lo, hi).check(s.N, "candidate")
+	nc := hi - lo
+	out, idx := w.rowScratch(nc)
+	n := kernels.EuclidRow(out, xq[:s.D], s.XT[lo:], s.N, nc, rad, idx)
+	return out, idx[:n]
+}

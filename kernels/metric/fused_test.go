@@ -194,3 +194,44 @@ func TestPackInto(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeRow: Euclidean.RangeRow gives Tile's distances bit for bit, for
+// queries of the data and of a query set and ranges at every offset, and
+// lists exactly the columns within the radius, under every implementation.
+func TestRangeRow(t *testing.T) {
+	every.Impl(t, func(t *testing.T) {
+		const n, d = 301, 5
+		e := fusedMetrics(t, n, d)[2].(*Euclidean)
+		qs, err := e.Embed(context.Background(), randPoints(9, d, 5, 3), 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := NewWorkspace()
+		r := rand.New(rand.NewPCG(4, 4))
+		for _, set := range []*Set{e.Data(), qs} {
+			for q := range set.N {
+				lo := r.IntN(n)
+				hi := lo + r.IntN(n-lo+1)
+				want := make([]float64, max(1, hi-lo))
+				e.Tile(w, want, hi-lo, set, Range(q, q+1), e.Data(), Range(lo, hi))
+				rad := []float64{0, 0.3, math.Inf(1)}[q%3]
+				got, hits := e.RangeRow(w, set.X[q*d:(q+1)*d], lo, hi, rad)
+				k := 0
+				for j := range hi - lo {
+					if math.Float64bits(got[j]) != math.Float64bits(want[j]) {
+						t.Fatalf("query %d, point %d: %v, Tile %v", q, lo+j, got[j], want[j])
+					}
+					if got[j] <= rad {
+						if k >= len(hits) || int(hits[k]) != j {
+							t.Fatalf("query %d: hits %v miss column %d (%v <= %v)", q, hits, j, got[j], rad)
+						}
+						k++
+					}
+				}
+				if k != len(hits) {
+					t.Fatalf("query %d: %d hits, want %d", q, len(hits), k)
+				}
+			}
+		}
+	})
+}

@@ -109,7 +109,7 @@ def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, in
     padded with -1 / inf. predecessor=True gives the Vecchia job (point i
     takes only j < i). lengthscale: one value or one per dimension.
     inducing: the inducing-point count (default min(512, n)), or
-    inducing_points: an (m, d) array. search: "auto", "tree" or "brute".
+    inducing_points: an (m, d) array. search: "auto", "tree", "brute" or "kd" (k-d tree, Euclidean metric only).
     gate: "auto" (brute force screens in float32 where it pays, keeping a
     float32 copy of V; the same answer) or "off".
     Bad arguments raise ValueError; a failed run raises PcctError.
@@ -119,8 +119,8 @@ def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, in
     n, d = a.shape
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError("pcct: k must be an integer >= 1, got %r" % (k,))
-    if search not in ("auto", "tree", "brute"):
-        raise ValueError("pcct: search must be 'auto', 'tree' or 'brute', got %r" % (search,))
+    if search not in ("auto", "tree", "brute", "kd"):
+        raise ValueError("pcct: search must be 'auto', 'tree', 'brute' or 'kd', got %r" % (search,))
     if gate not in ("auto", "off"):
         raise ValueError("pcct: gate must be 'auto' or 'off', got %r" % (gate,))
     if predecessor and queries is not None:

@@ -56,6 +56,10 @@ class TestAgainstCommand(unittest.TestCase):
     def test_queries_and_euclidean(self):
         cli = cli_knn(self.x, 4, ["--metric", "euclidean"], queries=self.q)
         self.check(pcct.knn(self.x, 4, metric="euclidean", queries=self.q), cli)
+        for search in ("kd", "tree"):
+            self.check(pcct.knn(self.x, 4, metric="euclidean", queries=self.q, search=search), cli)
+        cli = cli_knn(self.x, 6, ["--metric", "euclidean", "--predecessor", "--search", "brute"])
+        self.check(pcct.knn(self.x, 6, metric="euclidean", predecessor=True, search="kd"), cli)
         cli = cli_knn(self.x, 4, ["--lengthscale", "0.2", "--inducing", "80"], queries=self.q)
         self.check(pcct.knn(self.x, 4, lengthscale=0.2, inducing=80, queries=self.q, workers=2), cli)
 

@@ -39,7 +39,7 @@ pcct_knn <- function(x, k, predecessor = FALSE, kernel = "rbf", lengthscale = 1,
   xt <- points(x, "x")
   k <- count(k, "k")
   if (!metric %in% c("residual", "euclidean")) stop("pcct: metric must be \"residual\" or \"euclidean\"", call. = FALSE)
-  if (!search %in% c("auto", "tree", "brute")) stop("pcct: search must be \"auto\", \"tree\" or \"brute\"", call. = FALSE)
+  if (!search %in% c("auto", "tree", "brute", "kd")) stop("pcct: search must be \"auto\", \"tree\", \"brute\" or \"kd\"", call. = FALSE)
   if (!gate %in% c("auto", "off")) stop("pcct: gate must be \"auto\" or \"off\"", call. = FALSE)
   if (isTRUE(predecessor) && !is.null(queries)) stop("pcct: predecessor applies to all-points k-NN, not to queries", call. = FALSE)
   ut <- if (is.null(inducing_points)) NULL else points(inducing_points, "inducing_points", nrow(xt))

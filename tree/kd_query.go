@@ -1,0 +1,152 @@
+package tree
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// kdChunk is the number of queries one task of a k-d tree search answers.
+const kdChunk = 256
+
+// kdWorker is one worker's scratch for k-d tree queries.
+type kdWorker struct {
+	w     *metric.Workspace
+	stack []kdVisit
+	dists int64
+}
+
+// kdVisit is a node waiting on the search stack with its squared box
+// distance (or a lower bound of it).
+type kdVisit struct {
+	z     int32
+	dist2 float64
+}
+
+// kdPrune reports whether a node whose box lies at computed squared
+// distance box2 from the query can be skipped by a query whose k-th
+// distance is worst: only when every point in the box is computed strictly
+// farther than worst. A point's computed distance is within (d+2) u (u =
+// 2^-53) of its true one (see metric.Euclidean.TriangleSlack), so its
+// square within about 2(d+2) u; box2 is within (d+2) u of the true squared
+// box distance (a sum of nonnegative terms, each operation rounded once),
+// which is at most the point's; worst² is rounded once more. A box2 beyond
+// worst² by the factor 1 / (1 - (4d+16) 2^-52), and by an absolute margin
+// for underflow, so only holds points beyond worst: no tie is lost.
+func kdPrune(box2, worst float64, d int) bool {
+	const eps, tiny = 0x1p-52, 0x1p-1000
+	return box2*(1-float64(4*d+16)*eps)-tiny > worst*worst
+}
+
+// AllKNN finds every point's K nearest other points (with Predecessor, its
+// K nearest lower-indexed points) through the k-d tree: the same answer,
+// bit for bit, as BruteAllKNN. Queries run in leaf order, so that
+// consecutive queries meet the same leaves.
+func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	if opt.K < 1 {
+		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
+	}
+	opt.defaults()
+	best := kernels.NewKBestUnset(t.N(), opt.K)
+	st, err := t.run(ctx, opt, t.N(), func(kw *kdWorker, p int) {
+		id := t.ids[p]
+		t.search(kw, t.leafM.Data(), p, id, id, opt.Predecessor, best)
+	})
+	return wrapQuery(best, st, err)
+}
+
+// KNN finds the K nearest data points of each point of qs (from
+// m.Embed) through the k-d tree: the same answer, bit for bit, as
+// BruteKNN.
+func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	if opt.K < 1 {
+		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
+	}
+	if opt.Predecessor {
+		return nil, QueryStats{}, metric.BadInput("predecessor mode needs the data points as queries: use AllKNN")
+	}
+	if err := metric.Compatible(t.leafM.Data(), qs); err != nil {
+		return nil, QueryStats{}, err
+	}
+	opt.defaults()
+	best := kernels.NewKBestUnset(qs.N, opt.K)
+	st, err := t.run(ctx, opt, qs.N, func(kw *kdWorker, q int) {
+		t.search(kw, qs, q, int32(q), -1, false, best)
+	})
+	return wrapQuery(best, st, err)
+}
+
+// run answers queries 0..n-1 with one(kw, q) in chunks of kdChunk on the
+// pool and returns the statistics.
+func (t *KDTree) run(ctx context.Context, opt KNNOptions, n int, one func(kw *kdWorker, q int)) (QueryStats, error) {
+	t0 := time.Now()
+	p, release := opt.pool()
+	defer release()
+	ws := make([]*kdWorker, p.Workers())
+	var dists atomic.Int64
+	chunks := (n + kdChunk - 1) / kdChunk
+	job, err := p.RunContext(ctx, chunks, labelled(phaseQuery, opt.ticker(chunks, func(w, c int) {
+		kw := ws[w]
+		if kw == nil {
+			kw = &kdWorker{w: metric.NewWorkspace()}
+			ws[w] = kw
+		}
+		for q := c * kdChunk; q < min(n, (c+1)*kdChunk); q++ {
+			one(kw, q)
+		}
+		dists.Add(kw.dists)
+		kw.dists = 0
+	})))
+	var use usage
+	use.add(job)
+	return QueryStats{Distances: dists.Load(), Groups: chunks, Wall: time.Since(t0), Utilisation: use.utilisation()}, err
+}
+
+// search fills row of best with the neighbours of point qi of qs: self is
+// the query's own index among the data (-1 for a query point), which it
+// skips and, in predecessor mode, stays below. Depth first, the nearer
+// child first, skipping every node whose box is beyond the row's k-th
+// distance (kdPrune) or, in predecessor mode, holds no lower index; each
+// leaf is one fused distance row over its contiguous points
+// (Euclidean.RangeRow, the kernel of Nearest: the same bits), whose hits
+// go to the row as Nearest would offer them.
+func (t *KDTree) search(kw *kdWorker, qs *metric.Set, qi int, row, self int32, pred bool, best *kernels.KBest) {
+	r := int(row)
+	best.ResetRow(r)
+	x := qs.X[qi*qs.D : (qi+1)*qs.D]
+	stack := append(kw.stack[:0], kdVisit{0, t.boxDist2(x, 0)})
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		nd := &t.nodes[v.z]
+		if (pred && nd.minID >= self) || kdPrune(v.dist2, best.Worst(r), t.d) {
+			continue
+		}
+		if nd.left < 0 {
+			rad := best.Worst(r)
+			dist, hits := t.leafM.RangeRow(kw.w, x, int(nd.lo), int(nd.hi), rad)
+			kw.dists += int64(nd.hi - nd.lo)
+			for _, j := range hits {
+				id := t.ids[int(nd.lo)+int(j)]
+				if dist[j] > rad || id == self || (pred && id >= self) {
+					continue
+				}
+				best.Push(r, id, dist[j])
+				rad = best.Worst(r)
+			}
+			continue
+		}
+		// The child on the query's side of the split first, at the
+		// parent's box distance (a lower bound of its own: its box lies
+		// in the parent's); the other at its own box distance.
+		near, far := nd.left, nd.right
+		if x[nd.dim] >= nd.split {
+			near, far = far, near
+		}
+		stack = append(stack, kdVisit{far, t.boxDist2(x, far)}, kdVisit{near, v.dist2})
+	}
+	kw.stack = stack
+}

@@ -1,0 +1,183 @@
+package tree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/pcct/pcct/internal/kerneltest/every"
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+)
+
+// checkKD verifies the k-d tree's structure: every point in exactly one
+// leaf of at most KDLeaf points (unless all its points coincide), each
+// node's box holds its points, children split their parent's range, and
+// minID is the lowest index below the node.
+func checkKD(t *KDTree) error {
+	s := t.m.Data()
+	d := t.d
+	if !slices.Equal(slices.Sorted(slices.Values(t.ids)), seq(s.N)) {
+		return fmt.Errorf("ids are not a permutation")
+	}
+	for z, nd := range t.nodes {
+		lo, hi := t.box[2*d*z:2*d*z+d], t.box[2*d*z+d:2*d*(z+1)]
+		minID := int32(s.N)
+		for _, id := range t.ids[nd.lo:nd.hi] {
+			for k, v := range s.X[int(id)*d : int(id+1)*d] {
+				if v < lo[k] || v > hi[k] {
+					return fmt.Errorf("node %d: point %d outside its box", z, id)
+				}
+			}
+			minID = min(minID, id)
+		}
+		if nd.minID != minID {
+			return fmt.Errorf("node %d: minID %d, want %d", z, nd.minID, minID)
+		}
+		if nd.left < 0 {
+			if nd.hi-nd.lo > KDLeaf && !slices.Equal(lo, hi) {
+				return fmt.Errorf("leaf %d holds %d distinct points", z, nd.hi-nd.lo)
+			}
+			continue
+		}
+		l, r := t.nodes[nd.left], t.nodes[nd.right]
+		if l.lo != nd.lo || l.hi != r.lo || r.hi != nd.hi || l.hi <= l.lo || r.hi <= r.lo {
+			return fmt.Errorf("node %d: children [%d,%d) [%d,%d) do not split [%d,%d)", z, l.lo, l.hi, r.lo, r.hi, nd.lo, nd.hi)
+		}
+	}
+	return nil
+}
+
+func seq(n int) []int32 {
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = int32(i)
+	}
+	return s
+}
+
+// TestKDAgainstBrute: on every data set, in 1 to 8 dimensions, the k-d
+// tree's answers (all points, predecessor, a query set) equal brute force
+// bit for bit for 1, 2 and 4 workers.
+func TestKDAgainstBrute(t *testing.T) {
+	pools := map[int]*streamer.Pool{}
+	for _, w := range []int{1, 2, 4} {
+		pools[w] = streamer.NewPool(w)
+		defer pools[w].Close()
+	}
+	for _, d := range []int{1, 2, 3, 8} {
+		for _, n := range []int{1, 5, 33, 700} {
+			xq := uniformPoints(29, d, 99)
+			for name, x := range shapes(n, d, uint64(n+d)) {
+				m, err := metric.NewEuclidean(x, n, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kd, err := BuildKD(context.Background(), m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := checkKD(kd); err != nil {
+					t.Fatalf("d=%d n=%d %s: %v", d, n, name, err)
+				}
+				qs, err := m.Embed(context.Background(), xq, 29)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range []int{1, 6, 40} {
+					for _, w := range []int{1, 2, 4} {
+						for _, pred := range []bool{false, true} {
+							opt := KNNOptions{K: k, Predecessor: pred, Pool: pools[w]}
+							want, _ := BruteAllKNN(context.Background(), m, opt)
+							got, _, err := kd.AllKNN(context.Background(), opt)
+							if err != nil {
+								t.Fatal(err)
+							}
+							if !got.Equal(want) {
+								t.Fatalf("d=%d n=%d %s k=%d workers=%d pred=%v: %s", d, n, name, k, w, pred, firstDiff(got, want))
+							}
+						}
+						opt := KNNOptions{K: k, Pool: pools[w]}
+						want, _ := BruteKNN(context.Background(), m, qs, opt)
+						got, _, err := kd.KNN(context.Background(), qs, opt)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !got.Equal(want) {
+							t.Fatalf("queries d=%d n=%d %s k=%d workers=%d: %s", d, n, name, k, w, firstDiff(got, want))
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKDEveryImpl: the k-d tree is exact under each kernel implementation.
+func TestKDEveryImpl(t *testing.T) {
+	every.Impl(t, func(t *testing.T) {
+		for _, d := range []int{2, 5} {
+			x := uniformPoints(1500, d, 3)
+			m, err := metric.NewEuclidean(x, 1500, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kd, err := BuildKD(context.Background(), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pred := range []bool{false, true} {
+				opt := KNNOptions{K: 7, Predecessor: pred, Workers: 2}
+				want, _ := BruteAllKNN(context.Background(), m, opt)
+				got, _, err := kd.AllKNN(context.Background(), opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Equal(want) {
+					t.Fatalf("d=%d pred=%v: %s", d, pred, firstDiff(got, want))
+				}
+			}
+		}
+	})
+}
+
+// TestKDErrors: the residual metric, k < 1, predecessor queries of a
+// query set, a query set of another dimension and a cancelled context are
+// errors, not panics.
+func TestKDErrors(t *testing.T) {
+	x := uniformPoints(200, 2, 1)
+	r, err := metric.NewResidual(context.Background(), x, 200, 2, metric.ResidualConfig{Inducing: 20, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BuildKD(context.Background(), r); !errors.Is(err, metric.ErrBadInput) {
+		t.Fatalf("residual metric: %v", err)
+	}
+	m, _ := metric.NewEuclidean(x, 200, 2)
+	kd, err := BuildKD(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kd.AllKNN(context.Background(), KNNOptions{K: 0}); !errors.Is(err, metric.ErrBadInput) {
+		t.Fatalf("k = 0: %v", err)
+	}
+	qs, _ := m.Embed(context.Background(), x[:20], 10)
+	if _, _, err := kd.KNN(context.Background(), qs, KNNOptions{K: 3, Predecessor: true}); !errors.Is(err, metric.ErrBadInput) {
+		t.Fatalf("predecessor query set: %v", err)
+	}
+	m3, _ := metric.NewEuclidean(uniformPoints(10, 3, 1), 10, 3)
+	q3, _ := m3.Embed(context.Background(), uniformPoints(4, 3, 2), 4)
+	if _, _, err := kd.KNN(context.Background(), q3, KNNOptions{K: 3}); err == nil {
+		t.Fatal("a 3-dimensional query set against 2-dimensional points: no error")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := BuildKD(ctx, m); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled build: %v", err)
+	}
+	if _, _, err := kd.AllKNN(ctx, KNNOptions{K: 3}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled queries: %v", err)
+	}
+}
