@@ -3,7 +3,6 @@ package tree
 import (
 	"cmp"
 	"context"
-	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -54,9 +53,9 @@ type queryWorker struct {
 	first                []float64  // the group's distances to the first level
 	off                  []int      // a block's rows in a distance buffer (see needs)
 	kth                  []float64  // and their k-th distances
-	rad                  []float64  // pushChildren's per-node radius + slack,
-	lo                   []int32    // lowest descendant index,
-	need                 []bool     // and whether some query enters it
+	byQ                  []int      // pushChildren: the block's queries by descending index,
+	qDesc                []int32    // their indices,
+	pm                   []float64  // and prefix minima of d - kth in that order
 	stamp                uint32
 	dists                int64
 }
@@ -423,62 +422,85 @@ func (qw *queryWorker) needs(g *group, best *kernels.KBest, rows []int, ld int) 
 // pushChildren adds to the frontier the children that some query of the
 // block may need, of the nodes c whose distances to the queries are in buf
 // (query i's row at qw.off[i], node j in column j). A node is entered when
-// some query may find a neighbour among its descendants (d - radius(z) -
-// slack <= the query's k-th distance and, in predecessor mode, a
-// descendant below the query's index); then of its children x only those
-// with d - reach(x) - slack <= the k-th distance of such a query: x and
-// its descendants lie within reach(x) of z, so the others are strictly
+// some query may find a neighbour among its descendants (d - kth <=
+// radius(z) + slack for the query's k-th distance kth and, in predecessor
+// mode, a descendant below the query's index); then of its children x only
+// those with d - kth <= reach(x) + slack for such a query: x and its
+// descendants lie within reach(x) of z, so the others are strictly
 // farther than the k-th (no tie is lost). Children made by fine nets near
 // z have small reaches, so a query at some distance from z skips them even
-// when it needs z's coarser children. The first test runs query by query
-// over contiguous rows; the second only for the nodes entered.
+// when it needs z's coarser children.
+//
+// Both tests read one table: with the block's queries sorted by descending
+// index, pm[p][j] is the smallest d - kth at node j over the first p+1 of
+// them, and the queries that may take a subtree whose lowest index is lo
+// are the first count(lo) (all of them outside predecessor mode). So each
+// node and each child costs one lookup, whichever query needs it.
 func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64) {
-	n := len(c)
-	qw.rad, qw.lo, qw.need = grow(qw.rad, n), grow(qw.lo, n), grow(qw.need, n)
-	for j, z := range c {
-		qw.rad[j], qw.lo[j] = t.radius[z]+t.slack, t.minDesc[z]
-	}
-	clear(qw.need)
-	for i, off := range qw.off {
-		row, thr, q := buf[off:off+n], qw.kth[i], g.qids[i]
-		for j, d := range row {
-			if d-qw.rad[j] <= thr && (!g.pred || qw.lo[j] < q) {
-				qw.need[j] = true
+	n, nq := len(c), len(qw.off)
+	qw.blockOrder(g)
+	pm := grow(qw.pm, nq*n)
+	qw.pm = pm
+	for p, i := range qw.byQ {
+		row, kth, cur := buf[qw.off[i]:qw.off[i]+n], qw.kth[i], pm[p*n:(p+1)*n]
+		if p == 0 {
+			for j, d := range row {
+				cur[j] = d - kth
 			}
-		}
-	}
-	for j, z := range c {
-		if !qw.need[j] {
 			continue
 		}
-		// The smallest d - kth over the block bounds every child's test;
-		// the query that has it (best) is tried first.
-		m, best := math.Inf(1), 0
-		for i, off := range qw.off {
-			if v := buf[off+j] - qw.kth[i]; v < m {
-				m, best = v, i
+		// NaN never wins: a NaN distance enters nothing, as in brute force.
+		for j, prev := range pm[(p-1)*n : p*n] {
+			v := row[j] - kth
+			if !(v < prev) {
+				v = prev
 			}
+			cur[j] = v
 		}
-		dBest, kBest, qBest := buf[qw.off[best]+j], qw.kth[best], g.qids[best]
+	}
+	for j, z := range c {
+		p := qw.count(g, t.minDesc[z])
+		if p == 0 || !(pm[(p-1)*n+j] <= t.radius[z]+t.slack) {
+			continue
+		}
 		k0, k1 := t.childOff[z], t.childOff[z+1]
 		for k := k0; k < k1; k++ {
-			r := t.childReach[k] + t.slack
-			if m > r {
-				continue // no query of the block can use x
-			}
-			lo := t.childLo[k]
-			if dBest-r <= kBest && (!g.pred || lo < qBest) {
+			if p := qw.count(g, t.childLo[k]); p > 0 && pm[(p-1)*n+j] <= t.childReach[k]+t.slack {
 				qw.front = append(qw.front, t.child[k])
-				continue
-			}
-			for i, off := range qw.off {
-				if buf[off+j]-r <= qw.kth[i] && (!g.pred || lo < g.qids[i]) {
-					qw.front = append(qw.front, t.child[k])
-					break
-				}
 			}
 		}
 	}
+}
+
+// blockOrder sets qw.byQ and qw.qDesc for a block: its queries by
+// descending index in predecessor mode (in block order otherwise).
+func (qw *queryWorker) blockOrder(g *group) {
+	nq := len(g.qids)
+	qw.byQ, qw.qDesc = grow(qw.byQ, nq), grow(qw.qDesc, nq)
+	for i := range qw.byQ {
+		qw.byQ[i] = i
+	}
+	if g.pred {
+		slices.SortFunc(qw.byQ, func(a, b int) int { return cmp.Compare(g.qids[b], g.qids[a]) })
+	}
+	for p, i := range qw.byQ {
+		qw.qDesc[p] = g.qids[i]
+	}
+}
+
+// count returns how many of the block's queries may take a subtree whose
+// lowest index is lo: all of them outside predecessor mode, else those
+// above lo (a prefix of qw.qDesc).
+func (qw *queryWorker) count(g *group, lo int32) int {
+	q := qw.qDesc
+	if !g.pred || lo < q[len(q)-1] {
+		return len(q)
+	}
+	p := 0
+	for p < len(q) && q[p] > lo {
+		p++
+	}
+	return p
 }
 
 // skip reports whether point z was offered to the group by its seed.
