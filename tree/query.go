@@ -3,6 +3,7 @@ package tree
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -434,8 +435,9 @@ func (qw *queryWorker) needs(g *group, best *kernels.KBest, rows []int, ld int) 
 // Both tests read one table: with the block's queries sorted by descending
 // index, pm[p][j] is the smallest d - kth at node j over the first p+1 of
 // them, and the queries that may take a subtree whose lowest index is lo
-// are the first count(lo) (all of them outside predecessor mode). So each
-// node and each child costs one lookup, whichever query needs it.
+// are a prefix of that order (all of them outside predecessor mode, and
+// when lo is below every query's index: then the last row decides). So
+// each node and each child costs one lookup, whichever query needs it.
 func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64) {
 	n, nq := len(c), len(qw.off)
 	qw.blockOrder(g)
@@ -443,33 +445,59 @@ func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64)
 	qw.pm = pm
 	for p, i := range qw.byQ {
 		row, kth, cur := buf[qw.off[i]:qw.off[i]+n], qw.kth[i], pm[p*n:(p+1)*n]
+		// A NaN distance enters nothing, as in brute force: it counts as
+		// +Inf (a branch never taken with finite data), so the minima,
+		// taken without branches, stay free of NaN.
 		if p == 0 {
 			for j, d := range row {
-				cur[j] = d - kth
+				v := d - kth
+				if v != v {
+					v = math.Inf(1)
+				}
+				cur[j] = v
 			}
 			continue
 		}
-		// NaN never wins: a NaN distance enters nothing, as in brute force.
 		for j, prev := range pm[(p-1)*n : p*n] {
 			v := row[j] - kth
-			if !(v < prev) {
-				v = prev
+			if v != v {
+				v = math.Inf(1)
 			}
-			cur[j] = v
+			cur[j] = min(prev, v)
 		}
 	}
+	all := pm[(nq-1)*n : nq*n] // the minima over the whole block
+	qmin := qw.qDesc[nq-1]
 	for j, z := range c {
-		p := qw.count(g, t.minDesc[z])
-		if p == 0 || !(pm[(p-1)*n+j] <= t.radius[z]+t.slack) {
+		m, rz := all[j], t.radius[z]+t.slack
+		if !(m <= rz) {
+			continue // no query of the block can use z
+		}
+		if lo := t.minDesc[z]; g.pred && lo >= qmin && !qw.takes(pm, n, j, lo, rz) {
 			continue
 		}
 		k0, k1 := t.childOff[z], t.childOff[z+1]
 		for k := k0; k < k1; k++ {
-			if p := qw.count(g, t.childLo[k]); p > 0 && pm[(p-1)*n+j] <= t.childReach[k]+t.slack {
-				qw.front = append(qw.front, t.child[k])
+			r := t.childReach[k] + t.slack
+			if !(m <= r) {
+				continue // no query of the block can use x
 			}
+			if lo := t.childLo[k]; g.pred && lo >= qmin && !qw.takes(pm, n, j, lo, r) {
+				continue
+			}
+			qw.front = append(qw.front, t.child[k])
 		}
 	}
+}
+
+// takes reports whether a query of the block above index lo has d - kth
+// <= r at node j: the first count(lo) queries by descending index.
+func (qw *queryWorker) takes(pm []float64, n, j int, lo int32, r float64) bool {
+	p := 0
+	for p < len(qw.qDesc) && qw.qDesc[p] > lo {
+		p++
+	}
+	return p > 0 && pm[(p-1)*n+j] <= r
 }
 
 // blockOrder sets qw.byQ and qw.qDesc for a block: its queries by
@@ -486,21 +514,6 @@ func (qw *queryWorker) blockOrder(g *group) {
 	for p, i := range qw.byQ {
 		qw.qDesc[p] = g.qids[i]
 	}
-}
-
-// count returns how many of the block's queries may take a subtree whose
-// lowest index is lo: all of them outside predecessor mode, else those
-// above lo (a prefix of qw.qDesc).
-func (qw *queryWorker) count(g *group, lo int32) int {
-	q := qw.qDesc
-	if !g.pred || lo < q[len(q)-1] {
-		return len(q)
-	}
-	p := 0
-	for p < len(q) && q[p] > lo {
-		p++
-	}
-	return p
 }
 
 // skip reports whether point z was offered to the group by its seed.
