@@ -150,3 +150,43 @@ func (t *KDTree) search(kw *kdWorker, qs *metric.Set, qi int, row, self int32, p
 	}
 	kw.stack = stack
 }
+
+// MaxMinOrder returns the exact max-min ordering of the points (as
+// Tree.MaxMinOrder defines it, the same order bit for bit), each step's
+// range query running through the k-d tree.
+func (t *KDTree) MaxMinOrder(ctx context.Context, first int) ([]int32, error) {
+	kw := &kdWorker{w: metric.NewWorkspace()}
+	x, d := t.m.Data().X, t.d
+	return maxMinOrder(ctx, t.m, first, func(p int32, r float64, visit func(id int32, dist float64)) {
+		t.within(kw, x[int(p)*d:int(p+1)*d], r, visit)
+	})
+}
+
+// within visits every point whose computed distance to the point with
+// coordinates x is at most r, with that distance: depth first, skipping
+// the nodes whose box lies beyond r (kdPrune), each leaf one fused row.
+func (t *KDTree) within(kw *kdWorker, x []float64, r float64, visit func(id int32, dist float64)) {
+	stack := append(kw.stack[:0], kdVisit{0, t.boxDist2(x, 0)})
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if kdPrune(v.dist2, r, t.d) {
+			continue
+		}
+		nd := &t.nodes[v.z]
+		if nd.left < 0 {
+			dist, hits := t.leafM.RangeRow(kw.w, x, int(nd.lo), int(nd.hi), r)
+			kw.dists += int64(nd.hi - nd.lo)
+			for _, j := range hits {
+				visit(t.ids[int(nd.lo)+int(j)], dist[j])
+			}
+			continue
+		}
+		near, far := nd.left, nd.right
+		if x[nd.dim] >= nd.split {
+			near, far = far, near
+		}
+		stack = append(stack, kdVisit{far, t.boxDist2(x, far)}, kdVisit{near, v.dist2})
+	}
+	kw.stack = stack
+}

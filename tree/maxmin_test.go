@@ -3,9 +3,11 @@ package tree
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/pcct/pcct/internal/kerneltest/every"
 	"github.com/pcct/pcct/kernels/metric"
 )
 
@@ -54,5 +56,73 @@ func TestMaxMinOrder(t *testing.T) {
 	tr := buildOrFail(t, treeCases(t, 10, 2)[0].m, Options{})
 	if _, err := tr.MaxMinOrder(context.Background(), 10); err == nil {
 		t.Fatal("first point out of range accepted")
+	}
+}
+
+// TestKDMaxMinOrder: the k-d tree's max-min ordering equals the
+// definition's (and so the cover tree's) on every data set, in 1 to 3
+// dimensions, under every kernel implementation.
+func TestKDMaxMinOrder(t *testing.T) {
+	every.Impl(t, func(t *testing.T) {
+		for _, d := range []int{1, 2, 3} {
+			for name, x := range shapes(300, d, uint64(d)) {
+				m, err := metric.NewEuclidean(x, 300, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kd, err := BuildKD(context.Background(), m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, first := range []int{0, 151} {
+					got, err := kd.MaxMinOrder(context.Background(), first)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := naiveMaxMin(m, first); !slices.Equal(got, want) {
+						t.Fatalf("d=%d %s, first %d: order %v..., want %v...", d, name, first, got[:10], want[:10])
+					}
+				}
+			}
+		}
+	})
+	m, _ := metric.NewEuclidean(uniformPoints(10, 2, 1), 10, 2)
+	kd, _ := BuildKD(context.Background(), m)
+	if _, err := kd.MaxMinOrder(context.Background(), -1); err == nil {
+		t.Fatal("first point out of range accepted")
+	}
+}
+
+// TestTournament: under random decreases (lower, ties and the padded last
+// index included) and removals (set to -Inf), best is always the largest
+// value, ties to the lower index.
+func TestTournament(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 2, 3, 5, 8, 13, 100} {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = float64(r.IntN(6))
+		}
+		tt := newTournament(v)
+		for step := range 400 {
+			i := int32(r.IntN(n))
+			switch {
+			case step%7 == 0:
+				tt.set(i, math.Inf(-1))
+			case step%3 == 0:
+				tt.lower(int32(n-1), v[n-1]-float64(r.IntN(2)))
+			default:
+				tt.lower(i, v[i]-float64(r.IntN(3)))
+			}
+			want := int32(0)
+			for j := range int32(n) {
+				if v[j] > v[want] {
+					want = j
+				}
+			}
+			if got := tt.best(); got != want {
+				t.Fatalf("n=%d step %d: best %d (%v), want %d (%v)", n, step, got, v[got], want, v[want])
+			}
+		}
 	}
 }

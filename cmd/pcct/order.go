@@ -24,11 +24,21 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 	case "coord":
 		j.perm = coordOrder(j.x, j.n, j.d)
 	case "maxmin":
-		t, err := tree.Build(ctx, m, tree.Options{Pool: pool})
+		// The same order either way; the k-d tree's range queries are
+		// far cheaper where it applies (the Euclidean metric).
+		var ord interface {
+			MaxMinOrder(ctx context.Context, first int) ([]int32, error)
+		}
+		var err error
+		if _, euclid := m.(*metric.Euclidean); euclid {
+			ord, err = tree.BuildKD(ctx, m)
+		} else {
+			ord, err = tree.Build(ctx, m, tree.Options{Pool: pool})
+		}
 		if err != nil {
 			return nil, err
 		}
-		if j.perm, err = t.MaxMinOrder(ctx, centralPoint(j.x, j.n, j.d)); err != nil {
+		if j.perm, err = ord.MaxMinOrder(ctx, centralPoint(j.x, j.n, j.d)); err != nil {
 			return nil, err
 		}
 	}
