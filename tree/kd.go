@@ -2,10 +2,13 @@ package tree
 
 import (
 	"context"
+	"errors"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // KDTree is an exact k-d tree over the points of a Euclidean metric: the
@@ -46,8 +49,11 @@ const KDLeaf = 64
 
 // BuildKD builds the k-d tree of m's points; m must be Euclidean. The tree
 // depends only on the points (ties in a split go by index), not on the
-// worker count.
-func BuildKD(ctx context.Context, m metric.Metric) (*KDTree, error) {
+// worker count: the top of the tree is split on the calling goroutine, its
+// subtrees of at most kdTask points on pool (nil: a pool of GOMAXPROCS
+// workers for the call), each into its own node list, spliced in a fixed
+// order.
+func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree, error) {
 	if _, ok := m.(*metric.Euclidean); !ok {
 		return nil, metric.BadInput("a k-d tree needs the Euclidean metric, not the %s metric", m.Name())
 	}
@@ -57,27 +63,37 @@ func BuildKD(ctx context.Context, m metric.Metric) (*KDTree, error) {
 	for i := range t.ids {
 		t.ids[i] = int32(i)
 	}
-	// Split depth first with an explicit stack; node 0 is the root.
-	t.nodes = append(t.nodes, kdNode{lo: 0, hi: int32(s.N), left: -1, right: -1})
-	stack := []int32{0}
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
+	// Node 0 is the root.
+	task := int32(max(kdTask, s.N/128))
+	var tasks []int32
+	var err error
+	t.nodes, tasks, err = t.split(ctx, s, []kdNode{{lo: 0, hi: int32(s.N), left: -1, right: -1}}, task)
+	if err != nil {
+		return nil, err
+	}
+	if len(tasks) > 0 {
+		if pool == nil {
+			pool = streamer.NewPool(0)
+			defer pool.Close()
+		}
+		sub := make([][]kdNode, len(tasks))
+		var errs []error
+		var mu sync.Mutex
+		_, err := pool.RunContext(ctx, len(tasks), labelled(phaseBuild, func(_, k int) {
+			nodes, _, err := t.split(ctx, s, []kdNode{t.nodes[tasks[k]]}, 0)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			sub[k] = nodes
+		}))
+		if err = errors.Join(append(errs, err)...); err != nil {
 			return nil, err
 		}
-		z := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		nd := t.nodes[z]
-		dim := t.widest(s, nd.lo, nd.hi)
-		if nd.hi-nd.lo <= KDLeaf || dim < 0 {
-			continue // a leaf (or points all equal)
+		for k, z := range tasks {
+			t.splice(z, sub[k])
 		}
-		mid := (nd.lo + nd.hi) / 2
-		selectByCoord(t.ids[nd.lo:nd.hi], s.X, s.D, dim, int(mid-nd.lo))
-		l, r := int32(len(t.nodes)), int32(len(t.nodes)+1)
-		t.nodes = append(t.nodes, kdNode{lo: nd.lo, hi: mid, left: -1, right: -1}, kdNode{lo: mid, hi: nd.hi, left: -1, right: -1})
-		t.nodes[z].left, t.nodes[z].right = l, r
-		t.nodes[z].dim, t.nodes[z].split = int32(dim), s.X[int(t.ids[mid])*s.D+dim]
-		stack = append(stack, r, l)
 	}
 	t.bounds(s)
 	lm, err := metric.Reorder(m, t.ids)
@@ -87,6 +103,70 @@ func BuildKD(ctx context.Context, m metric.Metric) (*KDTree, error) {
 	t.leafM = lm.(*metric.Euclidean)
 	t.Stats.Wall = time.Since(t0)
 	return t, nil
+}
+
+// kdTask is the size (in points) below which BuildKD splits subtrees as
+// pool tasks (or n/128 when larger).
+const kdTask = 1 << 13
+
+// split splits the subtree of nodes[0] depth first, appending the new
+// nodes to nodes (children after their parent), and returns them. With
+// stop > 0 it leaves nodes of at most stop points (more than a leaf's)
+// unsplit and returns their indices, in depth-first order.
+func (t *KDTree) split(ctx context.Context, s *metric.Set, nodes []kdNode, stop int32) ([]kdNode, []int32, error) {
+	var later []int32
+	stack := []int32{0}
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		z := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		nd := nodes[z]
+		if nd.hi-nd.lo <= KDLeaf {
+			continue
+		}
+		if stop > 0 && nd.hi-nd.lo <= stop {
+			later = append(later, z)
+			continue
+		}
+		dim := t.widest(s, nd.lo, nd.hi)
+		if dim < 0 {
+			continue // the points all coincide: a leaf
+		}
+		mid := (nd.lo + nd.hi) / 2
+		selectByCoord(t.ids[nd.lo:nd.hi], s.X, s.D, dim, int(mid-nd.lo))
+		l, r := int32(len(nodes)), int32(len(nodes)+1)
+		nodes = append(nodes, kdNode{lo: nd.lo, hi: mid, left: -1, right: -1}, kdNode{lo: mid, hi: nd.hi, left: -1, right: -1})
+		nodes[z].left, nodes[z].right = l, r
+		nodes[z].dim, nodes[z].split = int32(dim), s.X[int(t.ids[mid])*s.D+dim]
+		stack = append(stack, r, l)
+	}
+	return nodes, later, nil
+}
+
+// splice puts the nodes of a subtree split on its own (sub[0] its root,
+// node z of the tree) into the tree: the root's fields into node z, the
+// others appended, their child indices moved along.
+func (t *KDTree) splice(z int32, sub []kdNode) {
+	base := int32(len(t.nodes)) - 1 // sub[i] becomes node base + i, i >= 1
+	at := func(i int32) int32 {
+		switch {
+		case i < 0:
+			return i
+		case i == 0:
+			return z
+		}
+		return base + i
+	}
+	for i, nd := range sub {
+		nd.left, nd.right = at(nd.left), at(nd.right)
+		if i == 0 {
+			t.nodes[z] = nd
+			continue
+		}
+		t.nodes = append(t.nodes, nd)
+	}
 }
 
 // widest returns the coordinate along which points ids[lo:hi] spread

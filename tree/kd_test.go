@@ -75,7 +75,7 @@ func TestKDAgainstBrute(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				kd, err := BuildKD(context.Background(), m)
+				kd, err := BuildKD(context.Background(), m, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -124,7 +124,7 @@ func TestKDEveryImpl(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			kd, err := BuildKD(context.Background(), m)
+			kd, err := BuildKD(context.Background(), m, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,11 +152,11 @@ func TestKDErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := BuildKD(context.Background(), r); !errors.Is(err, metric.ErrBadInput) {
+	if _, err := BuildKD(context.Background(), r, nil); !errors.Is(err, metric.ErrBadInput) {
 		t.Fatalf("residual metric: %v", err)
 	}
 	m, _ := metric.NewEuclidean(x, 200, 2)
-	kd, err := BuildKD(context.Background(), m)
+	kd, err := BuildKD(context.Background(), m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +174,49 @@ func TestKDErrors(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := BuildKD(ctx, m); !errors.Is(err, context.Canceled) {
+	if _, err := BuildKD(ctx, m, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled build: %v", err)
 	}
 	if _, _, err := kd.AllKNN(ctx, KNNOptions{K: 3}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled queries: %v", err)
+	}
+}
+
+// TestKDLarge: a tree big enough to be split on the pool (its top on the
+// caller, subtrees as tasks) is sound, the same for 1 and 4 workers, and
+// exact.
+func TestKDLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large")
+	}
+	const n, d = 3 * kdTask, 3
+	x := shapes(n, d, 9)["clustered"]
+	m, err := metric.NewEuclidean(x, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trees []*KDTree
+	for _, w := range []int{1, 4} {
+		p := streamer.NewPool(w)
+		kd, err := BuildKD(context.Background(), m, p)
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkKD(kd); err != nil {
+			t.Fatalf("%d workers: %v", w, err)
+		}
+		trees = append(trees, kd)
+	}
+	if !slices.Equal(trees[0].nodes, trees[1].nodes) || !slices.Equal(trees[0].ids, trees[1].ids) {
+		t.Fatal("1 and 4 workers built different trees")
+	}
+	want, _ := BruteAllKNN(context.Background(), m, KNNOptions{K: 5, Predecessor: true})
+	got, _, err := trees[1].AllKNN(context.Background(), KNNOptions{K: 5, Predecessor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(want) {
+		t.Fatal(firstDiff(got, want))
 	}
 }

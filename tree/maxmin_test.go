@@ -70,7 +70,7 @@ func TestKDMaxMinOrder(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				kd, err := BuildKD(context.Background(), m)
+				kd, err := BuildKD(context.Background(), m, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,7 +87,7 @@ func TestKDMaxMinOrder(t *testing.T) {
 		}
 	})
 	m, _ := metric.NewEuclidean(uniformPoints(10, 2, 1), 10, 2)
-	kd, _ := BuildKD(context.Background(), m)
+	kd, _ := BuildKD(context.Background(), m, nil)
 	if _, err := kd.MaxMinOrder(context.Background(), -1); err == nil {
 		t.Fatal("first point out of range accepted")
 	}

@@ -307,7 +307,10 @@ func useKD(m metric.Metric, search Search) (bool, string) {
 // is nil, else the query set's.
 func kdSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, reason string) (*Neighbours, Report, error) {
 	rep := Report{Method: SearchKD, Reason: reason}
-	kd, err := BuildKD(ctx, m)
+	p, release := opt.pool()
+	defer release()
+	opt.Pool = p
+	kd, err := BuildKD(ctx, m, p)
 	if err != nil {
 		return nil, rep, err
 	}

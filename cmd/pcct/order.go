@@ -31,7 +31,7 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 		}
 		var err error
 		if _, euclid := m.(*metric.Euclidean); euclid {
-			ord, err = tree.BuildKD(ctx, m)
+			ord, err = tree.BuildKD(ctx, m, pool)
 		} else {
 			ord, err = tree.Build(ctx, m, tree.Options{Pool: pool})
 		}
