@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -218,5 +219,52 @@ func TestKDLarge(t *testing.T) {
 	}
 	if !got.Equal(want) {
 		t.Fatal(firstDiff(got, want))
+	}
+}
+
+// TestKDLatticeTies: points on an integer lattice (scaled by 2^-3, so every
+// distance is exact) meet many equal distances across split planes and
+// leaf boxes: every tie must go to the lower index, as in brute force.
+func TestKDLatticeTies(t *testing.T) {
+	for _, d := range []int{1, 2, 3} {
+		side := map[int]int{1: 300, 2: 25, 3: 9}[d]
+		n := 1
+		for range d {
+			n *= side
+		}
+		x := make([]float64, 0, n*d)
+		for i := range n {
+			for k, c := 0, i; k < d; k, c = k+1, c/side {
+				x = append(x, float64(c%side)/8)
+			}
+		}
+		// A fixed shuffle, so that lattice order and index order differ.
+		r := rand.New(rand.NewPCG(uint64(d), 1))
+		perm := r.Perm(n)
+		xs := make([]float64, n*d)
+		for i, p := range perm {
+			copy(xs[i*d:(i+1)*d], x[p*d:(p+1)*d])
+		}
+		m, err := metric.NewEuclidean(xs, n, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kd, err := BuildKD(context.Background(), m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []int{4, 5, 9, 13} {
+			for _, pred := range []bool{false, true} {
+				opt := KNNOptions{K: k, Predecessor: pred, Workers: 2}
+				want, _ := BruteAllKNN(context.Background(), m, opt)
+				got, _, err := kd.AllKNN(context.Background(), opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Equal(want) {
+					t.Fatalf("d=%d k=%d pred=%v: %s", d, k, pred, firstDiff(got, want))
+				}
+			}
+		}
 	}
 }
