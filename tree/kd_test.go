@@ -173,6 +173,9 @@ func TestKDErrors(t *testing.T) {
 	if _, _, err := kd.KNN(context.Background(), q3, KNNOptions{K: 3}); err == nil {
 		t.Fatal("a 3-dimensional query set against 2-dimensional points: no error")
 	}
+	if _, _, err := AllKNNSearch(context.Background(), m, KNNOptions{K: 3, Gate: GateScreen}, SearchKD, Options{}); !errors.Is(err, metric.ErrBadInput) {
+		t.Fatalf("gate screen with the k-d tree: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := BuildKD(ctx, m, nil); !errors.Is(err, context.Canceled) {

@@ -307,6 +307,9 @@ func useKD(m metric.Metric, search Search) (bool, string) {
 // is nil, else the query set's.
 func kdSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, reason string) (*Neighbours, Report, error) {
 	rep := Report{Method: SearchKD, Reason: reason}
+	if opt.Gate == GateScreen || opt.Gate == GateLookup {
+		return nil, rep, metric.BadInput("gate %s screens the residual metric's brute force; the k-d tree computes Euclidean distances directly", opt.Gate)
+	}
 	p, release := opt.pool()
 	defer release()
 	opt.Pool = p
