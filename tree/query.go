@@ -362,6 +362,7 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		}
 		qw.front = qw.front[:0]
 		qw.needs(&sub, best, block, nf)
+		qw.blockOrder(&sub)
 		t.pushChildren(qw, &sub, first, dist)
 		t.walkBlock(qw, qs, &sub, best)
 	}
@@ -422,7 +423,8 @@ func (qw *queryWorker) needs(g *group, best *kernels.KBest, rows []int, ld int) 
 
 // pushChildren adds to the frontier the children that some query of the
 // block may need, of the nodes c whose distances to the queries are in buf
-// (query i's row at qw.off[i], node j in column j). A node is entered when
+// (query i's row at qw.off[i], node j in column j; qw.byQ and qw.qDesc set
+// for the block by blockOrder). A node is entered when
 // some query may find a neighbour among its descendants (d - kth <=
 // radius(z) + slack for the query's k-th distance kth and, in predecessor
 // mode, a descendant below the query's index); then of its children x only
@@ -440,7 +442,6 @@ func (qw *queryWorker) needs(g *group, best *kernels.KBest, rows []int, ld int) 
 // each node and each child costs one lookup, whichever query needs it.
 func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64) {
 	n, nq := len(c), len(qw.off)
-	qw.blockOrder(g)
 	pm := grow(qw.pm, nq*n)
 	qw.pm = pm
 	for p, i := range qw.byQ {
