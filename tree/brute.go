@@ -87,8 +87,8 @@ func (o *KNNOptions) defaults() {
 // within one tile's time and returns ctx.Err().
 func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 	n := m.Data().N
-	if opt.K < 1 {
-		return nil, metric.BadInput("k must be at least 1, got %d", opt.K)
+	if err := checkK(opt); err != nil {
+		return nil, err
 	}
 	raw := opt
 	opt.defaults()
@@ -175,17 +175,32 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 	return best, err
 }
 
+// checkK refuses k < 1.
+func checkK(opt KNNOptions) error {
+	if opt.K < 1 {
+		return metric.BadInput("k must be at least 1, got %d", opt.K)
+	}
+	return nil
+}
+
+// checkQuerySet refuses what a k-NN search of a query set qs against the
+// points of data cannot answer: k < 1, predecessor mode (which needs the
+// data points as queries: the AllKNN calls), sets of another metric.
+func checkQuerySet(data, qs *metric.Set, opt KNNOptions) error {
+	if err := checkK(opt); err != nil {
+		return err
+	}
+	if opt.Predecessor {
+		return metric.BadInput("predecessor mode needs the data points as queries: use the all-points search (AllKNN, BruteAllKNN)")
+	}
+	return metric.Compatible(data, qs)
+}
+
 // BruteKNN finds the K nearest data points of every point of the query set
 // qs (from m.Embed) by exact blocked brute force; rows are padded with -1
 // and +Inf when K > n. Cancellation as for BruteAllKNN.
 func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions) (*Neighbours, error) {
-	if opt.K < 1 {
-		return nil, metric.BadInput("k must be at least 1, got %d", opt.K)
-	}
-	if opt.Predecessor {
-		return nil, metric.BadInput("predecessor mode needs the data points as queries: use BruteAllKNN")
-	}
-	if err := metric.Compatible(m.Data(), qs); err != nil {
+	if err := checkQuerySet(m.Data(), qs, opt); err != nil {
 		return nil, err
 	}
 	raw := opt

@@ -46,8 +46,8 @@ func kdPrune(box2, worst float64, d int) bool {
 // bit for bit, as BruteAllKNN. Queries run in leaf order, so that
 // consecutive queries meet the same leaves.
 func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
-	if opt.K < 1 {
-		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
+	if err := checkK(opt); err != nil {
+		return nil, QueryStats{}, err
 	}
 	opt.defaults()
 	best := kernels.NewKBestUnset(t.N(), opt.K)
@@ -62,13 +62,7 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 // m.Embed) through the k-d tree: the same answer, bit for bit, as
 // BruteKNN.
 func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighbours, QueryStats, error) {
-	if opt.K < 1 {
-		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
-	}
-	if opt.Predecessor {
-		return nil, QueryStats{}, metric.BadInput("predecessor mode needs the data points as queries: use AllKNN")
-	}
-	if err := metric.Compatible(t.leafM.Data(), qs); err != nil {
+	if err := checkQuerySet(t.leafM.Data(), qs, opt); err != nil {
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()

@@ -67,8 +67,8 @@ type queryWorker struct {
 // QueryBlock (default 128) points close in space (see coherentGroups), so
 // that they share their candidates and run full tiles.
 func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
-	if opt.K < 1 {
-		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
+	if err := checkK(opt); err != nil {
+		return nil, QueryStats{}, err
 	}
 	opt = allOptions(opt)
 	best := kernels.NewKBestUnset(t.N(), opt.K)
@@ -235,13 +235,7 @@ func (t *Tree) predSeed(qw *queryWorker, g *group) []int32 {
 // KNN finds the K nearest data points of each point of qs (from
 // m.Embed) through the tree: the same answer, bit for bit, as BruteKNN.
 func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighbours, QueryStats, error) {
-	if opt.K < 1 {
-		return nil, QueryStats{}, metric.BadInput("k must be at least 1, got %d", opt.K)
-	}
-	if opt.Predecessor {
-		return nil, QueryStats{}, metric.BadInput("predecessor mode needs the data points as queries: use AllKNN")
-	}
-	if err := metric.Compatible(t.m.Data(), qs); err != nil {
+	if err := checkQuerySet(t.m.Data(), qs, opt); err != nil {
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()

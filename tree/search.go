@@ -93,8 +93,8 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 		rep.QueryTime = time.Since(t0)
 		return nb, rep, err
 	}
-	if opt.K < 1 {
-		return nil, rep, metric.BadInput("k must be at least 1, got %d", opt.K)
+	if err := checkK(opt); err != nil {
+		return nil, rep, err
 	}
 	if kd, reason := useKD(m, search); kd {
 		return kdSearch(ctx, m, nil, opt, reason)
