@@ -2,8 +2,6 @@ package tree
 
 import (
 	"context"
-	"sync/atomic"
-	"time"
 
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
@@ -74,30 +72,17 @@ func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neig
 }
 
 // run answers queries 0..n-1 with one(kw, q) in chunks of kdChunk on the
-// pool and returns the statistics.
+// pool (see onPool) and returns the statistics.
 func (t *KDTree) run(ctx context.Context, opt KNNOptions, n int, one func(kw *kdWorker, q int)) (QueryStats, error) {
-	t0 := time.Now()
-	p, release := opt.pool()
-	defer release()
-	ws := make([]*kdWorker, p.Workers())
-	var dists atomic.Int64
 	chunks := (n + kdChunk - 1) / kdChunk
-	job, err := p.RunContext(ctx, chunks, labelled(phaseQuery, opt.ticker(chunks, func(w, c int) {
-		kw := ws[w]
-		if kw == nil {
-			kw = &kdWorker{w: metric.NewWorkspace()}
-			ws[w] = kw
-		}
+	return onPool(ctx, opt, chunks, func() *kdWorker { return &kdWorker{w: metric.NewWorkspace()} }, func(kw *kdWorker, c int) {
 		for q := c * kdChunk; q < min(n, (c+1)*kdChunk); q++ {
 			one(kw, q)
 		}
-		dists.Add(kw.dists)
-		kw.dists = 0
-	})))
-	var use usage
-	use.add(job)
-	return QueryStats{Distances: dists.Load(), Groups: chunks, Wall: time.Since(t0), Utilisation: use.utilisation()}, err
+	})
 }
+
+func (kw *kdWorker) takeDists() int64 { d := kw.dists; kw.dists = 0; return d }
 
 // search fills row of best with the neighbours of point qi of qs: self is
 // the query's own index among the data (-1 for a query point), which it

@@ -261,24 +261,34 @@ func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, best *kernels.KBes
 	})
 }
 
-// onGroups runs walk for groups 0..n-1 on the pool (under the query phase's
-// pprof label), each worker with its own scratch, and returns the
-// statistics: the distances the walks counted, wall time, utilisation.
+// onGroups runs walk for groups 0..n-1 on the pool (see onPool).
 func (t *Tree) onGroups(ctx context.Context, opt KNNOptions, n int, walk func(qw *queryWorker, g int)) (QueryStats, error) {
+	return onPool(ctx, opt, n, func() *queryWorker { return &queryWorker{w: metric.NewWorkspace()} }, walk)
+}
+
+// counter is a query worker's scratch that counts the distances it
+// computes; takeDists returns the count and resets it.
+type counter interface{ takeDists() int64 }
+
+func (qw *queryWorker) takeDists() int64 { d := qw.dists; qw.dists = 0; return d }
+
+// onPool runs do for tasks 0..n-1 on opt's pool (under the query phase's
+// pprof label), each worker with its own scratch from newW, and returns
+// the statistics: the distances the workers counted, the task count, wall
+// time, utilisation.
+func onPool[W counter](ctx context.Context, opt KNNOptions, n int, newW func() W, do func(w W, task int)) (QueryStats, error) {
 	t0 := time.Now()
 	p, release := opt.pool()
 	defer release()
-	ws := make([]*queryWorker, p.Workers())
+	ws := make([]W, p.Workers())
+	made := make([]bool, p.Workers())
 	var dists atomic.Int64
-	job, err := p.RunContext(ctx, n, labelled(phaseQuery, opt.ticker(n, func(w, g int) {
-		qw := ws[w]
-		if qw == nil {
-			qw = &queryWorker{w: metric.NewWorkspace()}
-			ws[w] = qw
+	job, err := p.RunContext(ctx, n, labelled(phaseQuery, opt.ticker(n, func(w, task int) {
+		if !made[w] {
+			ws[w], made[w] = newW(), true
 		}
-		walk(qw, g)
-		dists.Add(qw.dists)
-		qw.dists = 0
+		do(ws[w], task)
+		dists.Add(ws[w].takeDists())
 	})))
 	var use usage
 	use.add(job)
