@@ -496,7 +496,8 @@ func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64)
 }
 
 // takes reports whether a query of the block above index lo has d - kth
-// <= r at node j: the first count(lo) queries by descending index.
+// <= r at node j: those queries are a prefix of qw.qDesc, whose minimum
+// over node j is a row of pm.
 func (qw *queryWorker) takes(pm []float64, n, j int, lo int32, r float64) bool {
 	p := 0
 	for p < len(qw.qDesc) && qw.qDesc[p] > lo {
