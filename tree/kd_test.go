@@ -51,6 +51,24 @@ func checkKD(t *KDTree) error {
 	return nil
 }
 
+// kdOf returns the Euclidean metric of the n x d points x and its k-d
+// tree, built on a pool started for the call, whose structure it checks.
+func kdOf(t *testing.T, x []float64, n, d int) (*metric.Euclidean, *KDTree) {
+	t.Helper()
+	m, err := metric.NewEuclidean(x, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := BuildKD(context.Background(), m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkKD(kd); err != nil {
+		t.Fatalf("n=%d d=%d: %v", n, d, err)
+	}
+	return m, kd
+}
+
 func seq(n int) []int32 {
 	s := make([]int32, n)
 	for i := range s {
@@ -72,17 +90,7 @@ func TestKDAgainstBrute(t *testing.T) {
 		for _, n := range []int{1, 5, 33, 700} {
 			xq := uniformPoints(29, d, 99)
 			for name, x := range shapes(n, d, uint64(n+d)) {
-				m, err := metric.NewEuclidean(x, n, d)
-				if err != nil {
-					t.Fatal(err)
-				}
-				kd, err := BuildKD(context.Background(), m, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := checkKD(kd); err != nil {
-					t.Fatalf("d=%d n=%d %s: %v", d, n, name, err)
-				}
+				m, kd := kdOf(t, x, n, d)
 				qs, err := m.Embed(context.Background(), xq, 29)
 				if err != nil {
 					t.Fatal(err)
@@ -120,15 +128,7 @@ func TestKDAgainstBrute(t *testing.T) {
 func TestKDEveryImpl(t *testing.T) {
 	every.Impl(t, func(t *testing.T) {
 		for _, d := range []int{2, 5} {
-			x := uniformPoints(1500, d, 3)
-			m, err := metric.NewEuclidean(x, 1500, d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			kd, err := BuildKD(context.Background(), m, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, kd := kdOf(t, uniformPoints(1500, d, 3), 1500, d)
 			for _, pred := range []bool{false, true} {
 				opt := KNNOptions{K: 7, Predecessor: pred, Workers: 2}
 				want, _ := BruteAllKNN(context.Background(), m, opt)
@@ -156,11 +156,7 @@ func TestKDErrors(t *testing.T) {
 	if _, err := BuildKD(context.Background(), r, nil); !errors.Is(err, metric.ErrBadInput) {
 		t.Fatalf("residual metric: %v", err)
 	}
-	m, _ := metric.NewEuclidean(x, 200, 2)
-	kd, err := BuildKD(context.Background(), m, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, kd := kdOf(t, x, 200, 2)
 	if _, _, err := kd.AllKNN(context.Background(), KNNOptions{K: 0}); !errors.Is(err, metric.ErrBadInput) {
 		t.Fatalf("k = 0: %v", err)
 	}
@@ -248,14 +244,7 @@ func TestKDLatticeTies(t *testing.T) {
 		for i, p := range perm {
 			copy(xs[i*d:(i+1)*d], x[p*d:(p+1)*d])
 		}
-		m, err := metric.NewEuclidean(xs, n, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kd, err := BuildKD(context.Background(), m, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, kd := kdOf(t, xs, n, d)
 		for _, k := range []int{4, 5, 9, 13} {
 			for _, pred := range []bool{false, true} {
 				opt := KNNOptions{K: k, Predecessor: pred, Workers: 2}

@@ -66,14 +66,7 @@ func TestKDMaxMinOrder(t *testing.T) {
 	every.Impl(t, func(t *testing.T) {
 		for _, d := range []int{1, 2, 3} {
 			for name, x := range shapes(300, d, uint64(d)) {
-				m, err := metric.NewEuclidean(x, 300, d)
-				if err != nil {
-					t.Fatal(err)
-				}
-				kd, err := BuildKD(context.Background(), m, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
+				m, kd := kdOf(t, x, 300, d)
 				for _, first := range []int{0, 151} {
 					got, err := kd.MaxMinOrder(context.Background(), first)
 					if err != nil {
@@ -86,8 +79,7 @@ func TestKDMaxMinOrder(t *testing.T) {
 			}
 		}
 	})
-	m, _ := metric.NewEuclidean(uniformPoints(10, 2, 1), 10, 2)
-	kd, _ := BuildKD(context.Background(), m, nil)
+	_, kd := kdOf(t, uniformPoints(10, 2, 1), 10, 2)
 	if _, err := kd.MaxMinOrder(context.Background(), -1); err == nil {
 		t.Fatal("first point out of range accepted")
 	}
