@@ -3,7 +3,6 @@ package tree
 import (
 	"cmp"
 	"context"
-	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -41,6 +40,7 @@ type group struct {
 	self, pred bool
 	seeded     bool  // a seed was offered first: later offers exclude it (qw.member)
 	maxQ       int32 // predecessor mode: no candidate at or above it helps
+	heavy      bool  // queries the float32 screen cannot decide (see splitHeavy)
 }
 
 type queryWorker struct {
@@ -59,6 +59,8 @@ type queryWorker struct {
 	pm                   []float64  // and prefix minima of d - kth in that order
 	stamp                uint32
 	dists                int64
+	sc                   *screening // the query's screening (nil: float64 tiles)
+	scr                  screenBuf
 }
 
 // AllKNN finds every data point's K nearest other data points (with
@@ -71,8 +73,13 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 		return nil, QueryStats{}, err
 	}
 	opt = allOptions(opt)
+	sc, err := t.treeScreening(t.m.Data(), opt)
+	if err != nil {
+		return nil, QueryStats{}, err
+	}
 	best := kernels.NewKBestUnset(t.N(), opt.K)
-	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt), opt)
+	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt), opt, sc)
+	sc.report(opt)
 	return wrapQuery(best, st, err)
 }
 
@@ -247,16 +254,29 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
 		groups = append(groups, group{qids: ids, rows: ids, seeded: true, near: near})
 	}
+	sc, err := t.treeScreening(qs, opt)
+	if err != nil {
+		return nil, QueryStats{}, err
+	}
 	best := kernels.NewKBestUnset(qs.N, opt.K)
-	st, err := t.runGroups(ctx, qs, best, groups, opt)
+	st, err := t.runGroups(ctx, qs, best, groups, opt, sc)
+	sc.report(opt)
 	return wrapQuery(best, st, err)
 }
 
 // runGroups walks the groups of queries of qs through the tree, filling
 // their rows of best (each walk first empties its group's rows: best may
-// come from NewKBestUnset).
-func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, best *kernels.KBest, groups []group, opt KNNOptions) (QueryStats, error) {
+// come from NewKBestUnset). With screening (sc from treeScreening, not
+// nil) the tiles go through the float32 screen (see screen_walk.go).
+func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, best *kernels.KBest, groups []group, opt KNNOptions, sc *screening) (QueryStats, error) {
+	if sc != nil && !sc.off.Load() {
+		groups = splitHeavy(groups, qs, sc.s.Heavy())
+	}
 	return t.onGroups(ctx, opt, len(groups), func(qw *queryWorker, g int) {
+		qw.sc = sc
+		if groups[g].heavy {
+			qw.sc = nil
+		}
 		t.walk(qw, qs, &groups[g], best)
 	})
 }
@@ -376,10 +396,9 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 // offers every one of them and returns the inner nodes among the children
 // with the group's distances to them (query i, node j at i*len(first)+j).
 func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) ([]int32, []float64) {
-	data := t.m.Data()
 	o := g.offer(best)
 	o.Exclude = qw.seeded(g)
-	pq := metric.PackInto(&qw.packed, qs, metric.List(g.qids))
+	pq := qw.pack(qs, g)
 	qb := metric.Range(0, len(g.qids))
 	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
 	if !qw.skip(g, t.root) && (!g.pred || t.root < g.maxQ) {
@@ -393,133 +412,16 @@ func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 			qw.leaves = append(qw.leaves, z)
 		}
 	}
-	for c0 := 0; c0 < len(qw.leaves); c0 += queryChunk {
-		c := qw.leaves[c0:min(len(qw.leaves), c0+queryChunk)]
-		t.m.Nearest(qw.w, pq, qb, data, metric.List(c), o)
-		qw.dists += int64(len(g.qids) * len(c))
-	}
+	t.nearest(qw, pq, qb, qw.leaves, o)
 	nq, nf := len(g.qids), len(qw.inner)
 	qw.first = grow(qw.first, nq*nf)
 	for c0 := 0; c0 < nf; c0 += queryChunk {
 		c := qw.inner[c0:min(nf, c0+queryChunk)]
 		nc := len(c)
-		t.m.TileNearest(qw.w, qw.first[c0:], nf, pq, qb, data, metric.List(c), o)
+		t.tileNearest(qw, qw.first[c0:], nf, pq, qb, c, o)
 		qw.dists += int64(nq * nc)
 	}
 	return slices.Clone(qw.inner), qw.first
-}
-
-// needs prepares pushChildren for a block of queries: each query's row
-// offset in the distance buffer (query i of g is row rows[i] of a buffer
-// with stride ld, or row i when rows is nil) and its current k-th distance.
-// (The k-th distances only shrink; a stale one would only enter more.)
-func (qw *queryWorker) needs(g *group, best *kernels.KBest, rows []int, ld int) {
-	qw.off, qw.kth = qw.off[:0], qw.kth[:0]
-	for i := range g.qids {
-		r := i
-		if rows != nil {
-			r = rows[i]
-		}
-		qw.off = append(qw.off, r*ld)
-		qw.kth = append(qw.kth, best.Worst(int(g.rows[i])))
-	}
-}
-
-// pushChildren adds to the frontier the children that some query of the
-// block may need, of the nodes c whose distances to the queries are in buf
-// (query i's row at qw.off[i], node j in column j; qw.byQ and qw.qDesc set
-// for the block by blockOrder). A node is entered when
-// some query may find a neighbour among its descendants (d - kth <=
-// radius(z) + slack for the query's k-th distance kth and, in predecessor
-// mode, a descendant below the query's index); then of its children x only
-// those with d - kth <= reach(x) + slack for such a query: x and its
-// descendants lie within reach(x) of z, so the others are strictly
-// farther than the k-th (no tie is lost). Children made by fine nets near
-// z have small reaches, so a query at some distance from z skips them even
-// when it needs z's coarser children.
-//
-// Both tests read one table: with the block's queries sorted by descending
-// index, pm[p][j] is the smallest d - kth at node j over the first p+1 of
-// them, and the queries that may take a subtree whose lowest index is lo
-// are a prefix of that order (all of them outside predecessor mode, and
-// when lo is below every query's index: then the last row decides). So
-// each node and each child costs one lookup, whichever query needs it.
-func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64) {
-	n, nq := len(c), len(qw.off)
-	pm := grow(qw.pm, nq*n)
-	qw.pm = pm
-	for p, i := range qw.byQ {
-		row, kth, cur := buf[qw.off[i]:qw.off[i]+n], qw.kth[i], pm[p*n:(p+1)*n]
-		// A NaN distance enters nothing, as in brute force: it counts as
-		// +Inf (a branch never taken with finite data), so the minima,
-		// taken without branches, stay free of NaN.
-		if p == 0 {
-			for j, d := range row {
-				v := d - kth
-				if v != v {
-					v = math.Inf(1)
-				}
-				cur[j] = v
-			}
-			continue
-		}
-		for j, prev := range pm[(p-1)*n : p*n] {
-			v := row[j] - kth
-			if v != v {
-				v = math.Inf(1)
-			}
-			cur[j] = min(prev, v)
-		}
-	}
-	all := pm[(nq-1)*n : nq*n] // the minima over the whole block
-	qmin := qw.qDesc[nq-1]
-	for j, z := range c {
-		m, rz := all[j], t.radius[z]+t.slack
-		if !(m <= rz) {
-			continue // no query of the block can use z
-		}
-		if lo := t.minDesc[z]; g.pred && lo >= qmin && !qw.takes(pm, n, j, lo, rz) {
-			continue
-		}
-		k0, k1 := t.childOff[z], t.childOff[z+1]
-		for k := k0; k < k1; k++ {
-			r := t.childReach[k] + t.slack
-			if !(m <= r) {
-				continue // no query of the block can use x
-			}
-			if lo := t.childLo[k]; g.pred && lo >= qmin && !qw.takes(pm, n, j, lo, r) {
-				continue
-			}
-			qw.front = append(qw.front, t.child[k])
-		}
-	}
-}
-
-// takes reports whether a query of the block above index lo has d - kth
-// <= r at node j: those queries are a prefix of qw.qDesc, whose minimum
-// over node j is a row of pm.
-func (qw *queryWorker) takes(pm []float64, n, j int, lo int32, r float64) bool {
-	p := 0
-	for p < len(qw.qDesc) && qw.qDesc[p] > lo {
-		p++
-	}
-	return p > 0 && pm[(p-1)*n+j] <= r
-}
-
-// blockOrder sets qw.byQ and qw.qDesc for a block: its queries by
-// descending index in predecessor mode (in block order otherwise).
-func (qw *queryWorker) blockOrder(g *group) {
-	nq := len(g.qids)
-	qw.byQ, qw.qDesc = grow(qw.byQ, nq), grow(qw.qDesc, nq)
-	for i := range qw.byQ {
-		qw.byQ[i] = i
-	}
-	if g.pred {
-		slices.SortFunc(qw.byQ, func(a, b int) int { return cmp.Compare(g.qids[b], g.qids[a]) })
-	}
-	for p, i := range qw.byQ {
-		qw.qDesc[p] = g.qids[i]
-	}
 }
 
 // skip reports whether point z was offered to the group by its seed.
@@ -545,11 +447,10 @@ func (qw *queryWorker) seeded(g *group) func(int32) bool {
 // query's index. Points of the query's group (qw.member) were offered by
 // the seed and are not offered again.
 func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
-	data := t.m.Data()
 	o := g.offer(best)
 	o.Exclude = qw.seeded(g)
 	// The block's query rows are packed once for all its tiles.
-	qs = metric.PackInto(&qw.packed, qs, metric.List(g.qids))
+	qs = qw.pack(qs, g)
 	qb := metric.Range(0, len(g.qids))
 	skip := func(z int32) bool { return qw.skip(g, z) }
 	for len(qw.front) > 0 {
@@ -563,11 +464,7 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 				qw.leaves = append(qw.leaves, z)
 			}
 		}
-		for c0 := 0; c0 < len(qw.leaves); c0 += queryChunk {
-			c := qw.leaves[c0:min(len(qw.leaves), c0+queryChunk)]
-			t.m.Nearest(qw.w, qs, qb, data, metric.List(c), o)
-			qw.dists += int64(len(g.qids) * len(c))
-		}
+		t.nearest(qw, qs, qb, qw.leaves, o)
 		qw.front = qw.front[:0]
 		for c0 := 0; c0 < len(qw.inner); c0 += queryChunk {
 			t.innerStep(qw, qs, g, o, qw.inner[c0:min(len(qw.inner), c0+queryChunk)])
@@ -581,7 +478,7 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Offer, c []int32) {
 	nq, nc := len(g.qids), len(c)
 	qw.tile = grow(qw.tile, nq*nc)
-	t.m.TileNearest(qw.w, qw.tile, nc, qs, metric.Range(0, nq), t.m.Data(), metric.List(c), o)
+	t.tileNearest(qw, qw.tile, nc, qs, metric.Range(0, nq), c, o)
 	qw.dists += int64(nq * nc)
 	qw.needs(g, o.Best, nil, nc)
 	t.pushChildren(qw, g, c, qw.tile)

@@ -195,21 +195,26 @@ func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
 	d := make([]float64, nq*nc)
 	sc.m.Tile(w, d, nc, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc))
 	kth2 := make([]float64, nq)
-	row := make([]float64, nc)
+	best := kernels.NewKBest(nq, k)
 	for r := range nq {
-		copy(row, d[r*nc:(r+1)*nc])
-		if !pred && qs == data && q0+r < nc {
-			row[q0+r] = math.Inf(1) // not its own neighbour
+		for j, dj := range d[r*nc : (r+1)*nc] {
+			if dj <= best.Worst(r) && (pred || qs != data || j != q0+r) { // not its own neighbour
+				best.Push(r, int32(j), dj)
+			}
 		}
-		slices.Sort(row)
-		kth2[r] = row[k-1] * row[k-1]
+		kth2[r] = best.Worst(r) * best.Worst(r)
 	}
+	// In chunks of candidates, so that the hits (most pairs, where
+	// screening does not pay) stay a small reused buffer.
 	var h metric.ScreenHits
-	sc.s.ScreenRows(w, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc), kth2, sc.margin, &h)
 	kept := 0
-	for x := range h.Cand {
-		if !(h.Lo2[x] > kth2[h.Query[x]]) {
-			kept++
+	for c0 := 0; c0 < nc; c0 += 1024 {
+		h.Reset()
+		sc.s.ScreenRows(w, qs, metric.Range(q0, qs.N), data, metric.Range(c0, min(nc, c0+1024)), kth2, sc.margin, &h)
+		for x := range h.Cand {
+			if !(h.Lo2[x] > kth2[h.Query[x]]) {
+				kept++
+			}
 		}
 	}
 	return float64(kept) / float64(nq*nc)

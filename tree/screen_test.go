@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/pcct/pcct/internal/kerneltest/every"
@@ -230,5 +231,121 @@ func TestGateAuto(t *testing.T) {
 	}
 	if !m.CanScreen(m.Data(), m.Data()) {
 		t.Fatal("auto did not keep the float32 copy")
+	}
+}
+
+// TestTreeScreenExact: the tree's queries through the float32 screen give
+// brute force's float64 answer bit for bit (predecessor, all points and
+// query sets; data with and without structure, duplicates, p at the floor),
+// under every implementation, and screen every tile of the walk.
+func TestTreeScreenExact(t *testing.T) {
+	screenAlways = true
+	defer func() { screenAlways = false }()
+	every.Impl(t, func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			x    []float64
+			n, d int
+			cfg  metric.ResidualConfig
+		}{
+			{"d8-ls1", uniformPoints(1200, 8, 1), 1200, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 64, Seed: 1}},
+			{"d2-uniform", uniformPoints(1500, 2, 7), 1500, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 48, Seed: 5}},
+			{"d2-clustered", shapes(900, 2, 3)["clustered"], 900, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 40, Seed: 2}},
+			{"duplicates-matern", shapes(900, 3, 4)["duplicates"], 900, 3, metric.ResidualConfig{Kernel: metric.Matern52, Lengthscale: []float64{0.2, 0.4, 0.8}, Inducing: 60, Seed: 3}},
+			{"all-equal", shapes(300, 2, 5)["all-equal"], 300, 2, metric.ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 10, Seed: 4}},
+		} {
+			m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.EnableScreening(); err != nil {
+				t.Fatal(err)
+			}
+			tr, err := Build(context.Background(), m, Options{Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			qs, _ := m.Embed(context.Background(), uniformPoints(70, c.d, 9), 70)
+			for _, k := range []int{1, 8} {
+				for _, pred := range []bool{true, false} {
+					opt := KNNOptions{K: k, Predecessor: pred, Workers: 2, QueryBlock: 32}
+					want, err := BruteAllKNN(context.Background(), m, opt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var st ScreenStats
+					opt.Gate, opt.ScreenStats = GateScreen, &st
+					got, _, err := tr.AllKNN(context.Background(), opt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !got.Equal(want) {
+						t.Fatalf("%s k=%d pred=%v: %s", c.name, k, pred, firstDiff(got, want))
+					}
+					if st.Screened == 0 || st.Recomputed > st.Screened {
+						t.Fatalf("%s k=%d pred=%v: %+v", c.name, k, pred, st)
+					}
+					if c.name == "d8-ls1" && st.Decided() < 0.5 {
+						t.Fatalf("%s k=%d: screening decided %.2f of %d pairs", c.name, k, st.Decided(), st.Screened)
+					}
+				}
+				qopt := KNNOptions{K: k, QueryBlock: 8}
+				wantQ, _ := BruteKNN(context.Background(), m, qs, qopt)
+				qopt.Gate = GateScreen
+				gotQ, _, err := tr.KNN(context.Background(), qs, qopt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !gotQ.Equal(wantQ) {
+					t.Fatalf("%s k=%d query set: %s", c.name, k, firstDiff(gotQ, wantQ))
+				}
+			}
+		}
+	})
+}
+
+// TestSplitHeavy: the heavy queries (the inducing points, among others)
+// leave their groups for groups of their own, every query in exactly one
+// group, each group's maxQ its largest query.
+func TestSplitHeavy(t *testing.T) {
+	const n = 1200
+	m, err := metric.NewResidual(context.Background(), uniformPoints(n, 8, 1), n, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 64, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnableScreening(); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Build(context.Background(), m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := m.Heavy()
+	for _, pred := range []bool{true, false} {
+		groups := splitHeavy(tr.allGroups(allOptions(KNNOptions{K: 4, Predecessor: pred})), m.Data(), limit)
+		seen := make([]int, n)
+		heavy := 0
+		for _, g := range groups {
+			if len(g.qids) == 0 || g.maxQ != slices.Max(g.qids) || !slices.Equal(g.qids, g.rows) {
+				t.Fatalf("pred=%v: group %+v", pred, g)
+			}
+			for _, q := range g.qids {
+				seen[q]++
+				if (m.Data().SW[q] > limit) != g.heavy {
+					t.Fatalf("pred=%v: query %d (weight %v, limit %v) in a group with heavy=%v", pred, q, m.Data().SW[q], limit, g.heavy)
+				}
+				if g.heavy {
+					heavy++
+				}
+			}
+		}
+		for q, c := range seen {
+			if c != 1 {
+				t.Fatalf("pred=%v: query %d in %d groups", pred, q, c)
+			}
+		}
+		if heavy < 64 {
+			t.Fatalf("pred=%v: %d heavy queries, want the 64 inducing points at least", pred, heavy)
+		}
 	}
 }

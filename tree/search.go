@@ -122,12 +122,16 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	rep.Method, rep.Reason = SearchTree, "asked for"
 	t0 := time.Now()
 	opt = allOptions(opt)
+	sc, err := t.treeScreening(t.m.Data(), opt)
+	if err != nil {
+		return nil, rep, err
+	}
 	best := kernels.NewKBestUnset(t.N(), opt.K)
 	groups := t.allGroups(opt)
 	if search == SearchAuto {
 		// The sampled groups' answers are kept: if the tree stays, only
 		// the other groups are walked after them.
-		frac, st, err := t.sampleFraction(ctx, opt, best, &groups)
+		frac, st, err := t.sampleFraction(ctx, opt, best, &groups, sc)
 		rep.Query = st
 		if err != nil {
 			return nil, rep, err
@@ -143,7 +147,8 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 		}
 		rep.Reason = fmt.Sprintf("a sample of queries computed %.0f%% of brute force's distances on the tree (x%.1f for its lower rate < %.1f)", 100*frac, treeCostFactor, autoKeep)
 	}
-	st, err := t.runGroups(ctx, t.m.Data(), best, groups, opt)
+	st, err := t.runGroups(ctx, t.m.Data(), best, groups, opt, sc)
+	sc.report(opt)
 	rep.Query.Distances += st.Distances
 	rep.Query.Groups += st.Groups
 	rep.Query.Wall += st.Wall
@@ -158,7 +163,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 // what brute force computes for the same queries (i per point i in
 // predecessor mode, (n-1)/2 per point otherwise, as the all-points brute
 // force computes each pair once).
-func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels.KBest, groups *[]group) (float64, QueryStats, error) {
+func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels.KBest, groups *[]group, sc *screening) (float64, QueryStats, error) {
 	all := *groups
 	step := max(1, len(all)/autoSample)
 	var sample, rest []group
@@ -178,7 +183,7 @@ func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels
 		}
 	}
 	*groups = rest
-	st, err := t.runGroups(ctx, t.m.Data(), best, sample, opt)
+	st, err := t.runGroups(ctx, t.m.Data(), best, sample, opt, sc)
 	if err != nil || brute == 0 {
 		return 0, st, err
 	}
@@ -308,7 +313,7 @@ func useKD(m metric.Metric, search Search) (bool, string) {
 func kdSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, reason string) (*Neighbours, Report, error) {
 	rep := Report{Method: SearchKD, Reason: reason}
 	if opt.Gate == GateScreen || opt.Gate == GateLookup {
-		return nil, rep, metric.BadInput("gate %s screens the residual metric's brute force; the k-d tree computes Euclidean distances directly", opt.Gate)
+		return nil, rep, metric.BadInput("gate %s screens the residual metric's tiles (brute force and the cover tree); the k-d tree computes Euclidean distances directly", opt.Gate)
 	}
 	p, release := opt.pool()
 	defer release()

@@ -97,9 +97,9 @@ func fitWarning(m metric.Metric, lengthscale string) string {
 func describeScreen(st tree.ScreenStats) string {
 	switch {
 	case st.Screened == 0 && st.Probe > 0.05:
-		return fmt.Sprintf("off: the probe found %.1f %% of a sample's candidates undecidable in float32 (above 5 %%), so brute force ran in float64", 100*st.Probe)
+		return fmt.Sprintf("off: the probe found %.1f %% of a sample's candidates undecidable in float32 (above 5 %%), so the search ran in float64", 100*st.Probe)
 	case st.Screened == 0:
-		return "not used (brute force did not run)"
+		return "not used (the search computed no screenable tile: the k-d tree, or the auto gate with the cover tree)"
 	}
 	return fmt.Sprintf("%d pairs screened in float32, %.3f %% recomputed in float64, %d pairs in float64 tiles (probe %.2f %%)",
 		st.Screened, 100*float64(st.Recomputed)/float64(st.Screened), st.Full, 100*st.Probe)

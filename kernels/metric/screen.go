@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/pcct/pcct/internal/hugemem"
 	"github.com/pcct/pcct/kernels"
 )
 
@@ -91,15 +92,16 @@ type Margin func(r float64) (lo, hi float64)
 
 // ScreenHits are the candidates a screened tile could not drop: hit h is
 // query row Query[h] of the tile (0-based in its query block), candidate
-// id Cand[h] (in the candidates' set), with Lo2[h] <= d64² <= Hi2[h].
+// id Cand[h] (in the candidates' set) at column Col[h] of the tile, with
+// Lo2[h] <= d64² <= Hi2[h]. A row's hits are consecutive, rows in order.
 type ScreenHits struct {
-	Query, Cand []int32
-	Lo2, Hi2    []float64
+	Query, Cand, Col []int32
+	Lo2, Hi2         []float64
 }
 
 // Reset empties h, keeping its storage.
 func (h *ScreenHits) Reset() {
-	h.Query, h.Cand, h.Lo2, h.Hi2 = h.Query[:0], h.Cand[:0], h.Lo2[:0], h.Hi2[:0]
+	h.Query, h.Cand, h.Col, h.Lo2, h.Hi2 = h.Query[:0], h.Cand[:0], h.Col[:0], h.Lo2[:0], h.Hi2[:0]
 }
 
 // Len returns the number of hits.
@@ -145,7 +147,7 @@ func addScreening(s *Set, pool Runner) {
 		return
 	}
 	m := s.M
-	s.S32 = make([]float32, len(s.V))
+	s.S32 = hugemem.Make[float32](len(s.V))
 	s.SW = make([]float64, s.N)
 	up := 1 + float64(m+4)*0x1p-53
 	const rows = 1024
@@ -283,11 +285,11 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 				l := max(row[j]-mlo, 0)
 				lo, hi = l*l, (row[j]+mhi)*(row[j]+mhi)
 			}
-			out.Query, out.Cand = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(j))))
+			out.Query, out.Cand, out.Col = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(j)))), append(out.Col, j)
 			out.Lo2, out.Hi2 = append(out.Lo2, lo), append(out.Hi2, hi)
 		}
 		for _, p := range own {
-			out.Query, out.Cand = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(p[1]))))
+			out.Query, out.Cand, out.Col = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(p[1])))), append(out.Col, p[1])
 			out.Lo2, out.Hi2 = append(out.Lo2, 0), append(out.Hi2, 0)
 		}
 	}

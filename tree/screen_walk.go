@@ -1,0 +1,318 @@
+package tree
+
+import (
+	"math"
+	"slices"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// Screening in the tree's queries (GateScreen, GateLookup).
+//
+// The walk's tiles go through the float32 screen first (metric.Screener's
+// ScreenRows) and compute in float64 only the pairs it cannot drop, so
+// every offer is the float64 distance and the answer is the unscreened
+// walk's bit for bit. Two kinds of tile:
+//   - leaves (offers only): a pair is recomputed when its lower bound lo2
+//     on d64² is at most the query's current k-th distance squared;
+//   - inner nodes, whose distances also decide which children the block
+//     enters (pushChildren: d - kth <= radius + slack). They are screened at
+//     the wider radius kth + rmax + slack, rmax the largest radius or child
+//     reach among the tile's nodes: a pair beyond it cannot enter anything
+//     and is written as +Inf; a pair within it is written as its float64
+//     distance when it was recomputed for an offer, else as sqrt(lo2) <= d64
+//     (sqrt is correctly rounded, so monotone, and d64 is a float64). A
+//     lower bound only enters more nodes than d64 would: the walk may scan
+//     more, never less, and finds the same neighbours.
+// The seed's tiles run in float64: before it every k-th distance is +Inf
+// and nothing could be dropped.
+
+// treeScreening returns the screening state of a tree query with opt:
+// nil unless opt asks for GateScreen or GateLookup (GateAuto screens brute
+// force only: the float32 copy costs n m 4 bytes, and the tree's
+// candidates are the near ones, which screening cannot drop).
+func (t *Tree) treeScreening(qs *metric.Set, opt KNNOptions) (*screening, error) {
+	if opt.Gate != GateScreen && opt.Gate != GateLookup {
+		return nil, nil
+	}
+	return newScreening(t.m, qs, opt)
+}
+
+// splitHeavy moves the heavy queries of the groups (screening weight above
+// limit: the inducing points and their like, p near the jitter, whose
+// bound is too wide to decide anything) into groups of their own, which
+// walk unscreened: left in a screened group, each would have every
+// candidate recomputed in float64 one row at a time (1.2 % of the pairs
+// at d = 8, m = 512). The answer does not depend on the grouping.
+func splitHeavy(groups []group, qs *metric.Set, limit float64) []group {
+	var out []group
+	var heavy []int32
+	template := group{}
+	for _, g := range groups {
+		light := g.qids[:0:0]
+		for _, q := range g.qids {
+			if qs.SW[q] > limit {
+				heavy = append(heavy, q)
+			} else {
+				light = append(light, q)
+			}
+		}
+		template = g
+		if len(light) == len(g.qids) {
+			out = append(out, g)
+			continue
+		}
+		if len(light) > 0 {
+			out = append(out, regroup(g, light))
+		}
+	}
+	if len(heavy) == 0 {
+		return out
+	}
+	slices.Sort(heavy)
+	for h0 := 0; h0 < len(heavy); h0 += walkRows * 8 {
+		h := regroup(template, heavy[h0:min(len(heavy), h0+walkRows*8)])
+		h.heavy = true
+		out = append(out, h)
+	}
+	return out
+}
+
+// regroup returns g with the queries ids (ascending; rows are query ids):
+// an all-points group's seed becomes ids alone.
+func regroup(g group, ids []int32) group {
+	g.qids, g.rows, g.maxQ = ids, ids, ids[len(ids)-1]
+	if g.seed != nil {
+		g.seed = ids
+	}
+	return g
+}
+
+// report writes the screening counts to opt.ScreenStats, if asked for
+// (a nil sc reports nothing).
+func (sc *screening) report(opt KNNOptions) {
+	if sc != nil && opt.ScreenStats != nil {
+		*opt.ScreenStats = sc.stats()
+	}
+}
+
+// screenBuf is a query worker's scratch for screened tiles.
+type screenBuf struct {
+	hits metric.ScreenHits
+	kth2 []float64
+	ids  []int32
+	cols []int32
+	row  []float64
+	ub   []float64   // threshold's scratch
+	rows []screenRow // nearest's rows
+}
+
+// screens reports whether the worker's tiles go through the screen now.
+func (qw *queryWorker) screens() bool { return qw.sc != nil && !qw.sc.off.Load() }
+
+// pack copies the rows of g's queries out of qs into the worker's packed
+// set, with their float32 copy only when the tiles are screened.
+func (qw *queryWorker) pack(qs *metric.Set, g *group) *metric.Set {
+	if qw.screens() {
+		return metric.PackInto(&qw.packed, qs, metric.List(g.qids))
+	}
+	return metric.PackPlainInto(&qw.packed, qs, metric.List(g.qids))
+}
+
+// nearest offers the leaves c to the queries q of qs, in tiles of
+// queryChunk candidates: Nearest, or through the screen when it is on.
+// Screened, each query row keeps across the tiles the k smallest upper
+// bounds on d64² it has seen (its current neighbours' distances squared
+// to start with) and the candidates not yet proven farther, and computes
+// in float64 at the end only those still within its k-th bound, as brute
+// force does (see scanQueries): early tiles, screened against a k-th
+// distance that is still loose, do not pay for float64 rows.
+func (t *Tree) nearest(qw *queryWorker, qs *metric.Set, q metric.Block, c []int32, o metric.Offer) {
+	nq := q.Len()
+	qw.dists += int64(nq * len(c))
+	if !qw.screens() {
+		for c0 := 0; c0 < len(c); c0 += queryChunk {
+			t.m.Nearest(qw.w, qs, q, t.m.Data(), metric.List(c[c0:min(len(c), c0+queryChunk)]), o)
+		}
+		return
+	}
+	sc, sb := qw.sc, &qw.scr
+	k := o.Best.K
+	sb.rows = grow(sb.rows, nq)
+	sb.kth2 = grow(sb.kth2, nq)
+	for i := range nq {
+		r := &sb.rows[i]
+		r.reset(k)
+		_, dist := o.Best.Row(int(o.Rows[i]))
+		for _, d := range dist {
+			r.offerBound(k, d*d*(1+0x1p-51)) // fl(d d) may fall short of d² by half an ulp
+		}
+	}
+	for c0 := 0; c0 < len(c); c0 += queryChunk {
+		cc := c[c0:min(len(c), c0+queryChunk)]
+		for i := range nq {
+			sb.kth2[i] = sb.rows[i].ubMax
+		}
+		sb.hits.Reset()
+		sc.s.ScreenRows(qw.w, qs, q, t.m.Data(), metric.List(cc), sb.kth2, sc.margin, &sb.hits)
+		h := &sb.hits
+		for x := range h.Cand {
+			i, id := int(h.Query[x]), h.Cand[x]
+			if refuses(o, i, id) {
+				continue
+			}
+			r := &sb.rows[i]
+			r.offerBound(k, h.Hi2[x])
+			if !(h.Lo2[x] > r.ubMax) {
+				r.pending = append(r.pending, pendingCand{id, h.Lo2[x]})
+			}
+		}
+		for i := range nq {
+			sb.rows[i].prune()
+		}
+		sc.screened.Add(int64(nq * len(cc)))
+	}
+	recomputed := 0
+	for i := range nq {
+		r := &sb.rows[i]
+		r.prune()
+		if len(r.pending) == 0 {
+			continue
+		}
+		sb.ids = sb.ids[:0]
+		for _, p := range r.pending {
+			sb.ids = append(sb.ids, p.id)
+		}
+		slices.Sort(sb.ids)
+		recomputed += len(sb.ids)
+		qi := q.At(i)
+		t.m.Nearest(qw.w, qs, metric.Range(qi, qi+1), t.m.Data(), metric.List(sb.ids), rowOffer(o, i))
+	}
+	sc.recompute(recomputed)
+}
+
+// tileNearest writes the distances of queries q to the inner nodes c into
+// dst (row i at i*ldd), or lower bounds on them (see the notes above),
+// and offers the nodes' own points: TileNearest, through the screen when
+// it is on.
+func (t *Tree) tileNearest(qw *queryWorker, dst []float64, ldd int, qs *metric.Set, q metric.Block, c []int32, o metric.Offer) {
+	if !qw.screens() {
+		t.m.TileNearest(qw.w, dst, ldd, qs, q, t.m.Data(), metric.List(c), o)
+		return
+	}
+	rmax := 0.0
+	for _, z := range c {
+		rmax = max(rmax, t.radius[z])
+		for k := t.childOff[z]; k < t.childOff[z+1]; k++ {
+			rmax = max(rmax, t.childReach[k])
+		}
+	}
+	sb := &qw.scr
+	nq, nc := q.Len(), len(c)
+	sb.kth2 = grow(sb.kth2, nq)
+	for i := range nq {
+		r := o.Best.Worst(int(o.Rows[i])) + rmax + 2*t.slack
+		sb.kth2[i] = r * r
+		for j := range nc {
+			dst[i*ldd+j] = math.Inf(1)
+		}
+	}
+	t.screenRecompute(qw, qs, q, c, o, dst, ldd)
+}
+
+// screenRecompute screens q against c at the radii in qw.scr.kth2, then
+// per query row computes in float64 the hits that can still be among its
+// k nearest, offering them; with dst it writes every hit's value there
+// (the float64 distance or sqrt(lo2)). A hit can be among the k nearest
+// only if its lower bound lo2 is at most tau², the k-th smallest of the
+// row's current k distances squared and its takeable hits' upper bounds
+// hi2 (each an upper bound on a distance the row will hold): a hit with
+// lo2 > tau² is strictly farther than k candidates.
+func (t *Tree) screenRecompute(qw *queryWorker, qs *metric.Set, q metric.Block, c []int32, o metric.Offer, dst []float64, ldd int) {
+	sc, sb := qw.sc, &qw.scr
+	nq, nc := q.Len(), len(c)
+	sb.hits.Reset()
+	sc.s.ScreenRows(qw.w, qs, q, t.m.Data(), metric.List(c), sb.kth2, sc.margin, &sb.hits)
+	h := &sb.hits
+	recomputed := 0
+	for x0 := 0; x0 < len(h.Query); {
+		i := int(h.Query[x0])
+		x1 := x0
+		for x1 < len(h.Query) && int(h.Query[x1]) == i {
+			x1++
+		}
+		tau2 := sb.threshold(o, i, h, x0, x1)
+		sb.ids, sb.cols = sb.ids[:0], sb.cols[:0]
+		for x := x0; x < x1; x++ {
+			if dst != nil {
+				dst[i*ldd+int(h.Col[x])] = math.Sqrt(h.Lo2[x])
+			}
+			if h.Lo2[x] <= tau2 && !refuses(o, i, h.Cand[x]) {
+				sb.ids, sb.cols = append(sb.ids, h.Cand[x]), append(sb.cols, h.Col[x])
+			}
+		}
+		x0 = x1
+		if len(sb.ids) == 0 {
+			continue
+		}
+		recomputed += len(sb.ids)
+		sb.row = grow(sb.row, len(sb.ids))
+		qi := q.At(i)
+		t.m.TileNearest(qw.w, sb.row, len(sb.ids), qs, metric.Range(qi, qi+1), t.m.Data(), metric.List(sb.ids), rowOffer(o, i))
+		if dst != nil {
+			for p, j := range sb.cols {
+				dst[i*ldd+int(j)] = sb.row[p]
+			}
+		}
+	}
+	sc.screened.Add(int64(nq * nc))
+	sc.recompute(recomputed)
+}
+
+// recompute counts pairs computed in float64 after the screen, and turns
+// screening off when they are more than screenGiveUp of those screened.
+func (sc *screening) recompute(n int) {
+	sc.recomputed.Add(int64(n))
+	sc.kept.Add(int64(n))
+	if s := sc.screened.Load(); s > screenProbe && float64(sc.kept.Load()) > screenGiveUp*float64(s) {
+		sc.off.Store(true)
+	}
+}
+
+// threshold returns tau² for query i of o over its hits x0..x1 of h (see
+// screenRecompute). The row's distances d are squared with a margin of
+// 2^-51 (fl(d d) may fall short of d² by half an ulp).
+func (sb *screenBuf) threshold(o metric.Offer, i int, h *metric.ScreenHits, x0, x1 int) float64 {
+	_, dist := o.Best.Row(int(o.Rows[i]))
+	k := len(dist)
+	sb.ub = sb.ub[:0]
+	for _, d := range dist {
+		sb.ub = append(sb.ub, d*d*(1+0x1p-51))
+	}
+	for x := x0; x < x1; x++ {
+		if !refuses(o, i, h.Cand[x]) {
+			sb.ub = append(sb.ub, h.Hi2[x])
+		}
+	}
+	if len(sb.ub) > k {
+		slices.Sort(sb.ub)
+	}
+	return sb.ub[k-1]
+}
+
+// refuses reports whether o would not take candidate id for its query i.
+func refuses(o metric.Offer, i int, id int32) bool {
+	return (o.Below != nil && id >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) || (o.Exclude != nil && o.Exclude(id))
+}
+
+// rowOffer is o for its query i alone (a one-row tile).
+func rowOffer(o metric.Offer, i int) metric.Offer {
+	r := metric.Offer{Best: o.Best, Rows: o.Rows[i : i+1], Exclude: o.Exclude}
+	if o.Below != nil {
+		r.Below = o.Below[i : i+1]
+	}
+	if o.Skip != nil {
+		r.Skip = o.Skip[i : i+1]
+	}
+	return r
+}
