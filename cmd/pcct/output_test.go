@@ -250,24 +250,25 @@ func TestProgressOnlyOnTerminals(t *testing.T) {
 	}
 }
 
-// TestKnnGate: --gate screen writes the same bytes as --gate off, says
-// how much it screened, and is refused where it does not apply.
+// TestKnnGate: --gate screen writes the same bytes as --gate off, with
+// brute force and with the cover tree, says how much it screened, and is
+// refused where it does not apply.
 func TestKnnGate(t *testing.T) {
 	dir := t.TempDir()
 	var outs [][]byte
-	for _, gate := range []string{"off", "screen"} {
-		out := filepath.Join(dir, gate+".npy")
+	for _, run := range []struct{ search, gate string }{{"brute", "off"}, {"brute", "screen"}, {"tree", "screen"}} {
+		out := filepath.Join(dir, run.search+run.gate+".npy")
 		args := []string{"knn", "--example-n", "4000", "--example-d", "8", "--inducing", "64", "--predecessor", "--k", "8",
-			"--search", "brute", "--gate", gate, "--output", out}
-		if gate == "screen" {
+			"--search", run.search, "--gate", run.gate, "--output", out}
+		if run.gate == "screen" {
 			args = append(args, "--gate-audit")
 		}
 		code, _, stderr := runCLI(args...)
 		if code != 0 {
-			t.Fatalf("%s: exit %d: %s", gate, code, stderr)
+			t.Fatalf("%v: exit %d: %s", run, code, stderr)
 		}
-		if gate == "screen" && (!strings.Contains(stderr, "pairs screened in float32") || !strings.Contains(stderr, "audit: 0 false prunes")) {
-			t.Fatalf("no screening summary or audit: %s", stderr)
+		if run.gate == "screen" && (!strings.Contains(stderr, "pairs screened in float32") || !strings.Contains(stderr, "audit: 0 false prunes")) {
+			t.Fatalf("%v: no screening summary or audit: %s", run, stderr)
 		}
 		for _, p := range []string{out, strings.TrimSuffix(out, ".npy") + "_distances.npy"} {
 			b, err := os.ReadFile(p)
@@ -277,8 +278,10 @@ func TestKnnGate(t *testing.T) {
 			outs = append(outs, b)
 		}
 	}
-	if !bytes.Equal(outs[0], outs[2]) || !bytes.Equal(outs[1], outs[3]) {
-		t.Fatal("--gate screen wrote other bytes than --gate off")
+	for r := 1; r < 3; r++ {
+		if !bytes.Equal(outs[0], outs[2*r]) || !bytes.Equal(outs[1], outs[2*r+1]) {
+			t.Fatalf("run %d: --gate screen wrote other bytes than --gate off", r)
+		}
 	}
 	for _, c := range []struct {
 		args []string
