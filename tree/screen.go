@@ -19,13 +19,16 @@ const (
 	GateOff Gate = iota
 	// GateScreen computes each tile in float32 first and recomputes in
 	// float64 only the candidates the proven bound cannot drop (see
-	// metric.Screener): the answer is bit for bit GateOff's. It needs a
-	// metric with screening enabled (Residual.EnableScreening).
+	// metric.Screener): the answer is bit for bit GateOff's. Brute force
+	// (predecessor mode, query sets) and the cover tree's queries screen.
+	// A search of the data's own points probes a sample first and enables
+	// screening on the metric (Residual.EnableScreening: n m 4 bytes, and
+	// the metric must not be searched concurrently then) only where it
+	// pays; a query set must come from Embed after EnableScreening.
 	GateScreen
-	// GateAuto screens where it pays: brute force on a residual metric with
-	// V in float64 enables screening on the metric if needed (so it must
-	// not be searched concurrently then) and lets the probe decide; query
-	// sets embedded before that are not screened. Exact, like GateScreen.
+	// GateAuto is GateScreen for brute force on a residual metric with V
+	// in float64, where the probe decides; query sets embedded without the
+	// copy, and the cover tree, are not screened. Exact, like GateScreen.
 	GateAuto
 	// GateLookup is GateScreen with the bound replaced by a gate
 	// profile's quantile of the float32 error (KNNOptions.Profile,
@@ -102,27 +105,26 @@ type screening struct {
 }
 
 // newScreening returns the screening state for opt (nil for GateOff), or
-// an error when the metric cannot screen these sets.
+// an error when the metric cannot screen these sets. When the metric has
+// no float32 copy yet and qs is its data, the probe runs on a sample
+// with its own copy, and the metric gets the copy (EnableScreening, so it
+// must not be searched concurrently then) only when screening pays: a
+// search where it does not pay costs neither the copy's n m 4 bytes nor
+// the time to make it.
 func newScreening(m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, error) {
-	switch opt.Gate {
-	case GateOff:
+	if opt.Gate == GateOff {
 		return nil, nil
-	case GateAuto:
-		r, ok := m.(*metric.Residual)
-		if !ok || r.Float32Bound() > 0 {
-			return nil, nil // Euclidean, or V already in float32
-		}
-		if !r.CanScreen(qs, m.Data()) {
-			if qs != m.Data() {
-				return nil, nil // a query set embedded without the copy
-			}
-			if err := r.EnableScreening(); err != nil {
-				return nil, nil
-			}
-		}
 	}
+	r, isRes := m.(*metric.Residual)
+	if opt.Gate == GateAuto && (!isRes || r.Float32Bound() > 0) {
+		return nil, nil // Euclidean, or V already in float32
+	}
+	lazy := isRes && r.Float32Bound() == 0 && qs == m.Data() && !r.CanScreen(qs, qs)
 	s, ok := m.(metric.Screener)
-	if !ok || !s.CanScreen(qs, m.Data()) {
+	if !lazy && (!ok || !s.CanScreen(qs, m.Data())) {
+		if opt.Gate == GateAuto {
+			return nil, nil // a query set embedded without the copy
+		}
 		return nil, metric.BadInput("gate %s: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", opt.Gate, m.Name())
 	}
 	sc := &screening{m: m, s: s}
@@ -133,9 +135,19 @@ func newScreening(m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, 
 		}
 		sc.margin = margin
 	}
-	sc.probed = sc.probe(qs, opt.K, opt.Predecessor)
+	if lazy {
+		sc.probed = sc.sampleProbe(r, opt.K, opt.Predecessor)
+	} else {
+		sc.probed = sc.probe(qs, opt.K, opt.Predecessor)
+	}
 	if sc.probed > screenWorth && !screenAlways {
 		sc.off.Store(true)
+		return sc, nil
+	}
+	if lazy {
+		if err := r.EnableScreening(); err != nil {
+			return nil, err
+		}
 	}
 	return sc, nil
 }
@@ -182,23 +194,81 @@ const (
 // lengthscale 0.1, m = 512), where the float32 pass would only add work.
 func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
 	data := sc.m.Data()
-	q0 := max(0, qs.N-screenProbeRows)
-	nq := qs.N - q0
-	nc := min(data.N, screenProbeCands)
-	if pred {
-		nc = min(nc, q0) // below every probed row: predecessors of all
-	}
+	q0, nq, nc := probeShape(qs.N, data.N, pred)
 	if nq == 0 || nc <= k {
 		return 0
 	}
-	w := metric.NewWorkspace()
+	self := -1
+	if !pred && qs == data {
+		self = q0
+	}
+	q := metric.Range(q0, qs.N)
 	d := make([]float64, nq*nc)
-	sc.m.Tile(w, d, nc, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc))
+	sc.m.Tile(metric.NewWorkspace(), d, nc, qs, q, data, metric.Range(0, nc))
+	return sc.probeTile(d, qs, q, data, nc, self, k)
+}
+
+// sampleProbe is probe for the data's own points on a sample with its own
+// float32 copy (the metric has none yet): the probed rows and candidates
+// packed together, candidates first.
+func (sc *screening) sampleProbe(r *metric.Residual, k int, pred bool) float64 {
+	n := r.Data().N
+	q0, nq, nc := probeShape(n, n, pred)
+	if nq == 0 || nc <= k {
+		return 0
+	}
+	ids := make([]int32, 0, nc+nq)
+	for j := range int32(nc) {
+		ids = append(ids, j)
+	}
+	rows := make([]int32, nq)
+	for i := range nq {
+		id := int32(q0 + i)
+		if int(id) >= nc {
+			ids = append(ids, id)
+		}
+		rows[i] = int32(len(ids) - 1)
+		if int(id) < nc {
+			rows[i] = id
+		}
+	}
+	s, err := r.ScreenSample(ids)
+	if err != nil {
+		return 1
+	}
+	self := -1
+	if !pred {
+		self = q0
+	}
+	// The float64 distances from the data (the sample has no float64 V).
+	d := make([]float64, nq*nc)
+	sc.m.Tile(metric.NewWorkspace(), d, nc, r.Data(), metric.Range(q0, n), r.Data(), metric.Range(0, nc))
+	return sc.probeTile(d, s, metric.List(rows), s, nc, self, k)
+}
+
+// probeShape returns the probe's first row, its row count and its
+// candidate count (in predecessor mode, below every probed row).
+func probeShape(nqs, ndata int, pred bool) (q0, nq, nc int) {
+	q0 = max(0, nqs-screenProbeRows)
+	nc = min(ndata, screenProbeCands)
+	if pred {
+		nc = min(nc, q0)
+	}
+	return q0, nqs - q0, nc
+}
+
+// probeTile measures the probe on rows q of qs against candidates 0..nc-1
+// of cs, whose float64 distances are in d (row r at r*nc): with self >= 0,
+// row r is the candidate self+r itself and does not count as its own
+// neighbour.
+func (sc *screening) probeTile(d []float64, qs *metric.Set, q metric.Block, cs *metric.Set, nc, self, k int) float64 {
+	nq := q.Len()
+	w := metric.NewWorkspace()
 	kth2 := make([]float64, nq)
 	best := kernels.NewKBest(nq, k)
 	for r := range nq {
 		for j, dj := range d[r*nc : (r+1)*nc] {
-			if dj <= best.Worst(r) && (pred || qs != data || j != q0+r) { // not its own neighbour
+			if dj <= best.Worst(r) && (self < 0 || j != self+r) {
 				best.Push(r, int32(j), dj)
 			}
 		}
@@ -210,7 +280,7 @@ func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
 	kept := 0
 	for c0 := 0; c0 < nc; c0 += 1024 {
 		h.Reset()
-		sc.s.ScreenRows(w, qs, metric.Range(q0, qs.N), data, metric.Range(c0, min(nc, c0+1024)), kth2, sc.margin, &h)
+		sc.s.ScreenRows(w, qs, q, cs, metric.Range(c0, min(nc, c0+1024)), kth2, sc.margin, &h)
 		for x := range h.Cand {
 			if !(h.Lo2[x] > kth2[h.Query[x]]) {
 				kept++

@@ -71,13 +71,42 @@ func TestScreenExact(t *testing.T) {
 	})
 }
 
-// TestScreenNeedsCopy: screening a metric without the float32 copy, or
-// the Euclidean metric, is a clear error.
+// TestScreenNeedsCopy: screening the Euclidean metric, or a query set
+// embedded before the metric had its float32 copy, is a clear error; the
+// data's own search makes the copy only when its probe finds that
+// screening pays.
 func TestScreenNeedsCopy(t *testing.T) {
 	for _, m := range testMetrics(t, 100, 2) {
 		_, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 3, Predecessor: true, Gate: GateScreen})
-		if !errors.Is(err, metric.ErrBadInput) {
+		if _, ok := m.(*metric.Euclidean); ok != errors.Is(err, metric.ErrBadInput) {
 			t.Fatalf("%s: %v", m.Name(), err)
+		}
+		if r, ok := m.(*metric.Residual); ok {
+			qs, _ := r.Embed(context.Background(), uniformPoints(5, 2, 3), 5)
+			if _, err := BruteKNN(context.Background(), m, qs, KNNOptions{K: 3, Gate: GateScreen}); !errors.Is(err, metric.ErrBadInput) {
+				t.Fatalf("query set without the copy: %v", err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		d    int
+		ls   float64
+		copy bool
+	}{{8, 1, true}, {2, 0.1, false}} {
+		const n = 4000
+		m, err := metric.NewResidual(context.Background(), uniformPoints(n, c.d, 6), n, c.d, metric.ResidualConfig{Lengthscale: []float64{c.ls}, Inducing: 512, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := BruteAllKNN(context.Background(), m, KNNOptions{K: 8, Predecessor: true})
+		for _, gate := range []Gate{GateScreen, GateAuto} {
+			got, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 8, Predecessor: true, Gate: gate})
+			if err != nil || !got.Equal(want) {
+				t.Fatalf("d=%d %s: %v", c.d, gate, err)
+			}
+			if has := m.Data().S32 != nil; has != c.copy {
+				t.Fatalf("d=%d %s: float32 copy made: %v, want %v", c.d, gate, has, c.copy)
+			}
 		}
 	}
 	if _, err := ParseGate("bound"); err == nil {

@@ -352,7 +352,10 @@ func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) 
 	defer done()
 	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Progress: tick, Gate: j.gate, ScreenStats: &j.screen,
 		Profile: j.profile, LookupQuantile: j.quantile}
-	if j.gate == tree.GateScreen || j.gate == tree.GateLookup {
+	// The search makes the float32 copy of the data itself, after its
+	// probe, only where screening pays; query points are embedded with
+	// theirs when the metric has one, so it is made before them.
+	if (j.gate == tree.GateScreen || j.gate == tree.GateLookup) && j.queries != "" {
 		if err := m.(*metric.Residual).EnableScreening(); err != nil {
 			return nil, tree.Report{}, err
 		}

@@ -124,6 +124,22 @@ func (r *Residual) EnableScreening() error {
 	return nil
 }
 
+// ScreenSample returns the data points ids packed (see Pack) with their
+// own float32 copy and screening weights but without V in float64,
+// without enabling screening on the metric: a sample on which a search
+// can probe with ScreenRows whether screening pays before EnableScreening
+// pays n m 4 bytes for it (its float64 distances come from the data).
+// Before EnableScreening every point counts as heavy (ScreenRows then
+// bounds each candidate on its own: slower, as exact).
+func (r *Residual) ScreenSample(ids []int32) (*Set, error) {
+	if r.cfg.Float32 {
+		return nil, badInput("screening needs V in float64; this metric stores it in float32")
+	}
+	s := packInto(&Set{}, r.data, List(ids), false, false)
+	s.S32, s.SW = screenCopy(r.data.V, r.data.ISP, r.m, List(ids), runnerOr(nil))
+	return s, nil
+}
+
 // HeavyFactor: a point whose screening weight exceeds HeavyFactor times
 // the data's median is heavy: its bound is too wide to decide much (the
 // inducing points themselves, whose p is near the jitter). ScreenRows
@@ -146,21 +162,30 @@ func addScreening(s *Set, pool Runner) {
 	if s.S32 != nil || s.V == nil {
 		return
 	}
-	m := s.M
-	s.S32 = hugemem.Make[float32](len(s.V))
-	s.SW = make([]float64, s.N)
+	s.S32, s.SW = screenCopy(s.V, s.ISP, s.M, Range(0, s.N), pool)
+}
+
+// screenCopy returns the float32 copy of the rows b of V (m columns) and
+// their screening weights |V_i| / sqrt(p_i), rounded up (isp holds
+// 1/sqrt(p)).
+func screenCopy(v, isp []float64, m int, b Block, pool Runner) ([]float32, []float64) {
+	n := b.Len()
+	s32 := hugemem.Make[float32](n * m)
+	sw := make([]float64, n)
 	up := 1 + float64(m+4)*0x1p-53
 	const rows = 1024
-	pool.Each(context.Background(), (s.N+rows-1)/rows, func(_, b int) {
-		for i := b * rows; i < min(s.N, (b+1)*rows); i++ {
+	pool.Each(context.Background(), (n+rows-1)/rows, func(_, blk int) {
+		for i := blk * rows; i < min(n, (blk+1)*rows); i++ {
+			src := b.At(i)
 			var ss float64
-			for k, x := range s.V[i*m : (i+1)*m] {
-				s.S32[i*m+k] = float32(x)
+			for k, x := range v[src*m : (src+1)*m] {
+				s32[i*m+k] = float32(x)
 				ss += x * x
 			}
-			s.SW[i] = math.Sqrt(ss) * s.ISP[i] * up
+			sw[i] = math.Sqrt(ss) * isp[src] * up
 		}
 	})
+	return s32, sw
 }
 
 // CanScreen implements Screener.

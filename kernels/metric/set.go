@@ -32,13 +32,15 @@ func Pack(s *Set, b Block) *Set { return PackInto(&Set{}, s, b) }
 
 // PackInto is Pack into dst, reusing its buffers where they are large
 // enough; it returns dst.
-func PackInto(dst, s *Set, b Block) *Set { return packInto(dst, s, b, true) }
+func PackInto(dst, s *Set, b Block) *Set { return packInto(dst, s, b, true, true) }
 
 // PackPlainInto is PackInto without the screening copy (S32, SW): for
 // tiles that are not screened, it saves copying n m 4 bytes.
-func PackPlainInto(dst, s *Set, b Block) *Set { return packInto(dst, s, b, false) }
+func PackPlainInto(dst, s *Set, b Block) *Set { return packInto(dst, s, b, false, true) }
 
-func packInto(dst, s *Set, b Block, screen bool) *Set {
+// packInto packs b out of s, with the float64 V when withV and the
+// screening copy when screen.
+func packInto(dst, s *Set, b Block, screen, withV bool) *Set {
 	b.check(s.N, "pack")
 	n := b.Len()
 	old := *dst
@@ -50,7 +52,7 @@ func packInto(dst, s *Set, b Block, screen bool) *Set {
 		dst.X = gatherRows(grow(old.X, n*s.D), s.X, s.D, b)
 		dst.XT = transposeInto(grow(old.XT, n*s.D), dst.X, n, s.D)
 	}
-	if s.V != nil {
+	if s.V != nil && withV {
 		dst.V = gatherRows(grow(old.V, n*s.M), s.V, s.M, b)
 	}
 	if s.V32 != nil {
