@@ -25,6 +25,10 @@ type QueriesConfig struct {
 	Baselines []string
 	Pool      *streamer.Pool
 	Log       *Log // nil: no telemetry
+	// Gate screens the search's tiles in float32 (tree.GateScreen: the
+	// residual metric with V in float64; its float32 copy is made before
+	// the queries are embedded). The answer is the same.
+	Gate tree.Gate
 }
 
 // QueriesResult is what a queries run measured.
@@ -40,6 +44,7 @@ type QueriesResult struct {
 	// pcct's own recall@k against brute force (1 when brute did not run).
 	RecallAgainst string
 	Recall        float64
+	Screen        tree.ScreenStats // with Gate
 }
 
 // Uniform returns n points uniform in [0,1]^d from the seed.
@@ -62,17 +67,27 @@ func RunQueries(ctx context.Context, cfg QueriesConfig) (*QueriesResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Gate == tree.GateScreen {
+		r, ok := m.(*metric.Residual)
+		if !ok {
+			return nil, metric.BadInput("gate screen applies to the residual metric, not %s", m.Name())
+		}
+		if err := r.EnableScreening(); err != nil {
+			return nil, err
+		}
+	}
 	qs, err := m.Embed(ctx, Uniform(nq, d, cfg.Seed+1), nq)
 	if err != nil {
 		return nil, err
 	}
-	opt := tree.KNNOptions{K: cfg.K, Pool: cfg.Pool}
+	var screen tree.ScreenStats
+	opt := tree.KNNOptions{K: cfg.K, Pool: cfg.Pool, Gate: cfg.Gate, ScreenStats: &screen}
 	cfg.Tree.Pool = cfg.Pool
 	nb, rep, err := tree.KNNSearch(ctx, m, qs, opt, cfg.Search, cfg.Tree)
 	if err != nil {
 		return nil, err
 	}
-	res := &QueriesResult{Report: rep, Build: rep.Build.Wall, Query: rep.QueryTime, Answer: nb, RecallAgainst: "pcct"}
+	res := &QueriesResult{Report: rep, Build: rep.Build.Wall, Query: rep.QueryTime, Answer: nb, RecallAgainst: "pcct", Screen: screen}
 	if res.Query > 0 {
 		res.PerSecond = float64(nq) / res.Query.Seconds()
 	}

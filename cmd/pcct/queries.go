@@ -22,6 +22,7 @@ type queriesJob struct {
 	mf                                         metricFlags
 	dim, points, batch, queries, k, workers    int
 	baseline, searchFlag, build, impl, logFile string
+	gateFlag                                   string
 	cpuprofile                                 string
 	quiet                                      bool
 	flags                                      map[string]string
@@ -38,6 +39,7 @@ func queriesCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	baselines, _ := bench.ParseBaselines(j.baseline) // checked
 	search, _ := tree.ParseSearch(j.searchFlag)
+	gate, _ := tree.ParseGate(j.gateFlag)
 	if j.logFile != "" {
 		if err := dataio.CheckOutput(j.logFile); err != nil {
 			return err
@@ -64,13 +66,16 @@ func queriesCmd(args []string, stdout, stderr io.Writer) error {
 		Metric: func(ctx context.Context, x []float64, n, d int) (metric.Metric, error) {
 			return j.mf.build(ctx, x, n, d, pool)
 		},
-		Search: search, Tree: opt, Baselines: baselines, Pool: pool, Log: log,
+		Search: search, Tree: opt, Baselines: baselines, Pool: pool, Log: log, Gate: gate,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, cpuLine())
 	fmt.Fprintf(stdout, "pcct: build %.3f s, queries %.3f s, %.0f queries/s (%s)\n", res.Build.Seconds(), res.Query.Seconds(), res.PerSecond, describeSearch(res.Report))
+	if gate == tree.GateScreen {
+		fmt.Fprintf(stdout, "screening: %s\n", describeScreen(res.Screen))
+	}
 	for _, b := range res.Baselines {
 		fmt.Fprintf(stdout, "baseline %-12s %.3f s, %.2fx pcct's time, recall@%d %.4f (against %s)\n", b.Name+":", b.Seconds, b.Slowdown, j.k, b.Recall, res.RecallAgainst)
 	}
@@ -111,6 +116,7 @@ func (j *queriesJob) parse(args []string, stdout io.Writer) error {
 	fs.IntVar(&j.k, "k", 8, "neighbours per query")
 	fs.StringVar(&j.baseline, "baseline", "none", "comma list of baselines to compare with: none, brute, sequential, gpboost")
 	fs.StringVar(&j.searchFlag, "search", "auto", "auto, tree, brute or kd (k-d tree: --metric euclidean only)")
+	fs.StringVar(&j.gateFlag, "gate", "off", "off (float64 tiles) or screen (exact float32 screening of the tree's or brute force's tiles: residual metric in float64; costs n m 4 bytes; the same answer)")
 	fs.StringVar(&j.build, "build", "nets", "tree build: nets (top-down greedy nets) or insertion (batch insertion with prefix doubling)")
 	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default: the CPU count)")
 	fs.StringVar(&j.impl, "kernels", "", "force a kernel implementation: generic, avx2 or avx512")
@@ -137,6 +143,11 @@ func (j *queriesJob) parse(args []string, stdout io.Writer) error {
 		return usageErr("--search: %v", err)
 	} else if s == tree.SearchKD && j.mf.metric != "euclidean" {
 		return usageErr("--search kd applies to the Euclidean metric (--metric euclidean)")
+	}
+	if g, err := tree.ParseGate(j.gateFlag); err != nil || (g != tree.GateOff && g != tree.GateScreen) {
+		return usageErr("--gate must be off or screen, got %q", j.gateFlag)
+	} else if g == tree.GateScreen && (j.mf.metric != "residual" || j.mf.float32) {
+		return usageErr("--gate screen applies to the residual metric with V in float64 (not --metric euclidean or --float32)")
 	}
 	switch {
 	case j.dim < 1:

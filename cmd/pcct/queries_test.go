@@ -51,6 +51,8 @@ func TestQueriesCmd(t *testing.T) {
 		{[]string{"--tree-points", "1"}, "--tree-points must be at least 2"},
 		{[]string{"--build", "bottom-up"}, `unknown --build "bottom-up"`},
 		{[]string{"--metric", "euclidean", "--inducing", "5"}, "--inducing applies to the residual metric"},
+		{[]string{"--gate", "lookup"}, "--gate must be off or screen"},
+		{[]string{"--gate", "screen", "--metric", "euclidean"}, "--gate screen applies to the residual metric"},
 	} {
 		code, _, stderr := runCLI(append([]string{"queries"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
@@ -126,5 +128,22 @@ func TestReportCmd(t *testing.T) {
 	}
 	if code, _, stderr := runCLI("report"); code != 2 || !strings.Contains(stderr, "give one telemetry log") {
 		t.Fatalf("no log: exit %d, %s", code, stderr)
+	}
+}
+
+// TestQueriesGate: --gate screen screens the tree's query tiles and
+// brute force's, with recall 1 against the float64 brute force.
+func TestQueriesGate(t *testing.T) {
+	for _, search := range []string{"tree", "brute"} {
+		code, stdout, stderr := runCLI("queries", "--dimension", "8", "--tree-points", "3000", "--queries", "200", "--k", "8",
+			"--inducing", "64", "--search", search, "--gate", "screen", "--baseline", "brute")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", search, code, stderr)
+		}
+		for _, want := range []string{"pairs screened in float32", "pcct recall@8 against brute force: 1.0000"} {
+			if !strings.Contains(stdout, want) {
+				t.Fatalf("%s: stdout lacks %q:\n%s", search, want, stdout)
+			}
+		}
 	}
 }
