@@ -345,6 +345,18 @@ func (r *screenRow) offerBound(k int, hi float64) {
 	r.ubMax = slices.Max(r.ub)
 }
 
+// pendingIDs prunes the row and returns its pending candidates' ids,
+// ascending, in buf.
+func (r *screenRow) pendingIDs(buf []int32) []int32 {
+	r.prune()
+	buf = buf[:0]
+	for _, p := range r.pending {
+		buf = append(buf, p.id)
+	}
+	slices.Sort(buf)
+	return buf
+}
+
 // prune drops the pending candidates proven beyond the row's k-th.
 func (r *screenRow) prune() {
 	keep := r.pending[:0]
@@ -487,7 +499,14 @@ func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.S
 		buf.rows[r].prune()
 	}
 	sc.screened.Add(int64(screened))
-	sc.kept.Add(int64(kept))
+	sc.keep(kept)
+}
+
+// keep counts pairs that stayed pending after their block, and turns
+// screening off for the rest of the search when, after screenProbe
+// screened pairs, they are more than screenGiveUp of them.
+func (sc *screening) keep(n int) {
+	sc.kept.Add(int64(n))
 	if s := sc.screened.Load(); s > screenProbe && float64(sc.kept.Load()) > screenGiveUp*float64(s) {
 		sc.off.Store(true)
 	}
@@ -497,16 +516,10 @@ func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.S
 func (sc *screening) finish(w *metric.Workspace, buf *scanBuf, best *kernels.KBest, qs *metric.Set, q metric.Block) {
 	data := sc.m.Data()
 	for r := range q.Len() {
-		row := &buf.rows[r]
-		row.prune()
-		if len(row.pending) == 0 {
+		buf.ids = buf.rows[r].pendingIDs(buf.ids)
+		if len(buf.ids) == 0 {
 			continue
 		}
-		buf.ids = buf.ids[:0]
-		for _, p := range row.pending {
-			buf.ids = append(buf.ids, p.id)
-		}
-		slices.Sort(buf.ids)
 		i := q.At(r)
 		buf.row = grow(buf.row, len(buf.ids))
 		sc.m.Tile(w, buf.row, len(buf.ids), qs, metric.Range(i, i+1), data, metric.List(buf.ids))

@@ -11,6 +11,25 @@ import (
 	"github.com/pcct/pcct/kernels/metric"
 )
 
+// screenCase is a residual metric's data for the screening tests.
+type screenCase struct {
+	name string
+	x    []float64
+	n, d int
+	cfg  metric.ResidualConfig
+}
+
+// screenCases: structureless, clustered and duplicated data, RBF and
+// Matern, p at the floor (all points equal).
+func screenCases() []screenCase {
+	return []screenCase{
+		{"d8-ls1", uniformPoints(1200, 8, 1), 1200, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 64, Seed: 1}},
+		{"d2-clustered", shapes(900, 2, 3)["clustered"], 900, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 40, Seed: 2}},
+		{"duplicates-matern", shapes(900, 3, 4)["duplicates"], 900, 3, metric.ResidualConfig{Kernel: metric.Matern52, Lengthscale: []float64{0.2, 0.4, 0.8}, Inducing: 60, Seed: 3}},
+		{"all-equal", shapes(300, 2, 5)["all-equal"], 300, 2, metric.ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 10, Seed: 4}},
+	}
+}
+
 // TestScreenExact: brute force with float32 screening gives the float64
 // answer bit for bit (predecessor mode and query sets; RBF and Matern;
 // structureless, clustered and duplicated data; p at the floor), under
@@ -20,17 +39,7 @@ func TestScreenExact(t *testing.T) {
 	screenAlways = true
 	defer func() { screenAlways = false }()
 	every.Impl(t, func(t *testing.T) {
-		for _, c := range []struct {
-			name string
-			x    []float64
-			n, d int
-			cfg  metric.ResidualConfig
-		}{
-			{"d8-ls1", uniformPoints(1200, 8, 1), 1200, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 64, Seed: 1}},
-			{"d2-clustered", shapes(900, 2, 3)["clustered"], 900, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 40, Seed: 2}},
-			{"duplicates-matern", shapes(900, 3, 4)["duplicates"], 900, 3, metric.ResidualConfig{Kernel: metric.Matern52, Lengthscale: []float64{0.2, 0.4, 0.8}, Inducing: 60, Seed: 3}},
-			{"all-equal", shapes(300, 2, 5)["all-equal"], 300, 2, metric.ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 10, Seed: 4}},
-		} {
+		for _, c := range screenCases() {
 			m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -274,18 +283,8 @@ func TestTreeScreenExact(t *testing.T) {
 	screenAlways = true
 	defer func() { screenAlways = false }()
 	every.Impl(t, func(t *testing.T) {
-		for _, c := range []struct {
-			name string
-			x    []float64
-			n, d int
-			cfg  metric.ResidualConfig
-		}{
-			{"d8-ls1", uniformPoints(1200, 8, 1), 1200, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 64, Seed: 1}},
-			{"d2-uniform", uniformPoints(1500, 2, 7), 1500, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 48, Seed: 5}},
-			{"d2-clustered", shapes(900, 2, 3)["clustered"], 900, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 40, Seed: 2}},
-			{"duplicates-matern", shapes(900, 3, 4)["duplicates"], 900, 3, metric.ResidualConfig{Kernel: metric.Matern52, Lengthscale: []float64{0.2, 0.4, 0.8}, Inducing: 60, Seed: 3}},
-			{"all-equal", shapes(300, 2, 5)["all-equal"], 300, 2, metric.ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 10, Seed: 4}},
-		} {
+		cases := append(screenCases(), screenCase{"d2-uniform", uniformPoints(1500, 2, 7), 1500, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 48, Seed: 5}})
+		for _, c := range cases {
 			m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -174,16 +174,10 @@ func (t *Tree) nearest(qw *queryWorker, qs *metric.Set, q metric.Block, c []int3
 	}
 	recomputed := 0
 	for i := range nq {
-		r := &sb.rows[i]
-		r.prune()
-		if len(r.pending) == 0 {
+		sb.ids = sb.rows[i].pendingIDs(sb.ids)
+		if len(sb.ids) == 0 {
 			continue
 		}
-		sb.ids = sb.ids[:0]
-		for _, p := range r.pending {
-			sb.ids = append(sb.ids, p.id)
-		}
-		slices.Sort(sb.ids)
 		recomputed += len(sb.ids)
 		qi := q.At(i)
 		t.m.Nearest(qw.w, qs, metric.Range(qi, qi+1), t.m.Data(), metric.List(sb.ids), rowOffer(o, i))
@@ -269,14 +263,11 @@ func (t *Tree) screenRecompute(qw *queryWorker, qs *metric.Set, q metric.Block, 
 	sc.recompute(recomputed)
 }
 
-// recompute counts pairs computed in float64 after the screen, and turns
-// screening off when they are more than screenGiveUp of those screened.
+// recompute counts pairs computed in float64 after the screen (in the
+// tree's walk they are the kept pairs of the give-up rule, see keep).
 func (sc *screening) recompute(n int) {
 	sc.recomputed.Add(int64(n))
-	sc.kept.Add(int64(n))
-	if s := sc.screened.Load(); s > screenProbe && float64(sc.kept.Load()) > screenGiveUp*float64(s) {
-		sc.off.Store(true)
-	}
+	sc.keep(n)
 }
 
 // threshold returns tau² for query i of o over its hits x0..x1 of h (see
