@@ -14,10 +14,11 @@ import (
 // every offer is the float64 distance and the answer is the unscreened
 // walk's bit for bit. Two kinds of tile:
 //   - leaves (offers only): a pair is recomputed when its lower bound lo2
-//     on d64² is at most the query's current k-th distance squared;
+//     on d64² is at most the k-th smallest upper bound its query row holds
+//     after the step's last leaf tile (see nearest);
 //   - inner nodes, whose distances also decide which children the block
 //     enters (pushChildren: d - kth <= radius + slack). They are screened at
-//     the wider radius kth + rmax + slack, rmax the largest radius or child
+//     the wider radius kth + rmax + 2 slack, rmax the largest radius or child
 //     reach among the tile's nodes: a pair beyond it cannot enter anything
 //     and is written as +Inf; a pair within it is written as its float64
 //     distance when it was recomputed for an offer, else as sqrt(lo2) <= d64
