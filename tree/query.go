@@ -416,10 +416,7 @@ func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 	nq, nf := len(g.qids), len(qw.inner)
 	qw.first = grow(qw.first, nq*nf)
 	for c0 := 0; c0 < nf; c0 += queryChunk {
-		c := qw.inner[c0:min(nf, c0+queryChunk)]
-		nc := len(c)
-		t.tileNearest(qw, qw.first[c0:], nf, pq, qb, c, o)
-		qw.dists += int64(nq * nc)
+		t.tileNearest(qw, qw.first[c0:], nf, pq, qb, qw.inner[c0:min(nf, c0+queryChunk)], o)
 	}
 	return slices.Clone(qw.inner), qw.first
 }
@@ -479,7 +476,6 @@ func (t *Tree) innerStep(qw *queryWorker, qs *metric.Set, g *group, o metric.Off
 	nq, nc := len(g.qids), len(c)
 	qw.tile = grow(qw.tile, nq*nc)
 	t.tileNearest(qw, qw.tile, nc, qs, metric.Range(0, nq), c, o)
-	qw.dists += int64(nq * nc)
 	qw.needs(g, o.Best, nil, nc)
 	t.pushChildren(qw, g, c, qw.tile)
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 )
 
@@ -97,6 +98,17 @@ func (sc *screening) report(opt KNNOptions) {
 	}
 }
 
+// startFrom resets r to the upper bounds of KBest row's current
+// neighbours: their distances squared, with a margin of 2^-51 (fl(d d)
+// may fall short of d² by half an ulp).
+func (r *screenRow) startFrom(best *kernels.KBest, row int) {
+	r.reset(best.K)
+	_, dist := best.Row(row)
+	for _, d := range dist {
+		r.offerBound(best.K, d*d*(1+0x1p-51))
+	}
+}
+
 // screenBuf is a query worker's scratch for screened tiles.
 type screenBuf struct {
 	hits metric.ScreenHits
@@ -104,8 +116,8 @@ type screenBuf struct {
 	ids  []int32
 	cols []int32
 	row  []float64
-	ub   []float64   // threshold's scratch
 	rows []screenRow // nearest's rows
+	tau  screenRow   // threshold's
 }
 
 // screens reports whether the worker's tiles go through the screen now.
@@ -142,12 +154,7 @@ func (t *Tree) nearest(qw *queryWorker, qs *metric.Set, q metric.Block, c []int3
 	sb.rows = grow(sb.rows, nq)
 	sb.kth2 = grow(sb.kth2, nq)
 	for i := range nq {
-		r := &sb.rows[i]
-		r.reset(k)
-		_, dist := o.Best.Row(int(o.Rows[i]))
-		for _, d := range dist {
-			r.offerBound(k, d*d*(1+0x1p-51)) // fl(d d) may fall short of d² by half an ulp
-		}
+		sb.rows[i].startFrom(o.Best, int(o.Rows[i]))
 	}
 	for c0 := 0; c0 < len(c); c0 += queryChunk {
 		cc := c[c0:min(len(c), c0+queryChunk)]
@@ -159,7 +166,7 @@ func (t *Tree) nearest(qw *queryWorker, qs *metric.Set, q metric.Block, c []int3
 		h := &sb.hits
 		for x := range h.Cand {
 			i, id := int(h.Query[x]), h.Cand[x]
-			if refuses(o, i, id) {
+			if o.Refuses(i, id) {
 				continue
 			}
 			r := &sb.rows[i]
@@ -181,7 +188,7 @@ func (t *Tree) nearest(qw *queryWorker, qs *metric.Set, q metric.Block, c []int3
 		}
 		recomputed += len(sb.ids)
 		qi := q.At(i)
-		t.m.Nearest(qw.w, qs, metric.Range(qi, qi+1), t.m.Data(), metric.List(sb.ids), rowOffer(o, i))
+		t.m.Nearest(qw.w, qs, metric.Range(qi, qi+1), t.m.Data(), metric.List(sb.ids), o.Row(i))
 	}
 	sc.recompute(recomputed)
 }
@@ -191,6 +198,7 @@ func (t *Tree) nearest(qw *queryWorker, qs *metric.Set, q metric.Block, c []int3
 // and offers the nodes' own points: TileNearest, through the screen when
 // it is on.
 func (t *Tree) tileNearest(qw *queryWorker, dst []float64, ldd int, qs *metric.Set, q metric.Block, c []int32, o metric.Offer) {
+	qw.dists += int64(q.Len() * len(c))
 	if !qw.screens() {
 		t.m.TileNearest(qw.w, dst, ldd, qs, q, t.m.Data(), metric.List(c), o)
 		return
@@ -242,7 +250,7 @@ func (t *Tree) screenRecompute(qw *queryWorker, qs *metric.Set, q metric.Block, 
 			if dst != nil {
 				dst[i*ldd+int(h.Col[x])] = math.Sqrt(h.Lo2[x])
 			}
-			if h.Lo2[x] <= tau2 && !refuses(o, i, h.Cand[x]) {
+			if h.Lo2[x] <= tau2 && !o.Refuses(i, h.Cand[x]) {
 				sb.ids, sb.cols = append(sb.ids, h.Cand[x]), append(sb.cols, h.Col[x])
 			}
 		}
@@ -253,7 +261,7 @@ func (t *Tree) screenRecompute(qw *queryWorker, qs *metric.Set, q metric.Block, 
 		recomputed += len(sb.ids)
 		sb.row = grow(sb.row, len(sb.ids))
 		qi := q.At(i)
-		t.m.TileNearest(qw.w, sb.row, len(sb.ids), qs, metric.Range(qi, qi+1), t.m.Data(), metric.List(sb.ids), rowOffer(o, i))
+		t.m.TileNearest(qw.w, sb.row, len(sb.ids), qs, metric.Range(qi, qi+1), t.m.Data(), metric.List(sb.ids), o.Row(i))
 		if dst != nil {
 			for p, j := range sb.cols {
 				dst[i*ldd+int(j)] = sb.row[p]
@@ -272,39 +280,14 @@ func (sc *screening) recompute(n int) {
 }
 
 // threshold returns tau² for query i of o over its hits x0..x1 of h (see
-// screenRecompute). The row's distances d are squared with a margin of
-// 2^-51 (fl(d d) may fall short of d² by half an ulp).
+// screenRecompute), through a screenRow's k smallest upper bounds.
 func (sb *screenBuf) threshold(o metric.Offer, i int, h *metric.ScreenHits, x0, x1 int) float64 {
-	_, dist := o.Best.Row(int(o.Rows[i]))
-	k := len(dist)
-	sb.ub = sb.ub[:0]
-	for _, d := range dist {
-		sb.ub = append(sb.ub, d*d*(1+0x1p-51))
-	}
+	r := &sb.tau
+	r.startFrom(o.Best, int(o.Rows[i]))
 	for x := x0; x < x1; x++ {
-		if !refuses(o, i, h.Cand[x]) {
-			sb.ub = append(sb.ub, h.Hi2[x])
+		if !o.Refuses(i, h.Cand[x]) {
+			r.offerBound(o.Best.K, h.Hi2[x])
 		}
 	}
-	if len(sb.ub) > k {
-		slices.Sort(sb.ub)
-	}
-	return sb.ub[k-1]
-}
-
-// refuses reports whether o would not take candidate id for its query i.
-func refuses(o metric.Offer, i int, id int32) bool {
-	return (o.Below != nil && id >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) || (o.Exclude != nil && o.Exclude(id))
-}
-
-// rowOffer is o for its query i alone (a one-row tile).
-func rowOffer(o metric.Offer, i int) metric.Offer {
-	r := metric.Offer{Best: o.Best, Rows: o.Rows[i : i+1], Exclude: o.Exclude}
-	if o.Below != nil {
-		r.Below = o.Below[i : i+1]
-	}
-	if o.Skip != nil {
-		r.Skip = o.Skip[i : i+1]
-	}
-	return r
+	return r.ubMax
 }

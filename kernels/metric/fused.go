@@ -40,10 +40,28 @@ type Offer struct {
 }
 
 func (o *Offer) take(i int, id int32, d float64) {
-	if (o.Below != nil && id >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) || (o.Exclude != nil && o.Exclude(id)) {
+	if o.Refuses(i, id) {
 		return
 	}
 	o.Best.Push(int(o.Rows[i]), id, d)
+}
+
+// Refuses reports whether query i never takes candidate id (Below, Skip,
+// Exclude), whatever its distance.
+func (o *Offer) Refuses(i int, id int32) bool {
+	return (o.Below != nil && id >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) || (o.Exclude != nil && o.Exclude(id))
+}
+
+// Row returns the offer of query i alone, for a one-row tile of it.
+func (o *Offer) Row(i int) Offer {
+	r := Offer{Best: o.Best, Rows: o.Rows[i : i+1], Exclude: o.Exclude}
+	if o.Below != nil {
+		r.Below = o.Below[i : i+1]
+	}
+	if o.Skip != nil {
+		r.Skip = o.Skip[i : i+1]
+	}
+	return r
 }
 
 // worst is the radius of Nearest's fused test for query i.
