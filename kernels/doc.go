@@ -7,3 +7,4 @@ package kernels
 //go:generate go run ../asmgen/dot -out dot_amd64.s -stubs dot_amd64.go -pkg kernels
 //go:generate go run ../asmgen/tile -out tile_amd64.s -stubs tile_amd64.go -pkg kernels
 //go:generate go run ../asmgen/residual -out residual_amd64.s -stubs residual_amd64.go -pkg kernels
+//go:generate go run ../asmgen/screen -out screen_amd64.s -stubs screen_amd64.go -pkg kernels

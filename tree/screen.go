@@ -158,6 +158,7 @@ func newScreening(m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, 
 const (
 	screenRows  = 128
 	screenCands = 256
+	seedBlock   = 256 // candidates computed in float64 first (scanQueries)
 )
 
 // tileShape sets the screened search's block sizes where the caller (raw,
@@ -430,12 +431,18 @@ func scanQueries(m metric.Metric, sc *screening, w *metric.Workspace, buf *scanB
 		}
 		return
 	}
-	k := best.K
 	buf.rows = grow(buf.rows, nq)
+	// The first candidates are computed in float64: each row then starts
+	// with its k-th distance among them as a bound, instead of taking
+	// every candidate of its first screened block as a hit (12.0 million
+	// hits instead of 20.6 million at d = 8, n = 32,768; 2-3 % faster).
+	j0 := min(hi, seedBlock)
+	fullTile(m, w, buf, best, qs, q, 0, j0, pred)
+	sc.full.Add(int64(nq * j0))
 	for r := range buf.rows {
-		buf.rows[r].reset(k)
+		buf.rows[r].startFrom(best, q.At(r))
 	}
-	for j0 := 0; j0 < hi; j0 += cblock {
+	for ; j0 < hi; j0 += cblock {
 		j1 := min(hi, j0+cblock)
 		if sc.off.Load() {
 			fullTile(m, w, buf, best, qs, q, j0, j1, pred)

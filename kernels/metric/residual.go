@@ -122,8 +122,9 @@ type Residual struct {
 	inducing []int     // data indices of the inducing points (random method)
 	data     *Set
 	bound32  float64
-	screen   bool    // Embed adds the screening copy (EnableScreening)
-	heavy    float64 // screening weight above which a point is heavy
+	screen   bool      // Embed adds the screening copy (EnableScreening)
+	heavy    float64   // screening weight above which a point is heavy
+	centre   []float64 // the data's bounding-box midpoint (scaled): the fused screening row's origin
 }
 
 // NewResidual builds the metric on n points x (n x d row-major). Invalid
@@ -154,6 +155,7 @@ func NewResidual(ctx context.Context, x []float64, n, d int, cfg ResidualConfig)
 		return nil, err
 	}
 	r.data = s
+	r.centre = centreOf(xs, n, d)
 	return r, nil
 }
 

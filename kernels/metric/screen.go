@@ -245,6 +245,13 @@ func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q B
 // (1+3u) + B_ij + 8u)(1 + 32u). The query's own point (same root point)
 // gets Lo2 = Hi2 = 0.
 func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, margin Margin, out *ScreenHits) {
+	if r.fusedOK(margin) && q.Len() > 0 && c.Len() > 0 {
+		q.check(qs.N, "query")
+		c.check(cs.N, "candidate")
+		if r.screenRowsFused(w, qs, q, cs, c, kth2, out) {
+			return
+		}
+	}
 	sq, sc, wq, wc, ok := r.screenParts(w, qs, q, cs, c)
 	if !ok {
 		return
@@ -269,9 +276,7 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 	under := 2 * float64(m) * 0x1p-149
 	const u = 0x1p-53
 	// The query's own point: d64 = 0 by definition, whatever the bound.
-	w.selfPairs = w.selfPairs[:0]
-	forSelf(w, qs, q, cs, c, func(i, j int) { w.selfPairs = append(w.selfPairs, [2]int32{int32(i), int32(j)}) })
-	slices.SortFunc(w.selfPairs, func(a, b [2]int32) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	ownPairs(w, qs, q, cs, c)
 	w.hits = grow(w.hits, nc)
 	sp := 0
 	for i := range nq {
@@ -318,6 +323,14 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 			out.Lo2, out.Hi2 = append(out.Lo2, 0), append(out.Hi2, 0)
 		}
 	}
+}
+
+// ownPairs collects into w.selfPairs the (row, column) pairs of the tile
+// that are a query's own point, sorted.
+func ownPairs(w *Workspace, qs *Set, q Block, cs *Set, c Block) {
+	w.selfPairs = w.selfPairs[:0]
+	forSelf(w, qs, q, cs, c, func(i, j int) { w.selfPairs = append(w.selfPairs, [2]int32{int32(i), int32(j)}) })
+	slices.SortFunc(w.selfPairs, func(a, b [2]int32) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 }
 
 func isOwn(own [][2]int32, j int32) bool {

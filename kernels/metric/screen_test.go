@@ -38,7 +38,15 @@ func screenCases() []screenCase {
 	for i := 0; i < 180; i += 3 {
 		u = append(u, atU[i*2], atU[i*2+1])
 	}
+	far := uni(400, 3, 1) // far from the origin, near-duplicate pairs: the float32 kernel's worst
+	for i := range far {
+		far[i] = 1e4 + far[i]
+		if i >= 3 && i%6 < 3 {
+			far[i] = far[i-3] + 1e-7*r.Float64()
+		}
+	}
 	return []screenCase{
+		{"far-offset", far, 400, 3, ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 150, Seed: 6}},
 		{"d8-ls1-m128", uni(1500, 8, 1), 1500, 8, ResidualConfig{Lengthscale: []float64{1}, Inducing: 128, Seed: 1}},
 		{"d2-ls0.1-m100", uni(600, 2, 1), 600, 2, ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 100, Seed: 2}},
 		{"near-duplicates", near, 300, 3, ResidualConfig{Lengthscale: []float64{0.3}, Inducing: 50, Seed: 3}},
@@ -197,4 +205,19 @@ func TestScreenRows(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestUp32(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		x := math.Ldexp(r.Float64(), r.IntN(300)-200)
+		if f := up32(x); !(float64(f) >= x) {
+			t.Fatalf("up32(%g) = %g, below", x, f)
+		}
+	}
+	for _, x := range []float64{0, 0x1p-149, 0x1p-160, 1, math.MaxFloat32, math.Inf(1)} {
+		if f := up32(x); !(float64(f) >= x) {
+			t.Fatalf("up32(%g) = %g, below", x, f)
+		}
+	}
 }

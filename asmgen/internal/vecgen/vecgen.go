@@ -452,3 +452,4 @@ func (s ISA) fold(v VecVirtual, es int) {
 	}
 	add(t.AsX(), v.AsX(), v.AsX(), es)
 }
+

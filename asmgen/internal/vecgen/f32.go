@@ -1,0 +1,173 @@
+package vecgen
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// ConstsF32 emits a table of float32 constants, each repeated across one
+// vector, and returns one memory operand per constant.
+func (s ISA) ConstsF32(name string, vals ...float32) []Mem {
+	return s.table4(name, len(vals), func(i int) Constant { return F32(vals[i]) })
+}
+
+// ConstsU32 is ConstsF32 for 32-bit patterns (integers, masks).
+func (s ISA) ConstsU32(name string, vals ...uint32) []Mem {
+	return s.table4(name, len(vals), func(i int) Constant { return U32(vals[i]) })
+}
+
+// table4 is table for 4-byte constants.
+func (s ISA) table4(name string, n int, val func(int) Constant) []Mem {
+	if c, ok := constCache[name+s.Name]; ok {
+		return c
+	}
+	m := GLOBL(name+s.Name, RODATA|NOPTR)
+	out := make([]Mem, n)
+	for i := range out {
+		for l := 0; l < s.Lanes(4); l++ {
+			DATA(s.Bytes*i+4*l, val(i))
+		}
+		out[i] = m.Offset(s.Bytes * i)
+	}
+	constCache[name+s.Name] = out
+	return out
+}
+
+// Exp32Doc describes Exp32; generators copy it into their docs.
+const Exp32Doc = "exp in float32 for x <= 0: clamp to [-87, 0], n = round(x log2 e), " +
+	"Cody-Waite reduction r = x - n ln2 (two float32 parts), degree-7 Taylor " +
+	"polynomial by Horner with FMA, then scaling by 2^n (VSCALEFPS on AVX-512, " +
+	"an exponent-built factor on AVX2)"
+
+// Exp32Coeffs are Exp32's constants in table order: the clamp, log2 e,
+// ln2 in two parts (the high one with 9 significant bits, so n ln2hi is
+// exact for |n| < 2^15) and the Taylor coefficients 1/k!, k = 7 down to 0.
+// The generic twin in package kernels uses the same values.
+var Exp32Coeffs = []float32{-87, 0, math.Log2E, 0.693359375, -2.12194440e-4,
+	1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1, 1}
+
+// Exp32Consts emits the constant table used by Exp32.
+func (s ISA) Exp32Consts() []Mem {
+	c := s.ConstsF32("exp32const", Exp32Coeffs...)
+	if !s.AVX512 {
+		c = append(c, s.ConstsU32("exp32bias", 127)...)
+	}
+	return c
+}
+
+// Exp32 replaces every float32 lane of x (x <= 0, not NaN) by exp(x). It
+// uses three temporary vectors.
+func (s ISA) Exp32(c []Mem, x VecVirtual) {
+	lo, hi, log2e, ln2hi, ln2lo := c[0], c[1], c[2], c[3], c[4]
+	poly := c[5:13]
+	n, r := s.Vec(), s.Vec()
+	VMAXPS(lo, x, x)
+	VMINPS(hi, x, x)
+	VMULPS(log2e, x, n)
+	if s.AVX512 {
+		VRNDSCALEPS(U8(0), n, n)
+	} else {
+		VROUNDPS(U8(0), n, n)
+	}
+	VMOVAPS(x, r)
+	VFNMADD231PS(ln2hi, n, r)
+	VFNMADD231PS(ln2lo, n, r)
+	VMOVUPS(poly[0], x)
+	for _, ck := range poly[1:] {
+		VFMADD213PS(ck, r, x)
+	}
+	if s.AVX512 {
+		VSCALEFPS(n, x, x)
+		return
+	}
+	// n >= -126 after the clamp: 2^n is a normal float32.
+	VCVTPS2DQ(n, n)
+	VPADDD(c[13], n, n)
+	VPSLLD(U8(23), n, n)
+	VMULPS(n, x, x)
+}
+
+// CompactorPS is Compactor for float32 lanes with a chosen comparison
+// predicate (a VCMPPS immediate, d against r).
+type CompactorPS struct {
+	Compactor
+	pred uint8
+}
+
+// NewCompactorPS starts a list of float32-lane columns at idx.
+func (s ISA) NewCompactorPS(idx, count Register, pred uint8) *CompactorPS {
+	c := &CompactorPS{Compactor: Compactor{isa: s, idx: idx, count: count}, pred: pred}
+	XORQ(count, count)
+	if s.AVX512 {
+		iota := GLOBL("iota32x16"+s.Name, RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(uint32(i)))
+		}
+		for i := 0; i < 16; i++ {
+			DATA(64+4*i, U32(16))
+		}
+		c.lane = ZMM()
+		VMOVDQU32(iota, c.lane)
+		c.step = iota.Offset(64)
+		c.tbl = GP64()
+		LEAQ(s.tailTable(), c.tbl)
+	} else {
+		c.col = GP64()
+		XORQ(c.col, c.col)
+	}
+	return c
+}
+
+// Emit appends the columns whose lanes of d pass the predicate against r
+// (restricted to tail when it is not nil) and moves on to the next
+// vector's columns. label must be unique within the function.
+func (c *CompactorPS) Emit(d, r VecVirtual, tail *Tail, label string) {
+	if c.isa.AVX512 {
+		k := K()
+		if tail != nil {
+			VCMPPS(U8(c.pred), r, d, tail.k, k)
+		} else {
+			VCMPPS(U8(c.pred), r, d, k)
+		}
+		KORTESTW(k, k)
+		JZ(LabelRef(label))
+		packed := ZMM()
+		VPCOMPRESSD_Z(c.lane, k, packed)
+		bits, pop := GP64(), GP64()
+		KMOVW(k, bits.As32())
+		POPCNTL(bits.As32(), pop.As32())
+		store := K()
+		KMOVW(Mem{Base: c.tbl, Index: pop, Scale: 2}, store)
+		VMOVDQU32(packed, store, Mem{Base: c.idx})
+		LEAQ(Mem{Base: c.idx, Index: pop, Scale: 4}, c.idx)
+		ADDQ(pop, c.count)
+		Label(label)
+		VPADDD(c.step, c.lane, c.lane)
+		return
+	}
+	m := YMM()
+	VCMPPS(U8(c.pred), r, d, m)
+	bits := GP64()
+	VMOVMSKPS(m, bits.As32())
+	if tail != nil {
+		tb := GP64()
+		VMOVMSKPS(tail.v, tb.As32())
+		ANDQ(tb, bits)
+	}
+	Label(label + "_next")
+	TESTQ(bits, bits)
+	JZ(LabelRef(label))
+	lane := GP64()
+	TZCNTQ(bits, lane)
+	ADDQ(c.col, lane)
+	MOVL(lane.As32(), Mem{Base: c.idx})
+	ADDQ(U8(4), c.idx)
+	INCQ(c.count)
+	BLSRQ(bits, bits)
+	JMP(LabelRef(label + "_next"))
+	Label(label)
+	ADDQ(U8(8), c.col)
+}

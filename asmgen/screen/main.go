@@ -1,0 +1,196 @@
+// Command screen generates the fused float32 screening row of package
+// kernels: RBF kernel values from float32 coordinates, the residual
+// correlation against float32 dot products and 1 - |rho|, with a threshold
+// test, for AVX-512 and AVX2+FMA.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/pcct/pcct/asmgen/internal/vecgen"
+)
+
+// unroll is how many vectors of columns one pass of the coordinate loop
+// covers.
+const unroll = 4
+
+// ngtUQ is the VCMPPS predicate "not greater than, unordered": a NaN lane
+// passes the threshold test, so it is never dropped.
+const ngtUQ = 0x1A
+
+func main() {
+	ConstraintExpr("!purego")
+	for _, isa := range vecgen.All {
+		row(isa)
+	}
+	Generate()
+}
+
+// rowGen holds one kernel's registers and constants.
+type rowGen struct {
+	isa                         vecgen.ISA
+	bt, g, sc, c1, n, out Register
+	exp                         []Mem
+	half, one, abs              Mem
+	s2, sq, wq, r1, t0          VecVirtual
+	comp                        *vecgen.CompactorPS
+}
+
+func row(isa vecgen.ISA) {
+	name := "screenRBF32" + isa.Name
+	TEXT(name, NOSPLIT, "func(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int")
+	Doc(name+" computes, for j < n, r2 = sum_k (bt[k*ldbt+j]-x[k])^2 (FMA chain over k;",
+		"ldbytes = 4 ldbt), K = s2*exp(-r2/2), rho = (K-gram[j])*(sc[j]*sq) and out[j] =",
+		"1-|rho|, and appends to idx every j with !(out[j] > t), t = t0 + wq*c1[j] +",
+		"r1*sc[j] (FMA steps in that order); it returns their count.", vecgen.Exp32Doc+".")
+	g := &rowGen{isa: isa}
+	g.out = Load(Param("out"), GP64())
+	g.bt = Load(Param("bt"), GP64())
+	g.g = Load(Param("gram"), GP64())
+	g.sc = Load(Param("sc"), GP64())
+	g.c1 = Load(Param("c1"), GP64())
+	g.n = Load(Param("n"), GP64())
+	g.exp = isa.Exp32Consts()
+	c := isa.ConstsF32("screenconst", -0.5, 1)
+	g.half, g.one = c[0], c[1]
+	g.abs = isa.ConstsU32("screenabs", 0x7fffffff)[0]
+	g.s2, g.sq, g.wq, g.r1, g.t0 = isa.Vec(), isa.Vec(), isa.Vec(), isa.Vec(), isa.Vec()
+	VBROADCASTSS(vecgen.ParamAddr("s2"), g.s2)
+	VBROADCASTSS(vecgen.ParamAddr("sq"), g.sq)
+	VBROADCASTSS(vecgen.ParamAddr("wq"), g.wq)
+	VBROADCASTSS(vecgen.ParamAddr("r1"), g.r1)
+	VBROADCASTSS(vecgen.ParamAddr("t0"), g.t0)
+	g.comp = isa.NewCompactorPS(Load(Param("idx"), GP64()), GP64(), ngtUQ)
+	g.blocks()
+	g.singles()
+	g.tail()
+	Label("done")
+	VZEROUPPER()
+	Store(g.comp.Count(), ReturnIndex(0))
+	RET()
+}
+
+// sqdist accumulates r2 for len(acc) vectors of columns starting at bt;
+// tail, if set, masks the loads of a single vector. x, d and the leading
+// dimension are read from the arguments each time: general registers are
+// short.
+func (g *rowGen) sqdist(acc []VecVirtual, tail *vecgen.Tail, label string) {
+	for _, v := range acc {
+		vecgen.Zero(v)
+	}
+	xp, bp, kk := GP64(), GP64(), GP64()
+	Load(Param("x"), xp)
+	MOVQ(g.bt, bp)
+	Load(Param("d"), kk)
+	TESTQ(kk, kk)
+	JZ(LabelRef(label + "_done"))
+	Label(label)
+	xk := g.isa.Vec()
+	VBROADCASTSS(Mem{Base: xp}, xk)
+	for u, v := range acc {
+		t := g.isa.Vec()
+		if tail != nil {
+			tail.Load(Mem{Base: bp}, t)
+			VSUBPS(xk, t, t)
+		} else {
+			VMOVUPS(Mem{Base: bp, Disp: u * g.isa.Bytes}, t)
+			VSUBPS(xk, t, t)
+		}
+		VFMADD231PS(t, t, v)
+	}
+	ADDQ(U8(4), xp)
+	ADDQ(vecgen.ParamAddr("ldbytes"), bp)
+	DECQ(kk)
+	JNZ(LabelRef(label))
+	Label(label + "_done")
+}
+
+// apply turns the r2 of vector u into 1 - |rho| and returns the vector's
+// thresholds. Without tail it reads gram, sc and c1 from memory at
+// vector u; with it, each through the mask just before its use (AVX2 has
+// 16 vector registers).
+func (g *rowGen) apply(v VecVirtual, u int, tail *vecgen.Tail) VecVirtual {
+	VMULPS(g.half, v, v)
+	g.isa.Exp32(g.exp, v)
+	VMULPS(g.s2, v, v)
+	in := func(p Register) Op {
+		if tail == nil {
+			return Mem{Base: p, Disp: u * g.isa.Bytes}
+		}
+		t := g.isa.Vec()
+		tail.Load(Mem{Base: p}, t)
+		return t
+	}
+	VSUBPS(in(g.g), v, v) // K - g
+	s := g.isa.Vec()
+	VMULPS(in(g.sc), g.sq, s) // sc[j]*sq
+	VMULPS(s, v, v)
+	VANDPS(g.abs, v, v)
+	VMOVUPS(g.one, s)
+	VSUBPS(v, s, v) // 1 - |rho|
+	VMOVAPS(g.t0, s)
+	VFMADD231PS(in(g.c1), g.wq, s)
+	VFMADD231PS(in(g.sc), g.r1, s)
+	return s
+}
+
+// advance moves the column pointers on by k vectors.
+func (g *rowGen) advance(k int) {
+	for _, p := range []Register{g.bt, g.g, g.sc, g.c1, g.out} {
+		ADDQ(U32(k*g.isa.Bytes), p)
+	}
+	SUBQ(U32(k*g.isa.Lanes(4)), g.n)
+}
+
+// blocks emits the loop over blocks of unroll vectors of columns.
+func (g *rowGen) blocks() {
+	Comment(fmt.Sprintf("Blocks of %d vectors.", unroll))
+	Label("block")
+	CMPQ(g.n, U32(unroll*g.isa.Lanes(4)))
+	JL(LabelRef("single"))
+	acc := make([]VecVirtual, unroll)
+	for u := range acc {
+		acc[u] = g.isa.Vec()
+	}
+	g.sqdist(acc, nil, "blockdim")
+	for u, v := range acc {
+		t := g.apply(v, u, nil)
+		VMOVUPS(v, Mem{Base: g.out, Disp: u * g.isa.Bytes})
+		g.comp.Emit(v, t, nil, fmt.Sprintf("blockhit%d", u))
+	}
+	g.advance(unroll)
+	JMP(LabelRef("block"))
+}
+
+// singles emits the loop over single vectors of columns.
+func (g *rowGen) singles() {
+	Comment("Single vectors.")
+	Label("single")
+	CMPQ(g.n, U32(g.isa.Lanes(4)))
+	JL(LabelRef("tail"))
+	v := g.isa.Vec()
+	g.sqdist([]VecVirtual{v}, nil, "singledim")
+	t := g.apply(v, 0, nil)
+	VMOVUPS(v, Mem{Base: g.out})
+	g.comp.Emit(v, t, nil, "singlehit")
+	g.advance(1)
+	JMP(LabelRef("single"))
+}
+
+// tail emits the last columns, fewer than a vector, through a mask.
+func (g *rowGen) tail() {
+	Comment("Tail through a mask.")
+	Label("tail")
+	TESTQ(g.n, g.n)
+	JZ(LabelRef("done"))
+	tail := g.isa.TailMask(g.n, 4)
+	v := g.isa.Vec()
+	g.sqdist([]VecVirtual{v}, &tail, "taildim")
+	t := g.apply(v, 0, &tail)
+	tail.Store(v, Mem{Base: g.out})
+	g.comp.Emit(v, t, &tail, "tailhit")
+}

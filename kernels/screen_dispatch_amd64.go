@@ -1,0 +1,30 @@
+//go:build !purego
+
+package kernels
+
+func screenRBF32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+	n, d := len(out), len(x)
+	lv := current()
+	if lv == levelGeneric {
+		return screenRBF32Generic(out, x, bt, ldbt, g, sc, c1, s2, sq, wq, r1, t0, idx)
+	}
+	if raceEnabled {
+		raceRead(x)
+		if d > 0 {
+			raceRead(bt[:(d-1)*ldbt+n])
+		}
+		raceRead(g)
+		raceRead(sc)
+		raceRead(c1)
+		raceWrite(out)
+		raceWrite(idx[:n])
+	}
+	var xp, bp *float32
+	if d > 0 {
+		xp, bp = &x[0], &bt[0]
+	}
+	if lv == levelAVX512 {
+		return screenRBF32AVX512(&out[0], xp, bp, 4*ldbt, d, &g[0], &sc[0], &c1[0], n, s2, sq, wq, r1, t0, &idx[0])
+	}
+	return screenRBF32AVX2(&out[0], xp, bp, 4*ldbt, d, &g[0], &sc[0], &c1[0], n, s2, sq, wq, r1, t0, &idx[0])
+}
