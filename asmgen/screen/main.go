@@ -32,12 +32,12 @@ func main() {
 
 // rowGen holds one kernel's registers and constants.
 type rowGen struct {
-	isa                         vecgen.ISA
+	isa                   vecgen.ISA
 	bt, g, sc, c1, n, out Register
-	exp                         []Mem
-	half, one, abs              Mem
-	s2, sq, wq, r1, t0          VecVirtual
-	comp                        *vecgen.CompactorPS
+	exp                   []Mem
+	half, one, abs        Mem
+	s2, sq, wq, r1, t0    VecVirtual
+	comp                  *vecgen.CompactorPS
 }
 
 func row(isa vecgen.ISA) {

@@ -452,4 +452,3 @@ func (s ISA) fold(v VecVirtual, es int) {
 	}
 	add(t.AsX(), v.AsX(), v.AsX(), es)
 }
-
