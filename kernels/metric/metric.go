@@ -61,11 +61,10 @@ type Workspace struct {
 	swc       []float64
 	selfPairs [][2]int32 // ScreenRows: (row, column) of the queries' own points
 	heavyCols []int32    // ScreenRows: the block's heavy candidates
-	// The fused float32 row's: candidates' centred coordinates (d x nc),
-	// their norms, 1/sqrt(p) and dot-product bounds; queries' coordinates
-	// and norms; one row.
-	ct32, x32, sc32, c132, out32 []float32
-	cn, qn                       []float64
+	// The fused float32 row's: a list block's candidates, the query's
+	// coordinates, one row.
+	fc         Fused32
+	x32, out32 []float32
 }
 
 // NewWorkspace returns an empty workspace; buffers grow on demand.

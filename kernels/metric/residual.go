@@ -357,7 +357,7 @@ func (r *Residual) embedScaled(ctx context.Context, xs []float64, n int) (*Set, 
 	}
 	s.V = v
 	if r.screen {
-		addScreening(s, pool)
+		r.addScreening(s, pool)
 	}
 	return s, nil
 }

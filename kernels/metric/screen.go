@@ -117,7 +117,7 @@ func (r *Residual) EnableScreening() error {
 		return badInput("screening needs V in float64; this metric stores it in float32")
 	}
 	r.screen = true
-	addScreening(r.data, runnerOr(r.cfg.Pool))
+	r.addScreening(r.data, runnerOr(r.cfg.Pool))
 	sw := slices.Clone(r.data.SW)
 	slices.Sort(sw)
 	r.heavy = HeavyFactor * sw[len(sw)/2]
@@ -137,6 +137,7 @@ func (r *Residual) ScreenSample(ids []int32) (*Set, error) {
 	}
 	s := packInto(&Set{}, r.data, List(ids), false, false)
 	s.S32, s.SW = screenCopy(r.data.V, r.data.ISP, r.m, List(ids), runnerOr(nil))
+	s.F32 = r.fused32(s)
 	return s, nil
 }
 
@@ -156,13 +157,14 @@ func (r *Residual) Heavy() float64 {
 	return r.heavy
 }
 
-// addScreening computes S32 and SW for a float64 set, in blocks of rows
-// on pool.
-func addScreening(s *Set, pool Runner) {
+// addScreening computes S32, SW and F32 for a float64 set, in blocks of
+// rows on pool.
+func (r *Residual) addScreening(s *Set, pool Runner) {
 	if s.S32 != nil || s.V == nil {
 		return
 	}
 	s.S32, s.SW = screenCopy(s.V, s.ISP, s.M, Range(0, s.N), pool)
+	s.F32 = r.fused32(s)
 }
 
 // screenCopy returns the float32 copy of the rows b of V (m columns) and
@@ -245,12 +247,11 @@ func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q B
 // (1+3u) + B_ij + 8u)(1 + 32u). The query's own point (same root point)
 // gets Lo2 = Hi2 = 0.
 func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, margin Margin, out *ScreenHits) {
-	if r.fusedOK(margin) && q.Len() > 0 && c.Len() > 0 {
+	if fusedOK(margin, qs, cs) && q.Len() > 0 && c.Len() > 0 {
 		q.check(qs.N, "query")
 		c.check(cs.N, "candidate")
-		if r.screenRowsFused(w, qs, q, cs, c, kth2, out) {
-			return
-		}
+		r.screenRowsFused(w, qs, q, cs, c, kth2, out)
+		return
 	}
 	sq, sc, wq, wc, ok := r.screenParts(w, qs, q, cs, c)
 	if !ok {

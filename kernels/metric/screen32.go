@@ -52,74 +52,98 @@ func centreOf(x []float64, n, d int) []float64 {
 	return lo
 }
 
-// fusedOK reports whether ScreenRows may run the fused float32 row.
-func (r *Residual) fusedOK(margin Margin) bool {
-	return margin == nil && r.kernel == RBF && r.centre != nil && r.s2 < fusedLimit
+// Fused32 holds a set's per-point inputs of the fused row: coordinates
+// from the metric's centre in float32, transposed (D x N), their norms
+// (rounded up), and 1/sqrt(p) and the screening weight rounded up to
+// float32.
+type Fused32 struct {
+	XT      []float32
+	Norm    []float64
+	ISP, SW []float32
+	MaxNorm float64
 }
 
-// centred32 writes float32(x - centre) into dst (d values) and returns
-// |x - centre|, rounded up.
-func (r *Residual) centred32(dst []float32, x []float64) float64 {
-	var ss float64
-	for k, v := range x {
-		t := v - r.centre[k]
-		dst[k] = float32(t)
-		ss += t * t
+// fused32 returns s's Fused32 (s has X, ISP and SW), or nil when the
+// fused row does not apply: another kernel, or a point too far from the
+// centre.
+func (r *Residual) fused32(s *Set) *Fused32 {
+	if r.kernel != RBF || !(r.s2 < fusedLimit) {
+		return nil
 	}
-	return math.Sqrt(ss) * (1 + 1e-9)
+	n, d := s.N, s.D
+	f := &Fused32{XT: make([]float32, d*n), Norm: make([]float64, n), ISP: make([]float32, n), SW: make([]float32, n)}
+	for i := range n {
+		var ss float64
+		for k, v := range s.X[i*d : (i+1)*d] {
+			t := v - r.centre[k]
+			f.XT[k*n+i] = float32(t)
+			ss += t * t
+		}
+		f.Norm[i] = math.Sqrt(ss) * (1 + 1e-9)
+		f.MaxNorm = max(f.MaxNorm, f.Norm[i])
+		f.ISP[i], f.SW[i] = up32(s.ISP[i]), up32(s.SW[i])
+	}
+	if !(f.MaxNorm <= fusedLimit) {
+		return nil
+	}
+	return f
 }
 
-// screenRowsFused is ScreenRows through kernels.ScreenRBF32; it reports
-// false (having done nothing) when a point lies too far from the centre.
-func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits) bool {
-	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
-	xq := rowsOf(&w.xq, qs.X, d, q)
-	xct, ldc := colsOf(&w.xct, cs, c)
-	w.ct32 = grow(w.ct32, d*nc)
-	w.cn = grow(w.cn, nc)
-	w.sc32 = grow(w.sc32, nc)
-	clear(w.cn[:nc])
+// pack returns the Fused32 of the points b of a set of n points in d
+// dimensions, reusing old's storage.
+func (f *Fused32) pack(old *Fused32, n, d int, b Block) *Fused32 {
+	if old == nil {
+		old = &Fused32{}
+	}
+	c := b.Len()
+	out := &Fused32{XT: grow(old.XT, d*c), MaxNorm: f.MaxNorm}
 	for k := range d {
-		ck, row := r.centre[k], w.ct32[k*nc:(k+1)*nc]
-		for j, v := range xct[k*ldc : k*ldc+nc] {
-			t := v - ck
-			row[j] = float32(t)
-			w.cn[j] += t * t
+		row := f.XT[k*n : (k+1)*n]
+		for j := range c {
+			out.XT[k*c+j] = row[b.At(j)]
 		}
+	}
+	out.Norm = gatherRows(grow(old.Norm, c), f.Norm, 1, b)
+	out.ISP = gatherRows(grow(old.ISP, c), f.ISP, 1, b)
+	out.SW = gatherRows(grow(old.SW, c), f.SW, 1, b)
+	return out
+}
+
+// fusedOK reports whether ScreenRows may run the fused float32 row.
+func fusedOK(margin Margin, qs, cs *Set) bool {
+	return margin == nil && qs.F32 != nil && cs.F32 != nil
+}
+
+// screenRowsFused is ScreenRows through kernels.ScreenRBF32.
+func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits) {
+	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
+	fq, fc := qs.F32, cs.F32
+	// The candidates' columns: views for a range, gathered for a list.
+	ct, ldc := fc.XT, cs.N
+	cn, sc32, sw32 := fc.Norm, fc.ISP, fc.SW
+	if c.IDs == nil {
+		ct, cn, sc32, sw32 = ct[c.Lo:], cn[c.Lo:], sc32[c.Lo:], sw32[c.Lo:]
+	} else {
+		w.fc = *fc.pack(&w.fc, cs.N, d, c)
+		ct, ldc, cn, sc32, sw32 = w.fc.XT, nc, w.fc.Norm, w.fc.ISP, w.fc.SW
 	}
 	sc := rowsOf(&w.iscp, cs.ISP, 1, c)
 	wq, wc := rowsOf(&w.swq, qs.SW, 1, q), rowsOf(&w.swc, cs.SW, 1, c)
+	sq := rowsOf(&w.isp, qs.ISP, 1, q)
 	const u, v = 0x1p-53, 0x1p-24
 	e := screenFactor(kernels.Impl(), m) + 5.2*v
 	alpha, beta := kernels.RBF32Error(d)
 	s2 := r.s2
 	kc := 2*float64(m)*0x1p-149 + s2*(alpha+v) + 5.1*v*s2 // the (a, b)-free part of the sq sc term
-	scmax, c1max, cnmax := 0.0, 0.0, 0.0
-	w.c132 = grow(w.c132, nc)
+	scmax, swmax := float32(0), float32(0)
 	for j := range nc {
-		w.cn[j] = math.Sqrt(w.cn[j]) * (1 + 1e-9)
-		w.sc32[j] = up32(sc[j])
-		w.c132[j] = up32(e * wc[j])
-		scmax = max(scmax, float64(w.sc32[j]))
-		c1max = max(c1max, float64(w.c132[j]))
-		cnmax = max(cnmax, w.cn[j])
-	}
-	if !(cnmax <= fusedLimit) {
-		return false
-	}
-	sq := rowsOf(&w.isp, qs.ISP, 1, q)
-	w.x32 = grow(w.x32, nq*d)
-	w.qn = grow(w.qn, nq)
-	for i := range nq {
-		w.qn[i] = r.centred32(w.x32[i*d:(i+1)*d], xq[i*d:(i+1)*d])
-		if !(w.qn[i] <= fusedLimit) {
-			return false
-		}
+		scmax, swmax = max(scmax, sc32[j]), max(swmax, sw32[j])
 	}
 	r.dot32(w, qs.S32, q, cs.S32, c)
 	ownPairs(w, qs, q, cs, c)
 	w.hits = grow(w.hits, nc)
 	w.out32 = grow(w.out32, nc)
+	w.x32 = grow(w.x32, d)
 	sp := 0
 	for i := range nq {
 		s0 := sp
@@ -127,23 +151,29 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 			sp++
 		}
 		own := w.selfPairs[s0:sp]
-		an := w.qn[i]
-		wq32, r1 := up32(wq[i]), up32(sq[i]*(kc+s2*beta*(an+cnmax)))
+		qi := q.At(i)
+		for k := range d {
+			w.x32[k] = fq.XT[k*qs.N+qi]
+		}
+		an := fq.Norm[qi]
+		// t_j = t0 + wq' sw32_j + r1 sc32_j >= the pair's bound: wq' sw32_j
+		// >= E w_q w_j, r1 sc32_j >= the sq sc term.
+		wq32, r1 := up32(e*wq[i]), up32(sq[i]*(kc+s2*beta*(an+fc.MaxNorm)))
 		t0 := float32(math.Inf(1))
 		if k2 := kth2[i]; !math.IsInf(k2, 1) {
 			t := k2/(1-32*u) + 8*u + 4*v + 16*u
-			top := t + float64(wq32)*c1max + float64(r1)*scmax // above every t_j
-			t0 = up32(t + 2.01*v*top)
+			top := t + float64(wq32)*float64(swmax) + float64(r1)*float64(scmax) // above every t_j
+			t0 = up32(t + 2.01*v*top)                                            // two FMA roundings
 		}
 		row := w.out32[:nc]
-		nh := kernels.ScreenRBF32(row, w.x32[i*d:(i+1)*d], w.ct32, nc, w.g32[i*nc:(i+1)*nc], w.sc32[:nc], w.c132[:nc], float32(s2), float32(sq[i]), wq32, r1, t0, w.hits)
+		nh := kernels.ScreenRBF32(row, w.x32, ct, ldc, w.g32[i*nc:(i+1)*nc], sc32[:nc], sw32[:nc], float32(s2), float32(sq[i]), wq32, r1, t0, w.hits)
 		for _, j := range w.hits[:nh] {
 			if isOwn(own, j) {
 				continue
 			}
 			o := float64(row[j])
 			s := sq[i] * sc[j]
-			b := e*wq[i]*wc[j] + (kc+s2*beta*(an+w.cn[j]))*s + 2*v*(1+math.Abs(o)) + 16*u
+			b := e*wq[i]*wc[j] + (kc+s2*beta*(an+cn[j]))*s + 2*v*(1+math.Abs(o)) + 16*u
 			out.Query, out.Cand, out.Col = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(j)))), append(out.Col, j)
 			out.Lo2 = append(out.Lo2, max((o-b-8*u)*(1-32*u), 0))
 			out.Hi2 = append(out.Hi2, max((o+b+8*u)*(1+32*u), 0))
@@ -153,7 +183,6 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 			out.Lo2, out.Hi2 = append(out.Lo2, 0), append(out.Hi2, 0)
 		}
 	}
-	return true
 }
 
 // up32 rounds x up to a float32: a relative 2^-22 is more than the half

@@ -18,6 +18,9 @@ type Set struct {
 	// float32 copy of V and each point's |V_i| / sqrt(p_i), rounded up.
 	S32 []float32
 	SW  []float64
+	// F32 holds the fused float32 screening row's per-point inputs (RBF
+	// kernel, Residual.EnableScreening), nil where it does not apply.
+	F32 *Fused32
 	// Root and RootIDs are set on a Set made by Pack: point i here is point
 	// RootIDs[i] of Root. Distances between points of sets with the same
 	// root are exactly 0 for the same root point.
@@ -65,6 +68,9 @@ func packInto(dst, s *Set, b Block, screen, withV bool) *Set {
 	if s.S32 != nil && screen {
 		dst.S32 = gatherRows(grow(old.S32, n*s.M), s.S32, s.M, b)
 		dst.SW = gatherRows(grow(old.SW, n), s.SW, 1, b)
+		if s.F32 != nil {
+			dst.F32 = s.F32.pack(old.F32, s.N, s.D, b)
+		}
 	}
 	return dst
 }
