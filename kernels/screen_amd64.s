@@ -58,32 +58,113 @@ blockdim:
 
 blockdim_done:
 	VMULPS        screenconstAVX512<>+0(SB), Z6, Z6
+	VMULPS        screenconstAVX512<>+0(SB), Z7, Z7
+	VMULPS        screenconstAVX512<>+0(SB), Z8, Z8
+	VMULPS        screenconstAVX512<>+0(SB), Z9, Z9
 	VMAXPS        exp32constAVX512<>+0(SB), Z6, Z6
+	VMAXPS        exp32constAVX512<>+0(SB), Z7, Z7
+	VMAXPS        exp32constAVX512<>+0(SB), Z8, Z8
+	VMAXPS        exp32constAVX512<>+0(SB), Z9, Z9
 	VMINPS        exp32constAVX512<>+64(SB), Z6, Z6
+	VMINPS        exp32constAVX512<>+64(SB), Z7, Z7
+	VMINPS        exp32constAVX512<>+64(SB), Z8, Z8
+	VMINPS        exp32constAVX512<>+64(SB), Z9, Z9
 	VMULPS        exp32constAVX512<>+128(SB), Z6, Z10
+	VMULPS        exp32constAVX512<>+128(SB), Z7, Z12
+	VMULPS        exp32constAVX512<>+128(SB), Z8, Z14
+	VMULPS        exp32constAVX512<>+128(SB), Z9, Z16
 	VRNDSCALEPS   $0x00, Z10, Z10
+	VRNDSCALEPS   $0x00, Z12, Z12
+	VRNDSCALEPS   $0x00, Z14, Z14
+	VRNDSCALEPS   $0x00, Z16, Z16
 	VMOVAPS       Z6, Z11
+	VMOVAPS       Z7, Z13
+	VMOVAPS       Z8, Z15
+	VMOVAPS       Z9, Z17
 	VFNMADD231PS  exp32constAVX512<>+192(SB), Z10, Z11
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z12, Z13
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z14, Z15
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z16, Z17
 	VFNMADD231PS  exp32constAVX512<>+256(SB), Z10, Z11
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z12, Z13
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z14, Z15
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z16, Z17
 	VMOVUPS       exp32constAVX512<>+320(SB), Z6
+	VMOVUPS       exp32constAVX512<>+320(SB), Z7
+	VMOVUPS       exp32constAVX512<>+320(SB), Z8
+	VMOVUPS       exp32constAVX512<>+320(SB), Z9
 	VFMADD213PS   exp32constAVX512<>+384(SB), Z11, Z6
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z13, Z7
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z15, Z8
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z17, Z9
 	VFMADD213PS   exp32constAVX512<>+448(SB), Z11, Z6
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z13, Z7
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z15, Z8
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z17, Z9
 	VFMADD213PS   exp32constAVX512<>+512(SB), Z11, Z6
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z13, Z7
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z15, Z8
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z17, Z9
 	VFMADD213PS   exp32constAVX512<>+576(SB), Z11, Z6
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z13, Z7
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z15, Z8
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z17, Z9
 	VFMADD213PS   exp32constAVX512<>+640(SB), Z11, Z6
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z13, Z7
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z15, Z8
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z17, Z9
 	VFMADD213PS   exp32constAVX512<>+704(SB), Z11, Z6
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z13, Z7
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z15, Z8
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z17, Z9
 	VFMADD213PS   exp32constAVX512<>+768(SB), Z11, Z6
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z13, Z7
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z15, Z8
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z17, Z9
 	VSCALEFPS     Z10, Z6, Z6
+	VSCALEFPS     Z12, Z7, Z7
+	VSCALEFPS     Z14, Z8, Z8
+	VSCALEFPS     Z16, Z9, Z9
 	VMULPS        Z0, Z6, Z6
+	VMULPS        Z0, Z7, Z7
+	VMULPS        Z0, Z8, Z8
+	VMULPS        Z0, Z9, Z9
 	VSUBPS        (DX), Z6, Z6
+	VSUBPS        64(DX), Z7, Z7
+	VSUBPS        128(DX), Z8, Z8
+	VSUBPS        192(DX), Z9, Z9
 	VMULPS        (BX), Z1, Z10
+	VMULPS        64(BX), Z1, Z11
+	VMULPS        128(BX), Z1, Z12
+	VMULPS        192(BX), Z1, Z13
 	VMULPS        Z10, Z6, Z6
+	VMULPS        Z11, Z7, Z7
+	VMULPS        Z12, Z8, Z8
+	VMULPS        Z13, Z9, Z9
 	VANDPS        screenabsAVX512<>+0(SB), Z6, Z6
+	VANDPS        screenabsAVX512<>+0(SB), Z7, Z7
+	VANDPS        screenabsAVX512<>+0(SB), Z8, Z8
+	VANDPS        screenabsAVX512<>+0(SB), Z9, Z9
 	VMOVUPS       screenconstAVX512<>+64(SB), Z10
+	VMOVUPS       screenconstAVX512<>+64(SB), Z11
+	VMOVUPS       screenconstAVX512<>+64(SB), Z12
+	VMOVUPS       screenconstAVX512<>+64(SB), Z13
 	VSUBPS        Z6, Z10, Z6
+	VSUBPS        Z7, Z11, Z7
+	VSUBPS        Z8, Z12, Z8
+	VSUBPS        Z9, Z13, Z9
 	VMOVAPS       Z4, Z10
+	VMOVAPS       Z4, Z11
+	VMOVAPS       Z4, Z12
+	VMOVAPS       Z4, Z13
 	VFMADD231PS   (SI), Z2, Z10
+	VFMADD231PS   64(SI), Z2, Z11
+	VFMADD231PS   128(SI), Z2, Z12
+	VFMADD231PS   192(SI), Z2, Z13
 	VFMADD231PS   (BX), Z3, Z10
+	VFMADD231PS   64(BX), Z3, Z11
+	VFMADD231PS   128(BX), Z3, Z12
+	VFMADD231PS   192(BX), Z3, Z13
 	VMOVUPS       Z6, (AX)
 	VCMPPS        $0x1a, Z10, Z6, K1
 	KORTESTW      K1, K1
@@ -98,35 +179,8 @@ blockdim_done:
 
 blockhit0:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
-	VMULPS        screenconstAVX512<>+0(SB), Z7, Z7
-	VMAXPS        exp32constAVX512<>+0(SB), Z7, Z7
-	VMINPS        exp32constAVX512<>+64(SB), Z7, Z7
-	VMULPS        exp32constAVX512<>+128(SB), Z7, Z6
-	VRNDSCALEPS   $0x00, Z6, Z6
-	VMOVAPS       Z7, Z10
-	VFNMADD231PS  exp32constAVX512<>+192(SB), Z6, Z10
-	VFNMADD231PS  exp32constAVX512<>+256(SB), Z6, Z10
-	VMOVUPS       exp32constAVX512<>+320(SB), Z7
-	VFMADD213PS   exp32constAVX512<>+384(SB), Z10, Z7
-	VFMADD213PS   exp32constAVX512<>+448(SB), Z10, Z7
-	VFMADD213PS   exp32constAVX512<>+512(SB), Z10, Z7
-	VFMADD213PS   exp32constAVX512<>+576(SB), Z10, Z7
-	VFMADD213PS   exp32constAVX512<>+640(SB), Z10, Z7
-	VFMADD213PS   exp32constAVX512<>+704(SB), Z10, Z7
-	VFMADD213PS   exp32constAVX512<>+768(SB), Z10, Z7
-	VSCALEFPS     Z6, Z7, Z7
-	VMULPS        Z0, Z7, Z7
-	VSUBPS        64(DX), Z7, Z7
-	VMULPS        64(BX), Z1, Z6
-	VMULPS        Z6, Z7, Z7
-	VANDPS        screenabsAVX512<>+0(SB), Z7, Z7
-	VMOVUPS       screenconstAVX512<>+64(SB), Z6
-	VSUBPS        Z7, Z6, Z7
-	VMOVAPS       Z4, Z6
-	VFMADD231PS   64(SI), Z2, Z6
-	VFMADD231PS   64(BX), Z3, Z6
 	VMOVUPS       Z7, 64(AX)
-	VCMPPS        $0x1a, Z6, Z7, K1
+	VCMPPS        $0x1a, Z11, Z7, K1
 	KORTESTW      K1, K1
 	JZ            blockhit1
 	VPCOMPRESSD.Z Z5, K1, Z6
@@ -139,35 +193,8 @@ blockhit0:
 
 blockhit1:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
-	VMULPS        screenconstAVX512<>+0(SB), Z8, Z8
-	VMAXPS        exp32constAVX512<>+0(SB), Z8, Z8
-	VMINPS        exp32constAVX512<>+64(SB), Z8, Z8
-	VMULPS        exp32constAVX512<>+128(SB), Z8, Z6
-	VRNDSCALEPS   $0x00, Z6, Z6
-	VMOVAPS       Z8, Z7
-	VFNMADD231PS  exp32constAVX512<>+192(SB), Z6, Z7
-	VFNMADD231PS  exp32constAVX512<>+256(SB), Z6, Z7
-	VMOVUPS       exp32constAVX512<>+320(SB), Z8
-	VFMADD213PS   exp32constAVX512<>+384(SB), Z7, Z8
-	VFMADD213PS   exp32constAVX512<>+448(SB), Z7, Z8
-	VFMADD213PS   exp32constAVX512<>+512(SB), Z7, Z8
-	VFMADD213PS   exp32constAVX512<>+576(SB), Z7, Z8
-	VFMADD213PS   exp32constAVX512<>+640(SB), Z7, Z8
-	VFMADD213PS   exp32constAVX512<>+704(SB), Z7, Z8
-	VFMADD213PS   exp32constAVX512<>+768(SB), Z7, Z8
-	VSCALEFPS     Z6, Z8, Z8
-	VMULPS        Z0, Z8, Z8
-	VSUBPS        128(DX), Z8, Z8
-	VMULPS        128(BX), Z1, Z6
-	VMULPS        Z6, Z8, Z8
-	VANDPS        screenabsAVX512<>+0(SB), Z8, Z8
-	VMOVUPS       screenconstAVX512<>+64(SB), Z6
-	VSUBPS        Z8, Z6, Z8
-	VMOVAPS       Z4, Z6
-	VFMADD231PS   128(SI), Z2, Z6
-	VFMADD231PS   128(BX), Z3, Z6
 	VMOVUPS       Z8, 128(AX)
-	VCMPPS        $0x1a, Z6, Z8, K1
+	VCMPPS        $0x1a, Z12, Z8, K1
 	KORTESTW      K1, K1
 	JZ            blockhit2
 	VPCOMPRESSD.Z Z5, K1, Z6
@@ -180,35 +207,8 @@ blockhit1:
 
 blockhit2:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
-	VMULPS        screenconstAVX512<>+0(SB), Z9, Z9
-	VMAXPS        exp32constAVX512<>+0(SB), Z9, Z9
-	VMINPS        exp32constAVX512<>+64(SB), Z9, Z9
-	VMULPS        exp32constAVX512<>+128(SB), Z9, Z6
-	VRNDSCALEPS   $0x00, Z6, Z6
-	VMOVAPS       Z9, Z7
-	VFNMADD231PS  exp32constAVX512<>+192(SB), Z6, Z7
-	VFNMADD231PS  exp32constAVX512<>+256(SB), Z6, Z7
-	VMOVUPS       exp32constAVX512<>+320(SB), Z9
-	VFMADD213PS   exp32constAVX512<>+384(SB), Z7, Z9
-	VFMADD213PS   exp32constAVX512<>+448(SB), Z7, Z9
-	VFMADD213PS   exp32constAVX512<>+512(SB), Z7, Z9
-	VFMADD213PS   exp32constAVX512<>+576(SB), Z7, Z9
-	VFMADD213PS   exp32constAVX512<>+640(SB), Z7, Z9
-	VFMADD213PS   exp32constAVX512<>+704(SB), Z7, Z9
-	VFMADD213PS   exp32constAVX512<>+768(SB), Z7, Z9
-	VSCALEFPS     Z6, Z9, Z9
-	VMULPS        Z0, Z9, Z9
-	VSUBPS        192(DX), Z9, Z9
-	VMULPS        192(BX), Z1, Z6
-	VMULPS        Z6, Z9, Z9
-	VANDPS        screenabsAVX512<>+0(SB), Z9, Z9
-	VMOVUPS       screenconstAVX512<>+64(SB), Z6
-	VSUBPS        Z9, Z6, Z9
-	VMOVAPS       Z4, Z6
-	VFMADD231PS   192(SI), Z2, Z6
-	VFMADD231PS   192(BX), Z3, Z6
 	VMOVUPS       Z9, 192(AX)
-	VCMPPS        $0x1a, Z6, Z9, K1
+	VCMPPS        $0x1a, Z13, Z9, K1
 	KORTESTW      K1, K1
 	JZ            blockhit3
 	VPCOMPRESSD.Z Z5, K1, Z6
@@ -742,35 +742,65 @@ blockdim:
 
 blockdim_done:
 	VMULPS       screenconstAVX2<>+0(SB), Y5, Y5
+	VMULPS       screenconstAVX2<>+0(SB), Y6, Y6
 	VMAXPS       exp32constAVX2<>+0(SB), Y5, Y5
+	VMAXPS       exp32constAVX2<>+0(SB), Y6, Y6
 	VMINPS       exp32constAVX2<>+32(SB), Y5, Y5
+	VMINPS       exp32constAVX2<>+32(SB), Y6, Y6
 	VMULPS       exp32constAVX2<>+64(SB), Y5, Y9
+	VMULPS       exp32constAVX2<>+64(SB), Y6, Y11
 	VROUNDPS     $0x00, Y9, Y9
+	VROUNDPS     $0x00, Y11, Y11
 	VMOVAPS      Y5, Y10
+	VMOVAPS      Y6, Y12
 	VFNMADD231PS exp32constAVX2<>+96(SB), Y9, Y10
+	VFNMADD231PS exp32constAVX2<>+96(SB), Y11, Y12
 	VFNMADD231PS exp32constAVX2<>+128(SB), Y9, Y10
+	VFNMADD231PS exp32constAVX2<>+128(SB), Y11, Y12
 	VMOVUPS      exp32constAVX2<>+160(SB), Y5
+	VMOVUPS      exp32constAVX2<>+160(SB), Y6
 	VFMADD213PS  exp32constAVX2<>+192(SB), Y10, Y5
+	VFMADD213PS  exp32constAVX2<>+192(SB), Y12, Y6
 	VFMADD213PS  exp32constAVX2<>+224(SB), Y10, Y5
+	VFMADD213PS  exp32constAVX2<>+224(SB), Y12, Y6
 	VFMADD213PS  exp32constAVX2<>+256(SB), Y10, Y5
+	VFMADD213PS  exp32constAVX2<>+256(SB), Y12, Y6
 	VFMADD213PS  exp32constAVX2<>+288(SB), Y10, Y5
+	VFMADD213PS  exp32constAVX2<>+288(SB), Y12, Y6
 	VFMADD213PS  exp32constAVX2<>+320(SB), Y10, Y5
+	VFMADD213PS  exp32constAVX2<>+320(SB), Y12, Y6
 	VFMADD213PS  exp32constAVX2<>+352(SB), Y10, Y5
+	VFMADD213PS  exp32constAVX2<>+352(SB), Y12, Y6
 	VFMADD213PS  exp32constAVX2<>+384(SB), Y10, Y5
+	VFMADD213PS  exp32constAVX2<>+384(SB), Y12, Y6
 	VCVTPS2DQ    Y9, Y9
+	VCVTPS2DQ    Y11, Y11
 	VPADDD       exp32biasAVX2<>+0(SB), Y9, Y9
+	VPADDD       exp32biasAVX2<>+0(SB), Y11, Y11
 	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
 	VMULPS       Y9, Y5, Y5
+	VMULPS       Y11, Y6, Y6
 	VMULPS       Y0, Y5, Y5
+	VMULPS       Y0, Y6, Y6
 	VSUBPS       (DX), Y5, Y5
+	VSUBPS       32(DX), Y6, Y6
 	VMULPS       (BX), Y1, Y9
+	VMULPS       32(BX), Y1, Y10
 	VMULPS       Y9, Y5, Y5
+	VMULPS       Y10, Y6, Y6
 	VANDPS       screenabsAVX2<>+0(SB), Y5, Y5
+	VANDPS       screenabsAVX2<>+0(SB), Y6, Y6
 	VMOVUPS      screenconstAVX2<>+32(SB), Y9
+	VMOVUPS      screenconstAVX2<>+32(SB), Y10
 	VSUBPS       Y5, Y9, Y5
+	VSUBPS       Y6, Y10, Y6
 	VMOVAPS      Y4, Y9
+	VMOVAPS      Y4, Y10
 	VFMADD231PS  (SI), Y2, Y9
+	VFMADD231PS  32(SI), Y2, Y10
 	VFMADD231PS  (BX), Y3, Y9
+	VFMADD231PS  32(BX), Y3, Y10
 	VMOVUPS      Y5, (AX)
 	VCMPPS       $0x1a, Y9, Y5, Y5
 	VMOVMSKPS    Y5, R11
@@ -787,40 +817,10 @@ blockhit0_next:
 	JMP    blockhit0_next
 
 blockhit0:
-	ADDQ         $0x08, R10
-	VMULPS       screenconstAVX2<>+0(SB), Y6, Y6
-	VMAXPS       exp32constAVX2<>+0(SB), Y6, Y6
-	VMINPS       exp32constAVX2<>+32(SB), Y6, Y6
-	VMULPS       exp32constAVX2<>+64(SB), Y6, Y5
-	VROUNDPS     $0x00, Y5, Y5
-	VMOVAPS      Y6, Y9
-	VFNMADD231PS exp32constAVX2<>+96(SB), Y5, Y9
-	VFNMADD231PS exp32constAVX2<>+128(SB), Y5, Y9
-	VMOVUPS      exp32constAVX2<>+160(SB), Y6
-	VFMADD213PS  exp32constAVX2<>+192(SB), Y9, Y6
-	VFMADD213PS  exp32constAVX2<>+224(SB), Y9, Y6
-	VFMADD213PS  exp32constAVX2<>+256(SB), Y9, Y6
-	VFMADD213PS  exp32constAVX2<>+288(SB), Y9, Y6
-	VFMADD213PS  exp32constAVX2<>+320(SB), Y9, Y6
-	VFMADD213PS  exp32constAVX2<>+352(SB), Y9, Y6
-	VFMADD213PS  exp32constAVX2<>+384(SB), Y9, Y6
-	VCVTPS2DQ    Y5, Y5
-	VPADDD       exp32biasAVX2<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y5, Y6, Y6
-	VMULPS       Y0, Y6, Y6
-	VSUBPS       32(DX), Y6, Y6
-	VMULPS       32(BX), Y1, Y5
-	VMULPS       Y5, Y6, Y6
-	VANDPS       screenabsAVX2<>+0(SB), Y6, Y6
-	VMOVUPS      screenconstAVX2<>+32(SB), Y5
-	VSUBPS       Y6, Y5, Y6
-	VMOVAPS      Y4, Y5
-	VFMADD231PS  32(SI), Y2, Y5
-	VFMADD231PS  32(BX), Y3, Y5
-	VMOVUPS      Y6, 32(AX)
-	VCMPPS       $0x1a, Y5, Y6, Y5
-	VMOVMSKPS    Y5, R11
+	ADDQ      $0x08, R10
+	VMOVUPS   Y6, 32(AX)
+	VCMPPS    $0x1a, Y10, Y6, Y5
+	VMOVMSKPS Y5, R11
 
 blockhit1_next:
 	TESTQ  R11, R11
@@ -836,35 +836,65 @@ blockhit1_next:
 blockhit1:
 	ADDQ         $0x08, R10
 	VMULPS       screenconstAVX2<>+0(SB), Y7, Y7
+	VMULPS       screenconstAVX2<>+0(SB), Y8, Y8
 	VMAXPS       exp32constAVX2<>+0(SB), Y7, Y7
+	VMAXPS       exp32constAVX2<>+0(SB), Y8, Y8
 	VMINPS       exp32constAVX2<>+32(SB), Y7, Y7
+	VMINPS       exp32constAVX2<>+32(SB), Y8, Y8
 	VMULPS       exp32constAVX2<>+64(SB), Y7, Y5
+	VMULPS       exp32constAVX2<>+64(SB), Y8, Y9
 	VROUNDPS     $0x00, Y5, Y5
+	VROUNDPS     $0x00, Y9, Y9
 	VMOVAPS      Y7, Y6
+	VMOVAPS      Y8, Y10
 	VFNMADD231PS exp32constAVX2<>+96(SB), Y5, Y6
+	VFNMADD231PS exp32constAVX2<>+96(SB), Y9, Y10
 	VFNMADD231PS exp32constAVX2<>+128(SB), Y5, Y6
+	VFNMADD231PS exp32constAVX2<>+128(SB), Y9, Y10
 	VMOVUPS      exp32constAVX2<>+160(SB), Y7
+	VMOVUPS      exp32constAVX2<>+160(SB), Y8
 	VFMADD213PS  exp32constAVX2<>+192(SB), Y6, Y7
+	VFMADD213PS  exp32constAVX2<>+192(SB), Y10, Y8
 	VFMADD213PS  exp32constAVX2<>+224(SB), Y6, Y7
+	VFMADD213PS  exp32constAVX2<>+224(SB), Y10, Y8
 	VFMADD213PS  exp32constAVX2<>+256(SB), Y6, Y7
+	VFMADD213PS  exp32constAVX2<>+256(SB), Y10, Y8
 	VFMADD213PS  exp32constAVX2<>+288(SB), Y6, Y7
+	VFMADD213PS  exp32constAVX2<>+288(SB), Y10, Y8
 	VFMADD213PS  exp32constAVX2<>+320(SB), Y6, Y7
+	VFMADD213PS  exp32constAVX2<>+320(SB), Y10, Y8
 	VFMADD213PS  exp32constAVX2<>+352(SB), Y6, Y7
+	VFMADD213PS  exp32constAVX2<>+352(SB), Y10, Y8
 	VFMADD213PS  exp32constAVX2<>+384(SB), Y6, Y7
+	VFMADD213PS  exp32constAVX2<>+384(SB), Y10, Y8
 	VCVTPS2DQ    Y5, Y5
+	VCVTPS2DQ    Y9, Y9
 	VPADDD       exp32biasAVX2<>+0(SB), Y5, Y5
+	VPADDD       exp32biasAVX2<>+0(SB), Y9, Y9
 	VPSLLD       $0x17, Y5, Y5
+	VPSLLD       $0x17, Y9, Y9
 	VMULPS       Y5, Y7, Y7
+	VMULPS       Y9, Y8, Y8
 	VMULPS       Y0, Y7, Y7
+	VMULPS       Y0, Y8, Y8
 	VSUBPS       64(DX), Y7, Y7
+	VSUBPS       96(DX), Y8, Y8
 	VMULPS       64(BX), Y1, Y5
+	VMULPS       96(BX), Y1, Y6
 	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y8, Y8
 	VANDPS       screenabsAVX2<>+0(SB), Y7, Y7
+	VANDPS       screenabsAVX2<>+0(SB), Y8, Y8
 	VMOVUPS      screenconstAVX2<>+32(SB), Y5
+	VMOVUPS      screenconstAVX2<>+32(SB), Y6
 	VSUBPS       Y7, Y5, Y7
+	VSUBPS       Y8, Y6, Y8
 	VMOVAPS      Y4, Y5
+	VMOVAPS      Y4, Y6
 	VFMADD231PS  64(SI), Y2, Y5
+	VFMADD231PS  96(SI), Y2, Y6
 	VFMADD231PS  64(BX), Y3, Y5
+	VFMADD231PS  96(BX), Y3, Y6
 	VMOVUPS      Y7, 64(AX)
 	VCMPPS       $0x1a, Y5, Y7, Y5
 	VMOVMSKPS    Y5, R11
@@ -881,40 +911,10 @@ blockhit2_next:
 	JMP    blockhit2_next
 
 blockhit2:
-	ADDQ         $0x08, R10
-	VMULPS       screenconstAVX2<>+0(SB), Y8, Y8
-	VMAXPS       exp32constAVX2<>+0(SB), Y8, Y8
-	VMINPS       exp32constAVX2<>+32(SB), Y8, Y8
-	VMULPS       exp32constAVX2<>+64(SB), Y8, Y5
-	VROUNDPS     $0x00, Y5, Y5
-	VMOVAPS      Y8, Y6
-	VFNMADD231PS exp32constAVX2<>+96(SB), Y5, Y6
-	VFNMADD231PS exp32constAVX2<>+128(SB), Y5, Y6
-	VMOVUPS      exp32constAVX2<>+160(SB), Y8
-	VFMADD213PS  exp32constAVX2<>+192(SB), Y6, Y8
-	VFMADD213PS  exp32constAVX2<>+224(SB), Y6, Y8
-	VFMADD213PS  exp32constAVX2<>+256(SB), Y6, Y8
-	VFMADD213PS  exp32constAVX2<>+288(SB), Y6, Y8
-	VFMADD213PS  exp32constAVX2<>+320(SB), Y6, Y8
-	VFMADD213PS  exp32constAVX2<>+352(SB), Y6, Y8
-	VFMADD213PS  exp32constAVX2<>+384(SB), Y6, Y8
-	VCVTPS2DQ    Y5, Y5
-	VPADDD       exp32biasAVX2<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y5, Y8, Y8
-	VMULPS       Y0, Y8, Y8
-	VSUBPS       96(DX), Y8, Y8
-	VMULPS       96(BX), Y1, Y5
-	VMULPS       Y5, Y8, Y8
-	VANDPS       screenabsAVX2<>+0(SB), Y8, Y8
-	VMOVUPS      screenconstAVX2<>+32(SB), Y5
-	VSUBPS       Y8, Y5, Y8
-	VMOVAPS      Y4, Y5
-	VFMADD231PS  96(SI), Y2, Y5
-	VFMADD231PS  96(BX), Y3, Y5
-	VMOVUPS      Y8, 96(AX)
-	VCMPPS       $0x1a, Y5, Y8, Y5
-	VMOVMSKPS    Y5, R11
+	ADDQ      $0x08, R10
+	VMOVUPS   Y8, 96(AX)
+	VCMPPS    $0x1a, Y6, Y8, Y5
+	VMOVMSKPS Y5, R11
 
 blockhit3_next:
 	TESTQ  R11, R11

@@ -109,32 +109,41 @@ func (g *rowGen) sqdist(acc []VecVirtual, tail *vecgen.Tail, label string) {
 	Label(label + "_done")
 }
 
-// apply turns the r2 of vector u into 1 - |rho| and returns the vector's
-// thresholds. Without tail it reads gram, sc and c1 from memory at
-// vector u; with it, each through the mask just before its use (AVX2 has
-// 16 vector registers).
-func (g *rowGen) apply(v VecVirtual, u int, tail *vecgen.Tail) VecVirtual {
-	VMULPS(g.half, v, v)
-	g.isa.Exp32(g.exp, v)
-	VMULPS(g.s2, v, v)
-	in := func(p Register) Op {
+// apply turns the r2 of vectors u0, u0+1, ... (vs) into 1 - |rho| and
+// returns their thresholds, each step emitted for all of vs before the
+// next. Without tail it reads gram, sc and c1 from memory; with it (one
+// vector), each through the mask just before its use (AVX2 has 16 vector
+// registers).
+func (g *rowGen) apply(vs []VecVirtual, u0 int, tail *vecgen.Tail) []VecVirtual {
+	each := func(f func(i int, v VecVirtual)) {
+		for i, v := range vs {
+			f(i, v)
+		}
+	}
+	in := func(p Register, i int) Op {
 		if tail == nil {
-			return Mem{Base: p, Disp: u * g.isa.Bytes}
+			return Mem{Base: p, Disp: (u0 + i) * g.isa.Bytes}
 		}
 		t := g.isa.Vec()
 		tail.Load(Mem{Base: p}, t)
 		return t
 	}
-	VSUBPS(in(g.g), v, v) // K - g
-	s := g.isa.Vec()
-	VMULPS(in(g.sc), g.sq, s) // sc[j]*sq
-	VMULPS(s, v, v)
-	VANDPS(g.abs, v, v)
-	VMOVUPS(g.one, s)
-	VSUBPS(v, s, v) // 1 - |rho|
-	VMOVAPS(g.t0, s)
-	VFMADD231PS(in(g.c1), g.wq, s)
-	VFMADD231PS(in(g.sc), g.r1, s)
+	each(func(i int, v VecVirtual) { VMULPS(g.half, v, v) })
+	g.isa.Exp32(g.exp, vs...)
+	each(func(i int, v VecVirtual) { VMULPS(g.s2, v, v) })
+	each(func(i int, v VecVirtual) { VSUBPS(in(g.g, i), v, v) }) // K - g
+	s := make([]VecVirtual, len(vs))
+	each(func(i int, v VecVirtual) {
+		s[i] = g.isa.Vec()
+		VMULPS(in(g.sc, i), g.sq, s[i]) // sc[j]*sq
+	})
+	each(func(i int, v VecVirtual) { VMULPS(s[i], v, v) })
+	each(func(i int, v VecVirtual) { VANDPS(g.abs, v, v) })
+	each(func(i int, v VecVirtual) { VMOVUPS(g.one, s[i]) })
+	each(func(i int, v VecVirtual) { VSUBPS(v, s[i], v) }) // 1 - |rho|
+	each(func(i int, v VecVirtual) { VMOVAPS(g.t0, s[i]) })
+	each(func(i int, v VecVirtual) { VFMADD231PS(in(g.c1, i), g.wq, s[i]) })
+	each(func(i int, v VecVirtual) { VFMADD231PS(in(g.sc, i), g.r1, s[i]) })
 	return s
 }
 
@@ -157,10 +166,19 @@ func (g *rowGen) blocks() {
 		acc[u] = g.isa.Vec()
 	}
 	g.sqdist(acc, nil, "blockdim")
-	for u, v := range acc {
-		t := g.apply(v, u, nil)
-		VMOVUPS(v, Mem{Base: g.out, Disp: u * g.isa.Bytes})
-		g.comp.Emit(v, t, nil, fmt.Sprintf("blockhit%d", u))
+	// AVX-512 interleaves all the vectors' steps; AVX2, with 16 registers,
+	// two at a time.
+	group := unroll
+	if !g.isa.AVX512 {
+		group = 2
+	}
+	for u0 := 0; u0 < unroll; u0 += group {
+		ts := g.apply(acc[u0:u0+group], u0, nil)
+		for i, v := range acc[u0 : u0+group] {
+			u := u0 + i
+			VMOVUPS(v, Mem{Base: g.out, Disp: u * g.isa.Bytes})
+			g.comp.Emit(v, ts[i], nil, fmt.Sprintf("blockhit%d", u))
+		}
 	}
 	g.advance(unroll)
 	JMP(LabelRef("block"))
@@ -174,7 +192,7 @@ func (g *rowGen) singles() {
 	JL(LabelRef("tail"))
 	v := g.isa.Vec()
 	g.sqdist([]VecVirtual{v}, nil, "singledim")
-	t := g.apply(v, 0, nil)
+	t := g.apply([]VecVirtual{v}, 0, nil)[0]
 	VMOVUPS(v, Mem{Base: g.out})
 	g.comp.Emit(v, t, nil, "singlehit")
 	g.advance(1)
@@ -190,7 +208,7 @@ func (g *rowGen) tail() {
 	tail := g.isa.TailMask(g.n, 4)
 	v := g.isa.Vec()
 	g.sqdist([]VecVirtual{v}, &tail, "taildim")
-	t := g.apply(v, 0, &tail)
+	t := g.apply([]VecVirtual{v}, 0, &tail)[0]
 	tail.Store(v, Mem{Base: g.out})
 	g.comp.Emit(v, t, &tail, "tailhit")
 }

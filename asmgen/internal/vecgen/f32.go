@@ -58,36 +58,47 @@ func (s ISA) Exp32Consts() []Mem {
 	return c
 }
 
-// Exp32 replaces every float32 lane of x (x <= 0, not NaN) by exp(x). It
-// uses three temporary vectors.
-func (s ISA) Exp32(c []Mem, x VecVirtual) {
+// Exp32 replaces every float32 lane of each x (x <= 0, not NaN) by
+// exp(x), emitting each step for all of xs before the next so that their
+// dependency chains overlap. It uses two temporary vectors per x.
+func (s ISA) Exp32(c []Mem, xs ...VecVirtual) {
 	lo, hi, log2e, ln2hi, ln2lo := c[0], c[1], c[2], c[3], c[4]
 	poly := c[5:13]
-	n, r := s.Vec(), s.Vec()
-	VMAXPS(lo, x, x)
-	VMINPS(hi, x, x)
-	VMULPS(log2e, x, n)
-	if s.AVX512 {
-		VRNDSCALEPS(U8(0), n, n)
-	} else {
-		VROUNDPS(U8(0), n, n)
+	n, r := make([]VecVirtual, len(xs)), make([]VecVirtual, len(xs))
+	for i := range xs {
+		n[i], r[i] = s.Vec(), s.Vec()
 	}
-	VMOVAPS(x, r)
-	VFNMADD231PS(ln2hi, n, r)
-	VFNMADD231PS(ln2lo, n, r)
-	VMOVUPS(poly[0], x)
+	each := func(f func(i int, x VecVirtual)) {
+		for i, x := range xs {
+			f(i, x)
+		}
+	}
+	each(func(i int, x VecVirtual) { VMAXPS(lo, x, x) })
+	each(func(i int, x VecVirtual) { VMINPS(hi, x, x) })
+	each(func(i int, x VecVirtual) { VMULPS(log2e, x, n[i]) })
+	each(func(i int, x VecVirtual) {
+		if s.AVX512 {
+			VRNDSCALEPS(U8(0), n[i], n[i])
+		} else {
+			VROUNDPS(U8(0), n[i], n[i])
+		}
+	})
+	each(func(i int, x VecVirtual) { VMOVAPS(x, r[i]) })
+	each(func(i int, x VecVirtual) { VFNMADD231PS(ln2hi, n[i], r[i]) })
+	each(func(i int, x VecVirtual) { VFNMADD231PS(ln2lo, n[i], r[i]) })
+	each(func(i int, x VecVirtual) { VMOVUPS(poly[0], x) })
 	for _, ck := range poly[1:] {
-		VFMADD213PS(ck, r, x)
+		each(func(i int, x VecVirtual) { VFMADD213PS(ck, r[i], x) })
 	}
 	if s.AVX512 {
-		VSCALEFPS(n, x, x)
+		each(func(i int, x VecVirtual) { VSCALEFPS(n[i], x, x) })
 		return
 	}
 	// n >= -126 after the clamp: 2^n is a normal float32.
-	VCVTPS2DQ(n, n)
-	VPADDD(c[13], n, n)
-	VPSLLD(U8(23), n, n)
-	VMULPS(n, x, x)
+	each(func(i int, x VecVirtual) { VCVTPS2DQ(n[i], n[i]) })
+	each(func(i int, x VecVirtual) { VPADDD(c[13], n[i], n[i]) })
+	each(func(i int, x VecVirtual) { VPSLLD(U8(23), n[i], n[i]) })
+	each(func(i int, x VecVirtual) { VMULPS(n[i], x, x) })
 }
 
 // CompactorPS is Compactor for float32 lanes with a chosen comparison
