@@ -37,7 +37,7 @@ type rowGen struct {
 	exp                   []Mem
 	half, one, abs        Mem
 	s2, sq, wq, r1, t0    VecVirtual
-	comp                  *vecgen.CompactorPS
+	comp                  *vecgen.Compactor
 }
 
 func row(isa vecgen.ISA) {

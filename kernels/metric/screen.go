@@ -235,7 +235,9 @@ func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q B
 	zeroSelf(w, lo2, ldd, qs, q, cs, c)
 }
 
-// ScreenRows implements Screener. Per row, one bound covers the block:
+// ScreenRows implements Screener. With the RBF kernel (sets carrying
+// F32) it runs the fused float32 row (screen32.go). Otherwise, per row,
+// one bound covers the block:
 // B_i = E w_i max_j w_j + 2m 2^-149 sq_i max_j sc_j + 16u (the terms of the
 // pair bound at the block's largest candidate weight), so the fused
 // residual row with its radius test (kernels.ResidualRow, the float64
@@ -279,13 +281,9 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 	// The query's own point: d64 = 0 by definition, whatever the bound.
 	ownPairs(w, qs, q, cs, c)
 	w.hits = grow(w.hits, nc)
-	sp := 0
+	own := ownRows{pairs: w.selfPairs}
 	for i := range nq {
-		s0 := sp
-		for sp < len(w.selfPairs) && w.selfPairs[sp][0] == int32(i) {
-			sp++
-		}
-		own := w.selfPairs[s0:sp]
+		mine := own.next(i)
 		bi := e*wq[i]*wmax + under*sq[i]*scmax + 16*u
 		rad := math.Inf(1)
 		var mlo, mhi float64
@@ -304,7 +302,7 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 			}
 		}
 		for _, j := range hits {
-			if isOwn(own, j) {
+			if isOwn(mine, j) {
 				continue
 			}
 			// The pair's own bound, tighter than the block's.
@@ -316,12 +314,10 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 				l := max(row[j]-mlo, 0)
 				lo, hi = l*l, (row[j]+mhi)*(row[j]+mhi)
 			}
-			out.Query, out.Cand, out.Col = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(j)))), append(out.Col, j)
-			out.Lo2, out.Hi2 = append(out.Lo2, lo), append(out.Hi2, hi)
+			out.add(i, c.At(int(j)), j, lo, hi)
 		}
-		for _, p := range own {
-			out.Query, out.Cand, out.Col = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(p[1])))), append(out.Col, p[1])
-			out.Lo2, out.Hi2 = append(out.Lo2, 0), append(out.Hi2, 0)
+		for _, p := range mine {
+			out.add(i, c.At(int(p[1])), p[1], 0, 0) // d64 = 0 by definition
 		}
 	}
 }
@@ -332,6 +328,27 @@ func ownPairs(w *Workspace, qs *Set, q Block, cs *Set, c Block) {
 	w.selfPairs = w.selfPairs[:0]
 	forSelf(w, qs, q, cs, c, func(i, j int) { w.selfPairs = append(w.selfPairs, [2]int32{int32(i), int32(j)}) })
 	slices.SortFunc(w.selfPairs, func(a, b [2]int32) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+}
+
+// ownRows walks the sorted (row, column) own pairs row by row.
+type ownRows struct {
+	pairs [][2]int32
+	at    int
+}
+
+// next returns row i's own pairs; rows must come in increasing order.
+func (o *ownRows) next(i int) [][2]int32 {
+	s0 := o.at
+	for o.at < len(o.pairs) && o.pairs[o.at][0] == int32(i) {
+		o.at++
+	}
+	return o.pairs[s0:o.at]
+}
+
+// add appends one hit.
+func (h *ScreenHits) add(row, cand int, col int32, lo2, hi2 float64) {
+	h.Query, h.Cand, h.Col = append(h.Query, int32(row)), append(h.Cand, int32(cand)), append(h.Col, col)
+	h.Lo2, h.Hi2 = append(h.Lo2, lo2), append(h.Hi2, hi2)
 }
 
 func isOwn(own [][2]int32, j int32) bool {

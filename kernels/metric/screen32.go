@@ -144,13 +144,9 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 	w.hits = grow(w.hits, nc)
 	w.out32 = grow(w.out32, nc)
 	w.x32 = grow(w.x32, d)
-	sp := 0
+	own := ownRows{pairs: w.selfPairs}
 	for i := range nq {
-		s0 := sp
-		for sp < len(w.selfPairs) && w.selfPairs[sp][0] == int32(i) {
-			sp++
-		}
-		own := w.selfPairs[s0:sp]
+		mine := own.next(i)
 		qi := q.At(i)
 		for k := range d {
 			w.x32[k] = fq.XT[k*qs.N+qi]
@@ -168,19 +164,16 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 		row := w.out32[:nc]
 		nh := kernels.ScreenRBF32(row, w.x32, ct, ldc, w.g32[i*nc:(i+1)*nc], sc32[:nc], sw32[:nc], float32(s2), float32(sq[i]), wq32, r1, t0, w.hits)
 		for _, j := range w.hits[:nh] {
-			if isOwn(own, j) {
+			if isOwn(mine, j) {
 				continue
 			}
 			o := float64(row[j])
 			s := sq[i] * sc[j]
 			b := e*wq[i]*wc[j] + (kc+s2*beta*(an+cn[j]))*s + 2*v*(1+math.Abs(o)) + 16*u
-			out.Query, out.Cand, out.Col = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(j)))), append(out.Col, j)
-			out.Lo2 = append(out.Lo2, max((o-b-8*u)*(1-32*u), 0))
-			out.Hi2 = append(out.Hi2, max((o+b+8*u)*(1+32*u), 0))
+			out.add(i, c.At(int(j)), j, max((o-b-8*u)*(1-32*u), 0), max((o+b+8*u)*(1+32*u), 0))
 		}
-		for _, p := range own {
-			out.Query, out.Cand, out.Col = append(out.Query, int32(i)), append(out.Cand, int32(c.At(int(p[1])))), append(out.Col, p[1])
-			out.Lo2, out.Hi2 = append(out.Lo2, 0), append(out.Hi2, 0)
+		for _, p := range mine {
+			out.add(i, c.At(int(p[1])), p[1], 0, 0) // d64 = 0 by definition
 		}
 	}
 }

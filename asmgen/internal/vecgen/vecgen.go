@@ -294,6 +294,8 @@ func (s ISA) Exp(c []Mem, x VecVirtual) {
 // int32 list, in ascending order, without writing past the hits.
 type Compactor struct {
 	isa   ISA
+	es    int        // element size: 8 (float64 lanes) or 4 (float32)
+	pred  uint8      // the comparison's VCMPPD/VCMPPS predicate, d against r
 	idx   Register   // output pointer, advanced past each hit
 	count Register   // hits so far
 	lane  VecVirtual // AVX-512: int32 column indices of the current vector
@@ -302,21 +304,42 @@ type Compactor struct {
 	tbl   GPVirtual  // AVX-512: tail mask table
 }
 
-// NewCompactor starts a list at idx with no hits; columns start at 0.
+// NewCompactor starts a list of float64-lane columns at idx with no hits,
+// passing d <= r (ordered: NaN never passes); columns start at 0.
 func (s ISA) NewCompactor(idx, count Register) *Compactor {
-	c := &Compactor{isa: s, idx: idx, count: count}
+	return s.newCompactor(idx, count, 8, 0x12)
+}
+
+// NewCompactorPS starts a list of float32-lane columns at idx, passing
+// the lanes whose comparison pred (a VCMPPS immediate, d against r) holds.
+func (s ISA) NewCompactorPS(idx, count Register, pred uint8) *Compactor {
+	return s.newCompactor(idx, count, 4, pred)
+}
+
+func (s ISA) newCompactor(idx, count Register, es int, pred uint8) *Compactor {
+	c := &Compactor{isa: s, es: es, pred: pred, idx: idx, count: count}
 	XORQ(count, count)
 	if s.AVX512 {
-		iota := GLOBL("iota32"+s.Name, RODATA|NOPTR)
-		for i := 0; i < 8; i++ {
+		lanes := s.Lanes(es)
+		name := "iota32" + s.Name
+		if es == 4 {
+			name = "iota32x16" + s.Name
+		}
+		iota := GLOBL(name, RODATA|NOPTR)
+		for i := 0; i < lanes; i++ {
 			DATA(4*i, U32(uint32(i)))
 		}
-		for i := 0; i < 8; i++ {
-			DATA(32+4*i, U32(8))
+		for i := 0; i < lanes; i++ {
+			DATA(4*lanes+4*i, U32(uint32(lanes)))
 		}
-		c.lane = YMM()
-		VMOVDQU(iota, c.lane)
-		c.step = iota.Offset(32)
+		if es == 4 {
+			c.lane = ZMM()
+			VMOVDQU32(iota, c.lane)
+		} else {
+			c.lane = YMM()
+			VMOVDQU(iota, c.lane)
+		}
+		c.step = iota.Offset(4 * lanes)
 		c.tbl = GP64()
 		LEAQ(s.tailTable(), c.tbl)
 	} else {
@@ -326,24 +349,38 @@ func (s ISA) NewCompactor(idx, count Register) *Compactor {
 	return c
 }
 
-// Emit compares d <= r lane by lane (ordered: NaN never passes), restricted
-// to tail when it is not nil, appends the passing columns, and moves on to
-// the next vector's columns. label must be unique within the function.
+// Emit compares d against r lane by lane with the compactor's predicate,
+// restricted to tail when it is not nil, appends the passing columns, and
+// moves on to the next vector's columns. label must be unique within the
+// function.
 func (c *Compactor) Emit(d, r VecVirtual, tail *Tail, label string) {
-	const leOQ = 0x12
+	cmp, movmsk := VCMPPD, VMOVMSKPD
+	if c.es == 4 {
+		cmp, movmsk = VCMPPS, VMOVMSKPS
+	}
 	if c.isa.AVX512 {
 		k := K()
 		if tail != nil {
-			VCMPPD(U8(leOQ), r, d, tail.k, k)
+			cmp(U8(c.pred), r, d, tail.k, k)
 		} else {
-			VCMPPD(U8(leOQ), r, d, k)
+			cmp(U8(c.pred), r, d, k)
 		}
-		KORTESTB(k, k)
-		JZ(LabelRef(label))
 		packed := YMM()
+		if c.es == 4 {
+			KORTESTW(k, k)
+			JZ(LabelRef(label))
+			packed = ZMM()
+		} else {
+			KORTESTB(k, k)
+			JZ(LabelRef(label))
+		}
 		VPCOMPRESSD_Z(c.lane, k, packed)
 		bits, pop := GP64(), GP64()
-		KMOVB(k, bits.As32())
+		if c.es == 4 {
+			KMOVW(k, bits.As32())
+		} else {
+			KMOVB(k, bits.As32())
+		}
 		POPCNTL(bits.As32(), pop.As32())
 		store := K()
 		KMOVW(Mem{Base: c.tbl, Index: pop, Scale: 2}, store)
@@ -355,13 +392,13 @@ func (c *Compactor) Emit(d, r VecVirtual, tail *Tail, label string) {
 		return
 	}
 	m := YMM()
-	VCMPPD(U8(leOQ), r, d, m)
+	cmp(U8(c.pred), r, d, m)
 	bits := GP64()
-	VMOVMSKPD(m, bits.As32())
+	movmsk(m, bits.As32())
 	if tail != nil {
 		// Keep only the lanes of the tail: its mask vector has the sign bits.
 		tb := GP64()
-		VMOVMSKPD(tail.v, tb.As32())
+		movmsk(tail.v, tb.As32())
 		ANDQ(tb, bits)
 	}
 	Label(label + "_next")
@@ -376,7 +413,7 @@ func (c *Compactor) Emit(d, r VecVirtual, tail *Tail, label string) {
 	BLSRQ(bits, bits)
 	JMP(LabelRef(label + "_next"))
 	Label(label)
-	ADDQ(U8(4), c.col)
+	ADDQ(U8(c.isa.Lanes(c.es)), c.col)
 }
 
 // Count returns the register holding the number of hits.
