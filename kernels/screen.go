@@ -29,6 +29,19 @@ import (
 // 2^n); the paths may still differ in the last bits (the generic one
 // rounds a float64 FMA to float32). RBF32Error bounds them all.
 func ScreenRBF32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+	return screen32(false, out, x, bt, ldbt, g, sc, c1, s2, sq, wq, r1, t0, idx)
+}
+
+// ScreenMatern32 is ScreenRBF32 for the Matern 5/2 kernel:
+//
+//	t = sqrt(r2 * 5),   K = (exp32(-t) * ((t * (1/3) + 1) * t + 1)) * s2
+//
+// (the polynomial in two FMA steps). Matern32Error bounds K's error.
+func ScreenMatern32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+	return screen32(true, out, x, bt, ldbt, g, sc, c1, s2, sq, wq, r1, t0, idx)
+}
+
+func screen32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
 	n, d := len(out), len(x)
 	if len(g) < n || len(sc) < n || len(c1) < n || len(idx) < n {
 		panic(fmt.Sprintf("kernels: ScreenRBF32 inputs shorter than out (%d): g=%d sc=%d c1=%d idx=%d", n, len(g), len(sc), len(c1), len(idx)))
@@ -39,7 +52,7 @@ func ScreenRBF32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq
 	if d > 0 && (ldbt < n || len(bt) < (d-1)*ldbt+n) {
 		panic(fmt.Sprintf("kernels: ScreenRBF32 bt too short: %d for d=%d ldbt=%d n=%d", len(bt), d, ldbt, n))
 	}
-	return screenRBF32(out, x, bt, ldbt, g[:n], sc[:n], c1[:n], s2, sq, wq, r1, t0, idx)
+	return screenRow32(matern, out, x, bt, ldbt, g[:n], sc[:n], c1[:n], s2, sq, wq, r1, t0, idx)
 }
 
 // RBF32Error returns α and β such that, for the kernel value K32 of
@@ -62,10 +75,27 @@ func ScreenRBF32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq
 //
 // (the last term: the clamp at -87 and float32 underflow). The
 // coefficients carry a factor 1.25 against second-order terms;
-// TestScreenRBF32Error checks them against float64 on adversarial inputs.
+// TestScreen32Error checks them against float64 on adversarial inputs.
 func RBF32Error(d int) (alpha, beta float64) {
 	const v = 0x1p-24
 	return 1.25*v*(float64(d+2)/math.E+4.2) + 0x1p-120, 1.25 * v * math.Exp(-0.5)
+}
+
+// Matern32Error is RBF32Error for ScreenMatern32. With f(t) = (1 + t +
+// t²/3) e^-t, f'(t) = -t(1+t)/3 e^-t, and Δr2 as for the RBF kernel,
+// t = sqrt(5 r2) moves by at most Δt <= sqrt5 Δr2 / r (the exact bound,
+// not the linear one, so that r near 0 is covered) plus 1.5 v t for the
+// product by 5 and the square root: Δt <= v ((d+3.5) t + 2 sqrt5 (|a| +
+// |b|)). With max t²(1+t)/3 e^-t <= 0.605 and max t(1+t)/3 e^-t <= 0.28,
+// f moves by at most v (0.605 (d+3.5) + 1.25 (|a| + |b|)); evaluating f
+// adds a relative 8.5v (the polynomial's two FMA steps and 1/3 in float32:
+// 3v; exp32: 3.2v; the product with it and with s2: 2v, rounded up). So
+// |K32 - K| <= s2 v (0.605 (d+3.5) + 8.5 + 1.25 (|a| + |b|)) + s2 2^-100,
+// with a factor 1.25 against second-order terms, checked by
+// TestScreen32Error.
+func Matern32Error(d int) (alpha, beta float64) {
+	const v = 0x1p-24
+	return 1.25*v*(0.605*(float64(d)+3.5)+8.5) + 0x1p-100, 1.25 * 1.25 * v
 }
 
 // exp32Coeffs are the generated kernels' constants (vecgen.Exp32Coeffs):
@@ -90,7 +120,14 @@ func exp32(x float32) float32 {
 	return float32(math.Ldexp(float64(p), int(n)))
 }
 
-func screenRBF32Generic(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+// matern32 is the generated Matern kernel value without s2, from r2.
+func matern32(r2 float32) float32 {
+	t := float32(math.Sqrt(float64(r2 * 5)))
+	p := fma32(fma32(t, 1.0/3, 1), t, 1)
+	return exp32(-t) * p
+}
+
+func screenRow32Generic(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
 	hits := 0
 	for j := range out {
 		var r2 float32
@@ -98,7 +135,12 @@ func screenRBF32Generic(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2,
 			t := bt[k*ldbt+j] - xk
 			r2 = fma32(t, t, r2)
 		}
-		kv := s2 * exp32(-0.5*r2)
+		var kv float32
+		if matern {
+			kv = matern32(r2) * s2
+		} else {
+			kv = s2 * exp32(-0.5*r2)
+		}
 		rho := (kv - g[j]) * (sc[j] * sq)
 		v := 1 - float32(math.Abs(float64(rho)))
 		out[j] = v

@@ -141,10 +141,10 @@ blockdim_done:
 	VMULPS        Z11, Z7, Z7
 	VMULPS        Z12, Z8, Z8
 	VMULPS        Z13, Z9, Z9
-	VANDPS        screenabsAVX512<>+0(SB), Z6, Z6
-	VANDPS        screenabsAVX512<>+0(SB), Z7, Z7
-	VANDPS        screenabsAVX512<>+0(SB), Z8, Z8
-	VANDPS        screenabsAVX512<>+0(SB), Z9, Z9
+	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
+	VANDPS        screenmaskAVX512<>+0(SB), Z7, Z7
+	VANDPS        screenmaskAVX512<>+0(SB), Z8, Z8
+	VANDPS        screenmaskAVX512<>+0(SB), Z9, Z9
 	VMOVUPS       screenconstAVX512<>+64(SB), Z10
 	VMOVUPS       screenconstAVX512<>+64(SB), Z11
 	VMOVUPS       screenconstAVX512<>+64(SB), Z12
@@ -272,7 +272,7 @@ singledim_done:
 	VSUBPS        (DX), Z6, Z6
 	VMULPS        (BX), Z1, Z7
 	VMULPS        Z7, Z6, Z6
-	VANDPS        screenabsAVX512<>+0(SB), Z6, Z6
+	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
 	VMOVUPS       screenconstAVX512<>+64(SB), Z7
 	VSUBPS        Z6, Z7, Z6
 	VMOVAPS       Z4, Z7
@@ -346,7 +346,7 @@ taildim_done:
 	VMOVUPS.Z     (BX), K1, Z0
 	VMULPS        Z0, Z1, Z0
 	VMULPS        Z0, Z6, Z6
-	VANDPS        screenabsAVX512<>+0(SB), Z6, Z6
+	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
 	VMOVUPS       screenconstAVX512<>+64(SB), Z0
 	VSUBPS        Z6, Z0, Z6
 	VMOVAPS       Z4, Z0
@@ -616,25 +616,73 @@ DATA screenconstAVX512<>+112(SB)/4, $(1.0)
 DATA screenconstAVX512<>+116(SB)/4, $(1.0)
 DATA screenconstAVX512<>+120(SB)/4, $(1.0)
 DATA screenconstAVX512<>+124(SB)/4, $(1.0)
-GLOBL screenconstAVX512<>(SB), RODATA|NOPTR, $128
+DATA screenconstAVX512<>+128(SB)/4, $(5.0)
+DATA screenconstAVX512<>+132(SB)/4, $(5.0)
+DATA screenconstAVX512<>+136(SB)/4, $(5.0)
+DATA screenconstAVX512<>+140(SB)/4, $(5.0)
+DATA screenconstAVX512<>+144(SB)/4, $(5.0)
+DATA screenconstAVX512<>+148(SB)/4, $(5.0)
+DATA screenconstAVX512<>+152(SB)/4, $(5.0)
+DATA screenconstAVX512<>+156(SB)/4, $(5.0)
+DATA screenconstAVX512<>+160(SB)/4, $(5.0)
+DATA screenconstAVX512<>+164(SB)/4, $(5.0)
+DATA screenconstAVX512<>+168(SB)/4, $(5.0)
+DATA screenconstAVX512<>+172(SB)/4, $(5.0)
+DATA screenconstAVX512<>+176(SB)/4, $(5.0)
+DATA screenconstAVX512<>+180(SB)/4, $(5.0)
+DATA screenconstAVX512<>+184(SB)/4, $(5.0)
+DATA screenconstAVX512<>+188(SB)/4, $(5.0)
+DATA screenconstAVX512<>+192(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+196(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+200(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+204(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+208(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+212(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+216(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+220(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+224(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+228(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+232(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+236(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+240(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+244(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+248(SB)/4, $(0.33333334)
+DATA screenconstAVX512<>+252(SB)/4, $(0.33333334)
+GLOBL screenconstAVX512<>(SB), RODATA|NOPTR, $256
 
-DATA screenabsAVX512<>+0(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+4(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+8(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+12(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+16(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+20(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+24(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+28(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+32(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+36(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+40(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+44(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+48(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+52(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+56(SB)/4, $0x7fffffff
-DATA screenabsAVX512<>+60(SB)/4, $0x7fffffff
-GLOBL screenabsAVX512<>(SB), RODATA|NOPTR, $64
+DATA screenmaskAVX512<>+0(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+4(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+8(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+12(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+16(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+20(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+24(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+28(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+32(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+36(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+40(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+44(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+48(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+52(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+56(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+60(SB)/4, $0x7fffffff
+DATA screenmaskAVX512<>+64(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+68(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+72(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+76(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+80(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+84(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+88(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+92(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+96(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+100(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+104(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+108(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+112(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+116(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+120(SB)/4, $0x80000000
+DATA screenmaskAVX512<>+124(SB)/4, $0x80000000
+GLOBL screenmaskAVX512<>(SB), RODATA|NOPTR, $128
 
 DATA iota32x16AVX512<>+0(SB)/4, $0x00000000
 DATA iota32x16AVX512<>+4(SB)/4, $0x00000001
@@ -688,6 +736,412 @@ DATA tailmaskAVX512<>+28(SB)/2, $0x3fff
 DATA tailmaskAVX512<>+30(SB)/2, $0x7fff
 DATA tailmaskAVX512<>+32(SB)/2, $0xffff
 GLOBL tailmaskAVX512<>(SB), RODATA|NOPTR, $34
+
+// func screenMatern32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+// Requires: AVX, AVX512DQ, AVX512F, POPCNT
+TEXT ·screenMatern32AVX512(SB), NOSPLIT, $0-112
+	MOVQ         out+0(FP), AX
+	MOVQ         bt+16(FP), CX
+	MOVQ         gram+40(FP), DX
+	MOVQ         sc+48(FP), BX
+	MOVQ         c1+56(FP), SI
+	MOVQ         n+64(FP), DI
+	VBROADCASTSS s2+72(FP), Z0
+	VBROADCASTSS sq+76(FP), Z1
+	VBROADCASTSS wq+80(FP), Z2
+	VBROADCASTSS r1+84(FP), Z3
+	VBROADCASTSS t0+88(FP), Z4
+	MOVQ         idx+96(FP), R8
+	XORQ         R9, R9
+	VMOVDQU32    iota32x16AVX512<>+0(SB), Z5
+	LEAQ         tailmaskAVX512<>+0(SB), R10
+
+	// Blocks of 4 vectors.
+block:
+	CMPQ   DI, $0x00000040
+	JL     single
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   x+8(FP), R11
+	MOVQ   CX, R12
+	MOVQ   d+32(FP), R13
+	TESTQ  R13, R13
+	JZ     blockdim_done
+
+blockdim:
+	VBROADCASTSS (R11), Z10
+	VMOVUPS      (R12), Z11
+	VSUBPS       Z10, Z11, Z11
+	VFMADD231PS  Z11, Z11, Z6
+	VMOVUPS      64(R12), Z11
+	VSUBPS       Z10, Z11, Z11
+	VFMADD231PS  Z11, Z11, Z7
+	VMOVUPS      128(R12), Z11
+	VSUBPS       Z10, Z11, Z11
+	VFMADD231PS  Z11, Z11, Z8
+	VMOVUPS      192(R12), Z11
+	VSUBPS       Z10, Z11, Z11
+	VFMADD231PS  Z11, Z11, Z9
+	ADDQ         $0x04, R11
+	ADDQ         ldbytes+24(FP), R12
+	DECQ         R13
+	JNZ          blockdim
+
+blockdim_done:
+	VMULPS        screenconstAVX512<>+128(SB), Z6, Z6
+	VMULPS        screenconstAVX512<>+128(SB), Z7, Z7
+	VMULPS        screenconstAVX512<>+128(SB), Z8, Z8
+	VMULPS        screenconstAVX512<>+128(SB), Z9, Z9
+	VSQRTPS       Z6, Z6
+	VSQRTPS       Z7, Z7
+	VSQRTPS       Z8, Z8
+	VSQRTPS       Z9, Z9
+	VMOVUPS       screenconstAVX512<>+192(SB), Z10
+	VMOVUPS       screenconstAVX512<>+192(SB), Z11
+	VMOVUPS       screenconstAVX512<>+192(SB), Z12
+	VMOVUPS       screenconstAVX512<>+192(SB), Z13
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z6, Z10
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z7, Z11
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z8, Z12
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z9, Z13
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z6, Z10
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z7, Z11
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z8, Z12
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z9, Z13
+	VXORPS        screenmaskAVX512<>+64(SB), Z6, Z6
+	VXORPS        screenmaskAVX512<>+64(SB), Z7, Z7
+	VXORPS        screenmaskAVX512<>+64(SB), Z8, Z8
+	VXORPS        screenmaskAVX512<>+64(SB), Z9, Z9
+	VMAXPS        exp32constAVX512<>+0(SB), Z6, Z6
+	VMAXPS        exp32constAVX512<>+0(SB), Z7, Z7
+	VMAXPS        exp32constAVX512<>+0(SB), Z8, Z8
+	VMAXPS        exp32constAVX512<>+0(SB), Z9, Z9
+	VMINPS        exp32constAVX512<>+64(SB), Z6, Z6
+	VMINPS        exp32constAVX512<>+64(SB), Z7, Z7
+	VMINPS        exp32constAVX512<>+64(SB), Z8, Z8
+	VMINPS        exp32constAVX512<>+64(SB), Z9, Z9
+	VMULPS        exp32constAVX512<>+128(SB), Z6, Z14
+	VMULPS        exp32constAVX512<>+128(SB), Z7, Z16
+	VMULPS        exp32constAVX512<>+128(SB), Z8, Z18
+	VMULPS        exp32constAVX512<>+128(SB), Z9, Z20
+	VRNDSCALEPS   $0x00, Z14, Z14
+	VRNDSCALEPS   $0x00, Z16, Z16
+	VRNDSCALEPS   $0x00, Z18, Z18
+	VRNDSCALEPS   $0x00, Z20, Z20
+	VMOVAPS       Z6, Z15
+	VMOVAPS       Z7, Z17
+	VMOVAPS       Z8, Z19
+	VMOVAPS       Z9, Z21
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z14, Z15
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z16, Z17
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z18, Z19
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z20, Z21
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z14, Z15
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z16, Z17
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z18, Z19
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z20, Z21
+	VMOVUPS       exp32constAVX512<>+320(SB), Z6
+	VMOVUPS       exp32constAVX512<>+320(SB), Z7
+	VMOVUPS       exp32constAVX512<>+320(SB), Z8
+	VMOVUPS       exp32constAVX512<>+320(SB), Z9
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z15, Z6
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z17, Z7
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z19, Z8
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z21, Z9
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z15, Z6
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z17, Z7
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z19, Z8
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z21, Z9
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z15, Z6
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z17, Z7
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z19, Z8
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z21, Z9
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z15, Z6
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z17, Z7
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z19, Z8
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z21, Z9
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z15, Z6
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z17, Z7
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z19, Z8
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z21, Z9
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z15, Z6
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z17, Z7
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z19, Z8
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z21, Z9
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z15, Z6
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z17, Z7
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z19, Z8
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z21, Z9
+	VSCALEFPS     Z14, Z6, Z6
+	VSCALEFPS     Z16, Z7, Z7
+	VSCALEFPS     Z18, Z8, Z8
+	VSCALEFPS     Z20, Z9, Z9
+	VMULPS        Z10, Z6, Z6
+	VMULPS        Z11, Z7, Z7
+	VMULPS        Z12, Z8, Z8
+	VMULPS        Z13, Z9, Z9
+	VMULPS        Z0, Z6, Z6
+	VMULPS        Z0, Z7, Z7
+	VMULPS        Z0, Z8, Z8
+	VMULPS        Z0, Z9, Z9
+	VSUBPS        (DX), Z6, Z6
+	VSUBPS        64(DX), Z7, Z7
+	VSUBPS        128(DX), Z8, Z8
+	VSUBPS        192(DX), Z9, Z9
+	VMULPS        (BX), Z1, Z10
+	VMULPS        64(BX), Z1, Z11
+	VMULPS        128(BX), Z1, Z12
+	VMULPS        192(BX), Z1, Z13
+	VMULPS        Z10, Z6, Z6
+	VMULPS        Z11, Z7, Z7
+	VMULPS        Z12, Z8, Z8
+	VMULPS        Z13, Z9, Z9
+	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
+	VANDPS        screenmaskAVX512<>+0(SB), Z7, Z7
+	VANDPS        screenmaskAVX512<>+0(SB), Z8, Z8
+	VANDPS        screenmaskAVX512<>+0(SB), Z9, Z9
+	VMOVUPS       screenconstAVX512<>+64(SB), Z10
+	VMOVUPS       screenconstAVX512<>+64(SB), Z11
+	VMOVUPS       screenconstAVX512<>+64(SB), Z12
+	VMOVUPS       screenconstAVX512<>+64(SB), Z13
+	VSUBPS        Z6, Z10, Z6
+	VSUBPS        Z7, Z11, Z7
+	VSUBPS        Z8, Z12, Z8
+	VSUBPS        Z9, Z13, Z9
+	VMOVAPS       Z4, Z10
+	VMOVAPS       Z4, Z11
+	VMOVAPS       Z4, Z12
+	VMOVAPS       Z4, Z13
+	VFMADD231PS   (SI), Z2, Z10
+	VFMADD231PS   64(SI), Z2, Z11
+	VFMADD231PS   128(SI), Z2, Z12
+	VFMADD231PS   192(SI), Z2, Z13
+	VFMADD231PS   (BX), Z3, Z10
+	VFMADD231PS   64(BX), Z3, Z11
+	VFMADD231PS   128(BX), Z3, Z12
+	VFMADD231PS   192(BX), Z3, Z13
+	VMOVUPS       Z6, (AX)
+	VCMPPS        $0x1a, Z10, Z6, K1
+	KORTESTW      K1, K1
+	JZ            blockhit0
+	VPCOMPRESSD.Z Z5, K1, Z6
+	KMOVW         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Z6, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+blockhit0:
+	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
+	VMOVUPS       Z7, 64(AX)
+	VCMPPS        $0x1a, Z11, Z7, K1
+	KORTESTW      K1, K1
+	JZ            blockhit1
+	VPCOMPRESSD.Z Z5, K1, Z6
+	KMOVW         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Z6, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+blockhit1:
+	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
+	VMOVUPS       Z8, 128(AX)
+	VCMPPS        $0x1a, Z12, Z8, K1
+	KORTESTW      K1, K1
+	JZ            blockhit2
+	VPCOMPRESSD.Z Z5, K1, Z6
+	KMOVW         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Z6, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+blockhit2:
+	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
+	VMOVUPS       Z9, 192(AX)
+	VCMPPS        $0x1a, Z13, Z9, K1
+	KORTESTW      K1, K1
+	JZ            blockhit3
+	VPCOMPRESSD.Z Z5, K1, Z6
+	KMOVW         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Z6, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+blockhit3:
+	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
+	ADDQ   $0x00000100, CX
+	ADDQ   $0x00000100, DX
+	ADDQ   $0x00000100, BX
+	ADDQ   $0x00000100, SI
+	ADDQ   $0x00000100, AX
+	SUBQ   $0x00000040, DI
+	JMP    block
+
+	// Single vectors.
+single:
+	CMPQ   DI, $0x00000010
+	JL     tail
+	VXORPS Z6, Z6, Z6
+	MOVQ   x+8(FP), R11
+	MOVQ   CX, R12
+	MOVQ   d+32(FP), R13
+	TESTQ  R13, R13
+	JZ     singledim_done
+
+singledim:
+	VBROADCASTSS (R11), Z7
+	VMOVUPS      (R12), Z8
+	VSUBPS       Z7, Z8, Z8
+	VFMADD231PS  Z8, Z8, Z6
+	ADDQ         $0x04, R11
+	ADDQ         ldbytes+24(FP), R12
+	DECQ         R13
+	JNZ          singledim
+
+singledim_done:
+	VMULPS        screenconstAVX512<>+128(SB), Z6, Z6
+	VSQRTPS       Z6, Z6
+	VMOVUPS       screenconstAVX512<>+192(SB), Z7
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z6, Z7
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z6, Z7
+	VXORPS        screenmaskAVX512<>+64(SB), Z6, Z6
+	VMAXPS        exp32constAVX512<>+0(SB), Z6, Z6
+	VMINPS        exp32constAVX512<>+64(SB), Z6, Z6
+	VMULPS        exp32constAVX512<>+128(SB), Z6, Z8
+	VRNDSCALEPS   $0x00, Z8, Z8
+	VMOVAPS       Z6, Z9
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z8, Z9
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z8, Z9
+	VMOVUPS       exp32constAVX512<>+320(SB), Z6
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z9, Z6
+	VSCALEFPS     Z8, Z6, Z6
+	VMULPS        Z7, Z6, Z6
+	VMULPS        Z0, Z6, Z6
+	VSUBPS        (DX), Z6, Z6
+	VMULPS        (BX), Z1, Z7
+	VMULPS        Z7, Z6, Z6
+	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
+	VMOVUPS       screenconstAVX512<>+64(SB), Z7
+	VSUBPS        Z6, Z7, Z6
+	VMOVAPS       Z4, Z7
+	VFMADD231PS   (SI), Z2, Z7
+	VFMADD231PS   (BX), Z3, Z7
+	VMOVUPS       Z6, (AX)
+	VCMPPS        $0x1a, Z7, Z6, K1
+	KORTESTW      K1, K1
+	JZ            singlehit
+	VPCOMPRESSD.Z Z5, K1, Z6
+	KMOVW         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Z6, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+singlehit:
+	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
+	ADDQ   $0x00000040, CX
+	ADDQ   $0x00000040, DX
+	ADDQ   $0x00000040, BX
+	ADDQ   $0x00000040, SI
+	ADDQ   $0x00000040, AX
+	SUBQ   $0x00000010, DI
+	JMP    single
+
+	// Tail through a mask.
+tail:
+	TESTQ  DI, DI
+	JZ     done
+	LEAQ   tailmaskAVX512<>+0(SB), R11
+	KMOVW  (R11)(DI*2), K1
+	VXORPS Z6, Z6, Z6
+	MOVQ   x+8(FP), DI
+	MOVQ   d+32(FP), R11
+	TESTQ  R11, R11
+	JZ     taildim_done
+
+taildim:
+	VBROADCASTSS (DI), Z7
+	VMOVUPS.Z    (CX), K1, Z8
+	VSUBPS       Z7, Z8, Z8
+	VFMADD231PS  Z8, Z8, Z6
+	ADDQ         $0x04, DI
+	ADDQ         ldbytes+24(FP), CX
+	DECQ         R11
+	JNZ          taildim
+
+taildim_done:
+	VMULPS        screenconstAVX512<>+128(SB), Z6, Z6
+	VSQRTPS       Z6, Z6
+	VMOVUPS       screenconstAVX512<>+192(SB), Z7
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z6, Z7
+	VFMADD213PS   screenconstAVX512<>+64(SB), Z6, Z7
+	VXORPS        screenmaskAVX512<>+64(SB), Z6, Z6
+	VMAXPS        exp32constAVX512<>+0(SB), Z6, Z6
+	VMINPS        exp32constAVX512<>+64(SB), Z6, Z6
+	VMULPS        exp32constAVX512<>+128(SB), Z6, Z8
+	VRNDSCALEPS   $0x00, Z8, Z8
+	VMOVAPS       Z6, Z9
+	VFNMADD231PS  exp32constAVX512<>+192(SB), Z8, Z9
+	VFNMADD231PS  exp32constAVX512<>+256(SB), Z8, Z9
+	VMOVUPS       exp32constAVX512<>+320(SB), Z6
+	VFMADD213PS   exp32constAVX512<>+384(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+448(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+512(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+576(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+640(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+704(SB), Z9, Z6
+	VFMADD213PS   exp32constAVX512<>+768(SB), Z9, Z6
+	VSCALEFPS     Z8, Z6, Z6
+	VMULPS        Z7, Z6, Z6
+	VMULPS        Z0, Z6, Z6
+	VMOVUPS.Z     (DX), K1, Z0
+	VSUBPS        Z0, Z6, Z6
+	VMOVUPS.Z     (BX), K1, Z0
+	VMULPS        Z0, Z1, Z0
+	VMULPS        Z0, Z6, Z6
+	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
+	VMOVUPS       screenconstAVX512<>+64(SB), Z0
+	VSUBPS        Z6, Z0, Z6
+	VMOVAPS       Z4, Z0
+	VMOVUPS.Z     (SI), K1, Z1
+	VFMADD231PS   Z1, Z2, Z0
+	VMOVUPS.Z     (BX), K1, Z1
+	VFMADD231PS   Z1, Z3, Z0
+	VMOVUPS       Z6, K1, (AX)
+	VCMPPS        $0x1a, Z0, Z6, K1, K1
+	KORTESTW      K1, K1
+	JZ            tailhit
+	VPCOMPRESSD.Z Z5, K1, Z0
+	KMOVW         K1, AX
+	POPCNTL       AX, AX
+	KMOVW         (R10)(AX*2), K1
+	VMOVDQU32     Z0, K1, (R8)
+	LEAQ          (R8)(AX*4), R8
+	ADDQ          AX, R9
+
+tailhit:
+	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
+
+done:
+	VZEROUPPER
+	MOVQ R9, ret+104(FP)
+	RET
 
 // func screenRBF32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
 // Requires: AVX, AVX2, BMI, FMA3
@@ -789,8 +1243,8 @@ blockdim_done:
 	VMULPS       32(BX), Y1, Y10
 	VMULPS       Y9, Y5, Y5
 	VMULPS       Y10, Y6, Y6
-	VANDPS       screenabsAVX2<>+0(SB), Y5, Y5
-	VANDPS       screenabsAVX2<>+0(SB), Y6, Y6
+	VANDPS       screenmaskAVX2<>+0(SB), Y5, Y5
+	VANDPS       screenmaskAVX2<>+0(SB), Y6, Y6
 	VMOVUPS      screenconstAVX2<>+32(SB), Y9
 	VMOVUPS      screenconstAVX2<>+32(SB), Y10
 	VSUBPS       Y5, Y9, Y5
@@ -883,8 +1337,8 @@ blockhit1:
 	VMULPS       96(BX), Y1, Y6
 	VMULPS       Y5, Y7, Y7
 	VMULPS       Y6, Y8, Y8
-	VANDPS       screenabsAVX2<>+0(SB), Y7, Y7
-	VANDPS       screenabsAVX2<>+0(SB), Y8, Y8
+	VANDPS       screenmaskAVX2<>+0(SB), Y7, Y7
+	VANDPS       screenmaskAVX2<>+0(SB), Y8, Y8
 	VMOVUPS      screenconstAVX2<>+32(SB), Y5
 	VMOVUPS      screenconstAVX2<>+32(SB), Y6
 	VSUBPS       Y7, Y5, Y7
@@ -983,7 +1437,7 @@ singledim_done:
 	VSUBPS       (DX), Y5, Y5
 	VMULPS       (BX), Y1, Y6
 	VMULPS       Y6, Y5, Y5
-	VANDPS       screenabsAVX2<>+0(SB), Y5, Y5
+	VANDPS       screenmaskAVX2<>+0(SB), Y5, Y5
 	VMOVUPS      screenconstAVX2<>+32(SB), Y6
 	VSUBPS       Y5, Y6, Y5
 	VMOVAPS      Y4, Y6
@@ -1064,7 +1518,7 @@ taildim_done:
 	VMASKMOVPS   (BX), Y5, Y0
 	VMULPS       Y0, Y1, Y0
 	VMULPS       Y0, Y6, Y6
-	VANDPS       screenabsAVX2<>+0(SB), Y6, Y6
+	VANDPS       screenmaskAVX2<>+0(SB), Y6, Y6
 	VMOVUPS      screenconstAVX2<>+32(SB), Y0
 	VSUBPS       Y6, Y0, Y6
 	VMOVAPS      Y4, Y0
@@ -1229,17 +1683,41 @@ DATA screenconstAVX2<>+48(SB)/4, $(1.0)
 DATA screenconstAVX2<>+52(SB)/4, $(1.0)
 DATA screenconstAVX2<>+56(SB)/4, $(1.0)
 DATA screenconstAVX2<>+60(SB)/4, $(1.0)
-GLOBL screenconstAVX2<>(SB), RODATA|NOPTR, $64
+DATA screenconstAVX2<>+64(SB)/4, $(5.0)
+DATA screenconstAVX2<>+68(SB)/4, $(5.0)
+DATA screenconstAVX2<>+72(SB)/4, $(5.0)
+DATA screenconstAVX2<>+76(SB)/4, $(5.0)
+DATA screenconstAVX2<>+80(SB)/4, $(5.0)
+DATA screenconstAVX2<>+84(SB)/4, $(5.0)
+DATA screenconstAVX2<>+88(SB)/4, $(5.0)
+DATA screenconstAVX2<>+92(SB)/4, $(5.0)
+DATA screenconstAVX2<>+96(SB)/4, $(0.33333334)
+DATA screenconstAVX2<>+100(SB)/4, $(0.33333334)
+DATA screenconstAVX2<>+104(SB)/4, $(0.33333334)
+DATA screenconstAVX2<>+108(SB)/4, $(0.33333334)
+DATA screenconstAVX2<>+112(SB)/4, $(0.33333334)
+DATA screenconstAVX2<>+116(SB)/4, $(0.33333334)
+DATA screenconstAVX2<>+120(SB)/4, $(0.33333334)
+DATA screenconstAVX2<>+124(SB)/4, $(0.33333334)
+GLOBL screenconstAVX2<>(SB), RODATA|NOPTR, $128
 
-DATA screenabsAVX2<>+0(SB)/4, $0x7fffffff
-DATA screenabsAVX2<>+4(SB)/4, $0x7fffffff
-DATA screenabsAVX2<>+8(SB)/4, $0x7fffffff
-DATA screenabsAVX2<>+12(SB)/4, $0x7fffffff
-DATA screenabsAVX2<>+16(SB)/4, $0x7fffffff
-DATA screenabsAVX2<>+20(SB)/4, $0x7fffffff
-DATA screenabsAVX2<>+24(SB)/4, $0x7fffffff
-DATA screenabsAVX2<>+28(SB)/4, $0x7fffffff
-GLOBL screenabsAVX2<>(SB), RODATA|NOPTR, $32
+DATA screenmaskAVX2<>+0(SB)/4, $0x7fffffff
+DATA screenmaskAVX2<>+4(SB)/4, $0x7fffffff
+DATA screenmaskAVX2<>+8(SB)/4, $0x7fffffff
+DATA screenmaskAVX2<>+12(SB)/4, $0x7fffffff
+DATA screenmaskAVX2<>+16(SB)/4, $0x7fffffff
+DATA screenmaskAVX2<>+20(SB)/4, $0x7fffffff
+DATA screenmaskAVX2<>+24(SB)/4, $0x7fffffff
+DATA screenmaskAVX2<>+28(SB)/4, $0x7fffffff
+DATA screenmaskAVX2<>+32(SB)/4, $0x80000000
+DATA screenmaskAVX2<>+36(SB)/4, $0x80000000
+DATA screenmaskAVX2<>+40(SB)/4, $0x80000000
+DATA screenmaskAVX2<>+44(SB)/4, $0x80000000
+DATA screenmaskAVX2<>+48(SB)/4, $0x80000000
+DATA screenmaskAVX2<>+52(SB)/4, $0x80000000
+DATA screenmaskAVX2<>+56(SB)/4, $0x80000000
+DATA screenmaskAVX2<>+60(SB)/4, $0x80000000
+GLOBL screenmaskAVX2<>(SB), RODATA|NOPTR, $64
 
 DATA tailmaskAVX2<>+0(SB)/8, $0xffffffffffffffff
 DATA tailmaskAVX2<>+8(SB)/8, $0xffffffffffffffff
@@ -1250,3 +1728,447 @@ DATA tailmaskAVX2<>+40(SB)/8, $0x0000000000000000
 DATA tailmaskAVX2<>+48(SB)/8, $0x0000000000000000
 DATA tailmaskAVX2<>+56(SB)/8, $0x0000000000000000
 GLOBL tailmaskAVX2<>(SB), RODATA|NOPTR, $64
+
+// func screenMatern32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+// Requires: AVX, AVX2, BMI, FMA3
+TEXT ·screenMatern32AVX2(SB), NOSPLIT, $0-112
+	MOVQ         out+0(FP), AX
+	MOVQ         bt+16(FP), CX
+	MOVQ         gram+40(FP), DX
+	MOVQ         sc+48(FP), BX
+	MOVQ         c1+56(FP), SI
+	MOVQ         n+64(FP), DI
+	VBROADCASTSS s2+72(FP), Y0
+	VBROADCASTSS sq+76(FP), Y1
+	VBROADCASTSS wq+80(FP), Y2
+	VBROADCASTSS r1+84(FP), Y3
+	VBROADCASTSS t0+88(FP), Y4
+	MOVQ         idx+96(FP), R8
+	XORQ         R9, R9
+	XORQ         R10, R10
+
+	// Blocks of 4 vectors.
+block:
+	CMPQ   DI, $0x00000020
+	JL     single
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	MOVQ   x+8(FP), R11
+	MOVQ   CX, R12
+	MOVQ   d+32(FP), R13
+	TESTQ  R13, R13
+	JZ     blockdim_done
+
+blockdim:
+	VBROADCASTSS (R11), Y9
+	VMOVUPS      (R12), Y10
+	VSUBPS       Y9, Y10, Y10
+	VFMADD231PS  Y10, Y10, Y5
+	VMOVUPS      32(R12), Y10
+	VSUBPS       Y9, Y10, Y10
+	VFMADD231PS  Y10, Y10, Y6
+	VMOVUPS      64(R12), Y10
+	VSUBPS       Y9, Y10, Y10
+	VFMADD231PS  Y10, Y10, Y7
+	VMOVUPS      96(R12), Y10
+	VSUBPS       Y9, Y10, Y10
+	VFMADD231PS  Y10, Y10, Y8
+	ADDQ         $0x04, R11
+	ADDQ         ldbytes+24(FP), R12
+	DECQ         R13
+	JNZ          blockdim
+
+blockdim_done:
+	VMULPS       screenconstAVX2<>+64(SB), Y5, Y5
+	VMULPS       screenconstAVX2<>+64(SB), Y6, Y6
+	VSQRTPS      Y5, Y5
+	VSQRTPS      Y6, Y6
+	VMOVUPS      screenconstAVX2<>+96(SB), Y9
+	VMOVUPS      screenconstAVX2<>+96(SB), Y10
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y5, Y9
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y6, Y10
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y5, Y9
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y6, Y10
+	VXORPS       screenmaskAVX2<>+32(SB), Y5, Y5
+	VXORPS       screenmaskAVX2<>+32(SB), Y6, Y6
+	VMAXPS       exp32constAVX2<>+0(SB), Y5, Y5
+	VMAXPS       exp32constAVX2<>+0(SB), Y6, Y6
+	VMINPS       exp32constAVX2<>+32(SB), Y5, Y5
+	VMINPS       exp32constAVX2<>+32(SB), Y6, Y6
+	VMULPS       exp32constAVX2<>+64(SB), Y5, Y11
+	VMULPS       exp32constAVX2<>+64(SB), Y6, Y13
+	VROUNDPS     $0x00, Y11, Y11
+	VROUNDPS     $0x00, Y13, Y13
+	VMOVAPS      Y5, Y12
+	VMOVAPS      Y6, Y14
+	VFNMADD231PS exp32constAVX2<>+96(SB), Y11, Y12
+	VFNMADD231PS exp32constAVX2<>+96(SB), Y13, Y14
+	VFNMADD231PS exp32constAVX2<>+128(SB), Y11, Y12
+	VFNMADD231PS exp32constAVX2<>+128(SB), Y13, Y14
+	VMOVUPS      exp32constAVX2<>+160(SB), Y5
+	VMOVUPS      exp32constAVX2<>+160(SB), Y6
+	VFMADD213PS  exp32constAVX2<>+192(SB), Y12, Y5
+	VFMADD213PS  exp32constAVX2<>+192(SB), Y14, Y6
+	VFMADD213PS  exp32constAVX2<>+224(SB), Y12, Y5
+	VFMADD213PS  exp32constAVX2<>+224(SB), Y14, Y6
+	VFMADD213PS  exp32constAVX2<>+256(SB), Y12, Y5
+	VFMADD213PS  exp32constAVX2<>+256(SB), Y14, Y6
+	VFMADD213PS  exp32constAVX2<>+288(SB), Y12, Y5
+	VFMADD213PS  exp32constAVX2<>+288(SB), Y14, Y6
+	VFMADD213PS  exp32constAVX2<>+320(SB), Y12, Y5
+	VFMADD213PS  exp32constAVX2<>+320(SB), Y14, Y6
+	VFMADD213PS  exp32constAVX2<>+352(SB), Y12, Y5
+	VFMADD213PS  exp32constAVX2<>+352(SB), Y14, Y6
+	VFMADD213PS  exp32constAVX2<>+384(SB), Y12, Y5
+	VFMADD213PS  exp32constAVX2<>+384(SB), Y14, Y6
+	VCVTPS2DQ    Y11, Y11
+	VCVTPS2DQ    Y13, Y13
+	VPADDD       exp32biasAVX2<>+0(SB), Y11, Y11
+	VPADDD       exp32biasAVX2<>+0(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VMULPS       Y11, Y5, Y5
+	VMULPS       Y13, Y6, Y6
+	VMULPS       Y9, Y5, Y5
+	VMULPS       Y10, Y6, Y6
+	VMULPS       Y0, Y5, Y5
+	VMULPS       Y0, Y6, Y6
+	VSUBPS       (DX), Y5, Y5
+	VSUBPS       32(DX), Y6, Y6
+	VMULPS       (BX), Y1, Y9
+	VMULPS       32(BX), Y1, Y10
+	VMULPS       Y9, Y5, Y5
+	VMULPS       Y10, Y6, Y6
+	VANDPS       screenmaskAVX2<>+0(SB), Y5, Y5
+	VANDPS       screenmaskAVX2<>+0(SB), Y6, Y6
+	VMOVUPS      screenconstAVX2<>+32(SB), Y9
+	VMOVUPS      screenconstAVX2<>+32(SB), Y10
+	VSUBPS       Y5, Y9, Y5
+	VSUBPS       Y6, Y10, Y6
+	VMOVAPS      Y4, Y9
+	VMOVAPS      Y4, Y10
+	VFMADD231PS  (SI), Y2, Y9
+	VFMADD231PS  32(SI), Y2, Y10
+	VFMADD231PS  (BX), Y3, Y9
+	VFMADD231PS  32(BX), Y3, Y10
+	VMOVUPS      Y5, (AX)
+	VCMPPS       $0x1a, Y9, Y5, Y5
+	VMOVMSKPS    Y5, R11
+
+blockhit0_next:
+	TESTQ  R11, R11
+	JZ     blockhit0
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit0_next
+
+blockhit0:
+	ADDQ      $0x08, R10
+	VMOVUPS   Y6, 32(AX)
+	VCMPPS    $0x1a, Y10, Y6, Y5
+	VMOVMSKPS Y5, R11
+
+blockhit1_next:
+	TESTQ  R11, R11
+	JZ     blockhit1
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit1_next
+
+blockhit1:
+	ADDQ         $0x08, R10
+	VMULPS       screenconstAVX2<>+64(SB), Y7, Y7
+	VMULPS       screenconstAVX2<>+64(SB), Y8, Y8
+	VSQRTPS      Y7, Y7
+	VSQRTPS      Y8, Y8
+	VMOVUPS      screenconstAVX2<>+96(SB), Y5
+	VMOVUPS      screenconstAVX2<>+96(SB), Y6
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y7, Y5
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y8, Y6
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y7, Y5
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y8, Y6
+	VXORPS       screenmaskAVX2<>+32(SB), Y7, Y7
+	VXORPS       screenmaskAVX2<>+32(SB), Y8, Y8
+	VMAXPS       exp32constAVX2<>+0(SB), Y7, Y7
+	VMAXPS       exp32constAVX2<>+0(SB), Y8, Y8
+	VMINPS       exp32constAVX2<>+32(SB), Y7, Y7
+	VMINPS       exp32constAVX2<>+32(SB), Y8, Y8
+	VMULPS       exp32constAVX2<>+64(SB), Y7, Y9
+	VMULPS       exp32constAVX2<>+64(SB), Y8, Y11
+	VROUNDPS     $0x00, Y9, Y9
+	VROUNDPS     $0x00, Y11, Y11
+	VMOVAPS      Y7, Y10
+	VMOVAPS      Y8, Y12
+	VFNMADD231PS exp32constAVX2<>+96(SB), Y9, Y10
+	VFNMADD231PS exp32constAVX2<>+96(SB), Y11, Y12
+	VFNMADD231PS exp32constAVX2<>+128(SB), Y9, Y10
+	VFNMADD231PS exp32constAVX2<>+128(SB), Y11, Y12
+	VMOVUPS      exp32constAVX2<>+160(SB), Y7
+	VMOVUPS      exp32constAVX2<>+160(SB), Y8
+	VFMADD213PS  exp32constAVX2<>+192(SB), Y10, Y7
+	VFMADD213PS  exp32constAVX2<>+192(SB), Y12, Y8
+	VFMADD213PS  exp32constAVX2<>+224(SB), Y10, Y7
+	VFMADD213PS  exp32constAVX2<>+224(SB), Y12, Y8
+	VFMADD213PS  exp32constAVX2<>+256(SB), Y10, Y7
+	VFMADD213PS  exp32constAVX2<>+256(SB), Y12, Y8
+	VFMADD213PS  exp32constAVX2<>+288(SB), Y10, Y7
+	VFMADD213PS  exp32constAVX2<>+288(SB), Y12, Y8
+	VFMADD213PS  exp32constAVX2<>+320(SB), Y10, Y7
+	VFMADD213PS  exp32constAVX2<>+320(SB), Y12, Y8
+	VFMADD213PS  exp32constAVX2<>+352(SB), Y10, Y7
+	VFMADD213PS  exp32constAVX2<>+352(SB), Y12, Y8
+	VFMADD213PS  exp32constAVX2<>+384(SB), Y10, Y7
+	VFMADD213PS  exp32constAVX2<>+384(SB), Y12, Y8
+	VCVTPS2DQ    Y9, Y9
+	VCVTPS2DQ    Y11, Y11
+	VPADDD       exp32biasAVX2<>+0(SB), Y9, Y9
+	VPADDD       exp32biasAVX2<>+0(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y9, Y7, Y7
+	VMULPS       Y11, Y8, Y8
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VMULPS       Y0, Y7, Y7
+	VMULPS       Y0, Y8, Y8
+	VSUBPS       64(DX), Y7, Y7
+	VSUBPS       96(DX), Y8, Y8
+	VMULPS       64(BX), Y1, Y5
+	VMULPS       96(BX), Y1, Y6
+	VMULPS       Y5, Y7, Y7
+	VMULPS       Y6, Y8, Y8
+	VANDPS       screenmaskAVX2<>+0(SB), Y7, Y7
+	VANDPS       screenmaskAVX2<>+0(SB), Y8, Y8
+	VMOVUPS      screenconstAVX2<>+32(SB), Y5
+	VMOVUPS      screenconstAVX2<>+32(SB), Y6
+	VSUBPS       Y7, Y5, Y7
+	VSUBPS       Y8, Y6, Y8
+	VMOVAPS      Y4, Y5
+	VMOVAPS      Y4, Y6
+	VFMADD231PS  64(SI), Y2, Y5
+	VFMADD231PS  96(SI), Y2, Y6
+	VFMADD231PS  64(BX), Y3, Y5
+	VFMADD231PS  96(BX), Y3, Y6
+	VMOVUPS      Y7, 64(AX)
+	VCMPPS       $0x1a, Y5, Y7, Y5
+	VMOVMSKPS    Y5, R11
+
+blockhit2_next:
+	TESTQ  R11, R11
+	JZ     blockhit2
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit2_next
+
+blockhit2:
+	ADDQ      $0x08, R10
+	VMOVUPS   Y8, 96(AX)
+	VCMPPS    $0x1a, Y6, Y8, Y5
+	VMOVMSKPS Y5, R11
+
+blockhit3_next:
+	TESTQ  R11, R11
+	JZ     blockhit3
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit3_next
+
+blockhit3:
+	ADDQ $0x08, R10
+	ADDQ $0x00000080, CX
+	ADDQ $0x00000080, DX
+	ADDQ $0x00000080, BX
+	ADDQ $0x00000080, SI
+	ADDQ $0x00000080, AX
+	SUBQ $0x00000020, DI
+	JMP  block
+
+	// Single vectors.
+single:
+	CMPQ   DI, $0x00000008
+	JL     tail
+	VXORPS Y5, Y5, Y5
+	MOVQ   x+8(FP), R11
+	MOVQ   CX, R12
+	MOVQ   d+32(FP), R13
+	TESTQ  R13, R13
+	JZ     singledim_done
+
+singledim:
+	VBROADCASTSS (R11), Y6
+	VMOVUPS      (R12), Y7
+	VSUBPS       Y6, Y7, Y7
+	VFMADD231PS  Y7, Y7, Y5
+	ADDQ         $0x04, R11
+	ADDQ         ldbytes+24(FP), R12
+	DECQ         R13
+	JNZ          singledim
+
+singledim_done:
+	VMULPS       screenconstAVX2<>+64(SB), Y5, Y5
+	VSQRTPS      Y5, Y5
+	VMOVUPS      screenconstAVX2<>+96(SB), Y6
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y5, Y6
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y5, Y6
+	VXORPS       screenmaskAVX2<>+32(SB), Y5, Y5
+	VMAXPS       exp32constAVX2<>+0(SB), Y5, Y5
+	VMINPS       exp32constAVX2<>+32(SB), Y5, Y5
+	VMULPS       exp32constAVX2<>+64(SB), Y5, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVAPS      Y5, Y8
+	VFNMADD231PS exp32constAVX2<>+96(SB), Y7, Y8
+	VFNMADD231PS exp32constAVX2<>+128(SB), Y7, Y8
+	VMOVUPS      exp32constAVX2<>+160(SB), Y5
+	VFMADD213PS  exp32constAVX2<>+192(SB), Y8, Y5
+	VFMADD213PS  exp32constAVX2<>+224(SB), Y8, Y5
+	VFMADD213PS  exp32constAVX2<>+256(SB), Y8, Y5
+	VFMADD213PS  exp32constAVX2<>+288(SB), Y8, Y5
+	VFMADD213PS  exp32constAVX2<>+320(SB), Y8, Y5
+	VFMADD213PS  exp32constAVX2<>+352(SB), Y8, Y5
+	VFMADD213PS  exp32constAVX2<>+384(SB), Y8, Y5
+	VCVTPS2DQ    Y7, Y7
+	VPADDD       exp32biasAVX2<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y6, Y5, Y5
+	VMULPS       Y0, Y5, Y5
+	VSUBPS       (DX), Y5, Y5
+	VMULPS       (BX), Y1, Y6
+	VMULPS       Y6, Y5, Y5
+	VANDPS       screenmaskAVX2<>+0(SB), Y5, Y5
+	VMOVUPS      screenconstAVX2<>+32(SB), Y6
+	VSUBPS       Y5, Y6, Y5
+	VMOVAPS      Y4, Y6
+	VFMADD231PS  (SI), Y2, Y6
+	VFMADD231PS  (BX), Y3, Y6
+	VMOVUPS      Y5, (AX)
+	VCMPPS       $0x1a, Y6, Y5, Y5
+	VMOVMSKPS    Y5, R11
+
+singlehit_next:
+	TESTQ  R11, R11
+	JZ     singlehit
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    singlehit_next
+
+singlehit:
+	ADDQ $0x08, R10
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, DX
+	ADDQ $0x00000020, BX
+	ADDQ $0x00000020, SI
+	ADDQ $0x00000020, AX
+	SUBQ $0x00000008, DI
+	JMP  single
+
+	// Tail through a mask.
+tail:
+	TESTQ   DI, DI
+	JZ      done
+	LEAQ    tailmaskAVX2<>+0(SB), R11
+	NEGQ    DI
+	VMOVDQU 32(R11)(DI*4), Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    x+8(FP), DI
+	MOVQ    d+32(FP), R11
+	TESTQ   R11, R11
+	JZ      taildim_done
+
+taildim:
+	VBROADCASTSS (DI), Y7
+	VMASKMOVPS   (CX), Y5, Y8
+	VSUBPS       Y7, Y8, Y8
+	VFMADD231PS  Y8, Y8, Y6
+	ADDQ         $0x04, DI
+	ADDQ         ldbytes+24(FP), CX
+	DECQ         R11
+	JNZ          taildim
+
+taildim_done:
+	VMULPS       screenconstAVX2<>+64(SB), Y6, Y6
+	VSQRTPS      Y6, Y6
+	VMOVUPS      screenconstAVX2<>+96(SB), Y7
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y6, Y7
+	VFMADD213PS  screenconstAVX2<>+32(SB), Y6, Y7
+	VXORPS       screenmaskAVX2<>+32(SB), Y6, Y6
+	VMAXPS       exp32constAVX2<>+0(SB), Y6, Y6
+	VMINPS       exp32constAVX2<>+32(SB), Y6, Y6
+	VMULPS       exp32constAVX2<>+64(SB), Y6, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y6, Y9
+	VFNMADD231PS exp32constAVX2<>+96(SB), Y8, Y9
+	VFNMADD231PS exp32constAVX2<>+128(SB), Y8, Y9
+	VMOVUPS      exp32constAVX2<>+160(SB), Y6
+	VFMADD213PS  exp32constAVX2<>+192(SB), Y9, Y6
+	VFMADD213PS  exp32constAVX2<>+224(SB), Y9, Y6
+	VFMADD213PS  exp32constAVX2<>+256(SB), Y9, Y6
+	VFMADD213PS  exp32constAVX2<>+288(SB), Y9, Y6
+	VFMADD213PS  exp32constAVX2<>+320(SB), Y9, Y6
+	VFMADD213PS  exp32constAVX2<>+352(SB), Y9, Y6
+	VFMADD213PS  exp32constAVX2<>+384(SB), Y9, Y6
+	VCVTPS2DQ    Y8, Y8
+	VPADDD       exp32biasAVX2<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y0, Y6, Y6
+	VMASKMOVPS   (DX), Y5, Y0
+	VSUBPS       Y0, Y6, Y6
+	VMASKMOVPS   (BX), Y5, Y0
+	VMULPS       Y0, Y1, Y0
+	VMULPS       Y0, Y6, Y6
+	VANDPS       screenmaskAVX2<>+0(SB), Y6, Y6
+	VMOVUPS      screenconstAVX2<>+32(SB), Y0
+	VSUBPS       Y6, Y0, Y6
+	VMOVAPS      Y4, Y0
+	VMASKMOVPS   (SI), Y5, Y1
+	VFMADD231PS  Y1, Y2, Y0
+	VMASKMOVPS   (BX), Y5, Y1
+	VFMADD231PS  Y1, Y3, Y0
+	VMASKMOVPS   Y6, Y5, (AX)
+	VCMPPS       $0x1a, Y0, Y6, Y0
+	VMOVMSKPS    Y0, AX
+	VMOVMSKPS    Y5, CX
+	ANDQ         CX, AX
+
+tailhit_next:
+	TESTQ  AX, AX
+	JZ     tailhit
+	TZCNTQ AX, CX
+	ADDQ   R10, CX
+	MOVL   CX, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  AX, AX
+	JMP    tailhit_next
+
+tailhit:
+	ADDQ $0x08, R10
+
+done:
+	VZEROUPPER
+	MOVQ R9, ret+104(FP)
+	RET

@@ -2,11 +2,11 @@
 
 package kernels
 
-func screenRBF32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+func screenRow32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
 	n, d := len(out), len(x)
 	lv := current()
 	if lv == levelGeneric {
-		return screenRBF32Generic(out, x, bt, ldbt, g, sc, c1, s2, sq, wq, r1, t0, idx)
+		return screenRow32Generic(matern, out, x, bt, ldbt, g, sc, c1, s2, sq, wq, r1, t0, idx)
 	}
 	if raceEnabled {
 		raceRead(x)
@@ -23,8 +23,14 @@ func screenRBF32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq
 	if d > 0 {
 		xp, bp = &x[0], &bt[0]
 	}
-	if lv == levelAVX512 {
-		return screenRBF32AVX512(&out[0], xp, bp, 4*ldbt, d, &g[0], &sc[0], &c1[0], n, s2, sq, wq, r1, t0, &idx[0])
+	f := screenRBF32AVX2
+	switch {
+	case lv == levelAVX512 && matern:
+		f = screenMatern32AVX512
+	case lv == levelAVX512:
+		f = screenRBF32AVX512
+	case matern:
+		f = screenMatern32AVX2
 	}
-	return screenRBF32AVX2(&out[0], xp, bp, 4*ldbt, d, &g[0], &sc[0], &c1[0], n, s2, sq, wq, r1, t0, &idx[0])
+	return f(&out[0], xp, bp, 4*ldbt, d, &g[0], &sc[0], &c1[0], n, s2, sq, wq, r1, t0, &idx[0])
 }

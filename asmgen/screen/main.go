@@ -1,7 +1,7 @@
-// Command screen generates the fused float32 screening row of package
-// kernels: RBF kernel values from float32 coordinates, the residual
-// correlation against float32 dot products and 1 - |rho|, with a threshold
-// test, for AVX-512 and AVX2+FMA.
+// Command screen generates the fused float32 screening rows of package
+// kernels: RBF or Matern 5/2 kernel values from float32 coordinates, the
+// residual correlation against float32 dot products and 1 - |rho|, with a
+// threshold test, for AVX-512 and AVX2+FMA.
 package main
 
 import (
@@ -25,7 +25,8 @@ const ngtUQ = 0x1A
 func main() {
 	ConstraintExpr("!purego")
 	for _, isa := range vecgen.All {
-		row(isa)
+		row(isa, false)
+		row(isa, true)
 	}
 	Generate()
 }
@@ -33,21 +34,26 @@ func main() {
 // rowGen holds one kernel's registers and constants.
 type rowGen struct {
 	isa                   vecgen.ISA
+	matern                bool
 	bt, g, sc, c1, n, out Register
 	exp                   []Mem
 	half, one, abs        Mem
+	five, third, sign     Mem
 	s2, sq, wq, r1, t0    VecVirtual
 	comp                  *vecgen.Compactor
 }
 
-func row(isa vecgen.ISA) {
-	name := "screenRBF32" + isa.Name
+func row(isa vecgen.ISA, matern bool) {
+	name, kv := "screenRBF32"+isa.Name, "K = s2*exp(-r2/2)"
+	if matern {
+		name, kv = "screenMatern32"+isa.Name, "K = (exp(-t)*((t*(1/3)+1)*t+1))*s2 with t = sqrt(r2*5)"
+	}
 	TEXT(name, NOSPLIT, "func(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int")
 	Doc(name+" computes, for j < n, r2 = sum_k (bt[k*ldbt+j]-x[k])^2 (FMA chain over k;",
-		"ldbytes = 4 ldbt), K = s2*exp(-r2/2), rho = (K-gram[j])*(sc[j]*sq) and out[j] =",
-		"1-|rho|, and appends to idx every j with !(out[j] > t), t = t0 + wq*c1[j] +",
+		"ldbytes = 4 ldbt), "+kv+", rho = (K-gram[j])*(sc[j]*sq) and",
+		"out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = t0 + wq*c1[j] +",
 		"r1*sc[j] (FMA steps in that order); it returns their count.", vecgen.Exp32Doc+".")
-	g := &rowGen{isa: isa}
+	g := &rowGen{isa: isa, matern: matern}
 	g.out = Load(Param("out"), GP64())
 	g.bt = Load(Param("bt"), GP64())
 	g.g = Load(Param("gram"), GP64())
@@ -55,9 +61,10 @@ func row(isa vecgen.ISA) {
 	g.c1 = Load(Param("c1"), GP64())
 	g.n = Load(Param("n"), GP64())
 	g.exp = isa.Exp32Consts()
-	c := isa.ConstsF32("screenconst", -0.5, 1)
-	g.half, g.one = c[0], c[1]
-	g.abs = isa.ConstsU32("screenabs", 0x7fffffff)[0]
+	c := isa.ConstsF32("screenconst", -0.5, 1, 5, 1.0/3)
+	g.half, g.one, g.five, g.third = c[0], c[1], c[2], c[3]
+	masks := isa.ConstsU32("screenmask", 0x7fffffff, 0x80000000)
+	g.abs, g.sign = masks[0], masks[1]
 	g.s2, g.sq, g.wq, g.r1, g.t0 = isa.Vec(), isa.Vec(), isa.Vec(), isa.Vec(), isa.Vec()
 	VBROADCASTSS(vecgen.ParamAddr("s2"), g.s2)
 	VBROADCASTSS(vecgen.ParamAddr("sq"), g.sq)
@@ -128,8 +135,7 @@ func (g *rowGen) apply(vs []VecVirtual, u0 int, tail *vecgen.Tail) []VecVirtual 
 		tail.Load(Mem{Base: p}, t)
 		return t
 	}
-	each(func(i int, v VecVirtual) { VMULPS(g.half, v, v) })
-	g.isa.Exp32(g.exp, vs...)
+	g.kernel(vs)
 	each(func(i int, v VecVirtual) { VMULPS(g.s2, v, v) })
 	each(func(i int, v VecVirtual) { VSUBPS(in(g.g, i), v, v) }) // K - g
 	s := make([]VecVirtual, len(vs))
@@ -145,6 +151,32 @@ func (g *rowGen) apply(vs []VecVirtual, u0 int, tail *vecgen.Tail) []VecVirtual 
 	each(func(i int, v VecVirtual) { VFMADD231PS(in(g.c1, i), g.wq, s[i]) })
 	each(func(i int, v VecVirtual) { VFMADD231PS(in(g.sc, i), g.r1, s[i]) })
 	return s
+}
+
+// kernel turns r2 into the kernel value without s2, for all of vs.
+func (g *rowGen) kernel(vs []VecVirtual) {
+	each := func(f func(i int, v VecVirtual)) {
+		for i, v := range vs {
+			f(i, v)
+		}
+	}
+	if !g.matern {
+		each(func(i int, v VecVirtual) { VMULPS(g.half, v, v) })
+		g.isa.Exp32(g.exp, vs...)
+		return
+	}
+	p := make([]VecVirtual, len(vs))
+	each(func(i int, v VecVirtual) { VMULPS(g.five, v, v) })
+	each(func(i int, v VecVirtual) { VSQRTPS(v, v) }) // t
+	each(func(i int, v VecVirtual) {
+		p[i] = g.isa.Vec()
+		VMOVUPS(g.third, p[i])
+	})
+	each(func(i int, v VecVirtual) { VFMADD213PS(g.one, v, p[i]) }) // t/3 + 1
+	each(func(i int, v VecVirtual) { VFMADD213PS(g.one, v, p[i]) }) // (t/3 + 1) t + 1
+	each(func(i int, v VecVirtual) { VXORPS(g.sign, v, v) })        // -t
+	g.isa.Exp32(g.exp, vs...)
+	each(func(i int, v VecVirtual) { VMULPS(p[i], v, v) })
 }
 
 // advance moves the column pointers on by k vectors.

@@ -235,8 +235,8 @@ func (r *Residual) ScreenTile(w *Workspace, lo2 []float64, ldd int, qs *Set, q B
 	zeroSelf(w, lo2, ldd, qs, q, cs, c)
 }
 
-// ScreenRows implements Screener. With the RBF kernel (sets carrying
-// F32) it runs the fused float32 row (screen32.go). Otherwise, per row,
+// ScreenRows implements Screener. On sets carrying F32 it runs the fused
+// float32 row (screen32.go). Otherwise (the lookup gate), per row,
 // one bound covers the block:
 // B_i = E w_i max_j w_j + 2m 2^-149 sq_i max_j sc_j + 16u (the terms of the
 // pair bound at the block's largest candidate weight), so the fused

@@ -6,12 +6,12 @@ import (
 	"github.com/pcct/pcct/kernels"
 )
 
-// The fused float32 screening row (RBF kernel).
+// The fused float32 screening row.
 //
 // The float64 kernel tile (one exp per pair, 8 lanes) and the float64
 // epilogue cost about a third of a screened tile's time once its dot
-// products run in float32. For the RBF kernel ScreenRows therefore runs
-// kernels.ScreenRBF32 instead: kernel value, residual correlation and
+// products run in float32. ScreenRows therefore runs kernels.ScreenRBF32
+// (or ScreenMatern32) instead: kernel value, residual correlation and
 // 1 - |rho| in float32 (16 lanes), from coordinates moved by the data's
 // centre and rounded to float32, with the threshold test fused. Its
 // result out = 1 - |rho32'| differs from the float64 path's 1 - |rho64|
@@ -20,7 +20,7 @@ import (
 //	B = (E + 5.2v) w_q w_c + (2m 2^-149 + EK + 5.1v s2) sq sc + 2v (1 + |out|)
 //
 // with E the dot product's factor (screenFactor), EK = s2 (α + v + β (|a|
-// + |b|)) the kernel value's error (kernels.RBF32Error, a and b the two
+// + |b|)) the kernel value's error (kernels.RBF32Error or Matern32Error, a and b the two
 // points' coordinates from the centre; v for s2's own rounding), five
 // roundings of the residual (sc and sq to float32, their product, K - g
 // and the product with it; |K - g| <= s2 + 1.01 |V_q||V_c|) and the
@@ -64,10 +64,10 @@ type Fused32 struct {
 }
 
 // fused32 returns s's Fused32 (s has X, ISP and SW), or nil when the
-// fused row does not apply: another kernel, or a point too far from the
-// centre.
+// fused row does not apply: a point too far from the centre, or a variance
+// beyond fusedLimit.
 func (r *Residual) fused32(s *Set) *Fused32 {
-	if r.kernel != RBF || !(r.s2 < fusedLimit) {
+	if !(r.s2 < fusedLimit) {
 		return nil
 	}
 	n, d := s.N, s.D
@@ -114,7 +114,8 @@ func fusedOK(margin Margin, qs, cs *Set) bool {
 	return margin == nil && qs.F32 != nil && cs.F32 != nil
 }
 
-// screenRowsFused is ScreenRows through kernels.ScreenRBF32.
+// screenRowsFused is ScreenRows through kernels.ScreenRBF32 or
+// ScreenMatern32.
 func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits) {
 	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
 	fq, fc := qs.F32, cs.F32
@@ -132,7 +133,11 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 	sq := rowsOf(&w.isp, qs.ISP, 1, q)
 	const u, v = 0x1p-53, 0x1p-24
 	e := screenFactor(kernels.Impl(), m) + 5.2*v
-	alpha, beta := kernels.RBF32Error(d)
+	row32, bound := kernels.ScreenRBF32, kernels.RBF32Error
+	if r.kernel == Matern52 {
+		row32, bound = kernels.ScreenMatern32, kernels.Matern32Error
+	}
+	alpha, beta := bound(d)
 	s2 := r.s2
 	kc := 2*float64(m)*0x1p-149 + s2*(alpha+v) + 5.1*v*s2 // the (a, b)-free part of the sq sc term
 	scmax, swmax := float32(0), float32(0)
@@ -162,7 +167,7 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 			t0 = up32(t + 2.01*v*top)                                            // two FMA roundings
 		}
 		row := w.out32[:nc]
-		nh := kernels.ScreenRBF32(row, w.x32, ct, ldc, w.g32[i*nc:(i+1)*nc], sc32[:nc], sw32[:nc], float32(s2), float32(sq[i]), wq32, r1, t0, w.hits)
+		nh := row32(row, w.x32, ct, ldc, w.g32[i*nc:(i+1)*nc], sc32[:nc], sw32[:nc], float32(s2), float32(sq[i]), wq32, r1, t0, w.hits)
 		for _, j := range w.hits[:nh] {
 			if isOwn(mine, j) {
 				continue

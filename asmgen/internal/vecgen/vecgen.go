@@ -316,6 +316,9 @@ func (s ISA) NewCompactorPS(idx, count Register, pred uint8) *Compactor {
 	return s.newCompactor(idx, count, 4, pred)
 }
 
+// iotaTables are the compactors' lane-index tables, emitted once per file.
+var iotaTables = map[string]Mem{}
+
 func (s ISA) newCompactor(idx, count Register, es int, pred uint8) *Compactor {
 	c := &Compactor{isa: s, es: es, pred: pred, idx: idx, count: count}
 	XORQ(count, count)
@@ -325,12 +328,16 @@ func (s ISA) newCompactor(idx, count Register, es int, pred uint8) *Compactor {
 		if es == 4 {
 			name = "iota32x16" + s.Name
 		}
-		iota := GLOBL(name, RODATA|NOPTR)
-		for i := 0; i < lanes; i++ {
-			DATA(4*i, U32(uint32(i)))
-		}
-		for i := 0; i < lanes; i++ {
-			DATA(4*lanes+4*i, U32(uint32(lanes)))
+		iota, ok := iotaTables[name]
+		if !ok {
+			iota = GLOBL(name, RODATA|NOPTR)
+			for i := 0; i < lanes; i++ {
+				DATA(4*i, U32(uint32(i)))
+			}
+			for i := 0; i < lanes; i++ {
+				DATA(4*lanes+4*i, U32(uint32(lanes)))
+			}
+			iotaTables[name] = iota
 		}
 		if es == 4 {
 			c.lane = ZMM()
