@@ -155,7 +155,8 @@ func TestScreenRefusals(t *testing.T) {
 // TestScreenRows: every candidate within a row's threshold is a hit, and
 // every hit's bounds hold the float64 distance, under every
 // implementation, for ranges and ids, with the queries' own points in the
-// tile and infinite thresholds.
+// tile and infinite thresholds; through the fused float32 row and through
+// the float64 kernel tile (the path of sets without Fused32).
 func TestScreenRows(t *testing.T) {
 	every.Impl(t, func(t *testing.T) {
 		for _, c := range screenCases() {
@@ -164,41 +165,48 @@ func TestScreenRows(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.EnableScreening()
-			n := c.n
-			ids := make([]int32, 0, n/3)
-			for j := n - 1; j >= 0; j -= 3 {
-				ids = append(ids, int32(j))
+			if m.data.F32 == nil {
+				t.Fatalf("%s: no fused inputs after EnableScreening", c.name)
 			}
-			w := NewWorkspace()
-			for _, blk := range []Block{Range(0, n), List(ids)} {
-				q := Range(n/2, n/2+40)
-				nq, nc := q.Len(), blk.Len()
-				d64 := make([]float64, nq*nc)
-				m.Tile(w, d64, nc, m.Data(), q, m.Data(), blk)
-				kth2 := make([]float64, nq)
-				for i := range kth2 {
-					row := append([]float64(nil), d64[i*nc:(i+1)*nc]...)
-					slices.Sort(row)
-					kth2[i] = row[min(len(row)-1, 1+i%12)] * row[min(len(row)-1, 1+i%12)]
-					if i%7 == 0 {
-						kth2[i] = math.Inf(1)
-					}
+			fused := m.data.F32
+			for _, f := range []*Fused32{fused, nil} { // the fused row, then the float64 kernel tile
+				m.data.F32 = f
+				n := c.n
+				ids := make([]int32, 0, n/3)
+				for j := n - 1; j >= 0; j -= 3 {
+					ids = append(ids, int32(j))
 				}
-				var h ScreenHits
-				m.ScreenRows(w, m.Data(), q, m.Data(), blk, kth2, nil, &h)
-				got := map[[2]int32]int{}
-				for x := range h.Cand {
-					got[[2]int32{h.Query[x], h.Cand[x]}] = x
-				}
-				for i := range nq {
-					for j := range nc {
-						dd := d64[i*nc+j] * d64[i*nc+j]
-						x, ok := got[[2]int32{int32(i), int32(blk.At(j))}]
-						if dd <= kth2[i] && !ok {
-							t.Fatalf("%s: row %d candidate %d at d64² %v within %v dropped", c.name, i, blk.At(j), dd, kth2[i])
+				w := NewWorkspace()
+				for _, blk := range []Block{Range(0, n), List(ids)} {
+					q := Range(n/2, n/2+40)
+					nq, nc := q.Len(), blk.Len()
+					d64 := make([]float64, nq*nc)
+					m.Tile(w, d64, nc, m.Data(), q, m.Data(), blk)
+					kth2 := make([]float64, nq)
+					for i := range kth2 {
+						row := append([]float64(nil), d64[i*nc:(i+1)*nc]...)
+						slices.Sort(row)
+						kth2[i] = row[min(len(row)-1, 1+i%12)] * row[min(len(row)-1, 1+i%12)]
+						if i%7 == 0 {
+							kth2[i] = math.Inf(1)
 						}
-						if ok && (h.Lo2[x] > dd || h.Hi2[x] < dd) {
-							t.Fatalf("%s: row %d candidate %d: d64² %v outside [%v, %v]", c.name, i, blk.At(j), dd, h.Lo2[x], h.Hi2[x])
+					}
+					var h ScreenHits
+					m.ScreenRows(w, m.Data(), q, m.Data(), blk, kth2, nil, &h)
+					got := map[[2]int32]int{}
+					for x := range h.Cand {
+						got[[2]int32{h.Query[x], h.Cand[x]}] = x
+					}
+					for i := range nq {
+						for j := range nc {
+							dd := d64[i*nc+j] * d64[i*nc+j]
+							x, ok := got[[2]int32{int32(i), int32(blk.At(j))}]
+							if dd <= kth2[i] && !ok {
+								t.Fatalf("%s: row %d candidate %d at d64² %v within %v dropped", c.name, i, blk.At(j), dd, kth2[i])
+							}
+							if ok && (h.Lo2[x] > dd || h.Hi2[x] < dd) {
+								t.Fatalf("%s: row %d candidate %d: d64² %v outside [%v, %v]", c.name, i, blk.At(j), dd, h.Lo2[x], h.Hi2[x])
+							}
 						}
 					}
 				}
@@ -218,6 +226,50 @@ func TestUp32(t *testing.T) {
 	for _, x := range []float64{0, 0x1p-149, 0x1p-160, 1, math.MaxFloat32, math.Inf(1)} {
 		if f := up32(x); !(float64(f) >= x) {
 			t.Fatalf("up32(%g) = %g, below", x, f)
+		}
+	}
+}
+
+// TestFused32Applies: the fused row's inputs exist after EnableScreening
+// for both kernels, follow the points through Pack, and are left out (the
+// float64 kernel tile then screens) for a variance or a spread of the
+// coordinates beyond fusedLimit.
+func TestFused32Applies(t *testing.T) {
+	x := []float64{0, 0, 1, 0, 0, 1, 1, 1, 0.5, 0.5, 0.2, 0.7}
+	for _, tc := range []struct {
+		name string
+		x    []float64
+		cfg  ResidualConfig
+		want bool
+	}{
+		{"rbf", x, ResidualConfig{Inducing: 3, Seed: 1}, true},
+		{"matern", x, ResidualConfig{Kernel: Matern52, Inducing: 3, Seed: 1}, true},
+		{"variance 1e16", x, ResidualConfig{Variance: 1e16, Inducing: 3, Seed: 1}, false},
+		{"spread 1e16", append(slices.Clone(x), 1e16, 1e16), ResidualConfig{Inducing: 3, Seed: 1}, false},
+	} {
+		n := len(tc.x) / 2
+		m, err := NewResidual(context.Background(), tc.x, n, 2, tc.cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := m.EnableScreening(); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Data().F32 != nil; got != tc.want {
+			t.Fatalf("%s: fused inputs %v, want %v", tc.name, got, tc.want)
+		}
+		if !tc.want {
+			continue
+		}
+		p := Pack(m.Data(), List([]int32{3, 1}))
+		f := m.Data().F32
+		for k := range 2 {
+			if p.F32.XT[k*2] != f.XT[k*n+3] || p.F32.XT[k*2+1] != f.XT[k*n+1] {
+				t.Fatalf("%s: packed coordinates %v, from %v", tc.name, p.F32.XT, f.XT)
+			}
+		}
+		if p.F32.Norm[0] != f.Norm[3] || p.F32.ISP[1] != f.ISP[1] || p.F32.SW[0] != f.SW[3] {
+			t.Fatalf("%s: packed norms or weights differ", tc.name)
 		}
 	}
 }
