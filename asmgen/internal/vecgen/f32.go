@@ -11,29 +11,12 @@ import (
 // ConstsF32 emits a table of float32 constants, each repeated across one
 // vector, and returns one memory operand per constant.
 func (s ISA) ConstsF32(name string, vals ...float32) []Mem {
-	return s.table4(name, len(vals), func(i int) Constant { return F32(vals[i]) })
+	return s.tableES(name, len(vals), 4, func(i int) Constant { return F32(vals[i]) })
 }
 
 // ConstsU32 is ConstsF32 for 32-bit patterns (integers, masks).
 func (s ISA) ConstsU32(name string, vals ...uint32) []Mem {
-	return s.table4(name, len(vals), func(i int) Constant { return U32(vals[i]) })
-}
-
-// table4 is table for 4-byte constants.
-func (s ISA) table4(name string, n int, val func(int) Constant) []Mem {
-	if c, ok := constCache[name+s.Name]; ok {
-		return c
-	}
-	m := GLOBL(name+s.Name, RODATA|NOPTR)
-	out := make([]Mem, n)
-	for i := range out {
-		for l := 0; l < s.Lanes(4); l++ {
-			DATA(s.Bytes*i+4*l, val(i))
-		}
-		out[i] = m.Offset(s.Bytes * i)
-	}
-	constCache[name+s.Name] = out
-	return out
+	return s.tableES(name, len(vals), 4, func(i int) Constant { return U32(vals[i]) })
 }
 
 // Exp32Doc describes Exp32; generators copy it into their docs.

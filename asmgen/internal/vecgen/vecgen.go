@@ -142,14 +142,19 @@ var constCache = map[string][]Mem{}
 // table emits n 8-byte constants, each repeated across one vector, once per
 // name and ISA.
 func (s ISA) table(name string, n int, val func(int) Constant) []Mem {
+	return s.tableES(name, n, 8, val)
+}
+
+// tableES is table for constants of es bytes.
+func (s ISA) tableES(name string, n, es int, val func(int) Constant) []Mem {
 	if c, ok := constCache[name+s.Name]; ok {
 		return c
 	}
 	m := GLOBL(name+s.Name, RODATA|NOPTR)
 	out := make([]Mem, n)
 	for i := range out {
-		for l := 0; l < s.Lanes(8); l++ {
-			DATA(s.Bytes*i+8*l, val(i))
+		for l := 0; l < s.Lanes(es); l++ {
+			DATA(s.Bytes*i+es*l, val(i))
 		}
 		out[i] = m.Offset(s.Bytes * i)
 	}
