@@ -22,7 +22,8 @@ type memEstimate struct {
 // 4-byte V with float32), answering rows queries: the coordinates (and
 // their transpose), V, p and 1/sqrt(p), the tree's arrays, the answer
 // (int32 indices and float64 distances) and its int64 copy for the output
-// (with screen, V's float32 copy),
+// (with screen, V's float32 copy and the fused row's per-point inputs:
+// float32 coordinates, norms, weights),
 // plus the runtime's base and a 25 % margin for the garbage collector at
 // 20 % growth and the workers' scratch.
 func estimateMemory(n, d, m, rows, k int, float32V, screen bool) memEstimate {
@@ -35,6 +36,9 @@ func estimateMemory(n, d, m, rows, k int, float32V, screen bool) memEstimate {
 		v *= 1.5 // the float32 copy screening keeps
 	}
 	coords := 2 * fn * float64(d) * 8
+	if screen {
+		coords += fn * (float64(d)*4 + 16)
+	}
 	tree := fn * 100
 	answer := fr * fk * (4 + 8 + 8)
 	e := memEstimate{total: 1.25*(coords+v+16*fn+tree+answer) + 64<<20}
