@@ -67,7 +67,7 @@ type Fused32 struct {
 // fused row does not apply: a point too far from the centre, or a variance
 // beyond fusedLimit.
 func (r *Residual) fused32(s *Set) *Fused32 {
-	if !(r.s2 < fusedLimit) {
+	if r.centre == nil || !(r.s2 < fusedLimit) {
 		return nil
 	}
 	n, d := s.N, s.D
