@@ -34,6 +34,18 @@ func DotTile(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q
 	}
 }
 
+// DotTileLower is DotTile for a B whose row j is zero beyond element j
+// (b[j*ldb+k] = 0 for k > j, a lower-triangular factor as rows), which an
+// implementation may exploit: the values are DotTile's bit for bit (the
+// terms it leaves out are products with +0; only an all-zero sum's sign
+// may differ). The AVX-512 kernels skip those terms, halving the flops of
+// c = m; the others compute DotTile.
+func DotTileLower(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
+	if checkTile("DotTileLower", g, ldg, a, lda, b, ldb, nil, q, c, m) {
+		dotTileLowerF64(g, ldg, a, lda, b, ldb, q, c, m)
+	}
+}
+
 // DotTile32 is DotTile in float32, accumulated in float32
 // (|Δ| <= 2 m eps32 Σ_k |a_ik b_jk| against the generic loop).
 func DotTile32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int, q, c, m int) {

@@ -45,6 +45,14 @@ func dotTileF64(g []float64, ldg int, a []float64, lda int, b []float64, ldb int
 	dotTileGeneric(g, ldg, a, lda, b, ldb, q, c, m)
 }
 
+func dotTileLowerF64(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
+	if k := dotF64Packed[current()]; k != nil {
+		k.driveLower(g, ldg, a, lda, b, ldb, nil, q, c, m, 8, true)
+		return
+	}
+	dotTileF64(g, ldg, a, lda, b, ldb, q, c, m)
+}
+
 func dotTileF32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int, q, c, m int) {
 	if k := dotF32Blocks[current()]; k != nil {
 		k.drive(g, ldg, a, lda, b, ldb, nil, q, c, m, 4)

@@ -42,6 +42,14 @@ var (
 // padded with zero rows (computed, never stored), so every kernel call reads
 // whole panels and whole groups of 8 rows.
 func (k *packedKernels[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int) {
+	k.driveLower(g, ldg, a, lda, b, ldb, rows, q, c, m, es, false)
+}
+
+// driveLower is drive; with lower, row j of B is known to be zero beyond
+// element j (B lower triangular), and each group of 8 B rows stops its sum
+// there: the terms left out are products with +0, which change no sum
+// (the kernels add the terms in order of k), so the values are DotTile's.
+func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int, lower bool) {
 	if tileTrivial(g, ldg, a, lda, b, ldb, rows, q, c, m) {
 		return
 	}
@@ -104,6 +112,8 @@ func (k *packedKernels[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int,
 						kf(pa, m, &lastB[0], m, out, ldg, nr, c-j)
 					case rows != nil:
 						kr(pa, m, &b[0], ldb, &rows[j], out, ldg, nr, packedCols)
+					case lower:
+						kf(pa, min(m, j+packedCols), &b[j*ldb], ldb, out, ldg, nr, packedCols)
 					default:
 						kf(pa, m, &b[j*ldb], ldb, out, ldg, nr, packedCols)
 					}

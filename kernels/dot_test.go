@@ -431,3 +431,32 @@ func TestDotTileNoAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestDotTileLower: with B lower triangular (row j zero beyond element j),
+// DotTileLower gives DotTile's values bit for bit under every
+// implementation, for whole and partial column groups, strides and m not
+// a multiple of the vector.
+func TestDotTileLower(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(21, 22))
+		for _, sh := range [][3]int{{1, 1, 1}, {5, 8, 8}, {24, 16, 16}, {30, 37, 37}, {50, 64, 64}, {7, 20, 33}, {64, 256, 256}} {
+			q, c, m := sh[0], sh[1], sh[2]
+			lda, ldb, ldg := m+r.IntN(3), m+r.IntN(3), c+r.IntN(3)
+			a := randSlice(r, q*lda, -1, 1)
+			b := randSlice(r, c*ldb, -1, 1)
+			for j := range c {
+				for k := j + 1; k < m; k++ {
+					b[j*ldb+k] = 0
+				}
+			}
+			want, got := make([]float64, q*ldg), make([]float64, q*ldg)
+			DotTile(want, ldg, a, lda, b, ldb, q, c, m)
+			DotTileLower(got, ldg, a, lda, b, ldb, q, c, m)
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) && !(got[i] == 0 && want[i] == 0) {
+					t.Fatalf("q=%d c=%d m=%d: element %d is %v, DotTile %v", q, c, m, i, got[i], want[i])
+				}
+			}
+		}
+	})
+}

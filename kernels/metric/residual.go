@@ -319,7 +319,7 @@ func (r *Residual) embedScaled(ctx context.Context, xs []float64, n int) (*Set, 
 		// K(X_block, U), then V_block = K(X_block, U) L⁻ᵀ: row a of L⁻¹
 		// against each kernel row is one dot tile.
 		r.kernelTile(kxu[w], m, xs[lo*d:], d, r.ut, m, hi-lo, m)
-		kernels.DotTile(v[lo*m:hi*m], m, kxu[w], m, r.linv, m, hi-lo, m, m)
+		kernels.DotTileLower(v[lo*m:hi*m], m, kxu[w], m, r.linv, m, hi-lo, m, m)
 		for i := lo; i < hi; i++ {
 			var ss float64
 			for _, x := range v[i*m : (i+1)*m] {
