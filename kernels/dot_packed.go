@@ -67,7 +67,7 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 	defer k.scratch.Put(bufp)
 	ap, lastA, lastB := buf[:ablock*m], buf[ablock*m:(ablock+L)*m], buf[(ablock+L)*m:]
 	if cfull < c {
-		clear(lastB)
+		clear(lastB[(c-cfull)*m:]) // the padding rows; the others are copied over
 		for j := cfull; j < c; j++ {
 			id := j
 			if rows != nil {
@@ -90,7 +90,7 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 					continue
 				}
 				// The last rows, padded with zero rows.
-				clear(lastA)
+				clear(lastA[(iend-i0-s)*m:])
 				for i := i0 + s; i < iend; i++ {
 					copy(lastA[(i-i0-s)*m:(i-i0-s+1)*m], a[i*lda:i*lda+m])
 				}
