@@ -92,19 +92,29 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 	}
 	raw := opt
 	opt.defaults()
-	if !opt.Predecessor {
-		best, err := bruteAllSymmetric(ctx, m, opt)
-		return wrap(best, err)
-	}
 	data := m.Data()
 	sc, err := newScreening(m, data, opt)
 	if err != nil {
 		return nil, err
 	}
+	if !opt.Predecessor && (sc == nil || sc.off.Load()) {
+		// Unscreened, every pair once, offered to both of its points.
+		best, err := bruteAllSymmetric(ctx, m, opt)
+		if opt.ScreenStats != nil {
+			*opt.ScreenStats = sc.stats()
+		}
+		return wrap(best, err)
+	}
+	// Screened all-points rows scan every candidate but their own point:
+	// twice the pairs of the symmetric scan, in float32.
+	rule := predecessors
+	if !opt.Predecessor {
+		rule = notSelf
+	}
 	sc.tileShape(raw, &opt)
 	best := kernels.NewKBest(n, opt.K)
 	err = run(ctx, opt, queryBlocks(sc, data, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
-		scanQueries(m, qb.sc, w, buf, best, data, qb.rows, opt.CandidateBlock, true)
+		scanQueries(m, qb.sc, w, buf, best, data, qb.rows, opt.CandidateBlock, rule)
 	})
 	if opt.ScreenStats != nil {
 		*opt.ScreenStats = sc.stats()
@@ -212,7 +222,7 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 	sc.tileShape(raw, &opt)
 	best := kernels.NewKBest(qs.N, opt.K)
 	err = run(ctx, opt, queryBlocks(sc, qs, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
-		scanQueries(m, qb.sc, w, buf, best, qs, qb.rows, opt.CandidateBlock, false)
+		scanQueries(m, qb.sc, w, buf, best, qs, qb.rows, opt.CandidateBlock, allCands)
 	})
 	if opt.ScreenStats != nil {
 		*opt.ScreenStats = sc.stats()

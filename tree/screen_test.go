@@ -31,7 +31,7 @@ func screenCases() []screenCase {
 }
 
 // TestScreenExact: brute force with float32 screening gives the float64
-// answer bit for bit (predecessor mode and query sets; RBF and Matern;
+// answer bit for bit (predecessor mode, all points and query sets; RBF and Matern;
 // structureless, clustered and duplicated data; p at the floor), under
 // every implementation, and drops most candidates where the data has no
 // structure.
@@ -65,6 +65,22 @@ func TestScreenExact(t *testing.T) {
 				}
 				if c.name == "d8-ls1" && (st.Screened == 0 || st.Decided() < 0.5) {
 					t.Fatalf("%s k=%d: screening decided %.2f of %d pairs", c.name, k, st.Decided(), st.Screened)
+				}
+				// All points: the screened one-sided scan against the
+				// symmetric float64 one (a point is not its own neighbour,
+				// its duplicates are).
+				aopt := KNNOptions{K: k, Workers: 2, QueryBlock: 16, CandidateBlock: 64}
+				wantA, err := BruteAllKNN(context.Background(), m, aopt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				aopt.Gate = GateScreen
+				gotA, err := BruteAllKNN(context.Background(), m, aopt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !gotA.Equal(wantA) {
+					t.Fatalf("%s k=%d all points: %s", c.name, k, firstDiff(gotA, wantA))
 				}
 				qopt := KNNOptions{K: k, QueryBlock: 8, CandidateBlock: 100}
 				wantQ, _ := BruteKNN(context.Background(), m, qs, qopt)
