@@ -16,20 +16,22 @@ import (
 //	K      = s2 exp32(-r2/2)
 //	rho    = (K - g[j]) * (sc[j] * sq)
 //	out[j] = 1 - |rho|
-//	t_j    = t0 + wq c1[j] + r1 sc[j]     (two FMA steps)
+//	t_j    = max(t0, tc[j]) + wq c1[j] + r1 sc[j]   (two FMA steps)
 //
 // all in float32, and the columns with !(out[j] > t_j) (NaN passes) are
 // written to idx in ascending order; their count is returned. The
 // threshold t_j lets a caller give each pair its own error bound (wq c1[j]
-// for the dot product's, r1 sc[j] for the rest). out must not overlap the
+// for the dot product's, r1 sc[j] for the rest) and each column a base of
+// its own (tc: the candidate's k-th bound, when a tile serves both sides;
+// zeros otherwise). out must not overlap the
 // inputs; idx needs room for len(out) entries.
 //
 // exp32 is the same algorithm on every path (clamp to [-87, 0], Cody-Waite
 // reduction with ln2 in two parts, degree-7 Taylor polynomial, scaling by
 // 2^n); the paths may still differ in the last bits (the generic one
 // rounds a float64 FMA to float32). RBF32Error bounds them all.
-func ScreenRBF32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
-	return screen32(false, out, x, bt, ldbt, g, sc, c1, s2, sq, wq, r1, t0, idx)
+func ScreenRBF32(out, x, bt []float32, ldbt int, g, sc, c1, tc []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+	return screen32(false, out, x, bt, ldbt, g, sc, c1, tc, s2, sq, wq, r1, t0, idx)
 }
 
 // ScreenMatern32 is ScreenRBF32 for the Matern 5/2 kernel:
@@ -37,14 +39,14 @@ func ScreenRBF32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq
 //	t = sqrt(r2 * 5),   K = (exp32(-t) * ((t * (1/3) + 1) * t + 1)) * s2
 //
 // (the polynomial in two FMA steps). Matern32Error bounds K's error.
-func ScreenMatern32(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
-	return screen32(true, out, x, bt, ldbt, g, sc, c1, s2, sq, wq, r1, t0, idx)
+func ScreenMatern32(out, x, bt []float32, ldbt int, g, sc, c1, tc []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+	return screen32(true, out, x, bt, ldbt, g, sc, c1, tc, s2, sq, wq, r1, t0, idx)
 }
 
-func screen32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+func screen32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1, tc []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
 	n, d := len(out), len(x)
-	if len(g) < n || len(sc) < n || len(c1) < n || len(idx) < n {
-		panic(fmt.Sprintf("kernels: ScreenRBF32 inputs shorter than out (%d): g=%d sc=%d c1=%d idx=%d", n, len(g), len(sc), len(c1), len(idx)))
+	if len(g) < n || len(sc) < n || len(c1) < n || len(tc) < n || len(idx) < n {
+		panic(fmt.Sprintf("kernels: ScreenRBF32 inputs shorter than out (%d): g=%d sc=%d c1=%d tc=%d idx=%d", n, len(g), len(sc), len(c1), len(tc), len(idx)))
 	}
 	if n == 0 {
 		return 0
@@ -52,7 +54,7 @@ func screen32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float32, 
 	if d > 0 && (ldbt < n || len(bt) < (d-1)*ldbt+n) {
 		panic(fmt.Sprintf("kernels: ScreenRBF32 bt too short: %d for d=%d ldbt=%d n=%d", len(bt), d, ldbt, n))
 	}
-	return screenRow32(matern, out, x, bt, ldbt, g[:n], sc[:n], c1[:n], s2, sq, wq, r1, t0, idx)
+	return screenRow32(matern, out, x, bt, ldbt, g[:n], sc[:n], c1[:n], tc[:n], s2, sq, wq, r1, t0, idx)
 }
 
 // RBF32Error returns α and β such that, for the kernel value K32 of
@@ -127,7 +129,7 @@ func matern32(r2 float32) float32 {
 	return exp32(-t) * p
 }
 
-func screenRow32Generic(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+func screenRow32Generic(matern bool, out, x, bt []float32, ldbt int, g, sc, c1, tc []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
 	hits := 0
 	for j := range out {
 		var r2 float32
@@ -144,7 +146,7 @@ func screenRow32Generic(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 [
 		rho := (kv - g[j]) * (sc[j] * sq)
 		v := 1 - float32(math.Abs(float64(rho)))
 		out[j] = v
-		if !(v > fma32(r1, sc[j], fma32(wq, c1[j], t0))) {
+		if !(v > fma32(r1, sc[j], fma32(wq, c1[j], max(t0, tc[j])))) {
 			idx[hits] = int32(j)
 			hits++
 		}

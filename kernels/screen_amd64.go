@@ -6,28 +6,28 @@ package kernels
 
 // screenRBF32AVX512 computes, for j < n, r2 = sum_k (bt[k*ldbt+j]-x[k])^2 (FMA chain over k;
 // ldbytes = 4 ldbt), K = s2*exp(-r2/2), rho = (K-gram[j])*(sc[j]*sq) and
-// out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = t0 + wq*c1[j] +
-// r1*sc[j] (FMA steps in that order); it returns their count.
+// out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = max(t0, tc[j]) +
+// wq*c1[j] + r1*sc[j] (FMA steps in that order); it returns their count.
 // exp in float32 for x <= 0: clamp to [-87, 0], n = round(x log2 e), Cody-Waite reduction r = x - n ln2 (two float32 parts), degree-7 Taylor polynomial by Horner with FMA, then scaling by 2^n (VSCALEFPS on AVX-512, an exponent-built factor on AVX2).
-func screenRBF32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+func screenRBF32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
 
 // screenMatern32AVX512 computes, for j < n, r2 = sum_k (bt[k*ldbt+j]-x[k])^2 (FMA chain over k;
 // ldbytes = 4 ldbt), K = (exp(-t)*((t*(1/3)+1)*t+1))*s2 with t = sqrt(r2*5), rho = (K-gram[j])*(sc[j]*sq) and
-// out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = t0 + wq*c1[j] +
-// r1*sc[j] (FMA steps in that order); it returns their count.
+// out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = max(t0, tc[j]) +
+// wq*c1[j] + r1*sc[j] (FMA steps in that order); it returns their count.
 // exp in float32 for x <= 0: clamp to [-87, 0], n = round(x log2 e), Cody-Waite reduction r = x - n ln2 (two float32 parts), degree-7 Taylor polynomial by Horner with FMA, then scaling by 2^n (VSCALEFPS on AVX-512, an exponent-built factor on AVX2).
-func screenMatern32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+func screenMatern32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
 
 // screenRBF32AVX2 computes, for j < n, r2 = sum_k (bt[k*ldbt+j]-x[k])^2 (FMA chain over k;
 // ldbytes = 4 ldbt), K = s2*exp(-r2/2), rho = (K-gram[j])*(sc[j]*sq) and
-// out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = t0 + wq*c1[j] +
-// r1*sc[j] (FMA steps in that order); it returns their count.
+// out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = max(t0, tc[j]) +
+// wq*c1[j] + r1*sc[j] (FMA steps in that order); it returns their count.
 // exp in float32 for x <= 0: clamp to [-87, 0], n = round(x log2 e), Cody-Waite reduction r = x - n ln2 (two float32 parts), degree-7 Taylor polynomial by Horner with FMA, then scaling by 2^n (VSCALEFPS on AVX-512, an exponent-built factor on AVX2).
-func screenRBF32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+func screenRBF32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
 
 // screenMatern32AVX2 computes, for j < n, r2 = sum_k (bt[k*ldbt+j]-x[k])^2 (FMA chain over k;
 // ldbytes = 4 ldbt), K = (exp(-t)*((t*(1/3)+1)*t+1))*s2 with t = sqrt(r2*5), rho = (K-gram[j])*(sc[j]*sq) and
-// out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = t0 + wq*c1[j] +
-// r1*sc[j] (FMA steps in that order); it returns their count.
+// out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = max(t0, tc[j]) +
+// wq*c1[j] + r1*sc[j] (FMA steps in that order); it returns their count.
 // exp in float32 for x <= 0: clamp to [-87, 0], n = round(x log2 e), Cody-Waite reduction r = x - n ln2 (two float32 parts), degree-7 Taylor polynomial by Horner with FMA, then scaling by 2^n (VSCALEFPS on AVX-512, an exponent-built factor on AVX2).
-func screenMatern32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+func screenMatern32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int

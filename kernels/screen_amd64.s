@@ -4,56 +4,57 @@
 
 #include "textflag.h"
 
-// func screenRBF32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+// func screenRBF32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
 // Requires: AVX, AVX512DQ, AVX512F, POPCNT
-TEXT ·screenRBF32AVX512(SB), NOSPLIT, $0-112
+TEXT ·screenRBF32AVX512(SB), NOSPLIT, $0-120
 	MOVQ         out+0(FP), AX
 	MOVQ         bt+16(FP), CX
 	MOVQ         gram+40(FP), DX
 	MOVQ         sc+48(FP), BX
 	MOVQ         c1+56(FP), SI
-	MOVQ         n+64(FP), DI
-	VBROADCASTSS s2+72(FP), Z0
-	VBROADCASTSS sq+76(FP), Z1
-	VBROADCASTSS wq+80(FP), Z2
-	VBROADCASTSS r1+84(FP), Z3
-	VBROADCASTSS t0+88(FP), Z4
-	MOVQ         idx+96(FP), R8
-	XORQ         R9, R9
+	MOVQ         tc+64(FP), DI
+	MOVQ         n+72(FP), R8
+	VBROADCASTSS s2+80(FP), Z0
+	VBROADCASTSS sq+84(FP), Z1
+	VBROADCASTSS wq+88(FP), Z2
+	VBROADCASTSS r1+92(FP), Z3
+	VBROADCASTSS t0+96(FP), Z4
+	MOVQ         idx+104(FP), R9
+	XORQ         R10, R10
 	VMOVDQU32    iota32x16AVX512<>+0(SB), Z5
-	LEAQ         tailmaskAVX512<>+0(SB), R10
+	LEAQ         tailmaskAVX512<>+0(SB), R11
 
 	// Blocks of 4 vectors.
 block:
-	CMPQ   DI, $0x00000040
+	CMPQ   R8, $0x00000040
 	JL     single
 	VXORPS Z6, Z6, Z6
 	VXORPS Z7, Z7, Z7
 	VXORPS Z8, Z8, Z8
 	VXORPS Z9, Z9, Z9
-	MOVQ   x+8(FP), R11
-	MOVQ   CX, R12
-	MOVQ   d+32(FP), R13
-	TESTQ  R13, R13
+	MOVQ   x+8(FP), R12
+	MOVQ   CX, R13
+	MOVQ   d+32(FP), R14
+	TESTQ  R14, R14
 	JZ     blockdim_done
 
 blockdim:
-	VBROADCASTSS (R11), Z10
-	VMOVUPS      (R12), Z11
+	VBROADCASTSS (R12), Z10
+	VMOVUPS      (R13), Z11
 	VSUBPS       Z10, Z11, Z11
 	VFMADD231PS  Z11, Z11, Z6
-	VMOVUPS      64(R12), Z11
+	VMOVUPS      64(R13), Z11
 	VSUBPS       Z10, Z11, Z11
 	VFMADD231PS  Z11, Z11, Z7
-	VMOVUPS      128(R12), Z11
+	VMOVUPS      128(R13), Z11
 	VSUBPS       Z10, Z11, Z11
 	VFMADD231PS  Z11, Z11, Z8
-	VMOVUPS      192(R12), Z11
+	VMOVUPS      192(R13), Z11
 	VSUBPS       Z10, Z11, Z11
 	VFMADD231PS  Z11, Z11, Z9
-	ADDQ         $0x04, R11
-	ADDQ         ldbytes+24(FP), R12
-	DECQ         R13
+	ADDQ         $0x04, R12
+	ADDQ         ldbytes+24(FP), R13
+	DECQ         R14
 	JNZ          blockdim
 
 blockdim_done:
@@ -153,10 +154,10 @@ blockdim_done:
 	VSUBPS        Z7, Z11, Z7
 	VSUBPS        Z8, Z12, Z8
 	VSUBPS        Z9, Z13, Z9
-	VMOVAPS       Z4, Z10
-	VMOVAPS       Z4, Z11
-	VMOVAPS       Z4, Z12
-	VMOVAPS       Z4, Z13
+	VMAXPS        (DI), Z4, Z10
+	VMAXPS        64(DI), Z4, Z11
+	VMAXPS        128(DI), Z4, Z12
+	VMAXPS        192(DI), Z4, Z13
 	VFMADD231PS   (SI), Z2, Z10
 	VFMADD231PS   64(SI), Z2, Z11
 	VFMADD231PS   128(SI), Z2, Z12
@@ -170,12 +171,12 @@ blockdim_done:
 	KORTESTW      K1, K1
 	JZ            blockhit0
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 blockhit0:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
@@ -184,12 +185,12 @@ blockhit0:
 	KORTESTW      K1, K1
 	JZ            blockhit1
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 blockhit1:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
@@ -198,12 +199,12 @@ blockhit1:
 	KORTESTW      K1, K1
 	JZ            blockhit2
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 blockhit2:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
@@ -212,12 +213,12 @@ blockhit2:
 	KORTESTW      K1, K1
 	JZ            blockhit3
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 blockhit3:
 	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
@@ -225,29 +226,30 @@ blockhit3:
 	ADDQ   $0x00000100, DX
 	ADDQ   $0x00000100, BX
 	ADDQ   $0x00000100, SI
+	ADDQ   $0x00000100, DI
 	ADDQ   $0x00000100, AX
-	SUBQ   $0x00000040, DI
+	SUBQ   $0x00000040, R8
 	JMP    block
 
 	// Single vectors.
 single:
-	CMPQ   DI, $0x00000010
+	CMPQ   R8, $0x00000010
 	JL     tail
 	VXORPS Z6, Z6, Z6
-	MOVQ   x+8(FP), R11
-	MOVQ   CX, R12
-	MOVQ   d+32(FP), R13
-	TESTQ  R13, R13
+	MOVQ   x+8(FP), R12
+	MOVQ   CX, R13
+	MOVQ   d+32(FP), R14
+	TESTQ  R14, R14
 	JZ     singledim_done
 
 singledim:
-	VBROADCASTSS (R11), Z7
-	VMOVUPS      (R12), Z8
+	VBROADCASTSS (R12), Z7
+	VMOVUPS      (R13), Z8
 	VSUBPS       Z7, Z8, Z8
 	VFMADD231PS  Z8, Z8, Z6
-	ADDQ         $0x04, R11
-	ADDQ         ldbytes+24(FP), R12
-	DECQ         R13
+	ADDQ         $0x04, R12
+	ADDQ         ldbytes+24(FP), R13
+	DECQ         R14
 	JNZ          singledim
 
 singledim_done:
@@ -275,7 +277,7 @@ singledim_done:
 	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
 	VMOVUPS       screenconstAVX512<>+64(SB), Z7
 	VSUBPS        Z6, Z7, Z6
-	VMOVAPS       Z4, Z7
+	VMAXPS        (DI), Z4, Z7
 	VFMADD231PS   (SI), Z2, Z7
 	VFMADD231PS   (BX), Z3, Z7
 	VMOVUPS       Z6, (AX)
@@ -283,12 +285,12 @@ singledim_done:
 	KORTESTW      K1, K1
 	JZ            singlehit
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 singlehit:
 	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
@@ -296,30 +298,31 @@ singlehit:
 	ADDQ   $0x00000040, DX
 	ADDQ   $0x00000040, BX
 	ADDQ   $0x00000040, SI
+	ADDQ   $0x00000040, DI
 	ADDQ   $0x00000040, AX
-	SUBQ   $0x00000010, DI
+	SUBQ   $0x00000010, R8
 	JMP    single
 
 	// Tail through a mask.
 tail:
-	TESTQ  DI, DI
+	TESTQ  R8, R8
 	JZ     done
-	LEAQ   tailmaskAVX512<>+0(SB), R11
-	KMOVW  (R11)(DI*2), K1
+	LEAQ   tailmaskAVX512<>+0(SB), R12
+	KMOVW  (R12)(R8*2), K1
 	VXORPS Z6, Z6, Z6
-	MOVQ   x+8(FP), DI
-	MOVQ   d+32(FP), R11
-	TESTQ  R11, R11
+	MOVQ   x+8(FP), R8
+	MOVQ   d+32(FP), R12
+	TESTQ  R12, R12
 	JZ     taildim_done
 
 taildim:
-	VBROADCASTSS (DI), Z7
+	VBROADCASTSS (R8), Z7
 	VMOVUPS.Z    (CX), K1, Z8
 	VSUBPS       Z7, Z8, Z8
 	VFMADD231PS  Z8, Z8, Z6
-	ADDQ         $0x04, DI
+	ADDQ         $0x04, R8
 	ADDQ         ldbytes+24(FP), CX
-	DECQ         R11
+	DECQ         R12
 	JNZ          taildim
 
 taildim_done:
@@ -349,7 +352,8 @@ taildim_done:
 	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
 	VMOVUPS       screenconstAVX512<>+64(SB), Z0
 	VSUBPS        Z6, Z0, Z6
-	VMOVAPS       Z4, Z0
+	VMOVUPS.Z     (DI), K1, Z0
+	VMAXPS        Z0, Z4, Z0
 	VMOVUPS.Z     (SI), K1, Z1
 	VFMADD231PS   Z1, Z2, Z0
 	VMOVUPS.Z     (BX), K1, Z1
@@ -361,17 +365,17 @@ taildim_done:
 	VPCOMPRESSD.Z Z5, K1, Z0
 	KMOVW         K1, AX
 	POPCNTL       AX, AX
-	KMOVW         (R10)(AX*2), K1
-	VMOVDQU32     Z0, K1, (R8)
-	LEAQ          (R8)(AX*4), R8
-	ADDQ          AX, R9
+	KMOVW         (R11)(AX*2), K1
+	VMOVDQU32     Z0, K1, (R9)
+	LEAQ          (R9)(AX*4), R9
+	ADDQ          AX, R10
 
 tailhit:
 	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
 
 done:
 	VZEROUPPER
-	MOVQ R9, ret+104(FP)
+	MOVQ R10, ret+112(FP)
 	RET
 
 DATA exp32constAVX512<>+0(SB)/4, $(-87.0)
@@ -737,56 +741,57 @@ DATA tailmaskAVX512<>+30(SB)/2, $0x7fff
 DATA tailmaskAVX512<>+32(SB)/2, $0xffff
 GLOBL tailmaskAVX512<>(SB), RODATA|NOPTR, $34
 
-// func screenMatern32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+// func screenMatern32AVX512(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
 // Requires: AVX, AVX512DQ, AVX512F, POPCNT
-TEXT ·screenMatern32AVX512(SB), NOSPLIT, $0-112
+TEXT ·screenMatern32AVX512(SB), NOSPLIT, $0-120
 	MOVQ         out+0(FP), AX
 	MOVQ         bt+16(FP), CX
 	MOVQ         gram+40(FP), DX
 	MOVQ         sc+48(FP), BX
 	MOVQ         c1+56(FP), SI
-	MOVQ         n+64(FP), DI
-	VBROADCASTSS s2+72(FP), Z0
-	VBROADCASTSS sq+76(FP), Z1
-	VBROADCASTSS wq+80(FP), Z2
-	VBROADCASTSS r1+84(FP), Z3
-	VBROADCASTSS t0+88(FP), Z4
-	MOVQ         idx+96(FP), R8
-	XORQ         R9, R9
+	MOVQ         tc+64(FP), DI
+	MOVQ         n+72(FP), R8
+	VBROADCASTSS s2+80(FP), Z0
+	VBROADCASTSS sq+84(FP), Z1
+	VBROADCASTSS wq+88(FP), Z2
+	VBROADCASTSS r1+92(FP), Z3
+	VBROADCASTSS t0+96(FP), Z4
+	MOVQ         idx+104(FP), R9
+	XORQ         R10, R10
 	VMOVDQU32    iota32x16AVX512<>+0(SB), Z5
-	LEAQ         tailmaskAVX512<>+0(SB), R10
+	LEAQ         tailmaskAVX512<>+0(SB), R11
 
 	// Blocks of 4 vectors.
 block:
-	CMPQ   DI, $0x00000040
+	CMPQ   R8, $0x00000040
 	JL     single
 	VXORPS Z6, Z6, Z6
 	VXORPS Z7, Z7, Z7
 	VXORPS Z8, Z8, Z8
 	VXORPS Z9, Z9, Z9
-	MOVQ   x+8(FP), R11
-	MOVQ   CX, R12
-	MOVQ   d+32(FP), R13
-	TESTQ  R13, R13
+	MOVQ   x+8(FP), R12
+	MOVQ   CX, R13
+	MOVQ   d+32(FP), R14
+	TESTQ  R14, R14
 	JZ     blockdim_done
 
 blockdim:
-	VBROADCASTSS (R11), Z10
-	VMOVUPS      (R12), Z11
+	VBROADCASTSS (R12), Z10
+	VMOVUPS      (R13), Z11
 	VSUBPS       Z10, Z11, Z11
 	VFMADD231PS  Z11, Z11, Z6
-	VMOVUPS      64(R12), Z11
+	VMOVUPS      64(R13), Z11
 	VSUBPS       Z10, Z11, Z11
 	VFMADD231PS  Z11, Z11, Z7
-	VMOVUPS      128(R12), Z11
+	VMOVUPS      128(R13), Z11
 	VSUBPS       Z10, Z11, Z11
 	VFMADD231PS  Z11, Z11, Z8
-	VMOVUPS      192(R12), Z11
+	VMOVUPS      192(R13), Z11
 	VSUBPS       Z10, Z11, Z11
 	VFMADD231PS  Z11, Z11, Z9
-	ADDQ         $0x04, R11
-	ADDQ         ldbytes+24(FP), R12
-	DECQ         R13
+	ADDQ         $0x04, R12
+	ADDQ         ldbytes+24(FP), R13
+	DECQ         R14
 	JNZ          blockdim
 
 blockdim_done:
@@ -910,10 +915,10 @@ blockdim_done:
 	VSUBPS        Z7, Z11, Z7
 	VSUBPS        Z8, Z12, Z8
 	VSUBPS        Z9, Z13, Z9
-	VMOVAPS       Z4, Z10
-	VMOVAPS       Z4, Z11
-	VMOVAPS       Z4, Z12
-	VMOVAPS       Z4, Z13
+	VMAXPS        (DI), Z4, Z10
+	VMAXPS        64(DI), Z4, Z11
+	VMAXPS        128(DI), Z4, Z12
+	VMAXPS        192(DI), Z4, Z13
 	VFMADD231PS   (SI), Z2, Z10
 	VFMADD231PS   64(SI), Z2, Z11
 	VFMADD231PS   128(SI), Z2, Z12
@@ -927,12 +932,12 @@ blockdim_done:
 	KORTESTW      K1, K1
 	JZ            blockhit0
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 blockhit0:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
@@ -941,12 +946,12 @@ blockhit0:
 	KORTESTW      K1, K1
 	JZ            blockhit1
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 blockhit1:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
@@ -955,12 +960,12 @@ blockhit1:
 	KORTESTW      K1, K1
 	JZ            blockhit2
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 blockhit2:
 	VPADDD        iota32x16AVX512<>+64(SB), Z5, Z5
@@ -969,12 +974,12 @@ blockhit2:
 	KORTESTW      K1, K1
 	JZ            blockhit3
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 blockhit3:
 	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
@@ -982,29 +987,30 @@ blockhit3:
 	ADDQ   $0x00000100, DX
 	ADDQ   $0x00000100, BX
 	ADDQ   $0x00000100, SI
+	ADDQ   $0x00000100, DI
 	ADDQ   $0x00000100, AX
-	SUBQ   $0x00000040, DI
+	SUBQ   $0x00000040, R8
 	JMP    block
 
 	// Single vectors.
 single:
-	CMPQ   DI, $0x00000010
+	CMPQ   R8, $0x00000010
 	JL     tail
 	VXORPS Z6, Z6, Z6
-	MOVQ   x+8(FP), R11
-	MOVQ   CX, R12
-	MOVQ   d+32(FP), R13
-	TESTQ  R13, R13
+	MOVQ   x+8(FP), R12
+	MOVQ   CX, R13
+	MOVQ   d+32(FP), R14
+	TESTQ  R14, R14
 	JZ     singledim_done
 
 singledim:
-	VBROADCASTSS (R11), Z7
-	VMOVUPS      (R12), Z8
+	VBROADCASTSS (R12), Z7
+	VMOVUPS      (R13), Z8
 	VSUBPS       Z7, Z8, Z8
 	VFMADD231PS  Z8, Z8, Z6
-	ADDQ         $0x04, R11
-	ADDQ         ldbytes+24(FP), R12
-	DECQ         R13
+	ADDQ         $0x04, R12
+	ADDQ         ldbytes+24(FP), R13
+	DECQ         R14
 	JNZ          singledim
 
 singledim_done:
@@ -1038,7 +1044,7 @@ singledim_done:
 	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
 	VMOVUPS       screenconstAVX512<>+64(SB), Z7
 	VSUBPS        Z6, Z7, Z6
-	VMOVAPS       Z4, Z7
+	VMAXPS        (DI), Z4, Z7
 	VFMADD231PS   (SI), Z2, Z7
 	VFMADD231PS   (BX), Z3, Z7
 	VMOVUPS       Z6, (AX)
@@ -1046,12 +1052,12 @@ singledim_done:
 	KORTESTW      K1, K1
 	JZ            singlehit
 	VPCOMPRESSD.Z Z5, K1, Z6
-	KMOVW         K1, R11
-	POPCNTL       R11, R11
-	KMOVW         (R10)(R11*2), K1
-	VMOVDQU32     Z6, K1, (R8)
-	LEAQ          (R8)(R11*4), R8
-	ADDQ          R11, R9
+	KMOVW         K1, R12
+	POPCNTL       R12, R12
+	KMOVW         (R11)(R12*2), K1
+	VMOVDQU32     Z6, K1, (R9)
+	LEAQ          (R9)(R12*4), R9
+	ADDQ          R12, R10
 
 singlehit:
 	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
@@ -1059,30 +1065,31 @@ singlehit:
 	ADDQ   $0x00000040, DX
 	ADDQ   $0x00000040, BX
 	ADDQ   $0x00000040, SI
+	ADDQ   $0x00000040, DI
 	ADDQ   $0x00000040, AX
-	SUBQ   $0x00000010, DI
+	SUBQ   $0x00000010, R8
 	JMP    single
 
 	// Tail through a mask.
 tail:
-	TESTQ  DI, DI
+	TESTQ  R8, R8
 	JZ     done
-	LEAQ   tailmaskAVX512<>+0(SB), R11
-	KMOVW  (R11)(DI*2), K1
+	LEAQ   tailmaskAVX512<>+0(SB), R12
+	KMOVW  (R12)(R8*2), K1
 	VXORPS Z6, Z6, Z6
-	MOVQ   x+8(FP), DI
-	MOVQ   d+32(FP), R11
-	TESTQ  R11, R11
+	MOVQ   x+8(FP), R8
+	MOVQ   d+32(FP), R12
+	TESTQ  R12, R12
 	JZ     taildim_done
 
 taildim:
-	VBROADCASTSS (DI), Z7
+	VBROADCASTSS (R8), Z7
 	VMOVUPS.Z    (CX), K1, Z8
 	VSUBPS       Z7, Z8, Z8
 	VFMADD231PS  Z8, Z8, Z6
-	ADDQ         $0x04, DI
+	ADDQ         $0x04, R8
 	ADDQ         ldbytes+24(FP), CX
-	DECQ         R11
+	DECQ         R12
 	JNZ          taildim
 
 taildim_done:
@@ -1118,7 +1125,8 @@ taildim_done:
 	VANDPS        screenmaskAVX512<>+0(SB), Z6, Z6
 	VMOVUPS       screenconstAVX512<>+64(SB), Z0
 	VSUBPS        Z6, Z0, Z6
-	VMOVAPS       Z4, Z0
+	VMOVUPS.Z     (DI), K1, Z0
+	VMAXPS        Z0, Z4, Z0
 	VMOVUPS.Z     (SI), K1, Z1
 	VFMADD231PS   Z1, Z2, Z0
 	VMOVUPS.Z     (BX), K1, Z1
@@ -1130,68 +1138,69 @@ taildim_done:
 	VPCOMPRESSD.Z Z5, K1, Z0
 	KMOVW         K1, AX
 	POPCNTL       AX, AX
-	KMOVW         (R10)(AX*2), K1
-	VMOVDQU32     Z0, K1, (R8)
-	LEAQ          (R8)(AX*4), R8
-	ADDQ          AX, R9
+	KMOVW         (R11)(AX*2), K1
+	VMOVDQU32     Z0, K1, (R9)
+	LEAQ          (R9)(AX*4), R9
+	ADDQ          AX, R10
 
 tailhit:
 	VPADDD iota32x16AVX512<>+64(SB), Z5, Z5
 
 done:
 	VZEROUPPER
-	MOVQ R9, ret+104(FP)
+	MOVQ R10, ret+112(FP)
 	RET
 
-// func screenRBF32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+// func screenRBF32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
 // Requires: AVX, AVX2, BMI, FMA3
-TEXT ·screenRBF32AVX2(SB), NOSPLIT, $0-112
+TEXT ·screenRBF32AVX2(SB), NOSPLIT, $0-120
 	MOVQ         out+0(FP), AX
 	MOVQ         bt+16(FP), CX
 	MOVQ         gram+40(FP), DX
 	MOVQ         sc+48(FP), BX
 	MOVQ         c1+56(FP), SI
-	MOVQ         n+64(FP), DI
-	VBROADCASTSS s2+72(FP), Y0
-	VBROADCASTSS sq+76(FP), Y1
-	VBROADCASTSS wq+80(FP), Y2
-	VBROADCASTSS r1+84(FP), Y3
-	VBROADCASTSS t0+88(FP), Y4
-	MOVQ         idx+96(FP), R8
-	XORQ         R9, R9
+	MOVQ         tc+64(FP), DI
+	MOVQ         n+72(FP), R8
+	VBROADCASTSS s2+80(FP), Y0
+	VBROADCASTSS sq+84(FP), Y1
+	VBROADCASTSS wq+88(FP), Y2
+	VBROADCASTSS r1+92(FP), Y3
+	VBROADCASTSS t0+96(FP), Y4
+	MOVQ         idx+104(FP), R9
 	XORQ         R10, R10
+	XORQ         R11, R11
 
 	// Blocks of 4 vectors.
 block:
-	CMPQ   DI, $0x00000020
+	CMPQ   R8, $0x00000020
 	JL     single
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 	VXORPS Y8, Y8, Y8
-	MOVQ   x+8(FP), R11
-	MOVQ   CX, R12
-	MOVQ   d+32(FP), R13
-	TESTQ  R13, R13
+	MOVQ   x+8(FP), R12
+	MOVQ   CX, R13
+	MOVQ   d+32(FP), R14
+	TESTQ  R14, R14
 	JZ     blockdim_done
 
 blockdim:
-	VBROADCASTSS (R11), Y9
-	VMOVUPS      (R12), Y10
+	VBROADCASTSS (R12), Y9
+	VMOVUPS      (R13), Y10
 	VSUBPS       Y9, Y10, Y10
 	VFMADD231PS  Y10, Y10, Y5
-	VMOVUPS      32(R12), Y10
+	VMOVUPS      32(R13), Y10
 	VSUBPS       Y9, Y10, Y10
 	VFMADD231PS  Y10, Y10, Y6
-	VMOVUPS      64(R12), Y10
+	VMOVUPS      64(R13), Y10
 	VSUBPS       Y9, Y10, Y10
 	VFMADD231PS  Y10, Y10, Y7
-	VMOVUPS      96(R12), Y10
+	VMOVUPS      96(R13), Y10
 	VSUBPS       Y9, Y10, Y10
 	VFMADD231PS  Y10, Y10, Y8
-	ADDQ         $0x04, R11
-	ADDQ         ldbytes+24(FP), R12
-	DECQ         R13
+	ADDQ         $0x04, R12
+	ADDQ         ldbytes+24(FP), R13
+	DECQ         R14
 	JNZ          blockdim
 
 blockdim_done:
@@ -1249,46 +1258,46 @@ blockdim_done:
 	VMOVUPS      screenconstAVX2<>+32(SB), Y10
 	VSUBPS       Y5, Y9, Y5
 	VSUBPS       Y6, Y10, Y6
-	VMOVAPS      Y4, Y9
-	VMOVAPS      Y4, Y10
+	VMAXPS       (DI), Y4, Y9
+	VMAXPS       32(DI), Y4, Y10
 	VFMADD231PS  (SI), Y2, Y9
 	VFMADD231PS  32(SI), Y2, Y10
 	VFMADD231PS  (BX), Y3, Y9
 	VFMADD231PS  32(BX), Y3, Y10
 	VMOVUPS      Y5, (AX)
 	VCMPPS       $0x1a, Y9, Y5, Y5
-	VMOVMSKPS    Y5, R11
+	VMOVMSKPS    Y5, R12
 
 blockhit0_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     blockhit0
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    blockhit0_next
 
 blockhit0:
-	ADDQ      $0x08, R10
+	ADDQ      $0x08, R11
 	VMOVUPS   Y6, 32(AX)
 	VCMPPS    $0x1a, Y10, Y6, Y5
-	VMOVMSKPS Y5, R11
+	VMOVMSKPS Y5, R12
 
 blockhit1_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     blockhit1
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    blockhit1_next
 
 blockhit1:
-	ADDQ         $0x08, R10
+	ADDQ         $0x08, R11
 	VMULPS       screenconstAVX2<>+0(SB), Y7, Y7
 	VMULPS       screenconstAVX2<>+0(SB), Y8, Y8
 	VMAXPS       exp32constAVX2<>+0(SB), Y7, Y7
@@ -1343,73 +1352,74 @@ blockhit1:
 	VMOVUPS      screenconstAVX2<>+32(SB), Y6
 	VSUBPS       Y7, Y5, Y7
 	VSUBPS       Y8, Y6, Y8
-	VMOVAPS      Y4, Y5
-	VMOVAPS      Y4, Y6
+	VMAXPS       64(DI), Y4, Y5
+	VMAXPS       96(DI), Y4, Y6
 	VFMADD231PS  64(SI), Y2, Y5
 	VFMADD231PS  96(SI), Y2, Y6
 	VFMADD231PS  64(BX), Y3, Y5
 	VFMADD231PS  96(BX), Y3, Y6
 	VMOVUPS      Y7, 64(AX)
 	VCMPPS       $0x1a, Y5, Y7, Y5
-	VMOVMSKPS    Y5, R11
+	VMOVMSKPS    Y5, R12
 
 blockhit2_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     blockhit2
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    blockhit2_next
 
 blockhit2:
-	ADDQ      $0x08, R10
+	ADDQ      $0x08, R11
 	VMOVUPS   Y8, 96(AX)
 	VCMPPS    $0x1a, Y6, Y8, Y5
-	VMOVMSKPS Y5, R11
+	VMOVMSKPS Y5, R12
 
 blockhit3_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     blockhit3
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    blockhit3_next
 
 blockhit3:
-	ADDQ $0x08, R10
+	ADDQ $0x08, R11
 	ADDQ $0x00000080, CX
 	ADDQ $0x00000080, DX
 	ADDQ $0x00000080, BX
 	ADDQ $0x00000080, SI
+	ADDQ $0x00000080, DI
 	ADDQ $0x00000080, AX
-	SUBQ $0x00000020, DI
+	SUBQ $0x00000020, R8
 	JMP  block
 
 	// Single vectors.
 single:
-	CMPQ   DI, $0x00000008
+	CMPQ   R8, $0x00000008
 	JL     tail
 	VXORPS Y5, Y5, Y5
-	MOVQ   x+8(FP), R11
-	MOVQ   CX, R12
-	MOVQ   d+32(FP), R13
-	TESTQ  R13, R13
+	MOVQ   x+8(FP), R12
+	MOVQ   CX, R13
+	MOVQ   d+32(FP), R14
+	TESTQ  R14, R14
 	JZ     singledim_done
 
 singledim:
-	VBROADCASTSS (R11), Y6
-	VMOVUPS      (R12), Y7
+	VBROADCASTSS (R12), Y6
+	VMOVUPS      (R13), Y7
 	VSUBPS       Y6, Y7, Y7
 	VFMADD231PS  Y7, Y7, Y5
-	ADDQ         $0x04, R11
-	ADDQ         ldbytes+24(FP), R12
-	DECQ         R13
+	ADDQ         $0x04, R12
+	ADDQ         ldbytes+24(FP), R13
+	DECQ         R14
 	JNZ          singledim
 
 singledim_done:
@@ -1440,55 +1450,56 @@ singledim_done:
 	VANDPS       screenmaskAVX2<>+0(SB), Y5, Y5
 	VMOVUPS      screenconstAVX2<>+32(SB), Y6
 	VSUBPS       Y5, Y6, Y5
-	VMOVAPS      Y4, Y6
+	VMAXPS       (DI), Y4, Y6
 	VFMADD231PS  (SI), Y2, Y6
 	VFMADD231PS  (BX), Y3, Y6
 	VMOVUPS      Y5, (AX)
 	VCMPPS       $0x1a, Y6, Y5, Y5
-	VMOVMSKPS    Y5, R11
+	VMOVMSKPS    Y5, R12
 
 singlehit_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     singlehit
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    singlehit_next
 
 singlehit:
-	ADDQ $0x08, R10
+	ADDQ $0x08, R11
 	ADDQ $0x00000020, CX
 	ADDQ $0x00000020, DX
 	ADDQ $0x00000020, BX
 	ADDQ $0x00000020, SI
+	ADDQ $0x00000020, DI
 	ADDQ $0x00000020, AX
-	SUBQ $0x00000008, DI
+	SUBQ $0x00000008, R8
 	JMP  single
 
 	// Tail through a mask.
 tail:
-	TESTQ   DI, DI
+	TESTQ   R8, R8
 	JZ      done
-	LEAQ    tailmaskAVX2<>+0(SB), R11
-	NEGQ    DI
-	VMOVDQU 32(R11)(DI*4), Y5
+	LEAQ    tailmaskAVX2<>+0(SB), R12
+	NEGQ    R8
+	VMOVDQU 32(R12)(R8*4), Y5
 	VXORPS  Y6, Y6, Y6
-	MOVQ    x+8(FP), DI
-	MOVQ    d+32(FP), R11
-	TESTQ   R11, R11
+	MOVQ    x+8(FP), R8
+	MOVQ    d+32(FP), R12
+	TESTQ   R12, R12
 	JZ      taildim_done
 
 taildim:
-	VBROADCASTSS (DI), Y7
+	VBROADCASTSS (R8), Y7
 	VMASKMOVPS   (CX), Y5, Y8
 	VSUBPS       Y7, Y8, Y8
 	VFMADD231PS  Y8, Y8, Y6
-	ADDQ         $0x04, DI
+	ADDQ         $0x04, R8
 	ADDQ         ldbytes+24(FP), CX
-	DECQ         R11
+	DECQ         R12
 	JNZ          taildim
 
 taildim_done:
@@ -1521,7 +1532,8 @@ taildim_done:
 	VANDPS       screenmaskAVX2<>+0(SB), Y6, Y6
 	VMOVUPS      screenconstAVX2<>+32(SB), Y0
 	VSUBPS       Y6, Y0, Y6
-	VMOVAPS      Y4, Y0
+	VMASKMOVPS   (DI), Y5, Y0
+	VMAXPS       Y0, Y4, Y0
 	VMASKMOVPS   (SI), Y5, Y1
 	VFMADD231PS  Y1, Y2, Y0
 	VMASKMOVPS   (BX), Y5, Y1
@@ -1536,19 +1548,19 @@ tailhit_next:
 	TESTQ  AX, AX
 	JZ     tailhit
 	TZCNTQ AX, CX
-	ADDQ   R10, CX
-	MOVL   CX, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
+	ADDQ   R11, CX
+	MOVL   CX, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
 	BLSRQ  AX, AX
 	JMP    tailhit_next
 
 tailhit:
-	ADDQ $0x08, R10
+	ADDQ $0x08, R11
 
 done:
 	VZEROUPPER
-	MOVQ R9, ret+104(FP)
+	MOVQ R10, ret+112(FP)
 	RET
 
 DATA exp32constAVX2<>+0(SB)/4, $(-87.0)
@@ -1729,55 +1741,56 @@ DATA tailmaskAVX2<>+48(SB)/8, $0x0000000000000000
 DATA tailmaskAVX2<>+56(SB)/8, $0x0000000000000000
 GLOBL tailmaskAVX2<>(SB), RODATA|NOPTR, $64
 
-// func screenMatern32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
+// func screenMatern32AVX2(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int
 // Requires: AVX, AVX2, BMI, FMA3
-TEXT ·screenMatern32AVX2(SB), NOSPLIT, $0-112
+TEXT ·screenMatern32AVX2(SB), NOSPLIT, $0-120
 	MOVQ         out+0(FP), AX
 	MOVQ         bt+16(FP), CX
 	MOVQ         gram+40(FP), DX
 	MOVQ         sc+48(FP), BX
 	MOVQ         c1+56(FP), SI
-	MOVQ         n+64(FP), DI
-	VBROADCASTSS s2+72(FP), Y0
-	VBROADCASTSS sq+76(FP), Y1
-	VBROADCASTSS wq+80(FP), Y2
-	VBROADCASTSS r1+84(FP), Y3
-	VBROADCASTSS t0+88(FP), Y4
-	MOVQ         idx+96(FP), R8
-	XORQ         R9, R9
+	MOVQ         tc+64(FP), DI
+	MOVQ         n+72(FP), R8
+	VBROADCASTSS s2+80(FP), Y0
+	VBROADCASTSS sq+84(FP), Y1
+	VBROADCASTSS wq+88(FP), Y2
+	VBROADCASTSS r1+92(FP), Y3
+	VBROADCASTSS t0+96(FP), Y4
+	MOVQ         idx+104(FP), R9
 	XORQ         R10, R10
+	XORQ         R11, R11
 
 	// Blocks of 4 vectors.
 block:
-	CMPQ   DI, $0x00000020
+	CMPQ   R8, $0x00000020
 	JL     single
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 	VXORPS Y8, Y8, Y8
-	MOVQ   x+8(FP), R11
-	MOVQ   CX, R12
-	MOVQ   d+32(FP), R13
-	TESTQ  R13, R13
+	MOVQ   x+8(FP), R12
+	MOVQ   CX, R13
+	MOVQ   d+32(FP), R14
+	TESTQ  R14, R14
 	JZ     blockdim_done
 
 blockdim:
-	VBROADCASTSS (R11), Y9
-	VMOVUPS      (R12), Y10
+	VBROADCASTSS (R12), Y9
+	VMOVUPS      (R13), Y10
 	VSUBPS       Y9, Y10, Y10
 	VFMADD231PS  Y10, Y10, Y5
-	VMOVUPS      32(R12), Y10
+	VMOVUPS      32(R13), Y10
 	VSUBPS       Y9, Y10, Y10
 	VFMADD231PS  Y10, Y10, Y6
-	VMOVUPS      64(R12), Y10
+	VMOVUPS      64(R13), Y10
 	VSUBPS       Y9, Y10, Y10
 	VFMADD231PS  Y10, Y10, Y7
-	VMOVUPS      96(R12), Y10
+	VMOVUPS      96(R13), Y10
 	VSUBPS       Y9, Y10, Y10
 	VFMADD231PS  Y10, Y10, Y8
-	ADDQ         $0x04, R11
-	ADDQ         ldbytes+24(FP), R12
-	DECQ         R13
+	ADDQ         $0x04, R12
+	ADDQ         ldbytes+24(FP), R13
+	DECQ         R14
 	JNZ          blockdim
 
 blockdim_done:
@@ -1847,46 +1860,46 @@ blockdim_done:
 	VMOVUPS      screenconstAVX2<>+32(SB), Y10
 	VSUBPS       Y5, Y9, Y5
 	VSUBPS       Y6, Y10, Y6
-	VMOVAPS      Y4, Y9
-	VMOVAPS      Y4, Y10
+	VMAXPS       (DI), Y4, Y9
+	VMAXPS       32(DI), Y4, Y10
 	VFMADD231PS  (SI), Y2, Y9
 	VFMADD231PS  32(SI), Y2, Y10
 	VFMADD231PS  (BX), Y3, Y9
 	VFMADD231PS  32(BX), Y3, Y10
 	VMOVUPS      Y5, (AX)
 	VCMPPS       $0x1a, Y9, Y5, Y5
-	VMOVMSKPS    Y5, R11
+	VMOVMSKPS    Y5, R12
 
 blockhit0_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     blockhit0
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    blockhit0_next
 
 blockhit0:
-	ADDQ      $0x08, R10
+	ADDQ      $0x08, R11
 	VMOVUPS   Y6, 32(AX)
 	VCMPPS    $0x1a, Y10, Y6, Y5
-	VMOVMSKPS Y5, R11
+	VMOVMSKPS Y5, R12
 
 blockhit1_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     blockhit1
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    blockhit1_next
 
 blockhit1:
-	ADDQ         $0x08, R10
+	ADDQ         $0x08, R11
 	VMULPS       screenconstAVX2<>+64(SB), Y7, Y7
 	VMULPS       screenconstAVX2<>+64(SB), Y8, Y8
 	VSQRTPS      Y7, Y7
@@ -1953,73 +1966,74 @@ blockhit1:
 	VMOVUPS      screenconstAVX2<>+32(SB), Y6
 	VSUBPS       Y7, Y5, Y7
 	VSUBPS       Y8, Y6, Y8
-	VMOVAPS      Y4, Y5
-	VMOVAPS      Y4, Y6
+	VMAXPS       64(DI), Y4, Y5
+	VMAXPS       96(DI), Y4, Y6
 	VFMADD231PS  64(SI), Y2, Y5
 	VFMADD231PS  96(SI), Y2, Y6
 	VFMADD231PS  64(BX), Y3, Y5
 	VFMADD231PS  96(BX), Y3, Y6
 	VMOVUPS      Y7, 64(AX)
 	VCMPPS       $0x1a, Y5, Y7, Y5
-	VMOVMSKPS    Y5, R11
+	VMOVMSKPS    Y5, R12
 
 blockhit2_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     blockhit2
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    blockhit2_next
 
 blockhit2:
-	ADDQ      $0x08, R10
+	ADDQ      $0x08, R11
 	VMOVUPS   Y8, 96(AX)
 	VCMPPS    $0x1a, Y6, Y8, Y5
-	VMOVMSKPS Y5, R11
+	VMOVMSKPS Y5, R12
 
 blockhit3_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     blockhit3
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    blockhit3_next
 
 blockhit3:
-	ADDQ $0x08, R10
+	ADDQ $0x08, R11
 	ADDQ $0x00000080, CX
 	ADDQ $0x00000080, DX
 	ADDQ $0x00000080, BX
 	ADDQ $0x00000080, SI
+	ADDQ $0x00000080, DI
 	ADDQ $0x00000080, AX
-	SUBQ $0x00000020, DI
+	SUBQ $0x00000020, R8
 	JMP  block
 
 	// Single vectors.
 single:
-	CMPQ   DI, $0x00000008
+	CMPQ   R8, $0x00000008
 	JL     tail
 	VXORPS Y5, Y5, Y5
-	MOVQ   x+8(FP), R11
-	MOVQ   CX, R12
-	MOVQ   d+32(FP), R13
-	TESTQ  R13, R13
+	MOVQ   x+8(FP), R12
+	MOVQ   CX, R13
+	MOVQ   d+32(FP), R14
+	TESTQ  R14, R14
 	JZ     singledim_done
 
 singledim:
-	VBROADCASTSS (R11), Y6
-	VMOVUPS      (R12), Y7
+	VBROADCASTSS (R12), Y6
+	VMOVUPS      (R13), Y7
 	VSUBPS       Y6, Y7, Y7
 	VFMADD231PS  Y7, Y7, Y5
-	ADDQ         $0x04, R11
-	ADDQ         ldbytes+24(FP), R12
-	DECQ         R13
+	ADDQ         $0x04, R12
+	ADDQ         ldbytes+24(FP), R13
+	DECQ         R14
 	JNZ          singledim
 
 singledim_done:
@@ -2056,55 +2070,56 @@ singledim_done:
 	VANDPS       screenmaskAVX2<>+0(SB), Y5, Y5
 	VMOVUPS      screenconstAVX2<>+32(SB), Y6
 	VSUBPS       Y5, Y6, Y5
-	VMOVAPS      Y4, Y6
+	VMAXPS       (DI), Y4, Y6
 	VFMADD231PS  (SI), Y2, Y6
 	VFMADD231PS  (BX), Y3, Y6
 	VMOVUPS      Y5, (AX)
 	VCMPPS       $0x1a, Y6, Y5, Y5
-	VMOVMSKPS    Y5, R11
+	VMOVMSKPS    Y5, R12
 
 singlehit_next:
-	TESTQ  R11, R11
+	TESTQ  R12, R12
 	JZ     singlehit
-	TZCNTQ R11, R12
-	ADDQ   R10, R12
-	MOVL   R12, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
-	BLSRQ  R11, R11
+	TZCNTQ R12, R13
+	ADDQ   R11, R13
+	MOVL   R13, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
+	BLSRQ  R12, R12
 	JMP    singlehit_next
 
 singlehit:
-	ADDQ $0x08, R10
+	ADDQ $0x08, R11
 	ADDQ $0x00000020, CX
 	ADDQ $0x00000020, DX
 	ADDQ $0x00000020, BX
 	ADDQ $0x00000020, SI
+	ADDQ $0x00000020, DI
 	ADDQ $0x00000020, AX
-	SUBQ $0x00000008, DI
+	SUBQ $0x00000008, R8
 	JMP  single
 
 	// Tail through a mask.
 tail:
-	TESTQ   DI, DI
+	TESTQ   R8, R8
 	JZ      done
-	LEAQ    tailmaskAVX2<>+0(SB), R11
-	NEGQ    DI
-	VMOVDQU 32(R11)(DI*4), Y5
+	LEAQ    tailmaskAVX2<>+0(SB), R12
+	NEGQ    R8
+	VMOVDQU 32(R12)(R8*4), Y5
 	VXORPS  Y6, Y6, Y6
-	MOVQ    x+8(FP), DI
-	MOVQ    d+32(FP), R11
-	TESTQ   R11, R11
+	MOVQ    x+8(FP), R8
+	MOVQ    d+32(FP), R12
+	TESTQ   R12, R12
 	JZ      taildim_done
 
 taildim:
-	VBROADCASTSS (DI), Y7
+	VBROADCASTSS (R8), Y7
 	VMASKMOVPS   (CX), Y5, Y8
 	VSUBPS       Y7, Y8, Y8
 	VFMADD231PS  Y8, Y8, Y6
-	ADDQ         $0x04, DI
+	ADDQ         $0x04, R8
 	ADDQ         ldbytes+24(FP), CX
-	DECQ         R11
+	DECQ         R12
 	JNZ          taildim
 
 taildim_done:
@@ -2143,7 +2158,8 @@ taildim_done:
 	VANDPS       screenmaskAVX2<>+0(SB), Y6, Y6
 	VMOVUPS      screenconstAVX2<>+32(SB), Y0
 	VSUBPS       Y6, Y0, Y6
-	VMOVAPS      Y4, Y0
+	VMASKMOVPS   (DI), Y5, Y0
+	VMAXPS       Y0, Y4, Y0
 	VMASKMOVPS   (SI), Y5, Y1
 	VFMADD231PS  Y1, Y2, Y0
 	VMASKMOVPS   (BX), Y5, Y1
@@ -2158,17 +2174,17 @@ tailhit_next:
 	TESTQ  AX, AX
 	JZ     tailhit
 	TZCNTQ AX, CX
-	ADDQ   R10, CX
-	MOVL   CX, (R8)
-	ADDQ   $0x04, R8
-	INCQ   R9
+	ADDQ   R11, CX
+	MOVL   CX, (R9)
+	ADDQ   $0x04, R9
+	INCQ   R10
 	BLSRQ  AX, AX
 	JMP    tailhit_next
 
 tailhit:
-	ADDQ $0x08, R10
+	ADDQ $0x08, R11
 
 done:
 	VZEROUPPER
-	MOVQ R9, ret+104(FP)
+	MOVQ R10, ret+112(FP)
 	RET

@@ -2,11 +2,11 @@
 
 package kernels
 
-func screenRow32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
+func screenRow32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1, tc []float32, s2, sq, wq, r1, t0 float32, idx []int32) int {
 	n, d := len(out), len(x)
 	lv := current()
 	if lv == levelGeneric {
-		return screenRow32Generic(matern, out, x, bt, ldbt, g, sc, c1, s2, sq, wq, r1, t0, idx)
+		return screenRow32Generic(matern, out, x, bt, ldbt, g, sc, c1, tc, s2, sq, wq, r1, t0, idx)
 	}
 	if raceEnabled {
 		raceRead(x)
@@ -16,6 +16,7 @@ func screenRow32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float3
 		raceRead(g)
 		raceRead(sc)
 		raceRead(c1)
+		raceRead(tc)
 		raceWrite(out)
 		raceWrite(idx[:n])
 	}
@@ -32,5 +33,5 @@ func screenRow32(matern bool, out, x, bt []float32, ldbt int, g, sc, c1 []float3
 	case matern:
 		f = screenMatern32AVX2
 	}
-	return f(&out[0], xp, bp, 4*ldbt, d, &g[0], &sc[0], &c1[0], n, s2, sq, wq, r1, t0, &idx[0])
+	return f(&out[0], xp, bp, 4*ldbt, d, &g[0], &sc[0], &c1[0], &tc[0], n, s2, sq, wq, r1, t0, &idx[0])
 }

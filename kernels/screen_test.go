@@ -61,7 +61,7 @@ func norm(s []float64, col, ld int) float64 {
 // kernel functions (of r2, without s2) and error bounds.
 var screenKernels = []struct {
 	name  string
-	row   func(out, x, bt []float32, ldbt int, g, sc, c1 []float32, s2, sq, wq, r1, t0 float32, idx []int32) int
+	row   func(out, x, bt []float32, ldbt int, g, sc, c1, tc []float32, s2, sq, wq, r1, t0 float32, idx []int32) int
 	k64   func(r2 float64) float64
 	bound func(d int) (float64, float64)
 }{
@@ -91,19 +91,22 @@ func TestScreen32(t *testing.T) {
 					out := make([]float32, n+1)
 					out[n] = 42 // must stay
 					idx := make([]int32, n)
-					c1 := make([]float32, n)
+					c1, tc := make([]float32, n), make([]float32, n)
 					for j := range c1 {
 						c1[j] = float32(r.Float64() * 0.1)
+						if j%3 == 0 {
+							tc[j] = float32(r.Float64()) // a column base of its own
+						}
 					}
 					wq, r1, t0 := float32(r.Float64()), float32(r.Float64()*0.01), float32(r.Float64())
-					h := kern.row(out[:n], c.x, c.bt, c.ld, c.g, c.sc, c1, c.s2, c.sq, wq, r1, t0, idx)
+					h := kern.row(out[:n], c.x, c.bt, c.ld, c.g, c.sc, c1, tc, c.s2, c.sq, wq, r1, t0, idx)
 					if out[n] != 42 {
 						t.Fatalf("n=%d d=%d: wrote past out", n, d)
 					}
 					var want []int32
 					alpha, beta := kern.bound(d)
 					for j := range n {
-						if !(out[j] > fma32(r1, c.sc[j], fma32(wq, c1[j], t0))) {
+						if !(out[j] > fma32(r1, c.sc[j], fma32(wq, c1[j], max(t0, tc[j])))) {
 							want = append(want, int32(j))
 						}
 						var r2 float64
@@ -170,7 +173,7 @@ func TestScreen32Error(t *testing.T) {
 							}
 						}
 						out, idx := make([]float32, n), make([]int32, n)
-						kern.row(out, c.x, c.bt, c.ld, c.g, c.sc, c.g, c.s2, c.sq, 0, 0, 2, idx)
+						kern.row(out, c.x, c.bt, c.ld, c.g, c.sc, c.g, make([]float32, n), c.s2, c.sq, 0, 0, 2, idx)
 						alpha, beta := kern.bound(d)
 						for j := range n {
 							diff := math.Abs(1-float64(out[j]))/float64(c.sc[j]) + math.Abs(float64(c.g[j])-k64[j])

@@ -69,18 +69,20 @@ func TestScreenExact(t *testing.T) {
 				// All points: the screened one-sided scan against the
 				// symmetric float64 one (a point is not its own neighbour,
 				// its duplicates are).
-				aopt := KNNOptions{K: k, Workers: 2, QueryBlock: 16, CandidateBlock: 64}
-				wantA, err := BruteAllKNN(context.Background(), m, aopt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				aopt.Gate = GateScreen
-				gotA, err := BruteAllKNN(context.Background(), m, aopt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !gotA.Equal(wantA) {
-					t.Fatalf("%s k=%d all points: %s", c.name, k, firstDiff(gotA, wantA))
+				for _, ka := range []int{k} {
+					aopt := KNNOptions{K: ka, Workers: 2, QueryBlock: 16, CandidateBlock: 64}
+					wantA, err := BruteAllKNN(context.Background(), m, aopt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					aopt.Gate = GateScreen
+					gotA, err := BruteAllKNN(context.Background(), m, aopt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !gotA.Equal(wantA) {
+						t.Fatalf("%s k=%d all points: %s", c.name, ka, firstDiff(gotA, wantA))
+					}
 				}
 				qopt := KNNOptions{K: k, QueryBlock: 8, CandidateBlock: 100}
 				wantQ, _ := BruteKNN(context.Background(), m, qs, qopt)
@@ -95,6 +97,38 @@ func TestScreenExact(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestScreenAllHeavy: the screened all-points search computes the heavy
+// points' pairs (the inducing points, p near the jitter) in a float64 pass
+// of their own; with k = n - 1 every point has them among its neighbours,
+// so a lost pair of theirs shows.
+func TestScreenAllHeavy(t *testing.T) {
+	screenAlways = true
+	defer func() { screenAlways = false }()
+	const n = 700
+	m, err := metric.NewResidual(context.Background(), uniformPoints(n, 8, 11), n, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 40, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnableScreening(); err != nil {
+		t.Fatal(err)
+	}
+	if heavy := slices.Max(m.Data().SW); !(heavy > m.Heavy()) {
+		t.Fatalf("no heavy point (largest weight %v, limit %v)", heavy, m.Heavy())
+	}
+	for _, k := range []int{n - 1, n / 2} {
+		opt := KNNOptions{K: k, Workers: 2}
+		want, _ := BruteAllKNN(context.Background(), m, opt)
+		opt.Gate = GateScreen
+		got, err := BruteAllKNN(context.Background(), m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("k=%d: the screened all-points answer differs", k)
+		}
+	}
 }
 
 // TestScreenNeedsCopy: screening the Euclidean metric, or a query set

@@ -33,14 +33,14 @@ func main() {
 
 // rowGen holds one kernel's registers and constants.
 type rowGen struct {
-	isa                   vecgen.ISA
-	matern                bool
-	bt, g, sc, c1, n, out Register
-	exp                   []Mem
-	half, one, abs        Mem
-	five, third, sign     Mem
-	s2, sq, wq, r1, t0    VecVirtual
-	comp                  *vecgen.Compactor
+	isa                       vecgen.ISA
+	matern                    bool
+	bt, g, sc, c1, tc, n, out Register
+	exp                       []Mem
+	half, one, abs            Mem
+	five, third, sign         Mem
+	s2, sq, wq, r1, t0        VecVirtual
+	comp                      *vecgen.Compactor
 }
 
 func row(isa vecgen.ISA, matern bool) {
@@ -48,17 +48,18 @@ func row(isa vecgen.ISA, matern bool) {
 	if matern {
 		name, kv = "screenMatern32"+isa.Name, "K = (exp(-t)*((t*(1/3)+1)*t+1))*s2 with t = sqrt(r2*5)"
 	}
-	TEXT(name, NOSPLIT, "func(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int")
+	TEXT(name, NOSPLIT, "func(out *float32, x *float32, bt *float32, ldbytes int, d int, gram *float32, sc *float32, c1 *float32, tc *float32, n int, s2 float32, sq float32, wq float32, r1 float32, t0 float32, idx *int32) int")
 	Doc(name+" computes, for j < n, r2 = sum_k (bt[k*ldbt+j]-x[k])^2 (FMA chain over k;",
 		"ldbytes = 4 ldbt), "+kv+", rho = (K-gram[j])*(sc[j]*sq) and",
-		"out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = t0 + wq*c1[j] +",
-		"r1*sc[j] (FMA steps in that order); it returns their count.", vecgen.Exp32Doc+".")
+		"out[j] = 1-|rho|, and appends to idx every j with !(out[j] > t), t = max(t0, tc[j]) +",
+		"wq*c1[j] + r1*sc[j] (FMA steps in that order); it returns their count.", vecgen.Exp32Doc+".")
 	g := &rowGen{isa: isa, matern: matern}
 	g.out = Load(Param("out"), GP64())
 	g.bt = Load(Param("bt"), GP64())
 	g.g = Load(Param("gram"), GP64())
 	g.sc = Load(Param("sc"), GP64())
 	g.c1 = Load(Param("c1"), GP64())
+	g.tc = Load(Param("tc"), GP64())
 	g.n = Load(Param("n"), GP64())
 	g.exp = isa.Exp32Consts()
 	c := isa.ConstsF32("screenconst", -0.5, 1, 5, 1.0/3)
@@ -146,8 +147,8 @@ func (g *rowGen) apply(vs []VecVirtual, u0 int, tail *vecgen.Tail) []VecVirtual 
 	each(func(i int, v VecVirtual) { VMULPS(s[i], v, v) })
 	each(func(i int, v VecVirtual) { VANDPS(g.abs, v, v) })
 	each(func(i int, v VecVirtual) { VMOVUPS(g.one, s[i]) })
-	each(func(i int, v VecVirtual) { VSUBPS(v, s[i], v) }) // 1 - |rho|
-	each(func(i int, v VecVirtual) { VMOVAPS(g.t0, s[i]) })
+	each(func(i int, v VecVirtual) { VSUBPS(v, s[i], v) })              // 1 - |rho|
+	each(func(i int, v VecVirtual) { VMAXPS(in(g.tc, i), g.t0, s[i]) }) // max(t0, tc[j])
 	each(func(i int, v VecVirtual) { VFMADD231PS(in(g.c1, i), g.wq, s[i]) })
 	each(func(i int, v VecVirtual) { VFMADD231PS(in(g.sc, i), g.r1, s[i]) })
 	return s
@@ -181,7 +182,7 @@ func (g *rowGen) kernel(vs []VecVirtual) {
 
 // advance moves the column pointers on by k vectors.
 func (g *rowGen) advance(k int) {
-	for _, p := range []Register{g.bt, g.g, g.sc, g.c1, g.out} {
+	for _, p := range []Register{g.bt, g.g, g.sc, g.c1, g.tc, g.out} {
 		ADDQ(U32(k*g.isa.Bytes), p)
 	}
 	SUBQ(U32(k*g.isa.Lanes(4)), g.n)

@@ -63,8 +63,10 @@ type Workspace struct {
 	heavyCols []int32    // ScreenRows: the block's heavy candidates
 	// The fused float32 row's: a list block's candidates, the query's
 	// coordinates, one row.
-	fc         Fused32
-	x32, out32 []float32
+	fc               Fused32
+	x32, out32, tc32 []float32
+	wq32, r132       []float32
+	kth2             []float64 // ScreenBoth's row thresholds
 }
 
 // NewWorkspace returns an empty workspace; buffers grow on demand.

@@ -80,6 +80,10 @@ type Screener interface {
 	// margin, if not nil, replaces the proven bound by an empirical one
 	// (the approximate lookup gate).
 	ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, margin Margin, out *ScreenHits)
+	// ScreenBoth is ScreenRows (proven bound) for a tile that serves both
+	// sides: it appends every pair whose float64 distance could be at most
+	// sqrt(kth2[i]) of its row or sqrt(ckth2[j]) of its column.
+	ScreenBoth(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2, ckth2 []float64, out *ScreenHits)
 	// Heavy returns the screening weight (Set.SW) above which a point's
 	// bound is too wide to screen it as a query.
 	Heavy() float64
@@ -252,7 +256,7 @@ func (r *Residual) ScreenRows(w *Workspace, qs *Set, q Block, cs *Set, c Block, 
 	if fusedOK(margin, qs, cs) && q.Len() > 0 && c.Len() > 0 {
 		q.check(qs.N, "query")
 		c.check(cs.N, "candidate")
-		r.screenRowsFused(w, qs, q, cs, c, kth2, out)
+		r.screenRowsFused(w, qs, q, cs, c, kth2, nil, out)
 		return
 	}
 	sq, sc, wq, wc, ok := r.screenParts(w, qs, q, cs, c)
@@ -349,6 +353,27 @@ func (o *ownRows) next(i int) [][2]int32 {
 func (h *ScreenHits) add(row, cand int, col int32, lo2, hi2 float64) {
 	h.Query, h.Cand, h.Col = append(h.Query, int32(row)), append(h.Cand, int32(cand)), append(h.Col, col)
 	h.Lo2, h.Hi2 = append(h.Lo2, lo2), append(h.Hi2, hi2)
+}
+
+// ScreenBoth implements Screener.
+func (r *Residual) ScreenBoth(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2, ckth2 []float64, out *ScreenHits) {
+	if fusedOK(nil, qs, cs) && q.Len() > 0 && c.Len() > 0 {
+		q.check(qs.N, "query")
+		c.check(cs.N, "candidate")
+		r.screenRowsFused(w, qs, q, cs, c, kth2, ckth2, out)
+		return
+	}
+	// The float64 kernel tile has one threshold per row: the larger of
+	// the row's and the columns' largest.
+	cmax := 0.0
+	for _, k2 := range ckth2 {
+		cmax = max(cmax, k2)
+	}
+	w.kth2 = grow(w.kth2, len(kth2))
+	for i, k2 := range kth2 {
+		w.kth2[i] = max(k2, cmax)
+	}
+	r.ScreenRows(w, qs, q, cs, c, w.kth2, nil, out)
 }
 
 func isOwn(own [][2]int32, j int32) bool {

@@ -114,9 +114,9 @@ func fusedOK(margin Margin, qs, cs *Set) bool {
 	return margin == nil && qs.F32 != nil && cs.F32 != nil
 }
 
-// screenRowsFused is ScreenRows through kernels.ScreenRBF32 or
-// ScreenMatern32.
-func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2 []float64, out *ScreenHits) {
+// screenRowsFused is ScreenRows (ckth2 nil) or ScreenBoth through
+// kernels.ScreenRBF32 or ScreenMatern32.
+func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2, ckth2 []float64, out *ScreenHits) {
 	nq, nc, d, m := q.Len(), c.Len(), r.d, r.m
 	fq, fc := qs.F32, cs.F32
 	// The candidates' columns: views for a range, gathered for a list.
@@ -144,6 +144,31 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 	for j := range nc {
 		scmax, swmax = max(scmax, sc32[j]), max(swmax, sw32[j])
 	}
+	// t_ij = max(t0_i, tc_j) + wq'_i sw32_j + r1_i sc32_j >= the pair's
+	// bound: wq' sw32_j >= E w_q w_j, r1 sc32_j >= the sq sc term, and
+	// each base carries the slack of the two FMA roundings at the tile's
+	// largest threshold.
+	w.wq32, w.r132 = grow(w.wq32, nq), grow(w.r132, nq)
+	wqmax, r1max := 0.0, 0.0
+	for i := range nq {
+		an := fq.Norm[q.At(i)]
+		w.wq32[i], w.r132[i] = up32(e*wq[i]), up32(sq[i]*(kc+s2*beta*(an+fc.MaxNorm)))
+		wqmax, r1max = max(wqmax, float64(w.wq32[i])), max(r1max, float64(w.r132[i]))
+	}
+	base := func(k2 float64) float32 {
+		if math.IsInf(k2, 1) {
+			return float32(math.Inf(1))
+		}
+		t := k2/(1-32*u) + 8*u + 4*v + 16*u
+		return up32(t + 2.01*v*(t+wqmax*float64(swmax)+r1max*float64(scmax)))
+	}
+	w.tc32 = grow(w.tc32, nc)
+	for j := range nc {
+		w.tc32[j] = 0
+		if ckth2 != nil {
+			w.tc32[j] = base(ckth2[j])
+		}
+	}
 	r.dot32(w, qs.S32, q, cs.S32, c)
 	ownPairs(w, qs, q, cs, c)
 	w.hits = grow(w.hits, nc)
@@ -157,17 +182,8 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 			w.x32[k] = fq.XT[k*qs.N+qi]
 		}
 		an := fq.Norm[qi]
-		// t_j = t0 + wq' sw32_j + r1 sc32_j >= the pair's bound: wq' sw32_j
-		// >= E w_q w_j, r1 sc32_j >= the sq sc term.
-		wq32, r1 := up32(e*wq[i]), up32(sq[i]*(kc+s2*beta*(an+fc.MaxNorm)))
-		t0 := float32(math.Inf(1))
-		if k2 := kth2[i]; !math.IsInf(k2, 1) {
-			t := k2/(1-32*u) + 8*u + 4*v + 16*u
-			top := t + float64(wq32)*float64(swmax) + float64(r1)*float64(scmax) // above every t_j
-			t0 = up32(t + 2.01*v*top)                                            // two FMA roundings
-		}
 		row := w.out32[:nc]
-		nh := row32(row, w.x32, ct, ldc, w.g32[i*nc:(i+1)*nc], sc32[:nc], sw32[:nc], float32(s2), float32(sq[i]), wq32, r1, t0, w.hits)
+		nh := row32(row, w.x32, ct, ldc, w.g32[i*nc:(i+1)*nc], sc32[:nc], sw32[:nc], w.tc32[:nc], float32(s2), float32(sq[i]), w.wq32[i], w.r132[i], base(kth2[i]), w.hits)
 		for _, j := range w.hits[:nh] {
 			if isOwn(mine, j) {
 				continue

@@ -193,22 +193,19 @@ func TestScreenRows(t *testing.T) {
 					}
 					var h ScreenHits
 					m.ScreenRows(w, m.Data(), q, m.Data(), blk, kth2, nil, &h)
-					got := map[[2]int32]int{}
-					for x := range h.Cand {
-						got[[2]int32{h.Query[x], h.Cand[x]}] = x
-					}
-					for i := range nq {
-						for j := range nc {
-							dd := d64[i*nc+j] * d64[i*nc+j]
-							x, ok := got[[2]int32{int32(i), int32(blk.At(j))}]
-							if dd <= kth2[i] && !ok {
-								t.Fatalf("%s: row %d candidate %d at d64² %v within %v dropped", c.name, i, blk.At(j), dd, kth2[i])
-							}
-							if ok && (h.Lo2[x] > dd || h.Hi2[x] < dd) {
-								t.Fatalf("%s: row %d candidate %d: d64² %v outside [%v, %v]", c.name, i, blk.At(j), dd, h.Lo2[x], h.Hi2[x])
-							}
+					checkHits(t, c.name+" rows", h, d64, blk, kth2, nil)
+					// Both sides: every pair within its row's or its column's
+					// threshold.
+					ckth2 := make([]float64, nc)
+					for j := range ckth2 {
+						ckth2[j] = d64[(j%nq)*nc+j] * d64[(j%nq)*nc+j] * 1.2
+						if j%5 == 0 {
+							ckth2[j] = math.Inf(1)
 						}
 					}
+					var hb ScreenHits
+					m.ScreenBoth(w, m.Data(), q, m.Data(), blk, kth2, ckth2, &hb)
+					checkHits(t, c.name+" both", hb, d64, blk, kth2, ckth2)
 				}
 			}
 		}
@@ -226,6 +223,31 @@ func TestUp32(t *testing.T) {
 	for _, x := range []float64{0, 0x1p-149, 0x1p-160, 1, math.MaxFloat32, math.Inf(1)} {
 		if f := up32(x); !(float64(f) >= x) {
 			t.Fatalf("up32(%g) = %g, below", x, f)
+		}
+	}
+}
+
+// checkHits fails the test unless every pair of the tile (float64
+// distances d64, rows by the columns blk) within sqrt(kth2[i]) of its row,
+// or sqrt(ckth2[j]) of its column when ckth2 is not nil, is a hit of h,
+// and every hit's bounds hold its float64 distance.
+func checkHits(t *testing.T, name string, h ScreenHits, d64 []float64, blk Block, kth2, ckth2 []float64) {
+	t.Helper()
+	nq, nc := len(kth2), blk.Len()
+	got := map[[2]int32]int{}
+	for x := range h.Cand {
+		got[[2]int32{h.Query[x], h.Cand[x]}] = x
+	}
+	for i := range nq {
+		for j := range nc {
+			dd := d64[i*nc+j] * d64[i*nc+j]
+			x, ok := got[[2]int32{int32(i), int32(blk.At(j))}]
+			if (dd <= kth2[i] || ckth2 != nil && dd <= ckth2[j]) && !ok {
+				t.Fatalf("%s: row %d candidate %d at d64² %v within its bound dropped", name, i, blk.At(j), dd)
+			}
+			if ok && (h.Lo2[x] > dd || h.Hi2[x] < dd) {
+				t.Fatalf("%s: row %d candidate %d: d64² %v outside [%v, %v]", name, i, blk.At(j), dd, h.Lo2[x], h.Hi2[x])
+			}
 		}
 	}
 }
