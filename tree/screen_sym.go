@@ -142,22 +142,8 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 	// 4. What stayed pending, in float64.
 	err = onBlocks(nb, func(s *scratch, b int) {
 		i0, i1 := span(b)
-		for i := i0; i < i1; i++ {
-			s.buf.ids = rows[i].pendingIDs(s.buf.ids)
-			if len(s.buf.ids) == 0 {
-				continue
-			}
-			s.buf.row = grow(s.buf.row, len(s.buf.ids))
-			m.Tile(s.w, s.buf.row, len(s.buf.ids), data, metric.Range(i, i+1), data, metric.List(s.buf.ids))
-			sc.recomputed.Add(int64(len(s.buf.ids)))
-			worst := best.Worst(i)
-			for x, d := range s.buf.row[:len(s.buf.ids)] {
-				if d <= worst {
-					best.Push(i, s.buf.ids[x], d)
-					worst = best.Worst(i)
-				}
-			}
-		}
+		s.buf.rows = rows[i0:i1]
+		sc.finish(s.w, &s.buf, best, data, metric.Range(i0, i1), metric.Range(i0, i1))
 	})
 	return best, err
 }
