@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -136,11 +137,21 @@ var symBlock = 256
 // symTile computes the float64 tile of blocks bi (points i0..i1) and bj
 // (j0..j1) into tile and offers it to both: rows to bi's points (not to
 // themselves), under bi's lock, and, when the blocks differ, columns
-// (transposed into tr) to bj's, under bj's.
-func symTile(m metric.Metric, w *metric.Workspace, tile, tr []float64, best *kernels.KBest, locks []sync.Mutex, bi, bj, i0, i1, j0, j1 int) {
+// (transposed into tr) to bj's, under bj's. Pairs with a point marked in
+// skip (nil: none) are not offered (NaN never enters a row).
+func symTile(m metric.Metric, w *metric.Workspace, tile, tr []float64, best *kernels.KBest, locks []sync.Mutex, skip []bool, bi, bj, i0, i1, j0, j1 int) {
 	data := m.Data()
 	ni, nj := i1-i0, j1-j0
 	m.Tile(w, tile, nj, data, metric.Range(i0, i1), data, metric.Range(j0, j1))
+	if skip != nil {
+		for i := i0; i < i1; i++ {
+			for j := j0; j < j1; j++ {
+				if skip[i] || skip[j] {
+					tile[(i-i0)*nj+j-j0] = math.NaN()
+				}
+			}
+		}
+	}
 	locks[bi].Lock()
 	for i := i0; i < i1; i++ {
 		scanRow(best, i, tile[(i-i0)*nj:(i-i0+1)*nj], int32(j0), int32(i))
@@ -196,7 +207,7 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 		pr := pairs[t]
 		i0, i1 := pr.bi*symBlock, min(n, (pr.bi+1)*symBlock)
 		j0, j1 := pr.bj*symBlock, min(n, (pr.bj+1)*symBlock)
-		symTile(m, sc.w, sc.tile, sc.tr, best, locks, pr.bi, pr.bj, i0, i1, j0, j1)
+		symTile(m, sc.w, sc.tile, sc.tr, best, locks, nil, pr.bi, pr.bj, i0, i1, j0, j1)
 	})))
 	return best, err
 }

@@ -94,7 +94,7 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 		j0, j1 := span(pr.bj)
 		if sc.off.Load() {
 			s.tile, s.tr = grow(s.tile, (i1-i0)*(j1-j0)), grow(s.tr, (i1-i0)*(j1-j0))
-			symTile(m, s.w, s.tile, s.tr, best, locks, pr.bi, pr.bj, i0, i1, j0, j1)
+			symTile(m, s.w, s.tile, s.tr, best, locks, heavy, pr.bi, pr.bj, i0, i1, j0, j1) // heavy pairs: their own pass
 			sc.full.Add(int64(2 * (i1 - i0) * (j1 - j0)))
 			return
 		}

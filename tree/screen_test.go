@@ -120,13 +120,32 @@ func TestScreenAllHeavy(t *testing.T) {
 	for _, k := range []int{n - 1, n / 2} {
 		opt := KNNOptions{K: k, Workers: 2}
 		want, _ := BruteAllKNN(context.Background(), m, opt)
-		opt.Gate = GateScreen
+		var st ScreenStats
+		opt.Gate, opt.ScreenStats = GateScreen, &st
 		got, err := BruteAllKNN(context.Background(), m, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !got.Equal(want) {
 			t.Fatalf("k=%d: the screened all-points answer differs", k)
+		}
+		if st.Screened == 0 {
+			t.Fatalf("k=%d: nothing was screened", k)
+		}
+		// Screening given up (from the start): the tiles in float64 must
+		// leave the heavy points' pairs to their own pass.
+		opt.Gate = GateScreen
+		sc, err := newScreening(m, m.Data(), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.off.Store(true)
+		best, err := bruteAllScreened(context.Background(), m, sc, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off, _ := wrap(best, nil); !off.Equal(want) {
+			t.Fatalf("k=%d, screening given up: %s", k, firstDiff(off, want))
 		}
 	}
 }
