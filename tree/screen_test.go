@@ -66,23 +66,20 @@ func TestScreenExact(t *testing.T) {
 				if c.name == "d8-ls1" && (st.Screened == 0 || st.Decided() < 0.5) {
 					t.Fatalf("%s k=%d: screening decided %.2f of %d pairs", c.name, k, st.Decided(), st.Screened)
 				}
-				// All points: the screened one-sided scan against the
-				// symmetric float64 one (a point is not its own neighbour,
-				// its duplicates are).
-				for _, ka := range []int{k} {
-					aopt := KNNOptions{K: ka, Workers: 2, QueryBlock: 16, CandidateBlock: 64}
-					wantA, err := BruteAllKNN(context.Background(), m, aopt)
-					if err != nil {
-						t.Fatal(err)
-					}
-					aopt.Gate = GateScreen
-					gotA, err := BruteAllKNN(context.Background(), m, aopt)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !gotA.Equal(wantA) {
-						t.Fatalf("%s k=%d all points: %s", c.name, ka, firstDiff(gotA, wantA))
-					}
+				// All points: the screened symmetric tiles against the float64
+				// ones (a point is not its own neighbour, its duplicates are).
+				aopt := KNNOptions{K: k, Workers: 2, QueryBlock: 16, CandidateBlock: 64}
+				wantA, err := BruteAllKNN(context.Background(), m, aopt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				aopt.Gate = GateScreen
+				gotA, err := BruteAllKNN(context.Background(), m, aopt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !gotA.Equal(wantA) {
+					t.Fatalf("%s k=%d all points: %s", c.name, k, firstDiff(gotA, wantA))
 				}
 				qopt := KNNOptions{K: k, QueryBlock: 8, CandidateBlock: 100}
 				wantQ, _ := BruteKNN(context.Background(), m, qs, qopt)
@@ -293,6 +290,23 @@ func TestLookup(t *testing.T) {
 		}
 		if lost := Audit(got, want); lost != 0 {
 			t.Fatalf("k=%d: lookup with the data's own profile lost %d neighbours", k, lost)
+		}
+		// All points (each row scans every other point): nothing lost, and
+		// never a point's own index.
+		aopt := KNNOptions{K: k, QueryBlock: 32, CandidateBlock: 128}
+		wantA, _ := BruteAllKNN(context.Background(), m, aopt)
+		aopt.Gate, aopt.Profile = GateLookup, prof
+		gotA, err := BruteAllKNN(context.Background(), m, aopt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lost := Audit(gotA, wantA); lost != 0 {
+			t.Fatalf("k=%d: lookup, all points, lost %d neighbours", k, lost)
+		}
+		for i := range gotA.N() {
+			if ids, _ := gotA.Row(i); slices.Contains(ids, int32(i)) {
+				t.Fatalf("k=%d: lookup, all points: point %d is its own neighbour", k, i)
+			}
 		}
 		opt.Profile = &wrong
 		bad, err := BruteAllKNN(context.Background(), m, opt)
