@@ -59,13 +59,19 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 		}
 		return ws[w]
 	}
-	onBlocks := func(n int, f func(s *scratch, t int)) error {
-		_, err := p.RunContext(ctx, n, labelled(phaseBrute, func(w, t int) { f(get(w), t) }))
+	// onBlocks runs f for tasks 0..n-1; with progress, they are reported
+	// (the pairs of blocks: the search's bulk).
+	onBlocks := func(n int, progress bool, f func(s *scratch, t int)) error {
+		run := func(w, t int) { f(get(w), t) }
+		if progress {
+			run = opt.ticker(n, run)
+		}
+		_, err := p.RunContext(ctx, n, labelled(phaseBrute, run))
 		return err
 	}
 
 	// 1. Diagonal tiles.
-	err := onBlocks(nb, func(s *scratch, b int) {
+	err := onBlocks(nb, false, func(s *scratch, b int) {
 		i0, i1 := span(b)
 		ni := i1 - i0
 		s.tile = grow(s.tile, ni*ni)
@@ -88,7 +94,7 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 			pairs = append(pairs, pair{bi, bj})
 		}
 	}
-	err = onBlocks(len(pairs), func(s *scratch, t int) {
+	err = onBlocks(len(pairs), true, func(s *scratch, t int) {
 		pr := pairs[t]
 		i0, i1 := span(pr.bi)
 		j0, j1 := span(pr.bj)
@@ -107,7 +113,7 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 	// The heavy points' rows outside their own blocks, in float64: each
 	// pair offered to the heavy point and, when the other is light, to it.
 	const hchunk = 16
-	err = onBlocks((len(hids)+hchunk-1)/hchunk, func(s *scratch, t int) {
+	err = onBlocks((len(hids)+hchunk-1)/hchunk, false, func(s *scratch, t int) {
 		hs := hids[t*hchunk : min(len(hids), (t+1)*hchunk)]
 		for b := 0; b < nb; b++ {
 			j0, j1 := span(b)
@@ -140,7 +146,7 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 	}
 
 	// 4. What stayed pending, in float64.
-	err = onBlocks(nb, func(s *scratch, b int) {
+	err = onBlocks(nb, false, func(s *scratch, b int) {
 		i0, i1 := span(b)
 		s.buf.rows = rows[i0:i1]
 		sc.finish(s.w, &s.buf, best, data, metric.Range(i0, i1), metric.Range(i0, i1))
