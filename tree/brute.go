@@ -94,7 +94,7 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 	raw := opt
 	opt.defaults()
 	data := m.Data()
-	sc, err := newScreening(m, data, opt)
+	sc, err := newScreening(ctx, m, data, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 	}
 	raw := opt
 	opt.defaults()
-	sc, err := newScreening(m, qs, opt)
+	sc, err := newScreening(ctx, m, qs, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 		return nil, QueryStats{}, err
 	}
 	opt = allOptions(opt)
-	sc, err := t.treeScreening(t.m.Data(), opt)
+	sc, err := t.treeScreening(ctx, t.m.Data(), opt)
 	if err != nil {
 		return nil, QueryStats{}, err
 	}
@@ -254,7 +254,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
 		groups = append(groups, group{qids: ids, rows: ids, seeded: true, near: near})
 	}
-	sc, err := t.treeScreening(qs, opt)
+	sc, err := t.treeScreening(ctx, qs, opt)
 	if err != nil {
 		return nil, QueryStats{}, err
 	}

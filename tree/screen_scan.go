@@ -108,7 +108,7 @@ func queryBlocks(sc *screening, qs *metric.Set, size int) []queryBlock {
 	limit := sc.s.Heavy()
 	var light, heavy []int32
 	for i := range int32(nq) {
-		if qs.SW[i] > limit {
+		if heavyPoint(qs, int(i), limit) {
 			heavy = append(heavy, i)
 		} else {
 			light = append(light, i)

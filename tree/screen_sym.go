@@ -40,7 +40,7 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 	heavy := make([]bool, n)
 	var hids []int32
 	for i := range n {
-		if data.SW[i] > limit {
+		if heavyPoint(data, i, limit) {
 			heavy[i] = true
 			hids = append(hids, int32(i))
 		}

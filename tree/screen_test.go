@@ -132,7 +132,7 @@ func TestScreenAllHeavy(t *testing.T) {
 		// Screening given up (from the start): the tiles in float64 must
 		// leave the heavy points' pairs to their own pass.
 		opt.Gate = GateScreen
-		sc, err := newScreening(m, m.Data(), opt)
+		sc, err := newScreening(context.Background(), m, m.Data(), opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,8 +193,8 @@ func TestScreenNeedsCopy(t *testing.T) {
 			}
 		}
 	}
-	if _, err := ParseGate("bound"); err == nil {
-		t.Fatal("bound accepted")
+	if _, err := ParseGate("fast"); err == nil {
+		t.Fatal("gate fast accepted")
 	}
 	if g, err := ParseGate("screen"); err != nil || g != GateScreen || g.String() != "screen" {
 		t.Fatal(g, err)

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"context"
 	"math"
 	"slices"
 
@@ -33,11 +34,11 @@ import (
 // nil unless opt asks for GateScreen or GateLookup (GateAuto screens brute
 // force only: the float32 copy costs n m 4 bytes, and the tree's
 // candidates are the near ones, which screening cannot drop).
-func (t *Tree) treeScreening(qs *metric.Set, opt KNNOptions) (*screening, error) {
-	if opt.Gate != GateScreen && opt.Gate != GateLookup {
+func (t *Tree) treeScreening(ctx context.Context, qs *metric.Set, opt KNNOptions) (*screening, error) {
+	if opt.Gate != GateScreen && opt.Gate != GateLookup && opt.Gate != GateBound {
 		return nil, nil
 	}
-	return newScreening(t.m, qs, opt)
+	return newScreening(ctx, t.m, qs, opt)
 }
 
 // splitHeavy moves the heavy queries of the groups (screening weight above
@@ -53,7 +54,7 @@ func splitHeavy(groups []group, qs *metric.Set, limit float64) []group {
 	for _, g := range groups {
 		light := g.qids[:0:0]
 		for _, q := range g.qids {
-			if qs.SW[q] > limit {
+			if heavyPoint(qs, int(q), limit) {
 				heavy = append(heavy, q)
 			} else {
 				light = append(light, q)

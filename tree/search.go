@@ -96,7 +96,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if err := checkK(opt); err != nil {
 		return nil, rep, err
 	}
-	if kd, reason := useKD(m, search); kd {
+	if kd, reason := useKD(m, search, opt.Gate); kd {
 		return kdSearch(ctx, m, nil, opt, reason)
 	}
 	if topt.Pool == nil {
@@ -122,7 +122,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	rep.Method, rep.Reason = SearchTree, "asked for"
 	t0 := time.Now()
 	opt = allOptions(opt)
-	sc, err := t.treeScreening(t.m.Data(), opt)
+	sc, err := t.treeScreening(ctx, t.m.Data(), opt)
 	if err != nil {
 		return nil, rep, err
 	}
@@ -248,7 +248,7 @@ func probe(m metric.Metric, opt KNNOptions) (near, kth float64, saturated bool) 
 // like the data prune like the data).
 func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
 	var rep Report
-	if kd, reason := useKD(m, search); kd {
+	if kd, reason := useKD(m, search, opt.Gate); kd {
 		return kdSearch(ctx, m, qs, opt, reason)
 	}
 	if search == SearchAuto {
@@ -295,11 +295,13 @@ func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOpti
 const kdAutoMaxDim = 16
 
 // useKD reports whether search answers m's job with the k-d tree, and why.
-func useKD(m metric.Metric, search Search) (bool, string) {
+// Auto leaves the k-d tree to a job that asks for no gate (a gate screens
+// brute force's and the cover tree's tiles).
+func useKD(m metric.Metric, search Search, gate Gate) (bool, string) {
 	switch {
 	case search == SearchKD:
 		return true, "asked for"
-	case search != SearchAuto:
+	case search != SearchAuto || (gate != GateOff && gate != GateAuto):
 		return false, ""
 	}
 	if _, ok := m.(*metric.Euclidean); ok && m.Data().D <= kdAutoMaxDim {
@@ -312,8 +314,8 @@ func useKD(m metric.Metric, search Search) (bool, string) {
 // is nil, else the query set's.
 func kdSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, reason string) (*Neighbours, Report, error) {
 	rep := Report{Method: SearchKD, Reason: reason}
-	if opt.Gate == GateScreen || opt.Gate == GateLookup {
-		return nil, rep, metric.BadInput("gate %s screens the residual metric's tiles (brute force and the cover tree); the k-d tree computes Euclidean distances directly", opt.Gate)
+	if opt.Gate != GateOff && opt.Gate != GateAuto {
+		return nil, rep, metric.BadInput("gate %s screens the tiles of brute force and the cover tree; the k-d tree computes Euclidean distances directly", opt.Gate)
 	}
 	p, release := opt.pool()
 	defer release()

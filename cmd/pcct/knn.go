@@ -93,12 +93,15 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(j.info, "pcct knn: search: %s\n", describeSearch(rep))
-	if st := j.screen; j.gate == tree.GateScreen || j.gate == tree.GateLookup || (j.gate == tree.GateAuto && st.Screened > 0) {
+	if st := j.screen; j.gate == tree.GateScreen || j.gate == tree.GateLookup || j.gate == tree.GateBound || (j.gate == tree.GateAuto && st.Screened > 0) {
 		what := "screening"
-		if j.gate == tree.GateLookup {
+		switch j.gate {
+		case tree.GateLookup:
 			what = "APPROXIMATE lookup gate"
+		case tree.GateBound:
+			what = "pivot bound"
 		}
-		fmt.Fprintf(j.info, "pcct knn: %s: %s\n", what, describeScreen(st))
+		fmt.Fprintf(j.info, "pcct knn: %s: %s\n", what, describeScreen(st, j.gate))
 	}
 	if j.audit {
 		if err := j.runAudit(ctx, m, pool, nb); err != nil {
@@ -129,10 +132,10 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.searchFlag, "search", "auto", "how to search: auto (the k-d tree for the Euclidean metric in up to 16 dimensions; otherwise the cover tree where the metric has structure, else brute force), tree (cover tree), brute or kd (k-d tree, Euclidean metric only); the answer is the same")
 	fs.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to FILE")
 	fs.StringVar(&j.memprofile, "memprofile", "", "write a heap profile (pprof) to FILE at the end")
-	fs.StringVar(&j.gateFlag, "gate", "auto", "how the residual metric's tiles are computed: auto (brute force screens where a probe finds it pays: residual metric in float64, brute force on the data, SIMD kernels), off (float64), screen (float32 first, with a proven bound, and only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; brute force (predecessor mode, all points, --queries) and every cover tree query; costs n m 4 bytes) or lookup (APPROXIMATE: screen with a gate profile's margins instead of the bound)")
+	fs.StringVar(&j.gateFlag, "gate", "auto", "how the residual metric's tiles are computed: auto (brute force screens where a probe finds it pays: residual metric in float64, brute force on the data, SIMD kernels), off (float64), screen (float32 first, with a proven bound, and only what the bound cannot decide in float64: the same answer, faster where the metric has no structure; brute force (predecessor mode, all points, --queries) and every cover tree query; costs n m 4 bytes) bound (drop the pairs the triangle inequality through 16 pivots proves too far, compute the rest in float64: exact, both metrics, no float32 copy; off by itself where a probe finds it decides under 95 % of the pairs, which is most data) or lookup (APPROXIMATE: screen with a gate profile's margins instead of the bound)")
 	fs.StringVar(&j.profileFile, "gate-profile", "", "with --gate lookup: the gate profile (JSON, from pcct gate-profile)")
 	fs.Float64Var(&j.quantile, "lookup-quantile", 1, "with --gate lookup: the quantile of the profile's float32 error to trust (1: the largest seen)")
-	fs.BoolVar(&j.audit, "gate-audit", false, "with --gate screen: run the search again in float64 and count the neighbours the gate lost (false prunes; 0 for an exact gate)")
+	fs.BoolVar(&j.audit, "gate-audit", false, "with a gate (auto, screen, bound, lookup): run the search again in float64 and count the neighbours the gate lost (false prunes; 0 for an exact gate)")
 	fs.BoolVar(&j.quiet, "quiet", false, "print nothing on stderr but errors")
 	fs.StringVar(&j.maxMem, "max-memory", "", "memory the run may use (e.g. 8G); default: what is available (cgroup limit or MemAvailable). A run estimated above it stops before allocating")
 	fs.BoolVar(&j.debug, "debug", false, "print the stack of an internal error")
@@ -165,8 +168,11 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 	if j.gate, err = tree.ParseGate(j.gateFlag); err != nil {
 		return usageErr("--gate: %v", err)
 	}
+	if j.search == tree.SearchKD && j.gate != tree.GateOff && j.gate != tree.GateAuto {
+		return usageErr("--gate %s screens the tiles of brute force and the cover tree; --search kd computes distances directly", j.gate)
+	}
 	if j.audit && j.gate == tree.GateOff {
-		return usageErr("--gate-audit checks a gate: give --gate auto, screen or lookup")
+		return usageErr("--gate-audit checks a gate: give --gate auto, screen, bound or lookup")
 	}
 	if (j.gate == tree.GateScreen || j.gate == tree.GateLookup) && (j.mf.metric != "residual" || j.mf.float32) {
 		return usageErr("--gate %s applies to the residual metric with V in float64 (not --metric euclidean or --float32)", j.gate)
@@ -284,7 +290,11 @@ func (j *knnJob) checkMemory() error {
 	if j.queries != "" {
 		rows = j.nq
 	}
-	est := estimateMemory(j.n+j.nq, j.d, m, rows, j.k, j.mf.float32, j.gate != tree.GateOff && !j.mf.float32)
+	pivots := 0
+	if j.gate == tree.GateBound {
+		pivots = metric.DefaultPivots
+	}
+	est := estimateMemory(j.n+j.nq, j.d, m, rows, j.k, pivots, j.mf.float32, j.gate != tree.GateOff && j.gate != tree.GateBound && !j.mf.float32)
 	limit, source, ok := availableMemory()
 	if j.maxMem != "" {
 		v, err := parseSize(j.maxMem)

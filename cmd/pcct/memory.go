@@ -23,10 +23,10 @@ type memEstimate struct {
 // their transpose), V, p and 1/sqrt(p), the tree's arrays, the answer
 // (int32 indices and float64 distances) and its int64 copy for the output
 // (with screen, V's float32 copy and the fused row's per-point inputs:
-// float32 coordinates, norms, weights),
-// plus the runtime's base and a 25 % margin for the garbage collector at
+// float32 coordinates, norms, weights; with pivots, the bound gate's
+// pivot distances), plus the runtime's base and a 25 % margin for the garbage collector at
 // 20 % growth and the workers' scratch.
-func estimateMemory(n, d, m, rows, k int, float32V, screen bool) memEstimate {
+func estimateMemory(n, d, m, rows, k, pivots int, float32V, screen bool) memEstimate {
 	fn, fr, fk := float64(n), float64(rows), float64(k)
 	v := fn * float64(m) * 8
 	if float32V {
@@ -39,7 +39,7 @@ func estimateMemory(n, d, m, rows, k int, float32V, screen bool) memEstimate {
 	if screen {
 		coords += fn * (float64(d)*4 + 16)
 	}
-	tree := fn * 100
+	tree := fn * (100 + 8*float64(pivots))
 	answer := fr * fk * (4 + 8 + 8)
 	e := memEstimate{total: 1.25*(coords+v+16*fn+tree+answer) + 64<<20}
 	if v > 0 {

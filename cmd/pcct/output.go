@@ -94,13 +94,19 @@ func fitWarning(m metric.Metric, lengthscale string) string {
 }
 
 // describeScreen summarises a screened search.
-func describeScreen(st tree.ScreenStats) string {
+func describeScreen(st tree.ScreenStats, gate tree.Gate) string {
+	how := "in float32"
+	if gate == tree.GateBound {
+		how = "by their pivot bounds"
+	}
 	switch {
+	case st.Cheap:
+		return "off: this metric's distance costs less per pair than the pivot bound, so the search ran without it"
 	case st.Screened == 0 && st.Probe > 0.05:
-		return fmt.Sprintf("off: the probe found %.1f %% of a sample's candidates undecidable in float32 (above 5 %%), so the search ran in float64", 100*st.Probe)
+		return fmt.Sprintf("off: the probe found %.1f %% of a sample's candidates undecidable %s (above 5 %%), so the search ran in float64", 100*st.Probe, how)
 	case st.Screened == 0:
 		return "not used (the search computed no screenable tile: the k-d tree, or the auto gate with the cover tree)"
 	}
-	return fmt.Sprintf("%d pairs screened in float32, %.3f %% recomputed in float64, %d pairs in float64 tiles (probe %.2f %%)",
-		st.Screened, 100*float64(st.Recomputed)/float64(st.Screened), st.Full, 100*st.Probe)
+	return fmt.Sprintf("%d pairs screened %s, %.3f %% recomputed in float64, %d pairs in float64 tiles (probe %.2f %%)",
+		st.Screened, how, 100*float64(st.Recomputed)/float64(st.Screened), st.Full, 100*st.Probe)
 }

@@ -256,11 +256,12 @@ func TestProgressOnlyOnTerminals(t *testing.T) {
 func TestKnnGate(t *testing.T) {
 	dir := t.TempDir()
 	var outs [][]byte
-	for _, run := range []struct{ search, gate string }{{"brute", "off"}, {"brute", "screen"}, {"tree", "screen"}} {
+	runs := []struct{ search, gate string }{{"brute", "off"}, {"brute", "screen"}, {"tree", "screen"}, {"brute", "bound"}, {"tree", "bound"}}
+	for _, run := range runs {
 		out := filepath.Join(dir, run.search+run.gate+".npy")
 		args := []string{"knn", "--example-n", "4000", "--example-d", "8", "--inducing", "64", "--predecessor", "--k", "8",
 			"--search", run.search, "--gate", run.gate, "--output", out}
-		if run.gate == "screen" {
+		if run.gate != "off" {
 			args = append(args, "--gate-audit")
 		}
 		code, _, stderr := runCLI(args...)
@@ -270,6 +271,10 @@ func TestKnnGate(t *testing.T) {
 		if run.gate == "screen" && (!strings.Contains(stderr, "pairs screened in float32") || !strings.Contains(stderr, "audit: 0 false prunes")) {
 			t.Fatalf("%v: no screening summary or audit: %s", run, stderr)
 		}
+		// m = 64: the residual distance is cheaper than the bound, which stays off.
+		if run.gate == "bound" && (!strings.Contains(stderr, "pivot bound: off: this metric's distance costs less") || !strings.Contains(stderr, "audit: 0 false prunes")) {
+			t.Fatalf("%v: no pivot bound summary or audit: %s", run, stderr)
+		}
 		for _, p := range []string{out, strings.TrimSuffix(out, ".npy") + "_distances.npy"} {
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -278,16 +283,41 @@ func TestKnnGate(t *testing.T) {
 			outs = append(outs, b)
 		}
 	}
-	for r := 1; r < 3; r++ {
+	for r := 1; r < len(runs); r++ {
 		if !bytes.Equal(outs[0], outs[2*r]) || !bytes.Equal(outs[1], outs[2*r+1]) {
-			t.Fatalf("run %d: --gate screen wrote other bytes than --gate off", r)
+			t.Fatalf("run %v: --gate %s wrote other bytes than --gate off", runs[r], runs[r].gate)
 		}
+	}
+	// Euclidean points in the plane: the distance is cheaper than the bound.
+	var eouts [][]byte
+	for _, gate := range []string{"off", "bound"} {
+		out := filepath.Join(dir, "e"+gate+".npy")
+		args := []string{"knn", "--metric", "euclidean", "--example-n", "3000", "--example-d", "2", "--predecessor", "--k", "5",
+			"--search", "brute", "--gate", gate, "--output", out}
+		if gate == "bound" {
+			args = append(args, "--gate-audit")
+		}
+		code, _, stderr := runCLI(args...)
+		if code != 0 {
+			t.Fatalf("euclidean %s: exit %d: %s", gate, code, stderr)
+		}
+		if gate == "bound" && (!strings.Contains(stderr, "costs less per pair than the pivot bound") || !strings.Contains(stderr, "audit: 0 false prunes")) {
+			t.Fatalf("euclidean bound: no summary or audit: %s", stderr)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eouts = append(eouts, b)
+	}
+	if !bytes.Equal(eouts[0], eouts[1]) {
+		t.Fatal("euclidean: --gate bound wrote other bytes than --gate off")
 	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--gate", "bound"}, `gate "bound" is not implemented`},
+		{[]string{"--gate", "bound", "--metric", "euclidean", "--search", "kd"}, "--search kd computes distances directly"},
 		{[]string{"--gate", "screen", "--metric", "euclidean"}, "--gate screen applies to the residual metric"},
 		{[]string{"--gate", "fast"}, `unknown gate "fast"`},
 		{[]string{"--gate-audit", "--gate", "off"}, "--gate-audit checks a gate"},

@@ -74,7 +74,7 @@ func queriesCmd(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, cpuLine())
 	fmt.Fprintf(stdout, "pcct: build %.3f s, queries %.3f s, %.0f queries/s (%s)\n", res.Build.Seconds(), res.Query.Seconds(), res.PerSecond, describeSearch(res.Report))
 	if gate == tree.GateScreen {
-		fmt.Fprintf(stdout, "screening: %s\n", describeScreen(res.Screen))
+		fmt.Fprintf(stdout, "screening: %s\n", describeScreen(res.Screen, gate))
 	}
 	for _, b := range res.Baselines {
 		fmt.Fprintf(stdout, "baseline %-12s %.3f s, %.2fx pcct's time, recall@%d %.4f (against %s)\n", b.Name+":", b.Seconds, b.Slowdown, j.k, b.Recall, res.RecallAgainst)
