@@ -25,9 +25,10 @@ type QueriesConfig struct {
 	Baselines []string
 	Pool      *streamer.Pool
 	Log       *Log // nil: no telemetry
-	// Gate screens the search's tiles in float32 (tree.GateScreen: the
+	// Gate screens the search's tiles: in float32 (tree.GateScreen: the
 	// residual metric with V in float64; its float32 copy is made before
-	// the queries are embedded). The answer is the same.
+	// the queries are embedded) or by pivot bounds (tree.GateBound). The
+	// answer is the same.
 	Gate tree.Gate
 }
 

@@ -73,8 +73,8 @@ func queriesCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, cpuLine())
 	fmt.Fprintf(stdout, "pcct: build %.3f s, queries %.3f s, %.0f queries/s (%s)\n", res.Build.Seconds(), res.Query.Seconds(), res.PerSecond, describeSearch(res.Report))
-	if gate == tree.GateScreen {
-		fmt.Fprintf(stdout, "screening: %s\n", describeScreen(res.Screen, gate))
+	if gate != tree.GateOff {
+		fmt.Fprintf(stdout, "screening (%s): %s\n", gate, describeScreen(res.Screen, gate))
 	}
 	for _, b := range res.Baselines {
 		fmt.Fprintf(stdout, "baseline %-12s %.3f s, %.2fx pcct's time, recall@%d %.4f (against %s)\n", b.Name+":", b.Seconds, b.Slowdown, j.k, b.Recall, res.RecallAgainst)
@@ -116,7 +116,7 @@ func (j *queriesJob) parse(args []string, stdout io.Writer) error {
 	fs.IntVar(&j.k, "k", 8, "neighbours per query")
 	fs.StringVar(&j.baseline, "baseline", "none", "comma list of baselines to compare with: none, brute, sequential, gpboost")
 	fs.StringVar(&j.searchFlag, "search", "auto", "auto, tree, brute or kd (k-d tree: --metric euclidean only)")
-	fs.StringVar(&j.gateFlag, "gate", "off", "off (float64 tiles) or screen (exact float32 screening of the tree's or brute force's tiles: residual metric in float64; costs n m 4 bytes; the same answer)")
+	fs.StringVar(&j.gateFlag, "gate", "off", "off (float64 tiles), screen (exact float32 screening of the tree's or brute force's tiles: residual metric in float64; costs n m 4 bytes; the same answer) or bound (exact pivot bounds, both metrics; off where they do not pay)")
 	fs.StringVar(&j.build, "build", "nets", "tree build: nets (top-down greedy nets) or insertion (batch insertion with prefix doubling)")
 	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default: the CPU count)")
 	fs.StringVar(&j.impl, "kernels", "", "force a kernel implementation: generic, avx2 or avx512")
@@ -144,8 +144,8 @@ func (j *queriesJob) parse(args []string, stdout io.Writer) error {
 	} else if s == tree.SearchKD && j.mf.metric != "euclidean" {
 		return usageErr("--search kd applies to the Euclidean metric (--metric euclidean)")
 	}
-	if g, err := tree.ParseGate(j.gateFlag); err != nil || (g != tree.GateOff && g != tree.GateScreen) {
-		return usageErr("--gate must be off or screen, got %q", j.gateFlag)
+	if g, err := tree.ParseGate(j.gateFlag); err != nil || (g != tree.GateOff && g != tree.GateScreen && g != tree.GateBound) {
+		return usageErr("--gate must be off, screen or bound, got %q", j.gateFlag)
 	} else if g == tree.GateScreen && (j.mf.metric != "residual" || j.mf.float32) {
 		return usageErr("--gate screen applies to the residual metric with V in float64 (not --metric euclidean or --float32)")
 	}

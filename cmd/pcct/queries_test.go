@@ -51,7 +51,7 @@ func TestQueriesCmd(t *testing.T) {
 		{[]string{"--tree-points", "1"}, "--tree-points must be at least 2"},
 		{[]string{"--build", "bottom-up"}, `unknown --build "bottom-up"`},
 		{[]string{"--metric", "euclidean", "--inducing", "5"}, "--inducing applies to the residual metric"},
-		{[]string{"--gate", "lookup"}, "--gate must be off or screen"},
+		{[]string{"--gate", "lookup"}, "--gate must be off, screen or bound"},
 		{[]string{"--gate", "screen", "--metric", "euclidean"}, "--gate screen applies to the residual metric"},
 	} {
 		code, _, stderr := runCLI(append([]string{"queries"}, c.args...)...)
