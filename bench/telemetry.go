@@ -37,8 +37,13 @@ type BatchRecord struct {
 	InsertMS        float64 `json:"insert_ms"`
 	QueryMS         float64 `json:"query_ms"`
 	Distances       int64   `json:"distances"`
-	Gate1Candidates int64   `json:"gate1_candidates"`
-	Gate1Pruned     int64   `json:"gate1_pruned"`
+	// The traversal's scope collections (insertion batches).
+	ScopeChunkScans     int64 `json:"scope_chunk_scans"`
+	ScopeChunkPoints    int64 `json:"scope_chunk_points"`
+	ScopeChunkDedupe    int64 `json:"scope_chunk_dedupe"`
+	ScopeChunkSaturated int64 `json:"scope_chunk_saturated"`
+	Gate1Candidates     int64 `json:"gate1_candidates"`
+	Gate1Pruned         int64 `json:"gate1_pruned"`
 	// Gate1AuditFailures: neighbours a gate lost, found by --gate-audit.
 	Gate1AuditFailures int64     `json:"gate1_audit_failures"`
 	ConflictEdges      int64     `json:"conflict_edges"`
@@ -164,6 +169,7 @@ func BuildRecords(st tree.BuildStats, n, workers int) []BatchRecord {
 		out[i] = BatchRecord{Phase: "insert", BatchIndex: i, BatchSize: b.Size, Selected: b.Size, Dominated: b.Deferred,
 			MISRounds: b.Rounds, TraversalMS: ms(b.Traversal), ConflictGraphMS: ms(b.Conflict), MISMS: ms(b.Insert),
 			Distances: b.Distances, Gate1Candidates: b.Distances + b.GatePruned, Gate1Pruned: b.GatePruned,
+			ScopeChunkScans: b.ScopeScans, ScopeChunkPoints: b.ScopePoints, ScopeChunkDedupe: b.ScopeDedupe, ScopeChunkSaturated: b.ScopeSaturated,
 			ConflictEdges: b.Edges, GridCells: b.GridCells, Workers: workers, WorkerBusyMS: busy, Utilisation: b.Utilisation, Steals: b.Steals}
 	}
 	return out

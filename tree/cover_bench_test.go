@@ -152,19 +152,27 @@ func BenchmarkVecchiaQueries(b *testing.B) {
 // BenchmarkTreeBuild times the tree's build alone on PCCT_BENCH_WORKERS_Q
 // workers (default 1), for before/after comparisons with benchstat:
 // residual, d = 2, lengthscale 0.1, n from PCCT_BENCH_N (default 65,536),
-// m from PCCT_BENCH_M (256).
+// m from PCCT_BENCH_M (256); PCCT_BENCH_INSERT=1 builds by batch
+// insertion, PCCT_BENCH_D sets the dimension (2; lengthscale 0.1 at d = 2,
+// else 1).
 func BenchmarkTreeBuild(b *testing.B) {
 	n := benchutil.EnvInt("PCCT_BENCH_N", 65536)
 	m := benchutil.EnvInt("PCCT_BENCH_M", 256)
-	x := uniformPoints(n, 2, 1)
-	b.Run(fmt.Sprintf("n=%d/m=%d", n, m), func(b *testing.B) {
-		met, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: m, Seed: 1})
+	d := benchutil.EnvInt("PCCT_BENCH_D", 2)
+	ls := 0.1
+	if d != 2 {
+		ls = 1
+	}
+	x := uniformPoints(n, d, 1)
+	b.Run(fmt.Sprintf("n=%d/m=%d/d=%d", n, m, d), func(b *testing.B) {
+		met, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{ls}, Inducing: m, Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
 		var st BuildStats
 		for b.Loop() {
-			tr, err := Build(context.Background(), met, Options{Workers: benchutil.EnvInt("PCCT_BENCH_WORKERS_Q", 1)})
+			tr, err := Build(context.Background(), met, Options{Workers: benchutil.EnvInt("PCCT_BENCH_WORKERS_Q", 1),
+				Algorithm: Algorithm(benchutil.EnvInt("PCCT_BENCH_INSERT", 0))})
 			if err != nil {
 				b.Fatal(err)
 			}

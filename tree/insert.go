@@ -11,6 +11,7 @@ import (
 
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
+	"github.com/pcct/pcct/streamer/scope"
 )
 
 // Batch insertion, after Gu, Napier, Sun and Wang ("Parallel Cover Trees
@@ -75,6 +76,10 @@ type BatchStats struct {
 	// Gate-1 proved unnecessary.
 	Distances, GatePruned int64
 	GridCells             int           // occupied cells of the grid conflict graph
+	// The traversal's scope collections (streamer/scope): distances
+	// scanned, in-scope members found, repeated candidates skipped,
+	// queries that hit the scan cap.
+	ScopeScans, ScopePoints, ScopeDedupe, ScopeSaturated int64
 	Traversal, Conflict   time.Duration // wall time of the phases
 	Insert                time.Duration // MIS and linking, sequential
 	// The batch's pool jobs: time each worker was busy, steals, and
@@ -89,6 +94,7 @@ type BatchStats struct {
 type inserter struct {
 	t     *Tree
 	pool  *streamer.Pool
+	scope *scope.Collector // the traversal's scope collections
 	seed  uint64
 	grid  bool      // Options.GridConflicts
 	extra [][]int32 // children added beyond the tree's CSR lists
@@ -102,10 +108,9 @@ type inserter struct {
 }
 
 type insertScratch struct {
-	w        *metric.Workspace
-	ids, pts []int32
-	d, host  []float64
-	same     []bool
+	w   *metric.Workspace
+	ids []int32
+	d   []float64
 }
 
 // insertPlan is one point's traversal: the path from the root to its
@@ -245,7 +250,7 @@ func (t *Tree) grownFrom(n0 int, m metric.Metric, n int) *Tree {
 }
 
 func newInserter(t *Tree, pool *streamer.Pool, seed uint64, n int) *inserter {
-	in := &inserter{t: t, pool: pool, seed: seed, extra: make([][]int32, n), ws: make([]*insertScratch, pool.Workers())}
+	in := &inserter{t: t, pool: pool, scope: scope.NewCollector(pool), seed: seed, extra: make([][]int32, n), ws: make([]*insertScratch, pool.Workers())}
 	for w := range in.ws {
 		in.ws[w] = &insertScratch{w: metric.NewWorkspace()}
 	}

@@ -81,6 +81,19 @@ func TestInsertionBuildSmall(t *testing.T) {
 	if tr.Stats.GatePruned == 0 || tr.Stats.Distances >= int64(n)*int64(n)/4 {
 		t.Fatalf("Euclidean d = 2, n = %d: %d distances, %d gated", n, tr.Stats.Distances, tr.Stats.GatePruned)
 	}
+	// The traversal runs through scope collections: their scans are most
+	// of the batch's distances (the rest: the root's tile, the conflict
+	// graph), and every point found a node within scope on its way down.
+	var scans, points, dists int64
+	for _, b := range tr.Stats.Batches {
+		if b.ScopeScans > b.Distances || b.ScopePoints > b.ScopeScans || b.ScopeSaturated != 0 {
+			t.Fatalf("batch %+v", b)
+		}
+		scans, points, dists = scans+b.ScopeScans, points+b.ScopePoints, dists+b.Distances
+	}
+	if scans < dists/2 || points < n-1 {
+		t.Fatalf("scope scans %d, members %d, distances %d", scans, points, dists)
+	}
 	exactAnswers(t, tr, 8)
 }
 

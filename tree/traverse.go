@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer/scope"
 )
 
 // hop is a node of the traversal's frontier and the plans (indices into
@@ -16,14 +17,13 @@ type hop struct {
 	members []int32
 }
 
-// traverseRows is the number of plans one traversal task tiles together.
-const traverseRows = 32
-
 // traverse walks every active plan's point down from the root to its
-// target, level by level: the plans at one node are tiled together
-// against its children (in tasks of traverseRows), so the tiles keep
-// many rows. Each plan's path depends only on distances, not on how the
-// plans were grouped.
+// target, level by level. Each level is one sparse scope collection
+// (streamer/scope): every plan asks which children of its node lie within
+// that node's child scale, the plans at one node sharing their list (so
+// the collector tiles them together), after Gate-1 has struck the children
+// the distances the tree holds rule out. Each plan's path depends only on
+// distances, not on how the plans were grouped.
 func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 	t := in.t
 	data := t.m.Data()
@@ -41,22 +41,9 @@ func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 		pl.path, pl.pd = append(pl.path[:0], root), append(pl.pd[:0], d[k])
 	}
 	cur := []hop{{root, all}}
-	type task struct{ h, lo, hi int }
-	var tasks []task
 	var next []int32
 	for len(cur) > 0 {
-		tasks = tasks[:0]
-		for h, hp := range cur {
-			for lo := 0; lo < len(hp.members); lo += traverseRows {
-				tasks = append(tasks, task{h, lo, min(len(hp.members), lo+traverseRows)})
-			}
-		}
-		js, err := in.pool.RunContext(ctx, len(tasks), labelled(phaseTraversal, func(w, k int) {
-			tk := tasks[k]
-			in.step(w, cur[tk.h].z, cur[tk.h].members[tk.lo:tk.hi], active)
-		}))
-		in.account(js)
-		if err != nil {
+		if err := in.step(ctx, cur, active); err != nil {
 			return err
 		}
 		next = next[:0]
@@ -81,28 +68,99 @@ func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 	return nil
 }
 
-// step moves the plans at node z one node down, to each one's nearest
-// child that can host it, or leaves them there (their target) with what
-// they learnt about their separation.
-func (in *inserter) step(w int, z int32, members []int32, active []insertPlan) {
-	t, sc := in.t, in.ws[w]
-	lz := t.level[z]
-	for _, a := range members {
-		active[a].lvl, active[a].sep = lz, false
+// step moves the plans at each hop's node z one node down, to each one's
+// nearest child that can host it, or leaves them there (their target)
+// with what they learnt about their separation. A child c of z can host p
+// when d(p, c) <= base^level(c) (c with children) or d(p, c) <= r =
+// base^(level(z)-1) (a leaf); both radii are at most r, so the scope of p
+// among z's children at radius r holds every possible host and every
+// child of z's scale that breaks p's separation.
+func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) error {
+	t := in.t
+	var qids, listOf []int32
+	var rad []float64
+	var lists [][]int32
+	var plans []int32 // the request's queries, as plans
+	for _, hp := range hops {
+		lz := t.level[hp.z]
+		for _, a := range hp.members {
+			active[a].lvl, active[a].sep = lz, false
+		}
+		if lz == leafLevel {
+			continue
+		}
+		r := t.cover(lz - 1)
+		lists = append(lists, in.gate1(hp, active, r))
+		for _, a := range hp.members {
+			qids, plans, rad = append(qids, active[a].p), append(plans, a), append(rad, r)
+			listOf = append(listOf, int32(len(lists)-1))
+		}
 	}
-	if lz == leafLevel {
-		return
+	if len(qids) == 0 {
+		return nil
 	}
-	r := t.cover(lz - 1)
-	// Gate-1: a child is tiled unless the triangle inequality rules it out
-	// for every plan here.
+	data := t.m.Data()
+	res, err := in.scope.Collect(ctx, scope.Request{Metric: t.m, Queries: data, QueryIDs: qids, Radius: rad,
+		Candidates: data, Lists: lists, ListOf: listOf, QueryBlock: traverseRows,
+		Wrap: func(fn func(w, t int)) func(w, t int) { return labelled(phaseTraversal, fn) }})
+	if err != nil {
+		return err
+	}
+	for _, js := range res.Stats.Jobs {
+		in.account(js)
+	}
+	in.dists.Add(res.Stats.Scans)
+	b := in.cur
+	b.ScopeScans += res.Stats.Scans
+	b.ScopePoints += res.Stats.Points
+	b.ScopeDedupe += res.Stats.Dedupe
+	b.ScopeSaturated += res.Stats.Saturated
+	for i, a := range plans {
+		pl := &active[a]
+		r := rad[i]
+		best, bestD := int32(-1), 0.0
+		sep := pl.dist() > r
+		for x := res.Offsets[i]; x < res.Offsets[i+1]; x++ {
+			c, dc := res.Members[x], res.Dist[x]
+			if t.scale[c] == pl.lvl-1 {
+				sep = false // a child of z's scale within r
+			}
+			host := r // a leaf takes p at the level that covers it
+			if t.level[c] != leafLevel {
+				host = t.cover(t.level[c])
+			}
+			if dc <= host && (best < 0 || dc < bestD || (dc == bestD && c < best)) {
+				best, bestD = c, dc
+			}
+		}
+		if best < 0 {
+			pl.sep = sep
+			continue
+		}
+		pl.path, pl.pd = append(pl.path, best), append(pl.pd, bestD)
+	}
+	return nil
+}
+
+// traverseRows is the query block of the traversal's scope collections:
+// the plans at one node share their candidates, and 32 rows keep the
+// tiles at full speed.
+const traverseRows = 32
+
+// gate1 returns the children of hop's node (its CSR list and those added
+// since) that the triangle inequality does not rule out for every plan at
+// it: |d(p, z) - d(z, c)| - slack > r proves that c can neither host p
+// nor break p's separation.
+func (in *inserter) gate1(hp hop, active []insertPlan, r float64) []int32 {
+	t := in.t
 	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, a := range members {
+	for _, a := range hp.members {
 		dz := active[a].dist()
 		lo, hi = min(lo, dz), max(hi, dz)
 	}
-	ids := sc.ids[:0]
+	var ids []int32
 	gated := 0
+	z := hp.z
 	for _, part := range [2][]int32{t.child[t.childOff[z]:t.childOff[z+1]], in.extra[z]} {
 		for _, c := range part {
 			dc := t.dparent[c]
@@ -113,47 +171,6 @@ func (in *inserter) step(w int, z int32, members []int32, active []insertPlan) {
 			ids = append(ids, c)
 		}
 	}
-	sc.ids = ids
-	in.gated.Add(int64(gated * len(members)))
-	// The radius within which each child can host a point, and whether it
-	// shares the scale at which separation is decided.
-	sc.host = grow(sc.host, len(ids))
-	sc.same = grow(sc.same, len(ids))
-	for k, c := range ids {
-		sc.host[k], sc.same[k] = r, t.scale[c] == lz-1 // a leaf takes p at the level that covers it
-		if t.level[c] != leafLevel {
-			sc.host[k] = t.cover(t.level[c])
-		}
-	}
-	pts := sc.pts[:0]
-	for _, a := range members {
-		pts = append(pts, active[a].p)
-	}
-	sc.pts = pts
-	nc := len(ids)
-	sc.d = grow(sc.d, len(pts)*nc)
-	if nc > 0 {
-		t.m.Tile(sc.w, sc.d, nc, t.m.Data(), metric.List(pts), t.m.Data(), metric.List(ids))
-		in.dists.Add(int64(len(pts) * nc))
-	}
-	for i, a := range members {
-		pl := &active[a]
-		row := sc.d[i*nc : (i+1)*nc]
-		best, bestD := int32(-1), 0.0
-		sep := pl.dist() > r
-		for k, c := range ids {
-			dc := row[k]
-			if sc.same[k] && dc <= r {
-				sep = false
-			}
-			if dc <= sc.host[k] && (best < 0 || dc < bestD || (dc == bestD && c < best)) {
-				best, bestD = c, dc
-			}
-		}
-		if best < 0 {
-			pl.sep = sep
-			continue
-		}
-		pl.path, pl.pd = append(pl.path, best), append(pl.pd, bestD)
-	}
+	in.gated.Add(int64(gated * len(hp.members)))
+	return ids
 }

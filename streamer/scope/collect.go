@@ -131,6 +131,14 @@ func (c *Collector) Collect(ctx context.Context, req Request) (*Result, error) {
 	return s, nil
 }
 
+// run runs n tasks of r's collection on the pool, wrapped by r.Wrap.
+func (c *Collector) run(ctx context.Context, r *Request, n int, fn func(worker, task int)) (streamer.JobStats, error) {
+	if r.Wrap != nil {
+		fn = r.Wrap(fn)
+	}
+	return c.pool.RunContext(ctx, n, fn)
+}
+
 // defaultQueryBlock is the query block of dense tiles for a pool size (see
 // Request.QueryBlock).
 func defaultQueryBlock(workers int) int {

@@ -25,7 +25,7 @@ func (c *Collector) dense(ctx context.Context, r *Request) (*Result, error) {
 	var packedQ []*metric.Set
 	if r.QueryIDs != nil && nchunks > 1 {
 		packedQ = make([]*metric.Set, nblocks)
-		st, err := c.pool.RunContext(ctx, nblocks, func(w, b int) {
+		st, err := c.run(ctx, r, nblocks, func(w, b int) {
 			packedQ[b] = metric.Pack(r.Queries, r.queryBlock(b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)))
 			c.ws[w].counters.CachePrefetch++
 		})
@@ -35,7 +35,7 @@ func (c *Collector) dense(ctx context.Context, r *Request) (*Result, error) {
 		}
 	}
 	results := make([][]hit, nblocks*nchunks)
-	st, err := c.pool.RunContext(ctx, nblocks*nchunks, func(w, t int) {
+	st, err := c.run(ctx, r, nblocks*nchunks, func(w, t int) {
 		// Query-major order (default): one query block, kept in cache, meets
 		// the chunks in turn. Chunk-major: the query blocks that read one
 		// candidate chunk run back to back. On a 16-core Xeon the two were

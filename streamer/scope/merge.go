@@ -27,7 +27,7 @@ func (c *Collector) merge(ctx context.Context, r *Request, nq int, listLen func(
 	}
 	s := &Result{Offsets: make([]int, nq+1), Saturated: make([]bool, nq), Next: make([]int, nq)}
 	var jobs []streamer.JobStats
-	st, err := c.pool.RunContext(ctx, nblocks, func(_, b int) {
+	st, err := c.run(ctx, r, nblocks, func(_, b int) {
 		for _, t := range tasks[b] {
 			for _, h := range results[t] {
 				s.Offsets[h.q+1]++
@@ -44,7 +44,7 @@ func (c *Collector) merge(ctx context.Context, r *Request, nq int, listLen func(
 	total := s.Offsets[nq]
 	s.Members, s.Dist = make([]int32, total), make([]float64, total)
 	kept := make([]int, nq) // a cursor while copying, then the distinct count
-	st, err = c.pool.RunContext(ctx, nblocks, func(w, b int) {
+	st, err = c.run(ctx, r, nblocks, func(w, b int) {
 		for _, t := range tasks[b] {
 			for _, h := range results[t] {
 				p := s.Offsets[h.q] + kept[h.q]

@@ -27,6 +27,12 @@ type Request struct {
 	// Repeated ids are scanned once (counted as dedupe hits).
 	SparseOffsets []int
 	SparseIDs     []int32
+	// Lists and ListOf, when ListOf is not nil, give query i the candidates
+	// Lists[ListOf[i]] instead (used when Dense is nil): queries that share
+	// a list (the points at one tree node, against its children) name it
+	// once.
+	Lists  [][]int32
+	ListOf []int32
 	// ScanCap (scope_chunk_target) is the most candidates one query scans in
 	// this pass; a query with more is saturated. 0 means no cap.
 	ScanCap int
@@ -40,6 +46,9 @@ type Request struct {
 	// (0.51 G distances/s, 15.5x its one-worker time) and 128 x 512 less
 	// (0.42 to 0.51 G/s), with more tasks to balance (see BenchmarkScope).
 	QueryBlock, Chunk int
+	// Wrap, if not nil, wraps each of the collection's pool tasks (for
+	// example to run them under a pprof label).
+	Wrap func(task func(worker, task int)) func(worker, task int)
 }
 
 type hit struct {
@@ -66,7 +75,9 @@ func (r *Request) check() error {
 		return fmt.Errorf("scope: negative scan cap %d", r.ScanCap)
 	case r.Resume != nil && len(r.Resume) != nq:
 		return fmt.Errorf("scope: %d resume offsets for %d queries", len(r.Resume), nq)
-	case r.Dense == nil && len(r.SparseOffsets) != nq+1:
+	case r.Dense == nil && r.ListOf != nil && len(r.ListOf) != nq:
+		return fmt.Errorf("scope: %d list choices for %d queries", len(r.ListOf), nq)
+	case r.Dense == nil && r.ListOf == nil && len(r.SparseOffsets) != nq+1:
 		return fmt.Errorf("scope: sparse offsets have length %d, want %d", len(r.SparseOffsets), nq+1)
 	}
 	if err := metric.Compatible(r.Queries, r.Candidates); err != nil {
@@ -82,25 +93,44 @@ func (r *Request) check() error {
 			return fmt.Errorf("scope: radius of query %d is NaN", i)
 		}
 	}
-	ids := r.SparseIDs
-	if r.Dense != nil {
-		ids = r.Dense.IDs
-		if ids == nil && (r.Dense.Lo < 0 || r.Dense.Hi > r.Candidates.N || r.Dense.Lo > r.Dense.Hi) {
+	var lists [][]int32
+	switch {
+	case r.Dense != nil:
+		if r.Dense.IDs == nil && (r.Dense.Lo < 0 || r.Dense.Hi > r.Candidates.N || r.Dense.Lo > r.Dense.Hi) {
 			return fmt.Errorf("scope: dense range [%d, %d) outside [0, %d)", r.Dense.Lo, r.Dense.Hi, r.Candidates.N)
 		}
-	} else {
+		lists = [][]int32{r.Dense.IDs}
+	case r.ListOf != nil:
+		for i, l := range r.ListOf {
+			if l < 0 || int(l) >= len(r.Lists) {
+				return fmt.Errorf("scope: query %d takes list %d of %d", i, l, len(r.Lists))
+			}
+		}
+		lists = r.Lists
+	default:
 		for i := 0; i < nq; i++ {
-			if r.SparseOffsets[i] > r.SparseOffsets[i+1] || r.SparseOffsets[i+1] > len(ids) || r.SparseOffsets[0] < 0 {
-				return fmt.Errorf("scope: sparse offsets are not a CSR index into %d ids", len(ids))
+			if r.SparseOffsets[i] > r.SparseOffsets[i+1] || r.SparseOffsets[i+1] > len(r.SparseIDs) || r.SparseOffsets[0] < 0 {
+				return fmt.Errorf("scope: sparse offsets are not a CSR index into %d ids", len(r.SparseIDs))
+			}
+		}
+		lists = [][]int32{r.SparseIDs}
+	}
+	for _, ids := range lists {
+		for _, id := range ids {
+			if id < 0 || int(id) >= r.Candidates.N {
+				return fmt.Errorf("scope: candidate id %d outside [0, %d)", id, r.Candidates.N)
 			}
 		}
 	}
-	for _, id := range ids {
-		if id < 0 || int(id) >= r.Candidates.N {
-			return fmt.Errorf("scope: candidate id %d outside [0, %d)", id, r.Candidates.N)
-		}
-	}
 	return nil
+}
+
+// list returns query i's sparse candidates, as given (repeats included).
+func (r *Request) list(i int) []int32 {
+	if r.ListOf != nil {
+		return r.Lists[r.ListOf[i]]
+	}
+	return r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
 }
 
 // window returns the part [lo, hi) of a list of length n that query i scans,

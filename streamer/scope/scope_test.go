@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,6 +276,9 @@ func TestScopeBadRequests(t *testing.T) {
 		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 1), QueryIDs: []int32{25}, Candidates: m.Data(), Dense: &all}, "query id 25 outside"},
 		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Dense: &all, ScanCap: -1}, "negative scan cap"},
 		{Request{Metric: m, Queries: m.Data(), Radius: slices.Repeat([]float64{math.NaN()}, 20), Candidates: m.Data(), Dense: &all}, "radius of query 0 is NaN"},
+		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Lists: [][]int32{{1}}, ListOf: make([]int32, 19)}, "19 list choices for 20 queries"},
+		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Lists: [][]int32{{1}}, ListOf: slices.Repeat([]int32{1}, 20)}, "query 0 takes list 1 of 1"},
+		{Request{Metric: m, Queries: m.Data(), Radius: make([]float64, 20), Candidates: m.Data(), Lists: [][]int32{{1, 20}}, ListOf: make([]int32, 20)}, "candidate id 20 outside"},
 	}
 	for i, c := range cases {
 		if _, err := sc.Collect(context.Background(), c.req); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -412,6 +416,85 @@ func TestScopeSparseGrouped(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+		p.Close()
+	}
+}
+
+// TestScopeSharedLists: queries that name shared lists (Lists, ListOf)
+// get what the same lists written out per query (CSR) give, with and
+// without a scan cap, with repeats in a list, blocks that straddle two
+// lists, and for every worker count.
+func TestScopeSharedLists(t *testing.T) {
+	const n = 300
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, w := range []int{1, 3} {
+		p := streamer.NewPool(w)
+		sc := NewCollector(p)
+		for _, m := range scopeMetrics(t, n, 2) {
+			var lists [][]int32
+			for l := range 4 {
+				var ids []int32
+				for _, id := range r.Perm(n)[:20+40*l] {
+					ids = append(ids, int32(id))
+				}
+				if l == 1 { // repeats, in a list that block [32, 48) takes alone
+					ids = append(ids, ids[0], ids[3])
+				}
+				lists = append(lists, ids)
+			}
+			nq := 90
+			qids, listOf := make([]int32, nq), make([]int32, nq)
+			radius := make([]float64, nq)
+			offsets := []int{0}
+			var flat []int32
+			for i := range nq {
+				qids[i], listOf[i] = int32(r.IntN(n)), int32(min(3, i/25)) // runs of 25: blocks of 16 straddle
+				radius[i] = 0.3
+				if m.Name() == "residual" {
+					radius[i] = 0.85
+				}
+				flat = append(flat, lists[listOf[i]]...)
+				offsets = append(offsets, len(flat))
+			}
+			for _, capN := range []int{0, 30} {
+				base := Request{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(), ScanCap: capN, QueryBlock: 16, Chunk: 37}
+				csr, shared := base, base
+				csr.SparseOffsets, csr.SparseIDs = offsets, flat
+				shared.Lists, shared.ListOf = lists, listOf
+				var wrapped atomic.Int64
+				shared.Wrap = func(fn func(w, t int)) func(w, t int) {
+					return func(w, t int) { wrapped.Add(1); fn(w, t) }
+				}
+				want, err := sc.Collect(context.Background(), csr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := sc.Collect(context.Background(), shared)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var tasks int64
+				for _, j := range got.Stats.Jobs {
+					tasks += int64(j.Tasks)
+				}
+				if wrapped.Load() != tasks || tasks == 0 {
+					t.Fatalf("Wrap ran %d of %d tasks", wrapped.Load(), tasks)
+				}
+				if !sameScope(got, want) || !slices.Equal(got.Next, want.Next) || got.Stats.Dedupe != want.Stats.Dedupe || got.Stats.Saturated != want.Stats.Saturated {
+					t.Fatalf("%s cap %d workers %d: shared lists differ from CSR (dedupe %d/%d)", m.Name(), capN, w, got.Stats.Dedupe, want.Stats.Dedupe)
+				}
+				wm, wd := naiveScope(m, csr, func(i int) []int32 {
+					var out []int32
+					for _, id := range lists[listOf[i]] {
+						if !slices.Contains(out, id) {
+							out = append(out, id)
+						}
+					}
+					return out
+				})
+				checkScope(t, m.Name()+"/shared", got, wm, wd)
 			}
 		}
 		p.Close()

@@ -55,7 +55,7 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 	}
 	tasks := sp.tasks(r)
 	results := make([][]hit, len(tasks))
-	st, err = c.pool.RunContext(ctx, len(tasks), func(w, t int) {
+	st, err = c.run(ctx, r, len(tasks), func(w, t int) {
 		tk := tasks[t]
 		if tk.q >= 0 {
 			results[t] = c.scanQuery(r, c.ws[w], tk.q, sp.lists[tk.q][tk.lo:tk.hi])
@@ -80,7 +80,7 @@ func (c *Collector) planSparse(ctx context.Context, r *Request) (*sparsePlan, st
 	nq := r.nq()
 	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
 	sp := &sparsePlan{lists: make([][]int32, nq), lens: make([]int, nq), plans: make([]sparseBlock, nblocks)}
-	st, err := c.pool.RunContext(ctx, nblocks, func(w, b int) {
+	st, err := c.run(ctx, r, nblocks, func(w, b int) {
 		sw := c.ws[w]
 		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
 		if q1-q0 < 2 {
@@ -93,8 +93,7 @@ func (c *Collector) planSparse(ctx context.Context, r *Request) (*sparsePlan, st
 		// grouped. Otherwise the windows are positions in the de-duplicated
 		// lists, which must exist first.
 		if r.ScanCap == 0 && r.Resume == nil {
-			raw := func(i int) []int32 { return r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]] }
-			if pl, counts, repeats, ok := planBlock(r, sw, q0, q1, raw); ok {
+			if pl, counts, repeats, ok := planBlock(r, sw, q0, q1, r.list); ok {
 				sp.plans[b] = pl
 				copy(sp.lens[q0:q1], counts)
 				sw.counters.Dedupe += repeats
@@ -196,6 +195,9 @@ func (c *Collector) scanBlock(r *Request, sw *scopeWorker, pl *sparseBlock, tk s
 // false (the block is scanned query by query) when tiling against the
 // union would cost more than sparseGroupSlack times the distinct ids.
 func planBlock(r *Request, sw *scopeWorker, q0, q1 int, ids func(i int) []int32) (pl sparseBlock, counts []int, repeats int64, ok bool) {
+	if r.ListOf != nil && r.ScanCap == 0 && r.Resume == nil && sharedList(r.ListOf[q0:q1]) {
+		return planShared(r, sw, q0, q1)
+	}
 	sw.newEpoch(r.Candidates.N)
 	var union []int32
 	bits := make([][]uint64, q1-q0)
@@ -237,12 +239,51 @@ func planBlock(r *Request, sw *scopeWorker, q0, q1 int, ids func(i int) []int32)
 	return sparseBlock{union: union, bits: bits}, counts, repeats, true
 }
 
+// sharedList reports whether every query of a block takes the same list.
+func sharedList(listOf []int32) bool {
+	for _, l := range listOf {
+		if l != listOf[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// planShared is planBlock for a block whose queries all scan one list
+// (no cap, no resume): the union is the list without repeats, and one
+// bitmap, every bit set, serves every query.
+func planShared(r *Request, sw *scopeWorker, q0, q1 int) (pl sparseBlock, counts []int, repeats int64, ok bool) {
+	sw.newEpoch(r.Candidates.N)
+	list := r.list(q0)
+	union := make([]int32, 0, len(list))
+	for _, id := range list {
+		if mk := &sw.marks[id]; mk.epoch != sw.epoch {
+			mk.epoch = sw.epoch
+			union = append(union, id)
+		}
+	}
+	if len(union) == 0 {
+		return sparseBlock{}, nil, 0, false
+	}
+	bm := make([]uint64, (len(union)+63)/64)
+	for p := range union {
+		bm[p/64] |= 1 << (p % 64)
+	}
+	bits := make([][]uint64, q1-q0)
+	counts = make([]int, q1-q0)
+	for k := range bits {
+		bits[k], counts[k] = bm, len(union)
+	}
+	repeats = int64(q1-q0) * int64(len(list)-len(union))
+	return sparseBlock{union: union, bits: bits}, counts, repeats, true
+}
+
 // dedupe de-duplicates the lists of queries [q0, q1), keeping first
 // occurrences in order.
 func (c *Collector) dedupe(r *Request, sw *scopeWorker, q0, q1 int, lists [][]int32, lens []int) {
 	for i := q0; i < q1; i++ {
 		sw.newEpoch(r.Candidates.N)
-		in := r.SparseIDs[r.SparseOffsets[i]:r.SparseOffsets[i+1]]
+		in := r.list(i)
 		out := make([]int32, 0, len(in))
 		for _, id := range in {
 			if sw.marks[id].epoch == sw.epoch {
