@@ -75,13 +75,13 @@ type BatchStats struct {
 	// Distances computed in traversal and in the conflict graph; distances
 	// Gate-1 proved unnecessary.
 	Distances, GatePruned int64
-	GridCells             int           // occupied cells of the grid conflict graph
+	GridCells             int // occupied cells of the grid conflict graph
 	// The traversal's scope collections (streamer/scope): distances
 	// scanned, in-scope members found, repeated candidates skipped,
 	// queries that hit the scan cap.
 	ScopeScans, ScopePoints, ScopeDedupe, ScopeSaturated int64
-	Traversal, Conflict   time.Duration // wall time of the phases
-	Insert                time.Duration // MIS and linking, sequential
+	Traversal, Conflict                                  time.Duration // wall time of the phases
+	Insert                                               time.Duration // MIS and linking, sequential
 	// The batch's pool jobs: time each worker was busy, steals, and
 	// busy / (workers x wall).
 	Busy        []time.Duration
