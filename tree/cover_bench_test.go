@@ -154,7 +154,8 @@ func BenchmarkVecchiaQueries(b *testing.B) {
 // residual, d = 2, lengthscale 0.1, n from PCCT_BENCH_N (default 65,536),
 // m from PCCT_BENCH_M (256); PCCT_BENCH_INSERT=1 builds by batch
 // insertion, PCCT_BENCH_D sets the dimension (2; lengthscale 0.1 at d = 2,
-// else 1).
+// else 1), PCCT_BENCH_SCREEN=1 gives the metric its float32 screening copy
+// and makes the insertion traversal screen its tiles (traverseScreens).
 func BenchmarkTreeBuild(b *testing.B) {
 	n := benchutil.EnvInt("PCCT_BENCH_N", 65536)
 	m := benchutil.EnvInt("PCCT_BENCH_M", 256)
@@ -168,6 +169,13 @@ func BenchmarkTreeBuild(b *testing.B) {
 		met, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{ls}, Inducing: m, Seed: 1})
 		if err != nil {
 			b.Fatal(err)
+		}
+		if benchutil.EnvInt("PCCT_BENCH_SCREEN", 0) == 1 {
+			if err := met.EnableScreening(); err != nil {
+				b.Fatal(err)
+			}
+			traverseScreens = true
+			defer func() { traverseScreens = false }()
 		}
 		var st BuildStats
 		for b.Loop() {

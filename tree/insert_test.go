@@ -243,3 +243,30 @@ func TestGridConflicts(t *testing.T) {
 		t.Fatalf("residual metric: %v", err)
 	}
 }
+
+// TestInsertionScreened: the insertion traversal's scope collections,
+// screened in float32 (traverseScreens, a metric with its copy), build the
+// same tree as unscreened ones, and the screen prunes pairs.
+func TestInsertionScreened(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range screenCases()[:3] {
+		m, err := metric.NewResidual(ctx, c.x, c.n, c.d, c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := buildOrFail(t, m, Options{Algorithm: Insertion, Workers: 2, Seed: 3})
+		if err := m.EnableScreening(); err != nil {
+			t.Fatal(err)
+		}
+		traverseScreens = true
+		got := buildOrFail(t, m, Options{Algorithm: Insertion, Workers: 2, Seed: 3})
+		traverseScreens = false
+		if err := sameTree(got, want); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got.Stats.Distances >= want.Stats.Distances || got.Stats.GatePruned <= want.Stats.GatePruned {
+			t.Fatalf("%s: screened %d distances (%d pruned), unscreened %d (%d)", c.name, got.Stats.Distances, got.Stats.GatePruned, want.Stats.Distances, want.Stats.GatePruned)
+		}
+		exactAnswers(t, got, 8)
+	}
+}

@@ -21,7 +21,7 @@ type Result struct {
 	Stats     Stats
 }
 
-// Stats is the telemetry of one collection (SPEC.md section 6 names):
+// Stats is the telemetry of one collection (the telemetry log's names):
 // distances evaluated (scope_chunk_scans), members found (points), repeated
 // candidates skipped (dedupe), saturated queries, query blocks packed once
 // for all the dense tiles that read them (cache prefetch) and the tiles
@@ -29,7 +29,11 @@ type Result struct {
 type Stats struct {
 	Scans, Points, Dedupe, Saturated int64
 	CachePrefetch, CacheHits         int64
-	Jobs                             []streamer.JobStats
+	// With Request.Screen: the pairs screened (Gate1Candidates) and those
+	// the screen proved beyond their query's radius (Gate1Pruned); the
+	// others were computed in float64.
+	Gate1Candidates, Gate1Pruned int64
+	Jobs                         []streamer.JobStats
 }
 
 // Utilisation returns busy / (workers x wall) over all the jobs.
@@ -75,7 +79,10 @@ type mark struct {
 type scopeWorker struct {
 	mw       *metric.Workspace
 	tile     []float64
-	marks    []mark // by candidate id
+	kth2     []float64         // a screened tile's squared radii
+	row      []float64         // a screened row's recomputed distances
+	hits     metric.ScreenHits // a screened tile's undecided pairs
+	marks    []mark            // by candidate id
 	epoch    uint32
 	counters Stats
 }
@@ -121,6 +128,8 @@ func (c *Collector) Collect(ctx context.Context, req Request) (*Result, error) {
 		s.Stats.Dedupe += w.counters.Dedupe
 		s.Stats.CachePrefetch += w.counters.CachePrefetch
 		s.Stats.CacheHits += w.counters.CacheHits
+		s.Stats.Gate1Candidates += w.counters.Gate1Candidates
+		s.Stats.Gate1Pruned += w.counters.Gate1Pruned
 	}
 	s.Stats.Points = int64(len(s.Members))
 	for _, sat := range s.Saturated {

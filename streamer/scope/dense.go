@@ -85,7 +85,6 @@ func (c *Collector) scanDense(r *Request, sw *scopeWorker, b, k int, packed *met
 		return nil
 	}
 	nc := need1 - need0
-	sw.tile = grow(sw.tile, (q1-q0)*nc)
 	cb := metric.Range(list.Lo+need0, list.Lo+need1)
 	if list.IDs != nil {
 		cb = metric.List(list.IDs[need0:need1])
@@ -95,7 +94,7 @@ func (c *Collector) scanDense(r *Request, sw *scopeWorker, b, k int, packed *met
 		qs, qb = packed, metric.Range(0, q1-q0)
 		sw.counters.CacheHits++
 	}
-	r.Metric.Tile(sw.mw, sw.tile, nc, qs, qb, r.Candidates, cb)
+	c.tile(r, sw, qs, qb, q0, cb)
 	var out []hit
 	for i := q0; i < q1; i++ {
 		lo, hi, _ := r.window(i, n)

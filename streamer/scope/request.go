@@ -46,6 +46,13 @@ type Request struct {
 	// (0.51 G distances/s, 15.5x its one-worker time) and 128 x 512 less
 	// (0.42 to 0.51 G/s), with more tasks to balance (see BenchmarkScope).
 	QueryBlock, Chunk int
+	// Screen, if not nil, screens each tile before its float64 distances
+	// (see metric.Screener: the float32 screen of a residual metric with
+	// its copy, or a metric.PivotBound): pairs it proves beyond their
+	// query's radius are never computed, the others are, in float64, so
+	// the answer is the unscreened one. It must be able to pair Queries
+	// with Candidates (CanScreen).
+	Screen metric.Screener
 	// Wrap, if not nil, wraps each of the collection's pool tasks (for
 	// example to run them under a pprof label).
 	Wrap func(task func(worker, task int)) func(worker, task int)
@@ -82,6 +89,9 @@ func (r *Request) check() error {
 	}
 	if err := metric.Compatible(r.Queries, r.Candidates); err != nil {
 		return fmt.Errorf("scope: %w", err)
+	}
+	if r.Screen != nil && !r.Screen.CanScreen(r.Queries, r.Candidates) {
+		return fmt.Errorf("scope: the screen cannot pair these queries and candidates (a residual metric screens after EnableScreening, with query sets embedded after it)")
 	}
 	for _, id := range r.QueryIDs {
 		if id < 0 || int(id) >= r.Queries.N {

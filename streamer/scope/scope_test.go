@@ -536,3 +536,98 @@ func TestScopeCancel(t *testing.T) {
 	}
 	kerneltest.NoGoroutinesLeft(t, before)
 }
+
+// TestScopeScreen: a screened collection (the residual metric's float32
+// screen, pivot bounds on both metrics) finds exactly the unscreened
+// members and distances, dense, sparse and with shared lists, with and
+// without a scan cap, for every worker count and implementation, and
+// prunes pairs; a screen that cannot pair the sets is an error.
+func TestScopeScreen(t *testing.T) {
+	const n = 400
+	ctx := context.Background()
+	every.Impl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		ms := scopeMetrics(t, n, 2)
+		res := ms[0].(*metric.Residual)
+		p := streamer.NewPool(3)
+		defer p.Close()
+		sc := NewCollector(p)
+		if _, err := sc.Collect(ctx, Request{Metric: res, Queries: res.Data(), Radius: make([]float64, n), Candidates: res.Data(),
+			Dense: &metric.Block{Lo: 0, Hi: n}, Screen: res}); err == nil || !strings.Contains(err.Error(), "cannot pair") {
+			t.Fatalf("screen without the float32 copy: %v", err)
+		}
+		if err := res.EnableScreening(); err != nil {
+			t.Fatal(err)
+		}
+		type screened struct {
+			m metric.Metric
+			s metric.Screener
+		}
+		var cases []screened
+		cases = append(cases, screened{res, res})
+		for _, m := range ms {
+			pb, err := metric.NewPivotBound(ctx, m, 8, 1, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases = append(cases, screened{m, pb})
+		}
+		for ci, c := range cases {
+			nq := 150
+			qids, radius := make([]int32, nq), make([]float64, nq)
+			for i := range nq {
+				qids[i] = int32(r.IntN(n))
+				radius[i] = 0.05 + 0.1*float64(i%4)
+				if c.m.Name() == "residual" {
+					radius[i] = 0.3 + 0.2*float64(i%4)
+				}
+			}
+			radius[7] = -1
+			var lists [][]int32
+			for range 5 {
+				var ids []int32
+				for _, id := range r.Perm(n)[:200] {
+					ids = append(ids, int32(id))
+				}
+				lists = append(lists, ids)
+			}
+			listOf := make([]int32, nq)
+			for i := range listOf {
+				listOf[i] = int32(i / 31)
+			}
+			all := metric.Range(0, n)
+			for _, capN := range []int{0, 70} {
+				for _, shape := range []string{"dense", "shared", "single"} {
+					req := Request{Metric: c.m, Queries: c.m.Data(), QueryIDs: qids, Radius: radius, Candidates: c.m.Data(), ScanCap: capN, QueryBlock: 16, Chunk: 50}
+					switch shape {
+					case "dense":
+						req.Dense = &all
+					case "shared":
+						req.Lists, req.ListOf = lists, listOf
+					case "single": // each query its own list: tiled row by row
+						req.Lists, req.ListOf = lists, make([]int32, nq)
+						for i := range req.ListOf {
+							req.ListOf[i] = int32(i % 5)
+						}
+					}
+					want, err := sc.Collect(ctx, req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Screen = c.s
+					got, err := sc.Collect(ctx, req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					what := fmt.Sprintf("case %d (%s) cap %d %s", ci, c.m.Name(), capN, shape)
+					if !sameScope(got, want) || !slices.Equal(got.Next, want.Next) || got.Stats.Saturated != want.Stats.Saturated {
+						t.Fatalf("%s: screened scopes differ", what)
+					}
+					if got.Stats.Gate1Candidates != got.Stats.Scans || got.Stats.Gate1Pruned <= 0 || got.Stats.Gate1Pruned >= got.Stats.Gate1Candidates {
+						t.Fatalf("%s: screened %d of %d scans, pruned %d", what, got.Stats.Gate1Candidates, got.Stats.Scans, got.Stats.Gate1Pruned)
+					}
+				}
+			}
+		}
+	})
+}

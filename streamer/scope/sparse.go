@@ -140,8 +140,7 @@ func (sp *sparsePlan) tasks(r *Request) []sparseTask {
 // scanQuery tiles query q alone against the candidates ids.
 func (c *Collector) scanQuery(r *Request, sw *scopeWorker, q int, ids []int32) []hit {
 	nc := len(ids)
-	sw.tile = grow(sw.tile, nc)
-	r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q, q+1), r.Candidates, metric.List(ids))
+	c.tile(r, sw, r.Queries, r.queryBlock(q, q+1), q, metric.List(ids))
 	sw.counters.Scans += int64(nc)
 	var out []hit
 	rad := r.Radius[q]
@@ -159,8 +158,7 @@ func (c *Collector) scanBlock(r *Request, sw *scopeWorker, pl *sparseBlock, tk s
 	q0, q1 := tk.block*r.QueryBlock, min(r.nq(), (tk.block+1)*r.QueryBlock)
 	ids := pl.union[tk.lo:tk.hi]
 	nc := len(ids)
-	sw.tile = grow(sw.tile, (q1-q0)*nc)
-	r.Metric.Tile(sw.mw, sw.tile, nc, r.Queries, r.queryBlock(q0, q1), r.Candidates, metric.List(ids))
+	c.tile(r, sw, r.Queries, r.queryBlock(q0, q1), q0, metric.List(ids))
 	sw.counters.Scans += int64((q1 - q0) * nc)
 	var out []hit
 	for i := q0; i < q1; i++ {
