@@ -42,6 +42,8 @@ type BatchRecord struct {
 	ScopeChunkPoints    int64 `json:"scope_chunk_points"`
 	ScopeChunkDedupe    int64 `json:"scope_chunk_dedupe"`
 	ScopeChunkSaturated int64 `json:"scope_chunk_saturated"`
+	ScopeCachePrefetch  int64 `json:"scope_cache_prefetch"`
+	ScopeCacheHits      int64 `json:"scope_cache_hits"`
 	Gate1Candidates     int64 `json:"gate1_candidates"`
 	Gate1Pruned         int64 `json:"gate1_pruned"`
 	// Gate1AuditFailures: neighbours a gate lost, found by --gate-audit.
@@ -170,6 +172,7 @@ func BuildRecords(st tree.BuildStats, n, workers int) []BatchRecord {
 			MISRounds: b.Rounds, TraversalMS: ms(b.Traversal), ConflictGraphMS: ms(b.Conflict), MISMS: ms(b.Insert),
 			Distances: b.Distances, Gate1Candidates: b.Distances + b.GatePruned, Gate1Pruned: b.GatePruned,
 			ScopeChunkScans: b.ScopeScans, ScopeChunkPoints: b.ScopePoints, ScopeChunkDedupe: b.ScopeDedupe, ScopeChunkSaturated: b.ScopeSaturated,
+			ScopeCachePrefetch: b.ScopeCachePrefetch, ScopeCacheHits: b.ScopeCacheHits,
 			ConflictEdges: b.Edges, GridCells: b.GridCells, Workers: workers, WorkerBusyMS: busy, Utilisation: b.Utilisation, Steals: b.Steals}
 	}
 	return out

@@ -78,8 +78,11 @@ type BatchStats struct {
 	GridCells             int // occupied cells of the grid conflict graph
 	// The traversal's scope collections (streamer/scope): distances
 	// scanned, in-scope members found, repeated candidates skipped,
-	// queries that hit the scan cap.
+	// queries that hit the scan cap, and the scope cache's offers (members
+	// found under the same node in earlier batches) and hits (offers that
+	// were members again).
 	ScopeScans, ScopePoints, ScopeDedupe, ScopeSaturated int64
+	ScopeCachePrefetch, ScopeCacheHits                   int64
 	Traversal, Conflict                                  time.Duration // wall time of the phases
 	Insert                                               time.Duration // MIS and linking, sequential
 	// The batch's pool jobs: time each worker was busy, steals, and
@@ -95,6 +98,7 @@ type inserter struct {
 	t     *Tree
 	pool  *streamer.Pool
 	scope *scope.Collector // the traversal's scope collections
+	cache *scope.Cache     // and their scopes, by node
 	seed  uint64
 	grid  bool      // Options.GridConflicts
 	extra [][]int32 // children added beyond the tree's CSR lists
@@ -250,7 +254,7 @@ func (t *Tree) grownFrom(n0 int, m metric.Metric, n int) *Tree {
 }
 
 func newInserter(t *Tree, pool *streamer.Pool, seed uint64, n int) *inserter {
-	in := &inserter{t: t, pool: pool, scope: scope.NewCollector(pool), seed: seed, extra: make([][]int32, n), ws: make([]*insertScratch, pool.Workers())}
+	in := &inserter{t: t, pool: pool, scope: scope.NewCollector(pool), cache: scope.NewCache(0), seed: seed, extra: make([][]int32, n), ws: make([]*insertScratch, pool.Workers())}
 	for w := range in.ws {
 		in.ws[w] = &insertScratch{w: metric.NewWorkspace()}
 	}

@@ -84,15 +84,18 @@ func TestInsertionBuildSmall(t *testing.T) {
 	// The traversal runs through scope collections: their scans are most
 	// of the batch's distances (the rest: the root's tile, the conflict
 	// graph), and every point found a node within scope on its way down.
-	var scans, points, dists int64
+	// The scope cache offers later batches the members found under the
+	// same node before; most are members again.
+	var scans, points, dists, offers, hits int64
 	for _, b := range tr.Stats.Batches {
-		if b.ScopeScans > b.Distances || b.ScopePoints > b.ScopeScans || b.ScopeSaturated != 0 {
+		if b.ScopeScans > b.Distances || b.ScopePoints > b.ScopeScans || b.ScopeSaturated != 0 || b.ScopeCacheHits > b.ScopeCachePrefetch {
 			t.Fatalf("batch %+v", b)
 		}
 		scans, points, dists = scans+b.ScopeScans, points+b.ScopePoints, dists+b.Distances
+		offers, hits = offers+b.ScopeCachePrefetch, hits+b.ScopeCacheHits
 	}
-	if scans < dists/2 || points < n-1 {
-		t.Fatalf("scope scans %d, members %d, distances %d", scans, points, dists)
+	if scans < dists/2 || points < n-1 || hits == 0 {
+		t.Fatalf("scope scans %d, members %d, distances %d, cache offers %d hits %d", scans, points, dists, offers, hits)
 	}
 	exactAnswers(t, tr, 8)
 }

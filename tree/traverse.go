@@ -74,10 +74,14 @@ func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 // when d(p, c) <= base^level(c) (c with children) or d(p, c) <= r =
 // base^(level(z)-1) (a leaf); both radii are at most r, so the scope of p
 // among z's children at radius r holds every possible host and every
-// child of z's scale that breaks p's separation.
+// child of z's scale that breaks p's separation. The scopes found under z
+// are cached under z (in.cache): later batches' points at z are offered
+// them first, and the telemetry counts how many are members again (with
+// no scan cap every child is scanned anyway: the cache changes no work).
 func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) error {
 	t := in.t
 	var qids, listOf []int32
+	var keys []int64
 	var rad []float64
 	var lists [][]int32
 	var plans []int32 // the request's queries, as plans
@@ -93,7 +97,7 @@ func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) e
 		lists = append(lists, in.gate1(hp, active, r))
 		for _, a := range hp.members {
 			qids, plans, rad = append(qids, active[a].p), append(plans, a), append(rad, r)
-			listOf = append(listOf, int32(len(lists)-1))
+			listOf, keys = append(listOf, int32(len(lists)-1)), append(keys, int64(hp.z))
 		}
 	}
 	if len(qids) == 0 {
@@ -101,7 +105,7 @@ func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) e
 	}
 	data := t.m.Data()
 	req := scope.Request{Metric: t.m, Queries: data, QueryIDs: qids, Radius: rad,
-		Candidates: data, Lists: lists, ListOf: listOf, QueryBlock: traverseRows,
+		Candidates: data, Lists: lists, ListOf: listOf, QueryBlock: traverseRows, Cache: in.cache, CacheKeys: keys,
 		Wrap: func(fn func(w, t int)) func(w, t int) { return labelled(phaseTraversal, fn) }}
 	if s, ok := t.m.(metric.Screener); ok && traverseScreens && s.CanScreen(data, data) {
 		req.Screen = s
@@ -120,6 +124,8 @@ func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) e
 	b.ScopePoints += res.Stats.Points
 	b.ScopeDedupe += res.Stats.Dedupe
 	b.ScopeSaturated += res.Stats.Saturated
+	b.ScopeCachePrefetch += res.Stats.CachePrefetch
+	b.ScopeCacheHits += res.Stats.CacheHits
 	for i, a := range plans {
 		pl := &active[a]
 		r := rad[i]

@@ -24,11 +24,15 @@ type Result struct {
 // Stats is the telemetry of one collection (the telemetry log's names):
 // distances evaluated (scope_chunk_scans), members found (points), repeated
 // candidates skipped (dedupe), saturated queries, query blocks packed once
-// for all the dense tiles that read them (cache prefetch) and the tiles
-// that used a packed block (cache hits), and the pool jobs' accounting.
+// for all the dense tiles that read them and the tiles that used a packed
+// block, the scope cache's offers and hits (see Cache), and the pool jobs'
+// accounting.
 type Stats struct {
 	Scans, Points, Dedupe, Saturated int64
-	CachePrefetch, CacheHits         int64
+	Packed, PackedHits               int64
+	// With Request.Cache: cached candidates offered first (prefetch) and
+	// those of them found within the radius again (hits).
+	CachePrefetch, CacheHits int64
 	// With Request.Screen: the pairs screened (Gate1Candidates) and those
 	// the screen proved beyond their query's radius (Gate1Pruned); the
 	// others were computed in float64.
@@ -126,8 +130,8 @@ func (c *Collector) Collect(ctx context.Context, req Request) (*Result, error) {
 	for _, w := range c.ws {
 		s.Stats.Scans += w.counters.Scans
 		s.Stats.Dedupe += w.counters.Dedupe
-		s.Stats.CachePrefetch += w.counters.CachePrefetch
-		s.Stats.CacheHits += w.counters.CacheHits
+		s.Stats.Packed += w.counters.Packed
+		s.Stats.PackedHits += w.counters.PackedHits
 		s.Stats.Gate1Candidates += w.counters.Gate1Candidates
 		s.Stats.Gate1Pruned += w.counters.Gate1Pruned
 	}

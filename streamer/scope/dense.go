@@ -20,14 +20,14 @@ func (c *Collector) dense(ctx context.Context, r *Request) (*Result, error) {
 	var stats Stats
 	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
 	// Query blocks picked by QueryIDs that meet more than one chunk are
-	// packed once (cache prefetch) instead of gathered by every tile; the
-	// tiles then read contiguous query rows (cache hits).
+	// packed once (Packed) instead of gathered by every tile; the tiles
+	// then read contiguous query rows (PackedHits).
 	var packedQ []*metric.Set
 	if r.QueryIDs != nil && nchunks > 1 {
 		packedQ = make([]*metric.Set, nblocks)
 		st, err := c.run(ctx, r, nblocks, func(w, b int) {
 			packedQ[b] = metric.Pack(r.Queries, r.queryBlock(b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)))
-			c.ws[w].counters.CachePrefetch++
+			c.ws[w].counters.Packed++
 		})
 		stats.Jobs = append(stats.Jobs, st)
 		if err != nil {
@@ -92,7 +92,7 @@ func (c *Collector) scanDense(r *Request, sw *scopeWorker, b, k int, packed *met
 	qs, qb := r.Queries, r.queryBlock(q0, q1)
 	if packed != nil {
 		qs, qb = packed, metric.Range(0, q1-q0)
-		sw.counters.CacheHits++
+		sw.counters.PackedHits++
 	}
 	c.tile(r, sw, qs, qb, q0, cb)
 	var out []hit

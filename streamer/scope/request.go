@@ -46,6 +46,11 @@ type Request struct {
 	// (0.51 G distances/s, 15.5x its one-worker time) and 128 x 512 less
 	// (0.42 to 0.51 G/s), with more tasks to balance (see BenchmarkScope).
 	QueryBlock, Chunk int
+	// Cache, if not nil, is the scope cache of a sparse request, and
+	// CacheKeys (one per query; < 0: none) the key each query's scope is
+	// cached under: see Cache.
+	Cache     *Cache
+	CacheKeys []int64
 	// Screen, if not nil, screens each tile before its float64 distances
 	// (see metric.Screener: the float32 screen of a residual metric with
 	// its copy, or a metric.PivotBound): pairs it proves beyond their
@@ -82,6 +87,10 @@ func (r *Request) check() error {
 		return fmt.Errorf("scope: negative scan cap %d", r.ScanCap)
 	case r.Resume != nil && len(r.Resume) != nq:
 		return fmt.Errorf("scope: %d resume offsets for %d queries", len(r.Resume), nq)
+	case r.Cache != nil && r.Dense != nil:
+		return fmt.Errorf("scope: the scope cache serves sparse requests (every dense query scans the whole list)")
+	case r.Cache != nil && len(r.CacheKeys) != nq:
+		return fmt.Errorf("scope: %d cache keys for %d queries", len(r.CacheKeys), nq)
 	case r.Dense == nil && r.ListOf != nil && len(r.ListOf) != nq:
 		return fmt.Errorf("scope: %d list choices for %d queries", len(r.ListOf), nq)
 	case r.Dense == nil && r.ListOf == nil && len(r.SparseOffsets) != nq+1:

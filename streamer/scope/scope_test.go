@@ -140,7 +140,7 @@ func TestScopeDenseAgainstNaive(t *testing.T) {
 							t.Fatalf("saturated = %v (%d), want %v", s.Saturated[0], s.Stats.Saturated, wantSat)
 						}
 						// Query ids meeting several chunks: each block packed once.
-						if s.Stats.CachePrefetch != int64((len(qids)+7)/8) || s.Stats.CacheHits == 0 {
+						if s.Stats.Packed != int64((len(qids)+7)/8) || s.Stats.PackedHits == 0 {
 							t.Fatalf("query blocks were not packed once each: %+v", s.Stats)
 						}
 						if s.Stats.Points != int64(len(s.Members)) || s.Stats.Scans == 0 {
@@ -630,4 +630,150 @@ func TestScopeScreen(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestScopeCache: a scope cache offers each keyed query the members found
+// earlier under its key. Without a scan cap the members are the uncached
+// ones and a repeated collection hits every offer; with a cap the cached
+// members are found in the first pass beyond the window. The cache's
+// entries and the answers do not depend on the worker count; entries
+// keep at most their size; dense requests and key counts are checked.
+func TestScopeCache(t *testing.T) {
+	const n = 300
+	ctx := context.Background()
+	m := scopeMetrics(t, n, 2)[1]
+	r := rand.New(rand.NewPCG(9, 10))
+	nq := 60
+	qids, radius, keys := make([]int32, nq), make([]float64, nq), make([]int64, nq)
+	var lists [][]int32
+	for range 3 {
+		var ids []int32
+		for _, id := range r.Perm(n)[:150] {
+			ids = append(ids, int32(id))
+		}
+		lists = append(lists, ids)
+	}
+	listOf := make([]int32, nq)
+	for i := range nq {
+		qids[i], radius[i] = int32(r.IntN(n)), 0.3
+		listOf[i], keys[i] = int32(i%3), int64(i%3)
+	}
+	keys[5] = -1
+	var entries [2][][]int32
+	var answers [2][]*Result
+	for wi, w := range []int{1, 3} {
+		p := streamer.NewPool(w)
+		sc := NewCollector(p)
+		cache := NewCache(40)
+		req := Request{Metric: m, Queries: m.Data(), QueryIDs: qids, Radius: radius, Candidates: m.Data(),
+			Lists: lists, ListOf: listOf, QueryBlock: 8, Chunk: 32}
+		plain, err := sc.Collect(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Cache, req.CacheKeys = cache, keys
+		first, err := sc.Collect(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameScope(first, plain) || first.Stats.CachePrefetch != 0 || cache.Keys() != 3 {
+			t.Fatalf("first cached collection: prefetch %d, %d keys", first.Stats.CachePrefetch, cache.Keys())
+		}
+		for k := range int64(3) {
+			e := cache.Entry(k)
+			if len(e) == 0 || len(e) > 40 {
+				t.Fatalf("key %d: %d cached members", k, len(e))
+			}
+		}
+		second, err := sc.Collect(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameScope(second, plain) || second.Stats.CachePrefetch == 0 || second.Stats.CacheHits == 0 || second.Stats.Scans != plain.Stats.Scans {
+			t.Fatalf("second cached collection: %+v", second.Stats)
+		}
+		// Offers are the cached members in each keyed query's list; hits
+		// those that are members now.
+		var offers, hits int64
+		for i := range nq {
+			if keys[i] < 0 {
+				continue
+			}
+			mem := second.Members[second.Offsets[i]:second.Offsets[i+1]]
+			for _, id := range cache.Entry(keys[i]) {
+				if slices.Contains(lists[listOf[i]], id) {
+					offers++
+					if slices.Contains(mem, id) {
+						hits++
+					}
+				}
+			}
+		}
+		if offers != second.Stats.CachePrefetch || hits != second.Stats.CacheHits {
+			t.Fatalf("prefetch %d hits %d, want %d and %d", second.Stats.CachePrefetch, second.Stats.CacheHits, offers, hits)
+		}
+		// Under a scan cap the cached candidates beyond the window are
+		// scanned too: the members are the capped ones plus the cached
+		// members in reach.
+		req.ScanCap = 20
+		capped, err := sc.Collect(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plainReq := req
+		plainReq.Cache, plainReq.CacheKeys = nil, nil
+		plainCapped, err := sc.Collect(ctx, plainReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		extra := 0
+		for i := range nq {
+			got := capped.Members[capped.Offsets[i]:capped.Offsets[i+1]]
+			want := slices.Clone(plainCapped.Members[plainCapped.Offsets[i]:plainCapped.Offsets[i+1]])
+			full := plain.Members[plain.Offsets[i]:plain.Offsets[i+1]]
+			for _, id := range got {
+				if !slices.Contains(full, id) {
+					t.Fatalf("query %d: member %d beyond the radius", i, id)
+				}
+				if !slices.Contains(want, id) {
+					extra++
+				}
+			}
+			for _, id := range want {
+				if !slices.Contains(got, id) {
+					t.Fatalf("query %d: capped member %d lost", i, id)
+				}
+			}
+		}
+		if extra == 0 || capped.Stats.Scans <= plainCapped.Stats.Scans || !slices.Equal(capped.Next, plainCapped.Next) {
+			t.Fatalf("capped: %d extra members, scans %d against %d", extra, capped.Stats.Scans, plainCapped.Stats.Scans)
+		}
+		for k := range int64(3) {
+			entries[wi] = append(entries[wi], cache.Entry(k))
+		}
+		answers[wi] = []*Result{first, second, capped}
+		dense := metric.Range(0, n)
+		bad := req
+		bad.Dense = &dense
+		if _, err := sc.Collect(ctx, bad); err == nil || !strings.Contains(err.Error(), "sparse requests") {
+			t.Fatalf("cache with a dense request: %v", err)
+		}
+		bad = req
+		bad.CacheKeys = keys[:3]
+		if _, err := sc.Collect(ctx, bad); err == nil || !strings.Contains(err.Error(), "3 cache keys for 60 queries") {
+			t.Fatalf("short cache keys: %v", err)
+		}
+		p.Close()
+	}
+	for k := range entries[0] {
+		if !slices.Equal(entries[0][k], entries[1][k]) {
+			t.Fatalf("key %d: entries differ between worker counts", k)
+		}
+	}
+	for x := range answers[0] {
+		a, b := answers[0][x], answers[1][x]
+		if !sameScope(a, b) || a.Stats.CachePrefetch != b.Stats.CachePrefetch || a.Stats.CacheHits != b.Stats.CacheHits {
+			t.Fatalf("collection %d differs between worker counts", x)
+		}
+	}
 }

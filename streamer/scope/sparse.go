@@ -40,6 +40,7 @@ type sparsePlan struct {
 // block's union (q < 0) or of one query's window.
 type sparseTask struct {
 	block, q, lo, hi int
+	cached           bool // query q's cached candidates outside its window
 }
 
 // sparse: each query scans its own de-duplicated list. Queries are taken in
@@ -54,10 +55,27 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 		return nil, err
 	}
 	tasks := sp.tasks(r)
+	var offered, extra [][]int32
+	if r.Cache != nil {
+		offered, extra = c.cacheOffers(r, r.Cache.snapshot(r.CacheKeys), func(i int) ([]int32, int, int) {
+			if sp.lists[i] == nil { // a grouped raw list: scanned whole
+				return nil, 0, len(r.list(i))
+			}
+			lo, hi, _ := r.window(i, len(sp.lists[i]))
+			return sp.lists[i], lo, hi
+		})
+		for i, x := range extra {
+			if len(x) > 0 {
+				tasks = append(tasks, sparseTask{block: i / r.QueryBlock, q: i, hi: len(x), cached: true})
+			}
+		}
+	}
 	results := make([][]hit, len(tasks))
 	st, err = c.run(ctx, r, len(tasks), func(w, t int) {
 		tk := tasks[t]
-		if tk.q >= 0 {
+		if tk.cached {
+			results[t] = c.scanQuery(r, c.ws[w], tk.q, extra[tk.q])
+		} else if tk.q >= 0 {
 			results[t] = c.scanQuery(r, c.ws[w], tk.q, sp.lists[tk.q][tk.lo:tk.hi])
 		} else {
 			results[t] = c.scanBlock(r, c.ws[w], &sp.plans[tk.block], tk)
@@ -72,6 +90,13 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 		return nil, err
 	}
 	s.Stats.Jobs = append(stats.Jobs, jobs...)
+	if r.Cache != nil {
+		for _, o := range offered {
+			s.Stats.CachePrefetch += int64(len(o))
+		}
+		s.Stats.CacheHits = cacheHits(s, offered)
+		r.Cache.store(r.CacheKeys, s)
+	}
 	return s, nil
 }
 
@@ -123,14 +148,14 @@ func (sp *sparsePlan) tasks(r *Request) []sparseTask {
 		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
 		if u := sp.plans[b].union; u != nil {
 			for a := 0; a < len(u); a += r.Chunk {
-				tasks = append(tasks, sparseTask{b, -1, a, min(len(u), a+r.Chunk)})
+				tasks = append(tasks, sparseTask{block: b, q: -1, lo: a, hi: min(len(u), a+r.Chunk)})
 			}
 			continue
 		}
 		for i := q0; i < q1; i++ {
 			lo, hi, _ := r.window(i, len(sp.lists[i]))
 			for a := lo; a < hi; a += r.Chunk {
-				tasks = append(tasks, sparseTask{b, i, a, min(hi, a+r.Chunk)})
+				tasks = append(tasks, sparseTask{block: b, q: i, lo: a, hi: min(hi, a+r.Chunk)})
 			}
 		}
 	}

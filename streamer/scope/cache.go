@@ -1,0 +1,157 @@
+package scope
+
+import (
+	"slices"
+	"sync"
+)
+
+// Cache is a scope cache: for each key (a tree node whose children the
+// queries scan, at one level), the members that earlier collections found
+// for queries with that key. A sparse request with a Cache offers each
+// keyed query the cached candidates of its key first: those in its list
+// are scanned before its window even where the scan cap would cut them
+// off (counted as prefetches; those found within the radius again, as
+// hits). Without a cap every listed candidate is scanned anyway, so the
+// answer is the uncached one and the counts say how well the cache
+// predicts the scopes; with a cap the cached candidates are found in the
+// first pass. After a collection every keyed query's members join its
+// key's entry (up to the cache's size per key), in query order, so the
+// cache's state does not depend on the worker count. A Cache is safe for
+// use by one collection at a time.
+type Cache struct {
+	mu     sync.Mutex
+	perKey int
+	m      map[int64][]int32
+}
+
+// DefaultCachePerKey is the number of members NewCache(0) keeps per key.
+const DefaultCachePerKey = 256
+
+// NewCache returns an empty cache keeping up to perKey members per key
+// (DefaultCachePerKey when perKey <= 0).
+func NewCache(perKey int) *Cache {
+	if perKey <= 0 {
+		perKey = DefaultCachePerKey
+	}
+	return &Cache{perKey: perKey, m: map[int64][]int32{}}
+}
+
+// Keys returns the number of keys with an entry.
+func (c *Cache) Keys() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+// Entry returns a copy of key's cached members, in the order they joined.
+func (c *Cache) Entry(key int64) []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int32(nil), c.m[key]...)
+}
+
+// snapshot returns the entries of the keys (nil for a key < 0 or
+// without one), read once for a whole collection.
+func (c *Cache) snapshot(keys []int64) [][]int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([][]int32, len(keys))
+	for i, k := range keys {
+		if k >= 0 {
+			out[i] = c.m[k]
+		}
+	}
+	return out
+}
+
+// store adds each keyed query's members to its key's entry: ids not there
+// yet, in order, while the entry has room.
+func (c *Cache) store(keys []int64, s *Result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, k := range keys {
+		if k < 0 {
+			continue
+		}
+		e := c.m[k]
+		for _, id := range s.Members[s.Offsets[i]:s.Offsets[i+1]] {
+			if len(e) >= c.perKey {
+				break
+			}
+			if !slices.Contains(e, id) {
+				e = append(e, id)
+			}
+		}
+		c.m[k] = e
+	}
+}
+
+// cacheOffers works out, for each keyed query, the cached candidates of
+// its key that its list holds (offered: they are counted as prefetches)
+// and, among them, those outside its window (extra: scanned in addition).
+// window(i) returns the query's de-duplicated list (nil when it is its raw
+// list) and its window in it. Queries that share a list (ListOf) and a key
+// share the work.
+func (c *Collector) cacheOffers(r *Request, entries [][]int32, window func(i int) (list []int32, lo, hi int)) (offered, extra [][]int32) {
+	type found struct{ ids, pos []int32 }
+	type memoKey struct {
+		list, key int64
+		raw       bool
+	}
+	memo := map[memoKey]found{}
+	nq := r.nq()
+	offered, extra = make([][]int32, nq), make([][]int32, nq)
+	sw := c.ws[0]
+	for i, e := range entries {
+		if len(e) == 0 {
+			continue
+		}
+		list, lo, hi := window(i)
+		mk := memoKey{-1, r.CacheKeys[i], list == nil}
+		if r.ListOf != nil {
+			mk.list = int64(r.ListOf[i])
+		}
+		f, ok := memo[mk]
+		if !ok || mk.list < 0 {
+			if list == nil {
+				list = r.list(i)
+			}
+			// Marks: the position in the list of each listed id (its
+			// first occurrence).
+			sw.newEpoch(r.Candidates.N)
+			for p, id := range list {
+				if m := &sw.marks[id]; m.epoch != sw.epoch {
+					m.epoch, m.col = sw.epoch, int32(p)
+				}
+			}
+			f = found{}
+			for _, id := range e {
+				if m := sw.marks[id]; m.epoch == sw.epoch {
+					f.ids, f.pos = append(f.ids, id), append(f.pos, m.col)
+				}
+			}
+			memo[mk] = f
+		}
+		offered[i] = f.ids
+		for k, p := range f.pos {
+			if int(p) < lo || int(p) >= hi {
+				extra[i] = append(extra[i], f.ids[k])
+			}
+		}
+	}
+	return offered, extra
+}
+
+// cacheHits counts the offered candidates that are members.
+func cacheHits(s *Result, offered [][]int32) int64 {
+	var hits int64
+	for i, o := range offered {
+		m := s.Members[s.Offsets[i]:s.Offsets[i+1]]
+		for _, id := range o {
+			if _, found := slices.BinarySearch(m, id); found {
+				hits++
+			}
+		}
+	}
+	return hits
+}
