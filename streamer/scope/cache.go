@@ -25,7 +25,7 @@ type Cache struct {
 }
 
 // DefaultCachePerKey is the number of members NewCache(0) keeps per key.
-const DefaultCachePerKey = 256
+const DefaultCachePerKey = 64
 
 // NewCache returns an empty cache keeping up to perKey members per key
 // (DefaultCachePerKey when perKey <= 0).

@@ -18,13 +18,15 @@ import (
 // ms against 140-144 ms.
 var sparseGroupSlack = 8 // a variable so that benchmarks can turn grouping off
 
-// sparseBlock is the plan of one block of sparse queries: the union of
-// their windows (first occurrences in order) and, per query, a bitmap of
-// its candidates' positions in the union; or, when the lists overlap too
-// little, nothing (each query is tiled alone).
-type sparseBlock struct {
-	union []int32
-	bits  [][]uint64
+// sparseRun is the plan of a run [q0, q1) of sparse queries tiled
+// together: the union of their windows (first occurrences in order) and,
+// per query, a bitmap of its candidates' positions in the union. A block
+// of queries is one run, or one run per list it shares (Lists), or, when
+// its lists overlap too little, none (each query is tiled alone).
+type sparseRun struct {
+	q0, q1 int
+	union  []int32
+	bits   [][]uint64
 }
 
 // sparsePlan is what the planning pass of a sparse request finds: the
@@ -33,14 +35,14 @@ type sparseBlock struct {
 type sparsePlan struct {
 	lists [][]int32
 	lens  []int
-	plans []sparseBlock
+	plans [][]sparseRun // by block
 }
 
-// sparseTask is a tile of a sparse request: a chunk [lo, hi) of a grouped
-// block's union (q < 0) or of one query's window.
+// sparseTask is a tile of a sparse request: a chunk [lo, hi) of the union
+// of run of block (q < 0) or of one query's window.
 type sparseTask struct {
-	block, q, lo, hi int
-	cached           bool // query q's cached candidates outside its window
+	block, run, q, lo, hi int
+	cached                bool // query q's cached candidates outside its window
 }
 
 // sparse: each query scans its own de-duplicated list. Queries are taken in
@@ -78,7 +80,7 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 		} else if tk.q >= 0 {
 			results[t] = c.scanQuery(r, c.ws[w], tk.q, sp.lists[tk.q][tk.lo:tk.hi])
 		} else {
-			results[t] = c.scanBlock(r, c.ws[w], &sp.plans[tk.block], tk)
+			results[t] = c.scanBlock(r, c.ws[w], &sp.plans[tk.block][tk.run], tk)
 		}
 	})
 	stats.Jobs = append(stats.Jobs, st)
@@ -104,7 +106,7 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 func (c *Collector) planSparse(ctx context.Context, r *Request) (*sparsePlan, streamer.JobStats, error) {
 	nq := r.nq()
 	nblocks := (nq + r.QueryBlock - 1) / r.QueryBlock
-	sp := &sparsePlan{lists: make([][]int32, nq), lens: make([]int, nq), plans: make([]sparseBlock, nblocks)}
+	sp := &sparsePlan{lists: make([][]int32, nq), lens: make([]int, nq), plans: make([][]sparseRun, nblocks)}
 	st, err := c.run(ctx, r, nblocks, func(w, b int) {
 		sw := c.ws[w]
 		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
@@ -117,9 +119,15 @@ func (c *Collector) planSparse(ctx context.Context, r *Request) (*sparsePlan, st
 		// from the raw lists, de-duplicating only if the block is not
 		// grouped. Otherwise the windows are positions in the de-duplicated
 		// lists, which must exist first.
+		if r.ScanCap == 0 && r.Resume == nil && r.ListOf != nil {
+			runs, repeats := planShared(r, sw, q0, q1, sp.lens)
+			sp.plans[b] = runs
+			sw.counters.Dedupe += repeats
+			return
+		}
 		if r.ScanCap == 0 && r.Resume == nil {
 			if pl, counts, repeats, ok := planBlock(r, sw, q0, q1, r.list); ok {
-				sp.plans[b] = pl
+				sp.plans[b] = []sparseRun{pl}
 				copy(sp.lens[q0:q1], counts)
 				sw.counters.Dedupe += repeats
 				return
@@ -133,7 +141,7 @@ func (c *Collector) planSparse(ctx context.Context, r *Request) (*sparsePlan, st
 			return sp.lists[i][lo:hi]
 		}
 		if pl, _, _, ok := planBlock(r, sw, q0, q1, windows); ok {
-			sp.plans[b] = pl
+			sp.plans[b] = []sparseRun{pl}
 		}
 	})
 	return sp, st, err
@@ -146,9 +154,11 @@ func (sp *sparsePlan) tasks(r *Request) []sparseTask {
 	var tasks []sparseTask
 	for b := range sp.plans {
 		q0, q1 := b*r.QueryBlock, min(nq, (b+1)*r.QueryBlock)
-		if u := sp.plans[b].union; u != nil {
-			for a := 0; a < len(u); a += r.Chunk {
-				tasks = append(tasks, sparseTask{block: b, q: -1, lo: a, hi: min(len(u), a+r.Chunk)})
+		if runs := sp.plans[b]; runs != nil {
+			for k, run := range runs {
+				for a := 0; a < len(run.union); a += r.Chunk {
+					tasks = append(tasks, sparseTask{block: b, run: k, q: -1, lo: a, hi: min(len(run.union), a+r.Chunk)})
+				}
 			}
 			continue
 		}
@@ -177,10 +187,11 @@ func (c *Collector) scanQuery(r *Request, sw *scopeWorker, q int, ids []int32) [
 	return out
 }
 
-// scanBlock tiles a grouped block against the chunk [tk.lo, tk.hi) of its
-// union and keeps, for each query, its own candidates within its radius.
-func (c *Collector) scanBlock(r *Request, sw *scopeWorker, pl *sparseBlock, tk sparseTask) []hit {
-	q0, q1 := tk.block*r.QueryBlock, min(r.nq(), (tk.block+1)*r.QueryBlock)
+// scanBlock tiles a run of queries against the chunk [tk.lo, tk.hi) of
+// its union and keeps, for each query, its own candidates within its
+// radius.
+func (c *Collector) scanBlock(r *Request, sw *scopeWorker, pl *sparseRun, tk sparseTask) []hit {
+	q0, q1 := pl.q0, pl.q1
 	ids := pl.union[tk.lo:tk.hi]
 	nc := len(ids)
 	c.tile(r, sw, r.Queries, r.queryBlock(q0, q1), q0, metric.List(ids))
@@ -217,10 +228,7 @@ func (c *Collector) scanBlock(r *Request, sw *scopeWorker, pl *sparseBlock, tk s
 // plan, each query's count of distinct ids and the repeats dropped, and ok =
 // false (the block is scanned query by query) when tiling against the
 // union would cost more than sparseGroupSlack times the distinct ids.
-func planBlock(r *Request, sw *scopeWorker, q0, q1 int, ids func(i int) []int32) (pl sparseBlock, counts []int, repeats int64, ok bool) {
-	if r.ListOf != nil && r.ScanCap == 0 && r.Resume == nil && sharedList(r.ListOf[q0:q1]) {
-		return planShared(r, sw, q0, q1)
-	}
+func planBlock(r *Request, sw *scopeWorker, q0, q1 int, ids func(i int) []int32) (pl sparseRun, counts []int, repeats int64, ok bool) {
 	sw.newEpoch(r.Candidates.N)
 	var union []int32
 	bits := make([][]uint64, q1-q0)
@@ -249,7 +257,7 @@ func planBlock(r *Request, sw *scopeWorker, q0, q1 int, ids func(i int) []int32)
 		total += n
 	}
 	if len(union) == 0 || len(union)*(q1-q0) > sparseGroupSlack*total {
-		return sparseBlock{}, nil, 0, false
+		return sparseRun{}, nil, 0, false
 	}
 	words := (len(union) + 63) / 64
 	for k, bm := range bits {
@@ -259,46 +267,47 @@ func planBlock(r *Request, sw *scopeWorker, q0, q1 int, ids func(i int) []int32)
 			bits[k] = append(bm, make([]uint64, words-len(bm))...)
 		}
 	}
-	return sparseBlock{union: union, bits: bits}, counts, repeats, true
+	return sparseRun{q0: q0, q1: q1, union: union, bits: bits}, counts, repeats, true
 }
 
-// sharedList reports whether every query of a block takes the same list.
-func sharedList(listOf []int32) bool {
-	for _, l := range listOf {
-		if l != listOf[0] {
-			return false
+// planShared plans the block [q0, q1) of a request with shared lists (no
+// cap, no resume): one run per stretch of queries that take the same list,
+// its union the list without repeats, one bitmap with every bit set
+// serving all its queries. It writes the queries' list lengths to lens and
+// returns the runs and the repeats dropped.
+func planShared(r *Request, sw *scopeWorker, q0, q1 int, lens []int) (runs []sparseRun, repeats int64) {
+	for a := q0; a < q1; {
+		b := a + 1
+		for b < q1 && r.ListOf[b] == r.ListOf[a] {
+			b++
 		}
-	}
-	return true
-}
-
-// planShared is planBlock for a block whose queries all scan one list
-// (no cap, no resume): the union is the list without repeats, and one
-// bitmap, every bit set, serves every query.
-func planShared(r *Request, sw *scopeWorker, q0, q1 int) (pl sparseBlock, counts []int, repeats int64, ok bool) {
-	sw.newEpoch(r.Candidates.N)
-	list := r.list(q0)
-	union := make([]int32, 0, len(list))
-	for _, id := range list {
-		if mk := &sw.marks[id]; mk.epoch != sw.epoch {
-			mk.epoch = sw.epoch
-			union = append(union, id)
+		sw.newEpoch(r.Candidates.N)
+		list := r.list(a)
+		union := make([]int32, 0, len(list))
+		for _, id := range list {
+			if mk := &sw.marks[id]; mk.epoch != sw.epoch {
+				mk.epoch = sw.epoch
+				union = append(union, id)
+			}
 		}
+		for i := a; i < b; i++ {
+			lens[i] = len(union)
+		}
+		repeats += int64(b-a) * int64(len(list)-len(union))
+		if len(union) > 0 {
+			bm := make([]uint64, (len(union)+63)/64)
+			for p := range union {
+				bm[p/64] |= 1 << (p % 64)
+			}
+			bits := make([][]uint64, b-a)
+			for k := range bits {
+				bits[k] = bm
+			}
+			runs = append(runs, sparseRun{q0: a, q1: b, union: union, bits: bits})
+		}
+		a = b
 	}
-	if len(union) == 0 {
-		return sparseBlock{}, nil, 0, false
-	}
-	bm := make([]uint64, (len(union)+63)/64)
-	for p := range union {
-		bm[p/64] |= 1 << (p % 64)
-	}
-	bits := make([][]uint64, q1-q0)
-	counts = make([]int, q1-q0)
-	for k := range bits {
-		bits[k], counts[k] = bm, len(union)
-	}
-	repeats = int64(q1-q0) * int64(len(list)-len(union))
-	return sparseBlock{union: union, bits: bits}, counts, repeats, true
+	return runs, repeats
 }
 
 // dedupe de-duplicates the lists of queries [q0, q1), keeping first
