@@ -79,12 +79,30 @@ func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 // them first, and the telemetry counts how many are members again (with
 // no scan cap every child is scanned anyway: the cache changes no work).
 func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) error {
+	req, plans := in.levelRequest(hops, active)
+	if len(plans) == 0 {
+		return nil
+	}
+	res, err := in.scope.Collect(ctx, req)
+	if err != nil {
+		return err
+	}
+	in.record(res.Stats)
+	for i, a := range plans {
+		in.descend(&active[a], req.Radius[i], res.Members[res.Offsets[i]:res.Offsets[i+1]], res.Dist[res.Offsets[i]:res.Offsets[i+1]])
+	}
+	return nil
+}
+
+// levelRequest returns the scope request of one level of the traversal
+// and the plan of each of its queries; hops at a leaf have no children to
+// ask about (their plans stay).
+func (in *inserter) levelRequest(hops []hop, active []insertPlan) (scope.Request, []int32) {
 	t := in.t
-	var qids, listOf []int32
-	var keys []int64
-	var rad []float64
-	var lists [][]int32
-	var plans []int32 // the request's queries, as plans
+	data := t.m.Data()
+	req := scope.Request{Metric: t.m, Queries: data, Candidates: data, QueryBlock: traverseRows, Cache: in.cache,
+		Wrap: func(fn func(w, t int)) func(w, t int) { return labelled(phaseTraversal, fn) }}
+	var plans []int32
 	for _, hp := range hops {
 		lz := t.level[hp.z]
 		for _, a := range hp.members {
@@ -94,63 +112,61 @@ func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) e
 			continue
 		}
 		r := t.cover(lz - 1)
-		lists = append(lists, in.gate1(hp, active, r))
+		req.Lists = append(req.Lists, in.gate1(hp, active, r))
 		for _, a := range hp.members {
-			qids, plans, rad = append(qids, active[a].p), append(plans, a), append(rad, r)
-			listOf, keys = append(listOf, int32(len(lists)-1)), append(keys, int64(hp.z))
+			plans = append(plans, a)
+			req.QueryIDs, req.Radius = append(req.QueryIDs, active[a].p), append(req.Radius, r)
+			req.ListOf, req.CacheKeys = append(req.ListOf, int32(len(req.Lists)-1)), append(req.CacheKeys, int64(hp.z))
 		}
 	}
-	if len(qids) == 0 {
-		return nil
-	}
-	data := t.m.Data()
-	req := scope.Request{Metric: t.m, Queries: data, QueryIDs: qids, Radius: rad,
-		Candidates: data, Lists: lists, ListOf: listOf, QueryBlock: traverseRows, Cache: in.cache, CacheKeys: keys,
-		Wrap: func(fn func(w, t int)) func(w, t int) { return labelled(phaseTraversal, fn) }}
 	if s, ok := t.m.(metric.Screener); ok && traverseScreens && s.CanScreen(data, data) {
 		req.Screen = s
 	}
-	res, err := in.scope.Collect(ctx, req)
-	if err != nil {
-		return err
-	}
-	for _, js := range res.Stats.Jobs {
+	return req, plans
+}
+
+// record adds a level's scope statistics to the batch's.
+func (in *inserter) record(st scope.Stats) {
+	for _, js := range st.Jobs {
 		in.account(js)
 	}
-	in.dists.Add(res.Stats.Scans - res.Stats.Gate1Pruned)
-	in.gated.Add(res.Stats.Gate1Pruned)
+	in.dists.Add(st.Scans - st.Gate1Pruned)
+	in.gated.Add(st.Gate1Pruned)
 	b := in.cur
-	b.ScopeScans += res.Stats.Scans
-	b.ScopePoints += res.Stats.Points
-	b.ScopeDedupe += res.Stats.Dedupe
-	b.ScopeSaturated += res.Stats.Saturated
-	b.ScopeCachePrefetch += res.Stats.CachePrefetch
-	b.ScopeCacheHits += res.Stats.CacheHits
-	for i, a := range plans {
-		pl := &active[a]
-		r := rad[i]
-		best, bestD := int32(-1), 0.0
-		sep := pl.dist() > r
-		for x := res.Offsets[i]; x < res.Offsets[i+1]; x++ {
-			c, dc := res.Members[x], res.Dist[x]
-			if t.scale[c] == pl.lvl-1 {
-				sep = false // a child of z's scale within r
-			}
-			host := r // a leaf takes p at the level that covers it
-			if t.level[c] != leafLevel {
-				host = t.cover(t.level[c])
-			}
-			if dc <= host && (best < 0 || dc < bestD || (dc == bestD && c < best)) {
-				best, bestD = c, dc
-			}
+	b.ScopeScans += st.Scans
+	b.ScopePoints += st.Points
+	b.ScopeDedupe += st.Dedupe
+	b.ScopeSaturated += st.Saturated
+	b.ScopeCachePrefetch += st.CachePrefetch
+	b.ScopeCacheHits += st.CacheHits
+}
+
+// descend moves a plan to its nearest host among the children of its
+// node within r (members, with their distances), ties to the lower index,
+// or, when none can host it, leaves it at its node, noting whether it is
+// separated from the children of the node's scale.
+func (in *inserter) descend(pl *insertPlan, r float64, members []int32, dist []float64) {
+	t := in.t
+	best, bestD := int32(-1), 0.0
+	sep := pl.dist() > r
+	for x, c := range members {
+		dc := dist[x]
+		if t.scale[c] == pl.lvl-1 {
+			sep = false // a child of the node's scale within r
 		}
-		if best < 0 {
-			pl.sep = sep
-			continue
+		host := r // a leaf takes p at the level that covers it
+		if t.level[c] != leafLevel {
+			host = t.cover(t.level[c])
 		}
-		pl.path, pl.pd = append(pl.path, best), append(pl.pd, bestD)
+		if dc <= host && (best < 0 || dc < bestD || (dc == bestD && c < best)) {
+			best, bestD = c, dc
+		}
 	}
-	return nil
+	if best < 0 {
+		pl.sep = sep
+		return
+	}
+	pl.path, pl.pd = append(pl.path, best), append(pl.pd, bestD)
 }
 
 // traverseScreens makes the traversal screen its tiles in float32 when

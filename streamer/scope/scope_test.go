@@ -435,10 +435,7 @@ func TestScopeSharedLists(t *testing.T) {
 		for _, m := range scopeMetrics(t, n, 2) {
 			var lists [][]int32
 			for l := range 4 {
-				var ids []int32
-				for _, id := range r.Perm(n)[:20+40*l] {
-					ids = append(ids, int32(id))
-				}
+				ids := randomLists(r, n, 1, 20+40*l)[0]
 				if l == 1 { // repeats, in a list that block [32, 48) takes alone
 					ids = append(ids, ids[0], ids[3])
 				}
@@ -583,14 +580,7 @@ func TestScopeScreen(t *testing.T) {
 				}
 			}
 			radius[7] = -1
-			var lists [][]int32
-			for range 5 {
-				var ids []int32
-				for _, id := range r.Perm(n)[:200] {
-					ids = append(ids, int32(id))
-				}
-				lists = append(lists, ids)
-			}
+			lists := randomLists(r, n, 5, 200)
 			listOf := make([]int32, nq)
 			for i := range listOf {
 				listOf[i] = int32(i / 31)
@@ -645,14 +635,7 @@ func TestScopeCache(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	nq := 60
 	qids, radius, keys := make([]int32, nq), make([]float64, nq), make([]int64, nq)
-	var lists [][]int32
-	for range 3 {
-		var ids []int32
-		for _, id := range r.Perm(n)[:150] {
-			ids = append(ids, int32(id))
-		}
-		lists = append(lists, ids)
-	}
+	lists := randomLists(r, n, 3, 150)
 	listOf := make([]int32, nq)
 	for i := range nq {
 		qids[i], radius[i] = int32(r.IntN(n)), 0.3
@@ -776,4 +759,15 @@ func TestScopeCache(t *testing.T) {
 			t.Fatalf("collection %d differs between worker counts", x)
 		}
 	}
+}
+
+// randomLists returns count lists of size distinct ids of 0..n-1.
+func randomLists(r *rand.Rand, n, count, size int) [][]int32 {
+	lists := make([][]int32, count)
+	for l := range lists {
+		for _, id := range r.Perm(n)[:size] {
+			lists[l] = append(lists[l], int32(id))
+		}
+	}
+	return lists
 }
