@@ -1,0 +1,6 @@
+//go:build !race
+
+package every
+
+// raceDetector: built with -race.
+const raceDetector = false
