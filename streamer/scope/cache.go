@@ -14,7 +14,8 @@ import (
 // hits). Without a cap every listed candidate is scanned anyway, so the
 // answer is the uncached one and the counts say how well the cache
 // predicts the scopes; with a cap the cached candidates are found in the
-// first pass. After a collection every keyed query's members join its
+// first pass (a query's first window), and a later pass that reaches one
+// of them in its window lists it again. After a collection every keyed query's members join its
 // key's entry (up to the cache's size per key), in query order, so the
 // cache's state does not depend on the worker count. A Cache is safe for
 // use by one collection at a time.
@@ -88,7 +89,8 @@ func (c *Cache) store(keys []int64, s *Result) {
 
 // cacheOffers works out, for each keyed query, the cached candidates of
 // its key that its list holds (offered: they are counted as prefetches)
-// and, among them, those outside its window (extra: scanned in addition).
+// and, in a first pass, those beyond its window (extra: scanned in
+// addition).
 // window(i) returns the query's de-duplicated list (nil when it is its raw
 // list) and its window in it. Queries that share a list (ListOf) and a key
 // share the work.
@@ -133,8 +135,11 @@ func (c *Collector) cacheOffers(r *Request, entries [][]int32, window func(i int
 			memo[mk] = f
 		}
 		offered[i] = f.ids
+		if lo > 0 {
+			continue // a later pass: the first one scanned them
+		}
 		for k, p := range f.pos {
-			if int(p) < lo || int(p) >= hi {
+			if int(p) >= hi {
 				extra[i] = append(extra[i], f.ids[k])
 			}
 		}

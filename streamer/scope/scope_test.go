@@ -731,6 +731,21 @@ func TestScopeCache(t *testing.T) {
 		if extra == 0 || capped.Stats.Scans <= plainCapped.Stats.Scans || !slices.Equal(capped.Next, plainCapped.Next) {
 			t.Fatalf("capped: %d extra members, scans %d against %d", extra, capped.Stats.Scans, plainCapped.Stats.Scans)
 		}
+		// A later pass scans its window only: the first one took the
+		// cached candidates.
+		req.Resume, plainReq.Resume = capped.Next, plainCapped.Next
+		next, err := sc.Collect(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plainNext, err := sc.Collect(ctx, plainReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.Stats.Scans != plainNext.Stats.Scans || !sameScope(next, plainNext) {
+			t.Fatalf("second pass: scans %d against %d", next.Stats.Scans, plainNext.Stats.Scans)
+		}
+		req.Resume = nil
 		for k := range int64(3) {
 			entries[wi] = append(entries[wi], cache.Entry(k))
 		}
