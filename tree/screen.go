@@ -172,9 +172,9 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 
 // pivotScreening is newScreening for GateBound: pivot distances of the
 // data (and of qs when it is a query set), then the probe; nothing when
-// the metric's distance is cheaper than the bound (see pivotPays).
+// the metric's distance is cheaper than the bound (metric.PivotsPay).
 func pivotScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, error) {
-	if !pivotPays(m) && !screenAlways {
+	if !metric.PivotsPay(m) && !screenAlways {
 		sc := &screening{m: m, cheap: true}
 		sc.off.Store(true)
 		return sc, nil
@@ -204,20 +204,6 @@ func pivotScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KN
 // Heavy() is limit (+Inf: none is, and s may carry no weights).
 func heavyPoint(s *metric.Set, i int, limit float64) bool {
 	return !math.IsInf(limit, 1) && s.SW[i] > limit
-}
-
-// pivotPays reports whether m's distance costs enough per pair for the
-// pivot bound to save time where it decides nearly every pair. Per pair
-// (BenchmarkPivotScreen, tiles of 128 x 512, AVX-512): the bound's screen
-// 3.9 ns when its first pivot drops the pair; the Euclidean tile 0.29 ns
-// at d = 2 and 6.8 ns at d = 64, the residual tile 2.2 ns at m = 64 and
-// 11 ns at m = 512.
-func pivotPays(m metric.Metric) bool {
-	s := m.Data()
-	if _, ok := m.(*metric.Residual); ok {
-		return s.M >= 256
-	}
-	return s.D >= 32
 }
 
 // Screened searches default to query blocks of screenRows and candidate
