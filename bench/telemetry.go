@@ -53,6 +53,7 @@ type BatchRecord struct {
 	Workers            int       `json:"workers"`
 	WorkerBusyMS       []float64 `json:"worker_busy_ms"`
 	Utilisation        float64   `json:"utilisation"`
+	SerialMS           float64   `json:"serial_ms"` // time outside the pool's jobs
 	Steals             int       `json:"steals"`
 	RSSBytes           int64     `json:"rss_bytes"`
 }
@@ -160,7 +161,7 @@ func (l *Log) Run(r RunRecord) {
 func BuildRecords(st tree.BuildStats, n, workers int) []BatchRecord {
 	if len(st.Batches) == 0 {
 		return []BatchRecord{{Phase: "build", BatchSize: n, Selected: n, TraversalMS: ms(st.Wall), Distances: st.Distances,
-			Gate1Candidates: st.Distances, Workers: workers, Utilisation: st.Utilisation}}
+			Gate1Candidates: st.Distances, Workers: workers, Utilisation: st.Utilisation, SerialMS: ms(st.Serial)}}
 	}
 	out := make([]BatchRecord, len(st.Batches))
 	for i, b := range st.Batches {
@@ -173,7 +174,7 @@ func BuildRecords(st tree.BuildStats, n, workers int) []BatchRecord {
 			Distances: b.Distances, Gate1Candidates: b.Distances + b.GatePruned, Gate1Pruned: b.GatePruned,
 			ScopeChunkScans: b.ScopeScans, ScopeChunkPoints: b.ScopePoints, ScopeChunkDedupe: b.ScopeDedupe, ScopeChunkSaturated: b.ScopeSaturated,
 			ScopeCachePrefetch: b.ScopeCachePrefetch, ScopeCacheHits: b.ScopeCacheHits,
-			ConflictEdges: b.Edges, GridCells: b.GridCells, Workers: workers, WorkerBusyMS: busy, Utilisation: b.Utilisation, Steals: b.Steals}
+			ConflictEdges: b.Edges, GridCells: b.GridCells, Workers: workers, WorkerBusyMS: busy, Utilisation: b.Utilisation, SerialMS: ms(b.Serial), Steals: b.Steals}
 	}
 	return out
 }

@@ -24,6 +24,7 @@ type Pool struct {
 	workers []*worker
 	mu      sync.Mutex // serialises jobs (taken once per job, never per task)
 	closed  atomic.Bool
+	trace   *Trace // records the jobs when set (SetTrace); guarded by mu
 }
 
 type worker struct {
@@ -36,12 +37,14 @@ type worker struct {
 	busy   time.Duration
 	tasks  int
 	steals int
+	log    []taskTime // the job's tasks, when it is traced
 }
 
 // job is one Run call.
 type job struct {
 	fn        func(w int, task int)
 	n         int
+	traced    bool
 	remaining atomic.Int64
 	started   atomic.Int64 // workers that have pushed their share
 	failed    atomic.Bool
@@ -141,7 +144,7 @@ func (p *Pool) RunContext(ctx context.Context, n int, fn func(worker, task int))
 	if n == 0 {
 		return st, nil
 	}
-	j := &job{fn: fn, n: n}
+	j := &job{fn: fn, n: n, traced: p.trace != nil}
 	j.remaining.Store(int64(n))
 	stop := context.AfterFunc(ctx, func() { j.fail(ctx.Err()) })
 	j.wg.Add(len(p.workers))
@@ -169,6 +172,9 @@ func (p *Pool) RunContext(ctx context.Context, n int, fn func(worker, task int))
 	}
 	if st.Wall > 0 {
 		st.Utilisation = float64(busy) / (float64(len(p.workers)) * float64(st.Wall))
+	}
+	if j.traced {
+		p.trace.record(st.Wall, n, p.workers)
 	}
 	return st, j.err
 }
@@ -249,8 +255,12 @@ func (w *worker) runTask(j *job, t int) {
 	}
 	t0 := time.Now()
 	defer func() {
-		w.busy += time.Since(t0)
+		d := time.Since(t0)
+		w.busy += d
 		w.tasks++
+		if j.traced {
+			w.log = append(w.log, taskTime{int32(t), d})
+		}
 		if r := recover(); r != nil {
 			j.fail(&PanicError{Task: t, Value: r, Stack: debug.Stack()})
 		}

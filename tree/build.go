@@ -22,9 +22,11 @@ type BuildStats struct {
 	Wall      time.Duration
 	// Tiles is the worker time spent in the nets' distance tiles (summed
 	// over workers); Utilisation is busy / (workers x wall) over the
-	// build's pool jobs.
+	// build's pool jobs; Serial is the part of Wall spent outside them, on
+	// the caller's goroutine (what more workers cannot shorten).
 	Tiles       time.Duration
 	Utilisation float64
+	Serial      time.Duration
 	// Batches describes each batch of an insertion (Insert, or Build with
 	// Algorithm Insertion); GatePruned counts the distances Gate-1 proved
 	// unnecessary there.
@@ -163,6 +165,7 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	t.Stats.Tiles, t.Stats.Utilisation = time.Duration(b.tiles.Load()), b.use.utilisation()
 	t.Stats.Depth = t.Depth()
 	t.Stats.Wall = time.Since(t0)
+	t.Stats.Serial = b.use.serial(t.Stats.Wall)
 	return t, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/pcct/pcct/internal/benchutil"
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // BenchmarkVecchia is the tree issue's first goal: residual metric, d = 2,
@@ -22,6 +23,10 @@ import (
 // points are checked against it instead, and only the tree's time is
 // reported (tree-s). PCCT_BENCH_INSERT=1 builds by batch insertion;
 // PCCT_BENCH_BASE1000 sets the tree's base x 1000 (default 2000).
+// PCCT_BENCH_PROJECT=4,16 traces the pool's jobs (build and queries) and
+// reports the projected speed-up on that many workers (proj4-x, ...; see
+// streamer.Trace: the serial parts and the jobs' task granularity, not
+// memory bandwidth) and the time outside the jobs (serial-s).
 func BenchmarkVecchia(b *testing.B) {
 	n := benchutil.EnvInt("PCCT_BENCH_N", 32768)
 	d := benchutil.EnvInt("PCCT_BENCH_D", 2)
@@ -29,6 +34,7 @@ func BenchmarkVecchia(b *testing.B) {
 	m := benchutil.EnvInt("PCCT_BENCH_M", 512)
 	k := benchutil.EnvInt("PCCT_BENCH_K", 8)
 	x := uniformPoints(n, d, 1)
+	project := benchutil.EnvInts("PCCT_BENCH_PROJECT")
 	b.Run(fmt.Sprintf("n=%d/d=%d/ls=%g/m=%d/k=%d", n, d, ls, m, k), func(b *testing.B) {
 		met, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{ls}, Inducing: m, Seed: 1})
 		if err != nil {
@@ -47,24 +53,44 @@ func BenchmarkVecchia(b *testing.B) {
 		var build, query time.Duration
 		var bs BuildStats
 		var qs QueryStats
+		pool := streamer.NewPool(0)
+		defer pool.Close()
+		var traces [2]*streamer.Trace // build, queries
+		traced := func(k int) {
+			if project != nil {
+				if k > 0 {
+					traces[k-1].Stop()
+				}
+				if k < len(traces) {
+					traces[k] = streamer.NewTrace()
+				}
+				pool.SetTrace(traces[min(k, len(traces)-1)])
+			}
+		}
 		for b.Loop() {
+			traced(0)
 			t1 := time.Now()
 			tr, err := Build(context.Background(), met, Options{Algorithm: Algorithm(benchutil.EnvInt("PCCT_BENCH_INSERT", 0)),
-				Base: float64(benchutil.EnvInt("PCCT_BENCH_BASE1000", 2000)) / 1000})
+				Base: float64(benchutil.EnvInt("PCCT_BENCH_BASE1000", 2000)) / 1000, Pool: pool})
 			if err != nil {
 				b.Fatal(err)
 			}
+			traced(1)
 			t2 := time.Now()
-			got, st, err := tr.AllKNN(context.Background(), KNNOptions{K: k, Predecessor: true, QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0)})
+			got, st, err := tr.AllKNN(context.Background(), KNNOptions{K: k, Predecessor: true, QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0), Pool: pool})
 			if err != nil {
 				b.Fatal(err)
 			}
 			build, query, bs, qs = t2.Sub(t1), time.Since(t2), tr.Stats, st
+			traced(2)
 			if sample {
 				checkSample(b, met, got, k, 2000)
 			} else if !got.Equal(want) {
 				b.Fatal("tree and brute force answers differ")
 			}
+		}
+		if project != nil {
+			reportProjection(b, traces[:], []string{"build-", "query-"}, project)
 		}
 		if sample {
 			b.ReportMetric(build.Seconds()+query.Seconds(), "tree-s")
@@ -188,4 +214,27 @@ func BenchmarkTreeBuild(b *testing.B) {
 		}
 		b.ReportMetric(float64(st.Distances)/float64(n), "dist/point")
 	})
+}
+
+// reportProjection reports the time outside the pool's jobs (serial-s)
+// of traced phases (named by prefix) and, for each worker count, the
+// speed-up the schedule allows over one worker, per phase and for all
+// (projN-x; see streamer.Trace).
+func reportProjection(b *testing.B, traces []*streamer.Trace, names []string, workers []int) {
+	var serial float64
+	one := make([]float64, len(traces))
+	for k, t := range traces {
+		p := t.Project(1)
+		one[k], serial = p.Wall.Seconds(), serial+p.Serial.Seconds()
+		b.ReportMetric(p.Serial.Seconds(), names[k]+"serial-s")
+	}
+	for _, w := range workers {
+		var all, allW float64
+		for k, t := range traces {
+			pw := t.Project(w).Wall.Seconds()
+			all, allW = all+one[k], allW+pw
+			b.ReportMetric(one[k]/pw, fmt.Sprintf("%sproj%d-x", names[k], w))
+		}
+		b.ReportMetric(all/allW, fmt.Sprintf("proj%d-x", w))
+	}
 }

@@ -86,10 +86,11 @@ type BatchStats struct {
 	Traversal, Conflict                                  time.Duration // wall time of the phases
 	Insert                                               time.Duration // MIS and linking, sequential
 	// The batch's pool jobs: time each worker was busy, steals, and
-	// busy / (workers x wall).
+	// busy / (workers x wall); Serial is the batch's time outside them.
 	Busy        []time.Duration
 	Steals      int
 	Utilisation float64
+	Serial      time.Duration
 }
 
 // inserter grows a tree (whose arrays already have room for every point)
@@ -299,6 +300,7 @@ func (in *inserter) finish(t0 time.Time) {
 		st.GatePruned += b.GatePruned
 	}
 	st.Utilisation, st.Depth, st.Wall = in.use.utilisation(), t.Depth(), time.Since(t0)
+	st.Serial = in.use.serial(st.Wall)
 }
 
 // batch inserts points lo..hi-1.
@@ -340,6 +342,7 @@ func (in *inserter) batch(ctx context.Context, lo, hi int32) (BatchStats, error)
 	}
 	st.Distances, st.GatePruned = in.dists.Load()-d0, in.gated.Load()-g0
 	st.Utilisation = in.curU.utilisation()
+	st.Serial = in.curU.serial(st.Traversal + st.Conflict + st.Insert)
 	return st, nil
 }
 

@@ -65,6 +65,7 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 	task := int32(max(kdTask, s.N/128))
 	var tasks []int32
 	var err error
+	var use usage
 	t.nodes, tasks, err = t.split(ctx, s, []kdNode{{lo: 0, hi: int32(s.N), left: -1, right: -1}}, task)
 	if err != nil {
 		return nil, err
@@ -75,9 +76,10 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 			defer pool.Close()
 		}
 		sub := make([][]kdNode, len(tasks))
-		_, err := pool.RunContext(ctx, len(tasks), labelled(phaseBuild, func(_, k int) {
+		st, err := pool.RunContext(ctx, len(tasks), labelled(phaseBuild, func(_, k int) {
 			sub[k], _, _ = t.split(ctx, s, []kdNode{t.nodes[tasks[k]]}, 0)
 		}))
+		use.add(st)
 		if err == nil {
 			err = ctx.Err() // a task that saw it stopped early
 		}
@@ -95,6 +97,7 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 	}
 	t.leafM = lm.(*metric.Euclidean)
 	t.Stats.Wall = time.Since(t0)
+	t.Stats.Utilisation, t.Stats.Serial = use.utilisation(), use.serial(t.Stats.Wall)
 	return t, nil
 }
 

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"time"
 
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
@@ -44,6 +45,7 @@ func kdPrune(box2, worst float64, d int) bool {
 // bit for bit, as BruteAllKNN. Queries run in leaf order, so that
 // consecutive queries meet the same leaves.
 func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	t0 := time.Now()
 	if err := checkK(opt); err != nil {
 		return nil, QueryStats{}, err
 	}
@@ -53,6 +55,7 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 		id := t.ids[p]
 		t.search(kw, t.leafM.Data(), p, id, id, opt.Predecessor, best)
 	})
+	st.since(t0)
 	return wrapQuery(best, st, err)
 }
 
@@ -60,6 +63,7 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 // m.Embed) through the k-d tree: the same answer, bit for bit, as
 // BruteKNN.
 func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	t0 := time.Now()
 	if err := checkQuerySet(t.leafM.Data(), qs, opt); err != nil {
 		return nil, QueryStats{}, err
 	}
@@ -68,6 +72,7 @@ func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neig
 	st, err := t.run(ctx, opt, qs.N, func(kw *kdWorker, q int) {
 		t.search(kw, qs, q, int32(q), -1, false, best)
 	})
+	st.since(t0)
 	return wrapQuery(best, st, err)
 }
 

@@ -17,25 +17,98 @@ import (
 // distances). Within a group ids are ascending. The grouping changes only
 // the work, never the answer.
 func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
-	keys := mortonKeys(s, pred)
-	var groups [][]int32
-	for g0 := 0; g0 < len(keys); g0 += size {
-		ids := make([]int32, 0, size)
-		for _, k := range keys[g0:min(len(keys), g0+size)] {
-			ids = append(ids, k.id)
-		}
+	return newMortonIndex(s).groups(size, pred)
+}
+
+// mortonIndex holds the points of a set in Morton order: their ids sorted
+// by code, equal codes by id, the codes in that order, and the grid that
+// made them.
+type mortonIndex struct {
+	grid  *mortonGrid
+	order []int32
+	codes []uint64
+}
+
+// newMortonIndex sorts the points of s by their Morton codes.
+func newMortonIndex(s *metric.Set) *mortonIndex {
+	g := newMortonGrid(s)
+	codes := make([]uint64, s.N)
+	for i := range codes {
+		codes[i] = g.code(s.X[i*s.D : (i+1)*s.D])
+	}
+	order, sorted := radixOrder(codes)
+	return &mortonIndex{grid: g, order: order, codes: sorted}
+}
+
+// groups cuts the index into groups of at most size (see coherentGroups).
+func (mi *mortonIndex) groups(size int, pred bool) [][]int32 {
+	order := mi.order
+	if pred {
+		order = byBand(order)
+	}
+	all := slices.Clone(order)
+	groups := make([][]int32, 0, (len(all)+size-1)/size)
+	for g0 := 0; g0 < len(all); g0 += size {
+		ids := all[g0:min(len(all), g0+size):min(len(all), g0+size)]
 		slices.Sort(ids)
 		groups = append(groups, ids)
 	}
 	return groups
 }
 
-// mortonKey is a point's sort key: its index band (predecessor mode), its
-// Morton code, its id.
-type mortonKey struct {
-	band uint8
-	code uint64
-	id   int32
+// byBand returns order stably sorted by the bit length of the ids (the
+// index bands of predecessor mode), Morton order kept within a band.
+func byBand(order []int32) []int32 {
+	var start [34]int
+	for _, id := range order {
+		start[bits.Len32(uint32(id))+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	out := make([]int32, len(order))
+	for _, id := range order {
+		b := bits.Len32(uint32(id))
+		out[start[b]] = id
+		start[b]++
+	}
+	return out
+}
+
+// radixDigit is the width in bits of one pass of radixOrder.
+const radixDigit = 11
+
+// radixOrder returns the indices of codes sorted by code, equal codes in
+// index order, and the codes in that order: a least-significant-digit
+// radix sort, which is stable, skipping the digits every code shares.
+func radixOrder(codes []uint64) ([]int32, []uint64) {
+	n := len(codes)
+	ids, keys := make([]int32, n), slices.Clone(codes)
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	ids2, keys2 := make([]int32, n), make([]uint64, n)
+	var count [1 << radixDigit]int
+	for shift := 0; shift < 64; shift += radixDigit {
+		clear(count[:])
+		for _, c := range keys {
+			count[c>>shift&(1<<radixDigit-1)]++
+		}
+		if n == 0 || count[keys[0]>>shift&(1<<radixDigit-1)] == n {
+			continue // one digit for all: the pass would not move anything
+		}
+		sum := 0
+		for d, c := range count {
+			count[d], sum = sum, sum+c
+		}
+		for i, c := range keys {
+			d := c >> shift & (1<<radixDigit - 1)
+			ids2[count[d]], keys2[count[d]] = ids[i], c
+			count[d]++
+		}
+		ids, ids2, keys, keys2 = ids2, ids, keys2, keys
+	}
+	return ids, keys
 }
 
 // mortonGrid maps coordinates to Morton codes over a bounding box: b
@@ -78,29 +151,4 @@ func (g *mortonGrid) code(x []float64) uint64 {
 		}
 	}
 	return code
-}
-
-// mortonKeys returns the points' keys, sorted (see coherentGroups).
-func mortonKeys(s *metric.Set, pred bool) []mortonKey {
-	g := newMortonGrid(s)
-	keys := make([]mortonKey, s.N)
-	for i := range s.N {
-		keys[i] = mortonKey{code: g.code(s.X[i*s.D : (i+1)*s.D]), id: int32(i)}
-		if pred {
-			keys[i].band = uint8(bits.Len(uint(i)))
-		}
-	}
-	slices.SortFunc(keys, func(a, b mortonKey) int {
-		switch {
-		case a.band != b.band:
-			return int(a.band) - int(b.band)
-		case a.code != b.code:
-			if a.code < b.code {
-				return -1
-			}
-			return 1
-		}
-		return int(a.id - b.id)
-	})
-	return keys
 }

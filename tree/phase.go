@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime/pprof"
 	"sync"
+	"time"
 
 	"github.com/pcct/pcct/streamer"
 )
@@ -38,6 +39,7 @@ func labelled(phase string, fn func(w, t int)) func(w, t int) {
 // usage sums the pool jobs of a phase: busy time over workers x wall time.
 type usage struct {
 	busy, capacity float64
+	jobs           time.Duration // the jobs' wall time
 }
 
 func (u *usage) add(st streamer.JobStats) {
@@ -45,7 +47,12 @@ func (u *usage) add(st streamer.JobStats) {
 		u.busy += float64(b)
 	}
 	u.capacity += float64(st.Workers) * float64(st.Wall)
+	u.jobs += st.Wall
 }
+
+// serial returns the part of a phase's wall time spent outside its pool
+// jobs: work on the caller's goroutine that no worker count speeds up.
+func (u *usage) serial(wall time.Duration) time.Duration { return max(wall-u.jobs, 0) }
 
 // utilisation returns busy / (workers x wall), or 0 without jobs.
 func (u *usage) utilisation() float64 {

@@ -18,6 +18,18 @@ type QueryStats struct {
 	Groups      int
 	Wall        time.Duration
 	Utilisation float64 // busy / (workers x wall) of the query job
+	// Serial is the part of Wall spent outside the query job, on the
+	// caller's goroutine (grouping the queries, their seeds' index):
+	// what more workers cannot shorten.
+	Serial  time.Duration
+	jobWall time.Duration
+}
+
+// since completes the statistics of a query call begun at t0: its wall
+// time and the part of it outside the pool's jobs.
+func (st *QueryStats) since(t0 time.Time) {
+	st.Wall = time.Since(t0)
+	st.Serial = max(st.Wall-st.jobWall, 0)
 }
 
 // treeGroup is the default size of the tree's query groups: 128 measured
@@ -69,6 +81,7 @@ type queryWorker struct {
 // QueryBlock (default 128) points close in space (see coherentGroups), so
 // that they share their candidates and run full tiles.
 func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	t0 := time.Now()
 	if err := checkK(opt); err != nil {
 		return nil, QueryStats{}, err
 	}
@@ -80,6 +93,7 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 	best := kernels.NewKBestUnset(t.N(), opt.K)
 	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt), opt, sc)
 	sc.report(opt)
+	st.since(t0)
 	return wrapQuery(best, st, err)
 }
 
@@ -104,9 +118,10 @@ func wrapQuery(best *kernels.KBest, st QueryStats, err error) (*Neighbours, Quer
 // allGroups returns the query groups of the all-points job.
 func (t *Tree) allGroups(opt KNNOptions) []group {
 	var groups []group
-	cg := coherentGroups(t.m.Data(), opt.QueryBlock, opt.Predecessor)
+	mi := newMortonIndex(t.m.Data())
+	cg := mi.groups(opt.QueryBlock, opt.Predecessor)
 	if opt.Predecessor {
-		return t.predGroups(cg, 4*opt.QueryBlock)
+		return t.predGroups(cg, newMortonSeed(mi, 4*opt.QueryBlock))
 	}
 	for g, ids := range cg {
 		// Seed with the neighbouring groups too, so that queries at a
@@ -124,7 +139,7 @@ func (t *Tree) allGroups(opt KNNOptions) []group {
 }
 
 // predGroups returns the groups of the predecessor job, cg being its
-// groups (each from one band of indices). A group's queries share their
+// groups (each from one band of indices), their seeds drawn from near. A group's queries share their
 // region of space but, by their band, few of their predecessors: the points
 // of lower bands in that region are as many as the group's own. So each
 // group is seeded (see predSeed) with its own points and the points nearest
@@ -133,8 +148,7 @@ func (t *Tree) allGroups(opt KNNOptions) []group {
 // prunes by them, enters far fewer nodes (at n = 262,144, k = 30: 3.4x
 // fewer walk distances than a seed of the group and the groups beside it in
 // its band).
-func (t *Tree) predGroups(cg [][]int32, size int) []group {
-	near := newMortonSeed(t.m.Data(), size)
+func (t *Tree) predGroups(cg [][]int32, near *mortonSeed) []group {
 	groups := make([]group, len(cg))
 	for g, ids := range cg {
 		groups[g] = group{qids: ids, rows: ids, self: true, seeded: true, pred: true, maxQ: ids[len(ids)-1], near: near}
@@ -143,23 +157,20 @@ func (t *Tree) predGroups(cg [][]int32, size int) []group {
 }
 
 // mortonSeed is what predSeed and querySeed need: the data points in
-// Morton order with their codes, each point's position in that order, the
-// grid that makes the codes, and the seed size.
+// Morton order (with their codes and the grid that makes them), each
+// point's position in that order, and the seed size.
 type mortonSeed struct {
-	order, pos []int32
-	codes      []uint64
-	grid       *mortonGrid
-	size       int // predSeed: points per group
-	per        int // querySeed: points per query
+	*mortonIndex
+	pos  []int32
+	size int // predSeed: points per group
+	per  int // querySeed: points per query
 }
 
-// newMortonSeed indexes the data points of s for seeds of size points.
-func newMortonSeed(s *metric.Set, size int) *mortonSeed {
-	keys := mortonKeys(s, false)
-	near := &mortonSeed{order: make([]int32, len(keys)), pos: make([]int32, len(keys)), codes: make([]uint64, len(keys)),
-		grid: newMortonGrid(s), size: size}
-	for p, k := range keys {
-		near.order[p], near.codes[p], near.pos[k.id] = k.id, k.code, int32(p)
+// newMortonSeed makes seeds of size points from the data's Morton index.
+func newMortonSeed(mi *mortonIndex, size int) *mortonSeed {
+	near := &mortonSeed{mortonIndex: mi, pos: make([]int32, len(mi.order)), size: size}
+	for p, id := range mi.order {
+		near.pos[id] = int32(p)
 	}
 	return near
 }
@@ -242,13 +253,14 @@ func (t *Tree) predSeed(qw *queryWorker, g *group) []int32 {
 // KNN finds the K nearest data points of each point of qs (from
 // m.Embed) through the tree: the same answer, bit for bit, as BruteKNN.
 func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	t0 := time.Now()
 	if err := checkQuerySet(t.m.Data(), qs, opt); err != nil {
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
 	// Each query first brings the 2K data points nearest it in the data's
 	// Morton order to its group's seed (see querySeed).
-	near := newMortonSeed(t.m.Data(), 0)
+	near := newMortonSeed(newMortonIndex(t.m.Data()), 0)
 	near.per = 2 * opt.K
 	var groups []group
 	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
@@ -261,6 +273,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	best := kernels.NewKBestUnset(qs.N, opt.K)
 	st, err := t.runGroups(ctx, qs, best, groups, opt, sc)
 	sc.report(opt)
+	st.since(t0)
 	return wrapQuery(best, st, err)
 }
 
@@ -312,7 +325,7 @@ func onPool[W counter](ctx context.Context, opt KNNOptions, n int, newW func() W
 	})))
 	var use usage
 	use.add(job)
-	return QueryStats{Distances: dists.Load(), Groups: n, Wall: time.Since(t0), Utilisation: use.utilisation()}, err
+	return QueryStats{Distances: dists.Load(), Groups: n, Wall: time.Since(t0), Utilisation: use.utilisation(), jobWall: job.Wall}, err
 }
 
 // walkRows is the number of queries that walk the tree together after a

@@ -128,11 +128,13 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	}
 	best := kernels.NewKBestUnset(t.N(), opt.K)
 	groups := t.allGroups(opt)
+	var jobs time.Duration // the sample's job
 	if search == SearchAuto {
 		// The sampled groups' answers are kept: if the tree stays, only
 		// the other groups are walked after them.
 		frac, st, err := t.sampleFraction(ctx, opt, best, &groups, sc)
 		rep.Query = st
+		jobs += st.jobWall
 		if err != nil {
 			return nil, rep, err
 		}
@@ -154,6 +156,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	rep.Query.Wall += st.Wall
 	rep.Query.Utilisation = st.Utilisation
 	rep.QueryTime = time.Since(t0)
+	rep.Query.Serial = max(rep.QueryTime-jobs-st.jobWall, 0)
 	nb, _, err := wrapQuery(best, st, err)
 	return nb, rep, err
 }

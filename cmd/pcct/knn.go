@@ -446,12 +446,12 @@ func describeSearch(r tree.Report) string {
 	if r.Method == tree.SearchBrute && r.Build.Wall == 0 {
 		return "brute force (" + r.Reason + ")"
 	}
-	s := fmt.Sprintf("build %.3f s (%d distances, %d net steps, depth %d, utilisation %.0f%%)", r.Build.Wall.Seconds(), r.Build.Distances, r.Build.NetSteps, r.Build.Depth, 100*r.Build.Utilisation)
+	s := fmt.Sprintf("build %.3f s (%d distances, %d net steps, depth %d, utilisation %.0f%%, serial %.3f s)", r.Build.Wall.Seconds(), r.Build.Distances, r.Build.NetSteps, r.Build.Depth, 100*r.Build.Utilisation, r.Build.Serial.Seconds())
 	if r.Method == tree.SearchBrute {
 		return fmt.Sprintf("brute force: %s; tree %s", r.Reason, s)
 	}
 	if r.Method == tree.SearchKD {
-		return fmt.Sprintf("k-d tree, %s: build %.3f s; queries %.3f s (%d distances, utilisation %.0f%%)", r.Reason, r.Build.Wall.Seconds(), r.QueryTime.Seconds(), r.Query.Distances, 100*r.Query.Utilisation)
+		return fmt.Sprintf("k-d tree, %s: build %.3f s (serial %.3f s); queries %.3f s (%d distances, utilisation %.0f%%, serial %.3f s)", r.Reason, r.Build.Wall.Seconds(), r.Build.Serial.Seconds(), r.QueryTime.Seconds(), r.Query.Distances, 100*r.Query.Utilisation, r.Query.Serial.Seconds())
 	}
-	return fmt.Sprintf("cover tree, %s: %s; queries %.3f s (%d distances, %d groups, utilisation %.0f%%)", r.Reason, s, r.QueryTime.Seconds(), r.Query.Distances, r.Query.Groups, 100*r.Query.Utilisation)
+	return fmt.Sprintf("cover tree, %s: %s; queries %.3f s (%d distances, %d groups, utilisation %.0f%%, serial %.3f s)", r.Reason, s, r.QueryTime.Seconds(), r.Query.Distances, r.Query.Groups, 100*r.Query.Utilisation, r.Query.Serial.Seconds())
 }

@@ -12,13 +12,7 @@ import (
 // PCCT_BENCH_WORKERS (e.g. "1,2,4,8,16"), or 1, 2, 4, ... up to the CPUs
 // (at most 16).
 func Workers() []int {
-	if v := os.Getenv("PCCT_BENCH_WORKERS"); v != "" {
-		var out []int
-		for _, s := range strings.Split(v, ",") {
-			if w, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && w > 0 {
-				out = append(out, w)
-			}
-		}
+	if out := EnvInts("PCCT_BENCH_WORKERS"); out != nil {
 		return out
 	}
 	var out []int
@@ -35,4 +29,16 @@ func EnvInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// EnvInts returns the positive integers listed, comma-separated, in the
+// environment variable name (nil when it is unset or lists none).
+func EnvInts(name string) []int {
+	var out []int
+	for _, s := range strings.Split(os.Getenv(name), ",") {
+		if w, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && w > 0 {
+			out = append(out, w)
+		}
+	}
+	return out
 }
