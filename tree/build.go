@@ -82,17 +82,15 @@ type buildScratch struct {
 	owner []int32   // by point id: the accepted centre covering it, or -1
 	dc    []float64 // by point id: distance to the node being covered
 	// Reused by every net step on this worker: the uncovered points and
-	// their distances, the radii of a batch, the hits of each chunk and of
-	// each tentative centre.
-	u     []int32
-	ud    []float64
-	rad   []float64
-	parts []metric.Hits
-	rows  [][]netHit
-	self  metric.Hits // a batch's tile against itself
-	taken []bool
-	acc   []int32
-	accD  []float64
+	// their distances, the radii of a batch, the claims of each chunk.
+	u      []int32
+	ud     []float64
+	rad    []float64
+	claims []chunkClaim
+	self   metric.Hits // a batch's tile against itself
+	taken  []bool
+	acc    []int32
+	accD   []float64
 }
 
 // Build builds the cover tree of m's data points. Point 0 is the root; each
@@ -160,7 +158,7 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	if err := ctx.Err(); err != nil { // expand stops early when ctx is done
 		return nil, err
 	}
-	t.finish(b.children)
+	t.finish(b.children, pool, &b.use)
 	t.Stats.Distances, t.Stats.NetSteps = b.dists.Load(), b.steps.Load()
 	t.Stats.Tiles, t.Stats.Utilisation = time.Duration(b.tiles.Load()), b.use.utilisation()
 	t.Stats.Depth = t.Depth()
@@ -227,6 +225,9 @@ func (b *builder) netStep(ctx context.Context, w int, it item, parallel bool) ([
 	// Split the points, in order, into those within rr of c (kept in place:
 	// the item's slices are c's continuation) and the rest (scratch).
 	sc := b.ws[w]
+	if cap(sc.u) < len(it.s) {
+		sc.u, sc.ud = make([]int32, 0, len(it.s)), make([]float64, 0, len(it.s))
+	}
 	u, ud := sc.u[:0], sc.ud[:0]
 	nk := 0
 	for k, p := range it.s {
@@ -256,254 +257,91 @@ func (b *builder) attach(c, p int32, d float64, scale int32) {
 	b.children[c] = append(b.children[c], p)
 }
 
-// cover covers the uncovered points u (ascending, at distances ud from the
-// node c) greedily with centres at radius rr, in batches of NetBatch
-// tentative centres (the first uncovered points): a tentative covered by an
-// earlier accepted centre of its batch is dropped (decided on the small
-// tile of the batch against itself), and only the accepted ones are tiled
-// against all uncovered points, each taking those within rr that no
-// earlier centre took.
-func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []float64, rr float64, l int32, parallel bool) ([]item, error) {
-	sc := b.ws[w]
-	rad := sc.prepare(b.t.N(), b.opt.NetBatch, u, ud, rr)
-	var out []item
-	accepted, covered := 0, 0 // by the first centres, for the flat test
-	for len(u) > 0 {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		nt := min(len(u), b.opt.NetBatch)
-		acc, accD := b.accept(w, u[:nt], ud[:nt], rad[:nt])
-		rows, err := b.netTiles(ctx, w, acc, u, rad[:len(acc)], parallel)
-		if err != nil {
-			return nil, err
-		}
-		flat := false
-		for i, z := range acc {
-			if sc.owner[z] >= 0 {
-				continue // cannot happen: accept dropped every covered tentative
-			}
-			b.attach(c, z, accD[i], l-1)
-			child := b.claim(sc, z, l, accD[i], rows[i])
-			out = append(out, child)
-			accepted, covered = accepted+1, covered+len(child.s)
-			if accepted == flatProbe && covered < flatCover*accepted && uncovered(sc.owner, u) > flatMin {
-				flat = true
-				break
-			}
-		}
-		if flat {
-			// The net covers almost nothing: the points here are farther
-			// apart than the scale, and every further batch would cost a
-			// tile against all of them for one centre each. Hang the rest
-			// as leaves of c (covering holds: they are within c's radius),
-			// so queries scan them in full tiles, as brute force would.
-			// The decision depends only on the greedy order, not on the
-			// batch size.
-			for j, p := range u {
-				if sc.owner[p] < 0 {
-					b.attach(c, p, ud[j], flatScale)
-				}
-			}
-			break
-		}
-		k := 0
-		for j, p := range u {
-			if sc.owner[p] < 0 {
-				u[k], ud[k] = p, ud[j]
-				k++
-			}
-		}
-		u, ud = u[:k], ud[:k]
-	}
-	// Clear the owners for the next step on this worker.
-	for _, ch := range out {
-		sc.owner[ch.c] = -1
-		for _, p := range ch.s {
-			sc.owner[p] = -1
-		}
-	}
-	return out, nil
-}
-
-// prepare readies a worker's scratch for covering u (at distances ud from
-// the node) at radius rr: owners cleared, distances by id, the radii of a
-// batch, which it returns.
-func (sc *buildScratch) prepare(n, batch int, u []int32, ud []float64, rr float64) []float64 {
-	if len(sc.owner) < n {
-		sc.owner = make([]int32, n)
-		for i := range sc.owner {
-			sc.owner[i] = -1
-		}
-	}
-	if len(sc.dc) < n {
-		sc.dc = make([]float64, n)
-	}
-	for j, p := range u {
-		sc.dc[p] = ud[j] // distances to the node by id, for the children's reach
-	}
-	sc.rad = grow(sc.rad, batch)
-	for k := range sc.rad {
-		sc.rad[k] = rr
-	}
-	return sc.rad
-}
-
-// claim makes accepted centre z (at distance dz from the node) take the
-// points of its row of hits that no earlier centre took; they become its
-// item (its subtree), and its reach the farthest of them from the node.
-func (b *builder) claim(sc *buildScratch, z, l int32, dz float64, hits []netHit) item {
-	sc.owner[z] = z
-	child := item{c: z, cap: l, s: make([]int32, 0, len(hits)), d: make([]float64, 0, len(hits))}
-	reach := dz
-	for _, h := range hits {
-		if h.id != z && sc.owner[h.id] < 0 {
-			sc.owner[h.id] = z
-			child.s, child.d = append(child.s, h.id), append(child.d, h.d)
-			reach = max(reach, sc.dc[h.id])
-		}
-	}
-	b.t.reach[z] = reach
-	return child
-}
-
-// accept returns the tentative centres (at distances td from the node) that
-// no earlier accepted one of the batch covers, and their distances: the
-// greedy choice, decided on the batch's tile against itself.
-func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []float64) {
-	sc := b.ws[w]
-	data := b.t.m.Data()
-	h := &sc.self
-	h.Reset()
-	b.t.m.Within(sc.w, data, metric.List(tent), data, metric.List(tent), rad, h)
-	b.dists.Add(int64(len(tent) * len(tent)))
-	sc.taken = grow(sc.taken, len(tent))
-	clear(sc.taken)
-	acc, accD := sc.acc[:0], sc.accD[:0]
-	x := 0
-	for i := range tent {
-		for ; x < h.Len() && int(h.Query[x]) < i; x++ {
-		}
-		if sc.taken[i] {
-			continue
-		}
-		acc, accD = append(acc, tent[i]), append(accD, td[i])
-		// Hits give ids; the tentatives are ascending ids (u is).
-		for ; x < h.Len() && int(h.Query[x]) == i; x++ {
-			if j, ok := slices.BinarySearch(tent, h.Cand[x]); ok && j > i {
-				sc.taken[j] = true
-			}
-		}
-	}
-	sc.acc, sc.accD = acc, accD
-	return acc, accD
-}
-
-// uncovered counts the points of u that no centre has taken.
-func uncovered(owner []int32, u []int32) int {
-	n := 0
-	for _, p := range u {
-		if owner[p] < 0 {
-			n++
-		}
-	}
-	return n
-}
-
-type netHit struct {
-	id int32
-	d  float64
-}
-
-// netTiles returns, for each tentative centre, the points of u within its
-// radius, ascending, through the metric's fused Within, in chunks of
-// netChunk candidates (on the pool when parallel).
-func (b *builder) netTiles(ctx context.Context, w int, tent, u []int32, rad []float64, parallel bool) ([][]netHit, error) {
-	data := b.t.m.Data()
-	chunks := (len(u) + netChunk - 1) / netChunk
-	sc := b.ws[w]
-	if len(sc.parts) < chunks {
-		sc.parts = append(sc.parts, make([]metric.Hits, chunks-len(sc.parts))...)
-	}
-	parts := sc.parts[:chunks]
-	for k := range parts {
-		parts[k].Reset()
-	}
-	tile := func(w, k int) {
-		t0 := time.Now()
-		lo, hi := k*netChunk, min(len(u), (k+1)*netChunk)
-		h := &parts[k]
-		b.t.m.Within(b.ws[w].w, data, metric.List(tent), data, metric.List(u[lo:hi]), rad, h)
-		b.tiles.Add(int64(time.Since(t0)))
-	}
-	if parallel {
-		st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
-		b.use.add(st)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		for k := range chunks {
-			tile(w, k)
-		}
-	}
-	b.dists.Add(int64(len(tent) * len(u)))
-	if len(sc.rows) < len(tent) {
-		sc.rows = append(sc.rows, make([][]netHit, len(tent)-len(sc.rows))...)
-	}
-	rows := sc.rows[:len(tent)]
-	for i := range rows {
-		rows[i] = rows[i][:0]
-	}
-	for k := range parts {
-		h := &parts[k]
-		for x := range h.Cand {
-			q := h.Query[x]
-			rows[q] = append(rows[q], netHit{h.Cand[x], h.Dist[x]})
-		}
-	}
-	return rows, nil
-}
-
-// finish lays the children out in CSR form and indexes the tree.
-func (t *Tree) finish(children [][]int32) {
+// finish lays the children out in CSR form and indexes the tree, on the
+// pool (nil: on the caller's goroutine), adding its jobs to use.
+func (t *Tree) finish(children [][]int32, pool *streamer.Pool, use *usage) {
 	n := t.N()
 	t.childOff = make([]int32, n+1)
 	for z := range n {
 		t.childOff[z+1] = t.childOff[z] + int32(len(children[z]))
 	}
-	t.child = make([]int32, 0, n)
-	for z := range n {
-		t.child = append(t.child, children[z]...)
-	}
-	t.index()
+	t.child = make([]int32, t.childOff[n])
+	forChunks(pool, use, n, func(lo, hi int) {
+		for z := lo; z < hi; z++ {
+			copy(t.child[t.childOff[z]:], children[z])
+		}
+	})
+	t.index(pool, use)
 }
 
-// index computes the depth-first order, the subtree sizes and the
-// children's reaches and lowest indices by position from the children.
-func (t *Tree) index() {
-	n := t.N()
+// indexChunk is the number of nodes (or child slots) per task of finish
+// and index.
+const indexChunk = 1 << 14
+
+// forChunks calls fn for the chunks of indexChunk of [0, n) (see
+// forTasks).
+func forChunks(pool *streamer.Pool, use *usage, n int, fn func(lo, hi int)) {
+	forTasks(pool, use, (n+indexChunk-1)/indexChunk, func(k int) { fn(k*indexChunk, min(n, (k+1)*indexChunk)) })
+}
+
+// forTasks runs tasks 0..n-1 as one job of the pool, adding it to use, or
+// in turn on the caller's goroutine when the pool is nil or n < 2. The
+// tasks must not fail.
+func forTasks(pool *streamer.Pool, use *usage, n int, fn func(k int)) {
+	if pool == nil || n < 2 {
+		for k := range n {
+			fn(k)
+		}
+		return
+	}
+	st, _ := pool.Run(n, labelled(phaseBuild, func(_, k int) { fn(k) }))
+	if use != nil {
+		use.add(st)
+	}
+}
+
+// index computes, from the children, the children's reaches and lowest
+// indices by position, the depth-first preorder and the depth. Each child
+// of the root has its subtree ordered by one task.
+func (t *Tree) index(pool *streamer.Pool, use *usage) {
 	t.childReach, t.childLo = make([]float64, len(t.child)), make([]int32, len(t.child))
-	for k, x := range t.child {
-		t.childReach[k], t.childLo[k] = t.reach[x], min(x, t.minDesc[x])
+	forChunks(pool, use, len(t.child), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			x := t.child[k]
+			t.childReach[k], t.childLo[k] = t.reach[x], min(x, t.minDesc[x])
+		}
+	})
+	top := t.Children(int(t.root))
+	parts := make([][]int32, len(top))
+	depths := make([]int, len(top))
+	forTasks(pool, use, len(top), func(k int) { parts[k], depths[k] = t.preorder(top[k]) })
+	t.order = append(make([]int32, 0, t.N()), t.root)
+	t.depth = 1
+	for k, p := range parts {
+		t.order = append(t.order, p...)
+		t.depth = max(t.depth, 1+depths[k])
 	}
-	t.order = make([]int32, 0, n)
-	stack := []int32{t.root}
+}
+
+// preorder returns the depth-first preorder of z's subtree (children in
+// their order) and the number of nodes on its longest path down from z.
+func (t *Tree) preorder(z int32) ([]int32, int) {
+	type visit struct {
+		z     int32
+		depth int
+	}
+	var order []int32
+	stack := []visit{{z, 1}}
+	depth := 0
 	for len(stack) > 0 {
-		z := stack[len(stack)-1]
+		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		t.order = append(t.order, z)
-		ch := t.Children(int(z))
+		order = append(order, v.z)
+		depth = max(depth, v.depth)
+		ch := t.Children(int(v.z))
 		for k := len(ch) - 1; k >= 0; k-- {
-			stack = append(stack, ch[k])
+			stack = append(stack, visit{ch[k], v.depth + 1})
 		}
 	}
-	t.size = make([]int32, n)
-	for k := n - 1; k >= 0; k-- {
-		z := t.order[k]
-		t.size[z]++
-		if p := t.parent[z]; p >= 0 {
-			t.size[p] += t.size[z]
-		}
-	}
+	return order, depth
 }

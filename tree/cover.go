@@ -37,7 +37,7 @@ type Tree struct {
 	childReach []float64
 	childLo    []int32
 	order      []int32 // depth-first preorder: subtrees are contiguous
-	size       []int32 // points in the subtree, the node included
+	depth      int     // nodes on the longest root-to-leaf path
 
 	Stats BuildStats
 }
@@ -122,19 +122,7 @@ func (t *Tree) Level(z int) int { return int(t.level[z]) }
 func (t *Tree) Radius(z int) float64 { return t.radius[z] }
 
 // Depth returns the number of nodes on the longest root-to-leaf path.
-func (t *Tree) Depth() int {
-	depth := make([]int32, t.N())
-	best := int32(0)
-	for _, z := range t.order {
-		if p := t.parent[z]; p >= 0 {
-			depth[z] = depth[p] + 1
-		} else {
-			depth[z] = 1
-		}
-		best = max(best, depth[z])
-	}
-	return int(best)
-}
+func (t *Tree) Depth() int { return t.depth }
 
 // cover returns base^l.
 func (t *Tree) cover(l int32) float64 { return math.Pow(t.base, float64(l)) }

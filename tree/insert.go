@@ -293,7 +293,7 @@ func (in *inserter) finish(t0 time.Time) {
 			children[z] = old
 		}
 	}
-	t.finish(children)
+	t.finish(children, in.pool, &in.use)
 	st := &t.Stats
 	for _, b := range st.Batches {
 		st.Distances += b.Distances

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // coherentGroups cuts the points of s into groups of at most size that are
@@ -17,7 +18,7 @@ import (
 // distances). Within a group ids are ascending. The grouping changes only
 // the work, never the answer.
 func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
-	return newMortonIndex(s).groups(size, pred)
+	return newMortonIndex(s, nil, nil).groups(size, pred)
 }
 
 // mortonIndex holds the points of a set in Morton order: their ids sorted
@@ -29,15 +30,37 @@ type mortonIndex struct {
 	codes []uint64
 }
 
-// newMortonIndex sorts the points of s by their Morton codes.
-func newMortonIndex(s *metric.Set) *mortonIndex {
-	g := newMortonGrid(s)
+// newMortonIndex sorts the points of s by their Morton codes, on the pool
+// (nil: on the caller's goroutine), adding its jobs to use.
+func newMortonIndex(s *metric.Set, pool *streamer.Pool, use *usage) *mortonIndex {
+	g := newMortonGrid(s, pool, use)
 	codes := make([]uint64, s.N)
-	for i := range codes {
-		codes[i] = g.code(s.X[i*s.D : (i+1)*s.D])
-	}
-	order, sorted := radixOrder(codes)
+	forParts(pool, use, s.N, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			codes[i] = g.code(s.X[i*s.D : (i+1)*s.D])
+		}
+	})
+	order, sorted := radixOrder(codes, pool, use)
 	return &mortonIndex{grid: g, order: order, codes: sorted}
+}
+
+// partSize is the fewest points per task of forParts.
+const partSize = 1 << 14
+
+// partCount is the number of ranges forParts cuts n points into: ranges
+// of at least partSize, four per worker at most.
+func partCount(pool *streamer.Pool, n int) int {
+	if pool == nil {
+		return 1
+	}
+	return max(1, min(4*pool.Workers(), n/partSize))
+}
+
+// forParts calls fn for each range k of [0, n), [k n / parts, (k+1) n /
+// parts) for parts = partCount(pool, n) (see forTasks).
+func forParts(pool *streamer.Pool, use *usage, n int, fn func(k, lo, hi int)) {
+	parts := partCount(pool, n)
+	forTasks(pool, use, parts, func(k int) { fn(k, k*n/parts, (k+1)*n/parts) })
 }
 
 // groups cuts the index into groups of at most size (see coherentGroups).
@@ -80,32 +103,54 @@ const radixDigit = 11
 
 // radixOrder returns the indices of codes sorted by code, equal codes in
 // index order, and the codes in that order: a least-significant-digit
-// radix sort, which is stable, skipping the digits every code shares.
-func radixOrder(codes []uint64) ([]int32, []uint64) {
+// radix sort, which is stable, skipping the digits every code shares. Each
+// pass counts and scatters the ranges of forParts on the pool (nil: on the
+// caller's goroutine); the ranges' places follow digit, then range, so
+// that the pass stays stable.
+func radixOrder(codes []uint64, pool *streamer.Pool, use *usage) ([]int32, []uint64) {
+	const digits = 1 << radixDigit
 	n := len(codes)
 	ids, keys := make([]int32, n), slices.Clone(codes)
 	for i := range ids {
 		ids[i] = int32(i)
 	}
 	ids2, keys2 := make([]int32, n), make([]uint64, n)
-	var count [1 << radixDigit]int
+	parts := partCount(pool, n)
+	count := make([][digits]int, parts) // by range
 	for shift := 0; shift < 64; shift += radixDigit {
-		clear(count[:])
-		for _, c := range keys {
-			count[c>>shift&(1<<radixDigit-1)]++
+		digit := func(c uint64) int { return int(c >> shift & (digits - 1)) }
+		forParts(pool, use, n, func(k, lo, hi int) {
+			cnt := &count[k]
+			clear(cnt[:])
+			for _, c := range keys[lo:hi] {
+				cnt[digit(c)]++
+			}
+		})
+		if n == 0 {
+			break
 		}
-		if n == 0 || count[keys[0]>>shift&(1<<radixDigit-1)] == n {
+		total := 0
+		for k := range parts {
+			total += count[k][digit(keys[0])]
+		}
+		if total == n {
 			continue // one digit for all: the pass would not move anything
 		}
 		sum := 0
-		for d, c := range count {
-			count[d], sum = sum, sum+c
+		for d := range digits {
+			for k := range parts {
+				count[k][d], sum = sum, sum+count[k][d]
+			}
 		}
-		for i, c := range keys {
-			d := c >> shift & (1<<radixDigit - 1)
-			ids2[count[d]], keys2[count[d]] = ids[i], c
-			count[d]++
-		}
+		forParts(pool, use, n, func(k, lo, hi int) {
+			at := &count[k]
+			for i := lo; i < hi; i++ {
+				c := keys[i]
+				d := digit(c)
+				ids2[at[d]], keys2[at[d]] = ids[i], c
+				at[d]++
+			}
+		})
 		ids, ids2, keys, keys2 = ids2, ids, keys2, keys
 	}
 	return ids, keys
@@ -119,16 +164,26 @@ type mortonGrid struct {
 }
 
 // newMortonGrid returns the grid over the bounding box of s's points.
-func newMortonGrid(s *metric.Set) *mortonGrid {
+func newMortonGrid(s *metric.Set, pool *streamer.Pool, use *usage) *mortonGrid {
 	dims := min(s.D, 63)
 	g := &mortonGrid{d: s.D, dims: dims, b: max(1, 63/dims), lo: make([]float64, dims), hi: make([]float64, dims)}
+	boxes := make([][2][]float64, partCount(pool, s.N)) // by range: its bounding box
+	forParts(pool, use, s.N, func(p, lo, hi int) {
+		box := [2][]float64{make([]float64, dims), make([]float64, dims)}
+		for k := range dims {
+			box[0][k], box[1][k] = math.Inf(1), math.Inf(-1)
+		}
+		for i := lo; i < hi; i++ {
+			for k, v := range s.X[i*s.D : i*s.D+dims] {
+				box[0][k], box[1][k] = min(box[0][k], v), max(box[1][k], v)
+			}
+		}
+		boxes[p] = box
+	})
 	for k := range dims {
 		g.lo[k], g.hi[k] = math.Inf(1), math.Inf(-1)
-	}
-	for i := range s.N {
-		for k := range dims {
-			v := s.X[i*s.D+k]
-			g.lo[k], g.hi[k] = min(g.lo[k], v), max(g.hi[k], v)
+		for _, box := range boxes {
+			g.lo[k], g.hi[k] = min(g.lo[k], box[0][k]), max(g.hi[k], box[1][k])
 		}
 	}
 	return g

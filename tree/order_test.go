@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/pcct/pcct/streamer"
 )
 
 // TestRadixOrder checks the radix sort against a stable comparison sort:
@@ -13,7 +15,9 @@ import (
 // many equal codes, and the sizes 0 and 1.
 func TestRadixOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{0, 1, 2, 7, 1000, 5000} {
+	pool := streamer.NewPool(3)
+	defer pool.Close()
+	for _, n := range []int{0, 1, 2, 7, 1000, 5000, 3*partSize + 17} {
 		for _, mask := range []uint64{0, 1, 0x7ff, 0xfff000, 1<<62 - 1, ^uint64(0)} {
 			codes := make([]uint64, n)
 			for i := range codes {
@@ -27,7 +31,7 @@ func TestRadixOrder(t *testing.T) {
 				want[i] = int32(i)
 			}
 			slices.SortStableFunc(want, func(a, b int32) int { return cmp.Compare(codes[a], codes[b]) })
-			got, sorted := radixOrder(codes)
+			got, sorted := radixOrder(codes, pool, nil)
 			if !slices.Equal(got, want) {
 				t.Fatalf("n=%d mask=%x: order differs", n, mask)
 			}

@@ -115,7 +115,7 @@ func Load(r io.Reader, m metric.Metric) (*Tree, error) {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	t.slack = m.TriangleSlack()
-	t.index()
+	t.index(nil, nil)
 	if len(t.order) != t.N() {
 		return nil, fmt.Errorf("%w: %d of %d points reachable from the root", ErrCorrupt, len(t.order), t.N())
 	}

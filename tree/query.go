@@ -86,13 +86,18 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 		return nil, QueryStats{}, err
 	}
 	opt = allOptions(opt)
+	p, release := opt.pool()
+	defer release()
+	opt.Pool = p
 	sc, err := t.treeScreening(ctx, t.m.Data(), opt)
 	if err != nil {
 		return nil, QueryStats{}, err
 	}
 	best := kernels.NewKBestUnset(t.N(), opt.K)
-	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt), opt, sc)
+	var use usage
+	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt, &use), opt, sc)
 	sc.report(opt)
+	st.jobWall += use.jobs
 	st.since(t0)
 	return wrapQuery(best, st, err)
 }
@@ -115,10 +120,12 @@ func wrapQuery(best *kernels.KBest, st QueryStats, err error) (*Neighbours, Quer
 	return newNeighbours(best), st, nil
 }
 
-// allGroups returns the query groups of the all-points job.
-func (t *Tree) allGroups(opt KNNOptions) []group {
+// allGroups returns the query groups of the all-points job, sorting the
+// points on opt.Pool (nil: on the caller's goroutine) and adding its jobs
+// to use.
+func (t *Tree) allGroups(opt KNNOptions, use *usage) []group {
 	var groups []group
-	mi := newMortonIndex(t.m.Data())
+	mi := newMortonIndex(t.m.Data(), opt.Pool, use)
 	cg := mi.groups(opt.QueryBlock, opt.Predecessor)
 	if opt.Predecessor {
 		return t.predGroups(cg, newMortonSeed(mi, 4*opt.QueryBlock))
@@ -258,12 +265,16 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
+	p, release := opt.pool()
+	defer release()
+	opt.Pool = p
 	// Each query first brings the 2K data points nearest it in the data's
 	// Morton order to its group's seed (see querySeed).
-	near := newMortonSeed(newMortonIndex(t.m.Data()), 0)
+	var use usage
+	near := newMortonSeed(newMortonIndex(t.m.Data(), p, &use), 0)
 	near.per = 2 * opt.K
 	var groups []group
-	for _, ids := range coherentGroups(qs, opt.QueryBlock, false) {
+	for _, ids := range newMortonIndex(qs, p, &use).groups(opt.QueryBlock, false) {
 		groups = append(groups, group{qids: ids, rows: ids, seeded: true, near: near})
 	}
 	sc, err := t.treeScreening(ctx, qs, opt)
@@ -273,6 +284,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	best := kernels.NewKBestUnset(qs.N, opt.K)
 	st, err := t.runGroups(ctx, qs, best, groups, opt, sc)
 	sc.report(opt)
+	st.jobWall += use.jobs
 	st.since(t0)
 	return wrapQuery(best, st, err)
 }

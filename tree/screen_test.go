@@ -444,7 +444,7 @@ func TestSplitHeavy(t *testing.T) {
 	}
 	limit := m.Heavy()
 	for _, pred := range []bool{true, false} {
-		groups := splitHeavy(tr.allGroups(allOptions(KNNOptions{K: 4, Predecessor: pred})), m.Data(), limit)
+		groups := splitHeavy(tr.allGroups(allOptions(KNNOptions{K: 4, Predecessor: pred}), nil), m.Data(), limit)
 		seen := make([]int, n)
 		heavy := 0
 		for _, g := range groups {

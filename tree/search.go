@@ -99,8 +99,11 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if kd, reason := useKD(m, search, opt.Gate); kd {
 		return kdSearch(ctx, m, nil, opt, reason)
 	}
+	p, release := opt.pool()
+	defer release()
+	opt.Pool = p
 	if topt.Pool == nil {
-		topt.Pool = opt.Pool
+		topt.Pool = p
 	}
 	if search == SearchAuto {
 		near, kth, saturated := probe(m, opt)
@@ -127,8 +130,9 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 		return nil, rep, err
 	}
 	best := kernels.NewKBestUnset(t.N(), opt.K)
-	groups := t.allGroups(opt)
-	var jobs time.Duration // the sample's job
+	var use usage
+	groups := t.allGroups(opt, &use)
+	jobs := use.jobs // and the sample's job
 	if search == SearchAuto {
 		// The sampled groups' answers are kept: if the tree stays, only
 		// the other groups are walked after them.

@@ -1,0 +1,253 @@
+package tree
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+)
+
+// cover covers the uncovered points u (ascending, at distances ud from the
+// node c) greedily with centres at radius rr, in batches of NetBatch
+// tentative centres (the first uncovered points): a tentative covered by an
+// earlier accepted centre of its batch is dropped (decided on the small
+// tile of the batch against itself), and only the accepted ones are tiled
+// against all uncovered points, each taking those within rr that no
+// earlier centre took (see claimTiles). With parallel set, the tiles and
+// the children's assembly run on the pool.
+func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []float64, rr float64, l int32, parallel bool) ([]item, error) {
+	sc := b.ws[w]
+	rad := sc.prepare(b.t.N(), b.opt.NetBatch, u, ud, rr)
+	var out []item
+	accepted, covered := 0, 0 // by the first centres, for the flat test
+	for len(u) > 0 {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		nt := min(len(u), b.opt.NetBatch)
+		acc, accD := b.accept(w, u[:nt], ud[:nt], rad[:nt])
+		for _, z := range acc {
+			sc.owner[z] = z
+		}
+		claims, err := b.claimTiles(ctx, w, acc, u, rad[:len(acc)], parallel)
+		if err != nil {
+			return nil, err
+		}
+		children := b.gather(claims, acc, accD, l, parallel && len(claims) >= gatherChunks)
+		flat := false
+		left := len(u) // the points of u that no centre up to the current one took
+		for i, z := range acc {
+			b.attach(c, z, accD[i], l-1)
+			b.t.reach[z] = children[i].reach
+			out = append(out, children[i].item)
+			accepted, covered = accepted+1, covered+len(children[i].s)
+			left -= 1 + len(children[i].s)
+			if accepted == flatProbe && covered < flatCover*accepted && left > flatMin {
+				flat = true
+				// The later centres of the batch took their points at
+				// once with the others: give them back.
+				for _, ch := range children[i+1:] {
+					sc.owner[ch.c] = -1
+					for _, p := range ch.s {
+						sc.owner[p] = -1
+					}
+				}
+				break
+			}
+		}
+		if flat {
+			// The net covers almost nothing: the points here are farther
+			// apart than the scale, and every further batch would cost a
+			// tile against all of them for one centre each. Hang the rest
+			// as leaves of c (covering holds: they are within c's radius),
+			// so queries scan them in full tiles, as brute force would.
+			// The decision depends only on the greedy order, not on the
+			// batch size.
+			for j, p := range u {
+				if sc.owner[p] < 0 {
+					b.attach(c, p, ud[j], flatScale)
+				}
+			}
+			break
+		}
+		k := 0
+		for j, p := range u {
+			if sc.owner[p] < 0 {
+				u[k], ud[k] = p, ud[j]
+				k++
+			}
+		}
+		u, ud = u[:k], ud[:k]
+	}
+	// Clear the owners for the next step on this worker.
+	for _, ch := range out {
+		sc.owner[ch.c] = -1
+		for _, p := range ch.s {
+			sc.owner[p] = -1
+		}
+	}
+	return out, nil
+}
+
+// prepare readies a worker's scratch for covering u (at distances ud from
+// the node) at radius rr: owners cleared, distances by id, the radii of a
+// batch, which it returns.
+func (sc *buildScratch) prepare(n, batch int, u []int32, ud []float64, rr float64) []float64 {
+	if len(sc.owner) < n {
+		sc.owner = make([]int32, n)
+		for i := range sc.owner {
+			sc.owner[i] = -1
+		}
+	}
+	if len(sc.dc) < n {
+		sc.dc = make([]float64, n)
+	}
+	for j, p := range u {
+		sc.dc[p] = ud[j] // distances to the node by id, for the children's reach
+	}
+	sc.rad = grow(sc.rad, batch)
+	for k := range sc.rad {
+		sc.rad[k] = rr
+	}
+	return sc.rad
+}
+
+// accept returns the tentative centres (at distances td from the node) that
+// no earlier accepted one of the batch covers, and their distances: the
+// greedy choice, decided on the batch's tile against itself.
+func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []float64) {
+	sc := b.ws[w]
+	data := b.t.m.Data()
+	h := &sc.self
+	h.Reset()
+	b.t.m.Within(sc.w, data, metric.List(tent), data, metric.List(tent), rad, h)
+	b.dists.Add(int64(len(tent) * len(tent)))
+	sc.taken = grow(sc.taken, len(tent))
+	clear(sc.taken)
+	acc, accD := sc.acc[:0], sc.accD[:0]
+	x := 0
+	for i := range tent {
+		for ; x < h.Len() && int(h.Query[x]) < i; x++ {
+		}
+		if sc.taken[i] {
+			continue
+		}
+		acc, accD = append(acc, tent[i]), append(accD, td[i])
+		// Hits give ids; the tentatives are ascending ids (u is).
+		for ; x < h.Len() && int(h.Query[x]) == i; x++ {
+			if j, ok := slices.BinarySearch(tent, h.Cand[x]); ok && j > i {
+				sc.taken[j] = true
+			}
+		}
+	}
+	sc.acc, sc.accD = acc, accD
+	return acc, accD
+}
+
+// chunkClaim is what one chunk of the uncovered points gave a batch's
+// accepted centres: the points each took, as runs by centre (centre i's
+// from start[i] to start[i+1], ascending ids) with their distances to it,
+// and, per centre, the farthest of them from the node.
+type chunkClaim struct {
+	hits  metric.Hits
+	ids   []int32
+	d     []float64
+	start []int32
+	reach []float64
+}
+
+// claimTiles tiles the accepted centres acc (each already its own owner)
+// against the uncovered points u through the metric's fused Within, in
+// chunks of netChunk candidates (on the pool when parallel), and in each
+// chunk gives every point within a centre's radius to the first centre,
+// in acc's order, that has it: the greedy rule, decided chunk by chunk,
+// since a point lies in one chunk (so the chunks' tasks write the owners
+// of their own points only).
+func (b *builder) claimTiles(ctx context.Context, w int, acc, u []int32, rad []float64, parallel bool) ([]chunkClaim, error) {
+	data := b.t.m.Data()
+	chunks := (len(u) + netChunk - 1) / netChunk
+	sc := b.ws[w]
+	if len(sc.claims) < chunks {
+		sc.claims = append(sc.claims, make([]chunkClaim, chunks-len(sc.claims))...)
+	}
+	claims := sc.claims[:chunks]
+	owner, dc := sc.owner, sc.dc
+	tile := func(tw, k int) {
+		t0 := time.Now()
+		lo, hi := k*netChunk, min(len(u), (k+1)*netChunk)
+		cl := &claims[k]
+		h := &cl.hits
+		h.Reset()
+		b.t.m.Within(b.ws[tw].w, data, metric.List(acc), data, metric.List(u[lo:hi]), rad, h)
+		b.tiles.Add(int64(time.Since(t0)))
+		cl.ids, cl.d = cl.ids[:0], cl.d[:0]
+		cl.start, cl.reach = grow(cl.start, len(acc)+1), grow(cl.reach, len(acc))
+		x := 0
+		for i, z := range acc {
+			cl.start[i] = int32(len(cl.ids))
+			reach := 0.0
+			for ; x < h.Len() && int(h.Query[x]) == i; x++ {
+				if p := h.Cand[x]; owner[p] < 0 {
+					owner[p] = z
+					cl.ids, cl.d = append(cl.ids, p), append(cl.d, h.Dist[x])
+					reach = max(reach, dc[p])
+				}
+			}
+			cl.reach[i] = reach
+		}
+		cl.start[len(acc)] = int32(len(cl.ids))
+	}
+	if parallel {
+		st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
+		b.use.add(st)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		for k := range chunks {
+			tile(w, k)
+		}
+	}
+	b.dists.Add(int64(len(acc) * len(u)))
+	return claims, nil
+}
+
+// gatherChunks is the number of chunks from which a parallel net step
+// also assembles its children on the pool (fewer are copied faster than a
+// job starts).
+const gatherChunks = 64
+
+// child is an accepted centre's item and its reach: the farthest of its
+// points (itself included) from the node.
+type child struct {
+	item
+	reach float64
+}
+
+// gather assembles each accepted centre's item from the chunks' claims
+// (accD: the centres' distances to the node; l: the node's level), on the
+// pool when parallel.
+func (b *builder) gather(claims []chunkClaim, acc []int32, accD []float64, l int32, parallel bool) []child {
+	out := make([]child, len(acc))
+	var pool *streamer.Pool
+	if parallel {
+		pool = b.pool
+	}
+	forTasks(pool, &b.use, len(acc), func(i int) {
+		n := 0
+		for k := range claims {
+			n += int(claims[k].start[i+1] - claims[k].start[i])
+		}
+		ch := child{item: item{c: acc[i], cap: l, s: make([]int32, 0, n), d: make([]float64, 0, n)}, reach: accD[i]}
+		for k := range claims {
+			cl := &claims[k]
+			a, e := cl.start[i], cl.start[i+1]
+			ch.s, ch.d = append(ch.s, cl.ids[a:e]...), append(ch.d, cl.d[a:e]...)
+			ch.reach = max(ch.reach, cl.reach[i])
+		}
+		out[i] = ch
+	})
+	return out
+}
