@@ -116,17 +116,19 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	t := &Tree{m: m, base: opt.Base, slack: m.TriangleSlack(),
 		level: make([]int32, n), scale: make([]int32, n), parent: make([]int32, n), dparent: make([]float64, n),
 		radius: make([]float64, n), reach: make([]float64, n), minDesc: make([]int32, n)}
-	for i := range t.parent {
-		t.parent[i], t.level[i], t.scale[i], t.minDesc[i] = -1, leafLevel, leafLevel, noDesc
-	}
 	b := &builder{t: t, opt: opt, pool: pool, children: make([][]int32, n), ws: make([]*buildScratch, pool.Workers())}
 	for w := range b.ws {
 		b.ws[w] = &buildScratch{w: metric.NewWorkspace()}
 	}
 	rest := make([]int32, n-1)
-	for i := range rest {
-		rest[i] = int32(i + 1)
-	}
+	forChunks(pool, &b.use, n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			t.parent[i], t.level[i], t.scale[i], t.minDesc[i] = -1, leafLevel, leafLevel, noDesc
+			if i > 0 {
+				rest[i-1] = int32(i)
+			}
+		}
+	})
 	d, err := b.rootDistances(ctx, rest)
 	if err != nil {
 		return nil, err

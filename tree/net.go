@@ -19,7 +19,11 @@ import (
 // the children's assembly run on the pool.
 func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []float64, rr float64, l int32, parallel bool) ([]item, error) {
 	sc := b.ws[w]
-	rad := sc.prepare(b.t.N(), b.opt.NetBatch, u, ud, rr)
+	var pool *streamer.Pool
+	if parallel {
+		pool = b.pool
+	}
+	rad := sc.prepare(b.t.N(), b.opt.NetBatch, u, ud, rr, pool, &b.use)
 	var out []item
 	accepted, covered := 0, 0 // by the first centres, for the flat test
 	for len(u) > 0 {
@@ -93,20 +97,25 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 
 // prepare readies a worker's scratch for covering u (at distances ud from
 // the node) at radius rr: owners cleared, distances by id, the radii of a
-// batch, which it returns.
-func (sc *buildScratch) prepare(n, batch int, u []int32, ud []float64, rr float64) []float64 {
+// batch, which it returns. The work over the points runs on the pool when
+// it is not nil (adding its jobs to use).
+func (sc *buildScratch) prepare(n, batch int, u []int32, ud []float64, rr float64, pool *streamer.Pool, use *usage) []float64 {
 	if len(sc.owner) < n {
 		sc.owner = make([]int32, n)
-		for i := range sc.owner {
-			sc.owner[i] = -1
-		}
+		forChunks(pool, use, n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				sc.owner[i] = -1
+			}
+		})
 	}
 	if len(sc.dc) < n {
 		sc.dc = make([]float64, n)
 	}
-	for j, p := range u {
-		sc.dc[p] = ud[j] // distances to the node by id, for the children's reach
-	}
+	forChunks(pool, use, len(u), func(lo, hi int) {
+		for j, p := range u[lo:hi] {
+			sc.dc[p] = ud[lo+j] // distances to the node by id, for the children's reach
+		}
+	})
 	sc.rad = grow(sc.rad, batch)
 	for k := range sc.rad {
 		sc.rad[k] = rr
