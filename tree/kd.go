@@ -61,23 +61,20 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 	for i := range t.ids {
 		t.ids[i] = int32(i)
 	}
+	if pool == nil {
+		pool = streamer.NewPool(0)
+		defer pool.Close()
+	}
 	// Node 0 is the root.
-	task := int32(max(kdTask, s.N/128))
-	var tasks []int32
-	var err error
 	var use usage
-	t.nodes, tasks, err = t.split(ctx, s, []kdNode{{lo: 0, hi: int32(s.N), left: -1, right: -1}}, task)
+	tasks, err := t.splitTop(ctx, s, int32(max(kdTask, s.N/128)), pool, &use)
 	if err != nil {
 		return nil, err
 	}
 	if len(tasks) > 0 {
-		if pool == nil {
-			pool = streamer.NewPool(0)
-			defer pool.Close()
-		}
 		sub := make([][]kdNode, len(tasks))
 		st, err := pool.RunContext(ctx, len(tasks), labelled(phaseBuild, func(_, k int) {
-			sub[k], _, _ = t.split(ctx, s, []kdNode{t.nodes[tasks[k]]}, 0)
+			sub[k] = t.split(ctx, s, []kdNode{t.nodes[tasks[k]]})
 		}))
 		use.add(st)
 		if err == nil {
@@ -91,7 +88,7 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 		}
 	}
 	t.bounds(s)
-	lm, err := metric.Reorder(m, t.ids)
+	lm, err := metric.Reorder(ctx, m, t.ids, accounted{pool, &use})
 	if err != nil {
 		return nil, err
 	}
@@ -105,41 +102,103 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 // pool tasks (or n/128 when larger).
 const kdTask = 1 << 13
 
-// split splits the subtree of nodes[0] depth first, appending the new
-// nodes to nodes (children after their parent), and returns them. With
-// stop > 0 it leaves nodes of at most stop points (more than a leaf's)
-// unsplit and returns their indices, in depth-first order. It stops with
-// ctx.Err() when ctx is done.
-func (t *KDTree) split(ctx context.Context, s *metric.Set, nodes []kdNode, stop int32) ([]kdNode, []int32, error) {
-	var later []int32
-	stack := []int32{0}
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+// splitTop splits the top of the tree into t.nodes level by level, the
+// nodes of one level as the tasks of one pool job (their points are
+// disjoint ranges of t.ids), down to nodes of at most task points, and
+// returns the indices of those that still need splitting, in order. It
+// stops with ctx.Err() when ctx is done.
+func (t *KDTree) splitTop(ctx context.Context, s *metric.Set, task int32, pool *streamer.Pool, use *usage) ([]int32, error) {
+	t.nodes = []kdNode{{lo: 0, hi: int32(s.N), left: -1, right: -1}}
+	var level, later []int32
+	sort := func(z int32) {
+		switch size := t.nodes[z].hi - t.nodes[z].lo; {
+		case size <= KDLeaf:
+		case size <= task:
+			later = append(later, z)
+		default:
+			level = append(level, z)
 		}
+	}
+	sort(0)
+	for len(level) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		cuts := make([]kdCut, len(level))
+		forTasks(pool, use, len(level), func(k int) { cuts[k] = t.cut(s, t.nodes[level[k]]) })
+		this := level
+		level = nil
+		for k, z := range this {
+			if l, r, ok := t.apply(z, cuts[k]); ok {
+				sort(l)
+				sort(r)
+			}
+		}
+	}
+	return later, nil
+}
+
+// kdCut is how a node splits: along dim at the point of position mid of
+// t.ids, whose coordinate is split; dim < 0 keeps the node a leaf.
+type kdCut struct {
+	dim   int
+	mid   int32
+	split float64
+}
+
+// cut chooses node nd's split, widest coordinate at the median, and
+// arranges the node's points of t.ids around it.
+func (t *KDTree) cut(s *metric.Set, nd kdNode) kdCut {
+	dim := t.widest(s, nd.lo, nd.hi)
+	if dim < 0 {
+		return kdCut{dim: -1} // the points all coincide: a leaf
+	}
+	mid := (nd.lo + nd.hi) / 2
+	selectByCoord(t.ids[nd.lo:nd.hi], s.X, s.D, dim, int(mid-nd.lo))
+	return kdCut{dim: dim, mid: mid, split: s.X[int(t.ids[mid])*s.D+dim]}
+}
+
+// apply gives node z of t.nodes the children of cut c and returns them
+// (ok false when c keeps z a leaf).
+func (t *KDTree) apply(z int32, c kdCut) (l, r int32, ok bool) {
+	if c.dim < 0 {
+		return 0, 0, false
+	}
+	t.nodes, l, r = addChildren(t.nodes, z, c)
+	return l, r, true
+}
+
+// addChildren appends the children of node z by cut c to nodes.
+func addChildren(nodes []kdNode, z int32, c kdCut) ([]kdNode, int32, int32) {
+	nd := nodes[z]
+	l, r := int32(len(nodes)), int32(len(nodes)+1)
+	nodes = append(nodes, kdNode{lo: nd.lo, hi: c.mid, left: -1, right: -1}, kdNode{lo: c.mid, hi: nd.hi, left: -1, right: -1})
+	nodes[z].left, nodes[z].right = l, r
+	nodes[z].dim, nodes[z].split = int32(c.dim), c.split
+	return nodes, l, r
+}
+
+// split splits the subtree of nodes[0] depth first, appending the new
+// nodes to nodes (children after their parent), and returns them. It
+// stops early when ctx is done (the caller reports ctx.Err()).
+func (t *KDTree) split(ctx context.Context, s *metric.Set, nodes []kdNode) []kdNode {
+	stack := []int32{0}
+	for len(stack) > 0 && ctx.Err() == nil {
 		z := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		nd := nodes[z]
 		if nd.hi-nd.lo <= KDLeaf {
 			continue
 		}
-		if stop > 0 && nd.hi-nd.lo <= stop {
-			later = append(later, z)
+		c := t.cut(s, nd)
+		if c.dim < 0 {
 			continue
 		}
-		dim := t.widest(s, nd.lo, nd.hi)
-		if dim < 0 {
-			continue // the points all coincide: a leaf
-		}
-		mid := (nd.lo + nd.hi) / 2
-		selectByCoord(t.ids[nd.lo:nd.hi], s.X, s.D, dim, int(mid-nd.lo))
-		l, r := int32(len(nodes)), int32(len(nodes)+1)
-		nodes = append(nodes, kdNode{lo: nd.lo, hi: mid, left: -1, right: -1}, kdNode{lo: mid, hi: nd.hi, left: -1, right: -1})
-		nodes[z].left, nodes[z].right = l, r
-		nodes[z].dim, nodes[z].split = int32(dim), s.X[int(t.ids[mid])*s.D+dim]
+		var l, r int32
+		nodes, l, r = addChildren(nodes, z, c)
 		stack = append(stack, r, l)
 	}
-	return nodes, later, nil
+	return nodes
 }
 
 // splice puts the nodes of a subtree split on its own (sub[0] its root,

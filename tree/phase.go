@@ -50,6 +50,21 @@ func (u *usage) add(st streamer.JobStats) {
 	u.jobs += st.Wall
 }
 
+// accounted is a metric.Runner on a pool that adds its jobs to use, so
+// that work the metric runs on the pool is not counted as serial.
+type accounted struct {
+	pool *streamer.Pool
+	use  *usage
+}
+
+func (a accounted) Workers() int { return a.pool.Workers() }
+
+func (a accounted) Each(ctx context.Context, n int, fn func(worker, task int)) error {
+	st, err := a.pool.RunContext(ctx, n, fn)
+	a.use.add(st)
+	return err
+}
+
 // serial returns the part of a phase's wall time spent outside its pool
 // jobs: work on the caller's goroutine that no worker count speeds up.
 func (u *usage) serial(wall time.Duration) time.Duration { return max(wall-u.jobs, 0) }

@@ -43,7 +43,7 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 		}
 	}
 	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds())
-	return metric.Reorder(m, j.perm)
+	return metric.Reorder(ctx, m, j.perm, pool)
 }
 
 // coordOrder sorts the points by their first coordinate (ties: index).

@@ -209,7 +209,7 @@ func TestKnnOrder(t *testing.T) {
 			if order == "coord" && !slicesSortedBy(x, d, perm) {
 				t.Fatalf("coord order is not sorted by the first coordinate")
 			}
-			mo, _ := metric.Reorder(m, perm)
+			mo, _ := metric.Reorder(context.Background(), m, perm, nil)
 			want, _ := tree.BruteAllKNN(context.Background(), mo, tree.KNNOptions{K: k, Predecessor: true})
 			idx := readNpy[int64](t, out)
 			for i, v := range want.Indices() {

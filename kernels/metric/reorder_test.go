@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/pcct/pcct/internal/kerneltest/every"
@@ -31,7 +32,7 @@ func TestReorder(t *testing.T) {
 		}
 		euc, _ := NewEuclidean(x, n, d)
 		for _, m := range []Metric{res, euc} {
-			o, err := Reorder(m, perm)
+			o, err := Reorder(context.Background(), m, perm, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,14 +45,14 @@ func TestReorder(t *testing.T) {
 				}
 			}
 		}
-		ro, _ := Reorder(res, perm)
+		ro, _ := Reorder(context.Background(), res, perm, nil)
 		for k, i := range ro.(*Residual).InducingIndices() {
 			if perm[i] != int32(res.InducingIndices()[k]) {
 				t.Fatalf("inducing point %d: position %d holds point %d, want %d", k, i, perm[i], res.InducingIndices()[k])
 			}
 		}
 		for _, bad := range [][]int32{perm[:n-1], append(append([]int32{}, perm[:n-1]...), perm[0]), append(append([]int32{}, perm[:n-1]...), int32(n))} {
-			if _, err := Reorder(res, bad); !errors.Is(err, ErrBadInput) {
+			if _, err := Reorder(context.Background(), res, bad, nil); !errors.Is(err, ErrBadInput) {
 				t.Fatalf("bad permutation accepted: %v", err)
 			}
 		}
@@ -63,4 +64,47 @@ func dist(m Metric, i, j int) float64 {
 	var one [1]float64
 	m.Tile(NewWorkspace(), one[:], 1, m.Data(), Range(i, i+1), m.Data(), Range(j, j+1))
 	return one[0]
+}
+
+// TestReorderParts: the rows copied in ranges on a runner make the Set
+// that Pack makes, every field, screening copies included.
+func TestReorderParts(t *testing.T) {
+	const n, d = 2*reorderPart + 7, 2
+	r := rand.New(rand.NewPCG(5, 6))
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = r.Float64()
+	}
+	perm := make([]int32, n)
+	for i, p := range r.Perm(n) {
+		perm[i] = int32(p)
+	}
+	res, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Lengthscale: []float64{0.2}, Inducing: 8, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.EnableScreening(); err != nil {
+		t.Fatal(err)
+	}
+	euc, _ := NewEuclidean(x, n, d)
+	for _, m := range []Metric{res, euc} {
+		o, err := Reorder(context.Background(), m, perm, goRunner{workers: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := o.Data(), Pack(m.Data(), List(perm))
+		same := slices.Equal(got.X, want.X) && slices.Equal(got.XT, want.XT) && slices.Equal(got.V, want.V) &&
+			slices.Equal(got.V32, want.V32) && slices.Equal(got.ISP, want.ISP) && slices.Equal(got.P, want.P) &&
+			slices.Equal(got.S32, want.S32) && slices.Equal(got.SW, want.SW) && (got.F32 == nil) == (want.F32 == nil)
+		if got.F32 != nil {
+			same = same && slices.Equal(got.F32.XT, want.F32.XT) && slices.Equal(got.F32.Norm, want.F32.Norm) &&
+				slices.Equal(got.F32.ISP, want.F32.ISP) && slices.Equal(got.F32.SW, want.F32.SW)
+		}
+		if !same || got.Root != nil || got.N != n {
+			t.Fatalf("%s: the reordered set differs from Pack's", m.Name())
+		}
+	}
+	if res.Data().S32 == nil {
+		t.Fatal("screening copy missing: the test does not cover it")
+	}
 }

@@ -146,7 +146,7 @@ func TestScreenRefusals(t *testing.T) {
 	if !m.CanScreen(m.Data(), Pack(m.Data(), List([]int32{3, 1}))) {
 		t.Fatal("Pack lost the screening copy")
 	}
-	o, _ := Reorder(m, []int32{1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19})
+	o, _ := Reorder(context.Background(), m, []int32{1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, nil)
 	if !o.(*Residual).CanScreen(o.Data(), o.Data()) {
 		t.Fatal("Reorder lost the screening copy")
 	}
