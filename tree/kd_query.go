@@ -50,11 +50,16 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
-	best := kernels.NewKBestUnset(t.N(), opt.K)
+	pool, release := opt.pool()
+	defer release()
+	opt.Pool = pool
+	var use usage
+	best := newBest(pool, &use, t.N(), opt.K)
 	st, err := t.run(ctx, opt, t.N(), func(kw *kdWorker, p int) {
 		id := t.ids[p]
 		t.search(kw, t.leafM.Data(), p, id, id, opt.Predecessor, best)
 	})
+	st.jobWall += use.jobs
 	st.since(t0)
 	return wrapQuery(best, st, err)
 }
@@ -68,10 +73,15 @@ func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neig
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
-	best := kernels.NewKBestUnset(qs.N, opt.K)
+	pool, release := opt.pool()
+	defer release()
+	opt.Pool = pool
+	var use usage
+	best := newBest(pool, &use, qs.N, opt.K)
 	st, err := t.run(ctx, opt, qs.N, func(kw *kdWorker, q int) {
 		t.search(kw, qs, q, int32(q), -1, false, best)
 	})
+	st.jobWall += use.jobs
 	st.since(t0)
 	return wrapQuery(best, st, err)
 }

@@ -93,8 +93,8 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 	if err != nil {
 		return nil, QueryStats{}, err
 	}
-	best := kernels.NewKBestUnset(t.N(), opt.K)
 	var use usage
+	best := newBest(p, &use, t.N(), opt.K)
 	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt, &use), opt, sc)
 	sc.report(opt)
 	st.jobWall += use.jobs
@@ -281,7 +281,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	if err != nil {
 		return nil, QueryStats{}, err
 	}
-	best := kernels.NewKBestUnset(qs.N, opt.K)
+	best := newBest(p, &use, qs.N, opt.K)
 	st, err := t.runGroups(ctx, qs, best, groups, opt, sc)
 	sc.report(opt)
 	st.jobWall += use.jobs
@@ -290,8 +290,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 }
 
 // runGroups walks the groups of queries of qs through the tree, filling
-// their rows of best (each walk first empties its group's rows: best may
-// come from NewKBestUnset). With screening (sc from treeScreening, not
+// their rows of best (each walk first empties its group's rows). With screening (sc from treeScreening, not
 // nil) the tiles go through the float32 screen (see screen_walk.go).
 func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, best *kernels.KBest, groups []group, opt KNNOptions, sc *screening) (QueryStats, error) {
 	if sc != nil && !sc.off.Load() {

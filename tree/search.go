@@ -129,8 +129,8 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if err != nil {
 		return nil, rep, err
 	}
-	best := kernels.NewKBestUnset(t.N(), opt.K)
 	var use usage
+	best := newBest(p, &use, t.N(), opt.K)
 	groups := t.allGroups(opt, &use)
 	jobs := use.jobs // and the sample's job
 	if search == SearchAuto {
