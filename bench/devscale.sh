@@ -45,11 +45,14 @@ done
 # The cover tree's Vecchia job (d = 2, lengthscale 0.1, m = 512, k = 8): build and
 # queries against brute force in the same run, answers checked identical.
 PCCT_BENCH_N=131072 ./tree.test -test.run '^$' -test.bench 'Vecchia$' -test.benchtime 1x -test.cpu 1,4,$WMAX 2>&1 | grep ^Bench | tee "$OUT/vecchia.txt"
-# The tree issue's scaling goal: metric + build + Vecchia neighbours at n = 10^6
-# (m = 256, k = 30; 2000 sampled rows checked against brute force) on 1 and WMAX
-# workers; then the Euclidean predecessor job through the k-d tree.
-PCCT_BENCH_N=1000000 PCCT_BENCH_M=256 PCCT_BENCH_K=30 PCCT_BENCH_FULL_BRUTE=100000 ./tree.test -test.run '^$' -test.bench 'Vecchia$' -test.benchtime 1x -test.cpu 1,$WMAX 2>&1 | grep ^Bench | tee "$OUT/vecchia-1e6.txt"
+# The tree issue's scaling goal: build + Vecchia neighbours at n = 10^6 (m = 256,
+# k = 30; 2000 sampled rows checked against brute force) on 1 and WMAX workers, with
+# the speed-ups projected from each run's trace (projN-x: compare the one-worker run's
+# proj16-x with the measured ratio); then the Euclidean predecessor job through the
+# k-d tree.
+PCCT_BENCH_PROJECT=4,8,16 PCCT_BENCH_N=1000000 PCCT_BENCH_M=256 PCCT_BENCH_K=30 PCCT_BENCH_FULL_BRUTE=100000 ./tree.test -test.run '^$' -test.bench 'Vecchia$' -test.benchtime 1x -test.cpu 1,$WMAX 2>&1 | grep ^Bench | tee "$OUT/vecchia-1e6.txt"
 for w in 1 $WMAX; do
 	/usr/bin/time -f "workers=$w wall %e s, user %U s" ./pcct knn --metric euclidean --predecessor --workers $w --example-n 1000000 --example-d 2 --k 30 2>&1 | grep -E 'search:|wall' | tee -a "$OUT/kd.txt"
 done
+PCCT_BENCH_PROJECT=16 PCCT_BENCH_N=1000000 ./tree.test -test.run '^$' -test.bench 'KD$' -test.benchtime 1x -test.cpu 1,$WMAX 2>&1 | grep ^Bench | tee "$OUT/kd-bench.txt"
 ./kernels.test -test.run '^$' -test.bench 'DotTile/impl=avx512/q=512|DotTile32/impl=avx512/q=512|ResidualTile/impl=avx512/q=64' 2>&1 | grep ^Bench | tee "$OUT/kernels.txt"
