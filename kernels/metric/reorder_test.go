@@ -16,15 +16,7 @@ import (
 // refused.
 func TestReorder(t *testing.T) {
 	const n, d = 97, 3
-	r := rand.New(rand.NewPCG(3, 4))
-	x := make([]float64, n*d)
-	for i := range x {
-		x[i] = r.Float64()
-	}
-	perm := make([]int32, n)
-	for i, p := range r.Perm(n) {
-		perm[i] = int32(p)
-	}
+	x, perm := shuffledPoints(n, d, 3)
 	every.Impl(t, func(t *testing.T) {
 		res, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Lengthscale: []float64{0.3}, Inducing: 20, Seed: 1})
 		if err != nil {
@@ -70,15 +62,7 @@ func dist(m Metric, i, j int) float64 {
 // that Pack makes, every field, screening copies included.
 func TestReorderParts(t *testing.T) {
 	const n, d = 2*reorderPart + 7, 2
-	r := rand.New(rand.NewPCG(5, 6))
-	x := make([]float64, n*d)
-	for i := range x {
-		x[i] = r.Float64()
-	}
-	perm := make([]int32, n)
-	for i, p := range r.Perm(n) {
-		perm[i] = int32(p)
-	}
+	x, perm := shuffledPoints(n, d, 5)
 	res, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Lengthscale: []float64{0.2}, Inducing: 8, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -107,4 +91,19 @@ func TestReorderParts(t *testing.T) {
 	if res.Data().S32 == nil {
 		t.Fatal("screening copy missing: the test does not cover it")
 	}
+}
+
+// shuffledPoints returns n uniform points in [0,1]^d and a random
+// permutation of 0..n-1.
+func shuffledPoints(n, d int, seed uint64) ([]float64, []int32) {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = r.Float64()
+	}
+	perm := make([]int32, n)
+	for i, p := range r.Perm(n) {
+		perm[i] = int32(p)
+	}
+	return x, perm
 }
