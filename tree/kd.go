@@ -58,15 +58,17 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 	t0 := time.Now()
 	s := m.Data()
 	t := &KDTree{m: m, d: s.D, ids: make([]int32, s.N)}
-	for i := range t.ids {
-		t.ids[i] = int32(i)
-	}
 	if pool == nil {
 		pool = streamer.NewPool(0)
 		defer pool.Close()
 	}
-	// Node 0 is the root.
 	var use usage
+	forChunks(pool, &use, s.N, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			t.ids[i] = int32(i)
+		}
+	})
+	// Node 0 is the root.
 	tasks, err := t.splitTop(ctx, s, int32(max(kdTask, s.N/128)), pool, &use)
 	if err != nil {
 		return nil, err
@@ -87,7 +89,7 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 			t.splice(z, sub[k])
 		}
 	}
-	t.bounds(s)
+	t.bounds(s, pool, &use)
 	lm, err := metric.Reorder(ctx, m, t.ids, accounted{pool, &use})
 	if err != nil {
 		return nil, err
@@ -243,15 +245,21 @@ func (t *KDTree) widest(s *metric.Set, lo, hi int32) int {
 	return dim
 }
 
-// bounds computes every node's box and lowest index, children before
-// parents (children always follow their parent in t.nodes).
-func (t *KDTree) bounds(s *metric.Set) {
+// bounds computes every node's box and lowest index: the leaves' from
+// their points, in ranges of nodes on the pool (nil: in turn), then the
+// inner nodes' from their children, children before parents (children
+// always follow their parent in t.nodes).
+func (t *KDTree) bounds(s *metric.Set, pool *streamer.Pool, use *usage) {
 	d := t.d
 	t.box = make([]float64, 2*d*len(t.nodes))
-	for z := len(t.nodes) - 1; z >= 0; z-- {
-		nd := &t.nodes[z]
-		lo, hi := t.box[2*d*z:2*d*z+d], t.box[2*d*z+d:2*d*(z+1)]
-		if nd.left < 0 {
+	// The leaves first, from their points, in ranges of nodes on the pool.
+	forChunks(pool, use, len(t.nodes), func(z0, z1 int) {
+		for z := z0; z < z1; z++ {
+			nd := &t.nodes[z]
+			if nd.left >= 0 {
+				continue
+			}
+			lo, hi := t.box[2*d*z:2*d*z+d], t.box[2*d*z+d:2*d*(z+1)]
 			for k := range d {
 				lo[k], hi[k] = math.Inf(1), math.Inf(-1)
 			}
@@ -262,8 +270,14 @@ func (t *KDTree) bounds(s *metric.Set) {
 				}
 				nd.minID = min(nd.minID, id)
 			}
+		}
+	})
+	for z := len(t.nodes) - 1; z >= 0; z-- {
+		nd := &t.nodes[z]
+		if nd.left < 0 {
 			continue
 		}
+		lo, hi := t.box[2*d*z:2*d*z+d], t.box[2*d*z+d:2*d*(z+1)]
 		a, b := int(nd.left), int(nd.right)
 		for k := range d {
 			lo[k] = min(t.box[2*d*a+k], t.box[2*d*b+k])
