@@ -18,7 +18,7 @@ import (
 // distances). Within a group ids are ascending. The grouping changes only
 // the work, never the answer.
 func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
-	return newMortonIndex(s, nil, nil).groups(size, pred)
+	return newMortonIndex(s, nil, nil).groups(size, pred, nil, nil)
 }
 
 // mortonIndex holds the points of a set in Morton order: their ids sorted
@@ -63,19 +63,27 @@ func forParts(pool *streamer.Pool, use *usage, n int, fn func(k, lo, hi int)) {
 	forTasks(pool, use, parts, func(k int) { fn(k, k*n/parts, (k+1)*n/parts) })
 }
 
-// groups cuts the index into groups of at most size (see coherentGroups).
-func (mi *mortonIndex) groups(size int, pred bool) [][]int32 {
-	order := mi.order
+// groups cuts the index into groups of at most size (see coherentGroups),
+// sorting each group's ids on the pool (nil: in turn), adding its job to
+// use.
+func (mi *mortonIndex) groups(size int, pred bool, pool *streamer.Pool, use *usage) [][]int32 {
+	all := mi.order
 	if pred {
-		order = byBand(order)
+		all = byBand(all)
+	} else {
+		all = slices.Clone(all)
 	}
-	all := slices.Clone(order)
-	groups := make([][]int32, 0, (len(all)+size-1)/size)
-	for g0 := 0; g0 < len(all); g0 += size {
-		ids := all[g0:min(len(all), g0+size):min(len(all), g0+size)]
-		slices.Sort(ids)
-		groups = append(groups, ids)
+	n := len(all)
+	groups := make([][]int32, (n+size-1)/size)
+	for g := range groups {
+		groups[g] = all[g*size : min(n, (g+1)*size) : min(n, (g+1)*size)]
 	}
+	const per = 256 // groups per task
+	forTasks(pool, use, (len(groups)+per-1)/per, func(k int) {
+		for _, ids := range groups[k*per : min(len(groups), (k+1)*per)] {
+			slices.Sort(ids)
+		}
+	})
 	return groups
 }
 

@@ -126,7 +126,7 @@ func wrapQuery(best *kernels.KBest, st QueryStats, err error) (*Neighbours, Quer
 func (t *Tree) allGroups(opt KNNOptions, use *usage) []group {
 	var groups []group
 	mi := newMortonIndex(t.m.Data(), opt.Pool, use)
-	cg := mi.groups(opt.QueryBlock, opt.Predecessor)
+	cg := mi.groups(opt.QueryBlock, opt.Predecessor, opt.Pool, use)
 	if opt.Predecessor {
 		return t.predGroups(cg, newMortonSeed(mi, 4*opt.QueryBlock))
 	}
@@ -274,7 +274,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	near := newMortonSeed(newMortonIndex(t.m.Data(), p, &use), 0)
 	near.per = 2 * opt.K
 	var groups []group
-	for _, ids := range newMortonIndex(qs, p, &use).groups(opt.QueryBlock, false) {
+	for _, ids := range newMortonIndex(qs, p, &use).groups(opt.QueryBlock, false, p, &use) {
 		groups = append(groups, group{qids: ids, rows: ids, seeded: true, near: near})
 	}
 	sc, err := t.treeScreening(ctx, qs, opt)
