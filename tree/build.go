@@ -276,32 +276,6 @@ func (t *Tree) finish(children [][]int32, pool *streamer.Pool, use *usage) {
 	t.index(pool, use)
 }
 
-// indexChunk is the number of nodes (or child slots) per task of finish
-// and index.
-const indexChunk = 1 << 14
-
-// forChunks calls fn for the chunks of indexChunk of [0, n) (see
-// forTasks).
-func forChunks(pool *streamer.Pool, use *usage, n int, fn func(lo, hi int)) {
-	forTasks(pool, use, (n+indexChunk-1)/indexChunk, func(k int) { fn(k*indexChunk, min(n, (k+1)*indexChunk)) })
-}
-
-// forTasks runs tasks 0..n-1 as one job of the pool, adding it to use, or
-// in turn on the caller's goroutine when the pool is nil or n < 2. The
-// tasks must not fail.
-func forTasks(pool *streamer.Pool, use *usage, n int, fn func(k int)) {
-	if pool == nil || n < 2 {
-		for k := range n {
-			fn(k)
-		}
-		return
-	}
-	st, _ := pool.Run(n, labelled(phaseBuild, func(_, k int) { fn(k) }))
-	if use != nil {
-		use.add(st)
-	}
-}
-
 // index computes, from the children, the children's reaches and lowest
 // indices by position, the depth-first preorder and the depth. Each child
 // of the root has its subtree ordered by one task.

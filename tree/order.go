@@ -44,25 +44,6 @@ func newMortonIndex(s *metric.Set, pool *streamer.Pool, use *usage) *mortonIndex
 	return &mortonIndex{grid: g, order: order, codes: sorted}
 }
 
-// partSize is the fewest points per task of forParts.
-const partSize = 1 << 14
-
-// partCount is the number of ranges forParts cuts n points into: ranges
-// of at least partSize, four per worker at most.
-func partCount(pool *streamer.Pool, n int) int {
-	if pool == nil {
-		return 1
-	}
-	return max(1, min(4*pool.Workers(), n/partSize))
-}
-
-// forParts calls fn for each range k of [0, n), [k n / parts, (k+1) n /
-// parts) for parts = partCount(pool, n) (see forTasks).
-func forParts(pool *streamer.Pool, use *usage, n int, fn func(k, lo, hi int)) {
-	parts := partCount(pool, n)
-	forTasks(pool, use, parts, func(k int) { fn(k, k*n/parts, (k+1)*n/parts) })
-}
-
 // groups cuts the index into groups of at most size (see coherentGroups),
 // sorting each group's ids on the pool (nil: in turn), adding its job to
 // use.

@@ -92,3 +92,48 @@ func (u *usage) utilisation() float64 {
 	}
 	return u.busy / u.capacity
 }
+
+// indexChunk is the number of nodes (or child slots) per task of finish
+// and index.
+const indexChunk = 1 << 14
+
+// forChunks calls fn for the chunks of indexChunk of [0, n) (see
+// forTasks).
+func forChunks(pool *streamer.Pool, use *usage, n int, fn func(lo, hi int)) {
+	forTasks(pool, use, (n+indexChunk-1)/indexChunk, func(k int) { fn(k*indexChunk, min(n, (k+1)*indexChunk)) })
+}
+
+// forTasks runs tasks 0..n-1 as one job of the pool, adding it to use, or
+// in turn on the caller's goroutine when the pool is nil or n < 2. The
+// tasks must not fail.
+func forTasks(pool *streamer.Pool, use *usage, n int, fn func(k int)) {
+	if pool == nil || n < 2 {
+		for k := range n {
+			fn(k)
+		}
+		return
+	}
+	st, _ := pool.Run(n, labelled(phaseBuild, func(_, k int) { fn(k) }))
+	if use != nil {
+		use.add(st)
+	}
+}
+
+// partSize is the fewest points per task of forParts.
+const partSize = 1 << 14
+
+// partCount is the number of ranges forParts cuts n points into: ranges
+// of at least partSize, four per worker at most.
+func partCount(pool *streamer.Pool, n int) int {
+	if pool == nil {
+		return 1
+	}
+	return max(1, min(4*pool.Workers(), n/partSize))
+}
+
+// forParts calls fn for each range k of [0, n), [k n / parts, (k+1) n /
+// parts) for parts = partCount(pool, n) (see forTasks).
+func forParts(pool *streamer.Pool, use *usage, n int, fn func(k, lo, hi int)) {
+	parts := partCount(pool, n)
+	forTasks(pool, use, parts, func(k int) { fn(k, k*n/parts, (k+1)*n/parts) })
+}
