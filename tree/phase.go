@@ -51,6 +51,18 @@ func (u *usage) add(st streamer.JobStats) {
 	u.jobs += st.Wall
 }
 
+// serial returns the part of a phase's wall time spent outside its pool
+// jobs: work on the caller's goroutine that no worker count speeds up.
+func (u *usage) serial(wall time.Duration) time.Duration { return max(wall-u.jobs, 0) }
+
+// utilisation returns busy / (workers x wall), or 0 without jobs.
+func (u *usage) utilisation() float64 {
+	if u.capacity == 0 {
+		return 0
+	}
+	return u.busy / u.capacity
+}
+
 // newBest returns a KBest of rows rows of k, emptied in ranges on the pool
 // (nil: on the caller's goroutine), adding the job to use: the first
 // writes to its memory (at 10^6 rows and k = 30, 360 MB of page faults)
@@ -79,18 +91,6 @@ func (a accounted) Each(ctx context.Context, n int, fn func(worker, task int)) e
 	st, err := a.pool.RunContext(ctx, n, fn)
 	a.use.add(st)
 	return err
-}
-
-// serial returns the part of a phase's wall time spent outside its pool
-// jobs: work on the caller's goroutine that no worker count speeds up.
-func (u *usage) serial(wall time.Duration) time.Duration { return max(wall-u.jobs, 0) }
-
-// utilisation returns busy / (workers x wall), or 0 without jobs.
-func (u *usage) utilisation() float64 {
-	if u.capacity == 0 {
-		return 0
-	}
-	return u.busy / u.capacity
 }
 
 // indexChunk is the number of nodes (or child slots) per task of finish
