@@ -3,7 +3,6 @@ package tree
 import (
 	"context"
 	"math"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -83,8 +82,9 @@ type buildScratch struct {
 	dc    []float64 // by point id: distance to the node being covered
 	// Reused by every net step on this worker: the uncovered points and
 	// their distances, the radii of a batch, the claims of each chunk.
-	u      []int32
+	u, u2  []int32 // u2, ud2: the spare buffers of a parallel compaction
 	ud     []float64
+	ud2    []float64
 	rad    []float64
 	claims []chunkClaim
 	self   metric.Hits // a batch's tile against itself
@@ -205,9 +205,10 @@ func (b *builder) netStep(ctx context.Context, w int, it item, parallel bool) ([
 	if len(it.s) == 0 {
 		return nil, nil
 	}
-	r := slices.Max(it.d)
+	par := parallel && len(it.s) >= bigSplit
+	r, lo := b.spread(it, par)
 	if !it.cont {
-		t.radius[it.c], t.minDesc[it.c] = r, slices.Min(it.s)
+		t.radius[it.c], t.minDesc[it.c] = r, lo
 	}
 	if r == 0 { // exact duplicates of c: leaves, unseparable
 		if !it.cont {
@@ -224,24 +225,7 @@ func (b *builder) netStep(ctx context.Context, w int, it item, parallel bool) ([
 	}
 	b.steps.Add(1)
 	rr := t.cover(l - 1)
-	// Split the points, in order, into those within rr of c (kept in place:
-	// the item's slices are c's continuation) and the rest (scratch).
-	sc := b.ws[w]
-	if cap(sc.u) < len(it.s) {
-		sc.u, sc.ud = make([]int32, 0, len(it.s)), make([]float64, 0, len(it.s))
-	}
-	u, ud := sc.u[:0], sc.ud[:0]
-	nk := 0
-	for k, p := range it.s {
-		if it.d[k] <= rr {
-			it.s[nk], it.d[nk] = p, it.d[k]
-			nk++
-		} else {
-			u, ud = append(u, p), append(ud, it.d[k])
-		}
-	}
-	sc.u, sc.ud = u, ud
-	keep, keepD := it.s[:nk], it.d[:nk]
+	keep, keepD, u, ud := b.split(w, it, rr, par)
 	out, err := b.cover(ctx, w, it.c, u, ud, rr, l, parallel)
 	if err != nil {
 		return nil, err

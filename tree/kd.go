@@ -101,8 +101,10 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 }
 
 // kdTask is the size (in points) below which BuildKD splits subtrees as
-// pool tasks (or n/128 when larger).
-const kdTask = 1 << 13
+// pool tasks (or n/128 when larger). (Like the other sizes that choose
+// the pool paths, a variable only so that TestParallelPaths can run those
+// paths on small sets.)
+var kdTask = 1 << 13
 
 // splitTop splits the top of the tree into t.nodes level by level, the
 // nodes of one level as the tasks of one pool job (their points are

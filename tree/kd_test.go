@@ -182,14 +182,14 @@ func TestKDErrors(t *testing.T) {
 	}
 }
 
-// TestKDLarge: a tree big enough to be split on the pool (its top on the
-// caller, subtrees as tasks) is sound, the same for 1 and 4 workers, and
+// TestKDLarge: a tree big enough to be split on the pool (its top level
+// by level, subtrees as tasks) is sound, the same for 1 and 4 workers, and
 // exact.
 func TestKDLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large")
 	}
-	const n, d = 3 * kdTask, 3
+	n, d := 3*kdTask, 3
 	x := shapes(n, d, 9)["clustered"]
 	m, err := metric.NewEuclidean(x, n, d)
 	if err != nil {

@@ -76,14 +76,7 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 			}
 			break
 		}
-		k := 0
-		for j, p := range u {
-			if sc.owner[p] < 0 {
-				u[k], ud[k] = p, ud[j]
-				k++
-			}
-		}
-		u, ud = u[:k], ud[:k]
+		u, ud = b.compact(w, u, ud, claims, parallel && len(claims) >= gatherChunks)
 	}
 	// Clear the owners for the next step on this worker.
 	for _, ch := range out {
@@ -165,6 +158,7 @@ type chunkClaim struct {
 	d     []float64
 	start []int32
 	reach []float64
+	left  int // the chunk's points that no centre has taken
 }
 
 // claimTiles tiles the accepted centres acc (each already its own owner)
@@ -207,6 +201,12 @@ func (b *builder) claimTiles(ctx context.Context, w int, acc, u []int32, rad []f
 			cl.reach[i] = reach
 		}
 		cl.start[len(acc)] = int32(len(cl.ids))
+		cl.left = 0
+		for _, p := range u[lo:hi] {
+			if owner[p] < 0 {
+				cl.left++
+			}
+		}
 	}
 	if parallel {
 		st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
@@ -226,7 +226,7 @@ func (b *builder) claimTiles(ctx context.Context, w int, acc, u []int32, rad []f
 // gatherChunks is the number of chunks from which a parallel net step
 // also assembles its children on the pool (fewer are copied faster than a
 // job starts).
-const gatherChunks = 64
+var gatherChunks = 64
 
 // child is an accepted centre's item and its reach: the farthest of its
 // points (itself included) from the node.
@@ -259,4 +259,121 @@ func (b *builder) gather(claims []chunkClaim, acc []int32, accD []float64, l int
 		out[i] = ch
 	})
 	return out
+}
+
+// bigSplit is the item size from which a parallel net step also finds its
+// points' spread, splits them and compacts the uncovered ones on the pool.
+// (A variable, as gatherChunks, indexChunk, partSize and kdTask are, only so
+// that TestParallelPaths can run the pool paths on small sets.)
+var bigSplit = 1 << 16
+
+// spread returns the largest of the item's distances (NaN if any is NaN)
+// and its lowest point id, in ranges on the pool when par.
+func (b *builder) spread(it item, par bool) (float64, int32) {
+	if !par {
+		return slices.Max(it.d), slices.Min(it.s)
+	}
+	parts := partCount(b.pool, len(it.s))
+	rs, ls := make([]float64, parts), make([]int32, parts)
+	forParts(b.pool, &b.use, len(it.s), func(k, lo, hi int) {
+		rs[k], ls[k] = slices.Max(it.d[lo:hi]), slices.Min(it.s[lo:hi])
+	})
+	r, l := rs[0], ls[0]
+	for k := range parts {
+		r, l = max(r, rs[k]), min(l, ls[k])
+	}
+	return r, l
+}
+
+// split divides the item's points, in order, into those within rr of its
+// centre (keep, keepD: the continuation's) and the others (u, ud, in the
+// worker's scratch). Serially the continuation stays in the item's slices;
+// with par the ranges of the pool count, then copy their points, and the
+// continuation gets slices of its own.
+func (b *builder) split(w int, it item, rr float64, par bool) (keep []int32, keepD []float64, u []int32, ud []float64) {
+	sc := b.ws[w]
+	if cap(sc.u) < len(it.s) {
+		sc.u, sc.ud = make([]int32, 0, len(it.s)), make([]float64, 0, len(it.s))
+	}
+	if !par {
+		u, ud = sc.u[:0], sc.ud[:0]
+		nk := 0
+		for k, p := range it.s {
+			if it.d[k] <= rr {
+				it.s[nk], it.d[nk] = p, it.d[k]
+				nk++
+			} else {
+				u, ud = append(u, p), append(ud, it.d[k])
+			}
+		}
+		sc.u, sc.ud = u, ud
+		return it.s[:nk], it.d[:nk], u, ud
+	}
+	n, parts := len(it.s), partCount(b.pool, len(it.s))
+	kept := make([]int, parts+1) // kept[k+1]: range k's points within rr
+	forParts(b.pool, &b.use, n, func(k, lo, hi int) {
+		c := 0
+		for _, d := range it.d[lo:hi] {
+			if d <= rr {
+				c++
+			}
+		}
+		kept[k+1] = c
+	})
+	for k := range parts {
+		kept[k+1] += kept[k]
+	}
+	nk := kept[parts]
+	keep, keepD = make([]int32, nk), make([]float64, nk)
+	u, ud = sc.u[:n-nk], sc.ud[:n-nk]
+	forParts(b.pool, &b.use, n, func(k, lo, hi int) {
+		a, o := kept[k], lo-kept[k] // next slots in keep and in u
+		for j := lo; j < hi; j++ {
+			if it.d[j] <= rr {
+				keep[a], keepD[a] = it.s[j], it.d[j]
+				a++
+			} else {
+				u[o], ud[o] = it.s[j], it.d[j]
+				o++
+			}
+		}
+	})
+	sc.u, sc.ud = u, ud
+	return keep, keepD, u, ud
+}
+
+// compact keeps the points of u (and their distances ud) that no centre
+// has taken, in order. With par it copies each chunk's (counted by its
+// tile task: claims[k].left) into the worker's spare buffers on the pool
+// and swaps them with u's; otherwise it compacts u in place.
+func (b *builder) compact(w int, u []int32, ud []float64, claims []chunkClaim, par bool) ([]int32, []float64) {
+	sc := b.ws[w]
+	owner := sc.owner
+	if !par {
+		k := 0
+		for j, p := range u {
+			if owner[p] < 0 {
+				u[k], ud[k] = p, ud[j]
+				k++
+			}
+		}
+		return u[:k], ud[:k]
+	}
+	off := make([]int, len(claims)+1)
+	for k := range claims {
+		off[k+1] = off[k] + claims[k].left
+	}
+	u2, ud2 := grow(sc.u2, off[len(claims)]), grow(sc.ud2, off[len(claims)])
+	forTasks(b.pool, &b.use, len(claims), func(k int) {
+		at := off[k]
+		for j := k * netChunk; j < min(len(u), (k+1)*netChunk); j++ {
+			if owner[u[j]] < 0 {
+				u2[at], ud2[at] = u[j], ud[j]
+				at++
+			}
+		}
+	})
+	// The spare and the current buffers change places, never sharing one.
+	sc.u, sc.ud, sc.u2, sc.ud2 = u2, ud2, u[:0], ud[:0]
+	return u2, ud2
 }

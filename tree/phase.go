@@ -95,7 +95,7 @@ func (a accounted) Each(ctx context.Context, n int, fn func(worker, task int)) e
 
 // indexChunk is the number of nodes (or child slots) per task of finish
 // and index.
-const indexChunk = 1 << 14
+var indexChunk = 1 << 14
 
 // forChunks calls fn for the chunks of indexChunk of [0, n) (see
 // forTasks).
@@ -105,7 +105,8 @@ func forChunks(pool *streamer.Pool, use *usage, n int, fn func(lo, hi int)) {
 
 // forTasks runs tasks 0..n-1 as one job of the pool, adding it to use, or
 // in turn on the caller's goroutine when the pool is nil or n < 2. The
-// tasks must not fail.
+// tasks cannot fail but by a bug: a task's panic, which the pool recovers,
+// is raised again here, as it would be on the caller's goroutine.
 func forTasks(pool *streamer.Pool, use *usage, n int, fn func(k int)) {
 	if pool == nil || n < 2 {
 		for k := range n {
@@ -113,14 +114,17 @@ func forTasks(pool *streamer.Pool, use *usage, n int, fn func(k int)) {
 		}
 		return
 	}
-	st, _ := pool.Run(n, labelled(phaseBuild, func(_, k int) { fn(k) }))
+	st, err := pool.Run(n, labelled(phaseBuild, func(_, k int) { fn(k) }))
 	if use != nil {
 		use.add(st)
+	}
+	if err != nil {
+		panic(err)
 	}
 }
 
 // partSize is the fewest points per task of forParts.
-const partSize = 1 << 14
+var partSize = 1 << 14
 
 // partCount is the number of ranges forParts cuts n points into: ranges
 // of at least partSize, four per worker at most.

@@ -50,3 +50,75 @@ func TestStatsSerial(t *testing.T) {
 	}
 	pool.SetTrace(nil)
 }
+
+// TestParallelPaths lowers the sizes from which the build, the k-d tree,
+// the Morton index and the answer rows use the pool, so that a small set
+// runs those paths: the trees and the answers equal those of the default
+// sizes (the serial paths at this size), for 1 and 4 workers.
+func TestParallelPaths(t *testing.T) {
+	n := 6000
+	if testing.Short() {
+		n = 3000
+	}
+	x := uniformPoints(n, 2, 5)
+	r, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := must(metric.NewEuclidean(x, n, 2))
+	opt := KNNOptions{K: 10, Predecessor: true, Workers: 1}
+	type answer struct {
+		tree  *Tree
+		nb    *Neighbours
+		kdAll *Neighbours
+	}
+	run := func(m metric.Metric, workers int) answer {
+		tr := buildOrFail(t, m, Options{Workers: workers})
+		o := opt
+		o.Workers = workers
+		nb, _, err := tr.AllKNN(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := answer{tree: tr, nb: nb}
+		if m == metric.Metric(e) {
+			pool := streamer.NewPool(workers)
+			defer pool.Close()
+			kd, err := BuildKD(context.Background(), e, pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.kdAll, _, err = kd.AllKNN(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return a
+	}
+	for _, m := range []metric.Metric{r, e} {
+		want := run(m, 1)
+		sizes := []*int{&bigSplit, &gatherChunks, &indexChunk, &partSize, &kdTask}
+		saved := make([]int, len(sizes))
+		for i, p := range sizes {
+			saved[i] = *p
+		}
+		bigSplit, gatherChunks, indexChunk, partSize, kdTask = 256, 2, 64, 64, 128
+		for _, w := range []int{1, 4} {
+			got := run(m, w)
+			if err := sameTree(got.tree, want.tree); err != nil {
+				t.Errorf("%s, %d workers, pool paths: %v", m.Name(), w, err)
+			}
+			if v := got.tree.Check(); len(v) > 0 {
+				t.Errorf("%s, %d workers, pool paths: %v", m.Name(), w, v[0])
+			}
+			if !got.nb.Equal(want.nb) {
+				t.Errorf("%s, %d workers, pool paths: %s", m.Name(), w, firstDiff(got.nb, want.nb))
+			}
+			if want.kdAll != nil && !got.kdAll.Equal(want.kdAll) {
+				t.Errorf("k-d tree, %d workers, pool paths: %s", w, firstDiff(got.kdAll, want.kdAll))
+			}
+		}
+		for i, p := range sizes {
+			*p = saved[i]
+		}
+	}
+}
