@@ -67,7 +67,10 @@ func (u *usage) utilisation() float64 {
 // (nil: on the caller's goroutine), adding the job to use: the first
 // writes to its memory (at 10^6 rows and k = 30, 360 MB of page faults)
 // are spread over the workers in contiguous ranges, rather than paid by
-// whichever queries touch a page first.
+// whichever queries touch a page first (the k-d tree's: a chunk of 256
+// queries in leaf order touches rows all over the answer). The cover
+// tree's queries do not need it: thousands of groups, each emptying its
+// own 128 rows as it starts, spread the first touches by themselves.
 func newBest(pool *streamer.Pool, use *usage, rows, k int) *kernels.KBest {
 	best := kernels.NewKBestUnset(rows, k)
 	forChunks(pool, use, rows, func(lo, hi int) {

@@ -94,7 +94,7 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 		return nil, QueryStats{}, err
 	}
 	var use usage
-	best := newBest(p, &use, t.N(), opt.K)
+	best := kernels.NewKBestUnset(t.N(), opt.K) // each group's walk empties its rows
 	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt, &use), opt, sc)
 	sc.report(opt)
 	st.jobWall += use.jobs
@@ -281,7 +281,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	if err != nil {
 		return nil, QueryStats{}, err
 	}
-	best := newBest(p, &use, qs.N, opt.K)
+	best := kernels.NewKBestUnset(qs.N, opt.K) // each group's walk empties its rows
 	st, err := t.runGroups(ctx, qs, best, groups, opt, sc)
 	sc.report(opt)
 	st.jobWall += use.jobs

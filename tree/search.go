@@ -130,7 +130,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 		return nil, rep, err
 	}
 	var use usage
-	best := newBest(p, &use, t.N(), opt.K)
+	best := kernels.NewKBestUnset(t.N(), opt.K) // each group's walk empties its rows
 	groups := t.allGroups(opt, &use)
 	jobs := use.jobs // and the sample's job
 	if search == SearchAuto {
