@@ -292,7 +292,7 @@ func (b *builder) spread(it item, par bool) (float64, int32) {
 // continuation gets slices of its own.
 func (b *builder) split(w int, it item, rr float64, par bool) (keep []int32, keepD []float64, u []int32, ud []float64) {
 	sc := b.ws[w]
-	if cap(sc.u) < len(it.s) {
+	if cap(sc.u) < len(it.s) || cap(sc.ud) < len(it.s) {
 		sc.u, sc.ud = make([]int32, 0, len(it.s)), make([]float64, 0, len(it.s))
 	}
 	if !par {
