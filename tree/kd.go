@@ -108,7 +108,8 @@ var kdTask = 1 << 13
 
 // splitTop splits the top of the tree into t.nodes level by level, the
 // nodes of one level as the tasks of one pool job (their points are
-// disjoint ranges of t.ids), down to nodes of at most task points, and
+// disjoint ranges of t.ids) or, the largest, each with the whole pool
+// (cutOnPool), down to nodes of at most task points, and
 // returns the indices of those that still need splitting, in order. It
 // stops with ctx.Err() when ctx is done.
 func (t *KDTree) splitTop(ctx context.Context, s *metric.Set, task int32, pool *streamer.Pool, use *usage) ([]int32, error) {
@@ -128,8 +129,18 @@ func (t *KDTree) splitTop(ctx context.Context, s *metric.Set, task int32, pool *
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// Nodes of kdPoolCut points or more are cut one after another, each
+		// with the whole pool; the others as the tasks of one job.
 		cuts := make([]kdCut, len(level))
-		forTasks(pool, use, len(level), func(k int) { cuts[k] = t.cut(s, t.nodes[level[k]]) })
+		var small []int
+		for k, z := range level {
+			if nd := t.nodes[z]; int(nd.hi-nd.lo) >= kdPoolCut {
+				cuts[k] = t.cutOnPool(s, nd, pool, use)
+			} else {
+				small = append(small, k)
+			}
+		}
+		forTasks(pool, use, len(small), func(k int) { cuts[small[k]] = t.cut(s, t.nodes[level[small[k]]]) })
 		this := level
 		level = nil
 		for k, z := range this {
@@ -254,9 +265,11 @@ func (t *KDTree) widest(s *metric.Set, lo, hi int32) int {
 func (t *KDTree) bounds(s *metric.Set, pool *streamer.Pool, use *usage) {
 	d := t.d
 	t.box = make([]float64, 2*d*len(t.nodes))
-	// The leaves first, from their points, in ranges of nodes on the pool.
-	forChunks(pool, use, len(t.nodes), func(z0, z1 int) {
-		for z := z0; z < z1; z++ {
+	// The leaves first, from their points, in ranges of nodes on the pool
+	// (1,024 nodes hold about 32,000 points).
+	const per = 1024
+	forTasks(pool, use, (len(t.nodes)+per-1)/per, func(r int) {
+		for z := r * per; z < min(len(t.nodes), (r+1)*per); z++ {
 			nd := &t.nodes[z]
 			if nd.left >= 0 {
 				continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -256,6 +257,48 @@ func TestKDLatticeTies(t *testing.T) {
 				if !got.Equal(want) {
 					t.Fatalf("d=%d k=%d pred=%v: %s", d, k, pred, firstDiff(got, want))
 				}
+			}
+		}
+	}
+}
+
+// TestCutOnPool: the pool's cut (radix selection, three-way partition)
+// makes the same cut as the serial one (dimension, median point, split)
+// with the same points on each side, on sets with many equal coordinates,
+// negative zeros and negative values, for several sizes and worker counts.
+func TestCutOnPool(t *testing.T) {
+	defer func(p int) { partSize = p }(partSize)
+	partSize = 64 // several ranges per set
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, n := range []int{2, 3, 65, 1000, 4099} {
+		for _, w := range []int{1, 3} {
+			const d = 3
+			x := make([]float64, n*d)
+			for i := range x {
+				switch rng.IntN(4) {
+				case 0:
+					x[i] = float64(rng.IntN(3)) - 1 // many ties, -1, 0, 1
+				case 1:
+					x[i] = math.Copysign(0, -1)
+				default:
+					x[i] = rng.NormFloat64()
+				}
+			}
+			s := must(metric.NewEuclidean(x, n, d)).Data()
+			pool := streamer.NewPool(w)
+			nd := kdNode{lo: 0, hi: int32(n)}
+			a, b := &KDTree{ids: make([]int32, n)}, &KDTree{ids: make([]int32, n)}
+			for i := range n {
+				a.ids[i], b.ids[i] = int32(i), int32(n-1-i)
+			}
+			want, got := a.cut(s, nd), b.cutOnPool(s, nd, pool, nil)
+			pool.Close()
+			if got != want || a.ids[want.mid] != b.ids[got.mid] {
+				t.Fatalf("n=%d w=%d: cut %+v (point %d), want %+v (point %d)", n, w, got, b.ids[got.mid], want, a.ids[want.mid])
+			}
+			l1, l2 := slices.Sorted(slices.Values(a.ids[:want.mid])), slices.Sorted(slices.Values(b.ids[:got.mid]))
+			if !slices.Equal(l1, l2) {
+				t.Fatalf("n=%d w=%d: the points before the median differ", n, w)
 			}
 		}
 	}

@@ -263,8 +263,8 @@ func (b *builder) gather(claims []chunkClaim, acc []int32, accD []float64, l int
 
 // bigSplit is the item size from which a parallel net step also finds its
 // points' spread, splits them and compacts the uncovered ones on the pool.
-// (A variable, as gatherChunks, indexChunk, partSize and kdTask are, only so
-// that TestParallelPaths can run the pool paths on small sets.)
+// (A variable, as gatherChunks, indexChunk, partSize, kdTask and kdPoolCut
+// are, only so that TestParallelPaths can run the pool paths on small sets.)
 var bigSplit = 1 << 16
 
 // spread returns the largest of the item's distances (NaN if any is NaN)

@@ -126,16 +126,18 @@ func forTasks(pool *streamer.Pool, use *usage, n int, fn func(k int)) {
 	}
 }
 
-// partSize is the fewest points per task of forParts.
+// partSize is the number of points per task of forParts.
 var partSize = 1 << 14
 
 // partCount is the number of ranges forParts cuts n points into: ranges
-// of at least partSize, four per worker at most.
+// of partSize (one range without a pool). It does not depend on the
+// worker count, so that neither do the results of the ranges' work, and a
+// trace taken on one worker holds the tasks a run on many would.
 func partCount(pool *streamer.Pool, n int) int {
 	if pool == nil {
 		return 1
 	}
-	return max(1, min(4*pool.Workers(), n/partSize))
+	return max(1, (n+partSize-1)/partSize)
 }
 
 // forParts calls fn for each range k of [0, n), [k n / parts, (k+1) n /

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,6 +71,7 @@ func TestParallelPaths(t *testing.T) {
 	type answer struct {
 		tree  *Tree
 		nb    *Neighbours
+		kd    *KDTree
 		kdAll *Neighbours
 	}
 	run := func(m metric.Metric, workers int) answer {
@@ -88,6 +90,7 @@ func TestParallelPaths(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			a.kd = kd
 			if a.kdAll, _, err = kd.AllKNN(context.Background(), o); err != nil {
 				t.Fatal(err)
 			}
@@ -96,14 +99,20 @@ func TestParallelPaths(t *testing.T) {
 	}
 	for _, m := range []metric.Metric{r, e} {
 		want := run(m, 1)
-		sizes := []*int{&bigSplit, &gatherChunks, &indexChunk, &partSize, &kdTask}
+		sizes := []*int{&bigSplit, &gatherChunks, &indexChunk, &partSize, &kdTask, &kdPoolCut}
 		saved := make([]int, len(sizes))
 		for i, p := range sizes {
 			saved[i] = *p
 		}
-		bigSplit, gatherChunks, indexChunk, partSize, kdTask = 256, 2, 64, 64, 128
+		bigSplit, gatherChunks, indexChunk, partSize, kdTask, kdPoolCut = 256, 2, 64, 64, 128, 1000
+		var kd1 *KDTree
 		for _, w := range []int{1, 4} {
 			got := run(m, w)
+			if got.kd != nil && kd1 == nil {
+				kd1 = got.kd
+			} else if got.kd != nil && (!slices.Equal(got.kd.ids, kd1.ids) || !slices.Equal(got.kd.nodes, kd1.nodes)) {
+				t.Errorf("k-d tree, pool paths: 1 and %d workers build different trees", w)
+			}
 			if err := sameTree(got.tree, want.tree); err != nil {
 				t.Errorf("%s, %d workers, pool paths: %v", m.Name(), w, err)
 			}
