@@ -164,7 +164,7 @@ type kdCut struct {
 // cut chooses node nd's split, widest coordinate at the median, and
 // arranges the node's points of t.ids around it.
 func (t *KDTree) cut(s *metric.Set, nd kdNode) kdCut {
-	dim := t.widest(s, nd.lo, nd.hi)
+	dim := widest(s, t.ids[nd.lo:nd.hi], nil, nil)
 	if dim < 0 {
 		return kdCut{dim: -1} // the points all coincide: a leaf
 	}
@@ -238,24 +238,6 @@ func (t *KDTree) splice(z int32, sub []kdNode) {
 		}
 		t.nodes = append(t.nodes, nd)
 	}
-}
-
-// widest returns the coordinate along which points ids[lo:hi] spread
-// most, or -1 when they all coincide.
-func (t *KDTree) widest(s *metric.Set, lo, hi int32) int {
-	d := s.D
-	best, dim := 0.0, -1
-	for k := range d {
-		mn, mx := math.Inf(1), math.Inf(-1)
-		for _, id := range t.ids[lo:hi] {
-			v := s.X[int(id)*d+k]
-			mn, mx = min(mn, v), max(mx, v)
-		}
-		if mx-mn > best {
-			best, dim = mx-mn, k
-		}
-	}
-	return dim
 }
 
 // bounds computes every node's box and lowest index: the leaves' from

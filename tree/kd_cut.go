@@ -25,7 +25,7 @@ var kdPoolCut = 1 << 17
 func (t *KDTree) cutOnPool(s *metric.Set, nd kdNode, pool *streamer.Pool, use *usage) kdCut {
 	ids := t.ids[nd.lo:nd.hi]
 	n, d := len(ids), s.D
-	dim := t.widestOnPool(s, ids, pool, use)
+	dim := widest(s, ids, pool, use)
 	if dim < 0 {
 		return kdCut{dim: -1}
 	}
@@ -135,20 +135,21 @@ func radixSelect(keys []uint64, k int, pool *streamer.Pool, use *usage) (key uin
 	return prefix, k
 }
 
-// widestOnPool is widest for the points ids, in ranges on the pool.
-func (t *KDTree) widestOnPool(s *metric.Set, ids []int32, pool *streamer.Pool, use *usage) int {
+// widest returns the coordinate along which the points ids spread most,
+// or -1 when they all coincide: each range's bounding box (forParts: one
+// range without a pool), then their union.
+func widest(s *metric.Set, ids []int32, pool *streamer.Pool, use *usage) int {
 	d := s.D
 	parts := partCount(pool, len(ids))
 	lo, hi := make([]float64, parts*d), make([]float64, parts*d)
 	forParts(pool, use, len(ids), func(p, a, b int) {
-		mn, mx := lo[p*d:(p+1)*d], hi[p*d:(p+1)*d]
-		for k := range d {
-			mn[k], mx[k] = math.Inf(1), math.Inf(-1)
-		}
-		for _, id := range ids[a:b] {
-			for k, v := range s.X[int(id)*d : int(id+1)*d] {
-				mn[k], mx[k] = min(mn[k], v), max(mx[k], v)
+		for k := range d { // one coordinate at a time, its bounds in registers
+			mn, mx := math.Inf(1), math.Inf(-1)
+			for _, id := range ids[a:b] {
+				v := s.X[int(id)*d+k]
+				mn, mx = min(mn, v), max(mx, v)
 			}
+			lo[p*d+k], hi[p*d+k] = mn, mx
 		}
 	})
 	best, dim := 0.0, -1
