@@ -263,7 +263,7 @@ func (b *builder) gather(claims []chunkClaim, acc []int32, accD []float64, l int
 
 // bigSplit is the item size from which a parallel net step also finds its
 // points' spread, splits them and compacts the uncovered ones on the pool.
-// (A variable, as gatherChunks, indexChunk, partSize, kdTask and kdPoolCut
+// (A variable, as gatherChunks, partSize, kdTask and kdPoolCut
 // are, only so that TestParallelPaths can run the pool paths on small sets.)
 var bigSplit = 1 << 16
 

@@ -96,16 +96,6 @@ func (a accounted) Each(ctx context.Context, n int, fn func(worker, task int)) e
 	return err
 }
 
-// indexChunk is the number of nodes (or child slots) per task of finish
-// and index.
-var indexChunk = 1 << 14
-
-// forChunks calls fn for the chunks of indexChunk of [0, n) (see
-// forTasks).
-func forChunks(pool *streamer.Pool, use *usage, n int, fn func(lo, hi int)) {
-	forTasks(pool, use, (n+indexChunk-1)/indexChunk, func(k int) { fn(k*indexChunk, min(n, (k+1)*indexChunk)) })
-}
-
 // forTasks runs tasks 0..n-1 as one job of the pool, adding it to use, or
 // in turn on the caller's goroutine when the pool is nil or n < 2. The
 // tasks cannot fail but by a bug: a task's panic, which the pool recovers,
@@ -145,4 +135,9 @@ func partCount(pool *streamer.Pool, n int) int {
 func forParts(pool *streamer.Pool, use *usage, n int, fn func(k, lo, hi int)) {
 	parts := partCount(pool, n)
 	forTasks(pool, use, parts, func(k int) { fn(k, k*n/parts, (k+1)*n/parts) })
+}
+
+// forChunks is forParts for work that needs no range index.
+func forChunks(pool *streamer.Pool, use *usage, n int, fn func(lo, hi int)) {
+	forParts(pool, use, n, func(_, lo, hi int) { fn(lo, hi) })
 }
