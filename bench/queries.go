@@ -99,7 +99,7 @@ func RunQueries(ctx context.Context, cfg QueriesConfig) (*QueriesResult, error) 
 		}
 	}
 	cfg.Log.Batch(BatchRecord{Phase: "query", BatchSize: nq, QueryMS: ms(rep.QueryTime), Distances: rep.Query.Distances,
-		Workers: workers, Utilisation: rep.Query.Utilisation})
+		Workers: workers, Utilisation: rep.Query.Utilisation, PivotSkipped: rep.Query.PivotSkipped})
 	pcctTime := (res.Build + res.Query).Seconds()
 	answers := map[string]*tree.Neighbours{}
 	for _, b := range cfg.Baselines {

@@ -54,8 +54,11 @@ type BatchRecord struct {
 	WorkerBusyMS       []float64 `json:"worker_busy_ms"`
 	Utilisation        float64   `json:"utilisation"`
 	SerialMS           float64   `json:"serial_ms"` // time outside the pool's jobs
-	Steals             int       `json:"steals"`
-	RSSBytes           int64     `json:"rss_bytes"`
+	// PivotSkipped: query records, first-level pairs (query, node and
+	// subtree) the pivot bounds ruled out without a distance.
+	PivotSkipped int64 `json:"pivot_skipped"`
+	Steals       int   `json:"steals"`
+	RSSBytes     int64 `json:"rss_bytes"`
 }
 
 // BaselineResult is one baseline's run.

@@ -97,7 +97,7 @@ func (t *KDTree) run(ctx context.Context, opt KNNOptions, n int, one func(kw *kd
 	})
 }
 
-func (kw *kdWorker) takeDists() int64 { d := kw.dists; kw.dists = 0; return d }
+func (kw *kdWorker) takeCounts() (int64, int64) { d := kw.dists; kw.dists = 0; return d, 0 }
 
 // search fills row of best with the neighbours of point qi of qs: self is
 // the query's own index among the data (-1 for a query point), which it

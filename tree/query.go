@@ -14,10 +14,15 @@ import (
 // QueryStats describes one batch of tree queries: distances computed
 // (including the seeding tiles), query groups and the wall time.
 type QueryStats struct {
-	Distances   int64
-	Groups      int
-	Wall        time.Duration
-	Utilisation float64 // busy / (workers x wall) of the query job
+	Distances int64
+	// PivotSkipped counts the pairs of a query and a first-level node
+	// (the root's children with descendants) whose distance the query's
+	// pivot bound made unnecessary (see pivot.go): node and subtree ruled
+	// out without a distance.
+	PivotSkipped int64
+	Groups       int
+	Wall         time.Duration
+	Utilisation  float64 // busy / (workers x wall) of the query job
 	// Serial is the part of Wall spent outside the query job, on the
 	// caller's goroutine (grouping the queries, their seeds' index):
 	// what more workers cannot shorten.
@@ -71,8 +76,10 @@ type queryWorker struct {
 	pm                   []float64  // and prefix minima of d - kth in that order
 	stamp                uint32
 	dists                int64
+	skipped              int64      // first-level pairs ruled out by pivots
 	sc                   *screening // the query's screening (nil: float64 tiles)
 	scr                  screenBuf
+	piv                  pivotBuf
 }
 
 // AllKNN finds every data point's K nearest other data points (with
@@ -311,10 +318,15 @@ func (t *Tree) onGroups(ctx context.Context, opt KNNOptions, n int, walk func(qw
 }
 
 // counter is a query worker's scratch that counts the distances it
-// computes; takeDists returns the count and resets it.
-type counter interface{ takeDists() int64 }
+// computes and the first-level pairs its pivots skip; takeCounts returns
+// the counts and resets them.
+type counter interface{ takeCounts() (dists, skipped int64) }
 
-func (qw *queryWorker) takeDists() int64 { d := qw.dists; qw.dists = 0; return d }
+func (qw *queryWorker) takeCounts() (int64, int64) {
+	d, s := qw.dists, qw.skipped
+	qw.dists, qw.skipped = 0, 0
+	return d, s
+}
 
 // onPool runs do for tasks 0..n-1 on opt's pool (under the query phase's
 // pprof label), each worker with its own scratch from newW, and returns
@@ -326,17 +338,19 @@ func onPool[W counter](ctx context.Context, opt KNNOptions, n int, newW func() W
 	defer release()
 	ws := make([]W, p.Workers())
 	made := make([]bool, p.Workers())
-	var dists atomic.Int64
+	var dists, skipped atomic.Int64
 	job, err := p.RunContext(ctx, n, labelled(phaseQuery, opt.ticker(n, func(w, task int) {
 		if !made[w] {
 			ws[w], made[w] = newW(), true
 		}
 		do(ws[w], task)
-		dists.Add(ws[w].takeDists())
+		d, s := ws[w].takeCounts()
+		dists.Add(d)
+		skipped.Add(s)
 	})))
 	var use usage
 	use.add(job)
-	return QueryStats{Distances: dists.Load(), Groups: n, Wall: time.Since(t0), Utilisation: use.utilisation(), jobWall: job.Wall}, err
+	return QueryStats{Distances: dists.Load(), PivotSkipped: skipped.Load(), Groups: n, Wall: time.Since(t0), Utilisation: use.utilisation(), jobWall: job.Wall}, err
 }
 
 // walkRows is the number of queries that walk the tree together after a
@@ -365,8 +379,10 @@ func (g *group) offer(best *kernels.KBest) metric.Offer {
 // groups beside it, for predecessor groups predSeed's, for query points
 // querySeed's), so that the k-th distances start near their final values.
 // Every query meets the root's children (the tree's first level, which no
-// query can skip in a saturated metric), so the whole group tiles them
-// together, reading each node's row once for all its queries. Then the queries, in
+// query can skip in a saturated metric). The leaves among them are offered
+// to the whole group; the inner nodes, when there are many, through the
+// pivot walk (pivot.go), else the whole group tiles them together,
+// reading each node's row once for all its queries. Then the queries, in
 // blocks of walkRows by k-th distance, walk on from the children of the
 // first-level nodes they cannot rule out.
 func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
@@ -392,6 +408,10 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(seed), g.offer(best))
 		qw.dists += int64(len(g.qids) * len(seed))
 	}
+	if t.firstLeaves(qw, qs, g, best); qw.usesPivots(len(g.qids), len(qw.inner)) {
+		t.pivotWalk(qw, qs, g, best)
+		return
+	}
 	first, dist := t.firstLevel(qw, qs, g, best)
 	nf := len(first)
 	order := make([]int, len(g.qids))
@@ -416,14 +436,12 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 	}
 }
 
-// firstLevel tiles the whole group against the root and its children: it
-// offers every one of them and returns the inner nodes among the children
-// with the group's distances to them (query i, node j at i*len(first)+j).
-func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) ([]int32, []float64) {
+// firstLeaves offers the group the root and those of its children that
+// are leaves, and lists the others (inner nodes) in qw.inner.
+func (t *Tree) firstLeaves(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
 	o := g.offer(best)
 	o.Exclude = qw.seeded(g)
-	pq := qw.pack(qs, g)
-	qb := metric.Range(0, len(g.qids))
+	pq := qw.packInto(&qw.piv.packed, qs, g) // kept for firstLevel or pivotWalk
 	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
 	if !qw.skip(g, t.root) && (!g.pred || t.root < g.maxQ) {
 		qw.leaves = append(qw.leaves, t.root) // its subtree is the children below
@@ -436,7 +454,18 @@ func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 			qw.leaves = append(qw.leaves, z)
 		}
 	}
-	t.nearest(qw, pq, qb, qw.leaves, o)
+	t.nearest(qw, pq, metric.Range(0, len(g.qids)), qw.leaves, o)
+}
+
+// firstLevel tiles the whole group against the inner nodes among the
+// root's children (qw.inner, after firstLeaves), offering each, and
+// returns them with the group's distances to them (query i, node j at
+// i*len(first)+j).
+func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) ([]int32, []float64) {
+	o := g.offer(best)
+	o.Exclude = qw.seeded(g)
+	pq := &qw.piv.packed // by firstLeaves
+	qb := metric.Range(0, len(g.qids))
 	nq, nf := len(g.qids), len(qw.inner)
 	qw.first = grow(qw.first, nq*nf)
 	for c0 := 0; c0 < nf; c0 += queryChunk {

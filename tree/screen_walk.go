@@ -127,10 +127,15 @@ func (qw *queryWorker) screens() bool { return qw.sc != nil && !qw.sc.off.Load()
 // pack copies the rows of g's queries out of qs into the worker's packed
 // set, with their float32 copy only when the tiles are screened.
 func (qw *queryWorker) pack(qs *metric.Set, g *group) *metric.Set {
+	return qw.packInto(&qw.packed, qs, g)
+}
+
+// packInto is pack into dst.
+func (qw *queryWorker) packInto(dst, qs *metric.Set, g *group) *metric.Set {
 	if qw.screens() {
-		return metric.PackInto(&qw.packed, qs, metric.List(g.qids))
+		return metric.PackInto(dst, qs, metric.List(g.qids))
 	}
-	return metric.PackPlainInto(&qw.packed, qs, metric.List(g.qids))
+	return metric.PackPlainInto(dst, qs, metric.List(g.qids))
 }
 
 // nearest offers the leaves c to the queries q of qs, in tiles of

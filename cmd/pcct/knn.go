@@ -453,5 +453,5 @@ func describeSearch(r tree.Report) string {
 	if r.Method == tree.SearchKD {
 		return fmt.Sprintf("k-d tree, %s: build %.3f s (serial %.3f s); queries %.3f s (%d distances, utilisation %.0f%%, serial %.3f s)", r.Reason, r.Build.Wall.Seconds(), r.Build.Serial.Seconds(), r.QueryTime.Seconds(), r.Query.Distances, 100*r.Query.Utilisation, r.Query.Serial.Seconds())
 	}
-	return fmt.Sprintf("cover tree, %s: %s; queries %.3f s (%d distances, %d groups, utilisation %.0f%%, serial %.3f s)", r.Reason, s, r.QueryTime.Seconds(), r.Query.Distances, r.Query.Groups, 100*r.Query.Utilisation, r.Query.Serial.Seconds())
+	return fmt.Sprintf("cover tree, %s: %s; queries %.3f s (%d distances, %d first-level pairs skipped by pivots, %d groups, utilisation %.0f%%, serial %.3f s)", r.Reason, s, r.QueryTime.Seconds(), r.Query.Distances, r.Query.PivotSkipped, r.Query.Groups, 100*r.Query.Utilisation, r.Query.Serial.Seconds())
 }
