@@ -52,11 +52,11 @@ type pivotBuf struct {
 	prows   []float64  // the pivots' rows against the first level
 	tile    []float64  // a block's tile
 	rad     []float64  // the first level's radii plus the bound's slack
-	order   []int      // the group's other queries by k-th distance
+	order   []int      // the group's queries by k-th distance
 	byPivot []int      // a block's queries by nearest pivot
 	keep    []bool     // by first-level column: kept by the block
-	cols    []int      // a block's kept columns
-	ids     []int32    // and their nodes
+	plan    []int      // a block's kept columns
+	ids     []int32    // a block's kept nodes
 	tileq   []int      // the block's queries that are not pivots
 	buf     []float64  // the block's distances to its nodes
 	pos32   []int32
@@ -81,14 +81,8 @@ func (t *Tree) pivotWalk(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 	t.choosePivots(qw, pq)
 	np := len(pv.idx)
 
-	sub := g.subgroup(pv.idx)
-	o := sub.offer(best)
-	o.Exclude = qw.seeded(g)
 	pv.prows = grow(pv.prows, np*nf)
-	qb := metric.List(asInt32(pv.idx, &pv.pos32))
-	for c0 := 0; c0 < nf; c0 += queryChunk {
-		t.tileNearest(qw, pv.prows[c0:], nf, pq, qb, pv.first[c0:min(nf, c0+queryChunk)], o)
-	}
+	t.tileSome(qw, g, best, pv.idx, pv.first, pv.prows)
 
 	// The slack: the bound chains two computed distances besides the
 	// node's radius (see Metric.TriangleSlack), each link within slack.
@@ -104,8 +98,25 @@ func (t *Tree) pivotWalk(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 	slices.SortStableFunc(pv.order, func(a, b int) int {
 		return cmp.Compare(best.Worst(int(g.rows[a])), best.Worst(int(g.rows[b])))
 	})
-	for b0 := 0; b0 < len(pv.order); b0 += walkRows {
-		t.pivotBlock(qw, qs, g, best, pv.order[b0:min(len(pv.order), b0+walkRows)])
+	for b0 := 0; b0 < nq; b0 += walkRows {
+		block := pv.order[b0:min(nq, b0+walkRows)]
+		t.pivotBlock(qw, qs, g, best, block, t.keepFor(qw, g, best, block))
+	}
+}
+
+// tileSome tiles the queries of g at positions pos (in the group's packed
+// set) against the nodes c into dst (len(pos) x len(c)), offering them.
+func (t *Tree) tileSome(qw *queryWorker, g *group, best *kernels.KBest, pos []int, c []int32, dst []float64) {
+	if len(pos) == 0 {
+		return
+	}
+	sub := g.subgroup(pos)
+	o := sub.offer(best)
+	o.Exclude = qw.seeded(g)
+	qb := metric.List(asInt32(pos, &qw.piv.pos32))
+	nc := len(c)
+	for c0 := 0; c0 < nc; c0 += queryChunk {
+		t.tileNearest(qw, dst[c0:], nc, &qw.piv.packed, qb, c[c0:min(nc, c0+queryChunk)], o)
 	}
 }
 
@@ -119,16 +130,16 @@ func (t *Tree) walkFrom(qw *queryWorker, qs *metric.Set, sub *group, best *kerne
 	t.walkBlock(qw, qs, sub, best)
 }
 
-// pivotBlock tiles the queries of block (positions in g, ordered by
-// nearest pivot) against the first-level nodes their pivots cannot rule
-// out, and walks them on from there. For the queries of one pivot p, node
-// z is kept when d(p, z) lies within kth + radius(z) (plus slack) of some
-// query's d(q, p): when d(p, z) - rad <= max(d(q, p) + kth) and d(p, z) +
-// rad >= min(d(q, p) - kth), which every query's own test implies. The
-// nodes dropped are, for each query of the block, strictly farther than
-// its k-th distance plus their radius: neither they nor their descendants
-// can be among its neighbours.
-func (t *Tree) pivotBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest, block []int) {
+// keepFor returns the first-level columns that the queries of block
+// (positions in g) may need. For the block's
+// queries of one pivot p, column j (node z) is kept when d(p, z) lies
+// within kth + radius(z) (plus slack) of some query's d(q, p): when
+// d(p, z) - rad <= max(d(q, p) + kth) and d(p, z) + rad >= min(d(q, p) -
+// kth), which every query's own test implies. The nodes dropped are, for
+// each query of the block, strictly farther than its k-th distance plus
+// their radius: neither they nor their descendants can be among its
+// neighbours.
+func (t *Tree) keepFor(qw *queryWorker, g *group, best *kernels.KBest, block []int) []int {
 	pv := &qw.piv
 	nf, np := len(pv.first), len(pv.idx)
 	pv.keep = grow(pv.keep, nf)
@@ -157,42 +168,45 @@ func (t *Tree) pivotBlock(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 			}
 		}
 	}
-	pv.cols, pv.ids = pv.cols[:0], pv.ids[:0]
+	pv.plan = pv.plan[:0]
 	for j, k := range pv.keep[:nf] {
 		if k {
-			pv.cols, pv.ids = append(pv.cols, j), append(pv.ids, pv.first[j])
+			pv.plan = append(pv.plan, j)
 		}
 	}
-	// The block's distances to the nodes kept: the pivots' from their
-	// rows (already offered), the others' tiled and offered now.
+	return pv.plan
+}
+
+// pivotBlock tiles the queries of block (positions in g) against the
+// first-level columns cols (keepFor's) and walks them on from there: the
+// pivots' distances from their rows (already offered), the others' tiled
+// and offered now.
+func (t *Tree) pivotBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest, block, cols []int) {
+	pv := &qw.piv
+	nf, nc := len(pv.first), len(cols)
 	pv.tileq = pv.tileq[:0]
 	for _, i := range block {
 		if pv.idx[pv.near[i]] != i {
 			pv.tileq = append(pv.tileq, i)
 		}
 	}
-	nc := len(pv.ids)
 	qw.skipped += int64(len(pv.tileq) * (nf - nc))
 	if nc == 0 {
 		return // every node and its subtree is out of every query's reach
 	}
-	pv.tile = grow(pv.tile, len(pv.tileq)*nc)
-	if len(pv.tileq) > 0 {
-		tsub := g.subgroup(pv.tileq)
-		o := tsub.offer(best)
-		o.Exclude = qw.seeded(g)
-		qb := metric.List(asInt32(pv.tileq, &pv.pos32))
-		for c0 := 0; c0 < nc; c0 += queryChunk {
-			t.tileNearest(qw, pv.tile[c0:], nc, &pv.packed, qb, pv.ids[c0:min(nc, c0+queryChunk)], o)
-		}
+	pv.ids = pv.ids[:0]
+	for _, j := range cols {
+		pv.ids = append(pv.ids, pv.first[j])
 	}
+	pv.tile = grow(pv.tile, len(pv.tileq)*nc)
+	t.tileSome(qw, g, best, pv.tileq, pv.ids, pv.tile)
 	pv.buf = grow(pv.buf, len(block)*nc)
 	x := 0
 	for b, i := range block {
 		row := pv.buf[b*nc : (b+1)*nc]
 		if p := pv.near[i]; pv.idx[p] == i {
 			prow := pv.prows[p*nf : (p+1)*nf]
-			for c, j := range pv.cols {
+			for c, j := range cols {
 				row[c] = prow[j]
 			}
 			continue

@@ -8,8 +8,9 @@ import (
 	"github.com/pcct/pcct/streamer"
 )
 
-// forcePivots lowers the sizes that choose the first level's pivot walk,
-// so that small trees take it, until the returned function restores them.
+// forcePivots sets the sizes that choose the first level's pivot walk
+// (small ones make small trees take it) until the returned function
+// restores them.
 func forcePivots(queries, nodes int) func() {
 	q, n := pivotQueries, pivotNodes
 	pivotQueries, pivotNodes = queries, nodes
@@ -22,6 +23,10 @@ func forcePivots(queries, nodes int) func() {
 // equal brute force bit for bit.
 func TestPivotWalk(t *testing.T) {
 	defer forcePivots(2, 1)()
+	pivotAnswers(t)
+}
+
+func pivotAnswers(t *testing.T) {
 	const n, d = 300, 2
 	pool := streamer.NewPool(4)
 	defer pool.Close()

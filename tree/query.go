@@ -413,6 +413,13 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		return
 	}
 	first, dist := t.firstLevel(qw, qs, g, best)
+	t.walkBlocks(qw, qs, g, best, first, dist)
+}
+
+// walkBlocks walks the queries of g on, in blocks of walkRows by k-th
+// distance, from the first-level nodes first, whose distances to them are
+// in dist (query i, node j at i*len(first)+j).
+func (t *Tree) walkBlocks(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest, first []int32, dist []float64) {
 	nf := len(first)
 	order := make([]int, len(g.qids))
 	for i := range order {
