@@ -2,8 +2,11 @@ package tree
 
 import (
 	"context"
+	"math"
+	"slices"
 	"testing"
 
+	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
 )
@@ -106,7 +109,69 @@ func TestPivotSkips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Equal(want) || !dense.Equal(want) {
-		t.Fatalf("pivots: %s; dense: %s", firstDiff(got, want), firstDiff(dense, want))
+	if !got.Equal(want) {
+		t.Fatalf("pivots: %s", firstDiff(got, want))
+	}
+	if !dense.Equal(want) {
+		t.Fatalf("dense first level: %s", firstDiff(dense, want))
+	}
+}
+
+// TestKeepFor: a block keeps node j when some query's window around its
+// pivot distance, |d(p, z) - d(q, p)| <= kth + rad, can hold it, and keeps
+// everything a NaN or an empty row (k-th distance +Inf) leaves undecided.
+func TestKeepFor(t *testing.T) {
+	tr := &Tree{}
+	qw := &queryWorker{}
+	pv := &qw.piv
+	pv.first = []int32{10, 11, 12, 13, 14}
+	pv.rad = []float64{0.1, 0.1, 0.1, 0.1, 0.1}
+	// Two pivots (queries 0 and 1) and their rows against the nodes.
+	pv.idx = []int{0, 1}
+	pv.prows = []float64{
+		0.17, 0.5, 0.9, 1.0, math.NaN(), // pivot 0
+		1.0, 1.0, 0.3, 0.6, 1.0, // pivot 1
+	}
+	g := &group{qids: []int32{0, 1, 2, 3}, rows: []int32{0, 1, 2, 3}}
+	best := kernels.NewKBest(4, 1)
+	for i, kth := range []float64{0.05, 0.05, 0.1, 0.05} {
+		best.Push(i, 99, kth)
+	}
+	pv.near = []int{0, 1, 0, 1}
+	// dq[i*np+p]: query 2 at 0.4 from pivot 0, query 3 at 0.1 from pivot 1.
+	pv.dq = []float64{0, 1, 1, 0, 0.4, 1, 1, 0.1}
+	cases := []struct {
+		name  string
+		block []int
+		want  []int
+	}{
+		// Pivot 0 alone: window [-0.05, 0.05] widened by 0.1: node 0
+		// (0.17) is out, the NaN column is kept.
+		{"pivot 0", []int{0}, []int{4}},
+		// Query 2 (pivot 0): [0.3, 0.5] +- 0.1: nodes 1 (0.5) and the NaN.
+		{"query 2", []int{2}, []int{1, 4}},
+		// Queries 0 and 2 share pivot 0: the hull [-0.05, 0.5] +- 0.1
+		// keeps node 0 too.
+		{"pivot 0 and query 2", []int{0, 2}, []int{0, 1, 4}},
+		// Query 3 (pivot 1): [0.05, 0.15] +- 0.1 keeps nothing of pivot
+		// 1's row (0.3 is 0.05 too far); with pivot 1 itself the same.
+		{"pivot 1 and query 3", []int{3, 1}, nil},
+	}
+	for _, c := range cases {
+		got := tr.keepFor(qw, g, best, c.block)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: kept %v, want %v", c.name, got, c.want)
+		}
+	}
+	// An empty row (k-th distance +Inf) and a NaN distance to the pivot
+	// keep every column.
+	best.ResetRow(3)
+	if got := tr.keepFor(qw, g, best, []int{3}); len(got) != 5 {
+		t.Errorf("empty row: kept %v, want all", got)
+	}
+	best.Push(3, 99, 0.05)
+	pv.dq[7] = math.NaN()
+	if got := tr.keepFor(qw, g, best, []int{3}); len(got) != 5 {
+		t.Errorf("NaN d(q, p): kept %v, want all", got)
 	}
 }
