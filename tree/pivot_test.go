@@ -115,6 +115,20 @@ func TestPivotSkips(t *testing.T) {
 	if !dense.Equal(want) {
 		t.Fatalf("dense first level: %s", firstDiff(dense, want))
 	}
+	// Through the search entry point (auto walks a sample of the groups
+	// first, then the rest): the same answers and every skip counted.
+	for _, s := range []Search{SearchAuto, SearchTree} {
+		nb, rep, err := AllKNNSearch(context.Background(), m, opt, s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !nb.Equal(want) {
+			t.Fatalf("%v: %s", s, firstDiff(nb, want))
+		}
+		if rep.Method != SearchTree || rep.Query.PivotSkipped != st.PivotSkipped || rep.Query.Distances != st.Distances {
+			t.Errorf("%v: method %v, %d pairs skipped and %d distances, want the tree's %d and %d", s, rep.Method, rep.Query.PivotSkipped, rep.Query.Distances, st.PivotSkipped, st.Distances)
+		}
+	}
 }
 
 // TestKeepFor: a block keeps node j when some query's window around its

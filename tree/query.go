@@ -37,6 +37,16 @@ func (st *QueryStats) since(t0 time.Time) {
 	st.Serial = max(st.Wall-st.jobWall, 0)
 }
 
+// merge adds the counts and times of st, a later query job of the same
+// search, to those in qs; the utilisation becomes st's.
+func (qs *QueryStats) merge(st QueryStats) {
+	qs.Distances += st.Distances
+	qs.PivotSkipped += st.PivotSkipped
+	qs.Groups += st.Groups
+	qs.Wall += st.Wall
+	qs.Utilisation = st.Utilisation
+}
+
 // treeGroup is the default size of the tree's query groups: 128 measured
 // 8 % faster than 64 and 13 % faster than 256 on the Vecchia benchmark
 // (n = 32,768), since the group tiles the tree's first level together.

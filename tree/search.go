@@ -155,10 +155,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	}
 	st, err := t.runGroups(ctx, t.m.Data(), best, groups, opt, sc)
 	sc.report(opt)
-	rep.Query.Distances += st.Distances
-	rep.Query.Groups += st.Groups
-	rep.Query.Wall += st.Wall
-	rep.Query.Utilisation = st.Utilisation
+	rep.Query.merge(st)
 	rep.QueryTime = time.Since(t0)
 	rep.Query.Serial = max(rep.QueryTime-jobs-st.jobWall, 0)
 	nb, _, err := wrapQuery(best, st, err)
