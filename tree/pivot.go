@@ -91,13 +91,7 @@ func (t *Tree) pivotWalk(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 		pv.rad[j] = t.radius[z] + 3*t.slack
 	}
 	// All the queries in blocks by k-th distance, as walk's.
-	pv.order = grow(pv.order, nq)
-	for i := range pv.order {
-		pv.order[i] = i
-	}
-	slices.SortStableFunc(pv.order, func(a, b int) int {
-		return cmp.Compare(best.Worst(int(g.rows[a])), best.Worst(int(g.rows[b])))
-	})
+	pv.order = byKth(g, best, grow(pv.order, nq))
 	for b0 := 0; b0 < nq; b0 += walkRows {
 		block := pv.order[b0:min(nq, b0+walkRows)]
 		t.pivotBlock(qw, qs, g, best, block, t.keepFor(qw, g, best, block))
@@ -121,10 +115,11 @@ func (t *Tree) tileSome(qw *queryWorker, g *group, best *kernels.KBest, pos []in
 }
 
 // walkFrom walks the queries of sub on from the nodes c, whose distances
-// to them are in buf (query i's row at i*len(c)).
-func (t *Tree) walkFrom(qw *queryWorker, qs *metric.Set, sub *group, best *kernels.KBest, c []int32, buf []float64) {
+// to them are in buf: query i's at row rows[i] (row i when rows is nil),
+// len(c) to a row.
+func (t *Tree) walkFrom(qw *queryWorker, qs *metric.Set, sub *group, best *kernels.KBest, c []int32, buf []float64, rows []int) {
 	qw.front = qw.front[:0]
-	qw.needs(sub, best, nil, len(c))
+	qw.needs(sub, best, rows, len(c))
 	qw.blockOrder(sub)
 	t.pushChildren(qw, sub, c, buf)
 	t.walkBlock(qw, qs, sub, best)
@@ -215,7 +210,7 @@ func (t *Tree) pivotBlock(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 		x++
 	}
 	sub := g.subgroup(block)
-	t.walkFrom(qw, qs, &sub, best, pv.ids, pv.buf)
+	t.walkFrom(qw, qs, &sub, best, pv.ids, pv.buf, nil)
 }
 
 // choosePivots picks the group's pivots (pq: the group packed) farthest

@@ -430,27 +430,24 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 // distance, from the first-level nodes first, whose distances to them are
 // in dist (query i, node j at i*len(first)+j).
 func (t *Tree) walkBlocks(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest, first []int32, dist []float64) {
-	nf := len(first)
-	order := make([]int, len(g.qids))
+	order := byKth(g, best, make([]int, len(g.qids)))
+	for s0 := 0; s0 < len(order); s0 += walkRows {
+		block := order[s0:min(len(order), s0+walkRows)]
+		sub := g.subgroup(block)
+		t.walkFrom(qw, qs, &sub, best, first, dist, block)
+	}
+}
+
+// byKth fills order with the positions of g's queries by their current
+// k-th distance (ties in group order) and returns it.
+func byKth(g *group, best *kernels.KBest, order []int) []int {
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
 		return cmp.Compare(best.Worst(int(g.rows[a])), best.Worst(int(g.rows[b])))
 	})
-	for s0 := 0; s0 < len(order); s0 += walkRows {
-		sub := group{self: g.self, seeded: g.seeded, pred: g.pred}
-		block := order[s0:min(len(order), s0+walkRows)]
-		for _, i := range block {
-			sub.qids, sub.rows = append(sub.qids, g.qids[i]), append(sub.rows, g.rows[i])
-			sub.maxQ = max(sub.maxQ, g.qids[i])
-		}
-		qw.front = qw.front[:0]
-		qw.needs(&sub, best, block, nf)
-		qw.blockOrder(&sub)
-		t.pushChildren(qw, &sub, first, dist)
-		t.walkBlock(qw, qs, &sub, best)
-	}
+	return order
 }
 
 // firstLeaves offers the group the root and those of its children that
