@@ -70,9 +70,10 @@ func (qw *queryWorker) usesPivots(nq, nf int) bool {
 }
 
 // pivotWalk answers group g from the first level on (after firstLeaves,
-// with its inner nodes in qw.inner): the pivots tile all of them and walk
-// on, then each block of the other queries. Every first-level distance it
-// computes is offered.
+// with its inner nodes in qw.inner): the pivots tile all of them, then the
+// group's queries, pivots included, walk on in blocks by k-th distance,
+// each block from the nodes keepFor keeps for it. Every first-level
+// distance it computes is offered.
 func (t *Tree) pivotWalk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
 	pv := &qw.piv
 	pq := &pv.packed // by firstLeaves
@@ -126,9 +127,9 @@ func (t *Tree) walkFrom(qw *queryWorker, qs *metric.Set, sub *group, best *kerne
 }
 
 // keepFor returns the first-level columns that the queries of block
-// (positions in g) may need. For the block's
-// queries of one pivot p, column j (node z) is kept when d(p, z) lies
-// within kth + radius(z) (plus slack) of some query's d(q, p): when
+// (positions in g) may need. For the block's queries of one pivot p,
+// column j (node z) is kept when d(p, z) lies within kth + radius(z)
+// (plus slack) of some query's d(q, p): when
 // d(p, z) - rad <= max(d(q, p) + kth) and d(p, z) + rad >= min(d(q, p) -
 // kth), which every query's own test implies. The nodes dropped are, for
 // each query of the block, strictly farther than its k-th distance plus
