@@ -418,7 +418,8 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(seed), g.offer(best))
 		qw.dists += int64(len(g.qids) * len(seed))
 	}
-	if t.firstLeaves(qw, qs, g, best); qw.usesPivots(len(g.qids), len(qw.inner)) {
+	t.firstLeaves(qw, qs, g, best)
+	if qw.usesPivots(len(g.qids), len(qw.inner)) {
 		t.pivotWalk(qw, qs, g, best)
 		return
 	}
