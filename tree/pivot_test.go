@@ -23,14 +23,12 @@ func forcePivots(queries, nodes int) func() {
 // TestPivotWalk: with the pivot walk forced on every group (first levels
 // of any size, a pivot per two queries), the tree's answers on every data
 // set and metric (all points, predecessors, query sets, 1 and 4 workers)
-// equal brute force bit for bit.
+// equal brute force bit for bit, and the pivots skip pairs in both kinds
+// of search.
 func TestPivotWalk(t *testing.T) {
 	defer forcePivots(2, 1)()
-	pivotAnswers(t)
-}
-
-func pivotAnswers(t *testing.T) {
 	const n, d = 300, 2
+	var skippedAll, skippedSet int64
 	pool := streamer.NewPool(4)
 	defer pool.Close()
 	xq := uniformPoints(150, d, 98)
@@ -46,10 +44,11 @@ func pivotAnswers(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, qb := range []int{16, 64} {
-					got, _, err := tr.AllKNN(context.Background(), KNNOptions{K: 7, Predecessor: pred, Pool: pool, QueryBlock: qb})
+					got, st, err := tr.AllKNN(context.Background(), KNNOptions{K: 7, Predecessor: pred, Pool: pool, QueryBlock: qb})
 					if err != nil {
 						t.Fatal(err)
 					}
+					skippedAll += st.PivotSkipped
 					if !got.Equal(want) {
 						t.Fatalf("pred=%v block %d: %s", pred, qb, firstDiff(got, want))
 					}
@@ -60,14 +59,18 @@ func pivotAnswers(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, _ := BruteKNN(context.Background(), c.m, qs, KNNOptions{K: 5})
-			got, _, err := tr.KNN(context.Background(), qs, KNNOptions{K: 5, QueryBlock: 32, Pool: pool})
+			got, st, err := tr.KNN(context.Background(), qs, KNNOptions{K: 5, QueryBlock: 32, Pool: pool})
 			if err != nil {
 				t.Fatal(err)
 			}
+			skippedSet += st.PivotSkipped
 			if !got.Equal(want) {
 				t.Fatalf("query set: %s", firstDiff(got, want))
 			}
 		})
+	}
+	if skippedAll == 0 || skippedSet == 0 {
+		t.Errorf("pivots skipped %d pairs for the data's points and %d for query sets: the walk did not run", skippedAll, skippedSet)
 	}
 }
 
