@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"math"
+	"math/bits"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +35,7 @@ type BuildStats struct {
 }
 
 // item is a node still to be expanded: centre c and the other points of its
-// subtree s (ascending ids) at distances d from c. cont marks the
+// subtree s (in the build's order, see NetOrder) at distances d from c. cont marks the
 // continuation of a node that already has its level and radius (its points
 // within the last net step's radius); cap is the level its children must
 // stay below.
@@ -89,15 +90,16 @@ type buildScratch struct {
 	claims []chunkClaim
 	self   metric.Hits // a batch's tile against itself
 	taken  []bool
+	byID   [][2]int32 // accept: the batch's tentatives (id, place) by id
 	acc    []int32
 	accD   []float64
 }
 
 // Build builds the cover tree of m's data points. Point 0 is the root; each
-// node's children come from greedy nets in increasing index order (a
-// lexicographically first maximal independent set of the points farther
-// than the next level's radius), so the tree is the same for every worker
-// count. Independent subtrees are expanded in parallel; large ones run each
+// node's children come from greedy nets in the build's order of the points
+// (opt.NetOrder, seeded by opt.Seed): a lexicographically first maximal
+// independent set, in that order, of the points farther than the next
+// level's radius, so the tree is the same for every worker count. Independent subtrees are expanded in parallel; large ones run each
 // net step's tiles on the pool. When ctx is done Build returns ctx.Err().
 func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	if err := opt.defaults(); err != nil {
@@ -120,15 +122,12 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	for w := range b.ws {
 		b.ws[w] = &buildScratch{w: metric.NewWorkspace()}
 	}
-	rest := make([]int32, n-1)
 	forChunks(pool, &b.use, n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			t.parent[i], t.level[i], t.scale[i], t.minDesc[i] = -1, leafLevel, leafLevel, noDesc
-			if i > 0 {
-				rest[i-1] = int32(i)
-			}
 		}
 	})
+	rest := netOrder(n, opt.Seed, opt.NetOrder, pool, &b.use)
 	d, err := b.rootDistances(ctx, rest)
 	if err != nil {
 		return nil, err
@@ -169,6 +168,61 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	return t, nil
 }
 
+// NetOrder is the order in which Build's nets consider the points: a
+// greedy net's next centre is the first point in it not yet covered. The
+// order changes the tree and the work, never an answer.
+type NetOrder int
+
+const (
+	// NetAuto is NetBands for Build and for the predecessor job of
+	// AllKNNSearch, NetRandom for AllKNNSearch's other jobs and KNNSearch.
+	NetAuto NetOrder = iota
+	// NetBands takes the points by index band (the bit length of the
+	// index: 1, 2-3, 4-7, ...), in a seeded random order within each band.
+	// A node's descendants then lie in its band or later ones, so a
+	// predecessor query below a node's band skips its subtree whole (the
+	// tree is nearly a heap on the index, as with index order, and
+	// predecessor queries compute as few distances), while the random
+	// order within the bands keeps the centres spread out when the index
+	// follows space.
+	NetBands
+	// NetRandom takes the points in a seeded random order: the fewest
+	// distances for the build whatever the input's order, and the best
+	// tree for jobs without predecessors.
+	NetRandom
+)
+
+// netOrder returns the points 1..n-1 in the order the nets consider them
+// (see NetOrder; Build resolves NetAuto), sorted by their keys on the pool.
+// The keys are distinct: the seeded hash is a bijection on the index. In
+// index order, points sorted along a coordinate or a space-filling curve
+// (data files often are; Vecchia orderings by coordinate are) make each
+// centre start at the edge of the region already covered, and the nets
+// compute 3.4 times the distances of a random order (see
+// docs/BENCHMARKS.md).
+func netOrder(n int, seed uint64, order NetOrder, pool *streamer.Pool, use *usage) []int32 {
+	if n <= 1 {
+		return nil
+	}
+	codes := make([]uint64, n-1)
+	forChunks(pool, use, n-1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			p := int32(i + 1)
+			codes[i] = priority(seed, p)
+			if order == NetBands {
+				codes[i] = uint64(bits.Len32(uint32(p)))<<58 | codes[i]>>6
+			}
+		}
+	})
+	ids, _ := radixOrder(codes, pool, use)
+	forChunks(pool, use, len(ids), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ids[i]++
+		}
+	})
+	return ids
+}
+
 // rootDistances computes d(0, j) for the listed points on the pool.
 func (b *builder) rootDistances(ctx context.Context, ids []int32) ([]float64, error) {
 	data := b.t.m.Data()
@@ -196,7 +250,7 @@ func (b *builder) expand(ctx context.Context, w int, it item) {
 
 // netStep sets up node it.c for its item and makes one net: the points
 // within base^(l-1) of c stay with c (a continuation), the others are
-// covered greedily, in increasing index order, by new children of c at
+// covered greedily, in the build's order, by new children of c at
 // that scale, each taking the uncovered points within the radius that no
 // earlier child took. It returns the items to expand next. With parallel
 // set, the tiles run on the pool (the caller is not a pool task).

@@ -69,9 +69,13 @@ type Options struct {
 	// the Insertion build (which grows its batches 1, 2, 4, ... up to
 	// it); 0 means DefaultBatch.
 	Batch int
-	// Seed sets the insertion MIS's hash priorities: the same seed gives
-	// the same tree for any worker count.
+	// Seed sets the insertion MIS's hash priorities and the order of the
+	// nets (see NetOrder): the same seed gives the same tree for any
+	// worker count.
 	Seed uint64
+	// NetOrder is the order in which the nets consider the points
+	// (NetAuto: NetBands).
+	NetOrder NetOrder
 	// GridConflicts builds the insertion's conflict graph through a grid
 	// (Euclidean metric, up to 4 dimensions, groups of 128 points or more):
 	// only pairs in neighbouring cells are measured; the tree is the same.
@@ -93,6 +97,13 @@ func (o *Options) defaults() error {
 	}
 	if o.Algorithm != Nets && o.Algorithm != Insertion {
 		return metric.BadInput("unknown tree algorithm %d", int(o.Algorithm))
+	}
+	switch o.NetOrder {
+	case NetAuto:
+		o.NetOrder = NetBands
+	case NetBands, NetRandom:
+	default:
+		return metric.BadInput("unknown net order %d", int(o.NetOrder))
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -9,7 +10,7 @@ import (
 	"github.com/pcct/pcct/streamer"
 )
 
-// cover covers the uncovered points u (ascending, at distances ud from the
+// cover covers the uncovered points u (in the build's order, at distances ud from the
 // node c) greedily with centres at radius rr, in batches of NetBatch
 // tentative centres (the first uncovered points): a tentative covered by an
 // earlier accepted centre of its batch is dropped (decided on the small
@@ -128,6 +129,11 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []flo
 	b.dists.Add(int64(len(tent) * len(tent)))
 	sc.taken = grow(sc.taken, len(tent))
 	clear(sc.taken)
+	sc.byID = sc.byID[:0]
+	for i, z := range tent {
+		sc.byID = append(sc.byID, [2]int32{z, int32(i)})
+	}
+	slices.SortFunc(sc.byID, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
 	acc, accD := sc.acc[:0], sc.accD[:0]
 	x := 0
 	for i := range tent {
@@ -137,9 +143,9 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []flo
 			continue
 		}
 		acc, accD = append(acc, tent[i]), append(accD, td[i])
-		// Hits give ids; the tentatives are ascending ids (u is).
+		// Hits give ids: their places in the batch from byID.
 		for ; x < h.Len() && int(h.Query[x]) == i; x++ {
-			if j, ok := slices.BinarySearch(tent, h.Cand[x]); ok && j > i {
+			if j := sc.place(h.Cand[x]); j > i {
 				sc.taken[j] = true
 			}
 		}
@@ -148,9 +154,16 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []flo
 	return acc, accD
 }
 
+// place returns the place in the current batch of tentative centres of
+// point z, one of them (see accept).
+func (sc *buildScratch) place(z int32) int {
+	k, _ := slices.BinarySearchFunc(sc.byID, z, func(e [2]int32, z int32) int { return cmp.Compare(e[0], z) })
+	return int(sc.byID[k][1])
+}
+
 // chunkClaim is what one chunk of the uncovered points gave a batch's
 // accepted centres: the points each took, as runs by centre (centre i's
-// from start[i] to start[i+1], ascending ids) with their distances to it,
+// from start[i] to start[i+1], in u's order) with their distances to it,
 // and, per centre, the farthest of them from the node.
 type chunkClaim struct {
 	hits  metric.Hits

@@ -117,6 +117,9 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 			return nb, rep, err
 		}
 	}
+	if topt.NetOrder == NetAuto && !opt.Predecessor {
+		topt.NetOrder = NetRandom
+	}
 	t, err := Build(ctx, m, topt)
 	if err != nil {
 		return nil, rep, err
@@ -280,6 +283,9 @@ func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOpti
 	}
 	if topt.Pool == nil {
 		topt.Pool = opt.Pool
+	}
+	if topt.NetOrder == NetAuto {
+		topt.NetOrder = NetRandom
 	}
 	t, err := Build(ctx, m, topt)
 	if err != nil {
