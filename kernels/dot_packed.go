@@ -13,7 +13,8 @@ type packedRowsKernel[T Float] func(ap *T, m int, b *T, ldb int, ids *int32, out
 // packedKernels are the outer-product kernels of one ISA and precision:
 // panels of 1, 2, ... vectors of lanes rows each (full[v-1], rows[v-1]),
 // and pack, which transposes lanes rows of A into a panel. scratch holds
-// the packing buffers (*[]T), so that steady-state calls allocate nothing.
+// the drives' scratch (*packScratch[T]), so that steady-state calls
+// allocate nothing.
 type packedKernels[T Float] struct {
 	lanes   int
 	full    []packedKernel[T]
@@ -38,7 +39,8 @@ var (
 // drive packs A in blocks of row panels and sweeps each block's panels
 // over B in blocks that stay in L2, 8 rows per kernel call; with rows, B row
 // j is row rows[j] of b. B rows left over when c is not a multiple of 8 are
-// copied into a zero-padded block of 8 rows, and the last panel of A is
+// copied into a zero-padded block of 8 rows (picked by id, the last id
+// repeated, with rows), and the last panel of A is
 // padded with zero rows (computed, never stored), so every kernel call reads
 // whole panels and whole groups of 8 rows.
 func (k *packedKernels[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int) {
@@ -63,17 +65,23 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 
 	// Scratch: the packed rows of A, the last rows of A padded to L, and
 	// the leftover B rows padded to 8.
-	bufp, buf := k.getScratch(ablock*m + L*m + packedCols*m)
-	defer k.scratch.Put(bufp)
+	sp, buf := k.getScratch(ablock*m + L*m + packedCols*m)
+	defer k.scratch.Put(sp)
 	ap, lastA, lastB := buf[:ablock*m], buf[ablock*m:(ablock+L)*m], buf[(ablock+L)*m:]
-	if cfull < c {
-		clear(lastB[(c-cfull)*m:]) // the padding rows; the others are copied over
+	// The last B rows when c is not a multiple of 8: picked by id, the
+	// last id repeated (its columns are computed, never stored); else
+	// copied into lastB after zero rows.
+	lastIDs := &sp.lastIDs
+	switch {
+	case cfull == c:
+	case rows != nil:
+		for j := range lastIDs {
+			lastIDs[j] = rows[min(cfull+j, c-1)]
+		}
+	default:
+		clear(lastB[(c-cfull)*m:])
 		for j := cfull; j < c; j++ {
-			id := j
-			if rows != nil {
-				id = int(rows[j])
-			}
-			copy(lastB[(j-cfull)*m:(j-cfull+1)*m], b[id*ldb:id*ldb+m])
+			copy(lastB[(j-cfull)*m:(j-cfull+1)*m], b[j*ldb:j*ldb+m])
 		}
 	}
 
@@ -108,6 +116,8 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 				for j := j0; j < jend; j += packedCols {
 					out := &g[(i0+p)*ldg+j]
 					switch {
+					case j >= cfull && rows != nil:
+						kr(pa, m, &b[0], ldb, &lastIDs[0], out, ldg, nr, c-j)
 					case j >= cfull:
 						kf(pa, m, &lastB[0], m, out, ldg, nr, c-j)
 					case rows != nil:
@@ -135,13 +145,22 @@ func panelHeight(rest, maxH, L int) int {
 	return min(maxH, rest)
 }
 
-// getScratch returns a buffer of at least n elements from k.scratch (put it
-// back with k.scratch.Put(bufp)) and its first n elements.
-func (k *packedKernels[T]) getScratch(n int) (*[]T, []T) {
-	bufp, _ := k.scratch.Get().(*[]T)
-	if bufp == nil || cap(*bufp) < n {
-		s := make([]T, n)
-		bufp = &s
+// packScratch is one drive's scratch: the packing buffers and the ids of
+// the last group of B rows.
+type packScratch[T Float] struct {
+	buf     []T
+	lastIDs [packedCols]int32
+}
+
+// getScratch returns a scratch whose buffer holds at least n elements from
+// k.scratch (put it back with k.scratch.Put(sp)) and its first n elements.
+func (k *packedKernels[T]) getScratch(n int) (*packScratch[T], []T) {
+	sp, _ := k.scratch.Get().(*packScratch[T])
+	if sp == nil {
+		sp = new(packScratch[T])
 	}
-	return bufp, (*bufp)[:n]
+	if cap(sp.buf) < n {
+		sp.buf = make([]T, n)
+	}
+	return sp, sp.buf[:n]
 }

@@ -210,6 +210,33 @@ func BenchmarkDotTile32(b *testing.B) {
 	})
 }
 
+// BenchmarkDotTileRows: the tree's tile shape, 16 query rows against c
+// rows of a V picked at random (rows*8 bytes at m = 256: 16 MiB, past L2;
+// the tree's V at 10^6 points is 2 GiB and slower still), c odd so that the
+// last group of 8 rows is partial.
+func BenchmarkDotTileRows(b *testing.B) {
+	const q, m, rows = 16, 256, 8192
+	r := rand.New(rand.NewPCG(5, 6))
+	v := randSlice(r, rows*m, -1, 1)
+	a := randSlice(r, q*m, -1, 1)
+	benchImpls(b, func(b *testing.B) {
+		for _, c := range []int{13, 61, 509} {
+			ids := make([]int32, 64*c)
+			for j := range ids {
+				ids[j] = int32(r.IntN(rows))
+			}
+			g := make([]float64, q*c)
+			b.Run(fmt.Sprintf("q=%d/c=%d/m=%d", q, c, m), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					k := i % 64
+					DotTileRows(g, c, a, m, v, m, ids[k*c:(k+1)*c], q, m)
+				}
+				b.ReportMetric(float64(b.N)*q*float64(c)*m*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	})
+}
+
 // TestDotTilePositionInvariant: a dot product rounds the same wherever it
 // falls in a tile (full register block, edge block, 1x1), so distances do
 // not depend on tile shapes, block sizes or worker counts.
