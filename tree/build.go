@@ -92,6 +92,7 @@ type buildScratch struct {
 	taken  []bool
 	byID   [][2]int32 // accept: the batch's tentatives (id, place) by id
 	acc    []int32
+	accPos []int32 // accept: the accepted centres' places in the batch
 	accD   []float64
 }
 

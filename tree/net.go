@@ -36,9 +36,15 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		for _, z := range acc {
 			sc.owner[z] = z
 		}
-		claims, err := b.claimTiles(ctx, w, acc, u, rad[:len(acc)], parallel)
-		if err != nil {
-			return nil, err
+		var claims []chunkClaim
+		if selfClaims && nt == len(u) && nt <= netChunk {
+			claims = b.claimSelf(w, acc, u)
+		} else {
+			var err error
+			claims, err = b.claimTiles(ctx, w, acc, u, rad[:len(acc)], parallel)
+			if err != nil {
+				return nil, err
+			}
 		}
 		children := b.gather(claims, acc, accD, l, parallel && len(claims) >= gatherChunks)
 		flat := false
@@ -135,6 +141,7 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []flo
 	}
 	slices.SortFunc(sc.byID, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
 	acc, accD := sc.acc[:0], sc.accD[:0]
+	sc.accPos = sc.accPos[:0]
 	x := 0
 	for i := range tent {
 		for ; x < h.Len() && int(h.Query[x]) < i; x++ {
@@ -143,6 +150,7 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []flo
 			continue
 		}
 		acc, accD = append(acc, tent[i]), append(accD, td[i])
+		sc.accPos = append(sc.accPos, int32(i))
 		// Hits give ids: their places in the batch from byID.
 		for ; x < h.Len() && int(h.Query[x]) == i; x++ {
 			if j := sc.place(h.Cand[x]); j > i {
@@ -234,6 +242,52 @@ func (b *builder) claimTiles(ctx context.Context, w int, acc, u []int32, rad []f
 	}
 	b.dists.Add(int64(len(acc) * len(u)))
 	return claims, nil
+}
+
+// selfClaims lets a batch that holds every uncovered point take its claims
+// from its own tile (claimSelf); a variable only so that a test can compare
+// the trees with and without.
+var selfClaims = true
+
+// claimSelf is claimTiles for a batch that holds every uncovered point u
+// (at most netChunk): accept's tile of the batch against itself already
+// has each accepted centre's row against all of u, at the same radius and
+// with the same distance bits, so the claims come from its hits (one
+// chunk), with no tile of their own. At the finer levels most net steps
+// are such batches.
+func (b *builder) claimSelf(w int, acc, u []int32) []chunkClaim {
+	sc := b.ws[w]
+	if len(sc.claims) == 0 {
+		sc.claims = append(sc.claims, chunkClaim{})
+	}
+	cl := &sc.claims[0]
+	owner, dc, h := sc.owner, sc.dc, &sc.self
+	cl.ids, cl.d = cl.ids[:0], cl.d[:0]
+	cl.start, cl.reach = grow(cl.start, len(acc)+1), grow(cl.reach, len(acc))
+	x := 0
+	for i, z := range acc {
+		cl.start[i] = int32(len(cl.ids))
+		row := sc.accPos[i] // the centre's row in the batch's tile
+		for ; x < h.Len() && h.Query[x] < row; x++ {
+		}
+		reach := 0.0
+		for ; x < h.Len() && h.Query[x] == row; x++ {
+			if p := h.Cand[x]; owner[p] < 0 {
+				owner[p] = z
+				cl.ids, cl.d = append(cl.ids, p), append(cl.d, h.Dist[x])
+				reach = max(reach, dc[p])
+			}
+		}
+		cl.reach[i] = reach
+	}
+	cl.start[len(acc)] = int32(len(cl.ids))
+	cl.left = 0
+	for _, p := range u {
+		if owner[p] < 0 {
+			cl.left++
+		}
+	}
+	return sc.claims[:1]
 }
 
 // gatherChunks is the number of chunks from which a parallel net step

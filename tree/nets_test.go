@@ -111,3 +111,36 @@ func TestNetOrderSortedInput(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfClaims: a batch holding every uncovered point takes its claims
+// from its own tile; the tree is the one claimTiles makes, with fewer
+// distances, for every data set and both net orders.
+func TestSelfClaims(t *testing.T) {
+	defer func(v bool) { selfClaims = v }(selfClaims)
+	for _, c := range treeCases(t, 300, 2) {
+		for _, ord := range []NetOrder{NetBands, NetRandom} {
+			selfClaims = false
+			want := buildOrFail(t, c.m, Options{Workers: 2, NetOrder: ord})
+			selfClaims = true
+			got := buildOrFail(t, c.m, Options{Workers: 2, NetOrder: ord})
+			if err := sameTree(got, want); err != nil {
+				t.Fatalf("%s, order %d: %v", c.name, ord, err)
+			}
+			if got.Stats.Distances > want.Stats.Distances {
+				t.Fatalf("%s, order %d: %d distances, %d without", c.name, ord, got.Stats.Distances, want.Stats.Distances)
+			}
+		}
+	}
+	c := treeCases(t, 3000, 2)[0]
+	selfClaims = false
+	want := buildOrFail(t, c.m, Options{})
+	selfClaims = true
+	got := buildOrFail(t, c.m, Options{})
+	if err := sameTree(got, want); err != nil {
+		t.Fatalf("%s, n = 3000: %v", c.name, err)
+	}
+	if !(got.Stats.Distances < want.Stats.Distances) {
+		t.Fatalf("%s, n = 3000: %d distances, %d without", c.name, got.Stats.Distances, want.Stats.Distances)
+	}
+	t.Logf("%s, n = 3000: %d distances, %d without", c.name, got.Stats.Distances, want.Stats.Distances)
+}
