@@ -93,6 +93,9 @@ type buildScratch struct {
 	byID   [][2]int32 // accept: the batch's tentatives (id, place) by id
 	acc    []int32
 	accPos []int32 // accept: the accepted centres' places in the batch
+	kids   []child // gather's result
+	at     []int   // gather: the children's parts of its blocks
+	items  []item  // cover's result
 	accD   []float64
 }
 

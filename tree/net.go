@@ -25,7 +25,8 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		pool = b.pool
 	}
 	rad := sc.prepare(b.t.N(), b.opt.NetBatch, u, ud, rr, pool, &b.use)
-	var out []item
+	out := sc.items[:0]
+	defer func() { sc.items = out[:0] }()
 	accepted, covered := 0, 0 // by the first centres, for the flat test
 	for len(u) > 0 {
 		if ctx.Err() != nil {
@@ -46,7 +47,7 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 				return nil, err
 			}
 		}
-		children := b.gather(claims, acc, accD, l, parallel && len(claims) >= gatherChunks)
+		children := b.gather(w, claims, acc, accD, l, parallel && len(claims) >= gatherChunks)
 		flat := false
 		left := len(u) // the points of u that no centre up to the current one took
 		for i, z := range acc {
@@ -111,16 +112,29 @@ func (sc *buildScratch) prepare(n, batch int, u []int32, ud []float64, rr float6
 	if len(sc.dc) < n {
 		sc.dc = make([]float64, n)
 	}
-	forChunks(pool, use, len(u), func(lo, hi int) {
-		for j, p := range u[lo:hi] {
-			sc.dc[p] = ud[lo+j] // distances to the node by id, for the children's reach
+	// The distances to the node by id, for the children's reach (serially
+	// without a closure: most steps are small, and run on one worker).
+	if pool == nil {
+		for j, p := range u {
+			sc.dc[p] = ud[j]
 		}
-	})
+	} else {
+		sc.byIDPar(pool, use, u, ud)
+	}
 	sc.rad = grow(sc.rad, batch)
 	for k := range sc.rad {
 		sc.rad[k] = rr
 	}
 	return sc.rad
+}
+
+// byIDPar is prepare's distances by id on the pool.
+func (sc *buildScratch) byIDPar(pool *streamer.Pool, use *usage, u []int32, ud []float64) {
+	forChunks(pool, use, len(u), func(lo, hi int) {
+		for j, p := range u[lo:hi] {
+			sc.dc[p] = ud[lo+j]
+		}
+	})
 }
 
 // accept returns the tentative centres (at distances td from the node) that
@@ -304,19 +318,27 @@ type child struct {
 
 // gather assembles each accepted centre's item from the chunks' claims
 // (accD: the centres' distances to the node; l: the node's level), on the
-// pool when parallel.
-func (b *builder) gather(claims []chunkClaim, acc []int32, accD []float64, l int32, parallel bool) []child {
-	out := make([]child, len(acc))
-	var pool *streamer.Pool
-	if parallel {
-		pool = b.pool
-	}
-	forTasks(pool, &b.use, len(acc), func(i int) {
+// pool when parallel. The result is worker w's scratch, valid until its
+// next gather.
+func (b *builder) gather(w int, claims []chunkClaim, acc []int32, accD []float64, l int32, parallel bool) []child {
+	sc := b.ws[w]
+	out := grow(sc.kids, len(acc))
+	sc.kids = out
+	// One block of ids and one of distances for all the children, each
+	// child's a full slice of its own part (cap = len).
+	at := grow(sc.at, len(acc)+1)
+	sc.at = at
+	at[0] = 0
+	for i := range acc {
 		n := 0
 		for k := range claims {
 			n += int(claims[k].start[i+1] - claims[k].start[i])
 		}
-		ch := child{item: item{c: acc[i], cap: l, s: make([]int32, 0, n), d: make([]float64, 0, n)}, reach: accD[i]}
+		at[i+1] = at[i] + n
+	}
+	ids, ds := make([]int32, at[len(acc)]), make([]float64, at[len(acc)])
+	one := func(i int) {
+		ch := child{item: item{c: acc[i], cap: l, s: ids[at[i]:at[i]:at[i+1]], d: ds[at[i]:at[i]:at[i+1]]}, reach: accD[i]}
 		for k := range claims {
 			cl := &claims[k]
 			a, e := cl.start[i], cl.start[i+1]
@@ -324,7 +346,14 @@ func (b *builder) gather(claims []chunkClaim, acc []int32, accD []float64, l int
 			ch.reach = max(ch.reach, cl.reach[i])
 		}
 		out[i] = ch
-	})
+	}
+	if parallel {
+		forTasks(b.pool, &b.use, len(acc), one)
+	} else {
+		for i := range acc {
+			one(i)
+		}
+	}
 	return out
 }
 
@@ -376,11 +405,18 @@ func (b *builder) split(w int, it item, rr float64, par bool) (keep []int32, kee
 		sc.u, sc.ud = u, ud
 		return it.s[:nk], it.d[:nk], u, ud
 	}
-	n, parts := len(it.s), partCount(b.pool, len(it.s))
+	return b.splitPar(sc, it.s, it.d, rr)
+}
+
+// splitPar is split's parallel path, for the item's points is at distances
+// id (its own function, so that the closures' captures leave the serial
+// path free of allocations).
+func (b *builder) splitPar(sc *buildScratch, is []int32, id []float64, rr float64) (keep []int32, keepD []float64, u []int32, ud []float64) {
+	n, parts := len(is), partCount(b.pool, len(is))
 	kept := make([]int, parts+1) // kept[k+1]: range k's points within rr
 	forParts(b.pool, &b.use, n, func(k, lo, hi int) {
 		c := 0
-		for _, d := range it.d[lo:hi] {
+		for _, d := range id[lo:hi] {
 			if d <= rr {
 				c++
 			}
@@ -396,11 +432,11 @@ func (b *builder) split(w int, it item, rr float64, par bool) (keep []int32, kee
 	forParts(b.pool, &b.use, n, func(k, lo, hi int) {
 		a, o := kept[k], lo-kept[k] // next slots in keep and in u
 		for j := lo; j < hi; j++ {
-			if it.d[j] <= rr {
-				keep[a], keepD[a] = it.s[j], it.d[j]
+			if id[j] <= rr {
+				keep[a], keepD[a] = is[j], id[j]
 				a++
 			} else {
-				u[o], ud[o] = it.s[j], it.d[j]
+				u[o], ud[o] = is[j], id[j]
 				o++
 			}
 		}
