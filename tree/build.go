@@ -197,8 +197,10 @@ const (
 )
 
 // netOrder returns the points 1..n-1 in the order the nets consider them
-// (see NetOrder; Build resolves NetAuto), sorted by their keys on the pool.
-// The keys are distinct: the seeded hash is a bijection on the index. In
+// (see NetOrder; Build resolves NetAuto), sorted by their keys on the pool:
+// 32 bits (the band in the top 5 for NetBands) of the seeded hash, which
+// sort in 4 radix passes instead of 8; the rare equal keys keep index
+// order (the sort is stable), so the order is still fixed by the seed. In
 // index order, points sorted along a coordinate or a space-filling curve
 // (data files often are; Vecchia orderings by coordinate are) make each
 // centre start at the edge of the region already covered, and the nets
@@ -212,9 +214,11 @@ func netOrder(n int, seed uint64, order NetOrder, pool *streamer.Pool, use *usag
 	forChunks(pool, use, n-1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			p := int32(i + 1)
-			codes[i] = priority(seed, p)
+			h := priority(seed, p)
 			if order == NetBands {
-				codes[i] = uint64(bits.Len32(uint32(p)))<<58 | codes[i]>>6
+				codes[i] = uint64(bits.Len32(uint32(p)))<<27 | h>>37
+			} else {
+				codes[i] = h >> 32
 			}
 		}
 	})

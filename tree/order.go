@@ -99,10 +99,13 @@ const radixDigit = 11
 func radixOrder(codes []uint64, pool *streamer.Pool, use *usage) ([]int32, []uint64) {
 	const digits = 1 << radixDigit
 	n := len(codes)
-	ids, keys := make([]int32, n), slices.Clone(codes)
-	for i := range ids {
-		ids[i] = int32(i)
-	}
+	ids, keys := make([]int32, n), make([]uint64, n)
+	forChunks(pool, use, n, func(lo, hi int) { // fresh pages: first touched on the pool
+		for i := lo; i < hi; i++ {
+			ids[i] = int32(i)
+		}
+		copy(keys[lo:hi], codes[lo:hi])
+	})
 	ids2, keys2 := make([]int32, n), make([]uint64, n)
 	parts := partCount(pool, n)
 	count := make([][digits]int, parts) // by range
