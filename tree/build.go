@@ -49,7 +49,12 @@ type item struct {
 
 // bigItem is the subtree size above which an item's net steps run their
 // tiles on the whole pool; smaller items are expanded whole, one per task.
-const bigItem = 2048
+// (The steps of big items run one after another, their serial parts on the
+// caller: at 10^6 points 8192 halves that serial time against 2048, 0.10
+// against 0.19 s, and the build's projected speed-up on 16 workers goes
+// from 10x to 11.3-12x; the tree is the same. A variable so that tests can
+// lower it.)
+var bigItem = 8192
 
 // flatProbe, flatCover and flatMin: when a net step's first flatProbe
 // centres cover fewer than flatCover other points each on average and more

@@ -248,12 +248,15 @@ func TestTreeSmall(t *testing.T) {
 }
 
 // TestTreeLarge exercises the build's parallel net steps (subtrees above
-// bigItem points) and the query groups at a size where the tree prunes:
-// the tree is sound, the same for 1 and 4 workers, and exact.
+// bigItem points, lowered to 2048 here) and the query groups at a size
+// where the tree prunes: the tree is sound, the same for 1 and 4 workers,
+// and exact.
 func TestTreeLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large")
 	}
+	defer func(v int) { bigItem = v }(bigItem)
+	bigItem = 2048
 	const n, d = 6000, 2
 	x := uniformPoints(n, d, 12)
 	m, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 2})

@@ -99,12 +99,12 @@ func TestParallelPaths(t *testing.T) {
 	}
 	for _, m := range []metric.Metric{r, e} {
 		want := run(m, 1)
-		sizes := []*int{&bigSplit, &gatherChunks, &partSize, &kdTask, &kdPoolCut}
+		sizes := []*int{&bigItem, &bigSplit, &gatherChunks, &partSize, &kdTask, &kdPoolCut}
 		saved := make([]int, len(sizes))
 		for i, p := range sizes {
 			saved[i] = *p
 		}
-		bigSplit, gatherChunks, partSize, kdTask, kdPoolCut = 256, 2, 64, 128, 1000
+		bigItem, bigSplit, gatherChunks, partSize, kdTask, kdPoolCut = 512, 256, 2, 64, 128, 1000
 		var kd1 *KDTree
 		for _, w := range []int{1, 4} {
 			got := run(m, w)
