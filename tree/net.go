@@ -196,6 +196,42 @@ type chunkClaim struct {
 	left  int // the chunk's points that no centre has taken
 }
 
+// fill records in cl what the hits h give the accepted centres acc: centre
+// i's hits are h's row rows[i] (rows ascending; nil: row i), and each
+// point among them that no earlier centre took (owner < 0) becomes its,
+// with the farthest of its points from the node (dc) as its reach. Then
+// cl.left counts the points of pts (the chunk's) that no centre took.
+func (cl *chunkClaim) fill(h *metric.Hits, acc, rows []int32, owner []int32, dc []float64, pts []int32) {
+	cl.ids, cl.d = cl.ids[:0], cl.d[:0]
+	cl.start, cl.reach = grow(cl.start, len(acc)+1), grow(cl.reach, len(acc))
+	x := 0
+	for i, z := range acc {
+		cl.start[i] = int32(len(cl.ids))
+		row := int32(i)
+		if rows != nil {
+			row = rows[i]
+		}
+		for ; x < h.Len() && h.Query[x] < row; x++ {
+		}
+		reach := 0.0
+		for ; x < h.Len() && h.Query[x] == row; x++ {
+			if p := h.Cand[x]; owner[p] < 0 {
+				owner[p] = z
+				cl.ids, cl.d = append(cl.ids, p), append(cl.d, h.Dist[x])
+				reach = max(reach, dc[p])
+			}
+		}
+		cl.reach[i] = reach
+	}
+	cl.start[len(acc)] = int32(len(cl.ids))
+	cl.left = 0
+	for _, p := range pts {
+		if owner[p] < 0 {
+			cl.left++
+		}
+	}
+}
+
 // claimTiles tiles the accepted centres acc (each already its own owner)
 // against the uncovered points u through the metric's fused Within, in
 // chunks of netChunk candidates (on the pool when parallel), and in each
@@ -220,28 +256,7 @@ func (b *builder) claimTiles(ctx context.Context, w int, acc, u []int32, rad []f
 		h.Reset()
 		b.t.m.Within(b.ws[tw].w, data, metric.List(acc), data, metric.List(u[lo:hi]), rad, h)
 		b.tiles.Add(int64(time.Since(t0)))
-		cl.ids, cl.d = cl.ids[:0], cl.d[:0]
-		cl.start, cl.reach = grow(cl.start, len(acc)+1), grow(cl.reach, len(acc))
-		x := 0
-		for i, z := range acc {
-			cl.start[i] = int32(len(cl.ids))
-			reach := 0.0
-			for ; x < h.Len() && int(h.Query[x]) == i; x++ {
-				if p := h.Cand[x]; owner[p] < 0 {
-					owner[p] = z
-					cl.ids, cl.d = append(cl.ids, p), append(cl.d, h.Dist[x])
-					reach = max(reach, dc[p])
-				}
-			}
-			cl.reach[i] = reach
-		}
-		cl.start[len(acc)] = int32(len(cl.ids))
-		cl.left = 0
-		for _, p := range u[lo:hi] {
-			if owner[p] < 0 {
-				cl.left++
-			}
-		}
+		cl.fill(h, acc, nil, owner, dc, u[lo:hi])
 	}
 	if parallel {
 		st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
@@ -274,33 +289,7 @@ func (b *builder) claimSelf(w int, acc, u []int32) []chunkClaim {
 	if len(sc.claims) == 0 {
 		sc.claims = append(sc.claims, chunkClaim{})
 	}
-	cl := &sc.claims[0]
-	owner, dc, h := sc.owner, sc.dc, &sc.self
-	cl.ids, cl.d = cl.ids[:0], cl.d[:0]
-	cl.start, cl.reach = grow(cl.start, len(acc)+1), grow(cl.reach, len(acc))
-	x := 0
-	for i, z := range acc {
-		cl.start[i] = int32(len(cl.ids))
-		row := sc.accPos[i] // the centre's row in the batch's tile
-		for ; x < h.Len() && h.Query[x] < row; x++ {
-		}
-		reach := 0.0
-		for ; x < h.Len() && h.Query[x] == row; x++ {
-			if p := h.Cand[x]; owner[p] < 0 {
-				owner[p] = z
-				cl.ids, cl.d = append(cl.ids, p), append(cl.d, h.Dist[x])
-				reach = max(reach, dc[p])
-			}
-		}
-		cl.reach[i] = reach
-	}
-	cl.start[len(acc)] = int32(len(cl.ids))
-	cl.left = 0
-	for _, p := range u {
-		if owner[p] < 0 {
-			cl.left++
-		}
-	}
+	sc.claims[0].fill(&sc.self, acc, sc.accPos, sc.owner, sc.dc, u)
 	return sc.claims[:1]
 }
 
