@@ -265,7 +265,8 @@ func (b *builder) expand(ctx context.Context, w int, it item) {
 // within base^(l-1) of c stay with c (a continuation), the others are
 // covered greedily, in the build's order, by new children of c at
 // that scale, each taking the uncovered points within the radius that no
-// earlier child took. It returns the items to expand next. With parallel
+// earlier child took. It returns the items to expand next (worker w's
+// scratch: the caller copies them before w's next step). With parallel
 // set, the tiles run on the pool (the caller is not a pool task).
 func (b *builder) netStep(ctx context.Context, w int, it item, parallel bool) ([]item, error) {
 	t := b.t

@@ -10,14 +10,16 @@ import (
 	"github.com/pcct/pcct/streamer"
 )
 
-// cover covers the uncovered points u (in the build's order, at distances ud from the
-// node c) greedily with centres at radius rr, in batches of NetBatch
-// tentative centres (the first uncovered points): a tentative covered by an
-// earlier accepted centre of its batch is dropped (decided on the small
-// tile of the batch against itself), and only the accepted ones are tiled
-// against all uncovered points, each taking those within rr that no
-// earlier centre took (see claimTiles). With parallel set, the tiles and
-// the children's assembly run on the pool.
+// cover covers the uncovered points u (in the build's order, at distances
+// ud from the node c) greedily with centres at radius rr, in batches of
+// NetBatch tentative centres (the first uncovered points): a tentative
+// covered by an earlier accepted centre of its batch is dropped (decided on
+// the small tile of the batch against itself), and only the accepted ones
+// are tiled against all uncovered points, each taking those within rr that
+// no earlier centre took (see claimTiles; when the batch holds them all,
+// its own tile serves: claimSelf). With parallel set, the tiles and the
+// children's assembly run on the pool. The items it returns are worker w's
+// scratch, valid until its next cover.
 func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []float64, rr float64, l int32, parallel bool) ([]item, error) {
 	sc := b.ws[w]
 	var pool *streamer.Pool
