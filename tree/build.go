@@ -35,10 +35,10 @@ type BuildStats struct {
 }
 
 // item is a node still to be expanded: centre c and the other points of its
-// subtree s (in the build's order, see NetOrder) at distances d from c. cont marks the
-// continuation of a node that already has its level and radius (its points
-// within the last net step's radius); cap is the level its children must
-// stay below.
+// subtree s (in the build's order, see NetOrder) at distances d from c.
+// cont marks the continuation of a node that already has its level and
+// radius (its points within the last net step's radius); cap is the level
+// its children must stay below.
 type item struct {
 	c    int32
 	s    []int32
@@ -108,8 +108,9 @@ type buildScratch struct {
 // node's children come from greedy nets in the build's order of the points
 // (opt.NetOrder, seeded by opt.Seed): a lexicographically first maximal
 // independent set, in that order, of the points farther than the next
-// level's radius, so the tree is the same for every worker count. Independent subtrees are expanded in parallel; large ones run each
-// net step's tiles on the pool. When ctx is done Build returns ctx.Err().
+// level's radius, so the tree is the same for every worker count.
+// Independent subtrees are expanded in parallel; large ones run each net
+// step's tiles on the pool. When ctx is done Build returns ctx.Err().
 func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
@@ -204,7 +205,7 @@ const (
 // netOrder returns the points 1..n-1 in the order the nets consider them
 // (see NetOrder; Build resolves NetAuto), sorted by their keys on the pool:
 // 32 bits (the band in the top 5 for NetBands) of the seeded hash, which
-// sort in 4 radix passes instead of 8; the rare equal keys keep index
+// sort in 3 radix passes instead of 6; the rare equal keys keep index
 // order (the sort is stable), so the order is still fixed by the seed. In
 // index order, points sorted along a coordinate or a space-filling curve
 // (data files often are; Vecchia orderings by coordinate are) make each

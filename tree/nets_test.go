@@ -144,3 +144,44 @@ func TestSelfClaims(t *testing.T) {
 	}
 	t.Logf("%s, n = 3000: %d distances, %d without", c.name, got.Stats.Distances, want.Stats.Distances)
 }
+
+// TestSearchNetOrder: the searches build in NetRandom order for jobs
+// without predecessors and in NetBands order for the predecessor job, and
+// keep an order the caller sets.
+func TestSearchNetOrder(t *testing.T) {
+	const n = 2000
+	x := uniformPoints(n, 2, 21)
+	m, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 64, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dists := map[NetOrder]int64{}
+	for _, ord := range []NetOrder{NetBands, NetRandom} {
+		dists[ord] = buildOrFail(t, m, Options{NetOrder: ord}).Stats.Distances
+	}
+	if dists[NetBands] == dists[NetRandom] {
+		t.Fatal("the two orders build with the same distances: the test cannot tell them apart")
+	}
+	qs, err := m.Embed(context.Background(), uniformPoints(50, 2, 22), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pred, queries bool
+		set, want     NetOrder
+	}{{true, false, NetAuto, NetBands}, {false, false, NetAuto, NetRandom}, {false, true, NetAuto, NetRandom}, {false, false, NetBands, NetBands}, {true, false, NetRandom, NetRandom}} {
+		opt := KNNOptions{K: 5, Predecessor: c.pred}
+		var rep Report
+		if c.queries {
+			_, rep, err = KNNSearch(context.Background(), m, qs, opt, SearchTree, Options{NetOrder: c.set})
+		} else {
+			_, rep, err = AllKNNSearch(context.Background(), m, opt, SearchTree, Options{NetOrder: c.set})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Build.Distances != dists[c.want] {
+			t.Fatalf("%+v: %d build distances, want %d (order %d)", c, rep.Build.Distances, dists[c.want], c.want)
+		}
+	}
+}
