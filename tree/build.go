@@ -216,25 +216,20 @@ func netOrder(n int, seed uint64, order NetOrder, pool *streamer.Pool, use *usag
 	if n <= 1 {
 		return nil
 	}
-	codes := make([]uint64, n-1)
-	forChunks(pool, use, n-1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			p := int32(i + 1)
-			h := priority(seed, p)
+	// Point 0, the root, has the key 0: first, being the lowest index.
+	codes := make([]uint64, n)
+	forChunks(pool, use, n, func(lo, hi int) {
+		for p := max(lo, 1); p < hi; p++ {
+			h := priority(seed, int32(p))
 			if order == NetBands {
-				codes[i] = uint64(bits.Len32(uint32(p)))<<27 | h>>37
+				codes[p] = uint64(bits.Len32(uint32(p)))<<27 | h>>37
 			} else {
-				codes[i] = h >> 32
+				codes[p] = h >> 32
 			}
 		}
 	})
 	ids, _ := radixOrder(codes, pool, use)
-	forChunks(pool, use, len(ids), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ids[i]++
-		}
-	})
-	return ids
+	return ids[1:]
 }
 
 // rootDistances computes d(0, j) for the listed points on the pool.

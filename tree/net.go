@@ -117,11 +117,9 @@ func (sc *buildScratch) prepare(n, batch int, u []int32, ud []float64, rr float6
 	// The distances to the node by id, for the children's reach (serially
 	// without a closure: most steps are small, and run on one worker).
 	if pool == nil {
-		for j, p := range u {
-			sc.dc[p] = ud[j]
-		}
+		scatter(sc.dc, u, ud)
 	} else {
-		sc.byIDPar(pool, use, u, ud)
+		forChunks(pool, use, len(u), func(lo, hi int) { scatter(sc.dc, u[lo:hi], ud[lo:hi]) })
 	}
 	sc.rad = grow(sc.rad, batch)
 	for k := range sc.rad {
@@ -130,13 +128,11 @@ func (sc *buildScratch) prepare(n, batch int, u []int32, ud []float64, rr float6
 	return sc.rad
 }
 
-// byIDPar is prepare's distances by id on the pool.
-func (sc *buildScratch) byIDPar(pool *streamer.Pool, use *usage, u []int32, ud []float64) {
-	forChunks(pool, use, len(u), func(lo, hi int) {
-		for j, p := range u[lo:hi] {
-			sc.dc[p] = ud[lo+j]
-		}
-	})
+// scatter sets dst[ids[j]] = v[j].
+func scatter(dst []float64, ids []int32, v []float64) {
+	for j, p := range ids {
+		dst[p] = v[j]
+	}
 }
 
 // accept returns the tentative centres (at distances td from the node) that
@@ -327,25 +323,43 @@ func (b *builder) gather(w int, claims []chunkClaim, acc []int32, accD []float64
 		}
 		at[i+1] = at[i] + n
 	}
-	ids, ds := make([]int32, at[len(acc)]), make([]float64, at[len(acc)])
-	one := func(i int) {
-		ch := child{item: item{c: acc[i], cap: l, s: ids[at[i]:at[i]:at[i+1]], d: ds[at[i]:at[i]:at[i+1]]}, reach: accD[i]}
-		for k := range claims {
-			cl := &claims[k]
-			a, e := cl.start[i], cl.start[i+1]
-			ch.s, ch.d = append(ch.s, cl.ids[a:e]...), append(ch.d, cl.d[a:e]...)
-			ch.reach = max(ch.reach, cl.reach[i])
-		}
-		out[i] = ch
-	}
+	p := childParts{out: out, ids: make([]int32, at[len(acc)]), ds: make([]float64, at[len(acc)]), at: at,
+		claims: claims, acc: acc, accD: accD, l: l}
 	if parallel {
-		forTasks(b.pool, &b.use, len(acc), one)
+		forTasks(b.pool, &b.use, len(acc), p.fill)
 	} else {
 		for i := range acc {
-			one(i)
+			p.fill(i)
 		}
 	}
 	return out
+}
+
+// childParts is what gather assembles the children from and into (a value
+// whose method serves as the pool's task, so that the serial path makes no
+// closure).
+type childParts struct {
+	out    []child
+	ids    []int32
+	ds     []float64
+	at     []int // child i's part of ids and ds: at[i] to at[i+1]
+	claims []chunkClaim
+	acc    []int32
+	accD   []float64
+	l      int32
+}
+
+// fill assembles child i from the claims' runs into its part.
+func (p childParts) fill(i int) {
+	a, e := p.at[i], p.at[i+1]
+	ch := child{item: item{c: p.acc[i], cap: p.l, s: p.ids[a:a:e], d: p.ds[a:a:e]}, reach: p.accD[i]}
+	for k := range p.claims {
+		cl := &p.claims[k]
+		lo, hi := cl.start[i], cl.start[i+1]
+		ch.s, ch.d = append(ch.s, cl.ids[lo:hi]...), append(ch.d, cl.d[lo:hi]...)
+		ch.reach = max(ch.reach, cl.reach[i])
+	}
+	p.out[i] = ch
 }
 
 // bigSplit is the item size from which a parallel net step also finds its
