@@ -324,15 +324,22 @@ func (t *Tree) finish(children [][]int32, pool *streamer.Pool, use *usage) {
 	t.index(pool, use)
 }
 
-// index computes, from the children, the children's reaches and lowest
-// indices by position, the depth-first preorder and the depth. Each child
-// of the root has its subtree ordered by one task.
+// index computes, from the children, the queries' records (spans by node,
+// kids by position in child), the depth-first preorder and the depth. Each
+// child of the root has its subtree ordered by one task.
 func (t *Tree) index(pool *streamer.Pool, use *usage) {
-	t.childReach, t.childLo = make([]float64, len(t.child)), make([]int32, len(t.child))
+	n := t.N()
+	t.spans, t.kids = make([]span, n+1), make([]kid, len(t.child))
+	forChunks(pool, use, n, func(lo, hi int) {
+		for z := lo; z < hi; z++ {
+			t.spans[z] = span{radius: t.radius[z], lo: t.minDesc[z], k0: t.childOff[z]}
+		}
+	})
+	t.spans[n] = span{k0: t.childOff[n]}
 	forChunks(pool, use, len(t.child), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			x := t.child[k]
-			t.childReach[k], t.childLo[k] = t.reach[x], min(x, t.minDesc[x])
+			t.kids[k] = kid{reach: t.reach[x], id: x, lo: min(x, t.minDesc[x])}
 		}
 	})
 	top := t.Children(int(t.root))

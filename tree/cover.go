@@ -32,14 +32,32 @@ type Tree struct {
 	minDesc  []int32   // lowest descendant index (noDesc for a leaf)
 	childOff []int32   // children of z: child[childOff[z]:childOff[z+1]]
 	child    []int32
-	// By position in child, for the queries' scans: each child's reach and
-	// the lowest index among it and its descendants.
-	childReach []float64
-	childLo    []int32
-	order      []int32 // depth-first preorder: subtrees are contiguous
-	depth      int     // nodes on the longest root-to-leaf path
+	// What the queries' scans read, in records of 16 bytes so that one
+	// cache line serves each node and each child (the tree's other arrays,
+	// indexed by point, cost a miss each at a million points).
+	spans []span // by node, and one more that closes the last node's children
+	kids  []kid  // by position in child
+	order []int32 // depth-first preorder: subtrees are contiguous
+	depth int     // nodes on the longest root-to-leaf path
 
 	Stats BuildStats
+}
+
+// span is a node as the queries' scans read it: its radius, its lowest
+// descendant index (minDesc) and the position of its first child (childOff;
+// the next node's span closes its children).
+type span struct {
+	radius float64
+	lo     int32
+	k0     int32
+}
+
+// kid is a child as the queries' scans read it, by its position in child:
+// the child, its reach and the lowest index among it and its descendants.
+type kid struct {
+	reach float64
+	id    int32
+	lo    int32
 }
 
 // leafLevel is the level of a node without children; noDesc its minDesc;

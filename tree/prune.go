@@ -76,23 +76,23 @@ func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64)
 	all := pm[(nq-1)*n : nq*n] // the minima over the whole block
 	qmin := qw.qDesc[nq-1]
 	for j, z := range c {
-		m, rz := all[j], t.radius[z]+t.slack
+		sp := t.spans[z]
+		m, rz := all[j], sp.radius+t.slack
 		if !(m <= rz) {
 			continue // no query of the block can use z
 		}
-		if lo := t.minDesc[z]; g.pred && lo >= qmin && !qw.takes(pm, n, j, lo, rz) {
+		if g.pred && sp.lo >= qmin && !qw.takes(pm, n, j, sp.lo, rz) {
 			continue
 		}
-		k0, k1 := t.childOff[z], t.childOff[z+1]
-		for k := k0; k < k1; k++ {
-			r := t.childReach[k] + t.slack
+		for _, x := range t.kids[sp.k0:t.spans[z+1].k0] {
+			r := x.reach + t.slack
 			if !(m <= r) {
 				continue // no query of the block can use x
 			}
-			if lo := t.childLo[k]; g.pred && lo >= qmin && !qw.takes(pm, n, j, lo, r) {
+			if g.pred && x.lo >= qmin && !qw.takes(pm, n, j, x.lo, r) {
 				continue
 			}
-			qw.front = append(qw.front, t.child[k])
+			qw.front = append(qw.front, x.id)
 		}
 	}
 }

@@ -463,7 +463,7 @@ func (t *Tree) firstLeaves(qw *queryWorker, qs *metric.Set, g *group, best *kern
 	}
 	for _, z := range t.Children(int(t.root)) {
 		switch {
-		case t.childOff[z+1] > t.childOff[z] && (!g.pred || t.minDesc[z] < g.maxQ || z < g.maxQ):
+		case t.spans[z+1].k0 > t.spans[z].k0 && (!g.pred || t.spans[z].lo < g.maxQ || z < g.maxQ):
 			qw.inner = append(qw.inner, z)
 		case !qw.skip(g, z) && (!g.pred || z < g.maxQ):
 			qw.leaves = append(qw.leaves, z)
@@ -521,7 +521,8 @@ func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 	for len(qw.front) > 0 {
 		qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
 		for _, z := range qw.front {
-			hasDesc := t.childOff[z+1] > t.childOff[z] && (!g.pred || t.minDesc[z] < g.maxQ)
+			sp := t.spans[z : z+2]
+			hasDesc := sp[1].k0 > sp[0].k0 && (!g.pred || sp[0].lo < g.maxQ)
 			switch {
 			case hasDesc:
 				qw.inner = append(qw.inner, z)

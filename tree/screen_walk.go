@@ -212,8 +212,8 @@ func (t *Tree) tileNearest(qw *queryWorker, dst []float64, ldd int, qs *metric.S
 	rmax := 0.0
 	for _, z := range c {
 		rmax = max(rmax, t.radius[z])
-		for k := t.childOff[z]; k < t.childOff[z+1]; k++ {
-			rmax = max(rmax, t.childReach[k])
+		for _, x := range t.kids[t.childOff[z]:t.childOff[z+1]] {
+			rmax = max(rmax, x.reach)
 		}
 	}
 	sb := &qw.scr
