@@ -35,8 +35,8 @@ type Tree struct {
 	// What the queries' scans read, in records of 16 bytes so that one
 	// cache line serves each node and each child (the tree's other arrays,
 	// indexed by point, cost a miss each at a million points).
-	spans []span // by node, and one more that closes the last node's children
-	kids  []kid  // by position in child
+	spans []span  // by node, and one more that closes the last node's children
+	kids  []kid   // by position in child
 	order []int32 // depth-first preorder: subtrees are contiguous
 	depth int     // nodes on the longest root-to-leaf path
 
