@@ -4,6 +4,7 @@ package dataio
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/csv"
 	"errors"
@@ -20,8 +21,10 @@ import (
 )
 
 // ReadPoints reads an n x d matrix of coordinates from a .npy file (any
-// numeric dtype, C or Fortran order; a 1-D array is n x 1) or a .csv file
-// (one point per line, an optional non-numeric header line). It returns the
+// numeric dtype, C or Fortran order; a 1-D array is n x 1) or a text file
+// (.csv, .txt, .tsv, .dat: one point per line, its values separated by
+// commas or by spaces and tabs, an optional non-numeric header line, #
+// comments). It returns the
 // row-major values. Empty files, ragged rows, non-numbers and NaN/Inf values
 // are errors naming the place.
 func ReadPoints(path string) (x []float64, n, d int, err error) {
@@ -37,10 +40,10 @@ func ReadPoints(path string) (x []float64, n, d int, err error) {
 			size = st.Size()
 		}
 		x, n, d, err = readNpy(f, size)
-	case ".csv", ".txt":
-		x, n, d, err = readCSV(f)
+	case ".csv", ".txt", ".tsv", ".dat":
+		x, n, d, err = readText(f)
 	default:
-		return nil, 0, 0, fmt.Errorf("%s: unknown file type %q (want .npy or .csv)", path, filepath.Ext(path))
+		return nil, 0, 0, fmt.Errorf("%s: unknown file type %q (want .npy, or text: .csv, .txt, .tsv or .dat)", path, filepath.Ext(path))
 	}
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
@@ -171,14 +174,49 @@ func numericKind(k reflect.Kind) bool {
 	return false
 }
 
+// readText reads a text matrix, one point per line, in either form that
+// tools write: comma-separated values (when the first line that is not
+// blank or a # comment holds a comma: CSV rules, quotes allowed), or values
+// separated by spaces or tabs (numpy's savetxt, R's write.table, .tsv).
+func readText(r io.Reader) ([]float64, int, int, error) {
+	br := bufio.NewReaderSize(r, textPeek)
+	if commaSeparated(br) {
+		return readCSV(br)
+	}
+	return readFields(br)
+}
+
+// textPeek is how much of a text file commaSeparated may look at.
+const textPeek = 64 << 10
+
+// commaSeparated reports whether the first data line (not blank, not a #
+// comment) in the start of br holds a comma (a line longer than textPeek
+// is judged by its start); a start with no data line is taken as
+// comma-separated.
+func commaSeparated(br *bufio.Reader) bool {
+	head, _ := br.Peek(textPeek)
+	for len(head) > 0 {
+		line := head
+		if k := bytes.IndexByte(head, '\n'); k >= 0 {
+			line, head = head[:k], head[k+1:]
+		} else {
+			head = nil
+		}
+		t := bytes.TrimSpace(line)
+		if len(t) == 0 || t[0] == '#' {
+			continue
+		}
+		return bytes.IndexByte(t, ',') >= 0
+	}
+	return true
+}
+
 func readCSV(r io.Reader) ([]float64, int, int, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.Comment = '#'
-	var x []float64
-	n, d := 0, 0
-	header := false
+	var tb table
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -191,23 +229,59 @@ func readCSV(r io.Reader) ([]float64, int, int, error) {
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
-		vals, err := parseRecord(rec, line, n == 0 && !header)
-		if errors.Is(err, errHeader) {
-			header = true // the first line, and no field of it is a number
-			continue
-		}
-		if err != nil {
+		if err := tb.add(rec, line); err != nil {
 			return nil, 0, 0, err
 		}
-		if d == 0 {
-			d = len(vals)
-		} else if len(vals) != d {
-			return nil, 0, 0, fmt.Errorf("line %d has %d values, earlier lines have %d", line, len(vals), d)
-		}
-		x = append(x, vals...)
-		n++
 	}
-	return x, n, d, nil
+	return tb.x, tb.n, tb.d, nil
+}
+
+// readFields reads lines of values separated by runs of spaces or tabs,
+// skipping blank lines and lines that start with #.
+func readFields(br *bufio.Reader) ([]float64, int, int, error) {
+	var tb table
+	for line := 1; ; line++ {
+		s, err := br.ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, 0, 0, err
+		}
+		if t := strings.TrimSpace(s); t != "" && t[0] != '#' {
+			if err := tb.add(strings.Fields(t), line); err != nil {
+				return nil, 0, 0, err
+			}
+		}
+		if err != nil {
+			return tb.x, tb.n, tb.d, nil
+		}
+	}
+}
+
+// table gathers the rows of a text matrix: an optional header first, then
+// rows of the same width.
+type table struct {
+	x      []float64
+	n, d   int
+	header bool
+}
+
+// add parses the fields of the file's line and appends them as a row.
+func (tb *table) add(rec []string, line int) error {
+	vals, err := parseRecord(rec, line, tb.n == 0 && !tb.header)
+	if errors.Is(err, errHeader) {
+		tb.header = true // the first line, and no field of it is a number
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if tb.d == 0 {
+		tb.d = len(vals)
+	} else if len(vals) != tb.d {
+		return fmt.Errorf("line %d has %d values, earlier lines have %d", line, len(vals), tb.d)
+	}
+	tb.x = append(tb.x, vals...)
+	tb.n++
+	return nil
 }
 
 // errHeader: a first line with no number in it, taken as a header.

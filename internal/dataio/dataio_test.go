@@ -42,6 +42,47 @@ func TestReadCSV(t *testing.T) {
 	}
 }
 
+// TestReadText: text files separated by spaces or tabs (numpy's savetxt,
+// R's write.table, .tsv) read as their comma-separated twins do, whatever
+// the extension; a comma on the first data line makes a file CSV; errors
+// name the line in both forms.
+func TestReadText(t *testing.T) {
+	want := []float64{0.1, 2, -3e-5, 4, 5, 6}
+	for name, body := range map[string]string{
+		"savetxt.txt": "1.000000000000000056e-01 2.000000000000000000e+00\n-3.000000000000000076e-05 4.000000000000000000e+00\n5.000000000000000000e+00 6.000000000000000000e+00\n",
+		"r.txt":       "\"x\" \"y\"\n0.1 2\n-3e-05 4\n5 6\n",
+		"tabs.tsv":    "x\ty\n0.1\t2\n-3e-05\t4\n5\t6\n",
+		"crlf.dat":    "# made by hand\r\n  0.1   2 \r\n\r\n-3e-05\t 4\r\n5 6",
+		"commas.txt":  "\n# note\n0.1,2\n-3e-05, 4\n5,6\n",
+		"header.csv":  "x y\n0.1 2\n-3e-05 4\n5 6\n",
+		"oneline.txt": "0.1 2 -3e-05 4 5 6",
+	} {
+		x, n, d, err := ReadPoints(write(t, name, []byte(body)))
+		wn, wd := 3, 2
+		if name == "oneline.txt" {
+			wn, wd = 1, 6
+		}
+		if err != nil || n != wn || d != wd || !slices.Equal(x, want) {
+			t.Errorf("%s: ReadPoints = %v %d %d %v", name, x, n, d, err)
+		}
+	}
+	for name, msg := range map[string]string{
+		"ragged.txt": "line 3 has 1 values, earlier lines have 2",
+		"text.tsv":   "line 2, column 2: \"x\" is not a number",
+		"nan.dat":    "point 1, coordinate 0 is NaN",
+		"blank.txt":  "no points in file",
+	} {
+		body := map[string]string{"ragged.txt": "1 2\n\n3\n", "text.tsv": "1\t2\n3\tx\n", "nan.dat": "1 2\nNaN 3\n", "blank.txt": "# nothing\n \n"}[name]
+		_, _, _, err := ReadPoints(write(t, name, []byte(body)))
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: error %v, want one saying %q", name, err, msg)
+		}
+	}
+	if _, _, _, err := ReadPoints(write(t, "p.xlsx", []byte("1 2\n"))); err == nil || !strings.Contains(err.Error(), "unknown file type") {
+		t.Errorf("p.xlsx: error %v", err)
+	}
+}
+
 func TestReadNpy(t *testing.T) {
 	// float32, 2-D: converted to float64.
 	p := filepath.Join(t.TempDir(), "f.npy")

@@ -105,14 +105,15 @@ func FuzzReadNpy(f *testing.F) {
 	})
 }
 
-// FuzzReadCSV: no byte string makes the CSV reader panic, and what it
-// returns is a whole matrix.
+// FuzzReadCSV: no byte string makes the text reader (comma-separated or
+// not) panic, and what it returns is a whole matrix.
 func FuzzReadCSV(f *testing.F) {
-	for _, s := range []string{"x,y\n1,2\n3,4\n", "1,abc,3\n", "# c\n1\n\n2\n", "\"a\",\"b\"\n1e308,-0\n", fmt.Sprint(math.Inf(1))} {
+	for _, s := range []string{"x,y\n1,2\n3,4\n", "1,abc,3\n", "# c\n1\n\n2\n", "\"a\",\"b\"\n1e308,-0\n", fmt.Sprint(math.Inf(1)),
+		"x y\n1 2\n3\t4\n", "\"a\" \"b\"\n1e-3  -0\n", "1 2\n3\n", " # c\n\t\n5\r\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		x, n, d, err := readCSV(bytes.NewReader(data))
+		x, n, d, err := readText(bytes.NewReader(data))
 		checkRead(t, x, n, d, err)
 	})
 }
