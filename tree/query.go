@@ -76,6 +76,8 @@ type queryWorker struct {
 	leaves, inner, front []int32
 	member               []uint32   // by point id: stamp of the group whose seed offered it
 	seed                 []int32    // predSeed's or querySeed's seed
+	below                []int32    // seedBelow's candidates for a block
+	order                []int      // seedBelow's query order
 	posBuf               []int32    // predSeed's positions
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level
@@ -178,100 +180,6 @@ func (t *Tree) predGroups(cg [][]int32, near *mortonSeed) []group {
 		groups[g] = group{qids: ids, rows: ids, self: true, seeded: true, pred: true, maxQ: ids[len(ids)-1], near: near}
 	}
 	return groups
-}
-
-// mortonSeed is what predSeed and querySeed need: the data points in
-// Morton order (with their codes and the grid that makes them), each
-// point's position in that order, and the seed size.
-type mortonSeed struct {
-	*mortonIndex
-	pos  []int32
-	size int // predSeed: points per group
-	per  int // querySeed: points per query
-}
-
-// newMortonSeed makes seeds of size points from the data's Morton index.
-func newMortonSeed(mi *mortonIndex, size int) *mortonSeed {
-	near := &mortonSeed{mortonIndex: mi, pos: make([]int32, len(mi.order)), size: size}
-	for p, id := range mi.order {
-		near.pos[id] = int32(p)
-	}
-	return near
-}
-
-// querySeed returns the seed of a group of query points (not data) and
-// marks it in qw.member: for each query, the near.per data points around
-// its code in the data's Morton order (the query codes on the data's
-// grid), nearest first. A group of query points can be spread out (1,024
-// queries over the data's whole box), so each query gets its own window;
-// dense groups share most of theirs.
-func (t *Tree) querySeed(qw *queryWorker, qs *metric.Set, g *group) []int32 {
-	near, n := g.near, len(g.near.order)
-	seed := qw.seed[:0]
-	add := func(p int) {
-		if id := near.order[p]; qw.member[id] != qw.stamp {
-			qw.member[id] = qw.stamp
-			seed = append(seed, id)
-		}
-	}
-	for _, q := range g.qids {
-		mid, _ := slices.BinarySearch(near.codes, near.grid.code(qs.X[int(q)*qs.D:(int(q)+1)*qs.D]))
-		for lo, hi := mid-1, mid; hi-lo-1 < near.per && (lo >= 0 || hi < n); lo, hi = lo-1, hi+1 {
-			if hi < n {
-				add(hi)
-			}
-			if lo >= 0 {
-				add(lo)
-			}
-		}
-	}
-	qw.seed = seed
-	return seed
-}
-
-// predSeed returns the seed of a predecessor group and marks it in
-// qw.member: the group's points, then, from the middle of the group's
-// positions in the Morton order outwards, the points below maxQ, up to
-// size in all (a group with maxQ <= size takes every point below maxQ
-// without a scan). The seed stays in that order, nearest the middle
-// first: a query's row fills with near candidates early, so that fewer
-// later ones pass its k-th distance (the answer does not depend on the
-// order).
-func (t *Tree) predSeed(qw *queryWorker, g *group) []int32 {
-	near := g.near
-	seed := append(qw.seed[:0], g.qids...)
-	for _, id := range g.qids {
-		qw.member[id] = qw.stamp
-	}
-	add := func(id int32) {
-		if qw.member[id] != qw.stamp {
-			qw.member[id] = qw.stamp
-			seed = append(seed, id)
-		}
-	}
-	if int(g.maxQ) <= near.size {
-		for id := range g.maxQ {
-			add(id)
-		}
-	} else {
-		ps := qw.posBuf[:0]
-		for _, id := range g.qids {
-			ps = append(ps, near.pos[id])
-		}
-		slices.Sort(ps)
-		qw.posBuf = ps
-		n, mid := len(near.order), int(ps[len(ps)/2])
-		for lo, hi := mid-1, mid; len(seed) < near.size && (lo >= 0 || hi < n); lo, hi = lo-1, hi+1 {
-			if hi < n && near.order[hi] < g.maxQ {
-				add(near.order[hi])
-			}
-			if lo >= 0 && near.order[lo] < g.maxQ {
-				add(near.order[lo])
-			}
-		}
-	}
-	qw.seed = seed
-	return seed
 }
 
 // KNN finds the K nearest data points of each point of qs (from
@@ -387,7 +295,9 @@ func (g *group) offer(best *kernels.KBest) metric.Offer {
 // walk answers one group. Its queries first take a seed of data points
 // close in space as candidates (for data queries their group and the
 // groups beside it, for predecessor groups predSeed's, for query points
-// querySeed's), so that the k-th distances start near their final values.
+// querySeed's; predecessor groups take theirs in blocks of queries by
+// index, see seedBelow), so that the k-th distances start near their final
+// values.
 // Every query meets the root's children (the tree's first level, which no
 // query can skip in a saturated metric). The leaves among them are offered
 // to the whole group; the inner nodes, when there are many, through the
@@ -415,8 +325,12 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 				qw.member[id] = qw.stamp
 			}
 		}
-		t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(seed), g.offer(best))
-		qw.dists += int64(len(g.qids) * len(seed))
+		if g.pred {
+			t.seedBelow(qw, qs, g, seed, best)
+		} else {
+			t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(seed), g.offer(best))
+			qw.dists += int64(len(g.qids) * len(seed))
+		}
 	}
 	t.firstLeaves(qw, qs, g, best)
 	if qw.usesPivots(len(g.qids), len(qw.inner)) {
