@@ -177,14 +177,22 @@ func numericKind(k reflect.Kind) bool {
 // readText reads a text matrix, one point per line, in either form that
 // tools write: comma-separated values (when the first line that is not
 // blank or a # comment holds a comma: CSV rules, quotes allowed), or values
-// separated by spaces or tabs (numpy's savetxt, R's write.table, .tsv).
+// separated by spaces or tabs (numpy's savetxt, R's write.table, .tsv),
+// after a UTF-8 byte-order mark if there is one.
 func readText(r io.Reader) ([]float64, int, int, error) {
 	br := bufio.NewReaderSize(r, textPeek)
+	// A UTF-8 byte-order mark (spreadsheets write one) is not data.
+	if head, _ := br.Peek(len(utf8BOM)); string(head) == utf8BOM {
+		br.Discard(len(utf8BOM))
+	}
 	if commaSeparated(br) {
 		return readCSV(br)
 	}
 	return readFields(br)
 }
+
+// utf8BOM is the byte-order mark some tools put at the start of a text file.
+const utf8BOM = "\xef\xbb\xbf"
 
 // textPeek is how much of a text file commaSeparated may look at.
 const textPeek = 64 << 10

@@ -44,8 +44,8 @@ func TestReadCSV(t *testing.T) {
 
 // TestReadText: text files separated by spaces or tabs (numpy's savetxt,
 // R's write.table, .tsv) read as their comma-separated twins do, whatever
-// the extension; a comma on the first data line makes a file CSV; errors
-// name the line in both forms.
+// the extension; a comma on the first data line makes a file CSV; a UTF-8
+// byte-order mark is skipped; errors name the line in both forms.
 func TestReadText(t *testing.T) {
 	want := []float64{0.1, 2, -3e-5, 4, 5, 6}
 	for name, body := range map[string]string{
@@ -56,6 +56,8 @@ func TestReadText(t *testing.T) {
 		"commas.txt":  "\n# note\n0.1,2\n-3e-05, 4\n5,6\n",
 		"header.csv":  "x y\n0.1 2\n-3e-05 4\n5 6\n",
 		"oneline.txt": "0.1 2 -3e-05 4 5 6",
+		"bom.csv":     "\xef\xbb\xbf0.1,2\n-3e-05,4\n5,6\n",
+		"bomhead.txt": "\xef\xbb\xbfx\ty\n0.1\t2\n-3e-05\t4\n5\t6\n",
 	} {
 		x, n, d, err := ReadPoints(write(t, name, []byte(body)))
 		wn, wd := 3, 2
