@@ -269,12 +269,19 @@ func (t *Tree) choosePivots(qw *queryWorker, pq *metric.Set) {
 
 // subgroup returns the group of g's queries at positions pos.
 func (g *group) subgroup(pos []int) group {
-	sub := group{self: g.self, seeded: g.seeded, pred: g.pred}
+	var sub group
+	g.subgroupInto(&sub, pos)
+	return sub
+}
+
+// subgroupInto makes *sub the group of g's queries at positions pos,
+// reusing its slices' storage.
+func (g *group) subgroupInto(sub *group, pos []int) {
+	*sub = group{qids: sub.qids[:0], rows: sub.rows[:0], self: g.self, seeded: g.seeded, pred: g.pred}
 	for _, i := range pos {
 		sub.qids, sub.rows = append(sub.qids, g.qids[i]), append(sub.rows, g.rows[i])
 		sub.maxQ = max(sub.maxQ, g.qids[i])
 	}
-	return sub
 }
 
 func asInt32(pos []int, buf *[]int32) []int32 {

@@ -78,6 +78,7 @@ type queryWorker struct {
 	seed                 []int32    // predSeed's or querySeed's seed
 	below                []int32    // seedBelow's candidates for a block
 	order                []int      // seedBelow's query order
+	seedSub              group      // seedBelow's block, its storage reused
 	posBuf               []int32    // predSeed's positions
 	packed               metric.Set // the current block's query rows
 	first                []float64  // the group's distances to the first level

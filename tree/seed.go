@@ -132,7 +132,8 @@ func (t *Tree) seedBelow(qw *queryWorker, qs *metric.Set, g *group, seed []int32
 		if len(below) == 0 {
 			continue
 		}
-		sub := g.subgroup(block)
+		sub := &qw.seedSub
+		g.subgroupInto(sub, block)
 		t.m.Nearest(qw.w, qs, metric.List(sub.qids), t.m.Data(), metric.List(below), sub.offer(best))
 		qw.dists += int64(len(block) * len(below))
 	}

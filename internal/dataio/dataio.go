@@ -220,7 +220,7 @@ func commaSeparated(br *bufio.Reader) bool {
 }
 
 func readCSV(r io.Reader) ([]float64, int, int, error) {
-	cr := csv.NewReader(bufio.NewReader(r))
+	cr := csv.NewReader(r) // it buffers r itself
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.Comment = '#'
