@@ -20,7 +20,7 @@ func TestEdgeCases(t *testing.T) {
 		t.Fatalf("inserting nothing: %v", err)
 	}
 	one, _ := metric.NewEuclidean(x[:3], 1, 3)
-	if o, err := buildOrFail(t, one, Options{}).MaxMinOrder(context.Background(), 0); err != nil || len(o) != 1 {
+	if o, err := buildOrFail(t, one, Options{}).MaxMinOrder(context.Background(), 0, KNNOptions{}); err != nil || len(o) != 1 {
 		t.Fatalf("max-min of one point: %v %v", o, err)
 	}
 	m.EnableScreening()

@@ -154,12 +154,23 @@ func (t *KDTree) push(stack []kdVisit, x []float64, nd *kdNode, dist2 float64) [
 
 // MaxMinOrder returns the exact max-min ordering of the points (as
 // Tree.MaxMinOrder defines it, the same order bit for bit), each step's
-// range query running through the k-d tree (within).
+// range query running through the k-d tree (within), one step at a time
+// on the calling goroutine: a step costs a few microseconds, about what
+// deciding steps in batches (Tree.MaxMinOrder) costs per step.
 func (t *KDTree) MaxMinOrder(ctx context.Context, first int) ([]int32, error) {
 	kw := &kdWorker{w: metric.NewWorkspace()}
 	x, d := t.m.Data().X, t.d
-	return maxMinOrder(ctx, t.m, first, func(p int32, r float64, found func(id int32, dist float64)) {
-		t.within(kw, x[int(p)*d:int(p+1)*d], r, found)
+	return maxMinOrder(ctx, t.m, first, 1, func(_ context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
+		for i, q := range qids {
+			out := hits[i][:0]
+			t.within(kw, x[int(q)*d:int(q+1)*d], radii[i], func(id int32, dist float64) {
+				if dist < mind[id] {
+					out = append(out, rangeHit{id, dist})
+				}
+			})
+			hits[i] = out
+		}
+		return nil
 	})
 }
 

@@ -11,34 +11,93 @@ import (
 // under its metric: first the point first, then repeatedly the point
 // whose distance to the nearest point already chosen is largest (ties to
 // the lower index), as the Vecchia literature orders points (Guinness
-// 2018). order[i] is the i-th point's index. Each step is a range query
-// through the tree (see maxMinOrder).
-func (t *Tree) MaxMinOrder(ctx context.Context, first int) ([]int32, error) {
-	qw := &queryWorker{w: metric.NewWorkspace()}
+// 2018). order[i] is the i-th point's index. The steps are decided in
+// batches (see maxMinOrder); their range queries run through the tree on
+// opt's pool (Workers, Pool; the other fields are not used), and the
+// order is the same for every worker count.
+func (t *Tree) MaxMinOrder(ctx context.Context, first int, opt KNNOptions) ([]int32, error) {
+	opt.defaults()
+	p, release := opt.pool()
+	defer release()
+	qws := make([]*queryWorker, p.Workers())
 	data := t.m.Data()
-	perQuery := make([][]rangeHit, t.N())
-	return maxMinOrder(ctx, t.m, first, func(p int32, v float64, visit func(id int32, d float64)) {
-		perQuery[p] = perQuery[p][:0]
-		t.walkRange(qw, data, []int32{p}, v, perQuery)
-		for _, h := range perQuery[p] {
-			visit(h.id, h.d)
-		}
-		perQuery[p] = nil
+	return maxMinOrder(ctx, t.m, first, maxMinBatch, func(ctx context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
+		per := rangeRows(len(qids), len(qws))
+		_, err := p.RunContext(ctx, (len(qids)+per-1)/per, labelled(phaseQuery, func(w, task int) {
+			if qws[w] == nil {
+				qws[w] = &queryWorker{w: metric.NewWorkspace()}
+			}
+			lo, hi := task*per, min(len(qids), (task+1)*per)
+			t.rangeSplit(qws[w], data, qids[lo:hi], radii[lo:hi], mind, hits[lo:hi])
+		}))
+		return err
 	})
 }
 
-// maxMinOrder computes the max-min ordering of m's points from first;
-// within(p, v, visit) must visit every point whose computed distance to
-// point p is at most v (others may be visited too), with that distance.
+// rangeRows is the number of a batch's range queries one task runs
+// together: they share the tiles of the tree's first level (read once for
+// all of them), up to 16, but the batch is spread over every worker.
+func rangeRows(n, workers int) int {
+	return max(1, min(16, n/workers))
+}
+
+// rangeSplit finds, for each query qids[i] (a data point), the points
+// within radii[i] of it that it brings closer to the chosen set (computed
+// distance below mind), into hits[i]. The block tiles the root and the
+// first level together (no query can skip a saturated metric's first
+// level, and a tile of many rows reads each node's row once); below it
+// each query walks alone from the nodes it cannot rule out, since a
+// batch's queries lie far apart.
+func (t *Tree) rangeSplit(qw *queryWorker, qs *metric.Set, qids []int32, radii, mind []float64, hits [][]rangeHit) {
+	for i := range hits {
+		hits[i] = hits[i][:0]
+	}
+	hit := func(i int, h rangeHit) {
+		if h.d < mind[h.id] {
+			hits[i] = append(hits[i], h)
+		}
+	}
+	front := t.rangeStep(qw, qs, qids, radii, []int32{t.root}, hit, nil)
+	split := grow(qw.split, len(qids))
+	for i := range split {
+		split[i] = split[i][:0]
+	}
+	qw.split = split
+	t.rangeStep(qw, qs, qids, radii, front, hit, split)
+	cur := 0
+	one := func(_ int, h rangeHit) { hit(cur, h) }
+	for cur = range qids {
+		for f := split[cur]; len(f) > 0; {
+			f = t.rangeStep(qw, qs, qids[cur:cur+1], radii[cur:cur+1], f, one, nil)
+		}
+	}
+
+}
+
+// stepsFunc runs the range queries of a batch of max-min steps: hits[i]
+// gets (at least) every point whose computed distance to point qids[i] is
+// at most radii[i] and below its mind, with that distance.
+type stepsFunc func(ctx context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error
+
+// maxMinBatch is the most steps Tree.MaxMinOrder decides at once. A batch
+// is also at most as large as the chosen set: a step lowers about the
+// points nearer to it than to the chosen set, about n / chosen, and the
+// batch's hits are held together.
+const maxMinBatch = 64
+
+// maxMinOrder computes the max-min ordering of m's points from first.
 //
-// After the first point's distances to all points, each step runs a range
-// query around the chosen point with radius its own max-min distance: no
-// point farther than that can have its distance to the chosen set
-// lowered, since every unchosen point's is at most the maximum. Points at
-// max-min distance 0 (duplicates of chosen points) follow in index order.
-// The steps are sequential, on the calling goroutine; ctx is checked
-// every 256 steps.
-func maxMinOrder(ctx context.Context, m metric.Metric, first int, within func(p int32, v float64, visit func(id int32, d float64))) ([]int32, error) {
+// After the first point's distances to all points, each step takes the
+// point farthest from the chosen set and runs a range query around it
+// with radius its own max-min distance: no point farther than that can
+// have its distance to the chosen set lowered, since every unchosen
+// point's is at most the maximum. Points at max-min distance 0
+// (duplicates of chosen points) follow in index order.
+//
+// The steps are decided in batches of up to batchSize, exactly as one at
+// a time (see batch.choose); then the batch's range queries run together
+// (steps) and lower everything else. ctx is checked every batch.
+func maxMinOrder(ctx context.Context, m metric.Metric, first, batchSize int, steps stepsFunc) ([]int32, error) {
 	data := m.Data()
 	n := data.N
 	if first < 0 || first >= n {
@@ -52,24 +111,17 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, within func(p 
 		m.Tile(w, mind[lo:hi], hi-lo, data, metric.Range(first, first+1), data, metric.Range(lo, hi))
 	}
 	tt := newTournament(mind)
-	order := make([]int32, 0, n)
-	take := func(p int32) {
-		order = append(order, p)
-		tt.set(p, math.Inf(-1)) // chosen: never the maximum again
-	}
-	lower := func(id int32, d float64) {
-		if d < mind[id] {
-			tt.lower(id, d)
-		}
-	}
-	take(int32(first))
+	order := make([]int32, 1, n)
+	order[0] = int32(first)
+	tt.set(int32(first), math.Inf(-1)) // chosen: never the maximum again
+	b := batch{m: m, w: w, tt: tt}
+	hits := make([][]rangeHit, batchSize)
 	for len(order) < n {
-		if len(order)%256 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		p := tt.best()
-		v := mind[p]
-		if v == 0 { // the rest are duplicates of chosen points
+		ps, radii := b.choose(min(batchSize, len(order)))
+		if len(ps) == 0 { // the best is at 0: the rest are duplicates of chosen points
 			for i := range int32(n) {
 				if mind[i] == 0 {
 					order = append(order, i)
@@ -77,10 +129,70 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, within func(p 
 			}
 			break
 		}
-		take(p)
-		within(p, v, lower)
+		order = append(order, ps...)
+		if err := steps(ctx, ps, radii, mind, hits[:len(ps)]); err != nil {
+			return nil, err
+		}
+		for i := range ps {
+			for _, h := range hits[i] {
+				if h.d < mind[h.id] {
+					tt.lower(h.id, h.d)
+				}
+			}
+		}
 	}
 	return order, nil
+}
+
+// batch chooses maxMinOrder's steps a batch at a time.
+type batch struct {
+	m     metric.Metric
+	w     *metric.Workspace
+	tt    *tournament
+	steps []int32
+	radii []float64
+	col   []float64 // the batch's steps' distances to a candidate
+	one   []int32   // the candidate
+}
+
+// choose takes the next steps of the max-min ordering (at most size) that
+// can be decided before the range queries of the earlier ones, and
+// returns them with their radii (their max-min distances); none when the
+// best point is at 0. The tournament's best point p is the next step
+// unless a step taken in this batch lowers it: its distances to them
+// (the tile column of p against the batch's steps, the same bits their
+// range queries will compute) give its value after them, and every other
+// point's value can only have fallen below the tournament's. If p keeps
+// its value it is taken (marked at -Inf); if not, it is lowered to its
+// new value now (as the range queries would) and the next best is
+// tried, up to size times.
+func (b *batch) choose(size int) ([]int32, []float64) {
+	tt, data := b.tt, b.m.Data()
+	b.steps, b.radii = b.steps[:0], b.radii[:0]
+	for tries := 0; len(b.steps) < size && tries < 2*size; tries++ {
+		p := tt.best()
+		v := tt.v[p]
+		if v == 0 || math.IsInf(v, -1) { // the rest at 0 (duplicates), or all chosen
+			break
+		}
+		if k := len(b.steps); k > 0 {
+			b.col, b.one = grow(b.col, k), append(b.one[:0], p)
+			b.m.Tile(b.w, b.col, 1, data, metric.List(b.steps), data, metric.List(b.one))
+			low := v
+			for _, d := range b.col {
+				if d < low {
+					low = d
+				}
+			}
+			if low < v {
+				tt.lower(p, low)
+				continue
+			}
+		}
+		b.steps, b.radii = append(b.steps, p), append(b.radii, v)
+		tt.set(p, math.Inf(-1))
+	}
+	return b.steps, b.radii
 }
 
 // tournament keeps the index of the largest value (ties to the lower

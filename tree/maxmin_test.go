@@ -39,23 +39,65 @@ func naiveMaxMin(m metric.Metric, first int) []int32 {
 }
 
 // TestMaxMinOrder: the tree's max-min ordering equals the definition's on
-// every data set and metric (duplicates and all-equal points included).
+// every data set and metric (duplicates and all-equal points included),
+// for 1 and 3 workers (the batches' range queries spread differently).
 func TestMaxMinOrder(t *testing.T) {
 	for _, c := range treeCases(t, 150, 2) {
 		tr := buildOrFail(t, c.m, Options{})
 		for _, first := range []int{0, 77} {
-			got, err := tr.MaxMinOrder(context.Background(), first)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := naiveMaxMin(c.m, first); !slices.Equal(got, want) {
-				t.Fatalf("%s, first %d: order %v..., want %v...", c.name, first, got[:10], want[:10])
+			want := naiveMaxMin(c.m, first)
+			for _, workers := range []int{1, 3} {
+				got, err := tr.MaxMinOrder(context.Background(), first, KNNOptions{Workers: workers})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s, first %d, %d workers: order %v..., want %v...", c.name, first, workers, got[:10], want[:10])
+				}
 			}
 		}
 	}
 	tr := buildOrFail(t, treeCases(t, 10, 2)[0].m, Options{})
-	if _, err := tr.MaxMinOrder(context.Background(), 10); err == nil {
+	if _, err := tr.MaxMinOrder(context.Background(), 10, KNNOptions{}); err == nil {
 		t.Fatal("first point out of range accepted")
+	}
+}
+
+// TestMaxMinLattice: on an integer lattice, where many points tie for the
+// largest distance at every scale (the batches' ties to the lower index,
+// inside a batch and against the best point outside it), both trees give
+// the definition's order, under the Euclidean and the residual metric.
+func TestMaxMinLattice(t *testing.T) {
+	const side = 17
+	n := side * side
+	x := make([]float64, 0, 2*n)
+	for i := range side {
+		for j := range side {
+			x = append(x, float64(i), float64(j))
+		}
+	}
+	e, kd := kdOf(t, x, n, 2)
+	r, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{3}, Inducing: 16, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, first := range []int{0, n / 2, n - 1} {
+		want := naiveMaxMin(e, first)
+		for _, workers := range []int{1, 2} {
+			got, err := kd.MaxMinOrder(context.Background(), first)
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("k-d tree, first %d, %d workers: %v, order %v..., want %v...", first, workers, err, got[:12], want[:12])
+			}
+			got, err = buildOrFail(t, e, Options{}).MaxMinOrder(context.Background(), first, KNNOptions{Workers: workers})
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("cover tree, first %d, %d workers: %v, order %v..., want %v...", first, workers, err, got[:12], want[:12])
+			}
+		}
+		rwant := naiveMaxMin(r, first)
+		got, err := buildOrFail(t, r, Options{}).MaxMinOrder(context.Background(), first, KNNOptions{Workers: 2})
+		if err != nil || !slices.Equal(got, rwant) {
+			t.Fatalf("residual, first %d: %v, order %v..., want %v...", first, err, got[:12], rwant[:12])
+		}
 	}
 }
 

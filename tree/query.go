@@ -74,19 +74,21 @@ type queryWorker struct {
 	w                    *metric.Workspace
 	tile                 []float64
 	leaves, inner, front []int32
-	member               []uint32   // by point id: stamp of the group whose seed offered it
-	seed                 []int32    // predSeed's or querySeed's seed
-	below                []int32    // seedBelow's candidates for a block
-	order                []int      // seedBelow's query order
-	seedSub              group      // seedBelow's block, its storage reused
-	posBuf               []int32    // predSeed's positions
-	packed               metric.Set // the current block's query rows
-	first                []float64  // the group's distances to the first level
-	off                  []int      // a block's rows in a distance buffer (see needs)
-	kth                  []float64  // and their k-th distances
-	byQ                  []int      // pushChildren: the block's queries by descending index,
-	qDesc                []int32    // their indices,
-	pm                   []float64  // and prefix minima of d - kth in that order
+	hits                 metric.Hits // rangeStep's hits of a leaf tile
+	split                [][]int32   // rangeSplit's fronts, one per query
+	member               []uint32    // by point id: stamp of the group whose seed offered it
+	seed                 []int32     // predSeed's or querySeed's seed
+	below                []int32     // seedBelow's candidates for a block
+	order                []int       // seedBelow's query order
+	seedSub              group       // seedBelow's block, its storage reused
+	posBuf               []int32     // predSeed's positions
+	packed               metric.Set  // the current block's query rows
+	first                []float64   // the group's distances to the first level
+	off                  []int       // a block's rows in a distance buffer (see needs)
+	kth                  []float64   // and their k-th distances
+	byQ                  []int       // pushChildren: the block's queries by descending index,
+	qDesc                []int32     // their indices,
+	pm                   []float64   // and prefix minima of d - kth in that order
 	stamp                uint32
 	dists                int64
 	skipped              int64      // first-level pairs ruled out by pivots

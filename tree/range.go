@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"math"
 	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
@@ -52,59 +53,95 @@ type rangeHit struct {
 }
 
 // walkRange walks the tree for a block of queries at radius r: every
-// frontier node is tiled, kept when within r, and its children followed
-// when d(q, z) - radius(z) - slack <= r for some query of the block.
+// frontier node is tiled, kept when within r, and each child x of an inner
+// node z followed when d(q, z) - reach(x) - slack <= r for some query of
+// the block (reach(x) bounds the distance from z to x and to every
+// descendant of x, so no point below x is within r of the others).
 func (t *Tree) walkRange(qw *queryWorker, qs *metric.Set, qids []int32, r float64, perQuery [][]rangeHit) {
-	data := t.m.Data()
-	nq := len(qids)
-	qb := metric.List(qids)
-	rad := make([]float64, nq)
+	rad := grow(qw.kth, len(qids))
+	qw.kth = rad
 	for i := range rad {
 		rad[i] = r
 	}
-	var hits metric.Hits
 	qw.front = append(qw.front[:0], t.root)
 	for len(qw.front) > 0 {
-		qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
-		for _, z := range qw.front {
-			if t.childOff[z+1] > t.childOff[z] {
-				qw.inner = append(qw.inner, z)
-			} else {
-				qw.leaves = append(qw.leaves, z)
-			}
-		}
-		for c0 := 0; c0 < len(qw.leaves); c0 += queryChunk {
-			c := qw.leaves[c0:min(len(qw.leaves), c0+queryChunk)]
-			hits.Reset()
-			t.m.Within(qw.w, qs, qb, data, metric.List(c), rad, &hits)
-			for h := range hits.Cand {
-				q := qids[hits.Query[h]]
-				perQuery[q] = append(perQuery[q], rangeHit{hits.Cand[h], hits.Dist[h]})
-			}
-			qw.dists += int64(nq * len(c))
-		}
-		qw.front = qw.front[:0]
-		for c0 := 0; c0 < len(qw.inner); c0 += queryChunk {
-			c := qw.inner[c0:min(len(qw.inner), c0+queryChunk)]
-			nc := len(c)
-			qw.tile = grow(qw.tile, nq*nc)
-			t.m.Tile(qw.w, qw.tile, nc, qs, qb, data, metric.List(c))
-			qw.dists += int64(nq * nc)
-			for i := range nq {
-				for j, z := range c {
-					if d := qw.tile[i*nc+j]; d <= r {
-						perQuery[qids[i]] = append(perQuery[qids[i]], rangeHit{z, d})
-					}
-				}
-			}
-			for j, z := range c {
-				for i := range nq {
-					if qw.tile[i*nc+j]-t.radius[z]-t.slack <= r {
-						qw.front = append(qw.front, t.Children(int(z))...)
-						break
-					}
-				}
-			}
+		qw.front = t.rangeStep(qw, qs, qids, rad, qw.front, func(i int, h rangeHit) {
+			perQuery[qids[i]] = append(perQuery[qids[i]], h)
+		}, nil)
+	}
+}
+
+// rangeStep tiles the block's queries (qids, at radii rad) against the
+// nodes of front, passes each query's hits to hit, and returns the
+// children to walk next: with split nil, the children some query of the
+// block cannot rule out (in qw.front's storage, which front may share);
+// with split, each query's own, appended to split[i], and none.
+func (t *Tree) rangeStep(qw *queryWorker, qs *metric.Set, qids []int32, rad []float64, front []int32, hit func(i int, h rangeHit), split [][]int32) []int32 {
+	data := t.m.Data()
+	nq, qb := len(qids), metric.List(qids)
+	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
+	for _, z := range front {
+		if t.spans[z+1].k0 > t.spans[z].k0 {
+			qw.inner = append(qw.inner, z)
+		} else {
+			qw.leaves = append(qw.leaves, z)
 		}
 	}
+	hits := &qw.hits
+	for c0 := 0; c0 < len(qw.leaves); c0 += queryChunk {
+		c := qw.leaves[c0:min(len(qw.leaves), c0+queryChunk)]
+		hits.Reset()
+		t.m.Within(qw.w, qs, qb, data, metric.List(c), rad, hits)
+		for h := range hits.Cand {
+			hit(int(hits.Query[h]), rangeHit{hits.Cand[h], hits.Dist[h]})
+		}
+		qw.dists += int64(nq * len(c))
+	}
+	next := qw.front[:0]
+	for c0 := 0; c0 < len(qw.inner); c0 += queryChunk {
+		c := qw.inner[c0:min(len(qw.inner), c0+queryChunk)]
+		nc := len(c)
+		qw.tile = grow(qw.tile, nq*nc)
+		t.m.Tile(qw.w, qw.tile, nc, qs, qb, data, metric.List(c))
+		qw.dists += int64(nq * nc)
+		for i := range nq {
+			for j, z := range c {
+				if d := qw.tile[i*nc+j]; d <= rad[i] {
+					hit(i, rangeHit{z, d})
+				}
+			}
+		}
+		for j, z := range c {
+			if split != nil {
+				for i := range nq {
+					split[i] = t.enter(split[i], z, qw.tile[i*nc+j]-rad[i])
+				}
+				continue
+			}
+			m := math.Inf(1)
+			for i := range nq {
+				if v := qw.tile[i*nc+j] - rad[i]; v < m {
+					m = v
+				}
+			}
+			next = t.enter(next, z, m)
+		}
+	}
+	return next
+}
+
+// enter appends to next the children x of z with m <= reach(x) + slack,
+// m being d(q, z) - r for a query q at radius r, or the least of these
+// over a block (a NaN distance enters nothing: it is never below m).
+func (t *Tree) enter(next []int32, z int32, m float64) []int32 {
+	sp := t.spans[z]
+	if !(m <= sp.radius+t.slack) {
+		return next
+	}
+	for _, x := range t.kids[sp.k0:t.spans[z+1].k0] {
+		if m <= x.reach+t.slack {
+			next = append(next, x.id)
+		}
+	}
+	return next
 }

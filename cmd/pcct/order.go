@@ -26,19 +26,20 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 	case "maxmin":
 		// The same order either way; the k-d tree's range queries are
 		// far cheaper where it applies (the Euclidean metric).
-		var ord interface {
-			MaxMinOrder(ctx context.Context, first int) ([]int32, error)
-		}
+		first := centralPoint(j.x, j.n, j.d)
 		var err error
 		if _, euclid := m.(*metric.Euclidean); euclid {
-			ord, err = tree.BuildKD(ctx, m, pool)
+			var kd *tree.KDTree
+			if kd, err = tree.BuildKD(ctx, m, pool); err == nil {
+				j.perm, err = kd.MaxMinOrder(ctx, first)
+			}
 		} else {
-			ord, err = tree.Build(ctx, m, tree.Options{Pool: pool})
+			var tr *tree.Tree
+			if tr, err = tree.Build(ctx, m, tree.Options{Pool: pool}); err == nil {
+				j.perm, err = tr.MaxMinOrder(ctx, first, tree.KNNOptions{Pool: pool})
+			}
 		}
 		if err != nil {
-			return nil, err
-		}
-		if j.perm, err = ord.MaxMinOrder(ctx, centralPoint(j.x, j.n, j.d)); err != nil {
 			return nil, err
 		}
 	}
