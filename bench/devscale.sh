@@ -9,7 +9,7 @@
 # job at 1 and 16 workers. Then the kernel tests on that CPU, the scope, clock-probe and
 # brute-force scaling benchmarks for PCCT_BENCH_WORKERS (default 1,2,4,8,12,16), the
 # cover tree's Vecchia job (build + queries against brute force) at 1, 4 and 16
-# workers, and the kernel benchmarks.
+# workers, the kernel benchmarks and the max-min ordering at 1 and 16 workers.
 set -u
 if [ "${1:-}" = build ]; then
 	cd "$(dirname "$0")/.."
@@ -65,3 +65,10 @@ done
 # queries against brute force in the same run, answers checked identical.
 PCCT_BENCH_N=131072 ./tree.test -test.run '^$' -test.bench 'Vecchia$' -test.benchtime 1x -test.cpu 1,4,$WMAX 2>&1 | grep ^Bench | tee "$OUT/vecchia.txt"
 ./kernels.test -test.run '^$' -test.bench 'DotTile/impl=avx512/q=512|DotTile32/impl=avx512/q=512|ResidualTile/impl=avx512/q=64' 2>&1 | grep ^Bench | tee "$OUT/kernels.txt"
+# The max-min ordering (residual, 200,000 points) on 1 and WMAX workers: batches of
+# steps whose range queries run on the pool; the order files must be identical.
+for w in 1 $WMAX; do
+	/usr/bin/time -f "workers=$w wall %e s, user %U s" ./pcct knn --predecessor --workers $w --example-n 200000 --example-d 2 --lengthscale 0.1 --inducing 256 --k 30 --order maxmin --output "maxmin-w$w.npy" 2>&1 | grep -E 'order:|wall' | tee -a "$OUT/maxmin.txt"
+done
+cmp maxmin-w1_order.npy maxmin-w${WMAX}_order.npy && echo "orders identical for 1 and $WMAX workers" | tee -a "$OUT/maxmin.txt"
+rm -f maxmin-w*.npy
