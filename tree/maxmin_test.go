@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/pcct/pcct/internal/kerneltest/every"
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // naiveMaxMin is the max-min ordering by definition: O(n²) distances.
@@ -98,6 +100,28 @@ func TestMaxMinLattice(t *testing.T) {
 		if err != nil || !slices.Equal(got, rwant) {
 			t.Fatalf("residual, first %d: %v, order %v..., want %v...", first, err, got[:12], rwant[:12])
 		}
+	}
+}
+
+// TestMaxMinCancel: a cancelled context stops both orderings with its
+// error, and the caller's pool stays usable.
+func TestMaxMinCancel(t *testing.T) {
+	x := uniformPoints(500, 2, 3)
+	e, kd := kdOf(t, x, 500, 2)
+	tr := buildOrFail(t, e, Options{})
+	pool := streamer.NewPool(2)
+	defer pool.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := tr.MaxMinOrder(ctx, 0, KNNOptions{Pool: pool}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cover tree: err = %v, want context.Canceled", err)
+	}
+	if _, err := kd.MaxMinOrder(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("k-d tree: err = %v, want context.Canceled", err)
+	}
+	got, err := tr.MaxMinOrder(context.Background(), 0, KNNOptions{Pool: pool})
+	if err != nil || !slices.Equal(got, naiveMaxMin(e, 0)) {
+		t.Fatalf("after a cancelled call: err %v, or the order differs", err)
 	}
 }
 
