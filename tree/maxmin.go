@@ -160,8 +160,9 @@ type batch struct {
 // returns them with their radii (their max-min distances); none when the
 // best point is at 0. The tournament's best point p is the next step
 // unless a step taken in this batch lowers it: its distances to them
-// (the tile column of p against the batch's steps, the same bits their
-// range queries will compute) give its value after them, and every other
+// (a tile row of p against the batch's steps, read in place; distances
+// are symmetric bit for bit, so these are the bits the steps' range
+// queries will compute) give its value after them, and every other
 // point's value can only have fallen below the tournament's. If p keeps
 // its value it is taken (marked at -Inf); if not, it is lowered to its
 // new value now (as the range queries would) and the next best is
@@ -177,7 +178,7 @@ func (b *batch) choose(size int) ([]int32, []float64) {
 		}
 		if k := len(b.steps); k > 0 {
 			b.col, b.one = grow(b.col, k), append(b.one[:0], p)
-			b.m.Tile(b.w, b.col, 1, data, metric.List(b.steps), data, metric.List(b.one))
+			b.m.Tile(b.w, b.col, k, data, metric.List(b.one), data, metric.List(b.steps))
 			low := v
 			for _, d := range b.col {
 				if d < low {
