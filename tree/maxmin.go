@@ -34,6 +34,29 @@ func (t *Tree) MaxMinOrder(ctx context.Context, first int, opt KNNOptions) ([]in
 	})
 }
 
+// CentralPoint is where pcct starts a max-min ordering, as GpGp does: the
+// point of x (n x d, row-major, unscaled coordinates) nearest the
+// coordinates' mean (Euclidean, ties to the lower index).
+func CentralPoint(x []float64, n, d int) int {
+	mean := make([]float64, d)
+	for i := range n {
+		for k := range d {
+			mean[k] += x[i*d+k] / float64(n)
+		}
+	}
+	best, bestD := 0, math.Inf(1)
+	for i := range n {
+		s := 0.0
+		for k := range d {
+			s += (x[i*d+k] - mean[k]) * (x[i*d+k] - mean[k])
+		}
+		if s < bestD {
+			best, bestD = i, s
+		}
+	}
+	return best
+}
+
 // rangeRows is the number of a batch's range queries one task runs
 // together: they share the tiles of the tree's first level (read once for
 // all of them), up to 16, but the batch is spread over every worker.

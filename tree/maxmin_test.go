@@ -184,3 +184,22 @@ func TestTournament(t *testing.T) {
 		}
 	}
 }
+
+// TestCentralPoint: the point nearest the coordinates' mean, ties to the
+// lower index.
+func TestCentralPoint(t *testing.T) {
+	cases := []struct {
+		x    []float64
+		d    int
+		want int
+	}{
+		{[]float64{0, 0, 10, 10, 4, 6, 6, 4}, 2, 2}, // mean (5, 5): points 2 and 3 tie
+		{[]float64{3, 0, 1, 2}, 1, 2},               // mean 1.5: 1 and 2 tie at 0.5
+		{[]float64{7}, 1, 0},
+	}
+	for _, c := range cases {
+		if got := CentralPoint(c.x, len(c.x)/c.d, c.d); got != c.want {
+			t.Errorf("CentralPoint(%v, d = %d) = %d, want %d", c.x, c.d, got, c.want)
+		}
+	}
+}

@@ -116,8 +116,9 @@ func pcct_kernels() *C.char {
 
 // handle registry: metrics and trees are cgo.Handles.
 type metricHandle struct {
-	m    metric.Metric
-	pool *streamer.Pool // the residual metric's (it embeds query points on it); closed on free
+	m       metric.Metric
+	pool    *streamer.Pool // the residual metric's (it embeds query points on it); closed on free
+	central int            // where a max-min ordering starts by default (tree.CentralPoint)
 	// mu lets searches share the metric (read) except the first search
 	// with the auto gate on a residual metric, which may add its float32
 	// copy (write).
@@ -165,7 +166,7 @@ func pcct_metric_residual(x *C.double, n, d C.int64_t, kernel *C.char, ls *C.dou
 			pool.Close()
 			return err
 		}
-		*out = C.uint64_t(newHandle(&metricHandle{m: m, pool: pool}))
+		*out = C.uint64_t(newHandle(&metricHandle{m: m, pool: pool, central: tree.CentralPoint(xs, int(n), int(d))}))
 		return nil
 	}), msg, msglen)
 }
@@ -184,7 +185,7 @@ func pcct_metric_euclidean(x *C.double, n, d C.int64_t, out *C.uint64_t, msg *C.
 		if err != nil {
 			return err
 		}
-		*out = C.uint64_t(newHandle(&metricHandle{m: m}))
+		*out = C.uint64_t(newHandle(&metricHandle{m: m, central: tree.CentralPoint(xs, int(n), int(d))}))
 		return nil
 	}), msg, msglen)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -26,7 +25,7 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 	case "maxmin":
 		// The same order either way; the k-d tree's range queries are
 		// far cheaper where it applies (the Euclidean metric).
-		first := centralPoint(j.x, j.n, j.d)
+		first := tree.CentralPoint(j.x, j.n, j.d)
 		var err error
 		if _, euclid := m.(*metric.Euclidean); euclid {
 			var kd *tree.KDTree
@@ -55,28 +54,6 @@ func coordOrder(x []float64, n, d int) []int32 {
 	}
 	slices.SortStableFunc(perm, func(a, b int32) int { return cmp.Compare(x[int(a)*d], x[int(b)*d]) })
 	return perm
-}
-
-// centralPoint is where a max-min ordering starts: the point nearest the
-// coordinates' mean (Euclidean, ties to the lower index), as GpGp does.
-func centralPoint(x []float64, n, d int) int {
-	mean := make([]float64, d)
-	for i := range n {
-		for k := range d {
-			mean[k] += x[i*d+k] / float64(n)
-		}
-	}
-	best, bestD := 0, math.Inf(1)
-	for i := range n {
-		s := 0.0
-		for k := range d {
-			s += (x[i*d+k] - mean[k]) * (x[i*d+k] - mean[k])
-		}
-		if s < bestD {
-			best, bestD = i, s
-		}
-	}
-	return best
 }
 
 // writeOrder writes the ordering: position i holds the original index of

@@ -199,7 +199,7 @@ func TestKnnOrder(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				perm, _ = tr.MaxMinOrder(context.Background(), centralPoint(x, n, d), tree.KNNOptions{})
+				perm, _ = tr.MaxMinOrder(context.Background(), tree.CentralPoint(x, n, d), tree.KNNOptions{})
 			}
 			for i, p := range perm {
 				if got[i] != int64(p) {

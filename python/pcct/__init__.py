@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["knn", "version", "kernels", "PcctError"]
+__all__ = ["knn", "maxmin_order", "version", "kernels", "PcctError"]
 
 OK, BAD_INPUT, FAILED, INTERNAL = 0, 1, 2, 3
 _ERRLEN = 4096
@@ -47,7 +47,8 @@ def _load():
         cs = ctypes.c_char_p
         lib.pcct_knn.argtypes = [u64, i64, ctypes.c_int, cs, cs, i64, ptr, ptr, cs, i64]
         lib.pcct_knn_queries.argtypes = [u64, ptr, i64, i64, cs, cs, i64, ptr, ptr, cs, i64]
-        for f in ("pcct_metric_residual", "pcct_metric_euclidean", "pcct_knn", "pcct_knn_queries"):
+        lib.pcct_maxmin_order.argtypes = [u64, i64, i64, ptr, cs, i64]
+        for f in ("pcct_metric_residual", "pcct_metric_euclidean", "pcct_knn", "pcct_knn_queries", "pcct_maxmin_order"):
             getattr(lib, f).restype = ctypes.c_int
         if lib.pcct_abi_version() != 1:
             raise OSError("libpcct at %s has C ABI %d; this package needs 1" % (path, lib.pcct_abi_version()))
@@ -98,6 +99,39 @@ def _ptr(a):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
+def _workers(workers):
+    w = 0 if workers is None else int(workers)
+    if w < 0:
+        raise ValueError("pcct: workers must be positive, got %d" % w)
+    return w
+
+
+def _metric(lib, a, metric, kernel, lengthscale, variance, inducing, inducing_points, jitter, seed, w, err):
+    """Makes the metric over the points a; the caller frees the handle."""
+    n, d = a.shape
+    h = ctypes.c_uint64(0)
+    if metric == "euclidean":
+        st = lib.pcct_metric_euclidean(_ptr(a), n, d, ctypes.byref(h), err, _ERRLEN)
+    elif metric == "residual":
+        ls = np.ascontiguousarray(np.atleast_1d(np.asarray(lengthscale, dtype=np.float64)))
+        u, nu = None, 0
+        if inducing_points is not None:
+            u = _points(inducing_points, "inducing_points", d)
+            nu = u.shape[0]
+        m = 0 if inducing is None else int(inducing)
+        if inducing is not None and m < 1:
+            raise ValueError("pcct: inducing must be at least 1, got %d" % m)
+        jit = 0.0 if jitter is None else float(jitter)
+        if jitter is not None and not jit > 0:
+            raise ValueError("pcct: jitter must be positive, got %r" % (jitter,))
+        st = lib.pcct_metric_residual(_ptr(a), n, d, kernel.encode(), _ptr(ls), ls.size, float(variance), m,
+                                      None if u is None else _ptr(u), nu, jit, int(seed), w, ctypes.byref(h), err, _ERRLEN)
+    else:
+        raise ValueError("pcct: metric must be 'residual' or 'euclidean', got %r" % (metric,))
+    _check(st, err)
+    return h
+
+
 def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, inducing=None,
         inducing_points=None, jitter=None, seed=42, queries=None, workers=None, search="auto",
         metric="residual", gate="auto"):
@@ -125,30 +159,9 @@ def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, in
         raise ValueError("pcct: gate must be 'auto' or 'off', got %r" % (gate,))
     if predecessor and queries is not None:
         raise ValueError("pcct: predecessor applies to all-points k-NN, not to queries")
-    w = 0 if workers is None else int(workers)
-    if w < 0:
-        raise ValueError("pcct: workers must be positive, got %d" % w)
+    w = _workers(workers)
     err = ctypes.create_string_buffer(_ERRLEN)
-    h = ctypes.c_uint64(0)
-    if metric == "euclidean":
-        st = lib.pcct_metric_euclidean(_ptr(a), n, d, ctypes.byref(h), err, _ERRLEN)
-    elif metric == "residual":
-        ls = np.ascontiguousarray(np.atleast_1d(np.asarray(lengthscale, dtype=np.float64)))
-        u, nu = None, 0
-        if inducing_points is not None:
-            u = _points(inducing_points, "inducing_points", d)
-            nu = u.shape[0]
-        m = 0 if inducing is None else int(inducing)
-        if inducing is not None and m < 1:
-            raise ValueError("pcct: inducing must be at least 1, got %d" % m)
-        jit = 0.0 if jitter is None else float(jitter)
-        if jitter is not None and not jit > 0:
-            raise ValueError("pcct: jitter must be positive, got %r" % (jitter,))
-        st = lib.pcct_metric_residual(_ptr(a), n, d, kernel.encode(), _ptr(ls), ls.size, float(variance), m,
-                                      None if u is None else _ptr(u), nu, jit, int(seed), w, ctypes.byref(h), err, _ERRLEN)
-    else:
-        raise ValueError("pcct: metric must be 'residual' or 'euclidean', got %r" % (metric,))
-    _check(st, err)
+    h = _metric(lib, a, metric, kernel, lengthscale, variance, inducing, inducing_points, jitter, seed, w, err)
     try:
         if queries is None:
             idx = np.empty((n, k), dtype=np.int64)
@@ -161,5 +174,36 @@ def knn(x, k, predecessor=False, kernel="rbf", lengthscale=1.0, variance=1.0, in
             st = lib.pcct_knn_queries(h, _ptr(q), q.shape[0], k, search.encode(), gate.encode(), w, _ptr(idx), _ptr(dist), err, _ERRLEN)
         _check(st, err)
         return idx, dist
+    finally:
+        lib.pcct_metric_free(h)
+
+
+def maxmin_order(x, first=None, metric="residual", kernel="rbf", lengthscale=1.0, variance=1.0, inducing=None,
+                 inducing_points=None, jitter=None, seed=42, workers=None):
+    """The exact max-min ordering of the points, as ``pcct knn --order maxmin`` computes it.
+
+    Returns an int64 array of the n point indices (0-based) in the order:
+    first the point first (default: the point nearest the coordinates'
+    mean), then always the point farthest from all chosen so far under the
+    metric, ties to the lower index. x[order] is then the Vecchia ordering
+    to pass to knn(..., predecessor=True). The metric options are knn's.
+    Bad arguments raise ValueError; a failed run raises PcctError.
+    """
+    lib = _load()
+    a = _points(x, "x")
+    n = a.shape[0]
+    if first is None:
+        f = -1
+    elif isinstance(first, bool) or not isinstance(first, (int, np.integer)) or not 0 <= first < n:
+        raise ValueError("pcct: first must be a point index in [0, %d), got %r" % (n, first))
+    else:
+        f = int(first)
+    w = _workers(workers)
+    err = ctypes.create_string_buffer(_ERRLEN)
+    h = _metric(lib, a, metric, kernel, lengthscale, variance, inducing, inducing_points, jitter, seed, w, err)
+    try:
+        order = np.empty(n, dtype=np.int64)
+        _check(lib.pcct_maxmin_order(h, f, w, _ptr(order), err, _ERRLEN), err)
+        return order
     finally:
         lib.pcct_metric_free(h)

@@ -16,8 +16,9 @@ import pcct  # noqa: E402
 CLI = os.environ.get("PCCT_CLI", "pcct")
 
 
-def cli_knn(x, k, extra, queries=None):
-    """Runs pcct knn on x (and queries) and returns its .npy outputs."""
+def cli_knn(x, k, extra, queries=None, order=False):
+    """Runs pcct knn on x (and queries) and returns its .npy outputs (and,
+    with order, the ordering it wrote)."""
     with tempfile.TemporaryDirectory() as d:
         inp = os.path.join(d, "x.npy")
         np.save(inp, x)
@@ -28,7 +29,10 @@ def cli_knn(x, k, extra, queries=None):
             np.save(qp, queries)
             args += ["--queries", qp]
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-        return np.load(out), np.load(os.path.join(d, "nn_distances.npy"))
+        got = np.load(out), np.load(os.path.join(d, "nn_distances.npy"))
+        if order:
+            return got, np.load(os.path.join(d, "nn_order.npy"))
+        return got
 
 
 class TestAgainstCommand(unittest.TestCase):
@@ -92,6 +96,27 @@ class TestAgainstCommand(unittest.TestCase):
         self.check(pcct.knn(self.x, 5, predecessor=True, inducing_points=u, lengthscale=0.2), cli)
 
 
+    def test_maxmin_order(self):
+        # The command's --order maxmin: the same ordering, and its
+        # neighbours are knn's on the reordered points (explicit inducing
+        # points, so that the reordered metric is the same).
+        u = self.x[:40] + 0.01
+        with tempfile.TemporaryDirectory() as d:
+            up = os.path.join(d, "u.npy")
+            np.save(up, u)
+            cli, cli_order = cli_knn(self.x, 5, ["--predecessor", "--order", "maxmin", "--inducing-points", up,
+                                                 "--lengthscale", "0.2"], order=True)
+        order = pcct.maxmin_order(self.x, inducing_points=u, lengthscale=0.2, workers=2)
+        self.assertEqual(order.dtype, np.int64)
+        self.assertEqual(order.tobytes(), cli_order.astype(np.int64).tobytes())
+        self.check(pcct.knn(self.x[order], 5, predecessor=True, inducing_points=u, lengthscale=0.2), cli)
+        cli, cli_order = cli_knn(self.x, 4, ["--metric", "euclidean", "--predecessor", "--order", "maxmin"], order=True)
+        order = pcct.maxmin_order(self.x, metric="euclidean")
+        self.assertEqual(order.tobytes(), cli_order.astype(np.int64).tobytes())
+        self.assertEqual(sorted(order.tolist()), list(range(len(self.x))))
+        self.assertEqual(pcct.maxmin_order(self.x, first=7, metric="euclidean")[0], 7)
+
+
 class TestBadArguments(unittest.TestCase):
     def test_errors(self):
         x = np.random.default_rng(1).random((100, 2))
@@ -114,6 +139,10 @@ class TestBadArguments(unittest.TestCase):
             (lambda: pcct.knn(x, 3, predecessor=True, queries=x), ValueError, "predecessor applies"),
             (lambda: pcct.knn(x, 3, metric="cosine"), ValueError, "metric must be"),
             (lambda: pcct.knn(x, 3, gate="screen"), ValueError, "gate must be"),
+            (lambda: pcct.maxmin_order(x, first=100), ValueError, "first must be a point index"),
+            (lambda: pcct.maxmin_order(x, first=-1), ValueError, "first must be a point index"),
+            (lambda: pcct.maxmin_order(nan), ValueError, "x[7, 1] is nan"),
+            (lambda: pcct.maxmin_order(x, metric="cosine"), ValueError, "metric must be"),
         ]
         for fn, exc, msg in cases:
             with self.assertRaises(exc) as cm:

@@ -5,19 +5,21 @@ library(pcct)
 cli <- Sys.getenv("PCCT_CLI")
 fail <- function(...) { cat("FAIL:", ..., "\n"); quit(status = 1) }
 
-# read_npy reads a little-endian int64 or float64 .npy matrix (C order).
+# read_npy reads a little-endian int64 or float64 .npy vector or matrix (C
+# order).
 read_npy <- function(path) {
   con <- file(path, "rb"); on.exit(close(con))
   readBin(con, "raw", 8)
   hlen <- readBin(con, "integer", 1, size = 2, endian = "little", signed = FALSE)
   header <- rawToChar(readBin(con, "raw", hlen))
   dims <- sub(".*shape': \\(", "", header)
-  shape <- as.integer(regmatches(dims, gregexpr("[0-9]+", dims))[[1]][1:2])
+  shape <- as.integer(regmatches(dims, gregexpr("[0-9]+", sub("\\).*", "", dims)))[[1]])
   v <- if (grepl("<i8", header, fixed = TRUE)) {
     readBin(con, "integer", prod(shape), size = 8, endian = "little")
   } else {
     readBin(con, "double", prod(shape), size = 8, endian = "little")
   }
+  if (length(shape) == 1) return(v)
   matrix(v, shape[1], shape[2], byrow = TRUE)
 }
 
@@ -28,7 +30,7 @@ run_cli <- function(x, args, ext = "npy") {
   st <- system2(cli, c("knn", "--input", inp, "--output", out, "--quiet", args), stdout = FALSE)
   if (st != 0) fail("pcct knn exit", st)
   if (ext == "csv") return(read.csv(out, header = FALSE, colClasses = "character"))
-  list(index = read_npy(out), distance = read_npy(sub("\\.npy$", "_distances.npy", out)))
+  list(index = read_npy(out), distance = read_npy(sub("\\.npy$", "_distances.npy", out)), path = out)
 }
 
 set.seed(3)
@@ -62,6 +64,23 @@ g1 <- pcct_knn(x8, 8, predecessor = TRUE, inducing = 64, search = "brute")
 g2 <- pcct_knn(x8, 8, predecessor = TRUE, inducing = 64, search = "brute", gate = "off")
 if (!identical(g1, g2)) fail("gate auto and off differ")
 
+# The max-min ordering: the command's (--order maxmin writes it, 0-based,
+# beside the neighbours), and the neighbours on the reordered points are
+# the command's (explicit inducing points, so the metric is the same).
+u <- x[1:40, ] + 0.01
+d <- tempfile(); dir.create(d)
+up <- file.path(d, "u.csv")
+write.table(format(u, digits = 17), up, sep = ",", row.names = FALSE, col.names = FALSE, quote = FALSE)
+ref <- run_cli(x, c("--k", "5", "--predecessor", "--order", "maxmin", "--inducing-points", up, "--lengthscale", "0.2"))
+o <- pcct_order_maxmin(x, inducing_points = u, lengthscale = 0.2, workers = 2)
+co <- read_npy(file.path(dirname(ref$path), "nn_order.npy"))
+if (!identical(o, as.vector(co) + 1L)) fail("max-min order differs from --order maxmin")
+ro <- pcct_knn(x[o, ], 5, predecessor = TRUE, inducing_points = u, lengthscale = 0.2)
+wi <- ref$index; wi[wi < 0] <- NA; wi <- wi + 1L
+if (!identical(ro$index, wi)) fail("neighbours on the max-min order differ from the command's")
+oe <- pcct_order_maxmin(x, first = 8, metric = "euclidean")
+if (oe[1] != 8L || !identical(sort(oe), seq_len(nrow(x)))) fail("euclidean max-min order is not a permutation from 8")
+
 expect_error <- function(expr, msg) {
   r <- tryCatch({ expr; NULL }, error = function(e) conditionMessage(e))
   if (is.null(r) || !grepl(msg, r, fixed = TRUE)) fail("expected an error with", msg, "got", format(r))
@@ -78,5 +97,9 @@ expect_error(pcct_knn(x, 3, queries = matrix(1, 2, 2)), "queries has 2 dimension
 expect_error(pcct_knn(x, 3, search = "fast"), "search must be")
 expect_error(pcct_knn(x, 3, gate = "screen"), "gate must be")
 expect_error(pcct_knn(matrix(0, 10, 2), 2, inducing_points = matrix(0, 3, 2), jitter = 1e-300), "Cholesky")
+expect_error(pcct_order_maxmin(x, first = 1501), "first must be a point index in 1..1500")
+expect_error(pcct_order_maxmin(x, first = 0), "first must be a whole number >= 1")
+expect_error(pcct_order_maxmin(x, metric = "cosine"), "metric must be")
+expect_error(pcct_order_maxmin(bad), "x[7, 2] is NaN")
 if (!grepl("C ABI 1", pcct_version())) fail("version")
 cat("R binding: all tests passed\n")

@@ -1,5 +1,5 @@
 // A C test of libpcct's ABI: metrics, every search, trees (build, save,
-// load, k-NN), error codes and messages. Built and run by
+// load, k-NN), the max-min ordering, error codes and messages. Built and run by
 // cmd/libpcct/test.sh; exits non-zero on the first failure.
 #include <math.h>
 #include <pthread.h>
@@ -95,6 +95,23 @@ int main(int argc, char **argv) {
     int64_t qi[2 * K];
     double qd[2 * K];
     CHECK(pcct_knn_queries(m, q, 2, K, "tree", "auto", 0, qi, qd, err, sizeof err) == 0, "queries: %s", err);
+
+    // The max-min ordering: a permutation of the points from the given
+    // first point, the same for every worker count, and the default start
+    // (first < 0) is a point of the data.
+    static int64_t ord[2][N];
+    static char seen[N];
+    CHECK(pcct_maxmin_order(m, 17, 1, ord[0], err, sizeof err) == 0, "maxmin: %s", err);
+    CHECK(pcct_maxmin_order(m, 17, 3, ord[1], err, sizeof err) == 0, "maxmin, 3 workers: %s", err);
+    CHECK(ord[0][0] == 17, "maxmin starts at %lld", (long long)ord[0][0]);
+    CHECK(!memcmp(ord[0], ord[1], sizeof ord[0]), "maxmin differs between 1 and 3 workers");
+    for (int i = 0; i < N; i++) {
+        CHECK(ord[0][i] >= 0 && ord[0][i] < N && !seen[ord[0][i]], "maxmin: position %d holds %lld", i, (long long)ord[0][i]);
+        if (ord[0][i] >= 0 && ord[0][i] < N) seen[ord[0][i]] = 1;
+    }
+    CHECK(pcct_maxmin_order(m, -1, 0, ord[1], err, sizeof err) == 0 && ord[1][0] >= 0 && ord[1][0] < N, "maxmin from the centre: %s", err);
+    CHECK(pcct_maxmin_order(m, N, 0, ord[1], err, sizeof err) == 1 && strstr(err, "not one of the"), "maxmin, first out of range: %s", err);
+    CHECK(pcct_maxmin_order(m, 0, 0, NULL, err, sizeof err) == 1, "maxmin, NULL order: %s", err);
 
     // Errors: status codes and messages, never a crash.
     CHECK(pcct_knn(m, 0, 0, "auto", NULL, 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "k must be at least 1"), "k = 0: %s", err);

@@ -38,18 +38,43 @@ pcct_knn <- function(x, k, predecessor = FALSE, kernel = "rbf", lengthscale = 1,
                      workers = NULL, search = "auto", metric = "residual", gate = "auto") {
   xt <- points(x, "x")
   k <- count(k, "k")
-  if (!metric %in% c("residual", "euclidean")) stop("pcct: metric must be \"residual\" or \"euclidean\"", call. = FALSE)
   if (!search %in% c("auto", "tree", "brute", "kd")) stop("pcct: search must be \"auto\", \"tree\", \"brute\" or \"kd\"", call. = FALSE)
   if (!gate %in% c("auto", "off")) stop("pcct: gate must be \"auto\" or \"off\"", call. = FALSE)
   if (isTRUE(predecessor) && !is.null(queries)) stop("pcct: predecessor applies to all-points k-NN, not to queries", call. = FALSE)
-  ut <- if (is.null(inducing_points)) NULL else points(inducing_points, "inducing_points", nrow(xt))
   qt <- if (is.null(queries)) NULL else points(queries, "queries", nrow(xt))
-  m <- if (is.null(inducing)) 0L else count(inducing, "inducing")
-  w <- if (is.null(workers)) 0L else count(workers, "workers")
+  a <- metric_args(xt, metric, inducing, inducing_points, workers, jitter)
+  .Call("pcct_r_knn", xt, k, isTRUE(predecessor), metric, as.character(kernel), as.double(lengthscale),
+        as.double(variance), a$m, a$ut, a$jit, as.double(seed), qt, a$w, search, gate, PACKAGE = "pcct")
+}
+
+# metric_args checks the arguments that make the metric (and the worker
+# count) and returns them as the C glue takes them.
+metric_args <- function(xt, metric, inducing, inducing_points, workers, jitter) {
+  if (!metric %in% c("residual", "euclidean")) stop("pcct: metric must be \"residual\" or \"euclidean\"", call. = FALSE)
   jit <- if (is.null(jitter)) 0 else as.double(jitter)
   if (!is.null(jitter) && !(jit > 0)) stop("pcct: jitter must be positive", call. = FALSE)
-  .Call("pcct_r_knn", xt, k, isTRUE(predecessor), metric, as.character(kernel), as.double(lengthscale),
-        as.double(variance), m, ut, jit, as.double(seed), qt, w, search, gate, PACKAGE = "pcct")
+  list(ut = if (is.null(inducing_points)) NULL else points(inducing_points, "inducing_points", nrow(xt)),
+       m = if (is.null(inducing)) 0L else count(inducing, "inducing"),
+       w = if (is.null(workers)) 0L else count(workers, "workers"),
+       jit = jit)
+}
+
+#' The exact max-min ordering of the points, as `pcct knn --order maxmin`
+#' computes it: a 1-based integer vector o, so that x[o, ] is the Vecchia
+#' ordering to pass to pcct_knn(..., predecessor = TRUE) or pcct_nnarray.
+#' It starts at point first (default: the point nearest the coordinates'
+#' mean), then always takes the point farthest from all chosen so far
+#' under the metric, ties to the lower index. The metric's options are
+#' pcct_knn's.
+pcct_order_maxmin <- function(x, first = NULL, kernel = "rbf", lengthscale = 1, variance = 1,
+                              inducing = NULL, inducing_points = NULL, jitter = NULL, seed = 42,
+                              workers = NULL, metric = "residual") {
+  xt <- points(x, "x")
+  f <- if (is.null(first)) 0L else count(first, "first")
+  if (f > ncol(xt)) stop(sprintf("pcct: first must be a point index in 1..%d, got %d", ncol(xt), f), call. = FALSE)
+  a <- metric_args(xt, metric, inducing, inducing_points, workers, jitter)
+  .Call("pcct_r_order", xt, f, metric, as.character(kernel), as.double(lengthscale), as.double(variance),
+        a$m, a$ut, a$jit, as.double(seed), a$w, PACKAGE = "pcct")
 }
 
 #' The NNarray of GpGp, GPvecchia and VeccTMVN: n x (k+1), row i holding i

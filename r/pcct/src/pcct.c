@@ -10,17 +10,13 @@
 
 #define ERRLEN 4096
 
-// pcct_r_knn(xt, k, predecessor, metric, kernel, lengthscale, variance,
-// inducing, ut, jitter, seed, qt, workers, search, gate): xt is the d x n
-// transpose of the points (so its memory is the n x d row-major array pcct
-// reads), ut and qt likewise or NULL.
-static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kernel, SEXP lengthscale,
-                       SEXP variance, SEXP inducing, SEXP ut, SEXP jitter, SEXP seed, SEXP qt,
-                       SEXP workers, SEXP search, SEXP gate) {
+// make_metric makes the metric over the d x n transpose xt (so its memory
+// is the n x d row-major array pcct reads), ut likewise or NULL; it stops
+// with an R error carrying pcct's message.
+static uint64_t make_metric(SEXP xt, SEXP metric, SEXP kernel, SEXP lengthscale, SEXP variance,
+                            SEXP inducing, SEXP ut, SEXP jitter, SEXP seed, int64_t w) {
     char err[ERRLEN] = {0};
     int64_t d = Rf_nrows(xt), n = Rf_ncols(xt);
-    int64_t kk = (int64_t)Rf_asInteger(k);
-    int64_t w = (int64_t)Rf_asInteger(workers);
     uint64_t h = 0;
     int st;
     if (strcmp(CHAR(STRING_ELT(metric, 0)), "euclidean") == 0) {
@@ -37,6 +33,21 @@ static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kern
                                   Rf_asReal(jitter), (uint64_t)Rf_asReal(seed), w, &h, err, ERRLEN);
     }
     if (st != 0) Rf_error("pcct: %s", err);
+    return h;
+}
+
+// pcct_r_knn(xt, k, predecessor, metric, kernel, lengthscale, variance,
+// inducing, ut, jitter, seed, qt, workers, search, gate): the metric's
+// arguments as make_metric's, qt the queries' transpose or NULL.
+static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kernel, SEXP lengthscale,
+                       SEXP variance, SEXP inducing, SEXP ut, SEXP jitter, SEXP seed, SEXP qt,
+                       SEXP workers, SEXP search, SEXP gate) {
+    char err[ERRLEN] = {0};
+    int64_t n = Rf_ncols(xt);
+    int64_t kk = (int64_t)Rf_asInteger(k);
+    int64_t w = (int64_t)Rf_asInteger(workers);
+    int st;
+    uint64_t h = make_metric(xt, metric, kernel, lengthscale, variance, inducing, ut, jitter, seed, w);
     int64_t rows = Rf_isNull(qt) ? n : Rf_ncols(qt);
     int64_t *idx = (int64_t *)R_alloc(rows * kk, sizeof(int64_t));
     double *dist = (double *)R_alloc(rows * kk, sizeof(double));
@@ -69,10 +80,31 @@ static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kern
     return out;
 }
 
+// pcct_r_order(xt, first, metric, kernel, lengthscale, variance, inducing,
+// ut, jitter, seed, workers): the max-min ordering, 1-based (first: a
+// 1-based index, or 0 for the point nearest the coordinates' mean).
+static SEXP pcct_r_order(SEXP xt, SEXP first, SEXP metric, SEXP kernel, SEXP lengthscale, SEXP variance,
+                         SEXP inducing, SEXP ut, SEXP jitter, SEXP seed, SEXP workers) {
+    char err[ERRLEN] = {0};
+    int64_t n = Rf_ncols(xt);
+    int64_t w = (int64_t)Rf_asInteger(workers);
+    uint64_t h = make_metric(xt, metric, kernel, lengthscale, variance, inducing, ut, jitter, seed, w);
+    int64_t *order = (int64_t *)R_alloc(n, sizeof(int64_t));
+    int st = pcct_maxmin_order(h, (int64_t)Rf_asInteger(first) - 1, w, order, err, ERRLEN);
+    pcct_metric_free(h);
+    if (st != 0) Rf_error("pcct: %s", err);
+    SEXP out = PROTECT(Rf_allocVector(INTSXP, n));
+    int *o = INTEGER(out);
+    for (int64_t i = 0; i < n; i++) o[i] = (int)(order[i] + 1);
+    UNPROTECT(1);
+    return out;
+}
+
 static SEXP pcct_r_version(void) { return Rf_mkString(pcct_version()); }
 
 static const R_CallMethodDef calls[] = {
     {"pcct_r_knn", (DL_FUNC)&pcct_r_knn, 15},
+    {"pcct_r_order", (DL_FUNC)&pcct_r_order, 11},
     {"pcct_r_version", (DL_FUNC)&pcct_r_version, 0},
     {NULL, NULL, 0}};
 

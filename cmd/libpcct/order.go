@@ -1,0 +1,67 @@
+package main
+
+/*
+#include <stdint.h>
+*/
+import "C"
+
+import (
+	"context"
+	"unsafe"
+
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+	"github.com/pcct/pcct/tree"
+)
+
+// pcct_maxmin_order writes to order (n int64s) the exact max-min ordering
+// of the metric's points, as `pcct knn --order maxmin` computes it:
+// order[i] is the 0-based index of the i-th point. It starts at point
+// first, or with first < 0 at the point nearest the coordinates' mean.
+// The Euclidean metric's ordering runs on a k-d tree, the residual
+// metric's on a cover tree built for the call on workers workers.
+//
+//export pcct_maxmin_order
+func pcct_maxmin_order(h C.uint64_t, first C.int64_t, workers C.int64_t, order *C.int64_t, msg *C.char, msglen C.int64_t) C.int {
+	return status(guard(func() error {
+		mh, err := lookup[*metricHandle](h, "metric")
+		if err != nil {
+			return err
+		}
+		if order == nil {
+			return bad("the order array is NULL")
+		}
+		n := mh.m.Data().N
+		start := int(first)
+		if first < 0 {
+			start = mh.central
+		} else if first >= C.int64_t(n) {
+			return bad("first point %d is not one of the %d points", first, n)
+		}
+		mh.mu.RLock()
+		defer mh.mu.RUnlock()
+		pool := streamer.NewPool(int(workers))
+		defer pool.Close()
+		ctx := context.Background()
+		var perm []int32
+		if _, euclid := mh.m.(*metric.Euclidean); euclid {
+			var kd *tree.KDTree
+			if kd, err = tree.BuildKD(ctx, mh.m, pool); err == nil {
+				perm, err = kd.MaxMinOrder(ctx, start)
+			}
+		} else {
+			var t *tree.Tree
+			if t, err = tree.Build(ctx, mh.m, tree.Options{Pool: pool}); err == nil {
+				perm, err = t.MaxMinOrder(ctx, start, tree.KNNOptions{Pool: pool})
+			}
+		}
+		if err != nil {
+			return err
+		}
+		out := unsafe.Slice((*int64)(unsafe.Pointer(order)), n)
+		for i, p := range perm {
+			out[i] = int64(p)
+		}
+		return nil
+	}), msg, msglen)
+}
