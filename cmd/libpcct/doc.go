@@ -5,7 +5,7 @@
 // Memory: the caller owns every array it passes; pcct reads the input
 // arrays during the call only (the metric keeps its own scaled copy of the
 // coordinates) and writes the output arrays, which must hold n x k
-// elements. Handles (metrics, trees) are opaque integers, freed with the
+// elements (n for pcct_maxmin_order's ordering). Handles (metrics, trees) are opaque integers, freed with the
 // matching _free function; a handle may be used from several threads at
 // once for searches, but must not be freed while in use. Errors: every
 // function returns a status (0 success, 1 bad input, 2 a failed run, 3 an
