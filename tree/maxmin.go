@@ -7,33 +7,6 @@ import (
 	"github.com/pcct/pcct/kernels/metric"
 )
 
-// MaxMinOrder returns the exact max-min ordering of the tree's points
-// under its metric: first the point first, then repeatedly the point
-// whose distance to the nearest point already chosen is largest (ties to
-// the lower index), as the Vecchia literature orders points (Guinness
-// 2018). order[i] is the i-th point's index. The steps are decided in
-// batches (see maxMinOrder); their range queries run through the tree on
-// opt's pool (Workers, Pool; the other fields are not used), and the
-// order is the same for every worker count.
-func (t *Tree) MaxMinOrder(ctx context.Context, first int, opt KNNOptions) ([]int32, error) {
-	opt.defaults()
-	p, release := opt.pool()
-	defer release()
-	qws := make([]*queryWorker, p.Workers())
-	data := t.m.Data()
-	return maxMinOrder(ctx, t.m, first, maxMinBatch, func(ctx context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
-		per := rangeRows(len(qids), len(qws))
-		_, err := p.RunContext(ctx, (len(qids)+per-1)/per, labelled(phaseQuery, func(w, task int) {
-			if qws[w] == nil {
-				qws[w] = &queryWorker{w: metric.NewWorkspace()}
-			}
-			lo, hi := task*per, min(len(qids), (task+1)*per)
-			t.rangeSplit(qws[w], data, qids[lo:hi], radii[lo:hi], mind, hits[lo:hi])
-		}))
-		return err
-	})
-}
-
 // CentralPoint is where pcct starts a max-min ordering, as GpGp does: the
 // point of x (n x d, row-major, unscaled coordinates) nearest the
 // coordinates' mean (Euclidean, ties to the lower index).
@@ -55,46 +28,6 @@ func CentralPoint(x []float64, n, d int) int {
 		}
 	}
 	return best
-}
-
-// rangeRows is the number of a batch's range queries one task runs
-// together: they share the tiles of the tree's first level (read once for
-// all of them), up to 16, but the batch is spread over every worker.
-func rangeRows(n, workers int) int {
-	return max(1, min(16, n/workers))
-}
-
-// rangeSplit finds, for each query qids[i] (a data point), the points
-// within radii[i] of it that it brings closer to the chosen set (computed
-// distance below mind), into hits[i]. The block tiles the root and the
-// first level together (no query can skip a saturated metric's first
-// level, and a tile of many rows reads each node's row once); below it
-// each query walks alone from the nodes it cannot rule out, since a
-// batch's queries lie far apart.
-func (t *Tree) rangeSplit(qw *queryWorker, qs *metric.Set, qids []int32, radii, mind []float64, hits [][]rangeHit) {
-	for i := range hits {
-		hits[i] = hits[i][:0]
-	}
-	hit := func(i int, h rangeHit) {
-		if h.d < mind[h.id] {
-			hits[i] = append(hits[i], h)
-		}
-	}
-	front := t.rangeStep(qw, qs, qids, radii, []int32{t.root}, hit, nil)
-	split := grow(qw.split, len(qids))
-	for i := range split {
-		split[i] = split[i][:0]
-	}
-	qw.split = split
-	t.rangeStep(qw, qs, qids, radii, front, hit, split)
-	cur := 0
-	one := func(_ int, h rangeHit) { hit(cur, h) }
-	for cur = range qids {
-		for f := split[cur]; len(f) > 0; {
-			f = t.rangeStep(qw, qs, qids[cur:cur+1], radii[cur:cur+1], f, one, nil)
-		}
-	}
-
 }
 
 // stepsFunc runs the range queries of a batch of max-min steps: hits[i]

@@ -42,19 +42,23 @@ func naiveMaxMin(m metric.Metric, first int) []int32 {
 
 // TestMaxMinOrder: the tree's max-min ordering equals the definition's on
 // every data set and metric (duplicates and all-equal points included),
-// for 1 and 3 workers (the batches' range queries spread differently).
+// for 1 and 3 workers (the batches' range queries spread differently),
+// scanning the first steps (these small sets scan to the end) or walking
+// the tree from the start.
 func TestMaxMinOrder(t *testing.T) {
 	for _, c := range treeCases(t, 150, 2) {
 		tr := buildOrFail(t, c.m, Options{})
 		for _, first := range []int{0, 77} {
 			want := naiveMaxMin(c.m, first)
 			for _, workers := range []int{1, 3} {
-				got, err := tr.MaxMinOrder(context.Background(), first, KNNOptions{Workers: workers})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !slices.Equal(got, want) {
-					t.Fatalf("%s, first %d, %d workers: order %v..., want %v...", c.name, first, workers, got[:10], want[:10])
+				for _, scan := range []bool{true, false} {
+					got, err := tr.maxMinOrder(context.Background(), first, KNNOptions{Workers: workers}, scan)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("%s, first %d, %d workers, scan %v: order %v..., want %v...", c.name, first, workers, scan, got[:10], want[:10])
+					}
 				}
 			}
 		}
@@ -100,6 +104,32 @@ func TestMaxMinLattice(t *testing.T) {
 		if err != nil || !slices.Equal(got, rwant) {
 			t.Fatalf("residual, first %d: %v, order %v..., want %v...", first, err, got[:12], rwant[:12])
 		}
+	}
+}
+
+// TestMaxMinScanToWalk: on a set large enough for the walk to win once
+// the radii are small, the scans hand over to the tree walk part way, and
+// the order is still the definition's.
+func TestMaxMinScanToWalk(t *testing.T) {
+	const n = 3000
+	x := uniformPoints(n, 2, 8)
+	m, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := buildOrFail(t, m, Options{})
+	pool := streamer.NewPool(2)
+	defer pool.Close()
+	s := &maxMinSteps{t: tr, pool: pool, qws: make([]*queryWorker, pool.Workers()), scan: true}
+	got, err := maxMinOrder(context.Background(), m, 5, maxMinBatch, s.run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.scan {
+		t.Fatal("the scans never handed over to the walk")
+	}
+	if want := naiveMaxMin(m, 5); !slices.Equal(got, want) {
+		t.Fatalf("order %v..., want %v...", got[:10], want[:10])
 	}
 }
 
