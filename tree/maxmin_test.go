@@ -133,6 +133,18 @@ func TestMaxMinScanToWalk(t *testing.T) {
 	}
 }
 
+// TestOrderMaxMin: the ordering through the tree OrderMaxMin picks (the
+// k-d tree for the Euclidean metric, else the cover tree) is the
+// definition's.
+func TestOrderMaxMin(t *testing.T) {
+	for _, c := range treeCases(t, 120, 2) {
+		got, err := OrderMaxMin(context.Background(), c.m, 3, KNNOptions{Workers: 2})
+		if err != nil || !slices.Equal(got, naiveMaxMin(c.m, 3)) {
+			t.Fatalf("%s: %v, or the order differs from the definition's", c.name, err)
+		}
+	}
+}
+
 // TestMaxMinCancel: a cancelled context stops both orderings with its
 // error, and the caller's pool stays usable.
 func TestMaxMinCancel(t *testing.T) {

@@ -20,6 +20,29 @@ func (t *Tree) MaxMinOrder(ctx context.Context, first int, opt KNNOptions) ([]in
 	return t.maxMinOrder(ctx, first, opt, true)
 }
 
+// OrderMaxMin returns the exact max-min ordering of m's points from first
+// (see Tree.MaxMinOrder) through the tree that serves it best: a k-d tree
+// for the Euclidean metric, whose range queries are far cheaper, else a
+// cover tree; both are built for the call on opt's pool. The order is the
+// same either way.
+func OrderMaxMin(ctx context.Context, m metric.Metric, first int, opt KNNOptions) ([]int32, error) {
+	opt.defaults()
+	p, release := opt.pool()
+	defer release()
+	if _, euclid := m.(*metric.Euclidean); euclid {
+		kd, err := BuildKD(ctx, m, p)
+		if err != nil {
+			return nil, err
+		}
+		return kd.MaxMinOrder(ctx, first)
+	}
+	t, err := Build(ctx, m, Options{Pool: p})
+	if err != nil {
+		return nil, err
+	}
+	return t.MaxMinOrder(ctx, first, KNNOptions{Pool: p})
+}
+
 // maxMinOrder is MaxMinOrder, starting with scans when scan is set (else
 // every step walks the tree).
 func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan bool) ([]int32, error) {

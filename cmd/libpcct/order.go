@@ -9,8 +9,6 @@ import (
 	"context"
 	"unsafe"
 
-	"github.com/pcct/pcct/kernels/metric"
-	"github.com/pcct/pcct/streamer"
 	"github.com/pcct/pcct/tree"
 )
 
@@ -40,21 +38,7 @@ func pcct_maxmin_order(h C.uint64_t, first C.int64_t, workers C.int64_t, order *
 		}
 		mh.mu.RLock()
 		defer mh.mu.RUnlock()
-		pool := streamer.NewPool(int(workers))
-		defer pool.Close()
-		ctx := context.Background()
-		var perm []int32
-		if _, euclid := mh.m.(*metric.Euclidean); euclid {
-			var kd *tree.KDTree
-			if kd, err = tree.BuildKD(ctx, mh.m, pool); err == nil {
-				perm, err = kd.MaxMinOrder(ctx, start)
-			}
-		} else {
-			var t *tree.Tree
-			if t, err = tree.Build(ctx, mh.m, tree.Options{Pool: pool}); err == nil {
-				perm, err = t.MaxMinOrder(ctx, start, tree.KNNOptions{Pool: pool})
-			}
-		}
+		perm, err := tree.OrderMaxMin(context.Background(), mh.m, start, tree.KNNOptions{Workers: int(workers)})
 		if err != nil {
 			return err
 		}

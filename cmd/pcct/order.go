@@ -23,21 +23,8 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 	case "coord":
 		j.perm = coordOrder(j.x, j.n, j.d)
 	case "maxmin":
-		// The same order either way; the k-d tree's range queries are
-		// far cheaper where it applies (the Euclidean metric).
-		first := tree.CentralPoint(j.x, j.n, j.d)
 		var err error
-		if _, euclid := m.(*metric.Euclidean); euclid {
-			var kd *tree.KDTree
-			if kd, err = tree.BuildKD(ctx, m, pool); err == nil {
-				j.perm, err = kd.MaxMinOrder(ctx, first)
-			}
-		} else {
-			var tr *tree.Tree
-			if tr, err = tree.Build(ctx, m, tree.Options{Pool: pool}); err == nil {
-				j.perm, err = tr.MaxMinOrder(ctx, first, tree.KNNOptions{Pool: pool})
-			}
-		}
+		j.perm, err = tree.OrderMaxMin(ctx, m, tree.CentralPoint(j.x, j.n, j.d), tree.KNNOptions{Pool: pool})
 		if err != nil {
 			return nil, err
 		}
