@@ -192,19 +192,22 @@ func (t *Tree) rangeSplit(qw *queryWorker, qs *metric.Set, qids []int32, radii, 
 			hits[i] = append(hits[i], h)
 		}
 	}
-	front := t.rangeStep(qw, qs, qids, radii, []int32{t.root}, hit, nil)
+	// rangeStep returns its next front in qw.front's storage, which it may
+	// grow: kept in qw.front, the storage is reused.
+	qw.root = append(qw.root[:0], t.root)
+	qw.front = t.rangeStep(qw, qs, qids, radii, qw.root, hit, nil)
 	split := grow(qw.split, len(qids))
 	for i := range split {
 		split[i] = split[i][:0]
 	}
 	qw.split = split
-	t.rangeStep(qw, qs, qids, radii, front, hit, split)
+	t.rangeStep(qw, qs, qids, radii, qw.front, hit, split)
 	d0 := qw.dists
 	cur := 0
 	one := func(_ int, h rangeHit) { hit(cur, h) }
 	for cur = range qids {
-		for f := split[cur]; len(f) > 0; {
-			f = t.rangeStep(qw, qs, qids[cur:cur+1], radii[cur:cur+1], f, one, nil)
+		for f := split[cur]; len(f) > 0; f = qw.front {
+			qw.front = t.rangeStep(qw, qs, qids[cur:cur+1], radii[cur:cur+1], f, one, nil)
 		}
 	}
 	return qw.dists - d0

@@ -76,6 +76,7 @@ type queryWorker struct {
 	leaves, inner, front []int32
 	hits                 metric.Hits // rangeStep's hits of a leaf tile
 	split                [][]int32   // rangeSplit's fronts, one per query
+	root                 []int32     // rangeSplit's first front
 	member               []uint32    // by point id: stamp of the group whose seed offered it
 	seed                 []int32     // predSeed's or querySeed's seed
 	below                []int32     // seedBelow's candidates for a block
