@@ -1,9 +1,11 @@
 package tree
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/bits"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -324,9 +326,10 @@ func (t *Tree) finish(children [][]int32, pool *streamer.Pool, use *usage) {
 	t.index(pool, use)
 }
 
-// index computes, from the children, the queries' records (spans by node,
-// kids by position in child), the depth-first preorder and the depth. Each
-// child of the root has its subtree ordered by one task.
+// index computes, from the children, the queries' records (spans by node;
+// kids, each node's children by descending reach, so that a scan of them
+// stops at the first one out of reach), the depth-first preorder and the
+// depth. Each child of the root has its subtree ordered by one task.
 func (t *Tree) index(pool *streamer.Pool, use *usage) {
 	n := t.N()
 	t.spans, t.kids = make([]span, n+1), make([]kid, len(t.child))
@@ -336,10 +339,13 @@ func (t *Tree) index(pool *streamer.Pool, use *usage) {
 		}
 	})
 	t.spans[n] = span{k0: t.childOff[n]}
-	forChunks(pool, use, len(t.child), func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			x := t.child[k]
-			t.kids[k] = kid{reach: t.reach[x], id: x, lo: min(x, t.minDesc[x])}
+	forChunks(pool, use, n, func(lo, hi int) {
+		for z := lo; z < hi; z++ {
+			ks := t.kids[t.childOff[z]:t.childOff[z+1]]
+			for k, x := range t.child[t.childOff[z]:t.childOff[z+1]] {
+				ks[k] = kid{reach: t.reach[x], id: x, lo: min(x, t.minDesc[x])}
+			}
+			slices.SortFunc(ks, byReach)
 		}
 	})
 	top := t.Children(int(t.root))
@@ -352,6 +358,14 @@ func (t *Tree) index(pool *streamer.Pool, use *usage) {
 		t.order = append(t.order, p...)
 		t.depth = max(t.depth, 1+depths[k])
 	}
+}
+
+// byReach orders kids by descending reach, ties by ascending id.
+func byReach(a, b kid) int {
+	if c := cmp.Compare(b.reach, a.reach); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
 }
 
 // preorder returns the depth-first preorder of z's subtree (children in

@@ -36,7 +36,7 @@ type Tree struct {
 	// cache line serves each node and each child (the tree's other arrays,
 	// indexed by point, cost a miss each at a million points).
 	spans []span  // by node, and one more that closes the last node's children
-	kids  []kid   // by position in child
+	kids  []kid   // each node's children (spans[z].k0 on) by descending reach
 	order []int32 // depth-first preorder: subtrees are contiguous
 	depth int     // nodes on the longest root-to-leaf path
 
@@ -52,8 +52,9 @@ type span struct {
 	k0     int32
 }
 
-// kid is a child as the queries' scans read it, by its position in child:
-// the child, its reach and the lowest index among it and its descendants.
+// kid is a child as the queries' scans read it: the child, its reach and
+// the lowest index among it and its descendants. A node's kids run from
+// its span's k0 (its first position in child) by descending reach.
 type kid struct {
 	reach float64
 	id    int32

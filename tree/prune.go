@@ -87,7 +87,7 @@ func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64)
 		for _, x := range t.kids[sp.k0:t.spans[z+1].k0] {
 			r := x.reach + t.slack
 			if !(m <= r) {
-				continue // no query of the block can use x
+				break // no query of the block can use x, nor the kids after it
 			}
 			if g.pred && x.lo >= qmin && !qw.takes(pm, n, j, x.lo, r) {
 				continue

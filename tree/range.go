@@ -139,9 +139,10 @@ func (t *Tree) enter(next []int32, z int32, m float64) []int32 {
 		return next
 	}
 	for _, x := range t.kids[sp.k0:t.spans[z+1].k0] {
-		if m <= x.reach+t.slack {
-			next = append(next, x.id)
+		if !(m <= x.reach+t.slack) {
+			break // nor can the kids after it, of smaller reach
 		}
+		next = append(next, x.id)
 	}
 	return next
 }
