@@ -156,16 +156,10 @@ func BenchmarkVecchiaQueries(b *testing.B) {
 	k := benchutil.EnvInt("PCCT_BENCH_K", 30)
 	x := uniformPoints(n, 2, 1)
 	b.Run(fmt.Sprintf("n=%d/m=%d/k=%d", n, m, k), func(b *testing.B) {
-		met, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: m, Seed: 1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		tr, err := Build(context.Background(), met, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		tr := walkBenchTree(b, x, n, m)
 		opt := KNNOptions{K: k, Predecessor: true, Workers: benchutil.EnvInt("PCCT_BENCH_WORKERS_Q", 1)}
 		var st QueryStats
+		var err error
 		for b.Loop() {
 			if _, st, err = tr.AllKNN(context.Background(), opt); err != nil {
 				b.Fatal(err)
@@ -173,6 +167,22 @@ func BenchmarkVecchiaQueries(b *testing.B) {
 		}
 		b.ReportMetric(float64(st.Distances)/float64(n), "dist/query")
 	})
+}
+
+// walkBenchTree builds the tree of the walk benchmarks (BenchmarkVecchiaQueries,
+// BenchmarkMaxMinOrder): the residual metric over the n points x (d = 2,
+// lengthscale 0.1, m inducing points, seed 1).
+func walkBenchTree(b *testing.B, x []float64, n, m int) *Tree {
+	b.Helper()
+	met, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: m, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := Build(context.Background(), met, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tr
 }
 
 // BenchmarkTreeBuild times the tree's build alone on PCCT_BENCH_WORKERS_Q

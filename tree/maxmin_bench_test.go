@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/pcct/pcct/internal/benchutil"
-	"github.com/pcct/pcct/kernels/metric"
 )
 
 // BenchmarkMaxMinOrder times the max-min ordering through the cover tree
@@ -19,14 +18,7 @@ func BenchmarkMaxMinOrder(b *testing.B) {
 	workers := benchutil.EnvInt("PCCT_BENCH_WORKERS_Q", 1)
 	x := uniformPoints(n, 2, 1)
 	b.Run(fmt.Sprintf("n=%d/m=%d/workers=%d", n, m, workers), func(b *testing.B) {
-		met, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: m, Seed: 1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		tr, err := Build(context.Background(), met, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		tr := walkBenchTree(b, x, n, m)
 		for b.Loop() {
 			if _, err := tr.MaxMinOrder(context.Background(), 0, KNNOptions{Workers: workers}); err != nil {
 				b.Fatal(err)

@@ -212,8 +212,8 @@ func (t *Tree) tileNearest(qw *queryWorker, dst []float64, ldd int, qs *metric.S
 	rmax := 0.0
 	for _, z := range c {
 		rmax = max(rmax, t.radius[z])
-		for _, x := range t.kids[t.childOff[z]:t.childOff[z+1]] {
-			rmax = max(rmax, x.reach)
+		if k0 := t.childOff[z]; k0 < t.childOff[z+1] {
+			rmax = max(rmax, t.kids[k0].reach) // the kids run by descending reach
 		}
 	}
 	sb := &qw.scr
