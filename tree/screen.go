@@ -143,6 +143,9 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 		if opt.Gate == GateAuto {
 			return nil, nil // a query set embedded without the copy
 		}
+		if !isRes {
+			return nil, metric.BadInput("gate %s: float32 screening is the residual metric's; the %s metric has none (use gate off or bound)", opt.Gate, m.Name())
+		}
 		return nil, metric.BadInput("gate %s: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", opt.Gate, m.Name())
 	}
 	sc := &screening{m: m, s: s}

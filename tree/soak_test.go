@@ -1,0 +1,380 @@
+package tree
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
+)
+
+// TestSoak draws random jobs (data shape, metric and its parameters, n, k,
+// build, base, batch, workers) and checks every answer against brute force
+// until the time in PCCT_SOAK runs out ("20m"; unset: skipped). Each job's
+// seed is logged, and PCCT_SOAK_SEED=s replays one job. The unit tests
+// pin the cases that are known; this looks for the ones that are not,
+// at sizes that take the large paths (pool-wide net steps, pivots, seeds,
+// the scan-to-walk switch).
+func TestSoak(t *testing.T) {
+	budget, seed := os.Getenv("PCCT_SOAK"), os.Getenv("PCCT_SOAK_SEED")
+	if budget == "" && seed == "" {
+		t.Skip("PCCT_SOAK (a duration) or PCCT_SOAK_SEED unset")
+	}
+	pools := map[int]*streamer.Pool{}
+	for _, w := range []int{1, 3} {
+		pools[w] = streamer.NewPool(w)
+		defer pools[w].Close()
+	}
+	if seed != "" {
+		s, err := strconv.ParseUint(seed, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		soakJob(t, s, pools)
+		return
+	}
+	d, err := time.ParseDuration(budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(d)
+	jobs := 0
+	for s := uint64(time.Now().UnixNano()); time.Now().Before(end) && !t.Failed(); s++ {
+		soakJob(t, s, pools)
+		jobs++
+	}
+	t.Logf("%d jobs", jobs)
+}
+
+// soakData returns n points in d dimensions of a random shape.
+func soakData(r *rand.Rand, n, d int) ([]float64, string) {
+	x := make([]float64, n*d)
+	switch shape := r.IntN(7); shape {
+	case 0:
+		for i := range x {
+			x[i] = r.Float64()
+		}
+		return x, "uniform"
+	case 1:
+		nc, spread := 1+r.IntN(12), math.Pow(10, -1-4*r.Float64())
+		c := make([]float64, nc*d)
+		for i := range c {
+			c[i] = r.Float64()
+		}
+		for i := range n {
+			k := r.IntN(nc)
+			for j := range d {
+				x[i*d+j] = c[k*d+j] + spread*r.NormFloat64()
+			}
+		}
+		return x, fmt.Sprintf("clustered(%d, %.1g)", nc, spread)
+	case 2:
+		for i := range n {
+			tt := r.Float64()
+			for j := range d {
+				x[i*d+j] = tt * float64(j+1)
+			}
+		}
+		return x, "line"
+	case 3:
+		distinct := 1 + r.IntN(max(1, n/4))
+		for i := range x[:distinct*d] {
+			x[i] = r.Float64()
+		}
+		for i := distinct; i < n; i++ {
+			k := r.IntN(distinct)
+			copy(x[i*d:(i+1)*d], x[k*d:(k+1)*d])
+		}
+		r.Shuffle(n, func(a, b int) {
+			for j := range d {
+				x[a*d+j], x[b*d+j] = x[b*d+j], x[a*d+j]
+			}
+		})
+		return x, fmt.Sprintf("duplicates(%d)", distinct)
+	case 4:
+		side := 2 + r.IntN(12)
+		for i := range x {
+			x[i] = float64(r.IntN(side)) / float64(side)
+		}
+		return x, fmt.Sprintf("lattice(%d)", side)
+	case 5:
+		for i := range x {
+			x[i] = 1e3 + 1e-3*r.Float64()
+		}
+		return x, "offset"
+	default:
+		for i := range x {
+			x[i] = 0.5
+		}
+		return x, "all-equal"
+	}
+}
+
+// soakMetric builds a random metric over x: Euclidean, or residual with a
+// random kernel, lengthscales, inducing count and method.
+func soakMetric(r *rand.Rand, x []float64, n, d int) (metric.Metric, string, error) {
+	if r.IntN(3) == 0 {
+		m, err := metric.NewEuclidean(x, n, d)
+		return m, "euclidean", err
+	}
+	cfg := metric.ResidualConfig{Seed: r.Uint64(), Inducing: 1 + r.IntN(min(n, 160))}
+	if r.IntN(2) == 0 {
+		cfg.Kernel = metric.Matern52
+	}
+	nl := 1
+	if r.IntN(2) == 0 {
+		nl = d
+	}
+	for range nl {
+		cfg.Lengthscale = append(cfg.Lengthscale, math.Pow(10, -2.5+3.5*r.Float64()))
+	}
+	if r.IntN(3) == 0 {
+		cfg.Method = metric.InducingKMeansPP
+	}
+	if r.IntN(4) == 0 {
+		cfg.Variance = math.Pow(10, -3+6*r.Float64())
+	}
+	cfg.Float32 = r.IntN(6) == 0
+	m, err := metric.NewResidual(context.Background(), x, n, d, cfg)
+	return m, fmt.Sprintf("residual(kernel %d, l %.3g, m %d, method %d, s2 %.3g, f32 %v)",
+		cfg.Kernel, cfg.Lengthscale, cfg.Inducing, cfg.Method, cfg.Variance, cfg.Float32), err
+}
+
+// soakJob runs one random job and fails t on any wrong answer.
+func soakJob(t *testing.T, seed uint64, pools map[int]*streamer.Pool) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(seed, 0x50a4))
+	n := 1 + r.IntN(400)
+	if r.IntN(3) == 0 {
+		n = 1 + r.IntN(12000)
+	}
+	d := 1 + r.IntN(5)
+	x, shape := soakData(r, n, d)
+	m, mdesc, err := soakMetric(r, x, n, d)
+	if err != nil {
+		t.Logf("seed %d: %s %s n=%d d=%d: metric refused: %v", seed, shape, mdesc, n, d, err)
+		return
+	}
+	opt := Options{Seed: r.Uint64(), Pool: pools[[]int{1, 3}[r.IntN(2)]]}
+	if r.IntN(4) == 0 {
+		opt.Algorithm = Insertion
+		opt.Batch = 1 + r.IntN(600)
+	}
+	if r.IntN(3) == 0 {
+		opt.Base = 1.2 + r.Float64()
+	}
+	if r.IntN(4) == 0 {
+		opt.NetOrder = NetRandom
+	}
+	opt.GridConflicts = opt.Algorithm == Insertion && r.IntN(2) == 0
+	k := 1 + r.IntN(min(40, n+3))
+	pred := r.IntN(2) == 0
+	gate := []Gate{GateOff, GateScreen, GateAuto, GateBound}[r.IntN(4)]
+	if _, ok := m.(*metric.Residual); !ok && gate == GateScreen {
+		gate = GateAuto // float32 screening is the residual metric's
+	}
+	desc := fmt.Sprintf("seed %d: %s n=%d d=%d %s k=%d pred=%v build=%v base=%v batch=%d grid=%v gate=%d",
+		seed, shape, n, d, mdesc, k, pred, opt.Algorithm, opt.Base, opt.Batch, opt.GridConflicts, gate)
+	t.Log(desc)
+	fail := func(format string, a ...any) { t.Fatalf("%s: %s", desc, fmt.Sprintf(format, a...)) }
+
+	tr, err := Build(ctx, m, opt)
+	if err != nil {
+		fail("build: %v", err)
+	}
+	if errs := tr.Check(); len(errs) > 0 {
+		fail("Check: %d violations, first %v", len(errs), errs[0])
+	}
+	kopt := KNNOptions{K: k, Predecessor: pred, Pool: pools[[]int{1, 3}[r.IntN(2)]], Gate: gate}
+	want, err := BruteAllKNN(ctx, m, KNNOptions{K: k, Predecessor: pred, Pool: kopt.Pool, Gate: GateOff})
+	if err != nil {
+		fail("brute: %v", err)
+	}
+	got, _, err := tr.AllKNN(ctx, kopt)
+	if err != nil {
+		fail("tree: %v", err)
+	}
+	if !got.Equal(want) {
+		fail("tree AllKNN: %s", firstDiff(got, want))
+	}
+	if n <= 1500 {
+		idx, dist := naiveKNN(m, k, pred)
+		if !want.Equal(NewNeighbours(n, k, idx, dist)) {
+			fail("brute against naive: %s", firstDiff(want, NewNeighbours(n, k, idx, dist)))
+		}
+	}
+	for _, s := range []Search{SearchAuto, SearchBrute, SearchKD} {
+		if s == SearchKD && m.Name() != "euclidean" {
+			continue
+		}
+		sopt := kopt
+		if s == SearchKD {
+			sopt.Gate = GateOff // the k-d tree refuses a gate
+		}
+		nb, _, err := AllKNNSearch(ctx, m, sopt, s, opt)
+		if err != nil {
+			fail("search %v: %v", s, err)
+		}
+		if !nb.Equal(want) {
+			fail("search %v: %s", s, firstDiff(nb, want))
+		}
+	}
+
+	// Query points near the data, and their k-NN and range answers.
+	nq := 1 + r.IntN(200)
+	xq := make([]float64, nq*d)
+	for i := range nq {
+		j := r.IntN(n)
+		for c := range d {
+			xq[i*d+c] = x[j*d+c] + 0.01*r.NormFloat64()*float64(r.IntN(2))
+		}
+	}
+	qgate := gate
+	if res, ok := m.(*metric.Residual); ok && gate == GateScreen {
+		if err := res.EnableScreening(); err != nil { // a query set screens only with the copy
+			qgate = GateOff
+		}
+	}
+	qs, err := m.Embed(ctx, xq, nq)
+	if err != nil {
+		fail("embed: %v", err)
+	}
+	qopt := KNNOptions{K: k, Pool: kopt.Pool}
+	wq, err := BruteKNN(ctx, m, qs, qopt)
+	if err != nil {
+		fail("brute query set: %v", err)
+	}
+	for _, s := range []Search{SearchAuto, SearchTree, SearchBrute} {
+		nb, _, err := KNNSearch(ctx, m, qs, KNNOptions{K: k, Pool: kopt.Pool, Gate: qgate}, s, opt)
+		if err != nil {
+			fail("query set, search %v: %v", s, err)
+		}
+		if !nb.Equal(wq) {
+			fail("query set, search %v: %s", s, firstDiff(nb, wq))
+		}
+	}
+	gq, _, err := tr.KNN(ctx, qs, qopt)
+	if err != nil {
+		fail("tree query set: %v", err)
+	}
+	if !gq.Equal(wq) {
+		fail("tree KNN: %s", firstDiff(gq, wq))
+	}
+	soakRange(t, desc, tr, qs, r)
+
+	if n <= 3000 {
+		first := r.IntN(n)
+		order, err := OrderMaxMin(ctx, m, first, kopt)
+		if err != nil {
+			fail("max-min: %v", err)
+		}
+		if w := naiveMaxMin(m, first); !slices.Equal(order, w) {
+			fail("max-min order differs from the definition's")
+		}
+	}
+
+	var buf bytes.Buffer
+	if err := tr.Save(&buf); err != nil {
+		fail("save: %v", err)
+	}
+	back, err := Load(&buf, m)
+	if err != nil {
+		fail("load: %v", err)
+	}
+	if err := sameTree(tr, back); err != nil {
+		fail("load: %v", err)
+	}
+	soakInsert(t, desc, r, x, n, d, m, opt, k, pools)
+}
+
+// soakRange checks a range query at a random radius against a scan.
+func soakRange(t *testing.T, desc string, tr *Tree, qs *metric.Set, r *rand.Rand) {
+	m, n := tr.m, tr.N()
+	rad := []float64{0, 1e-9, 0.05, 0.2, 0.5, 0.9, 1, 3}[r.IntN(8)]
+	got, _, err := tr.Range(context.Background(), qs, rad, KNNOptions{Workers: 3})
+	if err != nil {
+		t.Fatalf("%s: range: %v", desc, err)
+	}
+	tile := make([]float64, n)
+	for i := range qs.N {
+		m.Tile(metric.NewWorkspace(), tile, n, qs, metric.Range(i, i+1), m.Data(), metric.Range(0, n))
+		k := got.Offsets[i]
+		for j := range n {
+			if !(tile[j] <= rad) {
+				continue
+			}
+			if k >= got.Offsets[i+1] || got.IDs[k] != int32(j) || math.Float64bits(got.Dist[k]) != math.Float64bits(tile[j]) {
+				t.Fatalf("%s: range %v query %d: member %d wrong or missing (want %d at %v)", desc, rad, i, k, j, tile[j])
+			}
+			k++
+		}
+		if k != got.Offsets[i+1] {
+			t.Fatalf("%s: range %v query %d: %d members, want %d", desc, rad, i, got.Offsets[i+1]-got.Offsets[i], k-got.Offsets[i])
+		}
+	}
+}
+
+// soakInsert builds a tree on a prefix and inserts the rest in random
+// steps, then compares with brute force. The residual metric is rebuilt
+// over explicit inducing points so that the prefix's rows agree.
+func soakInsert(t *testing.T, desc string, r *rand.Rand, x []float64, n, d int, m metric.Metric, opt Options, k int, pools map[int]*streamer.Pool) {
+	if n < 4 || r.IntN(2) == 0 {
+		return
+	}
+	over := func(c int) (metric.Metric, error) {
+		if m.Name() == "euclidean" {
+			return metric.NewEuclidean(x[:c*d], c, d)
+		}
+		u := x[:min(n, 16)*d]
+		return metric.NewResidual(context.Background(), x[:c*d], c, d, metric.ResidualConfig{
+			Method: metric.InducingExplicit, InducingPoints: u, Lengthscale: []float64{0.2}})
+	}
+	c := 1 + r.IntN(n-1)
+	mc, err := over(c)
+	if err != nil {
+		t.Logf("%s: insert: metric refused: %v", desc, err)
+		return
+	}
+	tr, err := Build(context.Background(), mc, opt)
+	if err != nil {
+		t.Fatalf("%s: insert: first build: %v", desc, err)
+	}
+	for c < n {
+		c = min(n, c+1+r.IntN(n))
+		mc, err = over(c)
+		if err != nil {
+			t.Fatalf("%s: insert: metric over %d: %v", desc, c, err)
+		}
+		iopt := opt
+		iopt.Batch = 1 + r.IntN(700)
+		iopt.Pool = pools[[]int{1, 3}[r.IntN(2)]]
+		if err := tr.Insert(context.Background(), mc, iopt); err != nil {
+			t.Fatalf("%s: insert up to %d: %v", desc, c, err)
+		}
+		if errs := tr.Check(); len(errs) > 0 {
+			t.Fatalf("%s: insert up to %d: %d violations, first %v", desc, c, len(errs), errs[0])
+		}
+	}
+	for _, pred := range []bool{false, true} {
+		kopt := KNNOptions{K: k, Predecessor: pred, Pool: pools[3]}
+		want, err := BruteAllKNN(context.Background(), mc, kopt)
+		if err != nil {
+			t.Fatalf("%s: insert: brute: %v", desc, err)
+		}
+		got, _, err := tr.AllKNN(context.Background(), kopt)
+		if err != nil {
+			t.Fatalf("%s: insert: tree: %v", desc, err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("%s: after insert, pred=%v: %s", desc, pred, firstDiff(got, want))
+		}
+	}
+}
