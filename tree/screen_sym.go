@@ -6,6 +6,7 @@ import (
 
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // bruteAllScreened is the all-points search (no predecessor rule) with
@@ -28,130 +29,161 @@ import (
 // distance of its point, so the answer is the float64 one bit for bit.
 func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt KNNOptions) (*kernels.KBest, error) {
 	data := m.Data()
-	n, k := data.N, opt.K
-	best := kernels.NewKBest(n, k)
-	nb := (n + symBlock - 1) / symBlock
-	locks := make([]sync.Mutex, nb)
-	rows := make([]screenRow, n)
-	span := func(b int) (int, int) { return b * symBlock, min(n, (b+1)*symBlock) }
+	n := data.N
+	p, release := opt.pool()
+	defer release()
+	s := &symScreen{ctx: ctx, m: m, sc: sc, opt: opt, pool: p, n: n,
+		nb:    (n + symBlock - 1) / symBlock,
+		best:  kernels.NewKBest(n, opt.K),
+		rows:  make([]screenRow, n),
+		heavy: make([]bool, n),
+		ws:    make([]*symScratch, p.Workers()),
+	}
+	s.locks = make([]sync.Mutex, s.nb)
 	// Heavy points (p near the jitter: every pair of theirs would stay
 	// undecided) are computed in float64 in a pass of their own.
 	limit := sc.s.Heavy()
-	heavy := make([]bool, n)
-	var hids []int32
 	for i := range n {
 		if heavyPoint(data, i, limit) {
-			heavy[i] = true
-			hids = append(hids, int32(i))
+			s.heavy[i] = true
+			s.hids = append(s.hids, int32(i))
 		}
 	}
-	p, release := opt.pool()
-	defer release()
-	type scratch struct {
-		w        *metric.Workspace
-		buf      scanBuf
-		tile, tr []float64
-	}
-	ws := make([]*scratch, p.Workers())
-	get := func(w int) *scratch {
-		if ws[w] == nil {
-			ws[w] = &scratch{w: metric.NewWorkspace()}
+	for _, step := range []func() error{s.diagonal, s.offDiagonal, s.heavyRows, s.pending} {
+		if err := step(); err != nil {
+			return s.best, err
 		}
-		return ws[w]
 	}
-	// onBlocks runs f for tasks 0..n-1; with progress, they are reported
-	// (the pairs of blocks: the search's bulk).
-	onBlocks := func(n int, progress bool, f func(s *scratch, t int)) error {
-		run := func(w, t int) { f(get(w), t) }
-		if progress {
-			run = opt.ticker(n, run)
-		}
-		_, err := p.RunContext(ctx, n, labelled(phaseBrute, run))
-		return err
-	}
+	return s.best, nil
+}
 
-	// 1. Diagonal tiles.
-	err := onBlocks(nb, false, func(s *scratch, b int) {
-		i0, i1 := span(b)
+// symScreen is the state of one bruteAllScreened search: the answers, each
+// point's screening state and its block's lock, and the heavy points.
+type symScreen struct {
+	ctx   context.Context
+	m     metric.Metric
+	sc    *screening
+	opt   KNNOptions
+	pool  *streamer.Pool
+	n, nb int // points, blocks of symBlock points
+	best  *kernels.KBest
+	locks []sync.Mutex // by block
+	rows  []screenRow  // by point
+	heavy []bool       // by point
+	hids  []int32      // the heavy points
+	ws    []*symScratch
+}
+
+type symScratch struct {
+	w        *metric.Workspace
+	buf      scanBuf
+	tile, tr []float64
+}
+
+// span returns the points of block b.
+func (s *symScreen) span(b int) (int, int) { return b * symBlock, min(s.n, (b+1)*symBlock) }
+
+// onBlocks runs f for tasks 0..n-1 on the pool; with progress, they are
+// reported (the pairs of blocks: the search's bulk).
+func (s *symScreen) onBlocks(n int, progress bool, f func(ws *symScratch, t int)) error {
+	run := func(w, t int) {
+		if s.ws[w] == nil {
+			s.ws[w] = &symScratch{w: metric.NewWorkspace()}
+		}
+		f(s.ws[w], t)
+	}
+	if progress {
+		run = s.opt.ticker(n, run)
+	}
+	_, err := s.pool.RunContext(s.ctx, n, labelled(phaseBrute, run))
+	return err
+}
+
+// diagonal tiles each block against itself in float64, offers the pairs
+// and starts each point's bounds from its k-th distance among them.
+func (s *symScreen) diagonal() error {
+	data := s.m.Data()
+	return s.onBlocks(s.nb, false, func(ws *symScratch, b int) {
+		i0, i1 := s.span(b)
 		ni := i1 - i0
-		s.tile = grow(s.tile, ni*ni)
-		m.Tile(s.w, s.tile, ni, data, metric.Range(i0, i1), data, metric.Range(i0, i1))
+		ws.tile = grow(ws.tile, ni*ni)
+		s.m.Tile(ws.w, ws.tile, ni, data, metric.Range(i0, i1), data, metric.Range(i0, i1))
 		for i := i0; i < i1; i++ {
-			scanRow(best, i, s.tile[(i-i0)*ni:(i-i0+1)*ni], int32(i0), int32(i))
-			rows[i].startFrom(best, i)
+			scanRow(s.best, i, ws.tile[(i-i0)*ni:(i-i0+1)*ni], int32(i0), int32(i))
+			s.rows[i].startFrom(s.best, i)
 		}
-		sc.full.Add(int64(ni * ni))
+		s.sc.full.Add(int64(ni * ni))
 	})
-	if err != nil {
-		return best, err
-	}
+}
 
-	// 2. The other pairs of blocks.
+// offDiagonal screens every other pair of blocks once for both sides (or
+// tiles it in float64 when the probe turned screening off), leaving the
+// heavy points' pairs to heavyRows.
+func (s *symScreen) offDiagonal() error {
 	type pair struct{ bi, bj int }
-	pairs := make([]pair, 0, nb*(nb-1)/2)
-	for bi := 0; bi < nb; bi++ {
+	pairs := make([]pair, 0, s.nb*(s.nb-1)/2)
+	for bi := 0; bi < s.nb; bi++ {
 		for bj := 0; bj < bi; bj++ {
 			pairs = append(pairs, pair{bi, bj})
 		}
 	}
-	err = onBlocks(len(pairs), true, func(s *scratch, t int) {
+	return s.onBlocks(len(pairs), true, func(ws *symScratch, t int) {
 		pr := pairs[t]
-		i0, i1 := span(pr.bi)
-		j0, j1 := span(pr.bj)
-		if sc.off.Load() {
-			s.tile, s.tr = grow(s.tile, (i1-i0)*(j1-j0)), grow(s.tr, (i1-i0)*(j1-j0))
-			symTile(m, s.w, s.tile, s.tr, best, locks, heavy, pr.bi, pr.bj, i0, i1, j0, j1) // heavy pairs: their own pass
-			sc.full.Add(int64(2 * (i1 - i0) * (j1 - j0)))
+		i0, i1 := s.span(pr.bi)
+		j0, j1 := s.span(pr.bj)
+		if s.sc.off.Load() {
+			ws.tile, ws.tr = grow(ws.tile, (i1-i0)*(j1-j0)), grow(ws.tr, (i1-i0)*(j1-j0))
+			symTile(s.m, ws.w, ws.tile, ws.tr, s.best, s.locks, s.heavy, pr.bi, pr.bj, i0, i1, j0, j1)
+			s.sc.full.Add(int64(2 * (i1 - i0) * (j1 - j0)))
 			return
 		}
-		sc.screenPair(s.w, &s.buf, rows, heavy, locks, k, pr.bi, pr.bj, i0, i1, j0, j1)
+		s.sc.screenPair(ws.w, &ws.buf, s.rows, s.heavy, s.locks, s.opt.K, pr.bi, pr.bj, i0, i1, j0, j1)
 	})
-	if err != nil {
-		return best, err
-	}
+}
 
-	// The heavy points' rows outside their own blocks, in float64: each
-	// pair offered to the heavy point and, when the other is light, to it.
+// heavyRows computes the heavy points' rows outside their own blocks in
+// float64: each pair offered to the heavy point and, when the other is
+// light, to it.
+func (s *symScreen) heavyRows() error {
 	const hchunk = 16
-	err = onBlocks((len(hids)+hchunk-1)/hchunk, false, func(s *scratch, t int) {
-		hs := hids[t*hchunk : min(len(hids), (t+1)*hchunk)]
-		for b := 0; b < nb; b++ {
-			j0, j1 := span(b)
+	data := s.m.Data()
+	return s.onBlocks((len(s.hids)+hchunk-1)/hchunk, false, func(ws *symScratch, t int) {
+		hs := s.hids[t*hchunk : min(len(s.hids), (t+1)*hchunk)]
+		for b := 0; b < s.nb; b++ {
+			j0, j1 := s.span(b)
 			nj := j1 - j0
-			s.tile = grow(s.tile, len(hs)*nj)
-			m.Tile(s.w, s.tile, nj, data, metric.List(hs), data, metric.Range(j0, j1))
+			ws.tile = grow(ws.tile, len(hs)*nj)
+			s.m.Tile(ws.w, ws.tile, nj, data, metric.List(hs), data, metric.Range(j0, j1))
 			for r, h := range hs {
-				if int(h)/symBlock == b {
-					continue // its own block: the diagonal tile's
+				if int(h)/symBlock != b { // its own block is the diagonal tile's
+					scanRow(s.best, int(h), ws.tile[r*nj:(r+1)*nj], int32(j0), -1)
 				}
-				scanRow(best, int(h), s.tile[r*nj:(r+1)*nj], int32(j0), -1)
 			}
-			locks[b].Lock()
+			s.locks[b].Lock()
 			for r, h := range hs {
 				if int(h)/symBlock == b {
 					continue
 				}
 				for j := j0; j < j1; j++ {
-					if d := s.tile[r*nj+j-j0]; !heavy[j] && d <= best.Worst(j) {
-						best.Push(j, h, d)
+					if d := ws.tile[r*nj+j-j0]; !s.heavy[j] && d <= s.best.Worst(j) {
+						s.best.Push(j, h, d)
 					}
 				}
 			}
-			locks[b].Unlock()
-			sc.full.Add(int64(len(hs) * nj))
+			s.locks[b].Unlock()
+			s.sc.full.Add(int64(len(hs) * nj))
 		}
 	})
-	if err != nil {
-		return best, err
-	}
+}
 
-	// 4. What stayed pending, in float64.
-	err = onBlocks(nb, false, func(s *scratch, b int) {
-		i0, i1 := span(b)
-		s.buf.rows = rows[i0:i1]
-		sc.finish(s.w, &s.buf, best, data, metric.Range(i0, i1), metric.Range(i0, i1))
+// pending computes what stayed pending in float64 and offers it.
+func (s *symScreen) pending() error {
+	data := s.m.Data()
+	return s.onBlocks(s.nb, false, func(ws *symScratch, b int) {
+		i0, i1 := s.span(b)
+		ws.buf.rows = s.rows[i0:i1]
+		s.sc.finish(ws.w, &ws.buf, s.best, data, metric.Range(i0, i1), metric.Range(i0, i1))
 	})
-	return best, err
 }
 
 // screenPair screens the tile of blocks bi (rows i0..i1) and bj (columns
