@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pcct/pcct/internal/hugemem"
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 )
@@ -311,7 +312,7 @@ func (g *group) offer(best *kernels.KBest) metric.Offer {
 // first-level nodes they cannot rule out.
 func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
 	if qw.member == nil {
-		qw.member = make([]uint32, t.N())
+		qw.member = hugemem.Make[uint32](t.N())
 	}
 	qw.stamp++
 	for _, r := range g.rows {

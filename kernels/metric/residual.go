@@ -140,7 +140,7 @@ func NewResidual(ctx context.Context, x []float64, n, d int, cfg ResidualConfig)
 	if err := r.setParams(n); err != nil {
 		return nil, err
 	}
-	xs := make([]float64, n*d)
+	xs := hugemem.Make[float64](n * d)
 	for i, v := range x {
 		xs[i] = v / r.scale[i%d]
 	}
@@ -306,7 +306,9 @@ const embedBlock = 256
 // in blocks of embedBlock rows on the configured pool.
 func (r *Residual) embedScaled(ctx context.Context, xs []float64, n int) (*Set, error) {
 	d, m := r.d, r.m
-	s := &Set{N: n, D: d, M: m, X: xs, XT: transpose(xs, n, d), ISP: make([]float64, n), P: make([]float64, n)}
+	// X, XT, ISP and P are read by point id all over in the tiles that pick
+	// candidates by id: on huge pages, like V, such reads skip most TLB misses.
+	s := &Set{N: n, D: d, M: m, X: xs, XT: transpose(xs, n, d), ISP: hugemem.Make[float64](n), P: hugemem.Make[float64](n)}
 	v := hugemem.Make[float64](n * m)
 	pool := runnerOr(r.cfg.Pool)
 	kxu := make([][]float64, pool.Workers()) // per worker: K(X_block, U)

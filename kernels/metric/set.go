@@ -1,6 +1,10 @@
 package metric
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pcct/pcct/internal/hugemem"
+)
 
 // Set holds the per-point data a metric's tiles read, for the data points
 // (Metric.Data) or for a query set embedded with Metric.Embed. Fields a
@@ -148,7 +152,7 @@ func (b Block) check(n int, what string) {
 
 // transpose returns the D x N transpose of an N x D row-major matrix.
 func transpose(x []float64, n, d int) []float64 {
-	return transposeInto(make([]float64, n*d), x, n, d)
+	return transposeInto(hugemem.Make[float64](n*d), x, n, d)
 }
 
 // transposeInto writes the D x N transpose of x into t and returns it.
