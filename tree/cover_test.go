@@ -62,17 +62,22 @@ func treeCases(t *testing.T, n, d int) []treeCase {
 	for k := range ls {
 		ls[k] = 0.1 * float64(k+1)
 	}
-	for _, name := range []string{"uniform", "clustered", "line", "duplicates", "all-equal"} {
+	names := []string{"uniform", "clustered", "line", "duplicates", "all-equal"}
+	configs := []struct {
+		what string
+		cfg  metric.ResidualConfig
+	}{
+		{"rbf-l0.1", metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: min(40, n), Seed: 3}},
+		{"matern-perdim", metric.ResidualConfig{Kernel: metric.Matern52, Lengthscale: ls, Inducing: min(30, n), Seed: 3}},
+		{"rbf-l1e-3", metric.ResidualConfig{Lengthscale: []float64{1e-3}, Inducing: min(20, n), Seed: 3}},
+		{"rbf-l100", metric.ResidualConfig{Lengthscale: []float64{100}, Inducing: min(20, n), Seed: 3}},
+	}
+	if raceDetector { // concurrency, not every data set: see race_test.go
+		names, configs = []string{"uniform", "duplicates"}, configs[:2]
+	}
+	for _, name := range names {
 		x := shapes(n, d, 5)[name]
-		for _, c := range []struct {
-			what string
-			cfg  metric.ResidualConfig
-		}{
-			{"rbf-l0.1", metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: min(40, n), Seed: 3}},
-			{"rbf-l1e-3", metric.ResidualConfig{Lengthscale: []float64{1e-3}, Inducing: min(20, n), Seed: 3}},
-			{"rbf-l100", metric.ResidualConfig{Lengthscale: []float64{100}, Inducing: min(20, n), Seed: 3}},
-			{"matern-perdim", metric.ResidualConfig{Kernel: metric.Matern52, Lengthscale: ls, Inducing: min(30, n), Seed: 3}},
-		} {
+		for _, c := range configs {
 			m, err := metric.NewResidual(context.Background(), x, n, d, c.cfg)
 			if err != nil {
 				t.Fatalf("%s %s: %v", name, c.what, err)

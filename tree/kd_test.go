@@ -87,8 +87,12 @@ func TestKDAgainstBrute(t *testing.T) {
 		pools[w] = streamer.NewPool(w)
 		defer pools[w].Close()
 	}
-	for _, d := range []int{1, 2, 3, 8} {
-		for _, n := range []int{1, 5, 33, 700} {
+	dims, sizes := []int{1, 2, 3, 8}, []int{1, 5, 33, 700}
+	if raceDetector { // see race_test.go
+		dims, sizes = []int{2, 8}, []int{5, 300}
+	}
+	for _, d := range dims {
+		for _, n := range sizes {
 			xq := uniformPoints(29, d, 99)
 			for name, x := range shapes(n, d, uint64(n+d)) {
 				m, kd := kdOf(t, x, n, d)

@@ -82,6 +82,9 @@ func TestNetRandomTree(t *testing.T) {
 // and at most twice as many in NetBands order (index order made them cost
 // several times as many).
 func TestNetOrderSortedInput(t *testing.T) {
+	if raceDetector {
+		t.Skip("distance counts, not concurrency: the plain passes run it")
+	}
 	const n = 8192
 	x := uniformPoints(n, 2, 11)
 	perm := make([]int, n)

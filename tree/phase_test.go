@@ -61,6 +61,9 @@ func TestParallelPaths(t *testing.T) {
 	if testing.Short() {
 		n = 3000
 	}
+	if raceDetector { // still above every lowered size below
+		n = 1500
+	}
 	x := uniformPoints(n, 2, 5)
 	r, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 3})
 	if err != nil {

@@ -104,7 +104,10 @@ func TestScreenExact(t *testing.T) {
 func TestScreenAllHeavy(t *testing.T) {
 	screenAlways = true
 	defer func() { screenAlways = false }()
-	const n = 700
+	n := 700
+	if raceDetector { // see race_test.go
+		n = 300
+	}
 	m, err := metric.NewResidual(context.Background(), uniformPoints(n, 8, 11), n, 8, metric.ResidualConfig{Lengthscale: []float64{1}, Inducing: 40, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
