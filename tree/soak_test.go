@@ -176,13 +176,15 @@ func soakJob(t *testing.T, seed uint64, pools map[int]*streamer.Pool) {
 	}
 	opt.GridConflicts = opt.Algorithm == Insertion && r.IntN(2) == 0
 	k := 1 + r.IntN(min(40, n+3))
+	knobs := soakKnobs(r)
+	defer knobs.restore()
 	pred := r.IntN(2) == 0
 	gate := []Gate{GateOff, GateScreen, GateAuto, GateBound}[r.IntN(4)]
 	if _, ok := m.(*metric.Residual); !ok && gate == GateScreen {
 		gate = GateAuto // float32 screening is the residual metric's
 	}
-	desc := fmt.Sprintf("seed %d: %s n=%d d=%d %s k=%d pred=%v build=%v base=%v batch=%d grid=%v gate=%d",
-		seed, shape, n, d, mdesc, k, pred, opt.Algorithm, opt.Base, opt.Batch, opt.GridConflicts, gate)
+	desc := fmt.Sprintf("seed %d: %s n=%d d=%d %s k=%d pred=%v build=%v base=%v batch=%d grid=%v gate=%d %s",
+		seed, shape, n, d, mdesc, k, pred, opt.Algorithm, opt.Base, opt.Batch, opt.GridConflicts, gate, knobs.desc)
 	t.Log(desc)
 	fail := func(format string, a ...any) { t.Fatalf("%s: %s", desc, fmt.Sprintf(format, a...)) }
 
@@ -377,4 +379,44 @@ func soakInsert(t *testing.T, desc string, r *rand.Rand, x []float64, n, d int, 
 			t.Fatalf("%s: after insert, pred=%v: %s", desc, pred, firstDiff(got, want))
 		}
 	}
+}
+
+// soakSizes are the sizes from which the build, the k-d tree, the Morton
+// index and the answer rows take their pool paths, and the pivot walk's.
+var soakSizes = []*int{&bigItem, &bigSplit, &gatherChunks, &partSize, &kdTask, &kdPoolCut, &pivotQueries, &pivotNodes}
+
+// knobs holds the sizes a job changed, to restore them.
+type knobs struct {
+	saved  []int
+	screen bool
+	desc   string
+}
+
+// soakKnobs lowers, at random, the sizes that choose the pool paths and
+// the pivot walk (so that small sets take them) and forces screening on.
+func soakKnobs(r *rand.Rand) *knobs {
+	kn := &knobs{screen: screenAlways}
+	for _, p := range soakSizes {
+		kn.saved = append(kn.saved, *p)
+	}
+	if r.IntN(3) == 0 {
+		bigItem, bigSplit, gatherChunks, partSize, kdTask, kdPoolCut = 64+r.IntN(1000), 32+r.IntN(500), 2, 16+r.IntN(100), 32+r.IntN(200), 100+r.IntN(2000)
+		kn.desc += fmt.Sprintf("pool paths (bigItem %d) ", bigItem)
+	}
+	if r.IntN(3) == 0 {
+		pivotQueries, pivotNodes = 2+r.IntN(8), 1+r.IntN(64)
+		kn.desc += fmt.Sprintf("pivots (%d, %d) ", pivotQueries, pivotNodes)
+	}
+	if r.IntN(5) == 0 {
+		screenAlways = true
+		kn.desc += "screen always"
+	}
+	return kn
+}
+
+func (kn *knobs) restore() {
+	for i, p := range soakSizes {
+		*p = kn.saved[i]
+	}
+	screenAlways = kn.screen
 }
