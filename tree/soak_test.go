@@ -148,34 +148,55 @@ func soakMetric(r *rand.Rand, x []float64, n, d int) (metric.Metric, string, err
 		cfg.Kernel, cfg.Lengthscale, cfg.Inducing, cfg.Method, cfg.Variance, cfg.Float32), err
 }
 
+// soak is one random job: its data, metric, tree and options.
+type soak struct {
+	t     *testing.T
+	r     *rand.Rand
+	desc  string
+	x     []float64
+	n, d  int
+	m     metric.Metric
+	tr    *Tree
+	opt   Options
+	kopt  KNNOptions
+	pools map[int]*streamer.Pool
+}
+
+func (s *soak) fail(format string, a ...any) {
+	s.t.Fatalf("%s: %s", s.desc, fmt.Sprintf(format, a...))
+}
+
+func (s *soak) pool() *streamer.Pool { return s.pools[[]int{1, 3}[s.r.IntN(2)]] }
+
 // soakJob runs one random job and fails t on any wrong answer.
 func soakJob(t *testing.T, seed uint64, pools map[int]*streamer.Pool) {
-	ctx := context.Background()
-	r := rand.New(rand.NewPCG(seed, 0x50a4))
-	n := 1 + r.IntN(400)
+	s := &soak{t: t, r: rand.New(rand.NewPCG(seed, 0x50a4)), pools: pools}
+	r := s.r
+	s.n = 1 + r.IntN(400)
 	if r.IntN(3) == 0 {
-		n = 1 + r.IntN(12000)
+		s.n = 1 + r.IntN(12000)
 	}
-	d := 1 + r.IntN(5)
-	x, shape := soakData(r, n, d)
-	m, mdesc, err := soakMetric(r, x, n, d)
+	s.d = 1 + r.IntN(5)
+	x, shape := soakData(r, s.n, s.d)
+	m, mdesc, err := soakMetric(r, x, s.n, s.d)
 	if err != nil {
-		t.Logf("seed %d: %s %s n=%d d=%d: metric refused: %v", seed, shape, mdesc, n, d, err)
+		t.Logf("seed %d: %s %s n=%d d=%d: metric refused: %v", seed, shape, mdesc, s.n, s.d, err)
 		return
 	}
-	opt := Options{Seed: r.Uint64(), Pool: pools[[]int{1, 3}[r.IntN(2)]]}
+	s.x, s.m = x, m
+	s.opt = Options{Seed: r.Uint64(), Pool: s.pool()}
 	if r.IntN(4) == 0 {
-		opt.Algorithm = Insertion
-		opt.Batch = 1 + r.IntN(600)
+		s.opt.Algorithm = Insertion
+		s.opt.Batch = 1 + r.IntN(600)
 	}
 	if r.IntN(3) == 0 {
-		opt.Base = 1.2 + r.Float64()
+		s.opt.Base = 1.2 + r.Float64()
 	}
 	if r.IntN(4) == 0 {
-		opt.NetOrder = NetRandom
+		s.opt.NetOrder = NetRandom
 	}
-	opt.GridConflicts = opt.Algorithm == Insertion && r.IntN(2) == 0
-	k := 1 + r.IntN(min(40, n+3))
+	s.opt.GridConflicts = s.opt.Algorithm == Insertion && r.IntN(2) == 0
+	k := 1 + r.IntN(min(40, s.n+3))
 	knobs := soakKnobs(r)
 	defer knobs.restore()
 	pred := r.IntN(2) == 0
@@ -183,127 +204,142 @@ func soakJob(t *testing.T, seed uint64, pools map[int]*streamer.Pool) {
 	if _, ok := m.(*metric.Residual); !ok && gate == GateScreen {
 		gate = GateAuto // float32 screening is the residual metric's
 	}
-	desc := fmt.Sprintf("seed %d: %s n=%d d=%d %s k=%d pred=%v build=%v base=%v batch=%d grid=%v gate=%d %s",
-		seed, shape, n, d, mdesc, k, pred, opt.Algorithm, opt.Base, opt.Batch, opt.GridConflicts, gate, knobs.desc)
-	t.Log(desc)
-	fail := func(format string, a ...any) { t.Fatalf("%s: %s", desc, fmt.Sprintf(format, a...)) }
+	s.desc = fmt.Sprintf("seed %d: %s n=%d d=%d %s k=%d pred=%v build=%v base=%v batch=%d grid=%v gate=%d %s",
+		seed, shape, s.n, s.d, mdesc, k, pred, s.opt.Algorithm, s.opt.Base, s.opt.Batch, s.opt.GridConflicts, gate, knobs.desc)
+	t.Log(s.desc)
 
-	tr, err := Build(ctx, m, opt)
-	if err != nil {
-		fail("build: %v", err)
+	if s.tr, err = Build(context.Background(), m, s.opt); err != nil {
+		s.fail("build: %v", err)
 	}
-	if errs := tr.Check(); len(errs) > 0 {
-		fail("Check: %d violations, first %v", len(errs), errs[0])
+	if errs := s.tr.Check(); len(errs) > 0 {
+		s.fail("Check: %d violations, first %v", len(errs), errs[0])
 	}
-	kopt := KNNOptions{K: k, Predecessor: pred, Pool: pools[[]int{1, 3}[r.IntN(2)]], Gate: gate}
-	want, err := BruteAllKNN(ctx, m, KNNOptions{K: k, Predecessor: pred, Pool: kopt.Pool, Gate: GateOff})
+	s.kopt = KNNOptions{K: k, Predecessor: pred, Pool: s.pool(), Gate: gate}
+	s.allPoints()
+	s.querySet()
+	s.orderAndSave()
+	s.insert()
+}
+
+// allPoints checks the tree's k-NN of the data and every search mode
+// against brute force (and brute force against the definition on small
+// sets).
+func (s *soak) allPoints() {
+	ctx, k, pred := context.Background(), s.kopt.K, s.kopt.Predecessor
+	want, err := BruteAllKNN(ctx, s.m, KNNOptions{K: k, Predecessor: pred, Pool: s.kopt.Pool, Gate: GateOff})
 	if err != nil {
-		fail("brute: %v", err)
+		s.fail("brute: %v", err)
 	}
-	got, _, err := tr.AllKNN(ctx, kopt)
+	got, _, err := s.tr.AllKNN(ctx, s.kopt)
 	if err != nil {
-		fail("tree: %v", err)
+		s.fail("tree: %v", err)
 	}
 	if !got.Equal(want) {
-		fail("tree AllKNN: %s", firstDiff(got, want))
+		s.fail("tree AllKNN: %s", firstDiff(got, want))
 	}
-	if n <= 1500 {
-		idx, dist := naiveKNN(m, k, pred)
-		if !want.Equal(NewNeighbours(n, k, idx, dist)) {
-			fail("brute against naive: %s", firstDiff(want, NewNeighbours(n, k, idx, dist)))
+	if s.n <= 1500 {
+		idx, dist := naiveKNN(s.m, k, pred)
+		if naive := NewNeighbours(s.n, k, idx, dist); !want.Equal(naive) {
+			s.fail("brute against naive: %s", firstDiff(want, naive))
 		}
 	}
-	for _, s := range []Search{SearchAuto, SearchBrute, SearchKD} {
-		if s == SearchKD && m.Name() != "euclidean" {
+	for _, mode := range []Search{SearchAuto, SearchBrute, SearchKD} {
+		if mode == SearchKD && s.m.Name() != "euclidean" {
 			continue
 		}
-		sopt := kopt
-		if s == SearchKD {
-			sopt.Gate = GateOff // the k-d tree refuses a gate
+		opt := s.kopt
+		if mode == SearchKD {
+			opt.Gate = GateOff // the k-d tree refuses a gate
 		}
-		nb, _, err := AllKNNSearch(ctx, m, sopt, s, opt)
+		nb, _, err := AllKNNSearch(ctx, s.m, opt, mode, s.opt)
 		if err != nil {
-			fail("search %v: %v", s, err)
+			s.fail("search %v: %v", mode, err)
 		}
 		if !nb.Equal(want) {
-			fail("search %v: %s", s, firstDiff(nb, want))
+			s.fail("search %v: %s", mode, firstDiff(nb, want))
 		}
 	}
+}
 
-	// Query points near the data, and their k-NN and range answers.
+// querySet checks the k-NN (tree and every search mode) and range answers
+// of query points near the data against brute force.
+func (s *soak) querySet() {
+	ctx, r, d := context.Background(), s.r, s.d
 	nq := 1 + r.IntN(200)
 	xq := make([]float64, nq*d)
 	for i := range nq {
-		j := r.IntN(n)
+		j := r.IntN(s.n)
 		for c := range d {
-			xq[i*d+c] = x[j*d+c] + 0.01*r.NormFloat64()*float64(r.IntN(2))
+			xq[i*d+c] = s.x[j*d+c] + 0.01*r.NormFloat64()*float64(r.IntN(2))
 		}
 	}
-	qgate := gate
-	if res, ok := m.(*metric.Residual); ok && gate == GateScreen {
+	gate := s.kopt.Gate
+	if res, ok := s.m.(*metric.Residual); ok && gate == GateScreen {
 		if err := res.EnableScreening(); err != nil { // a query set screens only with the copy
-			qgate = GateOff
+			gate = GateOff
 		}
 	}
-	qs, err := m.Embed(ctx, xq, nq)
+	qs, err := s.m.Embed(ctx, xq, nq)
 	if err != nil {
-		fail("embed: %v", err)
+		s.fail("embed: %v", err)
 	}
-	qopt := KNNOptions{K: k, Pool: kopt.Pool}
-	wq, err := BruteKNN(ctx, m, qs, qopt)
+	opt := KNNOptions{K: s.kopt.K, Pool: s.kopt.Pool}
+	want, err := BruteKNN(ctx, s.m, qs, opt)
 	if err != nil {
-		fail("brute query set: %v", err)
+		s.fail("brute query set: %v", err)
 	}
-	for _, s := range []Search{SearchAuto, SearchTree, SearchBrute} {
-		nb, _, err := KNNSearch(ctx, m, qs, KNNOptions{K: k, Pool: kopt.Pool, Gate: qgate}, s, opt)
+	for _, mode := range []Search{SearchAuto, SearchTree, SearchBrute} {
+		nb, _, err := KNNSearch(ctx, s.m, qs, KNNOptions{K: opt.K, Pool: opt.Pool, Gate: gate}, mode, s.opt)
 		if err != nil {
-			fail("query set, search %v: %v", s, err)
+			s.fail("query set, search %v: %v", mode, err)
 		}
-		if !nb.Equal(wq) {
-			fail("query set, search %v: %s", s, firstDiff(nb, wq))
+		if !nb.Equal(want) {
+			s.fail("query set, search %v: %s", mode, firstDiff(nb, want))
 		}
 	}
-	gq, _, err := tr.KNN(ctx, qs, qopt)
+	got, _, err := s.tr.KNN(ctx, qs, opt)
 	if err != nil {
-		fail("tree query set: %v", err)
+		s.fail("tree query set: %v", err)
 	}
-	if !gq.Equal(wq) {
-		fail("tree KNN: %s", firstDiff(gq, wq))
+	if !got.Equal(want) {
+		s.fail("tree KNN: %s", firstDiff(got, want))
 	}
-	soakRange(t, desc, tr, qs, r)
-
-	if n <= 3000 {
-		first := r.IntN(n)
-		order, err := OrderMaxMin(ctx, m, first, kopt)
-		if err != nil {
-			fail("max-min: %v", err)
-		}
-		if w := naiveMaxMin(m, first); !slices.Equal(order, w) {
-			fail("max-min order differs from the definition's")
-		}
-	}
-
-	var buf bytes.Buffer
-	if err := tr.Save(&buf); err != nil {
-		fail("save: %v", err)
-	}
-	back, err := Load(&buf, m)
-	if err != nil {
-		fail("load: %v", err)
-	}
-	if err := sameTree(tr, back); err != nil {
-		fail("load: %v", err)
-	}
-	soakInsert(t, desc, r, x, n, d, m, opt, k, pools)
+	s.rangeQuery(qs)
 }
 
-// soakRange checks a range query at a random radius against a scan.
-func soakRange(t *testing.T, desc string, tr *Tree, qs *metric.Set, r *rand.Rand) {
-	m, n := tr.m, tr.N()
-	rad := []float64{0, 1e-9, 0.05, 0.2, 0.5, 0.9, 1, 3}[r.IntN(8)]
-	got, _, err := tr.Range(context.Background(), qs, rad, KNNOptions{Workers: 3})
+// orderAndSave checks the max-min order against the definition on small
+// sets, and a save and load round trip.
+func (s *soak) orderAndSave() {
+	if s.n <= 3000 {
+		first := s.r.IntN(s.n)
+		order, err := OrderMaxMin(context.Background(), s.m, first, s.kopt)
+		if err != nil {
+			s.fail("max-min: %v", err)
+		}
+		if w := naiveMaxMin(s.m, first); !slices.Equal(order, w) {
+			s.fail("max-min order differs from the definition's")
+		}
+	}
+	var buf bytes.Buffer
+	if err := s.tr.Save(&buf); err != nil {
+		s.fail("save: %v", err)
+	}
+	back, err := Load(&buf, s.m)
 	if err != nil {
-		t.Fatalf("%s: range: %v", desc, err)
+		s.fail("load: %v", err)
+	}
+	if err := sameTree(s.tr, back); err != nil {
+		s.fail("load: %v", err)
+	}
+}
+
+// rangeQuery checks a range query at a random radius against a scan.
+func (s *soak) rangeQuery(qs *metric.Set) {
+	m, n := s.m, s.n
+	rad := []float64{0, 1e-9, 0.05, 0.2, 0.5, 0.9, 1, 3}[s.r.IntN(8)]
+	got, _, err := s.tr.Range(context.Background(), qs, rad, KNNOptions{Workers: 3})
+	if err != nil {
+		s.fail("range: %v", err)
 	}
 	tile := make([]float64, n)
 	for i := range qs.N {
@@ -314,20 +350,21 @@ func soakRange(t *testing.T, desc string, tr *Tree, qs *metric.Set, r *rand.Rand
 				continue
 			}
 			if k >= got.Offsets[i+1] || got.IDs[k] != int32(j) || math.Float64bits(got.Dist[k]) != math.Float64bits(tile[j]) {
-				t.Fatalf("%s: range %v query %d: member %d wrong or missing (want %d at %v)", desc, rad, i, k, j, tile[j])
+				s.fail("range %v query %d: member %d wrong or missing (want %d at %v)", rad, i, k, j, tile[j])
 			}
 			k++
 		}
 		if k != got.Offsets[i+1] {
-			t.Fatalf("%s: range %v query %d: %d members, want %d", desc, rad, i, got.Offsets[i+1]-got.Offsets[i], k-got.Offsets[i])
+			s.fail("range %v query %d: %d members, want %d", rad, i, got.Offsets[i+1]-got.Offsets[i], k-got.Offsets[i])
 		}
 	}
 }
 
-// soakInsert builds a tree on a prefix and inserts the rest in random
+// insert builds a tree on a prefix and inserts the rest in random
 // steps, then compares with brute force. The residual metric is rebuilt
 // over explicit inducing points so that the prefix's rows agree.
-func soakInsert(t *testing.T, desc string, r *rand.Rand, x []float64, n, d int, m metric.Metric, opt Options, k int, pools map[int]*streamer.Pool) {
+func (s *soak) insert() {
+	r, x, n, d, m := s.r, s.x, s.n, s.d, s.m
 	if n < 4 || r.IntN(2) == 0 {
 		return
 	}
@@ -342,41 +379,41 @@ func soakInsert(t *testing.T, desc string, r *rand.Rand, x []float64, n, d int, 
 	c := 1 + r.IntN(n-1)
 	mc, err := over(c)
 	if err != nil {
-		t.Logf("%s: insert: metric refused: %v", desc, err)
+		s.t.Logf("%s: insert: metric refused: %v", s.desc, err)
 		return
 	}
-	tr, err := Build(context.Background(), mc, opt)
+	tr, err := Build(context.Background(), mc, s.opt)
 	if err != nil {
-		t.Fatalf("%s: insert: first build: %v", desc, err)
+		s.fail("insert: first build: %v", err)
 	}
 	for c < n {
 		c = min(n, c+1+r.IntN(n))
 		mc, err = over(c)
 		if err != nil {
-			t.Fatalf("%s: insert: metric over %d: %v", desc, c, err)
+			s.fail("insert: metric over %d: %v", c, err)
 		}
-		iopt := opt
+		iopt := s.opt
 		iopt.Batch = 1 + r.IntN(700)
-		iopt.Pool = pools[[]int{1, 3}[r.IntN(2)]]
+		iopt.Pool = s.pool()
 		if err := tr.Insert(context.Background(), mc, iopt); err != nil {
-			t.Fatalf("%s: insert up to %d: %v", desc, c, err)
+			s.fail("insert up to %d: %v", c, err)
 		}
 		if errs := tr.Check(); len(errs) > 0 {
-			t.Fatalf("%s: insert up to %d: %d violations, first %v", desc, c, len(errs), errs[0])
+			s.fail("insert up to %d: %d violations, first %v", c, len(errs), errs[0])
 		}
 	}
 	for _, pred := range []bool{false, true} {
-		kopt := KNNOptions{K: k, Predecessor: pred, Pool: pools[3]}
+		kopt := KNNOptions{K: s.kopt.K, Predecessor: pred, Pool: s.pools[3]}
 		want, err := BruteAllKNN(context.Background(), mc, kopt)
 		if err != nil {
-			t.Fatalf("%s: insert: brute: %v", desc, err)
+			s.fail("insert: brute: %v", err)
 		}
 		got, _, err := tr.AllKNN(context.Background(), kopt)
 		if err != nil {
-			t.Fatalf("%s: insert: tree: %v", desc, err)
+			s.fail("insert: tree: %v", err)
 		}
 		if !got.Equal(want) {
-			t.Fatalf("%s: after insert, pred=%v: %s", desc, pred, firstDiff(got, want))
+			s.fail("after insert, pred=%v: %s", pred, firstDiff(got, want))
 		}
 	}
 }
