@@ -32,7 +32,7 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 	n := data.N
 	p, release := opt.pool()
 	defer release()
-	s := &symScreen{ctx: ctx, m: m, sc: sc, opt: opt, pool: p, n: n,
+	s := &symScreen{m: m, sc: sc, opt: opt, pool: p, n: n,
 		nb:    (n + symBlock - 1) / symBlock,
 		best:  kernels.NewKBest(n, opt.K),
 		rows:  make([]screenRow, n),
@@ -49,8 +49,8 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 			s.hids = append(s.hids, int32(i))
 		}
 	}
-	for _, step := range []func() error{s.diagonal, s.offDiagonal, s.heavyRows, s.pending} {
-		if err := step(); err != nil {
+	for _, step := range []func(context.Context) error{s.diagonal, s.offDiagonal, s.heavyRows, s.pending} {
+		if err := step(ctx); err != nil {
 			return s.best, err
 		}
 	}
@@ -60,7 +60,6 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 // symScreen is the state of one bruteAllScreened search: the answers, each
 // point's screening state and its block's lock, and the heavy points.
 type symScreen struct {
-	ctx   context.Context
 	m     metric.Metric
 	sc    *screening
 	opt   KNNOptions
@@ -85,7 +84,7 @@ func (s *symScreen) span(b int) (int, int) { return b * symBlock, min(s.n, (b+1)
 
 // onBlocks runs f for tasks 0..n-1 on the pool; with progress, they are
 // reported (the pairs of blocks: the search's bulk).
-func (s *symScreen) onBlocks(n int, progress bool, f func(ws *symScratch, t int)) error {
+func (s *symScreen) onBlocks(ctx context.Context, n int, progress bool, f func(ws *symScratch, t int)) error {
 	run := func(w, t int) {
 		if s.ws[w] == nil {
 			s.ws[w] = &symScratch{w: metric.NewWorkspace()}
@@ -95,15 +94,15 @@ func (s *symScreen) onBlocks(n int, progress bool, f func(ws *symScratch, t int)
 	if progress {
 		run = s.opt.ticker(n, run)
 	}
-	_, err := s.pool.RunContext(s.ctx, n, labelled(phaseBrute, run))
+	_, err := s.pool.RunContext(ctx, n, labelled(phaseBrute, run))
 	return err
 }
 
 // diagonal tiles each block against itself in float64, offers the pairs
 // and starts each point's bounds from its k-th distance among them.
-func (s *symScreen) diagonal() error {
+func (s *symScreen) diagonal(ctx context.Context) error {
 	data := s.m.Data()
-	return s.onBlocks(s.nb, false, func(ws *symScratch, b int) {
+	return s.onBlocks(ctx, s.nb, false, func(ws *symScratch, b int) {
 		i0, i1 := s.span(b)
 		ni := i1 - i0
 		ws.tile = grow(ws.tile, ni*ni)
@@ -119,7 +118,7 @@ func (s *symScreen) diagonal() error {
 // offDiagonal screens every other pair of blocks once for both sides (or
 // tiles it in float64 when the probe turned screening off), leaving the
 // heavy points' pairs to heavyRows.
-func (s *symScreen) offDiagonal() error {
+func (s *symScreen) offDiagonal(ctx context.Context) error {
 	type pair struct{ bi, bj int }
 	pairs := make([]pair, 0, s.nb*(s.nb-1)/2)
 	for bi := 0; bi < s.nb; bi++ {
@@ -127,7 +126,7 @@ func (s *symScreen) offDiagonal() error {
 			pairs = append(pairs, pair{bi, bj})
 		}
 	}
-	return s.onBlocks(len(pairs), true, func(ws *symScratch, t int) {
+	return s.onBlocks(ctx, len(pairs), true, func(ws *symScratch, t int) {
 		pr := pairs[t]
 		i0, i1 := s.span(pr.bi)
 		j0, j1 := s.span(pr.bj)
@@ -144,10 +143,10 @@ func (s *symScreen) offDiagonal() error {
 // heavyRows computes the heavy points' rows outside their own blocks in
 // float64: each pair offered to the heavy point and, when the other is
 // light, to it.
-func (s *symScreen) heavyRows() error {
+func (s *symScreen) heavyRows(ctx context.Context) error {
 	const hchunk = 16
 	data := s.m.Data()
-	return s.onBlocks((len(s.hids)+hchunk-1)/hchunk, false, func(ws *symScratch, t int) {
+	return s.onBlocks(ctx, (len(s.hids)+hchunk-1)/hchunk, false, func(ws *symScratch, t int) {
 		hs := s.hids[t*hchunk : min(len(s.hids), (t+1)*hchunk)]
 		for b := 0; b < s.nb; b++ {
 			j0, j1 := s.span(b)
@@ -177,9 +176,9 @@ func (s *symScreen) heavyRows() error {
 }
 
 // pending computes what stayed pending in float64 and offers it.
-func (s *symScreen) pending() error {
+func (s *symScreen) pending(ctx context.Context) error {
 	data := s.m.Data()
-	return s.onBlocks(s.nb, false, func(ws *symScratch, b int) {
+	return s.onBlocks(ctx, s.nb, false, func(ws *symScratch, b int) {
 		i0, i1 := s.span(b)
 		ws.buf.rows = s.rows[i0:i1]
 		s.sc.finish(ws.w, &ws.buf, s.best, data, metric.Range(i0, i1), metric.Range(i0, i1))
