@@ -146,6 +146,9 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 		if !isRes {
 			return nil, metric.BadInput("gate %s: float32 screening is the residual metric's; the %s metric has none (use gate off or bound)", opt.Gate, m.Name())
 		}
+		if r.Float32Bound() > 0 {
+			return nil, metric.BadInput("gate %s: screening needs V in float64; this residual metric stores it in float32 (use gate off or auto)", opt.Gate)
+		}
 		return nil, metric.BadInput("gate %s: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", opt.Gate, m.Name())
 	}
 	sc := &screening{m: m, s: s}

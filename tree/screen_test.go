@@ -162,6 +162,13 @@ func TestScreenNeedsCopy(t *testing.T) {
 			t.Fatalf("%s: %v", m.Name(), err)
 		}
 		if r, ok := m.(*metric.Residual); ok {
+			r32, err := metric.NewResidual(context.Background(), uniformPoints(100, 2, 3), 100, 2, metric.ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 4, Jitter: 0.1, Float32: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := BruteAllKNN(context.Background(), r32, KNNOptions{K: 3, Predecessor: true, Gate: GateScreen}); !errors.Is(err, metric.ErrBadInput) || !strings.Contains(err.Error(), "stores it in float32") {
+				t.Fatalf("float32 V screened: %v", err)
+			}
 			qs, _ := r.Embed(context.Background(), uniformPoints(5, 2, 3), 5)
 			if _, err := BruteKNN(context.Background(), m, qs, KNNOptions{K: 3, Gate: GateScreen}); !errors.Is(err, metric.ErrBadInput) {
 				t.Fatalf("query set without the copy: %v", err)
