@@ -102,12 +102,7 @@ func TestParallelPaths(t *testing.T) {
 	}
 	for _, m := range []metric.Metric{r, e} {
 		want := run(m, 1)
-		sizes := []*int{&bigItem, &bigSplit, &gatherChunks, &partSize, &kdTask, &kdPoolCut}
-		saved := make([]int, len(sizes))
-		for i, p := range sizes {
-			saved[i] = *p
-		}
-		bigItem, bigSplit, gatherChunks, partSize, kdTask, kdPoolCut = 512, 256, 2, 64, 128, 1000
+		restore := setPoolSizes(512, 256, 2, 64, 128, 1000)
 		var kd1 *KDTree
 		for _, w := range []int{1, 4} {
 			got := run(m, w)
@@ -129,8 +124,18 @@ func TestParallelPaths(t *testing.T) {
 				t.Errorf("k-d tree, %d workers, pool paths: %s", w, firstDiff(got.kdAll, want.kdAll))
 			}
 		}
-		for i, p := range sizes {
-			*p = saved[i]
-		}
+		restore()
+	}
+}
+
+// setPoolSizes sets the sizes from which the build (bigItem, bigSplit,
+// gatherChunks), the Morton index and the answer rows (partSize) and the
+// k-d tree (kdTask, kdPoolCut) use the pool, until the returned function
+// restores them.
+func setPoolSizes(item, split, chunks, part, task, cut int) (restore func()) {
+	saved := [...]int{bigItem, bigSplit, gatherChunks, partSize, kdTask, kdPoolCut}
+	bigItem, bigSplit, gatherChunks, partSize, kdTask, kdPoolCut = item, split, chunks, part, task, cut
+	return func() {
+		bigItem, bigSplit, gatherChunks, partSize, kdTask, kdPoolCut = saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]
 	}
 }

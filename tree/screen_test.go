@@ -151,24 +151,24 @@ func TestScreenAllHeavy(t *testing.T) {
 	}
 }
 
-// TestScreenNeedsCopy: screening the Euclidean metric, or a query set
-// embedded before the metric had its float32 copy, is a clear error; the
-// data's own search makes the copy only when its probe finds that
-// screening pays.
+// TestScreenNeedsCopy: screening the Euclidean metric, a residual metric
+// whose V is float32, or a query set embedded before the metric had its
+// float32 copy, is a clear error; the data's own search makes the copy
+// only when its probe finds that screening pays.
 func TestScreenNeedsCopy(t *testing.T) {
+	r32, err := metric.NewResidual(context.Background(), uniformPoints(100, 2, 3), 100, 2, metric.ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 4, Jitter: 0.1, Float32: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BruteAllKNN(context.Background(), r32, KNNOptions{K: 3, Predecessor: true, Gate: GateScreen}); !errors.Is(err, metric.ErrBadInput) || !strings.Contains(err.Error(), "stores it in float32") {
+		t.Fatalf("float32 V screened: %v", err)
+	}
 	for _, m := range testMetrics(t, 100, 2) {
 		_, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 3, Predecessor: true, Gate: GateScreen})
 		if _, ok := m.(*metric.Euclidean); ok != errors.Is(err, metric.ErrBadInput) || ok && !strings.Contains(err.Error(), "has none") {
 			t.Fatalf("%s: %v", m.Name(), err)
 		}
 		if r, ok := m.(*metric.Residual); ok {
-			r32, err := metric.NewResidual(context.Background(), uniformPoints(100, 2, 3), 100, 2, metric.ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 4, Jitter: 0.1, Float32: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := BruteAllKNN(context.Background(), r32, KNNOptions{K: 3, Predecessor: true, Gate: GateScreen}); !errors.Is(err, metric.ErrBadInput) || !strings.Contains(err.Error(), "stores it in float32") {
-				t.Fatalf("float32 V screened: %v", err)
-			}
 			qs, _ := r.Embed(context.Background(), uniformPoints(5, 2, 3), 5)
 			if _, err := BruteKNN(context.Background(), m, qs, KNNOptions{K: 3, Gate: GateScreen}); !errors.Is(err, metric.ErrBadInput) {
 				t.Fatalf("query set without the copy: %v", err)

@@ -418,42 +418,35 @@ func (s *soak) insert() {
 	}
 }
 
-// soakSizes are the sizes from which the build, the k-d tree, the Morton
-// index and the answer rows take their pool paths, and the pivot walk's.
-var soakSizes = []*int{&bigItem, &bigSplit, &gatherChunks, &partSize, &kdTask, &kdPoolCut, &pivotQueries, &pivotNodes}
-
-// knobs holds the sizes a job changed, to restore them.
+// knobs holds what a job changed, to restore it.
 type knobs struct {
-	saved  []int
-	screen bool
-	desc   string
+	undo []func()
+	desc string
 }
 
 // soakKnobs lowers, at random, the sizes that choose the pool paths and
 // the pivot walk (so that small sets take them) and forces screening on.
 func soakKnobs(r *rand.Rand) *knobs {
-	kn := &knobs{screen: screenAlways}
-	for _, p := range soakSizes {
-		kn.saved = append(kn.saved, *p)
-	}
+	kn := &knobs{}
 	if r.IntN(3) == 0 {
-		bigItem, bigSplit, gatherChunks, partSize, kdTask, kdPoolCut = 64+r.IntN(1000), 32+r.IntN(500), 2, 16+r.IntN(100), 32+r.IntN(200), 100+r.IntN(2000)
+		kn.undo = append(kn.undo, setPoolSizes(64+r.IntN(1000), 32+r.IntN(500), 2, 16+r.IntN(100), 32+r.IntN(200), 100+r.IntN(2000)))
 		kn.desc += fmt.Sprintf("pool paths (bigItem %d) ", bigItem)
 	}
 	if r.IntN(3) == 0 {
-		pivotQueries, pivotNodes = 2+r.IntN(8), 1+r.IntN(64)
+		kn.undo = append(kn.undo, forcePivots(2+r.IntN(8), 1+r.IntN(64)))
 		kn.desc += fmt.Sprintf("pivots (%d, %d) ", pivotQueries, pivotNodes)
 	}
 	if r.IntN(5) == 0 {
+		was := screenAlways
 		screenAlways = true
+		kn.undo = append(kn.undo, func() { screenAlways = was })
 		kn.desc += "screen always"
 	}
 	return kn
 }
 
 func (kn *knobs) restore() {
-	for i, p := range soakSizes {
-		*p = kn.saved[i]
+	for _, f := range kn.undo {
+		f()
 	}
-	screenAlways = kn.screen
 }
