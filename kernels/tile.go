@@ -82,6 +82,34 @@ func EuclidRow(out []float64, a []float64, bt []float64, ldbt, c int, r float64,
 	return euclidRow(a, bt, ldbt, d, c, out[:c], r, idx)
 }
 
+// EuclidRowHits is EuclidRow for a caller that reads only the hits'
+// distances: out[j] holds the distance of every hit j, bit for bit as
+// EuclidRow computes it, and the other entries of out[:c] are unspecified
+// (the assembly takes the square roots only of the vectors of columns
+// where some squared distance is within a bound of r², and stores only
+// those). The hits are EuclidRow's.
+func EuclidRowHits(out []float64, a []float64, bt []float64, ldbt, c int, r float64, idx []int32) int {
+	d := len(a)
+	checkCoordTile(len(out), c, d, d, len(bt), ldbt, 1, c, d)
+	checkIdx(idx, c, r)
+	return euclidHitsRow(a, bt, ldbt, d, c, out[:c], r, idx)
+}
+
+// hitsBound returns a bound on the squared distances worth a square root
+// at radius r: every x >= 0 with sqrt(x) <= r (rounded) is at most it. The
+// rounded square root of x is at most r only when x <= (r + ulp(r)/2)² <=
+// r² (1 + 2^-51), and r*r is rounded once (relative error 2^-53), so r*r
+// (1 + 2^-46) has room to spare. Where r² is subnormal or underflows, x
+// lies on the same grid of subnormals as the rounded r*r, so the largest
+// such x is at most it (TestHitsBound checks this range too). A negative r
+// has no hits, and a NaN r gives a NaN bound, which no lane passes.
+func hitsBound(r float64) float64 {
+	if r < 0 {
+		return -1
+	}
+	return r * r * (1 + 0x1p-46)
+}
+
 // ptr returns the address of a slice's first element, or nil, without a
 // bounds check: the assembly reads nothing through it when the length is 0.
 func ptr[T any](s []T) *T { return unsafe.SliceData(s) }

@@ -15,6 +15,14 @@ func maternRowAVX512(a *float64, bt *float64, ldbt int, d int, n int, s2 float64
 // euclidRowAVX512 computes out[j] = sqrt(r2) and appends to idx every j with out[j] <= r; it returns their count.
 func euclidRowAVX512(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, idx *int32) int
 
+// euclidHitsRowAVX512 is euclidRow for the hits only: a vector of columns none of whose r2 is at most r2 (the caller's bound, at least the largest r2 whose square root can be at most r) is skipped,
+// its square roots neither taken nor stored; the others are stored and compared with r as euclidRow does, so out[j] is written for every hit j.
+func euclidHitsRowAVX512(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, r2 float64, idx *int32) int
+
+// boxDist2AVX512 returns sum_k (max(lo[k]-q[k], 0) + max(q[k]-hi[k], 0))^2 for k < d,
+// in lanes k mod 8 by FMA, the lanes added as (l, l+4), (l, l+2), (0, 1). A NaN gap gives NaN.
+func boxDist2AVX512(lo *float64, hi *float64, q *float64, d int) float64
+
 // rbfRowAVX2 computes out[j] = s2 * exp(-r2/2), r2 = sum_k (a[k]-bt[k*ldbt+j])^2, j < n.
 // exp: clamp to [-746, 710], n = round(x log2 e), Cody-Waite reduction r = x - n ln2 (|r| <= ln2/2), degree-13 Taylor polynomial by Horner with FMA, then scaling by 2^n (VSCALEFPD on AVX-512, two exponent-built factors on AVX2).
 func rbfRowAVX2(a *float64, bt *float64, ldbt int, d int, n int, s2 float64, out *float64)
@@ -25,3 +33,11 @@ func maternRowAVX2(a *float64, bt *float64, ldbt int, d int, n int, s2 float64, 
 
 // euclidRowAVX2 computes out[j] = sqrt(r2) and appends to idx every j with out[j] <= r; it returns their count.
 func euclidRowAVX2(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, idx *int32) int
+
+// euclidHitsRowAVX2 is euclidRow for the hits only: a vector of columns none of whose r2 is at most r2 (the caller's bound, at least the largest r2 whose square root can be at most r) is skipped,
+// its square roots neither taken nor stored; the others are stored and compared with r as euclidRow does, so out[j] is written for every hit j.
+func euclidHitsRowAVX2(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, r2 float64, idx *int32) int
+
+// boxDist2AVX2 returns sum_k (max(lo[k]-q[k], 0) + max(q[k]-hi[k], 0))^2 for k < d,
+// in lanes k mod 8 by FMA, the lanes added as (l, l+4), (l, l+2), (0, 1). A NaN gap gives NaN.
+func boxDist2AVX2(lo *float64, hi *float64, q *float64, d int) float64

@@ -990,6 +990,312 @@ DATA iota32AVX512<>+56(SB)/4, $0x00000008
 DATA iota32AVX512<>+60(SB)/4, $0x00000008
 GLOBL iota32AVX512<>(SB), RODATA|NOPTR, $64
 
+// func euclidHitsRowAVX512(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, r2 float64, idx *int32) int
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, POPCNT
+TEXT ·euclidHitsRowAVX512(SB), NOSPLIT, $0-80
+	MOVQ         a+0(FP), AX
+	MOVQ         bt+8(FP), CX
+	MOVQ         ldbt+16(FP), DX
+	SHLQ         $0x03, DX
+	MOVQ         d+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         out+40(FP), DI
+	VBROADCASTSD r+48(FP), Z0
+	VBROADCASTSD r2+56(FP), Z1
+	MOVQ         idx+64(FP), R8
+	XORQ         R9, R9
+	VMOVDQU      iota32AVX512<>+0(SB), Y2
+	LEAQ         tailmaskAVX512<>+0(SB), R10
+
+	// Blocks of 4 vectors.
+block:
+	CMPQ   SI, $0x00000020
+	JL     single
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	MOVQ   AX, R11
+	MOVQ   CX, R12
+	MOVQ   BX, R13
+	TESTQ  R13, R13
+	JZ     blockdim_done
+
+blockdim:
+	VBROADCASTSD (R11), Z7
+	VSUBPD       (R12), Z7, Z8
+	VFMADD231PD  Z8, Z8, Z3
+	VSUBPD       64(R12), Z7, Z8
+	VFMADD231PD  Z8, Z8, Z4
+	VSUBPD       128(R12), Z7, Z8
+	VFMADD231PD  Z8, Z8, Z5
+	VSUBPD       192(R12), Z7, Z7
+	VFMADD231PD  Z7, Z7, Z6
+	ADDQ         $0x08, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          blockdim
+
+blockdim_done:
+	VCMPPD        $0x12, Z1, Z3, K1
+	KORTESTB      K1, K1
+	JZ            blockhit0_skip
+	VSQRTPD       Z3, Z3
+	VMOVUPD       Z3, (DI)
+	VCMPPD        $0x12, Z0, Z3, K1
+	KORTESTB      K1, K1
+	JZ            blockhit0
+	VPCOMPRESSD.Z Y2, K1, Y3
+	KMOVB         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Y3, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+blockhit0:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+	JMP    blockhit0_end
+
+blockhit0_skip:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+
+blockhit0_end:
+	VCMPPD        $0x12, Z1, Z4, K1
+	KORTESTB      K1, K1
+	JZ            blockhit1_skip
+	VSQRTPD       Z4, Z4
+	VMOVUPD       Z4, 64(DI)
+	VCMPPD        $0x12, Z0, Z4, K1
+	KORTESTB      K1, K1
+	JZ            blockhit1
+	VPCOMPRESSD.Z Y2, K1, Y3
+	KMOVB         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Y3, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+blockhit1:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+	JMP    blockhit1_end
+
+blockhit1_skip:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+
+blockhit1_end:
+	VCMPPD        $0x12, Z1, Z5, K1
+	KORTESTB      K1, K1
+	JZ            blockhit2_skip
+	VSQRTPD       Z5, Z5
+	VMOVUPD       Z5, 128(DI)
+	VCMPPD        $0x12, Z0, Z5, K1
+	KORTESTB      K1, K1
+	JZ            blockhit2
+	VPCOMPRESSD.Z Y2, K1, Y3
+	KMOVB         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Y3, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+blockhit2:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+	JMP    blockhit2_end
+
+blockhit2_skip:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+
+blockhit2_end:
+	VCMPPD        $0x12, Z1, Z6, K1
+	KORTESTB      K1, K1
+	JZ            blockhit3_skip
+	VSQRTPD       Z6, Z6
+	VMOVUPD       Z6, 192(DI)
+	VCMPPD        $0x12, Z0, Z6, K1
+	KORTESTB      K1, K1
+	JZ            blockhit3
+	VPCOMPRESSD.Z Y2, K1, Y3
+	KMOVB         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Y3, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+blockhit3:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+	JMP    blockhit3_end
+
+blockhit3_skip:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+
+blockhit3_end:
+	ADDQ $0x00000100, CX
+	ADDQ $0x00000100, DI
+	SUBQ $0x00000020, SI
+	JMP  block
+
+	// Single vectors.
+single:
+	CMPQ   SI, $0x00000008
+	JL     tail
+	VXORPS Z3, Z3, Z3
+	MOVQ   AX, R11
+	MOVQ   CX, R12
+	MOVQ   BX, R13
+	TESTQ  R13, R13
+	JZ     singledim_done
+
+singledim:
+	VBROADCASTSD (R11), Z4
+	VSUBPD       (R12), Z4, Z4
+	VFMADD231PD  Z4, Z4, Z3
+	ADDQ         $0x08, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          singledim
+
+singledim_done:
+	VCMPPD        $0x12, Z1, Z3, K1
+	KORTESTB      K1, K1
+	JZ            singlehit_skip
+	VSQRTPD       Z3, Z3
+	VMOVUPD       Z3, (DI)
+	VCMPPD        $0x12, Z0, Z3, K1
+	KORTESTB      K1, K1
+	JZ            singlehit
+	VPCOMPRESSD.Z Y2, K1, Y3
+	KMOVB         K1, R11
+	POPCNTL       R11, R11
+	KMOVW         (R10)(R11*2), K1
+	VMOVDQU32     Y3, K1, (R8)
+	LEAQ          (R8)(R11*4), R8
+	ADDQ          R11, R9
+
+singlehit:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+	JMP    singlehit_end
+
+singlehit_skip:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+
+singlehit_end:
+	ADDQ $0x00000040, CX
+	ADDQ $0x00000040, DI
+	SUBQ $0x00000008, SI
+	JMP  single
+
+	// Tail through a mask.
+tail:
+	TESTQ  SI, SI
+	JZ     done
+	LEAQ   tailmaskAVX512<>+0(SB), R11
+	KMOVW  (R11)(SI*2), K1
+	VXORPS Z3, Z3, Z3
+	MOVQ   CX, CX
+	TESTQ  BX, BX
+	JZ     taildim_done
+
+taildim:
+	VBROADCASTSD (AX), Z4
+	VMOVUPD.Z    (CX), K1, Z5
+	VSUBPD       Z5, Z4, Z5
+	VFMADD231PD  Z5, Z5, Z3
+	ADDQ         $0x08, AX
+	ADDQ         DX, CX
+	DECQ         BX
+	JNZ          taildim
+
+taildim_done:
+	VCMPPD        $0x12, Z1, Z3, K1, K2
+	KORTESTB      K2, K2
+	JZ            tailhit_skip
+	VSQRTPD       Z3, Z3
+	VMOVUPD       Z3, K1, (DI)
+	VCMPPD        $0x12, Z0, Z3, K1, K1
+	KORTESTB      K1, K1
+	JZ            tailhit
+	VPCOMPRESSD.Z Y2, K1, Y0
+	KMOVB         K1, AX
+	POPCNTL       AX, AX
+	KMOVW         (R10)(AX*2), K1
+	VMOVDQU32     Y0, K1, (R8)
+	LEAQ          (R8)(AX*4), R8
+	ADDQ          AX, R9
+
+tailhit:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+	JMP    tailhit_end
+
+tailhit_skip:
+	VPADDD iota32AVX512<>+32(SB), Y2, Y2
+
+tailhit_end:
+done:
+	VZEROUPPER
+	MOVQ R9, ret+72(FP)
+	RET
+
+// func boxDist2AVX512(lo *float64, hi *float64, q *float64, d int) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE2
+TEXT ·boxDist2AVX512(SB), NOSPLIT, $0-40
+	MOVQ   lo+0(FP), AX
+	MOVQ   hi+8(FP), CX
+	MOVQ   q+16(FP), DX
+	MOVQ   d+24(FP), BX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+	// Eight coordinates at a time.
+loop:
+	CMPQ        BX, $0x08
+	JL          tail
+	VMOVUPD     (DX), Z2
+	VMOVUPD     (AX), Z3
+	VMOVUPD     (CX), Z4
+	VSUBPD      Z2, Z3, Z3
+	VSUBPD      Z4, Z2, Z2
+	VMAXPD      Z3, Z0, Z3
+	VMAXPD      Z2, Z0, Z2
+	VADDPD      Z2, Z3, Z3
+	VFMADD231PD Z3, Z3, Z1
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	SUBQ        $0x08, BX
+	JMP         loop
+
+	// The last 1-7 coordinates through masks (masked lanes load 0: a gap of 0).
+tail:
+	TESTQ       BX, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX512<>+0(SB), SI
+	KMOVW       (SI)(BX*2), K1
+	VMOVUPD.Z   (DX), K1, Z2
+	VMOVUPD.Z   (AX), K1, Z3
+	VMOVUPD.Z   (CX), K1, Z4
+	VSUBPD      Z2, Z3, Z3
+	VSUBPD      Z4, Z2, Z2
+	VMAXPD      Z3, Z0, Z3
+	VMAXPD      Z2, Z0, Z2
+	VADDPD      Z2, Z3, Z3
+	VFMADD231PD Z3, Z3, Z1
+
+	// Lanes (l, l+4), then (l, l+2), then (0, 1).
+reduce:
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPD        Y0, Y1, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPD        X0, X1, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	MOVSD         X1, ret+32(FP)
+	VZEROUPPER
+	RET
+
 // func rbfRowAVX2(a *float64, bt *float64, ldbt int, d int, n int, s2 float64, out *float64)
 // Requires: AVX, AVX2, FMA3
 TEXT ·rbfRowAVX2(SB), NOSPLIT, $0-56
@@ -2003,4 +2309,368 @@ tailhit:
 done:
 	VZEROUPPER
 	MOVQ R9, ret+64(FP)
+	RET
+
+// func euclidHitsRowAVX2(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, r2 float64, idx *int32) int
+// Requires: AVX, BMI, FMA3
+TEXT ·euclidHitsRowAVX2(SB), NOSPLIT, $0-80
+	MOVQ         a+0(FP), AX
+	MOVQ         bt+8(FP), CX
+	MOVQ         ldbt+16(FP), DX
+	SHLQ         $0x03, DX
+	MOVQ         d+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         out+40(FP), DI
+	VBROADCASTSD r+48(FP), Y0
+	VBROADCASTSD r2+56(FP), Y1
+	MOVQ         idx+64(FP), R8
+	XORQ         R9, R9
+	XORQ         R10, R10
+
+	// Blocks of 4 vectors.
+block:
+	CMPQ   SI, $0x00000010
+	JL     single
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   AX, R11
+	MOVQ   CX, R12
+	MOVQ   BX, R13
+	TESTQ  R13, R13
+	JZ     blockdim_done
+
+blockdim:
+	VBROADCASTSD (R11), Y6
+	VSUBPD       (R12), Y6, Y7
+	VFMADD231PD  Y7, Y7, Y2
+	VSUBPD       32(R12), Y6, Y7
+	VFMADD231PD  Y7, Y7, Y3
+	VSUBPD       64(R12), Y6, Y7
+	VFMADD231PD  Y7, Y7, Y4
+	VSUBPD       96(R12), Y6, Y6
+	VFMADD231PD  Y6, Y6, Y5
+	ADDQ         $0x08, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          blockdim
+
+blockdim_done:
+	VCMPPD    $0x12, Y1, Y2, Y6
+	VMOVMSKPD Y6, R11
+	TESTQ     R11, R11
+	JZ        blockhit0_skip
+	VSQRTPD   Y2, Y2
+	VMOVUPD   Y2, (DI)
+	VCMPPD    $0x12, Y0, Y2, Y2
+	VMOVMSKPD Y2, R11
+
+blockhit0_next:
+	TESTQ  R11, R11
+	JZ     blockhit0
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit0_next
+
+blockhit0:
+	ADDQ $0x04, R10
+	JMP  blockhit0_end
+
+blockhit0_skip:
+	ADDQ $0x04, R10
+
+blockhit0_end:
+	VCMPPD    $0x12, Y1, Y3, Y2
+	VMOVMSKPD Y2, R11
+	TESTQ     R11, R11
+	JZ        blockhit1_skip
+	VSQRTPD   Y3, Y3
+	VMOVUPD   Y3, 32(DI)
+	VCMPPD    $0x12, Y0, Y3, Y2
+	VMOVMSKPD Y2, R11
+
+blockhit1_next:
+	TESTQ  R11, R11
+	JZ     blockhit1
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit1_next
+
+blockhit1:
+	ADDQ $0x04, R10
+	JMP  blockhit1_end
+
+blockhit1_skip:
+	ADDQ $0x04, R10
+
+blockhit1_end:
+	VCMPPD    $0x12, Y1, Y4, Y2
+	VMOVMSKPD Y2, R11
+	TESTQ     R11, R11
+	JZ        blockhit2_skip
+	VSQRTPD   Y4, Y4
+	VMOVUPD   Y4, 64(DI)
+	VCMPPD    $0x12, Y0, Y4, Y2
+	VMOVMSKPD Y2, R11
+
+blockhit2_next:
+	TESTQ  R11, R11
+	JZ     blockhit2
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit2_next
+
+blockhit2:
+	ADDQ $0x04, R10
+	JMP  blockhit2_end
+
+blockhit2_skip:
+	ADDQ $0x04, R10
+
+blockhit2_end:
+	VCMPPD    $0x12, Y1, Y5, Y2
+	VMOVMSKPD Y2, R11
+	TESTQ     R11, R11
+	JZ        blockhit3_skip
+	VSQRTPD   Y5, Y5
+	VMOVUPD   Y5, 96(DI)
+	VCMPPD    $0x12, Y0, Y5, Y2
+	VMOVMSKPD Y2, R11
+
+blockhit3_next:
+	TESTQ  R11, R11
+	JZ     blockhit3
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit3_next
+
+blockhit3:
+	ADDQ $0x04, R10
+	JMP  blockhit3_end
+
+blockhit3_skip:
+	ADDQ $0x04, R10
+
+blockhit3_end:
+	ADDQ $0x00000080, CX
+	ADDQ $0x00000080, DI
+	SUBQ $0x00000010, SI
+	JMP  block
+
+	// Single vectors.
+single:
+	CMPQ   SI, $0x00000004
+	JL     tail
+	VXORPS Y2, Y2, Y2
+	MOVQ   AX, R11
+	MOVQ   CX, R12
+	MOVQ   BX, R13
+	TESTQ  R13, R13
+	JZ     singledim_done
+
+singledim:
+	VBROADCASTSD (R11), Y3
+	VSUBPD       (R12), Y3, Y3
+	VFMADD231PD  Y3, Y3, Y2
+	ADDQ         $0x08, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          singledim
+
+singledim_done:
+	VCMPPD    $0x12, Y1, Y2, Y3
+	VMOVMSKPD Y3, R11
+	TESTQ     R11, R11
+	JZ        singlehit_skip
+	VSQRTPD   Y2, Y2
+	VMOVUPD   Y2, (DI)
+	VCMPPD    $0x12, Y0, Y2, Y2
+	VMOVMSKPD Y2, R11
+
+singlehit_next:
+	TESTQ  R11, R11
+	JZ     singlehit
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    singlehit_next
+
+singlehit:
+	ADDQ $0x04, R10
+	JMP  singlehit_end
+
+singlehit_skip:
+	ADDQ $0x04, R10
+
+singlehit_end:
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, DI
+	SUBQ $0x00000004, SI
+	JMP  single
+
+	// Tail through a mask.
+tail:
+	TESTQ   SI, SI
+	JZ      done
+	LEAQ    tailmaskAVX2<>+0(SB), R11
+	NEGQ    SI
+	VMOVDQU 32(R11)(SI*8), Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    CX, CX
+	TESTQ   BX, BX
+	JZ      taildim_done
+
+taildim:
+	VBROADCASTSD (AX), Y4
+	VMASKMOVPD   (CX), Y2, Y5
+	VSUBPD       Y5, Y4, Y5
+	VFMADD231PD  Y5, Y5, Y3
+	ADDQ         $0x08, AX
+	ADDQ         DX, CX
+	DECQ         BX
+	JNZ          taildim
+
+taildim_done:
+	VCMPPD     $0x12, Y1, Y3, Y1
+	VANDPD     Y2, Y1, Y1
+	VMOVMSKPD  Y1, AX
+	TESTQ      AX, AX
+	JZ         tailhit_skip
+	VSQRTPD    Y3, Y3
+	VMASKMOVPD Y3, Y2, (DI)
+	VCMPPD     $0x12, Y0, Y3, Y0
+	VMOVMSKPD  Y0, AX
+	VMOVMSKPD  Y2, CX
+	ANDQ       CX, AX
+
+tailhit_next:
+	TESTQ  AX, AX
+	JZ     tailhit
+	TZCNTQ AX, CX
+	ADDQ   R10, CX
+	MOVL   CX, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  AX, AX
+	JMP    tailhit_next
+
+tailhit:
+	ADDQ $0x04, R10
+	JMP  tailhit_end
+
+tailhit_skip:
+	ADDQ $0x04, R10
+
+tailhit_end:
+done:
+	VZEROUPPER
+	MOVQ R9, ret+72(FP)
+	RET
+
+// func boxDist2AVX2(lo *float64, hi *float64, q *float64, d int) float64
+// Requires: AVX, CMOV, FMA3, SSE2
+TEXT ·boxDist2AVX2(SB), NOSPLIT, $0-40
+	MOVQ   lo+0(FP), AX
+	MOVQ   hi+8(FP), CX
+	MOVQ   q+16(FP), DX
+	MOVQ   d+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+
+	// Eight coordinates at a time.
+loop:
+	CMPQ        BX, $0x08
+	JL          tail
+	VMOVUPD     (DX), Y3
+	VMOVUPD     (AX), Y4
+	VMOVUPD     (CX), Y5
+	VSUBPD      Y3, Y4, Y4
+	VSUBPD      Y5, Y3, Y3
+	VMAXPD      Y4, Y0, Y4
+	VMAXPD      Y3, Y0, Y3
+	VADDPD      Y3, Y4, Y4
+	VFMADD231PD Y4, Y4, Y1
+	VMOVUPD     32(DX), Y3
+	VMOVUPD     32(AX), Y4
+	VMOVUPD     32(CX), Y5
+	VSUBPD      Y3, Y4, Y4
+	VSUBPD      Y5, Y3, Y3
+	VMAXPD      Y4, Y0, Y4
+	VMAXPD      Y3, Y0, Y3
+	VADDPD      Y3, Y4, Y4
+	VFMADD231PD Y4, Y4, Y2
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	SUBQ        $0x08, BX
+	JMP         loop
+
+	// The last 1-7 coordinates through masks (masked lanes load 0: a gap of 0).
+tail:
+	TESTQ       BX, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), SI
+	MOVQ        BX, DI
+	MOVQ        $0x00000004, R8
+	CMPQ        DI, R8
+	CMOVQGT     R8, DI
+	NEGQ        DI
+	VMOVDQU     32(SI)(DI*8), Y3
+	VMASKMOVPD  (DX), Y3, Y4
+	VMASKMOVPD  (AX), Y3, Y5
+	VMASKMOVPD  (CX), Y3, Y3
+	VSUBPD      Y4, Y5, Y5
+	VSUBPD      Y3, Y4, Y4
+	VMAXPD      Y5, Y0, Y5
+	VMAXPD      Y4, Y0, Y4
+	VADDPD      Y4, Y5, Y5
+	VFMADD231PD Y5, Y5, Y1
+	MOVQ        BX, DI
+	SUBQ        $0x04, DI
+	JLE         reduce
+	MOVQ        $0x00000004, BX
+	CMPQ        DI, BX
+	CMOVQGT     BX, DI
+	NEGQ        DI
+	VMOVDQU     32(SI)(DI*8), Y3
+	VMASKMOVPD  32(DX), Y3, Y4
+	VMASKMOVPD  32(AX), Y3, Y5
+	VMASKMOVPD  32(CX), Y3, Y3
+	VSUBPD      Y4, Y5, Y5
+	VSUBPD      Y3, Y4, Y4
+	VMAXPD      Y5, Y0, Y5
+	VMAXPD      Y4, Y0, Y4
+	VADDPD      Y4, Y5, Y5
+	VFMADD231PD Y5, Y5, Y2
+
+	// Lanes (l, l+4), then (l, l+2), then (0, 1).
+reduce:
+	VADDPD       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	MOVSD        X1, ret+32(FP)
+	VZEROUPPER
 	RET

@@ -50,3 +50,39 @@ func euclidRow(a, bt []float64, ldbt, d, n int, out []float64, r float64, idx []
 		return euclidRowGeneric(a, bt, ldbt, d, n, out, r, idx)
 	}
 }
+
+func euclidHitsRow(a, bt []float64, ldbt, d, n int, out []float64, r float64, idx []int32) int {
+	switch lv := current(); lv {
+	case levelAVX512, levelAVX2:
+		if raceEnabled {
+			raceRead(a)
+			raceRead(btSpan(bt, ldbt, d, n))
+			raceWrite(out[:n])
+			if r >= 0 {
+				raceWrite(idx[:n])
+			}
+		}
+		if lv == levelAVX512 {
+			return euclidHitsRowAVX512(ptr(a), ptr(bt), ldbt, d, n, ptr(out), r, hitsBound(r), ptr(idx))
+		}
+		return euclidHitsRowAVX2(ptr(a), ptr(bt), ldbt, d, n, ptr(out), r, hitsBound(r), ptr(idx))
+	default:
+		return euclidRowGeneric(a, bt, ldbt, d, n, out, r, idx)
+	}
+}
+
+func boxDist2(lo, hi, q []float64) float64 {
+	if raceEnabled {
+		raceRead(lo)
+		raceRead(hi)
+		raceRead(q)
+	}
+	switch current() {
+	case levelAVX512:
+		return boxDist2AVX512(ptr(lo), ptr(hi), ptr(q), len(lo))
+	case levelAVX2:
+		return boxDist2AVX2(ptr(lo), ptr(hi), ptr(q), len(lo))
+	default:
+		return boxDist2Generic(lo, hi, q)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
 )
@@ -26,6 +27,7 @@ type KDTree struct {
 	ids   []int32           // ids[p]: the index of leafM's point p in m
 	nodes []kdNode
 	box   []float64 // node z's box: lo at box[2dz:2dz+d], hi after it
+	lxt   []float64 // the leaves' points for their scans (see leafLayout)
 	d     int
 	Stats BuildStats
 }
@@ -95,6 +97,7 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 		return nil, err
 	}
 	t.leafM = lm.(*metric.Euclidean)
+	t.leafLayout(pool, &use)
 	t.Stats.Wall = time.Since(t0)
 	t.Stats.Utilisation, t.Stats.Serial = use.utilisation(), use.serial(t.Stats.Wall)
 	return t, nil
@@ -340,24 +343,22 @@ func (t *KDTree) N() int { return len(t.ids) }
 func (t *KDTree) Leaves() int { return (len(t.nodes) + 1) / 2 }
 
 // boxDist2 returns the squared distance from point q to node z's box,
-// computed in plain arithmetic (each operation rounded once, the clamps
-// exact), summed in two chains.
+// each operation rounded once and the clamps exact: kernels.BoxDist2 in
+// more than 4 dimensions, an inline loop in fewer, where the call costs
+// more than it saves (10^6 points, d = 2: 7 % slower queries through the
+// kernel; d = 4 the same; d = 8: 11 % faster).
 func (t *KDTree) boxDist2(q []float64, z int32) float64 {
 	d := t.d
 	box := t.box[2*d*int(z) : 2*d*int(z)+2*d]
 	lo, hi := box[:d], box[d:]
+	if d > 4 {
+		return kernels.BoxDist2(lo, hi, q)
+	}
 	q = q[:d]
-	var s0, s1 float64
-	k := 0
-	for ; k+1 < d; k += 2 {
-		e0 := max(lo[k]-q[k], 0) + max(q[k]-hi[k], 0) // at most one is positive
-		e1 := max(lo[k+1]-q[k+1], 0) + max(q[k+1]-hi[k+1], 0)
-		s0 += e0 * e0
-		s1 += e1 * e1
+	var s float64
+	for k := range lo {
+		e := max(lo[k]-q[k], 0) + max(q[k]-hi[k], 0) // at most one is positive
+		s += e * e
 	}
-	if k < d {
-		e := max(lo[k]-q[k], 0) + max(q[k]-hi[k], 0)
-		s0 += e * e
-	}
-	return s0 + s1
+	return s
 }

@@ -15,6 +15,8 @@ const kdChunk = 256
 type kdWorker struct {
 	w     *metric.Workspace
 	stack []kdVisit
+	dist  []float64 // scanLeaf's row
+	hits  []int32   // and its hits
 	dists int64
 }
 
@@ -90,12 +92,14 @@ func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neig
 // pool (see onPool) and returns the statistics.
 func (t *KDTree) run(ctx context.Context, opt KNNOptions, n int, one func(kw *kdWorker, q int)) (QueryStats, error) {
 	chunks := (n + kdChunk - 1) / kdChunk
-	return onPool(ctx, opt, chunks, func() *kdWorker { return &kdWorker{w: metric.NewWorkspace()} }, func(kw *kdWorker, c int) {
+	return onPool(ctx, opt, chunks, newKDWorker, func(kw *kdWorker, c int) {
 		for q := c * kdChunk; q < min(n, (c+1)*kdChunk); q++ {
 			one(kw, q)
 		}
 	})
 }
+
+func newKDWorker() *kdWorker { return &kdWorker{w: metric.NewWorkspace()} }
 
 func (kw *kdWorker) takeCounts() (int64, int64) { d := kw.dists; kw.dists = 0; return d, 0 }
 
@@ -126,8 +130,7 @@ func (t *KDTree) search(kw *kdWorker, qs *metric.Set, qi int, row, self int32, p
 			continue
 		}
 		rad := best.Worst(r)
-		dist, hits := t.leafM.RangeRow(kw.w, x, int(nd.lo), int(nd.hi), rad)
-		kw.dists += int64(nd.hi - nd.lo)
+		dist, hits := t.scanLeaf(kw, x, v.z, rad)
 		for _, j := range hits {
 			id := t.ids[int(nd.lo)+int(j)]
 			if dist[j] > rad || id == self || (pred && id >= self) {
@@ -187,7 +190,7 @@ func (t *KDTree) within(kw *kdWorker, x []float64, r float64, found func(id int3
 				stack = t.push(stack, x, nd, v.dist2)
 				continue
 			}
-			dist, hits := t.leafM.RangeRow(kw.w, x, int(nd.lo), int(nd.hi), r)
+			dist, hits := t.scanLeaf(kw, x, v.z, r)
 			for _, j := range hits {
 				found(t.ids[int(nd.lo)+int(j)], dist[j])
 			}

@@ -23,6 +23,7 @@ const (
 	rbf kind = iota
 	matern
 	euclid
+	euclidHits // euclid, taking the square root only of vectors a prefilter passes
 )
 
 func main() {
@@ -31,6 +32,8 @@ func main() {
 		row(isa, rbf)
 		row(isa, matern)
 		row(isa, euclid)
+		row(isa, euclidHits)
+		box(isa)
 	}
 	Generate()
 }
@@ -46,6 +49,7 @@ type rowGen struct {
 	half, five, third    Mem
 	one                  Mem
 	s2, rv               VecVirtual
+	tv                   VecVirtual // euclidHits: the prefilter's bound on r2
 	comp                 *vecgen.Compactor
 }
 
@@ -59,14 +63,18 @@ func row(isa vecgen.ISA, k kind) {
 	g.d = Load(Param("d"), GP64())
 	g.n = Load(Param("n"), GP64())
 	g.out = Load(Param("out"), GP64())
-	if k != euclid {
+	if k == rbf || k == matern {
 		g.exp = isa.ExpConsts()
 	}
 	consts := isa.Consts("tileconst", -0.5, 5, 1.0/3, 1)
 	g.half, g.five, g.third, g.one = consts[0], consts[1], consts[2], consts[3]
-	if k == euclid {
+	if k == euclid || k == euclidHits {
 		g.rv = isa.Vec()
 		VBROADCASTSD(vecgen.ParamAddr("r"), g.rv)
+		if k == euclidHits {
+			g.tv = isa.Vec()
+			VBROADCASTSD(vecgen.ParamAddr("r2"), g.tv)
+		}
 		g.comp = isa.NewCompactor(Load(Param("idx"), GP64()), GP64())
 	} else {
 		g.s2 = isa.Vec()
@@ -98,6 +106,11 @@ func declareRow(isa vecgen.ISA, k kind) {
 		name := "euclidRow" + isa.Name
 		TEXT(name, NOSPLIT, "func(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, idx *int32) int")
 		Doc(name + " computes out[j] = sqrt(r2) and appends to idx every j with out[j] <= r; it returns their count.")
+	case euclidHits:
+		name := "euclidHitsRow" + isa.Name
+		TEXT(name, NOSPLIT, "func(a *float64, bt *float64, ldbt int, d int, n int, out *float64, r float64, r2 float64, idx *int32) int")
+		Doc(name+" is euclidRow for the hits only: a vector of columns none of whose r2 is at most r2 (the caller's bound, at least the largest r2 whose square root can be at most r) is skipped,",
+			"its square roots neither taken nor stored; the others are stored and compared with r as euclidRow does, so out[j] is written for every hit j.")
 	}
 }
 
@@ -153,7 +166,7 @@ func (g *rowGen) apply(v VecVirtual) {
 		g.isa.Exp(g.exp, v)
 		VMULPD(p, v, v)
 		VMULPD(g.s2, v, v)
-	case euclid:
+	case euclid, euclidHits:
 		VSQRTPD(v, v)
 	}
 }
@@ -171,11 +184,7 @@ func (g *rowGen) blocks() {
 	}
 	g.sqdist(acc, nil, "blockdim")
 	for u, v := range acc {
-		g.apply(v)
-		VMOVUPD(v, Mem{Base: g.out, Disp: u * isa.Bytes})
-		if g.comp != nil {
-			g.comp.Emit(v, g.rv, nil, fmt.Sprintf("blockhit%d", u))
-		}
+		g.finish(v, nil, Mem{Base: g.out, Disp: u * isa.Bytes}, fmt.Sprintf("blockhit%d", u))
 	}
 	ADDQ(U32(unroll*isa.Bytes), g.bt)
 	ADDQ(U32(unroll*isa.Bytes), g.out)
@@ -192,11 +201,7 @@ func (g *rowGen) singles() {
 	JL(LabelRef("tail"))
 	v := isa.Vec()
 	g.sqdist([]VecVirtual{v}, nil, "singledim")
-	g.apply(v)
-	VMOVUPD(v, Mem{Base: g.out})
-	if g.comp != nil {
-		g.comp.Emit(v, g.rv, nil, "singlehit")
-	}
+	g.finish(v, nil, Mem{Base: g.out}, "singlehit")
 	ADDQ(U32(isa.Bytes), g.bt)
 	ADDQ(U32(isa.Bytes), g.out)
 	SUBQ(U32(lanes), g.n)
@@ -212,9 +217,32 @@ func (g *rowGen) tail() {
 	tail := g.isa.TailMask(g.n, 8)
 	v := g.isa.Vec()
 	g.sqdist([]VecVirtual{v}, &tail, "taildim")
+	g.finish(v, &tail, Mem{Base: g.out}, "tailhit")
+}
+
+// finish turns the r2 of one vector of columns into the output values,
+// stores them at out (through tail when it is not nil) and, with a radius,
+// appends the hits. euclidHits first tests r2 against the prefilter's
+// bound and skips the vector, square roots and store included, when no
+// lane passes. label must be unique within the function.
+func (g *rowGen) finish(v VecVirtual, tail *vecgen.Tail, out Mem, label string) {
+	if g.k == euclidHits {
+		g.isa.AnyLE(v, g.tv, tail, label+"_skip")
+	}
 	g.apply(v)
-	tail.Store(v, Mem{Base: g.out})
-	if g.comp != nil {
-		g.comp.Emit(v, g.rv, &tail, "tailhit")
+	if tail != nil {
+		tail.Store(v, out)
+	} else {
+		VMOVUPD(v, out)
+	}
+	if g.comp == nil {
+		return
+	}
+	g.comp.Emit(v, g.rv, tail, label)
+	if g.k == euclidHits {
+		JMP(LabelRef(label + "_end"))
+		Label(label + "_skip")
+		g.comp.Skip()
+		Label(label + "_end")
 	}
 }

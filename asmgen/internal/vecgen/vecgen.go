@@ -76,6 +76,10 @@ func (s ISA) tailTable() Mem {
 	return m
 }
 
+// TailTableMem returns the tail mask table (see tailTable) for kernels that
+// index it themselves.
+func (s ISA) TailTableMem() Mem { return s.tailTable() }
+
 // TailMask builds a mask for the first rem lanes (1 <= rem < Lanes(es)); rem
 // is left unchanged.
 func (s ISA) TailMask(rem Register, es int) Tail {
@@ -426,6 +430,41 @@ func (c *Compactor) Emit(d, r VecVirtual, tail *Tail, label string) {
 	JMP(LabelRef(label + "_next"))
 	Label(label)
 	ADDQ(U8(c.isa.Lanes(c.es)), c.col)
+}
+
+// Skip moves on to the next vector's columns without a comparison: Emit for
+// a vector known to hold no hit.
+func (c *Compactor) Skip() {
+	if c.isa.AVX512 {
+		VPADDD(c.step, c.lane, c.lane)
+		return
+	}
+	ADDQ(U8(c.isa.Lanes(c.es)), c.col)
+}
+
+// AnyLE jumps to label unless some float64 lane of v (of the tail's lanes,
+// when tail is not nil) is at most the same lane of bound (ordered: a NaN
+// lane never is).
+func (s ISA) AnyLE(v, bound VecVirtual, tail *Tail, label string) {
+	if s.AVX512 {
+		k := K()
+		if tail != nil {
+			VCMPPD(U8(0x12), bound, v, tail.k, k)
+		} else {
+			VCMPPD(U8(0x12), bound, v, k)
+		}
+		KORTESTB(k, k)
+		JZ(LabelRef(label))
+		return
+	}
+	m, bits := YMM(), GP64()
+	VCMPPD(U8(0x12), bound, v, m)
+	if tail != nil {
+		VANDPD(tail.v, m, m)
+	}
+	VMOVMSKPD(m, bits.As32())
+	TESTQ(bits, bits)
+	JZ(LabelRef(label))
 }
 
 // Count returns the register holding the number of hits.
