@@ -12,7 +12,7 @@ import (
 
 // KDTree is an exact k-d tree over the points of a Euclidean metric: the
 // points are split at the median of their widest coordinate until at most
-// KDLeaf remain, and stored leaf by leaf in a reordered copy of the metric
+// KDLeaf(d) remain, and stored leaf by leaf in a reordered copy of the metric
 // (metric.Reorder: the same coordinates, so every pair keeps its distance
 // bits), so that a leaf's scan is one fused distance row over contiguous
 // columns. Each node keeps the bounding box of its points and their lowest
@@ -44,8 +44,18 @@ type kdNode struct {
 	split       float64
 }
 
-// KDLeaf is the largest number of points in a leaf of a KDTree.
-const KDLeaf = 64
+// KDLeaf returns the largest number of points in a leaf of a KDTree over
+// d dimensions: 64 up to 4 dimensions, 128 above, where a node visit (its
+// box distance) costs more against a leaf's scan. On one worker, the same
+// answers: d = 8, 32,768 uniform points, 8-NN: leaves of 128 6-15 %
+// faster than 64 (256: 8 %; 32: 22 % slower); d = 2, 10^6 points,
+// predecessor 30-NN: 128 8 % slower than 64.
+func KDLeaf(d int) int32 {
+	if d > 4 {
+		return 128
+	}
+	return 64
+}
 
 // BuildKD builds the k-d tree of m's points; m must be Euclidean. The tree
 // depends only on the points (ties in a split go by index), not on the
@@ -120,7 +130,7 @@ func (t *KDTree) splitTop(ctx context.Context, s *metric.Set, task int32, pool *
 	var level, later []int32
 	sort := func(z int32) {
 		switch size := t.nodes[z].hi - t.nodes[z].lo; {
-		case size <= KDLeaf:
+		case size <= KDLeaf(t.d):
 		case size <= task:
 			later = append(later, z)
 		default:
@@ -205,7 +215,7 @@ func (t *KDTree) split(ctx context.Context, s *metric.Set, nodes []kdNode) []kdN
 		z := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		nd := nodes[z]
-		if nd.hi-nd.lo <= KDLeaf {
+		if nd.hi-nd.lo <= KDLeaf(t.d) {
 			continue
 		}
 		c := t.cut(s, nd)

@@ -15,7 +15,7 @@ import (
 )
 
 // checkKD verifies the k-d tree's structure: every point in exactly one
-// leaf of at most KDLeaf points (unless all its points coincide), each
+// leaf of at most KDLeaf(d) points (unless all its points coincide), each
 // node's box holds its points, children split their parent's range, and
 // minID is the lowest index below the node.
 func checkKD(t *KDTree) error {
@@ -39,7 +39,7 @@ func checkKD(t *KDTree) error {
 			return fmt.Errorf("node %d: minID %d, want %d", z, nd.minID, minID)
 		}
 		if nd.left < 0 {
-			if nd.hi-nd.lo > KDLeaf && !slices.Equal(lo, hi) {
+			if nd.hi-nd.lo > KDLeaf(d) && !slices.Equal(lo, hi) {
 				return fmt.Errorf("leaf %d holds %d distinct points", z, nd.hi-nd.lo)
 			}
 			continue
