@@ -177,6 +177,9 @@ func soakJob(t *testing.T, seed uint64, pools map[int]*streamer.Pool) {
 		s.n = 1 + r.IntN(12000)
 	}
 	s.d = 1 + r.IntN(5)
+	if r.IntN(4) == 0 {
+		s.d = 1 + r.IntN(12) // the k-d tree's leaves of 128 and box kernel above 4
+	}
 	x, shape := soakData(r, s.n, s.d)
 	m, mdesc, err := soakMetric(r, x, s.n, s.d)
 	if err != nil {
