@@ -34,14 +34,7 @@ func kernelRow(avx512, avx2 func(a, bt *float64, ldbt, d, n int, s2 float64, out
 func euclidRow(a, bt []float64, ldbt, d, n int, out []float64, r float64, idx []int32) int {
 	switch lv := current(); lv {
 	case levelAVX512, levelAVX2:
-		if raceEnabled {
-			raceRead(a)
-			raceRead(btSpan(bt, ldbt, d, n))
-			raceWrite(out[:n])
-			if r >= 0 {
-				raceWrite(idx[:n])
-			}
-		}
+		raceEuclidRow(a, bt, ldbt, d, n, out, r, idx)
 		if lv == levelAVX512 {
 			return euclidRowAVX512(ptr(a), ptr(bt), ldbt, d, n, ptr(out), r, ptr(idx))
 		}
@@ -54,14 +47,7 @@ func euclidRow(a, bt []float64, ldbt, d, n int, out []float64, r float64, idx []
 func euclidHitsRow(a, bt []float64, ldbt, d, n int, out []float64, r float64, idx []int32) int {
 	switch lv := current(); lv {
 	case levelAVX512, levelAVX2:
-		if raceEnabled {
-			raceRead(a)
-			raceRead(btSpan(bt, ldbt, d, n))
-			raceWrite(out[:n])
-			if r >= 0 {
-				raceWrite(idx[:n])
-			}
-		}
+		raceEuclidRow(a, bt, ldbt, d, n, out, r, idx)
 		if lv == levelAVX512 {
 			return euclidHitsRowAVX512(ptr(a), ptr(bt), ldbt, d, n, ptr(out), r, hitsBound(r), ptr(idx))
 		}
@@ -84,5 +70,18 @@ func boxDist2(lo, hi, q []float64) float64 {
 		return boxDist2AVX2(ptr(lo), ptr(hi), ptr(q), len(lo))
 	default:
 		return boxDist2Generic(lo, hi, q)
+	}
+}
+
+// raceEuclidRow tells the race detector what a Euclidean row's assembly
+// reads and writes (nothing without it).
+func raceEuclidRow(a, bt []float64, ldbt, d, n int, out []float64, r float64, idx []int32) {
+	if raceEnabled {
+		raceRead(a)
+		raceRead(btSpan(bt, ldbt, d, n))
+		raceWrite(out[:n])
+		if r >= 0 {
+			raceWrite(idx[:n])
+		}
 	}
 }
