@@ -12,19 +12,17 @@ import (
 
 // KDTree is an exact k-d tree over the points of a Euclidean metric: the
 // points are split at the median of their widest coordinate until at most
-// KDLeaf(d) remain, and stored leaf by leaf in a reordered copy of the metric
-// (metric.Reorder: the same coordinates, so every pair keeps its distance
-// bits), so that a leaf's scan is one fused distance row over contiguous
-// columns. Each node keeps the bounding box of its points and their lowest
+// KDLeaf(d) remain, and copied leaf by leaf into blocks (the same
+// coordinates, so every pair keeps its distance bits), so that a leaf's
+// scan is one fused distance row over contiguous columns. Each node keeps the bounding box of its points and their lowest
 // index. In few dimensions axis-aligned boxes prune far better than the
 // cover tree's balls (Euclidean, d = 8, uniform: a cover tree query
 // computes about 12,000 distances, one here about 2,800), and the answers are
 // the same bit for bit: boxes only ever rule out points that are farther
 // than the k-th distance (see kdPrune).
 type KDTree struct {
-	m     metric.Metric     // the caller's metric (ids are its indices)
-	leafM *metric.Euclidean // the points in leaf order
-	ids   []int32           // ids[p]: the index of leafM's point p in m
+	m     metric.Metric // the caller's metric (ids are its indices)
+	ids   []int32       // ids[p]: the index in m of the point at position p of the leaf order
 	nodes []kdNode
 	box   []float64 // node z's box: lo at box[2dz:2dz+d], hi after it
 	lxt   []float64 // the leaves' points for their scans (see leafLayout)
@@ -32,7 +30,8 @@ type KDTree struct {
 	Stats BuildStats
 }
 
-// kdNode is a node of the KDTree: its points are leafM's [lo, hi); left
+// kdNode is a node of the KDTree: its points are those at positions [lo,
+// hi) of the leaf order (t.ids); left
 // and right are its children (-1 for a leaf), split at coordinate dim:
 // the left child's points have coordinates at most split, the right
 // child's at least; minID is the lowest index (in m) among its points.
@@ -102,11 +101,6 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 		}
 	}
 	t.bounds(s, pool, &use)
-	lm, err := metric.Reorder(ctx, m, t.ids, accounted{pool, &use})
-	if err != nil {
-		return nil, err
-	}
-	t.leafM = lm.(*metric.Euclidean)
 	t.leafLayout(pool, &use)
 	t.Stats.Wall = time.Since(t0)
 	t.Stats.Utilisation, t.Stats.Serial = use.utilisation(), use.serial(t.Stats.Wall)

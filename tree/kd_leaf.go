@@ -9,11 +9,11 @@ import (
 // with the fused row that keeps only the hits' square roots.
 
 // leafLayout lays out each leaf's points for its scans (t.lxt): the
-// leaf of points [lo, hi) of leafM at lxt[lo*d:hi*d], coordinate k of its
-// point lo+j at lxt[lo*d + k*(hi-lo) + j], so that a scan reads one
-// contiguous block.
+// leaf of positions [lo, hi) of the leaf order at lxt[lo*d:hi*d],
+// coordinate k of its point at position lo+j (index t.ids[lo+j]) at
+// lxt[lo*d + k*(hi-lo) + j], so that a scan reads one contiguous block.
 func (t *KDTree) leafLayout(pool *streamer.Pool, use *usage) {
-	s, d := t.leafM.Data(), t.d
+	s, d := t.m.Data(), t.d
 	t.lxt = make([]float64, s.N*d)
 	forChunks(pool, use, len(t.nodes), func(a, b int) {
 		for z := a; z < b; z++ {
@@ -23,8 +23,8 @@ func (t *KDTree) leafLayout(pool *streamer.Pool, use *usage) {
 			}
 			lo, nc := int(nd.lo), int(nd.hi-nd.lo)
 			blk := t.lxt[lo*d : (lo+nc)*d]
-			for j := range nc {
-				for k, v := range s.X[(lo+j)*d : (lo+j+1)*d] {
+			for j, id := range t.ids[lo : lo+nc] {
+				for k, v := range s.X[int(id)*d : int(id+1)*d] {
 					blk[k*nc+j] = v
 				}
 			}

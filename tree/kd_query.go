@@ -59,7 +59,7 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 	best := newBest(pool, &use, t.N(), opt.K)
 	st, err := t.run(ctx, opt, t.N(), func(kw *kdWorker, p int) {
 		id := t.ids[p]
-		t.search(kw, t.leafM.Data(), p, id, id, opt.Predecessor, best)
+		t.search(kw, t.m.Data(), int(id), id, id, opt.Predecessor, best)
 	})
 	st.jobWall += use.jobs
 	st.since(t0)
@@ -71,7 +71,7 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 // BruteKNN.
 func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighbours, QueryStats, error) {
 	t0 := time.Now()
-	if err := checkQuerySet(t.leafM.Data(), qs, opt); err != nil {
+	if err := checkQuerySet(t.m.Data(), qs, opt); err != nil {
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
@@ -108,9 +108,8 @@ func (kw *kdWorker) takeCounts() (int64, int64) { d := kw.dists; kw.dists = 0; r
 // skips and, in predecessor mode, stays below. Depth first from the root
 // (see push), skipping every node whose box is beyond the row's k-th
 // distance (kdPrune) or, in predecessor mode, holds no lower index; each
-// leaf is one fused distance row over its contiguous points
-// (Euclidean.RangeRow, the kernel of Nearest: the same bits), whose hits
-// go to the row as Nearest would offer them. (within walks the same way
+// leaf is one fused distance row over its block (scanLeaf: the bits of
+// Nearest), whose hits go to the row as Nearest would offer them. (within walks the same way
 // at a fixed radius; the two loops are kept apart so that this one, the
 // hot one, runs without calls through closures: 5-7 % of its time.)
 func (t *KDTree) search(kw *kdWorker, qs *metric.Set, qi int, row, self int32, pred bool, best *kernels.KBest) {

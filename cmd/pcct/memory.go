@@ -20,8 +20,8 @@ type memEstimate struct {
 // estimateMemory estimates the peak memory of a k-NN run over n points of
 // dimension d (m columns of V for the residual metric, 0 for Euclidean;
 // 4-byte V with float32), answering rows queries: the coordinates (and
-// their transpose; for the Euclidean metric also the k-d tree's reordered
-// copy and leaf blocks), V, p and 1/sqrt(p), the tree's arrays, the answer
+// their transpose; for the Euclidean metric also the k-d tree's leaf
+// blocks), V, p and 1/sqrt(p), the tree's arrays, the answer
 // (int32 indices and float64 distances) and its int64 copy for the output
 // (with screen, V's float32 copy and the fused row's per-point inputs:
 // float32 coordinates, norms, weights; with pivots, the bound gate's
@@ -38,9 +38,7 @@ func estimateMemory(n, d, m, rows, k, pivots int, float32V, screen bool) memEsti
 	}
 	coords := 2 * fn * float64(d) * 8
 	if m == 0 {
-		// The k-d tree's copy of the points in leaf order (coordinates and
-		// their transpose) and its leaves' blocks.
-		coords *= 2.5
+		coords *= 1.5 // the k-d tree's leaf blocks: one more copy
 	}
 	if screen {
 		coords += fn * (float64(d)*4 + 16)
