@@ -81,21 +81,6 @@ func newBest(pool *streamer.Pool, use *usage, rows, k int) *kernels.KBest {
 	return best
 }
 
-// accounted is a metric.Runner on a pool that adds its jobs to use, so
-// that work the metric runs on the pool is not counted as serial.
-type accounted struct {
-	pool *streamer.Pool
-	use  *usage
-}
-
-func (a accounted) Workers() int { return a.pool.Workers() }
-
-func (a accounted) Each(ctx context.Context, n int, fn func(worker, task int)) error {
-	st, err := a.pool.RunContext(ctx, n, fn)
-	a.use.add(st)
-	return err
-}
-
 // forTasks runs tasks 0..n-1 as one job of the pool, adding it to use, or
 // in turn on the caller's goroutine when the pool is nil or n < 2. The
 // tasks cannot fail but by a bug: a task's panic, which the pool recovers,
