@@ -14,12 +14,13 @@ import (
 // points are split at the median of their widest coordinate until at most
 // KDLeaf(d) remain, and copied leaf by leaf into blocks (the same
 // coordinates, so every pair keeps its distance bits), so that a leaf's
-// scan is one fused distance row over contiguous columns. Each node keeps the bounding box of its points and their lowest
-// index. In few dimensions axis-aligned boxes prune far better than the
-// cover tree's balls (Euclidean, d = 8, uniform: a cover tree query
-// computes about 12,000 distances, one here about 2,800), and the answers are
-// the same bit for bit: boxes only ever rule out points that are farther
-// than the k-th distance (see kdPrune).
+// scan is one fused distance row over contiguous columns. Each node keeps
+// the bounding box of its points and their lowest index. In few
+// dimensions axis-aligned boxes prune far better than the cover tree's
+// balls (Euclidean, d = 8, uniform: a cover tree query computes about
+// 12,000 distances, one here about 2,800 with leaves of 64), and the
+// answers are the same bit for bit: boxes only ever rule out points that
+// are farther than the k-th distance (see kdPrune).
 type KDTree struct {
 	m     metric.Metric // the caller's metric (ids are its indices)
 	ids   []int32       // ids[p]: the index in m of the point at position p of the leaf order
@@ -31,10 +32,10 @@ type KDTree struct {
 }
 
 // kdNode is a node of the KDTree: its points are those at positions [lo,
-// hi) of the leaf order (t.ids); left
-// and right are its children (-1 for a leaf), split at coordinate dim:
-// the left child's points have coordinates at most split, the right
-// child's at least; minID is the lowest index (in m) among its points.
+// hi) of the leaf order (t.ids); left and right are its children (-1 for
+// a leaf), split at coordinate dim: the left child's points have
+// coordinates at most split, the right child's at least; minID is the
+// lowest index (in m) among its points.
 type kdNode struct {
 	lo, hi      int32
 	left, right int32

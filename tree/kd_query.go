@@ -13,7 +13,6 @@ const kdChunk = 256
 
 // kdWorker is one worker's scratch for k-d tree queries.
 type kdWorker struct {
-	w     *metric.Workspace
 	stack []kdVisit
 	dist  []float64 // scanLeaf's row
 	hits  []int32   // and its hits
@@ -99,7 +98,7 @@ func (t *KDTree) run(ctx context.Context, opt KNNOptions, n int, one func(kw *kd
 	})
 }
 
-func newKDWorker() *kdWorker { return &kdWorker{w: metric.NewWorkspace()} }
+func newKDWorker() *kdWorker { return &kdWorker{} }
 
 func (kw *kdWorker) takeCounts() (int64, int64) { d := kw.dists; kw.dists = 0; return d, 0 }
 
@@ -160,7 +159,7 @@ func (t *KDTree) push(stack []kdVisit, x []float64, nd *kdNode, dist2 float64) [
 // on the calling goroutine: a step costs a few microseconds, about what
 // deciding steps in batches (Tree.MaxMinOrder) costs per step.
 func (t *KDTree) MaxMinOrder(ctx context.Context, first int) ([]int32, error) {
-	kw := &kdWorker{w: metric.NewWorkspace()}
+	kw := newKDWorker()
 	x, d := t.m.Data().X, t.d
 	return maxMinOrder(ctx, t.m, first, 1, func(_ context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
 		for i, q := range qids {
