@@ -87,12 +87,9 @@ func (e *Euclidean) TriangleSlack() float64 {
 }
 
 // RangeRow computes the distances from the point with coordinates xq to
-// the data points [lo, hi) within rad, and returns those columns,
-// ascending, with a row holding their distances (row[j] for point lo+j,
-// valid until the workspace's next use; the other entries are
-// unspecified): kernels.EuclidRowHits, the same bits as the fused row that
-// Nearest and Within run, with square roots only where the squared
-// distances can be within rad.
+// the data points [lo, hi) through the fused row that Nearest and Within
+// run (the same bits), and returns them (row[j] for point lo+j, valid
+// until the workspace's next use) with the columns within rad, ascending.
 // It is Nearest for one query and a contiguous range without the offer: a
 // search that scans many short ranges one query at a time (a k-d tree's
 // leaves) spends less per call.
@@ -101,6 +98,6 @@ func (e *Euclidean) RangeRow(w *Workspace, xq []float64, lo, hi int, rad float64
 	Range(lo, hi).check(s.N, "candidate")
 	nc := hi - lo
 	out, idx := w.rowScratch(nc)
-	n := kernels.EuclidRowHits(out, xq[:s.D], s.XT[lo:], s.N, nc, rad, idx)
+	n := kernels.EuclidRow(out, xq[:s.D], s.XT[lo:], s.N, nc, rad, idx)
 	return out, idx[:n]
 }

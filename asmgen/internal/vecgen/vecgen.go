@@ -404,7 +404,7 @@ func (c *Compactor) Emit(d, r VecVirtual, tail *Tail, label string) {
 		LEAQ(Mem{Base: c.idx, Index: pop, Scale: 4}, c.idx)
 		ADDQ(pop, c.count)
 		Label(label)
-		VPADDD(c.step, c.lane, c.lane)
+		c.Skip()
 		return
 	}
 	m := YMM()
@@ -429,11 +429,11 @@ func (c *Compactor) Emit(d, r VecVirtual, tail *Tail, label string) {
 	BLSRQ(bits, bits)
 	JMP(LabelRef(label + "_next"))
 	Label(label)
-	ADDQ(U8(c.isa.Lanes(c.es)), c.col)
+	c.Skip()
 }
 
-// Skip moves on to the next vector's columns without a comparison: Emit for
-// a vector known to hold no hit.
+// Skip moves on to the next vector's columns without a comparison: how
+// Emit ends, and all it does for a vector known to hold no hit.
 func (c *Compactor) Skip() {
 	if c.isa.AVX512 {
 		VPADDD(c.step, c.lane, c.lane)
