@@ -47,112 +47,106 @@ blockdim:
 
 blockdim_done:
 	VMULPD       tileconstAVX512<>+0(SB), Z1, Z1
-	VMOVUPD      expconstAVX512<>+0(SB), Z5
-	VMAXPD       Z1, Z5, Z1
-	VMOVUPD      expconstAVX512<>+64(SB), Z5
-	VMINPD       Z1, Z5, Z1
-	VMULPD       expconstAVX512<>+128(SB), Z1, Z5
-	VRNDSCALEPD  $0x00, Z5, Z5
-	VMOVAPD      Z1, Z6
-	VFNMADD231PD expconstAVX512<>+192(SB), Z5, Z6
-	VFNMADD231PD expconstAVX512<>+256(SB), Z5, Z6
-	VMOVUPD      expconstAVX512<>+320(SB), Z1
-	VFMADD213PD  expconstAVX512<>+384(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+448(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+512(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+576(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+640(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+704(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+768(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+832(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+896(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+960(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+1024(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+1088(SB), Z6, Z1
-	VFMADD213PD  expconstAVX512<>+1152(SB), Z6, Z1
-	VSCALEFPD    Z5, Z1, Z1
-	VMULPD       Z0, Z1, Z1
-	VMOVUPD      Z1, (DI)
 	VMULPD       tileconstAVX512<>+0(SB), Z2, Z2
-	VMOVUPD      expconstAVX512<>+0(SB), Z1
-	VMAXPD       Z2, Z1, Z2
-	VMOVUPD      expconstAVX512<>+64(SB), Z1
-	VMINPD       Z2, Z1, Z2
-	VMULPD       expconstAVX512<>+128(SB), Z2, Z1
-	VRNDSCALEPD  $0x00, Z1, Z1
-	VMOVAPD      Z2, Z5
-	VFNMADD231PD expconstAVX512<>+192(SB), Z1, Z5
-	VFNMADD231PD expconstAVX512<>+256(SB), Z1, Z5
-	VMOVUPD      expconstAVX512<>+320(SB), Z2
-	VFMADD213PD  expconstAVX512<>+384(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+448(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+512(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+576(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+640(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+704(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+768(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+832(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+896(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+960(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+1024(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+1088(SB), Z5, Z2
-	VFMADD213PD  expconstAVX512<>+1152(SB), Z5, Z2
-	VSCALEFPD    Z1, Z2, Z2
-	VMULPD       Z0, Z2, Z2
-	VMOVUPD      Z2, 64(DI)
 	VMULPD       tileconstAVX512<>+0(SB), Z3, Z3
-	VMOVUPD      expconstAVX512<>+0(SB), Z1
-	VMAXPD       Z3, Z1, Z3
-	VMOVUPD      expconstAVX512<>+64(SB), Z1
-	VMINPD       Z3, Z1, Z3
-	VMULPD       expconstAVX512<>+128(SB), Z3, Z1
-	VRNDSCALEPD  $0x00, Z1, Z1
-	VMOVAPD      Z3, Z2
-	VFNMADD231PD expconstAVX512<>+192(SB), Z1, Z2
-	VFNMADD231PD expconstAVX512<>+256(SB), Z1, Z2
-	VMOVUPD      expconstAVX512<>+320(SB), Z3
-	VFMADD213PD  expconstAVX512<>+384(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+448(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+512(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+576(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+640(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+704(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+768(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+832(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+896(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+960(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+1024(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+1088(SB), Z2, Z3
-	VFMADD213PD  expconstAVX512<>+1152(SB), Z2, Z3
-	VSCALEFPD    Z1, Z3, Z3
-	VMULPD       Z0, Z3, Z3
-	VMOVUPD      Z3, 128(DI)
 	VMULPD       tileconstAVX512<>+0(SB), Z4, Z4
-	VMOVUPD      expconstAVX512<>+0(SB), Z1
-	VMAXPD       Z4, Z1, Z4
-	VMOVUPD      expconstAVX512<>+64(SB), Z1
-	VMINPD       Z4, Z1, Z4
-	VMULPD       expconstAVX512<>+128(SB), Z4, Z1
-	VRNDSCALEPD  $0x00, Z1, Z1
-	VMOVAPD      Z4, Z2
-	VFNMADD231PD expconstAVX512<>+192(SB), Z1, Z2
-	VFNMADD231PD expconstAVX512<>+256(SB), Z1, Z2
+	VMOVUPD      expconstAVX512<>+0(SB), Z5
+	VMOVUPD      expconstAVX512<>+64(SB), Z6
+	VMAXPD       Z1, Z5, Z1
+	VMAXPD       Z2, Z5, Z2
+	VMAXPD       Z3, Z5, Z3
+	VMAXPD       Z4, Z5, Z4
+	VMINPD       Z1, Z6, Z1
+	VMINPD       Z2, Z6, Z2
+	VMINPD       Z3, Z6, Z3
+	VMINPD       Z4, Z6, Z4
+	VMULPD       expconstAVX512<>+128(SB), Z1, Z5
+	VMULPD       expconstAVX512<>+128(SB), Z2, Z7
+	VMULPD       expconstAVX512<>+128(SB), Z3, Z9
+	VMULPD       expconstAVX512<>+128(SB), Z4, Z11
+	VRNDSCALEPD  $0x00, Z5, Z5
+	VRNDSCALEPD  $0x00, Z7, Z7
+	VRNDSCALEPD  $0x00, Z9, Z9
+	VRNDSCALEPD  $0x00, Z11, Z11
+	VMOVAPD      Z1, Z6
+	VMOVAPD      Z2, Z8
+	VMOVAPD      Z3, Z10
+	VMOVAPD      Z4, Z12
+	VFNMADD231PD expconstAVX512<>+192(SB), Z5, Z6
+	VFNMADD231PD expconstAVX512<>+192(SB), Z7, Z8
+	VFNMADD231PD expconstAVX512<>+192(SB), Z9, Z10
+	VFNMADD231PD expconstAVX512<>+192(SB), Z11, Z12
+	VFNMADD231PD expconstAVX512<>+256(SB), Z5, Z6
+	VFNMADD231PD expconstAVX512<>+256(SB), Z7, Z8
+	VFNMADD231PD expconstAVX512<>+256(SB), Z9, Z10
+	VFNMADD231PD expconstAVX512<>+256(SB), Z11, Z12
+	VMOVUPD      expconstAVX512<>+320(SB), Z1
+	VMOVUPD      expconstAVX512<>+320(SB), Z2
+	VMOVUPD      expconstAVX512<>+320(SB), Z3
 	VMOVUPD      expconstAVX512<>+320(SB), Z4
-	VFMADD213PD  expconstAVX512<>+384(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+448(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+512(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+576(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+640(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+704(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+768(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+832(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+896(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+960(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+1024(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+1088(SB), Z2, Z4
-	VFMADD213PD  expconstAVX512<>+1152(SB), Z2, Z4
-	VSCALEFPD    Z1, Z4, Z4
+	VFMADD213PD  expconstAVX512<>+384(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+384(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+384(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+384(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+448(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+448(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+448(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+448(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+512(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+512(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+512(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+512(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+576(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+576(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+576(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+576(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+640(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+640(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+640(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+640(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+704(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+704(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+704(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+704(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+768(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+768(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+768(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+768(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+832(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+832(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+832(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+832(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+896(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+896(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+896(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+896(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+960(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+960(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+960(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+960(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+1024(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+1024(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+1024(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+1024(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+1088(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+1088(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+1088(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+1088(SB), Z12, Z4
+	VFMADD213PD  expconstAVX512<>+1152(SB), Z6, Z1
+	VFMADD213PD  expconstAVX512<>+1152(SB), Z8, Z2
+	VFMADD213PD  expconstAVX512<>+1152(SB), Z10, Z3
+	VFMADD213PD  expconstAVX512<>+1152(SB), Z12, Z4
+	VSCALEFPD    Z5, Z1, Z1
+	VSCALEFPD    Z7, Z2, Z2
+	VSCALEFPD    Z9, Z3, Z3
+	VSCALEFPD    Z11, Z4, Z4
+	VMULPD       Z0, Z1, Z1
+	VMULPD       Z0, Z2, Z2
+	VMULPD       Z0, Z3, Z3
 	VMULPD       Z0, Z4, Z4
+	VMOVUPD      Z1, (DI)
+	VMOVUPD      Z2, 64(DI)
+	VMOVUPD      Z3, 128(DI)
 	VMOVUPD      Z4, 192(DI)
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000100, DI
@@ -182,9 +176,9 @@ singledim:
 singledim_done:
 	VMULPD       tileconstAVX512<>+0(SB), Z1, Z1
 	VMOVUPD      expconstAVX512<>+0(SB), Z2
+	VMOVUPD      expconstAVX512<>+64(SB), Z3
 	VMAXPD       Z1, Z2, Z1
-	VMOVUPD      expconstAVX512<>+64(SB), Z2
-	VMINPD       Z1, Z2, Z1
+	VMINPD       Z1, Z3, Z1
 	VMULPD       expconstAVX512<>+128(SB), Z1, Z2
 	VRNDSCALEPD  $0x00, Z2, Z2
 	VMOVAPD      Z1, Z3
@@ -236,9 +230,9 @@ taildim:
 taildim_done:
 	VMULPD       tileconstAVX512<>+0(SB), Z1, Z1
 	VMOVUPD      expconstAVX512<>+0(SB), Z2
+	VMOVUPD      expconstAVX512<>+64(SB), Z3
 	VMAXPD       Z1, Z2, Z1
-	VMOVUPD      expconstAVX512<>+64(SB), Z2
-	VMINPD       Z1, Z2, Z1
+	VMINPD       Z1, Z3, Z1
 	VMULPD       expconstAVX512<>+128(SB), Z1, Z2
 	VRNDSCALEPD  $0x00, Z2, Z2
 	VMOVAPD      Z1, Z3
@@ -516,140 +510,134 @@ blockdim:
 
 blockdim_done:
 	VMULPD       tileconstAVX512<>+64(SB), Z1, Z1
-	VSQRTPD      Z1, Z5
-	VMOVUPD      tileconstAVX512<>+128(SB), Z6
-	VFMADD213PD  tileconstAVX512<>+192(SB), Z5, Z6
-	VFMADD213PD  tileconstAVX512<>+192(SB), Z5, Z6
-	VXORPD       Z1, Z1, Z1
-	VSUBPD       Z5, Z1, Z1
-	VMOVUPD      expconstAVX512<>+0(SB), Z5
-	VMAXPD       Z1, Z5, Z1
-	VMOVUPD      expconstAVX512<>+64(SB), Z5
-	VMINPD       Z1, Z5, Z1
-	VMULPD       expconstAVX512<>+128(SB), Z1, Z5
-	VRNDSCALEPD  $0x00, Z5, Z5
-	VMOVAPD      Z1, Z7
-	VFNMADD231PD expconstAVX512<>+192(SB), Z5, Z7
-	VFNMADD231PD expconstAVX512<>+256(SB), Z5, Z7
-	VMOVUPD      expconstAVX512<>+320(SB), Z1
-	VFMADD213PD  expconstAVX512<>+384(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+448(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+512(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+576(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+640(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+704(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+768(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+832(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+896(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+960(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+1024(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+1088(SB), Z7, Z1
-	VFMADD213PD  expconstAVX512<>+1152(SB), Z7, Z1
-	VSCALEFPD    Z5, Z1, Z1
-	VMULPD       Z6, Z1, Z1
-	VMULPD       Z0, Z1, Z1
-	VMOVUPD      Z1, (DI)
 	VMULPD       tileconstAVX512<>+64(SB), Z2, Z2
-	VSQRTPD      Z2, Z1
-	VMOVUPD      tileconstAVX512<>+128(SB), Z5
-	VFMADD213PD  tileconstAVX512<>+192(SB), Z1, Z5
-	VFMADD213PD  tileconstAVX512<>+192(SB), Z1, Z5
-	VXORPD       Z2, Z2, Z2
-	VSUBPD       Z1, Z2, Z2
-	VMOVUPD      expconstAVX512<>+0(SB), Z1
-	VMAXPD       Z2, Z1, Z2
-	VMOVUPD      expconstAVX512<>+64(SB), Z1
-	VMINPD       Z2, Z1, Z2
-	VMULPD       expconstAVX512<>+128(SB), Z2, Z1
-	VRNDSCALEPD  $0x00, Z1, Z1
-	VMOVAPD      Z2, Z6
-	VFNMADD231PD expconstAVX512<>+192(SB), Z1, Z6
-	VFNMADD231PD expconstAVX512<>+256(SB), Z1, Z6
-	VMOVUPD      expconstAVX512<>+320(SB), Z2
-	VFMADD213PD  expconstAVX512<>+384(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+448(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+512(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+576(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+640(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+704(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+768(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+832(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+896(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+960(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+1024(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+1088(SB), Z6, Z2
-	VFMADD213PD  expconstAVX512<>+1152(SB), Z6, Z2
-	VSCALEFPD    Z1, Z2, Z2
-	VMULPD       Z5, Z2, Z2
-	VMULPD       Z0, Z2, Z2
-	VMOVUPD      Z2, 64(DI)
 	VMULPD       tileconstAVX512<>+64(SB), Z3, Z3
-	VSQRTPD      Z3, Z1
-	VMOVUPD      tileconstAVX512<>+128(SB), Z2
-	VFMADD213PD  tileconstAVX512<>+192(SB), Z1, Z2
-	VFMADD213PD  tileconstAVX512<>+192(SB), Z1, Z2
-	VXORPD       Z3, Z3, Z3
-	VSUBPD       Z1, Z3, Z3
-	VMOVUPD      expconstAVX512<>+0(SB), Z1
-	VMAXPD       Z3, Z1, Z3
-	VMOVUPD      expconstAVX512<>+64(SB), Z1
-	VMINPD       Z3, Z1, Z3
-	VMULPD       expconstAVX512<>+128(SB), Z3, Z1
-	VRNDSCALEPD  $0x00, Z1, Z1
-	VMOVAPD      Z3, Z5
-	VFNMADD231PD expconstAVX512<>+192(SB), Z1, Z5
-	VFNMADD231PD expconstAVX512<>+256(SB), Z1, Z5
-	VMOVUPD      expconstAVX512<>+320(SB), Z3
-	VFMADD213PD  expconstAVX512<>+384(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+448(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+512(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+576(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+640(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+704(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+768(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+832(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+896(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+960(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+1024(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+1088(SB), Z5, Z3
-	VFMADD213PD  expconstAVX512<>+1152(SB), Z5, Z3
-	VSCALEFPD    Z1, Z3, Z3
-	VMULPD       Z2, Z3, Z3
-	VMULPD       Z0, Z3, Z3
-	VMOVUPD      Z3, 128(DI)
 	VMULPD       tileconstAVX512<>+64(SB), Z4, Z4
-	VSQRTPD      Z4, Z1
-	VMOVUPD      tileconstAVX512<>+128(SB), Z2
-	VFMADD213PD  tileconstAVX512<>+192(SB), Z1, Z2
-	VFMADD213PD  tileconstAVX512<>+192(SB), Z1, Z2
+	VSQRTPD      Z1, Z5
+	VSQRTPD      Z2, Z7
+	VSQRTPD      Z3, Z9
+	VSQRTPD      Z4, Z11
+	VMOVUPD      tileconstAVX512<>+128(SB), Z6
+	VMOVUPD      tileconstAVX512<>+128(SB), Z8
+	VMOVUPD      tileconstAVX512<>+128(SB), Z10
+	VMOVUPD      tileconstAVX512<>+128(SB), Z12
+	VFMADD213PD  tileconstAVX512<>+192(SB), Z5, Z6
+	VFMADD213PD  tileconstAVX512<>+192(SB), Z7, Z8
+	VFMADD213PD  tileconstAVX512<>+192(SB), Z9, Z10
+	VFMADD213PD  tileconstAVX512<>+192(SB), Z11, Z12
+	VFMADD213PD  tileconstAVX512<>+192(SB), Z5, Z6
+	VFMADD213PD  tileconstAVX512<>+192(SB), Z7, Z8
+	VFMADD213PD  tileconstAVX512<>+192(SB), Z9, Z10
+	VFMADD213PD  tileconstAVX512<>+192(SB), Z11, Z12
+	VXORPD       Z1, Z1, Z1
+	VXORPD       Z2, Z2, Z2
+	VXORPD       Z3, Z3, Z3
 	VXORPD       Z4, Z4, Z4
-	VSUBPD       Z1, Z4, Z4
-	VMOVUPD      expconstAVX512<>+0(SB), Z1
-	VMAXPD       Z4, Z1, Z4
-	VMOVUPD      expconstAVX512<>+64(SB), Z1
-	VMINPD       Z4, Z1, Z4
-	VMULPD       expconstAVX512<>+128(SB), Z4, Z1
-	VRNDSCALEPD  $0x00, Z1, Z1
-	VMOVAPD      Z4, Z3
-	VFNMADD231PD expconstAVX512<>+192(SB), Z1, Z3
-	VFNMADD231PD expconstAVX512<>+256(SB), Z1, Z3
+	VSUBPD       Z5, Z1, Z1
+	VSUBPD       Z7, Z2, Z2
+	VSUBPD       Z9, Z3, Z3
+	VSUBPD       Z11, Z4, Z4
+	VMOVUPD      expconstAVX512<>+0(SB), Z5
+	VMOVUPD      expconstAVX512<>+64(SB), Z7
+	VMAXPD       Z1, Z5, Z1
+	VMAXPD       Z2, Z5, Z2
+	VMAXPD       Z3, Z5, Z3
+	VMAXPD       Z4, Z5, Z4
+	VMINPD       Z1, Z7, Z1
+	VMINPD       Z2, Z7, Z2
+	VMINPD       Z3, Z7, Z3
+	VMINPD       Z4, Z7, Z4
+	VMULPD       expconstAVX512<>+128(SB), Z1, Z5
+	VMULPD       expconstAVX512<>+128(SB), Z2, Z9
+	VMULPD       expconstAVX512<>+128(SB), Z3, Z13
+	VMULPD       expconstAVX512<>+128(SB), Z4, Z15
+	VRNDSCALEPD  $0x00, Z5, Z5
+	VRNDSCALEPD  $0x00, Z9, Z9
+	VRNDSCALEPD  $0x00, Z13, Z13
+	VRNDSCALEPD  $0x00, Z15, Z15
+	VMOVAPD      Z1, Z7
+	VMOVAPD      Z2, Z11
+	VMOVAPD      Z3, Z14
+	VMOVAPD      Z4, Z16
+	VFNMADD231PD expconstAVX512<>+192(SB), Z5, Z7
+	VFNMADD231PD expconstAVX512<>+192(SB), Z9, Z11
+	VFNMADD231PD expconstAVX512<>+192(SB), Z13, Z14
+	VFNMADD231PD expconstAVX512<>+192(SB), Z15, Z16
+	VFNMADD231PD expconstAVX512<>+256(SB), Z5, Z7
+	VFNMADD231PD expconstAVX512<>+256(SB), Z9, Z11
+	VFNMADD231PD expconstAVX512<>+256(SB), Z13, Z14
+	VFNMADD231PD expconstAVX512<>+256(SB), Z15, Z16
+	VMOVUPD      expconstAVX512<>+320(SB), Z1
+	VMOVUPD      expconstAVX512<>+320(SB), Z2
+	VMOVUPD      expconstAVX512<>+320(SB), Z3
 	VMOVUPD      expconstAVX512<>+320(SB), Z4
-	VFMADD213PD  expconstAVX512<>+384(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+448(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+512(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+576(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+640(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+704(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+768(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+832(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+896(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+960(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+1024(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+1088(SB), Z3, Z4
-	VFMADD213PD  expconstAVX512<>+1152(SB), Z3, Z4
-	VSCALEFPD    Z1, Z4, Z4
-	VMULPD       Z2, Z4, Z4
+	VFMADD213PD  expconstAVX512<>+384(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+384(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+384(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+384(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+448(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+448(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+448(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+448(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+512(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+512(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+512(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+512(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+576(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+576(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+576(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+576(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+640(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+640(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+640(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+640(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+704(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+704(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+704(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+704(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+768(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+768(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+768(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+768(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+832(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+832(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+832(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+832(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+896(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+896(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+896(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+896(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+960(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+960(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+960(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+960(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+1024(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+1024(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+1024(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+1024(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+1088(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+1088(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+1088(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+1088(SB), Z16, Z4
+	VFMADD213PD  expconstAVX512<>+1152(SB), Z7, Z1
+	VFMADD213PD  expconstAVX512<>+1152(SB), Z11, Z2
+	VFMADD213PD  expconstAVX512<>+1152(SB), Z14, Z3
+	VFMADD213PD  expconstAVX512<>+1152(SB), Z16, Z4
+	VSCALEFPD    Z5, Z1, Z1
+	VSCALEFPD    Z9, Z2, Z2
+	VSCALEFPD    Z13, Z3, Z3
+	VSCALEFPD    Z15, Z4, Z4
+	VMULPD       Z6, Z1, Z1
+	VMULPD       Z8, Z2, Z2
+	VMULPD       Z10, Z3, Z3
+	VMULPD       Z12, Z4, Z4
+	VMULPD       Z0, Z1, Z1
+	VMULPD       Z0, Z2, Z2
+	VMULPD       Z0, Z3, Z3
 	VMULPD       Z0, Z4, Z4
+	VMOVUPD      Z1, (DI)
+	VMOVUPD      Z2, 64(DI)
+	VMOVUPD      Z3, 128(DI)
 	VMOVUPD      Z4, 192(DI)
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000100, DI
@@ -685,9 +673,9 @@ singledim_done:
 	VXORPD       Z1, Z1, Z1
 	VSUBPD       Z2, Z1, Z1
 	VMOVUPD      expconstAVX512<>+0(SB), Z2
+	VMOVUPD      expconstAVX512<>+64(SB), Z4
 	VMAXPD       Z1, Z2, Z1
-	VMOVUPD      expconstAVX512<>+64(SB), Z2
-	VMINPD       Z1, Z2, Z1
+	VMINPD       Z1, Z4, Z1
 	VMULPD       expconstAVX512<>+128(SB), Z1, Z2
 	VRNDSCALEPD  $0x00, Z2, Z2
 	VMOVAPD      Z1, Z4
@@ -746,9 +734,9 @@ taildim_done:
 	VXORPD       Z1, Z1, Z1
 	VSUBPD       Z2, Z1, Z1
 	VMOVUPD      expconstAVX512<>+0(SB), Z2
+	VMOVUPD      expconstAVX512<>+64(SB), Z4
 	VMAXPD       Z1, Z2, Z1
-	VMOVUPD      expconstAVX512<>+64(SB), Z2
-	VMINPD       Z1, Z2, Z1
+	VMINPD       Z1, Z4, Z1
 	VMULPD       expconstAVX512<>+128(SB), Z1, Z2
 	VRNDSCALEPD  $0x00, Z2, Z2
 	VMOVAPD      Z1, Z4
@@ -1340,9 +1328,9 @@ blockdim:
 blockdim_done:
 	VMULPD       tileconstAVX2<>+0(SB), Y1, Y1
 	VMOVUPD      expconstAVX2<>+0(SB), Y5
+	VMOVUPD      expconstAVX2<>+32(SB), Y6
 	VMAXPD       Y1, Y5, Y1
-	VMOVUPD      expconstAVX2<>+32(SB), Y5
-	VMINPD       Y1, Y5, Y1
+	VMINPD       Y1, Y6, Y1
 	VMULPD       expconstAVX2<>+64(SB), Y1, Y5
 	VROUNDPD     $0x00, Y5, Y5
 	VMOVAPD      Y1, Y6
@@ -1374,117 +1362,117 @@ blockdim_done:
 	VMULPD       Y5, Y1, Y1
 	VMULPD       Y6, Y1, Y1
 	VMULPD       Y0, Y1, Y1
-	VMOVUPD      Y1, (DI)
 	VMULPD       tileconstAVX2<>+0(SB), Y2, Y2
-	VMOVUPD      expconstAVX2<>+0(SB), Y1
-	VMAXPD       Y2, Y1, Y2
-	VMOVUPD      expconstAVX2<>+32(SB), Y1
-	VMINPD       Y2, Y1, Y2
-	VMULPD       expconstAVX2<>+64(SB), Y2, Y1
-	VROUNDPD     $0x00, Y1, Y1
-	VMOVAPD      Y2, Y5
-	VFNMADD231PD expconstAVX2<>+96(SB), Y1, Y5
-	VFNMADD231PD expconstAVX2<>+128(SB), Y1, Y5
+	VMOVUPD      expconstAVX2<>+0(SB), Y5
+	VMOVUPD      expconstAVX2<>+32(SB), Y6
+	VMAXPD       Y2, Y5, Y2
+	VMINPD       Y2, Y6, Y2
+	VMULPD       expconstAVX2<>+64(SB), Y2, Y5
+	VROUNDPD     $0x00, Y5, Y5
+	VMOVAPD      Y2, Y6
+	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y6
+	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y6
 	VMOVUPD      expconstAVX2<>+160(SB), Y2
-	VFMADD213PD  expconstAVX2<>+192(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+224(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+256(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+288(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+320(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+352(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+384(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+416(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+448(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+480(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+512(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+544(SB), Y5, Y2
-	VFMADD213PD  expconstAVX2<>+576(SB), Y5, Y2
-	VCVTPD2DQY   Y1, X1
-	VPSRAD       $0x01, X1, X5
-	VPSUBD       X5, X1, X1
-	VPMOVSXDQ    X1, Y1
+	VFMADD213PD  expconstAVX2<>+192(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+224(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+256(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+288(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+320(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+352(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+384(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+416(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+448(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+480(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+512(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+544(SB), Y6, Y2
+	VFMADD213PD  expconstAVX2<>+576(SB), Y6, Y2
+	VCVTPD2DQY   Y5, X5
+	VPSRAD       $0x01, X5, X6
+	VPSUBD       X6, X5, X5
 	VPMOVSXDQ    X5, Y5
-	VPADDQ       expbiasAVX2<>+0(SB), Y1, Y1
+	VPMOVSXDQ    X6, Y6
 	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
-	VPSLLQ       $0x34, Y1, Y1
+	VPADDQ       expbiasAVX2<>+0(SB), Y6, Y6
 	VPSLLQ       $0x34, Y5, Y5
-	VMULPD       Y1, Y2, Y2
+	VPSLLQ       $0x34, Y6, Y6
 	VMULPD       Y5, Y2, Y2
+	VMULPD       Y6, Y2, Y2
 	VMULPD       Y0, Y2, Y2
-	VMOVUPD      Y2, 32(DI)
 	VMULPD       tileconstAVX2<>+0(SB), Y3, Y3
-	VMOVUPD      expconstAVX2<>+0(SB), Y1
-	VMAXPD       Y3, Y1, Y3
-	VMOVUPD      expconstAVX2<>+32(SB), Y1
-	VMINPD       Y3, Y1, Y3
-	VMULPD       expconstAVX2<>+64(SB), Y3, Y1
-	VROUNDPD     $0x00, Y1, Y1
-	VMOVAPD      Y3, Y2
-	VFNMADD231PD expconstAVX2<>+96(SB), Y1, Y2
-	VFNMADD231PD expconstAVX2<>+128(SB), Y1, Y2
+	VMOVUPD      expconstAVX2<>+0(SB), Y5
+	VMOVUPD      expconstAVX2<>+32(SB), Y6
+	VMAXPD       Y3, Y5, Y3
+	VMINPD       Y3, Y6, Y3
+	VMULPD       expconstAVX2<>+64(SB), Y3, Y5
+	VROUNDPD     $0x00, Y5, Y5
+	VMOVAPD      Y3, Y6
+	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y6
+	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y6
 	VMOVUPD      expconstAVX2<>+160(SB), Y3
-	VFMADD213PD  expconstAVX2<>+192(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+224(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+256(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+288(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+320(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+352(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+384(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+416(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+448(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+480(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+512(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+544(SB), Y2, Y3
-	VFMADD213PD  expconstAVX2<>+576(SB), Y2, Y3
-	VCVTPD2DQY   Y1, X1
-	VPSRAD       $0x01, X1, X2
-	VPSUBD       X2, X1, X1
-	VPMOVSXDQ    X1, Y1
-	VPMOVSXDQ    X2, Y2
-	VPADDQ       expbiasAVX2<>+0(SB), Y1, Y1
-	VPADDQ       expbiasAVX2<>+0(SB), Y2, Y2
-	VPSLLQ       $0x34, Y1, Y1
-	VPSLLQ       $0x34, Y2, Y2
-	VMULPD       Y1, Y3, Y3
-	VMULPD       Y2, Y3, Y3
+	VFMADD213PD  expconstAVX2<>+192(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+224(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+256(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+288(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+320(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+352(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+384(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+416(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+448(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+480(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+512(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+544(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+576(SB), Y6, Y3
+	VCVTPD2DQY   Y5, X5
+	VPSRAD       $0x01, X5, X6
+	VPSUBD       X6, X5, X5
+	VPMOVSXDQ    X5, Y5
+	VPMOVSXDQ    X6, Y6
+	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
+	VPADDQ       expbiasAVX2<>+0(SB), Y6, Y6
+	VPSLLQ       $0x34, Y5, Y5
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y5, Y3, Y3
+	VMULPD       Y6, Y3, Y3
 	VMULPD       Y0, Y3, Y3
-	VMOVUPD      Y3, 64(DI)
 	VMULPD       tileconstAVX2<>+0(SB), Y4, Y4
-	VMOVUPD      expconstAVX2<>+0(SB), Y1
-	VMAXPD       Y4, Y1, Y4
-	VMOVUPD      expconstAVX2<>+32(SB), Y1
-	VMINPD       Y4, Y1, Y4
-	VMULPD       expconstAVX2<>+64(SB), Y4, Y1
-	VROUNDPD     $0x00, Y1, Y1
-	VMOVAPD      Y4, Y2
-	VFNMADD231PD expconstAVX2<>+96(SB), Y1, Y2
-	VFNMADD231PD expconstAVX2<>+128(SB), Y1, Y2
+	VMOVUPD      expconstAVX2<>+0(SB), Y5
+	VMOVUPD      expconstAVX2<>+32(SB), Y6
+	VMAXPD       Y4, Y5, Y4
+	VMINPD       Y4, Y6, Y4
+	VMULPD       expconstAVX2<>+64(SB), Y4, Y5
+	VROUNDPD     $0x00, Y5, Y5
+	VMOVAPD      Y4, Y6
+	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y6
+	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y6
 	VMOVUPD      expconstAVX2<>+160(SB), Y4
-	VFMADD213PD  expconstAVX2<>+192(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+224(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+256(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+288(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+320(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+352(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+384(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+416(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+448(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+480(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+512(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+544(SB), Y2, Y4
-	VFMADD213PD  expconstAVX2<>+576(SB), Y2, Y4
-	VCVTPD2DQY   Y1, X1
-	VPSRAD       $0x01, X1, X2
-	VPSUBD       X2, X1, X1
-	VPMOVSXDQ    X1, Y1
-	VPMOVSXDQ    X2, Y2
-	VPADDQ       expbiasAVX2<>+0(SB), Y1, Y1
-	VPADDQ       expbiasAVX2<>+0(SB), Y2, Y2
-	VPSLLQ       $0x34, Y1, Y1
-	VPSLLQ       $0x34, Y2, Y2
-	VMULPD       Y1, Y4, Y4
-	VMULPD       Y2, Y4, Y4
+	VFMADD213PD  expconstAVX2<>+192(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+224(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+256(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+288(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+320(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+352(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+384(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+416(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+448(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+480(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+512(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+544(SB), Y6, Y4
+	VFMADD213PD  expconstAVX2<>+576(SB), Y6, Y4
+	VCVTPD2DQY   Y5, X5
+	VPSRAD       $0x01, X5, X6
+	VPSUBD       X6, X5, X5
+	VPMOVSXDQ    X5, Y5
+	VPMOVSXDQ    X6, Y6
+	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
+	VPADDQ       expbiasAVX2<>+0(SB), Y6, Y6
+	VPSLLQ       $0x34, Y5, Y5
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y5, Y4, Y4
+	VMULPD       Y6, Y4, Y4
 	VMULPD       Y0, Y4, Y4
+	VMOVUPD      Y1, (DI)
+	VMOVUPD      Y2, 32(DI)
+	VMOVUPD      Y3, 64(DI)
 	VMOVUPD      Y4, 96(DI)
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x00000080, DI
@@ -1514,9 +1502,9 @@ singledim:
 singledim_done:
 	VMULPD       tileconstAVX2<>+0(SB), Y1, Y1
 	VMOVUPD      expconstAVX2<>+0(SB), Y2
+	VMOVUPD      expconstAVX2<>+32(SB), Y3
 	VMAXPD       Y1, Y2, Y1
-	VMOVUPD      expconstAVX2<>+32(SB), Y2
-	VMINPD       Y1, Y2, Y1
+	VMINPD       Y1, Y3, Y1
 	VMULPD       expconstAVX2<>+64(SB), Y1, Y2
 	VROUNDPD     $0x00, Y2, Y2
 	VMOVAPD      Y1, Y3
@@ -1579,9 +1567,9 @@ taildim:
 taildim_done:
 	VMULPD       tileconstAVX2<>+0(SB), Y2, Y2
 	VMOVUPD      expconstAVX2<>+0(SB), Y3
+	VMOVUPD      expconstAVX2<>+32(SB), Y4
 	VMAXPD       Y2, Y3, Y2
-	VMOVUPD      expconstAVX2<>+32(SB), Y3
-	VMINPD       Y2, Y3, Y2
+	VMINPD       Y2, Y4, Y2
 	VMULPD       expconstAVX2<>+64(SB), Y2, Y3
 	VROUNDPD     $0x00, Y3, Y3
 	VMOVAPD      Y2, Y4
@@ -1781,9 +1769,9 @@ blockdim_done:
 	VXORPD       Y1, Y1, Y1
 	VSUBPD       Y5, Y1, Y1
 	VMOVUPD      expconstAVX2<>+0(SB), Y5
+	VMOVUPD      expconstAVX2<>+32(SB), Y7
 	VMAXPD       Y1, Y5, Y1
-	VMOVUPD      expconstAVX2<>+32(SB), Y5
-	VMINPD       Y1, Y5, Y1
+	VMINPD       Y1, Y7, Y1
 	VMULPD       expconstAVX2<>+64(SB), Y1, Y5
 	VROUNDPD     $0x00, Y5, Y5
 	VMOVAPD      Y1, Y7
@@ -1816,138 +1804,138 @@ blockdim_done:
 	VMULPD       Y7, Y1, Y1
 	VMULPD       Y6, Y1, Y1
 	VMULPD       Y0, Y1, Y1
-	VMOVUPD      Y1, (DI)
 	VMULPD       tileconstAVX2<>+32(SB), Y2, Y2
-	VSQRTPD      Y2, Y1
-	VMOVUPD      tileconstAVX2<>+64(SB), Y5
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y1, Y5
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y1, Y5
+	VSQRTPD      Y2, Y5
+	VMOVUPD      tileconstAVX2<>+64(SB), Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
 	VXORPD       Y2, Y2, Y2
-	VSUBPD       Y1, Y2, Y2
-	VMOVUPD      expconstAVX2<>+0(SB), Y1
-	VMAXPD       Y2, Y1, Y2
-	VMOVUPD      expconstAVX2<>+32(SB), Y1
-	VMINPD       Y2, Y1, Y2
-	VMULPD       expconstAVX2<>+64(SB), Y2, Y1
-	VROUNDPD     $0x00, Y1, Y1
-	VMOVAPD      Y2, Y6
-	VFNMADD231PD expconstAVX2<>+96(SB), Y1, Y6
-	VFNMADD231PD expconstAVX2<>+128(SB), Y1, Y6
+	VSUBPD       Y5, Y2, Y2
+	VMOVUPD      expconstAVX2<>+0(SB), Y5
+	VMOVUPD      expconstAVX2<>+32(SB), Y7
+	VMAXPD       Y2, Y5, Y2
+	VMINPD       Y2, Y7, Y2
+	VMULPD       expconstAVX2<>+64(SB), Y2, Y5
+	VROUNDPD     $0x00, Y5, Y5
+	VMOVAPD      Y2, Y7
+	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y7
+	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y7
 	VMOVUPD      expconstAVX2<>+160(SB), Y2
-	VFMADD213PD  expconstAVX2<>+192(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+224(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+256(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+288(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+320(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+352(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+384(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+416(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+448(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+480(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+512(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+544(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+576(SB), Y6, Y2
-	VCVTPD2DQY   Y1, X1
-	VPSRAD       $0x01, X1, X6
-	VPSUBD       X6, X1, X1
-	VPMOVSXDQ    X1, Y1
-	VPMOVSXDQ    X6, Y6
-	VPADDQ       expbiasAVX2<>+0(SB), Y1, Y1
-	VPADDQ       expbiasAVX2<>+0(SB), Y6, Y6
-	VPSLLQ       $0x34, Y1, Y1
-	VPSLLQ       $0x34, Y6, Y6
-	VMULPD       Y1, Y2, Y2
-	VMULPD       Y6, Y2, Y2
-	VMULPD       Y5, Y2, Y2
-	VMULPD       Y0, Y2, Y2
-	VMOVUPD      Y2, 32(DI)
-	VMULPD       tileconstAVX2<>+32(SB), Y3, Y3
-	VSQRTPD      Y3, Y1
-	VMOVUPD      tileconstAVX2<>+64(SB), Y2
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y1, Y2
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y1, Y2
-	VXORPD       Y3, Y3, Y3
-	VSUBPD       Y1, Y3, Y3
-	VMOVUPD      expconstAVX2<>+0(SB), Y1
-	VMAXPD       Y3, Y1, Y3
-	VMOVUPD      expconstAVX2<>+32(SB), Y1
-	VMINPD       Y3, Y1, Y3
-	VMULPD       expconstAVX2<>+64(SB), Y3, Y1
-	VROUNDPD     $0x00, Y1, Y1
-	VMOVAPD      Y3, Y5
-	VFNMADD231PD expconstAVX2<>+96(SB), Y1, Y5
-	VFNMADD231PD expconstAVX2<>+128(SB), Y1, Y5
-	VMOVUPD      expconstAVX2<>+160(SB), Y3
-	VFMADD213PD  expconstAVX2<>+192(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+224(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+256(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+288(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+320(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+352(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+384(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+416(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+448(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+480(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+512(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+544(SB), Y5, Y3
-	VFMADD213PD  expconstAVX2<>+576(SB), Y5, Y3
-	VCVTPD2DQY   Y1, X1
-	VPSRAD       $0x01, X1, X5
-	VPSUBD       X5, X1, X1
-	VPMOVSXDQ    X1, Y1
+	VFMADD213PD  expconstAVX2<>+192(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+224(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+256(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+288(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+320(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+352(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+384(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+416(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+448(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+480(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+512(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+544(SB), Y7, Y2
+	VFMADD213PD  expconstAVX2<>+576(SB), Y7, Y2
+	VCVTPD2DQY   Y5, X5
+	VPSRAD       $0x01, X5, X7
+	VPSUBD       X7, X5, X5
 	VPMOVSXDQ    X5, Y5
-	VPADDQ       expbiasAVX2<>+0(SB), Y1, Y1
+	VPMOVSXDQ    X7, Y7
 	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
-	VPSLLQ       $0x34, Y1, Y1
+	VPADDQ       expbiasAVX2<>+0(SB), Y7, Y7
 	VPSLLQ       $0x34, Y5, Y5
-	VMULPD       Y1, Y3, Y3
+	VPSLLQ       $0x34, Y7, Y7
+	VMULPD       Y5, Y2, Y2
+	VMULPD       Y7, Y2, Y2
+	VMULPD       Y6, Y2, Y2
+	VMULPD       Y0, Y2, Y2
+	VMULPD       tileconstAVX2<>+32(SB), Y3, Y3
+	VSQRTPD      Y3, Y5
+	VMOVUPD      tileconstAVX2<>+64(SB), Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
+	VXORPD       Y3, Y3, Y3
+	VSUBPD       Y5, Y3, Y3
+	VMOVUPD      expconstAVX2<>+0(SB), Y5
+	VMOVUPD      expconstAVX2<>+32(SB), Y7
+	VMAXPD       Y3, Y5, Y3
+	VMINPD       Y3, Y7, Y3
+	VMULPD       expconstAVX2<>+64(SB), Y3, Y5
+	VROUNDPD     $0x00, Y5, Y5
+	VMOVAPD      Y3, Y7
+	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y7
+	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y7
+	VMOVUPD      expconstAVX2<>+160(SB), Y3
+	VFMADD213PD  expconstAVX2<>+192(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+224(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+256(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+288(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+320(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+352(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+384(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+416(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+448(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+480(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+512(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+544(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+576(SB), Y7, Y3
+	VCVTPD2DQY   Y5, X5
+	VPSRAD       $0x01, X5, X7
+	VPSUBD       X7, X5, X5
+	VPMOVSXDQ    X5, Y5
+	VPMOVSXDQ    X7, Y7
+	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
+	VPADDQ       expbiasAVX2<>+0(SB), Y7, Y7
+	VPSLLQ       $0x34, Y5, Y5
+	VPSLLQ       $0x34, Y7, Y7
 	VMULPD       Y5, Y3, Y3
-	VMULPD       Y2, Y3, Y3
+	VMULPD       Y7, Y3, Y3
+	VMULPD       Y6, Y3, Y3
 	VMULPD       Y0, Y3, Y3
-	VMOVUPD      Y3, 64(DI)
 	VMULPD       tileconstAVX2<>+32(SB), Y4, Y4
-	VSQRTPD      Y4, Y1
-	VMOVUPD      tileconstAVX2<>+64(SB), Y2
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y1, Y2
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y1, Y2
+	VSQRTPD      Y4, Y5
+	VMOVUPD      tileconstAVX2<>+64(SB), Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
 	VXORPD       Y4, Y4, Y4
-	VSUBPD       Y1, Y4, Y4
-	VMOVUPD      expconstAVX2<>+0(SB), Y1
-	VMAXPD       Y4, Y1, Y4
-	VMOVUPD      expconstAVX2<>+32(SB), Y1
-	VMINPD       Y4, Y1, Y4
-	VMULPD       expconstAVX2<>+64(SB), Y4, Y1
-	VROUNDPD     $0x00, Y1, Y1
-	VMOVAPD      Y4, Y3
-	VFNMADD231PD expconstAVX2<>+96(SB), Y1, Y3
-	VFNMADD231PD expconstAVX2<>+128(SB), Y1, Y3
+	VSUBPD       Y5, Y4, Y4
+	VMOVUPD      expconstAVX2<>+0(SB), Y5
+	VMOVUPD      expconstAVX2<>+32(SB), Y7
+	VMAXPD       Y4, Y5, Y4
+	VMINPD       Y4, Y7, Y4
+	VMULPD       expconstAVX2<>+64(SB), Y4, Y5
+	VROUNDPD     $0x00, Y5, Y5
+	VMOVAPD      Y4, Y7
+	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y7
+	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y7
 	VMOVUPD      expconstAVX2<>+160(SB), Y4
-	VFMADD213PD  expconstAVX2<>+192(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+224(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+256(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+288(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+320(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+352(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+384(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+416(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+448(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+480(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+512(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+544(SB), Y3, Y4
-	VFMADD213PD  expconstAVX2<>+576(SB), Y3, Y4
-	VCVTPD2DQY   Y1, X1
-	VPSRAD       $0x01, X1, X3
-	VPSUBD       X3, X1, X1
-	VPMOVSXDQ    X1, Y1
-	VPMOVSXDQ    X3, Y3
-	VPADDQ       expbiasAVX2<>+0(SB), Y1, Y1
-	VPADDQ       expbiasAVX2<>+0(SB), Y3, Y3
-	VPSLLQ       $0x34, Y1, Y1
-	VPSLLQ       $0x34, Y3, Y3
-	VMULPD       Y1, Y4, Y4
-	VMULPD       Y3, Y4, Y4
-	VMULPD       Y2, Y4, Y4
+	VFMADD213PD  expconstAVX2<>+192(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+224(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+256(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+288(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+320(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+352(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+384(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+416(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+448(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+480(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+512(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+544(SB), Y7, Y4
+	VFMADD213PD  expconstAVX2<>+576(SB), Y7, Y4
+	VCVTPD2DQY   Y5, X5
+	VPSRAD       $0x01, X5, X7
+	VPSUBD       X7, X5, X5
+	VPMOVSXDQ    X5, Y5
+	VPMOVSXDQ    X7, Y7
+	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
+	VPADDQ       expbiasAVX2<>+0(SB), Y7, Y7
+	VPSLLQ       $0x34, Y5, Y5
+	VPSLLQ       $0x34, Y7, Y7
+	VMULPD       Y5, Y4, Y4
+	VMULPD       Y7, Y4, Y4
+	VMULPD       Y6, Y4, Y4
 	VMULPD       Y0, Y4, Y4
+	VMOVUPD      Y1, (DI)
+	VMOVUPD      Y2, 32(DI)
+	VMOVUPD      Y3, 64(DI)
 	VMOVUPD      Y4, 96(DI)
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x00000080, DI
@@ -1983,9 +1971,9 @@ singledim_done:
 	VXORPD       Y1, Y1, Y1
 	VSUBPD       Y2, Y1, Y1
 	VMOVUPD      expconstAVX2<>+0(SB), Y2
+	VMOVUPD      expconstAVX2<>+32(SB), Y4
 	VMAXPD       Y1, Y2, Y1
-	VMOVUPD      expconstAVX2<>+32(SB), Y2
-	VMINPD       Y1, Y2, Y1
+	VMINPD       Y1, Y4, Y1
 	VMULPD       expconstAVX2<>+64(SB), Y1, Y2
 	VROUNDPD     $0x00, Y2, Y2
 	VMOVAPD      Y1, Y4
@@ -2055,9 +2043,9 @@ taildim_done:
 	VXORPD       Y2, Y2, Y2
 	VSUBPD       Y3, Y2, Y2
 	VMOVUPD      expconstAVX2<>+0(SB), Y3
+	VMOVUPD      expconstAVX2<>+32(SB), Y5
 	VMAXPD       Y2, Y3, Y2
-	VMOVUPD      expconstAVX2<>+32(SB), Y3
-	VMINPD       Y2, Y3, Y2
+	VMINPD       Y2, Y5, Y2
 	VMULPD       expconstAVX2<>+64(SB), Y2, Y3
 	VROUNDPD     $0x00, Y3, Y3
 	VMOVAPD      Y2, Y5

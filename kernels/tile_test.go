@@ -438,6 +438,24 @@ func BenchmarkRBFTile(b *testing.B) {
 	})
 }
 
+func BenchmarkMaternTile(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	benchImpls(b, func(b *testing.B) {
+		for _, d := range []int{2, 8} {
+			q, c := 64, 512
+			a := randSlice(r, q*d, 0, 1)
+			bt := randSlice(r, d*c, 0, 1)
+			out := mapped[float64](q * c)
+			b.Run(fmt.Sprintf("q=%d/c=%d/d=%d", q, c, d), func(b *testing.B) {
+				for b.Loop() {
+					MaternTile(out, c, a, d, bt, c, q, c, d, 1)
+				}
+				b.ReportMetric(float64(q*c)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+			})
+		}
+	})
+}
+
 // BenchmarkResidualTile measures a whole residual distance tile as the
 // metric computes it: G = V_q V_cᵀ (DotTile), K (RBFTile) and the distances
 // (ResidualTile), m = 512, d = 8.

@@ -146,28 +146,46 @@ func (g *rowGen) sqdist(acc []VecVirtual, tail *vecgen.Tail, label string) {
 	Label(label + "_done")
 }
 
-// apply turns r2 into the output value in place.
-func (g *rowGen) apply(v VecVirtual) {
+// apply turns the r2 of each of vs into the output values in place, each
+// step emitted for all of them before the next so that their dependency
+// chains overlap (on AVX-512, whose 32 registers hold the temporaries of
+// unroll vectors; AVX2 takes them one at a time). A lane's operations, and
+// so its bits, are the same either way.
+func (g *rowGen) apply(vs ...VecVirtual) {
+	if !g.isa.AVX512 && len(vs) > 1 {
+		for _, v := range vs {
+			g.apply(v)
+		}
+		return
+	}
+	each := func(f func(i int, v VecVirtual)) {
+		for i, v := range vs {
+			f(i, v)
+		}
+	}
 	switch g.k {
 	case rbf:
-		VMULPD(g.half, v, v)
-		g.isa.Exp(g.exp, v)
-		VMULPD(g.s2, v, v)
+		each(func(_ int, v VecVirtual) { VMULPD(g.half, v, v) })
+		g.isa.Exp(g.exp, vs...)
+		each(func(_ int, v VecVirtual) { VMULPD(g.s2, v, v) })
 	case matern:
-		t, p := g.isa.Vec(), g.isa.Vec()
-		VMULPD(g.five, v, v)
-		VSQRTPD(v, t)
+		t, p := make([]VecVirtual, len(vs)), make([]VecVirtual, len(vs))
+		for i := range vs {
+			t[i], p[i] = g.isa.Vec(), g.isa.Vec()
+		}
+		each(func(_ int, v VecVirtual) { VMULPD(g.five, v, v) })
+		each(func(i int, v VecVirtual) { VSQRTPD(v, t[i]) })
 		// p = 1 + t + t^2/3 = (t/3 + 1) t + 1
-		VMOVUPD(g.third, p)
-		VFMADD213PD(g.one, t, p)
-		VFMADD213PD(g.one, t, p)
-		VXORPD(v, v, v)
-		VSUBPD(t, v, v) // v = -t
-		g.isa.Exp(g.exp, v)
-		VMULPD(p, v, v)
-		VMULPD(g.s2, v, v)
+		each(func(i int, _ VecVirtual) { VMOVUPD(g.third, p[i]) })
+		each(func(i int, _ VecVirtual) { VFMADD213PD(g.one, t[i], p[i]) })
+		each(func(i int, _ VecVirtual) { VFMADD213PD(g.one, t[i], p[i]) })
+		each(func(_ int, v VecVirtual) { VXORPD(v, v, v) })
+		each(func(i int, v VecVirtual) { VSUBPD(t[i], v, v) }) // v = -t
+		g.isa.Exp(g.exp, vs...)
+		each(func(i int, v VecVirtual) { VMULPD(p[i], v, v) })
+		each(func(_ int, v VecVirtual) { VMULPD(g.s2, v, v) })
 	case euclid, euclidHits:
-		VSQRTPD(v, v)
+		each(func(_ int, v VecVirtual) { VSQRTPD(v, v) })
 	}
 }
 
@@ -183,8 +201,16 @@ func (g *rowGen) blocks() {
 		acc[u] = isa.Vec()
 	}
 	g.sqdist(acc, nil, "blockdim")
-	for u, v := range acc {
-		g.finish(v, nil, Mem{Base: g.out, Disp: u * isa.Bytes}, fmt.Sprintf("blockhit%d", u))
+	if g.comp == nil {
+		// The kernels: the block's vectors together, then stored.
+		g.apply(acc...)
+		for u, v := range acc {
+			VMOVUPD(v, Mem{Base: g.out, Disp: u * isa.Bytes})
+		}
+	} else {
+		for u, v := range acc {
+			g.finish(v, nil, Mem{Base: g.out, Disp: u * isa.Bytes}, fmt.Sprintf("blockhit%d", u))
+		}
 	}
 	ADDQ(U32(unroll*isa.Bytes), g.bt)
 	ADDQ(U32(unroll*isa.Bytes), g.out)

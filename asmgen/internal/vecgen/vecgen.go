@@ -252,51 +252,69 @@ func (s ISA) ExpConsts() []Mem {
 	return c
 }
 
-// Exp replaces every lane of x (float64) by exp(x); NaN stays NaN, -Inf gives
-// 0 and +Inf gives +Inf. It uses three temporary vectors.
-func (s ISA) Exp(c []Mem, x VecVirtual) {
+// Exp replaces every lane of each x (float64) by exp(x); NaN stays NaN,
+// -Inf gives 0 and +Inf gives +Inf. It emits each step for all of xs
+// before the next, so that their dependency chains (the Horner chain
+// alone is 13 FMAs) overlap; every lane goes through the same operations
+// whatever the number of vectors, so its bits do not depend on it. It
+// uses two temporary vectors per x and two shared ones.
+func (s ISA) Exp(c []Mem, xs ...VecVirtual) {
 	lo, hi, log2e, ln2hi, ln2lo := c[0], c[1], c[2], c[3], c[4]
 	poly := c[5:19]
-	n, r, t := s.Vec(), s.Vec(), s.Vec()
+	n, r := make([]VecVirtual, len(xs)), make([]VecVirtual, len(xs))
+	for i := range xs {
+		n[i], r[i] = s.Vec(), s.Vec()
+	}
+	each := func(f func(i int, x VecVirtual)) {
+		for i, x := range xs {
+			f(i, x)
+		}
+	}
 	// Clamp with x as the first (NaN-returning) operand so NaN survives.
-	VMOVUPD(lo, t)
-	VMAXPD(x, t, x)
-	VMOVUPD(hi, t)
-	VMINPD(x, t, x)
-	VMULPD(log2e, x, n)
-	if s.AVX512 {
-		VRNDSCALEPD(U8(0), n, n)
-	} else {
-		VROUNDPD(U8(0), n, n)
-	}
-	VMOVAPD(x, r)
-	VFNMADD231PD(ln2hi, n, r)
-	VFNMADD231PD(ln2lo, n, r)
-	VMOVUPD(poly[0], x)
+	vlo, vhi := s.Vec(), s.Vec()
+	VMOVUPD(lo, vlo)
+	VMOVUPD(hi, vhi)
+	each(func(i int, x VecVirtual) { VMAXPD(x, vlo, x) })
+	each(func(i int, x VecVirtual) { VMINPD(x, vhi, x) })
+	each(func(i int, x VecVirtual) { VMULPD(log2e, x, n[i]) })
+	each(func(i int, x VecVirtual) {
+		if s.AVX512 {
+			VRNDSCALEPD(U8(0), n[i], n[i])
+		} else {
+			VROUNDPD(U8(0), n[i], n[i])
+		}
+	})
+	each(func(i int, x VecVirtual) { VMOVAPD(x, r[i]) })
+	each(func(i int, x VecVirtual) { VFNMADD231PD(ln2hi, n[i], r[i]) })
+	each(func(i int, x VecVirtual) { VFNMADD231PD(ln2lo, n[i], r[i]) })
+	each(func(i int, x VecVirtual) { VMOVUPD(poly[0], x) })
 	for _, ck := range poly[1:] {
-		VFMADD213PD(ck, r, x)
+		each(func(i int, x VecVirtual) { VFMADD213PD(ck, r[i], x) })
 	}
 	if s.AVX512 {
-		VSCALEFPD(n, x, x)
+		each(func(i int, x VecVirtual) { VSCALEFPD(n[i], x, x) })
 		return
 	}
 	bias := c[19]
 	// 2^n = 2^n1 * 2^n2 with n1 = n>>1 and n2 = n-n1, each a normal double
 	// for n in [-1077, 1025], so that results in the subnormal range round
 	// once more but are not flushed.
-	n32 := XMM()
-	VCVTPD2DQY(n, n32)
-	h32 := XMM()
-	VPSRAD(U8(1), n32, h32)
-	VPSUBD(h32, n32, n32)
-	VPMOVSXDQ(n32, n)
-	VPMOVSXDQ(h32, r)
-	VPADDQ(bias, n, n)
-	VPADDQ(bias, r, r)
-	VPSLLQ(U8(52), n, n)
-	VPSLLQ(U8(52), r, r)
-	VMULPD(n, x, x)
-	VMULPD(r, x, x)
+	each(func(i int, x VecVirtual) {
+		nn, rr := n[i], r[i]
+		n32 := XMM()
+		VCVTPD2DQY(nn, n32)
+		h32 := XMM()
+		VPSRAD(U8(1), n32, h32)
+		VPSUBD(h32, n32, n32)
+		VPMOVSXDQ(n32, nn)
+		VPMOVSXDQ(h32, rr)
+		VPADDQ(bias, nn, nn)
+		VPADDQ(bias, rr, rr)
+		VPSLLQ(U8(52), nn, nn)
+		VPSLLQ(U8(52), rr, rr)
+		VMULPD(nn, x, x)
+		VMULPD(rr, x, x)
+	})
 }
 
 // Compactor appends the column indices of lanes that pass a comparison to an
