@@ -1327,29 +1327,51 @@ blockdim:
 
 blockdim_done:
 	VMULPD       tileconstAVX2<>+0(SB), Y1, Y1
+	VMULPD       tileconstAVX2<>+0(SB), Y2, Y2
 	VMOVUPD      expconstAVX2<>+0(SB), Y5
 	VMOVUPD      expconstAVX2<>+32(SB), Y6
 	VMAXPD       Y1, Y5, Y1
+	VMAXPD       Y2, Y5, Y2
 	VMINPD       Y1, Y6, Y1
+	VMINPD       Y2, Y6, Y2
 	VMULPD       expconstAVX2<>+64(SB), Y1, Y5
+	VMULPD       expconstAVX2<>+64(SB), Y2, Y7
 	VROUNDPD     $0x00, Y5, Y5
+	VROUNDPD     $0x00, Y7, Y7
 	VMOVAPD      Y1, Y6
+	VMOVAPD      Y2, Y8
 	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y6
+	VFNMADD231PD expconstAVX2<>+96(SB), Y7, Y8
 	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y6
+	VFNMADD231PD expconstAVX2<>+128(SB), Y7, Y8
 	VMOVUPD      expconstAVX2<>+160(SB), Y1
+	VMOVUPD      expconstAVX2<>+160(SB), Y2
 	VFMADD213PD  expconstAVX2<>+192(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+192(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+224(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+224(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+256(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+256(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+288(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+288(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+320(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+320(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+352(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+352(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+384(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+384(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+416(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+416(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+448(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+448(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+480(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+480(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+512(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+512(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+544(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+544(SB), Y8, Y2
 	VFMADD213PD  expconstAVX2<>+576(SB), Y6, Y1
+	VFMADD213PD  expconstAVX2<>+576(SB), Y8, Y2
 	VCVTPD2DQY   Y5, X5
 	VPSRAD       $0x01, X5, X6
 	VPSUBD       X6, X5, X5
@@ -1361,67 +1383,65 @@ blockdim_done:
 	VPSLLQ       $0x34, Y6, Y6
 	VMULPD       Y5, Y1, Y1
 	VMULPD       Y6, Y1, Y1
+	VCVTPD2DQY   Y7, X6
+	VPSRAD       $0x01, X6, X5
+	VPSUBD       X5, X6, X6
+	VPMOVSXDQ    X6, Y7
+	VPMOVSXDQ    X5, Y8
+	VPADDQ       expbiasAVX2<>+0(SB), Y7, Y7
+	VPADDQ       expbiasAVX2<>+0(SB), Y8, Y8
+	VPSLLQ       $0x34, Y7, Y7
+	VPSLLQ       $0x34, Y8, Y8
+	VMULPD       Y7, Y2, Y2
+	VMULPD       Y8, Y2, Y2
 	VMULPD       Y0, Y1, Y1
-	VMULPD       tileconstAVX2<>+0(SB), Y2, Y2
-	VMOVUPD      expconstAVX2<>+0(SB), Y5
-	VMOVUPD      expconstAVX2<>+32(SB), Y6
-	VMAXPD       Y2, Y5, Y2
-	VMINPD       Y2, Y6, Y2
-	VMULPD       expconstAVX2<>+64(SB), Y2, Y5
-	VROUNDPD     $0x00, Y5, Y5
-	VMOVAPD      Y2, Y6
-	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y6
-	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y6
-	VMOVUPD      expconstAVX2<>+160(SB), Y2
-	VFMADD213PD  expconstAVX2<>+192(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+224(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+256(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+288(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+320(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+352(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+384(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+416(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+448(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+480(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+512(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+544(SB), Y6, Y2
-	VFMADD213PD  expconstAVX2<>+576(SB), Y6, Y2
-	VCVTPD2DQY   Y5, X5
-	VPSRAD       $0x01, X5, X6
-	VPSUBD       X6, X5, X5
-	VPMOVSXDQ    X5, Y5
-	VPMOVSXDQ    X6, Y6
-	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
-	VPADDQ       expbiasAVX2<>+0(SB), Y6, Y6
-	VPSLLQ       $0x34, Y5, Y5
-	VPSLLQ       $0x34, Y6, Y6
-	VMULPD       Y5, Y2, Y2
-	VMULPD       Y6, Y2, Y2
 	VMULPD       Y0, Y2, Y2
 	VMULPD       tileconstAVX2<>+0(SB), Y3, Y3
+	VMULPD       tileconstAVX2<>+0(SB), Y4, Y4
 	VMOVUPD      expconstAVX2<>+0(SB), Y5
 	VMOVUPD      expconstAVX2<>+32(SB), Y6
 	VMAXPD       Y3, Y5, Y3
+	VMAXPD       Y4, Y5, Y4
 	VMINPD       Y3, Y6, Y3
+	VMINPD       Y4, Y6, Y4
 	VMULPD       expconstAVX2<>+64(SB), Y3, Y5
+	VMULPD       expconstAVX2<>+64(SB), Y4, Y7
 	VROUNDPD     $0x00, Y5, Y5
+	VROUNDPD     $0x00, Y7, Y7
 	VMOVAPD      Y3, Y6
+	VMOVAPD      Y4, Y8
 	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y6
+	VFNMADD231PD expconstAVX2<>+96(SB), Y7, Y8
 	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y6
+	VFNMADD231PD expconstAVX2<>+128(SB), Y7, Y8
 	VMOVUPD      expconstAVX2<>+160(SB), Y3
+	VMOVUPD      expconstAVX2<>+160(SB), Y4
 	VFMADD213PD  expconstAVX2<>+192(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+192(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+224(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+224(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+256(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+256(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+288(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+288(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+320(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+320(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+352(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+352(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+384(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+384(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+416(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+416(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+448(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+448(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+480(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+480(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+512(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+512(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+544(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+544(SB), Y8, Y4
 	VFMADD213PD  expconstAVX2<>+576(SB), Y6, Y3
+	VFMADD213PD  expconstAVX2<>+576(SB), Y8, Y4
 	VCVTPD2DQY   Y5, X5
 	VPSRAD       $0x01, X5, X6
 	VPSUBD       X6, X5, X5
@@ -1433,42 +1453,18 @@ blockdim_done:
 	VPSLLQ       $0x34, Y6, Y6
 	VMULPD       Y5, Y3, Y3
 	VMULPD       Y6, Y3, Y3
+	VCVTPD2DQY   Y7, X6
+	VPSRAD       $0x01, X6, X5
+	VPSUBD       X5, X6, X6
+	VPMOVSXDQ    X6, Y7
+	VPMOVSXDQ    X5, Y8
+	VPADDQ       expbiasAVX2<>+0(SB), Y7, Y7
+	VPADDQ       expbiasAVX2<>+0(SB), Y8, Y8
+	VPSLLQ       $0x34, Y7, Y7
+	VPSLLQ       $0x34, Y8, Y8
+	VMULPD       Y7, Y4, Y4
+	VMULPD       Y8, Y4, Y4
 	VMULPD       Y0, Y3, Y3
-	VMULPD       tileconstAVX2<>+0(SB), Y4, Y4
-	VMOVUPD      expconstAVX2<>+0(SB), Y5
-	VMOVUPD      expconstAVX2<>+32(SB), Y6
-	VMAXPD       Y4, Y5, Y4
-	VMINPD       Y4, Y6, Y4
-	VMULPD       expconstAVX2<>+64(SB), Y4, Y5
-	VROUNDPD     $0x00, Y5, Y5
-	VMOVAPD      Y4, Y6
-	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y6
-	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y6
-	VMOVUPD      expconstAVX2<>+160(SB), Y4
-	VFMADD213PD  expconstAVX2<>+192(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+224(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+256(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+288(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+320(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+352(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+384(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+416(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+448(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+480(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+512(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+544(SB), Y6, Y4
-	VFMADD213PD  expconstAVX2<>+576(SB), Y6, Y4
-	VCVTPD2DQY   Y5, X5
-	VPSRAD       $0x01, X5, X6
-	VPSUBD       X6, X5, X5
-	VPMOVSXDQ    X5, Y5
-	VPMOVSXDQ    X6, Y6
-	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
-	VPADDQ       expbiasAVX2<>+0(SB), Y6, Y6
-	VPSLLQ       $0x34, Y5, Y5
-	VPSLLQ       $0x34, Y6, Y6
-	VMULPD       Y5, Y4, Y4
-	VMULPD       Y6, Y4, Y4
 	VMULPD       Y0, Y4, Y4
 	VMOVUPD      Y1, (DI)
 	VMOVUPD      Y2, 32(DI)
@@ -1762,35 +1758,63 @@ blockdim:
 
 blockdim_done:
 	VMULPD       tileconstAVX2<>+32(SB), Y1, Y1
+	VMULPD       tileconstAVX2<>+32(SB), Y2, Y2
 	VSQRTPD      Y1, Y5
+	VSQRTPD      Y2, Y7
 	VMOVUPD      tileconstAVX2<>+64(SB), Y6
+	VMOVUPD      tileconstAVX2<>+64(SB), Y8
 	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y7, Y8
 	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y7, Y8
 	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
 	VSUBPD       Y5, Y1, Y1
+	VSUBPD       Y7, Y2, Y2
 	VMOVUPD      expconstAVX2<>+0(SB), Y5
 	VMOVUPD      expconstAVX2<>+32(SB), Y7
 	VMAXPD       Y1, Y5, Y1
+	VMAXPD       Y2, Y5, Y2
 	VMINPD       Y1, Y7, Y1
+	VMINPD       Y2, Y7, Y2
 	VMULPD       expconstAVX2<>+64(SB), Y1, Y5
+	VMULPD       expconstAVX2<>+64(SB), Y2, Y9
 	VROUNDPD     $0x00, Y5, Y5
+	VROUNDPD     $0x00, Y9, Y9
 	VMOVAPD      Y1, Y7
+	VMOVAPD      Y2, Y10
 	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y7
+	VFNMADD231PD expconstAVX2<>+96(SB), Y9, Y10
 	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y7
+	VFNMADD231PD expconstAVX2<>+128(SB), Y9, Y10
 	VMOVUPD      expconstAVX2<>+160(SB), Y1
+	VMOVUPD      expconstAVX2<>+160(SB), Y2
 	VFMADD213PD  expconstAVX2<>+192(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+192(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+224(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+224(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+256(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+256(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+288(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+288(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+320(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+320(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+352(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+352(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+384(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+384(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+416(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+416(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+448(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+448(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+480(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+480(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+512(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+512(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+544(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+544(SB), Y10, Y2
 	VFMADD213PD  expconstAVX2<>+576(SB), Y7, Y1
+	VFMADD213PD  expconstAVX2<>+576(SB), Y10, Y2
 	VCVTPD2DQY   Y5, X5
 	VPSRAD       $0x01, X5, X7
 	VPSUBD       X7, X5, X5
@@ -1802,81 +1826,79 @@ blockdim_done:
 	VPSLLQ       $0x34, Y7, Y7
 	VMULPD       Y5, Y1, Y1
 	VMULPD       Y7, Y1, Y1
+	VCVTPD2DQY   Y9, X7
+	VPSRAD       $0x01, X7, X5
+	VPSUBD       X5, X7, X7
+	VPMOVSXDQ    X7, Y9
+	VPMOVSXDQ    X5, Y10
+	VPADDQ       expbiasAVX2<>+0(SB), Y9, Y9
+	VPADDQ       expbiasAVX2<>+0(SB), Y10, Y10
+	VPSLLQ       $0x34, Y9, Y9
+	VPSLLQ       $0x34, Y10, Y10
+	VMULPD       Y9, Y2, Y2
+	VMULPD       Y10, Y2, Y2
 	VMULPD       Y6, Y1, Y1
+	VMULPD       Y8, Y2, Y2
 	VMULPD       Y0, Y1, Y1
-	VMULPD       tileconstAVX2<>+32(SB), Y2, Y2
-	VSQRTPD      Y2, Y5
-	VMOVUPD      tileconstAVX2<>+64(SB), Y6
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
-	VXORPD       Y2, Y2, Y2
-	VSUBPD       Y5, Y2, Y2
-	VMOVUPD      expconstAVX2<>+0(SB), Y5
-	VMOVUPD      expconstAVX2<>+32(SB), Y7
-	VMAXPD       Y2, Y5, Y2
-	VMINPD       Y2, Y7, Y2
-	VMULPD       expconstAVX2<>+64(SB), Y2, Y5
-	VROUNDPD     $0x00, Y5, Y5
-	VMOVAPD      Y2, Y7
-	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y7
-	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y7
-	VMOVUPD      expconstAVX2<>+160(SB), Y2
-	VFMADD213PD  expconstAVX2<>+192(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+224(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+256(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+288(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+320(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+352(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+384(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+416(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+448(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+480(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+512(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+544(SB), Y7, Y2
-	VFMADD213PD  expconstAVX2<>+576(SB), Y7, Y2
-	VCVTPD2DQY   Y5, X5
-	VPSRAD       $0x01, X5, X7
-	VPSUBD       X7, X5, X5
-	VPMOVSXDQ    X5, Y5
-	VPMOVSXDQ    X7, Y7
-	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
-	VPADDQ       expbiasAVX2<>+0(SB), Y7, Y7
-	VPSLLQ       $0x34, Y5, Y5
-	VPSLLQ       $0x34, Y7, Y7
-	VMULPD       Y5, Y2, Y2
-	VMULPD       Y7, Y2, Y2
-	VMULPD       Y6, Y2, Y2
 	VMULPD       Y0, Y2, Y2
 	VMULPD       tileconstAVX2<>+32(SB), Y3, Y3
+	VMULPD       tileconstAVX2<>+32(SB), Y4, Y4
 	VSQRTPD      Y3, Y5
+	VSQRTPD      Y4, Y7
 	VMOVUPD      tileconstAVX2<>+64(SB), Y6
+	VMOVUPD      tileconstAVX2<>+64(SB), Y8
 	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y7, Y8
 	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
+	VFMADD213PD  tileconstAVX2<>+96(SB), Y7, Y8
 	VXORPD       Y3, Y3, Y3
+	VXORPD       Y4, Y4, Y4
 	VSUBPD       Y5, Y3, Y3
+	VSUBPD       Y7, Y4, Y4
 	VMOVUPD      expconstAVX2<>+0(SB), Y5
 	VMOVUPD      expconstAVX2<>+32(SB), Y7
 	VMAXPD       Y3, Y5, Y3
+	VMAXPD       Y4, Y5, Y4
 	VMINPD       Y3, Y7, Y3
+	VMINPD       Y4, Y7, Y4
 	VMULPD       expconstAVX2<>+64(SB), Y3, Y5
+	VMULPD       expconstAVX2<>+64(SB), Y4, Y9
 	VROUNDPD     $0x00, Y5, Y5
+	VROUNDPD     $0x00, Y9, Y9
 	VMOVAPD      Y3, Y7
+	VMOVAPD      Y4, Y10
 	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y7
+	VFNMADD231PD expconstAVX2<>+96(SB), Y9, Y10
 	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y7
+	VFNMADD231PD expconstAVX2<>+128(SB), Y9, Y10
 	VMOVUPD      expconstAVX2<>+160(SB), Y3
+	VMOVUPD      expconstAVX2<>+160(SB), Y4
 	VFMADD213PD  expconstAVX2<>+192(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+192(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+224(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+224(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+256(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+256(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+288(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+288(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+320(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+320(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+352(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+352(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+384(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+384(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+416(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+416(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+448(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+448(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+480(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+480(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+512(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+512(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+544(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+544(SB), Y10, Y4
 	VFMADD213PD  expconstAVX2<>+576(SB), Y7, Y3
+	VFMADD213PD  expconstAVX2<>+576(SB), Y10, Y4
 	VCVTPD2DQY   Y5, X5
 	VPSRAD       $0x01, X5, X7
 	VPSUBD       X7, X5, X5
@@ -1888,50 +1910,20 @@ blockdim_done:
 	VPSLLQ       $0x34, Y7, Y7
 	VMULPD       Y5, Y3, Y3
 	VMULPD       Y7, Y3, Y3
+	VCVTPD2DQY   Y9, X7
+	VPSRAD       $0x01, X7, X5
+	VPSUBD       X5, X7, X7
+	VPMOVSXDQ    X7, Y9
+	VPMOVSXDQ    X5, Y10
+	VPADDQ       expbiasAVX2<>+0(SB), Y9, Y9
+	VPADDQ       expbiasAVX2<>+0(SB), Y10, Y10
+	VPSLLQ       $0x34, Y9, Y9
+	VPSLLQ       $0x34, Y10, Y10
+	VMULPD       Y9, Y4, Y4
+	VMULPD       Y10, Y4, Y4
 	VMULPD       Y6, Y3, Y3
+	VMULPD       Y8, Y4, Y4
 	VMULPD       Y0, Y3, Y3
-	VMULPD       tileconstAVX2<>+32(SB), Y4, Y4
-	VSQRTPD      Y4, Y5
-	VMOVUPD      tileconstAVX2<>+64(SB), Y6
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
-	VFMADD213PD  tileconstAVX2<>+96(SB), Y5, Y6
-	VXORPD       Y4, Y4, Y4
-	VSUBPD       Y5, Y4, Y4
-	VMOVUPD      expconstAVX2<>+0(SB), Y5
-	VMOVUPD      expconstAVX2<>+32(SB), Y7
-	VMAXPD       Y4, Y5, Y4
-	VMINPD       Y4, Y7, Y4
-	VMULPD       expconstAVX2<>+64(SB), Y4, Y5
-	VROUNDPD     $0x00, Y5, Y5
-	VMOVAPD      Y4, Y7
-	VFNMADD231PD expconstAVX2<>+96(SB), Y5, Y7
-	VFNMADD231PD expconstAVX2<>+128(SB), Y5, Y7
-	VMOVUPD      expconstAVX2<>+160(SB), Y4
-	VFMADD213PD  expconstAVX2<>+192(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+224(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+256(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+288(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+320(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+352(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+384(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+416(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+448(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+480(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+512(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+544(SB), Y7, Y4
-	VFMADD213PD  expconstAVX2<>+576(SB), Y7, Y4
-	VCVTPD2DQY   Y5, X5
-	VPSRAD       $0x01, X5, X7
-	VPSUBD       X7, X5, X5
-	VPMOVSXDQ    X5, Y5
-	VPMOVSXDQ    X7, Y7
-	VPADDQ       expbiasAVX2<>+0(SB), Y5, Y5
-	VPADDQ       expbiasAVX2<>+0(SB), Y7, Y7
-	VPSLLQ       $0x34, Y5, Y5
-	VPSLLQ       $0x34, Y7, Y7
-	VMULPD       Y5, Y4, Y4
-	VMULPD       Y7, Y4, Y4
-	VMULPD       Y6, Y4, Y4
 	VMULPD       Y0, Y4, Y4
 	VMOVUPD      Y1, (DI)
 	VMOVUPD      Y2, 32(DI)

@@ -149,12 +149,12 @@ func (g *rowGen) sqdist(acc []VecVirtual, tail *vecgen.Tail, label string) {
 // apply turns the r2 of each of vs into the output values in place, each
 // step emitted for all of them before the next so that their dependency
 // chains overlap (on AVX-512, whose 32 registers hold the temporaries of
-// unroll vectors; AVX2 takes them one at a time). A lane's operations, and
+// unroll vectors; AVX2's 16 hold those of two). A lane's operations, and
 // so its bits, are the same either way.
 func (g *rowGen) apply(vs ...VecVirtual) {
-	if !g.isa.AVX512 && len(vs) > 1 {
-		for _, v := range vs {
-			g.apply(v)
+	if !g.isa.AVX512 && len(vs) > 2 {
+		for v0 := 0; v0 < len(vs); v0 += 2 {
+			g.apply(vs[v0:min(len(vs), v0+2)]...)
 		}
 		return
 	}
