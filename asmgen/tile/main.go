@@ -202,7 +202,8 @@ func (g *rowGen) blocks() {
 	}
 	g.sqdist(acc, nil, "blockdim")
 	if g.comp == nil {
-		// The kernels: the block's vectors together, then stored.
+		// RBF and Matern (no radius, no hits): the block's vectors
+		// through apply together, then stored.
 		g.apply(acc...)
 		for u, v := range acc {
 			VMOVUPD(v, Mem{Base: g.out, Disp: u * isa.Bytes})
