@@ -420,25 +420,13 @@ func BenchmarkResidualRow(b *testing.B) {
 	})
 }
 
-func BenchmarkRBFTile(b *testing.B) {
-	r := rand.New(rand.NewPCG(1, 1))
-	benchImpls(b, func(b *testing.B) {
-		for _, d := range []int{2, 8} {
-			q, c := 64, 512
-			a := randSlice(r, q*d, 0, 1)
-			bt := randSlice(r, d*c, 0, 1)
-			out := mapped[float64](q * c)
-			b.Run(fmt.Sprintf("q=%d/c=%d/d=%d", q, c, d), func(b *testing.B) {
-				for b.Loop() {
-					RBFTile(out, c, a, d, bt, c, q, c, d, 1)
-				}
-				b.ReportMetric(float64(q*c)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
-			})
-		}
-	})
-}
+func BenchmarkRBFTile(b *testing.B) { benchCoordTile(b, RBFTile) }
 
-func BenchmarkMaternTile(b *testing.B) {
+func BenchmarkMaternTile(b *testing.B) { benchCoordTile(b, MaternTile) }
+
+// benchCoordTile times a kernel tile (RBFTile, MaternTile) of 64 queries
+// against 512 candidates in 2 and 8 dimensions.
+func benchCoordTile(b *testing.B, tile func(out []float64, ldo int, a []float64, lda int, bt []float64, ldbt int, q, c, d int, s2 float64)) {
 	r := rand.New(rand.NewPCG(1, 1))
 	benchImpls(b, func(b *testing.B) {
 		for _, d := range []int{2, 8} {
@@ -448,7 +436,7 @@ func BenchmarkMaternTile(b *testing.B) {
 			out := mapped[float64](q * c)
 			b.Run(fmt.Sprintf("q=%d/c=%d/d=%d", q, c, d), func(b *testing.B) {
 				for b.Loop() {
-					MaternTile(out, c, a, d, bt, c, q, c, d, 1)
+					tile(out, c, a, d, bt, c, q, c, d, 1)
 				}
 				b.ReportMetric(float64(q*c)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
 			})
