@@ -110,6 +110,7 @@ type inserter struct {
 	curU  usage
 	dists atomic.Int64
 	gated atomic.Int64
+	roots *rootScopes // Insert: the new points' scopes among the root's children (insert_root.go)
 }
 
 type insertScratch struct {
@@ -164,6 +165,11 @@ func (t *Tree) Insert(ctx context.Context, m metric.Metric, opt Options) error {
 	}
 	in := newInserter(nt, pool, opt.Seed, n)
 	in.grid = opt.GridConflicts
+	roots, err := in.findRootScopes(ctx, n0, n)
+	if err != nil {
+		return err
+	}
+	in.roots = roots
 	if err := in.run(ctx, n0, n, opt.Batch, false); err != nil {
 		return err
 	}
@@ -298,6 +304,10 @@ func (in *inserter) finish(t0 time.Time) {
 	for _, b := range st.Batches {
 		st.Distances += b.Distances
 		st.GatePruned += b.GatePruned
+	}
+	if in.roots != nil { // the root pass, before the batches
+		st.Distances += in.roots.dists
+		st.GatePruned += in.roots.gated
 	}
 	st.Utilisation, st.Depth, st.Wall = in.use.utilisation(), t.Depth(), time.Since(t0)
 	st.Serial = in.use.serial(st.Wall)

@@ -223,32 +223,9 @@ func (t *Tree) pivotBlock(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 func (t *Tree) choosePivots(qw *queryWorker, pq *metric.Set) {
 	pv := &qw.piv
 	nq, d := pq.N, pq.D
-	np := min(firstPivots, nq/pivotQueries)
-	pv.idx = pv.idx[:0]
 	pv.dx = grow(pv.dx, nq)
-	next := nq / 2
-	for len(pv.idx) < np {
-		pv.idx = append(pv.idx, next)
-		far, dfar := -1, 0.0
-		c := pq.X[next*d : (next+1)*d]
-		for i := range nq {
-			var s float64
-			for k, v := range pq.X[i*d : (i+1)*d] {
-				s += (v - c[k]) * (v - c[k])
-			}
-			if len(pv.idx) == 1 || s < pv.dx[i] {
-				pv.dx[i] = s
-			}
-			if pv.dx[i] > dfar {
-				far, dfar = i, pv.dx[i]
-			}
-		}
-		if far < 0 {
-			break
-		}
-		next = far
-	}
-	np = len(pv.idx)
+	pv.idx = farthestFirst(pv.idx[:0], pv.dx, min(firstPivots, nq/pivotQueries), func(i int) []float64 { return pq.X[i*d : (i+1)*d] })
+	np := len(pv.idx)
 	pv.dq = grow(pv.dq, nq*np)
 	t.m.Tile(qw.w, pv.dq, np, pq, metric.Range(0, nq), pq, metric.List(asInt32(pv.idx, &pv.pos32)))
 	qw.dists += int64(nq * np)
@@ -265,6 +242,39 @@ func (t *Tree) choosePivots(qw *queryWorker, pq *metric.Set) {
 	for p, i := range pv.idx {
 		pv.near[i] = p // a pivot is its own nearest, even among duplicates
 	}
+}
+
+// farthestFirst appends to idx up to np of the points 0..len(dx)-1 (x(i):
+// point i's coordinates), chosen farthest first by their coordinates, a
+// cheap stand-in for the metric's distance: the middle point first, each
+// next the point farthest from those chosen (dx: scratch for each point's
+// squared distance to them). It stops early when every point's
+// coordinates equal a chosen one's.
+func farthestFirst(idx []int, dx []float64, np int, x func(i int) []float64) []int {
+	n := len(dx)
+	next := n / 2
+	for step := 0; step < np && n > 0; step++ {
+		idx = append(idx, next)
+		far, dfar := -1, 0.0
+		c := x(next)
+		for i := range n {
+			var s float64
+			for k, v := range x(i) {
+				s += (v - c[k]) * (v - c[k])
+			}
+			if step == 0 || s < dx[i] {
+				dx[i] = s
+			}
+			if dx[i] > dfar {
+				far, dfar = i, dx[i]
+			}
+		}
+		if far < 0 {
+			break
+		}
+		next = far
+	}
+	return idx
 }
 
 // subgroup returns the group of g's queries at positions pos.

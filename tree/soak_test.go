@@ -427,8 +427,9 @@ type knobs struct {
 	desc string
 }
 
-// soakKnobs lowers, at random, the sizes that choose the pool paths and
-// the pivot walk (so that small sets take them) and forces screening on.
+// soakKnobs lowers, at random, the sizes that choose the pool paths, the
+// pivot walk and Insert's root pass (so that small sets take them) and
+// forces screening on.
 func soakKnobs(r *rand.Rand) *knobs {
 	kn := &knobs{}
 	if r.IntN(3) == 0 {
@@ -438,6 +439,12 @@ func soakKnobs(r *rand.Rand) *knobs {
 	if r.IntN(3) == 0 {
 		kn.undo = append(kn.undo, forcePivots(2+r.IntN(8), 1+r.IntN(64)))
 		kn.desc += fmt.Sprintf("pivots (%d, %d) ", pivotQueries, pivotNodes)
+	}
+	if r.IntN(3) == 0 {
+		c, g, p, b, s := rootChildren, rootGroup, rootPivots, rootBlock, rootDensity
+		rootChildren, rootGroup, rootPivots, rootBlock, rootDensity = 2+r.IntN(30), 8+r.IntN(120), 2+r.IntN(15), 4+r.IntN(13), r.IntN(3)
+		kn.undo = append(kn.undo, func() { rootChildren, rootGroup, rootPivots, rootBlock, rootDensity = c, g, p, b, s })
+		kn.desc += fmt.Sprintf("root pass (%d, %d, %d, %d, %d) ", rootChildren, rootGroup, rootPivots, rootBlock, rootDensity)
 	}
 	if r.IntN(5) == 0 {
 		was := screenAlways

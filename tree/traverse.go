@@ -88,8 +88,19 @@ func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) e
 		return err
 	}
 	in.record(res.Stats)
+	var ids []int32
+	var dist []float64
 	for i, a := range plans {
-		in.descend(&active[a], req.Radius[i], res.Members[res.Offsets[i]:res.Offsets[i+1]], res.Dist[res.Offsets[i]:res.Offsets[i+1]])
+		pl := &active[a]
+		members, d := res.Members[res.Offsets[i]:res.Offsets[i+1]], res.Dist[res.Offsets[i]:res.Offsets[i+1]]
+		if in.roots.at(in.t, pl.target()) {
+			// The root's children before the insertion, from the root
+			// pass; the collector scanned those it gained since.
+			pi, pd := in.roots.scope(pl.p)
+			ids, dist = append(append(ids[:0], pi...), members...), append(append(dist[:0], pd...), d...)
+			members, d = ids, dist
+		}
+		in.descend(pl, req.Radius[i], members, d)
 	}
 	return nil
 }
@@ -197,7 +208,11 @@ func (in *inserter) gate1(hp hop, active []insertPlan, r float64) []int32 {
 	var ids []int32
 	gated := 0
 	z := hp.z
-	for _, part := range [2][]int32{t.child[t.childOff[z]:t.childOff[z+1]], in.extra[z]} {
+	parts := [2][]int32{t.child[t.childOff[z]:t.childOff[z+1]], in.extra[z]}
+	if in.roots.at(t, z) {
+		parts[0] = nil // the root pass found the points' scopes among them
+	}
+	for _, part := range parts {
 		for _, c := range part {
 			dc := t.dparent[c]
 			if max(dc-hi, lo-dc)-t.slack > r {

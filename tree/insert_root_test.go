@@ -1,0 +1,83 @@
+package tree
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// TestInsertRootScopes: an Insert whose new points find their scopes among
+// the root's children in the root pass (insert_root.go, forced on small
+// trees) makes the tree, bit for bit, that the batches alone make; the
+// pass's pivots rule pairs out; the tree is sound and answers exactly.
+// Both metrics; in the offset case the new points lie beyond the old
+// ones, so that the insertion raises the root and the pass's scopes stop
+// serving it.
+func TestInsertRootScopes(t *testing.T) {
+	const n0, n, d = 500, 1500, 2
+	defer func(c, g, p, b, s int) {
+		rootChildren, rootGroup, rootPivots, rootBlock, rootDensity = c, g, p, b, s
+	}(rootChildren, rootGroup, rootPivots, rootBlock, rootDensity)
+	rootDensity = 1
+	for _, shape := range []string{"uniform", "clustered", "offset"} {
+		x := shapes(n, d, 5)[shape]
+		if shape == "offset" {
+			x = shapes(n, d, 5)["uniform"]
+			for i := n0 * d; i < n*d; i++ {
+				x[i] += 3 // beyond the first points' cover (Euclidean)
+			}
+		}
+		for _, name := range []string{"residual", "euclidean"} {
+			if shape == "offset" && name == "residual" {
+				continue
+			}
+			t.Run(shape+"/"+name, func(t *testing.T) {
+				over := func(k int) metric.Metric {
+					if name == "euclidean" {
+						e, err := metric.NewEuclidean(x[:k*d], k, d)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return e
+					}
+					return prefixResidual(t, x, k, d)
+				}
+				var saved [2][]byte
+				var pruned [2]int64
+				for pass := range 2 {
+					rootChildren, rootGroup, rootPivots, rootBlock = 1<<30, 128, 16, 16
+					if pass == 1 {
+						rootChildren, rootGroup, rootPivots, rootBlock = 4, 48, 4, 8
+					}
+					tr := buildOrFail(t, over(n0), Options{})
+					lvl0 := tr.level[tr.root]
+					if err := tr.Insert(context.Background(), over(n), Options{Batch: 64, Workers: 3}); err != nil {
+						t.Fatal(err)
+					}
+					if shape == "offset" && tr.level[tr.root] <= lvl0 {
+						t.Fatalf("the root stayed at level %d", lvl0)
+					}
+					if errs := tr.Check(); len(errs) > 0 {
+						t.Fatalf("pass %d: %d violations, first %v", pass, len(errs), errs[0])
+					}
+					var buf bytes.Buffer
+					if err := tr.Save(&buf); err != nil {
+						t.Fatal(err)
+					}
+					saved[pass], pruned[pass] = buf.Bytes(), tr.Stats.GatePruned
+					if pass == 1 {
+						exactAnswers(t, tr, 7)
+					}
+				}
+				if !bytes.Equal(saved[0], saved[1]) {
+					t.Fatal("the root pass changed the tree")
+				}
+				if shape != "offset" && pruned[1] <= pruned[0] {
+					t.Fatalf("the root pass ruled nothing out: %d pairs pruned against %d without it", pruned[1], pruned[0])
+				}
+			})
+		}
+	}
+}
