@@ -129,9 +129,9 @@ func (in *inserter) rootGroupScopes(w *metric.Workspace, ps, kids []int32, r flo
 	t := in.t
 	data := t.m.Data()
 	nq, nc := len(ps), len(kids)
-	d := data.D
+	dim := data.D
 	piv := farthestFirst(nil, make([]float64, nq), min(rootPivots, nq), func(i int) []float64 {
-		return data.X[int(ps[i])*d : int(ps[i]+1)*d]
+		return data.X[int(ps[i])*dim : int(ps[i]+1)*dim]
 	})
 	np := len(piv)
 	pivIDs := make([]int32, np)
