@@ -110,7 +110,10 @@ type inserter struct {
 	curU  usage
 	dists atomic.Int64
 	gated atomic.Int64
-	roots *rootScopes // Insert: the new points' scopes among the root's children (insert_root.go)
+	roots *rootScopes // the points' scopes among the root's children (insert_root.go)
+	// The root passes' distances and ruled-out pairs, outside the
+	// batches' counts.
+	rootDists, rootGated int64
 }
 
 type insertScratch struct {
@@ -269,13 +272,26 @@ func newInserter(t *Tree, pool *streamer.Pool, seed uint64, n int) *inserter {
 }
 
 // run inserts points lo..hi-1 in batches of batch points (growing 1, 2,
-// 4, ... up to batch with doubling).
+// 4, ... up to batch with doubling, which also runs the root pass, see
+// insert_root.go, each time the tree has doubled).
 func (in *inserter) run(ctx context.Context, lo, hi, batch int, doubling bool) error {
 	size := batch
 	if doubling {
 		size = 1
 	}
+	next := lo // doubling: where the next root pass starts
 	for lo < hi {
+		if doubling && lo >= next {
+			// The root pass for as many points as the tree holds (see
+			// insert_root.go): dense enough for its pivots once the root
+			// has its children.
+			next = min(hi, 2*lo)
+			roots, err := in.findRootScopes(ctx, lo, next)
+			if err != nil {
+				return err
+			}
+			in.roots = roots
+		}
 		end := min(hi, lo+size)
 		st, err := in.batch(ctx, int32(lo), int32(end))
 		if err != nil {
@@ -305,10 +321,8 @@ func (in *inserter) finish(t0 time.Time) {
 		st.Distances += b.Distances
 		st.GatePruned += b.GatePruned
 	}
-	if in.roots != nil { // the root pass, before the batches
-		st.Distances += in.roots.dists
-		st.GatePruned += in.roots.gated
-	}
+	st.Distances += in.rootDists // the root passes, between the batches
+	st.GatePruned += in.rootGated
 	st.Utilisation, st.Depth, st.Wall = in.use.utilisation(), t.Depth(), time.Since(t0)
 	st.Serial = in.use.serial(st.Wall)
 }

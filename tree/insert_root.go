@@ -50,19 +50,29 @@ var (
 // the root's children before the insertion, in CSR form.
 type rootScopes struct {
 	level int32 // the root's level they were found at (an insertion may raise it)
+	// extra is how many of the children the root gained in this insertion
+	// (inserter.extra) were among those searched; the traversal scans the
+	// ones gained since.
+	extra int
 	base  int32
 	off   []int32
 	ids   []int32
 	dist  []float64
-	// The pass's distances computed and (point, child) pairs its pivots
-	// ruled out, for the insertion's statistics.
-	dists, gated int64
 }
 
-// at reports whether the scopes serve a hop at node z now: z is the
-// root, still at the level they were found at.
-func (rs *rootScopes) at(t *Tree, z int32) bool {
-	return rs != nil && z == t.root && t.level[z] == rs.level
+// serves reports whether the scopes serve hop hp now: its node is the
+// root, still at the level they were found at, and they hold every point
+// at it.
+func (rs *rootScopes) serves(t *Tree, hp hop, active []insertPlan) bool {
+	if rs == nil || hp.z != t.root || t.level[hp.z] != rs.level {
+		return false
+	}
+	for _, a := range hp.members {
+		if k := active[a].p - rs.base; k < 0 || int(k) >= len(rs.off)-1 {
+			return false
+		}
+	}
+	return true
 }
 
 // scope returns point p's members and their distances.
@@ -72,15 +82,20 @@ func (rs *rootScopes) scope(p int32) ([]int32, []float64) {
 	return rs.ids[lo:hi], rs.dist[lo:hi]
 }
 
-// findRootScopes computes the scopes among the root's children of points
-// n0..n-1 (nil when the pass does not pay: too few children or points, or
-// a root without children's scale), on the pool.
+// findRootScopes computes the scopes of points n0..n-1 among the root's
+// children now (those of its CSR list and those it gained in this
+// insertion), on the pool; nil when the pass does not pay (too few
+// children or points) or the root has no children's scale.
 func (in *inserter) findRootScopes(ctx context.Context, n0, n int) (*rootScopes, error) {
 	t := in.t
 	root := t.root
 	kids := t.child[t.childOff[root]:t.childOff[root+1]]
-	if len(kids) < rootChildren || n-n0 < max(rootGroup, rootDensity*len(kids)) || t.level[root] == leafLevel {
+	seen := len(in.extra[root])
+	if nk := len(kids) + seen; nk < rootChildren || n-n0 < max(rootGroup, rootDensity*nk) || t.level[root] == leafLevel {
 		return nil, nil
+	}
+	if seen > 0 {
+		kids = append(slices.Clone(kids), in.extra[root]...)
 	}
 	r := t.cover(t.level[root] - 1)
 	data := t.m.Data()
@@ -102,8 +117,9 @@ func (in *inserter) findRootScopes(ctx context.Context, n0, n int) (*rootScopes,
 	if err != nil {
 		return nil, err
 	}
-	rs := &rootScopes{level: t.level[root], base: int32(n0), off: make([]int32, n-n0+1),
-		dists: in.dists.Load() - d0, gated: in.gated.Load() - g0}
+	rs := &rootScopes{level: t.level[root], extra: seen, base: int32(n0), off: make([]int32, n-n0+1)}
+	in.rootDists += in.dists.Load() - d0
+	in.rootGated += in.gated.Load() - g0
 	byPoint := make([][]rootHit, n-n0)
 	for k, id := range pts {
 		byPoint[int(id)-n0] = found[k]

@@ -10,11 +10,12 @@ import (
 
 // TestInsertRootScopes: an Insert whose new points find their scopes among
 // the root's children in the root pass (insert_root.go, forced on small
-// trees) makes the tree, bit for bit, that the batches alone make; the
-// pass's pivots rule pairs out; the tree is sound and answers exactly.
-// Both metrics; in the offset case the new points lie beyond the old
-// ones, so that the insertion raises the root and the pass's scopes stop
-// serving it.
+// trees) makes the tree, bit for bit, that the batches alone make, and so
+// does a build by insertion (a pass each time the tree doubles, among the
+// children the root gained so far); the pass's pivots rule pairs out; the
+// trees are sound and answer exactly. Both metrics; in the offset case the
+// new points lie beyond the old ones, so that the insertion raises the
+// root and the pass's scopes stop serving it.
 func TestInsertRootScopes(t *testing.T) {
 	const n0, n, d = 500, 1500, 2
 	defer func(c, g, p, b, s int) {
@@ -76,6 +77,28 @@ func TestInsertRootScopes(t *testing.T) {
 				}
 				if shape != "offset" && pruned[1] <= pruned[0] {
 					t.Fatalf("the root pass ruled nothing out: %d pairs pruned against %d without it", pruned[1], pruned[0])
+				}
+				// The build by insertion, with and without the passes.
+				for pass := range 2 {
+					rootChildren, rootGroup, rootPivots, rootBlock = 1<<30, 128, 16, 16
+					if pass == 1 {
+						rootChildren, rootGroup, rootPivots, rootBlock = 4, 48, 4, 8
+					}
+					tr := buildOrFail(t, over(n), Options{Algorithm: Insertion, Batch: 64, Workers: 3})
+					if errs := tr.Check(); len(errs) > 0 {
+						t.Fatalf("insertion build, pass %d: %d violations, first %v", pass, len(errs), errs[0])
+					}
+					var buf bytes.Buffer
+					if err := tr.Save(&buf); err != nil {
+						t.Fatal(err)
+					}
+					saved[pass], pruned[pass] = buf.Bytes(), tr.Stats.GatePruned
+				}
+				if !bytes.Equal(saved[0], saved[1]) {
+					t.Fatal("the root passes changed the insertion build's tree")
+				}
+				if shape != "offset" && pruned[1] <= pruned[0] {
+					t.Fatalf("the insertion build's root passes ruled nothing out: %d pairs pruned against %d", pruned[1], pruned[0])
 				}
 			})
 		}

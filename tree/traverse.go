@@ -79,7 +79,7 @@ func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 // them first, and the telemetry counts how many are members again (with
 // no scan cap every child is scanned anyway: the cache changes no work).
 func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) error {
-	req, plans := in.levelRequest(hops, active)
+	req, plans, fromRoot := in.levelRequest(hops, active)
 	if len(plans) == 0 {
 		return nil
 	}
@@ -93,9 +93,9 @@ func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) e
 	for i, a := range plans {
 		pl := &active[a]
 		members, d := res.Members[res.Offsets[i]:res.Offsets[i+1]], res.Dist[res.Offsets[i]:res.Offsets[i+1]]
-		if in.roots.at(in.t, pl.target()) {
-			// The root's children before the insertion, from the root
-			// pass; the collector scanned those it gained since.
+		if fromRoot[i] {
+			// The root's children as the root pass found them; the
+			// collector scanned those it gained since.
 			pi, pd := in.roots.scope(pl.p)
 			ids, dist = append(append(ids[:0], pi...), members...), append(append(dist[:0], pd...), d...)
 			members, d = ids, dist
@@ -105,15 +105,17 @@ func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) e
 	return nil
 }
 
-// levelRequest returns the scope request of one level of the traversal
-// and the plan of each of its queries; hops at a leaf have no children to
-// ask about (their plans stay).
-func (in *inserter) levelRequest(hops []hop, active []insertPlan) (scope.Request, []int32) {
+// levelRequest returns the scope request of one level of the traversal,
+// the plan of each of its queries and whether the root pass holds the
+// query's scope among the children it searched (insert_root.go); hops at
+// a leaf have no children to ask about (their plans stay).
+func (in *inserter) levelRequest(hops []hop, active []insertPlan) (scope.Request, []int32, []bool) {
 	t := in.t
 	data := t.m.Data()
 	req := scope.Request{Metric: t.m, Queries: data, Candidates: data, QueryBlock: traverseRows, Cache: in.cache,
 		Wrap: func(fn func(w, t int)) func(w, t int) { return labelled(phaseTraversal, fn) }}
 	var plans []int32
+	var fromRoot []bool
 	for _, hp := range hops {
 		lz := t.level[hp.z]
 		for _, a := range hp.members {
@@ -123,9 +125,10 @@ func (in *inserter) levelRequest(hops []hop, active []insertPlan) (scope.Request
 			continue
 		}
 		r := t.cover(lz - 1)
-		req.Lists = append(req.Lists, in.gate1(hp, active, r))
+		pre := in.roots.serves(t, hp, active)
+		req.Lists = append(req.Lists, in.gate1(hp, active, r, pre))
 		for _, a := range hp.members {
-			plans = append(plans, a)
+			plans, fromRoot = append(plans, a), append(fromRoot, pre)
 			req.QueryIDs, req.Radius = append(req.QueryIDs, active[a].p), append(req.Radius, r)
 			req.ListOf, req.CacheKeys = append(req.ListOf, int32(len(req.Lists)-1)), append(req.CacheKeys, int64(hp.z))
 		}
@@ -133,7 +136,7 @@ func (in *inserter) levelRequest(hops []hop, active []insertPlan) (scope.Request
 	if s, ok := t.m.(metric.Screener); ok && traverseScreens && s.CanScreen(data, data) {
 		req.Screen = s
 	}
-	return req, plans
+	return req, plans, fromRoot
 }
 
 // record adds a level's scope statistics to the batch's.
@@ -195,10 +198,11 @@ var traverseScreens = false
 const traverseRows = 32
 
 // gate1 returns the children of hop's node (its CSR list and those added
-// since) that the triangle inequality does not rule out for every plan at
-// it: |d(p, z) - d(z, c)| - slack > r proves that c can neither host p
-// nor break p's separation.
-func (in *inserter) gate1(hp hop, active []insertPlan, r float64) []int32 {
+// since; with pre, only those the root gained after the root pass) that
+// the triangle inequality does not rule out for every plan at it:
+// |d(p, z) - d(z, c)| - slack > r proves that c can neither host p nor
+// break p's separation.
+func (in *inserter) gate1(hp hop, active []insertPlan, r float64, pre bool) []int32 {
 	t := in.t
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, a := range hp.members {
@@ -209,8 +213,8 @@ func (in *inserter) gate1(hp hop, active []insertPlan, r float64) []int32 {
 	gated := 0
 	z := hp.z
 	parts := [2][]int32{t.child[t.childOff[z]:t.childOff[z+1]], in.extra[z]}
-	if in.roots.at(t, z) {
-		parts[0] = nil // the root pass found the points' scopes among them
+	if pre { // the root pass found the points' scopes among the others
+		parts = [2][]int32{nil, in.extra[z][in.roots.extra:]}
 	}
 	for _, part := range parts {
 		for _, c := range part {
