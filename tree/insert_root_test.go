@@ -45,13 +45,9 @@ func TestInsertRootScopes(t *testing.T) {
 					}
 					return prefixResidual(t, x, k, d)
 				}
-				var saved [2][]byte
-				var pruned [2]int64
-				for pass := range 2 {
-					rootChildren, rootGroup, rootPivots, rootBlock = 1<<30, 128, 16, 16
-					if pass == 1 {
-						rootChildren, rootGroup, rootPivots, rootBlock = 4, 48, 4, 8
-					}
+				// Insert, then the build by insertion, each without and with
+				// the root pass.
+				grow := func(pass int) *Tree {
 					tr := buildOrFail(t, over(n0), Options{})
 					lvl0 := tr.level[tr.root]
 					if err := tr.Insert(context.Background(), over(n), Options{Batch: 64, Workers: 3}); err != nil {
@@ -60,45 +56,41 @@ func TestInsertRootScopes(t *testing.T) {
 					if shape == "offset" && tr.level[tr.root] <= lvl0 {
 						t.Fatalf("the root stayed at level %d", lvl0)
 					}
-					if errs := tr.Check(); len(errs) > 0 {
-						t.Fatalf("pass %d: %d violations, first %v", pass, len(errs), errs[0])
-					}
-					var buf bytes.Buffer
-					if err := tr.Save(&buf); err != nil {
-						t.Fatal(err)
-					}
-					saved[pass], pruned[pass] = buf.Bytes(), tr.Stats.GatePruned
 					if pass == 1 {
 						exactAnswers(t, tr, 7)
 					}
+					return tr
 				}
-				if !bytes.Equal(saved[0], saved[1]) {
-					t.Fatal("the root pass changed the tree")
+				build := func(int) *Tree {
+					return buildOrFail(t, over(n), Options{Algorithm: Insertion, Batch: 64, Workers: 3})
 				}
-				if shape != "offset" && pruned[1] <= pruned[0] {
-					t.Fatalf("the root pass ruled nothing out: %d pairs pruned against %d without it", pruned[1], pruned[0])
-				}
-				// The build by insertion, with and without the passes.
-				for pass := range 2 {
-					rootChildren, rootGroup, rootPivots, rootBlock = 1<<30, 128, 16, 16
-					if pass == 1 {
-						rootChildren, rootGroup, rootPivots, rootBlock = 4, 48, 4, 8
+				for _, way := range []struct {
+					name string
+					make func(pass int) *Tree
+				}{{"insert", grow}, {"insertion build", build}} {
+					var saved [2][]byte
+					var pruned [2]int64
+					for pass := range 2 {
+						rootChildren, rootGroup, rootPivots, rootBlock = 1<<30, 128, 16, 16
+						if pass == 1 {
+							rootChildren, rootGroup, rootPivots, rootBlock = 4, 48, 4, 8
+						}
+						tr := way.make(pass)
+						if errs := tr.Check(); len(errs) > 0 {
+							t.Fatalf("%s, pass %d: %d violations, first %v", way.name, pass, len(errs), errs[0])
+						}
+						var buf bytes.Buffer
+						if err := tr.Save(&buf); err != nil {
+							t.Fatal(err)
+						}
+						saved[pass], pruned[pass] = buf.Bytes(), tr.Stats.GatePruned
 					}
-					tr := buildOrFail(t, over(n), Options{Algorithm: Insertion, Batch: 64, Workers: 3})
-					if errs := tr.Check(); len(errs) > 0 {
-						t.Fatalf("insertion build, pass %d: %d violations, first %v", pass, len(errs), errs[0])
+					if !bytes.Equal(saved[0], saved[1]) {
+						t.Fatalf("%s: the root pass changed the tree", way.name)
 					}
-					var buf bytes.Buffer
-					if err := tr.Save(&buf); err != nil {
-						t.Fatal(err)
+					if shape != "offset" && pruned[1] <= pruned[0] {
+						t.Fatalf("%s: the root pass ruled nothing out: %d pairs pruned against %d without it", way.name, pruned[1], pruned[0])
 					}
-					saved[pass], pruned[pass] = buf.Bytes(), tr.Stats.GatePruned
-				}
-				if !bytes.Equal(saved[0], saved[1]) {
-					t.Fatal("the root passes changed the insertion build's tree")
-				}
-				if shape != "offset" && pruned[1] <= pruned[0] {
-					t.Fatalf("the insertion build's root passes ruled nothing out: %d pairs pruned against %d", pruned[1], pruned[0])
 				}
 			})
 		}
