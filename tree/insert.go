@@ -143,7 +143,9 @@ func (pl *insertPlan) dist() float64 { return pl.pd[len(pl.pd)-1] }
 // (same kind and parameters; their coordinates, residual variances and
 // V rows must be bitwise the tree's: for the residual metric, build m with
 // the same explicit inducing points). Points are inserted in batches of
-// opt.Batch (default 512); opt.Base must be 0 or the tree's base. The
+// opt.Batch (default 512), after one pass that finds their scopes among
+// the root's children (insert_root.go; the tree is the one the batches
+// alone would make); opt.Base must be 0 or the tree's base. The
 // tree afterwards answers every query exactly over all of m's points and
 // its Stats describe the insertion. On error (ctx done, bad input) the
 // tree is left as it was.
