@@ -108,10 +108,10 @@ func (in *inserter) findRootScopes(ctx context.Context, n0, n int) (*rootScopes,
 	}
 	d0, g0 := in.dists.Load(), in.gated.Load()
 	groups := (len(pts) + rootGroup - 1) / rootGroup
-	found := make([][]rootHit, len(pts)) // by position in pts
+	found := make([][]rootHit, n-n0) // point p's at p - n0
 	js, err := in.pool.RunContext(ctx, groups, labelled(phaseTraversal, func(w, g int) {
 		ps := pts[g*rootGroup : min(len(pts), (g+1)*rootGroup)]
-		in.rootGroupScopes(in.ws[w].w, ps, kids, r, found[g*rootGroup:])
+		in.rootGroupScopes(in.ws[w].w, ps, kids, r, found, int32(n0))
 	}))
 	in.use.add(js) // no batch yet: the insertion's totals only
 	if err != nil {
@@ -120,11 +120,7 @@ func (in *inserter) findRootScopes(ctx context.Context, n0, n int) (*rootScopes,
 	rs := &rootScopes{level: t.level[root], extra: seen, base: int32(n0), off: make([]int32, n-n0+1)}
 	in.rootDists += in.dists.Load() - d0
 	in.rootGated += in.gated.Load() - g0
-	byPoint := make([][]rootHit, n-n0)
-	for k, id := range pts {
-		byPoint[int(id)-n0] = found[k]
-	}
-	for k, hs := range byPoint {
+	for k, hs := range found {
 		rs.off[k+1] = rs.off[k] + int32(len(hs))
 		for _, h := range hs {
 			rs.ids, rs.dist = append(rs.ids, h.id), append(rs.dist, h.d)
@@ -140,8 +136,8 @@ type rootHit struct {
 }
 
 // rootGroupScopes finds the scopes among kids (within r) of the points ps
-// (close in space) into out (by position in ps), with workspace w.
-func (in *inserter) rootGroupScopes(w *metric.Workspace, ps, kids []int32, r float64, out [][]rootHit) {
+// (close in space) into out (point p's at p - base), with workspace w.
+func (in *inserter) rootGroupScopes(w *metric.Workspace, ps, kids []int32, r float64, out [][]rootHit, base int32) {
 	t := in.t
 	data := t.m.Data()
 	nq, nc := len(ps), len(kids)
@@ -160,17 +156,9 @@ func (in *inserter) rootGroupScopes(w *metric.Workspace, ps, kids []int32, r flo
 	t.m.Tile(w, dq, np, data, metric.List(ps), data, metric.List(pivIDs))
 	computed := int64(np*nc + nq*np)
 
-	// Each point's nearest pivot (a NaN row: pivot 0, whose test then keeps
-	// every child, a NaN failing it).
-	near := make([]int, nq)
+	near := make([]int, nq) // each point's nearest pivot
 	for k := range nq {
-		row, b := dq[k*np:(k+1)*np], 0
-		for p, v := range row {
-			if v < row[b] || row[b] != row[b] {
-				b = p
-			}
-		}
-		near[k] = b
+		near[k] = nearestPivot(dq[k*np : (k+1)*np])
 	}
 	reach := r + t.slack
 	keep := make([]bool, nc)
@@ -208,7 +196,7 @@ func (in *inserter) rootGroupScopes(w *metric.Workspace, ps, kids []int32, r flo
 					hs = append(hs, rootHit{c, d})
 				}
 			}
-			out[b0+i] = hs
+			out[block[i]-base] = hs
 		}
 	}
 	in.dists.Add(computed)

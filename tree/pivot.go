@@ -231,17 +231,25 @@ func (t *Tree) choosePivots(qw *queryWorker, pq *metric.Set) {
 	qw.dists += int64(nq * np)
 	pv.near = grow(pv.near, nq)
 	for i := range nq {
-		row, b := pv.dq[i*np:(i+1)*np], 0 // all NaN: pivot 0, whose window keeps everything
-		for p, v := range row {
-			if v < row[b] || row[b] != row[b] {
-				b = p
-			}
-		}
-		pv.near[i] = b
+		pv.near[i] = nearestPivot(pv.dq[i*np : (i+1)*np])
 	}
 	for p, i := range pv.idx {
 		pv.near[i] = p // a pivot is its own nearest, even among duplicates
 	}
+}
+
+// nearestPivot returns the position of the smallest of a query's
+// distances to the pivots (the first among equals; a NaN one never wins
+// over a number, and an all-NaN row gives pivot 0, whose window then
+// keeps everything).
+func nearestPivot(row []float64) int {
+	b := 0
+	for p, v := range row {
+		if v < row[b] || row[b] != row[b] {
+			b = p
+		}
+	}
+	return b
 }
 
 // farthestFirst appends to idx up to np of the points 0..len(dx)-1 (x(i):

@@ -158,11 +158,7 @@ func (g *rowGen) apply(vs ...VecVirtual) {
 		}
 		return
 	}
-	each := func(f func(i int, v VecVirtual)) {
-		for i, v := range vs {
-			f(i, v)
-		}
-	}
+	each := vecgen.Interleaved(vs)
 	switch g.k {
 	case rbf:
 		each(func(_ int, v VecVirtual) { VMULPD(g.half, v, v) })

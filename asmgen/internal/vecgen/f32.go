@@ -51,11 +51,7 @@ func (s ISA) Exp32(c []Mem, xs ...VecVirtual) {
 	for i := range xs {
 		n[i], r[i] = s.Vec(), s.Vec()
 	}
-	each := func(f func(i int, x VecVirtual)) {
-		for i, x := range xs {
-			f(i, x)
-		}
-	}
+	each := Interleaved(xs)
 	each(func(i int, x VecVirtual) { VMAXPS(lo, x, x) })
 	each(func(i int, x VecVirtual) { VMINPS(hi, x, x) })
 	each(func(i int, x VecVirtual) { VMULPS(log2e, x, n[i]) })

@@ -225,6 +225,18 @@ func add(a, b, dst Op, es int) {
 	}
 }
 
+// Interleaved returns a function that emits a step for each of xs in
+// turn (f gets each vector and its index): a computation written as such
+// steps has the vectors' dependency chains side by side, so that they
+// overlap instead of waiting on each other.
+func Interleaved(xs []VecVirtual) func(f func(i int, x VecVirtual)) {
+	return func(f func(i int, x VecVirtual)) {
+		for i, x := range xs {
+			f(i, x)
+		}
+	}
+}
+
 // ExpDoc describes the accuracy of Exp; generators copy it into their docs.
 const ExpDoc = "exp: clamp to [-746, 710], n = round(x log2 e), Cody-Waite reduction " +
 	"r = x - n ln2 (|r| <= ln2/2), degree-13 Taylor polynomial by Horner with FMA, " +
@@ -265,11 +277,7 @@ func (s ISA) Exp(c []Mem, xs ...VecVirtual) {
 	for i := range xs {
 		n[i], r[i] = s.Vec(), s.Vec()
 	}
-	each := func(f func(i int, x VecVirtual)) {
-		for i, x := range xs {
-			f(i, x)
-		}
-	}
+	each := Interleaved(xs)
 	// Clamp with x as the first (NaN-returning) operand so NaN survives.
 	vlo, vhi := s.Vec(), s.Vec()
 	VMOVUPD(lo, vlo)
