@@ -76,7 +76,7 @@ func (qw *queryWorker) usesPivots(nq, nf int) bool {
 // distance it computes is offered.
 func (t *Tree) pivotWalk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
 	pv := &qw.piv
-	pq := &pv.packed // by firstLeaves
+	pq := &pv.packed // by walk
 	pv.first = append(pv.first[:0], qw.inner...)
 	nq, nf := len(g.qids), len(pv.first)
 	t.choosePivots(qw, pq)

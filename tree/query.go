@@ -318,6 +318,10 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 	for _, r := range g.rows {
 		best.ResetRow(int(r))
 	}
+	// The group's query rows, packed once for the seed and the first
+	// level (a seed block's rows are then read from this copy, not from
+	// the data's V).
+	pq := qw.packInto(&qw.piv.packed, qs, g)
 	if g.seeded {
 		seed := g.seed
 		switch {
@@ -331,13 +335,13 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 			}
 		}
 		if g.pred {
-			t.seedBelow(qw, qs, g, seed, best)
+			t.seedBelow(qw, pq, g, seed, best)
 		} else {
-			t.m.Nearest(qw.w, qs, metric.List(g.qids), t.m.Data(), metric.List(seed), g.offer(best))
+			t.m.Nearest(qw.w, pq, metric.Range(0, len(g.qids)), t.m.Data(), metric.List(seed), g.offer(best))
 			qw.dists += int64(len(g.qids) * len(seed))
 		}
 	}
-	t.firstLeaves(qw, qs, g, best)
+	t.firstLeaves(qw, pq, g, best)
 	if qw.usesPivots(len(g.qids), len(qw.inner)) {
 		t.pivotWalk(qw, qs, g, best)
 		return
@@ -370,12 +374,12 @@ func byKth(g *group, best *kernels.KBest, order []int) []int {
 	return order
 }
 
-// firstLeaves offers the group the root and those of its children that
-// are leaves, and lists the others (inner nodes) in qw.inner.
-func (t *Tree) firstLeaves(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
+// firstLeaves offers the group (packed in pq, which firstLevel and
+// pivotWalk read after it) the root and those of its children that are
+// leaves, and lists the others (inner nodes) in qw.inner.
+func (t *Tree) firstLeaves(qw *queryWorker, pq *metric.Set, g *group, best *kernels.KBest) {
 	o := g.offer(best)
 	o.Exclude = qw.seeded(g)
-	pq := qw.packInto(&qw.piv.packed, qs, g) // kept for firstLevel or pivotWalk
 	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
 	if !qw.skip(g, t.root) && (!g.pred || t.root < g.maxQ) {
 		qw.leaves = append(qw.leaves, t.root) // its subtree is the children below
@@ -398,7 +402,7 @@ func (t *Tree) firstLeaves(qw *queryWorker, qs *metric.Set, g *group, best *kern
 func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) ([]int32, []float64) {
 	o := g.offer(best)
 	o.Exclude = qw.seeded(g)
-	pq := &qw.piv.packed // by firstLeaves
+	pq := &qw.piv.packed // by walk
 	qb := metric.Range(0, len(g.qids))
 	nq, nf := len(g.qids), len(qw.inner)
 	qw.first = grow(qw.first, nq*nf)

@@ -111,13 +111,13 @@ func (t *Tree) predSeed(qw *queryWorker, g *group) []int32 {
 // of the whole group is the plain tile.
 const seedRows = 32
 
-// seedBelow offers the queries of predecessor group g their seed in blocks
-// of seedRows queries by index: a block takes only the seed points below
-// its largest index, in the seed's order (the others are no query's
-// predecessor there), so the group's own points, and the seed points of
-// its band, are tiled only against the queries above them: 5 % fewer
-// query distances in all at n = 262,144.
-func (t *Tree) seedBelow(qw *queryWorker, qs *metric.Set, g *group, seed []int32, best *kernels.KBest) {
+// seedBelow offers the queries of predecessor group g (packed in pq) their
+// seed in blocks of seedRows queries by index: a block takes only the seed
+// points below its largest index, in the seed's order (the others are no
+// query's predecessor there), so the group's own points, and the seed
+// points of its band, are tiled only against the queries above them: 5 %
+// fewer query distances in all at n = 262,144.
+func (t *Tree) seedBelow(qw *queryWorker, pq *metric.Set, g *group, seed []int32, best *kernels.KBest) {
 	order := qw.byIndex(g)
 	for b0 := 0; b0 < len(order); b0 += seedRows {
 		block := order[b0:min(len(order), b0+seedRows)]
@@ -134,7 +134,7 @@ func (t *Tree) seedBelow(qw *queryWorker, qs *metric.Set, g *group, seed []int32
 		}
 		sub := &qw.seedSub
 		g.subgroupInto(sub, block)
-		t.m.Nearest(qw.w, qs, metric.List(sub.qids), t.m.Data(), metric.List(below), sub.offer(best))
+		t.m.Nearest(qw.w, pq, metric.List(asInt32(block, &qw.piv.pos32)), t.m.Data(), metric.List(below), sub.offer(best))
 		qw.dists += int64(len(block) * len(below))
 	}
 }

@@ -65,7 +65,7 @@ func TestSeedBelow(t *testing.T) {
 	g := group{qids: ids, rows: ids, self: true, pred: true, maxQ: ids[0]}
 	qw := &queryWorker{w: metric.NewWorkspace()}
 	best, full := kernels.NewKBest(n, 12), kernels.NewKBest(n, 12)
-	tr.seedBelow(qw, res.Data(), &g, seed, best)
+	tr.seedBelow(qw, metric.PackPlainInto(&metric.Set{}, res.Data(), metric.List(ids)), &g, seed, best)
 	res.Nearest(metric.NewWorkspace(), res.Data(), metric.List(ids), res.Data(), metric.List(seed), g.offer(full))
 	for _, q := range ids {
 		gi, gd := best.Row(int(q))
