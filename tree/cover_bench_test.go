@@ -226,6 +226,45 @@ func BenchmarkTreeBuild(b *testing.B) {
 	})
 }
 
+// BenchmarkInsert times Insert alone: n points (PCCT_BENCH_N, default
+// 65,536) into a tree of the n before them, on PCCT_BENCH_WORKERS_Q workers
+// (default 1): residual, d = 2, lengthscale 0.1, the first m points
+// (PCCT_BENCH_M, 256) as inducing points for both metrics, so that the
+// second extends the first. The build of the first tree is not timed.
+func BenchmarkInsert(b *testing.B) {
+	n := benchutil.EnvInt("PCCT_BENCH_N", 65536)
+	m := benchutil.EnvInt("PCCT_BENCH_M", 256)
+	workers := benchutil.EnvInt("PCCT_BENCH_WORKERS_Q", 1)
+	x := uniformPoints(2*n, 2, 1)
+	over := func(k int) metric.Metric {
+		met, err := metric.NewResidual(context.Background(), x[:2*k], k, 2, metric.ResidualConfig{
+			Method: metric.InducingExplicit, InducingPoints: x[:2*m], Lengthscale: []float64{0.1}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return met
+	}
+	b.Run(fmt.Sprintf("n=%d+%d/m=%d", n, n, m), func(b *testing.B) {
+		first, all := over(n), over(2*n)
+		var st BuildStats
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			tr, err := Build(context.Background(), first, Options{Workers: workers})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if err := tr.Insert(context.Background(), all, Options{Workers: workers}); err != nil {
+				b.Fatal(err)
+			}
+			st = tr.Stats
+		}
+		b.ReportMetric(float64(st.Distances)/float64(n), "dist/point")
+		b.ReportMetric(st.Utilisation, "util")
+		b.ReportMetric(st.Serial.Seconds(), "serial-s")
+	})
+}
+
 // reportProjection reports the time outside the pool's jobs (serial-s)
 // of traced phases (named by prefix) and, for each worker count, the
 // speed-up the schedule allows over one worker, per phase and for all

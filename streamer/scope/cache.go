@@ -1,8 +1,11 @@
 package scope
 
 import (
+	"context"
 	"slices"
 	"sync"
+
+	"github.com/pcct/pcct/streamer"
 )
 
 // Cache is a scope cache: for each key (a tree node whose children the
@@ -92,19 +95,32 @@ func (c *Cache) store(keys []int64, s *Result) {
 // and, in a first pass, those beyond its window (extra: scanned in
 // addition).
 // window(i) returns the query's de-duplicated list (nil when it is its raw
-// list) and its window in it. Queries that share a list (ListOf) and a key
-// share the work.
-func (c *Collector) cacheOffers(r *Request, entries [][]int32, window func(i int) (list []int32, lo, hi int)) (offered, extra [][]int32) {
+// list) and its window in it. It runs on the pool in chunks of
+// cacheChunk queries (each query's answer is its own, so the chunks can
+// run in any order); queries of one chunk that share a list (ListOf) and
+// a key share the work.
+func (c *Collector) cacheOffers(ctx context.Context, r *Request, entries [][]int32, window func(i int) (list []int32, lo, hi int)) (offered, extra [][]int32, st streamer.JobStats, err error) {
+	nq := r.nq()
+	offered, extra = make([][]int32, nq), make([][]int32, nq)
+	st, err = c.run(ctx, r, (nq+cacheChunk-1)/cacheChunk, func(w, t int) {
+		c.cacheOffersChunk(r, c.ws[w], entries, window, offered, extra, t*cacheChunk, min(nq, (t+1)*cacheChunk))
+	})
+	return offered, extra, st, err
+}
+
+// cacheChunk is the number of queries per task of cacheOffers.
+const cacheChunk = 256
+
+// cacheOffersChunk is cacheOffers for queries lo..hi-1, with sw's marks.
+func (c *Collector) cacheOffersChunk(r *Request, sw *scopeWorker, entries [][]int32, window func(i int) (list []int32, lo, hi int), offered, extra [][]int32, q0, q1 int) {
 	type found struct{ ids, pos []int32 }
 	type memoKey struct {
 		list, key int64
 		raw       bool
 	}
 	memo := map[memoKey]found{}
-	nq := r.nq()
-	offered, extra = make([][]int32, nq), make([][]int32, nq)
-	sw := c.ws[0]
-	for i, e := range entries {
+	for i := q0; i < q1; i++ {
+		e := entries[i]
 		if len(e) == 0 {
 			continue
 		}
@@ -144,7 +160,6 @@ func (c *Collector) cacheOffers(r *Request, entries [][]int32, window func(i int
 			}
 		}
 	}
-	return offered, extra
 }
 
 // cacheHits counts the offered candidates that are members.

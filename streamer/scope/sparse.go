@@ -59,13 +59,17 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 	tasks := sp.tasks(r)
 	var offered, extra [][]int32
 	if r.Cache != nil {
-		offered, extra = c.cacheOffers(r, r.Cache.snapshot(r.CacheKeys), func(i int) ([]int32, int, int) {
+		offered, extra, st, err = c.cacheOffers(ctx, r, r.Cache.snapshot(r.CacheKeys), func(i int) ([]int32, int, int) {
 			if sp.lists[i] == nil { // a grouped raw list: scanned whole
 				return nil, 0, len(r.list(i))
 			}
 			lo, hi, _ := r.window(i, len(sp.lists[i]))
 			return sp.lists[i], lo, hi
 		})
+		stats.Jobs = append(stats.Jobs, st)
+		if err != nil {
+			return nil, err
+		}
 		for i, x := range extra {
 			if len(x) > 0 {
 				tasks = append(tasks, sparseTask{block: i / r.QueryBlock, q: i, hi: len(x), cached: true})
