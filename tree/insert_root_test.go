@@ -15,13 +15,15 @@ import (
 // children the root gained so far); the pass's pivots rule pairs out; the
 // trees are sound and answer exactly. Both metrics; in the offset case the
 // new points lie beyond the old ones, so that the insertion raises the
-// root and the pass's scopes stop serving it.
+// root and the pass's scopes stop serving it. The traversal's bookkeeping
+// runs on the pool in small chunks here.
 func TestInsertRootScopes(t *testing.T) {
 	const n0, n, d = 500, 1500, 2
-	defer func(c, g, p, b, s int) {
-		rootChildren, rootGroup, rootPivots, rootBlock, rootDensity = c, g, p, b, s
-	}(rootChildren, rootGroup, rootPivots, rootBlock, rootDensity)
+	defer func(c, g, p, b, s, k int) {
+		rootChildren, rootGroup, rootPivots, rootBlock, rootDensity, stepChunk = c, g, p, b, s, k
+	}(rootChildren, rootGroup, rootPivots, rootBlock, rootDensity, stepChunk)
 	rootDensity = 1
+	stepChunk = 5 // the traversal's bookkeeping on the pool, too
 	for _, shape := range []string{"uniform", "clustered", "offset"} {
 		x := shapes(n, d, 5)[shape]
 		if shape == "offset" {

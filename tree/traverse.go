@@ -79,54 +79,91 @@ func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 // them first, and the telemetry counts how many are members again (with
 // no scan cap every child is scanned anyway: the cache changes no work).
 func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) error {
-	req, plans, fromRoot := in.levelRequest(hops, active)
-	if len(plans) == 0 {
-		return nil
+	req, plans, fromRoot, err := in.levelRequest(ctx, hops, active)
+	if err != nil || len(plans) == 0 {
+		return err
 	}
 	res, err := in.scope.Collect(ctx, req)
 	if err != nil {
 		return err
 	}
 	in.record(res.Stats)
-	var ids []int32
-	var dist []float64
-	for i, a := range plans {
-		pl := &active[a]
-		members, d := res.Members[res.Offsets[i]:res.Offsets[i+1]], res.Dist[res.Offsets[i]:res.Offsets[i+1]]
-		if fromRoot[i] {
-			// The root's children as the root pass found them; the
-			// collector scanned those it gained since.
-			pi, pd := in.roots.scope(pl.p)
-			ids, dist = append(append(ids[:0], pi...), members...), append(append(dist[:0], pd...), d...)
-			members, d = ids, dist
+	// Each plan descends on its own (its path, from its own scope).
+	return in.chunks(ctx, len(plans), stepChunk, func(lo, hi int) {
+		var ids []int32
+		var dist []float64
+		for i := lo; i < hi; i++ {
+			pl := &active[plans[i]]
+			members, d := res.Members[res.Offsets[i]:res.Offsets[i+1]], res.Dist[res.Offsets[i]:res.Offsets[i+1]]
+			if fromRoot[i] {
+				// The root's children as the root pass found them; the
+				// collector scanned those it gained since.
+				pi, pd := in.roots.scope(pl.p)
+				ids, dist = append(append(ids[:0], pi...), members...), append(append(dist[:0], pd...), d...)
+				members, d = ids, dist
+			}
+			in.descend(pl, req.Radius[i], members, d)
 		}
-		in.descend(pl, req.Radius[i], members, d)
+	})
+}
+
+// stepChunk is the number of hops (levelRequest) or plans (step) per task
+// of the traversal's bookkeeping on the pool; a level with no more than
+// that many runs it on the caller's goroutine. (A variable so that tests
+// can send small batches to the pool.)
+var stepChunk = 64
+
+// chunks runs fn over [0, n) in chunks of size on the pool (on the
+// caller's goroutine when n <= size), labelled as traversal.
+func (in *inserter) chunks(ctx context.Context, n, size int, fn func(lo, hi int)) error {
+	if n <= size {
+		fn(0, n)
+		return nil
 	}
-	return nil
+	js, err := in.pool.RunContext(ctx, (n+size-1)/size, labelled(phaseTraversal, func(_, k int) {
+		fn(k*size, min(n, (k+1)*size))
+	}))
+	in.account(js)
+	return err
 }
 
 // levelRequest returns the scope request of one level of the traversal,
 // the plan of each of its queries and whether the root pass holds the
 // query's scope among the children it searched (insert_root.go); hops at
 // a leaf have no children to ask about (their plans stay).
-func (in *inserter) levelRequest(hops []hop, active []insertPlan) (scope.Request, []int32, []bool) {
+func (in *inserter) levelRequest(ctx context.Context, hops []hop, active []insertPlan) (scope.Request, []int32, []bool, error) {
 	t := in.t
 	data := t.m.Data()
 	req := scope.Request{Metric: t.m, Queries: data, Candidates: data, QueryBlock: traverseRows, Cache: in.cache,
 		Wrap: func(fn func(w, t int)) func(w, t int) { return labelled(phaseTraversal, fn) }}
+	// Each hop's Gate-1 list, on the pool (each hop reads and writes only
+	// its own plans).
+	lists, pres := make([][]int32, len(hops)), make([]bool, len(hops))
+	err := in.chunks(ctx, len(hops), stepChunk, func(lo, hi int) {
+		for h := lo; h < hi; h++ {
+			hp := hops[h]
+			lz := t.level[hp.z]
+			for _, a := range hp.members {
+				active[a].lvl, active[a].sep = lz, false
+			}
+			if lz != leafLevel {
+				pres[h] = in.roots.serves(t, hp, active)
+				lists[h] = in.gate1(hp, active, t.cover(lz-1), pres[h])
+			}
+		}
+	})
+	if err != nil {
+		return req, nil, nil, err
+	}
 	var plans []int32
 	var fromRoot []bool
-	for _, hp := range hops {
+	for h, hp := range hops {
 		lz := t.level[hp.z]
-		for _, a := range hp.members {
-			active[a].lvl, active[a].sep = lz, false
-		}
 		if lz == leafLevel {
 			continue
 		}
-		r := t.cover(lz - 1)
-		pre := in.roots.serves(t, hp, active)
-		req.Lists = append(req.Lists, in.gate1(hp, active, r, pre))
+		r, pre := t.cover(lz-1), pres[h]
+		req.Lists = append(req.Lists, lists[h])
 		for _, a := range hp.members {
 			plans, fromRoot = append(plans, a), append(fromRoot, pre)
 			req.QueryIDs, req.Radius = append(req.QueryIDs, active[a].p), append(req.Radius, r)
@@ -136,7 +173,7 @@ func (in *inserter) levelRequest(hops []hop, active []insertPlan) (scope.Request
 	if s, ok := t.m.(metric.Screener); ok && traverseScreens && s.CanScreen(data, data) {
 		req.Screen = s
 	}
-	return req, plans, fromRoot
+	return req, plans, fromRoot, nil
 }
 
 // record adds a level's scope statistics to the batch's.
