@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pcct/pcct/streamer"
 )
@@ -102,14 +103,38 @@ func (c *Cache) store(keys []int64, s *Result) {
 func (c *Collector) cacheOffers(ctx context.Context, r *Request, entries [][]int32, window func(i int) (list []int32, lo, hi int)) (offered, extra [][]int32, st streamer.JobStats, err error) {
 	nq := r.nq()
 	offered, extra = make([][]int32, nq), make([][]int32, nq)
-	st, err = c.run(ctx, r, (nq+cacheChunk-1)/cacheChunk, func(w, t int) {
-		c.cacheOffersChunk(r, c.ws[w], entries, window, offered, extra, t*cacheChunk, min(nq, (t+1)*cacheChunk))
+	st, err = c.chunks(ctx, r, nq, func(w, lo, hi int) {
+		c.cacheOffersChunk(r, c.ws[w], entries, window, offered, extra, lo, hi)
 	})
 	return offered, extra, st, err
 }
 
-// cacheChunk is the number of queries per task of cacheOffers.
-const cacheChunk = 256
+// cacheChunk is the number of queries per task of cacheOffers and
+// cacheHits (a variable so that tests can reach the pool with few
+// queries).
+var cacheChunk = 256
+
+// appendJob appends the statistics of a job that ran on the pool (not
+// those of work chunks did on the caller's goroutine).
+func appendJob(jobs []streamer.JobStats, st streamer.JobStats) []streamer.JobStats {
+	if st.Workers == 0 {
+		return jobs
+	}
+	return append(jobs, st)
+}
+
+// chunks runs fn over the queries [0, n) in chunks of cacheChunk on the
+// pool, or at once on the caller's goroutine (as worker 0) when they fit
+// one chunk.
+func (c *Collector) chunks(ctx context.Context, r *Request, n int, fn func(worker, lo, hi int)) (streamer.JobStats, error) {
+	if n <= cacheChunk {
+		fn(0, 0, n)
+		return streamer.JobStats{}, ctx.Err()
+	}
+	return c.run(ctx, r, (n+cacheChunk-1)/cacheChunk, func(w, t int) {
+		fn(w, t*cacheChunk, min(n, (t+1)*cacheChunk))
+	})
+}
 
 // cacheOffersChunk is cacheOffers for queries lo..hi-1, with sw's marks.
 func (c *Collector) cacheOffersChunk(r *Request, sw *scopeWorker, entries [][]int32, window func(i int) (list []int32, lo, hi int), offered, extra [][]int32, q0, q1 int) {
@@ -162,16 +187,22 @@ func (c *Collector) cacheOffersChunk(r *Request, sw *scopeWorker, entries [][]in
 	}
 }
 
-// cacheHits counts the offered candidates that are members.
-func cacheHits(s *Result, offered [][]int32) int64 {
-	var hits int64
-	for i, o := range offered {
-		m := s.Members[s.Offsets[i]:s.Offsets[i+1]]
-		for _, id := range o {
-			if _, found := slices.BinarySearch(m, id); found {
-				hits++
+// cacheHits counts the offered candidates that are members, on the pool
+// in chunks of cacheChunk queries.
+func (c *Collector) cacheHits(ctx context.Context, r *Request, s *Result, offered [][]int32) (int64, streamer.JobStats, error) {
+	var hits atomic.Int64
+	nq := len(offered)
+	st, err := c.chunks(ctx, r, nq, func(_, lo, hi int) {
+		var n int64
+		for i := lo; i < hi; i++ {
+			m := s.Members[s.Offsets[i]:s.Offsets[i+1]]
+			for _, id := range offered[i] {
+				if _, found := slices.BinarySearch(m, id); found {
+					n++
+				}
 			}
 		}
-	}
-	return hits
+		hits.Add(n)
+	})
+	return hits.Load(), st, err
 }

@@ -106,9 +106,12 @@ func TestScopeScreen(t *testing.T) {
 // ones and a repeated collection hits every offer; with a cap the cached
 // members are found in the first pass beyond the window. The cache's
 // entries and the answers do not depend on the worker count; entries
-// keep at most their size; dense requests and key counts are checked.
+// keep at most their size; dense requests and key counts are checked. The
+// offers and hits are worked out on the pool in small chunks.
 func TestScopeCache(t *testing.T) {
 	const n = 300
+	defer func(c int) { cacheChunk = c }(cacheChunk)
+	cacheChunk = 7 // the offers and hits on the pool, in chunks
 	ctx := context.Background()
 	m := scopeMetrics(t, n, 2)[1]
 	r := rand.New(rand.NewPCG(9, 10))

@@ -66,7 +66,7 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 			lo, hi, _ := r.window(i, len(sp.lists[i]))
 			return sp.lists[i], lo, hi
 		})
-		stats.Jobs = append(stats.Jobs, st)
+		stats.Jobs = appendJob(stats.Jobs, st)
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +100,12 @@ func (c *Collector) sparse(ctx context.Context, r *Request) (*Result, error) {
 		for _, o := range offered {
 			s.Stats.CachePrefetch += int64(len(o))
 		}
-		s.Stats.CacheHits = cacheHits(s, offered)
+		hits, st, err := c.cacheHits(ctx, r, s, offered)
+		s.Stats.Jobs = appendJob(s.Stats.Jobs, st)
+		if err != nil {
+			return nil, err
+		}
+		s.Stats.CacheHits = hits
 		r.Cache.store(r.CacheKeys, s)
 	}
 	return s, nil
