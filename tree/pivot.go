@@ -74,7 +74,7 @@ func (qw *queryWorker) usesPivots(nq, nf int) bool {
 // group's queries, pivots included, walk on in blocks by k-th distance,
 // each block from the nodes keepFor keeps for it. Every first-level
 // distance it computes is offered.
-func (t *Tree) pivotWalk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
+func (t *Tree) pivotWalk(qw *queryWorker, g *group, best *kernels.KBest) {
 	pv := &qw.piv
 	pq := &pv.packed // by walk
 	pv.first = append(pv.first[:0], qw.inner...)
@@ -95,7 +95,7 @@ func (t *Tree) pivotWalk(qw *queryWorker, qs *metric.Set, g *group, best *kernel
 	pv.order = byKth(g, best, grow(pv.order, nq))
 	for b0 := 0; b0 < nq; b0 += walkRows {
 		block := pv.order[b0:min(nq, b0+walkRows)]
-		t.pivotBlock(qw, qs, g, best, block, t.keepFor(qw, g, best, block))
+		t.pivotBlock(qw, g, best, block, t.keepFor(qw, g, best, block))
 	}
 }
 
@@ -115,15 +115,15 @@ func (t *Tree) tileSome(qw *queryWorker, g *group, best *kernels.KBest, pos []in
 	}
 }
 
-// walkFrom walks the queries of sub on from the nodes c, whose distances
-// to them are in buf: query i's at row rows[i] (row i when rows is nil),
-// len(c) to a row.
-func (t *Tree) walkFrom(qw *queryWorker, qs *metric.Set, sub *group, best *kernels.KBest, c []int32, buf []float64, rows []int) {
+// walkFrom walks the queries of sub (a subgroup of the group packed in pq)
+// on from the nodes c, whose distances to them are in buf: query i's at
+// row rows[i] (row i when rows is nil), len(c) to a row.
+func (t *Tree) walkFrom(qw *queryWorker, pq *metric.Set, sub *group, best *kernels.KBest, c []int32, buf []float64, rows []int) {
 	qw.front = qw.front[:0]
 	qw.needs(sub, best, rows, len(c))
 	qw.blockOrder(sub)
 	t.pushChildren(qw, sub, c, buf)
-	t.walkBlock(qw, qs, sub, best)
+	t.walkBlock(qw, pq, sub, best)
 }
 
 // keepFor returns the first-level columns that the queries of block
@@ -177,7 +177,7 @@ func (t *Tree) keepFor(qw *queryWorker, g *group, best *kernels.KBest, block []i
 // first-level columns cols (keepFor's) and walks them on from there: the
 // pivots' distances from their rows (already offered), the others' tiled
 // and offered now.
-func (t *Tree) pivotBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest, block, cols []int) {
+func (t *Tree) pivotBlock(qw *queryWorker, g *group, best *kernels.KBest, block, cols []int) {
 	pv := &qw.piv
 	nf, nc := len(pv.first), len(cols)
 	pv.tileq = pv.tileq[:0]
@@ -211,7 +211,7 @@ func (t *Tree) pivotBlock(qw *queryWorker, qs *metric.Set, g *group, best *kerne
 		x++
 	}
 	sub := g.subgroup(block)
-	t.walkFrom(qw, qs, &sub, best, pv.ids, pv.buf, nil)
+	t.walkFrom(qw, &pv.packed, &sub, best, pv.ids, pv.buf, nil)
 }
 
 // choosePivots picks the group's pivots (pq: the group packed) farthest
@@ -295,9 +295,10 @@ func (g *group) subgroup(pos []int) group {
 // subgroupInto makes *sub the group of g's queries at positions pos,
 // reusing its slices' storage.
 func (g *group) subgroupInto(sub *group, pos []int) {
-	*sub = group{qids: sub.qids[:0], rows: sub.rows[:0], self: g.self, seeded: g.seeded, pred: g.pred}
+	*sub = group{qids: sub.qids[:0], rows: sub.rows[:0], pos: sub.pos[:0], self: g.self, seeded: g.seeded, pred: g.pred}
 	for _, i := range pos {
 		sub.qids, sub.rows = append(sub.qids, g.qids[i]), append(sub.rows, g.rows[i])
+		sub.pos = append(sub.pos, int32(i))
 		sub.maxQ = max(sub.maxQ, g.qids[i])
 	}
 }

@@ -66,9 +66,10 @@ type group struct {
 	seed       []int32     // all-points groups: the candidates offered first
 	near       *mortonSeed // predecessor and query-set groups: their seed is made by predSeed or querySeed
 	self, pred bool
-	seeded     bool  // a seed was offered first: later offers exclude it (qw.member)
-	maxQ       int32 // predecessor mode: no candidate at or above it helps
-	heavy      bool  // queries the float32 screen cannot decide (see splitHeavy)
+	seeded     bool    // a seed was offered first: later offers exclude it (qw.member)
+	maxQ       int32   // predecessor mode: no candidate at or above it helps
+	heavy      bool    // queries the float32 screen cannot decide (see splitHeavy)
+	pos        []int32 // a subgroup's positions in its group (subgroupInto)
 }
 
 type queryWorker struct {
@@ -343,22 +344,22 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 	}
 	t.firstLeaves(qw, pq, g, best)
 	if qw.usesPivots(len(g.qids), len(qw.inner)) {
-		t.pivotWalk(qw, qs, g, best)
+		t.pivotWalk(qw, g, best)
 		return
 	}
-	first, dist := t.firstLevel(qw, qs, g, best)
-	t.walkBlocks(qw, qs, g, best, first, dist)
+	first, dist := t.firstLevel(qw, g, best)
+	t.walkBlocks(qw, g, best, first, dist)
 }
 
 // walkBlocks walks the queries of g on, in blocks of walkRows by k-th
 // distance, from the first-level nodes first, whose distances to them are
 // in dist (query i, node j at i*len(first)+j).
-func (t *Tree) walkBlocks(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest, first []int32, dist []float64) {
+func (t *Tree) walkBlocks(qw *queryWorker, g *group, best *kernels.KBest, first []int32, dist []float64) {
 	order := byKth(g, best, make([]int, len(g.qids)))
 	for s0 := 0; s0 < len(order); s0 += walkRows {
 		block := order[s0:min(len(order), s0+walkRows)]
 		sub := g.subgroup(block)
-		t.walkFrom(qw, qs, &sub, best, first, dist, block)
+		t.walkFrom(qw, &qw.piv.packed, &sub, best, first, dist, block)
 	}
 }
 
@@ -399,7 +400,7 @@ func (t *Tree) firstLeaves(qw *queryWorker, pq *metric.Set, g *group, best *kern
 // root's children (qw.inner, after firstLeaves), offering each, and
 // returns them with the group's distances to them (query i, node j at
 // i*len(first)+j).
-func (t *Tree) firstLevel(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) ([]int32, []float64) {
+func (t *Tree) firstLevel(qw *queryWorker, g *group, best *kernels.KBest) ([]int32, []float64) {
 	o := g.offer(best)
 	o.Exclude = qw.seeded(g)
 	pq := &qw.piv.packed // by walk
@@ -434,11 +435,12 @@ func (qw *queryWorker) seeded(g *group) func(int32) bool {
 // k-th, so no tie is lost), and in predecessor mode a descendant below the
 // query's index. Points of the query's group (qw.member) were offered by
 // the seed and are not offered again.
-func (t *Tree) walkBlock(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBest) {
+func (t *Tree) walkBlock(qw *queryWorker, pq *metric.Set, g *group, best *kernels.KBest) {
 	o := g.offer(best)
 	o.Exclude = qw.seeded(g)
-	// The block's query rows are packed once for all its tiles.
-	qs = qw.pack(qs, g)
+	// The block's query rows are packed once for all its tiles, out of
+	// its group's (pq).
+	qs := qw.pack(pq, g)
 	qb := metric.Range(0, len(g.qids))
 	skip := func(z int32) bool { return qw.skip(g, z) }
 	for len(qw.front) > 0 {

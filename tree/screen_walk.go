@@ -124,10 +124,15 @@ type screenBuf struct {
 // screens reports whether the worker's tiles go through the screen now.
 func (qw *queryWorker) screens() bool { return qw.sc != nil && !qw.sc.off.Load() }
 
-// pack copies the rows of g's queries out of qs into the worker's packed
-// set, with their float32 copy only when the tiles are screened.
-func (qw *queryWorker) pack(qs *metric.Set, g *group) *metric.Set {
-	return qw.packInto(&qw.packed, qs, g)
+// pack copies the rows of subgroup g's queries out of its group's packed
+// set pq (at positions g.pos) into the worker's packed set, with their
+// float32 copy only when the tiles are screened: from a copy in cache,
+// not from the data's rows.
+func (qw *queryWorker) pack(pq *metric.Set, g *group) *metric.Set {
+	if qw.screens() {
+		return metric.PackInto(&qw.packed, pq, metric.List(g.pos))
+	}
+	return metric.PackPlainInto(&qw.packed, pq, metric.List(g.pos))
 }
 
 // packInto is pack into dst.
