@@ -319,9 +319,9 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 	for _, r := range g.rows {
 		best.ResetRow(int(r))
 	}
-	// The group's query rows, packed once for the seed and the first
-	// level (a seed block's rows are then read from this copy, not from
-	// the data's V).
+	// The group's query rows, packed once: the seed's blocks, the first
+	// level and the walk's blocks read them from this copy, not from the
+	// data's V.
 	pq := qw.packInto(&qw.piv.packed, qs, g)
 	if g.seeded {
 		seed := g.seed
