@@ -134,7 +134,7 @@ func (t *Tree) seedBelow(qw *queryWorker, pq *metric.Set, g *group, seed []int32
 		}
 		sub := &qw.seedSub
 		g.subgroupInto(sub, block)
-		t.m.Nearest(qw.w, pq, metric.List(asInt32(block, &qw.piv.pos32)), t.m.Data(), metric.List(below), sub.offer(best))
+		t.m.Nearest(qw.w, pq, metric.List(sub.pos), t.m.Data(), metric.List(below), sub.offer(best))
 		qw.dists += int64(len(block) * len(below))
 	}
 }
