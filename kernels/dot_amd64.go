@@ -7,20 +7,20 @@ package kernels
 // dotF64P24AVX512 computes out[i*ldo+j] = sum_k ap[k*24+i] * b[j*ldb+k] for i < nrows <= 24, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
 func dotF64P24AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
 
-// dotF64P24RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*24+i] * b[ids[j]*ldb+k] for i < nrows <= 24, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
-func dotF64P24RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
+// dotF64P24RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*24+i] * b[ids[j]*ldb+k] for i < nrows <= 24, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable. It fetches the rows b[next[j]*ldb:] into the cache as it goes, for the call after it.
+func dotF64P24RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, next *int32, out *float64, ldo int, nrows int, cols int)
 
 // dotF64P16AVX512 computes out[i*ldo+j] = sum_k ap[k*16+i] * b[j*ldb+k] for i < nrows <= 16, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
 func dotF64P16AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
 
-// dotF64P16RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*16+i] * b[ids[j]*ldb+k] for i < nrows <= 16, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
-func dotF64P16RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
+// dotF64P16RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*16+i] * b[ids[j]*ldb+k] for i < nrows <= 16, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable. It fetches the rows b[next[j]*ldb:] into the cache as it goes, for the call after it.
+func dotF64P16RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, next *int32, out *float64, ldo int, nrows int, cols int)
 
 // dotF64P8AVX512 computes out[i*ldo+j] = sum_k ap[k*8+i] * b[j*ldb+k] for i < nrows <= 8, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
 func dotF64P8AVX512(ap *float64, m int, b *float64, ldb int, out *float64, ldo int, nrows int, cols int)
 
-// dotF64P8RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*8+i] * b[ids[j]*ldb+k] for i < nrows <= 8, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable.
-func dotF64P8RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, out *float64, ldo int, nrows int, cols int)
+// dotF64P8RowsAVX512 computes out[i*ldo+j] = sum_k ap[k*8+i] * b[ids[j]*ldb+k] for i < nrows <= 8, j < cols <= 8 and k < m, adding the terms in order of k with one FMA each. Eight B rows must be readable. It fetches the rows b[next[j]*ldb:] into the cache as it goes, for the call after it.
+func dotF64P8RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, next *int32, out *float64, ldo int, nrows int, cols int)
 
 // packF64T8AVX512 packs 8 rows into a k-major panel: dst[k*ldd+i] = src[i*lds+k] for i < 8 and k < m (strides in elements).
 func packF64T8AVX512(dst *float64, ldd int, src *float64, lds int, m int)

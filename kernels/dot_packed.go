@@ -7,8 +7,10 @@ import "sync"
 // i < nrows and columns j < cols of the block at out.
 type packedKernel[T Float] func(ap *T, m int, b *T, ldb int, out *T, ldo int, nrows, cols int)
 
-// packedRowsKernel is a packedKernel whose 8 B rows are picked by id.
-type packedRowsKernel[T Float] func(ap *T, m int, b *T, ldb int, ids *int32, out *T, ldo int, nrows, cols int)
+// packedRowsKernel is a packedKernel whose 8 B rows are picked by id (ids),
+// which fetches the 8 rows of ids next into the cache while it reads its
+// own (the drive passes the rows of its next call).
+type packedRowsKernel[T Float] func(ap *T, m int, b *T, ldb int, ids, next *int32, out *T, ldo int, nrows, cols int)
 
 // packedKernels are the outer-product kernels of one ISA and precision:
 // panels of 1, 2, ... vectors of lanes rows each (full[v-1], rows[v-1]),
@@ -55,6 +57,7 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 	if tileTrivial(g, ldg, a, lda, b, ldb, rows, q, c, m) {
 		return
 	}
+
 	L := k.lanes
 	maxH := len(k.full) * L
 	// Rows of A packed at a time: whole panels, within the budget.
@@ -117,11 +120,11 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 					out := &g[(i0+p)*ldg+j]
 					switch {
 					case j >= cfull && rows != nil:
-						kr(pa, m, &b[0], ldb, &lastIDs[0], out, ldg, nr, c-j)
+						kr(pa, m, &b[0], ldb, &lastIDs[0], nextRows(rows, lastIDs, j, jend, cfull, j0), out, ldg, nr, c-j)
 					case j >= cfull:
 						kf(pa, m, &lastB[0], m, out, ldg, nr, c-j)
 					case rows != nil:
-						kr(pa, m, &b[0], ldb, &rows[j], out, ldg, nr, packedCols)
+						kr(pa, m, &b[0], ldb, &rows[j], nextRows(rows, lastIDs, j, jend, cfull, j0), out, ldg, nr, packedCols)
 					case lower:
 						kf(pa, min(m, j+packedCols), &b[j*ldb], ldb, out, ldg, nr, packedCols)
 					default:
@@ -132,6 +135,22 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 			}
 		}
 	}
+}
+
+// nextRows returns the ids of the 8 B rows that the call after the one at
+// column j reads, in the drive's loop over the columns [j0, jend) of a
+// panel (full groups of 8 below cfull, the rest in last): the next group,
+// else the first of the block, which the next panel's first call reads.
+// They are always 8 readable ids.
+func nextRows(rows []int32, last *[packedCols]int32, j, jend, cfull, j0 int) *int32 {
+	nx := j + packedCols
+	if nx >= jend {
+		nx = j0
+	}
+	if nx+packedCols <= cfull {
+		return &rows[nx]
+	}
+	return &last[0]
 }
 
 // panelHeight is the height of the next panel when rest rows (a multiple of

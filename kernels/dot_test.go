@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/pcct/pcct/internal/benchutil"
 	"github.com/pcct/pcct/internal/kerneltest"
 )
 
@@ -212,23 +213,29 @@ func BenchmarkDotTile32(b *testing.B) {
 
 // BenchmarkDotTileRows: the tree's tile shape, 16 query rows against c
 // rows of a V picked at random (rows*8 bytes at m = 256: 16 MiB, past L2;
-// the tree's V at 10^6 points is 2 GiB and slower still), c odd so that the
-// last group of 8 rows is partial.
+// the tree's V at 10^6 points is 2 GiB and slower still: PCCT_BENCH_ROWS
+// sets the rows, 262144 for 512 MiB), c odd so that the last group of 8
+// rows is partial.
 func BenchmarkDotTileRows(b *testing.B) {
-	const q, m, rows = 16, 256, 8192
+	const q, m = 16, 256
+	rows := benchutil.EnvInt("PCCT_BENCH_ROWS", 8192)
 	r := rand.New(rand.NewPCG(5, 6))
 	v := randSlice(r, rows*m, -1, 1)
 	a := randSlice(r, q*m, -1, 1)
 	benchImpls(b, func(b *testing.B) {
 		for _, c := range []int{13, 61, 509} {
-			ids := make([]int32, 64*c)
+			// Sets of ids for 65,536 rows in all, so that a set's rows
+			// have left the cache when it comes round again (when V is
+			// larger than the cache).
+			sets := max(64, 65536/c)
+			ids := make([]int32, sets*c)
 			for j := range ids {
 				ids[j] = int32(r.IntN(rows))
 			}
 			g := make([]float64, q*c)
 			b.Run(fmt.Sprintf("q=%d/c=%d/m=%d", q, c, m), func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					k := i % 64
+					k := i % sets
 					DotTileRows(g, c, a, m, v, m, ids[k*c:(k+1)*c], q, m)
 				}
 				b.ReportMetric(float64(b.N)*q*float64(c)*m*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
@@ -382,8 +389,26 @@ func TestDotTilePanels(t *testing.T) {
 			packedABudget, packedBBudget = budgets[0], budgets[1]
 			testPanels(t, 0x1p-53, DotTile)
 			testPanels(t, 0x1p-24, DotTile32)
+			testPanels(t, 0x1p-53, byIDs(DotTileRows))
+			testPanels(t, 0x1p-24, byIDs(DotTile32Rows))
 		}
 	})
+}
+
+// byIDs returns DotTile through a by-id tile: B's rows are copied in
+// reverse order, with one spare row between them, and picked back by id, so
+// that every block size, panel height and group of 8 rows (with the rows
+// that each kernel call fetches for the next) meets rows read by id.
+func byIDs[T Float](rowsTile func(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, m int)) func(g []T, ldg int, a []T, lda int, b []T, ldb int, q, c, m int) {
+	return func(g []T, ldg int, a []T, lda int, b []T, ldb int, q, c, m int) {
+		ids := make([]int32, c)
+		rev := make([]T, 2*c*ldb)
+		for j := range c {
+			ids[j] = int32(2 * (c - 1 - j))
+			copy(rev[int(ids[j])*ldb:], b[j*ldb:j*ldb+m])
+		}
+		rowsTile(g, ldg, a, lda, rev, ldb, ids, q, m)
+	}
 }
 
 func testPanels[T Float](t *testing.T, eps float64, tile func(g []T, ldg int, a []T, lda int, b []T, ldb int, q, c, m int)) {
@@ -486,4 +511,40 @@ func TestDotTileLower(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNextRows: the ids that a by-id kernel call fetches for the next one
+// are always 8 readable ids (of rows or of the last group), and those of
+// the next call where it is in the same block.
+func TestNextRows(t *testing.T) {
+	var last [packedCols]int32
+	for c := 1; c <= 70; c++ {
+		rows := make([]int32, c)
+		cfull := c / packedCols * packedCols
+		for _, nc := range []int{8, 16, 24, 64} {
+			for j0 := 0; j0 < c; j0 += nc {
+				jend := min(c, j0+nc)
+				for j := j0; j < jend; j += packedCols {
+					p := nextRows(rows, &last, j, jend, cfull, j0)
+					at := -1
+					for x := range rows {
+						if &rows[x] == p {
+							at = x
+						}
+					}
+					switch {
+					case p == &last[0]:
+						if cfull == c {
+							t.Fatalf("c=%d nc=%d j=%d: the last group, which c has not", c, nc, j)
+						}
+					case at < 0 || at+packedCols > c:
+						t.Fatalf("c=%d nc=%d j=%d: ids at %d: not 8 readable ids", c, nc, j, at)
+					}
+					if nx := j + packedCols; nx < jend && nx+packedCols <= cfull && at != nx {
+						t.Fatalf("c=%d nc=%d j=%d: fetches %d, the next call reads %d", c, nc, j, at, nx)
+					}
+				}
+			}
+		}
+	}
 }
