@@ -33,8 +33,11 @@ func (in *inserter) traverse(ctx context.Context, active []insertPlan) error {
 	for k := range active {
 		all[k], ids[k] = int32(k), active[k].p
 	}
+	// The root against the points, one row (the distances are symmetric to
+	// the bit): each point's row of V is read once where it lies, rather
+	// than gathered and packed for a column of one.
 	d := make([]float64, len(active))
-	t.m.Tile(in.ws[0].w, d, 1, data, metric.List(ids), data, metric.Range(int(root), int(root)+1))
+	t.m.Tile(in.ws[0].w, d, len(active), data, metric.Range(int(root), int(root)+1), data, metric.List(ids))
 	in.dists.Add(int64(len(active)))
 	for k := range active {
 		pl := &active[k]
