@@ -57,29 +57,40 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 	if tileTrivial(g, ldg, a, lda, b, ldb, rows, q, c, m) {
 		return
 	}
-
 	L := k.lanes
-	maxH := len(k.full) * L
 	// Rows of A packed at a time: whole panels, within the budget.
-	ablock := max(maxH, packedABudget/(m*es)/maxH*maxH)
-	ablock = min(ablock, (q+L-1)/L*L)
-	nc := max(packedCols, packedBBudget/(m*es)/packedCols*packedCols)
-	cfull := c / packedCols * packedCols
+	ablock := min(k.aBlock(m, es), (q+L-1)/L*L)
 
 	// Scratch: the packed rows of A, the last rows of A padded to L, and
 	// the leftover B rows padded to 8.
 	sp, buf := k.getScratch(ablock*m + L*m + packedCols*m)
 	defer k.scratch.Put(sp)
 	ap, lastA, lastB := buf[:ablock*m], buf[ablock*m:(ablock+L)*m], buf[(ablock+L)*m:]
-	// The last B rows when c is not a multiple of 8: picked by id, the
-	// last id repeated (its columns are computed, never stored); else
-	// copied into lastB after zero rows.
-	lastIDs := &sp.lastIDs
+	k.lastGroup(sp, lastB, b, ldb, rows, c, m)
+	for i0 := 0; i0 < q; i0 += ablock {
+		iend := min(q, i0+ablock)
+		k.packRows(ap, lastA, a[i0*lda:], lda, iend-i0, m)
+		k.sweep(g[i0*ldg:], ldg, ap, iend-i0, b, ldb, rows, c, m, es, lower, sp, lastB)
+	}
+}
+
+// aBlock is the most rows of A that the drive packs at a time: whole
+// panels within packedABudget.
+func (k *packedKernels[T]) aBlock(m, es int) int {
+	maxH := len(k.full) * k.lanes
+	return max(maxH, packedABudget/(m*es)/maxH*maxH)
+}
+
+// lastGroup sets up the last group of B rows when c is not a multiple of
+// 8: picked by id, the last id repeated (its columns are computed, never
+// stored) in sp.lastIDs; else copied into lastB after zero rows.
+func (k *packedKernels[T]) lastGroup(sp *packScratch[T], lastB []T, b []T, ldb int, rows []int32, c, m int) {
+	cfull := c / packedCols * packedCols
 	switch {
 	case cfull == c:
 	case rows != nil:
-		for j := range lastIDs {
-			lastIDs[j] = rows[min(cfull+j, c-1)]
+		for j := range sp.lastIDs {
+			sp.lastIDs[j] = rows[min(cfull+j, c-1)]
 		}
 	default:
 		clear(lastB[(c-cfull)*m:])
@@ -87,52 +98,67 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 			copy(lastB[(j-cfull)*m:(j-cfull+1)*m], b[j*ldb:j*ldb+m])
 		}
 	}
+}
 
-	for i0 := 0; i0 < q; i0 += ablock {
-		iend := min(q, i0+ablock)
-		qp := (iend - i0 + L - 1) / L * L // rows packed, a multiple of L
-		// Pack rows [i0, iend) into panels of maxH rows (the last of fewer).
+// packRows packs the q rows of a (row i at a[i*lda:]) into the panels of
+// ap: panels of maxH rows (the last of fewer, see panelHeight), each
+// k-major, the rows past q zero (lastA: scratch for L padded rows).
+func (k *packedKernels[T]) packRows(ap, lastA, a []T, lda, q, m int) {
+	L := k.lanes
+	maxH := len(k.full) * L
+	qp := (q + L - 1) / L * L // rows packed, a multiple of L
+	for p := 0; p < qp; {
+		h := panelHeight(qp-p, maxH, L)
+		for s := p; s < p+h; s += L {
+			dst := &ap[p*m+(s-p)]
+			if s+L <= q {
+				k.pack(dst, h, &a[s*lda], lda, m)
+				continue
+			}
+			// The last rows, padded with zero rows.
+			clear(lastA[(q-s)*m:])
+			for i := s; i < q; i++ {
+				copy(lastA[(i-s)*m:(i-s+1)*m], a[i*lda:i*lda+m])
+			}
+			k.pack(dst, h, &lastA[0], m, m)
+		}
+		p += h
+	}
+}
+
+// sweep runs the panels ap of q packed rows over the c rows of B, in
+// blocks of B rows that stay in L2, 8 rows per kernel call, storing row i
+// of the tile at g[i*ldg:] (see drive; lastGroup set up sp and lastB).
+func (k *packedKernels[T]) sweep(g []T, ldg int, ap []T, q int, b []T, ldb int, rows []int32, c, m, es int, lower bool, sp *packScratch[T], lastB []T) {
+	L := k.lanes
+	maxH := len(k.full) * L
+	qp := (q + L - 1) / L * L
+	nc := max(packedCols, packedBBudget/(m*es)/packedCols*packedCols)
+	cfull := c / packedCols * packedCols
+	lastIDs := &sp.lastIDs
+	for j0 := 0; j0 < c; j0 += nc {
+		jend := min(c, j0+nc)
 		for p := 0; p < qp; {
 			h := panelHeight(qp-p, maxH, L)
-			for s := p; s < p+h; s += L {
-				dst := &ap[p*m+(s-p)]
-				if i0+s+L <= iend {
-					k.pack(dst, h, &a[(i0+s)*lda], lda, m)
-					continue
+			kf, kr := k.full[h/L-1], k.rows[h/L-1]
+			nr := min(h, q-p)
+			pa := &ap[p*m]
+			for j := j0; j < jend; j += packedCols {
+				out := &g[p*ldg+j]
+				switch {
+				case j >= cfull && rows != nil:
+					kr(pa, m, &b[0], ldb, &lastIDs[0], nextRows(rows, lastIDs, j, jend, cfull, j0), out, ldg, nr, c-j)
+				case j >= cfull:
+					kf(pa, m, &lastB[0], m, out, ldg, nr, c-j)
+				case rows != nil:
+					kr(pa, m, &b[0], ldb, &rows[j], nextRows(rows, lastIDs, j, jend, cfull, j0), out, ldg, nr, packedCols)
+				case lower:
+					kf(pa, min(m, j+packedCols), &b[j*ldb], ldb, out, ldg, nr, packedCols)
+				default:
+					kf(pa, m, &b[j*ldb], ldb, out, ldg, nr, packedCols)
 				}
-				// The last rows, padded with zero rows.
-				clear(lastA[(iend-i0-s)*m:])
-				for i := i0 + s; i < iend; i++ {
-					copy(lastA[(i-i0-s)*m:(i-i0-s+1)*m], a[i*lda:i*lda+m])
-				}
-				k.pack(dst, h, &lastA[0], m, m)
 			}
 			p += h
-		}
-		for j0 := 0; j0 < c; j0 += nc {
-			jend := min(c, j0+nc)
-			for p := 0; p < qp; {
-				h := panelHeight(qp-p, maxH, L)
-				kf, kr := k.full[h/L-1], k.rows[h/L-1]
-				nr := min(h, iend-i0-p)
-				pa := &ap[p*m]
-				for j := j0; j < jend; j += packedCols {
-					out := &g[(i0+p)*ldg+j]
-					switch {
-					case j >= cfull && rows != nil:
-						kr(pa, m, &b[0], ldb, &lastIDs[0], nextRows(rows, lastIDs, j, jend, cfull, j0), out, ldg, nr, c-j)
-					case j >= cfull:
-						kf(pa, m, &lastB[0], m, out, ldg, nr, c-j)
-					case rows != nil:
-						kr(pa, m, &b[0], ldb, &rows[j], nextRows(rows, lastIDs, j, jend, cfull, j0), out, ldg, nr, packedCols)
-					case lower:
-						kf(pa, min(m, j+packedCols), &b[j*ldb], ldb, out, ldg, nr, packedCols)
-					default:
-						kf(pa, m, &b[j*ldb], ldb, out, ldg, nr, packedCols)
-					}
-				}
-				p += h
-			}
 		}
 	}
 }
