@@ -101,10 +101,15 @@ type buildScratch struct {
 	byID   [][2]int32 // accept: the batch's tentatives (id, place) by id
 	acc    []int32
 	accPos []int32 // accept: the accepted centres' places in the batch
-	kids   []child // gather's result
-	at     []int   // gather: the children's parts of its blocks
-	items  []item  // cover's result
-	accD   []float64
+	// accept's block: its open rows (ids, places, radii) and the open
+	// tentatives from the block's first row on.
+	rowIDs, rowPos, cols []int32
+	rowRad               []float64
+	blockHits            metric.Hits
+	kids                 []child // gather's result
+	at                   []int   // gather: the children's parts of its blocks
+	items                []item  // cover's result
+	accD                 []float64
 }
 
 // Build builds the cover tree of m's data points. Point 0 is the root; each

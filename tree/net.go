@@ -14,7 +14,7 @@ import (
 // ud from the node c) greedily with centres at radius rr, in batches of
 // NetBatch tentative centres (the first uncovered points): a tentative
 // covered by an earlier accepted centre of its batch is dropped (decided on
-// the small tile of the batch against itself), and only the accepted ones
+// tiles of the batch against itself, see accept), and only the accepted ones
 // are tiled against all uncovered points, each taking those within rr that
 // no earlier centre took (see claimTiles; when the batch holds them all,
 // its own tile serves: claimSelf). With parallel set, the tiles and the
@@ -135,17 +135,28 @@ func scatter(dst []float64, ids []int32, v []float64) {
 	}
 }
 
+// acceptRows is the number of a batch's tentative centres whose rows
+// accept tiles together.
+const acceptRows = 16
+
 // accept returns the tentative centres (at distances td from the node) that
 // no earlier accepted one of the batch covers, and their distances: the
-// greedy choice, decided on the batch's tile against itself.
+// greedy choice, decided on tiles of the batch against itself. A
+// tentative's row matters only while no earlier one covers it, and only
+// for the tentatives after it that none covers yet: the batch is tiled in
+// blocks of acceptRows rows, each block's open rows against the open
+// tentatives from its first row on, so the rows and columns that earlier
+// blocks closed are not computed (at 262,144 points, m = 256: 230
+// distances per point in the build against 256 for the whole tile). The
+// choice is the whole tile's. The blocks' hits, by place in the batch, are
+// left in the worker's self hits for claimSelf.
 func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []float64) {
 	sc := b.ws[w]
 	data := b.t.m.Data()
 	h := &sc.self
 	h.Reset()
-	b.t.m.Within(sc.w, data, metric.List(tent), data, metric.List(tent), rad, h)
-	b.dists.Add(int64(len(tent) * len(tent)))
-	sc.taken = grow(sc.taken, len(tent))
+	n := len(tent)
+	sc.taken = grow(sc.taken, n)
 	clear(sc.taken)
 	sc.byID = sc.byID[:0]
 	for i, z := range tent {
@@ -154,24 +165,59 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []flo
 	slices.SortFunc(sc.byID, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
 	acc, accD := sc.acc[:0], sc.accD[:0]
 	sc.accPos = sc.accPos[:0]
-	x := 0
-	for i := range tent {
-		for ; x < h.Len() && int(h.Query[x]) < i; x++ {
-		}
-		if sc.taken[i] {
+	for r0 := 0; r0 < n; r0 += acceptRows {
+		rows, pos, rr, cols := sc.openBlock(tent, rad, r0)
+		if len(rows) == 0 {
 			continue
 		}
-		acc, accD = append(acc, tent[i]), append(accD, td[i])
-		sc.accPos = append(sc.accPos, int32(i))
-		// Hits give ids: their places in the batch from byID.
-		for ; x < h.Len() && int(h.Query[x]) == i; x++ {
-			if j := sc.place(h.Cand[x]); j > i {
-				sc.taken[j] = true
+		bh := &sc.blockHits
+		bh.Reset()
+		b.t.m.Within(sc.w, data, metric.List(rows), data, metric.List(cols), rr, bh)
+		b.dists.Add(int64(len(rows) * len(cols)))
+		x := 0
+		for qi, i := range pos {
+			x0 := x
+			for ; x < bh.Len() && int(bh.Query[x]) == qi; x++ {
+			}
+			// The row's hits join the batch's, by its place (claimSelf
+			// reads them).
+			for y := x0; y < x; y++ {
+				h.Query, h.Cand, h.Dist = append(h.Query, i), append(h.Cand, bh.Cand[y]), append(h.Dist, bh.Dist[y])
+			}
+			if sc.taken[i] {
+				continue
+			}
+			acc, accD = append(acc, tent[i]), append(accD, td[i])
+			sc.accPos = append(sc.accPos, i)
+			// Hits give ids: their places in the batch from byID.
+			for y := x0; y < x; y++ {
+				if j := sc.place(bh.Cand[y]); j > int(i) {
+					sc.taken[j] = true
+				}
 			}
 		}
 	}
 	sc.acc, sc.accD = acc, accD
 	return acc, accD
+}
+
+// openBlock returns accept's block of rows from r0: the tentatives of
+// tent[r0:r0+acceptRows] that no accepted centre covers yet (ids, places
+// and radii), and those of tent[r0:] (the block's columns).
+func (sc *buildScratch) openBlock(tent []int32, rad []float64, r0 int) (rows, pos []int32, rr []float64, cols []int32) {
+	rows, pos, rr, cols = sc.rowIDs[:0], sc.rowPos[:0], sc.rowRad[:0], sc.cols[:0]
+	for i := r0; i < min(len(tent), r0+acceptRows); i++ {
+		if !sc.taken[i] {
+			rows, pos, rr = append(rows, tent[i]), append(pos, int32(i)), append(rr, rad[i])
+		}
+	}
+	for j := r0; j < len(tent); j++ {
+		if !sc.taken[j] {
+			cols = append(cols, tent[j])
+		}
+	}
+	sc.rowIDs, sc.rowPos, sc.rowRad, sc.cols = rows, pos, rr, cols
+	return rows, pos, rr, cols
 }
 
 // place returns the place in the current batch of tentative centres of
@@ -277,11 +323,13 @@ func (b *builder) claimTiles(ctx context.Context, w int, acc, u []int32, rad []f
 var selfClaims = true
 
 // claimSelf is claimTiles for a batch that holds every uncovered point u
-// (at most netChunk): accept's tile of the batch against itself already
-// has each accepted centre's row against all of u, at the same radius and
-// with the same distance bits, so the claims come from its hits (one
-// chunk), with no tile of their own. At the finer levels most net steps
-// are such batches.
+// (at most netChunk): accept's tiles of the batch against itself already
+// have each accepted centre's row, at the same radius and with the same
+// distance bits, against every point of u that it can claim (those before
+// it, and those its block did not see, are centres or were covered by an
+// earlier centre, which claims them first), so the claims come from their
+// hits (one chunk), with no tile of their own. At the finer levels most
+// net steps are such batches.
 func (b *builder) claimSelf(w int, acc, u []int32) []chunkClaim {
 	sc := b.ws[w]
 	if len(sc.claims) == 0 {

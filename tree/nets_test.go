@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"testing"
@@ -146,6 +147,74 @@ func TestSelfClaims(t *testing.T) {
 		t.Fatalf("%s, n = 3000: %d distances, %d without", c.name, got.Stats.Distances, want.Stats.Distances)
 	}
 	t.Logf("%s, n = 3000: %d distances, %d without", c.name, got.Stats.Distances, want.Stats.Distances)
+}
+
+// TestAccept: accept's blocks of open rows and columns choose the centres
+// that the greedy pass over the batch's whole tile chooses, for batches of
+// every size around the block's (at radii from none covered to all, on
+// data with duplicate points), and leave each accepted centre's hits on every
+// tentative after it that no earlier centre covers (what claimSelf reads).
+func TestAccept(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range treeCases(t, 200, 2) {
+		n := c.m.Data().N
+		b := &builder{t: &Tree{m: c.m}, ws: []*buildScratch{{w: metric.NewWorkspace()}}}
+		for _, nt := range []int{1, 2, 15, 16, 17, 33, 64, 70} {
+			tent := make([]int32, nt) // distinct points, as a net step's
+			for i, p := range r.Perm(n)[:nt] {
+				tent[i] = int32(p)
+			}
+			// The batch's whole tile, the distances' bits on every path.
+			dist := make([]float64, nt*nt)
+			c.m.Tile(metric.NewWorkspace(), dist, nt, c.m.Data(), metric.List(tent), c.m.Data(), metric.List(tent))
+			for _, radius := range []float64{0, 0.05, 0.3, 0.7, 2} {
+				rad, td := make([]float64, nt), make([]float64, nt)
+				for i := range rad {
+					rad[i], td[i] = radius, float64(i)
+				}
+				// The greedy pass over the whole tile.
+				var want []int32
+				taken := make([]bool, nt)
+				for i := range nt {
+					if taken[i] {
+						continue
+					}
+					want = append(want, tent[i])
+					for j := i + 1; j < nt; j++ {
+						if dist[i*nt+j] <= rad[i] {
+							taken[j] = true
+						}
+					}
+				}
+				acc, accD := b.accept(0, tent, td, rad)
+				if !slices.Equal(acc, want) {
+					t.Fatalf("%s, %d tentatives, radius %g: accepted %v, want %v", c.name, nt, radius, acc, want)
+				}
+				h, sc := &b.ws[0].self, b.ws[0]
+				for a, i := range sc.accPos {
+					if accD[a] != td[i] || tent[i] != acc[a] {
+						t.Fatalf("%s: accepted centre %d: place %d, distance %v", c.name, a, i, accD[a])
+					}
+					for j := int(i) + 1; j < nt; j++ {
+						owned := false // by an earlier centre
+						for _, k := range sc.accPos[:a] {
+							owned = owned || dist[int(k)*nt+j] <= rad[k]
+						}
+						if owned || dist[int(i)*nt+j] > rad[i] {
+							continue
+						}
+						found := false
+						for x := range h.Query {
+							found = found || (h.Query[x] == i && h.Cand[x] == tent[j])
+						}
+						if !found {
+							t.Fatalf("%s, %d tentatives, radius %g: no hit of centre %d on tentative %d", c.name, nt, radius, i, j)
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestSearchNetOrder: the searches build in NetRandom order for jobs
