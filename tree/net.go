@@ -35,12 +35,13 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 			return nil, ctx.Err()
 		}
 		nt := min(len(u), b.opt.NetBatch)
-		acc, accD := b.accept(w, u[:nt], ud[:nt], rad[:nt])
+		self := selfClaims && nt == len(u) && nt <= netChunk
+		acc, accD := b.accept(w, u[:nt], ud[:nt], rad[:nt], self)
 		for _, z := range acc {
 			sc.owner[z] = z
 		}
 		var claims []chunkClaim
-		if selfClaims && nt == len(u) && nt <= netChunk {
+		if self {
 			claims = b.claimSelf(w, acc, u)
 		} else {
 			var err error
@@ -148,9 +149,9 @@ const acceptRows = 16
 // tentatives from its first row on, so the rows and columns that earlier
 // blocks closed are not computed (at 262,144 points, m = 256: 230
 // distances per point in the build against 256 for the whole tile). The
-// choice is the whole tile's. The blocks' hits, by place in the batch, are
-// left in the worker's self hits for claimSelf.
-func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []float64) {
+// choice is the whole tile's. With self, the blocks' hits, by place in the
+// batch, are left in the worker's self hits for claimSelf.
+func (b *builder) accept(w int, tent []int32, td, rad []float64, self bool) ([]int32, []float64) {
 	sc := b.ws[w]
 	data := b.t.m.Data()
 	h := &sc.self
@@ -179,9 +180,9 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64) ([]int32, []flo
 			x0 := x
 			for ; x < bh.Len() && int(bh.Query[x]) == qi; x++ {
 			}
-			// The row's hits join the batch's, by its place (claimSelf
-			// reads them).
-			for y := x0; y < x; y++ {
+			// The row's hits join the batch's, by its place, for
+			// claimSelf.
+			for y := x0; self && y < x; y++ {
 				h.Query, h.Cand, h.Dist = append(h.Query, i), append(h.Cand, bh.Cand[y]), append(h.Dist, bh.Dist[y])
 			}
 			if sc.taken[i] {

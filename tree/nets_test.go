@@ -186,7 +186,10 @@ func TestAccept(t *testing.T) {
 						}
 					}
 				}
-				acc, accD := b.accept(0, tent, td, rad)
+				if acc, _ := b.accept(0, tent, td, rad, false); !slices.Equal(acc, want) {
+					t.Fatalf("%s, %d tentatives, radius %g, without hits: accepted %v, want %v", c.name, nt, radius, acc, want)
+				}
+				acc, accD := b.accept(0, tent, td, rad, true)
 				if !slices.Equal(acc, want) {
 					t.Fatalf("%s, %d tentatives, radius %g: accepted %v, want %v", c.name, nt, radius, acc, want)
 				}

@@ -104,10 +104,10 @@ func packedKernel(isa vecgen.ISA, V int, rows bool) {
 }
 
 // fetchNext writes the loop of rounds of 8 steps k (step(s) writes the
-// s-th of a round, advance(8) moves past them), leaving in n the m mod 8 steps left, and in each
-// round fetches one cache line of each of the 8 B rows that the next call
-// reads (ids at the parameter next; b and ldb in bytes): step s of round r
-// fetches line r of next row s. Each line of the next rows is asked for
+// s-th of a round, advance(8) moves past them), leaving in n the m mod 8
+// steps left, and in each round fetches one cache line of each of the 8 B
+// rows that the next call reads (ids at the parameter next; b and ldb in
+// bytes): step s of round r fetches line r of next row s. Each line of the next rows is asked for
 // once, spread over this call's steps, so they come from memory while this
 // call's rows are multiplied: B rows picked by id are scattered over V,
 // and without this the kernel waits on them (16-row panels against rows
