@@ -134,9 +134,24 @@ func (t *Tree) seedBelow(qw *queryWorker, pq *metric.Set, g *group, seed []int32
 		}
 		sub := &qw.seedSub
 		g.subgroupInto(sub, block)
-		t.m.Nearest(qw.w, pq, metric.List(sub.pos), t.m.Data(), metric.List(below), sub.offer(best))
+		t.m.Nearest(qw.w, pq, positions(sub.pos), t.m.Data(), metric.List(below), sub.offer(best))
 		qw.dists += int64(len(block) * len(below))
 	}
+}
+
+// positions returns the block of the rows pos of a group's packed set: a
+// range where they follow each other (a predecessor group's ids ascend, so
+// its blocks by index are ranges, read in place), else the list.
+func positions(pos []int32) metric.Block {
+	if len(pos) == 0 {
+		return metric.List(pos)
+	}
+	for i, p := range pos {
+		if p != pos[0]+int32(i) {
+			return metric.List(pos)
+		}
+	}
+	return metric.Range(int(pos[0]), int(pos[0])+len(pos))
 }
 
 // byIndex returns the positions of g's queries by ascending index.

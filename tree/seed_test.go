@@ -86,3 +86,37 @@ func TestSeedBelow(t *testing.T) {
 		t.Fatalf("seed tiles covered %d pairs: want fewer than the group's %d and at least the %d eligible", qw.dists, all, eligible)
 	}
 }
+
+// TestPositions: consecutive positions of a packed group are tiled as a
+// range (read in place), any others as their list.
+func TestPositions(t *testing.T) {
+	for _, c := range []struct {
+		pos   []int32
+		lo    int
+		isIDs bool
+	}{
+		{[]int32{5}, 5, false},
+		{[]int32{0, 1, 2, 3}, 0, false},
+		{[]int32{32, 33, 34}, 32, false},
+		{[]int32{0, 2, 3}, 0, true},
+		{[]int32{3, 2, 1}, 0, true},
+		{[]int32{4, 4}, 0, true},
+		{nil, 0, true},
+	} {
+		b := positions(c.pos)
+		switch {
+		case c.isIDs && !slices.Equal(b.IDs, c.pos):
+			t.Fatalf("%v: block %+v, want the list", c.pos, b)
+		case !c.isIDs && (b.IDs != nil || b.Lo != c.lo || b.Hi != c.lo+len(c.pos)):
+			t.Fatalf("%v: block %+v, want [%d, %d)", c.pos, b, c.lo, c.lo+len(c.pos))
+		}
+		if b.Len() != len(c.pos) {
+			t.Fatalf("%v: %d rows", c.pos, b.Len())
+		}
+		for i := range c.pos {
+			if b.At(i) != int(c.pos[i]) {
+				t.Fatalf("%v: row %d is %d", c.pos, i, b.At(i))
+			}
+		}
+	}
+}
