@@ -149,8 +149,8 @@ const acceptRows = 16
 // tentatives from its first row on, so the rows and columns that earlier
 // blocks closed are not computed (at 262,144 points, m = 256: 230
 // distances per point in the build against 256 for the whole tile). The
-// choice is the whole tile's. With self, the blocks' hits, by place in the
-// batch, are left in the worker's self hits for claimSelf.
+// choice is the whole tile's. With self, the accepted centres' hits, by
+// place in the batch, are left in the worker's self hits for claimSelf.
 func (b *builder) accept(w int, tent []int32, td, rad []float64, self bool) ([]int32, []float64) {
 	sc := b.ws[w]
 	data := b.t.m.Data()
@@ -180,13 +180,13 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64, self bool) ([]i
 			x0 := x
 			for ; x < bh.Len() && int(bh.Query[x]) == qi; x++ {
 			}
-			// The row's hits join the batch's, by its place, for
+			if sc.taken[i] {
+				continue // covered by a centre before it in the block
+			}
+			// The centre's hits join the batch's, by its place, for
 			// claimSelf.
 			for y := x0; self && y < x; y++ {
 				h.Query, h.Cand, h.Dist = append(h.Query, i), append(h.Cand, bh.Cand[y]), append(h.Dist, bh.Dist[y])
-			}
-			if sc.taken[i] {
-				continue
 			}
 			acc, accD = append(acc, tent[i]), append(accD, td[i])
 			sc.accPos = append(sc.accPos, i)
