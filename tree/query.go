@@ -322,7 +322,7 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 	// The group's query rows, packed once: the seed's blocks, the first
 	// level and the walk's blocks read them from this copy, not from the
 	// data's V.
-	pq := qw.packInto(&qw.piv.packed, qs, g)
+	pq := qw.packRows(&qw.piv.packed, qs, metric.List(g.qids))
 	if g.seeded {
 		seed := g.seed
 		switch {

@@ -125,22 +125,19 @@ type screenBuf struct {
 func (qw *queryWorker) screens() bool { return qw.sc != nil && !qw.sc.off.Load() }
 
 // pack copies the rows of subgroup g's queries out of its group's packed
-// set pq (at positions g.pos) into the worker's packed set, with their
-// float32 copy only when the tiles are screened: from a copy in cache,
-// not from the data's rows.
+// set pq (at positions g.pos) into the worker's packed set: from a copy in
+// cache, not from the data's rows.
 func (qw *queryWorker) pack(pq *metric.Set, g *group) *metric.Set {
-	if qw.screens() {
-		return metric.PackInto(&qw.packed, pq, metric.List(g.pos))
-	}
-	return metric.PackPlainInto(&qw.packed, pq, metric.List(g.pos))
+	return qw.packRows(&qw.packed, pq, metric.List(g.pos))
 }
 
-// packInto is pack into dst.
-func (qw *queryWorker) packInto(dst, qs *metric.Set, g *group) *metric.Set {
+// packRows packs the rows b of src into dst, with their float32 copy only
+// when the tiles are screened.
+func (qw *queryWorker) packRows(dst, src *metric.Set, b metric.Block) *metric.Set {
 	if qw.screens() {
-		return metric.PackInto(dst, qs, metric.List(g.qids))
+		return metric.PackInto(dst, src, b)
 	}
-	return metric.PackPlainInto(dst, qs, metric.List(g.qids))
+	return metric.PackPlainInto(dst, src, b)
 }
 
 // nearest offers the leaves c to the queries q of qs, in tiles of
