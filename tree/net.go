@@ -157,6 +157,16 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64, self bool) ([]i
 	h := &sc.self
 	h.Reset()
 	n := len(tent)
+	sc.acc, sc.accD, sc.accPos = sc.acc[:0], sc.accD[:0], sc.accPos[:0]
+	if n == 1 {
+		// A lone tentative is accepted, and its row has no tentative after
+		// it to mark or claim (claimSelf skips the centre's own hit): no
+		// tile. Over half of a build's batches are such (89,154 of 157,442
+		// at 262,144 points: a node with one point left to place), and a
+		// one-by-one tile costs about 2.6 µs.
+		sc.acc, sc.accD, sc.accPos = append(sc.acc, tent[0]), append(sc.accD, td[0]), append(sc.accPos, 0)
+		return sc.acc, sc.accD
+	}
 	sc.taken = grow(sc.taken, n)
 	clear(sc.taken)
 	sc.byID = sc.byID[:0]
@@ -164,8 +174,7 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64, self bool) ([]i
 		sc.byID = append(sc.byID, [2]int32{z, int32(i)})
 	}
 	slices.SortFunc(sc.byID, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
-	acc, accD := sc.acc[:0], sc.accD[:0]
-	sc.accPos = sc.accPos[:0]
+	acc, accD := sc.acc, sc.accD
 	for r0 := 0; r0 < n; r0 += acceptRows {
 		rows, pos, rr, cols := sc.openBlock(tent, rad, r0)
 		if len(rows) == 0 {
