@@ -25,8 +25,8 @@ func checkTile[T Float](name string, g []T, ldg int, a []T, lda int, b []T, ldb 
 			panic(fmt.Sprintf("kernels: %s: row id %d (position %d) outside b (%d elements, stride %d, m=%d)", name, id, j, len(b), ldb, m))
 		}
 	}
-	checkNoOverlap(g[:(q-1)*ldg+c], a, name+": g overlaps a")
-	checkNoOverlap(g[:(q-1)*ldg+c], b, name+": g overlaps b")
+	checkNoOverlap(g[:(q-1)*ldg+c], a, name, "g overlaps a")
+	checkNoOverlap(g[:(q-1)*ldg+c], b, name, "g overlaps b")
 	return true
 }
 

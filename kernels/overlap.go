@@ -14,8 +14,11 @@ func overlaps[T, U any](x []T, y []U) bool {
 	return x0 < y1 && y0 < x1
 }
 
-func checkNoOverlap[T, U any](x []T, y []U, msg string) {
+// checkNoOverlap panics, naming the tile and what overlaps, when x and y
+// share memory. The message is built only then: the check runs on every
+// tile, tiny ones included.
+func checkNoOverlap[T, U any](x []T, y []U, name, what string) {
 	if overlaps(x, y) {
-		panic("kernels: " + msg)
+		panic("kernels: " + name + ": " + what)
 	}
 }
