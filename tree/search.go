@@ -87,11 +87,7 @@ const (
 func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
 	var rep Report
 	if search == SearchBrute {
-		rep.Method, rep.Reason = SearchBrute, "asked for"
-		t0 := time.Now()
-		nb, err := BruteAllKNN(ctx, m, opt)
-		rep.QueryTime = time.Since(t0)
-		return nb, rep, err
+		return bruteAll(ctx, m, opt, rep, "asked for")
 	}
 	if err := checkK(opt); err != nil {
 		return nil, rep, err
@@ -109,12 +105,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
 		if saturated && near > probeNear {
-			rep.Method = SearchBrute
-			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth)
-			t0 := time.Now()
-			nb, err := BruteAllKNN(ctx, m, opt)
-			rep.QueryTime = time.Since(t0)
-			return nb, rep, err
+			return bruteAll(ctx, m, opt, rep, fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth))
 		}
 	}
 	if topt.NetOrder == NetAuto && !opt.Predecessor {
@@ -139,22 +130,14 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if search == SearchAuto {
 		// The sampled groups' answers are kept: if the tree stays, only
 		// the other groups are walked after them.
-		frac, st, err := t.sampleFraction(ctx, opt, best, &groups, sc)
-		rep.Query = st
-		jobs += st.jobWall
+		brute, err := t.autoSample(ctx, opt, best, &groups, sc, &rep)
+		jobs += rep.Query.jobWall
 		if err != nil {
 			return nil, rep, err
 		}
-		rep.SampleFraction = frac
-		if frac*treeCostFactor >= autoKeep {
-			rep.Method = SearchBrute
-			rep.Reason = fmt.Sprintf("a sample of queries computed %.0f%% of brute force's distances on the tree (x%.1f for its lower rate >= %.1f): the metric has too little structure to prune", 100*frac, treeCostFactor, autoKeep)
-			t0 := time.Now()
-			nb, err := BruteAllKNN(ctx, m, opt)
-			rep.QueryTime = time.Since(t0)
-			return nb, rep, err
+		if brute {
+			return bruteAll(ctx, m, opt, rep, rep.Reason)
 		}
-		rep.Reason = fmt.Sprintf("a sample of queries computed %.0f%% of brute force's distances on the tree (x%.1f for its lower rate < %.1f)", 100*frac, treeCostFactor, autoKeep)
 	}
 	st, err := t.runGroups(ctx, t.m.Data(), best, groups, opt, sc)
 	sc.report(opt)
@@ -163,6 +146,35 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	rep.Query.Serial = max(rep.QueryTime-jobs-st.jobWall, 0)
 	nb, _, err := wrapQuery(best, st, err)
 	return nb, rep, err
+}
+
+// bruteAll answers the all-points job by brute force, reporting it with
+// its reason and time.
+func bruteAll(ctx context.Context, m metric.Metric, opt KNNOptions, rep Report, reason string) (*Neighbours, Report, error) {
+	rep.Method, rep.Reason = SearchBrute, reason
+	t0 := time.Now()
+	nb, err := BruteAllKNN(ctx, m, opt)
+	rep.QueryTime = time.Since(t0)
+	return nb, rep, err
+}
+
+// autoSample walks auto's sample of the groups (see sampleFraction) and
+// reports in rep its statistics, the fraction and the reason for the
+// choice; it returns true where brute force should answer instead.
+func (t *Tree) autoSample(ctx context.Context, opt KNNOptions, best *kernels.KBest, groups *[]group, sc *screening, rep *Report) (bool, error) {
+	frac, st, err := t.sampleFraction(ctx, opt, best, groups, sc)
+	rep.Query = st
+	if err != nil {
+		return false, err
+	}
+	rep.SampleFraction = frac
+	what := fmt.Sprintf("a sample of queries computed %.0f%% of brute force's distances on the tree (x%.1f for its lower rate", 100*frac, treeCostFactor)
+	if frac*treeCostFactor >= autoKeep {
+		rep.Reason = fmt.Sprintf("%s >= %.1f): the metric has too little structure to prune", what, autoKeep)
+		return true, nil
+	}
+	rep.Reason = fmt.Sprintf("%s < %.1f)", what, autoKeep)
+	return false, nil
 }
 
 // sampleFraction walks autoSample of the groups, spread over the data,

@@ -9,9 +9,53 @@ import (
 	"time"
 
 	"github.com/pcct/pcct/internal/kerneltest"
+	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
 )
+
+// TestAutoSample: auto's sample of groups keeps the tree where it prunes
+// (d = 2, lengthscale 0.1) and hands the job to brute force where it does
+// not (d = 8, lengthscale 1, the probe bypassed), saying why each time,
+// with the sample's fraction and statistics.
+func TestAutoSample(t *testing.T) {
+	if raceDetector {
+		t.Skip("a decision, not concurrency: see race_test.go")
+	}
+	for _, c := range []struct {
+		n, d  int
+		ls    float64
+		brute bool
+	}{{8192, 2, 0.1, false}, {2000, 8, 1, true}} {
+		n := c.n
+		x := uniformPoints(n, c.d, 4)
+		m, err := metric.NewResidual(context.Background(), x, n, c.d, metric.ResidualConfig{Lengthscale: []float64{c.ls}, Inducing: 256, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := buildOrFail(t, m, Options{})
+		opt := allOptions(KNNOptions{K: 8, Predecessor: true, Workers: 1})
+		sc, err := tr.treeScreening(context.Background(), m.Data(), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var use usage
+		groups := tr.allGroups(opt, &use)
+		all := len(groups)
+		var rep Report
+		brute, err := tr.autoSample(context.Background(), opt, kernels.NewKBestUnset(n, opt.K), &groups, sc, &rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "< 0.8)"
+		if c.brute {
+			want = "too little structure"
+		}
+		if brute != c.brute || !strings.Contains(rep.Reason, want) || rep.SampleFraction <= 0 || rep.Query.Groups != all-len(groups) || rep.Query.Distances <= 0 {
+			t.Fatalf("d = %d, lengthscale %g: brute %v, %d of %d groups left, %+v", c.d, c.ls, brute, len(groups), all, rep)
+		}
+	}
+}
 
 // TestSearchModes: auto, tree and brute give the same answer; auto takes
 // brute force where the metric has no structure (d = 8, lengthscale 1) and
