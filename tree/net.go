@@ -29,7 +29,7 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 	rad := sc.prepare(b.t.N(), b.opt.NetBatch, u, ud, rr, pool, &b.use)
 	out := sc.items[:0]
 	defer func() { sc.items = out[:0] }()
-	accepted, covered := 0, 0 // by the first centres, for the flat test
+	var probe flatProbeTally
 	for len(u) > 0 {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -40,38 +40,13 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		for _, z := range acc {
 			sc.owner[z] = z
 		}
-		var claims []chunkClaim
-		if self {
-			claims = b.claimSelf(w, acc, u)
-		} else {
-			var err error
-			claims, err = b.claimTiles(ctx, w, acc, u, rad[:len(acc)], parallel)
-			if err != nil {
-				return nil, err
-			}
+		claims, err := b.claim(ctx, w, acc, u, rad, self, parallel)
+		if err != nil {
+			return nil, err
 		}
 		children := b.gather(w, claims, acc, accD, l, parallel && len(claims) >= gatherChunks)
-		flat := false
-		left := len(u) // the points of u that no centre up to the current one took
-		for i, z := range acc {
-			b.attach(c, z, accD[i], l-1)
-			b.t.reach[z] = children[i].reach
-			out = append(out, children[i].item)
-			accepted, covered = accepted+1, covered+len(children[i].s)
-			left -= 1 + len(children[i].s)
-			if accepted == flatProbe && covered < flatCover*accepted && left > flatMin {
-				flat = true
-				// The later centres of the batch took their points at
-				// once with the others: give them back.
-				for _, ch := range children[i+1:] {
-					sc.owner[ch.c] = -1
-					for _, p := range ch.s {
-						sc.owner[p] = -1
-					}
-				}
-				break
-			}
-		}
+		var flat bool
+		out, flat = b.attachBatch(w, c, acc, accD, children, l, len(u), &probe, out)
 		if flat {
 			// The net covers almost nothing: the points here are farther
 			// apart than the scale, and every further batch would cost a
@@ -80,11 +55,7 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 			// so queries scan them in full tiles, as brute force would.
 			// The decision depends only on the greedy order, not on the
 			// batch size.
-			for j, p := range u {
-				if sc.owner[p] < 0 {
-					b.attach(c, p, ud[j], flatScale)
-				}
-			}
+			b.hangFlat(w, c, u, ud)
 			break
 		}
 		u, ud = b.compact(w, u, ud, claims, parallel && len(claims) >= gatherChunks)
@@ -97,6 +68,60 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		}
 	}
 	return out, nil
+}
+
+// claim gives each point of u within reach of an accepted centre of acc
+// to the first such centre: from accept's tiles when the batch holds all
+// of u (self), else from tiles of their own.
+func (b *builder) claim(ctx context.Context, w int, acc, u []int32, rad []float64, self, parallel bool) ([]chunkClaim, error) {
+	if self {
+		return b.claimSelf(w, acc, u), nil
+	}
+	return b.claimTiles(ctx, w, acc, u, rad[:len(acc)], parallel)
+}
+
+// hangFlat makes the points of u (at distances ud from c) that no centre
+// took leaves of c.
+func (b *builder) hangFlat(w int, c int32, u []int32, ud []float64) {
+	owner := b.ws[w].owner
+	for j, p := range u {
+		if owner[p] < 0 {
+			b.attach(c, p, ud[j], flatScale)
+		}
+	}
+}
+
+// flatProbeTally counts a net step's first centres and the other points
+// they cover, for the flat test of attachBatch.
+type flatProbeTally struct{ accepted, covered int }
+
+// attachBatch attaches a batch's accepted centres acc (at distances accD
+// from the node c of level l) with their children's items, appended to out,
+// in order, of the nu points uncovered before the batch. It reports the
+// net flat, and stops, when its first flatProbe centres cover fewer than
+// flatCover other points each and more than flatMin are left: then the
+// batch's later centres, which took their points at once with the others,
+// give them back.
+func (b *builder) attachBatch(w int, c int32, acc []int32, accD []float64, children []child, l int32, nu int, probe *flatProbeTally, out []item) ([]item, bool) {
+	left := nu // the points that no centre up to the current one took
+	for i, z := range acc {
+		b.attach(c, z, accD[i], l-1)
+		b.t.reach[z] = children[i].reach
+		out = append(out, children[i].item)
+		probe.accepted, probe.covered = probe.accepted+1, probe.covered+len(children[i].s)
+		left -= 1 + len(children[i].s)
+		if probe.accepted == flatProbe && probe.covered < flatCover*probe.accepted && left > flatMin {
+			owner := b.ws[w].owner
+			for _, ch := range children[i+1:] {
+				owner[ch.c] = -1
+				for _, p := range ch.s {
+					owner[p] = -1
+				}
+			}
+			return out, true
+		}
+	}
+	return out, false
 }
 
 // prepare readies a worker's scratch for covering u (at distances ud from
