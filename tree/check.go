@@ -9,7 +9,9 @@ import (
 
 // Check verifies the tree's invariants against freshly computed distances
 // and returns every violation found (nil for a sound tree):
-//   - every point is one node, reached from the root exactly once;
+//   - every point is one node, reached from the root exactly once, and
+//     every node's parents lead to the root (a cycle of parents or a parent
+//     outside the tree ends the check there: the checks after it walk up);
 //   - covering: d(z, parent) <= base^level(parent), and the stored distance
 //     to the parent is the computed one;
 //   - levels strictly decrease from parent to child;
@@ -20,88 +22,152 @@ import (
 //     nothing, see Build);
 //   - reach(x) >= d(parent(x), y) for x and every descendant y of x;
 //   - radius(z) >= d(z, y) for every descendant y, minDesc(z) = the lowest
-//     descendant index, subtree sizes and the depth-first order agree.
+//     descendant index;
+//   - leaves are at the leaf level.
 //
-// It computes O(n depth) distances plus the sibling pairs: for tests.
+// At most 50 violations are returned. It computes O(n depth) distances plus the sibling pairs: for tests.
 func (t *Tree) Check() []error {
-	var errs []error
-	bad := func(format string, a ...any) {
-		if len(errs) < 50 {
-			errs = append(errs, fmt.Errorf(format, a...))
-		}
+	c := &checker{t: t, w: metric.NewWorkspace()}
+	c.order()
+	if !c.acyclic() {
+		return c.errs // the checks below walk up to the root
 	}
-	n := t.N()
-	data := t.m.Data()
-	w := metric.NewWorkspace()
-	var one [1]float64
-	dist := func(a, b int32) float64 {
-		t.m.Tile(w, one[:], 1, data, metric.Range(int(a), int(a)+1), data, metric.Range(int(b), int(b)+1))
-		return one[0]
+	maxD, minD := c.descendants()
+	for z := int32(0); int(z) < t.N(); z++ {
+		c.node(z, maxD[z], minD[z])
+		t.checkSeparation(z, c.dist, c.bad)
 	}
+	return c.errs
+}
+
+// checker gathers Check's violations (the first 50) and computes its
+// distances through the tile code.
+type checker struct {
+	t    *Tree
+	errs []error
+	w    *metric.Workspace
+	one  [1]float64
+}
+
+func (c *checker) bad(format string, a ...any) {
+	if len(c.errs) < 50 {
+		c.errs = append(c.errs, fmt.Errorf(format, a...))
+	}
+}
+
+func (c *checker) dist(a, b int32) float64 {
+	data := c.t.m.Data()
+	c.t.m.Tile(c.w, c.one[:], 1, data, metric.Range(int(a), int(a)+1), data, metric.Range(int(b), int(b)+1))
+	return c.one[0]
+}
+
+// order checks that the depth-first order holds every point once and that
+// the root has no parent.
+func (c *checker) order() {
+	t, n := c.t, c.t.N()
 	if len(t.order) != n {
-		bad("depth-first order has %d nodes, want %d", len(t.order), n)
+		c.bad("depth-first order has %d nodes, want %d", len(t.order), n)
 	}
 	seen := make([]bool, n)
 	for _, z := range t.order {
 		if seen[z] {
-			bad("node %d reached twice", z)
+			c.bad("node %d reached twice", z)
 		}
 		seen[z] = true
 	}
 	for z := range n {
 		if !seen[z] {
-			bad("point %d is not in the tree", z)
+			c.bad("point %d is not in the tree", z)
 		}
 	}
 	if t.parent[t.root] != -1 {
-		bad("root %d has parent %d", t.root, t.parent[t.root])
+		c.bad("root %d has parent %d", t.root, t.parent[t.root])
 	}
-	maxD := make([]float64, n)
-	minD := make([]int32, n)
+}
+
+// acyclic reports whether every node's parents lead to a root, and
+// reports a parent outside the tree or a cycle of parents.
+func (c *checker) acyclic() bool {
+	t, n := c.t, int32(c.t.N())
+	const unseen, onPath, toRoot = 0, 1, 2
+	state := make([]uint8, n)
+	var path []int32
+	for z := range n {
+		path = path[:0]
+		a := z
+		for a >= 0 && state[a] == unseen {
+			state[a] = onPath
+			path = append(path, a)
+			if a = t.parent[a]; a >= n {
+				c.bad("node %d: parent %d outside the tree", path[len(path)-1], a)
+				return false
+			}
+		}
+		if a >= 0 && state[a] == onPath {
+			c.bad("node %d: its parents form a cycle through %d", z, a)
+			return false
+		}
+		for _, p := range path {
+			state[p] = toRoot
+		}
+	}
+	return true
+}
+
+// descendants walks from every node up to the root, checking each
+// ancestor's child's reach on the way, and returns each node's farthest
+// descendant distance and lowest descendant index (noDesc for a leaf).
+func (c *checker) descendants() (maxD []float64, minD []int32) {
+	t, n := c.t, c.t.N()
+	maxD, minD = make([]float64, n), make([]int32, n)
 	for z := range n {
 		minD[z] = noDesc
 	}
 	for _, y := range t.order {
 		x := y // the child of a on the path to y
 		for a := t.parent[y]; a >= 0; x, a = a, t.parent[a] {
-			d := dist(a, y)
+			d := c.dist(a, y)
 			maxD[a] = max(maxD[a], d)
 			minD[a] = min(minD[a], y)
 			if d > t.reach[x] {
-				bad("reach: d(%d, %d) = %v beyond reach %v of %d under %d", a, y, d, t.reach[x], x, a)
+				c.bad("reach: d(%d, %d) = %v beyond reach %v of %d under %d", a, y, d, t.reach[x], x, a)
 			}
 		}
 	}
-	for z := int32(0); int(z) < n; z++ {
-		p := t.parent[z]
-		if p < 0 && z != t.root {
-			bad("node %d has no parent but is not the root", z)
-			continue
-		}
-		if p >= 0 {
-			d := dist(z, p)
-			if math.Float64bits(d) != math.Float64bits(t.dparent[z]) {
-				bad("node %d: stored distance to parent %v, computed %v", z, t.dparent[z], d)
-			}
-			if t.level[z] >= t.level[p] {
-				bad("node %d at level %d under parent %d at level %d", z, t.level[z], p, t.level[p])
-			}
-			if d > t.cover(t.level[p]) {
-				bad("covering: d(%d, parent %d) = %v > base^%d", z, p, d, t.level[p])
-			}
-		}
-		if t.radius[z] < maxD[z] {
-			bad("node %d: radius %v below its farthest descendant %v", z, t.radius[z], maxD[z])
-		}
-		if t.minDesc[z] != minD[z] {
-			bad("node %d: minDesc %d, want %d", z, t.minDesc[z], minD[z])
-		}
-		if len(t.Children(int(z))) == 0 && t.level[z] != leafLevel {
-			bad("leaf %d has level %d", z, t.level[z])
-		}
-		t.checkSeparation(z, dist, bad)
+	return maxD, minD
+}
+
+// node checks z against its parent (the stored distance's bits, the
+// levels, covering) and its own fields against its descendants' farthest
+// distance maxD and lowest index minD.
+func (c *checker) node(z int32, maxD float64, minD int32) {
+	t := c.t
+	p := t.parent[z]
+	if p < 0 && z != t.root {
+		c.bad("node %d has no parent but is not the root", z)
+		return
 	}
-	return errs
+	if p >= 0 {
+		d := c.dist(z, p)
+		if math.Float64bits(d) != math.Float64bits(t.dparent[z]) {
+			c.bad("node %d: stored distance to parent %v, computed %v", z, t.dparent[z], d)
+		}
+		if t.level[z] >= t.level[p] {
+			c.bad("node %d at level %d under parent %d at level %d", z, t.level[z], p, t.level[p])
+		}
+		if d > t.cover(t.level[p]) {
+			c.bad("covering: d(%d, parent %d) = %v > base^%d", z, p, d, t.level[p])
+		}
+	}
+	if t.radius[z] < maxD {
+		c.bad("node %d: radius %v below its farthest descendant %v", z, t.radius[z], maxD)
+	}
+	if t.minDesc[z] != minD {
+		c.bad("node %d: minDesc %d, want %d", z, t.minDesc[z], minD)
+	}
+	if len(t.Children(int(z))) == 0 && t.level[z] != leafLevel {
+		c.bad("leaf %d has level %d", z, t.level[z])
+	}
 }
 
 // checkSeparation checks the children of z that one net step made.
