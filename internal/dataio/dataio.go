@@ -109,19 +109,8 @@ func readNpy(r io.Reader, size int64) (x []float64, n, d int, err error) {
 		return nil, 0, 0, fmt.Errorf("not a valid .npy file: %w", err)
 	}
 	shape := rd.Header.Descr.Shape
-	switch len(shape) {
-	case 1:
-		n, d = shape[0], 1
-	case 2:
-		n, d = shape[0], shape[1]
-	default:
-		return nil, 0, 0, fmt.Errorf(".npy array has shape %v: want a 2-D array (points x dimensions)", shape)
-	}
-	if n < 0 || d < 0 || (d > 0 && n > maxValues/d) {
-		return nil, 0, 0, fmt.Errorf(".npy array has shape %v: too large", shape)
-	}
-	if n == 0 || d == 0 {
-		return nil, 0, 0, nil
+	if n, d, err = npyShape(shape); err != nil || n == 0 || d == 0 {
+		return nil, 0, 0, err
 	}
 	// Read the flat data in the file's own element type, then convert.
 	rt := npyio.TypeFrom(rd.Header.Descr.Type)
@@ -142,7 +131,33 @@ func readNpy(r io.Reader, size int64) (x []float64, n, d int, err error) {
 	if v, ok := ptr.Interface().(*[]float64); ok && !rd.Header.Descr.Fortran {
 		return *v, n, d, nil // the common case: no conversion
 	}
-	x = make([]float64, n*d)
+	if x, err = toFloat64(sv, n, d, rd.Header.Descr.Fortran); err != nil {
+		return nil, 0, 0, fmt.Errorf(".npy dtype %s %w", rd.Header.Descr.Type, err)
+	}
+	return x, n, d, nil
+}
+
+// npyShape returns the points and dimensions of an array of the given
+// shape: n x d, or n x 1 for a 1-D array.
+func npyShape(shape []int) (n, d int, err error) {
+	switch len(shape) {
+	case 1:
+		n, d = shape[0], 1
+	case 2:
+		n, d = shape[0], shape[1]
+	default:
+		return 0, 0, fmt.Errorf(".npy array has shape %v: want a 2-D array (points x dimensions)", shape)
+	}
+	if n < 0 || d < 0 || (d > 0 && n > maxValues/d) {
+		return 0, 0, fmt.Errorf(".npy array has shape %v: too large", shape)
+	}
+	return n, d, nil
+}
+
+// toFloat64 converts the n*d numeric values of sv (a slice, row-major, or
+// column-major when fortran) into a row-major n x d []float64.
+func toFloat64(sv reflect.Value, n, d int, fortran bool) ([]float64, error) {
+	x := make([]float64, n*d)
 	for i := range x {
 		e := sv.Index(i)
 		var v float64
@@ -154,15 +169,15 @@ func readNpy(r io.Reader, size int64) (x []float64, n, d int, err error) {
 		case e.CanUint():
 			v = float64(e.Uint())
 		default:
-			return nil, 0, 0, fmt.Errorf(".npy dtype %s is not numeric", rd.Header.Descr.Type)
+			return nil, errors.New("is not numeric")
 		}
-		if rd.Header.Descr.Fortran { // column-major: element i is (i%n, i/n)
+		if fortran { // column-major: element i is (i%n, i/n)
 			x[(i%n)*d+i/n] = v
 		} else {
 			x[i] = v
 		}
 	}
-	return x, n, d, nil
+	return x, nil
 }
 
 func numericKind(k reflect.Kind) bool {
