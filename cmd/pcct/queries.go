@@ -71,26 +71,38 @@ func queriesCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	printQueries(stdout, res, gate, j.k)
+	if log == nil {
+		return nil
+	}
+	return j.writeLog(stdout, log, &logBuf, res, pool.Workers())
+}
+
+// printQueries prints a queries run's times, screening, baselines and
+// recall.
+func printQueries(stdout io.Writer, res *bench.QueriesResult, gate tree.Gate, k int) {
 	fmt.Fprintln(stdout, cpuLine())
 	fmt.Fprintf(stdout, "pcct: build %.3f s, queries %.3f s, %.0f queries/s (%s)\n", res.Build.Seconds(), res.Query.Seconds(), res.PerSecond, describeSearch(res.Report))
 	if gate != tree.GateOff {
 		fmt.Fprintf(stdout, "screening (%s): %s\n", gate, describeScreen(res.Screen, gate))
 	}
 	for _, b := range res.Baselines {
-		fmt.Fprintf(stdout, "baseline %-12s %.3f s, %.2fx pcct's time, recall@%d %.4f (against %s)\n", b.Name+":", b.Seconds, b.Slowdown, j.k, b.Recall, res.RecallAgainst)
+		fmt.Fprintf(stdout, "baseline %-12s %.3f s, %.2fx pcct's time, recall@%d %.4f (against %s)\n", b.Name+":", b.Seconds, b.Slowdown, k, b.Recall, res.RecallAgainst)
 	}
 	if res.RecallAgainst == "brute" {
-		fmt.Fprintf(stdout, "pcct recall@%d against brute force: %.4f\n", j.k, res.Recall)
+		fmt.Fprintf(stdout, "pcct recall@%d against brute force: %.4f\n", k, res.Recall)
 	}
-	if log == nil {
-		return nil
-	}
+}
+
+// writeLog completes the run's telemetry (its batch records in logBuf)
+// with the run record and writes it to the log file, whole or not at all.
+func (j *queriesJob) writeLog(stdout io.Writer, log *bench.Log, logBuf *strings.Builder, res *bench.QueriesResult, workers int) error {
 	recall := map[string]float64{}
 	if res.RecallAgainst == "brute" {
 		recall["brute"] = res.Recall
 	}
 	log.Run(bench.RunRecord{Command: "queries", Config: j.flags, Seed: j.mf.seed, Kernels: kernels.Impl(),
-		CPUFeatures: kernels.CPUFeatures(), Workers: pool.Workers(), Points: j.points, Queries: j.queries, K: j.k,
+		CPUFeatures: kernels.CPUFeatures(), Workers: workers, Points: j.points, Queries: j.queries, K: j.k,
 		Search: describeSearch(res.Report), BuildS: res.Build.Seconds(), QueryS: res.Query.Seconds(),
 		QueriesPerS: res.PerSecond, Recall: recall, Baselines: res.Baselines})
 	var files dataio.Files
