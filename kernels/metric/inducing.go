@@ -38,6 +38,19 @@ const kmeansIters = 10
 // (D² sampling) then kmeansIters Lloyd iterations. An emptied cluster keeps
 // its previous centre.
 func kmeans(xs []float64, n, d, m int, seed uint64) []float64 {
+	c := kmeansSeed(xs, n, d, m, seed)
+	assign := make([]int, n)
+	for range kmeansIters {
+		nearestCentres(assign, xs, n, d, c, m)
+		recentre(c, m, xs, d, assign)
+	}
+	return c
+}
+
+// kmeansSeed returns m centres of the n points xs picked by k-means++ (each
+// next one with probability proportional to its squared distance to the
+// nearest picked so far).
+func kmeansSeed(xs []float64, n, d, m int, seed uint64) []float64 {
 	r := rng(seed, 2)
 	c := make([]float64, m*d)
 	dist2 := func(i int, cen []float64) float64 {
@@ -76,41 +89,46 @@ func kmeans(xs []float64, n, d, m int, seed uint64) []float64 {
 			total += best[i]
 		}
 	}
-	assign := make([]int, n)
-	sums := make([]float64, m*d)
-	counts := make([]int, m)
+	return c
+}
+
+// nearestCentres sets assign[i] to the centre of c (m x d) nearest point i
+// of xs (the first of equals), in tiles of 256 points.
+func nearestCentres(assign []int, xs []float64, n, d int, c []float64, m int) {
 	const block = 256
 	tile := make([]float64, block*m)
-	for it := 0; it < kmeansIters; it++ {
-		ct := transpose(c, m, d)
-		for lo := 0; lo < n; lo += block {
-			q := min(block, n-lo)
-			kernels.EuclidTile(tile, m, xs[lo*d:], d, ct, m, q, m, d)
-			for i := 0; i < q; i++ {
-				bi, bd := 0, math.Inf(1)
-				for a, dd := range tile[i*m : (i+1)*m] {
-					if dd < bd {
-						bi, bd = a, dd
-					}
+	ct := transpose(c, m, d)
+	for lo := 0; lo < n; lo += block {
+		q := min(block, n-lo)
+		kernels.EuclidTile(tile, m, xs[lo*d:], d, ct, m, q, m, d)
+		for i := 0; i < q; i++ {
+			bi, bd := 0, math.Inf(1)
+			for a, dd := range tile[i*m : (i+1)*m] {
+				if dd < bd {
+					bi, bd = a, dd
 				}
-				assign[lo+i] = bi
 			}
+			assign[lo+i] = bi
 		}
-		clear(sums)
-		clear(counts)
-		for i, a := range assign {
-			counts[a]++
+	}
+}
+
+// recentre moves each centre of c (m x d) to the mean of the points of xs
+// assigned to it; a centre with none stays.
+func recentre(c []float64, m int, xs []float64, d int, assign []int) {
+	sums := make([]float64, m*d)
+	counts := make([]int, m)
+	for i, a := range assign {
+		counts[a]++
+		for k := 0; k < d; k++ {
+			sums[a*d+k] += xs[i*d+k]
+		}
+	}
+	for a := 0; a < m; a++ {
+		if counts[a] > 0 {
 			for k := 0; k < d; k++ {
-				sums[a*d+k] += xs[i*d+k]
-			}
-		}
-		for a := 0; a < m; a++ {
-			if counts[a] > 0 {
-				for k := 0; k < d; k++ {
-					c[a*d+k] = sums[a*d+k] / float64(counts[a])
-				}
+				c[a*d+k] = sums[a*d+k] / float64(counts[a])
 			}
 		}
 	}
-	return c
 }

@@ -224,6 +224,59 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
+// TestKMeans: on well-separated clusters, kmeans puts one centre on each
+// cluster's mean (its seeding picks each next centre far from the others,
+// its Lloyd steps move it to the mean); the points' assignment is to the
+// nearest centre.
+func TestKMeans(t *testing.T) {
+	const per, d, m = 200, 2, 5
+	n := per * m
+	x := randPoints(n, d, 21, 0.01) // offsets within 0.01
+	means := make([]float64, m*d)
+	for a := range m {
+		for k := range d {
+			centre := 10 * float64(a*(k+1)%7) // far apart: 10 or more
+			means[a*d+k] = centre
+			for i := a * per; i < (a+1)*per; i++ {
+				x[i*d+k] += centre
+			}
+		}
+	}
+	for a := range m {
+		for k := range d {
+			var s float64
+			for i := a * per; i < (a+1)*per; i++ {
+				s += x[i*d+k] - means[a*d+k]
+			}
+			means[a*d+k] += s / per
+		}
+	}
+	c := kmeans(x, n, d, m, 3)
+	taken := make([]bool, m)
+	for b := range m {
+		found := false
+		for a := range m {
+			if !taken[a] && math.Hypot(c[b*d]-means[a*d], c[b*d+1]-means[a*d+1]) < 1e-9 {
+				taken[a], found = true, true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("centre %d at %v is on no cluster's mean (means %v)", b, c[b*d:(b+1)*d], means)
+		}
+	}
+	assign := make([]int, n)
+	nearestCentres(assign, x, n, d, c, m)
+	for i, a := range assign {
+		if i%per == 0 {
+			continue
+		}
+		if assign[i-1] != a {
+			t.Fatalf("points %d and %d of one cluster went to centres %d and %d", i-1, i, assign[i-1], a)
+		}
+	}
+}
+
 func TestExplicitInducing(t *testing.T) {
 	const n, d = 100, 2
 	x := randPoints(n, d, 12, 1)
