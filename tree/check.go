@@ -25,7 +25,8 @@ import (
 //     descendant index;
 //   - leaves are at the leaf level.
 //
-// At most 50 violations are returned. It computes O(n depth) distances plus the sibling pairs: for tests.
+// It returns at most 50 violations, and computes O(n depth) distances plus
+// the sibling pairs: for tests.
 func (t *Tree) Check() []error {
 	c := &checker{t: t, w: metric.NewWorkspace()}
 	c.order()

@@ -96,12 +96,12 @@ func (b *builder) hangFlat(w int, c int32, u []int32, ud []float64) {
 type flatProbeTally struct{ accepted, covered int }
 
 // attachBatch attaches a batch's accepted centres acc (at distances accD
-// from the node c of level l) with their children's items, appended to out,
-// in order, of the nu points uncovered before the batch. It reports the
-// net flat, and stops, when its first flatProbe centres cover fewer than
-// flatCover other points each and more than flatMin are left: then the
-// batch's later centres, which took their points at once with the others,
-// give them back.
+// from the node c of level l) to c in order, appending their children's
+// items to out; nu points were uncovered before the batch. It reports the
+// net flat, and stops, when the step's first flatProbe centres cover fewer
+// than flatCover other points each and more than flatMin are left: then
+// the batch's later centres, which took their points at once with the
+// others, give them back.
 func (b *builder) attachBatch(w int, c int32, acc []int32, accD []float64, children []child, l int32, nu int, probe *flatProbeTally, out []item) ([]item, bool) {
 	left := nu // the points that no centre up to the current one took
 	for i, z := range acc {
