@@ -51,11 +51,7 @@ func TestCheckFinds(t *testing.T) {
 			tr.dparent[a] = math.Nextafter(tr.dparent[a], 2)
 		}},
 		{"at level", func(tr *Tree) { z, a, _ := inner(tr); tr.level[a] = tr.level[z] }},
-		{"covering", func(tr *Tree) {
-			z, _, _ := inner(tr)
-			tr.dparent[z] = 0 // keep the bits check apart from the level's
-			tr.level[z] -= 8
-		}},
+		{"covering", func(tr *Tree) { z, _, _ := inner(tr); tr.level[z] -= 8 }}, // its children now beyond base^level
 		{"below its farthest descendant", func(tr *Tree) { z, _, _ := inner(tr); tr.radius[z] /= 2 }},
 		{"minDesc", func(tr *Tree) { z, _, _ := inner(tr); tr.minDesc[z]++ }},
 		{"beyond reach", func(tr *Tree) { _, a, _ := inner(tr); tr.reach[a] = 0 }},
