@@ -182,16 +182,6 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64, self bool) ([]i
 	h := &sc.self
 	h.Reset()
 	n := len(tent)
-	sc.acc, sc.accD, sc.accPos = sc.acc[:0], sc.accD[:0], sc.accPos[:0]
-	if n == 1 {
-		// A lone tentative is accepted, and its row has no tentative after
-		// it to mark or claim (claimSelf skips the centre's own hit): no
-		// tile. Over half of a build's batches are such (89,154 of 157,622
-		// at 262,144 points: a node with one point left to place), and a
-		// one-by-one tile costs about 2.6 µs.
-		sc.acc, sc.accD, sc.accPos = append(sc.acc, tent[0]), append(sc.accD, td[0]), append(sc.accPos, 0)
-		return sc.acc, sc.accD
-	}
 	sc.taken = grow(sc.taken, n)
 	clear(sc.taken)
 	sc.byID = sc.byID[:0]
@@ -199,7 +189,8 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64, self bool) ([]i
 		sc.byID = append(sc.byID, [2]int32{z, int32(i)})
 	}
 	slices.SortFunc(sc.byID, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
-	acc, accD := sc.acc, sc.accD
+	acc, accD := sc.acc[:0], sc.accD[:0]
+	sc.accPos = sc.accPos[:0]
 	for r0 := 0; r0 < n; r0 += acceptRows {
 		rows, pos, rr, cols := sc.openBlock(tent, rad, r0)
 		if len(rows) == 0 {
@@ -232,16 +223,24 @@ func (b *builder) accept(w int, tent []int32, td, rad []float64, self bool) ([]i
 			}
 		}
 	}
+	if last := n - 1; !sc.taken[last] { // no row of its own (see openBlock)
+		acc, accD = append(acc, tent[last]), append(accD, td[last])
+		sc.accPos = append(sc.accPos, int32(last))
+	}
 	sc.acc, sc.accD = acc, accD
 	return acc, accD
 }
 
 // openBlock returns accept's block of rows from r0: the tentatives of
 // tent[r0:r0+acceptRows] that no accepted centre covers yet (ids, places
-// and radii), and those of tent[r0:] (the block's columns).
+// and radii), and those of tent[r0:] (the block's columns). The batch's
+// last tentative has no row: no tentative after it could use one (and
+// claimSelf skips a centre's own hit), so a batch of one, over half of a
+// build's batches (89,154 of 157,622 at 262,144 points: a node with one
+// point left to place), takes no tile, and a batch of two a one-row one.
 func (sc *buildScratch) openBlock(tent []int32, rad []float64, r0 int) (rows, pos []int32, rr []float64, cols []int32) {
 	rows, pos, rr, cols = sc.rowIDs[:0], sc.rowPos[:0], sc.rowRad[:0], sc.cols[:0]
-	for i := r0; i < min(len(tent), r0+acceptRows); i++ {
+	for i := r0; i < min(len(tent)-1, r0+acceptRows); i++ {
 		if !sc.taken[i] {
 			rows, pos, rr = append(rows, tent[i]), append(pos, int32(i)), append(rr, rad[i])
 		}
