@@ -62,12 +62,17 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 	}
 	// Clear the owners for the next step on this worker.
 	for _, ch := range out {
-		sc.owner[ch.c] = -1
-		for _, p := range ch.s {
-			sc.owner[p] = -1
-		}
+		ch.release(sc.owner)
 	}
 	return out, nil
+}
+
+// release clears the owner of the item's centre and of its points.
+func (it item) release(owner []int32) {
+	owner[it.c] = -1
+	for _, p := range it.s {
+		owner[p] = -1
+	}
 }
 
 // claim gives each point of u within reach of an accepted centre of acc
@@ -111,12 +116,8 @@ func (b *builder) attachBatch(w int, c int32, acc []int32, accD []float64, child
 		probe.accepted, probe.covered = probe.accepted+1, probe.covered+len(children[i].s)
 		left -= 1 + len(children[i].s)
 		if probe.accepted == flatProbe && probe.covered < flatCover*probe.accepted && left > flatMin {
-			owner := b.ws[w].owner
 			for _, ch := range children[i+1:] {
-				owner[ch.c] = -1
-				for _, p := range ch.s {
-					owner[p] = -1
-				}
+				ch.release(b.ws[w].owner)
 			}
 			return out, true
 		}
