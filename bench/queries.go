@@ -99,7 +99,8 @@ func RunQueries(ctx context.Context, cfg QueriesConfig) (*QueriesResult, error) 
 		}
 	}
 	cfg.Log.Batch(BatchRecord{Phase: "query", BatchSize: nq, QueryMS: ms(rep.QueryTime), Distances: rep.Query.Distances,
-		Workers: workers, Utilisation: rep.Query.Utilisation, PivotSkipped: rep.Query.PivotSkipped})
+		Workers: workers, WorkerBusyMS: BusyMS(rep.Query.Busy), Utilisation: rep.Query.Utilisation, SerialMS: ms(rep.Query.Serial),
+		PivotSkipped: rep.Query.PivotSkipped, Steals: rep.Query.Steals})
 	pcctTime := (res.Build + res.Query).Seconds()
 	answers := map[string]*tree.Neighbours{}
 	for _, b := range cfg.Baselines {

@@ -23,20 +23,23 @@ const (
 // the whole build when it is not made by insertion (phase "build"), or a
 // query phase.
 type BatchRecord struct {
-	Schema          string  `json:"schema"`
-	RunID           string  `json:"run_id"`
-	Phase           string  `json:"phase"` // insert | build | query
-	BatchIndex      int     `json:"batch_index"`
-	BatchSize       int     `json:"batch_size"`
-	Selected        int     `json:"selected"`  // points that joined the tree
-	Dominated       int     `json:"dominated"` // points an MIS sent down again
-	MISRounds       int     `json:"mis_rounds"`
-	TraversalMS     float64 `json:"traversal_ms"`
-	ConflictGraphMS float64 `json:"conflict_graph_ms"`
-	MISMS           float64 `json:"mis_ms"`
-	InsertMS        float64 `json:"insert_ms"`
-	QueryMS         float64 `json:"query_ms"`
-	Distances       int64   `json:"distances"`
+	Schema      string  `json:"schema"`
+	RunID       string  `json:"run_id"`
+	Phase       string  `json:"phase"` // insert | build | query
+	BatchIndex  int     `json:"batch_index"`
+	BatchSize   int     `json:"batch_size"`
+	Selected    int     `json:"selected"`  // points that joined the tree
+	Dominated   int     `json:"dominated"` // points an MIS sent down again
+	MISRounds   int     `json:"mis_rounds"`
+	TraversalMS float64 `json:"traversal_ms"`
+	// TraversalSemisortMS: the insertion traversal's scope collections
+	// (streamer/scope), part of TraversalMS.
+	TraversalSemisortMS float64 `json:"traversal_semisort_ms"`
+	ConflictGraphMS     float64 `json:"conflict_graph_ms"`
+	MISMS               float64 `json:"mis_ms"`
+	InsertMS            float64 `json:"insert_ms"`
+	QueryMS             float64 `json:"query_ms"`
+	Distances           int64   `json:"distances"`
 	// The traversal's scope collections (insertion batches).
 	ScopeChunkScans     int64 `json:"scope_chunk_scans"`
 	ScopeChunkPoints    int64 `json:"scope_chunk_points"`
@@ -47,13 +50,16 @@ type BatchRecord struct {
 	Gate1Candidates     int64 `json:"gate1_candidates"`
 	Gate1Pruned         int64 `json:"gate1_pruned"`
 	// Gate1AuditFailures: neighbours a gate lost, found by --gate-audit.
-	Gate1AuditFailures int64     `json:"gate1_audit_failures"`
-	ConflictEdges      int64     `json:"conflict_edges"`
-	GridCells          int       `json:"grid_cells"` // the grid conflict graph's occupied cells
-	Workers            int       `json:"workers"`
-	WorkerBusyMS       []float64 `json:"worker_busy_ms"`
-	Utilisation        float64   `json:"utilisation"`
-	SerialMS           float64   `json:"serial_ms"` // time outside the pool's jobs
+	Gate1AuditFailures int64 `json:"gate1_audit_failures"`
+	ConflictEdges      int64 `json:"conflict_edges"`
+	GridCells          int   `json:"grid_cells"` // the grid conflict graph's occupied cells
+	// GridLeaders is always 0: pcct's grid conflict graph measures the
+	// pairs of neighbouring cells and picks no leaders (see the schema).
+	GridLeaders  int       `json:"grid_leaders"`
+	Workers      int       `json:"workers"`
+	WorkerBusyMS []float64 `json:"worker_busy_ms"`
+	Utilisation  float64   `json:"utilisation"`
+	SerialMS     float64   `json:"serial_ms"` // time outside the pool's jobs
 	// PivotSkipped: query records, first-level pairs (query, node and
 	// subtree) the pivot bounds ruled out without a distance.
 	PivotSkipped int64 `json:"pivot_skipped"`
@@ -164,16 +170,14 @@ func (l *Log) Run(r RunRecord) {
 func BuildRecords(st tree.BuildStats, n, workers int) []BatchRecord {
 	if len(st.Batches) == 0 {
 		return []BatchRecord{{Phase: "build", BatchSize: n, Selected: n, TraversalMS: ms(st.Wall), Distances: st.Distances,
-			Gate1Candidates: st.Distances, Workers: workers, Utilisation: st.Utilisation, SerialMS: ms(st.Serial)}}
+			Gate1Candidates: st.Distances, Workers: workers, WorkerBusyMS: BusyMS(st.Busy), Utilisation: st.Utilisation,
+			SerialMS: ms(st.Serial), Steals: st.Steals}}
 	}
 	out := make([]BatchRecord, len(st.Batches))
 	for i, b := range st.Batches {
-		busy := make([]float64, len(b.Busy))
-		for w, d := range b.Busy {
-			busy[w] = ms(d)
-		}
+		busy := BusyMS(b.Busy)
 		out[i] = BatchRecord{Phase: "insert", BatchIndex: i, BatchSize: b.Size, Selected: b.Size, Dominated: b.Deferred,
-			MISRounds: b.Rounds, TraversalMS: ms(b.Traversal), ConflictGraphMS: ms(b.Conflict), MISMS: ms(b.Insert),
+			MISRounds: b.Rounds, TraversalMS: ms(b.Traversal), TraversalSemisortMS: ms(b.Scope), ConflictGraphMS: ms(b.Conflict), MISMS: ms(b.Insert),
 			Distances: b.Distances, Gate1Candidates: b.Distances + b.GatePruned, Gate1Pruned: b.GatePruned,
 			ScopeChunkScans: b.ScopeScans, ScopeChunkPoints: b.ScopePoints, ScopeChunkDedupe: b.ScopeDedupe, ScopeChunkSaturated: b.ScopeSaturated,
 			ScopeCachePrefetch: b.ScopeCachePrefetch, ScopeCacheHits: b.ScopeCacheHits,
@@ -183,6 +187,16 @@ func BuildRecords(st tree.BuildStats, n, workers int) []BatchRecord {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// BusyMS converts busy times by worker to milliseconds (an empty slice,
+// not nil, when there are none).
+func BusyMS(busy []time.Duration) []float64 {
+	out := make([]float64, len(busy))
+	for w, d := range busy {
+		out[w] = ms(d)
+	}
+	return out
+}
 
 // rss returns the resident set size from /proc/self/statm (0 elsewhere).
 func rss() int64 {

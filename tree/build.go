@@ -30,6 +30,10 @@ type BuildStats struct {
 	Tiles       time.Duration
 	Utilisation float64
 	Serial      time.Duration
+	// Busy is each worker's busy time over the build's pool jobs, Steals
+	// their successful steals.
+	Busy   []time.Duration
+	Steals int
 	// Batches describes each batch of an insertion (Insert, or Build with
 	// Algorithm Insertion); GatePruned counts the distances Gate-1 proved
 	// unnecessary there.
@@ -183,6 +187,7 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	t.Stats.Depth = t.Depth()
 	t.Stats.Wall = time.Since(t0)
 	t.Stats.Serial = b.use.serial(t.Stats.Wall)
+	t.Stats.Busy, t.Stats.Steals = b.use.perWorker, b.use.steals
 	return t, nil
 }
 

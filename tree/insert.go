@@ -84,6 +84,7 @@ type BatchStats struct {
 	ScopeScans, ScopePoints, ScopeDedupe, ScopeSaturated int64
 	ScopeCachePrefetch, ScopeCacheHits                   int64
 	Traversal, Conflict                                  time.Duration // wall time of the phases
+	Scope                                                time.Duration // the traversal's scope collections
 	Insert                                               time.Duration // MIS and linking, sequential
 	// The batch's pool jobs: time each worker was busy, steals, and
 	// busy / (workers x wall); Serial is the batch's time outside them.
@@ -327,6 +328,7 @@ func (in *inserter) finish(t0 time.Time) {
 	st.GatePruned += in.rootGated
 	st.Utilisation, st.Depth, st.Wall = in.use.utilisation(), t.Depth(), time.Since(t0)
 	st.Serial = in.use.serial(st.Wall)
+	st.Busy, st.Steals = in.use.perWorker, in.use.steals
 }
 
 // batch inserts points lo..hi-1.

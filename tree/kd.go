@@ -105,6 +105,7 @@ func BuildKD(ctx context.Context, m metric.Metric, pool *streamer.Pool) (*KDTree
 	t.leafLayout(pool, &use)
 	t.Stats.Wall = time.Since(t0)
 	t.Stats.Utilisation, t.Stats.Serial = use.utilisation(), use.serial(t.Stats.Wall)
+	t.Stats.Busy, t.Stats.Steals = use.perWorker, use.steals
 	return t, nil
 }
 

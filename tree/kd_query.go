@@ -60,7 +60,7 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 		id := t.ids[p]
 		t.search(kw, t.m.Data(), int(id), id, id, opt.Predecessor, best)
 	})
-	st.jobWall += use.jobs
+	st.absorb(&use)
 	st.since(t0)
 	return wrapQuery(best, st, err)
 }
@@ -82,7 +82,7 @@ func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neig
 	st, err := t.run(ctx, opt, qs.N, func(kw *kdWorker, q int) {
 		t.search(kw, qs, q, int32(q), -1, false, best)
 	})
-	st.jobWall += use.jobs
+	st.absorb(&use)
 	st.since(t0)
 	return wrapQuery(best, st, err)
 }

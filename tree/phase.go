@@ -37,18 +37,34 @@ func labelled(phase string, fn func(w, t int)) func(w, t int) {
 	}
 }
 
-// usage sums the pool jobs of a phase: busy time over workers x wall time.
+// usage sums the pool jobs of a phase: busy time over workers x wall time,
+// each worker's busy time and the steals.
 type usage struct {
 	busy, capacity float64
-	jobs           time.Duration // the jobs' wall time
+	jobs           time.Duration   // the jobs' wall time
+	perWorker      []time.Duration // busy time by worker
+	steals         int
 }
 
 func (u *usage) add(st streamer.JobStats) {
+	u.perWorker = addBusy(u.perWorker, st.Busy)
 	for _, b := range st.Busy {
 		u.busy += float64(b)
 	}
+	u.steals += st.TotalSteals()
 	u.capacity += float64(st.Workers) * float64(st.Wall)
 	u.jobs += st.Wall
+}
+
+// addBusy adds busy times by worker to sum, growing it as needed.
+func addBusy(sum, busy []time.Duration) []time.Duration {
+	if len(sum) < len(busy) {
+		sum = append(sum, make([]time.Duration, len(busy)-len(sum))...)
+	}
+	for w, b := range busy {
+		sum[w] += b
+	}
+	return sum
 }
 
 // serial returns the part of a phase's wall time spent outside its pool

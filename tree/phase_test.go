@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -39,6 +40,7 @@ func TestStatsSerial(t *testing.T) {
 		if len(tr.Jobs()) == 0 || st.Serial != st.Wall-jobs(tr) {
 			t.Fatalf("%v: build serial %v, wall %v, %d jobs of %v", alg, st.Serial, st.Wall, len(tr.Jobs()), jobs(tr))
 		}
+		checkBusy(t, fmt.Sprintf("%v build", alg), st.Busy, jobs(tr))
 		tr = streamer.NewTrace()
 		pool.SetTrace(tr)
 		_, qs, err := tree.AllKNN(context.Background(), KNNOptions{K: 5, Predecessor: true, Pool: pool})
@@ -48,8 +50,26 @@ func TestStatsSerial(t *testing.T) {
 		if len(tr.Jobs()) == 0 || qs.Serial != qs.Wall-jobs(tr) || qs.Serial <= 0 {
 			t.Fatalf("%v: query serial %v, wall %v, %d jobs of %v", alg, qs.Serial, qs.Wall, len(tr.Jobs()), jobs(tr))
 		}
+		checkBusy(t, fmt.Sprintf("%v queries", alg), qs.Busy, jobs(tr))
 	}
 	pool.SetTrace(nil)
+}
+
+// checkBusy checks a phase's busy times by worker against its pool jobs'
+// wall time: one per worker of the pool (2), none longer than the jobs,
+// some work done.
+func checkBusy(t *testing.T, what string, busy []time.Duration, jobs time.Duration) {
+	t.Helper()
+	var sum time.Duration
+	for _, b := range busy {
+		if b < 0 || b > jobs {
+			t.Errorf("%s: a worker busy %v in jobs of %v", what, b, jobs)
+		}
+		sum += b
+	}
+	if len(busy) != 2 || sum <= 0 {
+		t.Errorf("%s: busy %v", what, busy)
+	}
 }
 
 // TestParallelPaths lowers the sizes from which the build, the k-d tree,

@@ -27,8 +27,20 @@ type QueryStats struct {
 	// Serial is the part of Wall spent outside the query job, on the
 	// caller's goroutine (grouping the queries, their seeds' index):
 	// what more workers cannot shorten.
-	Serial  time.Duration
+	Serial time.Duration
+	// Busy is each worker's busy time over the call's pool jobs (the
+	// query job and the grouping's), Steals their successful steals.
+	Busy    []time.Duration
+	Steals  int
 	jobWall time.Duration
+}
+
+// absorb adds the pool jobs in u (the grouping's, a KBest's emptying) to
+// the statistics.
+func (st *QueryStats) absorb(u *usage) {
+	st.jobWall += u.jobs
+	st.Busy = addBusy(st.Busy, u.perWorker)
+	st.Steals += u.steals
 }
 
 // since completes the statistics of a query call begun at t0: its wall
@@ -45,6 +57,8 @@ func (qs *QueryStats) merge(st QueryStats) {
 	qs.PivotSkipped += st.PivotSkipped
 	qs.Groups += st.Groups
 	qs.Wall += st.Wall
+	qs.Busy = addBusy(qs.Busy, st.Busy)
+	qs.Steals += st.Steals
 	qs.Utilisation = st.Utilisation
 }
 
@@ -122,7 +136,7 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 	best := kernels.NewKBestUnset(t.N(), opt.K) // each group's walk empties its rows
 	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt, &use), opt, sc)
 	sc.report(opt)
-	st.jobWall += use.jobs
+	st.absorb(&use)
 	st.since(t0)
 	return wrapQuery(best, st, err)
 }
@@ -215,7 +229,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	best := kernels.NewKBestUnset(qs.N, opt.K) // each group's walk empties its rows
 	st, err := t.runGroups(ctx, qs, best, groups, opt, sc)
 	sc.report(opt)
-	st.jobWall += use.jobs
+	st.absorb(&use)
 	st.since(t0)
 	return wrapQuery(best, st, err)
 }
@@ -274,7 +288,9 @@ func onPool[W counter](ctx context.Context, opt KNNOptions, n int, newW func() W
 	})))
 	var use usage
 	use.add(job)
-	return QueryStats{Distances: dists.Load(), PivotSkipped: skipped.Load(), Groups: n, Wall: time.Since(t0), Utilisation: use.utilisation(), jobWall: job.Wall}, err
+	st := QueryStats{Distances: dists.Load(), PivotSkipped: skipped.Load(), Groups: n, Wall: time.Since(t0), Utilisation: use.utilisation()}
+	st.absorb(&use)
+	return st, err
 }
 
 // walkRows is the number of queries that walk the tree together after a

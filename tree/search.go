@@ -142,6 +142,8 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	st, err := t.runGroups(ctx, t.m.Data(), best, groups, opt, sc)
 	sc.report(opt)
 	rep.Query.merge(st)
+	rep.Query.Busy = addBusy(rep.Query.Busy, use.perWorker) // the grouping's jobs
+	rep.Query.Steals += use.steals
 	rep.QueryTime = time.Since(t0)
 	rep.Query.Serial = max(rep.QueryTime-jobs-st.jobWall, 0)
 	nb, _, err := wrapQuery(best, st, err)

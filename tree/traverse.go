@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer/scope"
@@ -86,10 +87,12 @@ func (in *inserter) step(ctx context.Context, hops []hop, active []insertPlan) e
 	if err != nil || len(plans) == 0 {
 		return err
 	}
+	t0 := time.Now()
 	res, err := in.scope.Collect(ctx, req)
 	if err != nil {
 		return err
 	}
+	in.cur.Scope += time.Since(t0)
 	in.record(res.Stats)
 	// Each plan descends on its own (its path, from its own scope).
 	return in.chunks(ctx, len(plans), stepChunk, func(lo, hi int) {

@@ -87,7 +87,8 @@ func (j *knnJob) writeLog(w io.Writer) error {
 		rows = j.nq
 	}
 	log.Batch(bench.BatchRecord{Phase: "query", BatchSize: rows, QueryMS: float64(rep.QueryTime) / 1e6,
-		Distances: rep.Query.Distances, Workers: j.workersUsed, Utilisation: rep.Query.Utilisation, SerialMS: float64(rep.Query.Serial) / 1e6, PivotSkipped: rep.Query.PivotSkipped,
+		Distances: rep.Query.Distances, Workers: j.workersUsed, WorkerBusyMS: bench.BusyMS(rep.Query.Busy), Utilisation: rep.Query.Utilisation,
+		SerialMS: float64(rep.Query.Serial) / 1e6, PivotSkipped: rep.Query.PivotSkipped, Steals: rep.Query.Steals,
 		Gate1Candidates: j.screen.Screened, Gate1Pruned: j.screen.Screened - j.screen.Recomputed, Gate1AuditFailures: j.falsePrunes})
 	qps := 0.0
 	if rep.QueryTime > 0 {

@@ -41,6 +41,7 @@ func TestQueriesCmd(t *testing.T) {
 		if build == "insertion" && len(lines) < 10 {
 			t.Fatalf("insertion build: %d log lines, want one per batch", len(lines))
 		}
+		checkBatchTimes(t, build, lines[:len(lines)-1])
 	}
 	for _, c := range []struct {
 		args []string
@@ -58,6 +59,45 @@ func TestQueriesCmd(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// checkBatchTimes checks the batch records' times: every record gives
+// each worker's busy time (in all, at most workers x the phase's time),
+// and an insertion's scope collections (traversal_semisort_ms) take part
+// of its traversal, a positive part over the whole build.
+func checkBatchTimes(t *testing.T, build string, lines []string) {
+	t.Helper()
+	scope := 0.0
+	for _, l := range lines {
+		var r struct {
+			Phase     string
+			Workers   int
+			Busy      []float64 `json:"worker_busy_ms"`
+			Traversal float64   `json:"traversal_ms"`
+			Semisort  float64   `json:"traversal_semisort_ms"`
+			Conflict  float64   `json:"conflict_graph_ms"`
+			MIS       float64   `json:"mis_ms"`
+			Query     float64   `json:"query_ms"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		busy := 0.0
+		for _, b := range r.Busy {
+			busy += b
+		}
+		phase := r.Traversal + r.Conflict + r.MIS + r.Query
+		if len(r.Busy) != 0 && len(r.Busy) != r.Workers || busy > float64(r.Workers)*phase*1.01+0.01 {
+			t.Errorf("%s: %s record: worker_busy_ms %v for %d workers in %.3f ms", build, r.Phase, r.Busy, r.Workers, phase)
+		}
+		if r.Semisort > r.Traversal {
+			t.Errorf("%s: %s record: scope collections %.3f ms in a traversal of %.3f ms", build, r.Phase, r.Semisort, r.Traversal)
+		}
+		scope += r.Semisort
+	}
+	if (build == "insertion") != (scope > 0) {
+		t.Errorf("%s build: scope collections took %.3f ms in all", build, scope)
 	}
 }
 
@@ -87,6 +127,24 @@ func TestKnnLog(t *testing.T) {
 		}
 		if err := sch.Validate(inst); err != nil {
 			t.Fatalf("%s: %v", l, err)
+		}
+	}
+	// The build and the query record give each worker's busy time.
+	for _, l := range lines[:2] {
+		var r struct {
+			Phase   string
+			Workers int
+			Busy    []float64 `json:"worker_busy_ms"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		sum := 0.0
+		for _, b := range r.Busy {
+			sum += b
+		}
+		if len(r.Busy) != r.Workers || !(sum > 0) {
+			t.Errorf("%s record: worker_busy_ms %v for %d workers", r.Phase, r.Busy, r.Workers)
 		}
 	}
 }
