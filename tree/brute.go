@@ -42,6 +42,9 @@ type KNNOptions struct {
 	// finishes, with the tasks done and the job's total. It runs on the
 	// pool's workers: it must be safe for concurrent use, and quick.
 	Progress func(done, total int)
+	// use, when not nil, receives the brute-force searches' pool jobs
+	// (bruteAll and KNNSearch report them).
+	use *usage
 }
 
 // ticker returns the task wrapper that reports progress for a job of
@@ -198,7 +201,7 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 		tile, tr []float64
 	}
 	ws := make([]*scratch, p.Workers())
-	_, err := p.RunContext(ctx, len(pairs), labelled(phaseBrute, opt.ticker(len(pairs), func(w, t int) {
+	js, err := p.RunContext(ctx, len(pairs), labelled(phaseBrute, opt.ticker(len(pairs), func(w, t int) {
 		sc := ws[w]
 		if sc == nil {
 			sc = &scratch{w: metric.NewWorkspace(), tile: make([]float64, symBlock*symBlock), tr: make([]float64, symBlock*symBlock)}
@@ -209,6 +212,7 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 		j0, j1 := pr.bj*symBlock, min(n, (pr.bj+1)*symBlock)
 		symTile(m, sc.w, sc.tile, sc.tr, best, locks, nil, pr.bi, pr.bj, i0, i1, j0, j1)
 	})))
+	opt.use.add(js)
 	return best, err
 }
 
@@ -278,11 +282,12 @@ func run(ctx context.Context, opt KNNOptions, blocks []queryBlock, block func(w 
 	defer release()
 	ws := make([]*metric.Workspace, p.Workers())
 	bufs := make([]*scanBuf, p.Workers())
-	_, err := p.RunContext(ctx, len(blocks), labelled(phaseBrute, opt.ticker(len(blocks), func(w, t int) {
+	js, err := p.RunContext(ctx, len(blocks), labelled(phaseBrute, opt.ticker(len(blocks), func(w, t int) {
 		if ws[w] == nil {
 			ws[w], bufs[w] = metric.NewWorkspace(), &scanBuf{}
 		}
 		block(ws[w], bufs[w], blocks[t])
 	})))
+	opt.use.add(js)
 	return err
 }

@@ -38,7 +38,7 @@ func labelled(phase string, fn func(w, t int)) func(w, t int) {
 }
 
 // usage sums the pool jobs of a phase: busy time over workers x wall time,
-// each worker's busy time and the steals.
+// each worker's busy time and the steals. A nil *usage adds nothing.
 type usage struct {
 	busy, capacity float64
 	jobs           time.Duration   // the jobs' wall time
@@ -47,6 +47,9 @@ type usage struct {
 }
 
 func (u *usage) add(st streamer.JobStats) {
+	if u == nil {
+		return
+	}
 	u.perWorker = addBusy(u.perWorker, st.Busy)
 	for _, b := range st.Busy {
 		u.busy += float64(b)

@@ -35,6 +35,16 @@ type QueryStats struct {
 	jobWall time.Duration
 }
 
+// addBrute records a brute-force search's pool jobs u, in a search that
+// took wall: the busy times and steals join any earlier ones (auto's
+// sample on the tree); the utilisation and the time outside the jobs are
+// brute force's.
+func (st *QueryStats) addBrute(u *usage, wall time.Duration) {
+	st.Busy = addBusy(st.Busy, u.perWorker)
+	st.Steals += u.steals
+	st.Utilisation, st.Serial = u.utilisation(), u.serial(wall)
+}
+
 // absorb adds the pool jobs in u (the grouping's, a KBest's emptying) to
 // the statistics.
 func (st *QueryStats) absorb(u *usage) {

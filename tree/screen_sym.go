@@ -94,7 +94,8 @@ func (s *symScreen) onBlocks(ctx context.Context, n int, progress bool, f func(w
 	if progress {
 		run = s.opt.ticker(n, run)
 	}
-	_, err := s.pool.RunContext(ctx, n, labelled(phaseBrute, run))
+	js, err := s.pool.RunContext(ctx, n, labelled(phaseBrute, run))
+	s.opt.use.add(js)
 	return err
 }
 

@@ -155,8 +155,11 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 func bruteAll(ctx context.Context, m metric.Metric, opt KNNOptions, rep Report, reason string) (*Neighbours, Report, error) {
 	rep.Method, rep.Reason = SearchBrute, reason
 	t0 := time.Now()
+	var use usage
+	opt.use = &use
 	nb, err := BruteAllKNN(ctx, m, opt)
 	rep.QueryTime = time.Since(t0)
+	rep.Query.addBrute(&use, rep.QueryTime)
 	return nb, rep, err
 }
 
@@ -291,8 +294,11 @@ func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOpti
 	rep.Method = search
 	t0 := time.Now()
 	if search == SearchBrute {
+		var use usage
+		opt.use = &use
 		nb, err := BruteKNN(ctx, m, qs, opt)
 		rep.QueryTime = time.Since(t0)
+		rep.Query.addBrute(&use, rep.QueryTime)
 		return nb, rep, err
 	}
 	if topt.Pool == nil {

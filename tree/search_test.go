@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,6 +87,7 @@ func TestSearchModes(t *testing.T) {
 		if s != SearchAuto && rep.Method != s {
 			t.Fatalf("%v ran %v", s, rep.Method)
 		}
+		checkQueryJobs(t, s.String(), rep.Query)
 	}
 	// Where no net covers anything, the build hangs the points flat (and
 	// the tree stays sound and exact, checked above through SearchTree).
@@ -114,6 +116,20 @@ func TestSearchModes(t *testing.T) {
 	}
 	if _, err := Build(context.Background(), m, Options{Base: 1}); !errors.Is(err, metric.ErrBadInput) {
 		t.Errorf("base 1: %v", err)
+	}
+}
+
+// checkQueryJobs checks that a search reported its query jobs, whichever
+// way it went: each worker's busy time (GOMAXPROCS of them), some work,
+// a utilisation.
+func checkQueryJobs(t *testing.T, what string, st QueryStats) {
+	t.Helper()
+	var sum time.Duration
+	for _, b := range st.Busy {
+		sum += b
+	}
+	if len(st.Busy) != runtime.GOMAXPROCS(0) || sum <= 0 || !(st.Utilisation > 0) || st.Steals < 0 {
+		t.Errorf("%s: query statistics %+v", what, st)
 	}
 }
 
@@ -191,6 +207,7 @@ func TestKNNSearchModes(t *testing.T) {
 			if s != SearchAuto && rep.Method != s || rep.Reason == "" {
 				t.Fatalf("%s %v: report %+v", m.Name(), s, rep)
 			}
+			checkQueryJobs(t, m.Name()+" "+s.String(), rep.Query)
 		}
 	}
 }

@@ -443,12 +443,13 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 
 // describeSearch is the one-line summary of how an all-points job ran.
 func describeSearch(r tree.Report) string {
+	brute := fmt.Sprintf("utilisation %.0f%%, serial %.3f s", 100*r.Query.Utilisation, r.Query.Serial.Seconds())
 	if r.Method == tree.SearchBrute && r.Build.Wall == 0 {
-		return "brute force (" + r.Reason + ")"
+		return "brute force (" + r.Reason + "): " + brute
 	}
 	s := fmt.Sprintf("build %.3f s (%d distances, %d net steps, depth %d, utilisation %.0f%%, serial %.3f s)", r.Build.Wall.Seconds(), r.Build.Distances, r.Build.NetSteps, r.Build.Depth, 100*r.Build.Utilisation, r.Build.Serial.Seconds())
 	if r.Method == tree.SearchBrute {
-		return fmt.Sprintf("brute force: %s; tree %s", r.Reason, s)
+		return fmt.Sprintf("brute force (%s): %s; tree %s", brute, r.Reason, s)
 	}
 	if r.Method == tree.SearchKD {
 		return fmt.Sprintf("k-d tree, %s: build %.3f s (serial %.3f s); queries %.3f s (%d distances, utilisation %.0f%%, serial %.3f s)", r.Reason, r.Build.Wall.Seconds(), r.Build.Serial.Seconds(), r.QueryTime.Seconds(), r.Query.Distances, 100*r.Query.Utilisation, r.Query.Serial.Seconds())
