@@ -1,8 +1,10 @@
 package tree
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
 )
@@ -36,7 +38,7 @@ func (t *Tree) Check() []error {
 	maxD, minD := c.descendants()
 	for z := int32(0); int(z) < t.N(); z++ {
 		c.node(z, maxD[z], minD[z])
-		t.checkSeparation(z, c.dist, c.bad)
+		c.separation(z)
 	}
 	return c.errs
 }
@@ -48,6 +50,8 @@ type checker struct {
 	errs []error
 	w    *metric.Workspace
 	one  [1]float64
+	sib  []int32   // separation's siblings
+	tile []float64 // pairs' tiles
 }
 
 func (c *checker) bad(format string, a ...any) {
@@ -171,27 +175,60 @@ func (c *checker) node(z int32, maxD float64, minD int32) {
 	}
 }
 
-// checkSeparation checks the children of z that one net step made.
-func (t *Tree) checkSeparation(z int32, dist func(a, b int32) float64, bad func(string, ...any)) {
-	ch := t.Children(int(z))
-	for a, x := range ch {
-		s := t.scale[x]
-		if s == flatScale {
-			continue // hung flat by a net step that covered almost nothing
-		}
-		if s == leafLevel {
+// separation checks the children of z that one net step made: each farther
+// than its scale from z, and the children of one scale pairwise, in tiles
+// (the same distance bits as one pair at a time).
+func (c *checker) separation(z int32) {
+	t := c.t
+	sib := c.sib[:0]
+	for _, x := range t.Children(int(z)) {
+		switch s := t.scale[x]; {
+		case s == flatScale:
+			// hung flat by a net step that covered almost nothing
+		case s == leafLevel:
 			if t.dparent[x] != 0 {
-				bad("node %d hangs as a duplicate of %d at distance %v", x, z, t.dparent[x])
+				c.bad("node %d hangs as a duplicate of %d at distance %v", x, z, t.dparent[x])
 			}
-			continue
+		case t.dparent[x] <= t.cover(s):
+			c.bad("separation: child %d of %d at %v, within base^%d", x, z, t.dparent[x], s)
+			sib = append(sib, x)
+		default:
+			sib = append(sib, x)
 		}
-		if t.dparent[x] <= t.cover(s) {
-			bad("separation: child %d of %d at %v, within base^%d", x, z, t.dparent[x], s)
+	}
+	// The children of each scale, in their order among z's children.
+	slices.SortStableFunc(sib, func(a, b int32) int { return cmp.Compare(t.scale[a], t.scale[b]) })
+	for lo := 0; lo < len(sib); {
+		hi := lo + 1
+		for hi < len(sib) && t.scale[sib[hi]] == t.scale[sib[lo]] {
+			hi++
 		}
-		for _, y := range ch[a+1:] {
-			if t.scale[y] == s {
-				if d := dist(x, y); d <= t.cover(s) {
-					bad("separation: children %d and %d of %d at %v, within base^%d", x, y, z, d, s)
+		c.pairs(z, sib[lo:hi])
+		lo = hi
+	}
+	c.sib = sib
+}
+
+// sepBlock is the side of separation's tiles.
+const sepBlock = 128
+
+// pairs checks that the siblings g of z, of one scale, are pairwise
+// farther apart than it, in tiles of sepBlock x sepBlock.
+func (c *checker) pairs(z int32, g []int32) {
+	t := c.t
+	r := t.cover(t.scale[g[0]])
+	data := t.m.Data()
+	c.tile = grow(c.tile, sepBlock*sepBlock)
+	for i0 := 0; i0 < len(g); i0 += sepBlock {
+		rows := g[i0:min(len(g), i0+sepBlock)]
+		for j0 := i0; j0 < len(g); j0 += sepBlock {
+			cols := g[j0:min(len(g), j0+sepBlock)]
+			t.m.Tile(c.w, c.tile, len(cols), data, metric.List(rows), data, metric.List(cols))
+			for a, x := range rows {
+				for b, y := range cols {
+					if i0+a < j0+b && c.tile[a*len(cols)+b] <= r {
+						c.bad("separation: children %d and %d of %d at %v, within base^%d", x, y, z, c.tile[a*len(cols)+b], t.scale[x])
+					}
 				}
 			}
 		}
