@@ -88,6 +88,8 @@ type scopeWorker struct {
 	hits     metric.ScreenHits // a screened tile's undecided pairs
 	marks    []mark            // by candidate id
 	epoch    uint32
+	keys     []uint64  // sortMembers' keys
+	dists    []float64 // and its copy of the distances
 	counters Stats
 }
 

@@ -3,7 +3,6 @@ package scope
 import (
 	"context"
 	"slices"
-	"sort"
 
 	"github.com/pcct/pcct/streamer"
 )
@@ -56,7 +55,7 @@ func (c *Collector) merge(ctx context.Context, r *Request, nq int, listLen func(
 			_, hi, sat := r.window(i, listLen(i))
 			s.Saturated[i], s.Next[i] = sat, hi
 			m, d := s.Members[s.Offsets[i]:s.Offsets[i+1]], s.Dist[s.Offsets[i]:s.Offsets[i+1]]
-			sortMembers(m, d)
+			c.ws[w].sortMembers(m, d)
 			k := 0
 			for j := range m {
 				if k > 0 && m[j] == m[k-1] {
@@ -89,22 +88,20 @@ func (c *Collector) merge(ctx context.Context, r *Request, nq int, listLen func(
 }
 
 // sortMembers sorts ids ascending, carrying their distances; stable, so
-// equal ids keep their scan order.
-func sortMembers(ids []int32, d []float64) {
+// equal ids keep their scan order. The ids (non-negative) and their
+// places are packed into one key each and sorted as integers: a node's
+// scope can hold thousands of members (many duplicate points), where a
+// stable sort by swaps took most of an insertion's time.
+func (sw *scopeWorker) sortMembers(ids []int32, d []float64) {
 	if slices.IsSorted(ids) {
 		return
 	}
-	sort.Stable(byID{ids, d})
-}
-
-type byID struct {
-	ids []int32
-	d   []float64
-}
-
-func (b byID) Len() int           { return len(b.ids) }
-func (b byID) Less(i, j int) bool { return b.ids[i] < b.ids[j] }
-func (b byID) Swap(i, j int) {
-	b.ids[i], b.ids[j] = b.ids[j], b.ids[i]
-	b.d[i], b.d[j] = b.d[j], b.d[i]
+	sw.keys, sw.dists = slices.Grow(sw.keys[:0], len(ids)), append(sw.dists[:0], d...)
+	for j, id := range ids {
+		sw.keys = append(sw.keys, uint64(id)<<32|uint64(j))
+	}
+	slices.Sort(sw.keys)
+	for j, k := range sw.keys {
+		ids[j], d[j] = int32(k>>32), sw.dists[uint32(k)]
+	}
 }

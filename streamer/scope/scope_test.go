@@ -1,6 +1,7 @@
 package scope
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -543,4 +544,35 @@ func randomLists(r *rand.Rand, n, count, size int) [][]int32 {
 		}
 	}
 	return lists
+}
+
+// TestSortMembers: sortMembers orders ids ascending, carrying their
+// distances, and keeps repeated ids in their scan order (a stable sort),
+// on short and long lists, sorted or not.
+func TestSortMembers(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	sw := &scopeWorker{}
+	for _, n := range []int{0, 1, 2, 17, 300, 5000} {
+		for _, span := range []int{1, 3, n + 1, 1 << 30} {
+			ids, d := make([]int32, n), make([]float64, n)
+			for j := range ids {
+				ids[j], d[j] = int32(r.IntN(span)), float64(j) // d records the scan position
+			}
+			type pair struct {
+				id int32
+				d  float64
+			}
+			want := make([]pair, n)
+			for j := range ids {
+				want[j] = pair{ids[j], d[j]}
+			}
+			slices.SortStableFunc(want, func(a, b pair) int { return cmp.Compare(a.id, b.id) })
+			sw.sortMembers(ids, d)
+			for j := range want {
+				if ids[j] != want[j].id || d[j] != want[j].d {
+					t.Fatalf("n = %d, ids below %d: place %d holds (%d, %v), want (%d, %v)", n, span, j, ids[j], d[j], want[j].id, want[j].d)
+				}
+			}
+		}
+	}
 }
