@@ -262,14 +262,17 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 }
 
 // scanRow offers the candidates base+j of one tile row to best, skipping
-// the column of skip. Candidates arrive in increasing index order, so a tie
-// with the current worst never displaces it.
+// the column of skip. A candidate at the row's worst distance goes in only
+// with a lower index than the worst's (Push's own rule, tested before the
+// call: where all points are equal every candidate ties, and calling Push
+// for each made brute force five times slower).
 func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
-	worst := best.Worst(i)
+	idx, dist := best.Row(i)
+	last := len(idx) - 1
 	for j, d := range row {
-		if d <= worst && base+int32(j) != skip {
-			best.Push(i, base+int32(j), d)
-			worst = best.Worst(i)
+		c := base + int32(j)
+		if (d < dist[last] || d == dist[last] && (idx[last] < 0 || c < idx[last])) && c != skip {
+			best.Push(i, c, d)
 		}
 	}
 }

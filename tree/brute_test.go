@@ -116,6 +116,43 @@ func TestBruteAllKNNAgainstNaive(t *testing.T) {
 	})
 }
 
+// TestBruteTiesAgainstNaive: a third of the points are one point, so the
+// k-th distance of most rows is a tie among more candidates than k, met
+// in every order across the symmetric search's blocks: the lower indices
+// win, as in the naive reference.
+func TestBruteTiesAgainstNaive(t *testing.T) {
+	const n, d = 157, 2
+	x := uniformPoints(n, d, 5)
+	for i := 1; i < n; i += 3 {
+		copy(x[i*d:(i+1)*d], x[:d])
+	}
+	res, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Inducing: 30, Lengthscale: []float64{0.3}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	euc, err := metric.NewEuclidean(x, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := symBlock
+	defer func() { symBlock = saved }()
+	symBlock = 16
+	for _, m := range []metric.Metric{res, euc} {
+		for _, pred := range []bool{false, true} {
+			for _, k := range []int{5, 12} {
+				wantIdx, wantDist := naiveKNN(m, k, pred)
+				got, err := BruteAllKNN(context.Background(), m, KNNOptions{K: k, Predecessor: pred, Workers: 3, QueryBlock: 7, CandidateBlock: 13})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got.Indices(), wantIdx) || !slices.Equal(got.Distances(), wantDist) {
+					t.Fatalf("%s pred=%v k=%d: answers differ from the naive reference", m.Name(), pred, k)
+				}
+			}
+		}
+	}
+}
+
 func TestPredecessorPadding(t *testing.T) {
 	m := testMetrics(t, 20, 2)[0]
 	got, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 4, Predecessor: true})
