@@ -68,8 +68,8 @@ func ReadLog(r io.Reader) (*Telemetry, error) {
 func (t *Telemetry) Summary(w io.Writer) error {
 	type agg struct {
 		batches, points, rounds, dominated int
-		trav, scope, conf, mis, query      float64
-		util                               float64
+		trav, scope, conf, mis, link       float64
+		query, util                        float64
 		busy                               []float64 // by worker
 		dists, pruned, edges               int64
 		steals                             int
@@ -86,7 +86,7 @@ func (t *Telemetry) Summary(w io.Writer) error {
 		a.rounds += b.MISRounds
 		a.dominated += b.Dominated
 		a.trav, a.conf, a.mis, a.query = a.trav+b.TraversalMS, a.conf+b.ConflictGraphMS, a.mis+b.MISMS, a.query+b.QueryMS
-		a.scope += b.TraversalSemisortMS
+		a.scope, a.link = a.scope+b.TraversalSemisortMS, a.link+b.InsertMS
 		for len(a.busy) < len(b.WorkerBusyMS) {
 			a.busy = append(a.busy, 0)
 		}
@@ -102,7 +102,7 @@ func (t *Telemetry) Summary(w io.Writer) error {
 	}
 	sort.Strings(phases)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tbatches\tpoints\trounds\tdominated\ttraversal ms\t(scopes ms)\tconflict ms\tMIS ms\tquery ms\tdistances\tgate-1 pruned\tedges\tsteals\tmean util\tworker busy ms\t")
+	fmt.Fprintln(tw, "phase\tbatches\tpoints\trounds\tdominated\ttraversal ms\t(scopes ms)\tconflict ms\tMIS ms\tlink ms\tquery ms\tdistances\tgate-1 pruned\tedges\tsteals\tmean util\tworker busy ms\t")
 	for _, p := range phases {
 		a := by[p]
 		pr := 0.0
@@ -113,8 +113,8 @@ func (t *Telemetry) Summary(w io.Writer) error {
 		if len(a.busy) > 0 {
 			busy = fmt.Sprintf("%.1f-%.1f", slices.Min(a.busy), slices.Max(a.busy))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%.1f %%\t%d\t%d\t%.0f %%\t%s\t\n", p, a.batches, a.points, a.rounds,
-			a.dominated, a.trav, a.scope, a.conf, a.mis, a.query, a.dists, pr, a.edges, a.steals, 100*a.util/float64(a.batches), busy)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%.1f %%\t%d\t%d\t%.0f %%\t%s\t\n", p, a.batches, a.points, a.rounds,
+			a.dominated, a.trav, a.scope, a.conf, a.mis, a.link, a.query, a.dists, pr, a.edges, a.steals, 100*a.util/float64(a.batches), busy)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

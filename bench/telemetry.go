@@ -177,7 +177,7 @@ func BuildRecords(st tree.BuildStats, n, workers int) []BatchRecord {
 	for i, b := range st.Batches {
 		busy := BusyMS(b.Busy)
 		out[i] = BatchRecord{Phase: "insert", BatchIndex: i, BatchSize: b.Size, Selected: b.Size, Dominated: b.Deferred,
-			MISRounds: b.Rounds, TraversalMS: ms(b.Traversal), TraversalSemisortMS: ms(b.Scope), ConflictGraphMS: ms(b.Conflict), MISMS: ms(b.Insert),
+			MISRounds: b.Rounds, TraversalMS: ms(b.Traversal), TraversalSemisortMS: ms(b.Scope), ConflictGraphMS: ms(b.Conflict), MISMS: ms(b.MIS), InsertMS: ms(b.Link),
 			Distances: b.Distances, Gate1Candidates: b.Distances + b.GatePruned, Gate1Pruned: b.GatePruned,
 			ScopeChunkScans: b.ScopeScans, ScopeChunkPoints: b.ScopePoints, ScopeChunkDedupe: b.ScopeDedupe, ScopeChunkSaturated: b.ScopeSaturated,
 			ScopeCachePrefetch: b.ScopeCachePrefetch, ScopeCacheHits: b.ScopeCacheHits,

@@ -85,7 +85,10 @@ type BatchStats struct {
 	ScopeCachePrefetch, ScopeCacheHits                   int64
 	Traversal, Conflict                                  time.Duration // wall time of the phases
 	Scope                                                time.Duration // the traversal's scope collections
-	Insert                                               time.Duration // MIS and linking, sequential
+	// MIS is the time choosing each group's winners, Link the time
+	// hanging them under their targets and raising their paths' radii,
+	// reaches and lowest indices (both sequential).
+	MIS, Link time.Duration
 	// The batch's pool jobs: time each worker was busy, steals, and
 	// busy / (workers x wall); Serial is the batch's time outside them.
 	Busy        []time.Duration
@@ -112,6 +115,7 @@ type inserter struct {
 	dists atomic.Int64
 	gated atomic.Int64
 	roots *rootScopes // the points' scopes among the root's children (insert_root.go)
+	wins  []win       // a round's winners, linked after every group has chosen
 	// The root passes' distances and ruled-out pairs, outside the
 	// batches' counts.
 	rootDists, rootGated int64
@@ -355,10 +359,15 @@ func (in *inserter) batch(ctx context.Context, lo, hi int32) (BatchStats, error)
 		}
 		t2 := time.Now()
 		var rest []int
+		in.wins = in.wins[:0]
 		for g, grp := range groups {
 			var edges int64
 			rest, edges = in.resolve(active, grp, pairs[g], rest)
 			st.Edges += edges
+		}
+		t3 := time.Now()
+		for _, w := range in.wins {
+			in.link(&active[w.a], w.scale)
 		}
 		st.Deferred += len(rest)
 		slices.Sort(rest)
@@ -366,11 +375,12 @@ func (in *inserter) batch(ctx context.Context, lo, hi int32) (BatchStats, error)
 			active[k], active[a] = active[a], active[k]
 		}
 		active = active[:len(rest)]
-		st.Traversal, st.Conflict, st.Insert = st.Traversal+t1.Sub(t0), st.Conflict+t2.Sub(t1), st.Insert+time.Since(t2)
+		st.Traversal, st.Conflict = st.Traversal+t1.Sub(t0), st.Conflict+t2.Sub(t1)
+		st.MIS, st.Link = st.MIS+t3.Sub(t2), st.Link+time.Since(t3)
 	}
 	st.Distances, st.GatePruned = in.dists.Load()-d0, in.gated.Load()-g0
 	st.Utilisation = in.curU.utilisation()
-	st.Serial = in.curU.serial(st.Traversal + st.Conflict + st.Insert)
+	st.Serial = in.curU.serial(st.Traversal + st.Conflict + st.MIS + st.Link)
 	return st, nil
 }
 
@@ -459,8 +469,9 @@ func (in *inserter) conflicts(ctx context.Context, active []insertPlan, groups [
 	return pairs, err
 }
 
-// resolve places the points of one target's group that the MIS selects,
-// in priority order, and appends the others' indices in active to rest.
+// resolve chooses the points of one target's group that the MIS selects,
+// in priority order, giving each its scale (in.wins, linked after the
+// round's groups), and appends the others' indices in active to rest.
 // It returns rest and the conflict edges it saw.
 func (in *inserter) resolve(active []insertPlan, grp []int, pair []float64, rest []int) ([]int, int64) {
 	t := in.t
@@ -508,9 +519,18 @@ func (in *inserter) resolve(active []insertPlan, grp []int, pair []float64, rest
 			}
 		}
 		won = append(won, i)
-		in.link(pl, scale)
+		in.wins = append(in.wins, win{a, scale})
 	}
 	return rest, edges
+}
+
+// win is a point an MIS chose: its plan's place among the active ones
+// and the scale it hangs at. A round's winners are linked after all its
+// groups have chosen: the choices read the targets' levels, which linking
+// does not change.
+type win struct {
+	a     int
+	scale int32
 }
 
 // dupLevel is the level a leaf takes when a duplicate is hung under it:
