@@ -1,0 +1,88 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestKBestPushOrder: rows of every width, fed random candidates with
+// many ties (in distance, with indices in any order) and NaNs, hold the
+// k smallest by (distance, index), as a sort of all of them says.
+func TestKBestPushOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, k := range []int{1, 2, 7, 30, 31, 32, 33, 64, 150, 300} {
+		for _, n := range []int{k / 2, k, 3 * k, 2000} {
+			type cand struct {
+				j int32
+				d float64
+			}
+			cs := make([]cand, n)
+			for x := range cs {
+				cs[x] = cand{int32(r.IntN(4 * n)), float64(r.IntN(n/3+1)) / 8}
+			}
+			b := NewKBest(1, k)
+			for _, c := range cs {
+				b.Push(0, c.j, c.d)
+			}
+			slices.SortFunc(cs, func(a, b cand) int {
+				if a.d != b.d {
+					if a.d < b.d {
+						return -1
+					}
+					return 1
+				}
+				return int(a.j) - int(b.j)
+			})
+			idx, dist := b.Row(0)
+			for p := range k {
+				want := cand{-1, math.Inf(1)}
+				if p < n {
+					want = cs[p]
+				}
+				if idx[p] != want.j || dist[p] != want.d {
+					t.Fatalf("k = %d, %d candidates: slot %d = (%d, %v), want (%d, %v)", k, n, p, idx[p], dist[p], want.j, want.d)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkKBestPush times Push alone on rows of k: each row replays the
+// candidates that went in when 1,500 random ones were offered as the walk
+// offers them (only those within the row's current worst).
+func BenchmarkKBestPush(b *testing.B) {
+	r := rand.New(rand.NewPCG(43, 44))
+	const rows, per = 64, 1500
+	for _, k := range []int{8, 30, 64, 150, 300} {
+		type push struct {
+			j int32
+			d float64
+		}
+		streams := make([][]push, rows)
+		ref := NewKBest(1, k)
+		for row := range streams {
+			ref.ResetRow(0)
+			for x := range per {
+				if d := r.Float64(); d <= ref.Worst(0) {
+					ref.Push(0, int32(x), d)
+					streams[row] = append(streams[row], push{int32(x), d})
+				}
+			}
+		}
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			best := NewKBest(1, k)
+			pushes := 0
+			for i := 0; b.Loop(); i++ {
+				best.ResetRow(0)
+				for _, p := range streams[i%rows] {
+					best.Push(0, p.j, p.d)
+				}
+				pushes += len(streams[i%rows])
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pushes), "ns/push")
+		})
+	}
+}
