@@ -136,6 +136,29 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 		return buildByInsertion(ctx, m, opt, pool)
 	}
 	t0 := time.Now()
+	b := newBuilder(m, opt, pool)
+	rest := netOrder(m.Data().N, opt.Seed, opt.NetOrder, pool, &b.use)
+	d, err := b.rootDistances(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.rounds(ctx, []item{{c: 0, s: rest, d: d, cap: math.MaxInt32}}); err != nil {
+		return nil, err
+	}
+	t := b.t
+	t.finish(b.children, pool, &b.use)
+	t.Stats.Distances, t.Stats.NetSteps = b.dists.Load(), b.steps.Load()
+	t.Stats.Tiles, t.Stats.Utilisation = time.Duration(b.tiles.Load()), b.use.utilisation()
+	t.Stats.Depth = t.Depth()
+	t.Stats.Wall = time.Since(t0)
+	t.Stats.Serial = b.use.serial(t.Stats.Wall)
+	t.Stats.Busy, t.Stats.Steals = b.use.perWorker, b.use.steals
+	return t, nil
+}
+
+// newBuilder returns the builder of a tree over m's points, every point
+// still a parentless leaf.
+func newBuilder(m metric.Metric, opt Options, pool *streamer.Pool) *builder {
 	n := m.Data().N
 	t := &Tree{m: m, base: opt.Base, slack: m.TriangleSlack(),
 		level: make([]int32, n), scale: make([]int32, n), parent: make([]int32, n), dparent: make([]float64, n),
@@ -149,12 +172,14 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 			t.parent[i], t.level[i], t.scale[i], t.minDesc[i] = -1, leafLevel, leafLevel, noDesc
 		}
 	})
-	rest := netOrder(n, opt.Seed, opt.NetOrder, pool, &b.use)
-	d, err := b.rootDistances(ctx, rest)
-	if err != nil {
-		return nil, err
-	}
-	items := []item{{c: 0, s: rest, d: d, cap: math.MaxInt32}}
+	return b
+}
+
+// rounds expands the items and the items their net steps make, round by
+// round: an item larger than bigItem takes its net step on the caller's
+// goroutine with its tiles on the whole pool, the smaller ones are
+// expanded whole, one pool task each.
+func (b *builder) rounds(ctx context.Context, items []item) error {
 	for len(items) > 0 {
 		var small, next []item
 		for _, it := range items {
@@ -164,31 +189,21 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 			}
 			out, err := b.netStep(ctx, 0, it, true)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			next = append(next, out...)
 		}
 		if len(small) > 0 {
-			st, err := pool.RunContext(ctx, len(small), labelled(phaseBuild, func(w, k int) { b.expand(ctx, w, small[k]) }))
+			st, err := b.pool.RunContext(ctx, len(small), labelled(phaseBuild, func(w, k int) { b.expand(ctx, w, small[k]) }))
 			b.use.add(st)
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
-		t.Stats.Rounds++
+		b.t.Stats.Rounds++
 		items = next
 	}
-	if err := ctx.Err(); err != nil { // expand stops early when ctx is done
-		return nil, err
-	}
-	t.finish(b.children, pool, &b.use)
-	t.Stats.Distances, t.Stats.NetSteps = b.dists.Load(), b.steps.Load()
-	t.Stats.Tiles, t.Stats.Utilisation = time.Duration(b.tiles.Load()), b.use.utilisation()
-	t.Stats.Depth = t.Depth()
-	t.Stats.Wall = time.Since(t0)
-	t.Stats.Serial = b.use.serial(t.Stats.Wall)
-	t.Stats.Busy, t.Stats.Steals = b.use.perWorker, b.use.steals
-	return t, nil
+	return ctx.Err() // expand stops early when ctx is done
 }
 
 // NetOrder is the order in which Build's nets consider the points: a
