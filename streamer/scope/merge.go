@@ -54,24 +54,37 @@ func (c *Collector) merge(ctx context.Context, r *Request, nq int, listLen func(
 		for i := b * r.QueryBlock; i < min(nq, (b+1)*r.QueryBlock); i++ {
 			_, hi, sat := r.window(i, listLen(i))
 			s.Saturated[i], s.Next[i] = sat, hi
-			m, d := s.Members[s.Offsets[i]:s.Offsets[i+1]], s.Dist[s.Offsets[i]:s.Offsets[i+1]]
-			c.ws[w].sortMembers(m, d)
-			k := 0
-			for j := range m {
-				if k > 0 && m[j] == m[k-1] {
-					continue
-				}
-				m[k], d[k] = m[j], d[j]
-				k++
-			}
-			c.ws[w].counters.Dedupe += int64(len(m) - k)
-			kept[i] = k
+			kept[i] = c.ws[w].distinct(s.Members[s.Offsets[i]:s.Offsets[i+1]], s.Dist[s.Offsets[i]:s.Offsets[i+1]])
 		}
 	})
 	jobs = append(jobs, st)
 	if err != nil {
 		return nil, jobs, err
 	}
+	s.compact(kept)
+	return s, jobs, nil
+}
+
+// distinct sorts one query's members m (with their distances d) by id and
+// moves the first of each id to the front, returning how many there are.
+func (sw *scopeWorker) distinct(m []int32, d []float64) int {
+	sw.sortMembers(m, d)
+	k := 0
+	for j := range m {
+		if k > 0 && m[j] == m[k-1] {
+			continue
+		}
+		m[k], d[k] = m[j], d[j]
+		k++
+	}
+	sw.counters.Dedupe += int64(len(m) - k)
+	return k
+}
+
+// compact closes the gaps that repeated ids left: query i keeps the first
+// kept[i] members of its span.
+func (s *Result) compact(kept []int) {
+	nq := len(kept)
 	out := 0
 	for i := 0; i < nq; i++ {
 		lo := s.Offsets[i]
@@ -84,7 +97,6 @@ func (c *Collector) merge(ctx context.Context, r *Request, nq int, listLen func(
 	}
 	s.Offsets[nq] = out
 	s.Members, s.Dist = s.Members[:out], s.Dist[:out]
-	return s, jobs, nil
 }
 
 // sortMembers sorts ids ascending, carrying their distances; stable, so
