@@ -117,26 +117,35 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	}
 	rep.Build = t.Stats
 	rep.Method, rep.Reason = SearchTree, "asked for"
+	nb, brute, err := t.walkAll(ctx, opt, search == SearchAuto, &rep)
+	if brute {
+		return bruteAll(ctx, m, opt, rep, rep.Reason)
+	}
+	return nb, rep, err
+}
+
+// walkAll answers the all-points job on the tree, its statistics in rep.
+// With auto it first walks a sample of the groups (autoSample) and
+// returns brute true, with no answer, when brute force should answer
+// instead.
+func (t *Tree) walkAll(ctx context.Context, opt KNNOptions, auto bool, rep *Report) (nb *Neighbours, brute bool, err error) {
 	t0 := time.Now()
 	opt = allOptions(opt)
 	sc, err := t.treeScreening(ctx, t.m.Data(), opt)
 	if err != nil {
-		return nil, rep, err
+		return nil, false, err
 	}
 	var use usage
 	best := kernels.NewKBestUnset(t.N(), opt.K) // each group's walk empties its rows
 	groups := t.allGroups(opt, &use)
 	jobs := use.jobs // and the sample's job
-	if search == SearchAuto {
+	if auto {
 		// The sampled groups' answers are kept: if the tree stays, only
 		// the other groups are walked after them.
-		brute, err := t.autoSample(ctx, opt, best, &groups, sc, &rep)
+		brute, err := t.autoSample(ctx, opt, best, &groups, sc, rep)
 		jobs += rep.Query.jobWall
-		if err != nil {
-			return nil, rep, err
-		}
-		if brute {
-			return bruteAll(ctx, m, opt, rep, rep.Reason)
+		if err != nil || brute {
+			return nil, brute, err
 		}
 	}
 	st, err := t.runGroups(ctx, t.m.Data(), best, groups, opt, sc)
@@ -146,8 +155,8 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	rep.Query.Steals += use.steals
 	rep.QueryTime = time.Since(t0)
 	rep.Query.Serial = max(rep.QueryTime-jobs-st.jobWall, 0)
-	nb, _, err := wrapQuery(best, st, err)
-	return nb, rep, err
+	nb, _, err = wrapQuery(best, st, err)
+	return nb, false, err
 }
 
 // bruteAll answers the all-points job by brute force, reporting it with
