@@ -138,67 +138,95 @@ type rootHit struct {
 // rootGroupScopes finds the scopes among kids (within r) of the points ps
 // (close in space) into out (point p's at p - base), with workspace w.
 func (in *inserter) rootGroupScopes(w *metric.Workspace, ps, kids []int32, r float64, out [][]rootHit, base int32) {
-	t := in.t
+	pv := in.t.rootPivots(w, ps, kids)
+	computed := int64(len(pv.ids) * (len(kids) + len(ps)))
+	var ruledOut int64
+	var keep []bool
+	var cols []int32
+	var tile []float64
+	for b0 := 0; b0 < len(ps); b0 += rootBlock {
+		b1 := min(len(ps), b0+rootBlock)
+		keep, cols = pv.union(b0, b1, kids, r+in.t.slack, keep, cols)
+		ruledOut += int64((b1 - b0) * (len(kids) - len(cols)))
+		if len(cols) == 0 {
+			continue
+		}
+		tile = in.t.rootBlockHits(w, ps[b0:b1], cols, r, tile, out, base)
+		computed += int64((b1 - b0) * len(cols))
+	}
+	in.dists.Add(computed)
+	in.gated.Add(ruledOut)
+}
+
+// rootPivotTiles holds a group's pivots (ids, farthest first by
+// coordinates among the group's points), their distances to the root's
+// children (row p: prow[p*len(kids):]), each point's distances to them
+// (row k: dq[k*len(ids):]) and each point's nearest pivot.
+type rootPivotTiles struct {
+	ids      []int32
+	prow, dq []float64
+	near     []int
+}
+
+// rootPivots picks the pivots among the points ps and tiles them against
+// the root's children kids and the points against them.
+func (t *Tree) rootPivots(w *metric.Workspace, ps, kids []int32) *rootPivotTiles {
 	data := t.m.Data()
-	nq, nc := len(ps), len(kids)
-	dim := data.D
+	nq, nc, dim := len(ps), len(kids), data.D
 	piv := farthestFirst(nil, make([]float64, nq), min(rootPivots, nq), func(i int) []float64 {
 		return data.X[int(ps[i])*dim : int(ps[i]+1)*dim]
 	})
 	np := len(piv)
-	pivIDs := make([]int32, np)
+	pv := &rootPivotTiles{ids: make([]int32, np), prow: make([]float64, np*nc), dq: make([]float64, nq*np), near: make([]int, nq)}
 	for p, k := range piv {
-		pivIDs[p] = ps[k]
+		pv.ids[p] = ps[k]
 	}
-	prow := make([]float64, np*nc) // d(pivot p, child j) at p*nc+j
-	dq := make([]float64, nq*np)   // d(point k, pivot p) at k*np+p
-	t.m.Tile(w, prow, nc, data, metric.List(pivIDs), data, metric.List(kids))
-	t.m.Tile(w, dq, np, data, metric.List(ps), data, metric.List(pivIDs))
-	computed := int64(np*nc + nq*np)
-
-	near := make([]int, nq) // each point's nearest pivot
+	t.m.Tile(w, pv.prow, nc, data, metric.List(pv.ids), data, metric.List(kids))
+	t.m.Tile(w, pv.dq, np, data, metric.List(ps), data, metric.List(pv.ids))
 	for k := range nq {
-		near[k] = nearestPivot(dq[k*np : (k+1)*np])
+		pv.near[k] = nearestPivot(pv.dq[k*np : (k+1)*np])
 	}
-	reach := r + t.slack
-	keep := make([]bool, nc)
-	var cols []int32
-	var tile []float64
-	var ruledOut int64
-	for b0 := 0; b0 < nq; b0 += rootBlock {
-		block := ps[b0:min(nq, b0+rootBlock)]
-		clear(keep)
-		for k := b0; k < b0+len(block); k++ {
-			p, dqp := near[k], dq[k*np+near[k]]
-			for j, v := range prow[p*nc : (p+1)*nc] {
-				if !(math.Abs(dqp-v) > reach) {
-					keep[j] = true
-				}
+	return pv
+}
+
+// union returns the children of kids that some point b0..b1-1 of the group
+// keeps: those its nearest pivot cannot prove farther than reach
+// (|d(p, P) - d(P, c)| > reach), using keep and cols as scratch.
+func (pv *rootPivotTiles) union(b0, b1 int, kids []int32, reach float64, keep []bool, cols []int32) ([]bool, []int32) {
+	nc, np := len(kids), len(pv.ids)
+	keep = append(keep[:0], make([]bool, nc)...)
+	for k := b0; k < b1; k++ {
+		p, dqp := pv.near[k], pv.dq[k*np+pv.near[k]]
+		for j, v := range pv.prow[p*nc : (p+1)*nc] {
+			if !(math.Abs(dqp-v) > reach) {
+				keep[j] = true
 			}
-		}
-		cols = cols[:0]
-		for j, k := range keep {
-			if k {
-				cols = append(cols, kids[j])
-			}
-		}
-		ruledOut += int64(len(block) * (nc - len(cols)))
-		if len(cols) == 0 {
-			continue
-		}
-		tile = slices.Grow(tile[:0], len(block)*len(cols))[:len(block)*len(cols)]
-		t.m.Tile(w, tile, len(cols), data, metric.List(block), data, metric.List(cols))
-		computed += int64(len(block) * len(cols))
-		for i := range block {
-			var hs []rootHit
-			for j, c := range cols {
-				if d := tile[i*len(cols)+j]; d <= r {
-					hs = append(hs, rootHit{c, d})
-				}
-			}
-			out[block[i]-base] = hs
 		}
 	}
-	in.dists.Add(computed)
-	in.gated.Add(ruledOut)
+	cols = cols[:0]
+	for j, k := range keep {
+		if k {
+			cols = append(cols, kids[j])
+		}
+	}
+	return keep, cols
+}
+
+// rootBlockHits tiles a block of points against cols, the union its
+// points keep, and records each point's children within r in out (point
+// p's at p - base), returning the tile's buffer.
+func (t *Tree) rootBlockHits(w *metric.Workspace, block, cols []int32, r float64, tile []float64, out [][]rootHit, base int32) []float64 {
+	data := t.m.Data()
+	tile = slices.Grow(tile[:0], len(block)*len(cols))[:len(block)*len(cols)]
+	t.m.Tile(w, tile, len(cols), data, metric.List(block), data, metric.List(cols))
+	for i := range block {
+		var hs []rootHit
+		for j, c := range cols {
+			if d := tile[i*len(cols)+j]; d <= r {
+				hs = append(hs, rootHit{c, d})
+			}
+		}
+		out[block[i]-base] = hs
+	}
+	return tile
 }
