@@ -39,9 +39,10 @@ for w in 1 $WMAX; do
 	/usr/bin/time -f "workers=$w wall %e s, user %U s" ./pcct knn --metric euclidean --predecessor --workers $w --example-n 1000000 --example-d 2 --k 30 2>&1 | grep -E 'search:|wall' | tee -a "$OUT/kd.txt"
 done
 PCCT_BENCH_PROJECT=16 PCCT_BENCH_N=1000000 ./tree.test -test.run '^$' -test.bench 'KD$' -test.benchtime 1x -test.cpu 1,$WMAX 2>&1 | grep ^Bench | tee "$OUT/kd-bench.txt"
-# The same job from the shell on 1 and WMAX workers: the answer files must be identical.
+# The same job from the shell on 1 and WMAX workers: the answer files must be identical;
+# the telemetry logs give each worker's busy time in the build and the queries.
 for w in 1 $WMAX; do
-	/usr/bin/time -f "workers=$w wall %e s, user %U s, peak %M KB" ./pcct knn --predecessor --workers $w --example-n 1000000 --example-d 2 --lengthscale 0.1 --inducing 256 --k 30 --search tree --output "vecchia-w$w.npy" 2>&1 | grep -E 'search:|metric built|wall' | tee -a "$OUT/vecchia-1e6-cli.txt"
+	/usr/bin/time -f "workers=$w wall %e s, user %U s, peak %M KB" ./pcct knn --predecessor --workers $w --example-n 1000000 --example-d 2 --lengthscale 0.1 --inducing 256 --k 30 --search tree --output "vecchia-w$w.npy" --log-file "$OUT/vecchia-w$w.jsonl" 2>&1 | grep -E 'search:|metric built|wall' | tee -a "$OUT/vecchia-1e6-cli.txt"
 done
 cmp vecchia-w1.npy vecchia-w$WMAX.npy && cmp vecchia-w1_distances.npy vecchia-w${WMAX}_distances.npy && echo "answers identical for 1 and $WMAX workers" | tee -a "$OUT/vecchia-1e6-cli.txt"
 rm -f vecchia-w*.npy
