@@ -152,3 +152,45 @@ func TestQueriesLog(t *testing.T) {
 		t.Fatal("an incomplete record validated")
 	}
 }
+
+// TestSummary: a log written by Log reads back, and Summary sums each
+// phase: its times (the scope collections' and the linking's apart), its
+// distances and steals, and the least and most busy worker over its
+// records.
+func TestSummary(t *testing.T) {
+	var buf bytes.Buffer
+	log := NewLog(&buf)
+	log.Batch(BatchRecord{Phase: "insert", BatchSize: 10, TraversalMS: 2, TraversalSemisortMS: 0.5, MISMS: 0.25, InsertMS: 0.125,
+		Distances: 100, Workers: 2, WorkerBusyMS: []float64{1, 2}, Utilisation: 0.5, Steals: 3})
+	log.Batch(BatchRecord{Phase: "insert", BatchSize: 20, TraversalMS: 4, TraversalSemisortMS: 1.5, MISMS: 0.75, InsertMS: 0.375,
+		Distances: 200, Workers: 2, WorkerBusyMS: []float64{3, 1}, Utilisation: 1, Steals: 4})
+	log.Batch(BatchRecord{Phase: "query", BatchSize: 7, QueryMS: 9, Distances: 50, Workers: 2, Utilisation: 0.9})
+	log.Run(RunRecord{Command: "queries", Points: 30, Queries: 7, K: 3, Workers: 2, Kernels: "generic", Search: "tree"})
+	tel, err := ReadLog(&buf)
+	if err != nil || len(tel.Batches) != 3 || len(tel.Runs) != 1 {
+		t.Fatalf("read back: %v, %+v", err, tel)
+	}
+	var out strings.Builder
+	if err := tel.Summary(&out); err != nil {
+		t.Fatal(err)
+	}
+	var insert, query []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "insert":
+			insert = f
+		case len(f) > 0 && f[0] == "query":
+			query = f
+		}
+	}
+	// phase batches points rounds dominated traversal (scopes) conflict
+	// MIS link query distances pruned% edges steals util% busy
+	want := []string{"insert", "2", "30", "0", "0", "6.0", "2.0", "0.0", "1.0", "0.5", "0.0", "300", "0.0", "%", "0", "7", "75", "%", "3.0-4.0"}
+	if strings.Join(insert, " ") != strings.Join(want, " ") {
+		t.Errorf("insert row %q, want %q\n%s", insert, want, out.String())
+	}
+	if len(query) == 0 || query[len(query)-1] != "-" || query[10] != "9.0" {
+		t.Errorf("query row %q: want 9.0 ms of queries and no busy times\n%s", query, out.String())
+	}
+}
