@@ -16,6 +16,10 @@ type KBest struct {
 	K    int
 	Idx  []int32   // q x K, row-major
 	Dist []float64 // q x K, row-major
+	// Rank, when not nil, orders the candidates for ties instead of their
+	// indices: among equal distances the lower Rank[j] goes first (a set
+	// stored in another order answers as its original order would).
+	Rank []int32
 }
 
 // NewKBest returns an empty KBest for q queries.
@@ -64,16 +68,29 @@ func (b *KBest) Row(i int) ([]int32, []float64) {
 // (+Inf while the row has fewer than K entries).
 func (b *KBest) Worst(i int) float64 { return b.Dist[(i+1)*b.K-1] }
 
+// Before reports whether candidate a goes before candidate b at equal
+// distances: the lower index, or the lower Rank when there is one. An
+// empty slot (b < 0) comes after every candidate.
+func (b *KBest) Before(a, c int32) bool {
+	if c < 0 {
+		return true
+	}
+	if b.Rank != nil {
+		return b.Rank[a] < b.Rank[c]
+	}
+	return a < c
+}
+
 // Push offers candidate j at distance d to row i; it is kept if it beats the
-// row's last entry by distance, or ties it with a lower index.
+// row's last entry by distance, or ties it and goes before it (Before).
 func (b *KBest) Push(i int, j int32, d float64) {
 	idx, dist := b.Row(i)
 	last := b.K - 1
-	if !(d < dist[last] || (d == dist[last] && (idx[last] < 0 || j < idx[last]))) {
+	if !(d < dist[last] || (d == dist[last] && b.Before(j, idx[last]))) {
 		return
 	}
 	p := last
-	for p > 0 && (d < dist[p-1] || (d == dist[p-1] && (idx[p-1] < 0 || j < idx[p-1]))) {
+	for p > 0 && (d < dist[p-1] || (d == dist[p-1] && b.Before(j, idx[p-1]))) {
 		idx[p], dist[p] = idx[p-1], dist[p-1]
 		p--
 	}

@@ -9,8 +9,9 @@ import (
 )
 
 // TestKBestPushOrder: rows of every width, fed random candidates with
-// many ties (in distance, with indices in any order) and NaNs, hold the
-// k smallest by (distance, index), as a sort of all of them says.
+// many ties (in distance, with indices in any order), hold the k smallest
+// by (distance, index), or by (distance, Rank) with a Rank, as a sort of
+// all of them says.
 func TestKBestPushOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	for _, k := range []int{1, 2, 7, 30, 31, 32, 33, 64, 150, 300} {
@@ -23,27 +24,38 @@ func TestKBestPushOrder(t *testing.T) {
 			for x := range cs {
 				cs[x] = cand{int32(r.IntN(4 * n)), float64(r.IntN(n/3+1)) / 8}
 			}
-			b := NewKBest(1, k)
-			for _, c := range cs {
-				b.Push(0, c.j, c.d)
-			}
-			slices.SortFunc(cs, func(a, b cand) int {
-				if a.d != b.d {
-					if a.d < b.d {
-						return -1
+			for _, ranked := range []bool{false, true} {
+				b := NewKBest(1, k)
+				key := func(j int32) int { return int(j) }
+				if ranked { // ties by a permutation of the indices
+					b.Rank = make([]int32, 4*n)
+					for j, p := range r.Perm(4 * n) {
+						b.Rank[j] = int32(p)
 					}
-					return 1
+					key = func(j int32) int { return int(b.Rank[j]) }
 				}
-				return int(a.j) - int(b.j)
-			})
-			idx, dist := b.Row(0)
-			for p := range k {
-				want := cand{-1, math.Inf(1)}
-				if p < n {
-					want = cs[p]
+				for _, c := range cs {
+					b.Push(0, c.j, c.d)
 				}
-				if idx[p] != want.j || dist[p] != want.d {
-					t.Fatalf("k = %d, %d candidates: slot %d = (%d, %v), want (%d, %v)", k, n, p, idx[p], dist[p], want.j, want.d)
+				want := slices.Clone(cs)
+				slices.SortFunc(want, func(a, b cand) int {
+					if a.d != b.d {
+						if a.d < b.d {
+							return -1
+						}
+						return 1
+					}
+					return key(a.j) - key(b.j)
+				})
+				idx, dist := b.Row(0)
+				for p := range k {
+					w := cand{-1, math.Inf(1)}
+					if p < n {
+						w = want[p]
+					}
+					if idx[p] != w.j || dist[p] != w.d {
+						t.Fatalf("k = %d, %d candidates, ranked %v: slot %d = (%d, %v), want (%d, %v)", k, n, ranked, p, idx[p], dist[p], w.j, w.d)
+					}
 				}
 			}
 		}
