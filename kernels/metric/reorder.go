@@ -15,18 +15,9 @@ import (
 // caller's goroutine).
 func Reorder(ctx context.Context, m Metric, perm []int32, r Runner) (Metric, error) {
 	s := m.Data()
-	if len(perm) != s.N {
-		return nil, badInput("reorder: %d indices for %d points", len(perm), s.N)
-	}
-	inv := make([]int32, s.N)
-	for i := range inv {
-		inv[i] = -1
-	}
-	for i, p := range perm {
-		if p < 0 || int(p) >= s.N || inv[p] >= 0 {
-			return nil, badInput("reorder: index %d at position %d: not a permutation of 0..%d", p, i, s.N-1)
-		}
-		inv[p] = int32(i)
+	inv, err := inversePerm(perm, s.N)
+	if err != nil {
+		return nil, err
 	}
 	data, err := reorderSet(ctx, s, perm, r)
 	if err != nil {

@@ -107,3 +107,48 @@ func shuffledPoints(n, d int, seed uint64) ([]float64, []int32) {
 	}
 	return x, perm
 }
+
+// TestResidualOrder: a residual metric built with Order holds, bit for
+// bit, the rows of the metric built in the given order and reordered
+// (coordinates, V, p, 1/sqrt(p)), with the same inducing points, for the
+// random and k-means++ choices and every implementation; bad orders are
+// refused.
+func TestResidualOrder(t *testing.T) {
+	const n, d = 700, 2 // several blocks of V's construction
+	x, perm := shuffledPoints(n, d, 5)
+	every.Impl(t, func(t *testing.T) {
+		for _, method := range []InducingMethod{InducingRandom, InducingKMeansPP} {
+			cfg := ResidualConfig{Lengthscale: []float64{0.2, 0.4}, Inducing: 40, Method: method, Seed: 2}
+			m, err := NewResidual(context.Background(), x, n, d, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Reorder(context.Background(), m, perm, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Order = perm
+			got, err := NewResidual(context.Background(), x, n, d, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, w := got.Data(), want.Data()
+			for _, c := range []struct {
+				name string
+				a, b []float64
+			}{{"X", g.X, w.X}, {"V", g.V, w.V}, {"P", g.P, w.P}, {"ISP", g.ISP, w.ISP}} {
+				if len(c.a) != len(c.b) || !slices.EqualFunc(c.a, c.b, func(u, v float64) bool { return math.Float64bits(u) == math.Float64bits(v) }) {
+					t.Fatalf("method %v: %s differs from the reordered metric's", method, c.name)
+				}
+			}
+			if !slices.Equal(got.InducingIndices(), want.(*Residual).InducingIndices()) {
+				t.Fatalf("method %v: inducing indices %v, want %v", method, got.InducingIndices(), want.(*Residual).InducingIndices())
+			}
+		}
+		for _, bad := range [][]int32{perm[:n-1], append(append([]int32{}, perm[:n-1]...), perm[0])} {
+			if _, err := NewResidual(context.Background(), x, n, d, ResidualConfig{Inducing: 40, Order: bad}); !errors.Is(err, ErrBadInput) {
+				t.Fatalf("bad order accepted: %v", err)
+			}
+		}
+	})
+}

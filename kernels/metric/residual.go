@@ -88,6 +88,11 @@ type ResidualConfig struct {
 	// nil means GOMAXPROCS goroutines. Pass the *streamer.Pool the search
 	// runs on, so that one worker count governs the whole job.
 	Pool Runner
+	// Order, when not nil, stores the points in another order: the
+	// metric's point i is x's point Order[i] (a permutation of 0..n-1).
+	// The inducing points are chosen on x as given, so the result is
+	// Reorder(NewResidual(x), Order) bit for bit, without a second V.
+	Order []int32
 }
 
 // MaxJitterTries bounds the Cholesky retries with growing jitter.
@@ -146,6 +151,12 @@ func NewResidual(ctx context.Context, x []float64, n, d int, cfg ResidualConfig)
 	}
 	if err := r.chooseInducing(xs, n); err != nil {
 		return nil, err
+	}
+	if cfg.Order != nil {
+		var err error
+		if xs, err = r.reorderRows(xs, n); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.factor(); err != nil {
 		return nil, err
@@ -244,6 +255,44 @@ func (r *Residual) chooseInducing(xs []float64, n int) error {
 	}
 	r.ut = transpose(r.u, m, d)
 	return nil
+}
+
+// reorderRows returns the scaled coordinates xs in the order of the
+// configuration's Order, and renumbers the random inducing points' data
+// indices to match.
+func (r *Residual) reorderRows(xs []float64, n int) ([]float64, error) {
+	inv, err := inversePerm(r.cfg.Order, n)
+	if err != nil {
+		return nil, err
+	}
+	d := r.d
+	out := hugemem.Make[float64](n * d)
+	for i, p := range r.cfg.Order {
+		copy(out[i*d:(i+1)*d], xs[int(p)*d:int(p+1)*d])
+	}
+	for k, i := range r.inducing {
+		r.inducing[k] = int(inv[i])
+	}
+	return out, nil
+}
+
+// inversePerm returns the inverse of perm, or an error naming the first
+// entry that makes it not a permutation of 0..n-1.
+func inversePerm(perm []int32, n int) ([]int32, error) {
+	if len(perm) != n {
+		return nil, badInput("order: %d indices for %d points", len(perm), n)
+	}
+	inv := make([]int32, n)
+	for i := range inv {
+		inv[i] = -1
+	}
+	for i, p := range perm {
+		if p < 0 || int(p) >= n || inv[p] >= 0 {
+			return nil, badInput("order: index %d at position %d: not a permutation of 0..%d", p, i, n-1)
+		}
+		inv[p] = int32(i)
+	}
+	return inv, nil
 }
 
 // kernelTile evaluates the metric's kernel on scaled coordinates.
