@@ -42,6 +42,13 @@ type KNNOptions struct {
 	// finishes, with the tasks done and the job's total. It runs on the
 	// pool's workers: it must be safe for concurrent use, and quick.
 	Progress func(done, total int)
+	// Rank, when not nil, breaks ties between candidates by Rank[id]
+	// instead of id: the points are stored in another order (for example
+	// metric.ResidualConfig.Order, for memory locality) and the answer
+	// must be the one their original order gives. Rank[i] is point i's
+	// index in that order, a permutation of 0..n-1 over the data points.
+	// Not with Predecessor, whose order is the stored one.
+	Rank []int32
 	// use, when not nil, receives the brute-force searches' pool jobs
 	// (bruteAll and KNNSearch report them).
 	use *usage
@@ -91,7 +98,7 @@ func (o *KNNOptions) defaults() {
 // within one tile's time and returns ctx.Err().
 func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbours, error) {
 	n := m.Data().N
-	if err := checkK(opt); err != nil {
+	if err := checkK(opt, n); err != nil {
 		return nil, err
 	}
 	raw := opt
@@ -123,7 +130,7 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 		rule = notSelf
 	}
 	sc.tileShape(raw, &opt)
-	best := kernels.NewKBest(n, opt.K)
+	best := opt.ranked(kernels.NewKBest(n, opt.K))
 	err = run(ctx, opt, queryBlocks(sc, data, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
 		scanQueries(m, qb.sc, w, buf, best, data, qb.rows, opt.CandidateBlock, rule)
 	})
@@ -184,7 +191,7 @@ func symTile(m metric.Metric, w *metric.Workspace, tile, tr []float64, best *ker
 func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*kernels.KBest, error) {
 	data := m.Data()
 	n := data.N
-	best := kernels.NewKBest(n, opt.K)
+	best := opt.ranked(kernels.NewKBest(n, opt.K))
 	nb := (n + symBlock - 1) / symBlock
 	locks := make([]sync.Mutex, nb)
 	type pair struct{ bi, bj int }
@@ -217,18 +224,42 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 }
 
 // checkK refuses k < 1.
-func checkK(opt KNNOptions) error {
+// checkK refuses k < 1 and a Rank that is not a permutation of the n
+// data points or comes with Predecessor.
+func checkK(opt KNNOptions, n int) error {
 	if opt.K < 1 {
 		return metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
+	if opt.Rank == nil {
+		return nil
+	}
+	if opt.Predecessor {
+		return metric.BadInput("a Rank applies to searches without Predecessor (predecessors follow the stored order)")
+	}
+	if len(opt.Rank) != n {
+		return metric.BadInput("Rank has %d entries for %d points", len(opt.Rank), n)
+	}
+	seen := make([]bool, n)
+	for i, r := range opt.Rank {
+		if r < 0 || int(r) >= n || seen[r] {
+			return metric.BadInput("Rank[%d] = %d: not a permutation of 0..%d", i, r, n-1)
+		}
+		seen[r] = true
+	}
 	return nil
+}
+
+// ranked gives b the options' Rank for its ties and returns it.
+func (o *KNNOptions) ranked(b *kernels.KBest) *kernels.KBest {
+	b.Rank = o.Rank
+	return b
 }
 
 // checkQuerySet refuses what a k-NN search of a query set qs against the
 // points of data cannot answer: k < 1, predecessor mode (which needs the
 // data points as queries: the AllKNN calls), sets of another metric.
 func checkQuerySet(data, qs *metric.Set, opt KNNOptions) error {
-	if err := checkK(opt); err != nil {
+	if err := checkK(opt, data.N); err != nil {
 		return err
 	}
 	if opt.Predecessor {
@@ -251,7 +282,7 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 		return nil, err
 	}
 	sc.tileShape(raw, &opt)
-	best := kernels.NewKBest(qs.N, opt.K)
+	best := opt.ranked(kernels.NewKBest(qs.N, opt.K))
 	err = run(ctx, opt, queryBlocks(sc, qs, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
 		scanQueries(m, qb.sc, w, buf, best, qs, qb.rows, opt.CandidateBlock, allCands)
 	})
@@ -263,7 +294,7 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 
 // scanRow offers the candidates base+j of one tile row to best, skipping
 // the column of skip. A candidate at the row's worst distance goes in only
-// with a lower index than the worst's (Push's own rule, tested before the
+// when it goes before the worst (Push's own rule, tested before the
 // call: where all points are equal every candidate ties, and calling Push
 // for each made brute force five times slower).
 func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
@@ -271,7 +302,7 @@ func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
 	last := len(idx) - 1
 	for j, d := range row {
 		c := base + int32(j)
-		if (d < dist[last] || d == dist[last] && (idx[last] < 0 || c < idx[last])) && c != skip {
+		if (d < dist[last] || d == dist[last] && best.Before(c, idx[last])) && c != skip {
 			best.Push(i, c, d)
 		}
 	}

@@ -47,7 +47,7 @@ func kdPrune(box2, worst float64, d int) bool {
 // consecutive queries meet the same leaves.
 func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
 	t0 := time.Now()
-	if err := checkK(opt); err != nil {
+	if err := checkK(opt, t.N()); err != nil {
 		return nil, QueryStats{}, err
 	}
 	opt.defaults()
@@ -55,7 +55,7 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 	defer release()
 	opt.Pool = pool
 	var use usage
-	best := newBest(pool, &use, t.N(), opt.K)
+	best := opt.ranked(newBest(pool, &use, t.N(), opt.K))
 	st, err := t.run(ctx, opt, t.N(), func(kw *kdWorker, p int) {
 		id := t.ids[p]
 		t.search(kw, t.m.Data(), int(id), id, id, opt.Predecessor, best)
@@ -78,7 +78,7 @@ func (t *KDTree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neig
 	defer release()
 	opt.Pool = pool
 	var use usage
-	best := newBest(pool, &use, qs.N, opt.K)
+	best := opt.ranked(newBest(pool, &use, qs.N, opt.K))
 	st, err := t.run(ctx, opt, qs.N, func(kw *kdWorker, q int) {
 		t.search(kw, qs, q, int32(q), -1, false, best)
 	})

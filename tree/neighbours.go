@@ -70,3 +70,49 @@ func (nb *Neighbours) Equal(o *Neighbours) bool {
 	}
 	return true
 }
+
+// Unorder turns an answer over points stored in another order (the
+// order's point i is the original point order[i]; see KNNOptions.Rank)
+// into the answer over the original points, in place: row i moves to row
+// order[i] and every index j becomes order[j] (padding stays -1). With a
+// query set (rows not the stored points), pass rows false: only the
+// indices are renumbered. order must be a permutation of the stored
+// points, as KNNOptions.Rank is.
+func (nb *Neighbours) Unorder(order []int32, rows bool) {
+	for p, j := range nb.idx {
+		if j >= 0 {
+			nb.idx[p] = order[j]
+		}
+	}
+	if !rows {
+		return
+	}
+	// Follow each cycle of the permutation once, carrying one row.
+	k := nb.k
+	done := make([]bool, len(order))
+	hi, hd := make([]int32, k), make([]float64, k)
+	for start := range order {
+		if done[start] {
+			continue
+		}
+		i0, d0 := nb.Row(start)
+		copy(hi, i0)
+		copy(hd, d0)
+		for i := start; ; {
+			done[i] = true
+			next := int(order[i])
+			ni, nd := nb.Row(next)
+			if next == start {
+				copy(ni, hi)
+				copy(nd, hd)
+				break
+			}
+			// Row i's content goes to row next: swap it with the carried row.
+			for c := range k {
+				ni[c], hi[c] = hi[c], ni[c]
+				nd[c], hd[c] = hd[c], nd[c]
+			}
+			i = next
+		}
+	}
+}

@@ -131,7 +131,7 @@ type queryWorker struct {
 // that they share their candidates and run full tiles.
 func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QueryStats, error) {
 	t0 := time.Now()
-	if err := checkK(opt); err != nil {
+	if err := checkK(opt, t.N()); err != nil {
 		return nil, QueryStats{}, err
 	}
 	opt = allOptions(opt)
@@ -143,7 +143,7 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 		return nil, QueryStats{}, err
 	}
 	var use usage
-	best := kernels.NewKBestUnset(t.N(), opt.K) // each group's walk empties its rows
+	best := opt.ranked(kernels.NewKBestUnset(t.N(), opt.K)) // each group's walk empties its rows
 	st, err := t.runGroups(ctx, t.m.Data(), best, t.allGroups(opt, &use), opt, sc)
 	sc.report(opt)
 	st.absorb(&use)
@@ -236,7 +236,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	if err != nil {
 		return nil, QueryStats{}, err
 	}
-	best := kernels.NewKBestUnset(qs.N, opt.K) // each group's walk empties its rows
+	best := opt.ranked(kernels.NewKBestUnset(qs.N, opt.K)) // each group's walk empties its rows
 	st, err := t.runGroups(ctx, qs, best, groups, opt, sc)
 	sc.report(opt)
 	st.absorb(&use)

@@ -34,7 +34,7 @@ func bruteAllScreened(ctx context.Context, m metric.Metric, sc *screening, opt K
 	defer release()
 	s := &symScreen{m: m, sc: sc, opt: opt, pool: p, n: n,
 		nb:    (n + symBlock - 1) / symBlock,
-		best:  kernels.NewKBest(n, opt.K),
+		best:  opt.ranked(kernels.NewKBest(n, opt.K)),
 		rows:  make([]screenRow, n),
 		heavy: make([]bool, n),
 		ws:    make([]*symScratch, p.Workers()),

@@ -89,7 +89,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if search == SearchBrute {
 		return bruteAll(ctx, m, opt, rep, "asked for")
 	}
-	if err := checkK(opt); err != nil {
+	if err := checkK(opt, m.Data().N); err != nil {
 		return nil, rep, err
 	}
 	if kd, reason := useKD(m, search, opt.Gate); kd {
@@ -136,7 +136,7 @@ func (t *Tree) walkAll(ctx context.Context, opt KNNOptions, auto bool, rep *Repo
 		return nil, false, err
 	}
 	var use usage
-	best := kernels.NewKBestUnset(t.N(), opt.K) // each group's walk empties its rows
+	best := opt.ranked(kernels.NewKBestUnset(t.N(), opt.K)) // each group's walk empties its rows
 	groups := t.allGroups(opt, &use)
 	jobs := use.jobs // and the sample's job
 	if auto {
