@@ -21,6 +21,15 @@ func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
 	return newMortonIndex(s, nil, nil).groups(size, pred, nil, nil)
 }
 
+// MortonOrder returns the ids of s's points sorted along a Morton
+// (Z-order) curve over the bounding box of their coordinates (s.X, n x
+// d; equal codes by id), sorted on the pool (nil: on the caller's
+// goroutine): an order in which points near in space lie near in memory,
+// for storing them (metric.ResidualConfig.Order, KNNOptions.Rank).
+func MortonOrder(s *metric.Set, pool *streamer.Pool) []int32 {
+	return newMortonIndex(s, pool, nil).order
+}
+
 // mortonIndex holds the points of a set in Morton order: their ids sorted
 // by code, equal codes by id, the codes in that order, and the grid that
 // made them.

@@ -143,14 +143,16 @@ func (m *metricFlags) summary() string {
 	return s
 }
 
-func (m *metricFlags) build(ctx context.Context, x []float64, n, d int, pool *streamer.Pool) (metric.Metric, error) {
+// build makes the metric on the n x d points x; with order (not nil, the
+// residual metric only) its point i is x's point order[i].
+func (m *metricFlags) build(ctx context.Context, x []float64, n, d int, pool *streamer.Pool, order []int32) (metric.Metric, error) {
 	if m.metric == "euclidean" {
 		return metric.NewEuclidean(x, n, d)
 	}
 	kind, _ := metric.ParseKernel(m.kernel) // checked
 	cfg := metric.ResidualConfig{
 		Kernel: kind, Variance: m.variance, Lengthscale: m.ls, Inducing: m.inducing,
-		Jitter: m.jitter, Seed: m.seed, Float32: m.float32, Pool: pool,
+		Jitter: m.jitter, Seed: m.seed, Float32: m.float32, Pool: pool, Order: order,
 	}
 	if m.inducingMethod != "random" {
 		cfg.Method = metric.InducingKMeansPP

@@ -64,7 +64,7 @@ func gateProfileCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	pool := streamer.NewPool(0)
 	defer pool.Close()
-	m, err := mf.build(context.Background(), x, n, d, pool)
+	m, err := mf.build(context.Background(), x, n, d, pool, nil)
 	if err != nil {
 		return err
 	}

@@ -28,13 +28,14 @@ type knnJob struct {
 	mf                                       metricFlags
 	input, output, queries, impl, searchFlag string
 	cpuprofile, memprofile, format, maxMem   string
-	order, logFile, gateFlag                 string
+	order, logFile, gateFlag, layout         string
 	gate                                     tree.Gate
 	screen                                   tree.ScreenStats
 	flags                                    map[string]string
 	rep                                      tree.Report
 	workersUsed                              int
 	perm                                     []int32 // the ordering (--order), or nil
+	stored                                   []int32 // the points' storage order (--layout), or nil
 	k, workers, exN, exD, show               int
 	pred, quiet, debug, audit                bool
 	profileFile                              string
@@ -68,7 +69,8 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer end()
 	t0 := time.Now()
-	m, err := j.mf.build(ctx, j.x, j.n, j.d, pool)
+	j.stored = j.storageOrder(pool)
+	m, err := j.mf.build(ctx, j.x, j.n, j.d, pool, j.stored)
 	if err != nil {
 		return err
 	}
@@ -108,6 +110,9 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if j.stored != nil {
+		nb.Unorder(j.stored, j.queries == "")
+	}
 	j.rep, j.workersUsed = rep, pool.Workers()
 	return j.report(stdout, m, nb, tBuild, tKNN)
 }
@@ -122,6 +127,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.format, "format", "pcct", "output layout: pcct (0-based indices, -1 / +Inf padding) or gpgp (the NNarray of GpGp, GPvecchia, VeccTMVN: n x (k+1), 1-based, row i = i then its neighbours, NA padding)")
 	fs.IntVar(&j.k, "k", 8, "neighbours per point")
 	fs.StringVar(&j.order, "order", "given", "order of the points for the job (predecessors follow it): given, coord (by the first coordinate) or maxmin (exact max-min ordering under the metric); with --output the ordering is written to FILE_order (original indices, in the output's base)")
+	fs.StringVar(&j.layout, "layout", "auto", "how the residual metric stores the points: auto (space from 65,536 points), space (in Morton order, so that points near in space are near in memory: faster searches, the same output; not with --predecessor or --order) or given")
 	fs.BoolVar(&j.pred, "predecessor", false, "Vecchia mode: point i may only take neighbours j < i")
 	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default: the CPU count)")
 	fs.StringVar(&j.impl, "kernels", "", "force a kernel implementation: generic, avx2 or avx512")
@@ -210,7 +216,7 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 	case j.input == "" && (j.exN < 2 || j.exD < 1):
 		return usageErr("--example-n must be >= 2 and --example-d >= 1")
 	}
-	return nil
+	return j.checkLayout()
 }
 
 // load reads the data (or makes the synthetic example) and the queries,
@@ -337,7 +343,7 @@ func (j *knnJob) describe() {
 // runAudit answers the job again with every distance in float64 and
 // counts the neighbours the gate lost.
 func (j *knnJob) runAudit(ctx context.Context, m metric.Metric, pool *streamer.Pool, got *tree.Neighbours) error {
-	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool}
+	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Rank: j.stored}
 	var want *tree.Neighbours
 	var err error
 	if j.queries == "" {
@@ -361,7 +367,7 @@ func (j *knnJob) run(ctx context.Context, m metric.Metric, pool *streamer.Pool) 
 	tick, done := newProgress(j.stderr, j.quiet, "pcct knn: search")
 	defer done()
 	opt := tree.KNNOptions{K: j.k, Predecessor: j.pred, Pool: pool, Progress: tick, Gate: j.gate, ScreenStats: &j.screen,
-		Profile: j.profile, LookupQuantile: j.quantile}
+		Profile: j.profile, LookupQuantile: j.quantile, Rank: j.stored}
 	// The search makes the float32 copy of the data itself, after its
 	// probe, only where screening pays; query points are embedded with
 	// theirs when the metric has one, so it is made before them.

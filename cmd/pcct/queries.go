@@ -64,7 +64,7 @@ func queriesCmd(args []string, stdout, stderr io.Writer) error {
 	res, err := bench.RunQueries(ctx, bench.QueriesConfig{
 		Dimension: j.dim, TreePoints: j.points, Queries: j.queries, K: j.k, Seed: j.mf.seed,
 		Metric: func(ctx context.Context, x []float64, n, d int) (metric.Metric, error) {
-			return j.mf.build(ctx, x, n, d, pool)
+			return j.mf.build(ctx, x, n, d, pool, nil)
 		},
 		Search: search, Tree: opt, Baselines: baselines, Pool: pool, Log: log, Gate: gate,
 	})
