@@ -163,47 +163,36 @@ func FuzzCoordTiles(f *testing.F) {
 }
 
 // FuzzKBest: KBest fed candidates in any order keeps exactly the k smallest
-// (distance, index) pairs, as a sort does.
+// (distance, index) pairs, as a sort does; with an even k8, ties go by a
+// Rank that reverses the indices.
 func FuzzKBest(f *testing.F) {
 	f.Add(uint8(3), []byte{5, 1, 5, 2, 9, 0, 5, 7, 1, 1})
+	f.Add(uint8(4), []byte{5, 1, 5, 2, 9, 0, 5, 7, 1, 1, 3, 2})
 	f.Fuzz(func(t *testing.T, k8 uint8, data []byte) {
 		k := int(k8%9) + 1
-		type cand struct {
-			j int32
-			d float64
-		}
-		var cs []cand
+		var cs []kbestCand
 		b := NewKBest(1, k)
+		key := func(j int32) int { return int(j) }
+		if k8%2 == 0 {
+			b.Rank = make([]int32, 256)
+			for j := range b.Rank {
+				b.Rank[j] = int32(255 - j)
+			}
+			key = func(j int32) int { return 255 - int(j) }
+		}
 		for i := 0; i+1 < len(data); i += 2 {
-			c := cand{int32(data[i]), float64(data[i+1] % 7)} // many ties
+			c := kbestCand{int32(data[i]), float64(data[i+1] % 7)} // many ties
 			if data[i+1] == 255 {
 				c.d = math.NaN()
 			}
-			if slices.ContainsFunc(cs, func(x cand) bool { return x.j == c.j }) {
+			if slices.ContainsFunc(cs, func(x kbestCand) bool { return x.j == c.j }) {
 				continue // one distance per index, as in a real search
 			}
 			cs = append(cs, c)
 			b.Push(0, c.j, c.d)
 		}
-		cs = slices.DeleteFunc(cs, func(c cand) bool { return math.IsNaN(c.d) })
-		slices.SortFunc(cs, func(x, y cand) int {
-			if x.d != y.d {
-				if x.d < y.d {
-					return -1
-				}
-				return 1
-			}
-			return int(x.j) - int(y.j)
-		})
-		idx, dist := b.Row(0)
-		for p := 0; p < k; p++ {
-			if p < len(cs) {
-				if idx[p] != cs[p].j || dist[p] != cs[p].d {
-					t.Fatalf("slot %d = (%d, %v), want (%d, %v)", p, idx[p], dist[p], cs[p].j, cs[p].d)
-				}
-			} else if idx[p] != -1 || !math.IsInf(dist[p], 1) {
-				t.Fatalf("slot %d = (%d, %v), want padding", p, idx[p], dist[p])
-			}
-		}
+		cs = slices.DeleteFunc(cs, func(c kbestCand) bool { return math.IsNaN(c.d) })
+		sortCands(cs, key)
+		checkRow(t, b, cs, "fuzzed row")
 	})
 }

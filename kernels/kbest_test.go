@@ -8,6 +8,42 @@ import (
 	"testing"
 )
 
+// kbestCand is a candidate offered to a KBest row.
+type kbestCand struct {
+	j int32
+	d float64
+}
+
+// sortCands sorts candidates as a KBest row orders them: by distance,
+// then by key of the index.
+func sortCands(cs []kbestCand, key func(j int32) int) {
+	slices.SortFunc(cs, func(a, b kbestCand) int {
+		if a.d != b.d {
+			if a.d < b.d {
+				return -1
+			}
+			return 1
+		}
+		return key(a.j) - key(b.j)
+	})
+}
+
+// checkRow checks that row 0 of b holds the first k of the sorted
+// candidates want, then padding.
+func checkRow(t *testing.T, b *KBest, want []kbestCand, what string) {
+	t.Helper()
+	idx, dist := b.Row(0)
+	for p := range b.K {
+		w := kbestCand{-1, math.Inf(1)}
+		if p < len(want) {
+			w = want[p]
+		}
+		if idx[p] != w.j || dist[p] != w.d {
+			t.Fatalf("%s: slot %d = (%d, %v), want (%d, %v)", what, p, idx[p], dist[p], w.j, w.d)
+		}
+	}
+}
+
 // TestKBestPushOrder: rows of every width, fed random candidates with
 // many ties (in distance, with indices in any order), hold the k smallest
 // by (distance, index), or by (distance, Rank) with a Rank, as a sort of
@@ -16,13 +52,9 @@ func TestKBestPushOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	for _, k := range []int{1, 2, 7, 30, 31, 32, 33, 64, 150, 300} {
 		for _, n := range []int{k / 2, k, 3 * k, 2000} {
-			type cand struct {
-				j int32
-				d float64
-			}
-			cs := make([]cand, n)
-			for x := range cs {
-				cs[x] = cand{int32(r.IntN(4 * n)), float64(r.IntN(n/3+1)) / 8}
+			cs := make([]kbestCand, n)
+			for x, j := range r.Perm(4 * n)[:n] { // one distance per index, as in a search
+				cs[x] = kbestCand{int32(j), float64(r.IntN(n/3+1)) / 8}
 			}
 			for _, ranked := range []bool{false, true} {
 				b := NewKBest(1, k)
@@ -38,25 +70,8 @@ func TestKBestPushOrder(t *testing.T) {
 					b.Push(0, c.j, c.d)
 				}
 				want := slices.Clone(cs)
-				slices.SortFunc(want, func(a, b cand) int {
-					if a.d != b.d {
-						if a.d < b.d {
-							return -1
-						}
-						return 1
-					}
-					return key(a.j) - key(b.j)
-				})
-				idx, dist := b.Row(0)
-				for p := range k {
-					w := cand{-1, math.Inf(1)}
-					if p < n {
-						w = want[p]
-					}
-					if idx[p] != w.j || dist[p] != w.d {
-						t.Fatalf("k = %d, %d candidates, ranked %v: slot %d = (%d, %v), want (%d, %v)", k, n, ranked, p, idx[p], dist[p], w.j, w.d)
-					}
-				}
+				sortCands(want, key)
+				checkRow(t, b, want, fmt.Sprintf("k = %d, %d candidates, ranked %v", k, n, ranked))
 			}
 		}
 	}
