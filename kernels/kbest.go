@@ -68,9 +68,9 @@ func (b *KBest) Row(i int) ([]int32, []float64) {
 // (+Inf while the row has fewer than K entries).
 func (b *KBest) Worst(i int) float64 { return b.Dist[(i+1)*b.K-1] }
 
-// Before reports whether candidate a goes before candidate b at equal
+// Before reports whether candidate a goes before candidate c at equal
 // distances: the lower index, or the lower Rank when there is one. An
-// empty slot (b < 0) comes after every candidate.
+// empty slot (c < 0) comes after every candidate.
 func (b *KBest) Before(a, c int32) bool {
 	if c < 0 {
 		return true

@@ -223,7 +223,6 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 	return best, err
 }
 
-// checkK refuses k < 1.
 // checkK refuses k < 1 and a Rank that is not a permutation of the n
 // data points or comes with Predecessor.
 func checkK(opt KNNOptions, n int) error {

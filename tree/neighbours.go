@@ -90,27 +90,27 @@ func (nb *Neighbours) Unorder(order []int32, rows bool) {
 	// Follow each cycle of the permutation once, carrying one row.
 	k := nb.k
 	done := make([]bool, len(order))
-	hi, hd := make([]int32, k), make([]float64, k)
+	held, heldD := make([]int32, k), make([]float64, k)
 	for start := range order {
 		if done[start] {
 			continue
 		}
 		i0, d0 := nb.Row(start)
-		copy(hi, i0)
-		copy(hd, d0)
+		copy(held, i0)
+		copy(heldD, d0)
 		for i := start; ; {
 			done[i] = true
 			next := int(order[i])
 			ni, nd := nb.Row(next)
 			if next == start {
-				copy(ni, hi)
-				copy(nd, hd)
+				copy(ni, held)
+				copy(nd, heldD)
 				break
 			}
-			// Row i's content goes to row next: swap it with the carried row.
+			// The held row (row i's) goes to row next, whose own is held now.
 			for c := range k {
-				ni[c], hi[c] = hi[c], ni[c]
-				nd[c], hd[c] = hd[c], nd[c]
+				ni[c], held[c] = held[c], ni[c]
+				nd[c], heldD[c] = heldD[c], nd[c]
 			}
 			i = next
 		}
