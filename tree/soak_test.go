@@ -262,6 +262,40 @@ func (s *soak) allPoints() {
 			s.fail("search %v: %s", mode, firstDiff(nb, want))
 		}
 	}
+	if !pred {
+		s.stored(want)
+	}
+}
+
+// stored checks the all-points job with the points stored in another
+// order (the Morton curve's or a random one), ties by the given order
+// (Rank) and the answer turned back (Unorder): the given order's answer.
+// Its choices come from a generator of their own, so that the job's other
+// draws stay those of its seed.
+func (s *soak) stored(want *Neighbours) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(uint64(s.n), uint64(s.kopt.K)))
+	order := MortonOrder(s.m.Data(), nil)
+	if r.IntN(2) == 0 {
+		for i, p := range r.Perm(s.n) {
+			order[i] = int32(p)
+		}
+	}
+	ms, err := metric.Reorder(ctx, s.m, order, nil)
+	if err != nil {
+		s.fail("stored order: %v", err)
+	}
+	mode := []Search{SearchAuto, SearchTree, SearchBrute}[r.IntN(3)]
+	opt := s.kopt
+	opt.Rank = order
+	nb, _, err := AllKNNSearch(ctx, ms, opt, mode, s.opt)
+	if err != nil {
+		s.fail("stored order, search %v: %v", mode, err)
+	}
+	nb.Unorder(order, true)
+	if !nb.Equal(want) {
+		s.fail("stored order, search %v: %s", mode, firstDiff(nb, want))
+	}
 }
 
 // querySet checks the k-NN (tree and every search mode) and range answers
