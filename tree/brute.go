@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
@@ -235,15 +236,8 @@ func checkK(opt KNNOptions, n int) error {
 	if opt.Predecessor {
 		return metric.BadInput("a Rank applies to searches without Predecessor (predecessors follow the stored order)")
 	}
-	if len(opt.Rank) != n {
-		return metric.BadInput("Rank has %d entries for %d points", len(opt.Rank), n)
-	}
-	seen := make([]bool, n)
-	for i, r := range opt.Rank {
-		if r < 0 || int(r) >= n || seen[r] {
-			return metric.BadInput("Rank[%d] = %d: not a permutation of 0..%d", i, r, n-1)
-		}
-		seen[r] = true
+	if _, err := metric.InversePerm(opt.Rank, n); err != nil {
+		return fmt.Errorf("rank (KNNOptions.Rank): %w", err)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 // caller's goroutine).
 func Reorder(ctx context.Context, m Metric, perm []int32, r Runner) (Metric, error) {
 	s := m.Data()
-	inv, err := inversePerm(perm, s.N)
+	inv, err := InversePerm(perm, s.N)
 	if err != nil {
 		return nil, err
 	}

@@ -261,7 +261,7 @@ func (r *Residual) chooseInducing(xs []float64, n int) error {
 // configuration's Order, and renumbers the random inducing points' data
 // indices to match.
 func (r *Residual) reorderRows(xs []float64, n int) ([]float64, error) {
-	inv, err := inversePerm(r.cfg.Order, n)
+	inv, err := InversePerm(r.cfg.Order, n)
 	if err != nil {
 		return nil, err
 	}
@@ -276,9 +276,11 @@ func (r *Residual) reorderRows(xs []float64, n int) ([]float64, error) {
 	return out, nil
 }
 
-// inversePerm returns the inverse of perm, or an error naming the first
-// entry that makes it not a permutation of 0..n-1.
-func inversePerm(perm []int32, n int) ([]int32, error) {
+// InversePerm returns the inverse of perm, or an error matching
+// ErrBadInput that names the first entry making it not a permutation of
+// 0..n-1 (the orders of Reorder, ResidualConfig.Order and the searches'
+// ranks).
+func InversePerm(perm []int32, n int) ([]int32, error) {
 	if len(perm) != n {
 		return nil, badInput("order: %d indices for %d points", len(perm), n)
 	}
