@@ -81,6 +81,15 @@ func (b *KBest) Before(a, c int32) bool {
 	return a < c
 }
 
+// Key returns candidate a's place in the order ties follow: Rank[a], or
+// a without a Rank. Predecessor searches compare keys too (metric.Offer).
+func (b *KBest) Key(a int32) int32 {
+	if b.Rank != nil {
+		return b.Rank[a]
+	}
+	return a
+}
+
 // Push offers candidate j at distance d to row i; it is kept if it beats the
 // row's last entry by distance, or ties it and goes before it (Before).
 func (b *KBest) Push(i int, j int32, d float64) {

@@ -18,6 +18,7 @@ type KNNOptions struct {
 	K int // neighbours per query, >= 1
 	// Predecessor restricts point i to neighbours j < i (the Vecchia
 	// ordering): point 0 gets none, point i < K gets i, the rest padded.
+	// With a Rank, "<" compares Rank: j precedes i when Rank[j] < Rank[i].
 	Predecessor bool
 	// Workers is the number of goroutines; 0 means GOMAXPROCS. Results are
 	// identical for every value.
@@ -48,7 +49,9 @@ type KNNOptions struct {
 	// metric.ResidualConfig.Order, for memory locality) and the answer
 	// must be the one their original order gives. Rank[i] is point i's
 	// index in that order, a permutation of 0..n-1 over the data points.
-	// Not with Predecessor, whose order is the stored one.
+	// With Predecessor the predecessors follow it too; the cover tree must
+	// then have been built with the same Rank (Options.Rank), and the k-d
+	// tree does not take one.
 	Rank []int32
 	// use, when not nil, receives the brute-force searches' pool jobs
 	// (bruteAll and KNNSearch report them).
@@ -105,6 +108,12 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 	raw := opt
 	opt.defaults()
 	data := m.Data()
+	if opt.Predecessor && opt.Rank != nil {
+		if opt.ScreenStats != nil {
+			*opt.ScreenStats = ScreenStats{}
+		}
+		return wrap(bruteRankedPred(ctx, m, opt))
+	}
 	sc, err := newScreening(ctx, m, data, opt)
 	if err != nil {
 		return nil, err
@@ -225,16 +234,13 @@ func bruteAllSymmetric(ctx context.Context, m metric.Metric, opt KNNOptions) (*k
 }
 
 // checkK refuses k < 1 and a Rank that is not a permutation of the n
-// data points or comes with Predecessor.
+// data points.
 func checkK(opt KNNOptions, n int) error {
 	if opt.K < 1 {
 		return metric.BadInput("k must be at least 1, got %d", opt.K)
 	}
 	if opt.Rank == nil {
 		return nil
-	}
-	if opt.Predecessor {
-		return metric.BadInput("a Rank applies to searches without Predecessor (predecessors follow the stored order)")
 	}
 	if _, err := metric.InversePerm(opt.Rank, n); err != nil {
 		return fmt.Errorf("rank (KNNOptions.Rank): %w", err)
@@ -283,6 +289,53 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 		*opt.ScreenStats = sc.stats()
 	}
 	return wrap(best, err)
+}
+
+// bruteRankedPred is the predecessor search of points stored in another
+// order than the one their predecessors follow (opt.Rank): the query rows
+// in blocks of consecutive ranks, largest first, each tiled against the
+// points of lower rank in blocks taken by rank (unscreened: the screened
+// scan reads candidates by range).
+func bruteRankedPred(ctx context.Context, m metric.Metric, opt KNNOptions) (*kernels.KBest, error) {
+	data := m.Data()
+	n := data.N
+	byRank, err := metric.InversePerm(opt.Rank, n)
+	if err != nil {
+		return nil, err
+	}
+	best := opt.ranked(kernels.NewKBest(n, opt.K))
+	var blocks []queryBlock
+	for i1 := n; i1 > 0; i1 -= opt.QueryBlock {
+		blocks = append(blocks, queryBlock{rows: metric.List(byRank[max(0, i1-opt.QueryBlock):i1])})
+	}
+	err = run(ctx, opt, blocks, func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
+		q := qb.rows
+		nq, hi := q.Len(), int(opt.Rank[q.At(q.Len()-1)]) // ranks ascend in the block
+		pq := metric.PackPlainInto(&buf.packed, data, q)
+		for j0 := 0; j0 < hi; j0 += opt.CandidateBlock {
+			j1 := min(hi, j0+opt.CandidateBlock)
+			ids := byRank[j0:j1]
+			buf.tile = grow(buf.tile, nq*len(ids))
+			m.Tile(w, buf.tile, len(ids), pq, metric.Range(0, nq), data, metric.List(ids))
+			for r := range nq {
+				i := q.At(r)
+				row := buf.tile[r*len(ids) : r*len(ids)+limitOf(int(opt.Rank[i]), j0, j1, true)]
+				scanIDs(best, i, row, ids)
+			}
+		}
+	})
+	return best, err
+}
+
+// scanIDs is scanRow for the candidates ids of one tile row.
+func scanIDs(best *kernels.KBest, i int, row []float64, ids []int32) {
+	idx, dist := best.Row(i)
+	last := len(idx) - 1
+	for j, d := range row {
+		if c := ids[j]; d < dist[last] || d == dist[last] && best.Before(c, idx[last]) {
+			best.Push(i, c, d)
+		}
+	}
 }
 
 // scanRow offers the candidates base+j of one tile row to best, skipping

@@ -3,6 +3,7 @@ package tree
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
@@ -127,17 +128,21 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
+	byKey, err := rankInverse(opt.Rank, m.Data().N)
+	if err != nil {
+		return nil, err
+	}
 	pool := opt.Pool
 	if pool == nil {
 		pool = streamer.NewPool(opt.Workers)
 		defer pool.Close()
 	}
 	if opt.Algorithm == Insertion {
-		return buildByInsertion(ctx, m, opt, pool)
+		return buildByInsertion(ctx, m, opt, byKey, pool)
 	}
 	t0 := time.Now()
-	b := newBuilder(m, opt, pool)
-	rest := netOrder(m.Data().N, opt.Seed, opt.NetOrder, pool, &b.use)
+	b := newBuilder(m, opt, byKey, pool)
+	rest := netOrder(m.Data().N, opt.Seed, opt.NetOrder, b.t.key, pool, &b.use)
 	d, err := b.rootDistances(ctx, rest)
 	if err != nil {
 		return nil, err
@@ -156,11 +161,23 @@ func Build(ctx context.Context, m metric.Metric, opt Options) (*Tree, error) {
 	return t, nil
 }
 
+// rankInverse checks a build's Rank (nil: none) and returns its inverse.
+func rankInverse(rank []int32, n int) ([]int32, error) {
+	if rank == nil {
+		return nil, nil
+	}
+	inv, err := metric.InversePerm(rank, n)
+	if err != nil {
+		return nil, fmt.Errorf("rank (Options.Rank): %w", err)
+	}
+	return inv, nil
+}
+
 // newBuilder returns the builder of a tree over m's points, every point
 // still a parentless leaf.
-func newBuilder(m metric.Metric, opt Options, pool *streamer.Pool) *builder {
+func newBuilder(m metric.Metric, opt Options, byKey []int32, pool *streamer.Pool) *builder {
 	n := m.Data().N
-	t := &Tree{m: m, base: opt.Base, slack: m.TriangleSlack(),
+	t := &Tree{m: m, base: opt.Base, slack: m.TriangleSlack(), rank: opt.Rank, byKey: byKey,
 		level: make([]int32, n), scale: make([]int32, n), parent: make([]int32, n), dparent: make([]float64, n),
 		radius: make([]float64, n), reach: make([]float64, n), minDesc: make([]int32, n)}
 	b := &builder{t: t, opt: opt, pool: pool, children: make([][]int32, n), ws: make([]*buildScratch, pool.Workers())}
@@ -216,7 +233,8 @@ const (
 	// AllKNNSearch, NetRandom for AllKNNSearch's other jobs and KNNSearch.
 	NetAuto NetOrder = iota
 	// NetBands takes the points by index band (the bit length of the
-	// index: 1, 2-3, 4-7, ...), in a seeded random order within each band.
+	// index, or of its Options.Rank: 1, 2-3, 4-7, ...), in a seeded random
+	// order within each band.
 	// A node's descendants then lie in its band or later ones, so a
 	// predecessor query below a node's band skips its subtree whole (the
 	// tree is nearly a heap on the index, as with index order, and
@@ -232,7 +250,7 @@ const (
 
 // netOrder returns the points 1..n-1 in the order the nets consider them
 // (see NetOrder; Build resolves NetAuto), sorted by their keys on the pool:
-// 32 bits (the band in the top 5 for NetBands) of the seeded hash, which
+// 32 bits (the band of key(p) in the top 5 for NetBands) of the seeded hash, which
 // sort in 3 radix passes instead of 6; the rare equal keys keep index
 // order (the sort is stable), so the order is still fixed by the seed. In
 // index order, points sorted along a coordinate or a space-filling curve
@@ -240,7 +258,7 @@ const (
 // centre start at the edge of the region already covered, and the nets
 // compute 3.4 times the distances of a random order (see
 // docs/BENCHMARKS.md).
-func netOrder(n int, seed uint64, order NetOrder, pool *streamer.Pool, use *usage) []int32 {
+func netOrder(n int, seed uint64, order NetOrder, key func(int32) int32, pool *streamer.Pool, use *usage) []int32 {
 	if n <= 1 {
 		return nil
 	}
@@ -250,7 +268,7 @@ func netOrder(n int, seed uint64, order NetOrder, pool *streamer.Pool, use *usag
 		for p := max(lo, 1); p < hi; p++ {
 			h := priority(seed, int32(p))
 			if order == NetBands {
-				codes[p] = uint64(bits.Len32(uint32(p)))<<27 | h>>37
+				codes[p] = uint64(bits.Len32(uint32(key(int32(p)))))<<27 | h>>37
 			} else {
 				codes[p] = h >> 32
 			}
@@ -372,7 +390,7 @@ func (t *Tree) index(pool *streamer.Pool, use *usage) {
 		for z := lo; z < hi; z++ {
 			ks := t.kids[t.childOff[z]:t.childOff[z+1]]
 			for k, x := range t.child[t.childOff[z]:t.childOff[z+1]] {
-				ks[k] = kid{reach: t.reach[x], id: x, lo: min(x, t.minDesc[x])}
+				ks[k] = kid{reach: t.reach[x], id: x, lo: min(t.key(x), t.minDesc[x])}
 			}
 			slices.SortFunc(ks, byReach)
 		}

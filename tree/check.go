@@ -24,7 +24,7 @@ import (
 //     nothing, see Build);
 //   - reach(x) >= d(parent(x), y) for x and every descendant y of x;
 //   - radius(z) >= d(z, y) for every descendant y, minDesc(z) = the lowest
-//     descendant index;
+//     descendant index (Options.Rank's, for a tree built with one);
 //   - leaves are at the leaf level.
 //
 // It returns at most 50 violations, and computes O(n depth) distances plus
@@ -133,7 +133,7 @@ func (c *checker) descendants() (maxD []float64, minD []int32) {
 		for a := t.parent[y]; a >= 0; x, a = a, t.parent[a] {
 			d := c.dist(a, y)
 			maxD[a] = max(maxD[a], d)
-			minD[a] = min(minD[a], y)
+			minD[a] = min(minD[a], t.key(y))
 			if d > t.reach[x] {
 				c.bad("reach: d(%d, %d) = %v beyond reach %v of %d under %d", a, y, d, t.reach[x], x, a)
 			}

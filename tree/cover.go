@@ -3,6 +3,7 @@ package tree
 import (
 	"math"
 	"runtime"
+	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
@@ -15,8 +16,9 @@ import (
 // base^scale apart and from z (separation, see Check); radius(z) is the
 // largest computed distance from z to any of its descendants, reach(z) the
 // largest from z's parent to z or any of its descendants, and minDesc(z)
-// the lowest point index among the descendants. Queries need only the
-// radii, reaches and minimum indices to be exact.
+// the lowest point index among the descendants (or the lowest Rank, for a
+// tree built with Options.Rank). Queries need only the radii, reaches and
+// minimum indices to be exact.
 type Tree struct {
 	m     metric.Metric
 	base  float64
@@ -29,7 +31,9 @@ type Tree struct {
 	dparent  []float64 // distance to the parent
 	radius   []float64 // max distance to a descendant (0 for a leaf)
 	reach    []float64 // max distance from the parent to the node or any of its descendants
-	minDesc  []int32   // lowest descendant index (noDesc for a leaf)
+	minDesc  []int32   // lowest descendant key (see key; noDesc for a leaf)
+	rank     []int32   // Options.Rank: the keys of the points (nil: their ids)
+	byKey    []int32   // rank's inverse: the point of each key
 	childOff []int32   // children of z: child[childOff[z]:childOff[z+1]]
 	child    []int32
 	// What the queries' scans read, in records of 16 bytes so that one
@@ -99,6 +103,15 @@ type Options struct {
 	// (Euclidean metric, up to 4 dimensions, groups of 128 points or more):
 	// only pairs in neighbouring cells are measured; the tree is the same.
 	GridConflicts bool
+	// Rank, when not nil, is the order that predecessor queries of the
+	// tree follow: the points are stored in another order (for memory
+	// locality, as metric.ResidualConfig.Order does), Rank[i] is point
+	// i's index in the job's order, a permutation of 0..n-1. The lowest
+	// descendant indices and NetBands' bands are then Rank's, and the
+	// tree answers predecessor queries with the same Rank
+	// (KNNOptions.Rank). Build only: Insert keeps the tree's, new points
+	// following the old ones.
+	Rank []int32
 }
 
 func (o *Options) defaults() error {
@@ -128,6 +141,36 @@ func (o *Options) defaults() error {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	return nil
+}
+
+// key returns z's place in the order predecessor queries follow: its Rank
+// (Options.Rank), or z itself without one and for the points Insert added
+// after a ranked build.
+func (t *Tree) key(z int32) int32 {
+	if int(z) < len(t.rank) {
+		return t.rank[z]
+	}
+	return z
+}
+
+// atKey returns the point whose key is k (the inverse of key).
+func (t *Tree) atKey(k int32) int32 {
+	if int(k) < len(t.byKey) {
+		return t.byKey[k]
+	}
+	return k
+}
+
+// minKey returns the lowest key of the points ids.
+func (t *Tree) minKey(ids []int32) int32 {
+	if t.rank == nil {
+		return slices.Min(ids)
+	}
+	lo := int32(math.MaxInt32)
+	for _, z := range ids {
+		lo = min(lo, t.key(z))
+	}
+	return lo
 }
 
 // Metric returns the metric the tree was built over.

@@ -162,6 +162,9 @@ func (t *Tree) Insert(ctx context.Context, m metric.Metric, opt Options) error {
 	if err := opt.defaults(); err != nil {
 		return err
 	}
+	if opt.Rank != nil {
+		return metric.BadInput("insert: Options.Rank applies to Build (the new points follow the tree's)")
+	}
 	if err := extends(t.m, m); err != nil {
 		return err
 	}
@@ -190,10 +193,10 @@ func (t *Tree) Insert(ctx context.Context, m metric.Metric, opt Options) error {
 
 // buildByInsertion is Build with Algorithm Insertion: point 0 is the root,
 // the others are inserted with prefix doubling.
-func buildByInsertion(ctx context.Context, m metric.Metric, opt Options, pool *streamer.Pool) (*Tree, error) {
+func buildByInsertion(ctx context.Context, m metric.Metric, opt Options, byKey []int32, pool *streamer.Pool) (*Tree, error) {
 	t0 := time.Now()
 	n := m.Data().N
-	nt := (&Tree{m: m, base: opt.Base, root: 0, childOff: make([]int32, 2)}).grownFrom(1, m, n)
+	nt := (&Tree{m: m, base: opt.Base, root: 0, childOff: make([]int32, 2), rank: opt.Rank, byKey: byKey}).grownFrom(1, m, n)
 	in := newInserter(nt, pool, opt.Seed, n)
 	in.grid = opt.GridConflicts
 	if err := in.run(ctx, 1, n, opt.Batch, true); err != nil {
@@ -255,7 +258,7 @@ func (t *Tree) grownFrom(n0 int, m metric.Metric, n int) *Tree {
 		copy(out, s)
 		return out
 	}
-	nt := &Tree{m: m, base: t.base, root: t.root, slack: m.TriangleSlack(),
+	nt := &Tree{m: m, base: t.base, root: t.root, slack: m.TriangleSlack(), rank: t.rank, byKey: t.byKey,
 		level: ext32(t.level, leafLevel), scale: ext32(t.scale, leafLevel), parent: ext32(t.parent, -1),
 		minDesc: ext32(t.minDesc, noDesc), dparent: ext64(t.dparent), radius: ext64(t.radius), reach: ext64(t.reach),
 		child: t.child}
@@ -551,7 +554,7 @@ func (in *inserter) link(pl *insertPlan, scale int32) {
 	in.extra[z] = append(in.extra[z], p)
 	for i, a := range pl.path {
 		t.radius[a] = max(t.radius[a], pl.pd[i])
-		t.minDesc[a] = min(t.minDesc[a], p)
+		t.minDesc[a] = min(t.minDesc[a], t.key(p))
 		if i > 0 {
 			t.reach[a] = max(t.reach[a], pl.pd[i-1])
 		}

@@ -50,6 +50,9 @@ func (t *KDTree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, Query
 	if err := checkK(opt, t.N()); err != nil {
 		return nil, QueryStats{}, err
 	}
+	if opt.Predecessor && opt.Rank != nil {
+		return nil, QueryStats{}, metric.BadInput("the k-d tree's predecessor search follows the stored order: a Rank needs the cover tree or brute force")
+	}
 	opt.defaults()
 	pool, release := opt.pool()
 	defer release()

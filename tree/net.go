@@ -452,15 +452,15 @@ func (p childParts) fill(i int) {
 var bigSplit = 1 << 16
 
 // spread returns the largest of the item's distances (NaN if any is NaN)
-// and its lowest point id, in ranges on the pool when par.
+// and its points' lowest key (Tree.key), in ranges on the pool when par.
 func (b *builder) spread(it item, par bool) (float64, int32) {
 	if !par {
-		return slices.Max(it.d), slices.Min(it.s)
+		return slices.Max(it.d), b.t.minKey(it.s)
 	}
 	parts := partCount(b.pool, len(it.s))
 	rs, ls := make([]float64, parts), make([]int32, parts)
 	forParts(b.pool, &b.use, len(it.s), func(k, lo, hi int) {
-		rs[k], ls[k] = slices.Max(it.d[lo:hi]), slices.Min(it.s[lo:hi])
+		rs[k], ls[k] = slices.Max(it.d[lo:hi]), b.t.minKey(it.s[lo:hi])
 	})
 	r, l := rs[0], ls[0]
 	for k := range parts {

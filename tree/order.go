@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 	"slices"
@@ -18,7 +19,11 @@ import (
 // distances). Within a group ids are ascending. The grouping changes only
 // the work, never the answer.
 func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
-	return newMortonIndex(s, nil, nil).groups(size, pred, nil, nil)
+	var key func(int32) int32
+	if pred {
+		key = func(z int32) int32 { return z }
+	}
+	return newMortonIndex(s, nil, nil).groups(size, key, nil, nil)
 }
 
 // MortonOrder returns the ids of s's points sorted along a Morton
@@ -55,11 +60,13 @@ func newMortonIndex(s *metric.Set, pool *streamer.Pool, use *usage) *mortonIndex
 
 // groups cuts the index into groups of at most size (see coherentGroups),
 // sorting each group's ids on the pool (nil: in turn), adding its job to
-// use.
-func (mi *mortonIndex) groups(size int, pred bool, pool *streamer.Pool, use *usage) [][]int32 {
+// use. In predecessor mode key is not nil: the bands are its bit lengths
+// (the ids', or a tree's Rank's, see Tree.key), and each group is sorted
+// by it.
+func (mi *mortonIndex) groups(size int, key func(int32) int32, pool *streamer.Pool, use *usage) [][]int32 {
 	all := mi.order
-	if pred {
-		all = byBand(all)
+	if key != nil {
+		all = byBand(all, key)
 	} else {
 		all = slices.Clone(all)
 	}
@@ -71,25 +78,29 @@ func (mi *mortonIndex) groups(size int, pred bool, pool *streamer.Pool, use *usa
 	const per = 256 // groups per task
 	forTasks(pool, use, (len(groups)+per-1)/per, func(k int) {
 		for _, ids := range groups[k*per : min(len(groups), (k+1)*per)] {
-			slices.Sort(ids)
+			if key == nil {
+				slices.Sort(ids)
+			} else {
+				slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(key(a), key(b)) })
+			}
 		}
 	})
 	return groups
 }
 
-// byBand returns order stably sorted by the bit length of the ids (the
-// index bands of predecessor mode), Morton order kept within a band.
-func byBand(order []int32) []int32 {
+// byBand returns order stably sorted by the bit length of the ids' keys
+// (the index bands of predecessor mode), Morton order kept within a band.
+func byBand(order []int32, key func(int32) int32) []int32 {
 	var start [34]int
 	for _, id := range order {
-		start[bits.Len32(uint32(id))+1]++
+		start[bits.Len32(uint32(key(id)))+1]++
 	}
 	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
 	}
 	out := make([]int32, len(order))
 	for _, id := range order {
-		b := bits.Len32(uint32(id))
+		b := bits.Len32(uint32(key(id)))
 		out[start[b]] = id
 		start[b]++
 	}

@@ -25,7 +25,7 @@ var (
 
 const (
 	fileMagic   = "PCCTTREE"
-	fileVersion = 2 // 2 added the reaches
+	fileVersion = 3 // 2 added the reaches, 3 the Rank
 )
 
 // Fingerprint identifies a metric's data: a SHA-256 over the metric's name,
@@ -46,7 +46,8 @@ func Fingerprint(m metric.Metric) [32]byte {
 }
 
 // Save writes the tree in pcct's versioned binary format: a magic string,
-// the version, the base, the metric's fingerprint, the node arrays, and a
+// the version, the base, the metric's fingerprint, the node arrays, the
+// Rank's length and entries (Options.Rank: 0 and none without one), and a
 // SHA-256 of everything before it.
 func (t *Tree) Save(w io.Writer) error {
 	bw := bufio.NewWriter(w)
@@ -54,8 +55,16 @@ func (t *Tree) Save(w io.Writer) error {
 	out := io.MultiWriter(bw, h)
 	put := func(v any) error { return binary.Write(out, binary.LittleEndian, v) }
 	fp := Fingerprint(t.m)
+	var rank []int32 // every point's key (Insert's points after a ranked build follow it)
+	if t.rank != nil {
+		rank = make([]int32, t.N())
+		for i := range rank {
+			rank[i] = t.key(int32(i))
+		}
+	}
 	for _, v := range []any{[]byte(fileMagic), uint32(fileVersion), int64(t.N()), t.base, t.root, fp,
-		t.level, t.scale, t.parent, t.dparent, t.radius, t.reach, t.minDesc, t.childOff, t.child} {
+		t.level, t.scale, t.parent, t.dparent, t.radius, t.reach, t.minDesc, t.childOff, t.child,
+		int64(len(rank)), rank} {
 		if err := put(v); err != nil {
 			return err
 		}
@@ -79,8 +88,8 @@ func Load(r io.Reader, m metric.Metric) (*Tree, error) {
 	if err := rd.get(&magic); err != nil || string(magic[:]) != fileMagic {
 		return nil, fmt.Errorf("%w: not a pcct tree (bad magic)", ErrCorrupt)
 	}
-	if err := rd.get(&version); err != nil || version != fileVersion {
-		return nil, fmt.Errorf("%w: version %d, this pcct reads version %d", ErrCorrupt, version, fileVersion)
+	if err := rd.get(&version); err != nil || version < 2 || version > fileVersion {
+		return nil, fmt.Errorf("%w: version %d, this pcct reads versions 2 to %d", ErrCorrupt, version, fileVersion)
 	}
 	t := &Tree{m: m}
 	var fp [32]byte
@@ -103,6 +112,11 @@ func Load(r io.Reader, m metric.Metric) (*Tree, error) {
 	if err := rd.getAll(t.child); err != nil {
 		return nil, err
 	}
+	if version >= 3 {
+		if err := t.loadRank(rd); err != nil {
+			return nil, err
+		}
+	}
 	sum := h.Sum(nil)
 	var stored [32]byte
 	if _, err := io.ReadFull(rd.r, stored[:]); err != nil || string(stored[:]) != string(sum) {
@@ -121,6 +135,31 @@ func Load(r io.Reader, m metric.Metric) (*Tree, error) {
 	}
 	t.Stats.Depth = t.Depth()
 	return t, nil
+}
+
+// loadRank reads the Rank's length and entries (version 3): none, or a
+// permutation of the tree's n points, whose inverse it sets too.
+func (t *Tree) loadRank(rd *hashReader) error {
+	var nr int64
+	if err := rd.getAll(&nr); err != nil {
+		return err
+	}
+	switch {
+	case nr == 0:
+		return nil
+	case nr != int64(t.N()):
+		return fmt.Errorf("%w: a rank of %d entries for %d points", ErrCorrupt, nr, t.N())
+	}
+	t.rank = make([]int32, nr)
+	if err := rd.getAll(t.rank); err != nil {
+		return err
+	}
+	inv, err := metric.InversePerm(t.rank, t.N())
+	if err != nil {
+		return fmt.Errorf("%w: rank: %v", ErrCorrupt, err)
+	}
+	t.byKey = inv
+	return nil
 }
 
 // validate checks what queries index by, so that a file that passes the

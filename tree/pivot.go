@@ -295,11 +295,16 @@ func (g *group) subgroup(pos []int) group {
 // subgroupInto makes *sub the group of g's queries at positions pos,
 // reusing its slices' storage.
 func (g *group) subgroupInto(sub *group, pos []int) {
-	*sub = group{qids: sub.qids[:0], rows: sub.rows[:0], pos: sub.pos[:0], self: g.self, seeded: g.seeded, pred: g.pred}
+	*sub = group{qids: sub.qids[:0], rows: sub.rows[:0], keys: sub.keys[:0], pos: sub.pos[:0], self: g.self, seeded: g.seeded, pred: g.pred}
 	for _, i := range pos {
 		sub.qids, sub.rows = append(sub.qids, g.qids[i]), append(sub.rows, g.rows[i])
 		sub.pos = append(sub.pos, int32(i))
-		sub.maxQ = max(sub.maxQ, g.qids[i])
+		key := g.qids[i]
+		if g.keys != nil {
+			key = g.keys[i]
+			sub.keys = append(sub.keys, key)
+		}
+		sub.maxQ = max(sub.maxQ, key)
 	}
 }
 

@@ -116,10 +116,12 @@ func (qw *queryWorker) blockOrder(g *group) {
 	for i := range qw.byQ {
 		qw.byQ[i] = i
 	}
+	keys := g.qids
 	if g.pred {
-		slices.SortFunc(qw.byQ, func(a, b int) int { return cmp.Compare(g.qids[b], g.qids[a]) })
+		keys = g.keys
+		slices.SortFunc(qw.byQ, func(a, b int) int { return cmp.Compare(keys[b], keys[a]) })
 	}
 	for p, i := range qw.byQ {
-		qw.qDesc[p] = g.qids[i]
+		qw.qDesc[p] = keys[i]
 	}
 }

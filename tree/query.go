@@ -91,7 +91,8 @@ type group struct {
 	near       *mortonSeed // predecessor and query-set groups: their seed is made by predSeed or querySeed
 	self, pred bool
 	seeded     bool    // a seed was offered first: later offers exclude it (qw.member)
-	maxQ       int32   // predecessor mode: no candidate at or above it helps
+	keys       []int32 // predecessor mode: the queries' keys (Tree.key; qids without a Rank)
+	maxQ       int32   // predecessor mode: the largest key; no candidate at or above it helps
 	heavy      bool    // queries the float32 screen cannot decide (see splitHeavy)
 	pos        []int32 // a subgroup's positions in its group (subgroupInto)
 }
@@ -135,6 +136,9 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 		return nil, QueryStats{}, err
 	}
 	opt = allOptions(opt)
+	if err := t.checkRank(opt); err != nil {
+		return nil, QueryStats{}, err
+	}
 	p, release := opt.pool()
 	defer release()
 	opt.Pool = p
@@ -149,6 +153,24 @@ func (t *Tree) AllKNN(ctx context.Context, opt KNNOptions) (*Neighbours, QuerySt
 	st.absorb(&use)
 	st.since(t0)
 	return wrapQuery(best, st, err)
+}
+
+// checkRank refuses a predecessor search whose order (opt.Rank, nil: the
+// ids') is not the one the tree's lowest indices follow (Options.Rank).
+func (t *Tree) checkRank(opt KNNOptions) error {
+	if !opt.Predecessor {
+		return nil
+	}
+	for i := range int32(t.N()) {
+		want := i
+		if opt.Rank != nil {
+			want = opt.Rank[i]
+		}
+		if t.key(i) != want {
+			return metric.BadInput("the predecessor search's order (KNNOptions.Rank) is not the one the tree was built for (Options.Rank)")
+		}
+	}
+	return nil
 }
 
 // allOptions completes the options of an all-points job: groups of
@@ -175,7 +197,11 @@ func wrapQuery(best *kernels.KBest, st QueryStats, err error) (*Neighbours, Quer
 func (t *Tree) allGroups(opt KNNOptions, use *usage) []group {
 	var groups []group
 	mi := newMortonIndex(t.m.Data(), opt.Pool, use)
-	cg := mi.groups(opt.QueryBlock, opt.Predecessor, opt.Pool, use)
+	var key func(int32) int32 // predecessor mode: the order groups follow
+	if opt.Predecessor {
+		key = t.key
+	}
+	cg := mi.groups(opt.QueryBlock, key, opt.Pool, use)
 	if opt.Predecessor {
 		return t.predGroups(cg, newMortonSeed(mi, 4*opt.QueryBlock))
 	}
@@ -195,7 +221,8 @@ func (t *Tree) allGroups(opt KNNOptions, use *usage) []group {
 }
 
 // predGroups returns the groups of the predecessor job, cg being its
-// groups (each from one band of indices), their seeds drawn from near. A group's queries share their
+// groups (each from one band of keys, by ascending key), their seeds
+// drawn from near. A group's queries share their
 // region of space but, by their band, few of their predecessors: the points
 // of lower bands in that region are as many as the group's own. So each
 // group is seeded (see predSeed) with its own points and the points nearest
@@ -207,9 +234,22 @@ func (t *Tree) allGroups(opt KNNOptions, use *usage) []group {
 func (t *Tree) predGroups(cg [][]int32, near *mortonSeed) []group {
 	groups := make([]group, len(cg))
 	for g, ids := range cg {
-		groups[g] = group{qids: ids, rows: ids, self: true, seeded: true, pred: true, maxQ: ids[len(ids)-1], near: near}
+		keys := t.keysOf(ids)
+		groups[g] = group{qids: ids, rows: ids, keys: keys, self: true, seeded: true, pred: true, maxQ: keys[len(keys)-1], near: near}
 	}
 	return groups
+}
+
+// keysOf returns the keys of ids (Tree.key): ids itself without a Rank.
+func (t *Tree) keysOf(ids []int32) []int32 {
+	if t.rank == nil {
+		return ids
+	}
+	keys := make([]int32, len(ids))
+	for i, z := range ids {
+		keys[i] = t.key(z)
+	}
+	return keys
 }
 
 // KNN finds the K nearest data points of each point of qs (from
@@ -229,7 +269,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	near := newMortonSeed(newMortonIndex(t.m.Data(), p, &use), 0)
 	near.per = 2 * opt.K
 	var groups []group
-	for _, ids := range newMortonIndex(qs, p, &use).groups(opt.QueryBlock, false, p, &use) {
+	for _, ids := range newMortonIndex(qs, p, &use).groups(opt.QueryBlock, nil, p, &use) {
 		groups = append(groups, group{qids: ids, rows: ids, seeded: true, near: near})
 	}
 	sc, err := t.treeScreening(ctx, qs, opt)
@@ -249,7 +289,7 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 // nil) the tiles go through the float32 screen (see screen_walk.go).
 func (t *Tree) runGroups(ctx context.Context, qs *metric.Set, best *kernels.KBest, groups []group, opt KNNOptions, sc *screening) (QueryStats, error) {
 	if sc != nil && !sc.off.Load() {
-		groups = splitHeavy(groups, qs, sc.s.Heavy())
+		groups = t.splitHeavy(groups, qs, sc.s.Heavy())
 	}
 	return t.onGroups(ctx, opt, len(groups), func(qw *queryWorker, g int) {
 		qw.sc = sc
@@ -312,14 +352,14 @@ const walkRows = 16
 
 // offer returns where the group's queries put what they find: their rows
 // of best, skipping their own points (data queries) and, in predecessor
-// mode, every candidate at or above their index.
+// mode, every candidate at or above their key.
 func (g *group) offer(best *kernels.KBest) metric.Offer {
 	o := metric.Offer{Best: best, Rows: g.rows}
 	if g.self {
 		o.Skip = g.qids
 	}
 	if g.pred {
-		o.Below = g.qids
+		o.Below = g.keys
 	}
 	return o
 }
@@ -408,14 +448,14 @@ func (t *Tree) firstLeaves(qw *queryWorker, pq *metric.Set, g *group, best *kern
 	o := g.offer(best)
 	o.Exclude = qw.seeded(g)
 	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
-	if !qw.skip(g, t.root) && (!g.pred || t.root < g.maxQ) {
+	if !qw.skip(g, t.root) && (!g.pred || t.key(t.root) < g.maxQ) {
 		qw.leaves = append(qw.leaves, t.root) // its subtree is the children below
 	}
 	for _, z := range t.Children(int(t.root)) {
 		switch {
-		case t.spans[z+1].k0 > t.spans[z].k0 && (!g.pred || t.spans[z].lo < g.maxQ || z < g.maxQ):
+		case t.spans[z+1].k0 > t.spans[z].k0 && (!g.pred || t.spans[z].lo < g.maxQ || t.key(z) < g.maxQ):
 			qw.inner = append(qw.inner, z)
-		case !qw.skip(g, z) && (!g.pred || z < g.maxQ):
+		case !qw.skip(g, z) && (!g.pred || t.key(z) < g.maxQ):
 			qw.leaves = append(qw.leaves, z)
 		}
 	}
@@ -477,7 +517,7 @@ func (t *Tree) walkBlock(qw *queryWorker, pq *metric.Set, g *group, best *kernel
 			switch {
 			case hasDesc:
 				qw.inner = append(qw.inner, z)
-			case !skip(z) && (!g.pred || z < g.maxQ):
+			case !skip(z) && (!g.pred || t.key(z) < g.maxQ):
 				qw.leaves = append(qw.leaves, z)
 			}
 		}

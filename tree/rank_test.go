@@ -75,7 +75,6 @@ func TestRankedSearch(t *testing.T) {
 		}
 	}
 	for _, bad := range []KNNOptions{
-		{K: 3, Rank: order, Predecessor: true},
 		{K: 3, Rank: order[:n-1]},
 		{K: 3, Rank: append(append([]int32{}, order[:n-1]...), order[0])},
 	} {

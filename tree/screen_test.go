@@ -455,7 +455,7 @@ func TestSplitHeavy(t *testing.T) {
 	}
 	limit := m.Heavy()
 	for _, pred := range []bool{true, false} {
-		groups := splitHeavy(tr.allGroups(allOptions(KNNOptions{K: 4, Predecessor: pred}), nil), m.Data(), limit)
+		groups := tr.splitHeavy(tr.allGroups(allOptions(KNNOptions{K: 4, Predecessor: pred}), nil), m.Data(), limit)
 		seen := make([]int, n)
 		heavy := 0
 		for _, g := range groups {

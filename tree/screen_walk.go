@@ -47,7 +47,7 @@ func (t *Tree) treeScreening(ctx context.Context, qs *metric.Set, opt KNNOptions
 // walk unscreened: left in a screened group, each would have every
 // candidate recomputed in float64 one row at a time (1.2 % of the pairs
 // at d = 8, m = 512). The answer does not depend on the grouping.
-func splitHeavy(groups []group, qs *metric.Set, limit float64) []group {
+func (t *Tree) splitHeavy(groups []group, qs *metric.Set, limit float64) []group {
 	var out []group
 	var heavy []int32
 	template := group{}
@@ -66,7 +66,7 @@ func splitHeavy(groups []group, qs *metric.Set, limit float64) []group {
 			continue
 		}
 		if len(light) > 0 {
-			out = append(out, regroup(g, light))
+			out = append(out, t.regroup(g, light))
 		}
 	}
 	if len(heavy) == 0 {
@@ -74,7 +74,7 @@ func splitHeavy(groups []group, qs *metric.Set, limit float64) []group {
 	}
 	slices.Sort(heavy)
 	for h0 := 0; h0 < len(heavy); h0 += walkRows * 8 {
-		h := regroup(template, heavy[h0:min(len(heavy), h0+walkRows*8)])
+		h := t.regroup(template, heavy[h0:min(len(heavy), h0+walkRows*8)])
 		h.heavy = true
 		out = append(out, h)
 	}
@@ -82,9 +82,14 @@ func splitHeavy(groups []group, qs *metric.Set, limit float64) []group {
 }
 
 // regroup returns g with the queries ids (ascending; rows are query ids):
-// an all-points group's seed becomes ids alone.
-func regroup(g group, ids []int32) group {
+// an all-points group's seed becomes ids alone; a predecessor group's keys
+// are theirs.
+func (t *Tree) regroup(g group, ids []int32) group {
 	g.qids, g.rows, g.maxQ = ids, ids, ids[len(ids)-1]
+	if g.pred {
+		g.keys = t.keysOf(ids)
+		g.maxQ = slices.Max(g.keys)
+	}
 	if g.seed != nil {
 		g.seed = ids
 	}

@@ -92,7 +92,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if err := checkK(opt, m.Data().N); err != nil {
 		return nil, rep, err
 	}
-	if kd, reason := useKD(m, search, opt.Gate); kd {
+	if kd, reason := useKD(m, search, opt); kd {
 		return kdSearch(ctx, m, nil, opt, reason)
 	}
 	p, release := opt.pool()
@@ -110,6 +110,9 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	}
 	if topt.NetOrder == NetAuto && !opt.Predecessor {
 		topt.NetOrder = NetRandom
+	}
+	if opt.Predecessor && topt.Rank == nil {
+		topt.Rank = opt.Rank // the tree's lowest indices follow the predecessors' order
 	}
 	t, err := Build(ctx, m, topt)
 	if err != nil {
@@ -131,6 +134,9 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 func (t *Tree) walkAll(ctx context.Context, opt KNNOptions, auto bool, rep *Report) (nb *Neighbours, brute bool, err error) {
 	t0 := time.Now()
 	opt = allOptions(opt)
+	if err := t.checkRank(opt); err != nil {
+		return nil, false, err
+	}
 	sc, err := t.treeScreening(ctx, t.m.Data(), opt)
 	if err != nil {
 		return nil, false, err
@@ -209,7 +215,7 @@ func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels
 		sample = append(sample, all[g])
 		for _, q := range all[g].qids {
 			if opt.Predecessor {
-				brute += float64(q)
+				brute += float64(t.key(q))
 			} else {
 				brute += float64(t.N()-1) / 2
 			}
@@ -281,7 +287,7 @@ func probe(m metric.Metric, opt KNNOptions) (near, kth float64, saturated bool) 
 // like the data prune like the data).
 func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
 	var rep Report
-	if kd, reason := useKD(m, search, opt.Gate); kd {
+	if kd, reason := useKD(m, search, opt); kd {
 		return kdSearch(ctx, m, qs, opt, reason)
 	}
 	if search == SearchAuto {
@@ -335,12 +341,13 @@ const kdAutoMaxDim = 16
 
 // useKD reports whether search answers m's job with the k-d tree, and why.
 // Auto leaves the k-d tree to a job that asks for no gate (a gate screens
-// brute force's and the cover tree's tiles).
-func useKD(m metric.Metric, search Search, gate Gate) (bool, string) {
+// brute force's and the cover tree's tiles) and whose predecessors follow
+// the stored order (no Rank).
+func useKD(m metric.Metric, search Search, opt KNNOptions) (bool, string) {
 	switch {
 	case search == SearchKD:
 		return true, "asked for"
-	case search != SearchAuto || (gate != GateOff && gate != GateAuto):
+	case search != SearchAuto || (opt.Gate != GateOff && opt.Gate != GateAuto) || (opt.Predecessor && opt.Rank != nil):
 		return false, ""
 	}
 	if _, ok := m.(*metric.Euclidean); ok && m.Data().D <= kdAutoMaxDim {

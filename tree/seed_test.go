@@ -62,7 +62,7 @@ func TestSeedBelow(t *testing.T) {
 	for id := range int32(512) {
 		seed = append(seed, id*2)
 	}
-	g := group{qids: ids, rows: ids, self: true, pred: true, maxQ: ids[0]}
+	g := group{qids: ids, rows: ids, keys: ids, self: true, pred: true, maxQ: ids[0]}
 	qw := &queryWorker{w: metric.NewWorkspace()}
 	best, full := kernels.NewKBest(n, 12), kernels.NewKBest(n, 12)
 	tr.seedBelow(qw, metric.PackPlainInto(&metric.Set{}, res.Data(), metric.List(ids)), &g, seed, best)

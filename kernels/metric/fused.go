@@ -27,7 +27,8 @@ func (h *Hits) Len() int { return len(h.Cand) }
 
 // Offer says where Nearest puts what it finds: query i of the block goes
 // to row Rows[i] of Best. When Below is not nil, query i takes only
-// candidate ids below Below[i] (predecessor mode); when Skip is not nil,
+// candidates whose key (Best.Key: the id, or its Rank) is below Below[i]
+// (predecessor mode, Below[i] the query's own key); when Skip is not nil,
 // never the id Skip[i] (the query's own point); when Exclude is not nil,
 // no id for which it is true (candidates offered before). The rules are
 // applied to the few candidates the fused radius test lets through.
@@ -42,7 +43,7 @@ type Offer struct {
 // Refuses reports whether query i never takes candidate id (Below, Skip,
 // Exclude), whatever its distance.
 func (o *Offer) Refuses(i int, id int32) bool {
-	return (o.Below != nil && id >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) || (o.Exclude != nil && o.Exclude(id))
+	return (o.Below != nil && o.Best.Key(id) >= o.Below[i]) || (o.Skip != nil && id == o.Skip[i]) || (o.Exclude != nil && o.Exclude(id))
 }
 
 // Row returns the offer of query i alone, for a one-row tile of it.
