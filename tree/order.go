@@ -35,6 +35,15 @@ func MortonOrder(s *metric.Set, pool *streamer.Pool) []int32 {
 	return newMortonIndex(s, pool, nil).order
 }
 
+// BandOrder returns the ids of s's points by index band (the bit length
+// of the id: 1, 2-3, 4-7, ...), each band along the Morton curve (see
+// MortonOrder), sorted on the pool (nil: on the caller's goroutine): the
+// storage order for a predecessor job, whose queries of one band read
+// only lower bands, each band's points near in space near in memory.
+func BandOrder(s *metric.Set, pool *streamer.Pool) []int32 {
+	return byBand(MortonOrder(s, pool), func(z int32) int32 { return z })
+}
+
 // mortonIndex holds the points of a set in Morton order: their ids sorted
 // by code, equal codes by id, the codes in that order, and the grid that
 // made them.

@@ -11,8 +11,8 @@ import (
 	"github.com/pcct/pcct/kernels/metric"
 )
 
-// TestRankedPredecessor: points stored in another order (a random one and
-// the Morton curve's), with runs of equal points whose ties the stored
+// TestRankedPredecessor: points stored in another order (a random one, the
+// Morton curve's and BandOrder's), with runs of equal points whose ties the stored
 // order would break otherwise, answer the predecessor job of their given
 // order bit for bit when searched with that order as Rank: the tree (built
 // by nets and by insertion with the same Rank, Check after each), brute
@@ -34,7 +34,8 @@ func TestRankedPredecessor(t *testing.T) {
 	}
 	euc, _ := metric.NewEuclidean(x, n, d)
 	morton := MortonOrder(&metric.Set{N: n, D: d, X: x}, nil)
-	for _, order := range [][]int32{random, morton} {
+	bands := BandOrder(&metric.Set{N: n, D: d, X: x}, nil)
+	for _, order := range [][]int32{random, morton, bands} {
 		cfg.Order = order
 		resStored, err := metric.NewResidual(context.Background(), x, n, d, cfg)
 		if err != nil {
