@@ -57,7 +57,7 @@ type span struct {
 }
 
 // kid is a child as the queries' scans read it: the child, its reach and
-// the lowest index among it and its descendants. A node's kids run from
+// the lowest key (Tree.key) among it and its descendants. A node's kids run from
 // its span's k0 (its first position in child) by descending reach.
 type kid struct {
 	reach float64

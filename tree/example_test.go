@@ -100,3 +100,35 @@ func ExampleMortonOrder() {
 	fmt.Println(nb.Equal(want))
 	// Output: true
 }
+
+// The predecessor (Vecchia) job with the points stored by index band and
+// along the Morton curve within each band: the tree is built with the
+// given order as its Rank, so that its predecessors are the given order's,
+// and the answer turned back is the given order's, bit for bit.
+func ExampleBandOrder() {
+	ctx := context.Background()
+	pool := streamer.NewPool(0)
+	defer pool.Close()
+	const n = 2000
+	x := points(n)
+	cfg := metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 128, Seed: 1, Pool: pool}
+	m, err := metric.NewResidual(ctx, x, n, 2, cfg)
+	if err != nil {
+		panic(err)
+	}
+	want, _ := tree.BruteAllKNN(ctx, m, tree.KNNOptions{K: 4, Predecessor: true, Pool: pool})
+	order := tree.BandOrder(&metric.Set{N: n, D: 2, X: x}, pool)
+	cfg.Order = order
+	stored, err := metric.NewResidual(ctx, x, n, 2, cfg)
+	if err != nil {
+		panic(err)
+	}
+	opt := tree.KNNOptions{K: 4, Predecessor: true, Rank: order, Pool: pool}
+	nb, _, err := tree.AllKNNSearch(ctx, stored, opt, tree.SearchTree, tree.Options{Pool: pool}) // builds with Options.Rank = order
+	if err != nil {
+		panic(err)
+	}
+	nb.Unorder(order, true)
+	fmt.Println(nb.Equal(want))
+	// Output: true
+}

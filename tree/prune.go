@@ -33,7 +33,7 @@ func (qw *queryWorker) needs(g *group, best *kernels.KBest, rows []int, ld int) 
 // for the block by blockOrder). A node is entered when
 // some query may find a neighbour among its descendants (d - kth <=
 // radius(z) + slack for the query's k-th distance kth and, in predecessor
-// mode, a descendant below the query's index); then of its children x only
+// mode, a descendant below the query's key, Tree.key); then of its children x only
 // those with d - kth <= reach(x) + slack for such a query: x and its
 // descendants lie within reach(x) of z, so the others are strictly
 // farther than the k-th (no tie is lost). Children made by fine nets near
@@ -42,9 +42,9 @@ func (qw *queryWorker) needs(g *group, best *kernels.KBest, rows []int, ld int) 
 //
 // Both tests read one table: with the block's queries sorted by descending
 // index, pm[p][j] is the smallest d - kth at node j over the first p+1 of
-// them, and the queries that may take a subtree whose lowest index is lo
+// them, and the queries that may take a subtree whose lowest key is lo
 // are a prefix of that order (all of them outside predecessor mode, and
-// when lo is below every query's index: then the last row decides). So
+// when lo is below every query's key: then the last row decides). So
 // each node and each child costs one lookup, whichever query needs it.
 func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64) {
 	n, nq := len(c), len(qw.off)
@@ -109,7 +109,7 @@ func (qw *queryWorker) takes(pm []float64, n, j int, lo int32, r float64) bool {
 }
 
 // blockOrder sets qw.byQ and qw.qDesc for a block: its queries by
-// descending index in predecessor mode (in block order otherwise).
+// descending key in predecessor mode (in block order otherwise).
 func (qw *queryWorker) blockOrder(g *group) {
 	nq := len(g.qids)
 	qw.byQ, qw.qDesc = grow(qw.byQ, nq), grow(qw.qDesc, nq)

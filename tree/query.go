@@ -114,7 +114,7 @@ type queryWorker struct {
 	first                []float64   // the group's distances to the first level
 	off                  []int       // a block's rows in a distance buffer (see needs)
 	kth                  []float64   // and their k-th distances
-	byQ                  []int       // pushChildren: the block's queries by descending index,
+	byQ                  []int       // pushChildren: the block's queries by descending key,
 	qDesc                []int32     // their indices,
 	pm                   []float64   // and prefix minima of d - kth in that order
 	stamp                uint32
@@ -226,7 +226,7 @@ func (t *Tree) allGroups(opt KNNOptions, use *usage) []group {
 // region of space but, by their band, few of their predecessors: the points
 // of lower bands in that region are as many as the group's own. So each
 // group is seeded (see predSeed) with its own points and the points nearest
-// its middle in the Morton order of all points, below its largest index:
+// its middle in the Morton order of all points, below its largest key:
 // the k-th distances start near their final values, and the walk, which
 // prunes by them, enters far fewer nodes (at n = 262,144, k = 30: 3.4x
 // fewer walk distances than a seed of the group and the groups beside it in
@@ -499,7 +499,7 @@ func (qw *queryWorker) seeded(g *group) func(int32) bool {
 // d(q, z) - radius(z) - slack <= the query's current k-th distance
 // (strictly greater means every descendant is strictly farther than the
 // k-th, so no tie is lost), and in predecessor mode a descendant below the
-// query's index. Points of the query's group (qw.member) were offered by
+// query's key. Points of the query's group (qw.member) were offered by
 // the seed and are not offered again.
 func (t *Tree) walkBlock(qw *queryWorker, pq *metric.Set, g *group, best *kernels.KBest) {
 	o := g.offer(best)

@@ -140,8 +140,8 @@ func (t *Tree) seedBelow(qw *queryWorker, pq *metric.Set, g *group, seed []int32
 }
 
 // positions returns the block of the rows pos of a group's packed set: a
-// range where they follow each other (a predecessor group's ids ascend, so
-// its blocks by index are ranges, read in place), else the list.
+// range where they follow each other (a predecessor group's keys ascend, so
+// its blocks by key are ranges, read in place), else the list.
 func positions(pos []int32) metric.Block {
 	if len(pos) == 0 {
 		return metric.List(pos)

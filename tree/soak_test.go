@@ -262,20 +262,22 @@ func (s *soak) allPoints() {
 			s.fail("search %v: %s", mode, firstDiff(nb, want))
 		}
 	}
-	if !pred {
-		s.stored(want)
-	}
+	s.stored(want)
 }
 
 // stored checks the all-points job with the points stored in another
-// order (the Morton curve's or a random one), ties by the given order
-// (Rank) and the answer turned back (Unorder): the given order's answer.
+// order (the Morton curve's, BandOrder's for predecessors, or a random
+// one), ties and predecessors by the given order (Rank) and the answer
+// turned back (Unorder): the given order's answer.
 // Its choices come from a generator of their own, so that the job's other
 // draws stay those of its seed.
 func (s *soak) stored(want *Neighbours) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(uint64(s.n), uint64(s.kopt.K)))
 	order := MortonOrder(s.m.Data(), nil)
+	if s.kopt.Predecessor {
+		order = BandOrder(s.m.Data(), nil)
+	}
 	if r.IntN(2) == 0 {
 		for i, p := range r.Perm(s.n) {
 			order[i] = int32(p)
