@@ -127,7 +127,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.format, "format", "pcct", "output layout: pcct (0-based indices, -1 / +Inf padding) or gpgp (the NNarray of GpGp, GPvecchia, VeccTMVN: n x (k+1), 1-based, row i = i then its neighbours, NA padding)")
 	fs.IntVar(&j.k, "k", 8, "neighbours per point")
 	fs.StringVar(&j.order, "order", "given", "order of the points for the job (predecessors follow it): given, coord (by the first coordinate) or maxmin (exact max-min ordering under the metric); with --output the ordering is written to FILE_order (original indices, in the output's base)")
-	fs.StringVar(&j.layout, "layout", "auto", "how the residual metric stores the points: auto (space from 65,536 points), space (in Morton order, so that points near in space are near in memory, by index band first with --predecessor: faster searches, the same output; not with --order) or given")
+	fs.StringVar(&j.layout, "layout", "auto", "how the residual metric stores the points: auto (space from 65,536 points), space (in Morton order, so that points near in space are near in memory, by index band first with --predecessor: faster searches, the same output) or given")
 	fs.BoolVar(&j.pred, "predecessor", false, "Vecchia mode: point i may only take neighbours j < i")
 	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default: the CPU count)")
 	fs.StringVar(&j.impl, "kernels", "", "force a kernel implementation: generic, avx2 or avx512")

@@ -12,8 +12,9 @@ import (
 // TestLayout: the points stored in Morton order (--layout space) give the
 // same output bytes as the given order, for all points and predecessors
 // (auto, tree and brute force, with repeated points, so that ties decide)
-// and for a query set; --layout auto stores them so from layoutMin
-// points; the flag is refused with --order and the Euclidean metric. (Equal points share a
+// and for a query set, in the given order and after --order; --layout
+// auto stores them so from layoutMin points; the flag is refused with the
+// Euclidean metric. (Equal points share a
 // Morton code and keep their given order; ties the storage order breaks
 // otherwise, a random one, are tree's TestRankedSearch.)
 func TestLayout(t *testing.T) {
@@ -45,7 +46,8 @@ func TestLayout(t *testing.T) {
 		return stderr, [2][]byte{a, b}
 	}
 	for _, extra := range [][]string{{"--search", "auto"}, {"--search", "tree"}, {"--search", "brute"}, {"--queries", q},
-		{"--predecessor"}, {"--predecessor", "--search", "tree"}, {"--predecessor", "--search", "brute"}} {
+		{"--predecessor"}, {"--predecessor", "--search", "tree"}, {"--predecessor", "--search", "brute"},
+		{"--order", "coord"}, {"--predecessor", "--order", "maxmin", "--search", "tree"}, {"--predecessor", "--order", "coord", "--search", "brute"}} {
 		_, want := outputs(append([]string{"--layout", "given"}, extra...)...)
 		stderr, got := outputs(append([]string{"--layout", "space"}, extra...)...)
 		if !strings.Contains(stderr, "layout: the points stored in Morton order") {
@@ -62,7 +64,6 @@ func TestLayout(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--layout", "space", "--order", "coord"}, "--layout space applies to jobs without --order"},
 		{[]string{"--layout", "space", "--metric", "euclidean"}, "--layout space applies to the residual metric"},
 		{[]string{"--layout", "curve"}, `unknown --layout "curve"`},
 	} {

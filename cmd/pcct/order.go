@@ -16,7 +16,8 @@ import (
 )
 
 // reorder computes the --order permutation and returns the metric over
-// the points in that order (the same rows, so the same distances).
+// the points in that order (the same rows, so the same distances), or in
+// the storage layout of the ordered points (storedPerm).
 func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Pool) (metric.Metric, error) {
 	t0 := time.Now()
 	switch j.order {
@@ -30,7 +31,27 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 		}
 	}
 	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds())
-	return metric.Reorder(ctx, m, j.perm, pool)
+	return metric.Reorder(ctx, m, j.storedPerm(pool), pool)
+}
+
+// storedPerm returns the points' order in the reordered metric: the
+// --order permutation, or with a storage layout (spaceLayout) the ordered
+// points in the layout's order, which it keeps in j.stored (positions in
+// the --order order, the search's Rank).
+func (j *knnJob) storedPerm(pool *streamer.Pool) []int32 {
+	if !j.spaceLayout() {
+		return j.perm
+	}
+	ordered := make([]float64, 0, j.n*j.d)
+	for _, p := range j.perm {
+		ordered = append(ordered, j.x[int(p)*j.d:int(p+1)*j.d]...)
+	}
+	j.stored = j.layoutOf(ordered, pool)
+	perm := make([]int32, j.n)
+	for s, p := range j.stored {
+		perm[s] = j.perm[p]
+	}
+	return perm
 }
 
 // coordOrder sorts the points by their first coordinate (ties: index).
