@@ -27,6 +27,9 @@ import (
 // reports the projected speed-up on that many workers (proj4-x, ...; see
 // streamer.Trace: the serial parts and the jobs' task granularity, not
 // memory bandwidth) and the time outside the jobs (serial-s).
+// PCCT_BENCH_LAYOUT=1 stores the points by index band, along the Morton
+// curve within each (BandOrder, what pcct knn does from 65,536 points),
+// the given order as the Rank of the build, the queries and brute force.
 func BenchmarkVecchia(b *testing.B) {
 	n := benchutil.EnvInt("PCCT_BENCH_N", 32768)
 	d := benchutil.EnvInt("PCCT_BENCH_D", 2)
@@ -35,8 +38,13 @@ func BenchmarkVecchia(b *testing.B) {
 	k := benchutil.EnvInt("PCCT_BENCH_K", 8)
 	x := uniformPoints(n, d, 1)
 	project := benchutil.EnvInts("PCCT_BENCH_PROJECT")
-	b.Run(fmt.Sprintf("n=%d/d=%d/ls=%g/m=%d/k=%d", n, d, ls, m, k), func(b *testing.B) {
-		met, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{ls}, Inducing: m, Seed: 1})
+	var rank []int32 // the points' storage order (nil: as given)
+	name := fmt.Sprintf("n=%d/d=%d/ls=%g/m=%d/k=%d", n, d, ls, m, k)
+	if benchutil.EnvInt("PCCT_BENCH_LAYOUT", 0) == 1 {
+		rank, name = BandOrder(&metric.Set{N: n, D: d, X: x}, nil), name+"/layout=bands"
+	}
+	b.Run(name, func(b *testing.B) {
+		met, err := metric.NewResidual(context.Background(), x, n, d, metric.ResidualConfig{Lengthscale: []float64{ls}, Inducing: m, Seed: 1, Order: rank})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,7 +52,7 @@ func BenchmarkVecchia(b *testing.B) {
 		var want *Neighbours
 		sample := n > benchutil.EnvInt("PCCT_BENCH_FULL_BRUTE", 200000)
 		if !sample {
-			want, err = BruteAllKNN(context.Background(), met, KNNOptions{K: k, Predecessor: true})
+			want, err = BruteAllKNN(context.Background(), met, KNNOptions{K: k, Predecessor: true, Rank: rank})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -71,20 +79,20 @@ func BenchmarkVecchia(b *testing.B) {
 			traced(0)
 			t1 := time.Now()
 			tr, err := Build(context.Background(), met, Options{Algorithm: Algorithm(benchutil.EnvInt("PCCT_BENCH_INSERT", 0)),
-				Base: float64(benchutil.EnvInt("PCCT_BENCH_BASE1000", 2000)) / 1000, Pool: pool})
+				Base: float64(benchutil.EnvInt("PCCT_BENCH_BASE1000", 2000)) / 1000, Pool: pool, Rank: rank})
 			if err != nil {
 				b.Fatal(err)
 			}
 			traced(1)
 			t2 := time.Now()
-			got, st, err := tr.AllKNN(context.Background(), KNNOptions{K: k, Predecessor: true, QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0), Pool: pool})
+			got, st, err := tr.AllKNN(context.Background(), KNNOptions{K: k, Predecessor: true, QueryBlock: benchutil.EnvInt("PCCT_BENCH_QB", 0), Pool: pool, Rank: rank})
 			if err != nil {
 				b.Fatal(err)
 			}
 			build, query, bs, qs = t2.Sub(t1), time.Since(t2), tr.Stats, st
 			traced(2)
 			if sample {
-				checkSample(b, met, got, k, 2000)
+				checkSample(b, met, got, k, 2000, rank)
 			} else if !got.Equal(want) {
 				b.Fatal("tree and brute force answers differ")
 			}
@@ -114,13 +122,25 @@ func BenchmarkVecchia(b *testing.B) {
 // checkSample compares rows of a predecessor answer with brute force for
 // rows sampled evenly over the points: each sampled point against all its
 // predecessors, through the metric's Nearest (the same distance bits).
-func checkSample(b *testing.B, m metric.Metric, got *Neighbours, k, rows int) {
+// With a rank (the points stored in another order, see KNNOptions.Rank)
+// the rows are sampled evenly over the ranks, and the predecessors and
+// ties follow them.
+func checkSample(b *testing.B, m metric.Metric, got *Neighbours, k, rows int, rank []int32) {
 	n := m.Data().N
-	ids := make([]int32, 0, rows)
+	byRank := make([]int32, n)
+	for i := range byRank {
+		byRank[i] = int32(i)
+	}
+	if rank != nil {
+		byRank, _ = metric.InversePerm(rank, n)
+	}
+	keys, ids := make([]int32, 0, rows), make([]int32, 0, rows)
 	for r := range rows {
-		ids = append(ids, int32((2*r+1)*n/(2*rows)))
+		key := int32((2*r + 1) * n / (2 * rows))
+		keys, ids = append(keys, key), append(ids, byRank[key])
 	}
 	best := kernels.NewKBest(len(ids), k)
+	best.Rank = rank
 	pos := make([]int32, len(ids))
 	for i := range pos {
 		pos[i] = int32(i)
@@ -128,9 +148,9 @@ func checkSample(b *testing.B, m metric.Metric, got *Neighbours, k, rows int) {
 	w := metric.NewWorkspace()
 	for q0 := 0; q0 < len(ids); q0 += 64 {
 		q1 := min(len(ids), q0+64)
-		o := metric.Offer{Best: best, Rows: pos[q0:q1], Below: ids[q0:q1], Skip: ids[q0:q1]}
-		for c0 := 0; c0 < int(ids[q1-1]); c0 += 4096 {
-			m.Nearest(w, m.Data(), metric.List(ids[q0:q1]), m.Data(), metric.Range(c0, min(int(ids[q1-1]), c0+4096)), o)
+		o := metric.Offer{Best: best, Rows: pos[q0:q1], Below: keys[q0:q1], Skip: ids[q0:q1]}
+		for c0 := 0; c0 < int(keys[q1-1]); c0 += 4096 {
+			m.Nearest(w, m.Data(), metric.List(ids[q0:q1]), m.Data(), metric.List(byRank[c0:min(int(keys[q1-1]), c0+4096)]), o)
 		}
 	}
 	for i, id := range ids {
