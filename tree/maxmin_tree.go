@@ -68,6 +68,48 @@ type maxMinSteps struct {
 	qws  []*queryWorker
 	scan bool
 	part [][][]rangeHit // a scan task's hits, by query of its rows
+	// bound is, by node, the largest max-min distance (mind) over the
+	// node and its descendants as of its last refresh: the distances only
+	// fall, so it stays an upper bound, and a walk skips a subtree whose
+	// points are all at least its bound from the query (none of them can
+	// come closer to the chosen set). At 131,072 points (residual, m =
+	// 256) it cut the walks' distances from 219 to 132 million.
+	bound []float64
+	done  int64 // the workers' distances at the last refresh
+}
+
+// refreshAfter is the number of distances, in multiples of n, the steps
+// compute between two refreshes of their bound (a refresh reads every
+// node once; at 131,072 points one after each batch cost more time than
+// its tighter bound saved, one after every 16 batches about 4 % of it).
+const refreshAfter = 8
+
+// refresh recomputes bound from mind when the steps have computed
+// refreshAfter n distances since the last time, or there is none:
+// children before their parents (the preorder backwards).
+func (s *maxMinSteps) refresh(mind []float64) {
+	t := s.t
+	var done int64
+	for _, qw := range s.qws {
+		if qw != nil {
+			done += qw.dists
+		}
+	}
+	if s.bound != nil && done-s.done < refreshAfter*int64(t.N()) {
+		return
+	}
+	if s.bound == nil {
+		s.bound = make([]float64, t.N())
+	}
+	s.done = done
+	b := s.bound
+	copy(b, mind)
+	for p := len(t.order) - 1; p > 0; p-- {
+		z := t.order[p]
+		if par := t.parent[z]; b[z] > b[par] {
+			b[par] = b[z]
+		}
+	}
 }
 
 // scanRows is the number of queries a scan task tiles together.
@@ -93,11 +135,12 @@ func (s *maxMinSteps) worker(w int) *queryWorker {
 }
 
 func (s *maxMinSteps) run(ctx context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
+	s.refresh(mind)
 	if !s.scan {
 		per := rangeRows(len(qids), len(s.qws))
 		_, err := s.pool.RunContext(ctx, (len(qids)+per-1)/per, labelled(phaseQuery, func(w, task int) {
 			lo, hi := task*per, min(len(qids), (task+1)*per)
-			s.t.rangeSplit(s.worker(w), s.t.m.Data(), qids[lo:hi], radii[lo:hi], mind, hits[lo:hi])
+			s.t.rangeSplit(s.worker(w), s.t.m.Data(), qids[lo:hi], radii[lo:hi], mind, s.bound, hits[lo:hi])
 		}))
 		return err
 	}
@@ -119,7 +162,7 @@ func (s *maxMinSteps) run(ctx context.Context, qids []int32, radii, mind []float
 		qw := s.worker(w)
 		if task == tasks { // the probe
 			d0 := qw.dists
-			own = s.t.rangeSplit(qw, s.t.m.Data(), qids[probe:], radii[probe:], mind, hits[probe:])
+			own = s.t.rangeSplit(qw, s.t.m.Data(), qids[probe:], radii[probe:], mind, s.bound, hits[probe:])
 			shared = qw.dists - d0 - own
 			return
 		}
@@ -182,8 +225,9 @@ func rangeRows(n, workers int) int {
 // first level together (no query can skip a saturated metric's first
 // level, and a tile of many rows reads each node's row once); below it
 // each query walks alone from the nodes it cannot rule out, since a
-// batch's queries lie far apart.
-func (t *Tree) rangeSplit(qw *queryWorker, qs *metric.Set, qids []int32, radii, mind []float64, hits [][]rangeHit) int64 {
+// batch's queries lie far apart. bound (nil: none) skips subtrees as
+// rangeStep says.
+func (t *Tree) rangeSplit(qw *queryWorker, qs *metric.Set, qids []int32, radii, mind, bound []float64, hits [][]rangeHit) int64 {
 	for i := range hits {
 		hits[i] = hits[i][:0]
 	}
@@ -195,19 +239,19 @@ func (t *Tree) rangeSplit(qw *queryWorker, qs *metric.Set, qids []int32, radii, 
 	// rangeStep returns its next front in qw.front's storage, which it may
 	// grow: kept in qw.front, the storage is reused.
 	qw.root = append(qw.root[:0], t.root)
-	qw.front = t.rangeStep(qw, qs, qids, radii, qw.root, hit, nil)
+	qw.front = t.rangeStep(qw, qs, qids, radii, bound, qw.root, hit, nil)
 	split := grow(qw.split, len(qids))
 	for i := range split {
 		split[i] = split[i][:0]
 	}
 	qw.split = split
-	t.rangeStep(qw, qs, qids, radii, qw.front, hit, split)
+	t.rangeStep(qw, qs, qids, radii, bound, qw.front, hit, split)
 	d0 := qw.dists
 	cur := 0
 	one := func(_ int, h rangeHit) { hit(cur, h) }
 	for cur = range qids {
 		for f := split[cur]; len(f) > 0; f = qw.front {
-			qw.front = t.rangeStep(qw, qs, qids[cur:cur+1], radii[cur:cur+1], f, one, nil)
+			qw.front = t.rangeStep(qw, qs, qids[cur:cur+1], radii[cur:cur+1], bound, f, one, nil)
 		}
 	}
 	return qw.dists - d0

@@ -65,7 +65,7 @@ func (t *Tree) walkRange(qw *queryWorker, qs *metric.Set, qids []int32, r float6
 	}
 	qw.front = append(qw.front[:0], t.root)
 	for len(qw.front) > 0 {
-		qw.front = t.rangeStep(qw, qs, qids, rad, qw.front, func(i int, h rangeHit) {
+		qw.front = t.rangeStep(qw, qs, qids, rad, nil, qw.front, func(i int, h rangeHit) {
 			perQuery[qids[i]] = append(perQuery[qids[i]], h)
 		}, nil)
 	}
@@ -75,8 +75,12 @@ func (t *Tree) walkRange(qw *queryWorker, qs *metric.Set, qids []int32, r float6
 // nodes of front, passes each query's hits to hit, and returns the
 // children to walk next: with split nil, the children some query of the
 // block cannot rule out (in qw.front's storage, which front may share);
-// with split, each query's own, appended to split[i], and none.
-func (t *Tree) rangeStep(qw *queryWorker, qs *metric.Set, qids []int32, rad []float64, front []int32, hit func(i int, h rangeHit), split [][]int32) []int32 {
+// with split, each query's own, appended to split[i], and none. With
+// bound (not nil: by node, at least the largest value over its subtree of
+// what a hit must be below to count, see maxMinSteps.bound) a child is
+// also skipped when every point of its subtree is at least its bound from
+// the queries.
+func (t *Tree) rangeStep(qw *queryWorker, qs *metric.Set, qids []int32, rad, bound []float64, front []int32, hit func(i int, h rangeHit), split [][]int32) []int32 {
 	data := t.m.Data()
 	nq, qb := len(qids), metric.List(qids)
 	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
@@ -114,17 +118,20 @@ func (t *Tree) rangeStep(qw *queryWorker, qs *metric.Set, qids []int32, rad []fl
 		for j, z := range c {
 			if split != nil {
 				for i := range nq {
-					split[i] = t.enter(split[i], z, qw.tile[i*nc+j]-rad[i])
+					d := qw.tile[i*nc+j]
+					split[i] = t.enter(split[i], z, d-rad[i], d, bound)
 				}
 				continue
 			}
-			m := math.Inf(1)
+			m, dmin := math.Inf(1), math.Inf(1)
 			for i := range nq {
-				if v := qw.tile[i*nc+j] - rad[i]; v < m {
+				d := qw.tile[i*nc+j]
+				if v := d - rad[i]; v < m {
 					m = v
 				}
+				dmin = min(dmin, d)
 			}
-			next = t.enter(next, z, m)
+			next = t.enter(next, z, m, dmin, bound)
 		}
 	}
 	return next
@@ -132,8 +139,11 @@ func (t *Tree) rangeStep(qw *queryWorker, qs *metric.Set, qids []int32, rad []fl
 
 // enter appends to next the children x of z with m <= reach(x) + slack,
 // m being d(q, z) - r for a query q at radius r, or the least of these
-// over a block (a NaN distance enters nothing: it is never below m).
-func (t *Tree) enter(next []int32, z int32, m float64) []int32 {
+// over a block (a NaN distance enters nothing: it is never below m). With
+// bound, also only those with dmin - bound(x) < reach(x) + slack, dmin
+// being the least d(q, z): every point y of x's subtree is at least dmin -
+// reach(x) - slack from the queries, so none is below bound(x) otherwise.
+func (t *Tree) enter(next []int32, z int32, m, dmin float64, bound []float64) []int32 {
 	sp := t.spans[z]
 	if !(m <= sp.radius+t.slack) {
 		return next
@@ -141,6 +151,9 @@ func (t *Tree) enter(next []int32, z int32, m float64) []int32 {
 	for _, x := range t.kids[sp.k0:t.spans[z+1].k0] {
 		if !(m <= x.reach+t.slack) {
 			break // nor can the kids after it, of smaller reach
+		}
+		if bound != nil && !(dmin-bound[x.id] < x.reach+t.slack) {
+			continue
 		}
 		next = append(next, x.id)
 	}
