@@ -31,7 +31,9 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 		}
 	}
 	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds())
-	return metric.Reorder(ctx, m, j.storedPerm(pool), pool)
+	// In place: V is not copied (the job's peak memory stays one V), and
+	// the metric built as given is not used again.
+	return metric.ReorderInPlace(ctx, m, j.storedPerm(pool), pool)
 }
 
 // storedPerm returns the points' order in the reordered metric: the

@@ -14,12 +14,26 @@ import (
 // changing the metric. The rows are copied in ranges on r (nil: on the
 // caller's goroutine).
 func Reorder(ctx context.Context, m Metric, perm []int32, r Runner) (Metric, error) {
+	return reorder(ctx, m, perm, r, false)
+}
+
+// ReorderInPlace is Reorder moving the rows of V (and of a float32 V) into
+// the new order in place instead of copying them: it saves their n m 8 (or
+// 4) bytes, the largest part of the metric, for one serial pass along the
+// permutation's cycles (about a second at 10^6 points, m = 256). m must
+// not be used afterwards: the result owns its V. The other rows are copied
+// as Reorder copies them (the coordinates may be the caller's).
+func ReorderInPlace(ctx context.Context, m Metric, perm []int32, r Runner) (Metric, error) {
+	return reorder(ctx, m, perm, r, true)
+}
+
+func reorder(ctx context.Context, m Metric, perm []int32, r Runner, inPlace bool) (Metric, error) {
 	s := m.Data()
 	inv, err := InversePerm(perm, s.N)
 	if err != nil {
 		return nil, err
 	}
-	data, err := reorderSet(ctx, s, perm, r)
+	data, err := reorderSet(ctx, s, perm, r, inPlace)
 	if err != nil {
 		return nil, err
 	}
@@ -42,17 +56,18 @@ func Reorder(ctx context.Context, m Metric, perm []int32, r Runner) (Metric, err
 const reorderPart = 1 << 14
 
 // reorderSet returns the points perm of s as a Set of their own (no Root):
-// Pack's copy, its rows copied in ranges of reorderPart on r (nil: in turn).
-func reorderSet(ctx context.Context, s *Set, perm []int32, r Runner) (*Set, error) {
+// Pack's copy, its rows copied in ranges of reorderPart on r (nil: in
+// turn); with inPlace, V and V32 are s's, permuted in place.
+func reorderSet(ctx context.Context, s *Set, perm []int32, r Runner, inPlace bool) (*Set, error) {
 	n := len(perm)
 	dst := &Set{N: n, D: s.D, M: s.M}
 	if s.X != nil {
 		dst.X, dst.XT = make([]float64, n*s.D), make([]float64, n*s.D)
 	}
-	if s.V != nil {
+	if s.V != nil && !inPlace {
 		dst.V = hugemem.Make[float64](n * s.M)
 	}
-	if s.V32 != nil {
+	if s.V32 != nil && !inPlace {
 		dst.V32 = hugemem.Make[float32](n * s.M)
 	}
 	if s.ISP != nil {
@@ -72,10 +87,10 @@ func reorderSet(ctx context.Context, s *Set, perm []int32, r Runner) (*Set, erro
 				}
 			}
 		}
-		if s.V != nil {
+		if dst.V != nil {
 			gatherRows(dst.V[lo*s.M:hi*s.M], s.V, s.M, b)
 		}
-		if s.V32 != nil {
+		if dst.V32 != nil {
 			gatherRows(dst.V32[lo*s.M:hi*s.M], s.V32, s.M, b)
 		}
 		if s.ISP != nil {
@@ -98,5 +113,48 @@ func reorderSet(ctx context.Context, s *Set, perm []int32, r Runner) (*Set, erro
 	if s.S32 != nil && s.F32 != nil {
 		dst.F32 = s.F32.pack(nil, s.N, s.D, List(perm))
 	}
+	if inPlace {
+		if err := permuteRows(ctx, s.V, s.M, perm); err != nil {
+			return nil, err
+		}
+		if err := permuteRows(ctx, s.V32, s.M, perm); err != nil {
+			return nil, err
+		}
+		dst.V, dst.V32 = s.V, s.V32
+	}
 	return dst, nil
+}
+
+// permuteRows puts row perm[i] of the n x w matrix a (nil: nothing to do)
+// at row i, in place: each cycle of perm is followed once, its first row
+// held aside. ctx is checked every 4096 rows; when it is done, a's rows
+// are left partly moved and its error is returned.
+func permuteRows[T any](ctx context.Context, a []T, w int, perm []int32) error {
+	if a == nil {
+		return nil
+	}
+	done := make([]bool, len(perm))
+	held := make([]T, w)
+	moved := 0
+	for start := range perm {
+		if done[start] {
+			continue
+		}
+		copy(held, a[start*w:(start+1)*w])
+		i := start
+		for {
+			done[i] = true
+			if moved++; moved%4096 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			j := int(perm[i])
+			if j == start {
+				copy(a[i*w:(i+1)*w], held)
+				break
+			}
+			copy(a[i*w:(i+1)*w], a[j*w:(j+1)*w])
+			i = j
+		}
+	}
+	return nil
 }

@@ -152,3 +152,48 @@ func TestResidualOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestReorderInPlace: moving V's rows in place gives the Set Reorder copies,
+// float64 and float32 V, for a random permutation, the identity, one long
+// cycle and swapped pairs; the source's other rows are left as they were;
+// a cancelled context stops it with its error.
+func TestReorderInPlace(t *testing.T) {
+	const n, d = 3*4096 + 5, 2
+	x, random := shuffledPoints(n, d, 7)
+	identity, cycle, pairs := make([]int32, n), make([]int32, n), make([]int32, n)
+	for i := range n {
+		identity[i], cycle[i], pairs[i] = int32(i), int32((i+1)%n), int32(i^1)
+	}
+	pairs[n-1] = n - 1 // n is odd: the last point stays
+	for _, f32 := range []bool{false, true} {
+		for _, perm := range [][]int32{random, identity, cycle, pairs} {
+			// Inducing points away from the data, so that float32 V is accepted.
+			u := []float64{1.5, 1.5, 1.7, 1.6, 1.6, 1.9}
+			cfg := ResidualConfig{Method: InducingExplicit, InducingPoints: u, Lengthscale: []float64{0.5}, Float32: f32}
+			src, err := NewResidual(context.Background(), x, n, d, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := Reorder(context.Background(), src, perm, nil)
+			xBefore := slices.Clone(src.Data().X)
+			got, err := ReorderInPlace(context.Background(), src, perm, goRunner{workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, w := got.Data(), want.Data()
+			if !slices.Equal(g.V, w.V) || !slices.Equal(g.V32, w.V32) || !slices.Equal(g.X, w.X) || !slices.Equal(g.XT, w.XT) ||
+				!slices.Equal(g.ISP, w.ISP) || !slices.Equal(g.P, w.P) || !slices.Equal(got.(*Residual).InducingIndices(), want.(*Residual).InducingIndices()) {
+				t.Fatalf("float32 %v: the set moved in place differs from Reorder's", f32)
+			}
+			if (g.V == nil) == (g.V32 == nil) || !slices.Equal(src.Data().X, xBefore) {
+				t.Fatalf("float32 %v: V %v, V32 %v, source coordinates changed %v", f32, g.V != nil, g.V32 != nil, !slices.Equal(src.Data().X, xBefore))
+			}
+		}
+	}
+	src, _ := NewResidual(context.Background(), x, n, d, ResidualConfig{Lengthscale: []float64{0.2}, Inducing: 8, Seed: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ReorderInPlace(ctx, src, cycle, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
