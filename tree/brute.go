@@ -330,12 +330,18 @@ func bruteRankedPred(ctx context.Context, m metric.Metric, opt KNNOptions) (*ker
 // scanIDs is scanRow for the candidates ids of one tile row.
 func scanIDs(best *kernels.KBest, i int, row []float64, ids []int32) {
 	idx, dist := best.Row(i)
-	last := len(idx) - 1
 	for j, d := range row {
-		if c := ids[j]; d < dist[last] || d == dist[last] && best.Before(c, idx[last]) {
+		if c := ids[j]; admits(best, idx, dist, c, d) {
 			best.Push(i, c, d)
 		}
 	}
+}
+
+// admits reports whether candidate c at distance d enters the row idx,
+// dist of best: Push's own test, made before the call.
+func admits(best *kernels.KBest, idx []int32, dist []float64, c int32, d float64) bool {
+	last := len(idx) - 1
+	return d < dist[last] || d == dist[last] && best.Before(c, idx[last])
 }
 
 // scanRow offers the candidates base+j of one tile row to best, skipping
@@ -345,10 +351,8 @@ func scanIDs(best *kernels.KBest, i int, row []float64, ids []int32) {
 // for each made brute force five times slower).
 func scanRow(best *kernels.KBest, i int, row []float64, base, skip int32) {
 	idx, dist := best.Row(i)
-	last := len(idx) - 1
 	for j, d := range row {
-		c := base + int32(j)
-		if (d < dist[last] || d == dist[last] && best.Before(c, idx[last])) && c != skip {
+		if c := base + int32(j); admits(best, idx, dist, c, d) && c != skip {
 			best.Push(i, c, d)
 		}
 	}

@@ -20,8 +20,8 @@ func TestNetOrderKeys(t *testing.T) {
 	defer pool.Close()
 	for _, n := range []int{0, 1, 2, 3, 1000, 70000} {
 		for _, ord := range []NetOrder{NetBands, NetRandom} {
-			got := netOrder(n, 5, ord, ident, nil, nil)
-			if par := netOrder(n, 5, ord, ident, pool, nil); !slices.Equal(got, par) {
+			got := netOrder(n, 5, ord, idKey, nil, nil)
+			if par := netOrder(n, 5, ord, idKey, pool, nil); !slices.Equal(got, par) {
 				t.Fatalf("n=%d order %d: the pool changes the order", n, ord)
 			}
 			sorted := slices.Clone(got)
@@ -38,7 +38,7 @@ func TestNetOrderKeys(t *testing.T) {
 				if slices.Equal(got, sorted) {
 					t.Fatalf("n=%d order %d: index order", n, ord)
 				}
-				if slices.Equal(got, netOrder(n, 6, ord, ident, nil, nil)) {
+				if slices.Equal(got, netOrder(n, 6, ord, idKey, nil, nil)) {
 					t.Fatalf("n=%d order %d: the seed changes nothing", n, ord)
 				}
 			}
@@ -260,6 +260,3 @@ func TestSearchNetOrder(t *testing.T) {
 		}
 	}
 }
-
-// ident is the key of a tree without a Rank.
-func ident(z int32) int32 { return z }

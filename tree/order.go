@@ -21,7 +21,7 @@ import (
 func coherentGroups(s *metric.Set, size int, pred bool) [][]int32 {
 	var key func(int32) int32
 	if pred {
-		key = func(z int32) int32 { return z }
+		key = idKey
 	}
 	return newMortonIndex(s, nil, nil).groups(size, key, nil, nil)
 }
@@ -41,8 +41,12 @@ func MortonOrder(s *metric.Set, pool *streamer.Pool) []int32 {
 // storage order for a predecessor job, whose queries of one band read
 // only lower bands, each band's points near in space near in memory.
 func BandOrder(s *metric.Set, pool *streamer.Pool) []int32 {
-	return byBand(MortonOrder(s, pool), func(z int32) int32 { return z })
+	return byBand(MortonOrder(s, pool), idKey)
 }
+
+// idKey is the key of a point when its index is its place in the order
+// (no Rank).
+func idKey(z int32) int32 { return z }
 
 // mortonIndex holds the points of a set in Morton order: their ids sorted
 // by code, equal codes by id, the codes in that order, and the grid that

@@ -54,7 +54,7 @@ func TestByBand(t *testing.T) {
 	}
 	want := slices.Clone(ids)
 	slices.SortStableFunc(want, func(a, b int32) int { return bits.Len32(uint32(a)) - bits.Len32(uint32(b)) })
-	if got := byBand(ids, ident); !slices.Equal(got, want) {
+	if got := byBand(ids, idKey); !slices.Equal(got, want) {
 		t.Fatal("band order differs from a stable sort by bit length")
 	}
 }
