@@ -25,6 +25,12 @@ func dotF64P8RowsAVX512(ap *float64, m int, b *float64, ldb int, ids *int32, nex
 // packF64T8AVX512 packs 8 rows into a k-major panel: dst[k*ldd+i] = src[i*lds+k] for i < 8 and k < m (strides in elements).
 func packF64T8AVX512(dst *float64, ldd int, src *float64, lds int, m int)
 
+// dotF64C32RowsAVX512 computes out[j] = sum_k a[k] * b[ids[j]*ldb+k] for j < cols <= 32 and k < m, adding the terms in order of k with one FMA each, as the packed kernels do. 32 B rows must be readable.
+func dotF64C32RowsAVX512(a *float64, m int, b *float64, ldb int, ids *int32, out *float64, cols int)
+
+// dotF64C16RowsAVX512 computes out[j] = sum_k a[k] * b[ids[j]*ldb+k] for j < cols <= 16 and k < m, adding the terms in order of k with one FMA each, as the packed kernels do. 16 B rows must be readable.
+func dotF64C16RowsAVX512(a *float64, m int, b *float64, ldb int, ids *int32, out *float64, cols int)
+
 // dotF324x6AVX512 computes the 4x6 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF324x6AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 

@@ -3004,6 +3004,1022 @@ done:
 	VZEROUPPER
 	RET
 
+// func dotF64C32RowsAVX512(a *float64, m int, b *float64, ldb int, ids *int32, out *float64, cols int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF64C32RowsAVX512(SB), NOSPLIT, $256-56
+	MOVQ a+0(FP), AX
+	MOVQ b+16(FP), CX
+	MOVQ ldb+24(FP), DX
+	SHLQ $0x03, DX
+	MOVQ ids+32(FP), BX
+
+	// The rows' addresses, kept on the stack: too many for registers.
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, (SP)
+	MOVLQSX 4(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 8(SP)
+	MOVLQSX 8(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 16(SP)
+	MOVLQSX 12(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 24(SP)
+	MOVLQSX 16(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 32(SP)
+	MOVLQSX 20(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 40(SP)
+	MOVLQSX 24(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 48(SP)
+	MOVLQSX 28(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 56(SP)
+	MOVLQSX 32(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 64(SP)
+	MOVLQSX 36(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 72(SP)
+	MOVLQSX 40(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 80(SP)
+	MOVLQSX 44(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 88(SP)
+	MOVLQSX 48(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 96(SP)
+	MOVLQSX 52(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 104(SP)
+	MOVLQSX 56(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 112(SP)
+	MOVLQSX 60(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 120(SP)
+	MOVLQSX 64(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 128(SP)
+	MOVLQSX 68(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 136(SP)
+	MOVLQSX 72(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 144(SP)
+	MOVLQSX 76(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 152(SP)
+	MOVLQSX 80(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 160(SP)
+	MOVLQSX 84(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 168(SP)
+	MOVLQSX 88(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 176(SP)
+	MOVLQSX 92(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 184(SP)
+	MOVLQSX 96(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 192(SP)
+	MOVLQSX 100(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 200(SP)
+	MOVLQSX 104(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 208(SP)
+	MOVLQSX 108(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 216(SP)
+	MOVLQSX 112(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 224(SP)
+	MOVLQSX 116(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 232(SP)
+	MOVLQSX 120(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 240(SP)
+	MOVLQSX 124(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    BX, 248(SP)
+	MOVQ    m+8(FP), CX
+	MOVQ    CX, DX
+	SHRQ    $0x03, DX
+	XORQ    BX, BX
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+
+	// Rounds of 8 steps k: each group's 8 rows transposed, then 8 FMAs in order of k.
+	TESTQ DX, DX
+	JZ    tail
+
+loop:
+	MOVQ             (SP), SI
+	VMOVUPD          (SI)(BX*1), Z4
+	MOVQ             8(SP), SI
+	VMOVUPD          (SI)(BX*1), Z5
+	MOVQ             16(SP), SI
+	VMOVUPD          (SI)(BX*1), Z6
+	MOVQ             24(SP), SI
+	VMOVUPD          (SI)(BX*1), Z7
+	MOVQ             32(SP), SI
+	VMOVUPD          (SI)(BX*1), Z8
+	MOVQ             40(SP), SI
+	VMOVUPD          (SI)(BX*1), Z9
+	MOVQ             48(SP), SI
+	VMOVUPD          (SI)(BX*1), Z10
+	MOVQ             56(SP), SI
+	VMOVUPD          (SI)(BX*1), Z11
+	VUNPCKLPD        Z5, Z4, Z12
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VUNPCKLPD        Z11, Z10, Z9
+	VUNPCKHPD        Z11, Z10, Z10
+	VSHUFF64X2       $0x88, Z5, Z12, Z11
+	VSHUFF64X2       $0xdd, Z5, Z12, Z5
+	VSHUFF64X2       $0x88, Z6, Z4, Z12
+	VSHUFF64X2       $0xdd, Z6, Z4, Z4
+	VSHUFF64X2       $0x88, Z9, Z7, Z6
+	VSHUFF64X2       $0xdd, Z9, Z7, Z7
+	VSHUFF64X2       $0x88, Z10, Z8, Z9
+	VSHUFF64X2       $0xdd, Z10, Z8, Z8
+	VSHUFF64X2       $0x88, Z6, Z11, Z10
+	VSHUFF64X2       $0x88, Z9, Z12, Z13
+	VSHUFF64X2       $0x88, Z7, Z5, Z14
+	VSHUFF64X2       $0x88, Z8, Z4, Z15
+	VSHUFF64X2       $0xdd, Z6, Z11, Z6
+	VSHUFF64X2       $0xdd, Z9, Z12, Z9
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0xdd, Z8, Z4, Z4
+	VFMADD231PD.BCST (AX), Z10, Z0
+	VFMADD231PD.BCST 8(AX), Z13, Z0
+	VFMADD231PD.BCST 16(AX), Z14, Z0
+	VFMADD231PD.BCST 24(AX), Z15, Z0
+	VFMADD231PD.BCST 32(AX), Z6, Z0
+	VFMADD231PD.BCST 40(AX), Z9, Z0
+	VFMADD231PD.BCST 48(AX), Z5, Z0
+	VFMADD231PD.BCST 56(AX), Z4, Z0
+	MOVQ             64(SP), SI
+	VMOVUPD          (SI)(BX*1), Z4
+	MOVQ             72(SP), SI
+	VMOVUPD          (SI)(BX*1), Z5
+	MOVQ             80(SP), SI
+	VMOVUPD          (SI)(BX*1), Z6
+	MOVQ             88(SP), SI
+	VMOVUPD          (SI)(BX*1), Z7
+	MOVQ             96(SP), SI
+	VMOVUPD          (SI)(BX*1), Z8
+	MOVQ             104(SP), SI
+	VMOVUPD          (SI)(BX*1), Z9
+	MOVQ             112(SP), SI
+	VMOVUPD          (SI)(BX*1), Z10
+	MOVQ             120(SP), SI
+	VMOVUPD          (SI)(BX*1), Z11
+	VUNPCKLPD        Z5, Z4, Z12
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VUNPCKLPD        Z11, Z10, Z9
+	VUNPCKHPD        Z11, Z10, Z10
+	VSHUFF64X2       $0x88, Z5, Z12, Z11
+	VSHUFF64X2       $0xdd, Z5, Z12, Z5
+	VSHUFF64X2       $0x88, Z6, Z4, Z12
+	VSHUFF64X2       $0xdd, Z6, Z4, Z4
+	VSHUFF64X2       $0x88, Z9, Z7, Z6
+	VSHUFF64X2       $0xdd, Z9, Z7, Z7
+	VSHUFF64X2       $0x88, Z10, Z8, Z9
+	VSHUFF64X2       $0xdd, Z10, Z8, Z8
+	VSHUFF64X2       $0x88, Z6, Z11, Z10
+	VSHUFF64X2       $0x88, Z9, Z12, Z13
+	VSHUFF64X2       $0x88, Z7, Z5, Z14
+	VSHUFF64X2       $0x88, Z8, Z4, Z15
+	VSHUFF64X2       $0xdd, Z6, Z11, Z6
+	VSHUFF64X2       $0xdd, Z9, Z12, Z9
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0xdd, Z8, Z4, Z4
+	VFMADD231PD.BCST (AX), Z10, Z1
+	VFMADD231PD.BCST 8(AX), Z13, Z1
+	VFMADD231PD.BCST 16(AX), Z14, Z1
+	VFMADD231PD.BCST 24(AX), Z15, Z1
+	VFMADD231PD.BCST 32(AX), Z6, Z1
+	VFMADD231PD.BCST 40(AX), Z9, Z1
+	VFMADD231PD.BCST 48(AX), Z5, Z1
+	VFMADD231PD.BCST 56(AX), Z4, Z1
+	MOVQ             128(SP), SI
+	VMOVUPD          (SI)(BX*1), Z4
+	MOVQ             136(SP), SI
+	VMOVUPD          (SI)(BX*1), Z5
+	MOVQ             144(SP), SI
+	VMOVUPD          (SI)(BX*1), Z6
+	MOVQ             152(SP), SI
+	VMOVUPD          (SI)(BX*1), Z7
+	MOVQ             160(SP), SI
+	VMOVUPD          (SI)(BX*1), Z8
+	MOVQ             168(SP), SI
+	VMOVUPD          (SI)(BX*1), Z9
+	MOVQ             176(SP), SI
+	VMOVUPD          (SI)(BX*1), Z10
+	MOVQ             184(SP), SI
+	VMOVUPD          (SI)(BX*1), Z11
+	VUNPCKLPD        Z5, Z4, Z12
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VUNPCKLPD        Z11, Z10, Z9
+	VUNPCKHPD        Z11, Z10, Z10
+	VSHUFF64X2       $0x88, Z5, Z12, Z11
+	VSHUFF64X2       $0xdd, Z5, Z12, Z5
+	VSHUFF64X2       $0x88, Z6, Z4, Z12
+	VSHUFF64X2       $0xdd, Z6, Z4, Z4
+	VSHUFF64X2       $0x88, Z9, Z7, Z6
+	VSHUFF64X2       $0xdd, Z9, Z7, Z7
+	VSHUFF64X2       $0x88, Z10, Z8, Z9
+	VSHUFF64X2       $0xdd, Z10, Z8, Z8
+	VSHUFF64X2       $0x88, Z6, Z11, Z10
+	VSHUFF64X2       $0x88, Z9, Z12, Z13
+	VSHUFF64X2       $0x88, Z7, Z5, Z14
+	VSHUFF64X2       $0x88, Z8, Z4, Z15
+	VSHUFF64X2       $0xdd, Z6, Z11, Z6
+	VSHUFF64X2       $0xdd, Z9, Z12, Z9
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0xdd, Z8, Z4, Z4
+	VFMADD231PD.BCST (AX), Z10, Z2
+	VFMADD231PD.BCST 8(AX), Z13, Z2
+	VFMADD231PD.BCST 16(AX), Z14, Z2
+	VFMADD231PD.BCST 24(AX), Z15, Z2
+	VFMADD231PD.BCST 32(AX), Z6, Z2
+	VFMADD231PD.BCST 40(AX), Z9, Z2
+	VFMADD231PD.BCST 48(AX), Z5, Z2
+	VFMADD231PD.BCST 56(AX), Z4, Z2
+	MOVQ             192(SP), SI
+	VMOVUPD          (SI)(BX*1), Z4
+	MOVQ             200(SP), SI
+	VMOVUPD          (SI)(BX*1), Z5
+	MOVQ             208(SP), SI
+	VMOVUPD          (SI)(BX*1), Z6
+	MOVQ             216(SP), SI
+	VMOVUPD          (SI)(BX*1), Z7
+	MOVQ             224(SP), SI
+	VMOVUPD          (SI)(BX*1), Z8
+	MOVQ             232(SP), SI
+	VMOVUPD          (SI)(BX*1), Z9
+	MOVQ             240(SP), SI
+	VMOVUPD          (SI)(BX*1), Z10
+	MOVQ             248(SP), SI
+	VMOVUPD          (SI)(BX*1), Z11
+	VUNPCKLPD        Z5, Z4, Z12
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VUNPCKLPD        Z11, Z10, Z9
+	VUNPCKHPD        Z11, Z10, Z10
+	VSHUFF64X2       $0x88, Z5, Z12, Z11
+	VSHUFF64X2       $0xdd, Z5, Z12, Z5
+	VSHUFF64X2       $0x88, Z6, Z4, Z12
+	VSHUFF64X2       $0xdd, Z6, Z4, Z4
+	VSHUFF64X2       $0x88, Z9, Z7, Z6
+	VSHUFF64X2       $0xdd, Z9, Z7, Z7
+	VSHUFF64X2       $0x88, Z10, Z8, Z9
+	VSHUFF64X2       $0xdd, Z10, Z8, Z8
+	VSHUFF64X2       $0x88, Z6, Z11, Z10
+	VSHUFF64X2       $0x88, Z9, Z12, Z13
+	VSHUFF64X2       $0x88, Z7, Z5, Z14
+	VSHUFF64X2       $0x88, Z8, Z4, Z15
+	VSHUFF64X2       $0xdd, Z6, Z11, Z6
+	VSHUFF64X2       $0xdd, Z9, Z12, Z9
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0xdd, Z8, Z4, Z4
+	VFMADD231PD.BCST (AX), Z10, Z3
+	VFMADD231PD.BCST 8(AX), Z13, Z3
+	VFMADD231PD.BCST 16(AX), Z14, Z3
+	VFMADD231PD.BCST 24(AX), Z15, Z3
+	VFMADD231PD.BCST 32(AX), Z6, Z3
+	VFMADD231PD.BCST 40(AX), Z9, Z3
+	VFMADD231PD.BCST 48(AX), Z5, Z3
+	VFMADD231PD.BCST 56(AX), Z4, Z3
+	ADDQ             $0x40, AX
+	ADDQ             $0x40, BX
+	DECQ             DX
+	JNZ              loop
+
+	// The last m mod 8 steps: masked loads (nothing past row ends read), then only those FMAs.
+tail:
+	ANDQ             $0x07, CX
+	JZ               store
+	LEAQ             tailmaskAVX512<>+0(SB), DX
+	KMOVW            (DX)(CX*2), K1
+	MOVQ             (SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z4
+	MOVQ             8(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z5
+	MOVQ             16(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z6
+	MOVQ             24(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z7
+	MOVQ             32(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z8
+	MOVQ             40(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z9
+	MOVQ             48(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z10
+	MOVQ             56(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z11
+	VUNPCKLPD        Z5, Z4, Z12
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VUNPCKLPD        Z11, Z10, Z9
+	VUNPCKHPD        Z11, Z10, Z10
+	VSHUFF64X2       $0x88, Z5, Z12, Z11
+	VSHUFF64X2       $0xdd, Z5, Z12, Z5
+	VSHUFF64X2       $0x88, Z6, Z4, Z12
+	VSHUFF64X2       $0xdd, Z6, Z4, Z4
+	VSHUFF64X2       $0x88, Z9, Z7, Z6
+	VSHUFF64X2       $0xdd, Z9, Z7, Z7
+	VSHUFF64X2       $0x88, Z10, Z8, Z9
+	VSHUFF64X2       $0xdd, Z10, Z8, Z8
+	VSHUFF64X2       $0x88, Z6, Z11, Z10
+	VSHUFF64X2       $0x88, Z9, Z12, Z13
+	VSHUFF64X2       $0x88, Z7, Z5, Z14
+	VSHUFF64X2       $0x88, Z8, Z4, Z15
+	VSHUFF64X2       $0xdd, Z6, Z11, Z6
+	VSHUFF64X2       $0xdd, Z9, Z12, Z9
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0xdd, Z8, Z4, Z4
+	VFMADD231PD.BCST (AX), Z10, Z0
+	CMPQ             CX, $0x01
+	JLE              tail1
+	VFMADD231PD.BCST 8(AX), Z13, Z0
+	CMPQ             CX, $0x02
+	JLE              tail1
+	VFMADD231PD.BCST 16(AX), Z14, Z0
+	CMPQ             CX, $0x03
+	JLE              tail1
+	VFMADD231PD.BCST 24(AX), Z15, Z0
+	CMPQ             CX, $0x04
+	JLE              tail1
+	VFMADD231PD.BCST 32(AX), Z6, Z0
+	CMPQ             CX, $0x05
+	JLE              tail1
+	VFMADD231PD.BCST 40(AX), Z9, Z0
+	CMPQ             CX, $0x06
+	JLE              tail1
+	VFMADD231PD.BCST 48(AX), Z5, Z0
+	CMPQ             CX, $0x07
+	JLE              tail1
+	VFMADD231PD.BCST 56(AX), Z4, Z0
+
+tail1:
+	MOVQ             64(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z4
+	MOVQ             72(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z5
+	MOVQ             80(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z6
+	MOVQ             88(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z7
+	MOVQ             96(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z8
+	MOVQ             104(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z9
+	MOVQ             112(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z10
+	MOVQ             120(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z11
+	VUNPCKLPD        Z5, Z4, Z12
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VUNPCKLPD        Z11, Z10, Z9
+	VUNPCKHPD        Z11, Z10, Z10
+	VSHUFF64X2       $0x88, Z5, Z12, Z11
+	VSHUFF64X2       $0xdd, Z5, Z12, Z5
+	VSHUFF64X2       $0x88, Z6, Z4, Z12
+	VSHUFF64X2       $0xdd, Z6, Z4, Z4
+	VSHUFF64X2       $0x88, Z9, Z7, Z6
+	VSHUFF64X2       $0xdd, Z9, Z7, Z7
+	VSHUFF64X2       $0x88, Z10, Z8, Z9
+	VSHUFF64X2       $0xdd, Z10, Z8, Z8
+	VSHUFF64X2       $0x88, Z6, Z11, Z10
+	VSHUFF64X2       $0x88, Z9, Z12, Z13
+	VSHUFF64X2       $0x88, Z7, Z5, Z14
+	VSHUFF64X2       $0x88, Z8, Z4, Z15
+	VSHUFF64X2       $0xdd, Z6, Z11, Z6
+	VSHUFF64X2       $0xdd, Z9, Z12, Z9
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0xdd, Z8, Z4, Z4
+	VFMADD231PD.BCST (AX), Z10, Z1
+	CMPQ             CX, $0x01
+	JLE              tail2
+	VFMADD231PD.BCST 8(AX), Z13, Z1
+	CMPQ             CX, $0x02
+	JLE              tail2
+	VFMADD231PD.BCST 16(AX), Z14, Z1
+	CMPQ             CX, $0x03
+	JLE              tail2
+	VFMADD231PD.BCST 24(AX), Z15, Z1
+	CMPQ             CX, $0x04
+	JLE              tail2
+	VFMADD231PD.BCST 32(AX), Z6, Z1
+	CMPQ             CX, $0x05
+	JLE              tail2
+	VFMADD231PD.BCST 40(AX), Z9, Z1
+	CMPQ             CX, $0x06
+	JLE              tail2
+	VFMADD231PD.BCST 48(AX), Z5, Z1
+	CMPQ             CX, $0x07
+	JLE              tail2
+	VFMADD231PD.BCST 56(AX), Z4, Z1
+
+tail2:
+	MOVQ             128(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z4
+	MOVQ             136(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z5
+	MOVQ             144(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z6
+	MOVQ             152(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z7
+	MOVQ             160(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z8
+	MOVQ             168(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z9
+	MOVQ             176(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z10
+	MOVQ             184(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z11
+	VUNPCKLPD        Z5, Z4, Z12
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VUNPCKLPD        Z11, Z10, Z9
+	VUNPCKHPD        Z11, Z10, Z10
+	VSHUFF64X2       $0x88, Z5, Z12, Z11
+	VSHUFF64X2       $0xdd, Z5, Z12, Z5
+	VSHUFF64X2       $0x88, Z6, Z4, Z12
+	VSHUFF64X2       $0xdd, Z6, Z4, Z4
+	VSHUFF64X2       $0x88, Z9, Z7, Z6
+	VSHUFF64X2       $0xdd, Z9, Z7, Z7
+	VSHUFF64X2       $0x88, Z10, Z8, Z9
+	VSHUFF64X2       $0xdd, Z10, Z8, Z8
+	VSHUFF64X2       $0x88, Z6, Z11, Z10
+	VSHUFF64X2       $0x88, Z9, Z12, Z13
+	VSHUFF64X2       $0x88, Z7, Z5, Z14
+	VSHUFF64X2       $0x88, Z8, Z4, Z15
+	VSHUFF64X2       $0xdd, Z6, Z11, Z6
+	VSHUFF64X2       $0xdd, Z9, Z12, Z9
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0xdd, Z8, Z4, Z4
+	VFMADD231PD.BCST (AX), Z10, Z2
+	CMPQ             CX, $0x01
+	JLE              tail3
+	VFMADD231PD.BCST 8(AX), Z13, Z2
+	CMPQ             CX, $0x02
+	JLE              tail3
+	VFMADD231PD.BCST 16(AX), Z14, Z2
+	CMPQ             CX, $0x03
+	JLE              tail3
+	VFMADD231PD.BCST 24(AX), Z15, Z2
+	CMPQ             CX, $0x04
+	JLE              tail3
+	VFMADD231PD.BCST 32(AX), Z6, Z2
+	CMPQ             CX, $0x05
+	JLE              tail3
+	VFMADD231PD.BCST 40(AX), Z9, Z2
+	CMPQ             CX, $0x06
+	JLE              tail3
+	VFMADD231PD.BCST 48(AX), Z5, Z2
+	CMPQ             CX, $0x07
+	JLE              tail3
+	VFMADD231PD.BCST 56(AX), Z4, Z2
+
+tail3:
+	MOVQ             192(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z4
+	MOVQ             200(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z5
+	MOVQ             208(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z6
+	MOVQ             216(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z7
+	MOVQ             224(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z8
+	MOVQ             232(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z9
+	MOVQ             240(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z10
+	MOVQ             248(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z11
+	VUNPCKLPD        Z5, Z4, Z12
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VUNPCKLPD        Z11, Z10, Z9
+	VUNPCKHPD        Z11, Z10, Z10
+	VSHUFF64X2       $0x88, Z5, Z12, Z11
+	VSHUFF64X2       $0xdd, Z5, Z12, Z5
+	VSHUFF64X2       $0x88, Z6, Z4, Z12
+	VSHUFF64X2       $0xdd, Z6, Z4, Z4
+	VSHUFF64X2       $0x88, Z9, Z7, Z6
+	VSHUFF64X2       $0xdd, Z9, Z7, Z7
+	VSHUFF64X2       $0x88, Z10, Z8, Z9
+	VSHUFF64X2       $0xdd, Z10, Z8, Z8
+	VSHUFF64X2       $0x88, Z6, Z11, Z10
+	VSHUFF64X2       $0x88, Z9, Z12, Z13
+	VSHUFF64X2       $0x88, Z7, Z5, Z14
+	VSHUFF64X2       $0x88, Z8, Z4, Z15
+	VSHUFF64X2       $0xdd, Z6, Z11, Z6
+	VSHUFF64X2       $0xdd, Z9, Z12, Z9
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0xdd, Z8, Z4, Z4
+	VFMADD231PD.BCST (AX), Z10, Z3
+	CMPQ             CX, $0x01
+	JLE              tail4
+	VFMADD231PD.BCST 8(AX), Z13, Z3
+	CMPQ             CX, $0x02
+	JLE              tail4
+	VFMADD231PD.BCST 16(AX), Z14, Z3
+	CMPQ             CX, $0x03
+	JLE              tail4
+	VFMADD231PD.BCST 24(AX), Z15, Z3
+	CMPQ             CX, $0x04
+	JLE              tail4
+	VFMADD231PD.BCST 32(AX), Z6, Z3
+	CMPQ             CX, $0x05
+	JLE              tail4
+	VFMADD231PD.BCST 40(AX), Z9, Z3
+	CMPQ             CX, $0x06
+	JLE              tail4
+	VFMADD231PD.BCST 48(AX), Z5, Z3
+	CMPQ             CX, $0x07
+	JLE              tail4
+	VFMADD231PD.BCST 56(AX), Z4, Z3
+
+tail4:
+store:
+	// Whole groups unmasked, the last one masked to cols.
+	MOVQ    out+40(FP), AX
+	MOVQ    cols+48(FP), CX
+	CMPQ    CX, $0x08
+	JL      partial0
+	VMOVUPD Z0, (AX)
+	CMPQ    CX, $0x10
+	JL      partial1
+	VMOVUPD Z1, 64(AX)
+	CMPQ    CX, $0x18
+	JL      partial2
+	VMOVUPD Z2, 128(AX)
+	CMPQ    CX, $0x20
+	JL      partial3
+	VMOVUPD Z3, 192(AX)
+	JMP     done
+
+partial0:
+	SUBQ    $0x00, CX
+	JLE     done
+	LEAQ    tailmaskAVX512<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K1
+	VMOVUPD Z0, K1, (AX)
+	JMP     done
+
+partial1:
+	SUBQ    $0x08, CX
+	JLE     done
+	LEAQ    tailmaskAVX512<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K1
+	VMOVUPD Z1, K1, 64(AX)
+	JMP     done
+
+partial2:
+	SUBQ    $0x10, CX
+	JLE     done
+	LEAQ    tailmaskAVX512<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K1
+	VMOVUPD Z2, K1, 128(AX)
+	JMP     done
+
+partial3:
+	SUBQ    $0x18, CX
+	JLE     done
+	LEAQ    tailmaskAVX512<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K1
+	VMOVUPD Z3, K1, 192(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func dotF64C16RowsAVX512(a *float64, m int, b *float64, ldb int, ids *int32, out *float64, cols int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF64C16RowsAVX512(SB), NOSPLIT, $128-56
+	MOVQ a+0(FP), AX
+	MOVQ b+16(FP), CX
+	MOVQ ldb+24(FP), DX
+	SHLQ $0x03, DX
+	MOVQ ids+32(FP), BX
+
+	// The rows' addresses, kept on the stack: too many for registers.
+	MOVLQSX (BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, (SP)
+	MOVLQSX 4(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 8(SP)
+	MOVLQSX 8(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 16(SP)
+	MOVLQSX 12(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 24(SP)
+	MOVLQSX 16(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 32(SP)
+	MOVLQSX 20(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 40(SP)
+	MOVLQSX 24(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 48(SP)
+	MOVLQSX 28(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 56(SP)
+	MOVLQSX 32(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 64(SP)
+	MOVLQSX 36(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 72(SP)
+	MOVLQSX 40(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 80(SP)
+	MOVLQSX 44(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 88(SP)
+	MOVLQSX 48(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 96(SP)
+	MOVLQSX 52(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 104(SP)
+	MOVLQSX 56(BX), SI
+	IMULQ   DX, SI
+	ADDQ    CX, SI
+	MOVQ    SI, 112(SP)
+	MOVLQSX 60(BX), BX
+	IMULQ   DX, BX
+	ADDQ    CX, BX
+	MOVQ    BX, 120(SP)
+	MOVQ    m+8(FP), CX
+	MOVQ    CX, DX
+	SHRQ    $0x03, DX
+	XORQ    BX, BX
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+
+	// Rounds of 8 steps k: each group's 8 rows transposed, then 8 FMAs in order of k.
+	TESTQ DX, DX
+	JZ    tail
+
+loop:
+	MOVQ             (SP), SI
+	VMOVUPD          (SI)(BX*1), Z2
+	MOVQ             8(SP), SI
+	VMOVUPD          (SI)(BX*1), Z3
+	MOVQ             16(SP), SI
+	VMOVUPD          (SI)(BX*1), Z4
+	MOVQ             24(SP), SI
+	VMOVUPD          (SI)(BX*1), Z5
+	MOVQ             32(SP), SI
+	VMOVUPD          (SI)(BX*1), Z6
+	MOVQ             40(SP), SI
+	VMOVUPD          (SI)(BX*1), Z7
+	MOVQ             48(SP), SI
+	VMOVUPD          (SI)(BX*1), Z8
+	MOVQ             56(SP), SI
+	VMOVUPD          (SI)(BX*1), Z9
+	VUNPCKLPD        Z3, Z2, Z10
+	VUNPCKHPD        Z3, Z2, Z2
+	VUNPCKLPD        Z5, Z4, Z3
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VSHUFF64X2       $0x88, Z3, Z10, Z9
+	VSHUFF64X2       $0xdd, Z3, Z10, Z3
+	VSHUFF64X2       $0x88, Z4, Z2, Z10
+	VSHUFF64X2       $0xdd, Z4, Z2, Z2
+	VSHUFF64X2       $0x88, Z7, Z5, Z4
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0x88, Z8, Z6, Z7
+	VSHUFF64X2       $0xdd, Z8, Z6, Z6
+	VSHUFF64X2       $0x88, Z4, Z9, Z8
+	VSHUFF64X2       $0x88, Z7, Z10, Z11
+	VSHUFF64X2       $0x88, Z5, Z3, Z12
+	VSHUFF64X2       $0x88, Z6, Z2, Z13
+	VSHUFF64X2       $0xdd, Z4, Z9, Z4
+	VSHUFF64X2       $0xdd, Z7, Z10, Z7
+	VSHUFF64X2       $0xdd, Z5, Z3, Z3
+	VSHUFF64X2       $0xdd, Z6, Z2, Z2
+	VFMADD231PD.BCST (AX), Z8, Z0
+	VFMADD231PD.BCST 8(AX), Z11, Z0
+	VFMADD231PD.BCST 16(AX), Z12, Z0
+	VFMADD231PD.BCST 24(AX), Z13, Z0
+	VFMADD231PD.BCST 32(AX), Z4, Z0
+	VFMADD231PD.BCST 40(AX), Z7, Z0
+	VFMADD231PD.BCST 48(AX), Z3, Z0
+	VFMADD231PD.BCST 56(AX), Z2, Z0
+	MOVQ             64(SP), SI
+	VMOVUPD          (SI)(BX*1), Z2
+	MOVQ             72(SP), SI
+	VMOVUPD          (SI)(BX*1), Z3
+	MOVQ             80(SP), SI
+	VMOVUPD          (SI)(BX*1), Z4
+	MOVQ             88(SP), SI
+	VMOVUPD          (SI)(BX*1), Z5
+	MOVQ             96(SP), SI
+	VMOVUPD          (SI)(BX*1), Z6
+	MOVQ             104(SP), SI
+	VMOVUPD          (SI)(BX*1), Z7
+	MOVQ             112(SP), SI
+	VMOVUPD          (SI)(BX*1), Z8
+	MOVQ             120(SP), SI
+	VMOVUPD          (SI)(BX*1), Z9
+	VUNPCKLPD        Z3, Z2, Z10
+	VUNPCKHPD        Z3, Z2, Z2
+	VUNPCKLPD        Z5, Z4, Z3
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VSHUFF64X2       $0x88, Z3, Z10, Z9
+	VSHUFF64X2       $0xdd, Z3, Z10, Z3
+	VSHUFF64X2       $0x88, Z4, Z2, Z10
+	VSHUFF64X2       $0xdd, Z4, Z2, Z2
+	VSHUFF64X2       $0x88, Z7, Z5, Z4
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0x88, Z8, Z6, Z7
+	VSHUFF64X2       $0xdd, Z8, Z6, Z6
+	VSHUFF64X2       $0x88, Z4, Z9, Z8
+	VSHUFF64X2       $0x88, Z7, Z10, Z11
+	VSHUFF64X2       $0x88, Z5, Z3, Z12
+	VSHUFF64X2       $0x88, Z6, Z2, Z13
+	VSHUFF64X2       $0xdd, Z4, Z9, Z4
+	VSHUFF64X2       $0xdd, Z7, Z10, Z7
+	VSHUFF64X2       $0xdd, Z5, Z3, Z3
+	VSHUFF64X2       $0xdd, Z6, Z2, Z2
+	VFMADD231PD.BCST (AX), Z8, Z1
+	VFMADD231PD.BCST 8(AX), Z11, Z1
+	VFMADD231PD.BCST 16(AX), Z12, Z1
+	VFMADD231PD.BCST 24(AX), Z13, Z1
+	VFMADD231PD.BCST 32(AX), Z4, Z1
+	VFMADD231PD.BCST 40(AX), Z7, Z1
+	VFMADD231PD.BCST 48(AX), Z3, Z1
+	VFMADD231PD.BCST 56(AX), Z2, Z1
+	ADDQ             $0x40, AX
+	ADDQ             $0x40, BX
+	DECQ             DX
+	JNZ              loop
+
+	// The last m mod 8 steps: masked loads (nothing past row ends read), then only those FMAs.
+tail:
+	ANDQ             $0x07, CX
+	JZ               store
+	LEAQ             tailmaskAVX512<>+0(SB), DX
+	KMOVW            (DX)(CX*2), K1
+	MOVQ             (SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z2
+	MOVQ             8(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z3
+	MOVQ             16(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z4
+	MOVQ             24(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z5
+	MOVQ             32(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z6
+	MOVQ             40(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z7
+	MOVQ             48(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z8
+	MOVQ             56(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z9
+	VUNPCKLPD        Z3, Z2, Z10
+	VUNPCKHPD        Z3, Z2, Z2
+	VUNPCKLPD        Z5, Z4, Z3
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VSHUFF64X2       $0x88, Z3, Z10, Z9
+	VSHUFF64X2       $0xdd, Z3, Z10, Z3
+	VSHUFF64X2       $0x88, Z4, Z2, Z10
+	VSHUFF64X2       $0xdd, Z4, Z2, Z2
+	VSHUFF64X2       $0x88, Z7, Z5, Z4
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0x88, Z8, Z6, Z7
+	VSHUFF64X2       $0xdd, Z8, Z6, Z6
+	VSHUFF64X2       $0x88, Z4, Z9, Z8
+	VSHUFF64X2       $0x88, Z7, Z10, Z11
+	VSHUFF64X2       $0x88, Z5, Z3, Z12
+	VSHUFF64X2       $0x88, Z6, Z2, Z13
+	VSHUFF64X2       $0xdd, Z4, Z9, Z4
+	VSHUFF64X2       $0xdd, Z7, Z10, Z7
+	VSHUFF64X2       $0xdd, Z5, Z3, Z3
+	VSHUFF64X2       $0xdd, Z6, Z2, Z2
+	VFMADD231PD.BCST (AX), Z8, Z0
+	CMPQ             CX, $0x01
+	JLE              tail1
+	VFMADD231PD.BCST 8(AX), Z11, Z0
+	CMPQ             CX, $0x02
+	JLE              tail1
+	VFMADD231PD.BCST 16(AX), Z12, Z0
+	CMPQ             CX, $0x03
+	JLE              tail1
+	VFMADD231PD.BCST 24(AX), Z13, Z0
+	CMPQ             CX, $0x04
+	JLE              tail1
+	VFMADD231PD.BCST 32(AX), Z4, Z0
+	CMPQ             CX, $0x05
+	JLE              tail1
+	VFMADD231PD.BCST 40(AX), Z7, Z0
+	CMPQ             CX, $0x06
+	JLE              tail1
+	VFMADD231PD.BCST 48(AX), Z3, Z0
+	CMPQ             CX, $0x07
+	JLE              tail1
+	VFMADD231PD.BCST 56(AX), Z2, Z0
+
+tail1:
+	MOVQ             64(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z2
+	MOVQ             72(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z3
+	MOVQ             80(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z4
+	MOVQ             88(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z5
+	MOVQ             96(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z6
+	MOVQ             104(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z7
+	MOVQ             112(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z8
+	MOVQ             120(SP), DX
+	VMOVUPD.Z        (DX)(BX*1), K1, Z9
+	VUNPCKLPD        Z3, Z2, Z10
+	VUNPCKHPD        Z3, Z2, Z2
+	VUNPCKLPD        Z5, Z4, Z3
+	VUNPCKHPD        Z5, Z4, Z4
+	VUNPCKLPD        Z7, Z6, Z5
+	VUNPCKHPD        Z7, Z6, Z6
+	VUNPCKLPD        Z9, Z8, Z7
+	VUNPCKHPD        Z9, Z8, Z8
+	VSHUFF64X2       $0x88, Z3, Z10, Z9
+	VSHUFF64X2       $0xdd, Z3, Z10, Z3
+	VSHUFF64X2       $0x88, Z4, Z2, Z10
+	VSHUFF64X2       $0xdd, Z4, Z2, Z2
+	VSHUFF64X2       $0x88, Z7, Z5, Z4
+	VSHUFF64X2       $0xdd, Z7, Z5, Z5
+	VSHUFF64X2       $0x88, Z8, Z6, Z7
+	VSHUFF64X2       $0xdd, Z8, Z6, Z6
+	VSHUFF64X2       $0x88, Z4, Z9, Z8
+	VSHUFF64X2       $0x88, Z7, Z10, Z11
+	VSHUFF64X2       $0x88, Z5, Z3, Z12
+	VSHUFF64X2       $0x88, Z6, Z2, Z13
+	VSHUFF64X2       $0xdd, Z4, Z9, Z4
+	VSHUFF64X2       $0xdd, Z7, Z10, Z7
+	VSHUFF64X2       $0xdd, Z5, Z3, Z3
+	VSHUFF64X2       $0xdd, Z6, Z2, Z2
+	VFMADD231PD.BCST (AX), Z8, Z1
+	CMPQ             CX, $0x01
+	JLE              tail2
+	VFMADD231PD.BCST 8(AX), Z11, Z1
+	CMPQ             CX, $0x02
+	JLE              tail2
+	VFMADD231PD.BCST 16(AX), Z12, Z1
+	CMPQ             CX, $0x03
+	JLE              tail2
+	VFMADD231PD.BCST 24(AX), Z13, Z1
+	CMPQ             CX, $0x04
+	JLE              tail2
+	VFMADD231PD.BCST 32(AX), Z4, Z1
+	CMPQ             CX, $0x05
+	JLE              tail2
+	VFMADD231PD.BCST 40(AX), Z7, Z1
+	CMPQ             CX, $0x06
+	JLE              tail2
+	VFMADD231PD.BCST 48(AX), Z3, Z1
+	CMPQ             CX, $0x07
+	JLE              tail2
+	VFMADD231PD.BCST 56(AX), Z2, Z1
+
+tail2:
+store:
+	// Whole groups unmasked, the last one masked to cols.
+	MOVQ    out+40(FP), AX
+	MOVQ    cols+48(FP), CX
+	CMPQ    CX, $0x08
+	JL      partial0
+	VMOVUPD Z0, (AX)
+	CMPQ    CX, $0x10
+	JL      partial1
+	VMOVUPD Z1, 64(AX)
+	JMP     done
+
+partial0:
+	SUBQ    $0x00, CX
+	JLE     done
+	LEAQ    tailmaskAVX512<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K1
+	VMOVUPD Z0, K1, (AX)
+	JMP     done
+
+partial1:
+	SUBQ    $0x08, CX
+	JLE     done
+	LEAQ    tailmaskAVX512<>+0(SB), DX
+	KMOVW   (DX)(CX*2), K1
+	VMOVUPD Z1, K1, 64(AX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func dotF324x6AVX512(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 // Requires: AVX, AVX512DQ, AVX512F, AVX512VL
 TEXT ·dotF324x6AVX512(SB), NOSPLIT, $0-56

@@ -16,7 +16,8 @@ var dotF64Packed = [numLevels]*packedKernels[float64]{
 	levelAVX512: {lanes: 8,
 		full: []packedKernel[float64]{dotF64P8AVX512, dotF64P16AVX512, dotF64P24AVX512},
 		rows: []packedRowsKernel[float64]{dotF64P8RowsAVX512, dotF64P16RowsAVX512, dotF64P24RowsAVX512},
-		pack: packF64T8AVX512},
+		pack: packF64T8AVX512,
+		col:  []columnKernel[float64]{dotF64C16RowsAVX512, dotF64C32RowsAVX512}},
 }
 
 var dotF32Blocks = [numLevels]*dotBlocks[float32]{

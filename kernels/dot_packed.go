@@ -12,18 +12,34 @@ type packedKernel[T Float] func(ap *T, m int, b *T, ldb int, out *T, ldo int, nr
 // own (the drive passes the rows of its next call).
 type packedRowsKernel[T Float] func(ap *T, m int, b *T, ldb int, ids, next *int32, out *T, ldo int, nrows, cols int)
 
+// columnKernel is one A row against the B rows picked by ids (as many as
+// the kernel is wide, all readable), storing out[j] for j < cols: each
+// output one FMA chain over k in order, the packed kernels' bits.
+type columnKernel[T Float] func(a *T, m int, b *T, ldb int, ids *int32, out *T, cols int)
+
 // packedKernels are the outer-product kernels of one ISA and precision:
 // panels of 1, 2, ... vectors of lanes rows each (full[v-1], rows[v-1]),
-// and pack, which transposes lanes rows of A into a panel. scratch holds
-// the drives' scratch (*packScratch[T]), so that steady-state calls
-// allocate nothing.
+// and pack, which transposes lanes rows of A into a panel; and the column
+// kernels of one A row against 16 and 32 B rows (col[0], col[1]), for
+// tiles of columnRows A rows or fewer. scratch holds the
+// drives' scratch (*packScratch[T]), so that steady-state calls allocate
+// nothing.
 type packedKernels[T Float] struct {
 	lanes   int
 	full    []packedKernel[T]
 	rows    []packedRowsKernel[T]
 	pack    func(dst *T, ldd int, src *T, lds int, m int)
+	col     []columnKernel[T]
 	scratch sync.Pool
 }
+
+// columnRows is the most A rows a tile runs through the column kernels,
+// one row at a time. (Measured on the 2-vCPU Zen 5 machine, m = 256, B
+// rows by id from L2: one A row against 8 rows took 83-97 ns a distance
+// in a panel, 45 in the column kernels, against 32 rows 59 and 26-30;
+// from memory, 32 rows, about 140 either way. Two A rows gain nothing:
+// a panel of 8 rows then computes a quarter of its lanes, not an eighth.)
+const columnRows = 1
 
 // packedCols is how many B rows one kernel call meets.
 const packedCols = 8
@@ -57,6 +73,10 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 	if tileTrivial(g, ldg, a, lda, b, ldb, rows, q, c, m) {
 		return
 	}
+	if q <= columnRows && k.col != nil {
+		k.columns(g, ldg, a, lda, b, ldb, rows, q, c, m)
+		return
+	}
 	L := k.lanes
 	// Rows of A packed at a time: whole panels, within the budget.
 	ablock := min(k.aBlock(m, es), (q+L-1)/L*L)
@@ -71,6 +91,38 @@ func (k *packedKernels[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb
 		iend := min(q, i0+ablock)
 		k.packRows(ap, lastA, a[i0*lda:], lda, iend-i0, m)
 		k.sweep(g[i0*ldg:], ldg, ap, iend-i0, b, ldb, rows, c, m, es, lower, sp, lastB)
+	}
+}
+
+// columns computes the tile one A row at a time through the column
+// kernels: 32 B rows per call, the last call 16 wide when that holds what
+// is left (ids past c repeat the last; the 8-wide kernel, one FMA chain,
+// waited on rows from memory twice as long). Strided B rows are picked by
+// their index. Rows of B known to be lower triangular are read whole: the
+// terms past the diagonal are products with +0, which change no sum.
+func (k *packedKernels[T]) columns(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int) {
+	sp, _ := k.getScratch(0)
+	defer k.scratch.Put(sp)
+	ids := &sp.colIDs
+	for j0 := 0; j0 < c; {
+		w := 16
+		if c-j0 > 16 {
+			w = 32
+		}
+		n := min(w, c-j0)
+		for t := range w {
+			id := min(j0+t, c-1)
+			if rows != nil {
+				ids[t] = rows[id]
+			} else {
+				ids[t] = int32(id)
+			}
+		}
+		kern := k.col[w/32] // 16, 32 -> 0, 1
+		for i := range q {
+			kern(&a[i*lda], m, &b[0], ldb, &ids[0], &g[i*ldg+j0], n)
+		}
+		j0 += n
 	}
 }
 
@@ -195,6 +247,7 @@ func panelHeight(rest, maxH, L int) int {
 type packScratch[T Float] struct {
 	buf     []T
 	lastIDs [packedCols]int32
+	colIDs  [32]int32 // the column kernels' B rows
 }
 
 // getScratch returns a scratch whose buffer holds at least n elements from

@@ -244,6 +244,36 @@ func BenchmarkDotTileRows(b *testing.B) {
 	})
 }
 
+// BenchmarkDotTileLone: the walks' lone query, one A row against c rows
+// of a V picked at random: 1,024 rows (2 MiB at m = 256, about L2) and
+// PCCT_BENCH_ROWS (default 8192, 16 MiB). The column kernels take this
+// shape on AVX-512.
+func BenchmarkDotTileLone(b *testing.B) {
+	const m = 256
+	r := rand.New(rand.NewPCG(7, 8))
+	a := randSlice(r, m, -1, 1)
+	for _, rows := range []int{1024, benchutil.EnvInt("PCCT_BENCH_ROWS", 8192)} {
+		v := randSlice(r, rows*m, -1, 1)
+		benchImpls(b, func(b *testing.B) {
+			for _, c := range []int{8, 32, 100} {
+				sets := max(64, 65536/c)
+				ids := make([]int32, sets*c)
+				for j := range ids {
+					ids[j] = int32(r.IntN(rows))
+				}
+				g := make([]float64, c)
+				b.Run(fmt.Sprintf("rows=%d/c=%d/m=%d", rows, c, m), func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						k := i % sets
+						DotTileRows(g, c, a, m, v, m, ids[k*c:(k+1)*c], 1, m)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*c), "ns/dist")
+				})
+			}
+		})
+	}
+}
+
 // TestDotTilePositionInvariant: a dot product rounds the same wherever it
 // falls in a tile (full register block, edge block, 1x1), so distances do
 // not depend on tile shapes, block sizes or worker counts.
@@ -547,4 +577,77 @@ func TestNextRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDotTileColumns covers the column kernels (AVX-512 float64, one A
+// row): every width and padding of the last call (c around 16 and 32),
+// tails of m, B rows by id ending at an unreadable page and strided. Each
+// output must be, bit for bit, the FMA chain over k, the value the same
+// row gets inside a packed panel (the row repeated 9 times), and on the
+// other implementations the same tile inside a taller one; NaN and
+// infinities propagate.
+func TestDotTileColumns(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	forEachImpl(t, func(t *testing.T) {
+		for _, m := range []int{1, 7, 8, 9, 15, 16, 17, 63, 255, 256, 257} {
+			for _, c := range []int{1, 2, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 65, 100} {
+				const nb = 120
+				ldb := m + r.IntN(3)
+				b := kerneltest.Guarded(t, (nb-1)*ldb+m)
+				copy(b, randSlice(r, len(b), -1, 1))
+				a := kerneltest.Guarded(t, m)
+				copy(a, randSlice(r, m, -1, 1))
+				rows := make([]int32, c)
+				for j := range rows {
+					rows[j] = int32(r.IntN(nb))
+				}
+				rows[c-1] = nb - 1
+				if c > 4 { // special values in a few rows
+					b[int(rows[1])*ldb+m/2] = math.NaN()
+					b[int(rows[2])*ldb] = math.Inf(1)
+					b[int(rows[3])*ldb+m-1] = math.Inf(-1)
+				}
+				const pad = 3
+				buf := make([]float64, pad+c+pad)
+				for i := range buf {
+					buf[i] = kerneltest.GuardVal
+				}
+				DotTileRows(buf[pad:pad+c], c, a, m, b, ldb, rows, 1, m)
+				kerneltest.CheckGuards(t, buf, pad, pad+c, fmt.Sprintf("m=%d c=%d", m, c))
+				got := buf[pad : pad+c]
+				// The same row inside a taller tile (panels on AVX-512).
+				const reps = 9
+				tall := make([]float64, reps*m)
+				for i := range reps {
+					copy(tall[i*m:], a)
+				}
+				in := make([]float64, reps*c)
+				DotTileRows(in, c, tall, m, b, ldb, rows, reps, m)
+				strided := make([]float64, c*m)
+				for j, id := range rows {
+					copy(strided[j*m:], b[int(id)*ldb:int(id)*ldb+m])
+				}
+				gs := make([]float64, c)
+				DotTile(gs, c, a, m, strided, m, 1, c, m)
+				for j, id := range rows {
+					same := func(x, y float64) bool {
+						return math.Float64bits(x) == math.Float64bits(y) || (math.IsNaN(x) && math.IsNaN(y))
+					}
+					if !same(got[j], in[(reps-1)*c+j]) || !same(got[j], gs[j]) {
+						t.Fatalf("m=%d c=%d col %d: alone %v, in a tile %v, strided %v", m, c, j, got[j], in[(reps-1)*c+j], gs[j])
+					}
+					if Impl() != ImplAVX512 {
+						continue
+					}
+					s := 0.0
+					for k := range m {
+						s = math.FMA(a[k], b[int(id)*ldb+k], s)
+					}
+					if !same(got[j], s) {
+						t.Fatalf("m=%d c=%d col %d: %v, the FMA chain gives %v", m, c, j, got[j], s)
+					}
+				}
+			}
+		}
+	})
 }

@@ -1,7 +1,8 @@
 // Command dot generates the register-blocked dot-product tile kernels
 // (G = A Bᵀ) of package kernels for AVX-512 and AVX2+FMA, in float64 and
 // float32: dot-product blocks (main.go), and for AVX-512 float64
-// outer-product kernels on packed panels of A (packed.go).
+// outer-product kernels on packed panels of A (packed.go) and kernels of
+// one A row against many B rows (column.go).
 package main
 
 import (
@@ -26,6 +27,9 @@ func main() {
 					packedKernel(isa, v, true)
 				}
 				packKernel(isa)
+				for _, v := range columnGroups {
+					columnKernel(isa, v)
+				}
 				continue
 			}
 			for _, rc := range [][2]int{{R, C}, {1, C}, {R, 1}, {1, 1}} {
