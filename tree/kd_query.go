@@ -162,9 +162,14 @@ func (t *KDTree) push(stack []kdVisit, x []float64, nd *kdNode, dist2 float64) [
 // on the calling goroutine: a step costs a few microseconds, about what
 // deciding steps in batches (Tree.MaxMinOrder) costs per step.
 func (t *KDTree) MaxMinOrder(ctx context.Context, first int) ([]int32, error) {
+	return t.maxMinOrder(ctx, first, nil)
+}
+
+// maxMinOrder is MaxMinOrder with ties to the lower rank (nil: index).
+func (t *KDTree) maxMinOrder(ctx context.Context, first int, rank []int32) ([]int32, error) {
 	kw := newKDWorker()
 	x, d := t.m.Data().X, t.d
-	return maxMinOrder(ctx, t.m, first, 1, func(_ context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
+	return maxMinOrder(ctx, t.m, first, rank, 1, func(_ context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
 		for i, q := range qids {
 			out := hits[i][:0]
 			t.within(kw, x[int(q)*d:int(q+1)*d], radii[i], func(id int32, dist float64) {

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"fmt"
 	"math"
 
 	"github.com/pcct/pcct/kernels/metric"
@@ -48,16 +49,30 @@ const maxMinBatch = 64
 // with radius its own max-min distance: no point farther than that can
 // have its distance to the chosen set lowered, since every unchosen
 // point's is at most the maximum. Points at max-min distance 0
-// (duplicates of chosen points) follow in index order.
+// (duplicates of chosen points) follow in index order. With rank (not
+// nil), ties go to the lower rank[i] instead, and the duplicates follow
+// in rank order: the order of points stored in another order than the
+// caller's (rank[i] is point i's index in the caller's order).
 //
 // The steps are decided in batches of up to batchSize, exactly as one at
 // a time (see batch.choose); then the batch's range queries run together
 // (steps) and lower everything else. ctx is checked every batch.
-func maxMinOrder(ctx context.Context, m metric.Metric, first, batchSize int, steps stepsFunc) ([]int32, error) {
+func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, batchSize int, steps stepsFunc) ([]int32, error) {
 	data := m.Data()
 	n := data.N
 	if first < 0 || first >= n {
 		return nil, metric.BadInput("max-min order: first point %d is not one of the %d points", first, n)
+	}
+	byRank := make([]int32, 0, n)
+	if rank != nil {
+		var err error
+		if byRank, err = metric.InversePerm(rank, n); err != nil {
+			return nil, fmt.Errorf("max-min order: rank (KNNOptions.Rank): %w", err)
+		}
+	} else {
+		for i := range int32(n) {
+			byRank = append(byRank, i)
+		}
 	}
 	mind := make([]float64, n)
 	// The first point's distances to every point.
@@ -66,7 +81,7 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first, batchSize int, ste
 		hi := min(n, lo+4096)
 		m.Tile(w, mind[lo:hi], hi-lo, data, metric.Range(first, first+1), data, metric.Range(lo, hi))
 	}
-	tt := newTournament(mind)
+	tt := newTournament(mind, rank)
 	order := make([]int32, 1, n)
 	order[0] = int32(first)
 	tt.set(int32(first), math.Inf(-1)) // chosen: never the maximum again
@@ -78,7 +93,7 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first, batchSize int, ste
 		}
 		ps, radii := b.choose(min(batchSize, len(order)))
 		if len(ps) == 0 { // the best is at 0: the rest are duplicates of chosen points
-			for i := range int32(n) {
+			for _, i := range byRank {
 				if mind[i] == 0 {
 					order = append(order, i)
 				}
@@ -153,19 +168,20 @@ func (b *batch) choose(size int) ([]int32, []float64) {
 }
 
 // tournament keeps the index of the largest value (ties to the lower
-// index) over a slice it shares, under point updates.
+// index, or the lower rank) over a slice it shares, under point updates.
 type tournament struct {
 	v    []float64
+	rank []int32 // nil: the indices
 	size int
 	win  []int32 // win[size+i] = i; win[k] = the better of its children
 }
 
-func newTournament(v []float64) *tournament {
+func newTournament(v []float64, rank []int32) *tournament {
 	size := 1
 	for size < len(v) {
 		size *= 2
 	}
-	tt := &tournament{v: v, size: size, win: make([]int32, 2*size)}
+	tt := &tournament{v: v, rank: rank, size: size, win: make([]int32, 2*size)}
 	for i := range size {
 		tt.win[size+i] = int32(min(i, len(v)-1)) // padding repeats the last leaf
 	}
@@ -176,10 +192,18 @@ func newTournament(v []float64) *tournament {
 }
 
 func (tt *tournament) better(a, b int32) int32 {
-	if tt.v[b] > tt.v[a] || (tt.v[b] == tt.v[a] && b < a) {
+	if tt.v[b] > tt.v[a] || (tt.v[b] == tt.v[a] && tt.before(b, a)) {
 		return b
 	}
 	return a
+}
+
+// before reports whether a goes before b in a tie.
+func (tt *tournament) before(a, b int32) bool {
+	if tt.rank != nil {
+		return tt.rank[a] < tt.rank[b]
+	}
+	return a < b
 }
 
 func (tt *tournament) best() int32 { return tt.win[1] }

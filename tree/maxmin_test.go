@@ -107,6 +107,86 @@ func TestMaxMinLattice(t *testing.T) {
 	}
 }
 
+// TestMaxMinRanked: points stored in another order than the caller's,
+// with Rank giving each its caller's index, have the caller's ordering
+// (mapped through the storage order): on the lattice, whose ties would go
+// the other way by storage index, and on sets with duplicates, through
+// the k-d tree, the cover tree and OrderMaxMin.
+func TestMaxMinRanked(t *testing.T) {
+	const side = 13
+	n := side * side
+	lattice := make([]float64, 0, 2*n)
+	for i := range side {
+		for j := range side {
+			lattice = append(lattice, float64(i), float64(j))
+		}
+	}
+	dup := uniformPoints(n, 2, 3)
+	for i := 40; i < 80; i++ { // runs of equal points
+		copy(dup[2*i:2*i+2], dup[2*(i%7):2*(i%7)+2])
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, x := range [][]float64{lattice, dup} {
+		stored := make([]int32, n) // stored point i is the caller's point stored[i]
+		for i, p := range r.Perm(n) {
+			stored[i] = int32(p)
+		}
+		pos, _ := metric.InversePerm(stored, n)
+		sx := make([]float64, 0, 2*n)
+		for _, p := range stored {
+			sx = append(sx, x[2*p:2*p+2]...)
+		}
+		e, kd := kdOf(t, sx, n, 2)
+		eGiven, err := metric.NewEuclidean(x, n, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := metric.ResidualConfig{Lengthscale: []float64{3}, Inducing: 16, Seed: 1}
+		rGiven, err := metric.NewResidual(context.Background(), x, n, 2, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Order = stored
+		rStored, err := metric.NewResidual(context.Background(), x, n, 2, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, first := range []int{0, n / 2} {
+			caller := func(got []int32, err error) []int32 {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := make([]int32, len(got))
+				for i, s := range got {
+					out[i] = stored[s]
+				}
+				return out
+			}
+			opt := KNNOptions{Workers: 2, Rank: stored}
+			want := naiveMaxMin(eGiven, first)
+			for what, got := range map[string][]int32{
+				"k-d tree":    caller(kd.maxMinOrder(context.Background(), int(pos[first]), stored)),
+				"cover tree":  caller(buildOrFail(t, e, Options{}).MaxMinOrder(context.Background(), int(pos[first]), opt)),
+				"OrderMaxMin": caller(OrderMaxMin(context.Background(), e, int(pos[first]), opt)),
+			} {
+				if !slices.Equal(got, want) {
+					t.Fatalf("Euclidean, %s, first %d: %v..., want %v...", what, first, got[:12], want[:12])
+				}
+			}
+			rwant := naiveMaxMin(rGiven, first)
+			if got := caller(OrderMaxMin(context.Background(), rStored, int(pos[first]), opt)); !slices.Equal(got, rwant) {
+				t.Fatalf("residual, first %d: %v..., want %v...", first, got[:12], rwant[:12])
+			}
+		}
+	}
+	// A rank that is not a permutation is refused.
+	m := treeCases(t, 10, 2)[0].m
+	if _, err := OrderMaxMin(context.Background(), m, 0, KNNOptions{Rank: make([]int32, 10)}); err == nil {
+		t.Fatal("a rank with repeats was accepted")
+	}
+}
+
 // TestMaxMinScanToWalk: on a set large enough for the walk to win once
 // the radii are small, the scans hand over to the tree walk part way, and
 // the order is still the definition's.
@@ -121,7 +201,7 @@ func TestMaxMinScanToWalk(t *testing.T) {
 	pool := streamer.NewPool(2)
 	defer pool.Close()
 	s := &maxMinSteps{t: tr, pool: pool, qws: make([]*queryWorker, pool.Workers()), scan: true}
-	got, err := maxMinOrder(context.Background(), m, 5, maxMinBatch, s.run)
+	got, err := maxMinOrder(context.Background(), m, 5, nil, maxMinBatch, s.run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,12 +278,21 @@ func TestKDMaxMinOrder(t *testing.T) {
 // value, ties to the lower index.
 func TestTournament(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, n := range []int{1, 2, 3, 5, 8, 13, 100} {
+	for _, n := range []int{1, 2, 3, 5, 8, 13, 100, -1, -2, -5, -13, -100} {
+		var rank []int32 // negative n: ties by a random rank
+		if n < 0 {
+			n = -n
+			rank = make([]int32, n)
+			for i, p := range r.Perm(n) {
+				rank[i] = int32(p)
+			}
+		}
+		before := func(a, b int32) bool { return (rank == nil && a < b) || (rank != nil && rank[a] < rank[b]) }
 		v := make([]float64, n)
 		for i := range v {
 			v[i] = float64(r.IntN(6))
 		}
-		tt := newTournament(v)
+		tt := newTournament(v, rank)
 		for step := range 400 {
 			i := int32(r.IntN(n))
 			switch {
@@ -216,7 +305,7 @@ func TestTournament(t *testing.T) {
 			}
 			want := int32(0)
 			for j := range int32(n) {
-				if v[j] > v[want] {
+				if v[j] > v[want] || (v[j] == v[want] && before(j, want)) {
 					want = j
 				}
 			}

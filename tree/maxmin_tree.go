@@ -16,7 +16,11 @@ import (
 // batches (see maxMinOrder); their range queries run on opt's pool
 // (Workers, Pool; the other fields are not used), through the tree or,
 // while their radii are large, as scans of every point (see
-// maxMinSteps), and the order is the same for every worker count.
+// maxMinSteps), and the order is the same for every worker count. With
+// opt.Rank, the points are stored in another order than the caller's:
+// ties go to the lower Rank, as they would to the lower index in the
+// caller's order, and first and the answer stay indices of the stored
+// order.
 func (t *Tree) MaxMinOrder(ctx context.Context, first int, opt KNNOptions) ([]int32, error) {
 	return t.maxMinOrder(ctx, first, opt, true)
 }
@@ -25,7 +29,7 @@ func (t *Tree) MaxMinOrder(ctx context.Context, first int, opt KNNOptions) ([]in
 // (see Tree.MaxMinOrder) through the tree that serves it best: a k-d tree
 // for the Euclidean metric, whose range queries are far cheaper, else a
 // cover tree; both are built for the call on opt's pool. The order is the
-// same either way.
+// same either way. opt.Rank breaks ties as in Tree.MaxMinOrder.
 func OrderMaxMin(ctx context.Context, m metric.Metric, first int, opt KNNOptions) ([]int32, error) {
 	opt.defaults()
 	p, release := opt.pool()
@@ -35,13 +39,13 @@ func OrderMaxMin(ctx context.Context, m metric.Metric, first int, opt KNNOptions
 		if err != nil {
 			return nil, err
 		}
-		return kd.MaxMinOrder(ctx, first)
+		return kd.maxMinOrder(ctx, first, opt.Rank)
 	}
 	t, err := Build(ctx, m, Options{Pool: p})
 	if err != nil {
 		return nil, err
 	}
-	return t.MaxMinOrder(ctx, first, KNNOptions{Pool: p})
+	return t.MaxMinOrder(ctx, first, KNNOptions{Pool: p, Rank: opt.Rank})
 }
 
 // maxMinOrder is MaxMinOrder, starting with scans when scan is set (else
@@ -51,7 +55,7 @@ func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan 
 	p, release := opt.pool()
 	defer release()
 	s := &maxMinSteps{t: t, pool: p, qws: make([]*queryWorker, p.Workers()), scan: scan}
-	return maxMinOrder(ctx, t.m, first, maxMinBatch, s.run)
+	return maxMinOrder(ctx, t.m, first, opt.Rank, maxMinBatch, s.run)
 }
 
 // maxMinSteps runs the range queries of the tree's max-min steps. The
