@@ -35,6 +35,12 @@ func MortonOrder(s *metric.Set, pool *streamer.Pool) []int32 {
 	return newMortonIndex(s, pool, nil).order
 }
 
+// LayoutMin is the number of points from which pcct's front ends (the
+// command and the C library) store the residual metric's points in a
+// space-filling order (MortonOrder, BandOrder): below it V fits the
+// caches well enough that the order gained nothing measurable.
+const LayoutMin = 1 << 16
+
 // BandOrder returns the ids of s's points by index band (the bit length
 // of the id: 1, 2-3, 4-7, ...), each band along the Morton curve (see
 // MortonOrder), sorted on the pool (nil: on the caller's goroutine): the

@@ -95,11 +95,12 @@ func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search, gate *C.char
 		defer mh.lock(g, true)()
 		pool := streamer.NewPool(int(workers))
 		defer pool.Close()
-		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool, Gate: g}
+		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool, Gate: g, Rank: mh.stored}
 		nb, _, err := tree.AllKNNSearch(context.Background(), mh.m, opt, sr, tree.Options{Pool: pool})
 		if err != nil {
 			return err
 		}
+		mh.unorder(nb, true)
 		return export(nb, idx, dist)
 	}), msg, msglen)
 }
@@ -126,11 +127,12 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
-		opt := tree.KNNOptions{K: int(k), Pool: pool, Gate: g}
+		opt := tree.KNNOptions{K: int(k), Pool: pool, Gate: g, Rank: mh.stored}
 		nb, _, err := tree.KNNSearch(context.Background(), mh.m, qs, opt, sr, tree.Options{Pool: pool})
 		if err != nil {
 			return err
 		}
+		mh.unorder(nb, false)
 		return export(nb, idx, dist)
 	}), msg, msglen)
 }
@@ -145,11 +147,12 @@ func pcct_tree_build(h C.uint64_t, workers C.int64_t, out *C.uint64_t, msg *C.ch
 		if out == nil {
 			return bad("the output handle is NULL")
 		}
-		t, err := tree.Build(context.Background(), mh.m, tree.Options{Workers: int(workers)})
+		// Keyed by the caller's order, for its predecessor searches.
+		t, err := tree.Build(context.Background(), mh.m, tree.Options{Workers: int(workers), Rank: mh.stored})
 		if err != nil {
 			return err
 		}
-		*out = C.uint64_t(newHandle(&treeHandle{t: t}))
+		*out = C.uint64_t(newHandle(&treeHandle{t: t, mh: mh}))
 		return nil
 	}), msg, msglen)
 }
@@ -203,7 +206,7 @@ func pcct_tree_load(h C.uint64_t, path *C.char, out *C.uint64_t, msg *C.char, ms
 		if err != nil {
 			return err
 		}
-		*out = C.uint64_t(newHandle(&treeHandle{t: t}))
+		*out = C.uint64_t(newHandle(&treeHandle{t: t, mh: mh}))
 		return nil
 	}), msg, msglen)
 }
@@ -219,10 +222,11 @@ func pcct_tree_knn(h C.uint64_t, k C.int64_t, predecessor C.int, workers C.int64
 		if k < 1 {
 			return bad("k must be at least 1, got %d", k)
 		}
-		nb, _, err := th.t.AllKNN(context.Background(), tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Workers: int(workers)})
+		nb, _, err := th.t.AllKNN(context.Background(), tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Workers: int(workers), Rank: th.mh.stored})
 		if err != nil {
 			return err
 		}
+		th.mh.unorder(nb, true)
 		return export(nb, idx, dist)
 	}), msg, msglen)
 }

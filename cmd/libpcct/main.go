@@ -119,6 +119,12 @@ type metricHandle struct {
 	m       metric.Metric
 	pool    *streamer.Pool // the residual metric's (it embeds query points on it); closed on free
 	central int            // where a max-min ordering starts by default (tree.CentralPoint)
+	// stored, from tree.LayoutMin points (residual metric), is the order
+	// the metric stores the points in: its point i is the caller's point
+	// stored[i] (nil: as given). Searches take it as their Rank, so ties
+	// and predecessors follow the caller's order, and their answers are
+	// turned back (see storage).
+	stored []int32
 	// mu lets searches share the metric (read) except the first search
 	// with the auto gate on a residual metric, which may add its float32
 	// copy (write).
@@ -126,7 +132,8 @@ type metricHandle struct {
 }
 
 type treeHandle struct {
-	t *tree.Tree
+	t  *tree.Tree
+	mh *metricHandle // the metric it was built or loaded on (its storage order)
 }
 
 //export pcct_metric_residual
@@ -161,14 +168,38 @@ func pcct_metric_residual(x *C.double, n, d C.int64_t, kernel *C.char, ls *C.dou
 		}
 		pool := streamer.NewPool(int(workers))
 		cfg.Pool = pool
+		cfg.Order = storage(xs, int(n), int(d), pool)
 		m, err := metric.NewResidual(context.Background(), xs, int(n), int(d), cfg)
 		if err != nil {
 			pool.Close()
 			return err
 		}
-		*out = C.uint64_t(newHandle(&metricHandle{m: m, pool: pool, central: tree.CentralPoint(xs, int(n), int(d))}))
+		*out = C.uint64_t(newHandle(&metricHandle{m: m, pool: pool, central: tree.CentralPoint(xs, int(n), int(d)), stored: cfg.Order}))
 		return nil
 	}), msg, msglen)
+}
+
+// storage returns the order a residual metric of the points x (n x d)
+// stores them in: from tree.LayoutMin points by index band, each band
+// along a Morton curve (tree.BandOrder), as pcct knn --predecessor
+// stores them; nil (as given) below. The order serves every search of
+// the handle: predecessor searches read only lower bands, and the
+// all-points search measured as fast as in plain Morton order (524,288
+// points, m = 256, k = 30: 4.21 and 4.19 s against 4.25 and 4.05 s; 4.85
+// s as given).
+func storage(x []float64, n, d int, pool *streamer.Pool) []int32 {
+	if n < tree.LayoutMin {
+		return nil
+	}
+	return tree.BandOrder(&metric.Set{N: n, D: d, X: x}, pool)
+}
+
+// unorder turns an answer over the stored points (rows: of all of them,
+// else of query points) back into the caller's order.
+func (mh *metricHandle) unorder(nb *tree.Neighbours, rows bool) {
+	if mh.stored != nil {
+		nb.Unorder(mh.stored, rows)
+	}
 }
 
 //export pcct_metric_euclidean

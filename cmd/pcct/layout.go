@@ -9,10 +9,6 @@ import (
 	"github.com/pcct/pcct/tree"
 )
 
-// layoutMin is the number of points from which --layout auto stores them
-// in Morton order.
-const layoutMin = 1 << 16
-
 // storageOrder returns the order in which the residual metric stores the
 // points (nil: as given). With --layout space, or auto from layoutMin
 // points, a job of the residual metric stores them along a Morton curve:
@@ -59,7 +55,7 @@ func (j *knnJob) spaceLayout() bool {
 	case j.layout == "space":
 		return true
 	}
-	return j.n >= layoutMin
+	return j.n >= tree.LayoutMin
 }
 
 // checkLayout validates --layout: space needs a job it applies to.

@@ -7,16 +7,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pcct/pcct/tree"
 )
 
 // TestLayout: the points stored in Morton order (--layout space) give the
 // same output bytes as the given order, for all points and predecessors
 // (auto, tree and brute force, with repeated points, so that ties decide)
 // and for a query set, in the given order and after --order; --layout
-// auto stores them so from layoutMin points; the flag is refused with the
-// Euclidean metric. (Equal points share a
-// Morton code and keep their given order; ties the storage order breaks
-// otherwise, a random one, are tree's TestRankedSearch.)
+// auto stores them so from tree.LayoutMin points; the flag is refused
+// with the Euclidean metric. (Equal points share a Morton code and keep
+// their given order; ties the storage order breaks otherwise, a random
+// one, are tree's TestRankedSearch.)
 func TestLayout(t *testing.T) {
 	dir := t.TempDir()
 	// 1,500 points on a 30 x 50 grid, every 7th point repeating the first.
@@ -58,7 +60,7 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	if stderr, _ := outputs(); strings.Contains(stderr, "layout:") {
-		t.Fatalf("--layout auto stored 1,500 points in Morton order (below %d)", layoutMin)
+		t.Fatalf("--layout auto stored 1,500 points in Morton order (below %d)", tree.LayoutMin)
 	}
 	for _, c := range []struct {
 		args []string

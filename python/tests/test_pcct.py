@@ -117,6 +117,39 @@ class TestAgainstCommand(unittest.TestCase):
         self.assertEqual(pcct.maxmin_order(self.x, first=7, metric="euclidean")[0], 7)
 
 
+class TestStoredOrder(unittest.TestCase):
+    """From 65,536 points the library stores the residual metric's points
+    by index band along a Morton curve: the answers must be the given
+    order's bytes (the command with --layout given), ties included."""
+
+    @classmethod
+    def setUpClass(cls):
+        rng = np.random.default_rng(11)
+        x = rng.random((70000, 2))
+        x[-300:] = x[:300]  # equal points: ties that the storage order must not break
+        cls.x = x
+        cls.q = rng.random((200, 2))
+        cls.args = dict(lengthscale=0.1, inducing=32)
+        cls.flags = ["--lengthscale", "0.1", "--inducing", "32", "--layout", "given"]
+
+    def check(self, py, cli):
+        self.assertEqual(py[0].tobytes(), cli[0].tobytes())
+        self.assertEqual(py[1].tobytes(), cli[1].tobytes())
+
+    def test_predecessor(self):
+        self.check(pcct.knn(self.x, 6, predecessor=True, workers=2, **self.args),
+                   cli_knn(self.x, 6, ["--predecessor"] + self.flags))
+
+    def test_all_points_and_queries(self):
+        self.check(pcct.knn(self.x, 5, **self.args), cli_knn(self.x, 5, self.flags))
+        self.check(pcct.knn(self.x, 5, queries=self.q, **self.args), cli_knn(self.x, 5, self.flags, queries=self.q))
+
+    def test_maxmin_order(self):
+        _, cli_order = cli_knn(self.x, 3, ["--predecessor", "--order", "maxmin"] + self.flags, order=True)
+        order = pcct.maxmin_order(self.x, workers=2, **self.args)
+        self.assertEqual(order.tobytes(), cli_order.astype(np.int64).tobytes())
+
+
 class TestBadArguments(unittest.TestCase):
     def test_errors(self):
         x = np.random.default_rng(1).random((100, 2))

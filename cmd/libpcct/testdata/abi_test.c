@@ -113,6 +113,44 @@ int main(int argc, char **argv) {
     CHECK(pcct_maxmin_order(m, N, 0, ord[1], err, sizeof err) == 1 && strstr(err, "not one of the"), "maxmin, first out of range: %s", err);
     CHECK(pcct_maxmin_order(m, 0, 0, NULL, err, sizeof err) == 1, "maxmin, NULL order: %s", err);
 
+    // From 65,536 points the metric stores the points in another order
+    // (by index band along a Morton curve): every search and the tree
+    // handles must still answer in the given order (each repeated point's
+    // nearest is its equal point, a predecessor's index below its own).
+    // The Python tests compare these answers with the command's; here the
+    // paths agree.
+    {
+        enum { NL = 70000 };
+        static double xl[NL * D];
+        for (int i = 0; i < NL * D; i++) xl[i] = (double)rand() / RAND_MAX;
+        memcpy(xl + (NL - 500) * D, xl, 500 * D * sizeof(double)); // the last 500 repeat the first
+        uint64_t ml = 0, tl = 0, tl2 = 0;
+        CHECK(pcct_metric_residual(xl, NL, D, "rbf", ls, 1, 1.0, 32, NULL, 0, 0.0, 3, 2, &ml, err, sizeof err) == 0, "large metric: %s", err);
+        static int64_t li[3][NL * K];
+        static double ld[3][NL * K];
+        CHECK(pcct_knn(ml, K, 1, "brute", "off", 2, li[0], ld[0], err, sizeof err) == 0, "large brute: %s", err);
+        CHECK(pcct_knn(ml, K, 1, "tree", NULL, 2, li[1], ld[1], err, sizeof err) == 0, "large tree: %s", err);
+        CHECK(!memcmp(li[0], li[1], sizeof li[0]) && !memcmp(ld[0], ld[1], sizeof ld[0]), "large: tree and brute differ");
+        for (int i = 1; i < NL; i++)
+            CHECK(li[0][i * K] >= 0 && li[0][i * K] < i, "large row %d: %lld is not a predecessor", i, (long long)li[0][i * K]);
+        for (int i = NL - 500; i < NL; i++)
+            CHECK(li[0][i * K] == i - (NL - 500) && ld[0][i * K] < 1e-6, "large row %d: nearest %lld at %g, not its equal point", i, (long long)li[0][i * K], ld[0][i * K]);
+        CHECK(pcct_tree_build(ml, 2, &tl, err, sizeof err) == 0, "large tree build: %s", err);
+        snprintf(path, sizeof path, "%s/tree-large.pcct", dir);
+        CHECK(pcct_tree_save(tl, path, err, sizeof err) == 0, "large save: %s", err);
+        CHECK(pcct_tree_load(ml, path, &tl2, err, sizeof err) == 0, "large load: %s", err);
+        CHECK(pcct_tree_knn(tl2, K, 1, 2, li[2], ld[2], err, sizeof err) == 0, "large tree knn: %s", err);
+        CHECK(!memcmp(li[2], li[0], sizeof li[0]) && !memcmp(ld[2], ld[0], sizeof ld[0]), "large: the loaded tree's answer differs");
+        CHECK(pcct_knn(ml, K, 0, "brute", "off", 2, li[0], ld[0], err, sizeof err) == 0, "large all points: %s", err);
+        CHECK(pcct_tree_knn(tl, K, 0, 2, li[1], ld[1], err, sizeof err) == 0, "large tree all points: %s", err);
+        CHECK(!memcmp(li[0], li[1], sizeof li[0]) && !memcmp(ld[0], ld[1], sizeof ld[0]), "large all points: tree handle and brute differ");
+        for (int i = 0; i < 500; i++)
+            CHECK(li[0][i * K] == NL - 500 + i && ld[0][i * K] < 1e-6, "large all points row %d: nearest %lld", i, (long long)li[0][i * K]);
+        pcct_tree_free(tl);
+        pcct_tree_free(tl2);
+        pcct_metric_free(ml);
+    }
+
     // Errors: status codes and messages, never a crash.
     CHECK(pcct_knn(m, 0, 0, "auto", NULL, 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "k must be at least 1"), "k = 0: %s", err);
     CHECK(pcct_knn(m, K, 0, "fast", NULL, 0, idx[0], dist[0], err, sizeof err) == 1 && strstr(err, "fast"), "bad search: %s", err);
