@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
 )
@@ -122,8 +123,10 @@ type batch struct {
 	tt    *tournament
 	steps []int32
 	radii []float64
-	col   []float64 // the batch's steps' distances to a candidate
-	one   []int32   // the candidate
+	cand  []int32   // the batch's candidates: the best points when it starts
+	saved []float64 // and their values then
+	dist  []float64 // their distances: cand[i] to cand[j] at i*len(cand)+j
+	taken []int     // the steps, as positions in cand
 }
 
 // choose takes the next steps of the max-min ordering (at most size) that
@@ -131,37 +134,62 @@ type batch struct {
 // returns them with their radii (their max-min distances); none when the
 // best point is at 0. The tournament's best point p is the next step
 // unless a step taken in this batch lowers it: its distances to them
-// (a tile row of p against the batch's steps, read in place; distances
-// are symmetric bit for bit, so these are the bits the steps' range
-// queries will compute) give its value after them, and every other
+// (distances are symmetric bit for bit, so these are the bits the steps'
+// range queries will compute) give its value after them, and every other
 // point's value can only have fallen below the tournament's. If p keeps
 // its value it is taken (marked at -Inf); if not, it is lowered to its
 // new value now (as the range queries would) and the next best is
-// tried, up to size times.
+// tried, up to 2 size times.
+//
+// The distances come from one tile of the size best points when the
+// batch starts, against each other: nearly every step of a batch is one
+// of them (at 131,072 points, 1.02 tries a step), and one tile of all
+// their pairs costs less than a tile of one cold row against the steps
+// per try (at 524,288 points the choice, serial, went from 1.3 s to 0.74
+// s of CPU time in a profile).
+// The batch ends where the best point is not one of them.
 func (b *batch) choose(size int) ([]int32, []float64) {
 	tt, data := b.tt, b.m.Data()
-	b.steps, b.radii = b.steps[:0], b.radii[:0]
+	b.steps, b.radii, b.taken = b.steps[:0], b.radii[:0], b.taken[:0]
+	b.cand, b.saved = b.cand[:0], b.saved[:0]
+	for len(b.cand) < size {
+		p := tt.best()
+		v := tt.v[p]
+		if v == 0 || math.IsInf(v, -1) {
+			break
+		}
+		b.cand, b.saved = append(b.cand, p), append(b.saved, v)
+		tt.set(p, math.Inf(-1))
+	}
+	for i, p := range b.cand { // put back: the tournament is a function of the values
+		tt.set(p, b.saved[i])
+	}
+	nc := len(b.cand)
+	if nc > 1 {
+		b.dist = grow(b.dist, nc*nc)
+		b.m.Tile(b.w, b.dist, nc, data, metric.List(b.cand), data, metric.List(b.cand))
+	}
 	for tries := 0; len(b.steps) < size && tries < 2*size; tries++ {
 		p := tt.best()
 		v := tt.v[p]
 		if v == 0 || math.IsInf(v, -1) { // the rest at 0 (duplicates), or all chosen
 			break
 		}
-		if k := len(b.steps); k > 0 {
-			b.col, b.one = grow(b.col, k), append(b.one[:0], p)
-			b.m.Tile(b.w, b.col, k, data, metric.List(b.one), data, metric.List(b.steps))
-			low := v
-			for _, d := range b.col {
-				if d < low {
-					low = d
-				}
-			}
-			if low < v {
-				tt.lower(p, low)
-				continue
+		i := slices.Index(b.cand, p)
+		if i < 0 {
+			break
+		}
+		low := v
+		for _, s := range b.taken {
+			if d := b.dist[i*nc+s]; d < low {
+				low = d
 			}
 		}
-		b.steps, b.radii = append(b.steps, p), append(b.radii, v)
+		if low < v {
+			tt.lower(p, low)
+			continue
+		}
+		b.steps, b.radii, b.taken = append(b.steps, p), append(b.radii, v), append(b.taken, i)
 		tt.set(p, math.Inf(-1))
 	}
 	return b.steps, b.radii
