@@ -76,12 +76,7 @@ func TestMaxMinOrder(t *testing.T) {
 func TestMaxMinLattice(t *testing.T) {
 	const side = 17
 	n := side * side
-	x := make([]float64, 0, 2*n)
-	for i := range side {
-		for j := range side {
-			x = append(x, float64(i), float64(j))
-		}
-	}
+	x := lattice(side)
 	e, kd := kdOf(t, x, n, 2)
 	r, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{3}, Inducing: 16, Seed: 1})
 	if err != nil {
@@ -107,6 +102,17 @@ func TestMaxMinLattice(t *testing.T) {
 	}
 }
 
+// lattice returns the integer lattice of side x side points in the plane.
+func lattice(side int) []float64 {
+	x := make([]float64, 0, 2*side*side)
+	for i := range side {
+		for j := range side {
+			x = append(x, float64(i), float64(j))
+		}
+	}
+	return x
+}
+
 // TestMaxMinRanked: points stored in another order than the caller's,
 // with Rank giving each its caller's index, have the caller's ordering
 // (mapped through the storage order): on the lattice, whose ties would go
@@ -115,18 +121,12 @@ func TestMaxMinLattice(t *testing.T) {
 func TestMaxMinRanked(t *testing.T) {
 	const side = 13
 	n := side * side
-	lattice := make([]float64, 0, 2*n)
-	for i := range side {
-		for j := range side {
-			lattice = append(lattice, float64(i), float64(j))
-		}
-	}
 	dup := uniformPoints(n, 2, 3)
 	for i := 40; i < 80; i++ { // runs of equal points
 		copy(dup[2*i:2*i+2], dup[2*(i%7):2*(i%7)+2])
 	}
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, x := range [][]float64{lattice, dup} {
+	for _, x := range [][]float64{lattice(side), dup} {
 		stored := make([]int32, n) // stored point i is the caller's point stored[i]
 		for i, p := range r.Perm(n) {
 			stored[i] = int32(p)
