@@ -83,6 +83,9 @@ func (t *Tree) walkRange(qw *queryWorker, qs *metric.Set, qids []int32, r float6
 func (t *Tree) rangeStep(qw *queryWorker, qs *metric.Set, qids []int32, rad, bound []float64, front []int32, hit func(i int, h rangeHit), split [][]int32) []int32 {
 	data := t.m.Data()
 	nq, qb := len(qids), metric.List(qids)
+	if nq == 1 && split == nil {
+		return t.rangeLone(qw, qs, qids, rad[0], bound, front, hit)
+	}
 	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
 	for _, z := range front {
 		if t.spans[z+1].k0 > t.spans[z].k0 {
@@ -132,6 +135,35 @@ func (t *Tree) rangeStep(qw *queryWorker, qs *metric.Set, qids []int32, rad, bou
 				dmin = min(dmin, d)
 			}
 			next = t.enter(next, z, m, dmin, bound)
+		}
+	}
+	return next
+}
+
+// rangeLone is rangeStep for one query at radius r: one tile of the
+// whole front, leaves and inner nodes together, where a block splits them
+// between the fused Within (leaves) and a tile (inner nodes). A lone
+// query's tile costs about its FMA chain's latency however few its
+// columns (m steps k of one dependent FMA each), so one call a level
+// instead of two saves nearly half; the distances are the same bits.
+func (t *Tree) rangeLone(qw *queryWorker, qs *metric.Set, qids []int32, r float64, bound []float64, front []int32, hit func(i int, h rangeHit)) []int32 {
+	data := t.m.Data()
+	// front may share qw.front's storage, which next reuses: copy it.
+	qw.inner = append(qw.inner[:0], front...)
+	next := qw.front[:0]
+	for c0 := 0; c0 < len(qw.inner); c0 += queryChunk {
+		c := qw.inner[c0:min(len(qw.inner), c0+queryChunk)]
+		qw.tile = grow(qw.tile, len(c))
+		t.m.Tile(qw.w, qw.tile, len(c), qs, metric.List(qids), data, metric.List(c))
+		qw.dists += int64(len(c))
+		for j, z := range c {
+			d := qw.tile[j]
+			if d <= r {
+				hit(0, rangeHit{z, d})
+			}
+			if t.spans[z+1].k0 > t.spans[z].k0 {
+				next = t.enter(next, z, d-r, d, bound)
+			}
 		}
 	}
 	return next
