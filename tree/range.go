@@ -79,7 +79,7 @@ func (t *Tree) walkRange(qw *queryWorker, qs *metric.Set, qids []int32, r float6
 // bound (not nil: by node, at least the largest value over its subtree of
 // what a hit must be below to count, see maxMinSteps.bound) a child is
 // also skipped when every point of its subtree is at least its bound from
-// the queries.
+// the queries. A lone query without split takes rangeLone's one tile.
 func (t *Tree) rangeStep(qw *queryWorker, qs *metric.Set, qids []int32, rad, bound []float64, front []int32, hit func(i int, h rangeHit), split [][]int32) []int32 {
 	data := t.m.Data()
 	nq, qb := len(qids), metric.List(qids)
