@@ -64,15 +64,11 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 	if first < 0 || first >= n {
 		return nil, metric.BadInput("max-min order: first point %d is not one of the %d points", first, n)
 	}
-	byRank := make([]int32, 0, n)
+	var byRank []int32 // rank's inverse (nil: the identity)
 	if rank != nil {
 		var err error
 		if byRank, err = metric.InversePerm(rank, n); err != nil {
 			return nil, fmt.Errorf("max-min order: rank (KNNOptions.Rank): %w", err)
-		}
-	} else {
-		for i := range int32(n) {
-			byRank = append(byRank, i)
 		}
 	}
 	mind := make([]float64, n)
@@ -94,7 +90,10 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 		}
 		ps, radii := b.choose(min(batchSize, len(order)))
 		if len(ps) == 0 { // the best is at 0: the rest are duplicates of chosen points
-			for _, i := range byRank {
+			for i := range int32(n) {
+				if byRank != nil {
+					i = byRank[i]
+				}
 				if mind[i] == 0 {
 					order = append(order, i)
 				}

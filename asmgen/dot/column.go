@@ -90,11 +90,7 @@ func columnKernel(isa vecgen.ISA, V int) {
 
 	Comment("The last m mod 8 steps: masked loads (nothing past row ends read), then only those FMAs.")
 	Label("tail")
-	rem := GP64()
-	MOVQ(m, rem)
-	ANDQ(U8(lanes-1), rem)
-	JZ(LabelRef("store"))
-	t := isa.TailMask(rem, es)
+	rem, t := tailSteps(isa, m, es, "store")
 	for g := range acc {
 		next := fmt.Sprintf("tail%d", g+1)
 		for s, v := range group(g, t.Load) {

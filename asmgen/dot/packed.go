@@ -250,11 +250,7 @@ func packKernel(isa vecgen.ISA) {
 
 	Comment("The last m mod 8 columns: masked loads, then as many panel rows.")
 	Label("tail")
-	rem := GP64()
-	MOVQ(m, rem)
-	ANDQ(U8(lanes-1), rem)
-	JZ(LabelRef("done"))
-	t := isa.TailMask(rem, es)
+	rem, t := tailSteps(isa, m, es, "done")
 	for i := range c {
 		c[i] = ZMM()
 		t.Load(row(i), c[i])
@@ -270,6 +266,17 @@ func packKernel(isa vecgen.ISA) {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// tailSteps leaves in a new register the m mod 8 steps k that follow the
+// rounds of 8, jumping to skip when there are none, and returns it with
+// the mask of that many lanes.
+func tailSteps(isa vecgen.ISA, m Register, es int, skip string) (Register, vecgen.Tail) {
+	rem := GP64()
+	MOVQ(m, rem)
+	ANDQ(U8(7), rem)
+	JZ(LabelRef(skip))
+	return rem, isa.TailMask(rem, es)
 }
 
 // eightRows addresses 8 rows ld bytes apart from base: rows 0-3 from base,
