@@ -188,13 +188,29 @@ func (t *Tree) autoSample(ctx context.Context, opt KNNOptions, best *kernels.KBe
 		return false, err
 	}
 	rep.SampleFraction = frac
-	what := fmt.Sprintf("a sample of queries computed %.0f%% of brute force's distances on the tree (x%.1f for its lower rate", 100*frac, treeCostFactor)
+	what := fmt.Sprintf("a sample of queries computed %s of brute force's distances on the tree (x%.1f for its lower rate", percent(frac), treeCostFactor)
 	if frac*treeCostFactor >= autoKeep {
 		rep.Reason = fmt.Sprintf("%s >= %.1f): the metric has too little structure to prune", what, autoKeep)
 		return true, nil
 	}
 	rep.Reason = fmt.Sprintf("%s < %.1f)", what, autoKeep)
 	return false, nil
+}
+
+// percent writes a fraction as a percentage with two significant digits
+// below 10 % (a tree that prunes well computes a fraction of a percent,
+// which "0%" would hide).
+func percent(f float64) string {
+	p := 100 * f
+	switch {
+	case p >= 10 || p == 0:
+		return fmt.Sprintf("%.0f%%", p)
+	case p >= 1:
+		return fmt.Sprintf("%.1f%%", p)
+	case p >= 0.01:
+		return fmt.Sprintf("%.2g%%", p)
+	}
+	return "under 0.01%"
 }
 
 // sampleFraction walks autoSample of the groups, spread over the data,

@@ -15,6 +15,15 @@ import (
 	"github.com/pcct/pcct/streamer"
 )
 
+// TestPercent: auto's reason keeps two digits of a small fraction.
+func TestPercent(t *testing.T) {
+	for f, want := range map[float64]string{0: "0%", 0.5: "50%", 0.123: "12%", 0.0534: "5.3%", 0.0026: "0.26%", 0.00012: "0.012%", 1e-6: "under 0.01%"} {
+		if got := percent(f); got != want {
+			t.Errorf("percent(%g) = %q, want %q", f, got, want)
+		}
+	}
+}
+
 // TestAutoSample: auto's sample of groups keeps the tree where it prunes
 // (d = 2, lengthscale 0.1) and hands the job to brute force where it does
 // not (d = 8, lengthscale 1, the probe bypassed), saying why each time,
