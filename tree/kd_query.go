@@ -180,7 +180,7 @@ func (t *KDTree) maxMinOrder(ctx context.Context, first int, rank []int32) ([]in
 			hits[i] = out
 		}
 		return nil
-	})
+	}, nil, 1)
 }
 
 // within passes to found every point whose computed distance to the point

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
+	"github.com/pcct/pcct/streamer"
 )
 
 // CentralPoint is where pcct starts a max-min ordering, as GpGp does: the
@@ -57,8 +57,10 @@ const maxMinBatch = 64
 //
 // The steps are decided in batches of up to batchSize, exactly as one at
 // a time (see batch.choose); then the batch's range queries run together
-// (steps) and lower everything else. ctx is checked every batch.
-func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, batchSize int, steps stepsFunc) ([]int32, error) {
+// (steps) and lower everything else. With a pool p (nil: none), the
+// batch's hits lower the tournament in parallel parts for split workers
+// (tournament.lowerAll): the order is the same for any. ctx is checked every batch.
+func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, batchSize int, steps stepsFunc, p *streamer.Pool, split int) ([]int32, error) {
 	data := m.Data()
 	n := data.N
 	if first < 0 || first >= n {
@@ -83,6 +85,10 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 	order[0] = int32(first)
 	tt.set(int32(first), math.Inf(-1)) // chosen: never the maximum again
 	b := batch{m: m, w: w, tt: tt}
+	parts := 1
+	if p != nil {
+		parts = tt.applyParts(split)
+	}
 	hits := make([][]rangeHit, batchSize)
 	for len(order) < n {
 		if err := ctx.Err(); err != nil {
@@ -104,12 +110,8 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 		if err := steps(ctx, ps, radii, mind, hits[:len(ps)]); err != nil {
 			return nil, err
 		}
-		for i := range ps {
-			for _, h := range hits[i] {
-				if h.d < mind[h.id] {
-					tt.lower(h.id, h.d)
-				}
-			}
+		if err := tt.lowerAll(ctx, p, parts, hits[:len(ps)]); err != nil {
+			return nil, err
 		}
 	}
 	return order, nil
@@ -117,13 +119,16 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 
 // batch chooses maxMinOrder's steps a batch at a time.
 type batch struct {
-	m     metric.Metric
-	w     *metric.Workspace
-	tt    *tournament
+	m    metric.Metric
+	w    *metric.Workspace
+	tt   *tournament
+	pool *streamer.Pool      // nil: the tile on the calling goroutine
+	ws   []*metric.Workspace // the pool's workers'
+
 	steps []int32
 	radii []float64
 	cand  []int32   // the batch's candidates: the best points when it starts
-	saved []float64 // and their values then
+	cur   []float64 // and their values as the batch goes (-Inf: taken)
 	dist  []float64 // their distances: cand[i] to cand[j] at i*len(cand)+j
 	taken []int     // the steps, as positions in cand
 }
@@ -131,53 +136,47 @@ type batch struct {
 // choose takes the next steps of the max-min ordering (at most size) that
 // can be decided before the range queries of the earlier ones, and
 // returns them with their radii (their max-min distances); none when the
-// best point is at 0. The tournament's best point p is the next step
-// unless a step taken in this batch lowers it: its distances to them
-// (distances are symmetric bit for bit, so these are the bits the steps'
-// range queries will compute) give its value after them, and every other
-// point's value can only have fallen below the tournament's. If p keeps
-// its value it is taken (marked at -Inf); if not, it is lowered to its
-// new value now (as the range queries would) and the next best is
-// tried, up to 2 size times.
+// best point is at 0. The best point p is the next step unless a step
+// taken in this batch lowers it: its distances to them (distances are
+// symmetric bit for bit, so these are the bits the steps' range queries
+// will compute) give its value after them, and every other point's value
+// can only have fallen below the tournament's. If p keeps its value it is
+// taken (marked at -Inf); if not, it is lowered to its new value now (as
+// the range queries would) and the next best is tried, up to 2 size
+// times.
 //
-// The distances come from one tile of the size best points when the
-// batch starts, against each other: nearly every step of a batch is one
-// of them (at 131,072 points, 1.02 tries a step), and one tile of all
-// their pairs costs less than a tile of one cold row against the steps
-// per try (at 524,288 points the choice, serial, went from 1.3 s to 0.74
-// s of CPU time in a profile).
-// The batch ends where the best point is not one of them.
+// The candidates are the size best points when the batch starts: nearly
+// every step of a batch is one of them (at 131,072 points, 1.02 tries a
+// step). They leave the tournament while the batch is chosen, so the
+// best point is the best of their values as they go or the tournament's
+// best, which no step changes; the batch ends where that is not one of
+// them. Their distances come from one tile of their pairs (see tile),
+// which costs less than a tile of one cold row against the steps per try
+// (at 524,288 points the choice, serial, went from 1.3 s to 0.74 s of CPU
+// time in a profile); and taking them out once, rather than out and back
+// and out again for the steps, halves the tournament's replays.
 func (b *batch) choose(size int) ([]int32, []float64) {
-	tt, data := b.tt, b.m.Data()
+	tt := b.tt
 	b.steps, b.radii, b.taken = b.steps[:0], b.radii[:0], b.taken[:0]
-	b.cand, b.saved = b.cand[:0], b.saved[:0]
+	b.cand, b.cur = b.cand[:0], b.cur[:0]
 	for len(b.cand) < size {
 		p := tt.best()
 		v := tt.v[p]
 		if v == 0 || math.IsInf(v, -1) {
 			break
 		}
-		b.cand, b.saved = append(b.cand, p), append(b.saved, v)
+		b.cand, b.cur = append(b.cand, p), append(b.cur, v)
 		tt.set(p, math.Inf(-1))
 	}
-	for i, p := range b.cand { // put back: the tournament is a function of the values
-		tt.set(p, b.saved[i])
-	}
+	out := tt.best() // the best point outside the candidates
+	b.tile()
 	nc := len(b.cand)
-	if nc > 1 {
-		b.dist = grow(b.dist, nc*nc)
-		b.m.Tile(b.w, b.dist, nc, data, metric.List(b.cand), data, metric.List(b.cand))
-	}
 	for tries := 0; len(b.steps) < size && tries < 2*size; tries++ {
-		p := tt.best()
-		v := tt.v[p]
-		if v == 0 || math.IsInf(v, -1) { // the rest at 0 (duplicates), or all chosen
-			break
+		i := b.bestCandidate()
+		if i < 0 || b.cur[i] == 0 || tt.wins(out, tt.v[out], b.cand[i], b.cur[i]) {
+			break // the rest at 0 (duplicates), or the best is not a candidate
 		}
-		i := slices.Index(b.cand, p)
-		if i < 0 {
-			break
-		}
+		p, v := b.cand[i], b.cur[i]
 		low := v
 		for _, s := range b.taken {
 			if d := b.dist[i*nc+s]; d < low {
@@ -185,13 +184,43 @@ func (b *batch) choose(size int) ([]int32, []float64) {
 			}
 		}
 		if low < v {
-			tt.lower(p, low)
+			b.cur[i] = low
 			continue
 		}
 		b.steps, b.radii, b.taken = append(b.steps, p), append(b.radii, v), append(b.taken, i)
-		tt.set(p, math.Inf(-1))
+		b.cur[i] = math.Inf(-1)
+	}
+	for i, p := range b.cand { // the candidates not taken go back, at their values now
+		if !math.IsInf(b.cur[i], -1) {
+			tt.set(p, b.cur[i])
+		}
 	}
 	return b.steps, b.radii
+}
+
+// bestCandidate returns the position in cand of the best candidate not
+// taken (by the tournament's rule), or -1 when all are.
+func (b *batch) bestCandidate() int {
+	best := -1
+	for i, v := range b.cur {
+		if !math.IsInf(v, -1) && (best < 0 || b.tt.wins(b.cand[i], v, b.cand[best], b.cur[best])) {
+			best = i
+		}
+	}
+	return best
+}
+
+// tile fills b.dist with the candidates' distances to each other, in one
+// tile on the calling goroutine. (Blocks of 16 rows as tasks on the pool
+// made the ordering 10 % slower on 2 workers: each row block gathers its
+// cold columns again, and the job wakes the workers once more a batch.)
+func (b *batch) tile() {
+	nc, data := len(b.cand), b.m.Data()
+	if nc < 2 {
+		return
+	}
+	b.dist = grow(b.dist, nc*nc)
+	b.m.Tile(b.w, b.dist, nc, data, metric.List(b.cand), data, metric.List(b.cand))
 }
 
 // tournament keeps the index of the largest value (ties to the lower
@@ -219,10 +248,16 @@ func newTournament(v []float64, rank []int32) *tournament {
 }
 
 func (tt *tournament) better(a, b int32) int32 {
-	if tt.v[b] > tt.v[a] || (tt.v[b] == tt.v[a] && tt.before(b, a)) {
+	if tt.wins(b, tt.v[b], a, tt.v[a]) {
 		return b
 	}
 	return a
+}
+
+// wins reports whether point a at value va goes before point b at vb:
+// the larger value, ties to the lower index (or rank).
+func (tt *tournament) wins(a int32, va float64, b int32, vb float64) bool {
+	return va > vb || (va == vb && tt.before(a, b))
 }
 
 // before reports whether a goes before b in a tie.
@@ -245,16 +280,68 @@ func (tt *tournament) set(i int32, v float64) {
 
 // lower decreases value i to v: only the nodes that i won can change, and
 // they lie on the bottom of its path, so the replay stops at the first
-// node that i does not win. The last index, which the padding leaves
-// repeat, may win nodes off its own path's bottom run: it is replayed
-// whole.
-func (tt *tournament) lower(i int32, v float64) {
-	if int(i) == len(tt.v)-1 {
-		tt.set(i, v)
-		return
-	}
+// node that i does not win. (The last index also wins the subtrees of
+// padding leaves off its path, but whatever its value: they hold no
+// other index. A node above one that holds another index holds leaf i
+// too, the padding following it, so it lies on i's path.)
+func (tt *tournament) lower(i int32, v float64) { tt.lowerBelow(i, v, 1) }
+
+// lowerBelow is lower replaying only the nodes from top down (top a
+// power of two: the nodes below top's level, whose subtrees are runs of
+// size/top leaves).
+func (tt *tournament) lowerBelow(i int32, v float64, top int) {
 	tt.v[i] = v
-	for k := (tt.size + int(i)) / 2; k >= 1 && tt.win[k] == i; k /= 2 {
+	for k := (tt.size + int(i)) / 2; k >= top && tt.win[k] == i; k /= 2 {
 		tt.win[k] = tt.better(tt.win[2*k], tt.win[2*k+1])
 	}
+}
+
+// applyLeaves is the fewest leaves a part of lowerAll's parallel pass
+// covers: below it the pass's scans of every hit cost more than the
+// replays they share out.
+const applyLeaves = 1 << 14
+
+// applyParts is the number of parts lowerAll splits the leaves into for
+// workers (a power of two; 1: the calling goroutine alone).
+func (tt *tournament) applyParts(workers int) int {
+	parts := 1
+	for parts < workers && tt.size/(2*parts) >= applyLeaves {
+		parts *= 2
+	}
+	return parts
+}
+
+// lowerAll lowers each point of the hits to its hit's distance where that
+// is below its value, as lower one hit at a time would: the tournament is
+// a function of the values, which only fall, so the order of the hits
+// does not matter. With parts > 1 (a power of two, at most size) the
+// leaves are split into parts runs, one a task on p: each task scans
+// every hit for its own run's and replays its run's nodes only; then the
+// nodes above the runs are replayed here.
+func (tt *tournament) lowerAll(ctx context.Context, p *streamer.Pool, parts int, hits [][]rangeHit) error {
+	if parts <= 1 {
+		for _, hs := range hits {
+			for _, h := range hs {
+				if h.d < tt.v[h.id] {
+					tt.lower(h.id, h.d)
+				}
+			}
+		}
+		return nil
+	}
+	run := tt.size / parts
+	err := p.Each(ctx, parts, func(_, c int) {
+		lo, hi := int32(c*run), int32((c+1)*run)
+		for _, hs := range hits {
+			for _, h := range hs {
+				if h.id >= lo && h.id < hi && h.d < tt.v[h.id] {
+					tt.lowerBelow(h.id, h.d, parts)
+				}
+			}
+		}
+	})
+	for k := parts - 1; k >= 1; k-- {
+		tt.win[k] = tt.better(tt.win[2*k], tt.win[2*k+1])
+	}
+	return err
 }

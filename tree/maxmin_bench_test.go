@@ -3,26 +3,49 @@ package tree
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/pcct/pcct/internal/benchutil"
+	"github.com/pcct/pcct/streamer"
 )
 
 // BenchmarkMaxMinOrder times the max-min ordering through the cover tree
 // (the tree built once, outside the timing) on PCCT_BENCH_WORKERS_Q
 // workers (default 1): residual, d = 2, lengthscale 0.1, n from
-// PCCT_BENCH_N (default 32,768), m from PCCT_BENCH_M (256).
+// PCCT_BENCH_N (default 32,768), m from PCCT_BENCH_M (256). With
+// PCCT_BENCH_PROJECT (worker counts, e.g. 4,16) it reports the speed-up
+// the schedule of the last run's pool jobs allows on each (see
+// reportProjection), its batches split for the largest of them as that
+// many workers would split them (run on one worker for clean task
+// times).
 func BenchmarkMaxMinOrder(b *testing.B) {
 	n := benchutil.EnvInt("PCCT_BENCH_N", 32768)
 	m := benchutil.EnvInt("PCCT_BENCH_M", 256)
 	workers := benchutil.EnvInt("PCCT_BENCH_WORKERS_Q", 1)
+	project := benchutil.EnvInts("PCCT_BENCH_PROJECT")
 	x := uniformPoints(n, 2, 1)
 	b.Run(fmt.Sprintf("n=%d/m=%d/workers=%d", n, m, workers), func(b *testing.B) {
 		tr := walkBenchTree(b, x, n, m)
+		pool := streamer.NewPool(workers)
+		defer pool.Close()
+		var trace *streamer.Trace
 		for b.Loop() {
-			if _, err := tr.MaxMinOrder(context.Background(), 0, KNNOptions{Workers: workers}); err != nil {
+			if project != nil {
+				trace = streamer.NewTrace()
+				pool.SetTrace(trace)
+			}
+			s := newMaxMinSteps(tr, pool, max(workers, slices.Max(append(project, 1))), true)
+			if _, err := maxMinOrder(context.Background(), tr.m, 0, nil, maxMinBatch, s.run, pool, s.split); err != nil {
 				b.Fatal(err)
 			}
+			if trace != nil {
+				trace.Stop()
+				pool.SetTrace(nil)
+			}
+		}
+		if trace != nil {
+			reportProjection(b, []*streamer.Trace{trace}, []string{"order-"}, project)
 		}
 	})
 }

@@ -200,8 +200,8 @@ func TestMaxMinScanToWalk(t *testing.T) {
 	tr := buildOrFail(t, m, Options{})
 	pool := streamer.NewPool(2)
 	defer pool.Close()
-	s := &maxMinSteps{t: tr, pool: pool, qws: make([]*queryWorker, pool.Workers()), scan: true}
-	got, err := maxMinOrder(context.Background(), m, 5, nil, maxMinBatch, s.run)
+	s := newMaxMinSteps(tr, pool, pool.Workers(), true)
+	got, err := maxMinOrder(context.Background(), m, 5, nil, maxMinBatch, s.run, pool, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +210,38 @@ func TestMaxMinScanToWalk(t *testing.T) {
 	}
 	if want := naiveMaxMin(m, 5); !slices.Equal(got, want) {
 		t.Fatalf("order %v..., want %v...", got[:10], want[:10])
+	}
+}
+
+// TestMaxMinParallelParts: at 20,000 points the hits lower the
+// tournament in parallel parts (tournament.lowerAll) and the walks run
+// in two jobs (maxMinSteps.walk), the root's children dealt into chunks
+// (in 6 dimensions the root has hundreds); the cover tree's order on 3
+// workers is still the k-d tree's, found one step at a time on one
+// goroutine.
+func TestMaxMinParallelParts(t *testing.T) {
+	const n, d = 20000, 6
+	e, kd := kdOf(t, uniformPoints(n, d, 11), n, d)
+	tr := buildOrFail(t, e, Options{})
+	if kids := len(tr.Children(int(tr.root))); kids < 3*walkChunk {
+		t.Fatalf("the root has %d children: too few for chunks", kids)
+	}
+	pool := streamer.NewPool(3)
+	defer pool.Close()
+	s := newMaxMinSteps(tr, pool, pool.Workers(), true)
+	if newTournament(make([]float64, n), nil).applyParts(pool.Workers()) < 2 {
+		t.Fatal("no parallel parts at this size")
+	}
+	got, err := maxMinOrder(context.Background(), e, 17, nil, maxMinBatch, s.run, pool, pool.Workers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.scan {
+		t.Fatal("the scans never handed over to the walk")
+	}
+	want, err := kd.MaxMinOrder(context.Background(), 17)
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("%v, or the orders differ", err)
 	}
 }
 
@@ -311,6 +343,58 @@ func TestTournament(t *testing.T) {
 			}
 			if got := tt.best(); got != want {
 				t.Fatalf("n=%d step %d: best %d (%v), want %d (%v)", n, step, got, v[got], want, v[want])
+			}
+		}
+	}
+}
+
+// TestTournamentLowerAll: a batch of hits applied in parallel parts
+// (each part's leaves replayed by a task, the nodes above after) leaves
+// the tournament as applying them one at a time does, node for node: hits
+// in every part, repeated points, hits above their point's value, and
+// the padded last index included.
+func TestTournamentLowerAll(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	pool := streamer.NewPool(3)
+	defer pool.Close()
+	for _, n := range []int{2, 5, 8, 13, 100, 1000} {
+		for _, ranked := range []bool{false, true} {
+			var rank []int32
+			if ranked {
+				rank = make([]int32, n)
+				for i, p := range r.Perm(n) {
+					rank[i] = int32(p)
+				}
+			}
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = float64(10 + r.IntN(6))
+			}
+			want := newTournament(slices.Clone(v), rank)
+			for parts := 2; parts <= want.size; parts *= 2 {
+				got := newTournament(slices.Clone(want.v), rank)
+				for round := range 20 {
+					hits := make([][]rangeHit, 1+r.IntN(4))
+					for q := range hits {
+						for range r.IntN(3 * n) {
+							id := int32(r.IntN(n))
+							if r.IntN(5) == 0 {
+								id = int32(n - 1)
+							}
+							hits[q] = append(hits[q], rangeHit{id, float64(r.IntN(16))})
+						}
+					}
+					if err := want.lowerAll(context.Background(), nil, 1, hits); err != nil {
+						t.Fatal(err)
+					}
+					if err := got.lowerAll(context.Background(), pool, parts, hits); err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(got.v, want.v) || !slices.Equal(got.win, want.win) {
+						t.Fatalf("n=%d ranked %v, %d parts, round %d: the tournaments differ", n, ranked, parts, round)
+					}
+				}
+				want = got // the next parts go on from here
 			}
 		}
 	}

@@ -54,8 +54,8 @@ func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan 
 	opt.defaults()
 	p, release := opt.pool()
 	defer release()
-	s := &maxMinSteps{t: t, pool: p, qws: make([]*queryWorker, p.Workers()), scan: scan}
-	return maxMinOrder(ctx, t.m, first, opt.Rank, maxMinBatch, s.run)
+	s := newMaxMinSteps(t, p, p.Workers(), scan)
+	return maxMinOrder(ctx, t.m, first, opt.Rank, maxMinBatch, s.run, p, s.split)
 }
 
 // maxMinSteps runs the range queries of the tree's max-min steps. The
@@ -63,16 +63,21 @@ func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan 
 // range queries reach most points: there every point is scanned, in dense
 // tiles of up to 16 queries against contiguous rows. Once a step's walk
 // through the tree is cheaper (the radii only shrink), the steps walk the
-// tree (rangeSplit). While scanning, the last query of each batch walks
-// the tree instead, and its distance counts, weighed by what a distance
+// tree (rangeSplit). While scanning, the last query of every probeEvery-th
+// batch walks the tree instead (the probe), and its distance counts, weighed by what a distance
 // costs where it was computed, decide. The choice changes how fast the
 // order is found, never the order.
 type maxMinSteps struct {
 	t    *Tree
 	pool *streamer.Pool
 	qws  []*queryWorker
-	scan bool
-	part [][][]rangeHit // a scan task's hits, by query of its rows
+	// split is the number of workers a batch's queries are split for:
+	// the pool's (a benchmark sets another to project the schedule onto
+	// more workers than the machine has).
+	split   int
+	scan    bool
+	batches int            // the batches scanned, for probeEvery
+	part    [][][]rangeHit // a scan task's hits, by query of its rows
 	// bound is, by node, the largest max-min distance (mind) over the
 	// node and its descendants as of its last refresh: the distances only
 	// fall, so it stays an upper bound, and a walk skips a subtree whose
@@ -84,6 +89,16 @@ type maxMinSteps struct {
 	// children (t.order[subtrees[i]:subtrees[i+1]]), the refresh's tasks.
 	subtrees []int
 	done     int64 // the workers' distances at the last refresh
+	// walk's hits and next fronts, by chunk of the root's children and by
+	// query.
+	chunkHits  [][][]rangeHit
+	chunkFront [][][]int32
+}
+
+// newMaxMinSteps returns the steps of t's max-min ordering on p, split for
+// split workers, scanning first when scan is set.
+func newMaxMinSteps(t *Tree, p *streamer.Pool, split int, scan bool) *maxMinSteps {
+	return &maxMinSteps{t: t, pool: p, qws: make([]*queryWorker, p.Workers()), split: max(split, 1), scan: scan}
 }
 
 // refreshAfter is the number of distances, in multiples of n, the steps
@@ -145,6 +160,11 @@ func (t *Tree) rootSubtrees() []int {
 	return append(r, len(t.order))
 }
 
+// probeEvery is how often, in batches, a scan tries a walk (the probe):
+// the probe walks alone, one task as long as many scan tasks, so that on
+// many workers a batch with a probe waits for it.
+const probeEvery = 4
+
 // scanRows is the number of queries a scan task tiles together.
 const scanRows = 16
 
@@ -172,22 +192,18 @@ func (s *maxMinSteps) run(ctx context.Context, qids []int32, radii, mind []float
 		return err
 	}
 	if !s.scan {
-		per := rangeRows(len(qids), len(s.qws))
-		_, err := s.pool.RunContext(ctx, (len(qids)+per-1)/per, labelled(phaseQuery, func(w, task int) {
-			lo, hi := task*per, min(len(qids), (task+1)*per)
-			s.t.rangeSplit(s.worker(w), s.t.m.Data(), qids[lo:hi], radii[lo:hi], mind, s.bound, hits[lo:hi])
-		}))
-		return err
+		return s.walk(ctx, qids, radii, mind, hits)
 	}
-	// Scan tasks: row blocks of the queries but the probe (the last one
-	// when there are two or more), each over column parts of the data.
+	// Scan tasks: row blocks of the queries but the probe (the last one,
+	// in a batch of two or more that probes), each over column parts of
+	// the data.
 	n, nq := s.t.N(), len(qids)
 	probe := -1
-	if nq > 1 {
+	if s.batches++; nq > 1 && s.batches%probeEvery == 1 {
 		probe, nq = nq-1, nq-1
 	}
 	blocks := (nq + scanRows - 1) / scanRows
-	parts := max(1, min((2*len(s.qws)+blocks-1)/blocks, n/queryChunk))
+	parts := max(1, min((2*s.split+blocks-1)/blocks, n/queryChunk))
 	tasks := blocks * parts
 	for len(s.part) < tasks {
 		s.part = append(s.part, make([][]rangeHit, scanRows))
@@ -244,13 +260,6 @@ func (t *Tree) rangeScan(qw *queryWorker, qids []int32, radii, mind []float64, l
 		}
 		qw.dists += int64(nq * (c1 - c0))
 	}
-}
-
-// rangeRows is the number of a batch's range queries one task runs
-// together: they share the tiles of the tree's first level (read once for
-// all of them), up to 16, but the batch is spread over every worker.
-func rangeRows(n, workers int) int {
-	return max(1, min(16, n/workers))
 }
 
 // rangeSplit finds, for each query qids[i] (a data point), the points

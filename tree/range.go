@@ -191,3 +191,9 @@ func (t *Tree) enter(next []int32, z int32, m, dmin float64, bound []float64) []
 	}
 	return next
 }
+
+// enters reports whether enter takes kid x of a node whose own test
+// passed.
+func (t *Tree) enters(x kid, m, dmin float64, bound []float64) bool {
+	return m <= x.reach+t.slack && (bound == nil || dmin-bound[x.id] < x.reach+t.slack)
+}
