@@ -119,12 +119,9 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 
 // batch chooses maxMinOrder's steps a batch at a time.
 type batch struct {
-	m    metric.Metric
-	w    *metric.Workspace
-	tt   *tournament
-	pool *streamer.Pool      // nil: the tile on the calling goroutine
-	ws   []*metric.Workspace // the pool's workers'
-
+	m     metric.Metric
+	w     *metric.Workspace
+	tt    *tournament
 	steps []int32
 	radii []float64
 	cand  []int32   // the batch's candidates: the best points when it starts
