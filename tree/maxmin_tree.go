@@ -93,6 +93,8 @@ type maxMinSteps struct {
 	// query.
 	chunkHits  [][][]rangeHit
 	chunkFront [][][]int32
+	front      []int   // the nodes each query's walk starts from
+	byLen      []int32 // the queries by descending front
 }
 
 // newMaxMinSteps returns the steps of t's max-min ordering on p, split for

@@ -1,8 +1,10 @@
 package tree
 
 import (
+	"cmp"
 	"context"
 	"math"
+	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
 )
@@ -37,7 +39,7 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	t, nq := s.t, len(qids)
 	root := t.root
 	kids := t.kids[t.spans[root].k0:t.spans[root+1].k0]
-	chunks := min(max(1, len(kids)/walkChunk), 2*s.split)
+	chunks := walkChunks(len(kids), s.split)
 	for len(s.chunkHits) < chunks {
 		s.chunkHits = append(s.chunkHits, nil)
 		s.chunkFront = append(s.chunkFront, nil)
@@ -49,22 +51,33 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 		for i := range nq {
 			ch[i], cf[i] = ch[i][:0], cf[i][:0]
 		}
-		for r0 := 0; r0 < nq; r0 += walkRows {
-			r1 := min(nq, r0+walkRows)
-			hit := func(i int, h rangeHit) {
-				if h.d < mind[h.id] {
-					ch[r0+i] = append(ch[r0+i], h)
-				}
+		hit := func(i int, h rangeHit) {
+			if h.d < mind[h.id] {
+				ch[i] = append(ch[i], h)
 			}
-			nodes := s.firstLevel(qw, qids[r0:r1], radii[r0:r1], kids, c, chunks, hit)
-			t.rangeStep(qw, t.m.Data(), qids[r0:r1], radii[r0:r1], s.bound, nodes, hit, cf[r0:r1])
 		}
+		nodes := s.firstLevel(qw, qids, radii, kids, c, chunks, hit)
+		s.tileFirst(qw, qids, radii, nodes, hit, cf)
 	}))
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.RunContext(ctx, nq, labelled(phaseQuery, func(w, i int) {
-		qw := s.worker(w)
+	// The longest walks first (by the nodes they start from), so that the
+	// workers finish together.
+	s.byLen = grow(s.byLen, nq)
+	for i := range nq {
+		s.byLen[i] = int32(i)
+	}
+	s.front = grow(s.front, nq)
+	for i := range nq {
+		s.front[i] = 0
+		for c := range chunks {
+			s.front[i] += len(s.chunkFront[c][i])
+		}
+	}
+	slices.SortFunc(s.byLen, func(a, b int32) int { return cmp.Compare(s.front[b], s.front[a]) })
+	_, err = s.pool.RunContext(ctx, nq, labelled(phaseQuery, func(w, task int) {
+		qw, i := s.worker(w), int(s.byLen[task])
 		hits[i] = hits[i][:0]
 		f := qw.root[:0]
 		for c := range chunks {
@@ -85,6 +98,20 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	return err
 }
 
+// walkChunks is the number of chunks walk deals n root children into for
+// split workers: one or two a worker, so that the workers finish
+// together, each of at least walkChunk children when there are enough
+// (of at least 8 otherwise, and one chunk below 16 children).
+func walkChunks(n, split int) int {
+	if n >= 2*walkChunk*split {
+		return 2 * split
+	}
+	if n >= walkChunk*split {
+		return split
+	}
+	return max(1, min(split, n/8))
+}
+
 // firstLevel tiles the root's row for a block of queries (passing the
 // root to hit, in chunk 0 only, where it is within a query's radius) and
 // returns the root's children kids[c], kids[c+chunks], ... that some
@@ -95,7 +122,11 @@ func (s *maxMinSteps) firstLevel(qw *queryWorker, qids []int32, radii []float64,
 	t, root, data := s.t, s.t.root, s.t.m.Data()
 	nq := len(qids)
 	qw.tile = grow(qw.tile, nq)
-	t.m.Tile(qw.w, qw.tile, 1, data, metric.List(qids), data, metric.List([]int32{root}))
+	// The root as the row and the queries as columns: one row gathered
+	// (the columns are read in place), the same bits (distances are
+	// symmetric bit for bit).
+	qw.root = append(qw.root[:0], root)
+	t.m.Tile(qw.w, qw.tile, nq, data, metric.List(qw.root), data, metric.List(qids))
 	qw.dists += int64(nq)
 	m, dmin := math.Inf(1), math.Inf(1)
 	for i, d := range qw.tile[:nq] {
@@ -117,4 +148,30 @@ func (s *maxMinSteps) firstLevel(qw *queryWorker, qids []int32, radii []float64,
 	}
 	qw.level1 = nodes
 	return nodes
+}
+
+// tileFirst tiles a block of queries against first-level nodes in one
+// call (the block's rows gathered once, where rangeStep's fused leaf test
+// and tile of the inner nodes would gather them twice), passes each hit
+// to hit and appends to split[i] the children query i needs (enter).
+func (s *maxMinSteps) tileFirst(qw *queryWorker, qids []int32, radii []float64, nodes []int32, hit func(i int, h rangeHit), split [][]int32) {
+	t, data := s.t, s.t.m.Data()
+	nq, nc := len(qids), len(nodes)
+	if nc == 0 {
+		return
+	}
+	qw.tile = grow(qw.tile, nq*nc)
+	t.m.Tile(qw.w, qw.tile, nq, data, metric.List(nodes), data, metric.List(qids))
+	qw.dists += int64(nq * nc)
+	for j, z := range nodes {
+		row, inner := qw.tile[j*nq:(j+1)*nq], t.spans[z+1].k0 > t.spans[z].k0
+		for i, d := range row {
+			if d <= radii[i] {
+				hit(i, rangeHit{z, d})
+			}
+			if inner {
+				split[i] = t.enter(split[i], z, d-radii[i], d, s.bound)
+			}
+		}
+	}
 }
