@@ -162,14 +162,18 @@ func (t *KDTree) push(stack []kdVisit, x []float64, nd *kdNode, dist2 float64) [
 // on the calling goroutine: a step costs a few microseconds, about what
 // deciding steps in batches (Tree.MaxMinOrder) costs per step.
 func (t *KDTree) MaxMinOrder(ctx context.Context, first int) ([]int32, error) {
-	return t.maxMinOrder(ctx, first, nil)
+	order, _, err := t.maxMinOrder(ctx, first, nil)
+	return order, err
 }
 
-// maxMinOrder is MaxMinOrder with ties to the lower rank (nil: index).
-func (t *KDTree) maxMinOrder(ctx context.Context, first int, rank []int32) ([]int32, error) {
+// maxMinOrder is MaxMinOrder with ties to the lower rank (nil: index),
+// with its statistics (all on the calling goroutine: serial).
+func (t *KDTree) maxMinOrder(ctx context.Context, first int, rank []int32) ([]int32, QueryStats, error) {
+	t0 := time.Now()
 	kw := newKDWorker()
 	x, d := t.m.Data().X, t.d
-	return maxMinOrder(ctx, t.m, first, rank, 1, func(_ context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
+	var st orderStats
+	order, err := maxMinOrder(ctx, t.m, first, rank, 1, func(_ context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
 		for i, q := range qids {
 			out := hits[i][:0]
 			t.within(kw, x[int(q)*d:int(q+1)*d], radii[i], func(id int32, dist float64) {
@@ -180,7 +184,9 @@ func (t *KDTree) maxMinOrder(ctx context.Context, first int, rank []int32) ([]in
 			hits[i] = out
 		}
 		return nil
-	}, nil, 1)
+	}, nil, 1, &st)
+	wall := time.Since(t0)
+	return order, QueryStats{Distances: st.dists + kw.dists, Wall: wall, Serial: wall}, err
 }
 
 // within passes to found every point whose computed distance to the point

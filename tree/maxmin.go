@@ -60,7 +60,10 @@ const maxMinBatch = 64
 // (steps) and lower everything else. With a pool p (nil: none), the
 // batch's hits lower the tournament in parallel parts for split workers
 // (tournament.lowerAll): the order is the same for any. ctx is checked every batch.
-func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, batchSize int, steps stepsFunc, p *streamer.Pool, split int) ([]int32, error) {
+//
+// st gathers the pool jobs it runs and the distances it computes itself
+// (the first point's row, the choices' tiles).
+func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, batchSize int, steps stepsFunc, p *streamer.Pool, split int, st *orderStats) ([]int32, error) {
 	data := m.Data()
 	n := data.N
 	if first < 0 || first >= n {
@@ -80,6 +83,7 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 		hi := min(n, lo+4096)
 		m.Tile(w, mind[lo:hi], hi-lo, data, metric.Range(first, first+1), data, metric.Range(lo, hi))
 	}
+	st.dists += int64(n)
 	tt := newTournament(mind, rank)
 	order := make([]int32, 1, n)
 	order[0] = int32(first)
@@ -95,6 +99,7 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 			return nil, err
 		}
 		ps, radii := b.choose(min(batchSize, len(order)))
+		st.dists += int64(len(b.cand) * (len(b.cand) - 1) / 2)
 		if len(ps) == 0 { // the best is at 0: the rest are duplicates of chosen points
 			for i := range int32(n) {
 				if byRank != nil {
@@ -110,11 +115,18 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 		if err := steps(ctx, ps, radii, mind, hits[:len(ps)]); err != nil {
 			return nil, err
 		}
-		if err := tt.lowerAll(ctx, p, parts, hits[:len(ps)]); err != nil {
+		if err := tt.lowerAll(ctx, p, parts, hits[:len(ps)], &st.use); err != nil {
 			return nil, err
 		}
 	}
 	return order, nil
+}
+
+// orderStats is what a max-min ordering cost: the pool's jobs and the
+// distances computed outside its steps' range queries.
+type orderStats struct {
+	use   usage
+	dists int64
 }
 
 // batch chooses maxMinOrder's steps a batch at a time.
@@ -314,8 +326,8 @@ func (tt *tournament) applyParts(workers int) int {
 // does not matter. With parts > 1 (a power of two, at most size) the
 // leaves are split into parts runs, one a task on p: each task scans
 // every hit for its own run's and replays its run's nodes only; then the
-// nodes above the runs are replayed here.
-func (tt *tournament) lowerAll(ctx context.Context, p *streamer.Pool, parts int, hits [][]rangeHit) error {
+// nodes above the runs are replayed here. The job is added to use.
+func (tt *tournament) lowerAll(ctx context.Context, p *streamer.Pool, parts int, hits [][]rangeHit, use *usage) error {
 	if parts <= 1 {
 		for _, hs := range hits {
 			for _, h := range hs {
@@ -327,7 +339,7 @@ func (tt *tournament) lowerAll(ctx context.Context, p *streamer.Pool, parts int,
 		return nil
 	}
 	run := tt.size / parts
-	err := p.Each(ctx, parts, func(_, c int) {
+	js, err := p.RunContext(ctx, parts, func(_, c int) {
 		lo, hi := int32(c*run), int32((c+1)*run)
 		for _, hs := range hits {
 			for _, h := range hs {
@@ -337,6 +349,7 @@ func (tt *tournament) lowerAll(ctx context.Context, p *streamer.Pool, parts int,
 			}
 		}
 	})
+	use.add(js)
 	for k := parts - 1; k >= 1; k-- {
 		tt.win[k] = tt.better(tt.win[2*k], tt.win[2*k+1])
 	}

@@ -36,7 +36,7 @@ func BenchmarkMaxMinOrder(b *testing.B) {
 				pool.SetTrace(trace)
 			}
 			s := newMaxMinSteps(tr, pool, max(workers, slices.Max(append(project, 1))), true)
-			if _, err := maxMinOrder(context.Background(), tr.m, 0, nil, maxMinBatch, s.run, pool, s.split); err != nil {
+			if _, err := s.order(context.Background(), 0, nil); err != nil {
 				b.Fatal(err)
 			}
 			if trace != nil {

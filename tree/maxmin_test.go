@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/pcct/pcct/internal/kerneltest/every"
 	"github.com/pcct/pcct/kernels/metric"
@@ -52,7 +53,7 @@ func TestMaxMinOrder(t *testing.T) {
 			want := naiveMaxMin(c.m, first)
 			for _, workers := range []int{1, 3} {
 				for _, scan := range []bool{true, false} {
-					got, err := tr.maxMinOrder(context.Background(), first, KNNOptions{Workers: workers}, scan)
+					got, _, err := tr.maxMinOrder(context.Background(), first, KNNOptions{Workers: workers}, scan)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -166,7 +167,7 @@ func TestMaxMinRanked(t *testing.T) {
 			opt := KNNOptions{Workers: 2, Rank: stored}
 			want := naiveMaxMin(eGiven, first)
 			for what, got := range map[string][]int32{
-				"k-d tree":    caller(kd.maxMinOrder(context.Background(), int(pos[first]), stored)),
+				"k-d tree":    caller(noStats(kd.maxMinOrder(context.Background(), int(pos[first]), stored))),
 				"cover tree":  caller(buildOrFail(t, e, Options{}).MaxMinOrder(context.Background(), int(pos[first]), opt)),
 				"OrderMaxMin": caller(OrderMaxMin(context.Background(), e, int(pos[first]), opt)),
 			} {
@@ -201,7 +202,7 @@ func TestMaxMinScanToWalk(t *testing.T) {
 	pool := streamer.NewPool(2)
 	defer pool.Close()
 	s := newMaxMinSteps(tr, pool, pool.Workers(), true)
-	got, err := maxMinOrder(context.Background(), m, 5, nil, maxMinBatch, s.run, pool, 2)
+	got, err := s.order(context.Background(), 5, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,7 @@ func TestMaxMinParallelParts(t *testing.T) {
 	if newTournament(make([]float64, n), nil).applyParts(pool.Workers()) < 2 {
 		t.Fatal("no parallel parts at this size")
 	}
-	got, err := maxMinOrder(context.Background(), e, 17, nil, maxMinBatch, s.run, pool, pool.Workers())
+	got, err := s.order(context.Background(), 17, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,6 +254,50 @@ func TestOrderMaxMin(t *testing.T) {
 		got, err := OrderMaxMin(context.Background(), c.m, 3, KNNOptions{Workers: 2})
 		if err != nil || !slices.Equal(got, naiveMaxMin(c.m, 3)) {
 			t.Fatalf("%s: %v, or the order differs from the definition's", c.name, err)
+		}
+	}
+}
+
+// TestOrderMaxMinReport: the report names the tree used and counts the
+// ordering's work: at least the first point's row of distances, the
+// pool's busy time by worker within the wall time, and for the k-d tree
+// (all on the calling goroutine) the whole wall time as serial. The order
+// is OrderMaxMin's.
+func TestOrderMaxMinReport(t *testing.T) {
+	const n = 3000
+	x := uniformPoints(n, 2, 8)
+	res, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	euc, _ := kdOf(t, x, n, 2)
+	for _, c := range []struct {
+		m      metric.Metric
+		method Search
+	}{{res, SearchTree}, {euc, SearchKD}} {
+		opt := KNNOptions{Workers: 2}
+		got, rep, err := OrderMaxMinReport(context.Background(), c.m, 9, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := OrderMaxMin(context.Background(), c.m, 9, opt)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("%s: %v, or the orders differ", c.m.Name(), err)
+		}
+		q := rep.Query
+		ok := rep.Method == c.method && rep.Build.Wall > 0 && q.Distances >= n && q.Wall > 0 &&
+			rep.QueryTime == q.Wall && q.Serial <= q.Wall && q.Utilisation >= 0 && q.Utilisation <= 1
+		if c.method == SearchKD {
+			ok = ok && q.Serial == q.Wall && q.Utilisation == 0
+		} else {
+			var busy time.Duration
+			for _, b := range q.Busy {
+				busy += b
+			}
+			ok = ok && len(q.Busy) == 2 && busy > 0 && q.Utilisation > 0 && q.Serial < q.Wall
+		}
+		if !ok {
+			t.Fatalf("%s: report %+v", c.m.Name(), rep)
 		}
 	}
 }
@@ -384,10 +429,10 @@ func TestTournamentLowerAll(t *testing.T) {
 							hits[q] = append(hits[q], rangeHit{id, float64(r.IntN(16))})
 						}
 					}
-					if err := want.lowerAll(context.Background(), nil, 1, hits); err != nil {
+					if err := want.lowerAll(context.Background(), nil, 1, hits, nil); err != nil {
 						t.Fatal(err)
 					}
-					if err := got.lowerAll(context.Background(), pool, parts, hits); err != nil {
+					if err := got.lowerAll(context.Background(), pool, parts, hits, nil); err != nil {
 						t.Fatal(err)
 					}
 					if !slices.Equal(got.v, want.v) || !slices.Equal(got.win, want.win) {
@@ -399,6 +444,9 @@ func TestTournamentLowerAll(t *testing.T) {
 		}
 	}
 }
+
+// noStats drops an ordering's statistics.
+func noStats(order []int32, _ QueryStats, err error) ([]int32, error) { return order, err }
 
 // TestCentralPoint: the point nearest the coordinates' mean, ties to the
 // lower index.

@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
@@ -22,7 +23,8 @@ import (
 // caller's order, and first and the answer stay indices of the stored
 // order.
 func (t *Tree) MaxMinOrder(ctx context.Context, first int, opt KNNOptions) ([]int32, error) {
-	return t.maxMinOrder(ctx, first, opt, true)
+	order, _, err := t.maxMinOrder(ctx, first, opt, true)
+	return order, err
 }
 
 // OrderMaxMin returns the exact max-min ordering of m's points from first
@@ -31,31 +33,70 @@ func (t *Tree) MaxMinOrder(ctx context.Context, first int, opt KNNOptions) ([]in
 // cover tree; both are built for the call on opt's pool. The order is the
 // same either way. opt.Rank breaks ties as in Tree.MaxMinOrder.
 func OrderMaxMin(ctx context.Context, m metric.Metric, first int, opt KNNOptions) ([]int32, error) {
+	order, _, err := OrderMaxMinReport(ctx, m, first, opt)
+	return order, err
+}
+
+// OrderMaxMinReport is OrderMaxMin with a report of what it cost: the
+// tree it used (Method SearchKD or SearchTree), its build (Build), and
+// the ordering's steps (Query: distances, including the first point's
+// row and the batches' choices, wall time, utilisation of the pool's jobs
+// and the serial time between them; QueryTime their wall time).
+func OrderMaxMinReport(ctx context.Context, m metric.Metric, first int, opt KNNOptions) ([]int32, Report, error) {
 	opt.defaults()
 	p, release := opt.pool()
 	defer release()
+	var rep Report
 	if _, euclid := m.(*metric.Euclidean); euclid {
 		kd, err := BuildKD(ctx, m, p)
 		if err != nil {
-			return nil, err
+			return nil, rep, err
 		}
-		return kd.maxMinOrder(ctx, first, opt.Rank)
+		rep.Method, rep.Build = SearchKD, kd.Stats
+		order, st, err := kd.maxMinOrder(ctx, first, opt.Rank)
+		rep.Query, rep.QueryTime = st, st.Wall
+		return order, rep, err
 	}
 	t, err := Build(ctx, m, Options{Pool: p})
 	if err != nil {
-		return nil, err
+		return nil, rep, err
 	}
-	return t.MaxMinOrder(ctx, first, KNNOptions{Pool: p, Rank: opt.Rank})
+	rep.Method, rep.Build = SearchTree, t.Stats
+	order, st, err := t.maxMinOrder(ctx, first, KNNOptions{Pool: p, Rank: opt.Rank}, true)
+	rep.Query, rep.QueryTime = st, st.Wall
+	return order, rep, err
 }
 
 // maxMinOrder is MaxMinOrder, starting with scans when scan is set (else
-// every step walks the tree).
-func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan bool) ([]int32, error) {
+// every step walks the tree), with the steps' statistics.
+func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan bool) ([]int32, QueryStats, error) {
+	t0 := time.Now()
 	opt.defaults()
 	p, release := opt.pool()
 	defer release()
 	s := newMaxMinSteps(t, p, p.Workers(), scan)
-	return maxMinOrder(ctx, t.m, first, opt.Rank, maxMinBatch, s.run, p, s.split)
+	order, err := s.order(ctx, first, opt.Rank)
+	return order, s.report(t0), err
+}
+
+// order runs the max-min ordering from first (ties by rank, nil: index)
+// with these steps.
+func (s *maxMinSteps) order(ctx context.Context, first int, rank []int32) ([]int32, error) {
+	return maxMinOrder(ctx, s.t.m, first, rank, maxMinBatch, s.run, s.pool, s.split, &s.stats)
+}
+
+// report returns the statistics of an ordering begun at t0.
+func (s *maxMinSteps) report(t0 time.Time) QueryStats {
+	st := QueryStats{Distances: s.stats.dists, Wall: time.Since(t0)}
+	for _, qw := range s.qws {
+		if qw != nil {
+			st.Distances += qw.dists
+		}
+	}
+	u := &s.stats.use
+	st.Utilisation, st.Serial = u.utilisation(), u.serial(st.Wall)
+	st.Busy, st.Steals = u.perWorker, u.steals
+	return st
 }
 
 // maxMinSteps runs the range queries of the tree's max-min steps. The
@@ -88,7 +129,8 @@ type maxMinSteps struct {
 	// subtrees holds the preorder ranges of the subtrees of the root's
 	// children (t.order[subtrees[i]:subtrees[i+1]]), the refresh's tasks.
 	subtrees []int
-	done     int64 // the workers' distances at the last refresh
+	done     int64      // the workers' distances at the last refresh
+	stats    orderStats // the pool's jobs, the distances outside the steps
 	// walk's hits and next fronts, by chunk of the root's children and by
 	// query.
 	chunkHits  [][][]rangeHit
@@ -130,7 +172,7 @@ func (s *maxMinSteps) refresh(ctx context.Context, mind []float64) error {
 	}
 	s.done = done
 	b := s.bound
-	_, err := s.pool.RunContext(ctx, len(s.subtrees)-1, func(_, i int) {
+	js, err := s.pool.RunContext(ctx, len(s.subtrees)-1, func(_, i int) {
 		sub := t.order[s.subtrees[i]:s.subtrees[i+1]]
 		for _, z := range sub {
 			b[z] = mind[z]
@@ -141,6 +183,7 @@ func (s *maxMinSteps) refresh(ctx context.Context, mind []float64) error {
 			}
 		}
 	})
+	s.stats.use.add(js)
 	r := mind[t.root]
 	for _, z := range t.Children(int(t.root)) {
 		r = max(r, b[z])
@@ -211,7 +254,7 @@ func (s *maxMinSteps) run(ctx context.Context, qids []int32, radii, mind []float
 		s.part = append(s.part, make([][]rangeHit, scanRows))
 	}
 	var shared, own int64
-	_, err := s.pool.RunContext(ctx, tasks+min(probe+1, 1), labelled(phaseQuery, func(w, task int) {
+	js, err := s.pool.RunContext(ctx, tasks+min(probe+1, 1), labelled(phaseQuery, func(w, task int) {
 		qw := s.worker(w)
 		if task == tasks { // the probe
 			d0 := qw.dists
@@ -223,6 +266,7 @@ func (s *maxMinSteps) run(ctx context.Context, qids []int32, radii, mind []float
 		lo, hi := b*scanRows, min(nq, (b+1)*scanRows)
 		s.t.rangeScan(qw, qids[lo:hi], radii[lo:hi], mind, c*n/parts, (c+1)*n/parts, s.part[task])
 	}))
+	s.stats.use.add(js)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 		s.chunkHits = append(s.chunkHits, nil)
 		s.chunkFront = append(s.chunkFront, nil)
 	}
-	_, err := s.pool.RunContext(ctx, chunks, labelled(phaseQuery, func(w, c int) {
+	js, err := s.pool.RunContext(ctx, chunks, labelled(phaseQuery, func(w, c int) {
 		qw := s.worker(w)
 		ch, cf := grow(s.chunkHits[c], nq), grow(s.chunkFront[c], nq)
 		s.chunkHits[c], s.chunkFront[c] = ch, cf
@@ -60,6 +60,7 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 		nodes := s.firstLevel(qw, qids, radii, kids, c, chunks, hit)
 		s.tileFirst(qw, qids, radii, nodes, hit, cf)
 	}))
+	s.stats.use.add(js)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 		}
 	}
 	slices.SortFunc(s.byLen, func(a, b int32) int { return cmp.Compare(s.front[b], s.front[a]) })
-	_, err = s.pool.RunContext(ctx, nq, labelled(phaseQuery, func(w, task int) {
+	js, err = s.pool.RunContext(ctx, nq, labelled(phaseQuery, func(w, task int) {
 		qw, i := s.worker(w), int(s.byLen[task])
 		hits[i] = hits[i][:0]
 		f := qw.root[:0]
@@ -96,6 +97,7 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 			f = qw.front
 		}
 	}))
+	s.stats.use.add(js)
 	return err
 }
 

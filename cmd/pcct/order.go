@@ -20,20 +20,37 @@ import (
 // the storage layout of the ordered points (storedPerm).
 func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Pool) (metric.Metric, error) {
 	t0 := time.Now()
+	how := ""
 	switch j.order {
 	case "coord":
 		j.perm = coordOrder(j.x, j.n, j.d)
 	case "maxmin":
 		var err error
-		j.perm, err = tree.OrderMaxMin(ctx, m, tree.CentralPoint(j.x, j.n, j.d), tree.KNNOptions{Pool: pool})
+		var rep tree.Report
+		j.perm, rep, err = tree.OrderMaxMinReport(ctx, m, tree.CentralPoint(j.x, j.n, j.d), tree.KNNOptions{Pool: pool})
 		if err != nil {
 			return nil, err
 		}
+		how = ": " + describeOrder(rep)
 	}
-	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds())
+	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s%s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds(), how)
 	// In place: V is not copied (the job's peak memory stays one V), and
 	// the metric built as given is not used again.
 	return metric.ReorderInPlace(ctx, m, j.storedPerm(pool), pool)
+}
+
+// describeOrder summarises how a max-min ordering ran: the tree it was
+// computed on and its build, then its steps (their distances, the pool's
+// utilisation over its jobs and the serial time between them, where more
+// workers cannot help).
+func describeOrder(r tree.Report) string {
+	what := "cover tree"
+	if r.Method == tree.SearchKD {
+		what = "k-d tree"
+	}
+	q := r.Query
+	return fmt.Sprintf("%s built in %.3f s; steps %.3f s (%d distances, utilisation %.0f%%, serial %.3f s)",
+		what, r.Build.Wall.Seconds(), r.QueryTime.Seconds(), q.Distances, 100*q.Utilisation, q.Serial.Seconds())
 }
 
 // storedPerm returns the points' order in the reordered metric: the

@@ -172,7 +172,7 @@ func TestKnnMemory(t *testing.T) {
 }
 
 // TestKnnOrder: --order coord|maxmin writes the ordering beside the
-// neighbours, and the neighbours are the Vecchia job's on the reordered
+// neighbours (max-min reporting its tree and cost), and the neighbours are the Vecchia job's on the reordered
 // points (positions in the new order), equal to brute force there.
 func TestKnnOrder(t *testing.T) {
 	const n, d, k = 400, 2, 5
@@ -189,8 +189,14 @@ func TestKnnOrder(t *testing.T) {
 			} else {
 				m, _ = metric.NewEuclidean(x, n, d)
 			}
-			if code, _, stderr := runCLI(args...); code != 0 {
+			code, _, stderr := runCLI(args...)
+			if code != 0 {
 				t.Fatalf("%s %s: exit %d: %s", order, name, code, stderr)
+			}
+			// The max-min ordering says what it ran on and what it cost.
+			used := map[string]string{"residual": "cover tree built in", "euclidean": "k-d tree built in"}[name]
+			if order == "maxmin" && (!strings.Contains(stderr, "order: maxmin (") || !strings.Contains(stderr, used) || !strings.Contains(stderr, " distances, utilisation ")) {
+				t.Fatalf("%s %s: no report of the ordering in %s", order, name, stderr)
 			}
 			got := readNpyCols[int64](t, filepath.Join(dir, order+name+"_order.npy"), 1)
 			perm := coordOrder(x, n, d)
