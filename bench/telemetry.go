@@ -25,7 +25,7 @@ const (
 type BatchRecord struct {
 	Schema      string  `json:"schema"`
 	RunID       string  `json:"run_id"`
-	Phase       string  `json:"phase"` // insert | build | query
+	Phase       string  `json:"phase"` // insert | build | query | order (a max-min ordering's steps, in QueryMS)
 	BatchIndex  int     `json:"batch_index"`
 	BatchSize   int     `json:"batch_size"`
 	Selected    int     `json:"selected"`  // points that joined the tree

@@ -72,10 +72,16 @@ func (j *knnJob) write(nb *tree.Neighbours) error {
 	return files.Commit()
 }
 
-// writeLog writes the run's telemetry: the build's batch records, the
-// query phase, the run record.
+// writeLog writes the run's telemetry: the max-min ordering's steps (with
+// --order maxmin), the build's batch records, the query phase, the run
+// record.
 func (j *knnJob) writeLog(w io.Writer) error {
 	log := bench.NewLog(w)
+	if o := j.orderRep; o != nil {
+		log.Batch(bench.BatchRecord{Phase: "order", BatchSize: j.n, QueryMS: float64(o.QueryTime) / 1e6,
+			Distances: o.Query.Distances, Workers: j.workersUsed, WorkerBusyMS: bench.BusyMS(o.Query.Busy),
+			Utilisation: o.Query.Utilisation, SerialMS: float64(o.Query.Serial) / 1e6, Steals: o.Query.Steals})
+	}
 	rep := j.rep
 	if rep.Build.Wall > 0 {
 		for _, r := range bench.BuildRecords(rep.Build, j.n, j.workersUsed) {

@@ -33,6 +33,7 @@ type knnJob struct {
 	screen                                   tree.ScreenStats
 	flags                                    map[string]string
 	rep                                      tree.Report
+	orderRep                                 *tree.Report // the max-min ordering's (--order maxmin), or nil
 	workersUsed                              int
 	perm                                     []int32 // the ordering (--order), or nil
 	stored                                   []int32 // the points' storage order (--layout), or nil

@@ -31,7 +31,7 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 		if err != nil {
 			return nil, err
 		}
-		how = ": " + describeOrder(rep)
+		how, j.orderRep = ": "+describeOrder(rep), &rep
 	}
 	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s%s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds(), how)
 	// In place: V is not copied (the job's peak memory stays one V), and

@@ -152,6 +152,50 @@ func TestKnnLog(t *testing.T) {
 	}
 }
 
+// TestKnnLogOrder: with --order maxmin the log opens with an order
+// record (schema-valid, with the ordering's distances and each worker's
+// busy time), and pcct report lists the phase.
+func TestKnnLogOrder(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "knn.jsonl")
+	code, _, stderr := runCLI("knn", "--example-n", "3000", "--example-d", "2", "--lengthscale", "0.1", "--inducing", "64",
+		"--predecessor", "--order", "maxmin", "--workers", "2", "--log-file", log, "--output", filepath.Join(dir, "nn.npy"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sch, err := jsonschema.NewCompiler().Compile("../../docs/telemetry.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(lines[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("%s: %v", lines[0], err)
+	}
+	var r struct {
+		Phase     string
+		BatchSize int   `json:"batch_size"`
+		Distances int64 `json:"distances"`
+		Workers   int
+		Busy      []float64 `json:"worker_busy_ms"`
+		QueryMS   float64   `json:"query_ms"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Phase != "order" || r.BatchSize != 3000 || r.Distances < 3000 || r.Workers != 2 || len(r.Busy) != 2 || !(r.QueryMS > 0) {
+		t.Fatalf("order record: %+v", r)
+	}
+	code, stdout, stderr := runCLI("report", log)
+	if code != 0 || !strings.Contains(stdout, "order") {
+		t.Fatalf("report: exit %d: %s%s", code, stdout, stderr)
+	}
+}
+
 // TestReportCmd: pcct report prints a per-phase table and draws PNG plots
 // that decode; a malformed log is an error naming its line.
 func TestReportCmd(t *testing.T) {
