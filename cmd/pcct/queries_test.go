@@ -104,6 +104,31 @@ func checkBatchTimes(t *testing.T, build string, lines []string) {
 	}
 }
 
+// validLog returns the lines of the telemetry log at path, failing t
+// unless each validates against docs/telemetry.schema.json.
+func validLog(t *testing.T, path string) []string {
+	t.Helper()
+	sch, err := jsonschema.NewCompiler().Compile("../../docs/telemetry.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for _, l := range lines {
+		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+	}
+	return lines
+}
+
 // TestKnnLog: pcct knn --log-file writes records that validate against
 // the schema, with the outputs (all or none).
 func TestKnnLog(t *testing.T) {
@@ -114,23 +139,9 @@ func TestKnnLog(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	sch, err := jsonschema.NewCompiler().Compile("../../docs/telemetry.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(log)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	lines := validLog(t, log)
 	if len(lines) != 3 { // build, query, run
-		t.Fatalf("%d log lines:\n%s", len(lines), b)
-	}
-	for _, l := range lines {
-		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(l))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sch.Validate(inst); err != nil {
-			t.Fatalf("%s: %v", l, err)
-		}
+		t.Fatalf("%d log lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 	// The build and the query record give each worker's busy time.
 	for _, l := range lines[:2] {
@@ -163,19 +174,7 @@ func TestKnnLogOrder(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	sch, err := jsonschema.NewCompiler().Compile("../../docs/telemetry.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(log)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(lines[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Fatalf("%s: %v", lines[0], err)
-	}
+	lines := validLog(t, log)
 	var r struct {
 		Phase     string
 		BatchSize int   `json:"batch_size"`
