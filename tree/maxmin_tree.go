@@ -104,10 +104,10 @@ func (s *maxMinSteps) report(t0 time.Time) QueryStats {
 // range queries reach most points: there every point is scanned, in dense
 // tiles of up to 16 queries against contiguous rows. Once a step's walk
 // through the tree is cheaper (the radii only shrink), the steps walk the
-// tree (rangeSplit). While scanning, the last query of every probeEvery-th
-// batch walks the tree instead (the probe), and its distance counts, weighed by what a distance
-// costs where it was computed, decide. The choice changes how fast the
-// order is found, never the order.
+// tree (walk). While scanning, the last query of every probeEvery-th batch
+// walks the tree instead (the probe, rangeSplit), and its distance counts,
+// weighed by what a distance costs where it was computed, decide. The
+// choice changes how fast the order is found, never the order.
 type maxMinSteps struct {
 	t    *Tree
 	pool *streamer.Pool
