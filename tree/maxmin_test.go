@@ -188,16 +188,24 @@ func TestMaxMinRanked(t *testing.T) {
 	}
 }
 
+// scanToWalkMetric returns the residual metric of the points x (2
+// dimensions) at lengthscale 0.05, m = 64: structured enough that a
+// max-min ordering of a few thousand points hands its scans over to the
+// tree walk part way.
+func scanToWalkMetric(t *testing.T, x []float64) *metric.Residual {
+	t.Helper()
+	m, err := metric.NewResidual(context.Background(), x, len(x)/2, 2, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestMaxMinScanToWalk: on a set large enough for the walk to win once
 // the radii are small, the scans hand over to the tree walk part way, and
 // the order is still the definition's.
 func TestMaxMinScanToWalk(t *testing.T) {
-	const n = 3000
-	x := uniformPoints(n, 2, 8)
-	m, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := scanToWalkMetric(t, uniformPoints(3000, 2, 8))
 	tr := buildOrFail(t, m, Options{})
 	pool := streamer.NewPool(2)
 	defer pool.Close()
@@ -266,10 +274,7 @@ func TestOrderMaxMin(t *testing.T) {
 func TestOrderMaxMinReport(t *testing.T) {
 	const n = 3000
 	x := uniformPoints(n, 2, 8)
-	res, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.05}, Inducing: 64, Seed: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanToWalkMetric(t, x)
 	euc, _ := kdOf(t, x, n, 2)
 	for _, c := range []struct {
 		m      metric.Metric

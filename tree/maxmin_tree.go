@@ -135,7 +135,7 @@ type maxMinSteps struct {
 	// query.
 	chunkHits  [][][]rangeHit
 	chunkFront [][][]int32
-	front      []int   // the nodes each query's walk starts from
+	startLen   []int   // how many nodes each query's walk starts from
 	byLen      []int32 // the queries by descending front
 }
 

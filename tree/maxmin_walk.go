@@ -70,14 +70,14 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	for i := range nq {
 		s.byLen[i] = int32(i)
 	}
-	s.front = grow(s.front, nq)
+	s.startLen = grow(s.startLen, nq)
 	for i := range nq {
-		s.front[i] = 0
+		s.startLen[i] = 0
 		for c := range chunks {
-			s.front[i] += len(s.chunkFront[c][i])
+			s.startLen[i] += len(s.chunkFront[c][i])
 		}
 	}
-	slices.SortFunc(s.byLen, func(a, b int32) int { return cmp.Compare(s.front[b], s.front[a]) })
+	slices.SortFunc(s.byLen, func(a, b int32) int { return cmp.Compare(s.startLen[b], s.startLen[a]) })
 	js, err = s.pool.RunContext(ctx, nq, labelled(phaseQuery, func(w, task int) {
 		qw, i := s.worker(w), int(s.byLen[task])
 		hits[i] = hits[i][:0]
