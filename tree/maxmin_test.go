@@ -214,8 +214,8 @@ func TestMaxMinScanToWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.scan {
-		t.Fatal("the scans never handed over to the walk")
+	if s.scan || s.first == nil {
+		t.Fatalf("the scans never handed over to the walk, or it had no first level's table (%d nodes)", len(tr.Children(int(tr.root))))
 	}
 	if want := naiveMaxMin(m, 5); !slices.Equal(got, want) {
 		t.Fatalf("order %v..., want %v...", got[:10], want[:10])
@@ -224,16 +224,16 @@ func TestMaxMinScanToWalk(t *testing.T) {
 
 // TestMaxMinParallelParts: at 20,000 points the hits lower the
 // tournament in parallel parts (tournament.lowerAll) and the walks run
-// in two jobs (maxMinSteps.walk), the root's children dealt into chunks
-// (in 6 dimensions the root has hundreds); the cover tree's order on 3
-// workers is still the k-d tree's, found one step at a time on one
-// goroutine.
+// in two jobs (maxMinSteps.walk), the root's children cut into blocks
+// and ruled out through the first level's table (in 6 dimensions the
+// root has hundreds); the cover tree's order on 3 workers is still the
+// k-d tree's, found one step at a time on one goroutine.
 func TestMaxMinParallelParts(t *testing.T) {
 	const n, d = 20000, 6
 	e, kd := kdOf(t, uniformPoints(n, d, 11), n, d)
 	tr := buildOrFail(t, e, Options{})
-	if kids := len(tr.Children(int(tr.root))); kids < 3*walkChunk {
-		t.Fatalf("the root has %d children: too few for chunks", kids)
+	if kids := len(tr.Children(int(tr.root))); kids < 3*firstBlockSize {
+		t.Fatalf("the root has %d children: too few for blocks", kids)
 	}
 	pool := streamer.NewPool(3)
 	defer pool.Close()
@@ -245,8 +245,8 @@ func TestMaxMinParallelParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.scan {
-		t.Fatal("the scans never handed over to the walk")
+	if s.scan || s.first == nil {
+		t.Fatalf("the scans never handed over to the walk, or it had no first level's table (%d nodes)", len(tr.Children(int(tr.root))))
 	}
 	want, err := kd.MaxMinOrder(context.Background(), 17)
 	if err != nil || !slices.Equal(got, want) {

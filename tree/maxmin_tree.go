@@ -131,12 +131,24 @@ type maxMinSteps struct {
 	subtrees []int
 	done     int64      // the workers' distances at the last refresh
 	stats    orderStats // the pool's jobs, the distances outside the steps
-	// walk's hits and next fronts, by chunk of the root's children and by
+	// walk's hits and next fronts, by block of the root's children and by
 	// query.
 	chunkHits  [][][]rangeHit
 	chunkFront [][][]int32
 	startLen   []int   // how many nodes each query's walk starts from
 	byLen      []int32 // the queries by descending front
+	// first is the first level's table (nil until the first walk, or
+	// where noTable says it does not pay).
+	first   *firstTable
+	noTable bool
+	// prepare's: a workspace for the caller's goroutine, the root (a
+	// one-row block), and by query its distance to the root and the
+	// first level's test (ancestor, threshold).
+	lead    *metric.Workspace
+	rootRow [1]int32
+	dRoot   []float64
+	anc     []int32
+	thr     []float64
 }
 
 // newMaxMinSteps returns the steps of t's max-min ordering on p, split for

@@ -3,7 +3,6 @@ package tree
 import (
 	"cmp"
 	"context"
-	"math"
 	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
@@ -14,17 +13,15 @@ import (
 // workers share them evenly without splitting the first level's tiles
 // into thin ones.
 
-// walkChunk is the fewest root children a task of the first job takes.
-const walkChunk = 64
-
 // walk finds, for each query qids[i], the points within radii[i] that it
 // brings closer to the chosen set (computed distance below mind), into
-// hits[i], as rangeSplit does for a block, in two jobs:
-//  1. the root's children are dealt into chunks (every chunks-th child),
-//     one a task (walkChunks); a task tiles the root against every query,
-//     takes the children of its chunk that some query needs (the first
-//     level), tiles them against every query (firstLevel, tileFirst) and
-//     keeps its hits and each query's nodes to enter below;
+// hits[i], as rangeSplit does for a block: the root's row against the
+// queries on the caller's goroutine (prepare), then two jobs:
+//  1. the root's children (the first level, in the table's order, see
+//     firstTable) are cut into blocks of firstBlockSize neighbours, one a
+//     task: a task tiles its block's nodes that some query needs against
+//     the queries that need one of them (firstBlock), and keeps its hits
+//     and each query's nodes to enter below;
 //  2. each query walks alone from its nodes, one task a query, the
 //     queries with the most nodes first.
 //
@@ -33,32 +30,32 @@ const walkChunk = 64
 // tiles into ever thinner row blocks as workers were added (4 rows a
 // tile for 16 workers: 1.4 times the time of 1 worker's 16 rows at
 // 131,072 points) and left a worker's few long walks to finish after the
-// others. Each task tiles the root's row again (one row against the
-// queries), which costs less than a serial step between the jobs would.
-// The hits are the same; only their order within a query's list differs.
+// others. The hits are the same; only their order within a query's list
+// differs.
 func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
+	tb, err := s.table(ctx)
+	if err != nil {
+		return err
+	}
 	t, nq := s.t, len(qids)
-	root := t.root
-	kids := t.kids[t.spans[root].k0:t.spans[root+1].k0]
-	chunks := walkChunks(len(kids), s.split)
-	for len(s.chunkHits) < chunks {
+	kids := t.kids[t.spans[t.root].k0:t.spans[t.root+1].k0]
+	if tb != nil {
+		kids = tb.kids
+	}
+	s.prepare(tb, qids, radii)
+	blocks := (len(kids) + firstBlockSize - 1) / firstBlockSize
+	for len(s.chunkHits) < blocks {
 		s.chunkHits = append(s.chunkHits, nil)
 		s.chunkFront = append(s.chunkFront, nil)
 	}
-	js, err := s.pool.RunContext(ctx, chunks, labelled(phaseQuery, func(w, c int) {
+	js, err := s.pool.RunContext(ctx, blocks, labelled(phaseQuery, func(w, b int) {
 		qw := s.worker(w)
-		ch, cf := grow(s.chunkHits[c], nq), grow(s.chunkFront[c], nq)
-		s.chunkHits[c], s.chunkFront[c] = ch, cf
+		ch, cf := grow(s.chunkHits[b], nq), grow(s.chunkFront[b], nq)
+		s.chunkHits[b], s.chunkFront[b] = ch, cf
 		for i := range nq {
 			ch[i], cf[i] = ch[i][:0], cf[i][:0]
 		}
-		hit := func(i int, h rangeHit) {
-			if h.d < mind[h.id] {
-				ch[i] = append(ch[i], h)
-			}
-		}
-		nodes := s.firstLevel(qw, qids, radii, kids, c, chunks, hit)
-		s.tileFirst(qw, qids, radii, nodes, hit, cf)
+		s.firstBlock(qw, tb, qids, radii, mind, kids, b, ch, cf)
 	}))
 	s.stats.use.add(js)
 	if err != nil {
@@ -73,18 +70,21 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	s.startLen = grow(s.startLen, nq)
 	for i := range nq {
 		s.startLen[i] = 0
-		for c := range chunks {
-			s.startLen[i] += len(s.chunkFront[c][i])
+		for b := range blocks {
+			s.startLen[i] += len(s.chunkFront[b][i])
 		}
 	}
 	slices.SortFunc(s.byLen, func(a, b int32) int { return cmp.Compare(s.startLen[b], s.startLen[a]) })
 	js, err = s.pool.RunContext(ctx, nq, labelled(phaseQuery, func(w, task int) {
 		qw, i := s.worker(w), int(s.byLen[task])
 		hits[i] = hits[i][:0]
+		if d := s.dRoot[i]; d <= radii[i] && d < mind[t.root] {
+			hits[i] = append(hits[i], rangeHit{t.root, d})
+		}
 		f := qw.root[:0]
-		for c := range chunks {
-			hits[i] = append(hits[i], s.chunkHits[c][i]...)
-			f = append(f, s.chunkFront[c][i]...)
+		for b := range blocks {
+			hits[i] = append(hits[i], s.chunkHits[b][i]...)
+			f = append(f, s.chunkFront[b][i]...)
 		}
 		qw.root = f
 		one := func(_ int, h rangeHit) {
@@ -101,81 +101,110 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	return err
 }
 
-// walkChunks is the number of chunks walk deals n root children into for
-// split workers: one or two a worker, so that the workers finish
-// together, each of at least walkChunk children when there are enough
-// (of at least 8 otherwise, and one chunk below 16 children).
-func walkChunks(n, split int) int {
-	if n >= 2*walkChunk*split {
-		return 2 * split
-	}
-	if n >= walkChunk*split {
-		return split
-	}
-	return max(1, min(split, n/8))
-}
-
-// firstLevel tiles the root against the queries (passing the root to
-// hit, in chunk 0 only, where it is within a query's radius) and returns
-// the root's children kids[c], kids[c+chunks], ... that some query needs,
-// by the rule of enter: the children rangeStep's step from the root
-// would enter, dealt among the chunks.
-func (s *maxMinSteps) firstLevel(qw *queryWorker, qids []int32, radii []float64, kids []kid, c, chunks int, hit func(i int, h rangeHit)) []int32 {
+// prepare tiles the root against the queries (one row, on the caller's
+// goroutine: 64 distances cost less than a job's start on many
+// workers) into s.dRoot and sets, by query, the first level's test for
+// firstBlock: s.anc, its ancestor's place in the table (-1: no table's
+// bound; -2: the root's distance rules out every node), and s.thr, the
+// bound's threshold.
+func (s *maxMinSteps) prepare(tb *firstTable, qids []int32, radii []float64) {
 	t, root, data := s.t, s.t.root, s.t.m.Data()
 	nq := len(qids)
-	qw.tile = grow(qw.tile, nq)
+	if s.lead == nil {
+		s.lead = metric.NewWorkspace()
+	}
+	s.dRoot, s.anc, s.thr = grow(s.dRoot, nq), grow(s.anc, nq), grow(s.thr, nq)
 	// The root as the row and the queries as columns: one row gathered
 	// (the columns are read in place), the same bits (distances are
 	// symmetric bit for bit).
-	qw.root = append(qw.root[:0], root)
-	t.m.Tile(qw.w, qw.tile, nq, data, metric.List(qw.root), data, metric.List(qids))
-	qw.dists += int64(nq)
-	m, dmin := math.Inf(1), math.Inf(1)
-	for i, d := range qw.tile[:nq] {
-		if c == 0 && d <= radii[i] {
-			hit(i, rangeHit{root, d})
-		}
-		if v := d - radii[i]; v < m {
-			m = v
-		}
-		dmin = min(dmin, d)
-	}
-	nodes := qw.level1[:0]
-	if m <= t.spans[root].radius+t.slack {
-		for j := c; j < len(kids); j += chunks {
-			if x := kids[j]; t.enters(x, m, dmin, s.bound) {
-				nodes = append(nodes, x.id)
-			}
+	s.rootRow[0] = root
+	t.m.Tile(s.lead, s.dRoot, nq, data, metric.List(s.rootRow[:]), data, metric.List(qids))
+	s.stats.dists += int64(nq)
+	rootR := t.spans[root].radius + t.slack
+	for i, z := range qids {
+		s.anc[i] = -1
+		if !(s.dRoot[i]-radii[i] <= rootR) {
+			s.anc[i] = -2
+		} else if tb != nil {
+			s.anc[i], s.thr[i] = tb.anc[z], radii[i]+tb.danc[z]+2*t.slack
 		}
 	}
-	qw.level1 = nodes
-	return nodes
 }
 
-// tileFirst tiles first-level nodes against the queries in one call,
-// the nodes as rows (gathered: each task's own) and the queries as
-// columns (read in place, shared by every task; gathered, in blocks of
-// 16 for a fused leaf test and a tile of the inner nodes, they cost every
-// task copies of all 64 rows: at 262,144 points, split for 16 workers,
-// the first job's work was 3.5 s that way, 2.8 s now), passes each hit to hit and appends to
-// split[i] the children query i needs (enter). Distances are symmetric
-// bit for bit, so the bits are the other orientation's.
-func (s *maxMinSteps) tileFirst(qw *queryWorker, qids []int32, radii []float64, nodes []int32, hit func(i int, h rangeHit), split [][]int32) {
+// firstBlockSize is the number of first-level nodes firstBlock tiles at
+// a time (neighbours in the table's order).
+const firstBlockSize = 32
+
+// firstBlock tiles block b of the first-level nodes kids (the root's
+// children, in the table's order with tb, cut into blocks of
+// firstBlockSize): the block's nodes that some query needs (rows,
+// gathered) against the queries that need one of them (columns, read in
+// place: shared by every task). It appends each query's hits (computed
+// distance within its radius and below mind) to hits[i] and the children
+// it needs below (enter) to split[i]. Query i needs node c unless the
+// root's distance rules it out (enters) or, with tb, the table's bound
+// through the query's ancestor a does: d(a, c) - d(q, a) - slack > r +
+// radius(c) + slack, so that no point of c's subtree is within r (tested
+// for the whole block first, by the block's least d(a, c) - radius(c)).
+// Distances are symmetric bit for bit, so the bits are the other
+// orientation's.
+func (s *maxMinSteps) firstBlock(qw *queryWorker, tb *firstTable, qids []int32, radii, mind []float64, kids []kid, b int, hits [][]rangeHit, split [][]int32) {
 	t, data := s.t, s.t.m.Data()
-	nq, nc := len(qids), len(nodes)
-	if nc == 0 {
+	nf := len(kids)
+	nb := (nf + firstBlockSize - 1) / firstBlockSize
+	b0 := b * firstBlockSize
+	blk := kids[b0:min(nf, b0+firstBlockSize)]
+	var used [firstBlockSize]bool
+	cols, at := qw.inner[:0], qw.cols[:0]
+	for i, z := range qids {
+		a, thr := s.anc[i], s.thr[i]
+		if a == -2 {
+			continue
+		}
+		var gap []float32
+		if a >= 0 {
+			if tb.blockGap[int(a)*nb+b] > thr { // (a NaN rules out nothing)
+				continue
+			}
+			gap = tb.gap[int(a)*nf+b0:]
+		}
+		dr := s.dRoot[i]
+		m, any := dr-radii[i], false
+		for j, x := range blk {
+			if gap != nil && float64(gap[j]) > thr {
+				continue
+			}
+			if t.enters(x, m, dr, s.bound) {
+				used[j], any = true, true
+			}
+		}
+		if any {
+			cols, at = append(cols, z), append(at, int32(i))
+		}
+	}
+	qw.inner, qw.cols = cols, at
+	if len(cols) == 0 {
 		return
 	}
-	qw.tile = grow(qw.tile, nq*nc)
-	t.m.Tile(qw.w, qw.tile, nq, data, metric.List(nodes), data, metric.List(qids))
-	qw.dists += int64(nq * nc)
+	nodes, inner := qw.level1[:0], qw.innerAt[:0]
+	for j, x := range blk {
+		if used[j] {
+			nodes = append(nodes, x.id)
+			inner = append(inner, t.spans[x.id+1].k0 > t.spans[x.id].k0)
+		}
+	}
+	qw.level1, qw.innerAt = nodes, inner
+	nc, nr := len(cols), len(nodes)
+	qw.tile = grow(qw.tile, nr*nc)
+	t.m.Tile(qw.w, qw.tile, nc, data, metric.List(nodes), data, metric.List(cols))
+	qw.dists += int64(nr * nc)
 	for j, z := range nodes {
-		row, inner := qw.tile[j*nq:(j+1)*nq], t.spans[z+1].k0 > t.spans[z].k0
-		for i, d := range row {
-			if d <= radii[i] {
-				hit(i, rangeHit{z, d})
+		for c, d := range qw.tile[j*nc : (j+1)*nc] {
+			i := at[c]
+			if d <= radii[i] && d < mind[z] {
+				hits[i] = append(hits[i], rangeHit{z, d})
 			}
-			if inner {
+			if inner[j] {
 				split[i] = t.enter(split[i], z, d-radii[i], d, s.bound)
 			}
 		}

@@ -104,7 +104,9 @@ type queryWorker struct {
 	hits                 metric.Hits // rangeStep's hits of a leaf tile
 	split                [][]int32   // rangeSplit's fronts, one per query
 	root                 []int32     // rangeSplit's first front
-	level1               []int32     // maxMinSteps.firstLevel's nodes
+	level1               []int32     // maxMinSteps.firstBlock's nodes
+	innerAt              []bool      // whether they have children
+	cols                 []int32     // and their queries' places
 	member               []uint32    // by point id: stamp of the group whose seed offered it
 	seed                 []int32     // predSeed's or querySeed's seed
 	below                []int32     // seedBelow's candidates for a block
