@@ -78,7 +78,7 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	js, err = s.pool.RunContext(ctx, nq, labelled(phaseQuery, func(w, task int) {
 		qw, i := s.worker(w), int(s.byLen[task])
 		hits[i] = hits[i][:0]
-		if d := s.dRoot[i]; d <= radii[i] && d < mind[t.root] {
+		if d, ok := s.rootHit(qw, tb, qids[i:i+1], i, mind); ok && d <= radii[i] && d < mind[t.root] {
 			hits[i] = append(hits[i], rangeHit{t.root, d})
 		}
 		f := qw.root[:0]
@@ -101,34 +101,60 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	return err
 }
 
-// prepare tiles the root against the queries (one row, on the caller's
-// goroutine: 64 distances cost less than a job's start on many
-// workers) into s.dRoot and sets, by query, the first level's test for
-// firstBlock: s.anc, its ancestor's place in the table (-1: no table's
-// bound; -2: the root's distance rules out every node), and s.thr, the
-// bound's threshold.
+// prepare sets, by query, the first level's test for firstBlock: s.anc,
+// its ancestor's place in the table (-1: no table's bound; -2: the root's
+// distance rules out every node), and s.thr, the bound's threshold
+// (r + d(q, a) + 2 slack). Without a table it tiles the root against
+// the queries (one row, on the caller's goroutine) into s.dRoot for the
+// root's own test (enters); with one, the table's bounds take its place
+// and each walk tests the root itself, in the pool's job (at 10^6
+// points the root's row against a batch's cold rows on the caller cost
+// 0.4 s of serial time).
 func (s *maxMinSteps) prepare(tb *firstTable, qids []int32, radii []float64) {
 	t, root, data := s.t, s.t.root, s.t.m.Data()
 	nq := len(qids)
+	s.anc, s.thr = grow(s.anc, nq), grow(s.thr, nq)
+	s.rootRow[0] = root
+	if tb != nil {
+		for i, z := range qids {
+			s.anc[i], s.thr[i] = tb.anc[z], radii[i]+tb.danc[z]+2*t.slack
+		}
+		return
+	}
 	if s.lead == nil {
 		s.lead = metric.NewWorkspace()
 	}
-	s.dRoot, s.anc, s.thr = grow(s.dRoot, nq), grow(s.anc, nq), grow(s.thr, nq)
+	s.dRoot = grow(s.dRoot, nq)
 	// The root as the row and the queries as columns: one row gathered
 	// (the columns are read in place), the same bits (distances are
 	// symmetric bit for bit).
-	s.rootRow[0] = root
 	t.m.Tile(s.lead, s.dRoot, nq, data, metric.List(s.rootRow[:]), data, metric.List(qids))
 	s.stats.dists += int64(nq)
 	rootR := t.spans[root].radius + t.slack
-	for i, z := range qids {
+	for i := range qids {
 		s.anc[i] = -1
 		if !(s.dRoot[i]-radii[i] <= rootR) {
 			s.anc[i] = -2
-		} else if tb != nil {
-			s.anc[i], s.thr[i] = tb.anc[z], radii[i]+tb.danc[z]+2*t.slack
 		}
 	}
+}
+
+// rootHit returns query i's distance to the root (q its point, a
+// one-element slice), the
+// batch's (prepare) or, with a table, computed now unless the root can
+// no longer come closer to the chosen set (mind 0: chosen).
+func (s *maxMinSteps) rootHit(qw *queryWorker, tb *firstTable, q []int32, i int, mind []float64) (float64, bool) {
+	t := s.t
+	if tb == nil {
+		return s.dRoot[i], true
+	}
+	if !(mind[t.root] > 0) {
+		return 0, false
+	}
+	qw.tile = grow(qw.tile, 1)
+	t.m.Tile(qw.w, qw.tile, 1, t.m.Data(), metric.List(q), t.m.Data(), metric.List(s.rootRow[:]))
+	qw.dists++
+	return qw.tile[0], true
 }
 
 // firstBlockSize is the number of first-level nodes firstBlock tiles at
@@ -141,11 +167,13 @@ const firstBlockSize = 32
 // gathered) against the queries that need one of them (columns, read in
 // place: shared by every task). It appends each query's hits (computed
 // distance within its radius and below mind) to hits[i] and the children
-// it needs below (enter) to split[i]. Query i needs node c unless the
-// root's distance rules it out (enters) or, with tb, the table's bound
-// through the query's ancestor a does: d(a, c) - d(q, a) - slack > r +
-// radius(c) + slack, so that no point of c's subtree is within r (tested
-// for the whole block first, by the block's least d(a, c) - radius(c)).
+// it needs below (enter) to split[i]. Without tb, query i needs node c
+// unless the root's distance rules it out (enters); with tb, unless the
+// table's bound through the query's ancestor a does: d(a, c) - d(q, a) -
+// slack > r + radius(c) + slack, so that no point of c's subtree is
+// within r (tested for the whole block first, by the block's least d(a,
+// c) - radius(c)), or the same bound on the subtree's points is at least
+// the node's bound (see maxMinSteps.bound).
 // Distances are symmetric bit for bit, so the bits are the other
 // orientation's.
 func (s *maxMinSteps) firstBlock(qw *queryWorker, tb *firstTable, qids []int32, radii, mind []float64, kids []kid, b int, hits [][]rangeHit, split [][]int32) {
@@ -161,21 +189,33 @@ func (s *maxMinSteps) firstBlock(qw *queryWorker, tb *firstTable, qids []int32, 
 		if a == -2 {
 			continue
 		}
-		var gap []float32
+		any := false
 		if a >= 0 {
 			if tb.blockGap[int(a)*nb+b] > thr { // (a NaN rules out nothing)
 				continue
 			}
-			gap = tb.gap[int(a)*nf+b0:]
-		}
-		dr := s.dRoot[i]
-		m, any := dr-radii[i], false
-		for j, x := range blk {
-			if gap != nil && float64(gap[j]) > thr {
-				continue
-			}
-			if t.enters(x, m, dr, s.bound) {
+			// g - (thr - r) bounds d(q, y) - slack from below for every
+			// point y of the node's subtree: none of them comes closer to
+			// the chosen set where it is at least the node's bound.
+			gap, lift := tb.gap[int(a)*nf+b0:], thr-radii[i]
+			for j, x := range blk {
+				g := float64(gap[j])
+				if g > thr || s.bound != nil && g-lift >= s.bound[x.id] {
+					continue
+				}
 				used[j], any = true, true
+			}
+		} else if tb != nil { // the root's own walk: no bound
+			for j := range blk {
+				used[j], any = true, true
+			}
+		} else {
+			dr := s.dRoot[i]
+			m := dr - radii[i]
+			for j, x := range blk {
+				if t.enters(x, m, dr, s.bound) {
+					used[j], any = true, true
+				}
 			}
 		}
 		if any {
