@@ -39,8 +39,8 @@ type firstTable struct {
 
 // The first levels the table is built for: from firstTableMin nodes
 // (below, the root's children cost a step little to tile) to
-// firstTableMax (32 MiB of distances), and at most a quarter of the
-// points.
+// firstTableMax (16 MiB kept, 32 MiB of float64 distances while it is
+// built), and at most a quarter of the points.
 const (
 	firstTableMin = 32
 	firstTableMax = 2048
