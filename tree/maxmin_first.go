@@ -52,8 +52,8 @@ const tableRows = 16
 
 // table returns the first level's table, built on the first call on the
 // pool, or nil where the first level is too small or too large for one
-// (see firstTableMin): the walk then tiles the root's children in the
-// tree's order, unfiltered.
+// (see firstTableMin): the walk then rules the root's children in or out
+// by the steps' distances to the root alone.
 func (s *maxMinSteps) table(ctx context.Context) (*firstTable, error) {
 	if s.first != nil || s.noTable {
 		return s.first, nil

@@ -133,8 +133,8 @@ type maxMinSteps struct {
 	stats    orderStats // the pool's jobs, the distances outside the steps
 	// walk's hits and next fronts, by block of the root's children and by
 	// query.
-	chunkHits  [][][]rangeHit
-	chunkFront [][][]int32
+	blockHits  [][][]rangeHit
+	blockFront [][][]int32
 	startLen   []int   // how many nodes each query's walk starts from
 	byLen      []int32 // the queries by descending front
 	// first is the first level's table (nil until the first walk, or

@@ -15,8 +15,7 @@ import (
 
 // walk finds, for each query qids[i], the points within radii[i] that it
 // brings closer to the chosen set (computed distance below mind), into
-// hits[i], as rangeSplit does for a block: the root's row against the
-// queries on the caller's goroutine (prepare), then two jobs:
+// hits[i], as rangeSplit does for a block, in two jobs (after prepare):
 //  1. the root's children (the first level, in the table's order, see
 //     firstTable) are cut into blocks of firstBlockSize neighbours, one a
 //     task: a task tiles its block's nodes that some query needs against
@@ -44,14 +43,14 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	}
 	s.prepare(tb, qids, radii)
 	blocks := (len(kids) + firstBlockSize - 1) / firstBlockSize
-	for len(s.chunkHits) < blocks {
-		s.chunkHits = append(s.chunkHits, nil)
-		s.chunkFront = append(s.chunkFront, nil)
+	for len(s.blockHits) < blocks {
+		s.blockHits = append(s.blockHits, nil)
+		s.blockFront = append(s.blockFront, nil)
 	}
 	js, err := s.pool.RunContext(ctx, blocks, labelled(phaseQuery, func(w, b int) {
 		qw := s.worker(w)
-		ch, cf := grow(s.chunkHits[b], nq), grow(s.chunkFront[b], nq)
-		s.chunkHits[b], s.chunkFront[b] = ch, cf
+		ch, cf := grow(s.blockHits[b], nq), grow(s.blockFront[b], nq)
+		s.blockHits[b], s.blockFront[b] = ch, cf
 		for i := range nq {
 			ch[i], cf[i] = ch[i][:0], cf[i][:0]
 		}
@@ -71,7 +70,7 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	for i := range nq {
 		s.startLen[i] = 0
 		for b := range blocks {
-			s.startLen[i] += len(s.chunkFront[b][i])
+			s.startLen[i] += len(s.blockFront[b][i])
 		}
 	}
 	slices.SortFunc(s.byLen, func(a, b int32) int { return cmp.Compare(s.startLen[b], s.startLen[a]) })
@@ -83,8 +82,8 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 		}
 		f := qw.root[:0]
 		for b := range blocks {
-			hits[i] = append(hits[i], s.chunkHits[b][i]...)
-			f = append(f, s.chunkFront[b][i]...)
+			hits[i] = append(hits[i], s.blockHits[b][i]...)
+			f = append(f, s.blockFront[b][i]...)
 		}
 		qw.root = f
 		one := func(_ int, h rangeHit) {
@@ -140,9 +139,9 @@ func (s *maxMinSteps) prepare(tb *firstTable, qids []int32, radii []float64) {
 }
 
 // rootHit returns query i's distance to the root (q its point, a
-// one-element slice), the
-// batch's (prepare) or, with a table, computed now unless the root can
-// no longer come closer to the chosen set (mind 0: chosen).
+// one-element slice): the batch's (prepare) or, with a table, computed
+// now, unless the root can no longer come closer to the chosen set (mind
+// 0: chosen), which it reports as false.
 func (s *maxMinSteps) rootHit(qw *queryWorker, tb *firstTable, q []int32, i int, mind []float64) (float64, bool) {
 	t := s.t
 	if tb == nil {
@@ -173,9 +172,8 @@ const firstBlockSize = 32
 // slack > r + radius(c) + slack, so that no point of c's subtree is
 // within r (tested for the whole block first, by the block's least d(a,
 // c) - radius(c)), or the same bound on the subtree's points is at least
-// the node's bound (see maxMinSteps.bound).
-// Distances are symmetric bit for bit, so the bits are the other
-// orientation's.
+// the node's bound (see maxMinSteps.bound). Distances are symmetric bit
+// for bit, so the bits are the other orientation's.
 func (s *maxMinSteps) firstBlock(qw *queryWorker, tb *firstTable, qids []int32, radii, mind []float64, kids []kid, b int, hits [][]rangeHit, split [][]int32) {
 	t, data := s.t, s.t.m.Data()
 	nf := len(kids)
