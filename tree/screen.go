@@ -25,9 +25,12 @@ const (
 	// the metric must not be searched concurrently then) only where it
 	// pays; a query set must come from Embed after EnableScreening.
 	GateScreen
-	// GateAuto is GateScreen for brute force on a residual metric with V
-	// in float64, where the probe decides; query sets embedded without the
-	// copy, and the cover tree, are not screened. Exact, like GateScreen.
+	// GateAuto is GateScreen on a residual metric with V in float64 and
+	// the SIMD kernels where the probe finds it pays (the float32 copy is
+	// made only then): for brute force, and for the cover tree's queries
+	// where the metric has no structure and the walk scans nearly every
+	// point (see treeScreening). Query sets embedded without the copy are
+	// not screened. Exact, like GateScreen.
 	GateAuto
 	// GateLookup is GateScreen with the bound replaced by a gate
 	// profile's quantile of the float32 error (KNNOptions.Profile,

@@ -377,6 +377,44 @@ func TestGateAuto(t *testing.T) {
 	}
 }
 
+// TestGateAutoTree: with the auto gate the cover tree's queries screen
+// only where the metric has no structure (d = 8, lengthscale 1: the walk
+// scans nearly every point), making the float32 copy there, and leave a
+// metric with structure (d = 2, lengthscale 0.1) in float64 without the
+// copy; the answers are brute force's float64 ones either way.
+func TestGateAutoTree(t *testing.T) {
+	for _, c := range []struct {
+		n, d   int
+		ls     float64
+		screen bool
+	}{{3000, 8, 1, true}, {3000, 2, 0.1, false}} {
+		x := uniformPoints(c.n, c.d, 11)
+		m, err := metric.NewResidual(context.Background(), x, c.n, c.d, metric.ResidualConfig{Lengthscale: []float64{c.ls}, Inducing: 64, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := buildOrFail(t, m, Options{Workers: 2})
+		opt := KNNOptions{K: 8, Predecessor: true, Workers: 2}
+		want, err := BruteAllKNN(context.Background(), m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st ScreenStats
+		opt.Gate, opt.ScreenStats = GateAuto, &st
+		got, _, err := tr.AllKNN(context.Background(), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("d = %d: %s", c.d, firstDiff(got, want))
+		}
+		wantScreen := c.screen && kernels.Impl() != kernels.ImplGeneric
+		if screened, copied := st.Screened > 0, m.CanScreen(m.Data(), m.Data()); screened != wantScreen || copied != wantScreen {
+			t.Fatalf("d = %d (%s): screened %v (%d pairs), float32 copy %v; want %v", c.d, kernels.Impl(), screened, st.Screened, copied, wantScreen)
+		}
+	}
+}
+
 // TestTreeScreenExact: the tree's queries through the float32 screen give
 // brute force's float64 answer bit for bit (predecessor, all points and
 // query sets; data with and without structure, duplicates, p at the floor),

@@ -30,13 +30,27 @@ import (
 // The seed's tiles run in float64: before it every k-th distance is +Inf
 // and nothing could be dropped.
 
-// treeScreening returns the screening state of a tree query with opt:
-// nil unless opt asks for GateScreen or GateLookup (GateAuto screens brute
-// force only: the float32 copy costs n m 4 bytes, and the tree's
-// candidates are the near ones, which screening cannot drop).
+// treeScreening returns the screening state of a tree query with opt
+// (nil for GateOff). GateAuto screens only where the metric has no
+// structure (probe: distances saturated, and at least probeNear of the
+// sampled pairs within the k-th distance plus 0.5), so that the walk
+// scans nearly every point as brute force does, and then only where the
+// screening probe finds it pays, as for brute force. Elsewhere the
+// tree's candidates are the near ones, which the float32 bound rarely
+// decides, though random pairs' bounds do: at 10^6 points (d = 2,
+// lengthscale 0.1, m = 256) the screening probe alone passed, the
+// float32 copy added 1 GB and the walk gave up screening after 2.3
+// million pairs, 15 % of them undecided (search 11.6 s against 10.0 s).
+// Without structure (d = 8, lengthscale 1, n = 32,768) the screened walk
+// took 2.3 s against 3.8-3.9 s (docs/BENCHMARKS.md, session 27).
 func (t *Tree) treeScreening(ctx context.Context, qs *metric.Set, opt KNNOptions) (*screening, error) {
-	if opt.Gate != GateScreen && opt.Gate != GateLookup && opt.Gate != GateBound {
+	switch opt.Gate {
+	case GateOff:
 		return nil, nil
+	case GateAuto:
+		if near, _, saturated := probe(t.m, opt); !saturated || near < probeNear {
+			return nil, nil
+		}
 	}
 	return newScreening(ctx, t.m, qs, opt)
 }
