@@ -15,8 +15,12 @@ import (
 // worker owns a Deque of task ranges: it splits the range it holds, pushing
 // the upper halves, runs single tasks from the bottom, and when its deque is
 // empty steals from random victims (taking the largest ranges, from the
-// top). Submitting a job sends it to the workers and waits; no goroutine is
-// created per task or per job. A pool runs one job at a time; Run may be
+// top). Submitting a job hands it to the workers and waits; no goroutine is
+// created per task or per job. A worker that has finished a job waits
+// spinWait for the next one, yielding its thread, before it parks: a job
+// that follows within that time starts on every worker at once, where
+// waking parked workers one after another took 8-9 µs on 2 workers and
+// 34-41 µs on 16. A pool runs one job at a time; Run may be
 // called from several goroutines, which then take turns, but a task must not
 // call Run on its own pool (it would wait for itself). Close a pool that is
 // no longer needed: its workers live until then.
@@ -25,7 +29,28 @@ type Pool struct {
 	mu      sync.Mutex // serialises jobs (taken once per job, never per task)
 	closed  atomic.Bool
 	trace   *Trace // records the jobs when set (SetTrace); guarded by mu
+	// cur is the job the waiting workers are handed (closing: a closed
+	// pool's); it changes only while no worker runs a job.
+	cur atomic.Pointer[job]
 }
+
+// spinWait is how long a worker that has finished a job waits for the
+// next before it parks: longer than the serial gaps between the jobs of
+// an ordering's or a build's batches (about 100 µs), short enough that an
+// idle pool costs nothing measurable.
+const spinWait = 200 * time.Microsecond
+
+// A worker's state: parked (blocked on its start channel, or about to
+// be), waiting (spinning for the next job), or handed (a job was handed
+// to it while it waited, in Pool.cur).
+const (
+	parked int32 = iota
+	waiting
+	handed
+)
+
+// closing is the job a closed pool hands to its waiting workers.
+var closing = &job{}
 
 type worker struct {
 	id    int
@@ -33,6 +58,7 @@ type worker struct {
 	deque *Deque
 	rng   *rand.Rand
 	start chan *job
+	state atomic.Int32 // parked, waiting or handed
 	// per-job accounting, written by this worker only
 	busy   time.Duration
 	tasks  int
@@ -100,8 +126,11 @@ func (p *Pool) Close() {
 	if p.closed.Swap(true) {
 		return
 	}
+	p.cur.Store(closing)
 	for _, w := range p.workers {
-		close(w.start)
+		if !w.state.CompareAndSwap(waiting, handed) {
+			close(w.start)
+		}
 	}
 }
 
@@ -149,8 +178,11 @@ func (p *Pool) RunContext(ctx context.Context, n int, fn func(worker, task int))
 	stop := context.AfterFunc(ctx, func() { j.fail(ctx.Err()) })
 	j.wg.Add(len(p.workers))
 	t0 := time.Now()
+	p.cur.Store(j)
 	for _, w := range p.workers {
-		w.start <- j
+		if !w.state.CompareAndSwap(waiting, handed) {
+			w.start <- j // parked
+		}
 	}
 	j.wg.Wait()
 	st.Wall = time.Since(t0)
@@ -184,14 +216,42 @@ func unpackRange(v uint64) (int, int) { return int(v >> 32), int(v & 0xffffffff)
 
 func (w *worker) loop() {
 	for j := range w.start {
-		w.runJob(j)
+		for j != nil {
+			if j == closing {
+				return
+			}
+			w.runJob(j)
+			j = w.next()
+		}
+	}
+}
+
+// next waits up to spinWait for the next job and returns it, or nil once
+// the worker has parked (its next job then comes through start). It
+// yields its thread as it waits, so that a caller waiting for a thread
+// gets one.
+func (w *worker) next() *job {
+	deadline := time.Now().Add(spinWait)
+	for i := 0; ; i++ {
+		if w.state.Load() == handed {
+			return w.pool.cur.Load()
+		}
+		if i%8 == 7 && time.Now().After(deadline) {
+			if w.state.CompareAndSwap(waiting, parked) {
+				return nil
+			}
+			return w.pool.cur.Load() // handed just now
+		}
+		runtime.Gosched()
 	}
 }
 
 // runJob takes the worker's share of the tasks, then works and steals until
-// every task of the job is done.
+// every task of the job is done. The worker waits for the next job from
+// before it reports this one done, so that the next is handed to it.
 func (w *worker) runJob(j *job) {
 	defer j.wg.Done()
+	defer w.state.Store(waiting)
 	w.busy, w.tasks, w.steals = 0, 0, 0
 	nw := len(w.pool.workers)
 	lo, hi := j.n*w.id/nw, j.n*(w.id+1)/nw

@@ -3,6 +3,7 @@ package streamer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -115,6 +116,41 @@ func TestPoolClosed(t *testing.T) {
 	}
 }
 
+// TestPoolHandOff: jobs that follow their predecessor at once, within
+// spinWait (handed to waiting workers) and after it (sent to parked
+// ones) each run every task once on every worker count, and Close ends
+// the workers in either state: no goroutine is left behind.
+func TestPoolHandOff(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, workers := range []int{1, 2, 5} {
+		for _, gap := range []time.Duration{0, spinWait / 4, 3 * spinWait} {
+			p := NewPool(workers)
+			for round := range 6 {
+				time.Sleep(gap)
+				const n = 300
+				var ran [n]atomic.Int32
+				if _, err := p.Run(n, func(_, task int) { ran[task].Add(1) }); err != nil {
+					t.Fatal(err)
+				}
+				for task := range ran {
+					if c := ran[task].Load(); c != 1 {
+						t.Fatalf("workers %d, gap %v, round %d: task %d ran %d times", workers, gap, round, task, c)
+					}
+				}
+			}
+			time.Sleep(gap) // close while the workers wait, or after they parked
+			p.Close()
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Fatalf("%d goroutines after closing every pool, %d before", g, before)
+	}
+}
+
 func BenchmarkPoolEmptyTasks(b *testing.B) {
 	p := NewPool(0)
 	defer p.Close()
@@ -122,6 +158,28 @@ func BenchmarkPoolEmptyTasks(b *testing.B) {
 		p.Run(1024, func(int, int) {})
 	}
 	b.ReportMetric(float64(b.N)*1024/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// BenchmarkPoolJobAfterGap measures a job that follows some serial work
+// of the caller (gap), as a batch's jobs follow its choice: job-µs is the
+// job's own wall time, from its start to its last task's end. Within
+// spinWait the workers are still waiting for it; after it they have
+// parked and are woken one after another.
+func BenchmarkPoolJobAfterGap(b *testing.B) {
+	for _, gap := range []time.Duration{20 * time.Microsecond, 100 * time.Microsecond, time.Millisecond} {
+		b.Run(fmt.Sprintf("gap=%v", gap), func(b *testing.B) {
+			p := NewPool(0)
+			defer p.Close()
+			var wall time.Duration
+			for b.Loop() {
+				for t0 := time.Now(); time.Since(t0) < gap; {
+				}
+				st, _ := p.Run(p.Workers(), func(int, int) {})
+				wall += st.Wall
+			}
+			b.ReportMetric(float64(wall.Nanoseconds())/float64(b.N)/1e3, "job-µs")
+		})
+	}
 }
 
 // BenchmarkPoolJob measures one job's round trip (start every worker, one
