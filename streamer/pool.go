@@ -228,23 +228,33 @@ func (w *worker) loop() {
 
 // next waits up to spinWait for the next job and returns it, or nil once
 // the worker has parked (its next job then comes through start). It
-// yields its thread as it waits, so that a caller waiting for a thread
-// gets one.
+// yields its thread first (the caller, woken by the last report of a job,
+// waits for this thread) and then every spinLooks looks, so that a
+// goroutine waiting for a thread gets one.
 func (w *worker) next() *job {
 	deadline := time.Now().Add(spinWait)
 	for i := 0; ; i++ {
-		if w.state.Load() == handed {
-			return w.pool.cur.Load()
+		runtime.Gosched()
+		for range spinLooks {
+			if w.state.Load() == handed {
+				return w.pool.cur.Load()
+			}
 		}
-		if i%8 == 7 && time.Now().After(deadline) {
+		if i%4 == 3 && time.Now().After(deadline) {
 			if w.state.CompareAndSwap(waiting, parked) {
 				return nil
 			}
 			return w.pool.cur.Load() // handed just now
 		}
-		runtime.Gosched()
 	}
 }
+
+// spinLooks is the number of times a waiting worker looks for its next
+// job between two yields of its thread: about a microsecond. Each yield
+// takes the scheduler's lock (the yielding goroutine goes to the global
+// run queue), which 16 waiting workers yielding at every look would
+// contend for.
+const spinLooks = 1024
 
 // runJob takes the worker's share of the tasks, then works and steals until
 // every task of the job is done. The worker waits for the next job from
