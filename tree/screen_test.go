@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -395,24 +396,33 @@ func TestGateAutoTree(t *testing.T) {
 		}
 		tr := buildOrFail(t, m, Options{Workers: 2})
 		opt := KNNOptions{K: 8, Predecessor: true, Workers: 2}
-		want, err := BruteAllKNN(context.Background(), m, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st ScreenStats
-		opt.Gate, opt.ScreenStats = GateAuto, &st
-		got, _, err := tr.AllKNN(context.Background(), opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !got.Equal(want) {
-			t.Fatalf("d = %d: %s", c.d, firstDiff(got, want))
-		}
+		st := treeMatchesBrute(t, tr, m, opt, GateAuto, fmt.Sprintf("d = %d", c.d))
 		wantScreen := c.screen && kernels.Impl() != kernels.ImplGeneric
 		if screened, copied := st.Screened > 0, m.CanScreen(m.Data(), m.Data()); screened != wantScreen || copied != wantScreen {
 			t.Fatalf("d = %d (%s): screened %v (%d pairs), float32 copy %v; want %v", c.d, kernels.Impl(), screened, st.Screened, copied, wantScreen)
 		}
 	}
+}
+
+// treeMatchesBrute runs the tree's all-points job with opt and gate,
+// checks its answer against brute force's float64 one (what names the
+// case) and returns the job's screening statistics.
+func treeMatchesBrute(t *testing.T, tr *Tree, m metric.Metric, opt KNNOptions, gate Gate, what string) ScreenStats {
+	t.Helper()
+	want, err := BruteAllKNN(context.Background(), m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st ScreenStats
+	opt.Gate, opt.ScreenStats = gate, &st
+	got, _, err := tr.AllKNN(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(want) {
+		t.Fatalf("%s: %s", what, firstDiff(got, want))
+	}
+	return st
 }
 
 // TestTreeScreenExact: the tree's queries through the float32 screen give
@@ -440,19 +450,7 @@ func TestTreeScreenExact(t *testing.T) {
 			for _, k := range []int{1, 8} {
 				for _, pred := range []bool{true, false} {
 					opt := KNNOptions{K: k, Predecessor: pred, Workers: 2, QueryBlock: 32}
-					want, err := BruteAllKNN(context.Background(), m, opt)
-					if err != nil {
-						t.Fatal(err)
-					}
-					var st ScreenStats
-					opt.Gate, opt.ScreenStats = GateScreen, &st
-					got, _, err := tr.AllKNN(context.Background(), opt)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !got.Equal(want) {
-						t.Fatalf("%s k=%d pred=%v: %s", c.name, k, pred, firstDiff(got, want))
-					}
+					st := treeMatchesBrute(t, tr, m, opt, GateScreen, fmt.Sprintf("%s k=%d pred=%v", c.name, k, pred))
 					if st.Screened == 0 || st.Recomputed > st.Screened {
 						t.Fatalf("%s k=%d pred=%v: %+v", c.name, k, pred, st)
 					}
