@@ -265,15 +265,21 @@ func (s *maxMinSteps) run(ctx context.Context, qids []int32, radii, mind []float
 	for len(s.part) < tasks {
 		s.part = append(s.part, make([][]rangeHit, scanRows))
 	}
+	// The probe, when there is one, is the first task: the longest (about
+	// ten scan tasks at 262,144 points), it starts at once while the scan
+	// tasks share the other workers (last, it started after them: the
+	// projection on 16 workers 8.13-8.18x, now 8.31-8.37x).
+	first := min(probe+1, 1)
 	var shared, own int64
-	js, err := s.pool.RunContext(ctx, tasks+min(probe+1, 1), labelled(phaseQuery, func(w, task int) {
+	js, err := s.pool.RunContext(ctx, first+tasks, labelled(phaseQuery, func(w, task int) {
 		qw := s.worker(w)
-		if task == tasks { // the probe
+		if task < first { // the probe
 			d0 := qw.dists
 			own = s.t.rangeSplit(qw, s.t.m.Data(), qids[probe:], radii[probe:], mind, s.bound, hits[probe:])
 			shared = qw.dists - d0 - own
 			return
 		}
+		task -= first
 		b, c := task/parts, task%parts
 		lo, hi := b*scanRows, min(nq, (b+1)*scanRows)
 		s.t.rangeScan(qw, qids[lo:hi], radii[lo:hi], mind, c*n/parts, (c+1)*n/parts, s.part[task])
