@@ -161,8 +161,17 @@ func (in *inserter) levelRequest(ctx context.Context, hops []hop, active []inser
 	if err != nil {
 		return req, nil, nil, err
 	}
-	var plans []int32
-	var fromRoot []bool
+	// Sized once: appends that grow them cleared and copied fresh memory
+	// on the caller's goroutine, level after level.
+	nq, nl := 0, 0
+	for _, hp := range hops {
+		if t.level[hp.z] != leafLevel {
+			nq, nl = nq+len(hp.members), nl+1
+		}
+	}
+	plans, fromRoot := make([]int32, 0, nq), make([]bool, 0, nq)
+	req.Lists, req.ListOf = make([][]int32, 0, nl), make([]int32, 0, nq)
+	req.QueryIDs, req.Radius, req.CacheKeys = make([]int32, 0, nq), make([]float64, 0, nq), make([]int64, 0, nq)
 	for h, hp := range hops {
 		lz := t.level[hp.z]
 		if lz == leafLevel {
