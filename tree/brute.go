@@ -56,6 +56,9 @@ type KNNOptions struct {
 	// use, when not nil, receives the brute-force searches' pool jobs
 	// (bruteAll and KNNSearch report them).
 	use *usage
+	// structured is set where auto's probe has found structure, so that
+	// the tree's auto gate need not probe again (treeScreening).
+	structured bool
 }
 
 // ticker returns the task wrapper that reports progress for a job of

@@ -32,8 +32,8 @@ import (
 
 // treeScreening returns the screening state of a tree query with opt
 // (nil for GateOff). GateAuto screens only where the metric has no
-// structure (probe: distances saturated, and at least probeNear of the
-// sampled pairs within the k-th distance plus 0.5), so that the walk
+// structure (unstructured, by auto's probe, which runs here unless auto
+// has run it already), so that the walk
 // scans nearly every point as brute force does, and then only where the
 // screening probe finds it pays, as for brute force. Elsewhere the
 // tree's candidates are the near ones, which the float32 bound rarely
@@ -48,7 +48,10 @@ func (t *Tree) treeScreening(ctx context.Context, qs *metric.Set, opt KNNOptions
 	case GateOff:
 		return nil, nil
 	case GateAuto:
-		if near, _, saturated := probe(t.m, opt); !saturated || near < probeNear {
+		if !autoScreens(t.m) || opt.structured {
+			return nil, nil
+		}
+		if near, _, saturated := probe(t.m, opt); !unstructured(near, saturated) {
 			return nil, nil
 		}
 	}

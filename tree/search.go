@@ -104,7 +104,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if search == SearchAuto {
 		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
-		if saturated && near > probeNear {
+		if unstructured(near, saturated) {
 			return bruteAll(ctx, m, opt, rep, fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth))
 		}
 	}
@@ -114,6 +114,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if opt.Predecessor && topt.Rank == nil {
 		topt.Rank = opt.Rank // the tree's lowest indices follow the predecessors' order
 	}
+	opt.structured = search == SearchAuto // auto's probe found structure (else brute force answered)
 	t, err := Build(ctx, m, topt)
 	if err != nil {
 		return nil, rep, err
@@ -252,6 +253,11 @@ func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels
 // than this the tree would scan most points anyway.
 const probeNear = 0.3
 
+// unstructured reports whether a probe's figures say the metric has too
+// little structure for a tree to prune: saturated distances, and more
+// than probeNear of the sampled pairs within the k-th distance plus 0.5.
+func unstructured(near float64, saturated bool) bool { return saturated && near > probeNear }
+
 // probe estimates the metric's structure from 64 sampled queries against
 // 2048 sampled candidates: each query's k-th distance (scaled to the full
 // data: the ceil(k s/n)-th of the s sampled candidates, an over-estimate
@@ -309,7 +315,8 @@ func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOpti
 	if search == SearchAuto {
 		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
-		if saturated && near > probeNear {
+		opt.structured = !unstructured(near, saturated)
+		if !opt.structured {
 			search = SearchBrute
 			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other: the metric has too little structure to prune", 100*near, kth+0.5)
 		} else {
