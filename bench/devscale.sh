@@ -9,7 +9,8 @@
 # job at 1 and 16 workers. Then the kernel tests on that CPU, the scope, clock-probe and
 # brute-force scaling benchmarks for PCCT_BENCH_WORKERS (default 1,2,4,8,12,16), the
 # cover tree's Vecchia job (build + queries against brute force) at 1, 4 and 16
-# workers, the kernel benchmarks and the max-min ordering at 1 and 16 workers.
+# workers, the kernel benchmarks and the max-min orderings (residual, Euclidean) at 1
+# and 16 workers.
 set -u
 if [ "${1:-}" = build ]; then
 	cd "$(dirname "$0")/.."
@@ -73,3 +74,10 @@ for w in 1 $WMAX; do
 done
 cmp maxmin-w1_order.npy maxmin-w${WMAX}_order.npy && echo "orders identical for 1 and $WMAX workers" | tee -a "$OUT/maxmin.txt"
 rm -f maxmin-w*.npy
+# The Euclidean max-min ordering (k-d tree, 10^6 points): one step at a time on one
+# worker, batches on the pool on WMAX; the order files must be identical.
+for w in 1 $WMAX; do
+	/usr/bin/time -f "workers=$w wall %e s, user %U s" ./pcct knn --metric euclidean --predecessor --workers $w --example-n 1000000 --example-d 2 --k 30 --order maxmin --output "kdorder-w$w.npy" 2>&1 | grep -E 'order:|wall' | tee -a "$OUT/maxmin-kd.txt"
+done
+cmp kdorder-w1_order.npy kdorder-w${WMAX}_order.npy && echo "orders identical for 1 and $WMAX workers" | tee -a "$OUT/maxmin-kd.txt"
+rm -f kdorder-w*.npy

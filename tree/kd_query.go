@@ -156,39 +156,6 @@ func (t *KDTree) push(stack []kdVisit, x []float64, nd *kdNode, dist2 float64) [
 	return append(stack, kdVisit{far, t.boxDist2(x, far)}, kdVisit{near, dist2})
 }
 
-// MaxMinOrder returns the exact max-min ordering of the points (as
-// Tree.MaxMinOrder defines it, the same order bit for bit), each step's
-// range query running through the k-d tree (within), one step at a time
-// on the calling goroutine: a step costs a few microseconds, about what
-// deciding steps in batches (Tree.MaxMinOrder) costs per step.
-func (t *KDTree) MaxMinOrder(ctx context.Context, first int) ([]int32, error) {
-	order, _, err := t.maxMinOrder(ctx, first, nil)
-	return order, err
-}
-
-// maxMinOrder is MaxMinOrder with ties to the lower rank (nil: index),
-// with its statistics (all on the calling goroutine: serial).
-func (t *KDTree) maxMinOrder(ctx context.Context, first int, rank []int32) ([]int32, QueryStats, error) {
-	t0 := time.Now()
-	kw := newKDWorker()
-	x, d := t.m.Data().X, t.d
-	var st orderStats
-	order, err := maxMinOrder(ctx, t.m, first, rank, 1, func(_ context.Context, qids []int32, radii, mind []float64, hits [][]rangeHit) error {
-		for i, q := range qids {
-			out := hits[i][:0]
-			t.within(kw, x[int(q)*d:int(q+1)*d], radii[i], func(id int32, dist float64) {
-				if dist < mind[id] {
-					out = append(out, rangeHit{id, dist})
-				}
-			})
-			hits[i] = out
-		}
-		return nil
-	}, nil, 1, &st)
-	wall := time.Since(t0)
-	return order, QueryStats{Distances: st.dists + kw.dists, Wall: wall, Serial: wall}, err
-}
-
 // within passes to found every point whose computed distance to the point
 // with coordinates x is at most r, with that distance: search's walk at a
 // fixed radius.

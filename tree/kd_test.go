@@ -54,7 +54,7 @@ func checkKD(t *KDTree) error {
 
 // kdOf returns the Euclidean metric of the n x d points x and its k-d
 // tree, built on a pool started for the call, whose structure it checks.
-func kdOf(t *testing.T, x []float64, n, d int) (*metric.Euclidean, *KDTree) {
+func kdOf(t testing.TB, x []float64, n, d int) (*metric.Euclidean, *KDTree) {
 	t.Helper()
 	m, err := metric.NewEuclidean(x, n, d)
 	if err != nil {

@@ -49,3 +49,45 @@ func BenchmarkMaxMinOrder(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMaxMinOrderKD times the Euclidean max-min ordering through the
+// k-d tree (built once, outside the timing), d = 2, n from PCCT_BENCH_N
+// (default 262,144): steps=caller one at a time on the calling goroutine
+// (KDTree.MaxMinOrder), steps=pool in batches on PCCT_BENCH_WORKERS_Q
+// workers (default 1; OrderMaxMin). PCCT_BENCH_PROJECT projects the pool
+// runs as in BenchmarkMaxMinOrder.
+func BenchmarkMaxMinOrderKD(b *testing.B) {
+	n := benchutil.EnvInt("PCCT_BENCH_N", 262144)
+	workers := benchutil.EnvInt("PCCT_BENCH_WORKERS_Q", 1)
+	project := benchutil.EnvInts("PCCT_BENCH_PROJECT")
+	x := uniformPoints(n, 2, 1)
+	_, kd := kdOf(b, x, n, 2)
+	b.Run(fmt.Sprintf("n=%d/steps=caller", n), func(b *testing.B) {
+		for b.Loop() {
+			if _, err := kd.MaxMinOrder(context.Background(), 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("n=%d/steps=pool/workers=%d", n, workers), func(b *testing.B) {
+		pool := streamer.NewPool(workers)
+		defer pool.Close()
+		var trace *streamer.Trace
+		for b.Loop() {
+			if project != nil {
+				trace = streamer.NewTrace()
+				pool.SetTrace(trace)
+			}
+			if _, _, err := kd.maxMinOrder(context.Background(), 0, nil, pool, max(workers, slices.Max(append(project, 1)))); err != nil {
+				b.Fatal(err)
+			}
+			if trace != nil {
+				trace.Stop()
+				pool.SetTrace(nil)
+			}
+		}
+		if trace != nil {
+			reportProjection(b, []*streamer.Trace{trace}, []string{"order-"}, project)
+		}
+	})
+}

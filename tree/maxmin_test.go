@@ -167,7 +167,7 @@ func TestMaxMinRanked(t *testing.T) {
 			opt := KNNOptions{Workers: 2, Rank: stored}
 			want := naiveMaxMin(eGiven, first)
 			for what, got := range map[string][]int32{
-				"k-d tree":    caller(noStats(kd.maxMinOrder(context.Background(), int(pos[first]), stored))),
+				"k-d tree":    caller(noStats(kd.maxMinOrder(context.Background(), int(pos[first]), stored, nil, 1))),
 				"cover tree":  caller(buildOrFail(t, e, Options{}).MaxMinOrder(context.Background(), int(pos[first]), opt)),
 				"OrderMaxMin": caller(OrderMaxMin(context.Background(), e, int(pos[first]), opt)),
 			} {
@@ -269,30 +269,31 @@ func TestOrderMaxMin(t *testing.T) {
 // TestOrderMaxMinReport: the report names the tree used and counts the
 // ordering's work: at least the first point's row of distances, the
 // pool's busy time by worker within the wall time, and for the k-d tree
-// (all on the calling goroutine) the whole wall time as serial. The order
-// is OrderMaxMin's.
+// on one worker (its steps on the calling goroutine) the whole wall time
+// as serial. The order is the same on any number of workers.
 func TestOrderMaxMinReport(t *testing.T) {
 	const n = 3000
 	x := uniformPoints(n, 2, 8)
 	res := scanToWalkMetric(t, x)
 	euc, _ := kdOf(t, x, n, 2)
 	for _, c := range []struct {
-		m      metric.Metric
-		method Search
-	}{{res, SearchTree}, {euc, SearchKD}} {
-		opt := KNNOptions{Workers: 2}
+		m       metric.Metric
+		method  Search
+		workers int
+	}{{res, SearchTree, 2}, {euc, SearchKD, 1}, {euc, SearchKD, 2}} {
+		opt := KNNOptions{Workers: c.workers}
 		got, rep, err := OrderMaxMinReport(context.Background(), c.m, 9, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := OrderMaxMin(context.Background(), c.m, 9, opt)
+		want, err := OrderMaxMin(context.Background(), c.m, 9, KNNOptions{Workers: 3})
 		if err != nil || !slices.Equal(got, want) {
-			t.Fatalf("%s: %v, or the orders differ", c.m.Name(), err)
+			t.Fatalf("%s, %d workers: %v, or the orders differ", c.m.Name(), c.workers, err)
 		}
 		q := rep.Query
 		ok := rep.Method == c.method && rep.Build.Wall > 0 && q.Distances >= n && q.Wall > 0 &&
 			rep.QueryTime == q.Wall && q.Serial <= q.Wall && q.Utilisation >= 0 && q.Utilisation <= 1
-		if c.method == SearchKD {
+		if c.workers == 1 { // the k-d tree's steps one at a time, on the caller
 			ok = ok && q.Serial == q.Wall && q.Utilisation == 0
 		} else {
 			var busy time.Duration
@@ -302,7 +303,7 @@ func TestOrderMaxMinReport(t *testing.T) {
 			ok = ok && len(q.Busy) == 2 && busy > 0 && q.Utilisation > 0 && q.Serial < q.Wall
 		}
 		if !ok {
-			t.Fatalf("%s: report %+v", c.m.Name(), rep)
+			t.Fatalf("%s, %d workers: report %+v", c.m.Name(), c.workers, rep)
 		}
 	}
 }
@@ -333,17 +334,25 @@ func TestMaxMinCancel(t *testing.T) {
 // definition's (and so the cover tree's) on every data set, in 1 to 3
 // dimensions, under every kernel implementation.
 func TestKDMaxMinOrder(t *testing.T) {
+	pool := streamer.NewPool(3)
+	defer pool.Close()
 	every.Impl(t, func(t *testing.T) {
 		for _, d := range []int{1, 2, 3} {
 			for name, x := range shapes(300, d, uint64(d)) {
 				m, kd := kdOf(t, x, 300, d)
 				for _, first := range []int{0, 151} {
+					want := naiveMaxMin(m, first)
 					got, err := kd.MaxMinOrder(context.Background(), first)
 					if err != nil {
 						t.Fatal(err)
 					}
-					if want := naiveMaxMin(m, first); !slices.Equal(got, want) {
-						t.Fatalf("d=%d %s, first %d: order %v..., want %v...", d, name, first, got[:10], want[:10])
+					// In batches on a pool, as OrderMaxMin on more than one worker.
+					inBatches, _, err2 := kd.maxMinOrder(context.Background(), first, nil, pool, 2)
+					if err != nil || err2 != nil {
+						t.Fatal(err, err2)
+					}
+					if !slices.Equal(got, want) || !slices.Equal(inBatches, want) {
+						t.Fatalf("d=%d %s, first %d: order %v... (in batches %v...), want %v...", d, name, first, got[:10], inBatches[:10], want[:10])
 					}
 				}
 			}

@@ -53,7 +53,14 @@ func OrderMaxMinReport(ctx context.Context, m metric.Metric, first int, opt KNNO
 			return nil, rep, err
 		}
 		rep.Method, rep.Build = SearchKD, kd.Stats
-		order, st, err := kd.maxMinOrder(ctx, first, opt.Rank)
+		// One worker takes the steps one at a time (0.8 s sooner at 10^6
+		// points than batches on the pool); more share batches (see
+		// KDTree.maxMinOrder).
+		sp := p
+		if p.Workers() == 1 {
+			sp = nil
+		}
+		order, st, err := kd.maxMinOrder(ctx, first, opt.Rank, sp, p.Workers())
 		rep.Query, rep.QueryTime = st, st.Wall
 		return order, rep, err
 	}
