@@ -106,7 +106,7 @@ func (s ScreenStats) Decided() float64 {
 // screened against 1.66 s.)
 func autoScreens(m metric.Metric) bool {
 	r, isRes := m.(*metric.Residual)
-	return isRes && r.Float32Bound() == 0 && kernels.Impl() != kernels.ImplGeneric
+	return isRes && !r.Float32() && kernels.Impl() != kernels.ImplGeneric
 }
 
 // Screening stops for the rest of a search when, after screenProbe pairs,
@@ -147,7 +147,7 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 	if opt.Gate == GateAuto && !autoScreens(m) {
 		return nil, nil
 	}
-	lazy := isRes && r.Float32Bound() == 0 && qs == m.Data() && !r.CanScreen(qs, qs)
+	lazy := isRes && !r.Float32() && qs == m.Data() && !r.CanScreen(qs, qs)
 	s, ok := m.(metric.Screener)
 	if !lazy && (!ok || !s.CanScreen(qs, m.Data())) {
 		if opt.Gate == GateAuto {
@@ -156,7 +156,7 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 		if !isRes {
 			return nil, metric.BadInput("gate %s: float32 screening is the residual metric's; the %s metric has none (use gate off or bound)", opt.Gate, m.Name())
 		}
-		if r.Float32Bound() > 0 {
+		if r.Float32() {
 			return nil, metric.BadInput("gate %s: screening needs V in float64; this residual metric stores it in float32 (use gate off or auto)", opt.Gate)
 		}
 		return nil, metric.BadInput("gate %s: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", opt.Gate, m.Name())

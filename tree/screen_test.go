@@ -213,6 +213,46 @@ func TestScreenNeedsCopy(t *testing.T) {
 	}
 }
 
+// TestScreenFloat32ZeroV: a metric whose V is stored in float32 is never
+// screened, even where V is all zeros (inducing points far beyond every
+// data point, so its float32 error bound is 0): the auto gate leaves it in
+// its own precision on every search, and the screen gate refuses it.
+// (The soak found the auto gate taking such a metric for a float64 one.)
+func TestScreenFloat32ZeroV(t *testing.T) {
+	const n = 600
+	x := uniformPoints(n, 2, 4)
+	cfg := metric.ResidualConfig{Lengthscale: []float64{0.1}, Method: metric.InducingExplicit,
+		InducingPoints: []float64{1000, 1000, 2000, 2000}, Float32: true}
+	m, err := metric.NewResidual(context.Background(), x, n, 2, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Float32() || m.Float32Bound() != 0 {
+		t.Fatalf("float32 %v, bound %g: want float32 V with a bound of 0", m.Float32(), m.Float32Bound())
+	}
+	opt := KNNOptions{K: 6, Predecessor: true}
+	want, err := BruteAllKNN(context.Background(), m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, search := range []Search{SearchAuto, SearchTree, SearchBrute} {
+		var st ScreenStats
+		o := opt
+		o.Gate, o.ScreenStats = GateAuto, &st
+		got, _, err := AllKNNSearch(context.Background(), m, o, search, Options{})
+		if err != nil {
+			t.Fatalf("%s, gate auto: %v", search, err)
+		}
+		if !got.Equal(want) || st.Screened != 0 {
+			t.Fatalf("%s, gate auto: %s, %d pairs screened", search, firstDiff(got, want), st.Screened)
+		}
+		o.Gate = GateScreen
+		if _, _, err := AllKNNSearch(context.Background(), m, o, search, Options{}); !errors.Is(err, metric.ErrBadInput) || !strings.Contains(err.Error(), "stores it in float32") {
+			t.Fatalf("%s, gate screen: %v", search, err)
+		}
+	}
+}
+
 // TestScreenProbe: the probe lets screening run where the bounds decide
 // (structureless data) and turns it off where p is small everywhere, and
 // the search still answers exactly either way.

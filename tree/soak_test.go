@@ -204,7 +204,7 @@ func soakJob(t *testing.T, seed uint64, pools map[int]*streamer.Pool) {
 	defer knobs.restore()
 	pred := r.IntN(2) == 0
 	gate := []Gate{GateOff, GateScreen, GateAuto, GateBound}[r.IntN(4)]
-	if res, ok := m.(*metric.Residual); (!ok || res.Float32Bound() > 0) && gate == GateScreen {
+	if res, ok := m.(*metric.Residual); (!ok || res.Float32()) && gate == GateScreen {
 		gate = GateAuto // float32 screening is the float64 residual metric's
 	}
 	s.desc = fmt.Sprintf("seed %d: %s n=%d d=%d %s k=%d pred=%v build=%v base=%v batch=%d grid=%v gate=%d %s",

@@ -442,8 +442,12 @@ func (r *Residual) InducingIndices() []int { return r.inducing }
 func (r *Residual) Jitter() float64 { return r.jitter }
 
 // Float32Bound returns the error bound on rho of float32 storage (0 for
-// float64 storage).
+// float64 storage, and for float32 storage of a V that is all zeros: ask
+// Float32 which it is).
 func (r *Residual) Float32Bound() float64 { return r.bound32 }
+
+// Float32 reports whether V is stored in float32 (ResidualConfig.Float32).
+func (r *Residual) Float32() bool { return r.cfg.Float32 }
 
 // LowRank returns the scaled inducing coordinates (m x d) and L⁻¹ (m x m).
 func (r *Residual) LowRank() (u, linv []float64) { return r.u, r.linv }
