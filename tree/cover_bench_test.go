@@ -192,7 +192,7 @@ func BenchmarkVecchiaQueries(b *testing.B) {
 // walkBenchTree builds the tree of the walk benchmarks (BenchmarkVecchiaQueries,
 // BenchmarkMaxMinOrder): the residual metric over the n points x (d = 2,
 // lengthscale 0.1, m inducing points, seed 1).
-func walkBenchTree(b *testing.B, x []float64, n, m int) *Tree {
+func walkBenchTree(b testing.TB, x []float64, n, m int) *Tree {
 	b.Helper()
 	met, err := metric.NewResidual(context.Background(), x, n, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: m, Seed: 1})
 	if err != nil {

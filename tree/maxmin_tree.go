@@ -64,7 +64,7 @@ func OrderMaxMinReport(ctx context.Context, m metric.Metric, first int, opt KNNO
 		rep.Query, rep.QueryTime = st, st.Wall
 		return order, rep, err
 	}
-	t, err := Build(ctx, m, Options{Pool: p})
+	t, err := Build(ctx, m, Options{Pool: p, NetOrder: NetRandom})
 	if err != nil {
 		return nil, rep, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ type knnJob struct {
 	workersUsed                              int
 	perm                                     []int32 // the ordering (--order), or nil
 	stored                                   []int32 // the points' storage order (--layout), or nil
+	built                                    []int32 // the order the metric is built in, if not stored's (see buildOrder)
 	k, workers, exN, exD, show               int
 	pred, quiet, debug, audit                bool
 	profileFile                              string
@@ -71,7 +73,12 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	defer end()
 	t0 := time.Now()
 	j.stored = j.storageOrder(pool)
-	m, err := j.mf.build(ctx, j.x, j.n, j.d, pool, j.stored)
+	j.built = j.buildOrder(pool)
+	as := j.stored
+	if j.built != nil {
+		as = j.built
+	}
+	m, err := j.mf.build(ctx, j.x, j.n, j.d, pool, as)
 	if err != nil {
 		return err
 	}
@@ -82,6 +89,10 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 		if m, err = j.reorder(ctx, m, pool); err != nil {
 			return err
 		}
+		// The ordering's tree, tournament and hits are garbage now: hand
+		// their pages back before the search allocates its own, or the
+		// peak holds both (10^6 points, m = 256: 3.07 GB against 2.87).
+		debug.FreeOSMemory()
 	}
 	tBuild := time.Since(t0)
 	t1 := time.Now()

@@ -21,13 +21,30 @@ import (
 // --predecessor takes its predecessors in it too (KNNOptions.Rank: the
 // tree's lowest indices, bands and groups follow it); the answer is
 // turned back (Neighbours.Unorder), so the output is the same bytes. With
-// --order the metric is built as given and the layout is applied to the
-// ordered points (see layoutOf and reorder).
+// --order the layout is applied to the ordered points (see layoutOf and
+// reorder).
 func (j *knnJob) storageOrder(pool *streamer.Pool) []int32 {
 	if !j.spaceLayout() || j.order != "given" {
 		return nil
 	}
 	return j.layoutOf(j.x, pool)
+}
+
+// buildOrder returns the order the metric is built in when it is not the
+// storage order: with --order maxmin and a space layout, the ordering's
+// range queries run on the points in Morton order (all of them: the
+// ordering takes no predecessors), so that its walks read neighbouring
+// rows of V, and reorder then moves the rows into the layout of the
+// ordered points. Ties go by the given order (KNNOptions.Rank), so the
+// ordering is the same (10^6 points, m = 256, 2 workers: 20.5 -> 17.8 s).
+func (j *knnJob) buildOrder(pool *streamer.Pool) []int32 {
+	if j.order != "maxmin" || !j.spaceLayout() {
+		return nil
+	}
+	t0 := time.Now()
+	order := tree.MortonOrder(&metric.Set{N: j.n, D: j.d, X: j.x}, pool)
+	fmt.Fprintf(j.info, "pcct knn: layout: the points stored in Morton order for the ordering (%.3f s)\n", time.Since(t0).Seconds())
+	return order
 }
 
 // layoutOf returns the storage order of the points x (n x d, in the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,27 +37,37 @@ func TestLayout(t *testing.T) {
 	in, q := filepath.Join(dir, "x.csv"), filepath.Join(dir, "q.csv")
 	os.WriteFile(in, []byte(data.String()), 0o644)
 	os.WriteFile(q, []byte(qs.String()), 0o644)
-	outputs := func(args ...string) (string, [2][]byte) {
+	outputs := func(args ...string) (string, [3][]byte) {
 		t.Helper()
 		out := filepath.Join(dir, "nn.npy")
+		os.Remove(filepath.Join(dir, "nn_order.npy"))
 		code, _, stderr := runCLI(append([]string{"knn", "--input", in, "--k", "9", "--lengthscale", "0.1", "--inducing", "64", "--output", out}, args...)...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, stderr)
 		}
 		a, _ := os.ReadFile(out)
 		b, _ := os.ReadFile(filepath.Join(dir, "nn_distances.npy"))
-		return stderr, [2][]byte{a, b}
+		c, _ := os.ReadFile(filepath.Join(dir, "nn_order.npy")) // with --order
+		return stderr, [3][]byte{a, b, c}
 	}
 	for _, extra := range [][]string{{"--search", "auto"}, {"--search", "tree"}, {"--search", "brute"}, {"--queries", q},
 		{"--predecessor"}, {"--predecessor", "--search", "tree"}, {"--predecessor", "--search", "brute"},
-		{"--order", "coord"}, {"--predecessor", "--order", "maxmin", "--search", "tree"}, {"--predecessor", "--order", "coord", "--search", "brute"}} {
+		{"--order", "coord"}, {"--order", "maxmin"}, {"--predecessor", "--order", "maxmin", "--search", "tree"},
+		{"--predecessor", "--order", "coord", "--search", "brute"}} {
 		_, want := outputs(append([]string{"--layout", "given"}, extra...)...)
 		stderr, got := outputs(append([]string{"--layout", "space"}, extra...)...)
 		if !strings.Contains(stderr, "layout: the points stored in Morton order") {
 			t.Fatalf("%v: no layout line:\n%s", extra, stderr)
 		}
-		if !bytes.Equal(got[0], want[0]) || !bytes.Equal(got[1], want[1]) {
-			t.Fatalf("%v: --layout space wrote other bytes than --layout given", extra)
+		// With --order maxmin the ordering itself runs on the points in
+		// Morton order, and its ties go by the given order.
+		if ordering := strings.Contains(stderr, "Morton order for the ordering"); ordering != slices.Contains(extra, "maxmin") {
+			t.Fatalf("%v: ordering in Morton order %v:\n%s", extra, ordering, stderr)
+		}
+		for f, what := range []string{"indices", "distances", "ordering"} {
+			if !bytes.Equal(got[f], want[f]) {
+				t.Fatalf("%v: --layout space wrote other %s than --layout given", extra, what)
+			}
 		}
 	}
 	if stderr, _ := outputs(); strings.Contains(stderr, "layout:") {

@@ -25,18 +25,48 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 	case "coord":
 		j.perm = coordOrder(j.x, j.n, j.d)
 	case "maxmin":
-		var err error
-		var rep tree.Report
-		j.perm, rep, err = tree.OrderMaxMinReport(ctx, m, tree.CentralPoint(j.x, j.n, j.d), tree.KNNOptions{Pool: pool})
+		perm, rep, err := j.maxMin(ctx, m, pool)
 		if err != nil {
 			return nil, err
 		}
-		how, j.orderRep = ": "+describeOrder(rep), &rep
+		j.perm, how, j.orderRep = perm, ": "+describeOrder(rep), &rep
 	}
 	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s%s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds(), how)
 	// In place: V is not copied (the job's peak memory stays one V), and
-	// the metric built as given is not used again.
-	return metric.ReorderInPlace(ctx, m, j.storedPerm(pool), pool)
+	// the metric as built is not used again.
+	perm := j.storedPerm(pool)
+	if j.built != nil { // from given indices to the rows as built
+		at, err := metric.InversePerm(j.built, j.n)
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range perm {
+			perm[i] = at[p]
+		}
+	}
+	return metric.ReorderInPlace(ctx, m, perm, pool)
+}
+
+// maxMin returns the exact max-min ordering of the points (given indices)
+// from the point nearest their mean, computed on m: built in the given
+// order, or in j.built's, ties then by the given order.
+func (j *knnJob) maxMin(ctx context.Context, m metric.Metric, pool *streamer.Pool) ([]int32, tree.Report, error) {
+	first, opt := tree.CentralPoint(j.x, j.n, j.d), tree.KNNOptions{Pool: pool, Rank: j.built}
+	if j.built != nil {
+		at, err := metric.InversePerm(j.built, j.n)
+		if err != nil {
+			return nil, tree.Report{}, err
+		}
+		first = int(at[first])
+	}
+	perm, rep, err := tree.OrderMaxMinReport(ctx, m, first, opt)
+	if err != nil || j.built == nil {
+		return perm, rep, err
+	}
+	for i, p := range perm {
+		perm[i] = j.built[p]
+	}
+	return perm, rep, nil
 }
 
 // describeOrder summarises how a max-min ordering ran: the tree it was
