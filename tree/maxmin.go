@@ -176,8 +176,7 @@ func (b *batch) choose(ctx context.Context, size int) ([]int32, []float64, error
 	b.steps, b.radii, b.taken = b.steps[:0], b.radii[:0], b.taken[:0]
 	b.cand, b.cur = b.cand[:0], b.cur[:0]
 	for len(b.cand) < size {
-		p := tt.best()
-		v := tt.v[p]
+		p, v := tt.best(), tt.node[1].val
 		if v == 0 || math.IsInf(v, -1) {
 			break
 		}
@@ -265,130 +264,6 @@ func (b *batch) tile(ctx context.Context) error {
 		for j := (i/tileRows + 1) * tileRows; j < nc; j++ {
 			b.dist[i*nc+j] = b.dist[j*nc+i]
 		}
-	}
-	return err
-}
-
-// tournament keeps the index of the largest value (ties to the lower
-// index, or the lower rank) over a slice it shares, under point updates.
-type tournament struct {
-	v    []float64
-	rank []int32 // nil: the indices
-	size int
-	win  []int32 // win[size+i] = i; win[k] = the better of its children
-}
-
-func newTournament(v []float64, rank []int32) *tournament {
-	size := 1
-	for size < len(v) {
-		size *= 2
-	}
-	tt := &tournament{v: v, rank: rank, size: size, win: make([]int32, 2*size)}
-	for i := range size {
-		tt.win[size+i] = int32(min(i, len(v)-1)) // padding repeats the last leaf
-	}
-	for k := size - 1; k >= 1; k-- {
-		tt.win[k] = tt.better(tt.win[2*k], tt.win[2*k+1])
-	}
-	return tt
-}
-
-func (tt *tournament) better(a, b int32) int32 {
-	if tt.wins(b, tt.v[b], a, tt.v[a]) {
-		return b
-	}
-	return a
-}
-
-// wins reports whether point a at value va goes before point b at vb:
-// the larger value, ties to the lower index (or rank).
-func (tt *tournament) wins(a int32, va float64, b int32, vb float64) bool {
-	return va > vb || (va == vb && tt.before(a, b))
-}
-
-// before reports whether a goes before b in a tie.
-func (tt *tournament) before(a, b int32) bool {
-	if tt.rank != nil {
-		return tt.rank[a] < tt.rank[b]
-	}
-	return a < b
-}
-
-func (tt *tournament) best() int32 { return tt.win[1] }
-
-// set changes value i and replays its path to the root.
-func (tt *tournament) set(i int32, v float64) {
-	tt.v[i] = v
-	for k := (tt.size + int(i)) / 2; k >= 1; k /= 2 {
-		tt.win[k] = tt.better(tt.win[2*k], tt.win[2*k+1])
-	}
-}
-
-// lower decreases value i to v: only the nodes that i won can change, and
-// they lie on the bottom of its path, so the replay stops at the first
-// node that i does not win. (The last index also wins the subtrees of
-// padding leaves off its path, but whatever its value: they hold no
-// other index. A node above one that holds another index holds leaf i
-// too, the padding following it, so it lies on i's path.)
-func (tt *tournament) lower(i int32, v float64) { tt.lowerBelow(i, v, 1) }
-
-// lowerBelow is lower replaying only the nodes from top down (top a
-// power of two: the nodes below top's level, whose subtrees are runs of
-// size/top leaves).
-func (tt *tournament) lowerBelow(i int32, v float64, top int) {
-	tt.v[i] = v
-	for k := (tt.size + int(i)) / 2; k >= top && tt.win[k] == i; k /= 2 {
-		tt.win[k] = tt.better(tt.win[2*k], tt.win[2*k+1])
-	}
-}
-
-// applyLeaves is the fewest leaves a part of lowerAll's parallel pass
-// covers: below it the pass's scans of every hit cost more than the
-// replays they share out.
-const applyLeaves = 1 << 14
-
-// applyParts is the number of parts lowerAll splits the leaves into for
-// workers (a power of two; 1: the calling goroutine alone).
-func (tt *tournament) applyParts(workers int) int {
-	parts := 1
-	for parts < workers && tt.size/(2*parts) >= applyLeaves {
-		parts *= 2
-	}
-	return parts
-}
-
-// lowerAll lowers each point of the hits to its hit's distance where that
-// is below its value, as lower one hit at a time would: the tournament is
-// a function of the values, which only fall, so the order of the hits
-// does not matter. With parts > 1 (a power of two, at most size) the
-// leaves are split into parts runs, one a task on p: each task scans
-// every hit for its own run's and replays its run's nodes only; then the
-// nodes above the runs are replayed here. The job is added to use.
-func (tt *tournament) lowerAll(ctx context.Context, p *streamer.Pool, parts int, hits [][]rangeHit, use *usage) error {
-	if parts <= 1 {
-		for _, hs := range hits {
-			for _, h := range hs {
-				if h.d < tt.v[h.id] {
-					tt.lower(h.id, h.d)
-				}
-			}
-		}
-		return nil
-	}
-	run := tt.size / parts
-	js, err := p.RunContext(ctx, parts, func(_, c int) {
-		lo, hi := int32(c*run), int32((c+1)*run)
-		for _, hs := range hits {
-			for _, h := range hs {
-				if h.id >= lo && h.id < hi && h.d < tt.v[h.id] {
-					tt.lowerBelow(h.id, h.d, parts)
-				}
-			}
-		}
-	})
-	use.add(js)
-	for k := parts - 1; k >= 1; k-- {
-		tt.win[k] = tt.better(tt.win[2*k], tt.win[2*k+1])
 	}
 	return err
 }

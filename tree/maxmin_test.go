@@ -364,10 +364,17 @@ func TestKDMaxMinOrder(t *testing.T) {
 	}
 }
 
-// TestTournament: under random decreases (lower, ties and the padded last
-// index included) and removals (set to -Inf), best is always the largest
+// TestTournament: under random decreases (lower, ties and the last index,
+// whose block is padded, included) and removals (set to -Inf), best is always the largest
 // value, ties to the lower index.
 func TestTournament(t *testing.T) {
+	defer func(s uint) { tournamentShift = s }(tournamentShift)
+	for _, tournamentShift = range []uint{0, 2, 5} { // leaves a block: 1, 4, 32
+		testTournament(t)
+	}
+}
+
+func testTournament(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, n := range []int{1, 2, 3, 5, 8, 13, 100, -1, -2, -5, -13, -100} {
 		var rank []int32 // negative n: ties by a random rank
@@ -401,7 +408,7 @@ func TestTournament(t *testing.T) {
 				}
 			}
 			if got := tt.best(); got != want {
-				t.Fatalf("n=%d step %d: best %d (%v), want %d (%v)", n, step, got, v[got], want, v[want])
+				t.Fatalf("blocks of %d, n=%d step %d: best %d (%v), want %d (%v)", 1<<tournamentShift, n, step, got, v[got], want, v[want])
 			}
 		}
 	}
@@ -411,8 +418,16 @@ func TestTournament(t *testing.T) {
 // (each part's leaves replayed by a task, the nodes above after) leaves
 // the tournament as applying them one at a time does, node for node: hits
 // in every part, repeated points, hits above their point's value, and
-// the padded last index included.
+// the last index (in a padded block) included; blocks of 1, 4 and 32
+// leaves.
 func TestTournamentLowerAll(t *testing.T) {
+	defer func(s uint) { tournamentShift = s }(tournamentShift)
+	for _, tournamentShift = range []uint{0, 2, 5} { // leaves a block: 1, 4, 32
+		testTournamentLowerAll(t)
+	}
+}
+
+func testTournamentLowerAll(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	pool := streamer.NewPool(3)
 	defer pool.Close()
@@ -430,7 +445,7 @@ func TestTournamentLowerAll(t *testing.T) {
 				v[i] = float64(10 + r.IntN(6))
 			}
 			want := newTournament(slices.Clone(v), rank)
-			for parts := 2; parts <= want.size; parts *= 2 {
+			for parts := 2; parts <= want.nb; parts *= 2 {
 				got := newTournament(slices.Clone(want.v), rank)
 				for round := range 20 {
 					hits := make([][]rangeHit, 1+r.IntN(4))
@@ -449,8 +464,8 @@ func TestTournamentLowerAll(t *testing.T) {
 					if err := got.lowerAll(context.Background(), pool, parts, hits, nil); err != nil {
 						t.Fatal(err)
 					}
-					if !slices.Equal(got.v, want.v) || !slices.Equal(got.win, want.win) {
-						t.Fatalf("n=%d ranked %v, %d parts, round %d: the tournaments differ", n, ranked, parts, round)
+					if !slices.Equal(got.v, want.v) || !slices.Equal(got.node, want.node) {
+						t.Fatalf("blocks of %d, n=%d ranked %v, %d parts, round %d: the tournaments differ", 1<<tournamentShift, n, ranked, parts, round)
 					}
 				}
 				want = got // the next parts go on from here
