@@ -89,6 +89,11 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 	order[0] = int32(first)
 	tt.set(int32(first), math.Inf(-1)) // chosen: never the maximum again
 	b := batch{m: m, w: w, tt: tt, pool: p, use: &st.use}
+	if _, ok := m.(*metric.Euclidean); ok {
+		// Its pairs cost a few nanoseconds: a job would cost more than
+		// the whole tile (see batch.tile).
+		b.pool = nil
+	}
 	parts := 1
 	if p != nil {
 		parts = tt.applyParts(split)
