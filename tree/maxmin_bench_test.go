@@ -27,27 +27,37 @@ func BenchmarkMaxMinOrder(b *testing.B) {
 	x := uniformPoints(n, 2, 1)
 	b.Run(fmt.Sprintf("n=%d/m=%d/workers=%d", n, m, workers), func(b *testing.B) {
 		tr := walkBenchTree(b, x, n, m)
-		pool := streamer.NewPool(workers)
-		defer pool.Close()
-		var trace *streamer.Trace
-		for b.Loop() {
-			if project != nil {
-				trace = streamer.NewTrace()
-				pool.SetTrace(trace)
-			}
-			s := newMaxMinSteps(tr, pool, max(workers, slices.Max(append(project, 1))), true)
-			if _, err := s.order(context.Background(), 0, nil); err != nil {
-				b.Fatal(err)
-			}
-			if trace != nil {
-				trace.Stop()
-				pool.SetTrace(nil)
-			}
+		tracedOrder(b, workers, project, func(pool *streamer.Pool, split int) error {
+			_, err := newMaxMinSteps(tr, pool, split, true).order(context.Background(), 0, nil)
+			return err
+		})
+	})
+}
+
+// tracedOrder runs order (an ordering on pool, its batches split for
+// split workers) in b's loop on a pool of workers; with project (worker
+// counts), split for the largest, each run traced and the last one's
+// projection reported.
+func tracedOrder(b *testing.B, workers int, project []int, order func(pool *streamer.Pool, split int) error) {
+	pool := streamer.NewPool(workers)
+	defer pool.Close()
+	var trace *streamer.Trace
+	for b.Loop() {
+		if project != nil {
+			trace = streamer.NewTrace()
+			pool.SetTrace(trace)
+		}
+		if err := order(pool, max(workers, slices.Max(append(project, 1)))); err != nil {
+			b.Fatal(err)
 		}
 		if trace != nil {
-			reportProjection(b, []*streamer.Trace{trace}, []string{"order-"}, project)
+			trace.Stop()
+			pool.SetTrace(nil)
 		}
-	})
+	}
+	if trace != nil {
+		reportProjection(b, []*streamer.Trace{trace}, []string{"order-"}, project)
+	}
 }
 
 // BenchmarkMaxMinOrderKD times the Euclidean max-min ordering through the
@@ -70,24 +80,9 @@ func BenchmarkMaxMinOrderKD(b *testing.B) {
 		}
 	})
 	b.Run(fmt.Sprintf("n=%d/steps=pool/workers=%d", n, workers), func(b *testing.B) {
-		pool := streamer.NewPool(workers)
-		defer pool.Close()
-		var trace *streamer.Trace
-		for b.Loop() {
-			if project != nil {
-				trace = streamer.NewTrace()
-				pool.SetTrace(trace)
-			}
-			if _, _, err := kd.maxMinOrder(context.Background(), 0, nil, pool, max(workers, slices.Max(append(project, 1)))); err != nil {
-				b.Fatal(err)
-			}
-			if trace != nil {
-				trace.Stop()
-				pool.SetTrace(nil)
-			}
-		}
-		if trace != nil {
-			reportProjection(b, []*streamer.Trace{trace}, []string{"order-"}, project)
-		}
+		tracedOrder(b, workers, project, func(pool *streamer.Pool, split int) error {
+			_, _, err := kd.maxMinOrder(context.Background(), 0, nil, pool, split)
+			return err
+		})
 	})
 }
