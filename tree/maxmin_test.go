@@ -365,8 +365,8 @@ func TestKDMaxMinOrder(t *testing.T) {
 }
 
 // TestTournament: under random decreases (lower, ties and the last index,
-// whose block is padded, included) and removals (set to -Inf), best is always the largest
-// value, ties to the lower index.
+// whose block is padded, included) and removals (set to -Inf), best is
+// always the largest value, ties to the lower index.
 func TestTournament(t *testing.T) {
 	defer func(s uint) { tournamentShift = s }(tournamentShift)
 	for _, tournamentShift = range []uint{0, 2, 5} { // leaves a block: 1, 4, 32

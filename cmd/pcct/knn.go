@@ -39,6 +39,7 @@ type knnJob struct {
 	perm                                     []int32 // the ordering (--order), or nil
 	stored                                   []int32 // the points' storage order (--layout), or nil
 	built                                    []int32 // the order the metric is built in, if not stored's (see buildOrder)
+	builtAt                                  []int32 // built's inverse: the row of each given point (see maxMin)
 	k, workers, exN, exD, show               int
 	pred, quiet, debug, audit                bool
 	profileFile                              string

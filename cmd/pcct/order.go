@@ -35,13 +35,9 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 	// In place: V is not copied (the job's peak memory stays one V), and
 	// the metric as built is not used again.
 	perm := j.storedPerm(pool)
-	if j.built != nil { // from given indices to the rows as built
-		at, err := metric.InversePerm(j.built, j.n)
-		if err != nil {
-			return nil, err
-		}
+	if j.builtAt != nil { // from given indices to the rows as built
 		for i, p := range perm {
-			perm[i] = at[p]
+			perm[i] = j.builtAt[p]
 		}
 	}
 	return metric.ReorderInPlace(ctx, m, perm, pool)
@@ -53,11 +49,11 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 func (j *knnJob) maxMin(ctx context.Context, m metric.Metric, pool *streamer.Pool) ([]int32, tree.Report, error) {
 	first, opt := tree.CentralPoint(j.x, j.n, j.d), tree.KNNOptions{Pool: pool, Rank: j.built}
 	if j.built != nil {
-		at, err := metric.InversePerm(j.built, j.n)
-		if err != nil {
+		var err error
+		if j.builtAt, err = metric.InversePerm(j.built, j.n); err != nil {
 			return nil, tree.Report{}, err
 		}
-		first = int(at[first])
+		first = int(j.builtAt[first])
 	}
 	perm, rep, err := tree.OrderMaxMinReport(ctx, m, first, opt)
 	if err != nil || j.built == nil {
