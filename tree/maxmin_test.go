@@ -179,12 +179,28 @@ func TestMaxMinRanked(t *testing.T) {
 			if got := caller(OrderMaxMin(context.Background(), rStored, int(pos[first]), opt)); !slices.Equal(got, rwant) {
 				t.Fatalf("residual, first %d: %v..., want %v...", first, got[:12], rwant[:12])
 			}
+			// OrderMaxMinStored takes and answers the caller's indices.
+			for name, c := range map[string]struct {
+				m    metric.Metric
+				want []int32
+			}{"Euclidean": {e, want}, "residual": {rStored, rwant}} {
+				got, _, err := OrderMaxMinStored(context.Background(), c.m, first, stored, KNNOptions{Workers: 2})
+				if err != nil || !slices.Equal(got, c.want) {
+					t.Fatalf("OrderMaxMinStored, %s, first %d: %v, %v..., want %v...", name, first, err, got[:12], c.want[:12])
+				}
+			}
 		}
 	}
 	// A rank that is not a permutation is refused.
 	m := treeCases(t, 10, 2)[0].m
 	if _, err := OrderMaxMin(context.Background(), m, 0, KNNOptions{Rank: make([]int32, 10)}); err == nil {
 		t.Fatal("a rank with repeats was accepted")
+	}
+	if _, _, err := OrderMaxMinStored(context.Background(), m, 0, make([]int32, 10), KNNOptions{}); err == nil {
+		t.Fatal("OrderMaxMinStored: a storage order with repeats was accepted")
+	}
+	if _, _, err := OrderMaxMinStored(context.Background(), m, 10, nil, KNNOptions{}); err == nil {
+		t.Fatal("OrderMaxMinStored: a first point out of range was accepted")
 	}
 }
 

@@ -74,6 +74,32 @@ func OrderMaxMinReport(ctx context.Context, m metric.Metric, first int, opt KNNO
 	return order, rep, err
 }
 
+// OrderMaxMinStored is OrderMaxMinReport over a metric whose points are
+// stored in another order than the caller's (point i of m is the caller's
+// point stored[i]; nil: the same order): first and the answer are the
+// caller's indices, and ties go by the caller's order (opt.Rank is set to
+// stored).
+func OrderMaxMinStored(ctx context.Context, m metric.Metric, first int, stored []int32, opt KNNOptions) ([]int32, Report, error) {
+	opt.Rank = stored
+	if stored != nil {
+		at, err := metric.InversePerm(stored, m.Data().N)
+		if err != nil {
+			return nil, Report{}, err
+		}
+		if first >= 0 && first < len(at) {
+			first = int(at[first])
+		}
+	}
+	order, rep, err := OrderMaxMinReport(ctx, m, first, opt)
+	if err != nil || stored == nil {
+		return order, rep, err
+	}
+	for i, p := range order {
+		order[i] = stored[p]
+	}
+	return order, rep, nil
+}
+
 // maxMinOrder is MaxMinOrder, starting with scans when scan is set (else
 // every step walks the tree), with the steps' statistics.
 func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan bool) ([]int32, QueryStats, error) {

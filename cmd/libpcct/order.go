@@ -9,7 +9,6 @@ import (
 	"context"
 	"unsafe"
 
-	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/tree"
 )
 
@@ -41,22 +40,12 @@ func pcct_maxmin_order(h C.uint64_t, first C.int64_t, workers C.int64_t, order *
 		defer mh.mu.RUnlock()
 		// Over stored points: start at the stored position of the caller's
 		// point, break ties by the caller's order, answer its indices.
-		if mh.stored != nil {
-			pos, err := metric.InversePerm(mh.stored, n)
-			if err != nil {
-				return err
-			}
-			start = int(pos[start])
-		}
-		perm, err := tree.OrderMaxMin(context.Background(), mh.m, start, tree.KNNOptions{Workers: int(workers), Rank: mh.stored})
+		perm, _, err := tree.OrderMaxMinStored(context.Background(), mh.m, start, mh.stored, tree.KNNOptions{Workers: int(workers)})
 		if err != nil {
 			return err
 		}
 		out := unsafe.Slice((*int64)(unsafe.Pointer(order)), n)
 		for i, p := range perm {
-			if mh.stored != nil {
-				p = mh.stored[p]
-			}
 			out[i] = int64(p)
 		}
 		return nil

@@ -44,25 +44,16 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 }
 
 // maxMin returns the exact max-min ordering of the points (given indices)
-// from the point nearest their mean, computed on m: built in the given
-// order, or in j.built's, ties then by the given order.
+// from the point nearest their mean, computed on m as built (in the given
+// order, or in j.built's, ties then by the given order).
 func (j *knnJob) maxMin(ctx context.Context, m metric.Metric, pool *streamer.Pool) ([]int32, tree.Report, error) {
-	first, opt := tree.CentralPoint(j.x, j.n, j.d), tree.KNNOptions{Pool: pool, Rank: j.built}
 	if j.built != nil {
 		var err error
 		if j.builtAt, err = metric.InversePerm(j.built, j.n); err != nil {
 			return nil, tree.Report{}, err
 		}
-		first = int(j.builtAt[first])
 	}
-	perm, rep, err := tree.OrderMaxMinReport(ctx, m, first, opt)
-	if err != nil || j.built == nil {
-		return perm, rep, err
-	}
-	for i, p := range perm {
-		perm[i] = j.built[p]
-	}
-	return perm, rep, nil
+	return tree.OrderMaxMinStored(ctx, m, tree.CentralPoint(j.x, j.n, j.d), j.built, tree.KNNOptions{Pool: pool})
 }
 
 // describeOrder summarises how a max-min ordering ran: the tree it was
