@@ -115,7 +115,7 @@ func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan 
 // order runs the max-min ordering from first (ties by rank, nil: index)
 // with these steps.
 func (s *maxMinSteps) order(ctx context.Context, first int, rank []int32) ([]int32, error) {
-	return maxMinOrder(ctx, s.t.m, first, rank, maxMinBatch, s.run, s.pool, s.split, &s.stats)
+	return maxMinOrder(ctx, s.t.m, first, rank, treeMaxMinBatch, s.run, s.pool, s.split, &s.stats)
 }
 
 // report returns the statistics of an ordering begun at t0.
