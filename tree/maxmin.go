@@ -187,12 +187,11 @@ func (b *batch) choose(ctx context.Context, size int) ([]int32, []float64, error
 	b.steps, b.radii, b.taken = b.steps[:0], b.radii[:0], b.taken[:0]
 	b.cand, b.cur = b.cand[:0], b.cur[:0]
 	for len(b.cand) < size {
-		p, v := tt.best(), tt.node[1].val
-		if v == 0 || math.IsInf(v, -1) {
+		if v := tt.node[1].val; v == 0 || math.IsInf(v, -1) {
 			break
 		}
+		p, v := tt.takeBest()
 		b.cand, b.cur = append(b.cand, p), append(b.cur, v)
-		tt.set(p, math.Inf(-1))
 	}
 	out := tt.best() // the best point outside the candidates
 	if err := b.tile(ctx); err != nil {

@@ -381,8 +381,11 @@ func TestKDMaxMinOrder(t *testing.T) {
 }
 
 // TestTournament: under random decreases (lower, ties and the last index,
-// whose block is padded, included) and removals (set to -Inf), best is
-// always the largest value, ties to the lower index.
+// whose block is padded, included), removals (set to -Inf) and the
+// choice's taking of the best out (takeBest, from the blocks' runners-up)
+// and putting it back lower (set), best is always the largest value, ties
+// to the lower index, and every node is the one a new tournament over the
+// same values has.
 func TestTournament(t *testing.T) {
 	defer func(s uint) { tournamentShift = s }(tournamentShift)
 	for _, tournamentShift = range []uint{0, 2, 5} { // leaves a block: 1, 4, 32
@@ -410,6 +413,14 @@ func testTournament(t *testing.T) {
 		for step := range 400 {
 			i := int32(r.IntN(n))
 			switch {
+			case step%5 == 0:
+				p, pv := tt.best(), v[tt.best()]
+				if got, gv := tt.takeBest(); got != p || gv != pv || !math.IsInf(v[p], -1) {
+					t.Fatalf("blocks of %d, n=%d step %d: took %d (%v), want %d (%v), left at %v", 1<<tournamentShift, n, step, got, gv, p, pv, v[p])
+				}
+				if r.IntN(2) == 0 {
+					tt.set(p, pv-float64(r.IntN(2)))
+				}
 			case step%7 == 0:
 				tt.set(i, math.Inf(-1))
 			case step%3 == 0:
@@ -425,6 +436,9 @@ func testTournament(t *testing.T) {
 			}
 			if got := tt.best(); got != want {
 				t.Fatalf("blocks of %d, n=%d step %d: best %d (%v), want %d (%v)", 1<<tournamentShift, n, step, got, v[got], want, v[want])
+			}
+			if fresh := newTournament(v, rank); !slices.Equal(tt.node, fresh.node) {
+				t.Fatalf("blocks of %d, n=%d step %d: the nodes differ from a new tournament's", 1<<tournamentShift, n, step)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"math"
 
 	"github.com/pcct/pcct/streamer"
 )
@@ -23,6 +24,11 @@ type tournament struct {
 	nb    int     // blocks, a power of two
 	size  int     // nb << shift: the leaves, padding included
 	node  []tnode // node[nb+b]: block b's winner; node[k] the better of its children
+	// second[b] is block b's runner-up at its last scan (id -1: none, or
+	// not known): while it keeps that value it is still the best of the
+	// block but its winner, since values only fall between scans (set
+	// rescans).
+	second []tnode
 }
 
 // tnode is a tournament node: the winner of its subtree (-1 for a block
@@ -42,9 +48,9 @@ func newTournament(v []float64, rank []int32) *tournament {
 		tt.nb *= 2
 	}
 	tt.size = tt.nb << tt.shift
-	tt.node = make([]tnode, 2*tt.nb)
+	tt.node, tt.second = make([]tnode, 2*tt.nb), make([]tnode, tt.nb)
 	for b := range tt.nb {
-		tt.node[tt.nb+b] = tt.scan(b)
+		tt.rescan(b)
 	}
 	for k := tt.nb - 1; k >= 1; k-- {
 		tt.node[k] = tt.better(tt.node[2*k], tt.node[2*k+1])
@@ -52,17 +58,21 @@ func newTournament(v []float64, rank []int32) *tournament {
 	return tt
 }
 
-// scan returns block b's winner.
-func (tt *tournament) scan(b int) tnode {
+// rescan sets block b's winner and runner-up from its values.
+func (tt *tournament) rescan(b int) {
 	lo := b << tt.shift
 	hi := min(lo+1<<tt.shift, len(tt.v))
-	w := tnode{id: -1}
+	w, r := tnode{id: -1}, tnode{id: -1}
 	for i := lo; i < hi; i++ {
-		if w.id < 0 || tt.wins(int32(i), tt.v[i], w.id, w.val) {
-			w = tnode{int32(i), tt.v[i]}
+		x := tnode{int32(i), tt.v[i]}
+		switch {
+		case w.id < 0 || tt.wins(x.id, x.val, w.id, w.val):
+			w, r = x, w
+		case r.id < 0 || tt.wins(x.id, x.val, r.id, r.val):
+			r = x
 		}
 	}
-	return w
+	tt.node[tt.nb+b], tt.second[b] = w, r
 }
 
 // better returns the better of two nodes; a node without a winner loses.
@@ -93,10 +103,35 @@ func (tt *tournament) best() int32 { return tt.node[1].id }
 func (tt *tournament) set(i int32, v float64) {
 	tt.v[i] = v
 	k := tt.nb + int(i)>>tt.shift
-	tt.node[k] = tt.scan(k - tt.nb)
+	tt.rescan(k - tt.nb)
+	tt.replayAbove(k)
+}
+
+// replayAbove replays the nodes above node k, up to the root.
+func (tt *tournament) replayAbove(k int) {
 	for k /= 2; k >= 1; k /= 2 {
 		tt.node[k] = tt.better(tt.node[2*k], tt.node[2*k+1])
 	}
+}
+
+// takeBest takes the best point out (its value to -Inf, never the best
+// again) and returns it with its value, as set would, except that its
+// block's new winner is the runner-up of the block's last scan where that
+// still holds its value above -Inf: the block is not read again. Taking
+// a batch's candidates out one after another, each waits for the last
+// one's replay; the block's scan was two thirds of a replay's time.
+func (tt *tournament) takeBest() (int32, float64) {
+	w := tt.node[1]
+	tt.v[w.id] = math.Inf(-1)
+	b := int(w.id) >> tt.shift
+	k := tt.nb + b
+	if s := tt.second[b]; s.id >= 0 && s.val > math.Inf(-1) && math.Float64bits(tt.v[s.id]) == math.Float64bits(s.val) {
+		tt.node[k], tt.second[b] = s, tnode{id: -1}
+	} else {
+		tt.rescan(b)
+	}
+	tt.replayAbove(k)
+	return w.id, w.val
 }
 
 // lower decreases value i to v: only the nodes that i won can change, and
@@ -114,7 +149,7 @@ func (tt *tournament) lowerBelow(i int32, v float64, top int) {
 	if tt.node[k].id != i {
 		return
 	}
-	tt.node[k] = tt.scan(k - tt.nb)
+	tt.rescan(k - tt.nb)
 	for k /= 2; k >= top && tt.node[k].id == i; k /= 2 {
 		tt.node[k] = tt.better(tt.node[2*k], tt.node[2*k+1])
 	}
