@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
@@ -157,6 +158,8 @@ type batch struct {
 	cur   []float64 // and their values as the batch goes (-Inf: taken)
 	dist  []float64 // their distances: cand[i] to cand[j] at i*len(cand)+j
 	taken []int     // the steps, as positions in cand
+	head  int       // bestCandidate's: candidates before it are taken or lowered
+	low   []int     // the lowered candidates, as positions in cand
 }
 
 // choose takes the next steps of the max-min ordering (at most size) that
@@ -197,7 +200,7 @@ func (b *batch) choose(ctx context.Context, size int) ([]int32, []float64, error
 	if err := b.tile(ctx); err != nil {
 		return nil, nil, err
 	}
-	nc := len(b.cand)
+	b.head, b.low = 0, b.low[:0]
 	for tries := 0; len(b.steps) < size && tries < 2*size; tries++ {
 		i := b.bestCandidate()
 		if i < 0 || b.cur[i] == 0 || tt.wins(out, tt.v[out], b.cand[i], b.cur[i]) {
@@ -206,11 +209,14 @@ func (b *batch) choose(ctx context.Context, size int) ([]int32, []float64, error
 		p, v := b.cand[i], b.cur[i]
 		low := v
 		for _, s := range b.taken {
-			if d := b.dist[i*nc+s]; d < low {
+			if d := b.pair(i, s); d < low {
 				low = d
 			}
 		}
 		if low < v {
+			if !b.lowered(i) {
+				b.low = append(b.low, i)
+			}
 			b.cur[i] = low
 			continue
 		}
@@ -226,26 +232,40 @@ func (b *batch) choose(ctx context.Context, size int) ([]int32, []float64, error
 }
 
 // bestCandidate returns the position in cand of the best candidate not
-// taken (by the tournament's rule), or -1 when all are.
+// taken (by the tournament's rule), or -1 when all are. The candidates
+// leave the tournament best first, so the first of them neither taken nor
+// lowered (head) is the best of those; a lowered one (few: 1.02 tries a
+// step) may be better still.
 func (b *batch) bestCandidate() int {
+	for b.head < len(b.cand) && (math.IsInf(b.cur[b.head], -1) || b.lowered(b.head)) {
+		b.head++
+	}
 	best := -1
-	for i, v := range b.cur {
-		if !math.IsInf(v, -1) && (best < 0 || b.tt.wins(b.cand[i], v, b.cand[best], b.cur[best])) {
+	if b.head < len(b.cand) {
+		best = b.head
+	}
+	for _, i := range b.low {
+		if v := b.cur[i]; !math.IsInf(v, -1) && (best < 0 || b.tt.wins(b.cand[i], v, b.cand[best], b.cur[best])) {
 			best = i
 		}
 	}
 	return best
 }
 
+// lowered reports whether candidate i was lowered in this batch.
+func (b *batch) lowered(i int) bool { return slices.Contains(b.low, i) }
+
 // tileRows is the number of candidates a task of the choice's tile takes
 // as rows.
 const tileRows = 8
 
-// tile fills b.dist with the candidates' distances to each other. On a
-// pool, each task tiles tileRows candidates against those up to its own
-// last (the lower triangle, by blocks), and the rest is mirrored:
-// distances are symmetric bit for bit. Without one, one tile on the
-// calling goroutine. The tile was the choice's largest serial part: at
+// tile fills b.dist with the candidates' distances to each other, at
+// least the lower triangle (pair reads it either way round: distances are
+// symmetric bit for bit). On a pool, each task tiles a block of tileRows
+// candidates against those up to its own last; without one, one tile of
+// all the pairs runs on the calling goroutine (8 calls by blocks read the
+// Euclidean k-d tree's 64 candidates 288 times to find their own pairs,
+// against 64 in one call, and made its serial time no shorter). The tile was the choice's largest serial part: at
 // 10^6 points the job took the ordering's serial time from 2.1 to 1.3 s
 // (one worker's trace), and on 2 workers the ordering 2.7 % faster at
 // 131,072 points, the same on one. (Before the pool's workers waited for
@@ -259,25 +279,31 @@ func (b *batch) tile(ctx context.Context) error {
 		return nil
 	}
 	b.dist = grow(b.dist, nc*nc)
+	blocks := (nc + tileRows - 1) / tileRows
+	rows := func(w *metric.Workspace, k int) {
+		r0, r1 := k*tileRows, min(nc, (k+1)*tileRows)
+		b.m.Tile(w, b.dist[r0*nc:], nc, data, metric.List(b.cand[r0:r1]), data, metric.List(b.cand[:r1]))
+	}
 	if b.pool == nil || nc <= tileRows || cheapPairs(b.m) {
+		// One tile of all the pairs: the blocks' calls would cost more.
 		b.m.Tile(b.w, b.dist, nc, data, metric.List(b.cand), data, metric.List(b.cand))
 		return nil
 	}
 	for len(b.ws) < b.pool.Workers() {
 		b.ws = append(b.ws, metric.NewWorkspace())
 	}
-	blocks := (nc + tileRows - 1) / tileRows
-	js, err := b.pool.RunContext(ctx, blocks, func(w, k int) {
-		r0, r1 := k*tileRows, min(nc, (k+1)*tileRows)
-		b.m.Tile(b.ws[w], b.dist[r0*nc:], nc, data, metric.List(b.cand[r0:r1]), data, metric.List(b.cand[:r1]))
-	})
+	js, err := b.pool.RunContext(ctx, blocks, func(w, k int) { rows(b.ws[w], k) })
 	b.use.add(js)
-	for i := range nc {
-		for j := (i/tileRows + 1) * tileRows; j < nc; j++ {
-			b.dist[i*nc+j] = b.dist[j*nc+i]
-		}
-	}
 	return err
+}
+
+// pair returns the distance between candidates i and j from the tile:
+// row max(i, j) holds every column up to its block's last.
+func (b *batch) pair(i, j int) float64 {
+	if i < j {
+		i, j = j, i
+	}
+	return b.dist[i*len(b.cand)+j]
 }
 
 // cheapPairs reports whether m's pairs cost a few nanoseconds each, so
