@@ -89,11 +89,9 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 		}
 	}
 	mind := make([]float64, n)
-	// The first point's distances to every point.
 	w := metric.NewWorkspace()
-	for lo := 0; lo < n; lo += 4096 {
-		hi := min(n, lo+4096)
-		m.Tile(w, mind[lo:hi], hi-lo, data, metric.Range(first, first+1), data, metric.Range(lo, hi))
+	if err := firstRow(ctx, m, first, mind, w, p, &st.use); err != nil {
+		return nil, err
 	}
 	st.dists += int64(n)
 	tt := newTournament(mind, rank)
@@ -135,6 +133,40 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 		}
 	}
 	return order, nil
+}
+
+// firstRowCols is the number of columns a task of firstRow tiles.
+const firstRowCols = 4096
+
+// firstRow fills mind with point first's distances to every point, in
+// tiles of firstRowCols columns: on the pool p, or on the calling
+// goroutine (workspace w) without one or where the pairs are cheap. (At
+// 10^6 points the residual metric's row took 0.09 s on the calling
+// goroutine, a tenth of the ordering's serial time.) The error is the
+// context's.
+func firstRow(ctx context.Context, m metric.Metric, first int, mind []float64, w *metric.Workspace, p *streamer.Pool, use *usage) error {
+	data := m.Data()
+	n := data.N
+	row := func(w *metric.Workspace, k int) {
+		lo, hi := k*firstRowCols, min(n, (k+1)*firstRowCols)
+		m.Tile(w, mind[lo:hi], hi-lo, data, metric.Range(first, first+1), data, metric.Range(lo, hi))
+	}
+	tasks := (n + firstRowCols - 1) / firstRowCols
+	if p == nil || tasks == 1 || cheapPairs(m) {
+		for k := range tasks {
+			row(w, k)
+		}
+		return ctx.Err()
+	}
+	ws := make([]*metric.Workspace, p.Workers())
+	js, err := p.RunContext(ctx, tasks, func(wk, k int) {
+		if ws[wk] == nil {
+			ws[wk] = metric.NewWorkspace()
+		}
+		row(ws[wk], k)
+	})
+	use.add(js)
+	return err
 }
 
 // orderStats is what a max-min ordering cost: the pool's jobs and the

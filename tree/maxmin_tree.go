@@ -168,8 +168,7 @@ type maxMinSteps struct {
 	// query.
 	blockHits  [][][]rangeHit
 	blockFront [][][]int32
-	startLen   []int   // how many nodes each query's walk starts from
-	byLen      []int32 // the queries by descending front
+	byLen      []uint64 // the queries by descending front (see walk)
 	// first is the first level's table (nil until the first walk, or
 	// where noTable says it does not pay).
 	first   *firstTable

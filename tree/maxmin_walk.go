@@ -1,8 +1,8 @@
 package tree
 
 import (
-	"cmp"
 	"context"
+	"math"
 	"slices"
 
 	"github.com/pcct/pcct/kernels/metric"
@@ -62,20 +62,19 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	}
 	// The longest walks first (by the nodes they start from), so that the
 	// workers finish together.
+	// Keys: the complement of the length, then the query, in ascending
+	// order (a sort of plain integers, without a comparison function).
 	s.byLen = grow(s.byLen, nq)
 	for i := range nq {
-		s.byLen[i] = int32(i)
-	}
-	s.startLen = grow(s.startLen, nq)
-	for i := range nq {
-		s.startLen[i] = 0
+		f := 0
 		for b := range blocks {
-			s.startLen[i] += len(s.blockFront[b][i])
+			f += len(s.blockFront[b][i])
 		}
+		s.byLen[i] = uint64(math.MaxUint32-uint32(f))<<32 | uint64(i)
 	}
-	slices.SortFunc(s.byLen, func(a, b int32) int { return cmp.Compare(s.startLen[b], s.startLen[a]) })
+	slices.Sort(s.byLen)
 	js, err = s.pool.RunContext(ctx, nq, labelled(phaseQuery, func(w, task int) {
-		qw, i := s.worker(w), int(s.byLen[task])
+		qw, i := s.worker(w), int(uint32(s.byLen[task]))
 		hits[i] = hits[i][:0]
 		if d, ok := s.rootHit(qw, tb, qids[i:i+1], i, mind); ok && d <= radii[i] && d < mind[t.root] {
 			hits[i] = append(hits[i], rangeHit{t.root, d})
