@@ -70,8 +70,9 @@ const (
 // The steps are decided in batches of up to batchSize, exactly as one at
 // a time (see batch.choose); then the batch's range queries run together
 // (steps) and lower everything else. With a pool p (nil: none), the
-// batch's hits lower the tournament in parallel parts for split workers
-// (tournament.lowerAll): the order is the same for any. ctx is checked every batch.
+// batch's hits lower the tournament, and the next batch's candidates are
+// taken out, in parallel parts for split workers (tournament.advance):
+// the order is the same for any. ctx is checked every batch.
 //
 // st gathers the pool jobs it runs and the distances it computes itself
 // (the first point's row, the choices' tiles).
@@ -103,6 +104,10 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 	if p != nil {
 		parts = tt.applyParts(split)
 	}
+	// The first batch's candidates (see tournament.advance).
+	if err := tt.advance(ctx, p, parts, nil, takePerPart(1, parts), &st.use); err != nil {
+		return nil, err
+	}
 	hits := make([][]rangeHit, batchSize)
 	for len(order) < n {
 		if err := ctx.Err(); err != nil {
@@ -128,7 +133,8 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 		if err := steps(ctx, ps, radii, mind, hits[:len(ps)]); err != nil {
 			return nil, err
 		}
-		if err := tt.lowerAll(ctx, p, parts, hits[:len(ps)], &st.use); err != nil {
+		next := takePerPart(min(batchSize, len(order)), parts)
+		if err := tt.advance(ctx, p, parts, hits[:len(ps)], next, &st.use); err != nil {
 			return nil, err
 		}
 	}
@@ -206,36 +212,30 @@ type batch struct {
 // the range queries would) and the next best is tried, up to 2 size
 // times.
 //
-// The candidates are the size best points when the batch starts: nearly
-// every step of a batch is one of them (at 131,072 points, 1.02 tries a
-// step). They leave the tournament while the batch is chosen, so the
-// best point is the best of their values as they go or the tournament's
-// best, which no step changes; the batch ends where that is not one of
-// them. Their distances come from one tile of their pairs (see tile),
-// which costs less than a tile of one cold row against the steps per try
-// (at 524,288 points the choice, serial, went from 1.3 s to 0.74 s of CPU
-// time in a profile); and taking them out once, rather than out and back
-// and out again for the steps, halves the tournament's replays. The
-// error is the context's, from the tile's job on the pool.
+// The candidates are the best points when the batch starts, up to size
+// of them (tournament.merge of what advance took out): nearly every step
+// of a batch is one of them (at 131,072 points, 1.02 tries a step). They
+// are out of the tournament while the batch is chosen, so the best point
+// is the best of their values as they go or the best point outside them,
+// which no step changes; the batch ends where that is not one of them.
+// The steps go to -Inf and stay out; the other candidates keep their
+// values now and come back in the next advance. Their distances come from
+// one tile of their pairs (see tile), which costs less than a tile of one
+// cold row against the steps per try (at 524,288 points the choice,
+// serial, went from 1.3 s to 0.74 s of CPU time in a profile). The error
+// is the context's, from the tile's job on the pool.
 func (b *batch) choose(ctx context.Context, size int) ([]int32, []float64, error) {
 	tt := b.tt
 	b.steps, b.radii, b.taken = b.steps[:0], b.radii[:0], b.taken[:0]
-	b.cand, b.cur = b.cand[:0], b.cur[:0]
-	for len(b.cand) < size {
-		if v := tt.node[1].val; v == 0 || math.IsInf(v, -1) {
-			break
-		}
-		p, v := tt.takeBest()
-		b.cand, b.cur = append(b.cand, p), append(b.cur, v)
-	}
-	out := tt.best() // the best point outside the candidates
+	var out int32 // the best point outside the candidates (-1: none)
+	b.cand, b.cur, out = tt.merge(size, b.cand[:0], b.cur[:0])
 	if err := b.tile(ctx); err != nil {
 		return nil, nil, err
 	}
 	b.head, b.low = 0, b.low[:0]
 	for tries := 0; len(b.steps) < size && tries < 2*size; tries++ {
 		i := b.bestCandidate()
-		if i < 0 || b.cur[i] == 0 || tt.wins(out, tt.v[out], b.cand[i], b.cur[i]) {
+		if i < 0 || b.cur[i] == 0 || out >= 0 && tt.wins(out, tt.v[out], b.cand[i], b.cur[i]) {
 			break // the rest at 0 (duplicates), or the best is not a candidate
 		}
 		p, v := b.cand[i], b.cur[i]
@@ -255,10 +255,10 @@ func (b *batch) choose(ctx context.Context, size int) ([]int32, []float64, error
 		b.steps, b.radii, b.taken = append(b.steps, p), append(b.radii, v), append(b.taken, i)
 		b.cur[i] = math.Inf(-1)
 	}
-	for i, p := range b.cand { // the candidates not taken go back, at their values now
-		if !math.IsInf(b.cur[i], -1) {
-			tt.set(p, b.cur[i])
-		}
+	// The steps at -Inf (chosen: out for good), the other candidates at
+	// their values now; they come back in the next advance.
+	for i, p := range b.cand {
+		tt.v[p] = b.cur[i]
 	}
 	return b.steps, b.radii, nil
 }

@@ -3,6 +3,7 @@ package tree
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -239,7 +240,7 @@ func TestMaxMinScanToWalk(t *testing.T) {
 }
 
 // TestMaxMinParallelParts: at 20,000 points the hits lower the
-// tournament in parallel parts (tournament.lowerAll) and the walks run
+// tournament in parallel parts (tournament.advance) and the walks run
 // in two jobs (maxMinSteps.walk), the root's children cut into blocks
 // and ruled out through the first level's table (in 6 dimensions the
 // root has hundreds); the cover tree's order on 3 workers is still the
@@ -381,11 +382,11 @@ func TestKDMaxMinOrder(t *testing.T) {
 }
 
 // TestTournament: under random decreases (lower, ties and the last index,
-// whose block is padded, included), removals (set to -Inf) and the
-// choice's taking of the best out (takeBest, from the blocks' runners-up)
-// and putting it back lower (set), best is always the largest value, ties
-// to the lower index, and every node is the one a new tournament over the
-// same values has.
+// whose block is padded, included), removals (set to -Inf), points taken
+// out (take, the block's new winner often its runner-up) and brought back
+// (restore, some lowered while out), best is always the largest value of
+// the points in, ties to the lower index, and every node is the one a new
+// tournament over the same values and points has.
 func TestTournament(t *testing.T) {
 	defer func(s uint) { tournamentShift = s }(tournamentShift)
 	for _, tournamentShift = range []uint{0, 2, 5} { // leaves a block: 1, 4, 32
@@ -404,23 +405,27 @@ func testTournament(t *testing.T) {
 				rank[i] = int32(p)
 			}
 		}
-		before := func(a, b int32) bool { return (rank == nil && a < b) || (rank != nil && rank[a] < rank[b]) }
 		v := make([]float64, n)
 		for i := range v {
 			v[i] = float64(r.IntN(6))
 		}
 		tt := newTournament(v, rank)
+		var out []int32 // the points taken out
 		for step := range 400 {
 			i := int32(r.IntN(n))
 			switch {
-			case step%5 == 0:
-				p, pv := tt.best(), v[tt.best()]
-				if got, gv := tt.takeBest(); got != p || gv != pv || !math.IsInf(v[p], -1) {
-					t.Fatalf("blocks of %d, n=%d step %d: took %d (%v), want %d (%v), left at %v", 1<<tournamentShift, n, step, got, gv, p, pv, v[p])
+			case step%5 == 0 && tt.node[1].id >= 0:
+				want := tt.node[1]
+				if got := tt.take(1); got != want || !tt.excl[got.id] {
+					t.Fatalf("blocks of %d, n=%d step %d: took %v, want %v", 1<<tournamentShift, n, step, got, want)
 				}
-				if r.IntN(2) == 0 {
-					tt.set(p, pv-float64(r.IntN(2)))
-				}
+				out = append(out, want.id)
+			case step%4 == 0 && len(out) > 0:
+				k := r.IntN(len(out))
+				p := out[k]
+				out = slices.Delete(out, k, k+1)
+				v[p] -= float64(r.IntN(2)) // as a step's hits may lower it
+				tt.restore(p, 1)
 			case step%7 == 0:
 				tt.set(i, math.Inf(-1))
 			case step%3 == 0:
@@ -428,36 +433,64 @@ func testTournament(t *testing.T) {
 			default:
 				tt.lower(i, v[i]-float64(r.IntN(3)))
 			}
-			want := int32(0)
-			for j := range int32(n) {
-				if v[j] > v[want] || (v[j] == v[want] && before(j, want)) {
-					want = j
-				}
-			}
+			want := bestIn(v, tt.excl, rank)
 			if got := tt.best(); got != want {
-				t.Fatalf("blocks of %d, n=%d step %d: best %d (%v), want %d (%v)", 1<<tournamentShift, n, step, got, v[got], want, v[want])
+				t.Fatalf("blocks of %d, n=%d step %d: best %d, want %d", 1<<tournamentShift, n, step, got, want)
 			}
-			if fresh := newTournament(v, rank); !slices.Equal(tt.node, fresh.node) {
+			if !slices.Equal(tt.node, rebuilt(v, rank, tt.excl).node) {
 				t.Fatalf("blocks of %d, n=%d step %d: the nodes differ from a new tournament's", 1<<tournamentShift, n, step)
 			}
 		}
 	}
 }
 
-// TestTournamentLowerAll: a batch of hits applied in parallel parts
-// (each part's leaves replayed by a task, the nodes above after) leaves
-// the tournament as applying them one at a time does, node for node: hits
-// in every part, repeated points, hits above their point's value, and
-// the last index (in a padded block) included; blocks of 1, 4 and 32
+// bestIn returns the largest value's point among those not excluded, ties
+// by index or rank (-1: none).
+func bestIn(v []float64, excl []bool, rank []int32) int32 {
+	best := int32(-1)
+	for j := range int32(len(v)) {
+		if excl[j] {
+			continue
+		}
+		if best < 0 || v[j] > v[best] || v[j] == v[best] && (rank == nil && j < best || rank != nil && rank[j] < rank[best]) {
+			best = j
+		}
+	}
+	return best
+}
+
+// rebuilt returns a new tournament over v with the points excl out.
+func rebuilt(v []float64, rank []int32, excl []bool) *tournament {
+	tt := newTournament(v, rank)
+	copy(tt.excl, excl)
+	for b := range tt.nb {
+		tt.rescan(b)
+	}
+	for k := tt.nb - 1; k >= 1; k-- {
+		tt.node[k] = tt.better(tt.node[2*k], tt.node[2*k+1])
+	}
+	return tt
+}
+
+// TestTournamentAdvance: batches as the max-min choice runs them, with
+// the leaves in parts (each part's job a task, the nodes above replayed
+// after) or in one on the calling goroutine: after each advance (the
+// last batch's points back in, the hits lowering the values, each part's
+// best taken out) the values are those the hits leave, every node is a
+// new tournament's over the same values and points, and the merge gives
+// the best points in order, then the best point outside them; then some
+// of them become steps (-Inf) and others are lowered, as the choice does.
+// Hits in every part, repeated points, hits above their point's value,
+// and the last index (in a padded block) included; blocks of 1, 4 and 32
 // leaves.
-func TestTournamentLowerAll(t *testing.T) {
+func TestTournamentAdvance(t *testing.T) {
 	defer func(s uint) { tournamentShift = s }(tournamentShift)
 	for _, tournamentShift = range []uint{0, 2, 5} { // leaves a block: 1, 4, 32
-		testTournamentLowerAll(t)
+		testTournamentAdvance(t)
 	}
 }
 
-func testTournamentLowerAll(t *testing.T) {
+func testTournamentAdvance(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	pool := streamer.NewPool(3)
 	defer pool.Close()
@@ -470,17 +503,72 @@ func testTournamentLowerAll(t *testing.T) {
 					rank[i] = int32(p)
 				}
 			}
-			v := make([]float64, n)
-			for i := range v {
-				v[i] = float64(10 + r.IntN(6))
-			}
-			want := newTournament(slices.Clone(v), rank)
-			for parts := 2; parts <= want.nb; parts *= 2 {
-				got := newTournament(slices.Clone(want.v), rank)
+			for parts := 1; parts <= newTournament(make([]float64, n), nil).nb; parts *= 2 {
+				v := make([]float64, n)
+				for i := range v {
+					v[i] = float64(10 + r.IntN(6))
+				}
+				want := slices.Clone(v)
+				tt := newTournament(v, rank)
+				var hits [][]rangeHit
 				for round := range 20 {
-					hits := make([][]rangeHit, 1+r.IntN(4))
+					for _, hs := range hits {
+						for _, h := range hs {
+							want[h.id] = min(want[h.id], h.d)
+						}
+					}
+					size := 1 + r.IntN(8)
+					if err := tt.advance(context.Background(), pool, parts, hits, takePerPart(size, parts), nil); err != nil {
+						t.Fatal(err)
+					}
+					where := fmt.Sprintf("blocks of %d, n=%d ranked %v, %d parts, round %d", 1<<tournamentShift, n, ranked, parts, round)
+					if !slices.Equal(v, want) || !slices.Equal(tt.node, rebuilt(v, rank, tt.excl).node) {
+						t.Fatalf("%s: the values or nodes differ", where)
+					}
+					cand, _, out := tt.merge(size, nil, nil)
+					// The candidates and out, from all points but the steps.
+					in := make([]bool, n)
+					for j := range n {
+						in[j] = !math.IsInf(v[j], -1)
+					}
+					for k, p := range append(slices.Clone(cand), out) {
+						if p < 0 {
+							break
+						}
+						notIn := make([]bool, n)
+						for j := range n {
+							notIn[j] = !in[j]
+						}
+						if b := bestIn(v, notIn, rank); b != p && !(k == len(cand) && (v[b] == 0 || math.IsInf(v[b], -1))) {
+							t.Fatalf("%s: merged point %d is %d, want %d", where, k, p, b)
+						}
+						in[p] = false
+					}
+					if len(cand) == 0 && out >= 0 && v[out] > 0 {
+						t.Fatalf("%s: no candidates, the best at %v", where, v[out])
+					}
+					if out < 0 {
+						notIn := make([]bool, n)
+						for j := range n {
+							notIn[j] = !in[j]
+						}
+						if b := bestIn(v, notIn, rank); b >= 0 && v[b] > 0 {
+							t.Fatalf("%s: no point outside the candidates, but %d at %v", where, b, v[b])
+						}
+					}
+					// Steps and lowered candidates, then the next hits.
+					for _, p := range cand {
+						switch r.IntN(3) {
+						case 0:
+							v[p], want[p] = math.Inf(-1), math.Inf(-1)
+						case 1:
+							v[p] -= 1
+							want[p] = v[p]
+						}
+					}
+					hits = make([][]rangeHit, 1+r.IntN(4))
 					for q := range hits {
-						for range r.IntN(3 * n) {
+						for range r.IntN(n) {
 							id := int32(r.IntN(n))
 							if r.IntN(5) == 0 {
 								id = int32(n - 1)
@@ -488,17 +576,7 @@ func testTournamentLowerAll(t *testing.T) {
 							hits[q] = append(hits[q], rangeHit{id, float64(r.IntN(16))})
 						}
 					}
-					if err := want.lowerAll(context.Background(), nil, 1, hits, nil); err != nil {
-						t.Fatal(err)
-					}
-					if err := got.lowerAll(context.Background(), pool, parts, hits, nil); err != nil {
-						t.Fatal(err)
-					}
-					if !slices.Equal(got.v, want.v) || !slices.Equal(got.node, want.node) {
-						t.Fatalf("blocks of %d, n=%d ranked %v, %d parts, round %d: the tournaments differ", 1<<tournamentShift, n, ranked, parts, round)
-					}
 				}
-				want = got // the next parts go on from here
 			}
 		}
 	}

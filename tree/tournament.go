@@ -1,12 +1,5 @@
 package tree
 
-import (
-	"context"
-	"math"
-
-	"github.com/pcct/pcct/streamer"
-)
-
 // tournament keeps the index of the largest value (ties to the lower
 // index, or the lower rank) over a slice it shares, under point updates.
 //
@@ -27,8 +20,15 @@ type tournament struct {
 	// second[b] is block b's runner-up at its last scan (id -1: none, or
 	// not known): while it keeps that value it is still the best of the
 	// block but its winner, since values only fall between scans (set
-	// rescans).
+	// rescans) and only a winner is excluded.
 	second []tnode
+	// excl marks the points taken out (see take): they win no node but
+	// keep their values.
+	excl []bool
+	// taken[c]: the points part c took out in its last job, best first
+	// (see advance); heads: merge's cursors into them.
+	taken [][]tnode
+	heads []int
 }
 
 // tnode is a tournament node: the winner of its subtree (-1 for a block
@@ -48,7 +48,7 @@ func newTournament(v []float64, rank []int32) *tournament {
 		tt.nb *= 2
 	}
 	tt.size = tt.nb << tt.shift
-	tt.node, tt.second = make([]tnode, 2*tt.nb), make([]tnode, tt.nb)
+	tt.node, tt.second, tt.excl = make([]tnode, 2*tt.nb), make([]tnode, tt.nb), make([]bool, len(v))
 	for b := range tt.nb {
 		tt.rescan(b)
 	}
@@ -58,12 +58,16 @@ func newTournament(v []float64, rank []int32) *tournament {
 	return tt
 }
 
-// rescan sets block b's winner and runner-up from its values.
+// rescan sets block b's winner and runner-up from its values (the
+// excluded points left out).
 func (tt *tournament) rescan(b int) {
 	lo := b << tt.shift
 	hi := min(lo+1<<tt.shift, len(tt.v))
 	w, r := tnode{id: -1}, tnode{id: -1}
 	for i := lo; i < hi; i++ {
+		if tt.excl[i] {
+			continue
+		}
 		x := tnode{int32(i), tt.v[i]}
 		switch {
 		case w.id < 0 || tt.wins(x.id, x.val, w.id, w.val):
@@ -114,26 +118,6 @@ func (tt *tournament) replayAbove(k int) {
 	}
 }
 
-// takeBest takes the best point out (its value to -Inf, never the best
-// again) and returns it with its value, as set would, except that its
-// block's new winner is the runner-up of the block's last scan where that
-// still holds its value above -Inf: the block is not read again. Taking
-// a batch's candidates out one after another, each waits for the last
-// one's replay; the block's scan was two thirds of a replay's time.
-func (tt *tournament) takeBest() (int32, float64) {
-	w := tt.node[1]
-	tt.v[w.id] = math.Inf(-1)
-	b := int(w.id) >> tt.shift
-	k := tt.nb + b
-	if s := tt.second[b]; s.id >= 0 && s.val > math.Inf(-1) && math.Float64bits(tt.v[s.id]) == math.Float64bits(s.val) {
-		tt.node[k], tt.second[b] = s, tnode{id: -1}
-	} else {
-		tt.rescan(b)
-	}
-	tt.replayAbove(k)
-	return w.id, w.val
-}
-
 // lower decreases value i to v: only the nodes that i won can change, and
 // they lie on the bottom of its path, so the replay stops at the first
 // node that i does not win (and does nothing when i does not win its
@@ -153,57 +137,4 @@ func (tt *tournament) lowerBelow(i int32, v float64, top int) {
 	for k /= 2; k >= top && tt.node[k].id == i; k /= 2 {
 		tt.node[k] = tt.better(tt.node[2*k], tt.node[2*k+1])
 	}
-}
-
-// applyLeaves is the fewest leaves a part of lowerAll's parallel pass
-// covers: below it the pass's scans of every hit cost more than the
-// replays they share out.
-const applyLeaves = 1 << 14
-
-// applyParts is the number of parts lowerAll splits the leaves into for
-// workers (a power of two, at most the blocks; 1: the calling goroutine
-// alone).
-func (tt *tournament) applyParts(workers int) int {
-	parts := 1
-	for parts < workers && parts < tt.nb && tt.size/(2*parts) >= applyLeaves {
-		parts *= 2
-	}
-	return parts
-}
-
-// lowerAll lowers each point of the hits to its hit's distance where that
-// is below its value, as lower one hit at a time would: the tournament is
-// a function of the values, which only fall, so the order of the hits
-// does not matter. With parts > 1 (a power of two, at most nb) the leaves
-// are split into parts runs of whole blocks, one a task on p: each task
-// scans every hit for its own run's and replays its run's nodes only;
-// then the nodes above the runs are replayed here. The job is added to
-// use.
-func (tt *tournament) lowerAll(ctx context.Context, p *streamer.Pool, parts int, hits [][]rangeHit, use *usage) error {
-	if parts <= 1 {
-		for _, hs := range hits {
-			for _, h := range hs {
-				if h.d < tt.v[h.id] {
-					tt.lower(h.id, h.d)
-				}
-			}
-		}
-		return nil
-	}
-	run := tt.size / parts
-	js, err := p.RunContext(ctx, parts, func(_, c int) {
-		lo, hi := int32(c*run), int32((c+1)*run)
-		for _, hs := range hits {
-			for _, h := range hs {
-				if h.id >= lo && h.id < hi && h.d < tt.v[h.id] {
-					tt.lowerBelow(h.id, h.d, parts)
-				}
-			}
-		}
-	})
-	use.add(js)
-	for k := parts - 1; k >= 1; k-- {
-		tt.node[k] = tt.better(tt.node[2*k], tt.node[2*k+1])
-	}
-	return err
 }
