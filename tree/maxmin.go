@@ -47,9 +47,9 @@ type stepsFunc func(ctx context.Context, qids []int32, radii, mind []float64, hi
 // twice the tasks to share out, and half as many jobs (10^6 points, m =
 // 256: one worker's trace projected onto 16 workers 7.9 -> 8.6x, one
 // worker 31.0 -> 30.3 s; 262,144 points on 2 workers the same within the
-// noise). The k-d tree's choice, serial, is most of its time, and grows
-// with the batch faster than the steps: 128 took its serial time at 10^6
-// points from 0.69 to 0.86 s, and its projection no higher.
+// noise). The k-d tree's steps are short, and its choice, serial, grows
+// with the batch faster than they do: at 10^6 points 128 made its serial
+// time 0.32 -> 0.36 s and its projection onto 16 workers 5.4 -> 5.2x.
 const (
 	maxMinBatch     = 64
 	treeMaxMinBatch = 128
@@ -95,10 +95,10 @@ func maxMinOrder(ctx context.Context, m metric.Metric, first int, rank []int32, 
 		return nil, err
 	}
 	st.dists += int64(n)
+	mind[first] = math.Inf(-1) // chosen: never the maximum again
 	tt := newTournament(mind, rank)
 	order := make([]int32, 1, n)
 	order[0] = int32(first)
-	tt.set(int32(first), math.Inf(-1)) // chosen: never the maximum again
 	b := batch{m: m, w: w, tt: tt, pool: p, use: &st.use}
 	parts := 1
 	if p != nil {
@@ -297,10 +297,10 @@ const tileRows = 8
 // candidates against those up to its own last; without one, one tile of
 // all the pairs runs on the calling goroutine (8 calls by blocks read the
 // Euclidean k-d tree's 64 candidates 288 times to find their own pairs,
-// against 64 in one call, and made its serial time no shorter). The tile was the choice's largest serial part: at
-// 10^6 points the job took the ordering's serial time from 2.1 to 1.3 s
-// (one worker's trace), and on 2 workers the ordering 2.7 % faster at
-// 131,072 points, the same on one. (Before the pool's workers waited for
+// against 64 in one call, and made its serial time no shorter). The tile
+// was the choice's largest serial part: at 10^6 points the job took the
+// ordering's serial time from 2.1 to 1.3 s (one worker's trace), and on 2
+// workers the ordering 2.7 % faster at 131,072 points, the same on one. (Before the pool's workers waited for
 // their next job, blocks of 16 rows as tasks, against all columns, made
 // the ordering 2-10 % slower on 2 workers: each job's start cost 8-9 µs.)
 // A tile of cheap pairs (see cheapPairs) runs on the calling goroutine:
@@ -311,20 +311,18 @@ func (b *batch) tile(ctx context.Context) error {
 		return nil
 	}
 	b.dist = grow(b.dist, nc*nc)
-	blocks := (nc + tileRows - 1) / tileRows
-	rows := func(w *metric.Workspace, k int) {
-		r0, r1 := k*tileRows, min(nc, (k+1)*tileRows)
-		b.m.Tile(w, b.dist[r0*nc:], nc, data, metric.List(b.cand[r0:r1]), data, metric.List(b.cand[:r1]))
-	}
 	if b.pool == nil || nc <= tileRows || cheapPairs(b.m) {
-		// One tile of all the pairs: the blocks' calls would cost more.
 		b.m.Tile(b.w, b.dist, nc, data, metric.List(b.cand), data, metric.List(b.cand))
 		return nil
 	}
 	for len(b.ws) < b.pool.Workers() {
 		b.ws = append(b.ws, metric.NewWorkspace())
 	}
-	js, err := b.pool.RunContext(ctx, blocks, func(w, k int) { rows(b.ws[w], k) })
+	blocks := (nc + tileRows - 1) / tileRows
+	js, err := b.pool.RunContext(ctx, blocks, func(w, k int) {
+		r0, r1 := k*tileRows, min(nc, (k+1)*tileRows)
+		b.m.Tile(b.ws[w], b.dist[r0*nc:], nc, data, metric.List(b.cand[r0:r1]), data, metric.List(b.cand[:r1]))
+	})
 	b.use.add(js)
 	return err
 }

@@ -381,8 +381,8 @@ func TestKDMaxMinOrder(t *testing.T) {
 	}
 }
 
-// TestTournament: under random decreases (lower, ties and the last index,
-// whose block is padded, included), removals (set to -Inf), points taken
+// TestTournament: under random decreases (lowerBelow, ties and the last
+// index, whose block is padded, included; some to -Inf), points taken
 // out (take, the block's new winner often its runner-up) and brought back
 // (restore, some lowered while out), best is always the largest value of
 // the points in, ties to the lower index, and every node is the one a new
@@ -427,14 +427,14 @@ func testTournament(t *testing.T) {
 				v[p] -= float64(r.IntN(2)) // as a step's hits may lower it
 				tt.restore(p, 1)
 			case step%7 == 0:
-				tt.set(i, math.Inf(-1))
+				tt.lowerBelow(i, math.Inf(-1), 1)
 			case step%3 == 0:
-				tt.lower(int32(n-1), v[n-1]-float64(r.IntN(2)))
+				tt.lowerBelow(int32(n-1), v[n-1]-float64(r.IntN(2)), 1)
 			default:
-				tt.lower(i, v[i]-float64(r.IntN(3)))
+				tt.lowerBelow(i, v[i]-float64(r.IntN(3)), 1)
 			}
 			want := bestIn(v, tt.excl, rank)
-			if got := tt.best(); got != want {
+			if got := tt.node[1].id; got != want {
 				t.Fatalf("blocks of %d, n=%d step %d: best %d, want %d", 1<<tournamentShift, n, step, got, want)
 			}
 			if !slices.Equal(tt.node, rebuilt(v, rank, tt.excl).node) {
@@ -539,7 +539,7 @@ func testTournamentAdvance(t *testing.T) {
 						for j := range n {
 							notIn[j] = !in[j]
 						}
-						if b := bestIn(v, notIn, rank); b != p && !(k == len(cand) && (v[b] == 0 || math.IsInf(v[b], -1))) {
+						if b := bestIn(v, notIn, rank); b != p {
 							t.Fatalf("%s: merged point %d is %d, want %d", where, k, p, b)
 						}
 						in[p] = false

@@ -101,32 +101,12 @@ func (tt *tournament) before(a, b int32) bool {
 	return a < b
 }
 
-func (tt *tournament) best() int32 { return tt.node[1].id }
-
-// set changes value i and replays its block and the path above it.
-func (tt *tournament) set(i int32, v float64) {
-	tt.v[i] = v
-	k := tt.nb + int(i)>>tt.shift
-	tt.rescan(k - tt.nb)
-	tt.replayAbove(k)
-}
-
-// replayAbove replays the nodes above node k, up to the root.
-func (tt *tournament) replayAbove(k int) {
-	for k /= 2; k >= 1; k /= 2 {
-		tt.node[k] = tt.better(tt.node[2*k], tt.node[2*k+1])
-	}
-}
-
-// lower decreases value i to v: only the nodes that i won can change, and
-// they lie on the bottom of its path, so the replay stops at the first
-// node that i does not win (and does nothing when i does not win its
-// block).
-func (tt *tournament) lower(i int32, v float64) { tt.lowerBelow(i, v, 1) }
-
-// lowerBelow is lower replaying only the nodes from top down (top a
-// power of two, at most nb: the nodes below top's level, whose subtrees
-// are runs of size/top leaves).
+// lowerBelow decreases value i to v, replaying only the nodes from top
+// down (top a power of two, at most nb: the nodes below top's level,
+// whose subtrees are runs of size/top leaves). Only the nodes that i won
+// can change, and they lie on the bottom of its path, so the replay stops
+// at the first node that i does not win (and does nothing when i does not
+// win its block).
 func (tt *tournament) lowerBelow(i int32, v float64, top int) {
 	tt.v[i] = v
 	k := tt.nb + int(i)>>tt.shift

@@ -57,9 +57,8 @@ func (tt *tournament) restore(p int32, top int) {
 			tt.second[b] = x
 		}
 		return
-	} else {
-		tt.node[j], tt.second[b] = x, w
 	}
+	tt.node[j], tt.second[b] = x, tt.node[j]
 	for j /= 2; j >= top && (tt.node[j].id < 0 || tt.wins(x.id, x.val, tt.node[j].id, tt.node[j].val)); j /= 2 {
 		tt.node[j] = x
 	}
