@@ -300,9 +300,10 @@ const tileRows = 8
 // against 64 in one call, and made its serial time no shorter). The tile
 // was the choice's largest serial part: at 10^6 points the job took the
 // ordering's serial time from 2.1 to 1.3 s (one worker's trace), and on 2
-// workers the ordering 2.7 % faster at 131,072 points, the same on one. (Before the pool's workers waited for
-// their next job, blocks of 16 rows as tasks, against all columns, made
-// the ordering 2-10 % slower on 2 workers: each job's start cost 8-9 µs.)
+// workers the ordering 2.7 % faster at 131,072 points, the same on one.
+// (Before the pool's workers waited for their next job, blocks of 16 rows
+// as tasks, against all columns, made the ordering 2-10 % slower on 2
+// workers: each job's start cost 8-9 µs.)
 // A tile of cheap pairs (see cheapPairs) runs on the calling goroutine:
 // the job would cost more than the whole tile.
 func (b *batch) tile(ctx context.Context) error {

@@ -289,10 +289,11 @@ func (s *maxMinSteps) run(ctx context.Context, qids []int32, radii, mind []float
 	// the data. In a batch of two or more that probes, the last query also
 	// walks the tree (the probe), for its cost only: the walk stops once it
 	// has cost as much as scanning n points, when it could not win anyway,
-	// so that it is no longer than a scan task. (Its hits were the scan's,
-	// a walk with the first steps' radii, near the largest distance, was
-	// one task as long as the rest of the job: at 10^6 points the probes
-	// were 0.16 s of the 3.1 s projected onto 16 workers.)
+	// so that it is no longer than a scan task; its step's hits are the
+	// scan's. (Walked to the end with the first steps' radii, near the
+	// largest distance, it was one task as long as the rest of the job: at
+	// 10^6 points the probes were 0.16 s of the 3.1 s projected onto 16
+	// workers.)
 	n, nq := s.t.N(), len(qids)
 	probe := -1
 	if s.batches++; nq > 1 && s.batches%probeEvery == 1 {
@@ -304,10 +305,10 @@ func (s *maxMinSteps) run(ctx context.Context, qids []int32, radii, mind []float
 	for len(s.part) < tasks {
 		s.part = append(s.part, make([][]rangeHit, scanRows))
 	}
-	// The probe, when there is one, is the first task: the longest (about
-	// ten scan tasks at 262,144 points), it starts at once while the scan
-	// tasks share the other workers (last, it started after them: the
-	// projection on 16 workers 8.13-8.18x, now 8.31-8.37x).
+	// The probe, when there is one, is the first task: the longest, it
+	// starts at once while the scan tasks share the other workers (last,
+	// when it walked to the end, it started after them: the projection on
+	// 16 workers 8.13-8.18x against 8.31-8.37x first).
 	first := min(probe+1, 1)
 	var shared, own int64
 	walked := false
@@ -373,12 +374,11 @@ func (t *Tree) rangeScan(qw *queryWorker, qids []int32, radii, mind []float64, l
 // it computed below the first level, and whether it finished: with budget
 // > 0 it stops, its hits incomplete, once firstLevelCost times its
 // distances down to the first level plus walkAloneCost times those below
-// reach budget. The block tiles the root and the
-// first level together (no query can skip a saturated metric's first
-// level, and a tile of many rows reads each node's row once); below it
-// each query walks alone from the nodes it cannot rule out, since a
-// batch's queries lie far apart. bound (nil: none) skips subtrees as
-// rangeStep says.
+// reach budget. The block tiles the root and the first level together (no
+// query can skip a saturated metric's first level, and a tile of many
+// rows reads each node's row once); below it each query walks alone from
+// the nodes it cannot rule out, since a batch's queries lie far apart.
+// bound (nil: none) skips subtrees as rangeStep says.
 func (t *Tree) rangeSplit(qw *queryWorker, qs *metric.Set, qids []int32, radii, mind, bound []float64, hits [][]rangeHit, budget int64) (int64, bool) {
 	start := qw.dists
 	for i := range hits {
