@@ -21,8 +21,9 @@ import (
 //     task: a task tiles its block's nodes that some query needs against
 //     the queries that need one of them (firstBlock), and keeps its hits
 //     and each query's nodes to enter below;
-//  2. each query walks alone from its nodes, one task a query, the
-//     queries with the most nodes first.
+//  2. each query walks alone from its nodes, one task a query (or a
+//     chunk of its nodes, in a batch of few queries), the queries with
+//     the most nodes first.
 //
 // One task per block of a batch's queries, each tiling the first level
 // for its block and then walking its queries, split the first level's
@@ -80,7 +81,7 @@ func (s *maxMinSteps) walk(ctx context.Context, qids []int32, radii, mind []floa
 	// at 10^6 points such batches of 2 to 12 steps were 0.11 s of the 3.0 s
 	// projected onto 16 workers. Chunk 0 gathers the step's hits, the
 	// others' are appended after the job.
-	chunks := max(1, (2*s.split+nq-1)/nq)
+	chunks := max(1, (2*s.split+nq-1)/max(nq, 1))
 	s.chunkHits = grow(s.chunkHits, nq*(chunks-1))
 	js, err = s.pool.RunContext(ctx, nq*chunks, labelled(phaseQuery, func(w, task int) {
 		qw, i, c := s.worker(w), int(uint32(s.byLen[task/chunks])), task%chunks
