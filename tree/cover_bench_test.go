@@ -296,6 +296,7 @@ func reportProjection(b *testing.B, traces []*streamer.Trace, names []string, wo
 		p := t.Project(1)
 		one[k], serial = p.Wall.Seconds(), serial+p.Serial.Seconds()
 		b.ReportMetric(p.Serial.Seconds(), names[k]+"serial-s")
+		b.ReportMetric(float64(p.Jobs), names[k]+"jobs")
 	}
 	for _, w := range workers {
 		var all, allW float64

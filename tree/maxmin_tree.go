@@ -100,6 +100,30 @@ func OrderMaxMinStored(ctx context.Context, m metric.Metric, first int, stored [
 	return order, rep, nil
 }
 
+// OrderMaxMinCoords returns the exact max-min ordering of the points x
+// (n x d, row-major) under the Euclidean distance of their coordinates
+// divided by scale, dimension by dimension (nil: as given), from the point
+// nearest the scaled coordinates' mean: the ordering of GpGp's and
+// GPvecchia's order_maxmin, and with a kernel's lengthscales as the scale
+// that of scaled Vecchia. It runs on a k-d tree (OrderMaxMinReport) and
+// costs far less than the max-min ordering under the residual metric,
+// whose every distance is a dot product of the factor's rows. A scale of
+// all ones gives the order of the unscaled points, bit for bit; a uniform
+// scale orders as none would, up to ties that rounding makes or breaks.
+func OrderMaxMinCoords(ctx context.Context, x []float64, n, d int, scale []float64, opt KNNOptions) ([]int32, Report, error) {
+	var e *metric.Euclidean
+	var err error
+	if scale == nil {
+		e, err = metric.NewEuclidean(x, n, d)
+	} else {
+		e, err = metric.NewEuclideanScaled(x, n, d, scale)
+	}
+	if err != nil {
+		return nil, Report{}, err
+	}
+	return OrderMaxMinReport(ctx, e, CentralPoint(e.Data().X, n, d), opt)
+}
+
 // maxMinOrder is MaxMinOrder, starting with scans when scan is set (else
 // every step walks the tree), with the steps' statistics.
 func (t *Tree) maxMinOrder(ctx context.Context, first int, opt KNNOptions, scan bool) ([]int32, QueryStats, error) {

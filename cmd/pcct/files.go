@@ -73,8 +73,8 @@ func (j *knnJob) write(nb *tree.Neighbours) error {
 }
 
 // writeLog writes the run's telemetry: the max-min ordering's steps (with
-// --order maxmin), the build's batch records, the query phase, the run
-// record.
+// --order maxmin or maxmin-coords), the build's batch records, the query
+// phase, the run record.
 func (j *knnJob) writeLog(w io.Writer) error {
 	log := bench.NewLog(w)
 	if o := j.orderRep; o != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -161,4 +162,20 @@ func (m *metricFlags) build(ctx context.Context, x []float64, n, d int, pool *st
 		cfg.Method, cfg.InducingPoints = metric.InducingExplicit, m.u
 	}
 	return metric.NewResidual(ctx, x, n, d, cfg)
+}
+
+// orderScale is the scale of --order maxmin-coords: each dimension's
+// lengthscale over the smallest, so that the ordering follows the
+// kernel's own distance (a uniform factor changes no max-min order); nil
+// (the coordinates as given) when every dimension has the same.
+func (m *metricFlags) orderScale() []float64 {
+	lo := slices.Min(m.ls)
+	if slices.Max(m.ls) == lo {
+		return nil
+	}
+	s := make([]float64, len(m.ls))
+	for k, v := range m.ls {
+		s[k] = v / lo
+	}
+	return s
 }

@@ -34,7 +34,7 @@ type knnJob struct {
 	screen                                   tree.ScreenStats
 	flags                                    map[string]string
 	rep                                      tree.Report
-	orderRep                                 *tree.Report // the max-min ordering's (--order maxmin), or nil
+	orderRep                                 *tree.Report // the max-min ordering's (--order maxmin or maxmin-coords), or nil
 	workersUsed                              int
 	perm                                     []int32 // the ordering (--order), or nil
 	stored                                   []int32 // the points' storage order (--layout), or nil
@@ -79,6 +79,12 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	if j.built != nil {
 		as = j.built
 	}
+	if j.orderFirst() {
+		if as, err = j.firstOrder(ctx, pool); err != nil {
+			return err
+		}
+		debug.FreeOSMemory() // the ordering's k-d tree, before V
+	}
 	m, err := j.mf.build(ctx, j.x, j.n, j.d, pool, as)
 	if err != nil {
 		return err
@@ -86,7 +92,7 @@ func knnCmd(args []string, stdout, stderr io.Writer) error {
 	if w := fitWarning(m, j.mf.lengthscale); w != "" {
 		fmt.Fprintf(j.info, "pcct knn: warning: %s\n", w)
 	}
-	if j.order != "given" {
+	if j.order != "given" && !j.orderFirst() {
 		if m, err = j.reorder(ctx, m, pool); err != nil {
 			return err
 		}
@@ -139,7 +145,7 @@ func (j *knnJob) parse(args []string, stdout io.Writer) error {
 	fs.StringVar(&j.output, "output", "", "write indices to FILE (.npy: int64 n x k, distances float64 in FILE_distances.npy; .csv: one line per point); all files or none are written")
 	fs.StringVar(&j.format, "format", "pcct", "output layout: pcct (0-based indices, -1 / +Inf padding) or gpgp (the NNarray of GpGp, GPvecchia, VeccTMVN: n x (k+1), 1-based, row i = i then its neighbours, NA padding)")
 	fs.IntVar(&j.k, "k", 8, "neighbours per point")
-	fs.StringVar(&j.order, "order", "given", "order of the points for the job (predecessors follow it): given, coord (by the first coordinate) or maxmin (exact max-min ordering under the metric); with --output the ordering is written to FILE_order (original indices, in the output's base)")
+	fs.StringVar(&j.order, "order", "given", "order of the points for the job (predecessors follow it): given, coord (by the first coordinate), maxmin (exact max-min ordering under the metric) or maxmin-coords (exact max-min ordering of the coordinates divided by the lengthscales, Euclidean: as GpGp's order_maxmin, far faster than maxmin under the residual metric); with --output the ordering is written to FILE_order (original indices, in the output's base)")
 	fs.StringVar(&j.layout, "layout", "auto", "how the residual metric stores the points: auto (space from 65,536 points), space (in Morton order, so that points near in space are near in memory, by index band first with --predecessor: faster searches, the same output) or given")
 	fs.BoolVar(&j.pred, "predecessor", false, "Vecchia mode: point i may only take neighbours j < i")
 	fs.IntVar(&j.workers, "workers", 0, "worker goroutines (default: the CPU count)")
@@ -218,8 +224,8 @@ func (j *knnJob) checkFlags(set map[string]bool) error {
 		return usageErr("--format applies to --output, which is not given")
 	case j.format == "gpgp" && j.queries != "":
 		return usageErr("--format gpgp is the Vecchia NNarray of all points, not of --queries")
-	case j.order != "given" && j.order != "coord" && j.order != "maxmin":
-		return usageErr("unknown --order %q (want given, coord or maxmin)", j.order)
+	case j.order != "given" && j.order != "coord" && j.order != "maxmin" && j.order != "maxmin-coords":
+		return usageErr("unknown --order %q (want given, coord, maxmin or maxmin-coords)", j.order)
 	case j.order != "given" && j.queries != "":
 		return usageErr("--order applies to all-points k-NN, not to --queries")
 	case j.queries != "" && j.pred:

@@ -53,7 +53,7 @@ func TestLayout(t *testing.T) {
 	for _, extra := range [][]string{{"--search", "auto"}, {"--search", "tree"}, {"--search", "brute"}, {"--queries", q},
 		{"--predecessor"}, {"--predecessor", "--search", "tree"}, {"--predecessor", "--search", "brute"},
 		{"--order", "coord"}, {"--order", "maxmin"}, {"--predecessor", "--order", "maxmin", "--search", "tree"},
-		{"--predecessor", "--order", "coord", "--search", "brute"}} {
+		{"--predecessor", "--order", "coord", "--search", "brute"}, {"--predecessor", "--order", "maxmin-coords", "--search", "tree"}} {
 		_, want := outputs(append([]string{"--layout", "given"}, extra...)...)
 		stderr, got := outputs(append([]string{"--layout", "space"}, extra...)...)
 		if !strings.Contains(stderr, "layout: the points stored in Morton order") {

@@ -19,19 +19,9 @@ import (
 // the points in that order (the same rows, so the same distances), or in
 // the storage layout of the ordered points (storedPerm).
 func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Pool) (metric.Metric, error) {
-	t0 := time.Now()
-	how := ""
-	switch j.order {
-	case "coord":
-		j.perm = coordOrder(j.x, j.n, j.d)
-	case "maxmin":
-		perm, rep, err := j.maxMin(ctx, m, pool)
-		if err != nil {
-			return nil, err
-		}
-		j.perm, how, j.orderRep = perm, ": "+describeOrder(rep), &rep
+	if err := j.computeOrder(ctx, m, pool); err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s%s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds(), how)
 	// In place: V is not copied (the job's peak memory stays one V), and
 	// the metric as built is not used again.
 	perm := j.storedPerm(pool)
@@ -41,6 +31,50 @@ func (j *knnJob) reorder(ctx context.Context, m metric.Metric, pool *streamer.Po
 		}
 	}
 	return metric.ReorderInPlace(ctx, m, perm, pool)
+}
+
+// orderFirst reports whether the ordering is computed from the
+// coordinates before the metric is built (coord and maxmin-coords on the
+// residual metric): the metric is then built once in its final order
+// (firstOrder), with no reordering.
+func (j *knnJob) orderFirst() bool {
+	return (j.order == "coord" || j.order == "maxmin-coords") && j.mf.metric != "euclidean"
+}
+
+// firstOrder computes an ordering of orderFirst's and returns the order
+// to build the metric in: the ordered points, in their storage layout.
+func (j *knnJob) firstOrder(ctx context.Context, pool *streamer.Pool) ([]int32, error) {
+	if err := j.computeOrder(ctx, nil, pool); err != nil {
+		return nil, err
+	}
+	return j.storedPerm(pool), nil
+}
+
+// computeOrder sets j.perm to the --order permutation (given indices) and
+// reports it: coord and maxmin-coords from the coordinates, maxmin under
+// the metric m.
+func (j *knnJob) computeOrder(ctx context.Context, m metric.Metric, pool *streamer.Pool) error {
+	t0 := time.Now()
+	how := ""
+	var perm []int32
+	var rep tree.Report
+	var err error
+	switch {
+	case j.order == "coord":
+		j.perm = coordOrder(j.x, j.n, j.d)
+	case j.order == "maxmin-coords" && m == nil:
+		perm, rep, err = tree.OrderMaxMinCoords(ctx, j.x, j.n, j.d, j.mf.orderScale(), tree.KNNOptions{Pool: pool})
+	default: // maxmin, and maxmin-coords on the Euclidean metric (the same)
+		perm, rep, err = j.maxMin(ctx, m, pool)
+	}
+	if err != nil {
+		return err
+	}
+	if perm != nil {
+		j.perm, how, j.orderRep = perm, ": "+describeOrder(rep), &rep
+	}
+	fmt.Fprintf(j.info, "pcct knn: order: %s (%.3f s%s); indices below are positions in that order\n", j.order, time.Since(t0).Seconds(), how)
+	return nil
 }
 
 // maxMin returns the exact max-min ordering of the points (given indices)

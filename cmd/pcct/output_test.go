@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -171,14 +172,17 @@ func TestKnnMemory(t *testing.T) {
 	}
 }
 
-// TestKnnOrder: --order coord|maxmin writes the ordering beside the
-// neighbours (max-min reporting its tree and cost), and the neighbours are the Vecchia job's on the reordered
-// points (positions in the new order), equal to brute force there.
+// TestKnnOrder: --order coord|maxmin|maxmin-coords writes the ordering
+// beside the neighbours (max-min reporting its tree and cost), and the
+// neighbours are the Vecchia job's on the reordered points (positions in
+// the new order), equal to brute force there. maxmin-coords is the
+// Euclidean max-min ordering of the coordinates under either metric
+// (here computed on a cover tree for reference).
 func TestKnnOrder(t *testing.T) {
 	const n, d, k = 400, 2, 5
 	dir := t.TempDir()
 	x := syntheticPoints(n, d, 42)
-	for _, order := range []string{"coord", "maxmin"} {
+	for _, order := range []string{"coord", "maxmin", "maxmin-coords"} {
 		for _, name := range []string{"residual", "euclidean"} {
 			out := filepath.Join(dir, order+name+".npy")
 			args := []string{"knn", "--example-n", fmt.Sprint(n), "--example-d", "2", "--predecessor", "--k", fmt.Sprint(k), "--order", order, "--output", out, "--metric", name}
@@ -195,13 +199,20 @@ func TestKnnOrder(t *testing.T) {
 			}
 			// The max-min ordering says what it ran on and what it cost.
 			used := map[string]string{"residual": "cover tree built in", "euclidean": "k-d tree built in"}[name]
-			if order == "maxmin" && (!strings.Contains(stderr, "order: maxmin (") || !strings.Contains(stderr, used) || !strings.Contains(stderr, " distances, utilisation ")) {
+			if order == "maxmin-coords" {
+				used = "k-d tree built in"
+			}
+			if order != "coord" && (!strings.Contains(stderr, "order: "+order+" (") || !strings.Contains(stderr, used) || !strings.Contains(stderr, " distances, utilisation ")) {
 				t.Fatalf("%s %s: no report of the ordering in %s", order, name, stderr)
 			}
 			got := readNpyCols[int64](t, filepath.Join(dir, order+name+"_order.npy"), 1)
 			perm := coordOrder(x, n, d)
-			if order == "maxmin" {
-				tr, err := tree.Build(context.Background(), m, tree.Options{})
+			if order != "coord" {
+				om := m
+				if order == "maxmin-coords" {
+					om, _ = metric.NewEuclidean(x, n, d)
+				}
+				tr, err := tree.Build(context.Background(), om, tree.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -225,9 +236,37 @@ func TestKnnOrder(t *testing.T) {
 			}
 		}
 	}
+	// Per-dimension lengthscales: the order of the coordinates divided by
+	// them (the ordering is invariant to a uniform factor, ties aside).
+	out := filepath.Join(dir, "aniso.npy")
+	if code, _, stderr := runCLI("knn", "--example-n", fmt.Sprint(n), "--example-d", "2", "--predecessor", "--k", fmt.Sprint(k),
+		"--order", "maxmin-coords", "--lengthscale", "0.2,0.05", "--inducing", "60", "--output", out); code != 0 {
+		t.Fatalf("anisotropic: exit %d: %s", code, stderr)
+	}
+	scaled := slices.Clone(x)
+	for i := range scaled {
+		scaled[i] /= []float64{0.2, 0.05}[i%d]
+	}
+	e, _ := metric.NewEuclidean(scaled, n, d)
+	tr, err := tree.Build(context.Background(), e, tree.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := tr.MaxMinOrder(context.Background(), tree.CentralPoint(scaled, n, d), tree.KNNOptions{})
+	if got := readNpyCols[int64](t, filepath.Join(dir, "aniso_order.npy"), 1); !slices.Equal(got, int64s(want)) {
+		t.Fatalf("anisotropic maxmin-coords: order %v..., want %v...", got[:8], want[:8])
+	}
 	if code, _, stderr := runCLI("knn", "--example-n", "50", "--order", "random"); code != 2 || !strings.Contains(stderr, `unknown --order "random"`) {
 		t.Fatalf("bad order: %d %s", code, stderr)
 	}
+}
+
+func int64s(v []int32) []int64 {
+	out := make([]int64, len(v))
+	for i, p := range v {
+		out[i] = int64(p)
+	}
+	return out
 }
 
 func slicesSortedBy(x []float64, d int, perm []int32) bool {

@@ -7,9 +7,11 @@ import (
 	"github.com/pcct/pcct/kernels"
 )
 
-// Euclidean is the Euclidean metric on raw coordinates.
+// Euclidean is the Euclidean metric on raw coordinates, or on
+// coordinates divided per dimension by a scale (NewEuclideanScaled).
 type Euclidean struct {
-	data *Set
+	data  *Set
+	scale []float64 // per dimension, or nil: the coordinates as given
 }
 
 // NewEuclidean validates x (n x d row-major) and returns the metric.
@@ -21,6 +23,28 @@ func NewEuclidean(x []float64, n, d int) (*Euclidean, error) {
 	return &Euclidean{data: s}, nil
 }
 
+// NewEuclideanScaled validates x (n x d row-major) and scale (d positive,
+// finite values) and returns the Euclidean metric on the coordinates
+// divided by the scale, dimension by dimension: with a kernel's
+// lengthscales, the kernel's own distance r. Embedded query points are
+// scaled alike. A scale of all ones gives NewEuclidean's distances, bit
+// for bit.
+func NewEuclideanScaled(x []float64, n, d int, scale []float64) (*Euclidean, error) {
+	if len(scale) != d {
+		return nil, badInput("scale has %d values for %d dimensions", len(scale), d)
+	}
+	for k, v := range scale {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return nil, badInput("scale of dimension %d is %v: it must be positive and finite", k, v)
+		}
+	}
+	s, err := newCoordSet(x, n, d, scale)
+	if err != nil {
+		return nil, err
+	}
+	return &Euclidean{data: s, scale: append([]float64(nil), scale...)}, nil
+}
+
 func newCoordSet(x []float64, n, d int, scale []float64) (*Set, error) {
 	if err := checkPoints(x, n, d); err != nil {
 		return nil, err
@@ -29,7 +53,9 @@ func newCoordSet(x []float64, n, d int, scale []float64) (*Set, error) {
 	copy(xs, x)
 	if scale != nil {
 		for i := range xs {
-			xs[i] /= scale[i%d]
+			if xs[i] /= scale[i%d]; math.IsInf(xs[i], 0) {
+				return nil, badInput("point %d, coordinate %d overflows when divided by its scale %v", i/d, i%d, scale[i%d])
+			}
 		}
 	}
 	return &Set{N: n, D: d, X: xs, XT: transpose(xs, n, d)}, nil
@@ -39,7 +65,7 @@ func (e *Euclidean) Name() string { return "euclidean" }
 func (e *Euclidean) Data() *Set   { return e.data }
 
 func (e *Euclidean) Embed(_ context.Context, x []float64, n int) (*Set, error) {
-	return newCoordSet(x, n, e.data.D, nil)
+	return newCoordSet(x, n, e.data.D, e.scale)
 }
 
 func (e *Euclidean) Tile(w *Workspace, dst []float64, ldd int, qs *Set, q Block, cs *Set, c Block) {
