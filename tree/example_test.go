@@ -132,3 +132,16 @@ func ExampleBandOrder() {
 	fmt.Println(nb.Equal(want))
 	// Output: true
 }
+
+// The max-min ordering of five points on a line, with the second
+// coordinate (all zero) scaled: the middle point first, then the ends,
+// then the points between.
+func ExampleOrderMaxMinCoords() {
+	x := []float64{0, 0, 1, 0, 2, 0, 3, 0, 4, 0}
+	order, rep, err := tree.OrderMaxMinCoords(context.Background(), x, 5, 2, []float64{1, 4}, tree.KNNOptions{Workers: 1})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(order, rep.Method == tree.SearchKD)
+	// Output: [2 0 4 1 3] true
+}
