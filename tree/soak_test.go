@@ -353,6 +353,30 @@ func (s *soak) querySet() {
 	s.rangeQuery(qs)
 }
 
+// orderCoords checks the max-min order of the coordinates under a random
+// scale against the definition's on the coordinates divided beforehand.
+func (s *soak) orderCoords() {
+	scale := make([]float64, s.d)
+	div := slices.Clone(s.x)
+	for k := range scale {
+		scale[k] = 0.25 + 4*s.r.Float64()
+	}
+	for i := range div {
+		div[i] /= scale[i%s.d]
+	}
+	got, _, err := OrderMaxMinCoords(context.Background(), s.x, s.n, s.d, scale, s.kopt)
+	if err != nil {
+		s.fail("max-min of the coordinates: %v", err)
+	}
+	e, err := metric.NewEuclidean(div, s.n, s.d)
+	if err != nil {
+		s.fail("max-min of the coordinates, reference: %v", err)
+	}
+	if !slices.Equal(got, naiveMaxMin(e, CentralPoint(div, s.n, s.d))) {
+		s.fail("max-min order of the scaled coordinates differs from the definition's")
+	}
+}
+
 // orderAndSave checks the max-min order against the definition on small
 // sets, also with the points stored in a random order (ties by Rank, the
 // answer mapped back; its permutation from a generator of its own), and
@@ -388,6 +412,7 @@ func (s *soak) orderAndSave() {
 		if !slices.Equal(order, w) {
 			s.fail("max-min order of the points stored in another order differs from the definition's")
 		}
+		s.orderCoords()
 	}
 	var buf bytes.Buffer
 	if err := s.tr.Save(&buf); err != nil {
