@@ -45,9 +45,22 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 			return nil, err
 		}
 		children := b.gather(w, claims, acc, accD, l, parallel && len(claims) >= gatherChunks)
-		var flat bool
-		out, flat = b.attachBatch(w, c, acc, accD, children, l, len(u), &probe, out)
-		if flat {
+		stop := probe.flatAt(children, len(u))
+		if stop >= 0 {
+			// The first centres cover almost nothing. Points spread over
+			// the rest of the order tell whether that is the data or only
+			// those centres (isolated points first: the inducing points
+			// lead a max-min ordering under the residual metric).
+			dense, err := b.denseSample(ctx, w, u, rr, parallel)
+			if err != nil {
+				return nil, err
+			}
+			if dense {
+				stop, probe.off = -1, true
+			}
+		}
+		out = b.attachBatch(w, c, acc, accD, children, l, stop, out)
+		if stop >= 0 {
 			// The net covers almost nothing: the points here are farther
 			// apart than the scale, and every further batch would cost a
 			// tile against all of them for one centre each. Hang the rest
@@ -97,32 +110,90 @@ func (b *builder) hangFlat(w int, c int32, u []int32, ud []float64) {
 }
 
 // flatProbeTally counts a net step's first centres and the other points
-// they cover, for the flat test of attachBatch.
-type flatProbeTally struct{ accepted, covered int }
+// they cover, for the flat test (flatAt); off once a sample has found the
+// step's points dense (see denseSample).
+type flatProbeTally struct {
+	accepted, covered int
+	off               bool
+}
+
+// flatAt adds a batch's centres (their children, in order; nu points were
+// uncovered before the batch) to the tally and returns the index of the
+// centre at which the step's first flatProbe centres are found to cover
+// fewer than flatCover other points each with more than flatMin left, or
+// -1.
+func (p *flatProbeTally) flatAt(children []child, nu int) int {
+	left := nu // the points that no centre up to the current one took
+	for i, ch := range children {
+		left -= 1 + len(ch.s)
+		if p.off || p.accepted >= flatProbe {
+			return -1
+		}
+		p.accepted, p.covered = p.accepted+1, p.covered+len(ch.s)
+		if p.accepted == flatProbe && p.covered < flatCover*p.accepted && left > flatMin {
+			return i
+		}
+	}
+	return -1
+}
+
+// denseSample reports whether flatProbe points spread evenly over u (in
+// its order) have flatCover other points of u within rr each on average:
+// the test that the step's first centres failed, on points that are not
+// the first. The tile runs in chunks of netChunk candidates (on the pool
+// when parallel).
+func (b *builder) denseSample(ctx context.Context, w int, u []int32, rr float64, parallel bool) (bool, error) {
+	data := b.t.m.Data()
+	sample := make([]int32, flatProbe)
+	rad := make([]float64, flatProbe)
+	for j := range sample {
+		sample[j], rad[j] = u[j*len(u)/flatProbe], rr
+	}
+	chunks := (len(u) + netChunk - 1) / netChunk
+	hits := make([]int, chunks)
+	tile := func(tw, k int) {
+		var h metric.Hits
+		b.t.m.Within(b.ws[tw].w, data, metric.List(sample), data, metric.List(u[k*netChunk:min(len(u), (k+1)*netChunk)]), rad, &h)
+		hits[k] = h.Len()
+	}
+	if parallel {
+		st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
+		b.use.add(st)
+		if err != nil {
+			return false, err
+		}
+	} else {
+		for k := range chunks {
+			tile(w, k)
+		}
+	}
+	b.dists.Add(int64(flatProbe * len(u)))
+	covered := -flatProbe // each sampled point finds itself
+	for _, c := range hits {
+		covered += c
+	}
+	return covered >= flatCover*flatProbe, nil
+}
 
 // attachBatch attaches a batch's accepted centres acc (at distances accD
 // from the node c of level l) to c in order, appending their children's
-// items to out; nu points were uncovered before the batch. It reports the
-// net flat, and stops, when the step's first flatProbe centres cover fewer
-// than flatCover other points each and more than flatMin are left: then
-// the batch's later centres, which took their points at once with the
-// others, give them back.
-func (b *builder) attachBatch(w int, c int32, acc []int32, accD []float64, children []child, l int32, nu int, probe *flatProbeTally, out []item) ([]item, bool) {
-	left := nu // the points that no centre up to the current one took
-	for i, z := range acc {
+// items to out: all of them, or with stop >= 0 (the step found flat at
+// centre stop) those up to stop; the later ones, which took their points
+// at once with the others, give them back.
+func (b *builder) attachBatch(w int, c int32, acc []int32, accD []float64, children []child, l int32, stop int, out []item) []item {
+	n := len(acc)
+	if stop >= 0 {
+		n = stop + 1
+		for _, ch := range children[n:] {
+			ch.release(b.ws[w].owner)
+		}
+	}
+	for i, z := range acc[:n] {
 		b.attach(c, z, accD[i], l-1)
 		b.t.reach[z] = children[i].reach
 		out = append(out, children[i].item)
-		probe.accepted, probe.covered = probe.accepted+1, probe.covered+len(children[i].s)
-		left -= 1 + len(children[i].s)
-		if probe.accepted == flatProbe && probe.covered < flatCover*probe.accepted && left > flatMin {
-			for _, ch := range children[i+1:] {
-				ch.release(b.ws[w].owner)
-			}
-			return out, true
-		}
 	}
-	return out, false
+	return out
 }
 
 // prepare readies a worker's scratch for covering u (at distances ud from

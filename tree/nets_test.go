@@ -260,3 +260,60 @@ func TestSearchNetOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestNetsIsolatedFirst: the inducing points lead the order (as they lead
+// a max-min ordering under the residual metric): each is far from every
+// other point, so the root's first centres cover nothing, yet the points
+// have structure. The step must not hang them flat (a tree that queries
+// scan whole): a sample spread over the order finds them dense. The tree
+// is the same for 1 and 3 workers, passes Check, and its predecessor
+// answers are brute force's.
+func TestNetsIsolatedFirst(t *testing.T) {
+	const n, d = 6000, 2
+	ctx := context.Background()
+	x := uniformPoints(n, d, 3)
+	cfg := metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 64, Seed: 1}
+	m, err := metric.NewResidual(ctx, x, n, d, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make([]int32, 0, n)
+	first := make([]bool, n)
+	for _, u := range m.InducingIndices() {
+		order, first[u] = append(order, int32(u)), true
+	}
+	for i := range n {
+		if !first[i] {
+			order = append(order, int32(i))
+		}
+	}
+	cfg.Order = order
+	if m, err = metric.NewResidual(ctx, x, n, d, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var trees []*Tree
+	for _, workers := range []int{1, 3} {
+		pool := streamer.NewPool(workers)
+		defer pool.Close()
+		tr := buildOrFail(t, m, Options{Pool: pool})
+		if kids := tr.childOff[tr.root+1] - tr.childOff[tr.root]; kids > n/4 {
+			t.Fatalf("%d workers: %d of %d points hang off the root", workers, kids, n)
+		}
+		trees = append(trees, tr)
+	}
+	if err := sameTree(trees[0], trees[1]); err != nil {
+		t.Fatalf("1 and 3 workers: %v", err)
+	}
+	opt := KNNOptions{K: 10, Predecessor: true}
+	got, _, err := trees[0].AllKNN(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := BruteAllKNN(ctx, m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(want) {
+		t.Fatalf("tree and brute force differ: %s", firstDiff(got, want))
+	}
+}
