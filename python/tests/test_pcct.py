@@ -115,6 +115,12 @@ class TestAgainstCommand(unittest.TestCase):
         self.assertEqual(order.tobytes(), cli_order.astype(np.int64).tobytes())
         self.assertEqual(sorted(order.tolist()), list(range(len(self.x))))
         self.assertEqual(pcct.maxmin_order(self.x, first=7, metric="euclidean")[0], 7)
+        # --order maxmin-coords: the Euclidean ordering of the coordinates
+        # divided by the lengthscales over the smallest (the same bits).
+        ls = np.array([0.2, 0.05, 0.1])
+        _, cli_order = cli_knn(self.x, 4, ["--predecessor", "--order", "maxmin-coords", "--lengthscale", "0.2,0.05,0.1"], order=True)
+        order = pcct.maxmin_order(self.x / (ls / ls.min()), metric="euclidean")
+        self.assertEqual(order.tobytes(), cli_order.astype(np.int64).tobytes())
 
 
 class TestStoredOrder(unittest.TestCase):
