@@ -80,6 +80,12 @@ wi <- ref$index; wi[wi < 0] <- NA; wi <- wi + 1L
 if (!identical(ro$index, wi)) fail("neighbours on the max-min order differ from the command's")
 oe <- pcct_order_maxmin(x, first = 8, metric = "euclidean")
 if (oe[1] != 8L || !identical(sort(oe), seq_len(nrow(x)))) fail("euclidean max-min order is not a permutation from 8")
+# --order maxmin-coords: the Euclidean ordering of the coordinates divided
+# by the lengthscales over the smallest (the same bits).
+ls <- c(0.2, 0.05, 0.1)[seq_len(ncol(x))]
+ref <- run_cli(x, c("--k", "4", "--predecessor", "--order", "maxmin-coords", "--lengthscale", paste(ls, collapse = ",")))
+oc <- pcct_order_maxmin(sweep(x, 2, ls / min(ls), "/"), metric = "euclidean")
+if (!identical(oc, as.vector(read_npy(file.path(dirname(ref$path), "nn_order.npy"))) + 1L)) fail("max-min order of the scaled coordinates differs from --order maxmin-coords")
 
 expect_error <- function(expr, msg) {
   r <- tryCatch({ expr; NULL }, error = function(e) conditionMessage(e))
