@@ -250,8 +250,16 @@ func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels
 // plus 0.5 above which auto takes brute force without building the tree: a
 // node of radius 0.5 (the first level below a saturated root) can only be
 // skipped by queries farther than that from it, so with more such pairs
-// than this the tree would scan most points anyway.
-const probeNear = 0.3
+// than this the tree would scan most points anyway. Below it the sampled
+// walk decides. Shares from 0.3 to 0.5 go either way: predecessor jobs at
+// n = 32,768, k = 8, d = 3, lengthscale 0.2 (0.32) and 0.3 (0.33) ran the
+// tree in 1.8 and 1.4 s against brute force's 6.2 and 3.0 s; at n = 8,192,
+// d = 2, lengthscale 0.1, m = 512 (0.44) brute force won, 0.18 against
+// 0.20 s, and the sample that finds it costs 0.08 s; from d = 4 (0.55-0.81)
+// brute force won or tied (docs/BENCHMARKS.md, session 30). Forced trees
+// screen in float32 by the same test (treeScreening), which in a tree
+// that prunes costs more than it saves.
+const probeNear = 0.5
 
 // unstructured reports whether a probe's figures say the metric has too
 // little structure for a tree to prune: saturated distances, and more
