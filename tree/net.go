@@ -98,83 +98,6 @@ func (b *builder) claim(ctx context.Context, w int, acc, u []int32, rad []float6
 	return b.claimTiles(ctx, w, acc, u, rad[:len(acc)], parallel)
 }
 
-// hangFlat makes the points of u (at distances ud from c) that no centre
-// took leaves of c.
-func (b *builder) hangFlat(w int, c int32, u []int32, ud []float64) {
-	owner := b.ws[w].owner
-	for j, p := range u {
-		if owner[p] < 0 {
-			b.attach(c, p, ud[j], flatScale)
-		}
-	}
-}
-
-// flatProbeTally counts a net step's first centres and the other points
-// they cover, for the flat test (flatAt); off once a sample has found the
-// step's points dense (see denseSample).
-type flatProbeTally struct {
-	accepted, covered int
-	off               bool
-}
-
-// flatAt adds a batch's centres (their children, in order; nu points were
-// uncovered before the batch) to the tally and returns the index of the
-// centre at which the step's first flatProbe centres are found to cover
-// fewer than flatCover other points each with more than flatMin left, or
-// -1.
-func (p *flatProbeTally) flatAt(children []child, nu int) int {
-	left := nu // the points that no centre up to the current one took
-	for i, ch := range children {
-		left -= 1 + len(ch.s)
-		if p.off || p.accepted >= flatProbe {
-			return -1
-		}
-		p.accepted, p.covered = p.accepted+1, p.covered+len(ch.s)
-		if p.accepted == flatProbe && p.covered < flatCover*p.accepted && left > flatMin {
-			return i
-		}
-	}
-	return -1
-}
-
-// denseSample reports whether flatProbe points spread evenly over u (in
-// its order) have flatCover other points of u within rr each on average:
-// the test that the step's first centres failed, on points that are not
-// the first. The tile runs in chunks of netChunk candidates (on the pool
-// when parallel).
-func (b *builder) denseSample(ctx context.Context, w int, u []int32, rr float64, parallel bool) (bool, error) {
-	data := b.t.m.Data()
-	sample := make([]int32, flatProbe)
-	rad := make([]float64, flatProbe)
-	for j := range sample {
-		sample[j], rad[j] = u[j*len(u)/flatProbe], rr
-	}
-	chunks := (len(u) + netChunk - 1) / netChunk
-	hits := make([]int, chunks)
-	tile := func(tw, k int) {
-		var h metric.Hits
-		b.t.m.Within(b.ws[tw].w, data, metric.List(sample), data, metric.List(u[k*netChunk:min(len(u), (k+1)*netChunk)]), rad, &h)
-		hits[k] = h.Len()
-	}
-	if parallel {
-		st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
-		b.use.add(st)
-		if err != nil {
-			return false, err
-		}
-	} else {
-		for k := range chunks {
-			tile(w, k)
-		}
-	}
-	b.dists.Add(int64(flatProbe * len(u)))
-	covered := -flatProbe // each sampled point finds itself
-	for _, c := range hits {
-		covered += c
-	}
-	return covered >= flatCover*flatProbe, nil
-}
-
 // attachBatch attaches a batch's accepted centres acc (at distances accD
 // from the node c of level l) to c in order, appending their children's
 // items to out: all of them, or with stop >= 0 (the step found flat at
@@ -408,19 +331,25 @@ func (b *builder) claimTiles(ctx context.Context, w int, acc, u []int32, rad []f
 		b.tiles.Add(int64(time.Since(t0)))
 		cl.fill(h, acc, nil, owner, dc, u[lo:hi])
 	}
-	if parallel {
-		st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
-		b.use.add(st)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		for k := range chunks {
-			tile(w, k)
-		}
+	if err := b.runChunks(ctx, w, chunks, parallel, tile); err != nil {
+		return nil, err
 	}
 	b.dists.Add(int64(len(acc) * len(u)))
 	return claims, nil
+}
+
+// runChunks runs tile(worker, k) for the chunks k < chunks: as a job on
+// the pool when parallel, else one after another on worker w.
+func (b *builder) runChunks(ctx context.Context, w, chunks int, parallel bool, tile func(tw, k int)) error {
+	if !parallel {
+		for k := range chunks {
+			tile(w, k)
+		}
+		return nil
+	}
+	st, err := b.pool.RunContext(ctx, chunks, labelled(phaseBuild, tile))
+	b.use.add(st)
+	return err
 }
 
 // selfClaims lets a batch that holds every uncovered point take its claims
