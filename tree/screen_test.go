@@ -182,7 +182,7 @@ func TestScreenNeedsCopy(t *testing.T) {
 		copy bool // on AVX-512 (the generic kernels' wider bound may fail the probe at d = 8)
 	}{{8, 1, true}, {2, 0.1, false}} {
 		for _, gate := range []Gate{GateScreen, GateAuto} {
-			const n = 4000
+			const n = 6000
 			m, err := metric.NewResidual(context.Background(), uniformPoints(n, c.d, 6), n, c.d, metric.ResidualConfig{Lengthscale: []float64{c.ls}, Inducing: 512, Seed: 1})
 			if err != nil {
 				t.Fatal(err)
