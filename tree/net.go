@@ -49,8 +49,8 @@ func (b *builder) cover(ctx context.Context, w int, c int32, u []int32, ud []flo
 		if stop >= 0 {
 			// The first centres cover almost nothing. Points spread over
 			// the rest of the order tell whether that is the data or only
-			// those centres (isolated points first: the inducing points
-			// lead a max-min ordering under the residual metric).
+			// those centres (a max-min ordering under the residual metric
+			// puts first the points that the metric sets apart).
 			dense, err := b.denseSample(ctx, w, u, rr, parallel)
 			if err != nil {
 				return nil, err
