@@ -27,9 +27,10 @@ type scanBuf struct {
 // the largest of them) and the candidates not yet proven out, with their
 // lower bounds.
 type screenRow struct {
-	ub      []float64 // at most k values
+	ub      []float64 // at most k values, a max-heap (ub[0] the largest)
 	ubMax   float64   // +Inf until k are known
 	pending []pendingCand
+	pruned  int // len(pending) after the last prune
 }
 
 type pendingCand struct {
@@ -38,27 +39,50 @@ type pendingCand struct {
 }
 
 func (r *screenRow) reset(k int) {
-	r.ub, r.ubMax, r.pending = r.ub[:0], math.Inf(1), r.pending[:0]
+	r.ub, r.ubMax, r.pending, r.pruned = r.ub[:0], math.Inf(1), r.pending[:0], 0
 	if cap(r.ub) < k {
 		r.ub = make([]float64, 0, k)
 	}
 }
 
-// offerBound keeps hi among the k smallest upper bounds.
+// offerBound keeps hi among the k smallest upper bounds (a NaN counts as
+// +Inf: no bound).
 func (r *screenRow) offerBound(k int, hi float64) {
+	if hi != hi {
+		hi = math.Inf(1)
+	}
 	if len(r.ub) < k {
 		r.ub = append(r.ub, hi)
+		for c := len(r.ub) - 1; c > 0; { // sift up
+			p := (c - 1) / 2
+			if r.ub[p] >= r.ub[c] {
+				break
+			}
+			r.ub[p], r.ub[c], c = r.ub[c], r.ub[p], p
+		}
 		if len(r.ub) == k {
-			r.ubMax = slices.Max(r.ub)
+			r.ubMax = r.ub[0]
 		}
 		return
 	}
 	if hi >= r.ubMax {
 		return
 	}
-	at := slices.Index(r.ub, r.ubMax)
-	r.ub[at] = hi
-	r.ubMax = slices.Max(r.ub)
+	r.ub[0] = hi
+	for p := 0; ; { // sift down
+		c := 2*p + 1
+		if c >= len(r.ub) {
+			break
+		}
+		if c+1 < len(r.ub) && r.ub[c+1] > r.ub[c] {
+			c++
+		}
+		if r.ub[p] >= r.ub[c] {
+			break
+		}
+		r.ub[p], r.ub[c], p = r.ub[c], r.ub[p], c
+	}
+	r.ubMax = r.ub[0]
 }
 
 // pendingIDs prunes the row and returns its pending candidates' ids,
@@ -81,8 +105,21 @@ func (r *screenRow) prune() {
 			keep = append(keep, p)
 		}
 	}
-	r.pending = keep
+	r.pending, r.pruned = keep, len(keep)
 }
+
+// tidy prunes the row after a block once its pending list has doubled
+// since the last prune (pendingIDs prunes it whole at the end), so that
+// the blocks' prunes cost about the list's final length, not that times
+// the blocks.
+func (r *screenRow) tidy() {
+	if len(r.pending) >= 2*r.pruned+pruneMin {
+		r.prune()
+	}
+}
+
+// pruneMin is the growth of a pending list below which tidy leaves it.
+const pruneMin = 32
 
 // queryBlock is a block of query rows and the screening that applies to
 // them (nil: computed whole in float64).
@@ -240,7 +277,7 @@ func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.S
 		if !math.IsInf(buf.kth2[r], 1) {
 			screened += limitOf(ids.At(r), j0, j1, pred)
 		}
-		buf.rows[r].prune()
+		buf.rows[r].tidy()
 	}
 	sc.screened.Add(int64(screened))
 	sc.keep(kept)

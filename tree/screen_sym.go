@@ -223,7 +223,7 @@ func (sc *screening) screenPair(w *metric.Workspace, buf *scanBuf, rows []screen
 		offer(&rows[i0+int(h.Query[x])], h.Cand[x], x)
 	}
 	for i := i0; i < i1; i++ {
-		rows[i].prune()
+		rows[i].tidy()
 	}
 	locks[bi].Unlock()
 	locks[bj].Lock()
@@ -231,7 +231,7 @@ func (sc *screening) screenPair(w *metric.Workspace, buf *scanBuf, rows []screen
 		offer(&rows[h.Cand[x]], int32(i0)+h.Query[x], x)
 	}
 	for j := j0; j < j1; j++ {
-		rows[j].prune()
+		rows[j].tidy()
 	}
 	locks[bj].Unlock()
 	sc.screened.Add(int64(2 * ni * nj))

@@ -206,7 +206,7 @@ func (t *Tree) nearest(qw *queryWorker, qs *metric.Set, q metric.Block, c []int3
 			}
 		}
 		for i := range nq {
-			sb.rows[i].prune()
+			sb.rows[i].tidy()
 		}
 		sc.screened.Add(int64(nq * len(cc)))
 	}
