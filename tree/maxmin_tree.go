@@ -103,21 +103,16 @@ func OrderMaxMinStored(ctx context.Context, m metric.Metric, first int, stored [
 // OrderMaxMinCoords returns the exact max-min ordering of the points x
 // (n x d, row-major) under the Euclidean distance of their coordinates
 // divided by scale, dimension by dimension (nil: as given), from the point
-// nearest the scaled coordinates' mean: the ordering of GpGp's and
-// GPvecchia's order_maxmin, and with a kernel's lengthscales as the scale
-// that of scaled Vecchia. It runs on a k-d tree (OrderMaxMinReport) and
-// costs far less than the max-min ordering under the residual metric,
-// whose every distance is a dot product of the factor's rows. A scale of
-// all ones gives the order of the unscaled points, bit for bit; a uniform
-// scale orders as none would, up to ties that rounding makes or breaks.
+// nearest the scaled coordinates' mean: GPvecchia's order_maxmin_exact,
+// ties aside, which GpGp's order_maxmin approximates, and with a kernel's
+// lengthscales as the scale the ordering of scaled Vecchia. It runs on a
+// k-d tree (OrderMaxMinReport) and costs far less than the max-min
+// ordering under the residual metric, whose every distance is a dot
+// product of the factor's rows. A scale of all ones gives the order of
+// the unscaled points, bit for bit; a uniform scale orders as none would,
+// up to ties that rounding makes or breaks.
 func OrderMaxMinCoords(ctx context.Context, x []float64, n, d int, scale []float64, opt KNNOptions) ([]int32, Report, error) {
-	var e *metric.Euclidean
-	var err error
-	if scale == nil {
-		e, err = metric.NewEuclidean(x, n, d)
-	} else {
-		e, err = metric.NewEuclideanScaled(x, n, d, scale)
-	}
+	e, err := metric.NewEuclideanScaled(x, n, d, scale)
 	if err != nil {
 		return nil, Report{}, err
 	}

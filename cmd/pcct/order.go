@@ -51,8 +51,8 @@ func (j *knnJob) firstOrder(ctx context.Context, pool *streamer.Pool) ([]int32, 
 }
 
 // computeOrder sets j.perm to the --order permutation (given indices) and
-// reports it: coord and maxmin-coords from the coordinates, maxmin under
-// the metric m.
+// reports it: coord and maxmin-coords from the coordinates (before the
+// metric exists: m is nil), maxmin under the metric m.
 func (j *knnJob) computeOrder(ctx context.Context, m metric.Metric, pool *streamer.Pool) error {
 	t0 := time.Now()
 	how := ""
@@ -62,7 +62,7 @@ func (j *knnJob) computeOrder(ctx context.Context, m metric.Metric, pool *stream
 	switch {
 	case j.order == "coord":
 		j.perm = coordOrder(j.x, j.n, j.d)
-	case j.order == "maxmin-coords" && m == nil:
+	case j.order == "maxmin-coords" && j.orderFirst():
 		perm, rep, err = tree.OrderMaxMinCoords(ctx, j.x, j.n, j.d, j.mf.orderScale(), tree.KNNOptions{Pool: pool})
 	default: // maxmin, and maxmin-coords on the Euclidean metric (the same)
 		perm, rep, err = j.maxMin(ctx, m, pool)

@@ -27,9 +27,12 @@ func NewEuclidean(x []float64, n, d int) (*Euclidean, error) {
 // finite values) and returns the Euclidean metric on the coordinates
 // divided by the scale, dimension by dimension: with a kernel's
 // lengthscales, the kernel's own distance r. Embedded query points are
-// scaled alike. A scale of all ones gives NewEuclidean's distances, bit
-// for bit.
+// scaled alike. A nil scale is NewEuclidean; a scale of all ones gives its
+// distances, bit for bit.
 func NewEuclideanScaled(x []float64, n, d int, scale []float64) (*Euclidean, error) {
+	if scale == nil {
+		return NewEuclidean(x, n, d)
+	}
 	if len(scale) != d {
 		return nil, badInput("scale has %d values for %d dimensions", len(scale), d)
 	}

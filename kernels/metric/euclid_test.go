@@ -45,6 +45,9 @@ func TestEuclideanScaled(t *testing.T) {
 			}
 		}
 	}
+	if e, err := NewEuclideanScaled(x, n, d, nil); err != nil || !slices.Equal(e.Data().X, x) {
+		t.Fatalf("nil scale: %v, coordinates changed", err)
+	}
 	for _, s := range [][]float64{{1, 1}, {1, 0, 1}, {1, math.Inf(1), 1}, {math.NaN(), 1, 1}} {
 		if _, err := NewEuclideanScaled(x, n, d, s); !errors.Is(err, ErrBadInput) {
 			t.Fatalf("scale %v: error %v, want ErrBadInput", s, err)
