@@ -111,11 +111,9 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 	raw := opt
 	opt.defaults()
 	data := m.Data()
-	if opt.Predecessor && opt.Rank != nil {
-		if opt.ScreenStats != nil {
-			*opt.ScreenStats = ScreenStats{}
-		}
-		return wrap(bruteRankedPred(ctx, m, opt))
+	ord, err := predOrder(opt, n)
+	if err != nil {
+		return nil, err
 	}
 	sc, err := newScreening(ctx, m, data, opt)
 	if err != nil {
@@ -144,8 +142,8 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 	}
 	sc.tileShape(raw, &opt)
 	best := opt.ranked(kernels.NewKBest(n, opt.K))
-	err = run(ctx, opt, queryBlocks(sc, data, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
-		scanQueries(m, qb.sc, w, buf, best, data, qb.rows, opt.CandidateBlock, rule)
+	err = run(ctx, opt, queryBlocks(sc, data, opt.QueryBlock, ord), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
+		scanQueries(m, qb.sc, w, buf, best, data, qb.rows, opt.CandidateBlock, rule, ord)
 	})
 	if opt.ScreenStats != nil {
 		*opt.ScreenStats = sc.stats()
@@ -285,8 +283,8 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 	}
 	sc.tileShape(raw, &opt)
 	best := opt.ranked(kernels.NewKBest(qs.N, opt.K))
-	err = run(ctx, opt, queryBlocks(sc, qs, opt.QueryBlock), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
-		scanQueries(m, qb.sc, w, buf, best, qs, qb.rows, opt.CandidateBlock, allCands)
+	err = run(ctx, opt, queryBlocks(sc, qs, opt.QueryBlock, nil), func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
+		scanQueries(m, qb.sc, w, buf, best, qs, qb.rows, opt.CandidateBlock, allCands, nil)
 	})
 	if opt.ScreenStats != nil {
 		*opt.ScreenStats = sc.stats()
@@ -294,40 +292,49 @@ func BruteKNN(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptio
 	return wrap(best, err)
 }
 
-// bruteRankedPred is the predecessor search of points stored in another
-// order than the one their predecessors follow (opt.Rank): the query rows
-// in blocks of consecutive ranks, largest first, each tiled against the
-// points of lower rank in blocks taken by rank (unscreened: the screened
-// scan reads candidates by range).
-func bruteRankedPred(ctx context.Context, m metric.Metric, opt KNNOptions) (*kernels.KBest, error) {
-	data := m.Data()
-	n := data.N
+// rankOrder is the order of a predecessor search whose predecessors
+// follow a Rank (the points stored in another order): point i stands at
+// position rank[i], position p holds point byRank[p]. A nil *rankOrder is
+// the points' own order. The scans take their query blocks and candidate
+// blocks by position, so that a row's candidates are a prefix of them,
+// and read the candidates' rows by id.
+type rankOrder struct{ rank, byRank []int32 }
+
+// predOrder returns the rankOrder of opt's predecessor search, or nil
+// when it has no Rank or no predecessors.
+func predOrder(opt KNNOptions, n int) (*rankOrder, error) {
+	if !opt.Predecessor || opt.Rank == nil {
+		return nil, nil
+	}
 	byRank, err := metric.InversePerm(opt.Rank, n)
 	if err != nil {
 		return nil, err
 	}
-	best := opt.ranked(kernels.NewKBest(n, opt.K))
-	var blocks []queryBlock
-	for i1 := n; i1 > 0; i1 -= opt.QueryBlock {
-		blocks = append(blocks, queryBlock{rows: metric.List(byRank[max(0, i1-opt.QueryBlock):i1])})
+	return &rankOrder{rank: opt.Rank, byRank: byRank}, nil
+}
+
+// pos returns point i's position.
+func (o *rankOrder) pos(i int) int {
+	if o == nil {
+		return i
 	}
-	err = run(ctx, opt, blocks, func(w *metric.Workspace, buf *scanBuf, qb queryBlock) {
-		q := qb.rows
-		nq, hi := q.Len(), int(opt.Rank[q.At(q.Len()-1)]) // ranks ascend in the block
-		pq := metric.PackPlainInto(&buf.packed, data, q)
-		for j0 := 0; j0 < hi; j0 += opt.CandidateBlock {
-			j1 := min(hi, j0+opt.CandidateBlock)
-			ids := byRank[j0:j1]
-			buf.tile = grow(buf.tile, nq*len(ids))
-			m.Tile(w, buf.tile, len(ids), pq, metric.Range(0, nq), data, metric.List(ids))
-			for r := range nq {
-				i := q.At(r)
-				row := buf.tile[r*len(ids) : r*len(ids)+limitOf(int(opt.Rank[i]), j0, j1, true)]
-				scanIDs(best, i, row, ids)
-			}
-		}
-	})
-	return best, err
+	return int(o.rank[i])
+}
+
+// at returns the point at position p.
+func (o *rankOrder) at(p int) int32 {
+	if o == nil {
+		return int32(p)
+	}
+	return o.byRank[p]
+}
+
+// cands returns the points at positions [j0, j1).
+func (o *rankOrder) cands(j0, j1 int) metric.Block {
+	if o == nil {
+		return metric.Range(j0, j1)
+	}
+	return metric.List(o.byRank[j0:j1])
 }
 
 // scanIDs is scanRow for the candidates ids of one tile row.

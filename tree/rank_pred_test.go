@@ -76,6 +76,22 @@ func TestRankedPredecessor(t *testing.T) {
 						screened.Gate = GateScreen
 						got, _, err := AllKNNSearch(context.Background(), c.stored, screened, SearchTree, Options{Workers: w})
 						check("screened tree", got, err)
+						// Brute force screens by rank too, whatever its probe says.
+						func() {
+							screenAlways = true
+							defer func() { screenAlways = false }()
+							for _, g := range []Gate{GateScreen, GateBound} {
+								gated := opt
+								gated.Gate = g
+								var st ScreenStats
+								gated.ScreenStats = &st
+								got, err := BruteAllKNN(context.Background(), c.stored, gated)
+								check("brute force, gate "+g.String(), got, err)
+								if st.Screened == 0 {
+									t.Errorf("brute force, gate %s: screened nothing", g)
+								}
+							}
+						}()
 					}
 					for _, alg := range []Algorithm{Nets, Insertion} {
 						tr := buildOrFail(t, c.stored, Options{Workers: w, Algorithm: alg, Rank: order, Batch: 64})

@@ -83,8 +83,8 @@ func (g Gate) String() string {
 type ScreenStats struct {
 	Screened, Recomputed, Full int64
 	// Probe is the fraction of a sample's candidates the bounds could not
-	// drop against their exact k-th distances; above 5 % the search does
-	// not screen (Full then counts every pair).
+	// drop against their exact k-th distances; above 1 % (5 % for
+	// GateBound) the search does not screen (Full then counts every pair).
 	Probe float64
 	// Cheap is set when the search did not screen because the bound costs
 	// more per pair than the distance itself (GateBound on a cheap metric).
@@ -127,6 +127,7 @@ type screening struct {
 	probed                           float64       // the probe's pending fraction
 	cheap                            bool          // off: the distance costs less than the bound
 	margin                           metric.Margin // the lookup gate's; nil: the proven bound
+	ord                              *rankOrder    // the probe's order: a predecessor search's by Rank
 }
 
 // newScreening returns the screening state for opt (nil for GateOff), or
@@ -162,6 +163,12 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 		return nil, metric.BadInput("gate %s: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", opt.Gate, m.Name())
 	}
 	sc := &screening{m: m, s: s}
+	if qs == m.Data() {
+		var err error
+		if sc.ord, err = predOrder(opt, qs.N); err != nil {
+			return nil, err
+		}
+	}
 	if opt.Gate == GateLookup {
 		margin, err := lookupMargin(m, opt)
 		if err != nil {
@@ -209,6 +216,11 @@ func pivotScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KN
 		}
 	}
 	sc := &screening{m: m, s: pb}
+	if qs == m.Data() {
+		if sc.ord, err = predOrder(opt, qs.N); err != nil {
+			return nil, err
+		}
+	}
 	sc.probed = sc.probe(qs, opt.K, opt.Predecessor)
 	if sc.probed > boundWorth && !screenAlways {
 		sc.off.Store(true)
@@ -278,10 +290,10 @@ func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
 	if !pred && qs == data {
 		self = q0
 	}
-	q := metric.Range(q0, qs.N)
+	q := sc.ord.cands(q0, qs.N)
 	d := make([]float64, nq*nc)
-	sc.m.Tile(metric.NewWorkspace(), d, nc, qs, q, data, metric.Range(0, nc))
-	return sc.probeTile(d, qs, q, data, nc, self, k)
+	sc.m.Tile(metric.NewWorkspace(), d, nc, qs, q, data, sc.ord.cands(0, nc))
+	return sc.probeTile(d, qs, q, data, nc, self, k, sc.ord)
 }
 
 // sampleProbe is probe for the data's own points on a sample with its own
@@ -293,7 +305,7 @@ func (sc *screening) sampleProbe(r *metric.Residual, k int, pred bool) float64 {
 	if nq == 0 || nc <= k {
 		return 0
 	}
-	ids := make([]int32, 0, nc+nq)
+	ids := make([]int32, 0, nc+nq) // positions in sc.ord, then its points
 	for j := range int32(nc) {
 		ids = append(ids, j)
 	}
@@ -308,6 +320,9 @@ func (sc *screening) sampleProbe(r *metric.Residual, k int, pred bool) float64 {
 			rows[i] = id
 		}
 	}
+	for x, p := range ids {
+		ids[x] = sc.ord.at(int(p))
+	}
 	s, err := r.ScreenSample(ids)
 	if err != nil {
 		return 1
@@ -318,8 +333,8 @@ func (sc *screening) sampleProbe(r *metric.Residual, k int, pred bool) float64 {
 	}
 	// The float64 distances from the data (the sample has no float64 V).
 	d := make([]float64, nq*nc)
-	sc.m.Tile(metric.NewWorkspace(), d, nc, r.Data(), metric.Range(q0, n), r.Data(), metric.Range(0, nc))
-	return sc.probeTile(d, s, metric.List(rows), s, nc, self, k)
+	sc.m.Tile(metric.NewWorkspace(), d, nc, r.Data(), sc.ord.cands(q0, n), r.Data(), sc.ord.cands(0, nc))
+	return sc.probeTile(d, s, metric.List(rows), s, nc, self, k, nil)
 }
 
 // probeShape returns the probe's first row, its row count and its
@@ -333,11 +348,11 @@ func probeShape(nqs, ndata int, pred bool) (q0, nq, nc int) {
 	return q0, nqs - q0, nc
 }
 
-// probeTile measures the probe on rows q of qs against candidates 0..nc-1
-// of cs, whose float64 distances are in d (row r at r*nc): with self >= 0,
-// row r is the candidate self+r itself and does not count as its own
-// neighbour.
-func (sc *screening) probeTile(d []float64, qs *metric.Set, q metric.Block, cs *metric.Set, nc, self, k int) float64 {
+// probeTile measures the probe on rows q of qs against the candidates at
+// positions 0..nc-1 of ord in cs, whose float64 distances are in d (row r
+// at r*nc): with self >= 0, row r is the candidate self+r itself and does
+// not count as its own neighbour.
+func (sc *screening) probeTile(d []float64, qs *metric.Set, q metric.Block, cs *metric.Set, nc, self, k int, ord *rankOrder) float64 {
 	nq := q.Len()
 	w := metric.NewWorkspace()
 	kth2 := make([]float64, nq)
@@ -356,7 +371,7 @@ func (sc *screening) probeTile(d []float64, qs *metric.Set, q metric.Block, cs *
 	kept := 0
 	for c0 := 0; c0 < nc; c0 += 1024 {
 		h.Reset()
-		sc.s.ScreenRows(w, qs, q, cs, metric.Range(c0, min(nc, c0+1024)), kth2, sc.margin, &h)
+		sc.s.ScreenRows(w, qs, q, cs, ord.cands(c0, min(nc, c0+1024)), kth2, sc.margin, &h)
 		for x := range h.Cand {
 			if !(h.Lo2[x] > kth2[h.Query[x]]) {
 				kept++

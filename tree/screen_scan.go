@@ -129,22 +129,24 @@ type queryBlock struct {
 }
 
 // queryBlocks cuts the queries of qs into blocks of size rows, the
-// largest indices first. With screening, the heavy queries get blocks of
-// their own, unscreened, so that they still run full tiles (a heavy
-// query, weight above the metric's Heavy(), has too wide a bound to
-// decide: the inducing points themselves, p near the jitter).
-func queryBlocks(sc *screening, qs *metric.Set, size int) []queryBlock {
+// largest indices first (by ord's positions: in each block the rows
+// ascend in ord). With screening, the heavy queries get blocks of their
+// own, unscreened, so that they still run full tiles (a heavy query,
+// weight above the metric's Heavy(), has too wide a bound to decide: the
+// inducing points themselves, p near the jitter).
+func queryBlocks(sc *screening, qs *metric.Set, size int, ord *rankOrder) []queryBlock {
 	nq := qs.N
 	var out []queryBlock
 	if sc == nil || sc.off.Load() {
 		for i1 := nq; i1 > 0; i1 -= size {
-			out = append(out, queryBlock{rows: metric.Range(max(0, i1-size), i1)})
+			out = append(out, queryBlock{rows: ord.cands(max(0, i1-size), i1)})
 		}
 		return out
 	}
 	limit := sc.s.Heavy()
 	var light, heavy []int32
-	for i := range int32(nq) {
+	for p := range nq {
+		i := ord.at(p)
 		if heavyPoint(qs, int(i), limit) {
 			heavy = append(heavy, i)
 		} else {
@@ -159,33 +161,37 @@ func queryBlocks(sc *screening, qs *metric.Set, size int) []queryBlock {
 	cut(light, sc)
 	cut(heavy, nil)
 	slices.SortStableFunc(out, func(a, b queryBlock) int { // largest last row first
-		return cmp.Compare(b.rows.At(b.rows.Len()-1), a.rows.At(a.rows.Len()-1))
+		return cmp.Compare(ord.pos(b.rows.At(b.rows.Len()-1)), ord.pos(a.rows.At(a.rows.Len()-1)))
 	})
 	return out
 }
 
 // scanQueries offers every candidate block of the data to the query rows
 // q of qs (rows of best by the same ids); with pred, row i takes only
-// candidates below i. Screened, each row keeps bounds and a pending list
-// through all candidate blocks and computes in float64, at the end, only
-// the candidates that can still be among its k nearest; the answer is the
-// float64 one bit for bit. Unscreened (or once screening gave up), tiles
-// are computed whole.
-func scanQueries(m metric.Metric, sc *screening, w *metric.Workspace, buf *scanBuf, best *kernels.KBest, qs *metric.Set, q metric.Block, cblock int, rule scanRule) {
+// candidates below i (in ord, whose positions the candidate blocks
+// follow; nil: the points' own order). Screened, each row keeps bounds
+// and a pending list through all candidate blocks and computes in
+// float64, at the end, only the candidates that can still be among its k
+// nearest; the answer is the float64 one bit for bit. Unscreened (or once
+// screening gave up), tiles are computed whole.
+func scanQueries(m metric.Metric, sc *screening, w *metric.Workspace, buf *scanBuf, best *kernels.KBest, qs *metric.Set, q metric.Block, cblock int, rule scanRule, ord *rankOrder) {
 	pred := rule == predecessors
 	nq := q.Len()
 	hi := m.Data().N
 	if pred {
-		hi = q.At(nq - 1) // no row takes candidates at or above the last one
+		hi = ord.pos(q.At(nq - 1)) // no row takes candidates at or above the last one
 	}
+	ids := q
 	if sc == nil {
+		if q.IDs != nil { // packed once, so that no tile gathers them
+			qs, q = metric.PackPlainInto(&buf.packed, qs, q), metric.Range(0, nq)
+		}
 		for j0 := 0; j0 < hi; j0 += cblock {
-			fullTile(m, w, buf, best, qs, q, q, j0, min(hi, j0+cblock), rule)
+			fullTile(m, w, buf, best, qs, q, ids, j0, min(hi, j0+cblock), rule, ord)
 		}
 		return
 	}
 	// The screened rows are packed once, so that no tile gathers them.
-	ids := q
 	if q.IDs != nil {
 		qs, q = metric.PackInto(&buf.packed, qs, q), metric.Range(0, nq)
 	}
@@ -195,7 +201,7 @@ func scanQueries(m metric.Metric, sc *screening, w *metric.Workspace, buf *scanB
 	// every candidate of its first screened block as a hit (12.0 million
 	// hits instead of 20.6 million at d = 8, n = 32,768; 2-3 % faster).
 	j0 := min(hi, seedBlock)
-	fullTile(m, w, buf, best, qs, q, ids, 0, j0, rule)
+	fullTile(m, w, buf, best, qs, q, ids, 0, j0, rule, ord)
 	sc.full.Add(int64(nq * j0))
 	for r := range buf.rows {
 		buf.rows[r].startFrom(best, ids.At(r))
@@ -203,11 +209,11 @@ func scanQueries(m metric.Metric, sc *screening, w *metric.Workspace, buf *scanB
 	for ; j0 < hi; j0 += cblock {
 		j1 := min(hi, j0+cblock)
 		if sc.off.Load() {
-			fullTile(m, w, buf, best, qs, q, ids, j0, j1, rule)
+			fullTile(m, w, buf, best, qs, q, ids, j0, j1, rule, ord)
 			sc.full.Add(int64(nq * (j1 - j0)))
 			continue
 		}
-		sc.screenBlock(w, buf, qs, q, ids, j0, j1, rule)
+		sc.screenBlock(w, buf, qs, q, ids, j0, j1, rule, ord)
 	}
 	sc.finish(w, buf, best, qs, q, ids)
 }
@@ -229,25 +235,31 @@ func limitOf(i, j0, j1 int, pred bool) int {
 	return j1 - j0
 }
 
-// fullTile computes the tile of the rows q of qs in float64 and offers it
-// to their rows ids of best.
-func fullTile(m metric.Metric, w *metric.Workspace, buf *scanBuf, best *kernels.KBest, qs *metric.Set, q, ids metric.Block, j0, j1 int, rule scanRule) {
+// fullTile computes the tile of the rows q of qs against the candidates
+// at positions [j0, j1) of ord in float64 and offers it to their rows ids
+// of best.
+func fullTile(m metric.Metric, w *metric.Workspace, buf *scanBuf, best *kernels.KBest, qs *metric.Set, q, ids metric.Block, j0, j1 int, rule scanRule, ord *rankOrder) {
 	nq, nc := q.Len(), j1-j0
 	buf.tile = grow(buf.tile, nq*nc)
-	m.Tile(w, buf.tile, nc, qs, q, m.Data(), metric.Range(j0, j1))
+	m.Tile(w, buf.tile, nc, qs, q, m.Data(), ord.cands(j0, j1))
 	for r := range nq {
 		i := ids.At(r)
+		row := buf.tile[r*nc : r*nc+limitOf(ord.pos(i), j0, j1, rule == predecessors)]
+		if ord != nil {
+			scanIDs(best, i, row, ord.byRank[j0:j1])
+			continue
+		}
 		skip := int32(-1)
 		if rule == notSelf {
 			skip = int32(i)
 		}
-		scanRow(best, i, buf.tile[r*nc:r*nc+limitOf(i, j0, j1, rule == predecessors)], int32(j0), skip)
+		scanRow(best, i, row, int32(j0), skip)
 	}
 }
 
-// screenBlock screens one candidate block for the rows q of qs (ids in
-// best).
-func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.Set, q, ids metric.Block, j0, j1 int, rule scanRule) {
+// screenBlock screens the candidates at positions [j0, j1) of ord for the
+// rows q of qs (ids in best).
+func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.Set, q, ids metric.Block, j0, j1 int, rule scanRule, ord *rankOrder) {
 	pred := rule == predecessors
 	nq, k := q.Len(), 0
 	buf.kth2 = grow(buf.kth2, nq)
@@ -256,12 +268,12 @@ func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.S
 		k = cap(buf.rows[r].ub)
 	}
 	buf.hits.Reset()
-	sc.s.ScreenRows(w, qs, q, sc.m.Data(), metric.Range(j0, j1), buf.kth2, sc.margin, &buf.hits)
+	sc.s.ScreenRows(w, qs, q, sc.m.Data(), ord.cands(j0, j1), buf.kth2, sc.margin, &buf.hits)
 	h := &buf.hits
 	screened, kept := 0, 0 // over rows that had a k-th bound: the give-up statistic
 	for x := range h.Cand {
 		r, j := int(h.Query[x]), h.Cand[x]
-		if pred && int(j) >= ids.At(r) || rule == notSelf && int(j) == ids.At(r) {
+		if pred && ord.pos(int(j)) >= ord.pos(ids.At(r)) || rule == notSelf && int(j) == ids.At(r) {
 			continue // not a predecessor, or the own point
 		}
 		row := &buf.rows[r]
@@ -275,7 +287,7 @@ func (sc *screening) screenBlock(w *metric.Workspace, buf *scanBuf, qs *metric.S
 	}
 	for r := range nq {
 		if !math.IsInf(buf.kth2[r], 1) {
-			screened += limitOf(ids.At(r), j0, j1, pred)
+			screened += limitOf(ord.pos(ids.At(r)), j0, j1, pred)
 		}
 		buf.rows[r].tidy()
 	}
