@@ -29,8 +29,10 @@ const (
 	// the SIMD kernels where the probe finds it pays (the float32 copy is
 	// made only then): for brute force, and for the cover tree's queries
 	// where the metric has no structure and the walk scans nearly every
-	// point (see treeScreening). Query sets embedded without the copy are
-	// not screened. Exact, like GateScreen.
+	// point (see treeScreening). A query set embedded without the copy
+	// gets one (Residual.AddScreening) with the data's, where the probe
+	// finds it pays: the metric must not be searched concurrently then
+	// either. Exact, like GateScreen.
 	GateAuto
 	// GateLookup is GateScreen with the bound replaced by a gate
 	// profile's quantile of the float32 error (KNNOptions.Profile,
@@ -132,11 +134,12 @@ type screening struct {
 
 // newScreening returns the screening state for opt (nil for GateOff), or
 // an error when the metric cannot screen these sets. When the metric has
-// no float32 copy yet and qs is its data, the probe runs on a sample
-// with its own copy, and the metric gets the copy (EnableScreening, so it
-// must not be searched concurrently then) only when screening pays: a
-// search where it does not pay costs neither the copy's n m 4 bytes nor
-// the time to make it.
+// no float32 copy yet and qs is its data (or, with GateAuto, when qs is a
+// query set embedded without one), the probe runs on samples with their
+// own copies, and the metric (and qs) get the copies (EnableScreening and
+// AddScreening, so they must not be searched concurrently then) only when
+// screening pays: a search where it does not pay costs neither the
+// copy's n m 4 bytes nor the time to make it.
 func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions) (*screening, error) {
 	switch opt.Gate {
 	case GateOff:
@@ -148,7 +151,10 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 	if opt.Gate == GateAuto && !autoScreens(m) {
 		return nil, nil
 	}
-	lazy := isRes && !r.Float32() && qs == m.Data() && !r.CanScreen(qs, qs)
+	// The search makes the float32 copies itself where its probe finds
+	// that screening pays: of the data's own points, or with the auto gate
+	// of a query set embedded without them (and of the data).
+	lazy := isRes && !r.Float32() && !r.CanScreen(qs, m.Data()) && (qs == m.Data() || opt.Gate == GateAuto)
 	s, ok := m.(metric.Screener)
 	if !lazy && (!ok || !s.CanScreen(qs, m.Data())) {
 		if opt.Gate == GateAuto {
@@ -176,7 +182,9 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 		}
 		sc.margin = margin
 	}
-	if lazy {
+	if lazy && qs != m.Data() {
+		sc.probed = sc.sampleProbeQueries(r, qs, opt.K)
+	} else if lazy {
 		sc.probed = sc.sampleProbe(r, opt.K, opt.Predecessor)
 	} else {
 		sc.probed = sc.probe(qs, opt.K, opt.Predecessor)
@@ -186,8 +194,15 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 		return sc, nil
 	}
 	if lazy {
-		if err := r.EnableScreening(); err != nil {
-			return nil, err
+		if !r.CanScreen(r.Data(), r.Data()) {
+			if err := r.EnableScreening(); err != nil {
+				return nil, err
+			}
+		}
+		if qs != m.Data() {
+			if err := r.AddScreening(qs); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return sc, nil
@@ -335,6 +350,35 @@ func (sc *screening) sampleProbe(r *metric.Residual, k int, pred bool) float64 {
 	d := make([]float64, nq*nc)
 	sc.m.Tile(metric.NewWorkspace(), d, nc, r.Data(), sc.ord.cands(q0, n), r.Data(), sc.ord.cands(0, nc))
 	return sc.probeTile(d, s, metric.List(rows), s, nc, self, k, nil)
+}
+
+// sampleProbeQueries is sampleProbe for a query set qs embedded without
+// the float32 copy: its last rows against the data's first points, each
+// set sampled with its own copy.
+func (sc *screening) sampleProbeQueries(r *metric.Residual, qs *metric.Set, k int) float64 {
+	data := r.Data()
+	q0, nq, nc := probeShape(qs.N, data.N, false)
+	if nq == 0 || nc <= k {
+		return 0
+	}
+	rows, cands := make([]int32, nq), make([]int32, nc)
+	for i := range rows {
+		rows[i] = int32(q0 + i)
+	}
+	for j := range cands {
+		cands[j] = int32(j)
+	}
+	qsample, err := r.ScreenSampleOf(qs, rows)
+	if err != nil {
+		return 1
+	}
+	csample, err := r.ScreenSampleOf(data, cands)
+	if err != nil {
+		return 1
+	}
+	d := make([]float64, nq*nc)
+	sc.m.Tile(metric.NewWorkspace(), d, nc, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc))
+	return sc.probeTile(d, qsample, metric.Range(0, nq), csample, nc, -1, k, nil)
 }
 
 // probeShape returns the probe's first row, its row count and its

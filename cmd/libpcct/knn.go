@@ -54,10 +54,11 @@ func searchArgs(h C.uint64_t, search, gate *C.char, k C.int64_t) (*metricHandle,
 }
 
 // lock takes the handle's lock for a search with gate g: exclusive when
-// the auto gate may add the residual metric's float32 copy (a search of
-// the metric's own points, own), shared otherwise. It returns the unlock.
-func (mh *metricHandle) lock(g tree.Gate, own bool) func() {
-	if r, ok := mh.m.(*metric.Residual); ok && g == tree.GateAuto && own {
+// the auto gate may add the residual metric's float32 copy (which a
+// search of its points or of query points adds where screening pays),
+// shared otherwise. It returns the unlock.
+func (mh *metricHandle) lock(g tree.Gate) func() {
+	if r, ok := mh.m.(*metric.Residual); ok && g == tree.GateAuto {
 		mh.mu.RLock()
 		screened := r.CanScreen(r.Data(), r.Data())
 		mh.mu.RUnlock()
@@ -92,7 +93,7 @@ func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search, gate *C.char
 		if err != nil {
 			return err
 		}
-		defer mh.lock(g, true)()
+		defer mh.lock(g)()
 		pool := streamer.NewPool(int(workers))
 		defer pool.Close()
 		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool, Gate: g, Rank: mh.stored}
@@ -113,7 +114,7 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
-		defer mh.lock(g, false)() // query sets never add the copy
+		defer mh.lock(g)()
 		if nq < 1 {
 			return bad("the number of queries must be at least 1, got %d", nq)
 		}

@@ -136,13 +136,37 @@ func (r *Residual) EnableScreening() error {
 // Before EnableScreening every point counts as heavy (ScreenRows then
 // bounds each candidate on its own: slower, as exact).
 func (r *Residual) ScreenSample(ids []int32) (*Set, error) {
+	return r.ScreenSampleOf(r.data, ids)
+}
+
+// ScreenSampleOf is ScreenSample for the points ids of s: the metric's
+// data or a query set it embedded.
+func (r *Residual) ScreenSampleOf(s *Set, ids []int32) (*Set, error) {
 	if r.cfg.Float32 {
 		return nil, badInput("screening needs V in float64; this metric stores it in float32")
 	}
-	s := packInto(&Set{}, r.data, List(ids), false, false)
-	s.S32, s.SW = screenCopy(r.data.V, r.data.ISP, r.m, List(ids), runnerOr(nil))
-	s.F32 = r.fused32(s)
-	return s, nil
+	if err := Compatible(r.data, s); err != nil {
+		return nil, err
+	}
+	out := packInto(&Set{}, s, List(ids), false, false)
+	out.S32, out.SW = screenCopy(s.V, s.ISP, r.m, List(ids), runnerOr(nil))
+	out.F32 = r.fused32(out)
+	return out, nil
+}
+
+// AddScreening adds the float32 copy and the screening weights to a query
+// set qs that Embed made before EnableScreening (one made after has them),
+// so that it can be screened against the data; it costs qs.N m 4 bytes.
+// Like EnableScreening, it must not run while another goroutine uses qs.
+func (r *Residual) AddScreening(qs *Set) error {
+	if !r.screen {
+		return badInput("the metric screens nothing yet: call EnableScreening first")
+	}
+	if err := Compatible(r.data, qs); err != nil {
+		return err
+	}
+	r.addScreening(qs, runnerOr(r.cfg.Pool))
+	return nil
 }
 
 // HeavyFactor: a point whose screening weight exceeds HeavyFactor times

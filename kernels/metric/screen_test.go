@@ -2,6 +2,7 @@ package metric
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -123,7 +124,9 @@ func TestScreenBound(t *testing.T) {
 }
 
 // TestScreenRefusals: a float32-stored metric cannot screen; sets without
-// the copy cannot be screened; Pack and Reorder keep it.
+// the copy cannot be screened; a query set gets its copy (AddScreening,
+// ScreenSampleOf's rows: Embed's bits) only from its own metric, after
+// EnableScreening; Pack and Reorder keep it.
 func TestScreenRefusals(t *testing.T) {
 	x := make([]float64, 40)
 	for i := range x {
@@ -142,7 +145,39 @@ func TestScreenRefusals(t *testing.T) {
 	if m.CanScreen(plain, plain) {
 		t.Fatal("screening without the copy")
 	}
+	early, _ := m.Embed(context.Background(), x[:6], 3)
+	if err := m.AddScreening(early); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("a query set screened before the metric: %v", err)
+	}
+	other, _ := NewResidual(context.Background(), x, 20, 2, ResidualConfig{Lengthscale: []float64{0.5}, Inducing: 4})
+	alien, _ := other.Embed(context.Background(), x[:6], 3)
+	if _, err := m.ScreenSampleOf(alien, []int32{0}); err == nil {
+		t.Fatal("a sample of another metric's query set")
+	}
+	sample, err := m.ScreenSampleOf(early, []int32{2, 0})
+	if err != nil || sample.N != 2 || len(sample.S32) != 2*5 || sample.V != nil {
+		t.Fatalf("query sample: %v", err)
+	}
 	m.EnableScreening()
+	if err := m.AddScreening(alien); err == nil {
+		t.Fatal("another metric's query set screened")
+	}
+	if err := m.AddScreening(early); err != nil || !m.CanScreen(early, m.Data()) {
+		t.Fatalf("AddScreening: %v", err)
+	}
+	late, _ := m.Embed(context.Background(), x[:6], 3)
+	for i := range late.S32 {
+		if late.S32[i] != early.S32[i] {
+			t.Fatal("AddScreening's copy differs from Embed's")
+		}
+	}
+	for i := range 2 { // the sample's rows are the set's
+		for k := range 5 {
+			if sample.S32[i*5+k] != early.S32[[]int{2, 0}[i]*5+k] {
+				t.Fatal("ScreenSampleOf's rows differ from the set's copy")
+			}
+		}
+	}
 	if !m.CanScreen(m.Data(), Pack(m.Data(), List([]int32{3, 1}))) {
 		t.Fatal("Pack lost the screening copy")
 	}

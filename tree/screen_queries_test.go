@@ -1,0 +1,87 @@
+package tree
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/pcct/pcct/kernels"
+	"github.com/pcct/pcct/kernels/metric"
+)
+
+// TestScreenQueriesAuto: the auto gate screens query points embedded
+// before the metric had its float32 copy. Its probe decides as for the
+// data's own points: on structureless data (d = 8, lengthscale 1) brute
+// force and the tree give the data and the query set their copies and
+// screen, where the probe fails (d = 2, lengthscale 0.1) neither gets
+// one; every answer is the float64 one, and each search mode's.
+func TestScreenQueriesAuto(t *testing.T) {
+	if kernels.Impl() == kernels.ImplGeneric {
+		t.Skip("auto leaves the generic kernels unscreened")
+	}
+	for _, c := range []struct {
+		d      int
+		ls     float64
+		screen bool
+	}{{8, 1, true}, {2, 0.1, false}} {
+		for _, search := range []Search{SearchBrute, SearchTree, SearchAuto} {
+			const n, nq = 6000, 300
+			m, err := metric.NewResidual(context.Background(), uniformPoints(n, c.d, 6), n, c.d, metric.ResidualConfig{Lengthscale: []float64{c.ls}, Inducing: 512, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			xq := uniformPoints(nq, c.d, 8)
+			qs, err := m.Embed(context.Background(), xq, nq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := BruteKNN(context.Background(), m, qs, KNNOptions{K: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st ScreenStats
+			got, _, err := KNNSearch(context.Background(), m, qs, KNNOptions{K: 8, Gate: GateAuto, ScreenStats: &st}, search, Options{})
+			if err != nil {
+				t.Fatalf("d=%d %s: %v", c.d, search, err)
+			}
+			if !got.Equal(want) {
+				t.Fatalf("d=%d %s: %s", c.d, search, firstDiff(got, want))
+			}
+			data, queries := m.Data().S32 != nil, qs.S32 != nil
+			if data != queries || data != (st.Screened > 0) || c.screen && !data || !c.screen && data {
+				t.Fatalf("d=%d %s: data copy %v, query copy %v, %d pairs screened (probe %.4f)", c.d, search, data, queries, st.Screened, st.Probe)
+			}
+			// Query points embedded now come with their copy.
+			if data {
+				qs2, _ := m.Embed(context.Background(), xq, nq)
+				if qs2.S32 == nil || !equalBits32(qs2.S32, qs.S32) || !equalBits(qs2.SW, qs.SW) {
+					t.Fatalf("d=%d %s: the copy added to the query set differs from Embed's", c.d, search)
+				}
+			}
+		}
+	}
+}
+
+func equalBits(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalBits32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
