@@ -91,6 +91,9 @@ type ScreenStats struct {
 	// Cheap is set when the search did not screen because the bound costs
 	// more per pair than the distance itself (GateBound on a cheap metric).
 	Cheap bool
+	// ProbeLimit is the largest Probe at which the search screens
+	// (screenWorth, or boundWorth for GateBound); 0 when nothing probed.
+	ProbeLimit float64
 }
 
 // Decided is the fraction of screened pairs the float32 bound dropped.
@@ -129,6 +132,7 @@ type screening struct {
 	probed                           float64       // the probe's pending fraction
 	cheap                            bool          // off: the distance costs less than the bound
 	margin                           metric.Margin // the lookup gate's; nil: the proven bound
+	limit                            float64       // the probe's threshold (screenWorth, boundWorth)
 	ord                              *rankOrder    // the probe's order: a predecessor search's by Rank
 }
 
@@ -168,7 +172,7 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 		}
 		return nil, metric.BadInput("gate %s: the %s metric has no float32 screening copy (enable it with Residual.EnableScreening)", opt.Gate, m.Name())
 	}
-	sc := &screening{m: m, s: s}
+	sc := &screening{m: m, s: s, limit: screenWorth}
 	if qs == m.Data() {
 		var err error
 		if sc.ord, err = predOrder(opt, qs.N); err != nil {
@@ -189,7 +193,7 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 	} else {
 		sc.probed = sc.probe(qs, opt.K, opt.Predecessor)
 	}
-	if sc.probed > screenWorth && !screenAlways {
+	if sc.probed > sc.limit && !screenAlways {
 		sc.off.Store(true)
 		return sc, nil
 	}
@@ -230,14 +234,14 @@ func pivotScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KN
 			return nil, err
 		}
 	}
-	sc := &screening{m: m, s: pb}
+	sc := &screening{m: m, s: pb, limit: boundWorth}
 	if qs == m.Data() {
 		if sc.ord, err = predOrder(opt, qs.N); err != nil {
 			return nil, err
 		}
 	}
 	sc.probed = sc.probe(qs, opt.K, opt.Predecessor)
-	if sc.probed > boundWorth && !screenAlways {
+	if sc.probed > sc.limit && !screenAlways {
 		sc.off.Store(true)
 	}
 	return sc, nil
@@ -429,5 +433,5 @@ func (sc *screening) stats() ScreenStats {
 	if sc == nil {
 		return ScreenStats{}
 	}
-	return ScreenStats{sc.screened.Load(), sc.recomputed.Load(), sc.full.Load(), sc.probed, sc.cheap}
+	return ScreenStats{sc.screened.Load(), sc.recomputed.Load(), sc.full.Load(), sc.probed, sc.cheap, sc.limit}
 }

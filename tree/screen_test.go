@@ -193,6 +193,9 @@ func TestScreenNeedsCopy(t *testing.T) {
 			if err != nil || !got.Equal(want) {
 				t.Fatalf("d=%d %s: %v", c.d, gate, err)
 			}
+			if st.ProbeLimit != screenWorth && st.Probe != 0 {
+				t.Fatalf("d=%d %s: probe limit %v", c.d, gate, st.ProbeLimit)
+			}
 			has := m.Data().S32 != nil
 			if gate == GateAuto && kernels.Impl() == kernels.ImplGeneric {
 				if has || st.Screened != 0 {

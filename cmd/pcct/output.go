@@ -102,10 +102,10 @@ func describeScreen(st tree.ScreenStats, gate tree.Gate) string {
 	switch {
 	case st.Cheap:
 		return "off: this metric's distance costs less per pair than the pivot bound, so the search ran without it"
-	case st.Screened == 0 && st.Probe > 0.05:
-		return fmt.Sprintf("off: the probe found %.1f %% of a sample's candidates undecidable %s (above 5 %%), so the search ran in float64", 100*st.Probe, how)
+	case st.Screened == 0 && st.ProbeLimit > 0 && st.Probe > st.ProbeLimit:
+		return fmt.Sprintf("off: the probe found %.1f %% of a sample's candidates undecidable %s (above %g %%), so the search ran in float64", 100*st.Probe, how, 100*st.ProbeLimit)
 	case st.Screened == 0:
-		return "not used (the search computed no screenable tile: the k-d tree, the auto gate with the cover tree on data with structure, or on a query set embedded without the float32 copy)"
+		return "not used (the search computed no screenable tile: the k-d tree, or the cover tree on data with structure under the auto gate)"
 	}
 	return fmt.Sprintf("%d pairs screened %s, %.3f %% recomputed in float64, %d pairs in float64 tiles (probe %.2f %%)",
 		st.Screened, how, 100*float64(st.Recomputed)/float64(st.Screened), st.Full, 100*st.Probe)

@@ -374,6 +374,26 @@ func TestKnnGate(t *testing.T) {
 	}
 }
 
+// TestDescribeScreen: the screening summary names the probe's own limit
+// when the probe turned screening off.
+func TestDescribeScreen(t *testing.T) {
+	for _, c := range []struct {
+		st   tree.ScreenStats
+		gate tree.Gate
+		want string
+	}{
+		{tree.ScreenStats{Probe: 0.033, ProbeLimit: 0.01}, tree.GateScreen, "off: the probe found 3.3 % of a sample's candidates undecidable in float32 (above 1 %)"},
+		{tree.ScreenStats{Probe: 0.994, ProbeLimit: 0.05}, tree.GateBound, "undecidable by their pivot bounds (above 5 %)"},
+		{tree.ScreenStats{Cheap: true}, tree.GateBound, "costs less per pair"},
+		{tree.ScreenStats{}, tree.GateScreen, "not used"},
+		{tree.ScreenStats{Screened: 1000, Recomputed: 10, Probe: 0.002, ProbeLimit: 0.01}, tree.GateAuto, "1000 pairs screened in float32, 1.000 % recomputed"},
+	} {
+		if got := describeScreen(c.st, c.gate); !strings.Contains(got, c.want) {
+			t.Errorf("%+v: %q, want %q", c.st, got, c.want)
+		}
+	}
+}
+
 // TestGateProfileAndLookup: pcct gate-profile samples and merges
 // profiles; knn --gate lookup says it is approximate and the audit counts
 // its losses; mismatched profiles and flags are refused.
