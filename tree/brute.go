@@ -36,6 +36,11 @@ type KNNOptions struct {
 	// the screening counts.
 	Gate        Gate
 	ScreenStats *ScreenStats
+	// NoCopy keeps the search from adding float32 copies (EnableScreening,
+	// AddScreening) to the metric or to the query set, for a metric that
+	// other goroutines search at the same time: GateAuto then screens only
+	// sets that have their copies, and GateScreen refuses the others.
+	NoCopy bool
 	// Profile and LookupQuantile configure GateLookup (the quantile of the
 	// profile's float32 error it trusts; 0 means 1, the largest seen).
 	Profile        *metric.GateProfile

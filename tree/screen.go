@@ -158,7 +158,7 @@ func newScreening(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNO
 	// The search makes the float32 copies itself where its probe finds
 	// that screening pays: of the data's own points, or with the auto gate
 	// of a query set embedded without them (and of the data).
-	lazy := isRes && !r.Float32() && !r.CanScreen(qs, m.Data()) && (qs == m.Data() || opt.Gate == GateAuto)
+	lazy := isRes && !r.Float32() && !r.CanScreen(qs, m.Data()) && (qs == m.Data() || opt.Gate == GateAuto) && !opt.NoCopy
 	s, ok := m.(metric.Screener)
 	if !lazy && (!ok || !s.CanScreen(qs, m.Data())) {
 		if opt.Gate == GateAuto {

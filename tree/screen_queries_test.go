@@ -14,7 +14,8 @@ import (
 // data's own points: on structureless data (d = 8, lengthscale 1) brute
 // force and the tree give the data and the query set their copies and
 // screen, where the probe fails (d = 2, lengthscale 0.1) neither gets
-// one; every answer is the float64 one, and each search mode's.
+// one; with NoCopy neither gets one. Every answer is the float64 one, and
+// each search mode's.
 func TestScreenQueriesAuto(t *testing.T) {
 	if kernels.Impl() == kernels.ImplGeneric {
 		t.Skip("auto leaves the generic kernels unscreened")
@@ -40,7 +41,12 @@ func TestScreenQueriesAuto(t *testing.T) {
 				t.Fatal(err)
 			}
 			var st ScreenStats
-			got, _, err := KNNSearch(context.Background(), m, qs, KNNOptions{K: 8, Gate: GateAuto, ScreenStats: &st}, search, Options{})
+			// NoCopy: a metric shared with other searches keeps its sets as they are.
+			got, _, err := KNNSearch(context.Background(), m, qs, KNNOptions{K: 8, Gate: GateAuto, ScreenStats: &st, NoCopy: true}, search, Options{})
+			if err != nil || !got.Equal(want) || m.Data().S32 != nil || qs.S32 != nil || st.Screened != 0 {
+				t.Fatalf("d=%d %s NoCopy: %v, %d pairs screened", c.d, search, err, st.Screened)
+			}
+			got, _, err = KNNSearch(context.Background(), m, qs, KNNOptions{K: 8, Gate: GateAuto, ScreenStats: &st}, search, Options{})
 			if err != nil {
 				t.Fatalf("d=%d %s: %v", c.d, search, err)
 			}

@@ -55,20 +55,21 @@ func searchArgs(h C.uint64_t, search, gate *C.char, k C.int64_t) (*metricHandle,
 
 // lock takes the handle's lock for a search with gate g: exclusive when
 // the auto gate may add the residual metric's float32 copy (which a
-// search of its points or of query points adds where screening pays),
-// shared otherwise. It returns the unlock.
-func (mh *metricHandle) lock(g tree.Gate) func() {
-	if r, ok := mh.m.(*metric.Residual); ok && g == tree.GateAuto {
+// search of its points, or the first search of query points, adds where
+// screening pays: queries), shared otherwise. It returns the unlock, and
+// whether the search holds the metric alone.
+func (mh *metricHandle) lock(g tree.Gate, queries bool) (unlock func(), alone bool) {
+	if r, ok := mh.m.(*metric.Residual); ok && g == tree.GateAuto && !(queries && mh.queriesProbed.Load()) {
 		mh.mu.RLock()
 		screened := r.CanScreen(r.Data(), r.Data())
 		mh.mu.RUnlock()
 		if !screened {
 			mh.mu.Lock()
-			return mh.mu.Unlock
+			return mh.mu.Unlock, true
 		}
 	}
 	mh.mu.RLock()
-	return mh.mu.RUnlock
+	return mh.mu.RUnlock, false
 }
 
 // export writes an answer into the caller's arrays (n x k each).
@@ -93,7 +94,8 @@ func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search, gate *C.char
 		if err != nil {
 			return err
 		}
-		defer mh.lock(g)()
+		unlock, _ := mh.lock(g, false)
+		defer unlock()
 		pool := streamer.NewPool(int(workers))
 		defer pool.Close()
 		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool, Gate: g, Rank: mh.stored}
@@ -114,7 +116,8 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
-		defer mh.lock(g)()
+		unlock, alone := mh.lock(g, true)
+		defer unlock()
 		if nq < 1 {
 			return bad("the number of queries must be at least 1, got %d", nq)
 		}
@@ -128,10 +131,13 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
-		opt := tree.KNNOptions{K: int(k), Pool: pool, Gate: g, Rank: mh.stored}
+		opt := tree.KNNOptions{K: int(k), Pool: pool, Gate: g, Rank: mh.stored, NoCopy: !alone}
 		nb, _, err := tree.KNNSearch(context.Background(), mh.m, qs, opt, sr, tree.Options{Pool: pool})
 		if err != nil {
 			return err
+		}
+		if r, ok := mh.m.(*metric.Residual); alone && ok && !r.CanScreen(r.Data(), r.Data()) {
+			mh.queriesProbed.Store(true)
 		}
 		mh.unorder(nb, false)
 		return export(nb, idx, dist)

@@ -22,6 +22,7 @@ import (
 	"runtime/cgo"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/pcct/pcct/kernels"
@@ -141,6 +142,11 @@ type metricHandle struct {
 	// with the auto gate on a residual metric, which may add its float32
 	// copy (write).
 	mu sync.RWMutex
+	// queriesProbed is set once a query search with the auto gate has
+	// held the metric alone and left it without the copy (its probe found
+	// that screening does not pay, or the tree answered): later query
+	// searches share the metric and do not try again (KNNOptions.NoCopy).
+	queriesProbed atomic.Bool
 }
 
 type treeHandle struct {

@@ -27,6 +27,24 @@ static void *search(void *arg) {
     return NULL;
 }
 
+// One query search of a shared metric (auto gate: the first may add the
+// float32 copies), run from several threads at once.
+enum { QN = 300, QD = 8, QK = 5 };
+struct qjob {
+    uint64_t m;
+    double *q;
+    int64_t idx[QN * QK];
+    double dist[QN * QK];
+    int status;
+    char err[256];
+};
+
+static void *qsearch(void *arg) {
+    struct qjob *j = arg;
+    j->status = pcct_knn_queries(j->m, j->q, QN, QK, "brute", "auto", 1, j->idx, j->dist, j->err, sizeof j->err);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
     enum { N = 2000, D = 2, K = 6 };
@@ -95,6 +113,35 @@ int main(int argc, char **argv) {
     int64_t qi[2 * K];
     double qd[2 * K];
     CHECK(pcct_knn_queries(m, q, 2, K, "tree", "auto", 0, qi, qd, err, sizeof err) == 0, "queries: %s", err);
+
+    // Query searches from several threads at once on data without
+    // structure (d = 8, lengthscale 1), where the auto gate screens: each
+    // answer is the float64 one.
+    {
+        enum { NQ8 = 6000 };
+        static double x8[NQ8 * QD], q8[QN * QD];
+        for (int i = 0; i < NQ8 * QD; i++) x8[i] = (double)rand() / RAND_MAX;
+        for (int i = 0; i < QN * QD; i++) q8[i] = (double)rand() / RAND_MAX;
+        double ls8[] = {1.0};
+        uint64_t m8 = 0;
+        CHECK(pcct_metric_residual(x8, NQ8, QD, "rbf", ls8, 1, 1.0, 256, NULL, 0, 0.0, 3, 2, &m8, err, sizeof err) == 0, "d = 8 metric: %s", err);
+        static int64_t wi[QN * QK];
+        static double wd[QN * QK];
+        CHECK(pcct_knn_queries(m8, q8, QN, QK, "brute", "off", 1, wi, wd, err, sizeof err) == 0, "d = 8 queries, gate off: %s", err);
+        static struct qjob qjobs[T];
+        pthread_t qth[T];
+        for (int i = 0; i < T; i++) {
+            qjobs[i].m = m8;
+            qjobs[i].q = q8;
+            CHECK(pthread_create(&qth[i], NULL, qsearch, &qjobs[i]) == 0, "pthread_create");
+        }
+        for (int i = 0; i < T; i++) {
+            pthread_join(qth[i], NULL);
+            CHECK(qjobs[i].status == 0, "query thread %d: %s", i, qjobs[i].err);
+            CHECK(!memcmp(qjobs[i].idx, wi, sizeof wi) && !memcmp(qjobs[i].dist, wd, sizeof wd), "query thread %d's answer differs", i);
+        }
+        pcct_metric_free(m8);
+    }
 
     // The max-min ordering: a permutation of the points from the given
     // first point, the same for every worker count, and the default start
