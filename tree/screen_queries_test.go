@@ -60,7 +60,7 @@ func TestScreenQueriesAuto(t *testing.T) {
 			// Query points embedded now come with their copy.
 			if data {
 				qs2, _ := m.Embed(context.Background(), xq, nq)
-				if qs2.S32 == nil || !equalBits32(qs2.S32, qs.S32) || !equalBits(qs2.SW, qs.SW) {
+				if qs2.S32 == nil || !sameFloats(qs2.S32, qs.S32) || !sameFloats(qs2.SW, qs.SW) {
 					t.Fatalf("d=%d %s: the copy added to the query set differs from Embed's", c.d, search)
 				}
 			}
@@ -68,24 +68,13 @@ func TestScreenQueriesAuto(t *testing.T) {
 	}
 }
 
-func equalBits(a, b []float64) bool {
+// sameFloats reports whether a and b hold the same values bit for bit (no NaN among them).
+func sameFloats[T float32 | float64](a, b []T) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func equalBits32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+		if float64(a[i]) != float64(b[i]) || math.Signbit(float64(a[i])) != math.Signbit(float64(b[i])) {
 			return false
 		}
 	}
