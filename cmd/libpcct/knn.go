@@ -53,23 +53,32 @@ func searchArgs(h C.uint64_t, search, gate *C.char, k C.int64_t) (*metricHandle,
 	return mh, sr, g, nil
 }
 
-// lock takes the handle's lock for a search with gate g: exclusive when
-// the auto gate may add the residual metric's float32 copy (which a
-// search of its points, or the first search of query points, adds where
-// screening pays: queries), shared otherwise. It returns the unlock, and
-// whether the search holds the metric alone.
-func (mh *metricHandle) lock(g tree.Gate, queries bool) (unlock func(), alone bool) {
-	if r, ok := mh.m.(*metric.Residual); ok && g == tree.GateAuto && !(queries && mh.queriesProbed.Load()) {
+// lock takes the handle's lock for a search (job, search, k) with gate g:
+// exclusive when the auto gate may add the residual metric's float32 copy
+// (which a search adds where screening pays), unless such a search has
+// already left the metric without it; shared otherwise. It returns the
+// unlock, which records a search that held the metric alone and left it
+// without the copy (done: the search ran), and whether the search holds
+// the metric alone (else it must not add the copy: KNNOptions.NoCopy).
+func (mh *metricHandle) lock(g tree.Gate, job jobKind, search tree.Search, k int64) (unlock func(done bool), alone bool) {
+	r, ok := mh.m.(*metric.Residual)
+	p := &mh.probed[job][search]
+	if ok && g == tree.GateAuto && !(p.Load() > 0 && k >= p.Load()) {
 		mh.mu.RLock()
 		screened := r.CanScreen(r.Data(), r.Data())
 		mh.mu.RUnlock()
 		if !screened {
 			mh.mu.Lock()
-			return mh.mu.Unlock, true
+			return func(done bool) {
+				if done && !r.CanScreen(r.Data(), r.Data()) && (p.Load() == 0 || k < p.Load()) {
+					p.Store(k) // under the lock: no other search writes it
+				}
+				mh.mu.Unlock()
+			}, true
 		}
 	}
 	mh.mu.RLock()
-	return mh.mu.RUnlock, false
+	return func(bool) { mh.mu.RUnlock() }, false
 }
 
 // export writes an answer into the caller's arrays (n x k each).
@@ -94,15 +103,21 @@ func pcct_knn(h C.uint64_t, k C.int64_t, predecessor C.int, search, gate *C.char
 		if err != nil {
 			return err
 		}
-		unlock, _ := mh.lock(g, false)
-		defer unlock()
+		job := allPoints
+		if predecessor != 0 {
+			job = predecessors
+		}
+		unlock, alone := mh.lock(g, job, sr, int64(k))
+		done := false
+		defer func() { unlock(done) }()
 		pool := streamer.NewPool(int(workers))
 		defer pool.Close()
-		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool, Gate: g, Rank: mh.stored}
+		opt := tree.KNNOptions{K: int(k), Predecessor: predecessor != 0, Pool: pool, Gate: g, Rank: mh.stored, NoCopy: !alone}
 		nb, _, err := tree.AllKNNSearch(context.Background(), mh.m, opt, sr, tree.Options{Pool: pool})
 		if err != nil {
 			return err
 		}
+		done = true
 		mh.unorder(nb, true)
 		return export(nb, idx, dist)
 	}), msg, msglen)
@@ -116,8 +131,6 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
-		unlock, alone := mh.lock(g, true)
-		defer unlock()
 		if nq < 1 {
 			return bad("the number of queries must be at least 1, got %d", nq)
 		}
@@ -125,6 +138,9 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
+		unlock, alone := mh.lock(g, queryPoints, sr, int64(k))
+		done := false
+		defer func() { unlock(done) }()
 		pool := streamer.NewPool(int(workers))
 		defer pool.Close()
 		qs, err := mh.m.Embed(context.Background(), xq, int(nq))
@@ -136,9 +152,7 @@ func pcct_knn_queries(h C.uint64_t, q *C.double, nq C.int64_t, k C.int64_t, sear
 		if err != nil {
 			return err
 		}
-		if r, ok := mh.m.(*metric.Residual); alone && ok && !r.CanScreen(r.Data(), r.Data()) {
-			mh.queriesProbed.Store(true)
-		}
+		done = true
 		mh.unorder(nb, false)
 		return export(nb, idx, dist)
 	}), msg, msglen)

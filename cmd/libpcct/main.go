@@ -142,12 +142,24 @@ type metricHandle struct {
 	// with the auto gate on a residual metric, which may add its float32
 	// copy (write).
 	mu sync.RWMutex
-	// queriesProbed is set once a query search with the auto gate has
-	// held the metric alone and left it without the copy (its probe found
-	// that screening does not pay, or the tree answered): later query
-	// searches share the metric and do not try again (KNNOptions.NoCopy).
-	queriesProbed atomic.Bool
+	// probed[job][search] is the smallest k at which a search of that
+	// kind with the auto gate held the metric alone and left it without
+	// the copy (its probe found that screening does not pay, or the tree
+	// answered), 0 for none: later such searches with k at least that
+	// share the metric and do not try again (KNNOptions.NoCopy), since a
+	// larger k leaves more candidates undecided.
+	probed [jobKinds][tree.SearchKD + 1]atomic.Int64
 }
+
+// jobKind tells the searches of a handle apart for metricHandle.probed.
+type jobKind int
+
+const (
+	allPoints jobKind = iota
+	predecessors
+	queryPoints
+	jobKinds
+)
 
 type treeHandle struct {
 	t  *tree.Tree
