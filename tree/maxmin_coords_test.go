@@ -68,3 +68,16 @@ func TestOrderMaxMinCoords(t *testing.T) {
 		}
 	}
 }
+
+// TestCoordScale: each lengthscale over the smallest; nil where they are
+// all equal (or none is given).
+func TestCoordScale(t *testing.T) {
+	if s := CoordScale([]float64{0.2, 0.05, 0.1}); len(s) != 3 || s[0] != 0.2/0.05 || s[1] != 1 || s[2] != 0.1/0.05 {
+		t.Fatalf("scale %v", s)
+	}
+	for _, ls := range [][]float64{nil, {0.3}, {0.3, 0.3}} {
+		if s := CoordScale(ls); s != nil {
+			t.Fatalf("%v: scale %v, want nil", ls, s)
+		}
+	}
+}

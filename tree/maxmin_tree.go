@@ -100,6 +100,26 @@ func OrderMaxMinStored(ctx context.Context, m metric.Metric, first int, stored [
 	return order, rep, nil
 }
 
+// CoordScale returns the scale OrderMaxMinCoords takes for a kernel with
+// these lengthscales (one, or one per dimension): each over the smallest,
+// so that the ordering follows the kernel's own distance (a uniform
+// factor changes no max-min order), or nil (the coordinates as given)
+// when they are all equal.
+func CoordScale(lengthscales []float64) []float64 {
+	if len(lengthscales) == 0 {
+		return nil
+	}
+	lo := slices.Min(lengthscales)
+	if slices.Max(lengthscales) == lo {
+		return nil
+	}
+	s := make([]float64, len(lengthscales))
+	for k, v := range lengthscales {
+		s[k] = v / lo
+	}
+	return s
+}
+
 // OrderMaxMinCoords returns the exact max-min ordering of the points x
 // (n x d, row-major) under the Euclidean distance of their coordinates
 // divided by scale, dimension by dimension (nil: as given), from the point

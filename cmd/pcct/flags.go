@@ -5,13 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/pcct/pcct/internal/dataio"
 	"github.com/pcct/pcct/kernels/metric"
 	"github.com/pcct/pcct/streamer"
+	"github.com/pcct/pcct/tree"
 )
 
 // metricFlags are the metric options shared by the subcommands.
@@ -168,14 +168,4 @@ func (m *metricFlags) build(ctx context.Context, x []float64, n, d int, pool *st
 // lengthscale over the smallest, so that the ordering follows the
 // kernel's own distance (a uniform factor changes no max-min order); nil
 // (the coordinates as given) when every dimension has the same.
-func (m *metricFlags) orderScale() []float64 {
-	lo := slices.Min(m.ls)
-	if slices.Max(m.ls) == lo {
-		return nil
-	}
-	s := make([]float64, len(m.ls))
-	for k, v := range m.ls {
-		s[k] = v / lo
-	}
-	return s
-}
+func (m *metricFlags) orderScale() []float64 { return tree.CoordScale(m.ls) }

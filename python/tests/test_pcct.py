@@ -121,6 +121,13 @@ class TestAgainstCommand(unittest.TestCase):
         _, cli_order = cli_knn(self.x, 4, ["--predecessor", "--order", "maxmin-coords", "--lengthscale", "0.2,0.05,0.1"], order=True)
         order = pcct.maxmin_order(self.x / (ls / ls.min()), metric="euclidean")
         self.assertEqual(order.tobytes(), cli_order.astype(np.int64).tobytes())
+        order = pcct.maxmin_order_coords(self.x, lengthscale=ls, workers=2)
+        self.assertEqual(order.tobytes(), cli_order.astype(np.int64).tobytes())
+        self.assertEqual(pcct.maxmin_order_coords(self.x, lengthscale=0.3, first=5)[0], 5)
+        # One lengthscale: the coordinates as given, the command's bits.
+        _, cli_order = cli_knn(self.x, 4, ["--predecessor", "--order", "maxmin-coords", "--lengthscale", "0.3"], order=True)
+        self.assertEqual(pcct.maxmin_order_coords(np.asfortranarray(self.x), lengthscale=0.3).tobytes(),
+                         cli_order.astype(np.int64).tobytes())
 
 
 class TestStoredOrder(unittest.TestCase):
@@ -182,6 +189,11 @@ class TestBadArguments(unittest.TestCase):
             (lambda: pcct.maxmin_order(x, first=-1), ValueError, "first must be a point index"),
             (lambda: pcct.maxmin_order(nan), ValueError, "x[7, 1] is nan"),
             (lambda: pcct.maxmin_order(x, metric="cosine"), ValueError, "metric must be"),
+            (lambda: pcct.maxmin_order_coords(x, first=100), ValueError, "first must be a point index"),
+            (lambda: pcct.maxmin_order_coords(nan), ValueError, "x[7, 1] is nan"),
+            (lambda: pcct.maxmin_order_coords(x, lengthscale=[1, 2, 3]), ValueError, "one value or one per dimension"),
+            (lambda: pcct.maxmin_order_coords(x, lengthscale=[1, -2]), ValueError, "lengthscale 1 must be positive"),
+            (lambda: pcct.maxmin_order_coords(x, lengthscale=[1, np.inf]), ValueError, "lengthscale 1 must be positive"),
         ]
         for fn, exc, msg in cases:
             with self.assertRaises(exc) as cm:

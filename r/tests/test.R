@@ -86,6 +86,8 @@ ls <- c(0.2, 0.05, 0.1)[seq_len(ncol(x))]
 ref <- run_cli(x, c("--k", "4", "--predecessor", "--order", "maxmin-coords", "--lengthscale", paste(ls, collapse = ",")))
 oc <- pcct_order_maxmin(sweep(x, 2, ls / min(ls), "/"), metric = "euclidean")
 if (!identical(oc, as.vector(read_npy(file.path(dirname(ref$path), "nn_order.npy"))) + 1L)) fail("max-min order of the scaled coordinates differs from --order maxmin-coords")
+if (!identical(pcct_order_maxmin_coords(x, lengthscale = ls, workers = 2), oc)) fail("pcct_order_maxmin_coords differs from --order maxmin-coords")
+if (pcct_order_maxmin_coords(x, lengthscale = 0.3, first = 9)[1] != 9L) fail("pcct_order_maxmin_coords does not start at first")
 
 expect_error <- function(expr, msg) {
   r <- tryCatch({ expr; NULL }, error = function(e) conditionMessage(e))
@@ -107,5 +109,9 @@ expect_error(pcct_order_maxmin(x, first = 1501), "first must be a point index in
 expect_error(pcct_order_maxmin(x, first = 0), "first must be a whole number >= 1")
 expect_error(pcct_order_maxmin(x, metric = "cosine"), "metric must be")
 expect_error(pcct_order_maxmin(bad), "x[7, 2] is NaN")
+expect_error(pcct_order_maxmin_coords(bad), "x[7, 2] is NaN")
+expect_error(pcct_order_maxmin_coords(x, lengthscale = c(1, 2, 3, 4)), "one value or one per dimension")
+expect_error(pcct_order_maxmin_coords(x, lengthscale = c(1, -1, 1)), "lengthscale 1 must be positive")
+expect_error(pcct_order_maxmin_coords(x, first = 0), "first must be a whole number >= 1")
 if (!grepl("C ABI 1", pcct_version())) fail("version")
 cat("R binding: all tests passed\n")

@@ -160,6 +160,24 @@ int main(int argc, char **argv) {
     CHECK(pcct_maxmin_order(m, N, 0, ord[1], err, sizeof err) == 1 && strstr(err, "not one of the"), "maxmin, first out of range: %s", err);
     CHECK(pcct_maxmin_order(m, 0, 0, NULL, err, sizeof err) == 1, "maxmin, NULL order: %s", err);
 
+    // The coordinates' ordering: with one lengthscale (the coordinates as
+    // given) the Euclidean metric's ordering, from the same first point;
+    // its bad arguments.
+    {
+        uint64_t e = 0;
+        CHECK(pcct_metric_euclidean(x, N, D, &e, err, sizeof err) == 0, "euclidean: %s", err);
+        CHECK(pcct_maxmin_order(e, 17, 2, ord[0], err, sizeof err) == 0, "euclidean maxmin: %s", err);
+        CHECK(pcct_maxmin_order_coords(x, N, D, ls, 1, 17, 2, ord[1], err, sizeof err) == 0, "coords maxmin: %s", err);
+        CHECK(!memcmp(ord[0], ord[1], sizeof ord[0]), "maxmin_order_coords differs from the Euclidean metric's ordering");
+        pcct_metric_free(e);
+        double two[] = {0.1, 0.2}, badls[] = {0.1, -1};
+        CHECK(pcct_maxmin_order_coords(x, N, D, two, 2, -1, 0, ord[1], err, sizeof err) == 0 && ord[1][0] >= 0, "coords maxmin, two lengthscales: %s", err);
+        CHECK(pcct_maxmin_order_coords(x, N, D, badls, 2, -1, 0, ord[1], err, sizeof err) == 1 && strstr(err, "must be positive"), "coords maxmin, negative lengthscale: %s", err);
+        CHECK(pcct_maxmin_order_coords(x, N, D, two, 3, -1, 0, ord[1], err, sizeof err) == 1, "coords maxmin, 3 lengthscales: %s", err);
+        CHECK(pcct_maxmin_order_coords(x, N, D, NULL, 0, N, 0, ord[1], err, sizeof err) == 1 && strstr(err, "not one of the"), "coords maxmin, first out of range: %s", err);
+        CHECK(pcct_maxmin_order_coords(x, N, D, NULL, 0, -1, 0, NULL, err, sizeof err) == 1, "coords maxmin, NULL order: %s", err);
+    }
+
     // From 65,536 points the metric stores the points in another order
     // (by index band along a Morton curve): every search and the tree
     // handles must still answer in the given order (each repeated point's

@@ -100,11 +100,28 @@ static SEXP pcct_r_order(SEXP xt, SEXP first, SEXP metric, SEXP kernel, SEXP len
     return out;
 }
 
+// pcct_r_order_coords(xt, first, lengthscale, workers): the max-min
+// ordering of the scaled coordinates, 1-based (first as pcct_r_order's).
+static SEXP pcct_r_order_coords(SEXP xt, SEXP first, SEXP lengthscale, SEXP workers) {
+    char err[ERRLEN] = {0};
+    int64_t d = Rf_nrows(xt), n = Rf_ncols(xt);
+    int64_t *order = (int64_t *)R_alloc(n, sizeof(int64_t));
+    int st = pcct_maxmin_order_coords(REAL(xt), n, d, REAL(lengthscale), XLENGTH(lengthscale),
+                                      (int64_t)Rf_asInteger(first) - 1, (int64_t)Rf_asInteger(workers), order, err, ERRLEN);
+    if (st != 0) Rf_error("pcct: %s", err);
+    SEXP out = PROTECT(Rf_allocVector(INTSXP, n));
+    int *o = INTEGER(out);
+    for (int64_t i = 0; i < n; i++) o[i] = (int)(order[i] + 1);
+    UNPROTECT(1);
+    return out;
+}
+
 static SEXP pcct_r_version(void) { return Rf_mkString(pcct_version()); }
 
 static const R_CallMethodDef calls[] = {
     {"pcct_r_knn", (DL_FUNC)&pcct_r_knn, 15},
     {"pcct_r_order", (DL_FUNC)&pcct_r_order, 11},
+    {"pcct_r_order_coords", (DL_FUNC)&pcct_r_order_coords, 4},
     {"pcct_r_version", (DL_FUNC)&pcct_r_version, 0},
     {NULL, NULL, 0}};
 
