@@ -46,10 +46,7 @@ func pcct_maxmin_order(h C.uint64_t, first C.int64_t, workers C.int64_t, order *
 		if err != nil {
 			return err
 		}
-		out := unsafe.Slice((*int64)(unsafe.Pointer(order)), n)
-		for i, p := range perm {
-			out[i] = int64(p)
-		}
+		writeOrder(order, perm)
 		return nil
 	}), msg, msglen)
 }
@@ -104,10 +101,15 @@ func pcct_maxmin_order_coords(x *C.double, n, d C.int64_t, ls *C.double, nls C.i
 		if err != nil {
 			return err
 		}
-		out := unsafe.Slice((*int64)(unsafe.Pointer(order)), n)
-		for i, p := range perm {
-			out[i] = int64(p)
-		}
+		writeOrder(order, perm)
 		return nil
 	}), msg, msglen)
+}
+
+// writeOrder writes an ordering into the caller's array (len(perm) int64s).
+func writeOrder(order *C.int64_t, perm []int32) {
+	out := unsafe.Slice((*int64)(unsafe.Pointer(order)), len(perm))
+	for i, p := range perm {
+		out[i] = int64(p)
+	}
 }

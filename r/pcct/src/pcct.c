@@ -80,6 +80,16 @@ static SEXP pcct_r_knn(SEXP xt, SEXP k, SEXP predecessor, SEXP metric, SEXP kern
     return out;
 }
 
+// order_vector returns the 0-based ordering order (n entries) as R's
+// 1-based integer vector.
+static SEXP order_vector(const int64_t *order, int64_t n) {
+    SEXP out = PROTECT(Rf_allocVector(INTSXP, n));
+    int *o = INTEGER(out);
+    for (int64_t i = 0; i < n; i++) o[i] = (int)(order[i] + 1);
+    UNPROTECT(1);
+    return out;
+}
+
 // pcct_r_order(xt, first, metric, kernel, lengthscale, variance, inducing,
 // ut, jitter, seed, workers): the max-min ordering, 1-based (first: a
 // 1-based index, or 0 for the point nearest the coordinates' mean).
@@ -93,11 +103,7 @@ static SEXP pcct_r_order(SEXP xt, SEXP first, SEXP metric, SEXP kernel, SEXP len
     int st = pcct_maxmin_order(h, (int64_t)Rf_asInteger(first) - 1, w, order, err, ERRLEN);
     pcct_metric_free(h);
     if (st != 0) Rf_error("pcct: %s", err);
-    SEXP out = PROTECT(Rf_allocVector(INTSXP, n));
-    int *o = INTEGER(out);
-    for (int64_t i = 0; i < n; i++) o[i] = (int)(order[i] + 1);
-    UNPROTECT(1);
-    return out;
+    return order_vector(order, n);
 }
 
 // pcct_r_order_coords(xt, first, lengthscale, workers): the max-min
@@ -109,11 +115,7 @@ static SEXP pcct_r_order_coords(SEXP xt, SEXP first, SEXP lengthscale, SEXP work
     int st = pcct_maxmin_order_coords(REAL(xt), n, d, REAL(lengthscale), XLENGTH(lengthscale),
                                       (int64_t)Rf_asInteger(first) - 1, (int64_t)Rf_asInteger(workers), order, err, ERRLEN);
     if (st != 0) Rf_error("pcct: %s", err);
-    SEXP out = PROTECT(Rf_allocVector(INTSXP, n));
-    int *o = INTEGER(out);
-    for (int64_t i = 0; i < n; i++) o[i] = (int)(order[i] + 1);
-    UNPROTECT(1);
-    return out;
+    return order_vector(order, n);
 }
 
 static SEXP pcct_r_version(void) { return Rf_mkString(pcct_version()); }
