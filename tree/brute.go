@@ -116,11 +116,11 @@ func BruteAllKNN(ctx context.Context, m metric.Metric, opt KNNOptions) (*Neighbo
 	raw := opt
 	opt.defaults()
 	data := m.Data()
-	ord, err := predOrder(opt, n)
+	sc, err := newScreening(ctx, m, data, opt)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := newScreening(ctx, m, data, opt)
+	ord, err := sc.rankOrder(opt, n)
 	if err != nil {
 		return nil, err
 	}
@@ -316,6 +316,15 @@ func predOrder(opt KNNOptions, n int) (*rankOrder, error) {
 		return nil, err
 	}
 	return &rankOrder{rank: opt.Rank, byRank: byRank}, nil
+}
+
+// rankOrder returns the rankOrder of opt's search of the data (n
+// points): the one the probe used, or predOrder's where none probed.
+func (sc *screening) rankOrder(opt KNNOptions, n int) (*rankOrder, error) {
+	if sc != nil && sc.ord != nil {
+		return sc.ord, nil
+	}
+	return predOrder(opt, n)
 }
 
 // pos returns point i's position.
