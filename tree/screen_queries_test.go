@@ -54,7 +54,7 @@ func TestScreenQueriesAuto(t *testing.T) {
 				t.Fatalf("d=%d %s: %s", c.d, search, firstDiff(got, want))
 			}
 			data, queries := m.Data().S32 != nil, qs.S32 != nil
-			if data != queries || data != (st.Screened > 0) || c.screen && !data || !c.screen && data {
+			if data != queries || data != (st.Screened > 0) || data != c.screen {
 				t.Fatalf("d=%d %s: data copy %v, query copy %v, %d pairs screened (probe %.4f)", c.d, search, data, queries, st.Screened, st.Probe)
 			}
 			// Query points embedded now come with their copy.
