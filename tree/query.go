@@ -353,6 +353,16 @@ func onPool[W counter](ctx context.Context, opt KNNOptions, n int, newW func() W
 // only they need. 16 rows keep the tiles at full speed (8 or more rows).
 const walkRows = 16
 
+// screenWalkRows is walkRows for a screened walk (the float32 screen and
+// exact recomputation of its undecided pairs). Screening has its own
+// per-tile costs (packing the query rows, the float32 tile, sorting the
+// hits) and prunes by its bounds, not by the pivots, so it gains from
+// more rows per tile: on weakly structured data (d = 4, lengthscale 0.3,
+// m = 256) 64 rows cut the forced tree's queries from 16.4 to 12.4 s at
+// 65,536 points and from 117 to 90 s at 262,144, for 15-40 % more
+// distances; 128 rows were no faster. See docs/BENCHMARKS.md.
+const screenWalkRows = 64
+
 // offer returns where the group's queries put what they find: their rows
 // of best, skipping their own points (data queries) and, in predecessor
 // mode, every candidate at or above their key.
@@ -425,8 +435,12 @@ func (t *Tree) walk(qw *queryWorker, qs *metric.Set, g *group, best *kernels.KBe
 // in dist (query i, node j at i*len(first)+j).
 func (t *Tree) walkBlocks(qw *queryWorker, g *group, best *kernels.KBest, first []int32, dist []float64) {
 	order := byKth(g, best, make([]int, len(g.qids)))
-	for s0 := 0; s0 < len(order); s0 += walkRows {
-		block := order[s0:min(len(order), s0+walkRows)]
+	rows := walkRows
+	if qw.screens() {
+		rows = screenWalkRows
+	}
+	for s0 := 0; s0 < len(order); s0 += rows {
+		block := order[s0:min(len(order), s0+rows)]
 		sub := g.subgroup(block)
 		t.walkFrom(qw, &qw.piv.packed, &sub, best, first, dist, block)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/pcct/pcct/internal/kerneltest/every"
 	"github.com/pcct/pcct/kernels"
 	"github.com/pcct/pcct/kernels/metric"
 )
@@ -66,6 +67,53 @@ func TestScreenQueriesAuto(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestScreenTreeWalk: the cover tree's screened walk (forced on, under
+// every implementation) answers as the unscreened brute force, in
+// predecessor mode and over all points, with groups of 128 (walked in
+// blocks of screenWalkRows) and of 16 (one block of walkRows each).
+func TestScreenTreeWalk(t *testing.T) {
+	screenAlways = true
+	defer func() { screenAlways = false }()
+	every.Impl(t, func(t *testing.T) {
+		for _, c := range screenCases() {
+			m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.EnableScreening(); err != nil {
+				t.Fatal(err)
+			}
+			tr, err := Build(context.Background(), m, Options{Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pred := range []bool{true, false} {
+				want, err := BruteAllKNN(context.Background(), m, KNNOptions{K: 8, Predecessor: pred})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, group := range []int{0, walkRows} {
+					var st ScreenStats
+					opt := KNNOptions{K: 8, Predecessor: pred, Workers: 2, QueryBlock: group, Gate: GateScreen, ScreenStats: &st}
+					got, _, err := tr.AllKNN(context.Background(), opt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !got.Equal(want) {
+						t.Fatalf("%s predecessor %v, groups of %d: %s", c.name, pred, group, firstDiff(got, want))
+					}
+					// (A predecessor group of 128 is seeded with the 4 x 128
+					// points nearest it: all-equal's 300 points leave the walk
+					// nothing to screen.)
+					if st.Screened == 0 && c.n > 4*treeGroup {
+						t.Fatalf("%s predecessor %v, groups of %d: nothing screened", c.name, pred, group)
+					}
+				}
+			}
+		}
+	})
 }
 
 // sameFloats reports whether a and b hold the same values bit for bit (no NaN among them).

@@ -276,10 +276,12 @@ func (t *Tree) screenRecompute(qw *queryWorker, qs *metric.Set, q metric.Block, 
 		}
 		tau2 := sb.threshold(o, i, h, x0, x1)
 		sb.ids, sb.cols = sb.ids[:0], sb.cols[:0]
-		for x := x0; x < x1; x++ {
-			if dst != nil {
+		if dst != nil {
+			for x := x0; x < x1; x++ {
 				dst[i*ldd+int(h.Col[x])] = math.Sqrt(h.Lo2[x])
 			}
+		}
+		for x := x0; x < x1; x++ {
 			if h.Lo2[x] <= tau2 && !o.Refuses(i, h.Cand[x]) {
 				sb.ids, sb.cols = append(sb.ids, h.Cand[x]), append(sb.cols, h.Col[x])
 			}
@@ -314,8 +316,11 @@ func (sc *screening) recompute(n int) {
 func (sb *screenBuf) threshold(o metric.Offer, i int, h *metric.ScreenHits, x0, x1 int) float64 {
 	r := &sb.tau
 	r.startFrom(o.Best, int(o.Rows[i]))
+	// A bound at or above the k-th smallest so far changes nothing (and
+	// a NaN one counts as +Inf), so the cheap test comes first: in a
+	// saturated metric most of an inner tile's hits fail it.
 	for x := x0; x < x1; x++ {
-		if !o.Refuses(i, h.Cand[x]) {
+		if h.Hi2[x] < r.ubMax && !o.Refuses(i, h.Cand[x]) {
 			r.offerBound(o.Best.K, h.Hi2[x])
 		}
 	}
