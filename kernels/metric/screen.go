@@ -379,6 +379,26 @@ func (h *ScreenHits) add(row, cand int, col int32, lo2, hi2 float64) {
 	h.Lo2, h.Hi2 = append(h.Lo2, lo2), append(h.Hi2, hi2)
 }
 
+// extend makes room for up to n more hits, to be written by index from
+// the returned position x (with set) and kept by cut(x) after the last:
+// one length check per tile row instead of five appends per hit.
+func (h *ScreenHits) extend(n int) int {
+	x := len(h.Cand)
+	h.Query, h.Cand, h.Col = slices.Grow(h.Query, n)[:x+n], slices.Grow(h.Cand, n)[:x+n], slices.Grow(h.Col, n)[:x+n]
+	h.Lo2, h.Hi2 = slices.Grow(h.Lo2, n)[:x+n], slices.Grow(h.Hi2, n)[:x+n]
+	return x
+}
+
+// set writes hit x (within extend's room).
+func (h *ScreenHits) set(x, row, cand int, col int32, lo2, hi2 float64) {
+	h.Query[x], h.Cand[x], h.Col[x], h.Lo2[x], h.Hi2[x] = int32(row), int32(cand), col, lo2, hi2
+}
+
+// cut keeps the first x hits.
+func (h *ScreenHits) cut(x int) {
+	h.Query, h.Cand, h.Col, h.Lo2, h.Hi2 = h.Query[:x], h.Cand[:x], h.Col[:x], h.Lo2[:x], h.Hi2[:x]
+}
+
 // ScreenBoth implements Screener.
 func (r *Residual) ScreenBoth(w *Workspace, qs *Set, q Block, cs *Set, c Block, kth2, ckth2 []float64, out *ScreenHits) {
 	if fusedOK(nil, qs, cs) && q.Len() > 0 && c.Len() > 0 {

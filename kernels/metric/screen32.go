@@ -184,18 +184,23 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 		an := fq.Norm[qi]
 		row := w.out32[:nc]
 		nh := row32(row, w.x32, ct, ldc, w.g32[i*nc:(i+1)*nc], sc32[:nc], sw32[:nc], w.tc32[:nc], float32(s2), float32(sq[i]), w.wq32[i], w.r132[i], base(kth2[i]), w.hits)
+		x := out.extend(nh + len(mine))
+		ewq, sqi := e*wq[i], sq[i]
 		for _, j := range w.hits[:nh] {
 			if isOwn(mine, j) {
 				continue
 			}
 			o := float64(row[j])
-			s := sq[i] * sc[j]
-			b := e*wq[i]*wc[j] + (kc+s2*beta*(an+cn[j]))*s + 2*v*(1+math.Abs(o)) + 16*u
-			out.add(i, c.At(int(j)), j, max((o-b-8*u)*(1-32*u), 0), max((o+b+8*u)*(1+32*u), 0))
+			s := sqi * sc[j]
+			b := ewq*wc[j] + (kc+s2*beta*(an+cn[j]))*s + 2*v*(1+math.Abs(o)) + 16*u
+			out.set(x, i, c.At(int(j)), j, max((o-b-8*u)*(1-32*u), 0), max((o+b+8*u)*(1+32*u), 0))
+			x++
 		}
 		for _, p := range mine {
-			out.add(i, c.At(int(p[1])), p[1], 0, 0) // d64 = 0 by definition
+			out.set(x, i, c.At(int(p[1])), p[1], 0, 0) // d64 = 0 by definition
+			x++
 		}
+		out.cut(x)
 	}
 }
 
