@@ -64,15 +64,30 @@ type item struct {
 // lower it.)
 var bigItem = 8192
 
-// flatProbe, flatCover and flatMin: when a net step's first flatProbe
-// centres cover fewer than flatCover other points each on average and more
-// than flatMin points are still uncovered, the step hangs them as leaves
-// instead (see cover).
+// flatProbe, flatCover, flatCost and flatMin: when a net step's first
+// flatProbe centres cover fewer other points each on average than
+// flatCover, or than one flatCost-th of the points still uncovered, and
+// more than flatMin points are still uncovered, the step hangs them as
+// leaves instead (see cover). The net's tiles cost about the uncovered
+// points' count per point placed, divided by a centre's cover: flatCost
+// bounds that at 4096 distances. Uniform points in [0,1]^8 (lengthscale 1,
+// m = 512), which no tree prunes, cover 6 points per centre at 65,536
+// points and 8 at 131,072, where the old bound alone (flatCover) built a
+// net computing 1.7e9 distances (19 % of the pairs; 12,700 a point, 14 s)
+// and at 262,144 3.9e9 (40 s, a quarter of brute force's time); points in
+// [0,1]^4 (lengthscale 0.3, Matern 5/2, m = 256), where the tree prunes
+// from about 131,072 points, cover 38 and 65 (1,700-2,000 distances a
+// point placed), so their nets stay (docs/BENCHMARKS.md, session 32).
 const (
 	flatProbe = 32
 	flatCover = 8
+	flatCost  = 4096
 	flatMin   = 256
 )
+
+// flatCoverMin is the average cover below which a net step's first
+// centres make it flat, with left points still uncovered.
+func flatCoverMin(left int) int { return max(flatCover, left/flatCost) }
 
 // netChunk is the number of candidates per tile of a net step.
 const netChunk = 512

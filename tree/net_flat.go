@@ -17,8 +17,8 @@ type flatProbeTally struct {
 // flatAt adds a batch's centres (their children, in order; nu points were
 // uncovered before the batch) to the tally and returns the index of the
 // centre at which the step's first flatProbe centres are found to cover
-// fewer than flatCover other points each with more than flatMin left, or
-// -1.
+// fewer than flatCoverMin other points each with more than flatMin left,
+// or -1.
 func (p *flatProbeTally) flatAt(children []child, nu int) int {
 	left := nu // the points that no centre up to the current one took
 	for i, ch := range children {
@@ -27,7 +27,7 @@ func (p *flatProbeTally) flatAt(children []child, nu int) int {
 			return -1
 		}
 		p.accepted, p.covered = p.accepted+1, p.covered+len(ch.s)
-		if p.accepted == flatProbe && p.covered < flatCover*p.accepted && left > flatMin {
+		if p.accepted == flatProbe && p.covered < flatCoverMin(left)*p.accepted && left > flatMin {
 			return i
 		}
 	}
@@ -35,7 +35,7 @@ func (p *flatProbeTally) flatAt(children []child, nu int) int {
 }
 
 // denseSample reports whether flatProbe points spread evenly over u (in
-// its order) have flatCover other points of u within rr each on average:
+// its order) have flatCoverMin other points of u within rr each on average:
 // the test that the step's first centres failed, on points that are not
 // the first. The tile runs in chunks of netChunk candidates (on the pool
 // when parallel).
@@ -61,7 +61,7 @@ func (b *builder) denseSample(ctx context.Context, w int, u []int32, rr float64,
 	for _, c := range hits {
 		covered += c
 	}
-	return covered >= flatCover*flatProbe, nil
+	return covered >= flatCoverMin(len(u))*flatProbe, nil
 }
 
 // hangFlat makes the points of u (at distances ud from c) that no centre

@@ -317,3 +317,41 @@ func TestNetsIsolatedFirst(t *testing.T) {
 		t.Fatalf("tree and brute force differ: %s", firstDiff(got, want))
 	}
 }
+
+// TestFlatAt: a net step's first flatProbe centres make it flat when they
+// cover fewer points each than flatCover, or than the uncovered points
+// over flatCost (a net costing more than flatCost distances a point
+// placed), with more than flatMin left; a step whose centres cover enough
+// continues, and the tally decides once.
+func TestFlatAt(t *testing.T) {
+	centres := func(cover int) []child {
+		cs := make([]child, flatProbe)
+		for i := range cs {
+			cs[i].s = make([]int32, cover)
+		}
+		return cs
+	}
+	big := 40 * flatCost // uncovered points: flatCoverMin is 40 there
+	for _, c := range []struct {
+		cover, nu int
+		flat      bool
+	}{
+		{flatCover - 1, 10 * flatCover * flatProbe, true}, // too few for any size
+		{flatCover, 10 * flatCover * flatProbe, false},
+		{20, big, true}, // enough for flatCover, not for the cost bound
+		{45, big, false},
+		{flatCover - 1, flatMin, false}, // too few points left to bother
+	} {
+		var p flatProbeTally
+		at := p.flatAt(centres(c.cover), c.nu)
+		if (at >= 0) != c.flat || (c.flat && at != flatProbe-1) {
+			t.Errorf("cover %d of %d points: flat at %d, want flat %v", c.cover, c.nu, at, c.flat)
+		}
+		if again := p.flatAt(centres(0), c.nu); again >= 0 {
+			t.Errorf("cover %d of %d points: the tally decided twice (%d)", c.cover, c.nu, again)
+		}
+	}
+	if got := flatCoverMin(1000); got != flatCover {
+		t.Errorf("flatCoverMin(1000) = %d, want %d", got, flatCover)
+	}
+}

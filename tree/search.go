@@ -19,8 +19,10 @@ const (
 	// SearchAuto builds the tree, walks a sample of query groups through
 	// it and keeps the tree when the sample's distance count, weighed by
 	// the tree's lower rate per distance, beats brute force; otherwise it
-	// answers by brute force. For the Euclidean metric in up to
-	// kdAutoMaxDim dimensions it takes the k-d tree.
+	// answers by brute force. Below autoTrialN points a probe that finds
+	// too little structure (unstructured) sends it to brute force without
+	// building. For the Euclidean metric in up to kdAutoMaxDim dimensions
+	// it takes the k-d tree.
 	SearchAuto Search = iota
 	SearchTree
 	SearchBrute
@@ -82,6 +84,19 @@ const (
 	autoSample     = 16 // query groups walked for the estimate
 )
 
+// autoTrialN is the number of points from which auto builds the tree and
+// walks its sample (screened) even where the probe finds too little
+// structure (unstructured): the share of brute force's distances a tree
+// computes on weakly structured data halves with every doubling of n,
+// which the probe cannot see. At d = 4, lengthscale 0.3, Matern 5/2,
+// m = 256, k = 30 (predecessors, max-min order) the forced tree computed
+// 93 % of brute force's distances at 65,536 points, 69 % at 131,072, 44 %
+// at 262,144 (search 74 s against 89 s) and 25 % at 524,288 (185 s
+// against 420 s). Below this size the build and the sample would cost
+// more than the tree could save; above it they cost a few per cent of
+// brute force where it wins after all (docs/BENCHMARKS.md, session 32).
+var autoTrialN = 1 << 18 // a variable for the tests
+
 // AllKNNSearch answers the all-points (or predecessor) k-NN job on m with
 // the given search: brute force, the tree, or auto's choice between them.
 func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
@@ -101,11 +116,16 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if topt.Pool == nil {
 		topt.Pool = p
 	}
+	trial := false // auto's probe found no structure, but n is large enough to sample the tree
 	if search == SearchAuto {
 		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
 		if unstructured(near, saturated) {
-			return bruteAll(ctx, m, opt, rep, fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth))
+			why := fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5)", 100*near, kth+0.5, kth)
+			if m.Data().N < autoTrialN {
+				return bruteAll(ctx, m, opt, rep, why+": the metric has too little structure to prune")
+			}
+			trial = true
 		}
 	}
 	if topt.NetOrder == NetAuto && !opt.Predecessor {
@@ -114,7 +134,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if opt.Predecessor && topt.Rank == nil {
 		topt.Rank = opt.Rank // the tree's lowest indices follow the predecessors' order
 	}
-	opt.structured = search == SearchAuto // auto's probe found structure (else brute force answered)
+	opt.structured = search == SearchAuto && !trial // auto's probe found structure: no screening in the walk
 	t, err := Build(ctx, m, topt)
 	if err != nil {
 		return nil, rep, err
@@ -247,7 +267,8 @@ func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels
 }
 
 // probeNear is the share of sampled pairs within the sampled k-th distance
-// plus 0.5 above which auto takes brute force without building the tree: a
+// plus 0.5 above which auto takes brute force without building the tree
+// (below autoTrialN points): a
 // node of radius 0.5 (the first level below a saturated root) can only be
 // skipped by queries farther than that from it, so with more such pairs
 // than this the tree would scan most points anyway. Below it the sampled

@@ -98,6 +98,20 @@ func TestSearchModes(t *testing.T) {
 		}
 		checkQueryJobs(t, s.String(), rep.Query)
 	}
+	// From autoTrialN points auto samples the tree even where the probe
+	// finds no structure (lowered here: the sample still says brute force).
+	defer func(n int) { autoTrialN = n }(autoTrialN)
+	autoTrialN = n
+	got, rep, err := AllKNNSearch(context.Background(), m, opt, SearchAuto, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(want) {
+		t.Fatalf("auto past autoTrialN: %s", firstDiff(got, want))
+	}
+	if rep.Method != SearchBrute || rep.Build.Wall <= 0 || rep.SampleFraction*treeCostFactor < autoKeep || !strings.Contains(rep.Reason, "a sample of queries computed") || rep.ProbeNear <= probeNear {
+		t.Fatalf("auto past autoTrialN on d = 8, lengthscale 1: %+v", rep)
+	}
 	// Where no net covers anything, the build hangs the points flat (and
 	// the tree stays sound and exact, checked above through SearchTree).
 	tr := buildOrFail(t, m, Options{})
