@@ -78,13 +78,7 @@ func TestScreenTreeWalk(t *testing.T) {
 	defer func() { screenAlways = false }()
 	every.Impl(t, func(t *testing.T) {
 		for _, c := range screenCases() {
-			m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.EnableScreening(); err != nil {
-				t.Fatal(err)
-			}
+			m := c.screened(t)
 			tr, err := Build(context.Background(), m, Options{Workers: 2})
 			if err != nil {
 				t.Fatal(err)

@@ -21,6 +21,19 @@ type screenCase struct {
 	cfg  metric.ResidualConfig
 }
 
+// screened builds the case's residual metric with its float32 copy.
+func (c screenCase) screened(t *testing.T) *metric.Residual {
+	t.Helper()
+	m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnableScreening(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // screenCases: structureless, clustered and duplicated data, RBF and
 // Matern, p at the floor (all points equal).
 func screenCases() []screenCase {
@@ -42,13 +55,7 @@ func TestScreenExact(t *testing.T) {
 	defer func() { screenAlways = false }()
 	every.Impl(t, func(t *testing.T) {
 		for _, c := range screenCases() {
-			m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.EnableScreening(); err != nil {
-				t.Fatal(err)
-			}
+			m := c.screened(t)
 			qs, _ := m.Embed(context.Background(), uniformPoints(70, c.d, 9), 70)
 			for _, k := range []int{1, 8} {
 				opt := KNNOptions{K: k, Predecessor: true, Workers: 2, QueryBlock: 16, CandidateBlock: 64}
@@ -478,13 +485,7 @@ func TestTreeScreenExact(t *testing.T) {
 	every.Impl(t, func(t *testing.T) {
 		cases := append(screenCases(), screenCase{"d2-uniform", uniformPoints(1500, 2, 7), 1500, 2, metric.ResidualConfig{Lengthscale: []float64{0.1}, Inducing: 48, Seed: 5}})
 		for _, c := range cases {
-			m, err := metric.NewResidual(context.Background(), c.x, c.n, c.d, c.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.EnableScreening(); err != nil {
-				t.Fatal(err)
-			}
+			m := c.screened(t)
 			tr, err := Build(context.Background(), m, Options{Workers: 2})
 			if err != nil {
 				t.Fatal(err)
