@@ -91,10 +91,12 @@ const (
 // which the probe cannot see. At d = 4, lengthscale 0.3, Matern 5/2,
 // m = 256, k = 30 (predecessors, max-min order) the forced tree computed
 // 93 % of brute force's distances at 65,536 points, 69 % at 131,072, 44 %
-// at 262,144 (search 74 s against 89 s) and 25 % at 524,288 (185 s
-// against 420 s). Below this size the build and the sample would cost
-// more than the tree could save; above it they cost a few per cent of
-// brute force where it wins after all (docs/BENCHMARKS.md, session 32).
+// at 262,144 (search 74 s against 89 s, though the sample, 43 % x 1.9,
+// still takes brute force) and 25 % at 524,288 (185 s against 420 s; the
+// sample takes the tree). Below this size the build and the sample would
+// cost more than the tree could save; above it they cost a few per cent
+// of brute force where it wins after all (d = 8, lengthscale 1, 262,144
+// points: a flat build of 0.6 s; docs/BENCHMARKS.md, session 32).
 var autoTrialN = 1 << 18 // a variable for the tests
 
 // AllKNNSearch answers the all-points (or predecessor) k-NN job on m with
@@ -116,16 +118,13 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 	if topt.Pool == nil {
 		topt.Pool = p
 	}
-	trial := false // auto's probe found no structure, but n is large enough to sample the tree
+	trial := false // auto's probe found no structure, and n is large enough to sample the tree
 	if search == SearchAuto {
 		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
-		if unstructured(near, saturated) {
-			why := fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5)", 100*near, kth+0.5, kth)
-			if m.Data().N < autoTrialN {
-				return bruteAll(ctx, m, opt, rep, why+": the metric has too little structure to prune")
-			}
-			trial = true
+		trial = unstructured(near, saturated)
+		if trial && m.Data().N < autoTrialN {
+			return bruteAll(ctx, m, opt, rep, fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth))
 		}
 	}
 	if topt.NetOrder == NetAuto && !opt.Predecessor {
