@@ -95,8 +95,9 @@ const (
 // still takes brute force) and 25 % at 524,288 (185 s against 420 s; the
 // sample takes the tree). Below this size the build and the sample would
 // cost more than the tree could save; above it they cost a few per cent
-// of brute force where it wins after all (d = 8, lengthscale 1, 262,144
-// points: a flat build of 0.6 s; docs/BENCHMARKS.md, session 32).
+// of brute force where it wins after all (at 262,144 points: d = 8,
+// lengthscale 1, a flat build of 0.6 s; d = 5, lengthscale 0.5, Matern,
+// a build of 6 s, about 7 %; docs/BENCHMARKS.md, session 32).
 var autoTrialN = 1 << 18 // a variable for the tests
 
 // AllKNNSearch answers the all-points (or predecessor) k-NN job on m with
