@@ -268,10 +268,10 @@ func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels
 
 // probeNear is the share of sampled pairs within the sampled k-th distance
 // plus 0.5 above which auto takes brute force without building the tree
-// (below autoTrialN points): a
-// node of radius 0.5 (the first level below a saturated root) can only be
-// skipped by queries farther than that from it, so with more such pairs
-// than this the tree would scan most points anyway. Below it the sampled
+// (below autoTrialN points): a node of radius 0.5 (the first level below
+// a saturated root) can only be skipped by queries farther than that from
+// it, so with more such pairs than this the tree would scan most points
+// anyway. Below it the sampled
 // walk decides. Shares from 0.3 to 0.5 go either way: predecessor jobs at
 // n = 32,768, k = 8, d = 3, lengthscale 0.2 (0.32) and 0.3 (0.33) ran the
 // tree in 1.8 and 1.4 s against brute force's 6.2 and 3.0 s; at n = 8,192,
