@@ -258,9 +258,20 @@ func (t *Tree) keysOf(ids []int32) []int32 {
 // KNN finds the K nearest data points of each point of qs (from
 // m.Embed) through the tree: the same answer, bit for bit, as BruteKNN.
 func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighbours, QueryStats, error) {
+	var rep Report
+	nb, _, err := t.walkQueries(ctx, qs, opt, false, &rep)
+	rep.Query.Wall = rep.QueryTime
+	return nb, rep.Query, err
+}
+
+// walkQueries answers the k-NN job of the query set qs on the tree, its
+// statistics in rep. With auto it first walks a sample of the groups
+// (see walkAll) and returns brute true, with no answer, when brute force
+// should answer instead.
+func (t *Tree) walkQueries(ctx context.Context, qs *metric.Set, opt KNNOptions, auto bool, rep *Report) (nb *Neighbours, brute bool, err error) {
 	t0 := time.Now()
 	if err := checkQuerySet(t.m.Data(), qs, opt); err != nil {
-		return nil, QueryStats{}, err
+		return nil, false, err
 	}
 	opt.defaults()
 	p, release := opt.pool()
@@ -277,14 +288,35 @@ func (t *Tree) KNN(ctx context.Context, qs *metric.Set, opt KNNOptions) (*Neighb
 	}
 	sc, err := t.treeScreening(ctx, qs, opt)
 	if err != nil {
-		return nil, QueryStats{}, err
+		return nil, false, err
 	}
 	best := opt.ranked(kernels.NewKBestUnset(qs.N, opt.K)) // each group's walk empties its rows
+	return t.walkGroups(ctx, qs, best, groups, opt, sc, auto, &use, rep, t0)
+}
+
+// walkGroups walks the groups of queries of qs into best, with auto
+// first a sample of them (autoSample), and completes rep: use holds the
+// pool jobs spent grouping them, t0 the start of the call.
+func (t *Tree) walkGroups(ctx context.Context, qs *metric.Set, best *kernels.KBest, groups []group, opt KNNOptions, sc *screening, auto bool, use *usage, rep *Report, t0 time.Time) (nb *Neighbours, brute bool, err error) {
+	jobs := use.jobs // and the sample's job
+	if auto {
+		// The sampled groups' answers are kept: if the tree stays, only
+		// the other groups are walked after them.
+		brute, err := t.autoSample(ctx, qs, opt, best, &groups, sc, rep)
+		jobs += rep.Query.jobWall
+		if err != nil || brute {
+			return nil, brute, err
+		}
+	}
 	st, err := t.runGroups(ctx, qs, best, groups, opt, sc)
 	sc.report(opt)
-	st.absorb(&use)
-	st.since(t0)
-	return wrapQuery(best, st, err)
+	rep.Query.merge(st)
+	rep.Query.Busy = addBusy(rep.Query.Busy, use.perWorker) // the grouping's jobs
+	rep.Query.Steals += use.steals
+	rep.QueryTime = time.Since(t0)
+	rep.Query.Serial = max(rep.QueryTime-jobs-st.jobWall, 0)
+	nb, _, err = wrapQuery(best, st, err)
+	return nb, false, err
 }
 
 // runGroups walks the groups of queries of qs through the tree, filling

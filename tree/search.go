@@ -19,9 +19,9 @@ const (
 	// SearchAuto builds the tree, walks a sample of query groups through
 	// it and keeps the tree when the sample's distance count, weighed by
 	// the tree's lower rate per distance, beats brute force; otherwise it
-	// answers by brute force. Below autoTrialN points a probe that finds
-	// too little structure (unstructured) sends it to brute force without
-	// building. For the Euclidean metric in up to kdAutoMaxDim dimensions
+	// answers by brute force. A probe that finds too little structure
+	// (unstructured) sends it to brute force without building unless the
+	// job is large enough for the trial (trialPays). For the Euclidean metric in up to kdAutoMaxDim dimensions
 	// it takes the k-d tree.
 	SearchAuto Search = iota
 	SearchTree
@@ -124,7 +124,7 @@ func AllKNNSearch(ctx context.Context, m metric.Metric, opt KNNOptions, search S
 		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
 		trial = unstructured(near, saturated)
-		if trial && m.Data().N < autoTrialN {
+		if trial && !trialPays(m.Data().N, m.Data().N) {
 			return bruteAll(ctx, m, opt, rep, fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other (the sampled k-th distance %.2f plus a node radius of 0.5): the metric has too little structure to prune", 100*near, kth+0.5, kth))
 		}
 	}
@@ -165,25 +165,7 @@ func (t *Tree) walkAll(ctx context.Context, opt KNNOptions, auto bool, rep *Repo
 	var use usage
 	best := opt.ranked(kernels.NewKBestUnset(t.N(), opt.K)) // each group's walk empties its rows
 	groups := t.allGroups(opt, &use)
-	jobs := use.jobs // and the sample's job
-	if auto {
-		// The sampled groups' answers are kept: if the tree stays, only
-		// the other groups are walked after them.
-		brute, err := t.autoSample(ctx, opt, best, &groups, sc, rep)
-		jobs += rep.Query.jobWall
-		if err != nil || brute {
-			return nil, brute, err
-		}
-	}
-	st, err := t.runGroups(ctx, t.m.Data(), best, groups, opt, sc)
-	sc.report(opt)
-	rep.Query.merge(st)
-	rep.Query.Busy = addBusy(rep.Query.Busy, use.perWorker) // the grouping's jobs
-	rep.Query.Steals += use.steals
-	rep.QueryTime = time.Since(t0)
-	rep.Query.Serial = max(rep.QueryTime-jobs-st.jobWall, 0)
-	nb, _, err = wrapQuery(best, st, err)
-	return nb, false, err
+	return t.walkGroups(ctx, t.m.Data(), best, groups, opt, sc, auto, &use, rep, t0)
 }
 
 // bruteAll answers the all-points job by brute force, reporting it with
@@ -202,8 +184,8 @@ func bruteAll(ctx context.Context, m metric.Metric, opt KNNOptions, rep Report, 
 // autoSample walks auto's sample of the groups (see sampleFraction) and
 // reports in rep its statistics, the fraction and the reason for the
 // choice; it returns true where brute force should answer instead.
-func (t *Tree) autoSample(ctx context.Context, opt KNNOptions, best *kernels.KBest, groups *[]group, sc *screening, rep *Report) (bool, error) {
-	frac, st, err := t.sampleFraction(ctx, opt, best, groups, sc)
+func (t *Tree) autoSample(ctx context.Context, qs *metric.Set, opt KNNOptions, best *kernels.KBest, groups *[]group, sc *screening, rep *Report) (bool, error) {
+	frac, st, err := t.sampleFraction(ctx, qs, opt, best, groups, sc)
 	rep.Query = st
 	if err != nil {
 		return false, err
@@ -237,9 +219,9 @@ func percent(f float64) string {
 // sampleFraction walks autoSample of the groups, spread over the data,
 // into best, removes them from *groups, and returns their distances over
 // what brute force computes for the same queries (i per point i in
-// predecessor mode, (n-1)/2 per point otherwise, as the all-points brute
-// force computes each pair once).
-func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels.KBest, groups *[]group, sc *screening) (float64, QueryStats, error) {
+// predecessor mode, (n-1)/2 per point in the all-points job, as its brute
+// force computes each pair once, and n per point of a query set).
+func (t *Tree) sampleFraction(ctx context.Context, qs *metric.Set, opt KNNOptions, best *kernels.KBest, groups *[]group, sc *screening) (float64, QueryStats, error) {
 	all := *groups
 	step := max(1, len(all)/autoSample)
 	var sample, rest []group
@@ -251,15 +233,18 @@ func (t *Tree) sampleFraction(ctx context.Context, opt KNNOptions, best *kernels
 		}
 		sample = append(sample, all[g])
 		for _, q := range all[g].qids {
-			if opt.Predecessor {
+			switch {
+			case all[g].pred:
 				brute += float64(t.key(q))
-			} else {
+			case all[g].self:
 				brute += float64(t.N()-1) / 2
+			default:
+				brute += float64(t.N())
 			}
 		}
 	}
 	*groups = rest
-	st, err := t.runGroups(ctx, t.m.Data(), best, sample, opt, sc)
+	st, err := t.runGroups(ctx, qs, best, sample, opt, sc)
 	if err != nil || brute == 0 {
 		return 0, st, err
 	}
@@ -334,54 +319,79 @@ func probe(m metric.Metric, opt KNNOptions) (near, kth float64, saturated bool) 
 }
 
 // KNNSearch answers the k-NN job of a query set qs (from m.Embed) with the
-// given search. Auto decides from the probe of m's data alone (queries
-// like the data prune like the data).
+// given search. Auto probes m's data (queries like the data prune like
+// the data) and, as AllKNNSearch does, decides on a sample of the tree's
+// walk; without structure it builds the tree for that sample only where
+// brute force would cost as much as the all-points job at autoTrialN
+// points or more (trialPays).
 func KNNSearch(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, search Search, topt Options) (*Neighbours, Report, error) {
 	var rep Report
 	if kd, reason := useKD(m, search, opt); kd {
 		return kdSearch(ctx, m, qs, opt, reason)
 	}
+	if search == SearchBrute {
+		return bruteQueries(ctx, m, qs, opt, rep, "asked for")
+	}
+	if err := checkQuerySet(m.Data(), qs, opt); err != nil {
+		return nil, rep, err
+	}
+	reason := "asked for"
+	trial := false // auto's probe found no structure, and brute force costs enough to sample the tree
 	if search == SearchAuto {
 		near, kth, saturated := probe(m, opt)
 		rep.ProbeNear = near
-		opt.structured = !unstructured(near, saturated)
-		if !opt.structured {
-			search = SearchBrute
-			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other: the metric has too little structure to prune", 100*near, kth+0.5)
-		} else {
-			search = SearchTree
-			rep.Reason = fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other", 100*near, kth+0.5)
-			if !saturated {
-				rep.Reason = "the sampled distances do not saturate, so the tree's levels prune"
-			}
+		trial = unstructured(near, saturated)
+		within := fmt.Sprintf("%.0f%% of sampled pairs lie within %.2f of each other", 100*near, kth+0.5)
+		switch {
+		case trial && !trialPays(m.Data().N, qs.N):
+			return bruteQueries(ctx, m, qs, opt, rep, within+": the metric has too little structure to prune")
+		case !saturated:
+			reason = "the sampled distances do not saturate, so the tree's levels prune"
+		case !trial:
+			reason = within
 		}
-	} else {
-		rep.Reason = "asked for"
 	}
-	rep.Method = search
-	t0 := time.Now()
-	if search == SearchBrute {
-		var use usage
-		opt.use = &use
-		nb, err := BruteKNN(ctx, m, qs, opt)
-		rep.QueryTime = time.Since(t0)
-		rep.Query.addBrute(&use, rep.QueryTime)
-		return nb, rep, err
-	}
+	p, release := opt.pool()
+	defer release()
+	opt.Pool = p
 	if topt.Pool == nil {
-		topt.Pool = opt.Pool
+		topt.Pool = p
 	}
 	if topt.NetOrder == NetAuto {
 		topt.NetOrder = NetRandom
 	}
+	opt.structured = search == SearchAuto && !trial
 	t, err := Build(ctx, m, topt)
 	if err != nil {
 		return nil, rep, err
 	}
 	rep.Build = t.Stats
-	t0 = time.Now()
-	nb, st, err := t.KNN(ctx, qs, opt)
-	rep.Query, rep.QueryTime = st, time.Since(t0)
+	rep.Method, rep.Reason = SearchTree, reason
+	nb, brute, err := t.walkQueries(ctx, qs, opt, search == SearchAuto, &rep)
+	if brute {
+		return bruteQueries(ctx, m, qs, opt, rep, rep.Reason)
+	}
+	return nb, rep, err
+}
+
+// trialPays reports whether auto, its probe finding no structure, builds
+// the tree to sample its walk for nq queries against n points: from
+// autoTrialN points, and where brute force's nq n distances are at least
+// the all-points job's n^2 / 2, for which the trial's cost was measured
+// (a few per cent where brute force wins after all, see autoTrialN).
+// Fewer queries would pay the same build for less.
+func trialPays(n, nq int) bool { return n >= autoTrialN && 2*nq >= n }
+
+// bruteQueries answers the query set's job by brute force, reporting it
+// with its reason and time.
+func bruteQueries(ctx context.Context, m metric.Metric, qs *metric.Set, opt KNNOptions, rep Report, reason string) (*Neighbours, Report, error) {
+	rep.Method, rep.Reason = SearchBrute, reason
+	t0 := time.Now()
+	var use usage
+	opt.use = &use
+	nb, err := BruteKNN(ctx, m, qs, opt)
+	rep.QueryTime = time.Since(t0)
+	rep.Query.addBrute(&use, rep.QueryTime)
 	return nb, rep, err
 }
 

@@ -53,7 +53,7 @@ func TestAutoSample(t *testing.T) {
 		groups := tr.allGroups(opt, &use)
 		all := len(groups)
 		var rep Report
-		brute, err := tr.autoSample(context.Background(), opt, kernels.NewKBestUnset(n, opt.K), &groups, sc, &rep)
+		brute, err := tr.autoSample(context.Background(), m.Data(), opt, kernels.NewKBestUnset(n, opt.K), &groups, sc, &rep)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,6 +111,32 @@ func TestSearchModes(t *testing.T) {
 	}
 	if rep.Method != SearchBrute || rep.Build.Wall <= 0 || rep.SampleFraction*treeCostFactor < autoKeep || !strings.Contains(rep.Reason, "a sample of queries computed") || rep.ProbeNear <= probeNear {
 		t.Fatalf("auto past autoTrialN on d = 8, lengthscale 1: %+v", rep)
+	}
+	// So does a query set's search where brute force costs as much as the
+	// all-points job (half as many queries as points or more), and only
+	// there.
+	for _, nq := range []int{n / 2, n/2 - 1} {
+		qs, err := m.Embed(context.Background(), uniformPoints(nq, d, 5), nq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qopt := KNNOptions{K: 8}
+		want, err := BruteKNN(context.Background(), m, qs, qopt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, rep, err := KNNSearch(context.Background(), m, qs, qopt, SearchAuto, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("auto on %d queries past autoTrialN: %s", nq, firstDiff(got, want))
+		}
+		sampled := rep.Build.Wall > 0 && rep.SampleFraction*treeCostFactor >= autoKeep && strings.Contains(rep.Reason, "a sample of queries computed")
+		if rep.Method != SearchBrute || sampled != (nq == n/2) || rep.ProbeNear <= probeNear {
+			t.Fatalf("auto on %d queries past autoTrialN, d = 8, lengthscale 1: %+v", nq, rep)
+		}
+		checkQueryJobs(t, "queries", rep.Query)
 	}
 	// Where no net covers anything, the build hangs the points flat (and
 	// the tree stays sound and exact, checked above through SearchTree).
