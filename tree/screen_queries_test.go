@@ -16,7 +16,8 @@ import (
 // force and the tree give the data and the query set their copies and
 // screen, where the probe fails (d = 2, lengthscale 0.1) neither gets
 // one; with NoCopy neither gets one. Every answer is the float64 one, and
-// each search mode's.
+// each search mode's. (The probe reads the last 16 query rows: with 1,000
+// queries they pend 0.14 % under avx2, well inside the 1 % limit.)
 func TestScreenQueriesAuto(t *testing.T) {
 	if kernels.Impl() == kernels.ImplGeneric {
 		t.Skip("auto leaves the generic kernels unscreened")
@@ -27,7 +28,7 @@ func TestScreenQueriesAuto(t *testing.T) {
 		screen bool
 	}{{8, 1, true}, {2, 0.1, false}} {
 		for _, search := range []Search{SearchBrute, SearchTree, SearchAuto} {
-			const n, nq = 6000, 300
+			const n, nq = 6000, 1000
 			m, err := metric.NewResidual(context.Background(), uniformPoints(n, c.d, 6), n, c.d, metric.ResidualConfig{Lengthscale: []float64{c.ls}, Inducing: 512, Seed: 1})
 			if err != nil {
 				t.Fatal(err)
