@@ -24,7 +24,8 @@ type memEstimate struct {
 // blocks), V, p and 1/sqrt(p), the tree's arrays, the answer
 // (int32 indices and float64 distances) and its int64 copy for the output
 // (with screen, V's float32 copy and the fused row's per-point inputs:
-// float32 coordinates, norms, weights; with pivots, the bound gate's
+// float32 coordinates, norms, weights, and up to 6 dimensions their
+// 64-byte per-point records as well; with pivots, the bound gate's
 // pivot distances), plus the runtime's base and a 25 % margin for the garbage collector at
 // 20 % growth and the workers' scratch.
 func estimateMemory(n, d, m, rows, k, pivots int, float32V, screen bool) memEstimate {
@@ -42,6 +43,9 @@ func estimateMemory(n, d, m, rows, k, pivots int, float32V, screen bool) memEsti
 	}
 	if screen {
 		coords += fn * (float64(d)*4 + 16)
+		if d <= 6 {
+			coords += fn * 64 // metric's fusedRec records
+		}
 	}
 	tree := fn * (100 + 8*float64(pivots))
 	answer := fr * fk * (4 + 8 + 8)

@@ -112,6 +112,9 @@ func reorderSet(ctx context.Context, s *Set, perm []int32, r Runner, inPlace boo
 	}
 	if s.S32 != nil && s.F32 != nil {
 		dst.F32 = s.F32.pack(nil, s.N, s.D, List(perm))
+		if s.F32.rec != nil {
+			dst.F32.addRecords(dst)
+		}
 	}
 	if inPlace {
 		if err := permuteRows(ctx, s.V, s.M, perm); err != nil {

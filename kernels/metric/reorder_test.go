@@ -83,6 +83,10 @@ func TestReorderParts(t *testing.T) {
 		if got.F32 != nil {
 			same = same && slices.Equal(got.F32.XT, want.F32.XT) && slices.Equal(got.F32.Norm, want.F32.Norm) &&
 				slices.Equal(got.F32.ISP, want.F32.ISP) && slices.Equal(got.F32.SW, want.F32.SW)
+			// The reordered copy keeps its records, built from its own rows.
+			recs := *got.F32
+			recs.addRecords(got)
+			same = same && got.F32.rec != nil && slices.Equal(got.F32.rec, recs.rec)
 		}
 		if !same || got.Root != nil || got.N != n {
 			t.Fatalf("%s: the reordered set differs from Pack's", m.Name())

@@ -61,6 +61,60 @@ type Fused32 struct {
 	Norm    []float64
 	ISP, SW []float32
 	MaxNorm float64
+	rec     []fusedRec // each point's inputs in one cache line (d <= recDims), or nil
+}
+
+// fusedRec holds one point's inputs of the fused row, the float32 ones and
+// its float64 1/sqrt(p) and screening weight (the set's ISP and SW), in one
+// 64-byte record: a tile of candidates picked by id gathers each from one
+// cache line instead of d + 5 lines spread over as many arrays (at 262,144
+// points the gathers took 12 % of a screened tree walk's time).
+type fusedRec struct {
+	x           [recDims]float32
+	isp, sw     float32
+	norm        float64
+	isp64, sw64 float64
+	_           float64
+}
+
+// recDims is the largest dimension with records: the weakly structured
+// data where a screened tree walk pays have few dimensions, and 6
+// coordinates fill a cache line with the rest.
+const recDims = 6
+
+// addRecords fills f.rec from f and the set s whose copy f is (the float64
+// ISP and SW are s's); none beyond recDims dimensions.
+func (f *Fused32) addRecords(s *Set) {
+	n, d := s.N, s.D
+	if d > recDims {
+		return
+	}
+	f.rec = make([]fusedRec, n)
+	for i := range f.rec {
+		r := &f.rec[i]
+		for k := range d {
+			r.x[k] = f.XT[k*n+i]
+		}
+		r.isp, r.sw, r.norm = f.ISP[i], f.SW[i], f.Norm[i]
+		r.isp64, r.sw64 = s.ISP[i], s.SW[i]
+	}
+}
+
+// packRecords is pack from the records (f.rec not nil) of the points ids,
+// also gathering their float64 ISP and SW into *isp and *sw.
+func (f *Fused32) packRecords(old *Fused32, d int, ids []int32, isp, sw *[]float64) *Fused32 {
+	c := len(ids)
+	out := &Fused32{XT: grow(old.XT, d*c), Norm: grow(old.Norm, c), ISP: grow(old.ISP, c), SW: grow(old.SW, c), MaxNorm: f.MaxNorm}
+	*isp, *sw = grow(*isp, c), grow(*sw, c)
+	xt, norm, is, ws, i64, w64 := out.XT[:d*c], out.Norm[:c], out.ISP[:c], out.SW[:c], (*isp)[:c], (*sw)[:c]
+	for j, id := range ids {
+		r := &f.rec[id]
+		for k := range d {
+			xt[k*c+j] = r.x[k]
+		}
+		norm[j], is[j], ws[j], i64[j], w64[j] = r.norm, r.isp, r.sw, r.isp64, r.sw64
+	}
+	return out
 }
 
 // fused32 returns s's Fused32 (s has X, ISP and SW), or nil when the
@@ -86,6 +140,7 @@ func (r *Residual) fused32(s *Set) *Fused32 {
 	if !(f.MaxNorm <= fusedLimit) {
 		return nil
 	}
+	f.addRecords(s)
 	return f
 }
 
@@ -122,14 +177,21 @@ func (r *Residual) screenRowsFused(w *Workspace, qs *Set, q Block, cs *Set, c Bl
 	// The candidates' columns: views for a range, gathered for a list.
 	ct, ldc := fc.XT, cs.N
 	cn, sc32, sw32 := fc.Norm, fc.ISP, fc.SW
-	if c.IDs == nil {
+	var sc, wc []float64
+	switch {
+	case c.IDs == nil:
 		ct, cn, sc32, sw32 = ct[c.Lo:], cn[c.Lo:], sc32[c.Lo:], sw32[c.Lo:]
-	} else {
+		sc, wc = cs.ISP[c.Lo:], cs.SW[c.Lo:]
+	case fc.rec != nil:
+		w.fc = *fc.packRecords(&w.fc, d, c.IDs, &w.iscp, &w.swc)
+		ct, ldc, cn, sc32, sw32 = w.fc.XT, nc, w.fc.Norm, w.fc.ISP, w.fc.SW
+		sc, wc = w.iscp, w.swc
+	default:
 		w.fc = *fc.pack(&w.fc, cs.N, d, c)
 		ct, ldc, cn, sc32, sw32 = w.fc.XT, nc, w.fc.Norm, w.fc.ISP, w.fc.SW
+		sc, wc = rowsOf(&w.iscp, cs.ISP, 1, c), rowsOf(&w.swc, cs.SW, 1, c)
 	}
-	sc := rowsOf(&w.iscp, cs.ISP, 1, c)
-	wq, wc := rowsOf(&w.swq, qs.SW, 1, q), rowsOf(&w.swc, cs.SW, 1, c)
+	wq := rowsOf(&w.swq, qs.SW, 1, q)
 	sq := rowsOf(&w.isp, qs.ISP, 1, q)
 	const u, v = 0x1p-53, 0x1p-24
 	e := screenFactor(kernels.Impl(), m) + 5.2*v

@@ -204,6 +204,11 @@ func TestScreenRows(t *testing.T) {
 				t.Fatalf("%s: no fused inputs after EnableScreening", c.name)
 			}
 			fused := m.data.F32
+			if (fused.rec != nil) != (c.d <= recDims) || (fused.rec != nil && len(fused.rec) != c.n) {
+				t.Fatalf("%s: %d records in %d dimensions", c.name, len(fused.rec), c.d)
+			}
+			plain := *fused // the fused row gathering from its arrays
+			plain.rec = nil
 			for _, f := range []*Fused32{fused, nil} { // the fused row, then the float64 kernel tile
 				m.data.F32 = f
 				n := c.n
@@ -229,6 +234,17 @@ func TestScreenRows(t *testing.T) {
 					var h ScreenHits
 					m.ScreenRows(w, m.Data(), q, m.Data(), blk, kth2, nil, &h)
 					checkHits(t, c.name+" rows", h, d64, blk, kth2, nil)
+					if f != nil {
+						// Candidates gathered from the records and from the
+						// arrays: the same hits, bit for bit.
+						m.data.F32 = &plain
+						var hp ScreenHits
+						m.ScreenRows(w, m.Data(), q, m.Data(), blk, kth2, nil, &hp)
+						m.data.F32 = f
+						if !sameHits(h, hp) {
+							t.Fatalf("%s: the records' hits differ from the arrays' (%d and %d hits)", c.name, h.Len(), hp.Len())
+						}
+					}
 					// Both sides: every pair within its row's or its column's
 					// threshold.
 					ckth2 := make([]float64, nc)
@@ -329,4 +345,12 @@ func TestFused32Applies(t *testing.T) {
 			t.Fatalf("%s: packed norms or weights differ", tc.name)
 		}
 	}
+}
+
+// sameHits reports whether a and b hold the same hits, bit for bit.
+func sameHits(a, b ScreenHits) bool {
+	same := func(x, y []float64) bool {
+		return slices.EqualFunc(x, y, func(p, q float64) bool { return math.Float64bits(p) == math.Float64bits(q) })
+	}
+	return slices.Equal(a.Query, b.Query) && slices.Equal(a.Cand, b.Cand) && slices.Equal(a.Col, b.Col) && same(a.Lo2, b.Lo2) && same(a.Hi2, b.Hi2)
 }
