@@ -141,6 +141,7 @@ type screenBuf struct {
 	row  []float64
 	rows []screenRow // nearest's rows
 	tau  screenRow   // threshold's
+	inf  []float64   // +Inf, to fill tile rows from
 }
 
 // screens reports whether the worker's tiles go through the screen now.
@@ -235,20 +236,22 @@ func (t *Tree) tileNearest(qw *queryWorker, dst []float64, ldd int, qs *metric.S
 	}
 	rmax := 0.0
 	for _, z := range c {
-		rmax = max(rmax, t.radius[z])
-		if k0 := t.childOff[z]; k0 < t.childOff[z+1] {
-			rmax = max(rmax, t.kids[k0].reach) // the kids run by descending reach
+		sp := t.spans[z] // the records pushChildren reads next
+		rmax = max(rmax, sp.radius)
+		if sp.k0 < t.spans[z+1].k0 {
+			rmax = max(rmax, t.kids[sp.k0].reach) // the kids run by descending reach
 		}
 	}
 	sb := &qw.scr
 	nq, nc := q.Len(), len(c)
 	sb.kth2 = grow(sb.kth2, nq)
+	if len(sb.inf) < nc {
+		sb.inf = slices.Repeat([]float64{math.Inf(1)}, nc)
+	}
 	for i := range nq {
 		r := o.Best.Worst(int(o.Rows[i])) + rmax + 2*t.slack
 		sb.kth2[i] = r * r
-		for j := range nc {
-			dst[i*ldd+j] = math.Inf(1)
-		}
+		copy(dst[i*ldd:i*ldd+nc], sb.inf) // a pair the screen drops is farther than r
 	}
 	t.screenRecompute(qw, qs, q, c, o, dst, ldd)
 }
