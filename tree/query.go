@@ -196,15 +196,20 @@ func wrapQuery(best *kernels.KBest, st QueryStats, err error) (*Neighbours, Quer
 
 // allGroups returns the query groups of the all-points job, sorting the
 // points on opt.Pool (nil: on the caller's goroutine) and adding its jobs
-// to use.
+// to use. A predecessor job on a flat tree takes narrower bands
+// (subBands).
 func (t *Tree) allGroups(opt KNNOptions, use *usage) []group {
 	var groups []group
 	mi := newMortonIndex(t.m.Data(), opt.Pool, use)
 	var key func(int32) int32 // predecessor mode: the order groups follow
+	sub := 0
 	if opt.Predecessor {
 		key = t.key
+		if t.flat() {
+			sub = subBands
+		}
 	}
-	cg := mi.groups(opt.QueryBlock, key, opt.Pool, use)
+	cg := mi.groups(opt.QueryBlock, key, sub, opt.Pool, use)
 	if opt.Predecessor {
 		return t.predGroups(cg, newMortonSeed(mi, 4*opt.QueryBlock))
 	}
@@ -283,7 +288,7 @@ func (t *Tree) walkQueries(ctx context.Context, qs *metric.Set, opt KNNOptions, 
 	near := newMortonSeed(newMortonIndex(t.m.Data(), p, &use), 0)
 	near.per = 2 * opt.K
 	var groups []group
-	for _, ids := range newMortonIndex(qs, p, &use).groups(opt.QueryBlock, nil, p, &use) {
+	for _, ids := range newMortonIndex(qs, p, &use).groups(opt.QueryBlock, nil, 0, p, &use) {
 		groups = append(groups, group{qids: ids, rows: ids, seeded: true, near: near})
 	}
 	sc, err := t.treeScreening(ctx, qs, opt)
