@@ -101,9 +101,14 @@ func (t *Tree) pushChildren(qw *queryWorker, g *group, c []int32, buf []float64)
 // <= r at node j: those queries are a prefix of qw.qDesc, whose minimum
 // over node j is a row of pm.
 func (qw *queryWorker) takes(pm []float64, n, j int, lo int32, r float64) bool {
-	p := 0
-	for p < len(qw.qDesc) && qw.qDesc[p] > lo {
-		p++
+	// p: how many keys exceed lo (a binary search: qDesc descends).
+	p, hi := 0, len(qw.qDesc)
+	for p < hi {
+		if mid := int(uint(p+hi) >> 1); qw.qDesc[mid] > lo {
+			p = mid + 1
+		} else {
+			hi = mid
+		}
 	}
 	return p > 0 && pm[(p-1)*n+j] <= r
 }
