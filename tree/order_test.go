@@ -61,23 +61,16 @@ func TestByBand(t *testing.T) {
 		t.Fatal("band order differs from a stable sort by bit length")
 	}
 	// With sub-bands: by bit length, then by the next two bits.
-	sub := func(k int32) int {
-		l := bits.Len32(uint32(k))
-		if l < 3 {
-			return l * 4
-		}
-		return l*4 + int(k>>(l-3))&3
-	}
-	slices.SortStableFunc(want, func(a, b int32) int { return sub(a) - sub(b) })
+	slices.SortStableFunc(want, func(a, b int32) int { return subBandOf(a, 2) - subBandOf(b, 2) })
 	if got := byBand(ids, idKey, 2); !slices.Equal(got, want) {
 		t.Fatal("sub-band order differs from a stable sort by bit length and the next two bits")
 	}
 }
 
 // TestFlatSubBands: a predecessor job on a flat tree (structureless data:
-// d = 8, lengthscale 1) takes sub-bands, each group's keys within one,
-// and answers as brute force; a structured tree (d = 2, lengthscale 0.1)
-// is not flat and keeps whole bands.
+// d = 8, lengthscale 1) takes its groups in sub-band order and answers as
+// brute force; a structured tree (d = 2, lengthscale 0.1) is not flat and
+// keeps whole bands (its groups' keys go back to lower sub-bands).
 func TestFlatSubBands(t *testing.T) {
 	for _, c := range []struct {
 		d    int
@@ -128,7 +121,8 @@ func TestFlatSubBands(t *testing.T) {
 	}
 }
 
-// subBandOf is byBand's band of key k with sub-bands sub.
+// subBandOf is byBand's band of key k with sub-bands sub, written out
+// again as the tests' reference.
 func subBandOf(k int32, sub int) int {
 	l := bits.Len32(uint32(k))
 	if l-1 < sub {
