@@ -2307,14 +2307,18 @@ TEXT ·euclidHitsRowAVX2(SB), NOSPLIT, $0-80
 	XORQ         R9, R9
 	XORQ         R10, R10
 
-	// Blocks of 4 vectors.
+	// Blocks of 8 vectors.
 block:
-	CMPQ   SI, $0x00000010
+	CMPQ   SI, $0x00000020
 	JL     single
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
 	MOVQ   AX, R11
 	MOVQ   CX, R12
 	MOVQ   BX, R13
@@ -2322,23 +2326,31 @@ block:
 	JZ     blockdim_done
 
 blockdim:
-	VBROADCASTSD (R11), Y6
-	VSUBPD       (R12), Y6, Y7
-	VFMADD231PD  Y7, Y7, Y2
-	VSUBPD       32(R12), Y6, Y7
-	VFMADD231PD  Y7, Y7, Y3
-	VSUBPD       64(R12), Y6, Y7
-	VFMADD231PD  Y7, Y7, Y4
-	VSUBPD       96(R12), Y6, Y6
-	VFMADD231PD  Y6, Y6, Y5
+	VBROADCASTSD (R11), Y10
+	VSUBPD       (R12), Y10, Y11
+	VFMADD231PD  Y11, Y11, Y2
+	VSUBPD       32(R12), Y10, Y11
+	VFMADD231PD  Y11, Y11, Y3
+	VSUBPD       64(R12), Y10, Y11
+	VFMADD231PD  Y11, Y11, Y4
+	VSUBPD       96(R12), Y10, Y11
+	VFMADD231PD  Y11, Y11, Y5
+	VSUBPD       128(R12), Y10, Y11
+	VFMADD231PD  Y11, Y11, Y6
+	VSUBPD       160(R12), Y10, Y11
+	VFMADD231PD  Y11, Y11, Y7
+	VSUBPD       192(R12), Y10, Y11
+	VFMADD231PD  Y11, Y11, Y8
+	VSUBPD       224(R12), Y10, Y10
+	VFMADD231PD  Y10, Y10, Y9
 	ADDQ         $0x08, R11
 	ADDQ         DX, R12
 	DECQ         R13
 	JNZ          blockdim
 
 blockdim_done:
-	VCMPPD    $0x12, Y1, Y2, Y6
-	VMOVMSKPD Y6, R11
+	VCMPPD    $0x12, Y1, Y2, Y10
+	VMOVMSKPD Y10, R11
 	TESTQ     R11, R11
 	JZ        blockhit0_skip
 	VSQRTPD   Y2, Y2
@@ -2449,9 +2461,121 @@ blockhit3_skip:
 	ADDQ $0x04, R10
 
 blockhit3_end:
-	ADDQ $0x00000080, CX
-	ADDQ $0x00000080, DI
-	SUBQ $0x00000010, SI
+	VCMPPD    $0x12, Y1, Y6, Y2
+	VMOVMSKPD Y2, R11
+	TESTQ     R11, R11
+	JZ        blockhit4_skip
+	VSQRTPD   Y6, Y6
+	VMOVUPD   Y6, 128(DI)
+	VCMPPD    $0x12, Y0, Y6, Y2
+	VMOVMSKPD Y2, R11
+
+blockhit4_next:
+	TESTQ  R11, R11
+	JZ     blockhit4
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit4_next
+
+blockhit4:
+	ADDQ $0x04, R10
+	JMP  blockhit4_end
+
+blockhit4_skip:
+	ADDQ $0x04, R10
+
+blockhit4_end:
+	VCMPPD    $0x12, Y1, Y7, Y2
+	VMOVMSKPD Y2, R11
+	TESTQ     R11, R11
+	JZ        blockhit5_skip
+	VSQRTPD   Y7, Y7
+	VMOVUPD   Y7, 160(DI)
+	VCMPPD    $0x12, Y0, Y7, Y2
+	VMOVMSKPD Y2, R11
+
+blockhit5_next:
+	TESTQ  R11, R11
+	JZ     blockhit5
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit5_next
+
+blockhit5:
+	ADDQ $0x04, R10
+	JMP  blockhit5_end
+
+blockhit5_skip:
+	ADDQ $0x04, R10
+
+blockhit5_end:
+	VCMPPD    $0x12, Y1, Y8, Y2
+	VMOVMSKPD Y2, R11
+	TESTQ     R11, R11
+	JZ        blockhit6_skip
+	VSQRTPD   Y8, Y8
+	VMOVUPD   Y8, 192(DI)
+	VCMPPD    $0x12, Y0, Y8, Y2
+	VMOVMSKPD Y2, R11
+
+blockhit6_next:
+	TESTQ  R11, R11
+	JZ     blockhit6
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit6_next
+
+blockhit6:
+	ADDQ $0x04, R10
+	JMP  blockhit6_end
+
+blockhit6_skip:
+	ADDQ $0x04, R10
+
+blockhit6_end:
+	VCMPPD    $0x12, Y1, Y9, Y2
+	VMOVMSKPD Y2, R11
+	TESTQ     R11, R11
+	JZ        blockhit7_skip
+	VSQRTPD   Y9, Y9
+	VMOVUPD   Y9, 224(DI)
+	VCMPPD    $0x12, Y0, Y9, Y2
+	VMOVMSKPD Y2, R11
+
+blockhit7_next:
+	TESTQ  R11, R11
+	JZ     blockhit7
+	TZCNTQ R11, R12
+	ADDQ   R10, R12
+	MOVL   R12, (R8)
+	ADDQ   $0x04, R8
+	INCQ   R9
+	BLSRQ  R11, R11
+	JMP    blockhit7_next
+
+blockhit7:
+	ADDQ $0x04, R10
+	JMP  blockhit7_end
+
+blockhit7_skip:
+	ADDQ $0x04, R10
+
+blockhit7_end:
+	ADDQ $0x00000100, CX
+	ADDQ $0x00000100, DI
+	SUBQ $0x00000020, SI
 	JMP  block
 
 	// Single vectors.

@@ -10,8 +10,8 @@ import (
 	"github.com/pcct/pcct/internal/kerneltest"
 )
 
-// tileSizes covers every length up to four AVX-512 vectors + 3, and some
-// large ones.
+// tileSizes covers every length up to four AVX-512 vectors (eight AVX2
+// ones, euclidHitsRow's block) + 3, and some large ones.
 func tileSizes() []int {
 	var s []int
 	for n := 0; n <= 4*8+3; n++ {
@@ -464,6 +464,30 @@ func BenchmarkResidualTile(b *testing.B) {
 				}
 				b.ReportMetric(float64(q*c)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
 			})
+		}
+	})
+}
+
+// BenchmarkEuclidRowHits times the k-d tree's leaf scan: one query
+// against a leaf of 100 points (blocks, single vectors and a tail) in 2
+// and 8 dimensions, at a radius no point passes (the prefilter skips
+// every square root, as in most scans of a search) and at +Inf.
+func BenchmarkEuclidRowHits(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	benchImpls(b, func(b *testing.B) {
+		for _, d := range []int{2, 8} {
+			for _, rad := range []float64{0.01, math.Inf(1)} {
+				c := 100
+				a := randSlice(r, d, 0, 1)
+				bt := randSlice(r, d*c, 2, 3)
+				out, idx := make([]float64, c), make([]int32, c)
+				b.Run(fmt.Sprintf("c=%d/d=%d/r=%g", c, d, rad), func(b *testing.B) {
+					for b.Loop() {
+						EuclidRowHits(out, a, bt, c, c, rad, idx)
+					}
+					b.ReportMetric(float64(c)*float64(b.N)/b.Elapsed().Seconds(), "dist/s")
+				})
+			}
 		}
 	})
 }
