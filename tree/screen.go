@@ -279,40 +279,48 @@ func (sc *screening) tileShape(raw KNNOptions, opt *KNNOptions) {
 // screenAlways makes searches screen whatever the probe says (tests).
 var screenAlways = false
 
-// screenProbeRows queries are probed before a screened search, against
-// at most screenProbeCands candidates; screening runs only when at most
-// screenWorth of those candidates stay pending against the queries'
-// exact k-th distances among them. A pair left pending is recomputed in
-// float64 at the end, gathered, at many times a tiled pair's cost: brute
-// force at n = 32,768, m = 256, k = 30 (predecessors) took 0.79-0.93 of
-// its float64 time where the probe found 0.46-0.81 % pending, and 1.8-2.0
-// times it where it found 2.1-3.3 % (4.7-4.9 % recomputed).
+// screenProbeRows queries (up to screenProbeMaxRows where the search is
+// large enough, see probeShape) are probed before a screened search,
+// against at most screenProbeCands candidates; screening runs only when
+// at most screenWorth of those candidates stay pending against the
+// queries' exact k-th distances among them. A pair left pending is
+// recomputed in float64 at the end, gathered, at many times a tiled
+// pair's cost: brute force at n = 32,768, m = 256, k = 30 (predecessors)
+// took 0.79-0.93 of its float64 time where the probe found 0.46-0.81 %
+// pending, and 1.8-2.0 times it where it found 2.1-3.3 % (4.7-4.9 %
+// recomputed).
 const (
-	screenProbeRows  = 16
-	screenProbeCands = 1 << 13
-	screenWorth      = 0.01
-	boundWorth       = 0.05 // the pivot bound's (GateBound)
+	screenProbeRows    = 16
+	screenProbeMaxRows = 64
+	screenProbeShare   = 1.0 / 256 // of brute force's pairs, for rows past screenProbeRows
+	screenProbeCands   = 1 << 13
+	screenWorth        = 0.01
+	boundWorth         = 0.05 // the pivot bound's (GateBound)
 )
 
 // probe returns the fraction of candidates the bounds cannot drop for a
-// sample of queries (the last 16, in one tile), measured against their
-// exact k-th distances: about 0.1 % on structureless residual data (d = 8,
+// sample of queries (see probeShape), measured against their exact k-th
+// distances: about 0.1 % on structureless residual data (d = 8,
 // lengthscale 1), most of them where p is small everywhere (d = 2,
 // lengthscale 0.1, m = 512), where the float32 pass would only add work.
 func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
 	data := sc.m.Data()
-	q0, nq, nc := probeShape(qs.N, data.N, pred)
-	if nq == 0 || nc <= k {
+	rows, nc := probeShape(qs.N, data.N, pred)
+	if len(rows) == 0 || nc <= k {
 		return 0
 	}
-	self := -1
+	var selves []int
 	if !pred && qs == data {
-		self = q0
+		selves = rows
 	}
-	q := sc.ord.cands(q0, qs.N)
-	d := make([]float64, nq*nc)
+	ids := make([]int32, len(rows))
+	for r, p := range rows {
+		ids[r] = sc.ord.at(p)
+	}
+	q := metric.List(ids)
+	d := make([]float64, len(rows)*nc)
 	sc.m.Tile(metric.NewWorkspace(), d, nc, qs, q, data, sc.ord.cands(0, nc))
-	return sc.probeTile(d, qs, q, data, nc, self, k, sc.ord)
+	return sc.probeTile(d, qs, q, data, nc, selves, k, sc.ord)
 }
 
 // sampleProbe is probe for the data's own points on a sample with its own
@@ -320,24 +328,22 @@ func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
 // packed together, candidates first.
 func (sc *screening) sampleProbe(r *metric.Residual, k int, pred bool) float64 {
 	n := r.Data().N
-	q0, nq, nc := probeShape(n, n, pred)
-	if nq == 0 || nc <= k {
+	rows, nc := probeShape(n, n, pred)
+	if len(rows) == 0 || nc <= k {
 		return 0
 	}
-	ids := make([]int32, 0, nc+nq) // positions in sc.ord, then its points
+	ids := make([]int32, 0, nc+len(rows)) // positions in sc.ord, then its points
 	for j := range int32(nc) {
 		ids = append(ids, j)
 	}
-	rows := make([]int32, nq)
-	for i := range nq {
-		id := int32(q0 + i)
-		if int(id) >= nc {
-			ids = append(ids, id)
+	at := make([]int32, len(rows)) // the rows' places in the sample
+	for i, p := range rows {
+		if p < nc {
+			at[i] = int32(p)
+			continue
 		}
-		rows[i] = int32(len(ids) - 1)
-		if int(id) < nc {
-			rows[i] = id
-		}
+		at[i] = int32(len(ids))
+		ids = append(ids, int32(p))
 	}
 	for x, p := range ids {
 		ids[x] = sc.ord.at(int(p))
@@ -346,28 +352,32 @@ func (sc *screening) sampleProbe(r *metric.Residual, k int, pred bool) float64 {
 	if err != nil {
 		return 1
 	}
-	self := -1
+	var selves []int
 	if !pred {
-		self = q0
+		selves = rows
 	}
 	// The float64 distances from the data (the sample has no float64 V).
-	d := make([]float64, nq*nc)
-	sc.m.Tile(metric.NewWorkspace(), d, nc, r.Data(), sc.ord.cands(q0, n), r.Data(), sc.ord.cands(0, nc))
-	return sc.probeTile(d, s, metric.List(rows), s, nc, self, k, nil)
+	points := make([]int32, len(rows))
+	for i, p := range rows {
+		points[i] = sc.ord.at(p)
+	}
+	d := make([]float64, len(rows)*nc)
+	sc.m.Tile(metric.NewWorkspace(), d, nc, r.Data(), metric.List(points), r.Data(), sc.ord.cands(0, nc))
+	return sc.probeTile(d, s, metric.List(at), s, nc, selves, k, nil)
 }
 
 // sampleProbeQueries is sampleProbe for a query set qs embedded without
-// the float32 copy: its last rows against the data's first points, each
+// the float32 copy: its probed rows against the data's first points, each
 // set sampled with its own copy.
 func (sc *screening) sampleProbeQueries(r *metric.Residual, qs *metric.Set, k int) float64 {
 	data := r.Data()
-	q0, nq, nc := probeShape(qs.N, data.N, false)
-	if nq == 0 || nc <= k {
+	pos, nc := probeShape(qs.N, data.N, false)
+	if len(pos) == 0 || nc <= k {
 		return 0
 	}
-	rows, cands := make([]int32, nq), make([]int32, nc)
-	for i := range rows {
-		rows[i] = int32(q0 + i)
+	rows, cands := make([]int32, len(pos)), make([]int32, nc)
+	for i, p := range pos {
+		rows[i] = int32(p)
 	}
 	for j := range cands {
 		cands[j] = int32(j)
@@ -380,34 +390,57 @@ func (sc *screening) sampleProbeQueries(r *metric.Residual, qs *metric.Set, k in
 	if err != nil {
 		return 1
 	}
-	d := make([]float64, nq*nc)
-	sc.m.Tile(metric.NewWorkspace(), d, nc, qs, metric.Range(q0, qs.N), data, metric.Range(0, nc))
-	return sc.probeTile(d, qsample, metric.Range(0, nq), csample, nc, -1, k, nil)
+	d := make([]float64, len(rows)*nc)
+	sc.m.Tile(metric.NewWorkspace(), d, nc, qs, metric.List(rows), data, metric.Range(0, nc))
+	return sc.probeTile(d, qsample, metric.Range(0, len(rows)), csample, nc, nil, k, nil)
 }
 
-// probeShape returns the probe's first row, its row count and its
-// candidate count (in predecessor mode, below every probed row).
-func probeShape(nqs, ndata int, pred bool) (q0, nq, nc int) {
-	q0 = max(0, nqs-screenProbeRows)
+// probeShape returns the positions of the probe's rows among the nqs
+// queries (ascending) and its candidate count nc (the first nc positions
+// of the data; in predecessor mode below every probed row). The rows are
+// spread evenly over the queries (in predecessor mode over the last half,
+// and never so early that fewer than screenProbeCands candidates lie
+// below them when the queries allow it), not taken as one run: a probe's
+// pending share comes mostly from a few rows (d = 8, lengthscale 1, m =
+// 512: rows pend about 0.1 % or 9 %), so a short run of rows can read
+// 0.1 % or 1.8 % where the whole set pends 0.75 %. Searches of more than
+// (2 screenProbeRows nc / screenProbeShare) pairs probe more rows, up to
+// screenProbeMaxRows.
+func probeShape(nqs, ndata int, pred bool) (rows []int, nc int) {
 	nc = min(ndata, screenProbeCands)
+	pairs := float64(nqs) * float64(ndata) // brute force's
 	if pred {
-		nc = min(nc, q0)
+		pairs /= 2
 	}
-	return q0, nqs - q0, nc
+	nr := screenProbeRows
+	for nr < screenProbeMaxRows && float64(2*nr*nc) <= pairs*screenProbeShare {
+		nr *= 2
+	}
+	nr = min(nr, nqs)
+	lo := 0
+	if pred {
+		lo = min(nqs-nr, max(nqs/2, min(nc, nqs-nr)))
+		nc = min(nc, lo)
+	}
+	rows = make([]int, nr)
+	for j := range rows {
+		rows[j] = lo + j*(nqs-lo)/nr
+	}
+	return rows, nc
 }
 
 // probeTile measures the probe on rows q of qs against the candidates at
 // positions 0..nc-1 of ord in cs, whose float64 distances are in d (row r
-// at r*nc): with self >= 0, row r is the candidate self+r itself and does
-// not count as its own neighbour.
-func (sc *screening) probeTile(d []float64, qs *metric.Set, q metric.Block, cs *metric.Set, nc, self, k int, ord *rankOrder) float64 {
+// at r*nc): with selves, row r is the candidate at position selves[r]
+// (when below nc) and does not count as its own neighbour.
+func (sc *screening) probeTile(d []float64, qs *metric.Set, q metric.Block, cs *metric.Set, nc int, selves []int, k int, ord *rankOrder) float64 {
 	nq := q.Len()
 	w := metric.NewWorkspace()
 	kth2 := make([]float64, nq)
 	best := kernels.NewKBest(nq, k)
 	for r := range nq {
 		for j, dj := range d[r*nc : (r+1)*nc] {
-			if dj <= best.Worst(r) && (self < 0 || j != self+r) {
+			if dj <= best.Worst(r) && (selves == nil || j != selves[r]) {
 				best.Push(r, int32(j), dj)
 			}
 		}

@@ -562,3 +562,45 @@ func TestSplitHeavy(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeShape: the probe's rows are distinct, ascending and spread
+// over the queries (in predecessor mode over the last half, above their
+// candidates), 16 of them for small searches and up to 64 for large ones,
+// and never more than the queries.
+func TestProbeShape(t *testing.T) {
+	for _, c := range []struct {
+		nqs, ndata int
+		pred       bool
+		rows, nc   int
+	}{
+		{1, 1, false, 1, 1},
+		{10, 500, false, 10, 500},
+		{1000, 6000, false, 16, 6000},
+		{40000, 6000, false, 64, 6000},
+		{20, 20, true, 16, 4},
+		{1000, 1000, true, 16, 984},
+		{10000, 10000, true, 16, 8192},
+		{32768, 32768, true, 64, 8192},
+		{1000000, 1000000, true, 64, 8192},
+	} {
+		rows, nc := probeShape(c.nqs, c.ndata, c.pred)
+		if len(rows) != c.rows || nc != c.nc {
+			t.Fatalf("%+v: %d rows, %d candidates", c, len(rows), nc)
+		}
+		for j, p := range rows {
+			if p < 0 || p >= c.nqs || (j > 0 && p <= rows[j-1]) || (c.pred && p < nc) {
+				t.Fatalf("%+v: rows %v", c, rows)
+			}
+		}
+		// Spread: from the first query (predecessors: from at most the
+		// middle one), in even steps to the last.
+		first, step := rows[0], (c.nqs-rows[0]+len(rows)-1)/len(rows)
+		spread := (c.pred || first == 0) && first <= max(c.nqs/2, c.nqs-len(rows))
+		for j := 1; j < len(rows); j++ {
+			spread = spread && rows[j]-rows[j-1] <= step
+		}
+		if !spread || rows[len(rows)-1] < c.nqs-step {
+			t.Fatalf("%+v: rows %v not spread", c, rows)
+		}
+	}
+}
