@@ -60,7 +60,10 @@ func DotTile32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int,
 //		g[i*ldg+j] = Σ_{k<m} a[i*lda+k] * b[rows[j]*ldb+k]
 //
 // The picked rows are read where they are, not copied, and every value is
-// bit-identical to DotTile on a copy of them (the same kernels run). Ids may
+// bit-identical to DotTile on a copy of them (the same kernels run). The
+// kernels ask for the next rows' cache lines while they multiply the
+// current ones (AVX-512: the next panel's, inside each call; AVX2: the
+// next group's, in the first strip of query rows against each group). Ids may
 // repeat; an id whose row is not inside b, like the other misuses DotTile
 // rejects, panics.
 func DotTileRows(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, rows []int32, q, m int) {
@@ -97,6 +100,9 @@ type dotBlock[T Float] struct {
 type dotBlocks[T Float] struct {
 	r      int
 	blocks []dotBlock[T]
+	// fetch, when not nil, is the full block's kernel on rows picked by id
+	// that also fetches the next group's rows (ids next) into the cache.
+	fetch func(a *T, lda int, b *T, ldb int, ids, next *int32, m int, out *T, ldo int)
 }
 
 // Cache budgets of drive, in bytes.
@@ -163,6 +169,16 @@ func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, row
 				}
 				i := i0
 				if rows != nil && bk.fullRows != nil {
+					if k.fetch != nil && bk == &k.blocks[0] && i < ifull {
+						// The first strip also fetches the next group's rows
+						// (its own when it is the last).
+						next := rows[j:]
+						if j+2*bk.w <= c {
+							next = rows[j+bk.w:]
+						}
+						k.fetch(&a[i*lda], lda, &b[0], ldb, &rows[j], &next[0], m, &g[i*ldg+j], ldg)
+						i += k.r
+					}
 					for ; i < ifull; i += k.r {
 						bk.fullRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
 					}

@@ -7,7 +7,7 @@ var dotF64Blocks = [numLevels]*dotBlocks[float64]{
 		{4, dotF643x4AVX2, dotF641x4AVX2, dotF643x4RowsAVX2, dotF641x4RowsAVX2},
 		{2, dotF643x2AVX2, dotF641x2AVX2, dotF643x2RowsAVX2, dotF641x2RowsAVX2},
 		{1, dotF643x1AVX2, dotF641x1AVX2, nil, nil},
-	}},
+	}, fetch: dotF643x4RowsFetchAVX2},
 }
 
 // dotF64Packed are the outer-product kernels that replace the dot-product
@@ -25,7 +25,7 @@ var dotF32Blocks = [numLevels]*dotBlocks[float32]{
 		{4, dotF323x4AVX2, dotF321x4AVX2, dotF323x4RowsAVX2, dotF321x4RowsAVX2},
 		{2, dotF323x2AVX2, dotF321x2AVX2, dotF323x2RowsAVX2, dotF321x2RowsAVX2},
 		{1, dotF323x1AVX2, dotF321x1AVX2, nil, nil},
-	}},
+	}, fetch: dotF323x4RowsFetchAVX2},
 	levelAVX512: {r: 4, blocks: []dotBlock[float32]{
 		{6, dotF324x6AVX512, dotF321x6AVX512, dotF324x6RowsAVX512, dotF321x6RowsAVX512},
 		{4, dotF324x4AVX512, dotF321x4AVX512, dotF324x4RowsAVX512, dotF321x4RowsAVX512},

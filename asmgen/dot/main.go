@@ -40,6 +40,9 @@ func main() {
 			for _, r := range []int{R, 1} {
 				kernel(isa, es, r, C, true)
 			}
+			if !isa.AVX512 {
+				fetchKernel(isa, es, R, C)
+			}
 			// Narrower blocks for the columns left over when a panel's
 			// width is not a multiple of C: one pass over A for up to C-1
 			// columns instead of one per column.
@@ -101,10 +104,7 @@ func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
 
 // declare writes the kernel's TEXT line and doc comment.
 func declare(isa vecgen.ISA, es, R, C int, rows bool) {
-	typ, prec := "float64", "F64"
-	if es == 4 {
-		typ, prec = "float32", "F32"
-	}
+	typ, prec := typeName(es), precName(es)
 	name := fmt.Sprintf("dot%s%dx%d%s", prec, R, C, isa.Name)
 	if rows {
 		name = fmt.Sprintf("dot%s%dx%dRows%s", prec, R, C, isa.Name)
@@ -185,6 +185,14 @@ func mainLoop(isa vecgen.ISA, es int, ad addressing, acc [][]VecVirtual, n Regis
 	TESTQ(n, n)
 	JZ(LabelRef("tail"))
 	Label("loop")
+	step(isa, es, ad, acc)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+}
+
+// step writes one step of the main loop: one vector of every row, the
+// addresses advanced past it.
+func step(isa vecgen.ISA, es int, ad addressing, acc [][]VecVirtual) {
 	ar := make([]VecVirtual, ad.R)
 	for i := range ar {
 		ar[i] = isa.Vec()
@@ -201,8 +209,6 @@ func mainLoop(isa vecgen.ISA, es int, ad addressing, acc [][]VecVirtual, n Regis
 	for _, base := range ad.bases {
 		ADDQ(U32(isa.Bytes), base)
 	}
-	DECQ(n)
-	JNZ(LabelRef("loop"))
 }
 
 // tail adds the last m mod lanes elements through a mask.
