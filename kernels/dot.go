@@ -38,8 +38,10 @@ func DotTile(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q
 // (b[j*ldb+k] = 0 for k > j, a lower-triangular factor as rows), which an
 // implementation may exploit: the values are DotTile's bit for bit (the
 // terms it leaves out are products with +0; only an all-zero sum's sign
-// may differ). The AVX-512 kernels skip those terms, halving the flops of
-// c = m; the others compute DotTile.
+// may differ). The AVX-512 and AVX2 kernels skip those terms (AVX2 in
+// whole vectors: a block of columns [j, j+w) sums j+w elements rounded up
+// to a vector), halving the flops of c = m; the generic loop computes
+// DotTile.
 func DotTileLower(g []float64, ldg int, a []float64, lda int, b []float64, ldb int, q, c, m int) {
 	if checkTile("DotTileLower", g, ldg, a, lda, b, ldb, nil, q, c, m) {
 		dotTileLowerF64(g, ldg, a, lda, b, ldb, q, c, m)
@@ -99,6 +101,7 @@ type dotBlock[T Float] struct {
 // 1. Every kernel sums the lanes of a dot product in the same order.
 type dotBlocks[T Float] struct {
 	r      int
+	lanes  int // elements per vector
 	blocks []dotBlock[T]
 	// fetch, when not nil, is the full block's kernel on rows picked by id
 	// that also fetches the next group's rows (ids next) into the cache.
@@ -142,6 +145,16 @@ func tileTrivial[T Float](g []T, ldg int, a []T, lda int, b []T, ldb int, rows [
 // drive walks the tile in register blocks, B in L2-sized panels; with rows,
 // B row j is row rows[j] of b.
 func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int) {
+	k.driveLower(g, ldg, a, lda, b, ldb, rows, q, c, m, es, false)
+}
+
+// driveLower is drive; with lower, row j of B is known to be zero beyond
+// element j (DotTileLower), so a block of columns [j, j+w) sums only its
+// first min(m, j+w rounded up to the vector's lanes) elements: the terms
+// left out are products with +0, which the full sum adds in the same
+// lanes after the same terms (the values are the same, an all-zero sum's
+// sign aside). For c = m that halves the flops.
+func (k *dotBlocks[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb int, rows []int32, q, c, m int, es int, lower bool) {
 	if tileTrivial(g, ldg, a, lda, b, ldb, rows, q, c, m) {
 		return
 	}
@@ -190,11 +203,15 @@ func (k *dotBlocks[T]) drive(g []T, ldg int, a []T, lda int, b []T, ldb int, row
 					if rows != nil {
 						bj = &b[int(rows[j])*ldb]
 					}
+					mj := m
+					if lower {
+						mj = min(m, (j+bk.w+k.lanes-1)/k.lanes*k.lanes)
+					}
 					for ; i < ifull; i += k.r {
-						bk.full(&a[i*lda], lda, bj, ldb, m, &g[i*ldg+j], ldg)
+						bk.full(&a[i*lda], lda, bj, ldb, mj, &g[i*ldg+j], ldg)
 					}
 					for ; i < iend; i++ {
-						bk.row(&a[i*lda], lda, bj, ldb, m, &g[i*ldg+j], ldg)
+						bk.row(&a[i*lda], lda, bj, ldb, mj, &g[i*ldg+j], ldg)
 					}
 				}
 				j += bk.w

@@ -130,3 +130,12 @@ func BenchmarkDotTileLone(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDotTileLower: the metric's embedding step, a block of 256
+// kernel rows against L⁻¹ (m = 256); GFLOP/s counts the whole tile's
+// flops, those skipped included.
+func BenchmarkDotTileLower(b *testing.B) {
+	benchImpls(b, func(b *testing.B) {
+		b.Run("q=256/c=256/m=256", func(b *testing.B) { benchDot(b, DotTileLower, 256, 256, 256) })
+	})
+}

@@ -3,7 +3,7 @@
 package kernels
 
 var dotF64Blocks = [numLevels]*dotBlocks[float64]{
-	levelAVX2: {r: 3, blocks: []dotBlock[float64]{
+	levelAVX2: {r: 3, lanes: 4, blocks: []dotBlock[float64]{
 		{4, dotF643x4AVX2, dotF641x4AVX2, dotF643x4RowsAVX2, dotF641x4RowsAVX2},
 		{2, dotF643x2AVX2, dotF641x2AVX2, dotF643x2RowsAVX2, dotF641x2RowsAVX2},
 		{1, dotF643x1AVX2, dotF641x1AVX2, nil, nil},
@@ -21,12 +21,12 @@ var dotF64Packed = [numLevels]*packedKernels[float64]{
 }
 
 var dotF32Blocks = [numLevels]*dotBlocks[float32]{
-	levelAVX2: {r: 3, blocks: []dotBlock[float32]{
+	levelAVX2: {r: 3, lanes: 8, blocks: []dotBlock[float32]{
 		{4, dotF323x4AVX2, dotF321x4AVX2, dotF323x4RowsAVX2, dotF321x4RowsAVX2},
 		{2, dotF323x2AVX2, dotF321x2AVX2, dotF323x2RowsAVX2, dotF321x2RowsAVX2},
 		{1, dotF323x1AVX2, dotF321x1AVX2, nil, nil},
 	}, fetch: dotF323x4RowsFetchAVX2},
-	levelAVX512: {r: 4, blocks: []dotBlock[float32]{
+	levelAVX512: {r: 4, lanes: 16, blocks: []dotBlock[float32]{
 		{6, dotF324x6AVX512, dotF321x6AVX512, dotF324x6RowsAVX512, dotF321x6RowsAVX512},
 		{4, dotF324x4AVX512, dotF321x4AVX512, dotF324x4RowsAVX512, dotF321x4RowsAVX512},
 		{2, dotF324x2AVX512, dotF321x2AVX512, dotF324x2RowsAVX512, dotF321x2RowsAVX512},
@@ -51,7 +51,11 @@ func dotTileLowerF64(g []float64, ldg int, a []float64, lda int, b []float64, ld
 		k.driveLower(g, ldg, a, lda, b, ldb, nil, q, c, m, 8, true)
 		return
 	}
-	dotTileF64(g, ldg, a, lda, b, ldb, q, c, m)
+	if k := dotF64Blocks[current()]; k != nil {
+		k.driveLower(g, ldg, a, lda, b, ldb, nil, q, c, m, 8, true)
+		return
+	}
+	dotTileGeneric(g, ldg, a, lda, b, ldb, q, c, m)
 }
 
 func dotTileF32(g []float32, ldg int, a []float32, lda int, b []float32, ldb int, q, c, m int) {
