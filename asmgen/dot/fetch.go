@@ -5,7 +5,6 @@ import (
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
-	. "github.com/mmcloughlin/avo/reg"
 
 	"github.com/pcct/pcct/asmgen/internal/vecgen"
 )
@@ -30,22 +29,8 @@ func fetchKernel(isa vecgen.ISA, es, R, C int) {
 	Load(Param("ldb"), ldb)
 	SHLQ(ad.shift, ldb)
 	b := Load(Param("b"), GP64())
-	nids := Load(Param("next"), GP64())
-	nb := make([]Register, C)
-	for j := range nb {
-		nb[j] = GP64()
-		MOVLQSX(Mem{Base: nids, Disp: 4 * j}, nb[j])
-		IMULQ(ldb, nb[j])
-		ADDQ(b, nb[j])
-	}
-	m := Load(Param("m"), GP64())
-	n := GP64()
-	MOVQ(m, n)
-	log := 0
-	for 1<<log < isa.Lanes(es) {
-		log++
-	}
-	SHRQ(U8(log), n)
+	nb := rowBasesOf("next", b, ldb, C)
+	m, n := stepCount(isa, es)
 	acc := zeroedAccs(R, C, isa.Vec)
 
 	Comment("Pairs of steps, each fetching a line of half of the next rows.")

@@ -85,15 +85,7 @@ func edgeWidths(C int) []int {
 func kernel(isa vecgen.ISA, es, R, C int, rows bool) {
 	declare(isa, es, R, C, rows)
 	ad := address(es, R, C, rows)
-	m := Load(Param("m"), GP64())
-	n := GP64()
-	MOVQ(m, n)
-	log := 0
-	for 1<<log < isa.Lanes(es) {
-		log++
-	}
-	SHRQ(U8(log), n)
-
+	m, n := stepCount(isa, es)
 	acc := zeroedAccs(R, C, isa.Vec)
 	mainLoop(isa, es, ad, acc, n)
 	tail(isa, es, ad, acc, m)
@@ -190,6 +182,20 @@ func mainLoop(isa vecgen.ISA, es int, ad addressing, acc [][]VecVirtual, n Regis
 	JNZ(LabelRef("loop"))
 }
 
+// stepCount loads the parameter m and returns it with the number of whole
+// vectors in m elements (the main loop's steps).
+func stepCount(isa vecgen.ISA, es int) (m, n Register) {
+	m = Load(Param("m"), GP64())
+	n = GP64()
+	MOVQ(m, n)
+	log := 0
+	for 1<<log < isa.Lanes(es) {
+		log++
+	}
+	SHRQ(U8(log), n)
+	return m, n
+}
+
 // step writes one step of the main loop: one vector of every row, the
 // addresses advanced past it.
 func step(isa vecgen.ISA, es int, ad addressing, acc [][]VecVirtual) {
@@ -262,8 +268,11 @@ func reduceStore(isa vecgen.ISA, es int, shift U8, acc [][]VecVirtual) {
 // row, b + ids[j]*ldb for j < n (ldb in bytes): the addressing of B rows
 // gathered by id, read in place, shared by the dot blocks and the packed
 // kernels.
-func rowBasesByID(b, ldb Register, n int) []Register {
-	ids := Load(Param("ids"), GP64())
+func rowBasesByID(b, ldb Register, n int) []Register { return rowBasesOf("ids", b, ldb, n) }
+
+// rowBasesOf is rowBasesByID for the ids at the parameter param.
+func rowBasesOf(param string, b, ldb Register, n int) []Register {
+	ids := Load(Param(param), GP64())
 	bases := make([]Register, 0, n)
 	for j := 0; j < n; j++ {
 		bj := GP64()
