@@ -321,8 +321,16 @@ func onPool[W counter](ctx context.Context, opt KNNOptions, n int, newW func() W
 // group's seeding: a group's queries are sorted by their k-th distance
 // after the seed and cut into blocks of walkRows, so that queries that can
 // prune little (a large k-th distance) do not make the others scan what
-// only they need. 16 rows keep the tiles at full speed (8 or more rows).
-const walkRows = 16
+// only they need. 8 or more rows keep the tiles at full speed; 24 rows are
+// whole strips of the AVX2 blocks (3 rows) and one panel of the AVX-512
+// ones, and each candidate row read from V serves more queries. On the
+// avx2 VM, each pair of builds running at once on one worker (so that both
+// see the VM's same speed), four pairs: goal 1 at 131,072 points 4.4 %
+// faster than 16 rows (queries 10.0-11.3 s against 10.4-11.9 s), goal 2's
+// job at 262,144 points 4.3 % (19.6-20.3 s against 19.5-22.8 s, 436 against
+// 454 million distances), all points 1 % (the same files). 21 and 30 rows
+// were no better.
+const walkRows = 24
 
 // screenWalkRows is walkRows for a screened walk (the float32 screen and
 // exact recomputation of its undecided pairs). Screening has its own

@@ -74,7 +74,7 @@ func TestScreenQueriesAuto(t *testing.T) {
 // TestScreenTreeWalk: the cover tree's screened walk (forced on, under
 // every implementation) answers as the unscreened brute force, in
 // predecessor mode and over all points, with groups of 128 (walked in
-// blocks of screenWalkRows) and of 16 (one block of walkRows each).
+// blocks of screenWalkRows) and of walkRows (one block each).
 func TestScreenTreeWalk(t *testing.T) {
 	screenAlways = true
 	defer func() { screenAlways = false }()

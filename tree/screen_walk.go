@@ -90,8 +90,8 @@ func (t *Tree) splitHeavy(groups []group, qs *metric.Set, limit float64) []group
 		return out
 	}
 	slices.Sort(heavy)
-	for h0 := 0; h0 < len(heavy); h0 += walkRows * 8 {
-		h := t.regroup(template, heavy[h0:min(len(heavy), h0+walkRows*8)])
+	for h0 := 0; h0 < len(heavy); h0 += treeGroup {
+		h := t.regroup(template, heavy[h0:min(len(heavy), h0+treeGroup)])
 		h.heavy = true
 		out = append(out, h)
 	}
