@@ -17,8 +17,8 @@ import (
 // step, so by its end the next rows' first m elements have all been asked
 // for, spread over the call. B rows picked by id are scattered over V,
 // and each starts a new stream that the hardware prefetcher finds late:
-// 16 rows against 509 rows of a 512 MiB V, 10.8 -> 12.3 GFLOP/s (the
-// same from L2). The arithmetic is kernel's, bit for bit; the drive runs
+// 16 query rows against 13, 61 and 509 rows of a 512 MiB V, 10.8 -> 12.3
+// GFLOP/s (geometric mean; from L2 no change). The arithmetic is kernel's, bit for bit; the drive runs
 // it for the first strip of rows of each group (see dotBlocks.fetch).
 func fetchKernel(isa vecgen.ISA, es, R, C int) {
 	name := fmt.Sprintf("dot%s%dx%dRowsFetch%s", precName(es), R, C, isa.Name)
