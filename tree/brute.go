@@ -343,6 +343,15 @@ func (o *rankOrder) at(p int) int32 {
 	return o.byRank[p]
 }
 
+// points returns the points at the positions pos.
+func (o *rankOrder) points(pos []int) []int32 {
+	ids := make([]int32, len(pos))
+	for x, p := range pos {
+		ids[x] = o.at(p)
+	}
+	return ids
+}
+
 // cands returns the points at positions [j0, j1).
 func (o *rankOrder) cands(j0, j1 int) metric.Block {
 	if o == nil {

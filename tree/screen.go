@@ -313,11 +313,7 @@ func (sc *screening) probe(qs *metric.Set, k int, pred bool) float64 {
 	if !pred && qs == data {
 		selves = rows
 	}
-	ids := make([]int32, len(rows))
-	for r, p := range rows {
-		ids[r] = sc.ord.at(p)
-	}
-	q := metric.List(ids)
+	q := metric.List(sc.ord.points(rows))
 	d := make([]float64, len(rows)*nc)
 	sc.m.Tile(metric.NewWorkspace(), d, nc, qs, q, data, sc.ord.cands(0, nc))
 	return sc.probeTile(d, qs, q, data, nc, selves, k, sc.ord)
@@ -357,12 +353,8 @@ func (sc *screening) sampleProbe(r *metric.Residual, k int, pred bool) float64 {
 		selves = rows
 	}
 	// The float64 distances from the data (the sample has no float64 V).
-	points := make([]int32, len(rows))
-	for i, p := range rows {
-		points[i] = sc.ord.at(p)
-	}
 	d := make([]float64, len(rows)*nc)
-	sc.m.Tile(metric.NewWorkspace(), d, nc, r.Data(), metric.List(points), r.Data(), sc.ord.cands(0, nc))
+	sc.m.Tile(metric.NewWorkspace(), d, nc, r.Data(), metric.List(sc.ord.points(rows)), r.Data(), sc.ord.cands(0, nc))
 	return sc.probeTile(d, s, metric.List(at), s, nc, selves, k, nil)
 }
 
