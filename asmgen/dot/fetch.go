@@ -25,11 +25,7 @@ func fetchKernel(isa vecgen.ISA, es, R, C int) {
 	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, ids *int32, next *int32, m int, out *%[1]s, ldo int)", typeName(es)))
 	Doc(fmt.Sprintf("%s is dot%s%dx%dRows%s that also fetches the rows b[next[j]*ldb:] (j < %d) into the cache, for the call after it.", name, precName(es), R, C, isa.Name, C))
 	ad := address(es, R, C, true)
-	ldb := GP64()
-	Load(Param("ldb"), ldb)
-	SHLQ(ad.shift, ldb)
-	b := Load(Param("b"), GP64())
-	nb := rowBasesOf("next", b, ldb, C)
+	nb := rowBasesOf("next", ad.b, ad.ldb, C)
 	m, n := stepCount(isa, es)
 	acc := zeroedAccs(R, C, isa.Vec)
 

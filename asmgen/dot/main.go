@@ -116,6 +116,7 @@ type addressing struct {
 	bases      []Register
 	rowA, rowB func(i int) Mem
 	R, C       int
+	b, ldb     Register // B's pointer and stride in bytes (the fetching kernel's next rows)
 }
 
 // address loads the A and B pointers and strides and sets up the row
@@ -137,6 +138,7 @@ func address(es, R, C int, rows bool) addressing {
 	b := Load(Param("b"), GP64())
 	ldb := Load(Param("ldb"), GP64())
 	SHLQ(ad.shift, ldb)
+	ad.b, ad.ldb = b, ldb
 	if rows {
 		ad.bases = rowBasesByID(b, ldb, C)
 	} else {
