@@ -91,8 +91,8 @@ func dotF643x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m i
 // dotF641x4RowsAVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF641x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
 
-// dotF643x4RowsFetchAVX2 is dotF643x4RowsAVX2 that also fetches the rows b[next[j]*ldb:] (j < 4) into the cache, for the call after it.
-func dotF643x4RowsFetchAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, next *int32, m int, out *float64, ldo int)
+// dotF643x4RowsFetchAVX2 is dotF643x4RowsAVX2 that also fetches bytes [from, from+64*lines) of the rows b[next[j]*ldb:] (j < 4) into the cache, for a call after it.
+func dotF643x4RowsFetchAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, next *int32, from int, lines int, m int, out *float64, ldo int)
 
 // dotF643x2AVX2 computes the 3x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF643x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
@@ -124,8 +124,8 @@ func dotF323x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m i
 // dotF321x4RowsAVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF321x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
 
-// dotF323x4RowsFetchAVX2 is dotF323x4RowsAVX2 that also fetches the rows b[next[j]*ldb:] (j < 4) into the cache, for the call after it.
-func dotF323x4RowsFetchAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, next *int32, m int, out *float32, ldo int)
+// dotF323x4RowsFetchAVX2 is dotF323x4RowsAVX2 that also fetches bytes [from, from+64*lines) of the rows b[next[j]*ldb:] (j < 4) into the cache, for a call after it.
+func dotF323x4RowsFetchAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, next *int32, from int, lines int, m int, out *float32, ldo int)
 
 // dotF323x2AVX2 computes the 3x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF323x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)

@@ -6423,9 +6423,9 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func dotF643x4RowsFetchAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, next *int32, m int, out *float64, ldo int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·dotF643x4RowsFetchAVX2(SB), NOSPLIT, $0-72
+// func dotF643x4RowsFetchAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, next *int32, from int, lines int, m int, out *float64, ldo int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·dotF643x4RowsFetchAVX2(SB), NOSPLIT, $8-88
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -6458,7 +6458,7 @@ TEXT ·dotF643x4RowsFetchAVX2(SB), NOSPLIT, $0-72
 	MOVLQSX 12(R10), R10
 	IMULQ   BX, R10
 	ADDQ    DX, R10
-	MOVQ    m+48(FP), DX
+	MOVQ    m+64(FP), DX
 	MOVQ    DX, BX
 	SHRQ    $0x02, BX
 	VXORPS  Y0, Y0, Y0
@@ -6474,12 +6474,16 @@ TEXT ·dotF643x4RowsFetchAVX2(SB), NOSPLIT, $0-72
 	VXORPS  Y10, Y10, Y10
 	VXORPS  Y11, Y11, Y11
 
-	// Pairs of steps, each fetching a line of half of the next rows.
-	MOVQ  BX, R14
-	SHRQ  $0x01, R14
-	XORQ  R15, R15
-	TESTQ R14, R14
-	JZ    single
+	// Pairs of steps: the first lines of them each fetch a line of every next row.
+	MOVQ    BX, R14
+	SHRQ    $0x01, R14
+	MOVQ    from+48(FP), R15
+	MOVQ    lines+56(FP), BP
+	CMPQ    BP, R14
+	CMOVQGT R14, BP
+	SUBQ    BP, R14
+	TESTQ   BP, BP
+	JZ      plain
 
 pair:
 	PREFETCHT0  (R11)(R15*1)
@@ -6535,8 +6539,64 @@ pair:
 	ADDQ        $0x00000020, R9
 	ADDQ        $0x00000020, SI
 	ADDQ        $0x40, R15
-	DECQ        R14
+	DECQ        BP
 	JNZ         pair
+
+plain:
+	TESTQ R14, R14
+	JZ    single
+
+plainpair:
+	VMOVUPD     (AX), Y12
+	VMOVUPD     (AX)(CX*1), Y13
+	VMOVUPD     (AX)(CX*2), Y14
+	VMOVUPD     (DI), Y15
+	VFMADD231PD Y15, Y12, Y0
+	VFMADD231PD Y15, Y13, Y4
+	VFMADD231PD Y15, Y14, Y8
+	VMOVUPD     (R8), Y15
+	VFMADD231PD Y15, Y12, Y1
+	VFMADD231PD Y15, Y13, Y5
+	VFMADD231PD Y15, Y14, Y9
+	VMOVUPD     (R9), Y15
+	VFMADD231PD Y15, Y12, Y2
+	VFMADD231PD Y15, Y13, Y6
+	VFMADD231PD Y15, Y14, Y10
+	VMOVUPD     (SI), Y15
+	VFMADD231PD Y15, Y12, Y3
+	VFMADD231PD Y15, Y13, Y7
+	VFMADD231PD Y15, Y14, Y11
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x00000020, R9
+	ADDQ        $0x00000020, SI
+	VMOVUPD     (AX), Y12
+	VMOVUPD     (AX)(CX*1), Y13
+	VMOVUPD     (AX)(CX*2), Y14
+	VMOVUPD     (DI), Y15
+	VFMADD231PD Y15, Y12, Y0
+	VFMADD231PD Y15, Y13, Y4
+	VFMADD231PD Y15, Y14, Y8
+	VMOVUPD     (R8), Y15
+	VFMADD231PD Y15, Y12, Y1
+	VFMADD231PD Y15, Y13, Y5
+	VFMADD231PD Y15, Y14, Y9
+	VMOVUPD     (R9), Y15
+	VFMADD231PD Y15, Y12, Y2
+	VFMADD231PD Y15, Y13, Y6
+	VFMADD231PD Y15, Y14, Y10
+	VMOVUPD     (SI), Y15
+	VFMADD231PD Y15, Y12, Y3
+	VFMADD231PD Y15, Y13, Y7
+	VFMADD231PD Y15, Y14, Y11
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x00000020, R9
+	ADDQ        $0x00000020, SI
+	DECQ        R14
+	JNZ         plainpair
 
 single:
 	ANDQ        $0x01, BX
@@ -6603,8 +6663,8 @@ tail:
 
 	// Sum the lanes of every accumulator and store it.
 reduce:
-	MOVQ         out+56(FP), AX
-	MOVQ         ldo+64(FP), CX
+	MOVQ         out+72(FP), AX
+	MOVQ         ldo+80(FP), CX
 	SHLQ         $0x03, CX
 	VUNPCKLPD    Y1, Y0, Y12
 	VUNPCKHPD    Y1, Y0, Y0
@@ -7547,9 +7607,9 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func dotF323x4RowsFetchAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, next *int32, m int, out *float32, ldo int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·dotF323x4RowsFetchAVX2(SB), NOSPLIT, $0-72
+// func dotF323x4RowsFetchAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, next *int32, from int, lines int, m int, out *float32, ldo int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·dotF323x4RowsFetchAVX2(SB), NOSPLIT, $8-88
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -7582,7 +7642,7 @@ TEXT ·dotF323x4RowsFetchAVX2(SB), NOSPLIT, $0-72
 	MOVLQSX 12(R10), R10
 	IMULQ   BX, R10
 	ADDQ    DX, R10
-	MOVQ    m+48(FP), DX
+	MOVQ    m+64(FP), DX
 	MOVQ    DX, BX
 	SHRQ    $0x03, BX
 	VXORPS  Y0, Y0, Y0
@@ -7598,12 +7658,16 @@ TEXT ·dotF323x4RowsFetchAVX2(SB), NOSPLIT, $0-72
 	VXORPS  Y10, Y10, Y10
 	VXORPS  Y11, Y11, Y11
 
-	// Pairs of steps, each fetching a line of half of the next rows.
-	MOVQ  BX, R14
-	SHRQ  $0x01, R14
-	XORQ  R15, R15
-	TESTQ R14, R14
-	JZ    single
+	// Pairs of steps: the first lines of them each fetch a line of every next row.
+	MOVQ    BX, R14
+	SHRQ    $0x01, R14
+	MOVQ    from+48(FP), R15
+	MOVQ    lines+56(FP), BP
+	CMPQ    BP, R14
+	CMOVQGT R14, BP
+	SUBQ    BP, R14
+	TESTQ   BP, BP
+	JZ      plain
 
 pair:
 	PREFETCHT0  (R11)(R15*1)
@@ -7659,8 +7723,64 @@ pair:
 	ADDQ        $0x00000020, R9
 	ADDQ        $0x00000020, SI
 	ADDQ        $0x40, R15
-	DECQ        R14
+	DECQ        BP
 	JNZ         pair
+
+plain:
+	TESTQ R14, R14
+	JZ    single
+
+plainpair:
+	VMOVUPS     (AX), Y12
+	VMOVUPS     (AX)(CX*1), Y13
+	VMOVUPS     (AX)(CX*2), Y14
+	VMOVUPS     (DI), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y8
+	VMOVUPS     (R8), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y13, Y5
+	VFMADD231PS Y15, Y14, Y9
+	VMOVUPS     (R9), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y13, Y6
+	VFMADD231PS Y15, Y14, Y10
+	VMOVUPS     (SI), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y7
+	VFMADD231PS Y15, Y14, Y11
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x00000020, R9
+	ADDQ        $0x00000020, SI
+	VMOVUPS     (AX), Y12
+	VMOVUPS     (AX)(CX*1), Y13
+	VMOVUPS     (AX)(CX*2), Y14
+	VMOVUPS     (DI), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y8
+	VMOVUPS     (R8), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y13, Y5
+	VFMADD231PS Y15, Y14, Y9
+	VMOVUPS     (R9), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y13, Y6
+	VFMADD231PS Y15, Y14, Y10
+	VMOVUPS     (SI), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y7
+	VFMADD231PS Y15, Y14, Y11
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x00000020, R9
+	ADDQ        $0x00000020, SI
+	DECQ        R14
+	JNZ         plainpair
 
 single:
 	ANDQ        $0x01, BX
@@ -7727,8 +7847,8 @@ tail:
 
 	// Sum the lanes of every accumulator and store it.
 reduce:
-	MOVQ         out+56(FP), AX
-	MOVQ         ldo+64(FP), CX
+	MOVQ         out+72(FP), AX
+	MOVQ         ldo+80(FP), CX
 	SHLQ         $0x02, CX
 	VUNPCKLPS    Y1, Y0, Y12
 	VUNPCKHPS    Y1, Y0, Y0
