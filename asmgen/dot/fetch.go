@@ -12,10 +12,10 @@ import (
 // fetchKernel writes the AVX2 R x C block on B rows picked by id that also
 // fetches part of the next group's C rows (ids at the parameter next) into
 // the cache while it multiplies its own: bytes [from, from + 64 lines) of
-// each next row. Its main loop runs two steps per
-// pass; each of the first lines passes reads 64 bytes (one cache line) of
-// each of its own rows and asks for one line of every next row, half of
-// them in each step; the passes after it only multiply. The drive splits
+// each next row. Its main loop runs two steps per pass; each of the first
+// `lines` passes reads 64 bytes (one cache line) of each of its own rows
+// and asks for one line of every next row, half of them in each step; the
+// passes after them only multiply. The drive splits
 // a group's fetch over its strips of rows (see dotBlocks.driveLower), so
 // that the few misses a strip asks for overlap its arithmetic instead of
 // filling the core's miss buffers in one strip. B rows picked by id are
