@@ -97,6 +97,7 @@ func (t *Tree) pivotWalk(qw *queryWorker, g *group, best *kernels.KBest) {
 		block := pv.order[b0:min(nq, b0+walkRows)]
 		t.pivotBlock(qw, g, best, block, t.keepFor(qw, g, best, block))
 	}
+	t.runWalks(qw, best)
 }
 
 // tileSome tiles the queries of g at positions pos (in the group's packed
@@ -115,15 +116,31 @@ func (t *Tree) tileSome(qw *queryWorker, g *group, best *kernels.KBest, pos []in
 	}
 }
 
-// walkFrom walks the queries of sub (a subgroup of the group packed in pq)
-// on from the nodes c, whose distances to them are in buf: query i's at
-// row rows[i] (row i when rows is nil), len(c) to a row.
+// walkFrom starts the walk of the queries of sub (a subgroup of the group
+// packed in pq, which it keeps) on from the nodes c, whose distances to
+// them are in buf: query i's at row rows[i] (row i when rows is nil),
+// len(c) to a row. The walk itself runs in runWalks, in step with the
+// group's other blocks.
 func (t *Tree) walkFrom(qw *queryWorker, pq *metric.Set, sub *group, best *kernels.KBest, c []int32, buf []float64, rows []int) {
 	qw.front = qw.front[:0]
 	qw.needs(sub, best, rows, len(c))
 	qw.blockOrder(sub)
 	t.pushChildren(qw, sub, c, buf)
-	t.walkBlock(qw, pq, sub, best)
+	if len(qw.front) == 0 {
+		return
+	}
+	if qw.nwalks == len(qw.walks) {
+		qw.walks = append(qw.walks, blockWalk{})
+	}
+	bw := &qw.walks[qw.nwalks]
+	qw.nwalks++
+	bw.g = *sub
+	bw.front = append(bw.front[:0], qw.front...)
+	bw.byQ = append(bw.byQ[:0], qw.byQ...)
+	bw.qDesc = append(bw.qDesc[:0], qw.qDesc...)
+	// The block's query rows are packed once for all its tiles, out of
+	// its group's (pq).
+	qw.packRows(&bw.packed, pq, metric.List(sub.pos))
 }
 
 // keepFor returns the first-level columns that the queries of block

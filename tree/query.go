@@ -120,6 +120,8 @@ type queryWorker struct {
 	byQ                  []int       // pushChildren: the block's queries by descending key,
 	qDesc                []int32     // their indices,
 	pm                   []float64   // and prefix minima of d - kth in that order
+	walks                []blockWalk // the group's blocks walking in step (runWalks),
+	nwalks               int         // how many of them
 	stamp                uint32
 	dists                int64
 	skipped              int64      // first-level pairs ruled out by pivots
@@ -423,6 +425,7 @@ func (t *Tree) walkBlocks(qw *queryWorker, g *group, best *kernels.KBest, first 
 		sub := g.subgroup(block)
 		t.walkFrom(qw, &qw.piv.packed, &sub, best, first, dist, block)
 	}
+	t.runWalks(qw, best)
 }
 
 // byKth fills order with the positions of g's queries by their current
@@ -488,41 +491,70 @@ func (qw *queryWorker) seeded(g *group) func(int32) bool {
 	return func(z int32) bool { return member[z] == stamp }
 }
 
-// walkBlock walks the tree for one block of queries from the frontier in
-// qw.front: each step offers its leaves through the fused Nearest, tiles
-// the block against its inner nodes, offers them, and keeps the children
-// of those whose subtree some query of the block cannot rule out:
-// d(q, z) - radius(z) - slack <= the query's current k-th distance
-// (strictly greater means every descendant is strictly farther than the
-// k-th, so no tie is lost), and in predecessor mode a descendant below the
-// query's key. Points of the query's group (qw.member) were offered by
-// the seed and are not offered again.
-func (t *Tree) walkBlock(qw *queryWorker, pq *metric.Set, g *group, best *kernels.KBest) {
-	o := g.offer(best)
-	o.Exclude = qw.seeded(g)
-	// The block's query rows are packed once for all its tiles, out of
-	// its group's (pq).
-	qs := qw.pack(pq, g)
-	qb := metric.Range(0, len(g.qids))
-	skip := func(z int32) bool { return qw.skip(g, z) }
-	for len(qw.front) > 0 {
-		qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
-		for _, z := range qw.front {
-			sp := t.spans[z : z+2]
-			hasDesc := sp[1].k0 > sp[0].k0 && (!g.pred || sp[0].lo < g.maxQ)
-			switch {
-			case hasDesc:
-				qw.inner = append(qw.inner, z)
-			case !skip(z) && (!g.pred || t.key(z) < g.maxQ):
-				qw.leaves = append(qw.leaves, z)
+// blockWalk is a block's walk between its steps: its queries (a subgroup),
+// their rows packed, its frontier, and its queries by descending key for
+// pushChildren (qw.byQ, qw.qDesc; see blockOrder).
+type blockWalk struct {
+	g      group
+	packed metric.Set
+	front  []int32
+	byQ    []int
+	qDesc  []int32
+}
+
+// runWalks walks the blocks walkFrom started (qw.walks[:qw.nwalks]) in
+// step: the first step of every block, then the second, and so on. A
+// block's walk depends only on its own queries, so the order changes no
+// distance and no answer; but the blocks of a group walk the same part
+// of the tree, and a step's nodes read by one block are still in the
+// cache for the next, where a whole walk in between would have pushed
+// them out.
+func (t *Tree) runWalks(qw *queryWorker, best *kernels.KBest) {
+	for live := true; live; {
+		live = false
+		for w := range qw.walks[:qw.nwalks] {
+			bw := &qw.walks[w]
+			if len(bw.front) > 0 {
+				t.walkStep(qw, bw, best)
+				live = live || len(bw.front) > 0
 			}
 		}
-		t.nearest(qw, qs, qb, qw.leaves, o)
-		qw.front = qw.front[:0]
-		for c0 := 0; c0 < len(qw.inner); c0 += queryChunk {
-			t.innerStep(qw, qs, g, o, qw.inner[c0:min(len(qw.inner), c0+queryChunk)])
+	}
+	qw.nwalks = 0
+}
+
+// walkStep runs one step of a block's walk from its frontier: it offers
+// the frontier's leaves through the fused Nearest, tiles the block
+// against its inner nodes, offers them, and makes the next frontier of
+// the children of those whose subtree some query of the block cannot rule
+// out: d(q, z) - radius(z) - slack <= the query's current k-th distance
+// (strictly greater means every descendant is strictly farther than the
+// k-th, so no tie is lost), and in predecessor mode a descendant below
+// the query's key. Points of the query's group (qw.member) were offered
+// by the seed and are not offered again.
+func (t *Tree) walkStep(qw *queryWorker, bw *blockWalk, best *kernels.KBest) {
+	g, qs := &bw.g, &bw.packed
+	o := g.offer(best)
+	o.Exclude = qw.seeded(g)
+	qb := metric.Range(0, len(g.qids))
+	qw.byQ, qw.qDesc = append(qw.byQ[:0], bw.byQ...), append(qw.qDesc[:0], bw.qDesc...)
+	qw.leaves, qw.inner = qw.leaves[:0], qw.inner[:0]
+	for _, z := range bw.front {
+		sp := t.spans[z : z+2]
+		hasDesc := sp[1].k0 > sp[0].k0 && (!g.pred || sp[0].lo < g.maxQ)
+		switch {
+		case hasDesc:
+			qw.inner = append(qw.inner, z)
+		case !qw.skip(g, z) && (!g.pred || t.key(z) < g.maxQ):
+			qw.leaves = append(qw.leaves, z)
 		}
 	}
+	t.nearest(qw, qs, qb, qw.leaves, o)
+	qw.front = qw.front[:0]
+	for c0 := 0; c0 < len(qw.inner); c0 += queryChunk {
+		t.innerStep(qw, qs, g, o, qw.inner[c0:min(len(qw.inner), c0+queryChunk)])
+	}
+	bw.front = append(bw.front[:0], qw.front...)
 }
 
 // innerStep tiles the group against inner nodes c, offers each node's own
