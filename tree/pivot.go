@@ -117,10 +117,11 @@ func (t *Tree) tileSome(qw *queryWorker, g *group, best *kernels.KBest, pos []in
 }
 
 // walkFrom starts the walk of the queries of sub (a subgroup of the group
-// packed in pq, which it keeps) on from the nodes c, whose distances to
-// them are in buf: query i's at row rows[i] (row i when rows is nil),
-// len(c) to a row. The walk itself runs in runWalks, in step with the
-// group's other blocks.
+// packed in pq) on from the nodes c, whose distances to them are in buf:
+// query i's at row rows[i] (row i when rows is nil), len(c) to a row. The
+// walk itself runs in runWalks, in step with the group's other blocks;
+// until then the walk holds sub's slices, so each block needs a subgroup
+// of its own.
 func (t *Tree) walkFrom(qw *queryWorker, pq *metric.Set, sub *group, best *kernels.KBest, c []int32, buf []float64, rows []int) {
 	qw.front = qw.front[:0]
 	qw.needs(sub, best, rows, len(c))
