@@ -113,7 +113,7 @@ type queryWorker struct {
 	order                []int       // seedBelow's query order
 	seedSub              group       // seedBelow's block, its storage reused
 	posBuf               []int32     // predSeed's positions
-	packed               metric.Set  // the current block's query rows
+	packed               metric.Set  // rangeScan's query rows
 	first                []float64   // the group's distances to the first level
 	off                  []int       // a block's rows in a distance buffer (see needs)
 	kth                  []float64   // and their k-th distances

@@ -147,13 +147,6 @@ type screenBuf struct {
 // screens reports whether the worker's tiles go through the screen now.
 func (qw *queryWorker) screens() bool { return qw.sc != nil && !qw.sc.off.Load() }
 
-// pack copies the rows of subgroup g's queries out of its group's packed
-// set pq (at positions g.pos) into the worker's packed set: from a copy in
-// cache, not from the data's rows.
-func (qw *queryWorker) pack(pq *metric.Set, g *group) *metric.Set {
-	return qw.packRows(&qw.packed, pq, metric.List(g.pos))
-}
-
 // packRows packs the rows b of src into dst, with their float32 copy only
 // when the tiles are screened.
 func (qw *queryWorker) packRows(dst, src *metric.Set, b metric.Block) *metric.Set {
