@@ -203,10 +203,8 @@ func (k *dotBlocks[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb int
 							next = rows[j+bk.w:]
 						}
 						lines := (m*es + 63) / 64
-						per := (lines + fetchStrips - 1) / fetchStrips
-						if s := (ifull - i) / k.r; s < fetchStrips {
-							per = (lines + s - 1) / s
-						}
+						s := min(fetchStrips, (ifull-i)/k.r)
+						per := (lines + s - 1) / s
 						for from := 0; from < lines && i < ifull; from, i = from+per, i+k.r {
 							k.fetch(&a[i*lda], lda, &b[0], ldb, &rows[j], &next[0], from*64, min(per, lines-from), m, &g[i*ldg+j], ldg)
 						}
