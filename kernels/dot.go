@@ -90,11 +90,17 @@ type dotRowsKernel[T Float] func(a *T, lda int, b *T, ldb int, ids *int32, m int
 
 // dotBlock is one block width w: R x w and 1 x w kernels (for the rows left
 // when q is not a multiple of R), on strided B rows and on B rows picked by
-// id (nil for w = 1, where the strided kernel takes the row's address).
+// id (nil for w = 1, where the strided kernel takes the row's address);
+// where R = 3, also 2 x w kernels (pair, pairRows), which take two rows left
+// over at the full rate (a 1 x w block's w accumulators wait on the FMA
+// latency) and read their B rows once. Every kernel sums each product's
+// lanes in the same order, whatever its height.
 type dotBlock[T Float] struct {
 	w                 int
 	full, row         dotKernel[T]
 	fullRows, rowRows dotRowsKernel[T]
+	pair              dotKernel[T]
+	pairRows          dotRowsKernel[T]
 }
 
 // dotBlocks are the register-block kernels of one ISA and precision: R rows
@@ -212,6 +218,10 @@ func (k *dotBlocks[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb int
 					for ; i < ifull; i += k.r {
 						bk.fullRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
 					}
+					if bk.pairRows != nil && iend-i >= 2 {
+						bk.pairRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
+						i += 2
+					}
 					for ; i < iend; i++ {
 						bk.rowRows(&a[i*lda], lda, &b[0], ldb, &rows[j], m, &g[i*ldg+j], ldg)
 					}
@@ -226,6 +236,10 @@ func (k *dotBlocks[T]) driveLower(g []T, ldg int, a []T, lda int, b []T, ldb int
 					}
 					for ; i < ifull; i += k.r {
 						bk.full(&a[i*lda], lda, bj, ldb, mj, &g[i*ldg+j], ldg)
+					}
+					if bk.pair != nil && iend-i >= 2 {
+						bk.pair(&a[i*lda], lda, bj, ldb, mj, &g[i*ldg+j], ldg)
+						i += 2
 					}
 					for ; i < iend; i++ {
 						bk.row(&a[i*lda], lda, bj, ldb, mj, &g[i*ldg+j], ldg)

@@ -76,17 +76,26 @@ func dotF321x2RowsAVX512(a *float32, lda int, b *float32, ldb int, ids *int32, m
 // dotF643x4AVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF643x4AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
+// dotF642x4AVX2 computes the 2x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF642x4AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
 // dotF641x4AVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF641x4AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
 // dotF643x1AVX2 computes the 3x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF643x1AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
+// dotF642x1AVX2 computes the 2x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF642x1AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
 // dotF641x1AVX2 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF641x1AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
 // dotF643x4RowsAVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF643x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
+// dotF642x4RowsAVX2 computes the 2x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF642x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
 
 // dotF641x4RowsAVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF641x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
@@ -100,6 +109,12 @@ func dotF643x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64
 // dotF643x2RowsAVX2 computes the 3x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF643x2RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
 
+// dotF642x2AVX2 computes the 2x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF642x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+
+// dotF642x2RowsAVX2 computes the 2x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF642x2RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+
 // dotF641x2AVX2 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF641x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 
@@ -109,17 +124,26 @@ func dotF641x2RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m i
 // dotF323x4AVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF323x4AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
+// dotF322x4AVX2 computes the 2x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF322x4AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
 // dotF321x4AVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF321x4AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
 // dotF323x1AVX2 computes the 3x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF323x1AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
+// dotF322x1AVX2 computes the 2x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF322x1AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
 // dotF321x1AVX2 computes the 1x1 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF321x1AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 
 // dotF323x4RowsAVX2 computes the 3x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF323x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF322x4RowsAVX2 computes the 2x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF322x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
 
 // dotF321x4RowsAVX2 computes the 1x4 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF321x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
@@ -132,6 +156,12 @@ func dotF323x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32
 
 // dotF323x2RowsAVX2 computes the 3x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
 func dotF323x2RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+
+// dotF322x2AVX2 computes the 2x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
+func dotF322x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+
+// dotF322x2RowsAVX2 computes the 2x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[ids[j]*ldb+k], k < m (strides in elements).
+func dotF322x2RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
 
 // dotF321x2AVX2 computes the 1x2 block out[i*ldo+j] = sum_k a[i*lda+k]*b[j*ldb+k], k < m (strides in elements).
 func dotF321x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)

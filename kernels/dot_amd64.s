@@ -5981,6 +5981,113 @@ DATA tailmaskAVX2<>+48(SB)/8, $0x0000000000000000
 DATA tailmaskAVX2<>+56(SB)/8, $0x0000000000000000
 GLOBL tailmaskAVX2<>(SB), RODATA|NOPTR, $64
 
+// func dotF642x4AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF642x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x03, BX
+	LEAQ   (BX)(BX*2), SI
+	ADDQ   DX, SI
+	MOVQ   m+32(FP), DI
+	MOVQ   DI, R8
+	SHRQ   $0x02, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+	// Main loop: one vector of every row per step.
+	TESTQ R8, R8
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y8
+	VMOVUPD     (AX)(CX*1), Y9
+	VMOVUPD     (DX), Y10
+	VFMADD231PD Y10, Y8, Y0
+	VFMADD231PD Y10, Y9, Y4
+	VMOVUPD     (DX)(BX*1), Y10
+	VFMADD231PD Y10, Y8, Y1
+	VFMADD231PD Y10, Y9, Y5
+	VMOVUPD     (DX)(BX*2), Y10
+	VFMADD231PD Y10, Y8, Y2
+	VFMADD231PD Y10, Y9, Y6
+	VMOVUPD     (SI), Y10
+	VFMADD231PD Y10, Y8, Y3
+	VFMADD231PD Y10, Y9, Y7
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	ADDQ        $0x00000020, SI
+	DECQ        R8
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, DI
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), R8
+	NEGQ        DI
+	VMOVDQU     32(R8)(DI*8), Y8
+	VMASKMOVPD  (AX), Y8, Y9
+	VMASKMOVPD  (DX), Y8, Y10
+	VFMADD231PD Y10, Y9, Y0
+	VMASKMOVPD  (DX)(BX*1), Y8, Y10
+	VFMADD231PD Y10, Y9, Y1
+	VMASKMOVPD  (DX)(BX*2), Y8, Y10
+	VFMADD231PD Y10, Y9, Y2
+	VMASKMOVPD  (SI), Y8, Y10
+	VFMADD231PD Y10, Y9, Y3
+	VMASKMOVPD  (AX)(CX*1), Y8, Y9
+	VMASKMOVPD  (DX), Y8, Y10
+	VFMADD231PD Y10, Y9, Y4
+	VMASKMOVPD  (DX)(BX*1), Y8, Y10
+	VFMADD231PD Y10, Y9, Y5
+	VMASKMOVPD  (DX)(BX*2), Y8, Y10
+	VFMADD231PD Y10, Y9, Y6
+	VMASKMOVPD  (SI), Y8, Y8
+	VFMADD231PD Y8, Y9, Y7
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x03, CX
+	VUNPCKLPD    Y1, Y0, Y8
+	VUNPCKHPD    Y1, Y0, Y0
+	VADDPD       Y8, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, (AX)
+	VUNPCKLPD    Y3, Y2, Y0
+	VUNPCKHPD    Y3, Y2, Y2
+	VADDPD       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X2
+	VMOVUPD      X2, 16(AX)
+	ADDQ         CX, AX
+	VUNPCKLPD    Y5, Y4, Y0
+	VUNPCKHPD    Y5, Y4, Y4
+	VADDPD       Y0, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X4
+	VMOVUPD      X4, (AX)
+	VUNPCKLPD    Y7, Y6, Y0
+	VUNPCKHPD    Y7, Y6, Y6
+	VADDPD       Y0, Y6, Y6
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPD       X0, X6, X6
+	VMOVUPD      X6, 16(AX)
+	VZEROUPPER
+	RET
+
 // func dotF641x4AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 // Requires: AVX, FMA3
 TEXT ·dotF641x4AVX2(SB), NOSPLIT, $0-56
@@ -6129,6 +6236,69 @@ reduce:
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPD       X0, X2, X2
 	VMOVSD       X2, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF642x1AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF642x1AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x03, BX
+	MOVQ   m+32(FP), BX
+	MOVQ   BX, SI
+	SHRQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y2
+	VMOVUPD     (AX)(CX*1), Y3
+	VMOVUPD     (DX), Y4
+	VFMADD231PD Y4, Y2, Y0
+	VFMADD231PD Y4, Y3, Y1
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), SI
+	NEGQ        BX
+	VMOVDQU     32(SI)(BX*8), Y2
+	VMASKMOVPD  (AX), Y2, Y3
+	VMASKMOVPD  (DX), Y2, Y4
+	VFMADD231PD Y4, Y3, Y0
+	VMASKMOVPD  (AX)(CX*1), Y2, Y3
+	VMASKMOVPD  (DX), Y2, Y2
+	VFMADD231PD Y2, Y3, Y1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x03, CX
+	VPERMILPD    $0x55, Y0, Y2
+	VADDPD       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPD       X2, X0, X0
+	VMOVSD       X0, (AX)
+	ADDQ         CX, AX
+	VPERMILPD    $0x55, Y1, Y0
+	VADDPD       Y0, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X1
+	VMOVSD       X1, (AX)
 	VZEROUPPER
 	RET
 
@@ -6331,6 +6501,126 @@ reduce:
 	VEXTRACTF128 $0x01, Y10, X0
 	VADDPD       X0, X10, X10
 	VMOVUPD      X10, 16(AX)
+	VZEROUPPER
+	RET
+
+// func dotF642x4RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF642x4RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    ids+32(FP), SI
+	MOVLQSX (SI), DI
+	IMULQ   BX, DI
+	ADDQ    DX, DI
+	MOVLQSX 4(SI), R8
+	IMULQ   BX, R8
+	ADDQ    DX, R8
+	MOVLQSX 8(SI), R9
+	IMULQ   BX, R9
+	ADDQ    DX, R9
+	MOVLQSX 12(SI), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	MOVQ    m+40(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x02, BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+
+	// Main loop: one vector of every row per step.
+	TESTQ BX, BX
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y8
+	VMOVUPD     (AX)(CX*1), Y9
+	VMOVUPD     (DI), Y10
+	VFMADD231PD Y10, Y8, Y0
+	VFMADD231PD Y10, Y9, Y4
+	VMOVUPD     (R8), Y10
+	VFMADD231PD Y10, Y8, Y1
+	VFMADD231PD Y10, Y9, Y5
+	VMOVUPD     (R9), Y10
+	VFMADD231PD Y10, Y8, Y2
+	VFMADD231PD Y10, Y9, Y6
+	VMOVUPD     (SI), Y10
+	VFMADD231PD Y10, Y8, Y3
+	VFMADD231PD Y10, Y9, Y7
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x00000020, R9
+	ADDQ        $0x00000020, SI
+	DECQ        BX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, DX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), BX
+	NEGQ        DX
+	VMOVDQU     32(BX)(DX*8), Y8
+	VMASKMOVPD  (AX), Y8, Y9
+	VMASKMOVPD  (DI), Y8, Y10
+	VFMADD231PD Y10, Y9, Y0
+	VMASKMOVPD  (R8), Y8, Y10
+	VFMADD231PD Y10, Y9, Y1
+	VMASKMOVPD  (R9), Y8, Y10
+	VFMADD231PD Y10, Y9, Y2
+	VMASKMOVPD  (SI), Y8, Y10
+	VFMADD231PD Y10, Y9, Y3
+	VMASKMOVPD  (AX)(CX*1), Y8, Y9
+	VMASKMOVPD  (DI), Y8, Y10
+	VFMADD231PD Y10, Y9, Y4
+	VMASKMOVPD  (R8), Y8, Y10
+	VFMADD231PD Y10, Y9, Y5
+	VMASKMOVPD  (R9), Y8, Y10
+	VFMADD231PD Y10, Y9, Y6
+	VMASKMOVPD  (SI), Y8, Y8
+	VFMADD231PD Y8, Y9, Y7
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+48(FP), AX
+	MOVQ         ldo+56(FP), CX
+	SHLQ         $0x03, CX
+	VUNPCKLPD    Y1, Y0, Y8
+	VUNPCKHPD    Y1, Y0, Y0
+	VADDPD       Y8, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, (AX)
+	VUNPCKLPD    Y3, Y2, Y0
+	VUNPCKHPD    Y3, Y2, Y2
+	VADDPD       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X2
+	VMOVUPD      X2, 16(AX)
+	ADDQ         CX, AX
+	VUNPCKLPD    Y5, Y4, Y0
+	VUNPCKHPD    Y5, Y4, Y4
+	VADDPD       Y0, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X4
+	VMOVUPD      X4, (AX)
+	VUNPCKLPD    Y7, Y6, Y0
+	VUNPCKHPD    Y7, Y6, Y6
+	VADDPD       Y0, Y6, Y6
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPD       X0, X6, X6
+	VMOVUPD      X6, 16(AX)
 	VZEROUPPER
 	RET
 
@@ -6897,6 +7187,162 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func dotF642x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF642x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x03, BX
+	MOVQ   m+32(FP), SI
+	MOVQ   SI, DI
+	SHRQ   $0x02, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+	// Main loop: one vector of every row per step.
+	TESTQ DI, DI
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y4
+	VMOVUPD     (AX)(CX*1), Y5
+	VMOVUPD     (DX), Y6
+	VFMADD231PD Y6, Y4, Y0
+	VFMADD231PD Y6, Y5, Y2
+	VMOVUPD     (DX)(BX*1), Y6
+	VFMADD231PD Y6, Y4, Y1
+	VFMADD231PD Y6, Y5, Y3
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	DECQ        DI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, SI
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), DI
+	NEGQ        SI
+	VMOVDQU     32(DI)(SI*8), Y4
+	VMASKMOVPD  (AX), Y4, Y5
+	VMASKMOVPD  (DX), Y4, Y6
+	VFMADD231PD Y6, Y5, Y0
+	VMASKMOVPD  (DX)(BX*1), Y4, Y6
+	VFMADD231PD Y6, Y5, Y1
+	VMASKMOVPD  (AX)(CX*1), Y4, Y5
+	VMASKMOVPD  (DX), Y4, Y6
+	VFMADD231PD Y6, Y5, Y2
+	VMASKMOVPD  (DX)(BX*1), Y4, Y4
+	VFMADD231PD Y4, Y5, Y3
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x03, CX
+	VUNPCKLPD    Y1, Y0, Y4
+	VUNPCKHPD    Y1, Y0, Y0
+	VADDPD       Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPD    Y3, Y2, Y0
+	VUNPCKHPD    Y3, Y2, Y2
+	VADDPD       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X2
+	VMOVUPD      X2, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF642x2RowsAVX2(a *float64, lda int, b *float64, ldb int, ids *int32, m int, out *float64, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF642x2RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    ids+32(FP), SI
+	MOVLQSX (SI), DI
+	IMULQ   BX, DI
+	ADDQ    DX, DI
+	MOVLQSX 4(SI), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	MOVQ    m+40(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x02, BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+	// Main loop: one vector of every row per step.
+	TESTQ BX, BX
+	JZ    tail
+
+loop:
+	VMOVUPD     (AX), Y4
+	VMOVUPD     (AX)(CX*1), Y5
+	VMOVUPD     (DI), Y6
+	VFMADD231PD Y6, Y4, Y0
+	VFMADD231PD Y6, Y5, Y2
+	VMOVUPD     (SI), Y6
+	VFMADD231PD Y6, Y4, Y1
+	VFMADD231PD Y6, Y5, Y3
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, SI
+	DECQ        BX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000003, DX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), BX
+	NEGQ        DX
+	VMOVDQU     32(BX)(DX*8), Y4
+	VMASKMOVPD  (AX), Y4, Y5
+	VMASKMOVPD  (DI), Y4, Y6
+	VFMADD231PD Y6, Y5, Y0
+	VMASKMOVPD  (SI), Y4, Y6
+	VFMADD231PD Y6, Y5, Y1
+	VMASKMOVPD  (AX)(CX*1), Y4, Y5
+	VMASKMOVPD  (DI), Y4, Y6
+	VFMADD231PD Y6, Y5, Y2
+	VMASKMOVPD  (SI), Y4, Y4
+	VFMADD231PD Y4, Y5, Y3
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+48(FP), AX
+	MOVQ         ldo+56(FP), CX
+	SHLQ         $0x03, CX
+	VUNPCKLPD    Y1, Y0, Y4
+	VUNPCKHPD    Y1, Y0, Y0
+	VADDPD       Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPD    Y3, Y2, Y0
+	VUNPCKHPD    Y3, Y2, Y2
+	VADDPD       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X2
+	VMOVUPD      X2, (AX)
+	VZEROUPPER
+	RET
+
 // func dotF641x2AVX2(a *float64, lda int, b *float64, ldb int, m int, out *float64, ldo int)
 // Requires: AVX, FMA3
 TEXT ·dotF641x2AVX2(SB), NOSPLIT, $0-56
@@ -7157,6 +7603,113 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func dotF322x4AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF322x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), SI
+	ADDQ   DX, SI
+	MOVQ   m+32(FP), DI
+	MOVQ   DI, R8
+	SHRQ   $0x03, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+	// Main loop: one vector of every row per step.
+	TESTQ R8, R8
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y8
+	VMOVUPS     (AX)(CX*1), Y9
+	VMOVUPS     (DX), Y10
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y4
+	VMOVUPS     (DX)(BX*1), Y10
+	VFMADD231PS Y10, Y8, Y1
+	VFMADD231PS Y10, Y9, Y5
+	VMOVUPS     (DX)(BX*2), Y10
+	VFMADD231PS Y10, Y8, Y2
+	VFMADD231PS Y10, Y9, Y6
+	VMOVUPS     (SI), Y10
+	VFMADD231PS Y10, Y8, Y3
+	VFMADD231PS Y10, Y9, Y7
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	ADDQ        $0x00000020, SI
+	DECQ        R8
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, DI
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), R8
+	NEGQ        DI
+	VMOVDQU     32(R8)(DI*4), Y8
+	VMASKMOVPS  (AX), Y8, Y9
+	VMASKMOVPS  (DX), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (DX)(BX*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y1
+	VMASKMOVPS  (DX)(BX*2), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (SI), Y8, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VMASKMOVPS  (AX)(CX*1), Y8, Y9
+	VMASKMOVPS  (DX), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (DX)(BX*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y5
+	VMASKMOVPS  (DX)(BX*2), Y8, Y10
+	VFMADD231PS Y10, Y9, Y6
+	VMASKMOVPS  (SI), Y8, Y8
+	VFMADD231PS Y8, Y9, Y7
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKLPS    Y1, Y0, Y8
+	VUNPCKHPS    Y1, Y0, Y0
+	VADDPS       Y8, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VADDPS       Y1, Y2, Y2
+	VUNPCKLPD    Y2, Y0, Y1
+	VUNPCKHPD    Y2, Y0, Y0
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPS    Y5, Y4, Y0
+	VUNPCKHPS    Y5, Y4, Y4
+	VADDPS       Y0, Y4, Y4
+	VUNPCKLPS    Y7, Y6, Y0
+	VUNPCKHPS    Y7, Y6, Y6
+	VADDPS       Y0, Y6, Y6
+	VUNPCKLPD    Y6, Y4, Y0
+	VUNPCKHPD    Y6, Y4, Y4
+	VADDPS       Y0, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVUPS      X4, (AX)
+	VZEROUPPER
+	RET
+
 // func dotF321x4AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
 // Requires: AVX, FMA3
 TEXT ·dotF321x4AVX2(SB), NOSPLIT, $0-56
@@ -7311,6 +7864,73 @@ reduce:
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVSS       X2, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF322x1AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF322x1AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   m+32(FP), BX
+	MOVQ   BX, SI
+	SHRQ   $0x03, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+	// Main loop: one vector of every row per step.
+	TESTQ SI, SI
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y2
+	VMOVUPS     (AX)(CX*1), Y3
+	VMOVUPS     (DX), Y4
+	VFMADD231PS Y4, Y2, Y0
+	VFMADD231PS Y4, Y3, Y1
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	DECQ        SI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, BX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), SI
+	NEGQ        BX
+	VMOVDQU     32(SI)(BX*4), Y2
+	VMASKMOVPS  (AX), Y2, Y3
+	VMASKMOVPS  (DX), Y2, Y4
+	VFMADD231PS Y4, Y3, Y0
+	VMASKMOVPS  (AX)(CX*1), Y2, Y3
+	VMASKMOVPS  (DX), Y2, Y2
+	VFMADD231PS Y2, Y3, Y1
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKHPD    Y0, Y0, Y2
+	VADDPS       Y2, Y0, Y0
+	VMOVSHDUP    Y0, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VMOVSS       X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKHPD    Y1, Y1, Y0
+	VADDPS       Y0, Y1, Y1
+	VMOVSHDUP    Y1, Y0
+	VADDPS       Y0, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VMOVSS       X1, (AX)
 	VZEROUPPER
 	RET
 
@@ -7515,6 +8135,126 @@ reduce:
 	VEXTRACTF128 $0x01, Y8, X0
 	VADDPS       X0, X8, X8
 	VMOVUPS      X8, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF322x4RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF322x4RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    ids+32(FP), SI
+	MOVLQSX (SI), DI
+	IMULQ   BX, DI
+	ADDQ    DX, DI
+	MOVLQSX 4(SI), R8
+	IMULQ   BX, R8
+	ADDQ    DX, R8
+	MOVLQSX 8(SI), R9
+	IMULQ   BX, R9
+	ADDQ    DX, R9
+	MOVLQSX 12(SI), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	MOVQ    m+40(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x03, BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+
+	// Main loop: one vector of every row per step.
+	TESTQ BX, BX
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y8
+	VMOVUPS     (AX)(CX*1), Y9
+	VMOVUPS     (DI), Y10
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y4
+	VMOVUPS     (R8), Y10
+	VFMADD231PS Y10, Y8, Y1
+	VFMADD231PS Y10, Y9, Y5
+	VMOVUPS     (R9), Y10
+	VFMADD231PS Y10, Y8, Y2
+	VFMADD231PS Y10, Y9, Y6
+	VMOVUPS     (SI), Y10
+	VFMADD231PS Y10, Y8, Y3
+	VFMADD231PS Y10, Y9, Y7
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x00000020, R9
+	ADDQ        $0x00000020, SI
+	DECQ        BX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, DX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), BX
+	NEGQ        DX
+	VMOVDQU     32(BX)(DX*4), Y8
+	VMASKMOVPS  (AX), Y8, Y9
+	VMASKMOVPS  (DI), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (R8), Y8, Y10
+	VFMADD231PS Y10, Y9, Y1
+	VMASKMOVPS  (R9), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (SI), Y8, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VMASKMOVPS  (AX)(CX*1), Y8, Y9
+	VMASKMOVPS  (DI), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (R8), Y8, Y10
+	VFMADD231PS Y10, Y9, Y5
+	VMASKMOVPS  (R9), Y8, Y10
+	VFMADD231PS Y10, Y9, Y6
+	VMASKMOVPS  (SI), Y8, Y8
+	VFMADD231PS Y8, Y9, Y7
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+48(FP), AX
+	MOVQ         ldo+56(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKLPS    Y1, Y0, Y8
+	VUNPCKHPS    Y1, Y0, Y0
+	VADDPS       Y8, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VADDPS       Y1, Y2, Y2
+	VUNPCKLPD    Y2, Y0, Y1
+	VUNPCKHPD    Y2, Y0, Y0
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPS    Y5, Y4, Y0
+	VUNPCKHPS    Y5, Y4, Y4
+	VADDPS       Y0, Y4, Y4
+	VUNPCKLPS    Y7, Y6, Y0
+	VUNPCKHPS    Y7, Y6, Y6
+	VADDPS       Y0, Y6, Y6
+	VUNPCKLPD    Y6, Y4, Y0
+	VUNPCKHPD    Y6, Y4, Y4
+	VADDPS       Y0, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VMOVUPS      X4, (AX)
 	VZEROUPPER
 	RET
 
@@ -8090,6 +8830,170 @@ reduce:
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVSD       X4, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF322x2AVX2(a *float32, lda int, b *float32, ldb int, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF322x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   m+32(FP), SI
+	MOVQ   SI, DI
+	SHRQ   $0x03, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+	// Main loop: one vector of every row per step.
+	TESTQ DI, DI
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y4
+	VMOVUPS     (AX)(CX*1), Y5
+	VMOVUPS     (DX), Y6
+	VFMADD231PS Y6, Y4, Y0
+	VFMADD231PS Y6, Y5, Y2
+	VMOVUPS     (DX)(BX*1), Y6
+	VFMADD231PS Y6, Y4, Y1
+	VFMADD231PS Y6, Y5, Y3
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DX
+	DECQ        DI
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, SI
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), DI
+	NEGQ        SI
+	VMOVDQU     32(DI)(SI*4), Y4
+	VMASKMOVPS  (AX), Y4, Y5
+	VMASKMOVPS  (DX), Y4, Y6
+	VFMADD231PS Y6, Y5, Y0
+	VMASKMOVPS  (DX)(BX*1), Y4, Y6
+	VFMADD231PS Y6, Y5, Y1
+	VMASKMOVPS  (AX)(CX*1), Y4, Y5
+	VMASKMOVPS  (DX), Y4, Y6
+	VFMADD231PS Y6, Y5, Y2
+	VMASKMOVPS  (DX)(BX*1), Y4, Y4
+	VFMADD231PS Y4, Y5, Y3
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+40(FP), AX
+	MOVQ         ldo+48(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKLPS    Y1, Y0, Y4
+	VUNPCKHPS    Y1, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VUNPCKHPD    Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVSD       X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPS    Y3, Y2, Y0
+	VUNPCKHPS    Y3, Y2, Y2
+	VADDPS       Y0, Y2, Y2
+	VUNPCKHPD    Y2, Y2, Y0
+	VADDPS       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVSD       X2, (AX)
+	VZEROUPPER
+	RET
+
+// func dotF322x2RowsAVX2(a *float32, lda int, b *float32, ldb int, ids *int32, m int, out *float32, ldo int)
+// Requires: AVX, FMA3
+TEXT ·dotF322x2RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    ids+32(FP), SI
+	MOVLQSX (SI), DI
+	IMULQ   BX, DI
+	ADDQ    DX, DI
+	MOVLQSX 4(SI), SI
+	IMULQ   BX, SI
+	ADDQ    DX, SI
+	MOVQ    m+40(FP), DX
+	MOVQ    DX, BX
+	SHRQ    $0x03, BX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+	// Main loop: one vector of every row per step.
+	TESTQ BX, BX
+	JZ    tail
+
+loop:
+	VMOVUPS     (AX), Y4
+	VMOVUPS     (AX)(CX*1), Y5
+	VMOVUPS     (DI), Y6
+	VFMADD231PS Y6, Y4, Y0
+	VFMADD231PS Y6, Y5, Y2
+	VMOVUPS     (SI), Y6
+	VFMADD231PS Y6, Y4, Y1
+	VFMADD231PS Y6, Y5, Y3
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, SI
+	DECQ        BX
+	JNZ         loop
+
+	// Tail: the last m mod lanes elements through a mask.
+tail:
+	ANDQ        $0x00000007, DX
+	JZ          reduce
+	LEAQ        tailmaskAVX2<>+0(SB), BX
+	NEGQ        DX
+	VMOVDQU     32(BX)(DX*4), Y4
+	VMASKMOVPS  (AX), Y4, Y5
+	VMASKMOVPS  (DI), Y4, Y6
+	VFMADD231PS Y6, Y5, Y0
+	VMASKMOVPS  (SI), Y4, Y6
+	VFMADD231PS Y6, Y5, Y1
+	VMASKMOVPS  (AX)(CX*1), Y4, Y5
+	VMASKMOVPS  (DI), Y4, Y6
+	VFMADD231PS Y6, Y5, Y2
+	VMASKMOVPS  (SI), Y4, Y4
+	VFMADD231PS Y4, Y5, Y3
+
+	// Sum the lanes of every accumulator and store it.
+reduce:
+	MOVQ         out+48(FP), AX
+	MOVQ         ldo+56(FP), CX
+	SHLQ         $0x02, CX
+	VUNPCKLPS    Y1, Y0, Y4
+	VUNPCKHPS    Y1, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VUNPCKHPD    Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVSD       X0, (AX)
+	ADDQ         CX, AX
+	VUNPCKLPS    Y3, Y2, Y0
+	VUNPCKHPS    Y3, Y2, Y2
+	VADDPS       Y0, Y2, Y2
+	VUNPCKHPD    Y2, Y2, Y0
+	VADDPS       Y0, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VMOVSD       X2, (AX)
 	VZEROUPPER
 	RET
 

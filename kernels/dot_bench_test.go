@@ -84,22 +84,24 @@ func benchByID(b *testing.B, r *rand.Rand, a, v []float64, q, c, m int, report f
 	report(b)
 }
 
-// BenchmarkDotTileRows: the tree's tile shape, 16 query rows against c
-// rows of a V picked at random (rows*8 bytes at m = 256: 16 MiB, past L2;
-// the tree's V at 10^6 points is 2 GiB and slower still: PCCT_BENCH_ROWS
-// sets the rows, 262144 for 512 MiB), c odd so that the last group of 8
-// rows is partial.
+// BenchmarkDotTileRows: the tree's tile shapes, 16 query rows (8: a walk's
+// last block, 32: a seed block; both leave two rows over from the strips of
+// 3) against c rows of a V picked at random (rows*8 bytes at m = 256: 16
+// MiB, past L2; the tree's V at 10^6 points is 2 GiB and slower still:
+// PCCT_BENCH_ROWS sets the rows, 262144 for 512 MiB), c odd so that the
+// last group of 8 rows is partial.
 func BenchmarkDotTileRows(b *testing.B) {
-	const q, m = 16, 256
+	const m = 256
 	rows := benchutil.EnvInt("PCCT_BENCH_ROWS", 8192)
 	r := rand.New(rand.NewPCG(5, 6))
 	v := randSlice(r, rows*m, -1, 1)
-	a := randSlice(r, q*m, -1, 1)
+	a := randSlice(r, 32*m, -1, 1)
 	benchImpls(b, func(b *testing.B) {
-		for _, c := range []int{13, 61, 509} {
+		for _, s := range [][2]int{{16, 13}, {16, 61}, {16, 509}, {8, 61}, {32, 61}} {
+			q, c := s[0], s[1]
 			b.Run(fmt.Sprintf("q=%d/c=%d/m=%d", q, c, m), func(b *testing.B) {
 				benchByID(b, r, a, v, q, c, m, func(b *testing.B) {
-					b.ReportMetric(float64(b.N)*q*float64(c)*m*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					b.ReportMetric(float64(b.N)*float64(q*c*m)*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
 			})
 		}

@@ -4,9 +4,9 @@ package kernels
 
 var dotF64Blocks = [numLevels]*dotBlocks[float64]{
 	levelAVX2: {r: 3, lanes: 4, blocks: []dotBlock[float64]{
-		{4, dotF643x4AVX2, dotF641x4AVX2, dotF643x4RowsAVX2, dotF641x4RowsAVX2},
-		{2, dotF643x2AVX2, dotF641x2AVX2, dotF643x2RowsAVX2, dotF641x2RowsAVX2},
-		{1, dotF643x1AVX2, dotF641x1AVX2, nil, nil},
+		{4, dotF643x4AVX2, dotF641x4AVX2, dotF643x4RowsAVX2, dotF641x4RowsAVX2, dotF642x4AVX2, dotF642x4RowsAVX2},
+		{2, dotF643x2AVX2, dotF641x2AVX2, dotF643x2RowsAVX2, dotF641x2RowsAVX2, dotF642x2AVX2, dotF642x2RowsAVX2},
+		{1, dotF643x1AVX2, dotF641x1AVX2, nil, nil, dotF642x1AVX2, nil},
 	}, fetch: dotF643x4RowsFetchAVX2},
 }
 
@@ -22,15 +22,15 @@ var dotF64Packed = [numLevels]*packedKernels[float64]{
 
 var dotF32Blocks = [numLevels]*dotBlocks[float32]{
 	levelAVX2: {r: 3, lanes: 8, blocks: []dotBlock[float32]{
-		{4, dotF323x4AVX2, dotF321x4AVX2, dotF323x4RowsAVX2, dotF321x4RowsAVX2},
-		{2, dotF323x2AVX2, dotF321x2AVX2, dotF323x2RowsAVX2, dotF321x2RowsAVX2},
-		{1, dotF323x1AVX2, dotF321x1AVX2, nil, nil},
+		{4, dotF323x4AVX2, dotF321x4AVX2, dotF323x4RowsAVX2, dotF321x4RowsAVX2, dotF322x4AVX2, dotF322x4RowsAVX2},
+		{2, dotF323x2AVX2, dotF321x2AVX2, dotF323x2RowsAVX2, dotF321x2RowsAVX2, dotF322x2AVX2, dotF322x2RowsAVX2},
+		{1, dotF323x1AVX2, dotF321x1AVX2, nil, nil, dotF322x1AVX2, nil},
 	}, fetch: dotF323x4RowsFetchAVX2},
 	levelAVX512: {r: 4, lanes: 16, blocks: []dotBlock[float32]{
-		{6, dotF324x6AVX512, dotF321x6AVX512, dotF324x6RowsAVX512, dotF321x6RowsAVX512},
-		{4, dotF324x4AVX512, dotF321x4AVX512, dotF324x4RowsAVX512, dotF321x4RowsAVX512},
-		{2, dotF324x2AVX512, dotF321x2AVX512, dotF324x2RowsAVX512, dotF321x2RowsAVX512},
-		{1, dotF324x1AVX512, dotF321x1AVX512, nil, nil},
+		{6, dotF324x6AVX512, dotF321x6AVX512, dotF324x6RowsAVX512, dotF321x6RowsAVX512, nil, nil},
+		{4, dotF324x4AVX512, dotF321x4AVX512, dotF324x4RowsAVX512, dotF321x4RowsAVX512, nil, nil},
+		{2, dotF324x2AVX512, dotF321x2AVX512, dotF324x2RowsAVX512, dotF321x2RowsAVX512, nil, nil},
+		{1, dotF324x1AVX512, dotF321x1AVX512, nil, nil, nil, nil},
 	}},
 }
 

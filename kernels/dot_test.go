@@ -206,9 +206,9 @@ func TestDotTileRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	forEachImpl(t, func(t *testing.T) {
 		for _, m := range []int{0, 1, 7, 8, 9, 16, 33, 100, 512} {
-			// q = 25: more strips than the fetch is spread over
+			// q = 5, 8: two rows left over; q = 25: more strips than the fetch is spread over
 			// (fetchStrips), then a row left over.
-			for _, q := range []int{1, 3, 4, 5, 9, 25} {
+			for _, q := range []int{1, 3, 4, 5, 8, 9, 25} {
 				for _, c := range []int{1, 5, 6, 7, 8, 10, 13, 25} {
 					const nb = 40
 					ldb := m + r.IntN(3)

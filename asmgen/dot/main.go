@@ -32,12 +32,15 @@ func main() {
 				}
 				continue
 			}
-			for _, rc := range [][2]int{{R, C}, {1, C}, {R, 1}, {1, 1}} {
-				kernel(isa, es, rc[0], rc[1], false)
+			heights := rowHeights(isa, R)
+			for _, w := range []int{C, 1} {
+				for _, r := range heights {
+					kernel(isa, es, r, w, false)
+				}
 			}
-			// Gathered B rows for whole groups; single rows use the
+			// Gathered B rows for whole groups; single columns use the
 			// strided kernels.
-			for _, r := range []int{R, 1} {
+			for _, r := range heights {
 				kernel(isa, es, r, C, true)
 			}
 			if !isa.AVX512 {
@@ -47,7 +50,7 @@ func main() {
 			// width is not a multiple of C: one pass over A for up to C-1
 			// columns instead of one per column.
 			for _, w := range edgeWidths(C) {
-				for _, r := range []int{R, 1} {
+				for _, r := range heights {
 					kernel(isa, es, r, w, false)
 					kernel(isa, es, r, w, true)
 				}
@@ -65,6 +68,17 @@ func blocking(isa vecgen.ISA) (R, C int) {
 		return 4, 6
 	}
 	return 3, 4
+}
+
+// rowHeights returns the block heights: R, the pair of rows R-1 = 2 on
+// AVX2 (the two rows a strip of 3 leaves, as in a tile of 8 or 32 rows: a
+// single row's 4 accumulators wait on the FMA latency, at about half the
+// pair's rate, and two single rows read their B rows twice), and 1.
+func rowHeights(isa vecgen.ISA, R int) []int {
+	if isa.AVX512 {
+		return []int{R, 1}
+	}
+	return []int{R, 2, 1}
 }
 
 // edgeWidths returns the even block widths below C (the reduction stores
